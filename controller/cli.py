@@ -1,0 +1,27 @@
+"""The `sdqn` command line: one entry point for the daemon, the solver and the benchmarks.
+
+Sub-commands live next to the code they drive; this module only wires them together so
+that `sdqn --help` shows the whole product in one place.
+"""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, help="sdqn: software-defined quantum networking controller")
+bench_app = typer.Typer(no_args_is_help=True, help="Benchmarks that print figures (not tests).")
+app.add_typer(bench_app, name="bench")
+
+
+def _register() -> None:
+    """Import command modules lazily so a broken optional part cannot break `sdqn --help`."""
+    from controller import bench_datastore
+
+    bench_app.command("datastore")(bench_datastore.main)
+    # --- other components register here (one line each) ---
+
+
+_register()
+
+if __name__ == "__main__":
+    app()
