@@ -1,0 +1,434 @@
+"""Apply edits to a forest with RFC 6241 §7.2 semantics, recording undo and journal ops.
+
+Journal ops are what a datastore change *did*, in absolute terms, so they can be replayed
+onto another forest (candidate → running on commit, running → intended for the identity
+expansion, the SQLite journal on restart):
+  ("replace", path, json_fragment)  the node at path becomes the fragment's node
+  ("delete", path, None)            the node at path disappears
+  ("reset", None, json_document)    the whole datastore becomes the document
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from controller.datastore import ly
+from controller.datastore.editnode import CREATING_OPS, EditNode, Insert, Operation, quote
+from controller.datastore.ly import NodePtr, ffi, lib
+from controller.datastore.tree import (
+    LY_SUCCESS,
+    NULL,
+    Forest,
+    UndoLog,
+    collect_ly_errors,
+    fragment_with_parents,
+    is_default,
+    node_path,
+    schema_module,
+    term_value,
+)
+from controller.errors import ErrorTag, NetconfError, RpcError
+
+JournalOp = tuple[str, str | None, str | None]
+
+
+@dataclass
+class _Record:
+    kind: str  # create | delete | leaf
+    node: NodePtr = NULL
+    path: str = ""
+
+
+@dataclass
+class Changes:
+    """What one edit did to one forest."""
+
+    records: list[_Record] = field(default_factory=list)
+    top_modules: set[str] = field(default_factory=set)
+    reset: bool = False
+
+    def touched(self, node: NodePtr) -> None:
+        top = node
+        while top.parent != NULL:
+            top = ffi.cast("struct lyd_node *", top.parent)
+        self.top_modules.add(schema_module(top))
+
+    def __bool__(self) -> bool:
+        return bool(self.records) or self.reset
+
+
+class EditApplier:
+    """One edit against one forest; every change goes through `undo`."""
+
+    def __init__(self, forest: Forest, undo: UndoLog, changes: Changes, *,
+                 continue_on_error: bool = False) -> None:
+        self.forest = forest
+        self.undo = undo
+        self.changes = changes
+        self.continue_on_error = continue_on_error
+        self.errors: list[RpcError] = []
+        self._fresh: set[int] = set()  # nodes created by this edit (their subtree is recorded)
+
+    # -- entry points ----------------------------------------------------------------------
+
+    def apply(self, nodes: Sequence[EditNode], default_operation: Operation) -> None:
+        for node in nodes:
+            self._guarded(node, NULL, None, default_operation)
+        if self.errors:
+            raise NetconfError(self.errors)
+
+    def _guarded(self, node: EditNode, parent: NodePtr, parent_module: str | None,
+                 inherited: Operation) -> None:
+        try:
+            self._apply(node, parent, parent_module, inherited)
+        except NetconfError as exc:
+            if not self.continue_on_error:
+                raise
+            self.errors.extend(exc.errors)
+
+    # -- lookups -------------------------------------------------------------------------
+
+    def _find(self, node: EditNode, parent: NodePtr, parent_module: str | None) -> NodePtr:
+        if parent == NULL:
+            return self.forest.find("/" + node.segment(None))
+        out = ffi.new("struct lyd_node **")
+        rc = lib.lyd_find_path(parent, node.segment(parent_module).encode(), 0, out)
+        if rc != LY_SUCCESS:
+            lib.ly_err_clean(self.forest.schema.ctx.cdata, NULL)
+            return NULL
+        return out[0]
+
+    # -- the operations --------------------------------------------------------------------
+
+    def _apply(self, node: EditNode, parent: NodePtr, parent_module: str | None,
+               inherited: Operation) -> None:
+        op = node.operation or inherited
+        existing = self._find(node, parent, parent_module)
+        present = existing != NULL and not is_default(existing)
+        if op is Operation.CREATE and present:
+            raise NetconfError(RpcError(tag=ErrorTag.DATA_EXISTS,
+                                        message=f"{node.path} already exists", path=node.path))
+        if op is Operation.DELETE and not present:
+            raise NetconfError(RpcError(tag=ErrorTag.DATA_MISSING,
+                                        message=f"{node.path} does not exist", path=node.path))
+        if op in (Operation.DELETE, Operation.REMOVE):
+            if present:
+                self._remove(existing)
+            return
+        if op is Operation.REPLACE and present and node.kind in ("container", "list"):
+            self._remove(existing)
+            existing, present = NULL, False
+        if op is Operation.NONE and existing == NULL:
+            child_ops = node.subtree_ops()
+            if not child_ops & CREATING_OPS:
+                # Navigation only: nothing to create; deletes below would hit missing data.
+                for child in node.children:
+                    self._apply_missing_parent(child)
+                return
+        if node.kind in ("leaf", "leaf-list"):
+            self._set_term(node, parent, parent_module, existing, op)
+            return
+        if existing == NULL:
+            existing = self._create(node, parent, parent_module, None)
+        elif node.insert is not None:
+            self._move(node, existing, parent, parent_module)
+        child_default = Operation.MERGE if op in CREATING_OPS else op
+        for child in node.children:
+            self._guarded(child, existing, node.module, child_default)
+
+    def _apply_missing_parent(self, node: EditNode) -> None:
+        op = node.operation
+        if op is Operation.DELETE:
+            raise NetconfError(RpcError(tag=ErrorTag.DATA_MISSING,
+                                        message=f"{node.path} does not exist", path=node.path))
+        for child in node.children:
+            self._apply_missing_parent(child)
+
+    def _set_term(self, node: EditNode, parent: NodePtr, parent_module: str | None,
+                  existing: NodePtr, op: Operation) -> None:
+        if op is Operation.NONE:
+            return
+        if node.kind == "leaf" and existing != NULL:
+            if self.undo.change_leaf(existing, node.value or ""):
+                self.changes.records.append(_Record("leaf", existing))
+                self.changes.touched(existing)
+            return
+        if node.kind == "leaf-list" and existing != NULL:
+            if is_default(existing):
+                self.undo.change_leaf(existing, node.value or "")
+                self.changes.records.append(_Record("leaf", existing))
+                self.changes.touched(existing)
+            if node.insert is not None:
+                self._move(node, existing, parent, parent_module)
+            return
+        self._create(node, parent, parent_module, node.value)
+
+    def _create(self, node: EditNode, parent: NodePtr, parent_module: str | None,
+                value: str | None) -> NodePtr:
+        out = ffi.new("struct lyd_node **")
+        val = ffi.new("char[]", value.encode()) if value is not None else ffi.NULL
+        if parent == NULL:
+            rc = lib.lyd_new_path(ffi.NULL, self.forest.schema.ctx.cdata,
+                                  ("/" + node.segment(None)).encode(), val, 0, out)
+        else:
+            seg = node.segment(parent_module)
+            if node.kind == "leaf-list":
+                seg = seg[: seg.index("[")]  # value passed separately
+            rc = lib.lyd_new_path(parent, ffi.NULL, seg.encode(), val, 0, out)
+        if rc != LY_SUCCESS or out[0] == NULL:
+            raise NetconfError(self._path_errors(node))
+        created = out[0]
+        if parent == NULL:
+            self.forest.insert_top(created)
+        self.undo.created(created)
+        self._delete_other_cases(created)
+        if node.insert is not None:
+            self._position(node, created, parent, parent_module)
+        address = int(ffi.cast("uintptr_t", created))
+        self._fresh.add(address)
+        if parent == NULL or int(ffi.cast("uintptr_t", parent)) not in self._fresh:
+            self.changes.records.append(_Record("create", created))
+        self.changes.touched(created)
+        return created
+
+    def _path_errors(self, node: EditNode) -> list[RpcError]:
+        errors = collect_ly_errors(self.forest.schema, default_tag=ErrorTag.INVALID_VALUE,
+                                   fallback=f"cannot create {node.path}")
+        return [RpcError(tag=e.tag, type=e.type, message=e.message, path=node.path,
+                         app_tag=e.app_tag, info=(("bad-element", node.name),))
+                for e in errors]
+
+    def _remove(self, existing: NodePtr) -> None:
+        self.changes.touched(existing)
+        self.changes.records.append(_Record("delete", path=node_path(existing)))
+        self.undo.remove(existing)
+
+    def _delete_other_cases(self, created: NodePtr) -> None:
+        """RFC 7950 §7.9.6: creating a node of one case deletes the nodes of other cases."""
+        snode = created.schema
+        case = snode.parent
+        if case == NULL or case.nodetype != lib.LYS_CASE:
+            return
+        choice = case.parent
+        sibling = lib.lyd_first_sibling(created)
+        doomed = []
+        while sibling != NULL:
+            if sibling != created and not is_default(sibling):
+                scase = sibling.schema.parent
+                if scase != NULL and scase.nodetype == lib.LYS_CASE and scase != case \
+                        and scase.parent == choice:
+                    doomed.append(sibling)
+            sibling = sibling.next
+        for victim in doomed:
+            self._remove(victim)
+
+    # -- ordered-by user (RFC 7950 §7.8.6) -------------------------------------------------
+
+    def _anchor(self, node: EditNode, parent: NodePtr, parent_module: str | None) -> NodePtr:
+        base = node.segment(parent_module)
+        base = base[: base.index("[")] if "[" in base else base
+        if node.kind == "list":
+            path = base + (node.anchor or "")
+        else:
+            path = f"{base}[.={quote(node.anchor or '')}]"
+        probe = path if parent != NULL else "/" + path
+        if parent == NULL:
+            found = self.forest.find(probe)
+        else:
+            out = ffi.new("struct lyd_node **")
+            rc = lib.lyd_find_path(parent, probe.encode(), 0, out)
+            lib.ly_err_clean(self.forest.schema.ctx.cdata, NULL)
+            found = out[0] if rc == LY_SUCCESS else NULL
+        if found == NULL:
+            raise NetconfError(RpcError(tag=ErrorTag.BAD_ATTRIBUTE, app_tag="missing-instance",
+                                        message=f"insert anchor {node.anchor!r} does not exist",
+                                        path=node.path,
+                                        info=(("bad-attribute", "key" if node.kind == "list"
+                                               else "value"), ("bad-element", node.name))))
+        return found
+
+    def _position(self, node: EditNode, target: NodePtr, parent: NodePtr,
+                  parent_module: str | None) -> None:
+        if node.insert in (None, Insert.LAST):
+            return
+        if node.insert is Insert.FIRST:
+            first = lib.lyd_first_sibling(target)
+            while first != NULL and first.schema != target.schema:
+                first = first.next
+            if first == NULL or first == target:
+                return
+            self.forest.unlink(target)
+            ly.insert_before(first, target)
+            return
+        anchor = self._anchor(node, parent, parent_module)
+        if anchor == target:
+            return
+        self.forest.unlink(target)
+        if node.insert is Insert.BEFORE:
+            ly.insert_before(anchor, target)
+        else:
+            ly.insert_after(anchor, target)
+
+    def _move(self, node: EditNode, existing: NodePtr, parent: NodePtr,
+              parent_module: str | None) -> None:
+        """Move an existing user-ordered entry: remove + re-create keeps undo exact."""
+        copy = ffi.new("struct lyd_node **")
+        if lib.lyd_dup_single(existing, ffi.NULL, lib.LYD_DUP_RECURSIVE, copy) != LY_SUCCESS:
+            raise NetconfError.of(ErrorTag.OPERATION_FAILED, f"cannot move {node.path}")
+        self._remove(existing)
+        moved = copy[0]
+        if lib.lyd_insert_child(parent, moved) != LY_SUCCESS:
+            lib.lyd_free_tree(moved)
+            raise NetconfError.of(ErrorTag.OPERATION_FAILED, f"cannot move {node.path}")
+        self.undo.created(moved)
+        self._position(node, moved, parent, parent_module)
+        self.changes.records.append(_Record("create", moved))
+
+
+# ----------------------------------------------------------------------------------------
+# Journal ops: produce after success, replay onto another forest
+
+
+def journal_ops(forest: Forest, changes: Changes, undo: UndoLog) -> list[JournalOp]:
+    """Absolute description of `changes` (call before `undo.release()`)."""
+    if changes.reset:
+        return [("reset", None, forest.print("json"))]
+    removed = undo.removed_nodes()
+    ops: list[JournalOp] = []
+    for rec in changes.records:
+        if rec.kind == "delete":
+            ops.append(("delete", rec.path, None))
+            continue
+        if not _attached(rec.node, removed):
+            continue
+        ops.append(("replace", node_path(rec.node), fragment_with_parents(rec.node)))
+    return ops
+
+
+def _attached(node: NodePtr, removed: set[int]) -> bool:
+    cur = node
+    while cur != NULL:
+        if int(ffi.cast("uintptr_t", cur)) in removed:
+            return False
+        cur = ffi.cast("struct lyd_node *", cur.parent) if cur.parent != NULL else NULL
+    return True
+
+
+def replay(forest: Forest, ops: Iterable[JournalOp], undo: UndoLog, changes: Changes) -> None:
+    """Apply journal ops (strictly: a replace path whose parent is missing gets parents)."""
+    schema = forest.schema
+    for kind, path, payload in ops:
+        if kind == "reset":
+            new = Forest.parse(schema, payload or "{}", validate=False)
+            changes.top_modules |= forest.top_modules() | new.top_modules()
+            undo.reset(new.first)
+            changes.reset = True
+            continue
+        assert path is not None
+        existing = forest.find(path)
+        if existing != NULL:
+            changes.touched(existing)
+            changes.records.append(_Record("delete", path=path))
+            undo.remove(existing)
+        if kind == "delete":
+            continue
+        _graft(forest, path, payload or "{}", undo, changes)
+
+
+def _graft(forest: Forest, path: str, fragment: str, undo: UndoLog, changes: Changes) -> None:
+    schema = forest.schema
+    frag = Forest.parse(schema, fragment, validate=False)
+    try:
+        node = frag.find(path)
+        if node == NULL:
+            raise NetconfError.of(ErrorTag.OPERATION_FAILED,
+                                  f"journal fragment does not contain {path}")
+        parent_path = node_path(ffi.cast("struct lyd_node *", node.parent)) \
+            if node.parent != NULL else None
+        frag.unlink(node)
+    finally:
+        frag.free()
+    if parent_path is None:
+        forest.insert_top(node)
+        undo.created(node)
+    else:
+        parent = forest.find(parent_path)
+        if parent == NULL:
+            parent = _create_path(forest, parent_path, undo, node)
+        if lib.lyd_insert_child(parent, node) != LY_SUCCESS:
+            lib.lyd_free_tree(node)
+            raise NetconfError(collect_ly_errors(schema))
+        undo.created(node)
+    changes.records.append(_Record("create", node))
+    changes.touched(node)
+
+
+def _create_path(forest: Forest, path: str, undo: UndoLog, orphan: NodePtr) -> NodePtr:
+    """Create the missing ancestors at `path` (recorded for undo) and return the last."""
+    schema = forest.schema
+    out = ffi.new("struct lyd_node **")
+    if forest.first == NULL:
+        rc = lib.lyd_new_path(ffi.NULL, schema.ctx.cdata, path.encode(), ffi.NULL, 0, out)
+    else:
+        rc = lib.lyd_new_path(forest.first, ffi.NULL, path.encode(), ffi.NULL, 0, out)
+    if rc != LY_SUCCESS or out[0] == NULL:
+        lib.lyd_free_tree(orphan)
+        raise NetconfError(collect_ly_errors(schema, fallback=f"cannot create {path}"))
+    created = out[0]
+    if forest.first == NULL:
+        top = created
+        while top.parent != NULL:
+            top = ffi.cast("struct lyd_node *", top.parent)
+        forest.first = top
+    else:
+        forest.first = lib.lyd_first_sibling(forest.first)
+    undo.created(created)
+    return forest.find(path)
+
+
+def validate_forest(forest: Forest, top_modules: Iterable[str], *,
+                    max_errors: int = 20) -> list[RpcError]:
+    """Validate the given trees (and their dependents); collect up to `max_errors`.
+
+    libyang 2.1 stops at the first error. To report every independent error, the failing
+    node is detached (recorded in a throw-away undo log) and validation re-run, skipping
+    follow-on errors at or above a detached node; the forest is restored afterwards.
+    """
+    schema = forest.schema
+    modules = sorted(schema.validation_set(top_modules))
+    scratch = UndoLog(forest)
+    errors: list[RpcError] = []
+    detached: list[str] = []
+    try:
+        while len(errors) < max_errors:
+            failure = _validate_once(forest, modules)
+            if failure is None:
+                break
+            new = [e for e in failure
+                   if not any(e.path and d.startswith(e.path) for d in detached)]
+            errors.extend(new or failure[:1])
+            culprit = failure[0].path
+            node = forest.find(culprit) if culprit else NULL
+            if node == NULL or culprit in detached:
+                break
+            detached.append(culprit or "")
+            scratch.remove(node)
+    finally:
+        scratch.rollback()
+    return errors
+
+
+def _validate_once(forest: Forest, modules: Sequence[str]) -> list[RpcError] | None:
+    schema = forest.schema
+    for name in modules:
+        rc, first = ly.validate_module(forest.first, schema.module_cdata(name),
+                                       lib.LYD_VALIDATE_NO_STATE)
+        forest.first = first
+        if rc != LY_SUCCESS:
+            return collect_ly_errors(schema, fallback=f"validation of {name} failed")
+    return None
+
+
+def leaf_values(forest: Forest, xpath: str) -> list[str | None]:
+    return [term_value(n) for n in forest.find_xpath(xpath)]

@@ -1,0 +1,95 @@
+"""Low-level access to libyang beyond what libyang-python 2.7 exposes.
+
+libyang-python's cdefs omit a few libyang 2.1 calls the datastore engine needs for
+in-place, undoable edits (unlink, ordered insert, per-module validation, term change).
+They are reached in cffi ABI mode on the *same* shared object the binding already loaded,
+so data pointers are interchangeable; nothing is compiled at install time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cffi
+from _libyang import ffi, lib  # the binding's own cffi module
+
+_abi = cffi.FFI()
+_abi.cdef(
+    """
+    typedef int LY_ERR;
+    void lyd_unlink_tree(void *node);
+    LY_ERR lyd_insert_sibling(void *sibling, void *node, void **first);
+    LY_ERR lyd_insert_before(void *sibling, void *node);
+    LY_ERR lyd_insert_after(void *sibling, void *node);
+    LY_ERR lyd_validate_module(void **tree, const void *module, uint32_t val_opts, void **diff);
+    LY_ERR lyd_change_term(void *term, const char *val_str);
+    """
+)
+_extra = _abi.dlopen("libyang.so.2")
+
+NodePtr = Any  # "struct lyd_node *" cdata of the binding's ffi (or NULL)
+
+
+def _as_void(ptr: NodePtr) -> Any:
+    return _abi.cast("void *", int(ffi.cast("uintptr_t", ptr)))
+
+
+def _from_void(ptr: Any) -> NodePtr:
+    return ffi.cast("struct lyd_node *", int(_abi.cast("uintptr_t", ptr)))
+
+
+def unlink(node: NodePtr) -> None:
+    """Detach a subtree without freeing it, so an edit can be undone by re-inserting it."""
+    _extra.lyd_unlink_tree(_as_void(node))
+
+
+def insert_sibling(sibling: NodePtr, node: NodePtr) -> NodePtr:
+    """Insert `node` among the top-level siblings of `sibling`; return the new first sibling."""
+    first = _abi.new("void **")
+    rc = _extra.lyd_insert_sibling(_as_void(sibling) if sibling != ffi.NULL else _abi.NULL,
+                                   _as_void(node), first)
+    if rc != 0:
+        raise RuntimeError(f"lyd_insert_sibling failed ({rc})")
+    return _from_void(first[0])
+
+
+def insert_before(sibling: NodePtr, node: NodePtr) -> int:
+    return int(_extra.lyd_insert_before(_as_void(sibling), _as_void(node)))
+
+
+def insert_after(sibling: NodePtr, node: NodePtr) -> int:
+    return int(_extra.lyd_insert_after(_as_void(sibling), _as_void(node)))
+
+
+def change_term(node: NodePtr, value: str) -> int:
+    """Change a leaf's value in place; 0 = changed, LY_EEXIST (2) = same value."""
+    return int(_extra.lyd_change_term(_as_void(node), value.encode()))
+
+
+def validate_module(first: NodePtr, module: Any, options: int) -> tuple[int, NodePtr]:
+    """Validate one module's data in a forest; returns (rc, possibly new first sibling)."""
+    tree = _abi.new("void **", _as_void(first) if first != ffi.NULL else _abi.NULL)
+    rc = _extra.lyd_validate_module(tree, _abi.cast("void *", int(ffi.cast("uintptr_t", module))),
+                                    options, _abi.NULL)
+    return int(rc), (_from_void(tree[0]) if tree[0] != _abi.NULL else ffi.NULL)
+
+
+def validate_all(first: NodePtr, ctx: Any, options: int) -> tuple[int, NodePtr]:
+    tree = ffi.new("struct lyd_node **", first)
+    rc = lib.lyd_validate_all(tree, ctx, options, ffi.NULL)
+    return int(rc), tree[0]
+
+
+def c2s(value: Any) -> str | None:
+    if value == ffi.NULL:
+        return None
+    return str(ffi.string(value).decode())
+
+
+__all__ = ["ffi", "lib"]
+
+# libyang builds error paths only when the log callback is registered "with path";
+# libyang-python registers none and turns paths off. Errors are stored (LY_LOSTORE) and
+# read back by the engine, so ask for paths without a callback.
+lib.ly_log_options(lib.LY_LOSTORE)
+lib.ly_set_log_clb(ffi.NULL, True)

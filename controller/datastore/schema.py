@@ -1,0 +1,126 @@
+"""The YANG schema the datastores are validated against, and what depends on what.
+
+One libyang context holds every module; it also knows, per top-level data tree, which
+other trees its XPath (leafref, must, when) can reach. A YANG expression can only name a
+module it imports, so "the modules imported by every module contributing nodes to a tree"
+is a sound dependency set. Validating only the trees an edit touched plus their dependents
+keeps a one-leaf edit cheap on a 4,000-entry topology without ever skipping a check that
+could fail.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import libyang
+import structlog
+
+from controller.datastore.ly import c2s, ffi
+from controller.paths import yang_search_dirs
+
+log = structlog.get_logger(__name__)
+
+# Modules every controller schema carries (RFC 8342 NMDA and friends).
+BASE_MODULES: tuple[str, ...] = (
+    "ietf-yang-library",
+    "ietf-datastores",
+    "ietf-origin",
+    "ietf-netconf-with-defaults",
+    "ietf-netconf-nmda",
+)
+
+
+@dataclass
+class TreeInfo:
+    """Facts about one top-level module's data tree."""
+
+    module: str
+    contributors: set[str] = field(default_factory=set)
+    references: set[str] = field(default_factory=set)
+
+
+class Schema:
+    """A libyang context loaded with the product's modules."""
+
+    def __init__(
+        self,
+        modules: Sequence[str],
+        *,
+        search_dirs: Iterable[Path] | None = None,
+        features: dict[str, Sequence[str]] | None = None,
+    ) -> None:
+        dirs = list(search_dirs) if search_dirs is not None else yang_search_dirs()
+        self.ctx = libyang.Context(":".join(str(d) for d in dirs), disable_searchdir_cwd=True)
+        self.module_names: list[str] = []
+        features = features or {}
+        for name in [*BASE_MODULES, *modules]:
+            if name in self.module_names:
+                continue
+            mod = self.ctx.load_module(name)
+            for feat in features.get(name, ["*"]):
+                if feat == "*":
+                    mod.feature_enable_all()
+                else:
+                    mod.feature_enable(feat)
+            self.module_names.append(name)
+        self.trees = self._analyse_trees()
+        log.debug("schema loaded", modules=self.module_names, trees=sorted(self.trees))
+
+    # -- dependency analysis -------------------------------------------------------------
+
+    def _analyse_trees(self) -> dict[str, TreeInfo]:
+        trees: dict[str, TreeInfo] = {}
+        for mod in self.ctx:
+            if not mod.implemented():
+                continue
+            tops = list(mod.children())
+            tops = [t for t in tops if not isinstance(t, libyang.schema.SRpc | libyang.schema.SNotif)]
+            if not tops:
+                continue
+            info = TreeInfo(module=mod.name())
+            stack = list(tops)
+            while stack:
+                snode = stack.pop()
+                info.contributors.add(snode.module().name())
+                if isinstance(snode, libyang.SContainer | libyang.SList):
+                    stack.extend(snode.children())
+            for contributor in info.contributors:
+                info.references |= self.imports_of(contributor)
+            info.references |= info.contributors
+            trees[info.module] = info
+        return trees
+
+    def imports_of(self, module_name: str) -> set[str]:
+        mod = self.ctx.get_module(module_name)
+        parsed = mod.cdata.parsed
+        names: set[str] = set()
+        if parsed == ffi.NULL:
+            return names
+        count = ffi.cast("uint64_t *", parsed.imports)[-1] if parsed.imports != ffi.NULL else 0
+        for i in range(int(count)):
+            name = c2s(parsed.imports[i].name)
+            if name:
+                names.add(name)
+        return names
+
+    def validation_set(self, changed_trees: Iterable[str]) -> set[str]:
+        """Trees to re-validate after `changed_trees` changed."""
+        changed = set(changed_trees)
+        touched_modules: set[str] = set()
+        for tree in changed:
+            info = self.trees.get(tree)
+            touched_modules |= info.contributors if info else {tree}
+        result = set(changed)
+        for name, info in self.trees.items():
+            if info.references & touched_modules:
+                result.add(name)
+        return result
+
+    def module(self, name: str) -> libyang.Module:
+        return self.ctx.get_module(name)
+
+    def module_cdata(self, name: str) -> Any:
+        return self.ctx.get_module(name).cdata
