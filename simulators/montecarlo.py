@@ -27,9 +27,9 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from qnum.physics.chain import MAX_PURIFICATION_ROUNDS, ChainSetup, NodeParams, chain_setup
+from qnum.physics.chain import ChainSetup, NodeParams, chain_setup, check_chain_options
 from qnum.physics.link import LinkParams
-from qnum.physics.purification import bbpssw_pair, check_protocol, dejmps_pair
+from qnum.physics.purification import bbpssw_pair, dejmps_pair
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -194,9 +194,7 @@ def simulate_chain(
     """Simulate ``n_rounds`` rounds of the chain protocol (same arguments as
     ``qnum.physics.chain_performance``) and estimate rate and mean fidelity with 95 % CIs.
     """
-    check_protocol(protocol)
-    if not 0 <= purification_rounds <= MAX_PURIFICATION_ROUNDS:
-        raise ValueError(f"purification_rounds must lie in 0..{MAX_PURIFICATION_ROUNDS}")
+    check_chain_options(purification_rounds, protocol, cutoff_s)
     if not N_BATCHES <= n_rounds <= MAX_ROUNDS:
         raise ValueError(f"n_rounds must lie in {N_BATCHES}..{MAX_ROUNDS}")
     setup = chain_setup(links, repeaters, shares, end_nodes)

@@ -14,6 +14,7 @@ from qnum.physics.chain import (
     chain_performance,
     chain_setup,
     chain_t_ent,
+    check_chain_options,
     memory_slots,
     round_statistics,
 )
@@ -112,6 +113,7 @@ __all__ = [
     "chain_t_ent",
     "chain_werner",
     "channel_transmissivity",
+    "check_chain_options",
     "check_protocol",
     "decay_factor",
     "dejmps",

@@ -317,6 +317,15 @@ def memory_slots(n_links: int, purification_rounds: int) -> tuple[int, ...]:
     return (end, *([2] * (n_links - 1)), end)
 
 
+def check_chain_options(purification_rounds: int, protocol: str, cutoff_s: float | None) -> None:
+    """Validate the protocol options shared by the model and the simulator."""
+    check_protocol(protocol)
+    if not 0 <= purification_rounds <= MAX_PURIFICATION_ROUNDS:
+        raise ValueError(f"purification_rounds must lie in 0..{MAX_PURIFICATION_ROUNDS}")
+    if cutoff_s is not None and not cutoff_s > 0:
+        raise ValueError("cutoff_s must be > 0")
+
+
 def chain_performance(
     links: Sequence[LinkParams],
     repeaters: Sequence[NodeParams],
@@ -332,11 +341,7 @@ def chain_performance(
     default to ideal memories.  ``shares[i]`` ∈ (0, 1] is the fraction of link i's attempt
     slots given to this chain.  ``cutoff_s`` is the round window (module docstring, item 6).
     """
-    check_protocol(protocol)
-    if not 0 <= purification_rounds <= MAX_PURIFICATION_ROUNDS:
-        raise ValueError(f"purification_rounds must lie in 0..{MAX_PURIFICATION_ROUNDS}")
-    if cutoff_s is not None and not cutoff_s > 0:
-        raise ValueError("cutoff_s must be > 0")
+    check_chain_options(purification_rounds, protocol, cutoff_s)
     setup = chain_setup(links, repeaters, shares, end_nodes)
     betas = setup.pair_decay_rate
     stats = round_statistics(setup.slot_s, setup.attempt_probability, betas, cutoff_s)
