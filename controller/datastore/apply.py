@@ -73,10 +73,10 @@ class EditApplier:
     # -- entry points ----------------------------------------------------------------------
 
     def apply(self, nodes: Sequence[EditNode], default_operation: Operation) -> None:
+        """Apply every node; in continue-on-error mode failures are collected in `errors`
+        (RFC 6241 §7.2) instead of aborting, otherwise the first one is raised."""
         for node in nodes:
             self._guarded(node, NULL, None, default_operation)
-        if self.errors:
-            raise NetconfError(self.errors)
 
     def _guarded(self, node: EditNode, parent: NodePtr, parent_module: str | None,
                  inherited: Operation) -> None:
@@ -256,7 +256,7 @@ class EditApplier:
             first = lib.lyd_first_sibling(target)
             while first != NULL and first.schema != target.schema:
                 first = first.next
-            if first == NULL or first == target:
+            if first in (NULL, target):
                 return
             self.forest.unlink(target)
             ly.insert_before(first, target)

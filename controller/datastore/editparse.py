@@ -77,7 +77,7 @@ def _kind(snode: libyang.SNode) -> str:
 
 def _key_names(snode: libyang.SNode) -> list[str]:
     assert isinstance(snode, libyang.SList)
-    return [k.name() for k in snode.keys()]
+    return [k.name() for k in snode.keys()]  # noqa: SIM118 (libyang API, not a dict)
 
 
 def _step(parent_path: str, parent_module: str | None, module: str, name: str) -> str:

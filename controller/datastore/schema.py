@@ -23,6 +23,8 @@ from controller.paths import yang_search_dirs
 
 log = structlog.get_logger(__name__)
 
+_OPERATION_NODES = (libyang.schema.SRpc, libyang.schema.SNotif)
+
 # Modules every controller schema carries (RFC 8342 NMDA and friends).
 BASE_MODULES: tuple[str, ...] = (
     "ietf-yang-library",
@@ -76,8 +78,7 @@ class Schema:
         for mod in self.ctx:
             if not mod.implemented():
                 continue
-            tops = list(mod.children())
-            tops = [t for t in tops if not isinstance(t, libyang.schema.SRpc | libyang.schema.SNotif)]
+            tops = [t for t in mod.children() if not isinstance(t, _OPERATION_NODES)]
             if not tops:
                 continue
             info = TreeInfo(module=mod.name())

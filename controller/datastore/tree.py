@@ -334,7 +334,7 @@ class UndoLog:
         old = term_value(node) or ""
         was_default = is_default(node)
         rc = ly.change_term(node, value)
-        if rc == LY_SUCCESS or rc == LY_EEXIST:
+        if rc in (LY_SUCCESS, LY_EEXIST):
             self.entries.append(_Changed(node, old, was_default))
             return True
         if rc == 3:  # LY_ENOT: same value, explicitly set already

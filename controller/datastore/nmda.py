@@ -1,0 +1,615 @@
+"""The NMDA datastores (RFC 8342) of the controller, as one thread-safe object.
+
+running, candidate, startup and intended are config forests; operational is composed on
+read from intended (origin `intended`) and the state the controller learned (origin
+`learned`/`system`). Every change runs as a transaction over one or more forests:
+
+    edit/commit/copy → validate changed trees → expand running→intended → validate →
+    commit hooks (the southbound pushes devices here) → persist (one SQLite txn) → publish
+
+and any failure on the way rolls every forest back through its undo log, so datastores
+are never left half-changed.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+import structlog
+from lxml import etree
+
+from controller.datastore.apply import (
+    Changes,
+    EditApplier,
+    JournalOp,
+    journal_ops,
+    replay,
+    validate_forest,
+)
+from controller.datastore.editnode import EditNode, Operation
+from controller.datastore.editparse import SchemaIndex, parse_json_config, parse_xml_config
+from controller.datastore.locks import SYSTEM_SESSION, LockTable
+from controller.datastore.persistence import Persistence
+from controller.datastore.readers import compose_operational, datastore_diff, merge_into, select
+from controller.datastore.schema import Schema
+from controller.datastore.tree import NULL, Forest, UndoLog, WithDefaults
+from controller.errors import ErrorTag, ErrorType, NetconfError, RpcError
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_CONFIRM_TIMEOUT_S = 600  # RFC 6241 §8.4.5.1
+_CONFIRM_META = "confirmed-commit-rollback"
+
+
+class Datastore(StrEnum):
+    RUNNING = "running"
+    CANDIDATE = "candidate"
+    STARTUP = "startup"
+    INTENDED = "intended"
+    OPERATIONAL = "operational"
+
+
+CONFIG_DATASTORES = (Datastore.RUNNING, Datastore.CANDIDATE, Datastore.STARTUP,
+                     Datastore.INTENDED)
+WRITABLE = (Datastore.RUNNING, Datastore.CANDIDATE, Datastore.STARTUP)
+PERSISTENT = (Datastore.RUNNING, Datastore.STARTUP, Datastore.INTENDED)
+
+
+class ErrorOption(StrEnum):
+    STOP_ON_ERROR = "stop-on-error"
+    CONTINUE_ON_ERROR = "continue-on-error"
+    ROLLBACK_ON_ERROR = "rollback-on-error"
+
+
+class TestOption(StrEnum):
+    TEST_THEN_SET = "test-then-set"
+    SET = "set"
+    TEST_ONLY = "test-only"
+
+
+class Transaction:
+    """Undo logs and change records of the forests one operation touches."""
+
+    def __init__(self, store: NmdaStore) -> None:
+        self.store = store
+        self.undos: dict[Datastore, UndoLog] = {}
+        self.changes: dict[Datastore, Changes] = {}
+        self.ops: dict[Datastore, list[JournalOp]] = {}
+
+    def undo(self, ds: Datastore) -> UndoLog:
+        if ds not in self.undos:
+            self.undos[ds] = UndoLog(self.store.forest(ds))
+            self.changes[ds] = Changes()
+        return self.undos[ds]
+
+    def record(self, ds: Datastore) -> Changes:
+        self.undo(ds)
+        return self.changes[ds]
+
+    def seal(self, ds: Datastore) -> list[JournalOp]:
+        """Freeze the journal ops of `ds` (before release)."""
+        ops = journal_ops(self.store.forest(ds), self.changes[ds], self.undos[ds])
+        self.ops[ds] = ops
+        return ops
+
+    def rollback(self) -> None:
+        for undo in reversed(list(self.undos.values())):
+            undo.rollback()
+
+    def release(self) -> None:
+        for undo in self.undos.values():
+            undo.release()
+
+
+class Expander(Protocol):
+    """Turns running into intended (RFC 8342 §5.1.4 "template expansion")."""
+
+    def expand(self, store: NmdaStore, txn: Transaction, running_ops: Sequence[JournalOp]
+               ) -> None: ...
+
+
+class IdentityExpander:
+    """intended = running. Intended is then valid by construction (same content, same
+    schema), so it is not re-validated: the Q-NUM expander replaces this one."""
+
+    def expand(self, store: NmdaStore, txn: Transaction, running_ops: Sequence[JournalOp]
+               ) -> None:
+        replay(store.forest(Datastore.INTENDED), running_ops, txn.undo(Datastore.INTENDED),
+               txn.record(Datastore.INTENDED))
+
+
+CommitHook = Callable[["NmdaStore", Transaction], None]
+ChangeListener = Callable[[Datastore, Sequence[JournalOp], int], None]
+
+
+@dataclass
+class _PendingConfirm:
+    session_id: int
+    persist: str | None
+    rollback_content: str
+    deadline: float
+    timer: threading.Timer | None = None
+
+
+@dataclass
+class EditResult:
+    ops: list[JournalOp] = field(default_factory=list)
+    errors: list[RpcError] = field(default_factory=list)
+
+
+class NmdaStore:
+    """All datastores of one controller; every public method is atomic and thread-safe."""
+
+    def __init__(self, schema: Schema, *, persistence: Persistence | None = None,
+                 expander: Expander | None = None, boot_from_startup: bool = False) -> None:
+        self.schema = schema
+        self.index = SchemaIndex(schema)
+        self.persistence = persistence
+        self.expander: Expander = expander or IdentityExpander()
+        self.lock = threading.RLock()
+        self.locks = LockTable()
+        self.commit_hooks: list[CommitHook] = []
+        self.listeners: list[ChangeListener] = []
+        self._forests: dict[Datastore, Forest] = {ds: Forest(schema) for ds in CONFIG_DATASTORES}
+        self.state = Forest(schema)  # learned/system state for operational
+        self.versions: dict[Datastore, int] = dict.fromkeys(Datastore, 0)
+        self.modified: dict[Datastore, float] = dict.fromkeys(Datastore, time.time())
+        self._candidate_base = 0
+        self._candidate_ops: list[JournalOp] = []
+        self.candidate_dirty = False
+        self._pending: _PendingConfirm | None = None
+        if persistence is not None:
+            self._load(boot_from_startup)
+
+    # ------------------------------------------------------------------------------------
+    # access
+
+    def forest(self, ds: Datastore) -> Forest:
+        return self._forests[ds]
+
+    def get(self, ds: Datastore, *, xpath: str | None = None, fmt: str = "json",
+            with_defaults: WithDefaults = WithDefaults.EXPLICIT, with_origin: bool = False
+            ) -> str:
+        """Serialised content of a datastore (optionally only what `xpath` selects)."""
+        with self.lock:
+            view = self.view(ds, xpath=xpath, with_origin=with_origin)
+            try:
+                return view.print(fmt, with_defaults=with_defaults)
+            finally:
+                view.free()
+
+    def view(self, ds: Datastore, *, xpath: str | None = None, with_origin: bool = False
+             ) -> Forest:
+        """A private copy of (part of) a datastore; the caller frees it."""
+        with self.lock:
+            if ds is Datastore.OPERATIONAL:
+                return compose_operational(self.forest(Datastore.INTENDED), self.state,
+                                           xpath=xpath, with_origin=with_origin)
+            return select(self.forest(ds), xpath)
+
+    def diff(self, source: Datastore, target: Datastore) -> list[dict[str, Any]]:
+        """What would change if `target` became `source` (one entry per changed node)."""
+        with self.lock:
+            a, b = self.view(target), self.view(source)
+            try:
+                return datastore_diff(a, b)
+            finally:
+                a.free()
+                b.free()
+
+    # ------------------------------------------------------------------------------------
+    # edits (RFC 6241 §7.2 edit-config, RFC 8526 §3.2 edit-data)
+
+    def parse_xml(self, config: etree._Element) -> list[EditNode]:
+        return parse_xml_config(self.index, config)
+
+    def parse_json(self, data: Mapping[str, Any]) -> list[EditNode]:
+        return parse_json_config(self.index, data)
+
+    def edit(self, ds: Datastore, nodes: Sequence[EditNode], *,
+             default_operation: Operation = Operation.MERGE,
+             error_option: ErrorOption = ErrorOption.STOP_ON_ERROR,
+             test_option: TestOption = TestOption.TEST_THEN_SET,
+             session_id: int = SYSTEM_SESSION) -> EditResult:
+        """Apply an edit atomically.
+
+        stop-on-error and rollback-on-error both leave the datastore untouched on any
+        error (RFC 6241 §7.2 allows it for stop-on-error). continue-on-error applies the
+        nodes that succeed, reports the others, but still refuses to store content that
+        fails validation: running is never invalid. test-option `set` skips validation
+        only on the candidate; running and startup are always validated.
+        """
+        if ds not in WRITABLE:
+            raise NetconfError.of(ErrorTag.INVALID_VALUE, f"datastore {ds} is not writable",
+                                  type=ErrorType.PROTOCOL)
+        with self.lock:
+            self.locks.check_write(ds, session_id)
+            txn = Transaction(self)
+            applier = EditApplier(self.forest(ds), txn.undo(ds), txn.record(ds),
+                                  continue_on_error=error_option is ErrorOption.CONTINUE_ON_ERROR)
+            try:
+                applier.apply(nodes, default_operation)
+                validate = test_option is not TestOption.SET or ds is not Datastore.CANDIDATE
+                if validate and txn.changes[ds]:
+                    errors = validate_forest(self.forest(ds), txn.changes[ds].top_modules)
+                    if errors:
+                        raise NetconfError(errors)
+                if test_option is TestOption.TEST_ONLY:
+                    txn.rollback()
+                    return EditResult(errors=applier.errors)
+                if applier.errors and not txn.changes[ds]:
+                    raise NetconfError(applier.errors)
+                ops = txn.seal(ds)
+                self._finish(ds, txn, ops, session_id)
+            except BaseException:
+                txn.rollback()
+                raise
+            return EditResult(ops=ops, errors=applier.errors)
+
+    def edit_xml(self, ds: Datastore, config: etree._Element | str, **kwargs: Any) -> EditResult:
+        element = etree.fromstring(config) if isinstance(config, str) else config
+        return self.edit(ds, self.parse_xml(element), **kwargs)
+
+    def edit_json(self, ds: Datastore, data: Mapping[str, Any], **kwargs: Any) -> EditResult:
+        return self.edit(ds, self.parse_json(data), **kwargs)
+
+    # ------------------------------------------------------------------------------------
+    # whole-datastore operations
+
+    def copy(self, target: Datastore, *, source: Datastore | None = None,
+             content: str | None = None, fmt: str = "json",
+             session_id: int = SYSTEM_SESSION) -> None:
+        """copy-config (RFC 6241 §7.3): replace target with source datastore or content."""
+        if target not in WRITABLE:
+            raise NetconfError.of(ErrorTag.INVALID_VALUE, f"cannot copy to {target}",
+                                  type=ErrorType.PROTOCOL)
+        with self.lock:
+            self.locks.check_write(target, session_id)
+            if source is not None:
+                if source is target:
+                    return
+                payload = self.get(source, fmt="json")
+            else:
+                parsed = Forest.parse(self.schema, content or "", fmt)  # full validation
+                payload = parsed.print("json")
+                parsed.free()
+            self._reset(target, payload, session_id)
+
+    def delete(self, target: Datastore, *, session_id: int = SYSTEM_SESSION) -> None:
+        """delete-config (RFC 6241 §7.4): startup (and candidate) only, never running."""
+        if target not in (Datastore.STARTUP, Datastore.CANDIDATE):
+            raise NetconfError.of(ErrorTag.OPERATION_NOT_SUPPORTED,
+                                  f"{target} cannot be deleted", type=ErrorType.PROTOCOL)
+        with self.lock:
+            self.locks.check_write(target, session_id)
+            self._reset(target, "{}", session_id)
+
+    def validate(self, ds: Datastore | None = None, *, content: str | None = None,
+                 fmt: str = "json") -> None:
+        """validate (RFC 6241 §8.6.4.1) of a datastore or of inline content."""
+        with self.lock:
+            if content is not None:
+                Forest.parse(self.schema, content, fmt).free()
+                return
+            target = ds or Datastore.CANDIDATE
+            if target is Datastore.OPERATIONAL:
+                raise NetconfError.of(ErrorTag.INVALID_VALUE, "operational is not validated "
+                                      "as configuration", type=ErrorType.PROTOCOL)
+            forest = self.forest(target)
+            errors = validate_forest(forest, forest.top_modules() | set(self.schema.trees))
+            if errors:
+                raise NetconfError(errors)
+
+    # ------------------------------------------------------------------------------------
+    # candidate (RFC 6241 §8.3) and confirmed commit (§8.4)
+
+    def commit(self, *, session_id: int = SYSTEM_SESSION, confirmed: bool = False,
+               confirm_timeout: float = DEFAULT_CONFIRM_TIMEOUT_S, persist: str | None = None,
+               persist_id: str | None = None) -> list[JournalOp]:
+        with self.lock:
+            self.locks.check_write(Datastore.RUNNING, session_id)
+            self.locks.check_write(Datastore.CANDIDATE, session_id)
+            pending = self._pending
+            if pending is not None:
+                self._check_follow_up(pending, session_id, persist_id)
+            elif persist_id is not None:
+                raise NetconfError.of(ErrorTag.INVALID_VALUE,
+                                      "no confirmed commit is pending for this persist-id",
+                                      type=ErrorType.PROTOCOL, info=[("bad-element",
+                                                                      "persist-id")])
+            rollback_content = (self.forest(Datastore.RUNNING).print("json")
+                                if confirmed and pending is None else None)
+            meta: dict[str, str | None] = {}
+            if confirmed:
+                meta[_CONFIRM_META] = (rollback_content if rollback_content is not None
+                                       else pending.rollback_content if pending else None)
+            elif pending is not None:
+                meta[_CONFIRM_META] = None
+            ops = self._commit_candidate(session_id, meta)
+            if confirmed:
+                self._arm_confirm(session_id, persist, confirm_timeout,
+                                  rollback_content if pending is None
+                                  else pending.rollback_content)
+            elif pending is not None:
+                self._disarm_confirm()
+                log.info("confirmed commit confirmed", session=session_id)
+            return ops
+
+    def cancel_commit(self, *, session_id: int = SYSTEM_SESSION,
+                      persist_id: str | None = None) -> None:
+        """cancel-commit (RFC 6241 §8.4.4.1): revert a pending confirmed commit now."""
+        with self.lock:
+            pending = self._pending
+            if pending is None:
+                raise NetconfError.of(ErrorTag.OPERATION_FAILED,
+                                      "no confirmed commit is pending", type=ErrorType.PROTOCOL)
+            self._check_follow_up(pending, session_id, persist_id)
+            self._revert_confirmed("cancel-commit")
+
+    def discard_changes(self, *, session_id: int = SYSTEM_SESSION) -> None:
+        """discard-changes (RFC 6241 §8.3.4.2): candidate := running."""
+        with self.lock:
+            self.locks.check_write(Datastore.CANDIDATE, session_id)
+            self._resync_candidate()
+
+    def lock_datastore(self, ds: Datastore, session_id: int) -> None:
+        if ds not in WRITABLE:
+            raise NetconfError.of(ErrorTag.INVALID_VALUE, f"{ds} cannot be locked",
+                                  type=ErrorType.PROTOCOL)
+        with self.lock:
+            if ds is Datastore.CANDIDATE and self.candidate_dirty:
+                # RFC 6241 §7.5: no lock on a candidate with uncommitted changes.
+                raise NetconfError(RpcError(
+                    tag=ErrorTag.LOCK_DENIED, type=ErrorType.PROTOCOL,
+                    message="candidate has uncommitted changes; commit or discard first",
+                    info=(("session-id", "0"),)))
+            self.locks.lock(ds, session_id)
+
+    def unlock_datastore(self, ds: Datastore, session_id: int) -> None:
+        with self.lock:
+            self.locks.unlock(ds, session_id)
+            if ds is Datastore.CANDIDATE and self.candidate_dirty:
+                # RFC 6241 §8.3.5.2: unlocking a modified candidate discards its changes.
+                self._resync_candidate()
+
+    def session_closed(self, session_id: int) -> None:
+        """Release the session's locks; revert its un-persisted confirmed commit (§8.4.1)."""
+        with self.lock:
+            released = self.locks.release_session(session_id)
+            if Datastore.CANDIDATE in released and self.candidate_dirty:
+                self._resync_candidate()
+            pending = self._pending
+            if pending is not None and pending.persist is None \
+                    and pending.session_id == session_id:
+                self._revert_confirmed("session terminated")
+
+    @property
+    def confirm_pending(self) -> bool:
+        return self._pending is not None
+
+    # ------------------------------------------------------------------------------------
+    # operational state (written by the controller's sync loops)
+
+    def merge_state(self, content: str, fmt: str = "json") -> None:
+        """Merge learned state (config false nodes, with their keys) into operational."""
+        with self.lock:
+            parsed = Forest.parse(self.schema, content, fmt, config_only=False, validate=False)
+            merge_into(self.state, parsed)
+            self._bump(Datastore.OPERATIONAL)
+
+    def delete_state(self, path: str) -> bool:
+        with self.lock:
+            node = self.state.find(path)
+            if node == NULL:
+                return False
+            undo = UndoLog(self.state)
+            undo.remove(node)
+            undo.release()
+            self._bump(Datastore.OPERATIONAL)
+            return True
+
+    # ------------------------------------------------------------------------------------
+    # internals
+
+    def _bump(self, ds: Datastore) -> None:
+        self.versions[ds] += 1
+        self.modified[ds] = time.time()
+
+    def _finish(self, ds: Datastore, txn: Transaction, ops: list[JournalOp], session_id: int,
+                meta: Mapping[str, str | None] | None = None) -> None:
+        """Propagate, run hooks, persist and publish one sealed change to `ds`."""
+        if ds is Datastore.RUNNING:
+            self.expander.expand(self, txn, ops)
+            if Datastore.INTENDED in txn.undos:
+                txn.seal(Datastore.INTENDED)
+            for hook in self.commit_hooks:
+                hook(self, txn)
+        persisted = {d.value: txn.ops.get(d, []) for d in PERSISTENT if d in txn.ops}
+        if self.persistence is not None and (any(persisted.values()) or meta):
+            try:
+                self.persistence.append(persisted, meta)
+            except Exception as exc:  # disk full, I/O error: nothing may change
+                raise NetconfError.of(ErrorTag.OPERATION_FAILED,
+                                      f"could not persist {ds}: {exc}") from exc
+        txn.release()
+        for changed, changed_ops in txn.ops.items():
+            if changed_ops or changed is ds:
+                self._bump(changed)
+        if ds is Datastore.RUNNING:
+            self._bump(Datastore.OPERATIONAL)
+            self._follow_running(ops)
+        elif ds is Datastore.CANDIDATE:
+            if not self.candidate_dirty:
+                self._candidate_base = self.versions[Datastore.RUNNING]
+            self.candidate_dirty = True
+            self._candidate_ops.extend(ops)
+        self._maybe_snapshot()
+        for listener in self.listeners:
+            for changed, changed_ops in txn.ops.items():
+                if changed_ops:
+                    listener(changed, changed_ops, session_id)
+
+    def _follow_running(self, ops: Sequence[JournalOp]) -> None:
+        """An unmodified candidate tracks running (RFC 6241 §8.3)."""
+        if self.candidate_dirty or not ops:
+            return
+        undo = UndoLog(self.forest(Datastore.CANDIDATE))
+        try:
+            replay(self.forest(Datastore.CANDIDATE), ops, undo, Changes())
+        except NetconfError:
+            undo.rollback()
+            self._resync_candidate()
+            return
+        undo.release()
+        self._candidate_base = self.versions[Datastore.RUNNING]
+
+    def _resync_candidate(self) -> None:
+        old = self._forests[Datastore.CANDIDATE]
+        self._forests[Datastore.CANDIDATE] = self.forest(Datastore.RUNNING).dup()
+        old.free()
+        self.candidate_dirty = False
+        self._candidate_ops = []
+        self._candidate_base = self.versions[Datastore.RUNNING]
+        self._bump(Datastore.CANDIDATE)
+
+    def _reset(self, target: Datastore, payload: str, session_id: int,
+               meta: Mapping[str, str | None] | None = None) -> list[JournalOp]:
+        txn = Transaction(self)
+        try:
+            replay(self.forest(target), [("reset", None, payload)], txn.undo(target),
+                   txn.record(target))
+            if target is not Datastore.CANDIDATE:
+                errors = validate_forest(self.forest(target), txn.changes[target].top_modules)
+                if errors:
+                    raise NetconfError(errors)
+            ops = txn.seal(target)
+            if target is Datastore.CANDIDATE:
+                self.candidate_dirty = False  # a reset replaces the candidate's history
+                self._candidate_ops = []
+            self._finish(target, txn, ops, session_id, meta)
+            return ops
+        except BaseException:
+            txn.rollback()
+            raise
+
+    def _commit_candidate(self, session_id: int, meta: Mapping[str, str | None]
+                          ) -> list[JournalOp]:
+        if not self.candidate_dirty:
+            if meta and self.persistence is not None:
+                self.persistence.append({}, meta)
+            return []
+        if self._candidate_base == self.versions[Datastore.RUNNING]:
+            txn = Transaction(self)
+            try:
+                replay(self.forest(Datastore.RUNNING), self._candidate_ops,
+                       txn.undo(Datastore.RUNNING), txn.record(Datastore.RUNNING))
+                errors = validate_forest(self.forest(Datastore.RUNNING),
+                                         txn.changes[Datastore.RUNNING].top_modules)
+                if errors:
+                    raise NetconfError(errors)
+                ops = txn.seal(Datastore.RUNNING)
+                self._finish(Datastore.RUNNING, txn, ops, session_id, meta)
+            except BaseException:
+                txn.rollback()
+                raise
+        else:
+            # running moved under a modified candidate: candidate wins whole (RFC 6241 §8.3.4.1).
+            ops = self._reset(Datastore.RUNNING, self.forest(Datastore.CANDIDATE).print("json"),
+                              session_id, meta)
+        self.candidate_dirty = False
+        self._candidate_ops = []
+        self._candidate_base = self.versions[Datastore.RUNNING]
+        return ops
+
+    def _check_follow_up(self, pending: _PendingConfirm, session_id: int,
+                         persist_id: str | None) -> None:
+        if pending.persist is not None:
+            if persist_id != pending.persist:
+                raise NetconfError.of(ErrorTag.INVALID_VALUE,
+                                      "persist-id does not match the pending confirmed commit",
+                                      type=ErrorType.PROTOCOL,
+                                      info=[("bad-element", "persist-id")])
+        elif session_id != pending.session_id and session_id != SYSTEM_SESSION:
+            raise NetconfError.of(ErrorTag.IN_USE,
+                                  f"a confirmed commit of session {pending.session_id} is "
+                                  "pending", type=ErrorType.PROTOCOL,
+                                  info=[("session-id", str(pending.session_id))])
+
+    def _arm_confirm(self, session_id: int, persist: str | None, timeout: float,
+                     rollback_content: str | None) -> None:
+        self._disarm_confirm()
+        assert rollback_content is not None
+        pending = _PendingConfirm(session_id=session_id, persist=persist,
+                                  rollback_content=rollback_content,
+                                  deadline=time.monotonic() + timeout)
+        timer = threading.Timer(timeout, self._on_confirm_timeout, args=(pending,))
+        timer.daemon = True
+        pending.timer = timer
+        self._pending = pending
+        timer.start()
+        log.info("confirmed commit pending", session=session_id, timeout_s=timeout,
+                 persist=persist is not None)
+
+    def _disarm_confirm(self) -> None:
+        if self._pending is not None and self._pending.timer is not None:
+            self._pending.timer.cancel()
+        self._pending = None
+
+    def _on_confirm_timeout(self, pending: _PendingConfirm) -> None:
+        with self.lock:
+            if self._pending is pending:
+                self._revert_confirmed("confirm-timeout expired")
+
+    def _revert_confirmed(self, reason: str) -> None:
+        pending = self._pending
+        assert pending is not None
+        self._disarm_confirm()
+        self._reset(Datastore.RUNNING, pending.rollback_content, SYSTEM_SESSION,
+                    {_CONFIRM_META: None})
+        self._resync_candidate()
+        log.warning("confirmed commit reverted", reason=reason, session=pending.session_id)
+
+    def _maybe_snapshot(self) -> None:
+        if self.persistence is None:
+            return
+        for ds in PERSISTENT:
+            if self.persistence.needs_snapshot(ds.value):
+                self.persistence.snapshot(ds.value, self.forest(ds).print("json"))
+
+    def _load(self, boot_from_startup: bool) -> None:
+        assert self.persistence is not None
+        for ds in PERSISTENT:
+            stored = self.persistence.load(ds.value)
+            forest = (Forest.parse(self.schema, stored.snapshot, validate=False)
+                      if stored.snapshot else Forest(self.schema))
+            for ops in stored.journal:
+                undo = UndoLog(forest)
+                replay(forest, ops, undo, Changes())
+                undo.release()
+            self._forests[ds].free()
+            self._forests[ds] = forest
+            errors = validate_forest(forest, forest.top_modules() | set(self.schema.trees))
+            if errors:
+                raise NetconfError([RpcError(tag=e.tag, path=e.path,
+                                             message=f"stored {ds} is invalid: {e.message}")
+                                    for e in errors])
+        rollback = self.persistence.get_meta(_CONFIRM_META)
+        if rollback is not None:
+            # RFC 6241 §8.4.1: a restart before confirmation restores the previous config.
+            log.warning("reverting a confirmed commit left pending by a restart")
+            self._reset(Datastore.RUNNING, rollback, SYSTEM_SESSION, {_CONFIRM_META: None})
+        elif boot_from_startup and self.forest(Datastore.STARTUP).first != NULL:
+            # RFC 6241 §8.7: a (cold) boot loads running from startup.
+            self._reset(Datastore.RUNNING, self.forest(Datastore.STARTUP).print("json"),
+                        SYSTEM_SESSION)
+        if self.forest(Datastore.INTENDED).first == NULL \
+                and self.forest(Datastore.RUNNING).first != NULL:
+            # intended lost or never stored: expand it again from running.
+            self._reset(Datastore.RUNNING, self.forest(Datastore.RUNNING).print("json"),
+                        SYSTEM_SESSION)
+        self._resync_candidate()
