@@ -18,10 +18,14 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
+
+from pydantic import ValidationError
+
+from qnum.utility import DEFAULT_PARAMS, UtilityParams
 
 TOPOLOGY_NS = "sdqn-topology"
 SERVICES_NS = "sdqn-services"
@@ -69,6 +73,11 @@ class Heralding(StrEnum):
 class SwitchingMode(StrEnum):
     CIRCUIT = "circuit"
     PACKET = "packet"
+
+
+class AdminState(StrEnum):
+    ENABLED = "enabled"
+    DISABLED = "disabled"
 
 
 class Objective(StrEnum):
@@ -151,7 +160,8 @@ class Request:
     demanded_rate_hz: float
     weight: float = 1.0
     priority: int = 0
-    utility_params: Mapping[str, float] = field(default_factory=dict)
+    utility_params: UtilityParams = DEFAULT_PARAMS
+    enabled: bool = True
 
 
 @dataclass(frozen=True)
@@ -405,11 +415,6 @@ def parse_requests(data: Any, network: Network | None = None) -> list[Request]:
                 raise InputError(f"{obj.path}/{leaf}", f"refers to unknown node '{end}'")
         if src == dst:
             raise InputError(obj.path, f"source and destination are both '{src}'")
-        params: dict[str, float] = {}
-        util = obj.child("utility", required=False)
-        if util is not None:
-            for key in util.data:
-                params[key] = util.decimal(key, _REQUIRED)
         out.append(
             Request(
                 name=name,
@@ -418,12 +423,26 @@ def parse_requests(data: Any, network: Network | None = None) -> list[Request]:
                 application=obj.identity("application", AppClass, _REQUIRED),
                 min_fidelity=obj.decimal("min-fidelity", 0.5, low=0.0, high=1.0),
                 demanded_rate_hz=obj.decimal("demanded-rate", _REQUIRED, low=0.0, low_open=True),
-                weight=obj.decimal("weight", 1.0, low=0.0, low_open=True),
+                weight=obj.decimal("weight", 1.0, low=0.0),
                 priority=obj.integer("priority", 0, high=255),
-                utility_params=params,
+                utility_params=_utility_params(obj.child("utility", required=False)),
+                enabled=obj.enum("admin-state", AdminState, "enabled") is AdminState.ENABLED,
             )
         )
     return out
+
+
+def _utility_params(util: _Obj | None) -> UtilityParams:
+    """The optional ``utility`` container, checked against :class:`UtilityParams`."""
+    if util is None:
+        return DEFAULT_PARAMS
+    values = {key: util.decimal(key, _REQUIRED) for key in util.data}
+    try:
+        return UtilityParams.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = "/".join(str(part) for part in first["loc"])
+        raise InputError(f"{util.path}/{where}", first["msg"]) from None
 
 
 def parse_settings(data: Any) -> OptimiserSettings:

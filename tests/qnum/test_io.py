@@ -74,7 +74,8 @@ def test_fixture_parses_to_model() -> None:
     assert [r.name for r in requests] == ["qkd-alice-bob", "dqc-carol-bob", "tele-dave-carol"]
     dqc = requests[1]
     assert dqc.application is AppClass.DQC and dqc.weight == 2.0
-    assert dqc.utility_params == {"threshold-fidelity": 0.9, "steepness": 50.0}
+    assert dqc.utility_params.threshold_fidelity == 0.9
+    assert dqc.utility_params.steepness == 50.0 and dqc.enabled
 
 
 def test_defaults_apply_to_absent_leaves(topo: dict[str, Any]) -> None:
@@ -147,6 +148,9 @@ def test_topology_errors_name_the_leaf(
         ("weight", "-1", "outside"),
         ("priority", 300, "outside"),
         ("application", "sdqn-types:voip", "one of"),
+        ("admin-state", 1, "non-empty string"),
+        ("utility", {"steepness": "-1"}, "greater than 0"),
+        ("utility", {"colour": "1"}, "Extra inputs"),
     ],
 )
 def test_request_errors(reqs: dict[str, Any], leaf: str, value: Any, message_part: str) -> None:
@@ -167,8 +171,11 @@ def test_invalid_json_file(tmp_path: Path) -> None:
 
 
 def test_settings() -> None:
-    data = {"sdqn-controller:controller": {"optimiser": {"time-limit": "2.5",
-                                                         "objective": "proportional-fair"}}}
+    data = {
+        "sdqn-controller:controller": {
+            "optimiser": {"time-limit": "2.5", "objective": "proportional-fair"}
+        }
+    }
     settings = parse_settings(data)
     assert settings.time_limit_s == 2.5 and settings.objective is Objective.PROPORTIONAL_FAIR
     assert parse_settings({}).time_limit_s == 10.0

@@ -1,0 +1,274 @@
+"""The result of one Q-NUM decision: per-request assignments plus how good the solve was.
+
+The optimiser and every baseline return this same :class:`Plan`, so utilities are compared
+on identical terms.  An assignment's rate and fidelity are the candidate's *guaranteed*
+operating point (see :mod:`qnum.candidates`: fidelity evaluated at the candidate's share
+floor, rate per unit share times the granted share, capped at the demand).
+
+:meth:`Plan.to_json` renders RFC 7951-style JSON: decimal64 values as strings (RFC 7951
+§6.1), leaf names taken from the request ``state`` container of ``sdqn-services`` so the
+controller can copy them into operational state.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from qnum.candidates import Candidate, CandidateOptions, RequestCandidates, generate_candidates
+from qnum.io import Network, Request
+
+#: Numerical slack when checking a plan against its capacities (solver tolerances).
+CAPACITY_TOL = 1e-6
+
+
+class SolveStatus(StrEnum):
+    """Mirrors ``sdqn-controller`` ``last-solve/status``."""
+
+    OPTIMAL = "optimal"
+    FEASIBLE = "feasible"
+    INFEASIBLE = "infeasible"
+    TIME_LIMIT = "time-limit"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """What one request gets: a candidate and a share, or a rejection with its reason."""
+
+    request: Request
+    candidate: Candidate | None = None
+    share: float = 0.0
+    reason: str | None = None
+
+    @property
+    def admitted(self) -> bool:
+        return self.candidate is not None and self.share > 0.0
+
+    @property
+    def rate_hz(self) -> float:
+        """Delivered rate r_c·s capped at the demand (the solver's linear rate model)."""
+        if self.candidate is None:
+            return 0.0
+        return min(self.candidate.rate_per_share_hz * self.share, self.request.demanded_rate_hz)
+
+    @property
+    def fidelity(self) -> float:
+        return self.candidate.fidelity if self.candidate is not None else math.nan
+
+    @property
+    def utility(self) -> float:
+        """U = R·q(F) at the assigned operating point (0 when rejected)."""
+        return self.rate_hz * self.candidate.quality if self.candidate is not None else 0.0
+
+    @property
+    def weighted_utility(self) -> float:
+        return self.request.weight * self.utility
+
+
+@dataclass
+class Plan:
+    """Assignments for every request, in request order, plus solve metadata."""
+
+    method: str
+    assignments: dict[str, Assignment]
+    status: SolveStatus = SolveStatus.FEASIBLE
+    objective: float = math.nan
+    bound: float = math.nan
+    solve_time_s: float = 0.0
+    objective_kind: str = "sum"
+    notes: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_assignments(cls, method: str, assignments: Iterable[Assignment]) -> Plan:
+        return cls(method=method, assignments={a.request.name: a for a in assignments})
+
+    @property
+    def total_utility(self) -> float:
+        """Σ_j w_j U_j: the sum objective, whatever objective the plan was solved for."""
+        return math.fsum(a.weighted_utility for a in self.assignments.values())
+
+    @property
+    def gap(self) -> float:
+        """Relative gap |bound − objective| / max(|objective|, tiny); NaN without a bound."""
+        if math.isnan(self.bound) or math.isnan(self.objective):
+            return math.nan
+        return abs(self.bound - self.objective) / max(abs(self.objective), 1e-12)
+
+    @property
+    def admitted(self) -> list[Assignment]:
+        return [a for a in self.assignments.values() if a.admitted]
+
+    def link_load(self) -> dict[str, float]:
+        """Σ of granted shares per fibre (≤ 1 in every valid plan)."""
+        return _sum_usage((a.candidate.links, a.share) for a in self.admitted if a.candidate)
+
+    def memory_use(self) -> dict[str, float]:
+        """Qubits reserved per memory node."""
+        return _sum_mapping(a.candidate.memory for a in self.admitted if a.candidate)
+
+    def roadm_channels(self) -> dict[str, float]:
+        """Wavelength channels used per circuit-switched q-ROADM."""
+        return _sum_mapping(a.candidate.roadm_channels for a in self.admitted if a.candidate)
+
+    def add_drop_ports(self) -> dict[str, float]:
+        return _sum_mapping(a.candidate.add_drop_ports for a in self.admitted if a.candidate)
+
+    def to_json(self) -> dict[str, Any]:
+        """RFC 7951-style rendering (decimal64 as strings, uint as numbers)."""
+        return {
+            "sdqn-qnum:plan": {
+                "method": self.method,
+                "objective-kind": self.objective_kind,
+                "status": self.status.value,
+                "objective": _dec(self.objective),
+                "bound": _dec(self.bound),
+                "gap": _dec(self.gap),
+                "solve-time": _dec(self.solve_time_s),
+                "total-utility": _dec(self.total_utility),
+                "admitted": len(self.admitted),
+                "rejected": len(self.assignments) - len(self.admitted),
+                "request": [_assignment_json(a) for a in self.assignments.values()],
+            }
+        }
+
+
+def _assignment_json(a: Assignment) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": a.request.name}
+    if not a.admitted or a.candidate is None:
+        out["admission"] = "rejected"
+        out["rejection-reason"] = a.reason or "not admitted"
+        return out
+    c = a.candidate
+    out.update(
+        {
+            "admission": "admitted",
+            "path": list(c.route.nodes),
+            "purification-rounds": c.purification_rounds,
+            "purification-protocol": c.protocol,
+            "share": _dec(a.share),
+            "share-floor": _dec(c.min_share),
+            "cutoff": _dec(c.cutoff_s),
+            "predicted-rate": _dec(a.rate_hz),
+            "predicted-fidelity": _dec(c.fidelity),
+            "utility": _dec(a.utility),
+        }
+    )
+    return out
+
+
+def _dec(value: float | None) -> str | None:
+    """decimal64 as a JSON string; NaN/None (no value) become null."""
+    if value is None or math.isnan(value):
+        return None
+    if math.isinf(value):
+        return "inf"
+    return f"{value:.6g}"
+
+
+def _sum_usage(items: Iterable[tuple[Iterable[str], float]]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for keys, amount in items:
+        for key in keys:
+            out[key] = out.get(key, 0.0) + amount
+    return out
+
+
+def _sum_mapping(items: Iterable[Mapping[str, int]]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for mapping in items:
+        for key, amount in mapping.items():
+            out[key] = out.get(key, 0.0) + amount
+    return out
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One Q-NUM instance: the network, the requests and their candidate sets."""
+
+    network: Network
+    requests: tuple[Request, ...]
+    candidates: Mapping[str, RequestCandidates]
+
+    @classmethod
+    def build(
+        cls,
+        network: Network,
+        requests: Iterable[Request],
+        options: CandidateOptions | None = None,
+    ) -> Problem:
+        reqs = tuple(requests)
+        return cls(network, reqs, generate_candidates(network, reqs, options))
+
+    def options(self, name: str) -> tuple[Candidate, ...]:
+        return self.candidates[name].candidates
+
+    def memory_capacity(self, node: str) -> int:
+        return self.network.nodes[node].memory_qubits
+
+    def channel_capacity(self, node: str) -> int:
+        roadm = self.network.nodes[node].roadm
+        return roadm.wavelength_channels if roadm is not None else 0
+
+    def port_capacity(self, node: str) -> int:
+        roadm = self.network.nodes[node].roadm
+        return roadm.add_drop_ports if roadm is not None else 0
+
+    def resources(self, name: str) -> set[str]:
+        """Every fibre, memory node and q-ROADM any candidate of ``name`` could use."""
+        out: set[str] = set()
+        for cand in self.options(name):
+            out.update(f"link:{lk}" for lk in cand.links)
+            out.update(f"node:{n}" for n in cand.memory)
+            out.update(f"node:{n}" for n in cand.roadm_channels)
+        return out
+
+    def priority_pairs(self) -> list[tuple[str, str]]:
+        """(higher, lower) priority requests that compete for a resource.
+
+        The ``priority`` leaf says lower priorities are rejected first; we enforce it as
+        "a lower-priority request is admitted only if every higher-priority request it
+        competes with is admitted" (requests without any candidate are exempt).
+        """
+        live = [r for r in self.requests if self.options(r.name)]
+        res = {r.name: self.resources(r.name) for r in live}
+        return [
+            (hi.name, lo.name)
+            for hi in live
+            for lo in live
+            if hi.priority > lo.priority and not res[hi.name].isdisjoint(res[lo.name])
+        ]
+
+
+def violations(problem: Problem, plan: Plan, tol: float = CAPACITY_TOL) -> list[str]:
+    """Every constraint the plan breaks (empty for a valid plan)."""
+    out: list[str] = []
+    for a in plan.admitted:
+        cand = a.candidate
+        assert cand is not None
+        if cand not in problem.options(a.request.name):
+            out.append(f"{a.request.name}: candidate not in its candidate set")
+        if not cand.min_share - tol <= a.share <= 1.0 + tol:
+            out.append(f"{a.request.name}: share {a.share} outside [{cand.min_share}, 1]")
+    checks = (
+        (plan.link_load(), lambda _k: 1.0, "fibre {} carries share {:.6g} > {}"),
+        (plan.memory_use(), problem.memory_capacity, "node {} uses {:g} qubits > {}"),
+        (plan.roadm_channels(), problem.channel_capacity, "q-ROADM {} uses {:g} channels > {}"),
+        (plan.add_drop_ports(), problem.port_capacity, "q-ROADM {} uses {:g} ports > {}"),
+    )
+    for usage, capacity, message in checks:
+        out.extend(
+            message.format(key, used, capacity(key))
+            for key, used in usage.items()
+            if used > capacity(key) + tol
+        )
+    admitted = {a.request.name for a in plan.admitted}
+    out.extend(
+        f"{lo} admitted while higher-priority competitor {hi} is rejected"
+        for hi, lo in problem.priority_pairs()
+        if lo in admitted and hi not in admitted
+    )
+    return out
