@@ -62,9 +62,13 @@ class UtilityParams(BaseModel):
     )
     steepness: float = Field(default=DEFAULT_STEEPNESS, gt=0.0)
     reconciliation_efficiency: float = Field(
-        default=DEFAULT_RECONCILIATION_EFFICIENCY, validation_alias="reconciliation-efficiency", ge=1.0
+        default=DEFAULT_RECONCILIATION_EFFICIENCY,
+        validation_alias="reconciliation-efficiency",
+        ge=1.0,
     )
-    min_fidelity: float | None = Field(default=None, validation_alias="min-fidelity", ge=0.0, le=1.0)
+    min_fidelity: float | None = Field(
+        default=None, validation_alias="min-fidelity", ge=0.0, le=1.0
+    )
     points: tuple[tuple[float, float], ...] = ()
 
     @field_validator("points")
