@@ -1,0 +1,454 @@
+"""Q-NUM: one mixed-integer model that routes, configures, shares and admits jointly.
+
+Solver choice
+-------------
+The model mixes binary choices (which candidate, admission) with continuous shares of each
+fibre's attempt slots.  We solve it as a MIP through OR-Tools MathOpt with SCIP (HiGHS is
+selectable): shares stay continuous, so no share grid and no rounding error enter the
+utility, the dual bound and gap are reported natively, and MathOpt accepts several solution
+hints (the previous plan and the best baseline).  CP-SAT would need shares and objective
+coefficients scaled to integers; utilities here span many orders of magnitude
+(kHz metro links next to mHz long chains), which makes any common integer scale either
+lossy or huge.
+
+Variables and rate model (per request j, candidate c ∈ C_j — see :mod:`qnum.candidates`)
+------------------------------------------------------------------------------------------
+* x_c ∈ {0,1}: candidate c chosen; Σ_c x_c ≤ 1 (0 = rejected).
+* s_c ∈ [0,1]: share of the attempt slots granted on **every** fibre of c's route
+  (time-division: the same fraction of each fibre's TDMA frame); σ_c·x_c ≤ s_c ≤ x_c, σ_c
+  being the candidate's share floor (its fidelity is only guaranteed for s ≥ σ_c).
+* z_c ∈ [0,1]: fraction of the demand D_j delivered; z_c ≤ x_c and D_j·z_c ≤ r_c·s_c.
+  So the delivered rate R_j = min(r_c·s_c, D_j) — linear in the decision variables,
+  r_c being the candidate's rate per unit share — and U_j = q(F_c)·R_j = D_j·q_c·z_c.
+
+Constraints: Σ s_c over candidates using fibre ℓ ≤ 1 (link generation capacity); Σ x_c·m_c(v)
+≤ memory-qubits(v) (node memory); Σ x_c·k_c(v) ≤ wavelength-channels(v) and add-drop-ports(v)
+(circuit-switched q-ROADMs); coherence budget: already inside every candidate (cut-off
+window ≤ T_ent − latency at the share floor) plus s_c ≥ σ_c here; priority: a lower-priority
+request is admitted only if each higher-priority competitor is (``Problem.priority_pairs``).
+
+Objectives
+----------
+* ``sum``: maximise Σ_j w_j·U_j.
+* ``proportional-fair``: maximise Σ_j w_j·log(U_j), piecewise-linear: with u_j = U_j/U_j^max
+  ∈ [0,1] and φ_j ≤ a_k·u_j + b_k for tangents of log at geometric points in
+  [floor, 1] (``qnum.utility.log_tangent_cuts``).  Tangents over-estimate the concave log,
+  so the model's dual bound is a valid bound on the true Σ w·log; the reported objective
+  is the true value of the returned plan, and a rejected request counts as log(floor/e).
+  Requests without any feasible candidate are left out of both objectives (constants).
+
+Warm start and stability
+------------------------
+Re-solving after a change passes the previous plan: its (still existing) candidates and
+shares become a solution hint, and a small stability term rewards keeping each request's
+previous candidate (ε_j·x) and penalises moving its share (ε_j·|s − s_prev|), with ε_j a
+``stability_weight`` fraction of that request's previous objective contribution.  So a
+fibre cut does not reshuffle unaffected requests unless that gains more than ε.  Baseline
+plans are passed as hints too; the returned plan is never worse than the best hint (the
+hint itself is returned if the solver did not improve on it within the time limit).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+import structlog
+from ortools.math_opt.python import mathopt
+
+from qnum.candidates import Candidate
+from qnum.io import Objective, Request
+from qnum.plan import Assignment, Plan, Problem, SolveStatus
+from qnum.utility import log_tangent_cuts
+
+log = structlog.get_logger(__name__)
+
+SOLVERS: Mapping[str, mathopt.SolverType] = {
+    "scip": mathopt.SolverType.GSCIP,
+    "highs": mathopt.SolverType.HIGHS,
+}
+
+
+@dataclass(frozen=True)
+class SolverOptions:
+    time_limit_s: float = 10.0
+    objective: Objective = Objective.SUM
+    relative_gap: float = 1e-6
+    solver: str = "scip"
+    stability_weight: float = 1e-3
+    fairness_cuts: int = 16
+    fairness_floor: float = 1e-4
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "objective", Objective(self.objective))
+        if not self.time_limit_s > 0 or not math.isfinite(self.time_limit_s):
+            raise ValueError("time_limit_s must be a positive number")
+        if self.solver not in SOLVERS:
+            raise ValueError(f"solver must be one of {sorted(SOLVERS)}")
+        if not 0.0 < self.fairness_floor < 1.0:
+            raise ValueError("fairness_floor must lie in (0, 1)")
+
+
+@dataclass
+class _Vars:
+    x: mathopt.Variable
+    s: mathopt.Variable
+    z: mathopt.Variable
+
+
+@dataclass
+class _Model:
+    """The MathOpt model plus the handles needed to read a plan back."""
+
+    model: mathopt.Model
+    vars: dict[str, list[_Vars]] = field(default_factory=dict)
+    phi: dict[str, mathopt.Variable] = field(default_factory=dict)
+    scale: float = 1.0
+    offset: float = 0.0
+
+
+def utility_cap(req: Request, cand: Candidate) -> float:
+    """Largest U the candidate can give its request: q·min(r, D)."""
+    return cand.quality * min(cand.rate_per_share_hz, req.demanded_rate_hz)
+
+
+def plan_objective(problem: Problem, plan: Plan, options: SolverOptions) -> float:
+    """True objective of a plan (Σ w·U or Σ w·log U with the rejected-request floor)."""
+    if options.objective is Objective.SUM:
+        return plan.total_utility
+    total = 0.0
+    for req in problem.requests:
+        cands = problem.options(req.name)
+        if not cands:
+            continue
+        u_max = max(utility_cap(req, c) for c in cands)
+        a = plan.assignments[req.name]
+        floor = options.fairness_floor / math.e
+        total += req.weight * math.log(u_max * max(a.utility / u_max, floor))
+    return total
+
+
+class _Builder:
+    def __init__(self, problem: Problem, options: SolverOptions) -> None:
+        self.problem, self.options = problem, options
+        self.m = _Model(mathopt.Model(name="qnum"))
+        self.live = [r for r in problem.requests if problem.options(r.name)]
+        caps = [utility_cap(r, c) * r.weight for r in self.live for c in problem.options(r.name)]
+        self.m.scale = max(caps, default=1.0) or 1.0
+
+    def build(self) -> _Model:
+        model = self.m.model
+        for req in self.live:
+            self._request(req)
+        self._capacities()
+        for hi, lo in self.problem.priority_pairs():
+            model.add_linear_constraint(self.admitted(lo) <= self.admitted(hi))
+        return self.m
+
+    def admitted(self, name: str) -> mathopt.LinearExpression:
+        return mathopt.fast_sum(v.x for v in self.m.vars[name])
+
+    def _request(self, req: Request) -> None:
+        model = self.m.model
+        handles: list[_Vars] = []
+        for i, cand in enumerate(self.problem.options(req.name)):
+            tag = f"{req.name}#{i}"
+            v = _Vars(
+                model.add_binary_variable(name=f"x[{tag}]"),
+                model.add_variable(lb=0.0, ub=1.0, name=f"s[{tag}]"),
+                model.add_variable(lb=0.0, ub=1.0, name=f"z[{tag}]"),
+            )
+            model.add_linear_constraint(v.s >= cand.min_share * v.x)
+            model.add_linear_constraint(v.s <= v.x)
+            model.add_linear_constraint(v.z <= v.x)
+            ratio = cand.rate_per_share_hz / req.demanded_rate_hz
+            if ratio < 1.0 / cand.min_share:  # else s ≥ σ already delivers the whole demand
+                model.add_linear_constraint(v.z <= ratio * v.s)
+            handles.append(v)
+        self.m.vars[req.name] = handles
+        model.add_linear_constraint(mathopt.fast_sum(v.x for v in handles) <= 1.0)
+
+    def _capacities(self) -> None:
+        model = self.m.model
+        links: dict[str, list[mathopt.Variable]] = {}
+        usage: dict[tuple[str, str], list[tuple[int, mathopt.Variable]]] = {}
+        for req in self.live:
+            for cand, v in zip(self.problem.options(req.name), self.m.vars[req.name], strict=True):
+                for lk in cand.links:
+                    links.setdefault(lk, []).append(v.s)
+                for kind, amounts in (
+                    ("memory", cand.memory),
+                    ("channels", cand.roadm_channels),
+                    ("ports", cand.add_drop_ports),
+                ):
+                    for node, amount in amounts.items():
+                        usage.setdefault((kind, node), []).append((amount, v.x))
+        for lk, shares in links.items():
+            if len(shares) > 1:
+                model.add_linear_constraint(mathopt.fast_sum(shares) <= 1.0, name=f"link[{lk}]")
+        capacity = {
+            "memory": self.problem.memory_capacity,
+            "channels": self.problem.channel_capacity,
+            "ports": self.problem.port_capacity,
+        }
+        for (kind, node), terms in usage.items():
+            cap = capacity[kind](node)
+            if sum(a for a, _ in terms) > cap:
+                model.add_linear_constraint(
+                    mathopt.fast_sum(a * x for a, x in terms) <= cap, name=f"{kind}[{node}]"
+                )
+
+    def objective(self, previous: Plan | None) -> None:
+        fair = self.options.objective is Objective.PROPORTIONAL_FAIR
+        terms = self._fair_terms() if fair else self._sum_terms()
+        terms.extend(self._stability_terms(previous))
+        self.m.model.maximize(mathopt.fast_sum(terms))
+
+    def _sum_terms(self) -> list[mathopt.LinearExpression]:
+        out: list[mathopt.LinearExpression] = []
+        for req in self.live:
+            for cand, v in zip(self.problem.options(req.name), self.m.vars[req.name], strict=True):
+                coef = req.weight * req.demanded_rate_hz * cand.quality / self.m.scale
+                out.append(coef * v.z)
+        return out
+
+    def _fair_terms(self) -> list[mathopt.LinearExpression]:
+        model = self.m.model
+        floor = self.options.fairness_floor
+        cuts = log_tangent_cuts(floor, 1.0, self.options.fairness_cuts)
+        out: list[mathopt.LinearExpression] = []
+        self.m.scale = 1.0
+        for req in self.live:
+            cands = self.problem.options(req.name)
+            u_max = max(utility_cap(req, c) for c in cands)
+            norm = mathopt.fast_sum(
+                (req.demanded_rate_hz * c.quality / u_max) * v.z
+                for c, v in zip(cands, self.m.vars[req.name], strict=True)
+            )
+            phi = model.add_variable(lb=math.log(floor) - 1.0, ub=0.0, name=f"phi[{req.name}]")
+            for slope, intercept in cuts:
+                model.add_linear_constraint(phi <= slope * norm + intercept)
+            self.m.phi[req.name] = phi
+            self.m.offset += req.weight * math.log(u_max)
+            out.append(req.weight * phi)
+        return out
+
+    def _stability_terms(self, previous: Plan | None) -> list[mathopt.LinearExpression]:
+        if previous is None or self.options.stability_weight <= 0.0:
+            return []
+        out: list[mathopt.LinearExpression] = []
+        for req in self.live:
+            hit = _previous_choice(self.problem, previous, req.name)
+            if hit is None:
+                continue
+            index, share = hit
+            cand = self.problem.options(req.name)[index]
+            v = self.m.vars[req.name][index]
+            if self.options.objective is Objective.SUM:
+                value = req.weight * utility_cap(req, cand) / self.m.scale
+            else:
+                value = req.weight
+            eps = self.options.stability_weight * max(value, 1e-9)
+            dev = self.m.model.add_variable(lb=0.0, ub=1.0, name=f"dev[{req.name}]")
+            self.m.model.add_linear_constraint(dev >= v.s - share)
+            self.m.model.add_linear_constraint(dev >= share - v.s)
+            out.extend([eps * v.x, -eps * dev])
+        return out
+
+
+def _previous_choice(problem: Problem, plan: Plan, name: str) -> tuple[int, float] | None:
+    """(candidate index, share) of the request's admitted assignment in ``plan``, if still valid."""
+    old = plan.assignments.get(name)
+    if old is None or not old.admitted or old.candidate is None:
+        return None
+    for i, cand in enumerate(problem.options(name)):
+        if cand.key == old.candidate.key:
+            return i, old.share
+    return None
+
+
+def _hint(problem: Problem, built: _Model, plan: Plan) -> mathopt.SolutionHint:
+    values: dict[mathopt.Variable, float] = {}
+    for name, handles in built.vars.items():
+        choice = _previous_choice(problem, plan, name)
+        for i, v in enumerate(handles):
+            chosen = choice is not None and choice[0] == i
+            values[v.x] = 1.0 if chosen else 0.0
+            values[v.s] = choice[1] if chosen and choice is not None else 0.0
+            req = plan.assignments[name].request
+            values[v.z] = (plan.assignments[name].rate_hz / req.demanded_rate_hz) if chosen else 0.0
+    return mathopt.SolutionHint(variable_values=values)
+
+
+def _extract(problem: Problem, built: _Model, result: mathopt.SolveResult) -> Plan:
+    values = result.variable_values()
+    assignments: list[Assignment] = []
+    for req in problem.requests:
+        rc = problem.candidates[req.name]
+        chosen = None
+        for cand, v in zip(rc.candidates, built.vars.get(req.name, []), strict=False):
+            if values[v.x] > 0.5:
+                chosen = (cand, values[v.s])
+        if chosen is None:
+            assignments.append(Assignment(req, reason=rc.reason))
+            continue
+        cand, share = chosen
+        need = req.demanded_rate_hz / cand.rate_per_share_hz
+        share = min(max(share, cand.min_share), 1.0)
+        share = max(cand.min_share, min(share, need))  # capacity beyond the demand is idle
+        assignments.append(Assignment(req, cand, share))
+    return Plan.from_assignments("qnum", assignments)
+
+
+def _status(result: mathopt.SolveResult) -> SolveStatus:
+    reason = result.termination.reason
+    if reason is mathopt.TerminationReason.OPTIMAL:
+        return SolveStatus.OPTIMAL
+    if result.termination.limit is mathopt.Limit.TIME:
+        return SolveStatus.TIME_LIMIT
+    if reason is mathopt.TerminationReason.FEASIBLE:
+        return SolveStatus.FEASIBLE
+    if reason is mathopt.TerminationReason.INFEASIBLE:
+        return SolveStatus.INFEASIBLE
+    return SolveStatus.ERROR
+
+
+def _rejected_plan(problem: Problem) -> Plan:
+    return Plan.from_assignments(
+        "qnum",
+        (Assignment(r, reason=problem.candidates[r.name].reason) for r in problem.requests),
+    )
+
+
+def solve(
+    problem: Problem,
+    options: SolverOptions | None = None,
+    previous: Plan | None = None,
+    hints: Sequence[Plan] = (),
+) -> Plan:
+    """Optimal (or best-within-time-limit) plan; see the module docstring for the model."""
+    options = options or SolverOptions()
+    start = time.perf_counter()
+    builder = _Builder(problem, options)
+    built = builder.build()
+    builder.objective(previous)
+    starts = [p for p in (previous, *hints) if p is not None]
+    model_params = mathopt.ModelSolveParameters(
+        solution_hints=[_hint(problem, built, p) for p in starts]
+    )
+    params = mathopt.SolveParameters(
+        time_limit=timedelta(seconds=options.time_limit_s),
+        relative_gap_tolerance=options.relative_gap,
+        threads=options.threads,
+    )
+    try:
+        result = mathopt.solve(
+            built.model,
+            SOLVERS[options.solver],
+            params=params,
+            model_params=model_params,
+            remove_names=True,
+        )
+    except Exception as exc:  # a solver failure must not take the controller down
+        log.error("qnum.solve_failed", error=str(exc))
+        plan = _rejected_plan(problem)
+        plan.status, plan.notes = SolveStatus.ERROR, [f"solver error: {exc}"]
+        return _finish(problem, plan, start, options)
+    status = _status(result)
+    if result.has_primal_feasible_solution():
+        plan = _extract(problem, built, result)
+    else:
+        plan = _rejected_plan(problem)
+    plan.status = status if status is not SolveStatus.INFEASIBLE else SolveStatus.ERROR
+    bound = result.termination.objective_bounds.dual_bound
+    plan.bound = bound * built.scale + built.offset if math.isfinite(bound) else math.nan
+    plan = _best_of(problem, plan, starts, options)
+    return _finish(problem, plan, start, options)
+
+
+def _best_of(problem: Problem, plan: Plan, starts: Sequence[Plan], options: SolverOptions) -> Plan:
+    """Never return less than a hint: if one beats the solver's plan, adopt it."""
+    best, best_value = plan, plan_objective(problem, plan, options)
+    for hint in starts:
+        value = plan_objective(problem, hint, options)
+        if value > best_value + 1e-9 * max(1.0, abs(best_value)):
+            best, best_value = hint, value
+    if best is plan:
+        return plan
+    adopted = Plan(
+        method="qnum",
+        assignments=dict(best.assignments),
+        status=plan.status,
+        bound=plan.bound,
+        notes=[*plan.notes, f"kept warm-start plan from {best.method}"],
+    )
+    return adopted
+
+
+def _finish(problem: Problem, plan: Plan, start: float, options: SolverOptions) -> Plan:
+    plan.objective = plan_objective(problem, plan, options)
+    plan.objective_kind = options.objective.value
+    if not math.isnan(plan.bound) and plan.bound < plan.objective:
+        plan.bound = plan.objective  # solver tolerance: a bound cannot be below a feasible value
+    plan.assignments = {
+        name: (
+            a
+            if a.admitted
+            else Assignment(a.request, reason=explain_rejection(problem, plan, name))
+        )
+        for name, a in plan.assignments.items()
+    }
+    plan.solve_time_s = time.perf_counter() - start
+    log.info(
+        "qnum.solved",
+        status=plan.status.value,
+        objective=plan.objective,
+        bound=plan.bound,
+        admitted=len(plan.admitted),
+        seconds=round(plan.solve_time_s, 3),
+    )
+    return plan
+
+
+def explain_rejection(problem: Problem, plan: Plan, name: str) -> str:
+    """Why a request is not served: its own infeasibility, or which resource is exhausted."""
+    rc = problem.candidates[name]
+    if not rc.candidates:
+        return rc.reason or "no feasible configuration"
+    admitted = {a.request.name for a in plan.admitted}
+    blockers = [hi for hi, lo in problem.priority_pairs() if lo == name and hi not in admitted]
+    if blockers:
+        return f"pre-empted: higher-priority competitor {blockers[0]} is not admitted"
+    load, memory = plan.link_load(), plan.memory_use()
+    channels, ports = plan.roadm_channels(), plan.add_drop_ports()
+    best = rc.candidates[0]
+    full = [
+        f"fibre {lk} has {max(0.0, 1 - load.get(lk, 0.0)):.3g} share left "
+        f"(needs {best.min_share:g})"
+        for lk in best.links
+        if 1 - load.get(lk, 0.0) < best.min_share - 1e-9
+    ]
+    full += [
+        f"node {n} has {problem.memory_capacity(n) - memory.get(n, 0):g} free qubits (needs {k})"
+        for n, k in best.memory.items()
+        if problem.memory_capacity(n) - memory.get(n, 0) < k
+    ]
+    full += [
+        f"q-ROADM {n} has no free wavelength channel"
+        for n, k in best.roadm_channels.items()
+        if problem.channel_capacity(n) - channels.get(n, 0) < k
+    ]
+    full += [
+        f"q-ROADM {n} has no free add/drop port"
+        for n, k in best.add_drop_ports.items()
+        if problem.port_capacity(n) - ports.get(n, 0) < k
+    ]
+    if full:
+        return "not admitted: resources used by higher-utility requests: " + "; ".join(full)
+    if plan.status is SolveStatus.OPTIMAL:
+        return "not admitted: serving it would lower the objective"
+    return f"not admitted within the solve ({plan.status.value})"
