@@ -39,7 +39,8 @@ E[e^(−Σβ_i(M−T_i)) 1{M ≤ c}] = Σ_j [Π_i H̃_i(t_j) − e^(−B(t_j−t
 B = Σβ_i, over the sorted herald times t_j (the union of the lattices kτ_i), truncated where
 P(M > t) < 1e−12.  That sum is exact.  When the union exceeds ``MAX_ATOMS`` points it is
 evaluated on a uniform grid of MAX_ATOMS points instead, placing each cell's mass at the
-cell centre (relative errors O((BΔt)²) and O(Δt/E[M]), ≲ 1e−4 at the default size).
+cell centre (errors O((BΔt)²) and O((Δt/E[M])²): ≲ 1e−6 on E[M] and ≲ 1e−3 on w̄ even
+for pairs decohered to F ≈ 0.26; a 10-link call then takes a few ms).
 """
 
 from __future__ import annotations
@@ -66,7 +67,7 @@ from qnum.physics.swap import chain_werner
 
 FloatArray = npt.NDArray[np.float64]
 
-MAX_ATOMS: Final[int] = 2**17
+MAX_ATOMS: Final[int] = 2**15
 TAIL_EPSILON: Final[float] = 1e-12
 MAX_PURIFICATION_ROUNDS: Final[int] = 3
 #: Slack when mapping a time onto a link's attempt lattice (floating-point k·τ).
@@ -272,6 +273,8 @@ def round_statistics(
     cutoff_s: float | None = None,
 ) -> RoundStatistics:
     """Acceptance probability, E[min(M,c)], E[M|acc] and E[e^(−Σβ_i(M−T_i)) | acc]."""
+    if min(probs) <= 0.0 or max(probs) > 1.0:
+        raise ValueError("attempt success probabilities must lie in (0, 1]")
     t, exact = _time_points(slots, probs, cutoff_s)
     cdf = np.ones_like(t)
     disc = np.ones_like(t)
@@ -349,7 +352,10 @@ def chain_performance(
     check_chain_options(purification_rounds, protocol, cutoff_s)
     setup = chain_setup(links, repeaters, shares, end_nodes)
     betas = setup.pair_decay_rate
-    stats = round_statistics(setup.slot_s, setup.attempt_probability, betas, cutoff_s)
+    if min(setup.attempt_probability) > 0.0:
+        stats = round_statistics(setup.slot_s, setup.attempt_probability, betas, cutoff_s)
+    else:  # a link so lossy that p underflows to 0 never heralds
+        stats = RoundStatistics(0.0, math.inf, math.nan, math.nan)
     latency = max(setup.herald_s) + setup.signalling_s
     t_ent = chain_t_ent(setup)
     slots = memory_slots(setup.n_links, purification_rounds)

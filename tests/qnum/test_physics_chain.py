@@ -197,6 +197,14 @@ def test_cutoff_window() -> None:
     assert one.fidelity > mid.fidelity > free.fidelity
 
 
+def test_link_that_never_heralds() -> None:
+    # 20 000 km at 0.2 dB/km: η = 1e−400 underflows to 0.
+    perf = chain_performance([LinkParams(20_000.0, source_rate_hz=1e6)], [])
+    assert perf.rate_hz == 0.0 and perf.success_probability == 0.0
+    with pytest.raises(ValueError):
+        round_statistics([1e-3], [0.0], [0.0])
+
+
 @pytest.mark.parametrize(
     "kwargs",
     [
