@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 import re
 import shutil
 import subprocess
@@ -24,6 +25,7 @@ import pytest
 from tests.yang.conftest import (
     CONFIG_DIR,
     IETF_DIR,
+    INSTANCE_DIR,
     MODULES,
     ROOT,
     YANG_DIR,
@@ -44,7 +46,10 @@ Doc = dict[str, Any]
 
 
 def test_every_expected_module_is_present() -> None:
-    assert {"sdqn-types", "sdqn-topology", "sdqn-services", "sdqn-controller"} <= set(MODULES)
+    assert {
+        "sdqn-types", "sdqn-topology", "sdqn-services", "sdqn-controller",
+        "sdqn-device-common", "sdqn-repeater", "sdqn-apc", "sdqn-qroadm", "sdqn-end-node",
+    } <= set(MODULES)
 
 
 @pytest.mark.parametrize("path", module_files(), ids=lambda p: p.stem)
@@ -361,3 +366,193 @@ def test_controller_rejects_bad_out_of_band_device(ctx: libyang.Context, metro: 
     doc["sdqn-controller:controller"]["policies"]["out-of-band"]["device"][0]["node-id"] = "zz"
     with pytest.raises(libyang.LibyangError, match="leafref"):
         validate(ctx, doc)
+
+
+# --- device modules (issue 4) -------------------------------------------------------------
+
+DEVICE_MODULES = ("sdqn-repeater", "sdqn-apc", "sdqn-qroadm", "sdqn-end-node")
+DEVICE_TOP = {
+    "sdqn-repeater": "repeater",
+    "sdqn-apc": "apc",
+    "sdqn-qroadm": "q-roadm",
+    "sdqn-end-node": "end-node",
+}
+
+
+def _device_doc(module: str) -> Doc:
+    return load_json(INSTANCE_DIR / f"{module}.json")
+
+
+def _top(doc: Doc) -> Doc:
+    (top,) = doc.values()
+    assert isinstance(top, dict)
+    return top
+
+
+def _flow(doc: Doc, index: int) -> Doc:
+    flow: Doc = _top(doc)["flow"][index]
+    return flow
+
+
+def _xc(doc: Doc, name: str) -> Doc:
+    return next(x for x in _top(doc)["circuit"]["cross-connect"] if x["name"] == name)
+
+
+def _endpoint(doc: Doc, name: str) -> Doc:
+    return next(e for e in _top(doc)["application-endpoint"] if e["name"] == name)
+
+
+DEVICE_MUTATIONS: dict[str, dict[str, tuple[Mutation, str]]] = {
+    "sdqn-repeater": {
+        "slots-exceed-registers": (
+            lambda d: _flow(d, 0).update({"memory-slots": 30}), "more memory slots"),
+        "purification-with-two-slots": (
+            lambda d: _flow(d, 1).update({"memory-slots": 2, "purification-rounds": 1}),
+            "two registers per side"),
+        "one-slot": (lambda d: _flow(d, 1).update({"memory-slots": 1}), "range"),
+        "one-neighbour-link": (
+            lambda d: _flow(d, 0).update({"neighbour-links": ["alice-r1"]}), "Too few"),
+        "unknown-neighbour-link": (
+            lambda d: _flow(d, 0).update({"neighbour-links": ["alice-r1", "r1-r9"]}),
+            "leafref"),
+        "memory-without-t2": (lambda d: _top(d)["memory"].pop("coherence-time"),
+                              "coherence-time"),
+    },
+    "sdqn-apc": {
+        "single-target-basis": (
+            lambda d: _top(d).update({"target-bases": ["rectilinear"]}), "Too few"),
+        "tolerance-above-pi": (
+            lambda d: _top(d).update({"tracking-tolerance": "4.0"}), "range"),
+        "zero-calibration-interval": (
+            lambda d: _top(d).update({"calibration-interval": "0"}), "range"),
+        "unknown-spec-status": (
+            lambda d: _top(d)["state"].update({"spec-status": "fine"}), "enumeration"),
+        "missing-node-id": (lambda d: _top(d).pop("node-id"), "Mandatory"),
+    },
+    "sdqn-qroadm": {
+        "quantum-without-timing": (
+            lambda d: _xc(d, "q-r1-r2").pop("timing-companion"), "needs a timing-companion"),
+        "timing-on-another-path": (
+            lambda d: _xc(d, "q-r1-r2").update({"timing-companion": "t-charlie-r3"}),
+            "same source and"),
+        "companion-not-timing": (
+            lambda d: _xc(d, "q-r1-r2").update({"timing-companion": "c-r1-r3"}),
+            "timing channel"),
+        "quantum-through-amplifier": (
+            lambda d: _xc(d, "q-r1-r2").update({"amplifier-bypass": False}),
+            "bypass optical amplifiers"),
+        "loopback": (
+            lambda d: _xc(d, "c-r1-r3").update({"destination": {"degree": 1}}), "must differ"),
+        "channel-twice-from-one-degree": (
+            lambda d: _xc(d, "c-r1-r3").update({"channel": 3}), "Unique data"),
+        "duplicate-wavelength": (
+            lambda d: _top(d)["channel"][4].update({"wavelength": "1549.32"}), "Unique data"),
+        "channel-plan-too-large": (
+            lambda d: _top(d).update({"wavelength-channels": 4}), "More channels"),
+        "cross-connects-in-packet-mode": (
+            lambda d: _top(d).update({"switching-mode": "packet"}), "When condition"),
+        "packet-payload-shorter-than-header": (
+            lambda d: (_top(d).update({"switching-mode": "packet",
+                                       "packet": {"payload-duration": "0.0000001"}}),
+                       _top(d).pop("circuit")),
+            "payload must outlast"),
+        "unknown-degree": (
+            lambda d: _xc(d, "c-r1-r3").update({"destination": {"degree": 9}}), "leafref"),
+    },
+    "sdqn-end-node": {
+        "dqc-without-memory": (
+            lambda d: _endpoint(d, "dqc-1").update({"memory-slots": 0}), "needs memory"),
+        "slots-exceed-registers": (
+            lambda d: _endpoint(d, "teleport-1").update({"memory-slots": 5}),
+            "more memory slots"),
+        "alarm-below-dark-counts": (
+            lambda d: _top(d)["detector"][0].update({"dark-count-alarm-threshold": "50"}),
+            "must exceed"),
+        "unknown-detector": (
+            lambda d: _endpoint(d, "dqc-1").update({"detectors": ["d7"]}), "leafref"),
+        "efficiency-above-one": (
+            lambda d: _top(d)["detector"][1].update({"efficiency": "1.2"}), "range"),
+        "unknown-source-state": (
+            lambda d: _top(d)["source"]["state"].update({"source-state": "hot"}),
+            "enumeration"),
+    },
+}
+
+
+@pytest.mark.parametrize("module", DEVICE_MODULES)
+def test_device_instance_is_valid(ctx: libyang.Context, module: str) -> None:
+    doc = _device_doc(module)
+    assert set(doc) == {f"{module}:{DEVICE_TOP[module]}"}
+    validate(ctx, doc, state=True)
+
+
+@pytest.mark.parametrize("module", DEVICE_MODULES)
+def test_device_state_is_not_configuration(ctx: libyang.Context, module: str) -> None:
+    """The sample carries config-false nodes, so it is rejected as a config document."""
+    with pytest.raises(libyang.LibyangError, match="state node"):
+        validate(ctx, _device_doc(module))
+
+
+@pytest.mark.parametrize(
+    ("module", "case"),
+    [(m, c) for m in DEVICE_MODULES for c in sorted(DEVICE_MUTATIONS[m])],
+)
+def test_invalid_device_instance_is_rejected(
+    ctx: libyang.Context, module: str, case: str
+) -> None:
+    mutate, message = DEVICE_MUTATIONS[module][case]
+    doc = _device_doc(module)
+    mutate(doc)
+    with pytest.raises(libyang.LibyangError, match=message):
+        validate(ctx, doc, state=True)
+
+
+NOTIFICATIONS: dict[str, tuple[Doc, Doc]] = {
+    # module: (valid notification, invalid notification)
+    "sdqn-repeater": (
+        {"sdqn-repeater:memory-exhausted": {"severity": "major", "flow-id": "f1",
+                                            "registers-in-use": 20}},
+        {"sdqn-repeater:memory-exhausted": {"flow-id": "f1"}},
+    ),
+    "sdqn-apc": (
+        {"sdqn-apc:calibration-complete": {"success": True, "tracking-error": "0.01"}},
+        {"sdqn-apc:calibration-complete": {"tracking-error": "0.01"}},
+    ),
+    "sdqn-qroadm": (
+        {"sdqn-qroadm:timing-skew-alarm": {"severity": "minor", "name": "q-r1-r2",
+                                           "timing-skew": "-35.5"}},
+        {"sdqn-qroadm:timing-skew-alarm": {"severity": "loud", "name": "q-r1-r2"}},
+    ),
+    "sdqn-end-node": (
+        {"sdqn-end-node:source-state-change": {"source-state": "stable"}},
+        {"sdqn-end-node:source-state-change": {"reason": "warm-up done"}},
+    ),
+}
+
+
+def _validate_notification(context: libyang.Context, notification: Doc) -> None:
+    node = context.parse_op_mem("json", json.dumps(notification), libyang.DataType.NOTIF_YANG)
+    try:
+        node.validate(notification=True)
+    finally:
+        node.free()
+
+
+@pytest.mark.parametrize("module", DEVICE_MODULES)
+def test_device_notifications(ctx: libyang.Context, module: str) -> None:
+    valid, invalid = NOTIFICATIONS[module]
+    _validate_notification(ctx, valid)
+    with pytest.raises(libyang.LibyangError):
+        _validate_notification(ctx, invalid)
+
+
+def test_apc_calibrate_action(ctx: libyang.Context) -> None:
+    action = ctx.parse_op_mem("json", '{"sdqn-apc:apc": {"calibrate": {"force": true}}}',
+                              libyang.DataType.RPC_YANG)
+    try:
+        action.validate(rpc=True)
+    finally:
+        action.free()
+    with pytest.raises(libyang.LibyangError, match="boolean"):
+        ctx.parse_op_mem("json", '{"sdqn-apc:apc": {"calibrate": {"force": "maybe"}}}',
+                         libyang.DataType.RPC_YANG)
