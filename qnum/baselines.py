@@ -94,7 +94,7 @@ def sequential(problem: Problem, method: str, choose: Chooser) -> Plan:
     """Admit requests one at a time with ``choose`` (see module docstring)."""
     residual = _Residual(problem)
     competitors: dict[str, list[str]] = {}
-    for hi, lo in problem.priority_pairs():
+    for hi, lo in problem.priority_pairs:
         competitors.setdefault(lo, []).append(hi)
     done: dict[str, Assignment] = {}
     for req in admission_order(problem):
@@ -211,7 +211,7 @@ def exhaustive_optimum(problem: Problem, max_combinations: int = 200_000) -> Pla
     sizes = [len(problem.options(r.name)) + 1 for r in live]
     if math.prod(sizes) > max_combinations:
         raise ValueError(f"{math.prod(sizes)} combinations exceed {max_combinations}")
-    pairs = problem.priority_pairs()
+    pairs = problem.priority_pairs
     best_value = -1.0
     best_choice: tuple[tuple[Request, Candidate], ...] = ()
     best_shares: list[float] = []

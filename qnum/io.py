@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -471,3 +471,98 @@ def load_topology(path: str | Path, network_id: str | None = None) -> Network:
 
 def load_requests(path: str | Path, network: Network | None = None) -> list[Request]:
     return parse_requests(_read_json(Path(path)), network)
+
+
+# ----------------------------------------------------------------------------- writers
+
+
+def _num(value: float) -> str:
+    """decimal64 as RFC 7951 wants it: a JSON string (repr keeps full precision)."""
+    return repr(float(value))
+
+
+def topology_to_json(network: Network) -> dict[str, Any]:
+    """Inverse of :func:`parse_topology` (used to write generated benchmark instances)."""
+    nodes = []
+    for node in network.nodes.values():
+        q: dict[str, Any] = {
+            "device-kind": TYPES_PREFIX + node.kind.value,
+            "memory-qubits": node.memory_qubits,
+            "coherence-time": _num(node.coherence_time_s),
+            "memory-efficiency": _num(node.memory_efficiency),
+            "initial-fidelity": _num(node.initial_fidelity),
+            "bsm-fidelity": _num(node.bsm_fidelity),
+            "swap-success-probability": _num(node.swap_success_probability),
+            "multimode-capacity": node.multimode_capacity,
+        }
+        if node.roadm is not None:
+            r = node.roadm
+            q["q-roadm"] = {
+                "degrees": r.degrees,
+                "add-drop-ports": r.add_drop_ports,
+                "wavelength-channels": r.wavelength_channels,
+                "insertion-loss": _num(r.insertion_loss_db),
+                "switching-mode": r.switching_mode.value,
+                "header-processing-time": _num(r.header_processing_time_s),
+                "availability": _num(r.availability),
+                "payload-duration": _num(r.payload_duration_s),
+            }
+        nodes.append({"node-id": node.node_id, f"{TOPOLOGY_NS}:quantum-node": q})
+    links = []
+    for link in network.links.values():
+        ql: dict[str, Any] = {
+            "fibre-length": _num(link.length_km),
+            "attenuation": _num(link.attenuation_db_per_km),
+            "source-rate": _num(link.source_rate_hz),
+            "heralding-scheme": link.heralding.value,
+            "detector-efficiency": _num(link.detector_efficiency),
+            "multiplexing-modes": link.modes,
+            "link-fidelity": _num(link.link_fidelity),
+        }
+        if link.wavelength_nm is not None:
+            ql["wavelength"] = _num(link.wavelength_nm)
+        if link.compensator is not None:
+            ql["compensator"] = link.compensator
+        links.append(
+            {
+                "link-id": link.link_id,
+                "source": {"source-node": link.a},
+                "destination": {"dest-node": link.b},
+                f"{TOPOLOGY_NS}:quantum-link": ql,
+            }
+        )
+    return {
+        "ietf-network:networks": {
+            "network": [
+                {
+                    "network-id": network.network_id,
+                    "network-types": {f"{TOPOLOGY_NS}:quantum-network": {}},
+                    "node": nodes,
+                    "ietf-network-topology:link": links,
+                }
+            ]
+        }
+    }
+
+
+def requests_to_json(requests: Iterable[Request]) -> dict[str, Any]:
+    """Inverse of :func:`parse_requests`."""
+    out = []
+    for req in requests:
+        entry: dict[str, Any] = {
+            "name": req.name,
+            "source-node": req.source,
+            "destination-node": req.destination,
+            "application": TYPES_PREFIX + req.application.value,
+            "min-fidelity": _num(req.min_fidelity),
+            "demanded-rate": _num(req.demanded_rate_hz),
+            "weight": _num(req.weight),
+            "priority": req.priority,
+        }
+        if not req.enabled:
+            entry["admin-state"] = AdminState.DISABLED.value
+        params = req.utility_params.model_dump(by_alias=True, exclude_defaults=True)
+        if params:
+            entry["utility"] = {k: _num(v) for k, v in params.items()}
+        out.append(entry)
+    return {f"{SERVICES_NS}:entanglement-services": {"request": out}}

@@ -16,6 +16,7 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 from qnum.candidates import Candidate, CandidateOptions, RequestCandidates, generate_candidates
@@ -226,6 +227,7 @@ class Problem:
             out.update(f"node:{n}" for n in cand.roadm_channels)
         return out
 
+    @cached_property
     def priority_pairs(self) -> list[tuple[str, str]]:
         """(higher, lower) priority requests that compete for a resource.
 
@@ -268,7 +270,7 @@ def violations(problem: Problem, plan: Plan, tol: float = CAPACITY_TOL) -> list[
     admitted = {a.request.name for a in plan.admitted}
     out.extend(
         f"{lo} admitted while higher-priority competitor {hi} is rejected"
-        for hi, lo in problem.priority_pairs()
+        for hi, lo in problem.priority_pairs
         if lo in admitted and hi not in admitted
     )
     return out

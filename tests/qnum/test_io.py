@@ -21,6 +21,8 @@ from qnum.io import (
     parse_requests,
     parse_settings,
     parse_topology,
+    requests_to_json,
+    topology_to_json,
 )
 
 DATA = Path(__file__).parent / "data"
@@ -181,3 +183,10 @@ def test_settings() -> None:
     assert parse_settings({}).time_limit_s == 10.0
     with pytest.raises(InputError, match="time-limit"):
         parse_settings({"sdqn-controller:controller": {"optimiser": {"time-limit": "0"}}})
+
+
+def test_writers_round_trip() -> None:
+    net = load_topology(DATA / "metro.json")
+    assert parse_topology(topology_to_json(net)) == net
+    requests = load_requests(DATA / "requests.json", net)
+    assert parse_requests(requests_to_json(requests), net) == requests
