@@ -327,6 +327,10 @@ def replay(forest: Forest, ops: Iterable[JournalOp], undo: UndoLog, changes: Cha
             continue
         assert path is not None
         existing = forest.find(path)
+        if kind == "replace" and existing != NULL and _set_leaf_from(forest, existing,
+                                                                      path, payload, undo,
+                                                                      changes):
+            continue
         if existing != NULL:
             changes.touched(existing)
             changes.records.append(_Record("delete", path=path))
@@ -334,6 +338,25 @@ def replay(forest: Forest, ops: Iterable[JournalOp], undo: UndoLog, changes: Cha
         if kind == "delete":
             continue
         _graft(forest, path, payload or "{}", undo, changes)
+
+
+def _set_leaf_from(forest: Forest, existing: NodePtr, path: str, payload: str | None,
+                   undo: UndoLog, changes: Changes) -> bool:
+    """Replay a leaf replace as an in-place value change (keeps commits on the fast path)."""
+    if existing.schema == NULL or existing.schema.nodetype != lib.LYS_LEAF:
+        return False
+    frag = Forest.parse(forest.schema, payload or "{}", validate=False)
+    try:
+        node = frag.find(path)
+        if node == NULL:
+            return False
+        value = term_value(node) or ""
+    finally:
+        frag.free()
+    if undo.change_leaf(existing, value):
+        changes.records.append(_Record("leaf", existing))
+        changes.touched(existing)
+    return True
 
 
 def _graft(forest: Forest, path: str, fragment: str, undo: UndoLog, changes: Changes) -> None:
@@ -385,6 +408,19 @@ def _create_path(forest: Forest, path: str, undo: UndoLog, orphan: NodePtr) -> N
         forest.first = lib.lyd_first_sibling(forest.first)
     undo.created(created)
     return forest.find(path)
+
+
+def needs_validation(forest: Forest, changes: Changes) -> bool:
+    """False only when every change sets the value of an existing leaf that no constraint
+    can observe (see ConstraintAnalysis): then the type check done while setting it is
+    the whole of validation. Creates, deletes and resets always validate."""
+    if changes.reset:
+        return True
+    schema = forest.schema
+    for rec in changes.records:
+        if rec.kind != "leaf" or not schema.leaf_is_free(rec.node.schema):
+            return True
+    return False
 
 
 def validate_forest(forest: Forest, top_modules: Iterable[str], *,

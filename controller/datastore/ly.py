@@ -23,6 +23,11 @@ _abi.cdef(
     LY_ERR lyd_insert_after(void *sibling, void *node);
     LY_ERR lyd_validate_module(void **tree, const void *module, uint32_t val_opts, void **diff);
     LY_ERR lyd_change_term(void *term, const char *val_str);
+    struct ly_set_abi { uint32_t size; uint32_t count; void **objs; };
+    LY_ERR lys_find_expr_atoms(const void *ctx_node, const void *cur_mod, const void *expr,
+                               const void *prefixes, uint32_t options,
+                               struct ly_set_abi **set);
+    void ly_set_free(struct ly_set_abi *set, void *destructor);
     """
 )
 _extra = _abi.dlopen("libyang.so.2")
@@ -72,6 +77,26 @@ def validate_module(first: NodePtr, module: Any, options: int) -> tuple[int, Nod
     rc = _extra.lyd_validate_module(tree, _abi.cast("void *", int(ffi.cast("uintptr_t", module))),
                                     options, _abi.NULL)
     return int(rc), (_from_void(tree[0]) if tree[0] != _abi.NULL else ffi.NULL)
+
+
+def expr_atoms(ctx_node: Any, cur_mod: Any, expr: Any, prefixes: Any) -> list[int]:
+    """Addresses of every schema node an XPath expression can touch (libyang's own analysis)."""
+    out = _abi.new("struct ly_set_abi **")
+    rc = _extra.lys_find_expr_atoms(_ptr(ctx_node), _ptr(cur_mod), _ptr(expr), _ptr(prefixes),
+                                    0, out)
+    if rc != 0 or out[0] == _abi.NULL:
+        lib.ly_err_clean(ffi.NULL, ffi.NULL)
+        raise RuntimeError("lys_find_expr_atoms failed")
+    try:
+        return [int(_abi.cast("uintptr_t", out[0].objs[i])) for i in range(out[0].count)]
+    finally:
+        _extra.ly_set_free(out[0], _abi.NULL)
+
+
+def _ptr(cdata: Any) -> Any:
+    if cdata == ffi.NULL:
+        return _abi.NULL
+    return _abi.cast("void *", int(ffi.cast("uintptr_t", cdata)))
 
 
 def validate_all(first: NodePtr, ctx: Any, options: int) -> tuple[int, NodePtr]:

@@ -28,6 +28,7 @@ from controller.datastore.apply import (
     EditApplier,
     JournalOp,
     journal_ops,
+    needs_validation,
     replay,
     validate_forest,
 )
@@ -235,7 +236,7 @@ class NmdaStore:
             try:
                 applier.apply(nodes, default_operation)
                 validate = test_option is not TestOption.SET or ds is not Datastore.CANDIDATE
-                if validate and txn.changes[ds]:
+                if validate and needs_validation(self.forest(ds), txn.changes[ds]):
                     errors = validate_forest(self.forest(ds), txn.changes[ds].top_modules)
                     if errors:
                         raise NetconfError(errors)
@@ -506,12 +507,14 @@ class NmdaStore:
         if self._candidate_base == self.versions[Datastore.RUNNING]:
             txn = Transaction(self)
             try:
-                replay(self.forest(Datastore.RUNNING), self._candidate_ops,
-                       txn.undo(Datastore.RUNNING), txn.record(Datastore.RUNNING))
-                errors = validate_forest(self.forest(Datastore.RUNNING),
-                                         txn.changes[Datastore.RUNNING].top_modules)
-                if errors:
-                    raise NetconfError(errors)
+                running = self.forest(Datastore.RUNNING)
+                replay(running, self._candidate_ops, txn.undo(Datastore.RUNNING),
+                       txn.record(Datastore.RUNNING))
+                changes = txn.changes[Datastore.RUNNING]
+                if needs_validation(running, changes):
+                    errors = validate_forest(running, changes.top_modules)
+                    if errors:
+                        raise NetconfError(errors)
                 ops = txn.seal(Datastore.RUNNING)
                 self._finish(Datastore.RUNNING, txn, ops, session_id, meta)
             except BaseException:

@@ -285,7 +285,7 @@ TOPOLOGY_MUTATIONS: dict[str, tuple[Mutation, str]] = {
         "two ends must differ"),
     "link-end-missing": (
         lambda d: _links(d)[0]["destination"].update({"dest-node": "nowhere"}),
-        "nodes of the same network"),
+        "no target instance \"../../../nw:node/nw:node-id\""),
     "compensator-missing": (lambda d: _link_q(d).update({"compensator": "apc-9"}), "leafref"),
     "compensator-not-apc": (
         lambda d: _link_q(d).update({"compensator": "r1"}), "device-kind apc"),

@@ -1,0 +1,21 @@
+"""Build the controller's schema and NMDA store from settings."""
+
+from __future__ import annotations
+
+from controller.datastore.nmda import Expander, NmdaStore
+from controller.datastore.persistence import Persistence
+from controller.datastore.schema import Schema
+from controller.settings import ControllerSettings
+
+
+def build_schema(settings: ControllerSettings) -> Schema:
+    return Schema(settings.modules)
+
+
+def open_store(settings: ControllerSettings, *, expander: Expander | None = None,
+               schema: Schema | None = None) -> NmdaStore:
+    ds = settings.datastore
+    persistence = Persistence(ds.database, snapshot_every=ds.snapshot_every,
+                              synchronous=ds.synchronous)
+    return NmdaStore(schema or build_schema(settings), persistence=persistence,
+                     expander=expander, boot_from_startup=ds.boot_from_startup)
