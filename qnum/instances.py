@@ -24,7 +24,9 @@ from __future__ import annotations
 import itertools
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import Any
 
 import networkx as nx
 
@@ -196,3 +198,44 @@ def _request(name: str, src: str, dst: str, app: AppClass, rng: random.Random) -
         priority=1 if rng.random() < 0.1 else 0,
         utility_params=params,
     )
+
+
+def small_network(
+    edges: Sequence[tuple[str, str, float]],
+    kinds: Mapping[str, DeviceKind] | None = None,
+    memory: Mapping[str, int] | None = None,
+    roadm: QRoadm | None = None,
+    **link_fields: Any,
+) -> Network:
+    """A hand-sized network: ``edges`` as (a, b, km); nodes default to 10-qubit repeaters.
+
+    ``kinds`` overrides device kinds (q-ROADMs get ``roadm``, default 4 channels/8 ports),
+    ``memory`` memory sizes, ``link_fields`` any :class:`Link` field on every fibre.
+    """
+    kinds, memory = kinds or {}, memory or {}
+    names = list(dict.fromkeys(n for a, b, _ in edges for n in (a, b)))
+    nodes = {}
+    for name in names:
+        kind = kinds.get(name, DeviceKind.REPEATER)
+        if kind is DeviceKind.Q_ROADM:
+            nodes[name] = replace(
+                _roadm(name),
+                roadm=roadm or QRoadm(degrees=4, add_drop_ports=8, wavelength_channels=4),
+            )
+        else:
+            nodes[name] = Node(
+                node_id=name, kind=kind, memory_qubits=memory.get(name, 10), coherence_time_s=1.0
+            )
+    fields = {"source_rate_hz": 1e6, **link_fields}
+    links = {
+        f"{a}-{b}": Link(link_id=f"{a}-{b}", a=a, b=b, length_km=km, **fields) for a, b, km in edges
+    }
+    return Network(network_id="small", nodes=nodes, links=links)
+
+
+def request(
+    name: str, src: str, dst: str, app: AppClass = AppClass.TELEPORTATION, **fields: Any
+) -> Request:
+    """A request with test-friendly defaults (min-fidelity 0.6, demand 1000 Hz)."""
+    values = {"min_fidelity": 0.6, "demanded_rate_hz": 1000.0, **fields}
+    return Request(name=name, source=src, destination=dst, application=app, **values)

@@ -63,7 +63,7 @@ from ortools.math_opt.python import mathopt
 
 from qnum.candidates import Candidate
 from qnum.io import Objective, Request
-from qnum.plan import Assignment, Plan, Problem, SolveStatus
+from qnum.plan import Assignment, Plan, Problem, SolveStatus, violations
 from qnum.utility import log_tangent_cuts
 
 log = structlog.get_logger(__name__)
@@ -375,10 +375,28 @@ def solve(
     return _finish(problem, plan, start, options)
 
 
+def project(problem: Problem, plan: Plan) -> Plan:
+    """A plan (possibly made for an older network) restated on this problem's candidates.
+
+    Assignments whose candidate no longer exists (e.g. it used a cut fibre) become
+    rejections; the result may still violate capacities and must be checked before use.
+    """
+    assignments = []
+    for req in problem.requests:
+        hit = _previous_choice(problem, plan, req.name)
+        if hit is None:
+            assignments.append(Assignment(req, reason=problem.candidates[req.name].reason))
+        else:
+            assignments.append(Assignment(req, problem.options(req.name)[hit[0]], hit[1]))
+    return Plan.from_assignments(plan.method, assignments)
+
+
 def _best_of(problem: Problem, plan: Plan, starts: Sequence[Plan], options: SolverOptions) -> Plan:
-    """Never return less than a hint: if one beats the solver's plan, adopt it."""
+    """Never return less than a (still valid) hint: if one beats the solver's plan, adopt it."""
     best, best_value = plan, plan_objective(problem, plan, options)
-    for hint in starts:
+    for hint in (project(problem, p) for p in starts):
+        if violations(problem, hint):
+            continue
         value = plan_objective(problem, hint, options)
         if value > best_value + 1e-9 * max(1.0, abs(best_value)):
             best, best_value = hint, value
