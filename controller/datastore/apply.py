@@ -150,7 +150,14 @@ class EditApplier:
         if op is Operation.NONE:
             return
         if node.kind == "leaf" and existing != NULL:
-            if self.undo.change_leaf(existing, node.value or ""):
+            try:
+                changed = self.undo.change_leaf(existing, node.value or "")
+            except NetconfError as exc:
+                raise NetconfError([RpcError(tag=e.tag, type=e.type, message=e.message,
+                                             path=node.path, app_tag=e.app_tag,
+                                             info=(("bad-element", node.name),))
+                                    for e in exc.errors]) from None
+            if changed:
                 self.changes.records.append(_Record("leaf", existing))
                 self.changes.touched(existing)
             return
@@ -278,7 +285,9 @@ class EditApplier:
             raise NetconfError.of(ErrorTag.OPERATION_FAILED, f"cannot move {node.path}")
         self._remove(existing)
         moved = copy[0]
-        if lib.lyd_insert_child(parent, moved) != LY_SUCCESS:
+        if parent == NULL:
+            self.forest.insert_top(moved)
+        elif lib.lyd_insert_child(parent, moved) != LY_SUCCESS:
             lib.lyd_free_tree(moved)
             raise NetconfError.of(ErrorTag.OPERATION_FAILED, f"cannot move {node.path}")
         self.undo.created(moved)

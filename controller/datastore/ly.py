@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import cffi
+import libyang  # noqa: F401  (its import configures logging; ours below must come after)
 from _libyang import ffi, lib  # the binding's own cffi module
 
 _abi = cffi.FFI()
