@@ -68,7 +68,8 @@ def insert_after(sibling: NodePtr, node: NodePtr) -> int:
 
 
 def change_term(node: NodePtr, value: str) -> int:
-    """Change a leaf's value in place; 0 = changed, LY_EEXIST (2) = same value."""
+    """Change a leaf's value in place; LY_SUCCESS changed it, LY_EEXIST only cleared
+    its default flag, LY_ENOT means it already had that value explicitly."""
     return int(_extra.lyd_change_term(_as_void(node), value.encode()))
 
 

@@ -22,7 +22,8 @@ from controller.errors import ErrorTag, ErrorType, NetconfError, RpcError
 
 NULL = ffi.NULL
 LY_SUCCESS = 0
-LY_EEXIST = 2
+LY_EEXIST = int(lib.LY_EEXIST)
+LY_ENOT = int(lib.LY_ENOT)
 
 
 class WithDefaults(StrEnum):
@@ -230,6 +231,8 @@ class Forest:
     def parse(cls, schema: Schema, text: str, fmt: str = "json", *, config_only: bool = True,
               validate: bool = True) -> Forest:
         """Parse a whole datastore's content; strict (unknown nodes are errors)."""
+        if fmt == "json":
+            _check_json_syntax(text)
         flags = lib.LYD_PARSE_STRICT
         if config_only:
             flags |= lib.LYD_PARSE_NO_STATE
@@ -245,6 +248,18 @@ class Forest:
             raise NetconfError(collect_ly_errors(schema, default_tag=ErrorTag.INVALID_VALUE,
                                                  fallback="content does not parse"))
         return cls(schema, out[0])
+
+
+def _check_json_syntax(text: str) -> None:
+    """libyang 2.1 accepts some truncated JSON documents; reject them first."""
+    try:
+        doc = json.loads(text)
+    except ValueError as exc:
+        raise NetconfError(RpcError(tag=ErrorTag.MALFORMED_MESSAGE, type=ErrorType.RPC,
+                                    message=f"malformed JSON: {exc}")) from None
+    if not isinstance(doc, dict):
+        raise NetconfError(RpcError(tag=ErrorTag.MALFORMED_MESSAGE, type=ErrorType.RPC,
+                                    message="JSON content must be an object"))
 
 
 def print_nodes(node: NodePtr, fmt: str, *, with_siblings: bool,
@@ -337,7 +352,7 @@ class UndoLog:
         if rc in (LY_SUCCESS, LY_EEXIST):
             self.entries.append(_Changed(node, old, was_default))
             return True
-        if rc == 3:  # LY_ENOT: same value, explicitly set already
+        if rc == LY_ENOT:  # same value, explicitly set already
             return False
         raise NetconfError(collect_ly_errors(self.forest.schema,
                                              default_tag=ErrorTag.INVALID_VALUE,

@@ -1,0 +1,280 @@
+"""NMDA behaviour: candidate, locks, confirmed commit, defaults, origin, diff, hooks, restart."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from controller.datastore.nmda import Datastore, NmdaStore, Transaction
+from controller.datastore.schema import Schema
+from controller.datastore.tree import WithDefaults
+from controller.errors import ErrorTag, NetconfError
+from tests.controller.datastore.conftest import NS, cfg, reopen
+
+R, C, S, I, O = (Datastore.RUNNING, Datastore.CANDIDATE, Datastore.STARTUP, Datastore.INTENDED,
+                 Datastore.OPERATIONAL)
+DEV = f'<device {NS}><name>d1</name><address>a</address></device>'
+
+
+def names(store: NmdaStore, ds: Datastore) -> list[str]:
+    data = json.loads(store.get(ds) or "{}")
+    return [d["name"] for d in data.get("sdqn-test:device", [])]
+
+
+def add(store: NmdaStore, ds: Datastore, name: str, session: int = 0) -> None:
+    store.edit_xml(ds, cfg(f'<device {NS}><name>{name}</name><address>{name}-a</address>'
+                           f'</device>'), session_id=session)
+
+
+# -- candidate --------------------------------------------------------------------------
+
+def test_candidate_commit_and_discard(store: NmdaStore) -> None:
+    add(store, C, "d1")
+    assert names(store, R) == [] and store.candidate_dirty
+    store.commit()
+    assert names(store, R) == ["d1"] == names(store, I)
+    add(store, C, "d2")
+    store.discard_changes()
+    assert names(store, C) == ["d1"] and not store.candidate_dirty
+
+
+def test_unmodified_candidate_follows_running(store: NmdaStore) -> None:
+    add(store, R, "d1")
+    assert names(store, C) == ["d1"]
+
+
+def test_commit_of_stale_candidate_makes_running_equal_candidate(store: NmdaStore) -> None:
+    add(store, C, "c1")
+    add(store, R, "r1")  # running moves under the modified candidate
+    store.commit()
+    assert names(store, R) == ["c1"] == names(store, C)
+
+
+def test_invalid_candidate_commit_changes_nothing(store: NmdaStore) -> None:
+    add(store, R, "d1")
+    store.edit_xml(C, cfg(f'<device {NS}><name>d2</name><address>d1-a</address></device>'),
+                   test_option=__import__("controller.datastore.nmda",
+                                          fromlist=["TestOption"]).TestOption.SET)
+    with pytest.raises(NetconfError) as info:
+        store.commit()
+    assert info.value.first.app_tag == "data-not-unique"
+    assert names(store, R) == ["d1"] == names(store, I)
+    assert store.candidate_dirty
+
+
+# -- locks (RFC 6241 §7.5/7.6) --------------------------------------------------------------
+
+def test_lock_contention(store: NmdaStore) -> None:
+    store.lock_datastore(R, 1)
+    with pytest.raises(NetconfError) as info:
+        store.lock_datastore(R, 2)
+    assert info.value.first.tag is ErrorTag.LOCK_DENIED
+    assert ("session-id", "1") in info.value.first.info
+    with pytest.raises(NetconfError) as info:
+        add(store, R, "x", session=2)
+    assert info.value.first.tag is ErrorTag.IN_USE
+    add(store, R, "mine", session=1)
+    with pytest.raises(NetconfError):
+        store.unlock_datastore(R, 2)
+    store.unlock_datastore(R, 1)
+    add(store, R, "x", session=2)
+
+
+def test_session_close_releases_locks(store: NmdaStore) -> None:
+    store.lock_datastore(R, 7)
+    store.lock_datastore(C, 7)
+    store.session_closed(7)
+    store.lock_datastore(R, 8)
+
+
+def test_no_lock_on_modified_candidate(store: NmdaStore) -> None:
+    add(store, C, "d1", session=3)
+    with pytest.raises(NetconfError) as info:
+        store.lock_datastore(C, 4)
+    assert info.value.first.tag is ErrorTag.LOCK_DENIED
+
+
+def test_unlocking_modified_candidate_discards(store: NmdaStore) -> None:
+    store.lock_datastore(C, 3)
+    add(store, C, "d1", session=3)
+    store.unlock_datastore(C, 3)
+    assert names(store, C) == [] and not store.candidate_dirty
+
+
+def test_commit_blocked_by_foreign_lock(store: NmdaStore) -> None:
+    store.lock_datastore(R, 1)
+    add(store, C, "d1", session=2)
+    with pytest.raises(NetconfError) as info:
+        store.commit(session_id=2)
+    assert info.value.first.tag is ErrorTag.IN_USE
+
+
+# -- confirmed commit (RFC 6241 §8.4) ---------------------------------------------------------
+
+def test_confirmed_commit_reverts_on_timeout(store: NmdaStore) -> None:
+    add(store, R, "base")
+    add(store, C, "trial", session=5)
+    store.commit(session_id=5, confirmed=True, confirm_timeout=0.3)
+    assert names(store, R) == ["base", "trial"]
+    deadline = time.monotonic() + 5
+    while store.confirm_pending and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert names(store, R) == ["base"] == names(store, I) == names(store, C)
+
+
+def test_confirming_commit_keeps_changes(store: NmdaStore) -> None:
+    add(store, C, "trial", session=5)
+    store.commit(session_id=5, confirmed=True, confirm_timeout=0.3)
+    store.commit(session_id=5)
+    time.sleep(0.5)
+    assert names(store, R) == ["trial"] and not store.confirm_pending
+
+
+def test_confirmed_commit_follow_up_from_other_session_refused(store: NmdaStore) -> None:
+    add(store, C, "trial", session=5)
+    store.commit(session_id=5, confirmed=True, confirm_timeout=30)
+    with pytest.raises(NetconfError) as info:
+        store.commit(session_id=6)
+    assert info.value.first.tag is ErrorTag.IN_USE
+    store.session_closed(5)  # RFC 6241 §8.4.1: revert when the session ends
+    assert names(store, R) == [] and not store.confirm_pending
+
+
+def test_persist_survives_session_and_needs_persist_id(store: NmdaStore) -> None:
+    add(store, C, "trial", session=5)
+    store.commit(session_id=5, confirmed=True, confirm_timeout=30, persist="tok")
+    store.session_closed(5)
+    assert names(store, R) == ["trial"] and store.confirm_pending
+    with pytest.raises(NetconfError) as info:
+        store.commit(session_id=9, persist_id="wrong")
+    assert info.value.first.tag is ErrorTag.INVALID_VALUE
+    store.cancel_commit(session_id=9, persist_id="tok")
+    assert names(store, R) == [] and not store.confirm_pending
+
+
+def test_cancel_commit_without_pending_fails(store: NmdaStore) -> None:
+    with pytest.raises(NetconfError) as info:
+        store.cancel_commit(session_id=1)
+    assert info.value.first.tag is ErrorTag.OPERATION_FAILED
+
+
+def test_restart_reverts_unconfirmed_commit(schema: Schema, store: NmdaStore,
+                                            db_path: Path) -> None:
+    add(store, R, "base")
+    add(store, C, "trial", session=5)
+    store.commit(session_id=5, confirmed=True, confirm_timeout=60, persist="p")
+    assert store.persistence is not None
+    store.persistence.close()
+    again = reopen(schema, db_path)
+    assert names(again, R) == ["base"] == names(again, I) and not again.confirm_pending
+
+
+# -- copy/delete, defaults, origin, diff ------------------------------------------------------
+
+def test_copy_and_delete_config(store: NmdaStore) -> None:
+    add(store, R, "d1")
+    store.copy(S, source=R)
+    assert names(store, S) == ["d1"]
+    store.copy(R, content=json.dumps({"sdqn-test:device": [{"name": "x", "address": "y"}]}))
+    assert names(store, R) == ["x"]
+    with pytest.raises(NetconfError):
+        store.copy(R, content='{"sdqn-test:device": [{"name": "x"}]}')  # mandatory missing
+    assert names(store, R) == ["x"]
+    store.delete(S)
+    assert names(store, S) == []
+    with pytest.raises(NetconfError) as info:
+        store.delete(R)
+    assert info.value.first.tag is ErrorTag.OPERATION_NOT_SUPPORTED
+
+
+def test_with_defaults_modes(store: NmdaStore) -> None:
+    store.edit_xml(R, cfg(f'<system {NS}><hostname>sdqn</hostname></system>'))
+    explicit = json.loads(store.get(R, with_defaults=WithDefaults.EXPLICIT))
+    trim = json.loads(store.get(R, with_defaults=WithDefaults.TRIM))
+    report_all = json.loads(store.get(R, with_defaults=WithDefaults.REPORT_ALL))
+    tagged = store.get(R, fmt="xml", with_defaults=WithDefaults.REPORT_ALL_TAGGED)
+    assert explicit["sdqn-test:system"] == {"hostname": "sdqn"}       # set explicitly
+    assert "hostname" not in trim.get("sdqn-test:system", {})         # equals the default
+    assert report_all["sdqn-test:system"]["mtu"] == 1500
+    assert 'default="true">1500</mtu>' in tagged
+
+
+def test_operational_carries_origin(store: NmdaStore) -> None:
+    add(store, R, "d1")
+    store.merge_state('{"sdqn-test:device": [{"name": "d1", "oper-status": "up"}]}')
+    oper = json.loads(store.get(O, with_origin=True))
+    device = oper["sdqn-test:device"][0]
+    assert device["@"]["ietf-origin:origin"] == "ietf-origin:intended"
+    assert device["@oper-status"]["ietf-origin:origin"] == "ietf-origin:learned"
+    selected = json.loads(store.get(O, xpath="/sdqn-test:device[name='d1']/oper-status"))
+    assert selected == {"sdqn-test:device": [{"name": "d1", "oper-status": "up"}]}
+    assert store.delete_state("/sdqn-test:device[name='d1']/oper-status")
+    assert "oper-status" not in json.loads(store.get(O))["sdqn-test:device"][0]
+
+
+def test_diff_between_datastores(store: NmdaStore) -> None:
+    add(store, R, "d1")
+    store.edit_xml(C, cfg(f'<device {NS}><name>d1</name><address>new</address></device>'
+                          f'<device {NS}><name>d2</name><address>b</address></device>'))
+    diff = store.diff(C, R)
+    assert {"operation": "replace", "path": "/sdqn-test:device[name='d1']/address",
+            "value": "new", "previous": "d1-a"} in diff
+    assert {"operation": "create", "path": "/sdqn-test:device[name='d2']"} in diff
+
+
+def test_xpath_errors_are_reported(store: NmdaStore) -> None:
+    with pytest.raises(NetconfError) as info:
+        store.get(R, xpath="/sdqn-test:device[")
+    assert info.value.first.tag is ErrorTag.INVALID_VALUE
+
+
+# -- transactions: hooks, expansion, listeners ------------------------------------------------
+
+def test_failing_commit_hook_rolls_back_running_and_intended(store: NmdaStore) -> None:
+    add(store, R, "d1")
+
+    def refuse(_: NmdaStore, txn: Transaction) -> None:
+        assert Datastore.INTENDED in txn.ops
+        raise NetconfError.of(ErrorTag.OPERATION_FAILED, "device refused")
+
+    store.commit_hooks.append(refuse)
+    with pytest.raises(NetconfError):
+        add(store, R, "d2")
+    assert names(store, R) == ["d1"] == names(store, I) == names(store, C)
+    store.commit_hooks.clear()
+    add(store, R, "d2")
+    assert names(store, I) == ["d1", "d2"]
+
+
+def test_listeners_see_journal_ops(store: NmdaStore) -> None:
+    seen: list[tuple[str, str, int]] = []
+    store.listeners.append(lambda ds, ops, sid: seen.extend((ds.value, op[0], sid)
+                                                            for op in ops))
+    add(store, R, "d1", session=4)
+    assert ("running", "replace", 4) in seen and ("intended", "replace", 4) in seen
+
+
+def test_restart_restores_running_startup_intended(schema: Schema, store: NmdaStore,
+                                                   db_path: Path) -> None:
+    for i in range(10):  # crosses the snapshot threshold (4) twice
+        add(store, R, f"d{i}")
+    store.edit_xml(R, cfg(f'<device {NS} nc:operation="delete"><name>d3</name></device>'))
+    store.copy(S, source=R)
+    assert store.persistence is not None
+    store.persistence.close()
+    again = reopen(schema, db_path)
+    expected = [f"d{i}" for i in range(10) if i != 3]
+    assert names(again, R) == expected == names(again, S) == names(again, I) == names(again, C)
+
+
+def test_boot_from_startup(schema: Schema, store: NmdaStore, db_path: Path) -> None:
+    add(store, R, "saved")
+    store.copy(S, source=R)
+    add(store, R, "unsaved")
+    assert store.persistence is not None
+    store.persistence.close()
+    again = reopen(schema, db_path, boot_from_startup=True)
+    assert names(again, R) == ["saved"] == names(again, I)
