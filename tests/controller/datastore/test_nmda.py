@@ -8,15 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from controller.datastore.nmda import Datastore, NmdaStore, Transaction
+from controller.datastore.nmda import Datastore, NmdaStore, TestOption, Transaction
 from controller.datastore.schema import Schema
 from controller.datastore.tree import WithDefaults
 from controller.errors import ErrorTag, NetconfError
 from tests.controller.datastore.conftest import NS, cfg, reopen
 
-R, C, S, I, O = (Datastore.RUNNING, Datastore.CANDIDATE, Datastore.STARTUP, Datastore.INTENDED,
-                 Datastore.OPERATIONAL)
-DEV = f'<device {NS}><name>d1</name><address>a</address></device>'
+R, C, S = Datastore.RUNNING, Datastore.CANDIDATE, Datastore.STARTUP
+INT, OPER = Datastore.INTENDED, Datastore.OPERATIONAL
 
 
 def names(store: NmdaStore, ds: Datastore) -> list[str]:
@@ -35,7 +34,7 @@ def test_candidate_commit_and_discard(store: NmdaStore) -> None:
     add(store, C, "d1")
     assert names(store, R) == [] and store.candidate_dirty
     store.commit()
-    assert names(store, R) == ["d1"] == names(store, I)
+    assert names(store, R) == ["d1"] == names(store, INT)
     add(store, C, "d2")
     store.discard_changes()
     assert names(store, C) == ["d1"] and not store.candidate_dirty
@@ -56,12 +55,11 @@ def test_commit_of_stale_candidate_makes_running_equal_candidate(store: NmdaStor
 def test_invalid_candidate_commit_changes_nothing(store: NmdaStore) -> None:
     add(store, R, "d1")
     store.edit_xml(C, cfg(f'<device {NS}><name>d2</name><address>d1-a</address></device>'),
-                   test_option=__import__("controller.datastore.nmda",
-                                          fromlist=["TestOption"]).TestOption.SET)
+                   test_option=TestOption.SET)
     with pytest.raises(NetconfError) as info:
         store.commit()
     assert info.value.first.app_tag == "data-not-unique"
-    assert names(store, R) == ["d1"] == names(store, I)
+    assert names(store, R) == ["d1"] == names(store, INT)
     assert store.candidate_dirty
 
 
@@ -122,7 +120,7 @@ def test_confirmed_commit_reverts_on_timeout(store: NmdaStore) -> None:
     deadline = time.monotonic() + 5
     while store.confirm_pending and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert names(store, R) == ["base"] == names(store, I) == names(store, C)
+    assert names(store, R) == ["base"] == names(store, INT) == names(store, C)
 
 
 def test_confirming_commit_keeps_changes(store: NmdaStore) -> None:
@@ -169,7 +167,7 @@ def test_restart_reverts_unconfirmed_commit(schema: Schema, store: NmdaStore,
     assert store.persistence is not None
     store.persistence.close()
     again = reopen(schema, db_path)
-    assert names(again, R) == ["base"] == names(again, I) and not again.confirm_pending
+    assert names(again, R) == ["base"] == names(again, INT) and not again.confirm_pending
 
 
 # -- copy/delete, defaults, origin, diff ------------------------------------------------------
@@ -205,14 +203,14 @@ def test_with_defaults_modes(store: NmdaStore) -> None:
 def test_operational_carries_origin(store: NmdaStore) -> None:
     add(store, R, "d1")
     store.merge_state('{"sdqn-test:device": [{"name": "d1", "oper-status": "up"}]}')
-    oper = json.loads(store.get(O, with_origin=True))
+    oper = json.loads(store.get(OPER, with_origin=True))
     device = oper["sdqn-test:device"][0]
     assert device["@"]["ietf-origin:origin"] == "ietf-origin:intended"
     assert device["@oper-status"]["ietf-origin:origin"] == "ietf-origin:learned"
-    selected = json.loads(store.get(O, xpath="/sdqn-test:device[name='d1']/oper-status"))
+    selected = json.loads(store.get(OPER, xpath="/sdqn-test:device[name='d1']/oper-status"))
     assert selected == {"sdqn-test:device": [{"name": "d1", "oper-status": "up"}]}
     assert store.delete_state("/sdqn-test:device[name='d1']/oper-status")
-    assert "oper-status" not in json.loads(store.get(O))["sdqn-test:device"][0]
+    assert "oper-status" not in json.loads(store.get(OPER))["sdqn-test:device"][0]
 
 
 def test_diff_between_datastores(store: NmdaStore) -> None:
@@ -243,10 +241,10 @@ def test_failing_commit_hook_rolls_back_running_and_intended(store: NmdaStore) -
     store.commit_hooks.append(refuse)
     with pytest.raises(NetconfError):
         add(store, R, "d2")
-    assert names(store, R) == ["d1"] == names(store, I) == names(store, C)
+    assert names(store, R) == ["d1"] == names(store, INT) == names(store, C)
     store.commit_hooks.clear()
     add(store, R, "d2")
-    assert names(store, I) == ["d1", "d2"]
+    assert names(store, INT) == ["d1", "d2"]
 
 
 def test_listeners_see_journal_ops(store: NmdaStore) -> None:
@@ -267,7 +265,7 @@ def test_restart_restores_running_startup_intended(schema: Schema, store: NmdaSt
     store.persistence.close()
     again = reopen(schema, db_path)
     expected = [f"d{i}" for i in range(10) if i != 3]
-    assert names(again, R) == expected == names(again, S) == names(again, I) == names(again, C)
+    assert names(again, R) == expected == names(again, S) == names(again, INT) == names(again, C)
 
 
 def test_boot_from_startup(schema: Schema, store: NmdaStore, db_path: Path) -> None:
@@ -277,4 +275,4 @@ def test_boot_from_startup(schema: Schema, store: NmdaStore, db_path: Path) -> N
     assert store.persistence is not None
     store.persistence.close()
     again = reopen(schema, db_path, boot_from_startup=True)
-    assert names(again, R) == ["saved"] == names(again, I)
+    assert names(again, R) == ["saved"] == names(again, INT)
