@@ -92,7 +92,8 @@ def normalise(data: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(ops=operations, use_json=st.lists(st.booleans(), min_size=12, max_size=12))
 def test_random_edits_round_trip(schema: Schema, ops: list[tuple[Any, ...]],
                                  use_json: list[bool]) -> None:
