@@ -48,7 +48,8 @@ class _Residual:
     ports: dict[str, float] = field(default_factory=dict)
 
     def share_left(self, cand: Candidate) -> float:
-        return min(1.0 - self.link.get(lk, 0.0) for lk in cand.links)
+        """Largest share the candidate can still get on all of its TDMA frames."""
+        return min((1.0 - self.link.get(f, 0.0)) / k for f, k in cand.frames.items())
 
     def fits(self, cand: Candidate) -> bool:
         pb = self.problem
@@ -59,7 +60,7 @@ class _Residual:
             )
             and all(
                 self.channels.get(n, 0) + k <= pb.channel_capacity(n)
-                for n, k in cand.roadm_channels.items()
+                for n, k in cand.island_channels.items()
             )
             and all(
                 self.ports.get(n, 0) + k <= pb.port_capacity(n)
@@ -73,11 +74,11 @@ class _Residual:
         return max(cand.min_share, min(1.0, self.share_left(cand), need))
 
     def take(self, cand: Candidate, share: float) -> None:
-        for lk in cand.links:
-            self.link[lk] = self.link.get(lk, 0.0) + share
+        for frame, count in cand.frames.items():
+            self.link[frame] = self.link.get(frame, 0.0) + count * share
         for usage, amounts in (
             (self.memory, cand.memory),
-            (self.channels, cand.roadm_channels),
+            (self.channels, cand.island_channels),
             (self.ports, cand.add_drop_ports),
         ):
             for node, k in amounts.items():
@@ -181,7 +182,7 @@ def all_baselines(problem: Problem) -> dict[str, Plan]:
 def optimal_shares(
     requests: Sequence[Request], cands: Sequence[Candidate]
 ) -> tuple[float, list[float]] | None:
-    """max Σ w·q·min(r·s, D) over shares s ∈ [σ, 1] with Σ s ≤ 1 per fibre (an LP).
+    """max Σ w·q·min(r·s, D) over shares s ∈ [σ, 1] with Σ s ≤ 1 per TDMA frame (an LP).
 
     Solved with GLOP through ``pywraplp`` — a different solver behind a different API than
     the MathOpt/SCIP model, so the exhaustive check does not share code paths with it.
@@ -192,8 +193,8 @@ def optimal_shares(
     served = [lp.NumVar(0.0, 1.0, f"z{j}") for j in range(len(cands))]
     for req, cand, s, z in zip(requests, cands, shares, served, strict=True):
         lp.Add(req.demanded_rate_hz * z <= cand.rate_per_share_hz * s)
-    for lk in sorted({lk for c in cands for lk in c.links}):
-        lp.Add(sum(s for s, c in zip(shares, cands, strict=True) if lk in c.links) <= 1.0)
+    for frame in sorted({f for c in cands for f in c.frames}):
+        lp.Add(sum(c.frames.get(frame, 0) * s for s, c in zip(shares, cands, strict=True)) <= 1.0)
     lp.Maximize(
         sum(
             r.weight * r.demanded_rate_hz * c.quality * z

@@ -28,6 +28,14 @@ Physics mapping choices (documented because they shape every candidate)
   efficiency, modes and link fidelity are the worst of its fibres.
 * A circuit-switched q-ROADM gives each elementary link through it one wavelength channel
   (a static cross-connect) and one add/drop port per side that faces a non-ROADM node.
+* Time-sharing domains ("frames"): an elementary link must attempt in the *same* time slots
+  on every fibre it crosses.  Per-fibre share limits are then not enough (three lightpaths
+  pairwise sharing a fibre around a ring of q-ROADMs each fit per fibre but cannot be
+  aligned), so all elementary links through one *transparent island* — a connected set of
+  transparent nodes — share one TDMA frame, and a fibre between two memory nodes is its own
+  frame.  Likewise wavelength channels are counted per island against the smallest q-ROADM
+  of the island, which guarantees wavelength continuity.  Both are exact for the common
+  single-q-ROADM island and conservative for larger ones.
   A packet-switched q-ROADM uses no dedicated channel; its burst-switching loss
   K = P^n (T_Q − n·T_P)/T_Q (DESIGN.md) is applied as an extra loss of −10·log10 K dB.
 * Share floor σ: waiting for the slowest link grows as 1/s when a request gets only a share
@@ -103,6 +111,12 @@ class Segment:
     params: LinkParams
     roadm_channels: tuple[str, ...] = ()
     add_drop_ports: tuple[str, ...] = ()
+    island: str | None = None
+
+    @property
+    def frame(self) -> str:
+        """The TDMA frame this elementary link time-shares (module docstring)."""
+        return self.island if self.island is not None else self.links[0]
 
 
 @dataclass(frozen=True)
@@ -138,10 +152,16 @@ class Candidate:
     memory: Mapping[str, int]
     roadm_channels: Mapping[str, int] = field(default_factory=dict)
     add_drop_ports: Mapping[str, int] = field(default_factory=dict)
+    island_channels: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def links(self) -> tuple[str, ...]:
         return self.route.links
+
+    @property
+    def frames(self) -> dict[str, int]:
+        """TDMA frames used (with multiplicity): Σ count·share ≤ 1 per frame."""
+        return _count(seg.frame for seg in self.route.segments)
 
     @property
     def utility_per_share(self) -> float:
@@ -205,6 +225,20 @@ def _node_costs(node: Node) -> tuple[float, float]:
     return 0.0, 0.0
 
 
+def transparent_islands(network: Network) -> dict[str, str]:
+    """Transparent node → id of its island (connected transparent nodes), "island:<min id>"."""
+    inner = nx.Graph()
+    inner.add_nodes_from(n for n, node in network.nodes.items() if not node.is_memory_node)
+    inner.add_edges_from(
+        (lk.a, lk.b) for lk in network.links.values() if lk.a in inner and lk.b in inner
+    )
+    out = {}
+    for comp in nx.connected_components(inner):
+        ident = f"island:{min(comp)}"
+        out.update(dict.fromkeys(comp, ident))
+    return out
+
+
 def build_graph(network: Network) -> nx.Graph:
     """Undirected graph of usable fibres with the three log/length surrogate weights.
 
@@ -212,7 +246,7 @@ def build_graph(network: Network) -> nx.Graph:
     its edges plus its inner nodes (the endpoints' halves are a per-request constant).
     Of parallel fibres the least lossy is kept.
     """
-    graph = nx.Graph()
+    graph = nx.Graph(islands=transparent_islands(network))
     graph.add_nodes_from(network.nodes)
     for link in network.links.values():
         if not usable_link(link):
@@ -264,7 +298,7 @@ def build_route(network: Network, graph: nx.Graph, path: Sequence[str]) -> Route
     start = 0
     for idx in range(1, len(path)):
         if network.nodes[path[idx]].is_memory_node:
-            seg = _segment(network, path[start : idx + 1], links[start:idx])
+            seg = _segment(network, path[start : idx + 1], links[start:idx], graph.graph["islands"])
             if seg is None:
                 return None
             segments.append(seg)
@@ -273,7 +307,9 @@ def build_route(network: Network, graph: nx.Graph, path: Sequence[str]) -> Route
     return Route(nodes=tuple(path), links=links, segments=tuple(segments), length_km=length)
 
 
-def _segment(network: Network, nodes: Sequence[str], links: Sequence[str]) -> Segment | None:
+def _segment(
+    network: Network, nodes: Sequence[str], links: Sequence[str], islands: Mapping[str, str]
+) -> Segment | None:
     fibres = [network.links[lk] for lk in links]
     inner = [network.nodes[n] for n in nodes[1:-1]]
     roadms = [n for n in inner if n.roadm is not None]
@@ -311,7 +347,8 @@ def _segment(network: Network, nodes: Sequence[str], links: Sequence[str]) -> Se
         heralding=fibres[0].heralding.value,
         extra_loss_db=extra_db,
     )
-    return Segment(tuple(nodes), tuple(links), params, tuple(circuit), tuple(ports))
+    island = islands[nodes[1]] if len(nodes) > 2 else None
+    return Segment(tuple(nodes), tuple(links), params, tuple(circuit), tuple(ports), island)
 
 
 # ----------------------------------------------------------------------------- evaluation
@@ -438,6 +475,9 @@ class _RouteEvaluator:
             memory=memory,
             roadm_channels=_count(n for seg in self.route.segments for n in seg.roadm_channels),
             add_drop_ports=_count(n for seg in self.route.segments for n in seg.add_drop_ports),
+            island_channels=_count(
+                seg.island for seg in self.route.segments if seg.island and seg.roadm_channels
+            ),
         )
 
 

@@ -19,8 +19,14 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
-from qnum.candidates import Candidate, CandidateOptions, RequestCandidates, generate_candidates
-from qnum.io import Network, Request
+from qnum.candidates import (
+    Candidate,
+    CandidateOptions,
+    RequestCandidates,
+    generate_candidates,
+    transparent_islands,
+)
+from qnum.io import Network, Request, SwitchingMode
 
 #: Numerical slack when checking a plan against its capacities (solver tolerances).
 CAPACITY_TOL = 1e-6
@@ -104,8 +110,17 @@ class Plan:
         return [a for a in self.assignments.values() if a.admitted]
 
     def link_load(self) -> dict[str, float]:
-        """Σ of granted shares per fibre (≤ 1 in every valid plan)."""
+        """Σ of granted shares per fibre."""
         return _sum_usage((a.candidate.links, a.share) for a in self.admitted if a.candidate)
+
+    def frame_load(self) -> dict[str, float]:
+        """Σ count·share per TDMA frame (fibre or transparent island; ≤ 1 when valid)."""
+        out: dict[str, float] = {}
+        for a in self.admitted:
+            assert a.candidate is not None
+            for frame, count in a.candidate.frames.items():
+                out[frame] = out.get(frame, 0.0) + count * a.share
+        return out
 
     def memory_use(self) -> dict[str, float]:
         """Qubits reserved per memory node."""
@@ -114,6 +129,10 @@ class Plan:
     def roadm_channels(self) -> dict[str, float]:
         """Wavelength channels used per circuit-switched q-ROADM."""
         return _sum_mapping(a.candidate.roadm_channels for a in self.admitted if a.candidate)
+
+    def island_channels(self) -> dict[str, float]:
+        """Lightpaths per transparent island (each needs its own channel on the island)."""
+        return _sum_mapping(a.candidate.island_channels for a in self.admitted if a.candidate)
 
     def add_drop_ports(self) -> dict[str, float]:
         return _sum_mapping(a.candidate.add_drop_ports for a in self.admitted if a.candidate)
@@ -210,9 +229,22 @@ class Problem:
     def memory_capacity(self, node: str) -> int:
         return self.network.nodes[node].memory_qubits
 
-    def channel_capacity(self, node: str) -> int:
-        roadm = self.network.nodes[node].roadm
-        return roadm.wavelength_channels if roadm is not None else 0
+    @cached_property
+    def _island_members(self) -> dict[str, list[str]]:
+        members: dict[str, list[str]] = {}
+        for node, island in transparent_islands(self.network).items():
+            members.setdefault(island, []).append(node)
+        return members
+
+    def channel_capacity(self, island: str) -> int:
+        """Channels every lightpath of the island can get: the island's smallest q-ROADM."""
+        sizes = [
+            roadm.wavelength_channels
+            for n in self._island_members.get(island, [])
+            if (roadm := self.network.nodes[n].roadm) is not None
+            and roadm.switching_mode is SwitchingMode.CIRCUIT
+        ]
+        return min(sizes, default=0)
 
     def port_capacity(self, node: str) -> int:
         roadm = self.network.nodes[node].roadm
@@ -222,7 +254,7 @@ class Problem:
         """Every fibre, memory node and q-ROADM any candidate of ``name`` could use."""
         out: set[str] = set()
         for cand in self.options(name):
-            out.update(f"link:{lk}" for lk in cand.links)
+            out.update(f"frame:{f}" for f in cand.frames)
             out.update(f"node:{n}" for n in cand.memory)
             out.update(f"node:{n}" for n in cand.roadm_channels)
         return out
@@ -256,9 +288,9 @@ def violations(problem: Problem, plan: Plan, tol: float = CAPACITY_TOL) -> list[
         if not cand.min_share - tol <= a.share <= 1.0 + tol:
             out.append(f"{a.request.name}: share {a.share} outside [{cand.min_share}, 1]")
     checks = (
-        (plan.link_load(), lambda _k: 1.0, "fibre {} carries share {:.6g} > {}"),
+        (plan.frame_load(), lambda _k: 1.0, "frame {} carries share {:.6g} > {}"),
         (plan.memory_use(), problem.memory_capacity, "node {} uses {:g} qubits > {}"),
-        (plan.roadm_channels(), problem.channel_capacity, "q-ROADM {} uses {:g} channels > {}"),
+        (plan.island_channels(), problem.channel_capacity, "{} uses {:g} channels > {}"),
         (plan.add_drop_ports(), problem.port_capacity, "q-ROADM {} uses {:g} ports > {}"),
     )
     for usage, capacity, message in checks:

@@ -23,11 +23,14 @@ Variables and rate model (per request j, candidate c ∈ C_j — see :mod:`qnum.
   So the delivered rate R_j = min(r_c·s_c, D_j) — linear in the decision variables,
   r_c being the candidate's rate per unit share — and U_j = q(F_c)·R_j = D_j·q_c·z_c.
 
-Constraints: Σ s_c over candidates using fibre ℓ ≤ 1 (link generation capacity); Σ x_c·m_c(v)
-≤ memory-qubits(v) (node memory); Σ x_c·k_c(v) ≤ wavelength-channels(v) and add-drop-ports(v)
-(circuit-switched q-ROADMs); coherence budget: already inside every candidate (cut-off
-window ≤ T_ent − latency at the share floor) plus s_c ≥ σ_c here; priority: a lower-priority
-request is admitted only if each higher-priority competitor is (``Problem.priority_pairs``).
+Constraints: Σ s_c over candidates using a TDMA frame ≤ 1 (link generation capacity; a frame
+is one fibre, or a transparent island whose elementary links must share time slots on every
+fibre they cross — see :mod:`qnum.candidates`); Σ x_c·m_c(v) ≤ memory-qubits(v) (node
+memory); lightpaths per island ≤ the island's smallest wavelength-channels, and
+Σ x_c·p_c(v) ≤ add-drop-ports(v) (circuit-switched q-ROADMs); coherence budget: already
+inside every candidate (cut-off window ≤ T_ent − latency at the share floor) plus s_c ≥ σ_c
+here; priority: a lower-priority request is admitted only if each higher-priority
+competitor is (``Problem.priority_pairs``).
 
 Objectives
 ----------
@@ -176,22 +179,21 @@ class _Builder:
 
     def _capacities(self) -> None:
         model = self.m.model
-        links: dict[str, list[mathopt.Variable]] = {}
+        links: dict[str, list[mathopt.LinearExpression]] = {}
         usage: dict[tuple[str, str], list[tuple[int, mathopt.Variable]]] = {}
         for req in self.live:
             for cand, v in zip(self.problem.options(req.name), self.m.vars[req.name], strict=True):
-                for lk in cand.links:
-                    links.setdefault(lk, []).append(v.s)
+                for frame, count in cand.frames.items():
+                    links.setdefault(frame, []).append(count * v.s)
                 for kind, amounts in (
                     ("memory", cand.memory),
-                    ("channels", cand.roadm_channels),
+                    ("channels", cand.island_channels),
                     ("ports", cand.add_drop_ports),
                 ):
                     for node, amount in amounts.items():
                         usage.setdefault((kind, node), []).append((amount, v.x))
-        for lk, shares in links.items():
-            if len(shares) > 1:
-                model.add_linear_constraint(mathopt.fast_sum(shares) <= 1.0, name=f"link[{lk}]")
+        for shares in links.values():
+            model.add_linear_constraint(mathopt.fast_sum(shares) <= 1.0)
         capacity = {
             "memory": self.problem.memory_capacity,
             "channels": self.problem.channel_capacity,
@@ -440,8 +442,8 @@ class RejectionExplainer:
     def __init__(self, problem: Problem, plan: Plan) -> None:
         self.problem, self.plan = problem, plan
         self.admitted = {a.request.name for a in plan.admitted}
-        self.load, self.memory = plan.link_load(), plan.memory_use()
-        self.channels, self.ports = plan.roadm_channels(), plan.add_drop_ports()
+        self.load, self.memory = plan.frame_load(), plan.memory_use()
+        self.channels, self.ports = plan.island_channels(), plan.add_drop_ports()
         self.competitors: dict[str, list[str]] = {}
         for hi, lo in problem.priority_pairs:
             self.competitors.setdefault(lo, []).append(hi)
@@ -463,10 +465,10 @@ class RejectionExplainer:
     def _exhausted(self, best: Candidate) -> list[str]:
         pb = self.problem
         full = [
-            f"fibre {lk} has {max(0.0, 1 - self.load.get(lk, 0.0)):.3g} share left "
-            f"(needs {best.min_share:g})"
-            for lk in best.links
-            if 1 - self.load.get(lk, 0.0) < best.min_share - 1e-9
+            f"{_frame_name(f)} has {max(0.0, 1 - self.load.get(f, 0.0)):.3g} share left "
+            f"(needs {k * best.min_share:g})"
+            for f, k in best.frames.items()
+            if 1 - self.load.get(f, 0.0) < k * best.min_share - 1e-9
         ]
         full += [
             f"node {n} has {pb.memory_capacity(n) - self.memory.get(n, 0):g} free qubits "
@@ -475,9 +477,9 @@ class RejectionExplainer:
             if pb.memory_capacity(n) - self.memory.get(n, 0) < k
         ]
         full += [
-            f"q-ROADM {n} has no free wavelength channel"
-            for n, k in best.roadm_channels.items()
-            if pb.channel_capacity(n) - self.channels.get(n, 0) < k
+            f"{i} has no free wavelength channel"
+            for i, k in best.island_channels.items()
+            if pb.channel_capacity(i) - self.channels.get(i, 0) < k
         ]
         full += [
             f"q-ROADM {n} has no free add/drop port"
@@ -485,3 +487,7 @@ class RejectionExplainer:
             if pb.port_capacity(n) - self.ports.get(n, 0) < k
         ]
         return full
+
+
+def _frame_name(frame: str) -> str:
+    return frame if frame.startswith("island:") else f"fibre {frame}"

@@ -12,9 +12,10 @@ import networkx as nx
 import pytest
 
 from qnum.baselines import all_baselines, exhaustive_optimum
-from qnum.candidates import Candidate, CandidateOptions, RequestCandidates, Route
+from qnum.candidates import Candidate, CandidateOptions, RequestCandidates, Route, Segment
 from qnum.instances import random_requests, request, small_network, waxman_network
 from qnum.io import DeviceKind, Network, Objective, QRoadm
+from qnum.physics import LinkParams
 from qnum.plan import Assignment, Plan, Problem, SolveStatus, violations
 from qnum.solver import SolverOptions, solve
 from qnum.utility import q_teleportation
@@ -149,7 +150,11 @@ def _synthetic(n_requests: int, seed: int) -> Problem:
                 graph.edges[u, v]["w"] = rng.random()
             path = nx.shortest_path(graph, src, dst, weight="w")
             links = tuple(graph.edges[u, v]["id"] for u, v in itertools.pairwise(path))
-            route = Route(tuple(path), links, (), 0.0)
+            segs = tuple(
+                Segment((u, v), (lk,), LinkParams(1.0, source_rate_hz=1e6))
+                for (u, v), lk in zip(itertools.pairwise(path), links, strict=True)
+            )
+            route = Route(tuple(path), links, segs, 0.0)
             options.append(
                 Candidate(
                     req.name, route, k % 3, "dejmps", "budget", 1.0, rng.choice((0.05, 0.2)),
