@@ -40,6 +40,7 @@ from controller.datastore.readers import compose_operational, datastore_diff, me
 from controller.datastore.schema import Schema
 from controller.datastore.tree import NULL, Forest, UndoLog, WithDefaults
 from controller.errors import ErrorTag, ErrorType, NetconfError, RpcError
+from controller.xmlutil import parse_xml
 
 log = structlog.get_logger(__name__)
 
@@ -254,7 +255,7 @@ class NmdaStore:
             return EditResult(ops=ops, errors=applier.errors)
 
     def edit_xml(self, ds: Datastore, config: etree._Element | str, **kwargs: Any) -> EditResult:
-        element = etree.fromstring(config) if isinstance(config, str) else config
+        element = parse_xml(config) if isinstance(config, str) else config
         return self.edit(ds, self.parse_xml(element), **kwargs)
 
     def edit_json(self, ds: Datastore, data: Mapping[str, Any], **kwargs: Any) -> EditResult:

@@ -263,3 +263,16 @@ def test_json_edit_rejects_wrong_shapes(store: NmdaStore) -> None:
             store.edit_json(R, bad)
         assert info.value.first.tag is ErrorTag.INVALID_VALUE
     assert store.get(R) == "{}"
+
+
+@pytest.mark.parametrize("text", [
+    "<config><system",                                              # truncated
+    '<!DOCTYPE x [<!ENTITY e "boom">]><config>&e;</config>',         # entity
+    "<config>" + "<a>" * 300 + "</a>" * 300 + "</config>",           # too deep
+    "",
+])
+def test_malformed_xml_is_malformed_message(store: NmdaStore, text: str) -> None:
+    with pytest.raises(NetconfError) as info:
+        store.edit_xml(R, text)
+    assert info.value.first.tag is ErrorTag.MALFORMED_MESSAGE
+    assert store.get(R) == "{}"
