@@ -68,12 +68,13 @@ class WakeableSSHSession(SSHSession):  # type: ignore[misc]
         return True
 
     def _feed(self, data: bytes) -> None:
-        parser: Any = self.parser
+        parser: Any = getattr(self, "parser")  # noqa: B009  (set by ncclient, untyped)
         try:
             parser.parse(data)
         except SAXFilterXMLNotFoundError:
-            self.parser = DefaultXMLParser(self)
-            self.parser.parse(data)
+            parser = DefaultXMLParser(self)
+            self.parser = parser
+            parser.parse(data)
 
     def run(self) -> None:
         selector = selectors.DefaultSelector()
