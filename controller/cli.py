@@ -18,6 +18,11 @@ def _register() -> None:
     from controller import bench_datastore
 
     bench_app.command("datastore")(bench_datastore.main)
+    from qnum import bench as qnum_bench
+    from qnum import cli as qnum_cli
+
+    bench_app.command("qnum")(qnum_bench.main)
+    app.command("solve")(qnum_cli.solve_command)
     # --- other components register here (one line each) ---
 
 

@@ -12,8 +12,11 @@ Sizing choices (documented because they decide what the benchmark measures):
 * Real topologies use topohub's fibre lengths (``dist``, km).  Backbone fibres are far
   longer than one heralded link can span, so a fibre longer than ``max_span_km`` is split
   into equal spans joined by inline repeaters (what a quantum backbone would deploy).
-* Hardware is "near-term": 6–16 memory qubits, T = 0.5–2 s, p_swap = 0.5 (linear optics),
-  λ_BSM = 0.99, 1 MHz sources, link fidelity 0.97–0.99.
+* Hardware (:class:`Hardware`): Waxman instances use near-term metro devices (6–16 memory
+  qubits, T = 0.5–2 s, p_swap = 0.5 as for linear optics, λ_BSM = 0.99, 1 MHz sources,
+  link fidelity 0.97–0.99); the continental backbones use long-haul devices (T = 5–10 s,
+  λ = 0.998, link fidelity 0.99–0.995, 100 multiplexed modes) — with near-term devices no
+  pair of backbone PoPs could share a useful pair at all.
 * Requests join memory nodes 2..``max_hops`` hops apart (beyond ~6 swaps these parameters
   cannot reach any application threshold, so far pairs would only add rejections); the
   application mix is 40 % QKD, 30 % teleportation, 20 % DQC, 10 % sensing.
@@ -25,7 +28,7 @@ import itertools
 import math
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import networkx as nx
@@ -47,15 +50,40 @@ _APPS: tuple[tuple[AppClass, float], ...] = (
 )
 
 
-def _repeater(node_id: str, rng: random.Random) -> Node:
+@dataclass(frozen=True)
+class Hardware:
+    """Device parameters drawn for generated instances."""
+
+    memory_qubits: tuple[int, int] = (6, 16)
+    coherence_time_s: tuple[float, float] = (0.5, 2.0)
+    bsm_fidelity: float = 0.99
+    swap_success_probability: float = 0.5
+    link_fidelity: tuple[float, float] = (0.97, 0.99)
+    modes: int = 1
+
+
+#: Metro / regional near-term hardware (Waxman instances).
+NEAR_TERM = Hardware()
+#: Long-haul hardware for continental backbones: better memories and gates, 100 temporal
+#: modes per attempt (multiplexed repeaters), as a backbone would need to span 1000 km.
+LONG_HAUL = Hardware(
+    memory_qubits=(10, 24),
+    coherence_time_s=(5.0, 10.0),
+    bsm_fidelity=0.998,
+    link_fidelity=(0.99, 0.995),
+    modes=100,
+)
+
+
+def _repeater(node_id: str, rng: random.Random, hw: Hardware = NEAR_TERM) -> Node:
     return Node(
         node_id=node_id,
         kind=DeviceKind.REPEATER,
-        memory_qubits=rng.randint(6, 16),
-        coherence_time_s=rng.uniform(0.5, 2.0),
+        memory_qubits=rng.randint(*hw.memory_qubits),
+        coherence_time_s=rng.uniform(*hw.coherence_time_s),
         memory_efficiency=rng.uniform(0.9, 1.0),
-        bsm_fidelity=0.99,
-        swap_success_probability=0.5,
+        bsm_fidelity=hw.bsm_fidelity,
+        swap_success_probability=hw.swap_success_probability,
     )
 
 
@@ -67,14 +95,17 @@ def _roadm(node_id: str) -> Node:
     )
 
 
-def _fibre(link_id: str, a: str, b: str, km: float, rng: random.Random) -> Link:
+def _fibre(
+    link_id: str, a: str, b: str, km: float, rng: random.Random, hw: Hardware = NEAR_TERM
+) -> Link:
     return Link(
         link_id=link_id,
         a=a,
         b=b,
         length_km=max(km, 0.1),
         source_rate_hz=1e6,
-        link_fidelity=rng.uniform(0.97, 0.99),
+        link_fidelity=rng.uniform(*hw.link_fidelity),
+        modes=hw.modes,
     )
 
 
@@ -122,23 +153,25 @@ def _connect(graph: nx.Graph, pos: dict[int, tuple[float, float]]) -> None:
         giant |= comp
 
 
-def topohub_network(key: str, seed: int = 0, max_span_km: float = 60.0) -> Network:
+def topohub_network(
+    key: str, seed: int = 0, max_span_km: float = 50.0, hw: Hardware = LONG_HAUL
+) -> Network:
     """A real topology from topohub, long fibres split by inline repeaters."""
     import topohub  # dev dependency: only the benchmark needs it
 
     graph = nx.node_link_graph(topohub.get(key), edges="edges")
     rng = random.Random(seed)
-    nodes = {f"v{v}": _repeater(f"v{v}", rng) for v in graph}
+    nodes = {f"v{v}": _repeater(f"v{v}", rng, hw) for v in graph}
     links: dict[str, Link] = {}
     for u, v, data in sorted(graph.edges(data=True), key=lambda e: (str(e[0]), str(e[1]))):
         km = float(data["dist"])
         spans = max(1, math.ceil(km / max_span_km))
         chain = [f"v{u}", *(f"v{u}~v{v}.{i}" for i in range(1, spans)), f"v{v}"]
         for inline in chain[1:-1]:
-            nodes[inline] = _repeater(inline, rng)
+            nodes[inline] = _repeater(inline, rng, hw)
         for a, b in itertools.pairwise(chain):
             lid = f"{a}-{b}"
-            links[lid] = _fibre(lid, a, b, km / spans, rng)
+            links[lid] = _fibre(lid, a, b, km / spans, rng, hw)
     return Network(network_id=key.replace("/", "-"), nodes=nodes, links=links)
 
 
