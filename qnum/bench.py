@@ -161,6 +161,16 @@ def _table(groups: Sequence[Group]) -> Table:
     return table
 
 
+def _log(console: Console, name: str, seed: int, run: Run) -> None:
+    console.log(
+        f"{name} seed {seed}: {run.requests} requests, {run.candidates} candidates "
+        f"({run.candidate_s:.1f} s), solve {run.solve_s:.2f} s, gap {run.gap:.2%}, "
+        f"Σ w·U {run.utility:.4g}, ≥ baselines {run.beats_baselines}, valid {run.valid}, "
+        f"exhaustive ratio {run.exhaustive_ratio}",
+        highlight=False,
+    )
+
+
 def _ints(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x.strip()]
 
@@ -197,7 +207,7 @@ def main(
         group = Group(f"waxman-{n}")
         for seed in range(seeds):
             group.runs.append(run_instance(waxman_network(n, seed), k, seed, options, exhaustive))
-            console.log(f"{group.name} seed {seed}: {group.runs[-1]}")
+            _log(console, group.name, seed, group.runs[-1])
         groups.append(group)
     for key in [x for x in real.split(",") if x.strip()]:
         group = Group(key)
@@ -208,6 +218,6 @@ def main(
                 net, real_requests, seed, options, exhaustive, endpoints=pops, max_hops=20
             )
             group.runs.append(run)
-            console.log(f"{group.name} seed {seed}: {run}")
+            _log(console, group.name, seed, run)
         groups.append(group)
     console.print(_table(groups))
