@@ -276,15 +276,16 @@ def _previous_choice(problem: Problem, plan: Plan, name: str) -> tuple[int, floa
 
 
 def _hint(problem: Problem, built: _Model, plan: Plan) -> mathopt.SolutionHint:
+    """The plan's still-existing choices as a full assignment of x, s and z."""
     values: dict[mathopt.Variable, float] = {}
-    for name, handles in built.vars.items():
-        choice = _previous_choice(problem, plan, name)
-        for i, v in enumerate(handles):
-            chosen = choice is not None and choice[0] == i
-            values[v.x] = 1.0 if chosen else 0.0
-            values[v.s] = choice[1] if chosen and choice is not None else 0.0
-            req = plan.assignments[name].request
-            values[v.z] = (plan.assignments[name].rate_hz / req.demanded_rate_hz) if chosen else 0.0
+    for req in problem.requests:
+        handles = built.vars.get(req.name, [])
+        choice = _previous_choice(problem, plan, req.name) if handles else None
+        for i, (cand, v) in enumerate(zip(problem.options(req.name), handles, strict=True)):
+            share = choice[1] if choice is not None and choice[0] == i else 0.0
+            values[v.x] = 1.0 if share > 0.0 else 0.0
+            values[v.s] = share
+            values[v.z] = min(1.0, cand.rate_per_share_hz * share / req.demanded_rate_hz)
     return mathopt.SolutionHint(variable_values=values)
 
 

@@ -213,6 +213,10 @@ def test_warm_start_keeps_unaffected_requests_after_a_fibre_cut() -> None:
         assert new.candidate is not None and old.candidate is not None
         assert new.candidate.key == old.candidate.key
         assert new.share == pytest.approx(old.share, abs=1e-6)
+    # A request the previous plan never saw is simply solved for.
+    newcomer = request("n", "A", "B", demanded_rate_hz=5.0)
+    grown = Problem.build(_stability_network(cut=True), [*reqs, newcomer], ONE_CANDIDATE)
+    assert solve(grown, previous=running).assignments["n"].admitted
     # Control: without the previous plan nothing pins the split, the solver picks a vertex.
     cold = solve(after)
     assert cold.objective == pytest.approx(warm.objective, rel=1e-6)
