@@ -137,3 +137,17 @@ def _walk_diff(ctx: Any, node: NodePtr, inherited: str, entries: list[dict[str, 
 
 def empty(schema: Schema) -> Forest:
     return Forest(schema)
+
+
+def readable_diff(entries: list[dict[str, Any]]) -> str:
+    """One line per change: '+ path = v', '- path', '~ path: old -> new'."""
+    lines = []
+    for entry in entries:
+        op, path = entry["operation"], entry["path"]
+        if op == "create":
+            lines.append(f"+ {path}" + (f" = {entry['value']}" if "value" in entry else ""))
+        elif op == "delete":
+            lines.append(f"- {path}")
+        else:
+            lines.append(f"~ {path}: {entry.get('previous')} -> {entry.get('value')}")
+    return "\n".join(lines)

@@ -1,0 +1,5 @@
+"""The generic NETCONF adapter (ncclient)."""
+
+from adapters.netconf.adapter import NetconfAdapter
+
+__all__ = ["NetconfAdapter"]

@@ -1,0 +1,157 @@
+"""Generic NETCONF device adapter on ncclient (with the wake-up transport).
+
+Uses only standard NETCONF: :candidate, :validate, :confirmed-commit:1.1 with persist /
+persist-id (so a commit survives the loss of our session and reverts by itself if the
+controller dies before confirming), RFC 5277 notifications and, when the device
+advertises NMDA (RFC 8526), <get-data> for operational state.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from lxml import etree
+from ncclient.operations import RPCError
+from ncclient.operations.errors import TimeoutExpiredError
+from ncclient.transport.errors import TransportError
+
+from southbound.adapter import AdapterError, DeviceAdapter, NotificationCallback
+from southbound.model import DeviceEndpoint
+from southbound.transport import connect
+
+NC_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
+NMDA_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-nmda"
+NMDA_CAP = "urn:ietf:params:xml:ns:yang:ietf-netconf-nmda"
+
+
+def _children_xml(element: Any) -> str:
+    if element is None:
+        return ""
+    return "".join(etree.tostring(child, encoding="unicode") for child in element)
+
+
+class NetconfAdapter(DeviceAdapter):
+    name = "netconf"
+
+    def __init__(self, endpoint: DeviceEndpoint, *, timeout: float = 30.0) -> None:
+        super().__init__(endpoint, timeout=timeout)
+        self._manager: Any = None
+        self._subscriber: threading.Thread | None = None
+
+    # -- session -------------------------------------------------------------------------
+    def open(self) -> None:
+        ep = self.endpoint
+        try:
+            self._manager = connect(host=ep.address, port=ep.port, username=ep.username,
+                                    password=ep.password, key_filename=ep.key_filename,
+                                    timeout=self.timeout)
+        except Exception as exc:
+            raise AdapterError(f"cannot connect to {ep.address}:{ep.port}: {exc}",
+                               node_id=ep.node_id) from exc
+
+    def close(self) -> None:
+        manager, self._manager = self._manager, None
+        if manager is not None:
+            try:
+                manager.close_session()
+            except Exception:  # already gone: closing is best effort
+                manager._session.close()
+
+    @property
+    def connected(self) -> bool:
+        return self._manager is not None and bool(self._manager.connected)
+
+    def capabilities(self) -> list[str]:
+        return list(self._m().server_capabilities)
+
+    def _m(self) -> Any:
+        if self._manager is None or not self._manager.connected:
+            raise AdapterError("not connected", tag="resource-denied",
+                               node_id=self.endpoint.node_id)
+        return self._manager
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except RPCError as exc:
+            raise AdapterError(f"{what} refused: {exc.message or exc.tag}", tag=exc.tag,
+                               node_id=self.endpoint.node_id) from exc
+        except TimeoutExpiredError as exc:
+            raise AdapterError(f"{what} timed out", tag="operation-failed",
+                               node_id=self.endpoint.node_id) from exc
+        except (TransportError, OSError) as exc:
+            raise AdapterError(f"{what}: session lost ({exc})", tag="resource-denied",
+                               node_id=self.endpoint.node_id) from exc
+
+    def keepalive(self) -> None:
+        self._call("keepalive", self._m().get_config, source="running",
+                   filter=("subtree", "<nothing xmlns='urn:sdqn:keepalive'/>"))
+
+    # -- reads -----------------------------------------------------------------------------
+    def get_config(self, source: str = "running") -> str:
+        reply = self._call("get-config", self._m().get_config, source=source)
+        return _children_xml(reply.data_ele)
+
+    def get_state(self) -> str:
+        m = self._m()
+        if any(cap.startswith(NMDA_CAP) for cap in m.server_capabilities):
+            rpc = etree.fromstring(
+                f'<get-data xmlns="{NMDA_NS}" '
+                f'xmlns:ds="urn:ietf:params:xml:ns:yang:ietf-datastores">'
+                f"<datastore>ds:operational</datastore></get-data>")
+            reply = self._call("get-data", m.dispatch, rpc)
+            data = reply.data_ele if reply.data_ele is not None else \
+                reply._root.find(f".//{{{NMDA_NS}}}data")
+            return _children_xml(data)
+        reply = self._call("get", m.get)
+        return _children_xml(reply.data_ele)
+
+    # -- the transaction ---------------------------------------------------------------------
+    def lock(self) -> None:
+        self._call("lock candidate", self._m().lock, target="candidate")
+
+    def unlock(self) -> None:
+        self._call("unlock candidate", self._m().unlock, target="candidate")
+
+    def stage(self, config_xml: str, *, replace: bool = True) -> None:
+        config = f'<config xmlns="{NC_NS}">{config_xml}</config>'
+        m = self._m()
+        if replace:
+            # copy-config replaces the candidate whole, including removing what is absent.
+            self._call("copy-config to candidate", m.copy_config, source=config,
+                       target="candidate")
+        else:
+            self._call("edit-config candidate", m.edit_config, config=config,
+                       target="candidate", default_operation="merge")
+
+    def validate(self) -> None:
+        self._call("validate candidate", self._m().validate, source="candidate")
+
+    def commit(self, *, confirm_timeout: float, persist: str) -> None:
+        self._call("confirmed commit", self._m().commit, confirmed=True,
+                   timeout=str(max(1, round(confirm_timeout))), persist=persist)
+
+    def confirm(self, *, persist_id: str) -> None:
+        self._call("confirming commit", self._m().commit, persist_id=persist_id)
+
+    def cancel_commit(self, *, persist_id: str) -> None:
+        self._call("cancel-commit", self._m().cancel_commit, persist_id=persist_id)
+
+    def discard(self) -> None:
+        self._call("discard-changes", self._m().discard_changes)
+
+    # -- notifications -----------------------------------------------------------------------
+    def subscribe(self, callback: NotificationCallback) -> None:
+        m = self._m()
+        self._call("create-subscription", m.create_subscription)
+
+        def pump() -> None:
+            while self._manager is m and m.connected:
+                note = m.take_notification(block=True, timeout=0.5)
+                if note is not None:
+                    callback(note.notification_xml)
+
+        self._subscriber = threading.Thread(target=pump, daemon=True,
+                                            name=f"notify-{self.endpoint.node_id}")
+        self._subscriber.start()

@@ -1,0 +1,256 @@
+"""Network-wide, all-or-nothing configuration commits.
+
+Every device is changed in three phases, each run on all devices in parallel:
+
+  prepare  lock candidate → remember running → discard → stage config → validate
+  commit   <commit><confirmed/><persist>TXID</persist> (RFC 6241 §8.4): active, but it
+           reverts by itself after `confirm_timeout_s` unless confirmed — on any session
+  confirm  <commit><persist-id>TXID</persist-id>: final
+
+A failure in prepare discards everything staged. A failure in commit cancels the
+confirmed commits already made (<cancel-commit> with the persist-id). A failure in
+confirm cancels what is still pending and pushes the remembered configuration back to
+the devices that had already confirmed. If the controller dies between commit and
+confirm, the devices revert by themselves when the timeout expires.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
+
+import structlog
+
+from southbound.adapter import AdapterError, DeviceAdapter
+from southbound.diff import ConfigDiffer
+from southbound.history import CommitHistory
+from southbound.model import CommitResult, DeviceChange, DeviceOutcome
+from southbound.pool import SessionPool
+
+log = structlog.get_logger(__name__)
+
+Step = Callable[[DeviceAdapter, DeviceChange], None]
+
+
+class NetworkCommit:
+    def __init__(self, pool: SessionPool, *, history: CommitHistory | None = None,
+                 differ: ConfigDiffer | None = None, confirm_timeout_s: float = 120.0,
+                 workers: int = 32) -> None:
+        self.pool = pool
+        self.history = history
+        self.differ = differ or ConfigDiffer()
+        self.confirm_timeout_s = confirm_timeout_s
+        self.workers = workers
+
+    # -- public --------------------------------------------------------------------------
+    def apply(self, changes: Sequence[DeviceChange], *, label: str | None = None,
+              dry_run: bool = False) -> CommitResult:
+        """Push every change or none. `dry_run` returns per-device diffs, changes nothing."""
+        commit_id = f"c-{uuid.uuid4().hex[:12]}"
+        start = time.perf_counter()
+        result = CommitResult(commit_id=commit_id, label=label, success=False, dry_run=dry_run)
+        if not changes:
+            result.success = True
+            return result
+        nodes = sorted({c.node_id for c in changes})
+        if len(nodes) != len(changes):
+            raise ValueError("one change per device")
+        by_node = {c.node_id: c for c in changes}
+        result.devices = {n: DeviceOutcome(node_id=n, status="untouched") for n in nodes}
+        self._preconnect(nodes)
+        with ExitStack() as stack:
+            adapters: dict[str, DeviceAdapter] = {}
+            try:
+                for node in nodes:  # sorted: concurrent transactions cannot deadlock
+                    adapters[node] = stack.enter_context(self.pool.session(node))
+            except AdapterError as exc:
+                self._fail(result, "prepare", {exc.node_id or nodes[0]: exc})
+                return self._finish(result, start, {}, {})
+            before: dict[str, str] = {}
+            locked: set[str] = set()
+            errors = self._run(nodes, adapters, by_node,
+                               lambda a, c: self._prepare(a, c, before, locked))
+            if errors:
+                self._fail(result, "prepare", errors)
+                self._undo_prepare(adapters, locked)
+                return self._finish(result, start, before, {})
+            if dry_run:
+                self._dry_run(result, adapters, by_node, before, locked)
+                result.success = True
+                return self._finish(result, start, before, {})
+            committed: set[str] = set()
+            errors = self._run(nodes, adapters, by_node,
+                               lambda a, c: self._commit(a, c, commit_id, committed))
+            if errors:
+                self._fail(result, "commit", errors)
+                self._cancel(adapters, committed, commit_id)
+                self._undo_prepare(adapters, locked - committed)
+                self._unlock(adapters, locked & committed)
+                self._mark(result, committed | (locked - committed), "rolled-back")
+                return self._finish(result, start, before, {})
+            confirmed: set[str] = set()
+            errors = self._run(nodes, adapters, by_node,
+                               lambda a, c: self._confirm(a, commit_id, confirmed))
+            if errors:
+                self._fail(result, "confirm", errors)
+                self._cancel(adapters, committed - confirmed, commit_id)
+                self._compensate(result, adapters, confirmed, before)
+                self._unlock(adapters, locked)
+                return self._finish(result, start, before, {})
+            self._unlock(adapters, locked)
+            self._mark(result, set(nodes), "committed")
+            result.success = True
+            after = {n: by_node[n].config_xml for n in nodes}
+            return self._finish(result, start, before, after)
+
+    def rollback(self, commit_id: str, *, label: str | None = None) -> CommitResult:
+        """Put every device the commit touched back to its configuration before it."""
+        if self.history is None:
+            raise ValueError("no commit history configured")
+        record = self.history.get(commit_id)
+        if record is None:
+            raise KeyError(f"unknown commit {commit_id!r}")
+        changes = [DeviceChange(node_id=n, config_xml=xml, replace=True)
+                   for n, xml in sorted(record.before.items())]
+        return self.apply(changes, label=label or f"rollback of {commit_id}")
+
+    # -- phases ----------------------------------------------------------------------------
+    def _prepare(self, adapter: DeviceAdapter, change: DeviceChange, before: dict[str, str],
+                 locked: set[str]) -> None:
+        adapter.lock()
+        locked.add(change.node_id)
+        before[change.node_id] = adapter.get_config("running")
+        adapter.discard()
+        adapter.stage(change.config_xml, replace=change.replace)
+        adapter.validate()
+
+    def _commit(self, adapter: DeviceAdapter, change: DeviceChange, commit_id: str,
+                committed: set[str]) -> None:
+        adapter.commit(confirm_timeout=self.confirm_timeout_s, persist=commit_id)
+        committed.add(change.node_id)
+
+    @staticmethod
+    def _confirm(adapter: DeviceAdapter, commit_id: str, confirmed: set[str]) -> None:
+        adapter.confirm(persist_id=commit_id)
+        confirmed.add(adapter.endpoint.node_id)
+
+    def _dry_run(self, result: CommitResult, adapters: dict[str, DeviceAdapter],
+                 by_node: dict[str, DeviceChange], before: dict[str, str],
+                 locked: set[str]) -> None:
+        def one(adapter: DeviceAdapter, change: DeviceChange) -> None:
+            staged = adapter.get_config("candidate")
+            outcome = result.devices[change.node_id]
+            outcome.status = "dry-run"
+            modules = adapter.endpoint.modules
+            if modules:
+                outcome.diff = self.differ.diff(before[change.node_id], staged, modules)
+                outcome.diff_xml = self.differ.readable(outcome.diff)
+            adapter.discard()
+
+        errors = self._run(sorted(by_node), adapters, by_node, one)
+        self._unlock(adapters, locked)
+        for node, exc in errors.items():
+            result.devices[node].error = str(exc)
+
+    # -- recovery ----------------------------------------------------------------------------
+    def _undo_prepare(self, adapters: dict[str, DeviceAdapter], nodes: Iterable[str]) -> None:
+        def one(node: str) -> None:
+            adapter = adapters[node]
+            self._best_effort(node, "discard", adapter.discard)
+            self._best_effort(node, "unlock", adapter.unlock)
+
+        self._parallel(sorted(nodes), one)
+
+    def _cancel(self, adapters: dict[str, DeviceAdapter], nodes: Iterable[str],
+                commit_id: str) -> None:
+        self._parallel(sorted(nodes), lambda n: self._best_effort(
+            n, "cancel-commit", lambda: adapters[n].cancel_commit(persist_id=commit_id)))
+
+    def _unlock(self, adapters: dict[str, DeviceAdapter], nodes: Iterable[str]) -> None:
+        self._parallel(sorted(nodes),
+                       lambda n: self._best_effort(n, "unlock", adapters[n].unlock))
+
+    def _compensate(self, result: CommitResult, adapters: dict[str, DeviceAdapter],
+                    confirmed: set[str], before: dict[str, str]) -> None:
+        """Devices that confirmed before another failed: push their old config back."""
+        failed: list[str] = []
+
+        def one(node: str) -> None:
+            try:
+                adapters[node].replace_running(before[node])
+            except AdapterError as exc:
+                failed.append(node)
+                result.devices[node].error = f"compensation failed: {exc}"
+
+        self._parallel(sorted(confirmed), one)
+        self._mark(result, set(result.devices) - set(failed), "rolled-back")
+        for node in failed:
+            result.devices[node].status = "failed"
+
+    # -- plumbing ----------------------------------------------------------------------------
+    def _preconnect(self, nodes: Sequence[str]) -> None:
+        pending = [n for n in nodes if self.pool.state(n)[0].value != "connected"]
+        if pending:
+            self._parallel(pending, lambda n: self._best_effort(
+                n, "connect", lambda: self._touch(n)))
+
+    def _touch(self, node: str) -> None:
+        with self.pool.session(node):
+            pass
+
+    def _run(self, nodes: Sequence[str], adapters: dict[str, DeviceAdapter],
+             by_node: dict[str, DeviceChange], step: Step) -> dict[str, AdapterError]:
+        errors: dict[str, AdapterError] = {}
+
+        def one(node: str) -> None:
+            try:
+                step(adapters[node], by_node[node])
+            except AdapterError as exc:
+                errors[node] = exc
+            except Exception as exc:  # a plugin bug must not leave devices half-done
+                errors[node] = AdapterError(f"{type(exc).__name__}: {exc}", node_id=node)
+
+        self._parallel(nodes, one)
+        return errors
+
+    def _parallel(self, nodes: Sequence[str], fn: Callable[[str], None]) -> None:
+        if len(nodes) == 1:
+            fn(nodes[0])
+            return
+        with ThreadPoolExecutor(max_workers=min(self.workers, max(1, len(nodes)))) as pool:
+            list(pool.map(fn, nodes))
+
+    @staticmethod
+    def _best_effort(node: str, what: str, fn: Callable[[], None]) -> None:
+        try:
+            fn()
+        except Exception as exc:
+            log.warning("recovery step failed", device=node, step=what, error=str(exc))
+
+    @staticmethod
+    def _fail(result: CommitResult, phase: str, errors: dict[str, AdapterError]) -> None:
+        result.phase_failed = phase
+        for node, exc in errors.items():
+            outcome = result.devices.get(node)
+            if outcome is not None:
+                outcome.status = "failed"
+                outcome.error = str(exc)
+
+    @staticmethod
+    def _mark(result: CommitResult, nodes: set[str], status: str) -> None:
+        for node in nodes:
+            if result.devices[node].status != "failed":
+                result.devices[node].status = status
+
+    def _finish(self, result: CommitResult, start: float, before: dict[str, str],
+                after: dict[str, str]) -> CommitResult:
+        result.duration_s = time.perf_counter() - start
+        if self.history is not None and not result.dry_run and result.success:
+            self.history.record(result.commit_id, result.label, True, before, after)
+        log.info("network commit", commit=result.commit_id, success=result.success,
+                 devices=len(result.devices), phase_failed=result.phase_failed,
+                 seconds=round(result.duration_s, 3))
+        return result

@@ -1,0 +1,203 @@
+"""One long-lived session per device, shared by every controller task.
+
+Sessions reconnect with exponential backoff and full jitter (so a fleet that lost its
+management network does not reconnect in lock-step), are kept alive by a periodic cheap
+RPC, and are used by at most `per_device_limit` tasks at once. Connection and sync states
+are published to listeners (the controller mirrors them into <operational>).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import structlog
+
+from southbound.adapter import AdapterError, DeviceAdapter, load_adapters
+from southbound.model import ConnectionState, DeviceEndpoint, SyncState
+
+log = structlog.get_logger(__name__)
+
+StateListener = Callable[[str, ConnectionState, SyncState, str | None], None]
+
+
+@dataclass
+class Backoff:
+    """Exponential backoff with full jitter (AWS architecture blog, 2015)."""
+
+    base_s: float = 0.05
+    cap_s: float = 30.0
+    attempt: int = 0
+    rng: random.Random = field(default_factory=random.Random)
+
+    def next_delay(self) -> float:
+        ceiling = min(self.cap_s, self.base_s * (2 ** self.attempt))
+        self.attempt += 1
+        return self.rng.uniform(0, ceiling)
+
+    def reset(self) -> None:
+        self.attempt = 0
+
+
+@dataclass
+class DeviceSlot:
+    endpoint: DeviceEndpoint
+    adapter: DeviceAdapter
+    semaphore: threading.BoundedSemaphore
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    state: ConnectionState = ConnectionState.DISCONNECTED
+    sync: SyncState = SyncState.UNKNOWN
+    last_error: str | None = None
+    backoff: Backoff = field(default_factory=Backoff)
+    retry_at: float = 0.0
+
+
+class SessionPool:
+    def __init__(self, endpoints: Sequence[DeviceEndpoint], *, per_device_limit: int = 1,
+                 timeout: float = 30.0, keepalive_s: float = 30.0,
+                 adapters: dict[str, type[DeviceAdapter]] | None = None) -> None:
+        registry = adapters if adapters is not None else load_adapters()
+        self.timeout = timeout
+        self.keepalive_s = keepalive_s
+        self.listeners: list[StateListener] = []
+        self._slots: dict[str, DeviceSlot] = {}
+        for ep in endpoints:
+            if ep.adapter not in registry:
+                raise ValueError(f"device {ep.node_id}: no adapter named {ep.adapter!r} "
+                                 f"(known: {', '.join(sorted(registry))})")
+            self._slots[ep.node_id] = DeviceSlot(
+                endpoint=ep, adapter=registry[ep.adapter](ep, timeout=timeout),
+                semaphore=threading.BoundedSemaphore(per_device_limit))
+        self._stop = threading.Event()
+        self._keeper: threading.Thread | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def start_keepalive(self) -> None:
+        self._keeper = threading.Thread(target=self._keepalive_loop, daemon=True,
+                                        name="southbound-keepalive")
+        self._keeper.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        for slot in self._slots.values():
+            with slot.lock:
+                slot.adapter.close()
+                self._set(slot, ConnectionState.DISCONNECTED)
+
+    @property
+    def node_ids(self) -> list[str]:
+        return list(self._slots)
+
+    def endpoint(self, node_id: str) -> DeviceEndpoint:
+        return self._slot(node_id).endpoint
+
+    def state(self, node_id: str) -> tuple[ConnectionState, SyncState, str | None]:
+        slot = self._slot(node_id)
+        return slot.state, slot.sync, slot.last_error
+
+    def set_sync(self, node_id: str, sync: SyncState) -> None:
+        slot = self._slot(node_id)
+        slot.sync = sync
+        self._publish(slot)
+
+    # -- use --------------------------------------------------------------------------------
+    @contextmanager
+    def session(self, node_id: str, *, wait_s: float | None = None) -> Iterator[DeviceAdapter]:
+        """A connected adapter for exclusive use (within the per-device limit)."""
+        slot = self._slot(node_id)
+        if not slot.semaphore.acquire(timeout=wait_s if wait_s is not None else self.timeout):
+            raise AdapterError(f"{node_id}: busy (per-device limit reached)",
+                               tag="in-use", node_id=node_id)
+        try:
+            self._ensure_connected(slot, honour_backoff=False)
+            try:
+                yield slot.adapter
+            except AdapterError as exc:
+                if exc.tag == "resource-denied" or not slot.adapter.connected:
+                    self._lost(slot, str(exc))
+                raise
+        finally:
+            slot.semaphore.release()
+
+    def connect_all(self) -> dict[str, str | None]:
+        """Try every device once in parallel; returns node → error (None if connected)."""
+        results: dict[str, str | None] = {}
+        threads = [threading.Thread(target=self._try_connect, args=(slot, results))
+                   for slot in self._slots.values()]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return results
+
+    # -- internals ----------------------------------------------------------------------------
+    def _slot(self, node_id: str) -> DeviceSlot:
+        try:
+            return self._slots[node_id]
+        except KeyError:
+            raise AdapterError(f"unknown device {node_id!r}", tag="invalid-value",
+                               node_id=node_id) from None
+
+    def _try_connect(self, slot: DeviceSlot, results: dict[str, str | None]) -> None:
+        try:
+            self._ensure_connected(slot, honour_backoff=False)
+            results[slot.endpoint.node_id] = None
+        except AdapterError as exc:
+            results[slot.endpoint.node_id] = str(exc)
+
+    def _ensure_connected(self, slot: DeviceSlot, *, honour_backoff: bool) -> None:
+        with slot.lock:
+            if slot.adapter.connected:
+                return
+            if honour_backoff and time.monotonic() < slot.retry_at:
+                raise AdapterError(f"{slot.endpoint.node_id}: unreachable (retrying later)",
+                                   tag="resource-denied", node_id=slot.endpoint.node_id)
+            self._set(slot, ConnectionState.CONNECTING)
+            try:
+                slot.adapter.open()
+            except AdapterError as exc:
+                slot.last_error = str(exc)
+                slot.retry_at = time.monotonic() + slot.backoff.next_delay()
+                self._set(slot, ConnectionState.UNREACHABLE)
+                raise
+            slot.backoff.reset()
+            slot.last_error = None
+            self._set(slot, ConnectionState.CONNECTED)
+
+    def _lost(self, slot: DeviceSlot, reason: str) -> None:
+        with slot.lock:
+            slot.adapter.close()
+            slot.last_error = reason
+            slot.retry_at = time.monotonic() + slot.backoff.next_delay()
+            self._set(slot, ConnectionState.UNREACHABLE)
+        log.warning("device session lost", device=slot.endpoint.node_id, reason=reason)
+
+    def _keepalive_loop(self) -> None:
+        while not self._stop.wait(self.keepalive_s):
+            for slot in list(self._slots.values()):
+                if self._stop.is_set():
+                    return
+                if not slot.semaphore.acquire(blocking=False):
+                    continue  # in use: that is proof of life enough
+                try:
+                    self._ensure_connected(slot, honour_backoff=True)
+                    slot.adapter.keepalive()
+                except AdapterError as exc:
+                    if slot.state is ConnectionState.CONNECTED:
+                        self._lost(slot, str(exc))
+                finally:
+                    slot.semaphore.release()
+
+    def _set(self, slot: DeviceSlot, state: ConnectionState) -> None:
+        if slot.state is state:
+            return
+        slot.state = state
+        self._publish(slot)
+
+    def _publish(self, slot: DeviceSlot) -> None:
+        for listener in self.listeners:
+            listener(slot.endpoint.node_id, slot.state, slot.sync, slot.last_error)
