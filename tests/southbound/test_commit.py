@@ -1,0 +1,183 @@
+"""Network-wide commit against real NETCONF device servers: all or nothing."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from adapters.netconf import NetconfAdapter
+from southbound.adapter import AdapterError
+from southbound.commit import NetworkCommit
+from southbound.history import CommitHistory
+from southbound.model import DeviceChange, DeviceEndpoint
+from southbound.pool import SessionPool
+from tests.southbound.conftest import Device, SilentServer, apc_config, free_port
+
+
+def pool_of(devices: list[Device], extra: list[DeviceEndpoint] = (),  # type: ignore[assignment]
+            adapter: type[NetconfAdapter] = NetconfAdapter, timeout: float = 5.0
+            ) -> SessionPool:
+    return SessionPool([d.endpoint for d in devices] + list(extra),
+                       adapters={"netconf": adapter}, timeout=timeout)
+
+
+def changes(devices: list[Device], interval: int) -> list[DeviceChange]:
+    return [DeviceChange(node_id=d.node_id, config_xml=apc_config(d.node_id, interval))
+            for d in devices]
+
+
+@pytest.fixture
+def three(make_device: Callable[[str], Device]) -> list[Device]:
+    return [make_device(f"apc-{i}") for i in range(3)]
+
+
+def test_commit_reaches_every_device_and_is_recorded(three: list[Device],
+                                                     tmp_path: Path) -> None:
+    pool = pool_of(three)
+    history = CommitHistory(tmp_path / "history.sqlite")
+    try:
+        result = NetworkCommit(pool, history=history).apply(changes(three, 1200), label="first")
+        assert result.success, result
+        assert {d.running_interval() for d in three} == {1200}
+        assert all(o.status == "committed" for o in result.devices.values())
+        record = history.get(result.commit_id)
+        assert record is not None and record.label == "first"
+        assert set(record.after) == {d.node_id for d in three}
+    finally:
+        pool.close()
+        history.close()
+
+
+def test_dry_run_returns_diffs_and_changes_nothing(three: list[Device]) -> None:
+    pool = pool_of(three)
+    try:
+        committer = NetworkCommit(pool)
+        assert committer.apply(changes(three, 1200)).success
+        result = committer.apply(changes(three, 900), dry_run=True)
+        assert result.success and result.dry_run
+        outcome = result.devices["apc-0"]
+        assert outcome.status == "dry-run"
+        assert {"operation": "replace",
+                "path": "/sdqn-apc:apc/calibration-interval",
+                "value": "900", "previous": "1200"} in outcome.diff
+        assert "1200 -> 900" in (outcome.diff_xml or "")
+        assert {d.running_interval() for d in three} == {1200}
+        assert committer.apply(changes(three, 600)).success  # nothing left locked
+    finally:
+        pool.close()
+
+
+def test_one_device_rejecting_rolls_back_all(three: list[Device]) -> None:
+    pool = pool_of(three)
+    try:
+        committer = NetworkCommit(pool)
+        assert committer.apply(changes(three, 1200)).success
+        bad = changes(three, 600)
+        bad[1] = DeviceChange(node_id="apc-1", config_xml=apc_config("apc-1", 600,
+                                                                     bases=("rectilinear",)))
+        result = committer.apply(bad)
+        assert not result.success and result.phase_failed == "prepare"
+        assert result.devices["apc-1"].status == "failed"
+        assert "target-bases" in (result.devices["apc-1"].error or "")
+        assert {d.running_interval() for d in three} == {1200}
+        assert committer.apply(changes(three, 600)).success  # locks were released
+    finally:
+        pool.close()
+
+
+def test_unreachable_device_aborts_before_touching_anything(three: list[Device]) -> None:
+    ghost = DeviceEndpoint.model_validate({"node-id": "ghost", "port": free_port(),
+                                           "modules": ("sdqn-apc",)})
+    pool = pool_of(three, [ghost])
+    try:
+        plan = [*changes(three, 700),
+                DeviceChange(node_id="ghost", config_xml=apc_config("ghost"))]
+        result = NetworkCommit(pool).apply(plan)
+        assert not result.success and result.phase_failed == "prepare"
+        assert result.devices["ghost"].status == "failed"
+        assert {d.running_interval() for d in three} == {None}
+        assert pool.state("ghost")[0].value == "unreachable"
+    finally:
+        pool.close()
+
+
+def test_device_that_times_out_aborts_the_transaction(three: list[Device]) -> None:
+    silent = SilentServer()
+    mute = DeviceEndpoint.model_validate({"node-id": "mute", "port": silent.port,
+                                          "modules": ("sdqn-apc",)})
+    pool = pool_of(three, [mute], timeout=1.0)
+    try:
+        start = time.monotonic()
+        plan = [*changes(three, 700),
+                DeviceChange(node_id="mute", config_xml=apc_config("mute"))]
+        result = NetworkCommit(pool).apply(plan)
+        assert not result.success and result.devices["mute"].status == "failed"
+        assert time.monotonic() - start < 15
+        assert {d.running_interval() for d in three} == {None}
+    finally:
+        pool.close()
+        silent.close()
+
+
+class _ConfirmFails(NetconfAdapter):
+    def confirm(self, *, persist_id: str) -> None:
+        if self.endpoint.node_id == "apc-2":
+            raise AdapterError("injected confirm failure", tag="operation-failed",
+                               node_id="apc-2")
+        super().confirm(persist_id=persist_id)
+
+
+def test_failure_in_confirm_phase_restores_every_device(three: list[Device]) -> None:
+    pool = pool_of(three)
+    try:
+        assert NetworkCommit(pool).apply(changes(three, 1200)).success
+    finally:
+        pool.close()
+    flaky = pool_of(three, adapter=_ConfirmFails)
+    try:
+        result = NetworkCommit(flaky).apply(changes(three, 300))
+        assert not result.success and result.phase_failed == "confirm"
+        assert {d.running_interval() for d in three} == {1200}
+    finally:
+        flaky.close()
+
+
+def test_controller_crash_between_phases_heals_by_itself(three: list[Device]) -> None:
+    """Confirmed commit with persist: if nobody confirms, every device reverts."""
+    pool = pool_of(three)
+    try:
+        assert NetworkCommit(pool).apply(changes(three, 1200)).success
+        for device in three:  # prepare + commit phase, then the controller "dies"
+            with pool.session(device.node_id) as adapter:
+                adapter.lock()
+                adapter.stage(apc_config(device.node_id, 60))
+                adapter.validate()
+                adapter.commit(confirm_timeout=1, persist="crashed-tx")
+                adapter.unlock()
+        assert {d.running_interval() for d in three} == {60}
+    finally:
+        pool.close()  # sessions gone; persist keeps the pending commits alive
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and {d.running_interval() for d in three} != {1200}:
+        time.sleep(0.1)
+    assert {d.running_interval() for d in three} == {1200}
+
+
+def test_rollback_to_before_a_commit(three: list[Device], tmp_path: Path) -> None:
+    pool = pool_of(three)
+    history = CommitHistory(tmp_path / "h.sqlite")
+    try:
+        committer = NetworkCommit(pool, history=history)
+        assert committer.apply(changes(three, 1200)).success
+        second = committer.apply(changes(three, 100), label="tighter")
+        assert second.success and {d.running_interval() for d in three} == {100}
+        undo = committer.rollback(second.commit_id)
+        assert undo.success and {d.running_interval() for d in three} == {1200}
+        assert [r.label for r in history.list()][:2] == [f"rollback of {second.commit_id}",
+                                                         "tighter"]
+    finally:
+        pool.close()
+        history.close()
