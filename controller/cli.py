@@ -23,6 +23,12 @@ def _register() -> None:
 
     bench_app.command("qnum")(qnum_bench.main)
     app.command("solve")(qnum_cli.solve_command)
+    from controller import bench_netconf, daemon
+
+    controller_app = typer.Typer(no_args_is_help=True, help="The controller daemon.")
+    controller_app.command("run")(daemon.run)
+    app.add_typer(controller_app, name="controller")
+    bench_app.command("netconf")(bench_netconf.main)
     # --- other components register here (one line each) ---
 
 

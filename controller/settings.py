@@ -21,6 +21,12 @@ PRODUCT_MODULES: tuple[str, ...] = (
     "sdqn-topology",
     "sdqn-services",
     "sdqn-controller",
+    # NETCONF server (issue 3): access control rules live in running, get-schema and the
+    # RFC 6470 notifications need their modules in the schema.
+    "ietf-netconf",
+    "ietf-netconf-acm",
+    "ietf-netconf-monitoring",
+    "ietf-netconf-notifications",
 )
 
 
@@ -39,11 +45,52 @@ class DatastoreSettings(BaseModel):
         return self.data_dir / "sdqn-datastores.sqlite"
 
 
+class NetconfUser(BaseModel):
+    """One SSH account of the NETCONF server (its NACM groups live in /nacm)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    password: str | None = Field(default=None, description="plaintext (tests, development)")
+    password_hash: str | None = Field(
+        default=None, description="pbkdf2_sha256$<iterations>$<salt b64>$<hash b64>")
+    authorized_keys: list[str] = Field(default_factory=list,
+                                       description="OpenSSH public key lines")
+
+
+class AuthSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    users: list[NetconfUser] = Field(default_factory=list)
+    recovery_users: list[str] = Field(
+        default_factory=lambda: ["admin"],
+        description="RFC 8341 §3.4 recovery sessions: never subject to NACM")
+
+
+class NetconfSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8830, ge=0, le=65535)
+    host_key: Path | None = Field(default=None,
+                                  description="default: <data_dir>/ssh_host_ecdsa_key")
+    max_message_size: int = Field(default=16 * 1024 * 1024, ge=4096)
+    max_sessions: int = Field(default=64, ge=1)
+    hello_timeout: float = Field(default=30.0, gt=0)
+    send_timeout: float = Field(default=60.0, gt=0)
+    nacm: bool = True
+    nacm_file: Path = Field(default=CONFIG_DIR / "nacm.json",
+                            description="default rules, loaded when running has no /nacm")
+    auth: AuthSettings = Field(default_factory=AuthSettings)
+
+
 class ControllerSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     modules: list[str] = Field(default_factory=lambda: list(PRODUCT_MODULES))
     datastore: DatastoreSettings = Field(default_factory=DatastoreSettings)
+    netconf: NetconfSettings = Field(default_factory=NetconfSettings)
 
     @classmethod
     def load(cls, path: Path | None = None) -> ControllerSettings:
@@ -53,4 +100,13 @@ class ControllerSettings(BaseModel):
         settings = cls.model_validate(json.loads(path.read_text()))
         if not settings.datastore.data_dir.is_absolute():
             settings.datastore.data_dir = (path.parent.parent / settings.datastore.data_dir)
+        netconf = settings.netconf
+        if not netconf.nacm_file.is_absolute():
+            netconf.nacm_file = path.parent.parent / netconf.nacm_file
+        if netconf.host_key is not None and not netconf.host_key.is_absolute():
+            netconf.host_key = settings.datastore.data_dir / netconf.host_key
         return settings
+
+    @property
+    def host_key_path(self) -> Path:
+        return self.netconf.host_key or self.datastore.data_dir / "ssh_host_ecdsa_key"

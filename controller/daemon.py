@@ -1,0 +1,81 @@
+"""`sdqn controller run`: the controller daemon (datastores + northbound NETCONF).
+
+The daemon opens the persistent NMDA store, seeds the default NACM rules on first start
+(running without /nacm), and serves NETCONF until SIGINT/SIGTERM. Other northbound
+servers and the control loops attach to the same store as they are added.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import structlog
+import typer
+
+from controller.datastore.factory import open_store
+from controller.datastore.nmda import NmdaStore
+from controller.datastore.schema import Schema
+from controller.logs import configure_logging
+from controller.netconf import NETCONF_MODULES
+from controller.netconf.core import Limits
+from controller.netconf.nacm import seed_nacm
+from controller.netconf.server import NetconfServer
+from controller.settings import ControllerSettings
+
+log = structlog.get_logger(__name__)
+
+
+def controller_schema(settings: ControllerSettings) -> Schema:
+    """The configured modules plus what the NETCONF server needs (same order as the
+    defaults, so a store written by the daemon opens with the default schema too)."""
+    return Schema(list(dict.fromkeys([*settings.modules, *NETCONF_MODULES])))
+
+
+def build_server(settings: ControllerSettings, store: NmdaStore) -> NetconfServer:
+    nc = settings.netconf
+    if nc.nacm:
+        seed_nacm(store, nc.nacm_file)
+    return NetconfServer(
+        store, host=nc.host, port=nc.port, users=nc.auth, host_key=settings.host_key_path,
+        nacm=nc.nacm, name="controller",
+        limits=Limits(max_message_size=nc.max_message_size, hello_timeout=nc.hello_timeout,
+                      send_timeout=nc.send_timeout, max_sessions=nc.max_sessions))
+
+
+def run(config: Annotated[Path | None,
+                          typer.Option(help="controller.json (default: config/)")] = None,
+        port: Annotated[int | None,
+                        typer.Option(help="NETCONF port (overrides the config)")] = None,
+        log_level: Annotated[str, typer.Option(help="debug, info, warning, error")] = "info",
+        log_format: Annotated[str, typer.Option(help="console or json")] = "console") -> None:
+    """Run the controller daemon until interrupted."""
+    configure_logging(log_level, log_format)
+    settings = ControllerSettings.load(config)
+    if port is not None:
+        settings.netconf.port = port
+    store = open_store(settings, schema=controller_schema(settings))
+    server = build_server(settings, store) if settings.netconf.enabled else None
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        log.info("stopping", signal=signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        if server is not None:
+            server.start()
+            # One plain line for scripts (and tests) that start us with port 0.
+            typer.echo(f"netconf listening on {server.host}:{server.port}", err=False)
+        while not stop.wait(3600):
+            pass
+    finally:
+        if server is not None:
+            server.stop()
+        if store.persistence is not None:
+            store.persistence.close()

@@ -1,0 +1,205 @@
+"""State one NETCONF server shares between its sessions, independent of SSH.
+
+`ServerCore` owns the session table, counters, NACM and the schema facts, and composes
+what a read returns: a datastore view, plus in <operational> the server's own state
+(YANG library, /netconf-state, NACM counters) with origin `system`, minus what NACM
+hides. Many servers (one per emulated device) can live in one process; session ids are
+unique process-wide so that servers sharing a store never confuse lock owners.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from lxml import etree
+
+from controller.datastore.editparse import SchemaIndex
+from controller.datastore.nmda import Datastore, NmdaStore
+from controller.datastore.readers import (
+    ORIGIN_SYSTEM,
+    annotate_origin,
+    merge_into,
+    select,
+)
+from controller.datastore.tree import Forest
+from controller.netconf.filters import SubtreeCompiler
+from controller.netconf.library import Library
+from controller.netconf.nacm import Nacm, UserAccess
+
+if TYPE_CHECKING:
+    from controller.netconf.notifications import Notifier
+    from controller.netconf.session import Session
+
+_session_ids = itertools.count(1)
+_ids_lock = threading.Lock()
+
+
+def next_session_id() -> int:
+    with _ids_lock:
+        return next(_session_ids)
+
+
+def now_iso() -> str:
+    """RFC 3339 timestamp (yang:date-and-time) in UTC."""
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+class SessionContext(Protocol):
+    """What an extra rpc handler may know about the calling session."""
+
+    session_id: int
+    username: str
+    source_host: str
+
+
+RpcHandler = Callable[[SessionContext, etree._Element], "etree._Element | None"]
+
+
+@dataclass
+class Limits:
+    max_message_size: int = 16 * 1024 * 1024
+    hello_timeout: float = 30.0
+    send_timeout: float = 60.0
+    max_sessions: int = 64
+
+
+@dataclass
+class Statistics:
+    """RFC 6022 §2.1.5 counters."""
+
+    start_time: str = ""
+    in_bad_hellos: int = 0
+    in_sessions: int = 0
+    dropped_sessions: int = 0
+    in_rpcs: int = 0
+    in_bad_rpcs: int = 0
+    out_rpc_errors: int = 0
+    out_notifications: int = 0
+
+
+class ServerCore:
+    def __init__(self, store: NmdaStore, *, name: str, nacm: Nacm | None,
+                 extra_rpcs: Mapping[str, RpcHandler], capabilities: Iterable[str],
+                 limits: Limits) -> None:
+        self.store = store
+        self.name = name
+        self.nacm = nacm
+        self.extra_rpcs = dict(extra_rpcs)
+        self.limits = limits
+        self.library = Library(store.schema)
+        self.capabilities = self.library.capabilities(capabilities)
+        self.index: SchemaIndex = store.index
+        self.compiler = SubtreeCompiler(self.index)
+        self.stats = Statistics(start_time=now_iso())
+        self.sessions: dict[int, Session] = {}
+        self.sessions_lock = threading.Lock()
+        self.notifier: Notifier | None = None
+        self.streams: frozenset[str] = frozenset({"NETCONF"})
+        self._yanglib = self.library.yanglib_forest()
+        self._system_lock = threading.Lock()
+        self._namespaces = {name: ns for ns, name in self.index.by_namespace.items()}
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def namespace_of(self, module: str) -> str | None:
+        return self._namespaces.get(module)
+
+    def module_of(self, namespace: str | None) -> str | None:
+        return self.index.by_namespace.get(namespace) if namespace else None
+
+    def access(self, username: str) -> UserAccess | None:
+        return self.nacm.access(username) if self.nacm is not None else None
+
+    def session(self, session_id: int) -> Session | None:
+        with self.sessions_lock:
+            return self.sessions.get(session_id)
+
+    def all_sessions(self) -> list[Session]:
+        with self.sessions_lock:
+            return list(self.sessions.values())
+
+    def close(self) -> None:
+        self._yanglib.free()
+
+    # -- reads ---------------------------------------------------------------------------
+
+    def read(self, ds: Datastore, xpaths: list[str] | None, *, username: str,
+             with_origin: bool = False) -> Forest:
+        """A private forest with what `xpaths` select (None: everything), NACM applied."""
+        if xpaths is not None and not xpaths:
+            return Forest(self.store.schema)
+        xpath = None if xpaths is None else " | ".join(xpaths)
+        forest = self.store.view(ds, xpath=xpath, with_origin=with_origin)
+        try:
+            if ds is Datastore.OPERATIONAL:
+                self._add_system_state(forest, xpath, with_origin)
+            access = self.access(username)
+            if access is not None:
+                access.prune_read(forest)
+        except BaseException:
+            forest.free()
+            raise
+        return forest
+
+    def _add_system_state(self, forest: Forest, xpath: str | None, with_origin: bool) -> None:
+        def wanted(module: str) -> bool:
+            return xpath is None or module in xpath or "*" in xpath or "//" in xpath
+
+        parts: list[Forest] = []
+        with self._system_lock:
+            if wanted("ietf-yang-library"):
+                parts.append(select(self._yanglib, xpath))
+        state: dict[str, Any] = {}
+        if wanted("ietf-netconf-monitoring"):
+            state["ietf-netconf-monitoring:netconf-state"] = self.monitoring_state()
+        if self.nacm is not None and wanted("ietf-netconf-acm"):
+            state["ietf-netconf-acm:nacm"] = self.nacm.state()
+        if state:
+            built = Forest.parse(self.store.schema, json.dumps(state), "json",
+                                 config_only=False, validate=False)
+            try:
+                parts.append(select(built, xpath) if xpath else built.dup())
+            finally:
+                built.free()
+        for part in parts:
+            if with_origin:
+                annotate_origin(part, ORIGIN_SYSTEM, state_only=True)
+            merge_into(forest, part)
+
+    def monitoring_state(self) -> dict[str, Any]:
+        """/netconf-state (RFC 6022 §2)."""
+        locks = []
+        for ds in (Datastore.RUNNING, Datastore.CANDIDATE, Datastore.STARTUP):
+            entry: dict[str, Any] = {"name": ds.value}
+            holder = self.store.locks.holder(ds.value)
+            if holder is not None:
+                entry["locks"] = {"global-lock": {"locked-by-session": holder,
+                                                  "locked-time": self.stats.start_time}}
+            locks.append(entry)
+        sessions = [{
+            "session-id": s.session_id, "transport": "ietf-netconf-monitoring:netconf-ssh",
+            "username": s.username, "source-host": s.source_host, "login-time": s.login_time,
+            "in-rpcs": s.in_rpcs, "in-bad-rpcs": s.in_bad_rpcs,
+            "out-rpc-errors": s.out_rpc_errors, "out-notifications": s.out_notifications,
+        } for s in self.all_sessions()]
+        st = self.stats
+        state: dict[str, Any] = {
+            "capabilities": {"capability": self.capabilities},
+            "datastores": {"datastore": locks},
+            "schemas": {"schema": self.library.schemas_state()},
+            "statistics": {
+                "netconf-start-time": st.start_time, "in-bad-hellos": st.in_bad_hellos,
+                "in-sessions": st.in_sessions, "dropped-sessions": st.dropped_sessions,
+                "in-rpcs": st.in_rpcs, "in-bad-rpcs": st.in_bad_rpcs,
+                "out-rpc-errors": st.out_rpc_errors,
+                "out-notifications": st.out_notifications},
+        }
+        if sessions:
+            state["sessions"] = {"session": sessions}
+        return state

@@ -1,0 +1,153 @@
+"""What the server tells clients about its schema: hello capabilities, the YANG library
+(RFC 8525, served in <operational>), and <get-schema> (RFC 6022 §3.1).
+
+The content-id is a digest of the module set (names, revisions, features, conformance),
+so it changes exactly when the schema does and survives restarts (RFC 8526 §2 requires
+the yang-library:1.1 capability to carry the same content-id as /yang-library).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import libyang
+
+from controller.datastore.ly import c2s, ffi
+from controller.datastore.schema import Schema
+from controller.datastore.tree import Forest
+from controller.errors import ErrorTag, ErrorType, NetconfError, RpcError
+
+YANG_LIBRARY_REVISION = "2019-01-04"
+NMDA_DATASTORES = ("running", "candidate", "startup", "intended", "operational")
+
+BASE_CAPABILITIES = (
+    "urn:ietf:params:netconf:base:1.0",
+    "urn:ietf:params:netconf:base:1.1",
+    "urn:ietf:params:netconf:capability:writable-running:1.0",
+    "urn:ietf:params:netconf:capability:candidate:1.0",
+    "urn:ietf:params:netconf:capability:confirmed-commit:1.1",
+    "urn:ietf:params:netconf:capability:validate:1.1",
+    "urn:ietf:params:netconf:capability:startup:1.0",
+    "urn:ietf:params:netconf:capability:rollback-on-error:1.0",
+    "urn:ietf:params:netconf:capability:xpath:1.0",
+    # RFC 6243 §4: our basic mode is explicit.
+    "urn:ietf:params:netconf:capability:with-defaults:1.0?basic-mode=explicit"
+    "&also-supported=report-all,report-all-tagged,trim",
+    "urn:ietf:params:netconf:capability:notification:1.0",   # RFC 5277 §3.1
+    "urn:ietf:params:netconf:capability:interleave:1.0",     # RFC 5277 §6
+)
+
+
+@dataclass(frozen=True)
+class ModuleInfo:
+    name: str
+    revision: str | None
+    namespace: str
+    implemented: bool
+    yang_version: str
+    features: tuple[str, ...]
+
+
+def modules(schema: Schema) -> list[ModuleInfo]:
+    result = []
+    for mod in schema.ctx:
+        revision = next(iter(mod.revisions()), None)
+        parsed = mod.cdata.parsed
+        version = "1.1" if parsed != ffi.NULL and parsed.version == 2 else "1.0"
+        features = tuple(f.name() for f in mod.features() if f.state()) \
+            if mod.implemented() else ()
+        result.append(ModuleInfo(name=mod.name(), revision=revision.date() if revision else None,
+                                 namespace=c2s(mod.cdata.ns) or "",
+                                 implemented=mod.implemented(), yang_version=version,
+                                 features=features))
+    return result
+
+
+def content_id(infos: Iterable[ModuleInfo]) -> str:
+    digest = hashlib.sha256()
+    for info in sorted(infos, key=lambda i: i.name):
+        digest.update(f"{info.name}@{info.revision}:{info.implemented}:"
+                      f"{','.join(sorted(info.features))};".encode())
+    return digest.hexdigest()[:16]
+
+
+class Library:
+    """Per-schema facts, computed once (a schema never changes while a server runs)."""
+
+    def __init__(self, schema: Schema) -> None:
+        self.schema = schema
+        self.modules = modules(schema)
+        self.content_id = content_id(self.modules)
+        self._yanglib_json = self._build_yanglib()
+
+    def capabilities(self, extra: Iterable[str] = ()) -> list[str]:
+        caps = list(BASE_CAPABILITIES)
+        caps.append(f"urn:ietf:params:netconf:capability:yang-library:1.1"
+                    f"?revision={YANG_LIBRARY_REVISION}&content-id={self.content_id}")
+        # RFC 7950 §5.6.4: YANG 1.0 modules are still announced as module capabilities;
+        # YANG 1.1 modules only through the YANG library.
+        for info in self.modules:
+            if info.implemented and info.yang_version == "1.0" and info.namespace:
+                uri = f"{info.namespace}?module={info.name}"
+                if info.revision:
+                    uri += f"&revision={info.revision}"
+                if info.features:
+                    uri += f"&features={','.join(info.features)}"
+                caps.append(uri)
+        caps.extend(extra)
+        return caps
+
+    def _build_yanglib(self) -> str:
+        data: dict[str, Any] = json.loads(
+            self.schema.ctx.get_yanglib_data(  # type: ignore[no-untyped-call]
+                self.content_id).print_mem(
+                "json", with_siblings=True))
+        # File locations of this host mean nothing to a client: modules are fetched with
+        # <get-schema> (RFC 6022) instead.
+        for module_set in data["ietf-yang-library:yang-library"].get("module-set", []):
+            for entry in (*module_set.get("module", []),
+                          *module_set.get("import-only-module", [])):
+                entry.pop("location", None)
+        for entry in data.get("ietf-yang-library:modules-state", {}).get("module", []):
+            entry.pop("schema", None)
+        library = data["ietf-yang-library:yang-library"]
+        library["datastore"] = [{"name": f"ietf-datastores:{ds}", "schema": "complete"}
+                                for ds in NMDA_DATASTORES]
+        return json.dumps(data)
+
+    def yanglib_forest(self) -> Forest:
+        """A fresh forest with /yang-library and /modules-state (caller frees it)."""
+        return Forest.parse(self.schema, self._yanglib_json, "json", config_only=False,
+                            validate=False)
+
+    def schema_text(self, identifier: str, version: str | None, fmt: str) -> str:
+        """<get-schema> content (RFC 6022 §3.1); errors per its rpc-error rules."""
+        if fmt not in ("yang", "yin"):
+            raise NetconfError(RpcError(tag=ErrorTag.INVALID_VALUE, type=ErrorType.PROTOCOL,
+                                        message=f"unsupported schema format {fmt!r}",
+                                        info=(("bad-element", "format"),)))
+        matches = [m for m in self.modules if m.name == identifier
+                   and (not version or m.revision == version)]
+        if not matches:
+            raise NetconfError(RpcError(tag=ErrorTag.INVALID_VALUE, type=ErrorType.APPLICATION,
+                                        message=f"no schema {identifier!r}"
+                                                + (f" revision {version}" if version else ""),
+                                        info=(("bad-element", "identifier"),)))
+        if len(matches) > 1:
+            raise NetconfError(RpcError(tag=ErrorTag.OPERATION_FAILED,
+                                        type=ErrorType.APPLICATION, app_tag="data-not-unique",
+                                        message=f"several revisions of {identifier!r}"))
+        module: libyang.Module = self.schema.ctx.get_module(identifier)
+        text = module.print_mem(fmt)
+        return text.decode() if isinstance(text, bytes) else str(text)
+
+    def schemas_state(self) -> list[dict[str, Any]]:
+        """/netconf-state/schemas entries (RFC 6022 §2.1.3)."""
+        return [{"identifier": m.name, "version": m.revision or "", "format": fmt,
+                 "namespace": m.namespace, "location": ["NETCONF"]}
+                for m in self.modules if m.namespace
+                for fmt in ("ietf-netconf-monitoring:yang", "ietf-netconf-monitoring:yin")]

@@ -1,0 +1,194 @@
+"""`NetconfServer`: NETCONF over SSH (RFC 6241, RFC 6242) in front of one `NmdaStore`.
+
+Why paramiko directly rather than the `netconf` package's server: that server reads each
+message whole into memory (a 100 MB message is 100 MB of buffer), closes base:1.0
+sessions on any malformed rpc, tracks locks itself (ours live in the store, shared with
+RESTCONF), and starts more threads per session than needed. Its useful parts are thin
+(an SSH ServerInterface, RFC 6242 framing), so this package has its own: `framing.py`
+caps every message at `max_message_size` without buffering past it, `session.py` runs
+one thread per session, and the operations map straight onto the store.
+
+Threads: one accept thread per server, per connection one paramiko transport thread and
+one session thread, and one notification dispatcher per server once someone subscribes.
+Nothing is process-global except the session-id counter and the ephemeral host key, so
+hundreds of servers (one per emulated device) coexist in one process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from types import TracebackType
+
+import paramiko
+import structlog
+from lxml import etree
+
+from controller.datastore.apply import JournalOp
+from controller.datastore.nmda import Datastore, NmdaStore
+from controller.netconf.core import Limits, RpcHandler, ServerCore
+from controller.netconf.nacm import NACM_XPATH, Nacm
+from controller.netconf.notifications import NETCONF_STREAM, Notifier
+from controller.netconf.operations import Operations
+from controller.netconf.session import Session
+from controller.netconf.ssh import Authenticator, ServerInterface, load_host_key
+from controller.settings import AuthSettings
+
+log = structlog.get_logger(__name__)
+
+
+class NetconfServer:
+    def __init__(self, store: NmdaStore, *, host: str = "127.0.0.1", port: int = 0,
+                 users: Mapping[str, str] | AuthSettings, host_key: Path | None = None,
+                 nacm: bool = True, extra_rpcs: Mapping[str, RpcHandler] | None = None,
+                 capabilities: Iterable[str] = (), name: str = "sdqn",
+                 limits: Limits | None = None, streams: Sequence[str] = (NETCONF_STREAM,),
+                 recovery_users: Iterable[str] | None = None) -> None:
+        """`extra_rpcs` maps "{namespace}name" to handler(session, operation element);
+        `nacm=True` needs ietf-netconf-acm in the store's schema (rules read from
+        running); recovery users (default: AuthSettings.recovery_users) bypass NACM."""
+        self.store = store
+        self.host = host
+        self.port = port
+        self.name = name
+        self._auth = Authenticator(users)
+        recovery = self._auth.recovery_users if recovery_users is None else recovery_users
+        self.core = ServerCore(store, name=name,
+                               nacm=Nacm(store, recovery_users=recovery) if nacm else None,
+                               extra_rpcs=extra_rpcs or {}, capabilities=capabilities,
+                               limits=limits or Limits())
+        self.core.streams = frozenset({NETCONF_STREAM, *streams})
+        self.core.notifier = Notifier(self.core)
+        self._operations = Operations(self.core)
+        self._host_key = load_host_key(host_key)
+        self._sock: socket.socket | None = None
+        self._accept_thread: threading.Thread | None = None
+        self._transports: set[paramiko.Transport] = set()
+        self._threads: set[threading.Thread] = set()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._log = log.bind(server=name)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET,
+                             socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self.port))
+        sock.listen(128)
+        self._sock = sock
+        self.port = sock.getsockname()[1]
+        self.store.listeners.append(self._on_change)
+        self._accept_thread = threading.Thread(target=self._accept_loop, daemon=True,
+                                               name=f"netconf-accept-{self.name}")
+        self._accept_thread.start()
+        self._log.info("netconf server listening", host=self.host, port=self.port,
+                       nacm=self.core.nacm is not None)
+
+    def stop(self) -> None:
+        if self._stopping.is_set():
+            return
+        self._stopping.set()
+        if self._sock is not None:
+            with contextlib.suppress(OSError):
+                self._sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+            self._sock.close()
+        if self._accept_thread is not None:
+            self._accept_thread.join(timeout=5)
+        for session in self.core.all_sessions():
+            session.terminate("other")
+        with self._lock:
+            transports, threads = list(self._transports), list(self._threads)
+        for transport in transports:
+            transport.close()
+        for thread in threads:
+            thread.join(timeout=5)
+        if self._on_change in self.store.listeners:
+            self.store.listeners.remove(self._on_change)
+        if self.core.notifier is not None:
+            self.core.notifier.stop()
+        self.core.close()
+        self._log.info("netconf server stopped")
+
+    def __enter__(self) -> NetconfServer:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    # -- public API ----------------------------------------------------------------------
+
+    def publish(self, content: etree._Element, stream: str = NETCONF_STREAM) -> None:
+        """Send an event (e.g. an alarm notification element) to every subscriber of
+        `stream`; <eventTime> is added (RFC 5277 §4)."""
+        if self.core.notifier is not None:
+            self.core.notifier.publish(content, stream)
+
+    def session_ids(self) -> list[int]:
+        return sorted(s.session_id for s in self.core.all_sessions())
+
+    @property
+    def capabilities(self) -> list[str]:
+        return list(self.core.capabilities)
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _on_change(self, ds: Datastore, ops: Sequence[JournalOp], session_id: int) -> None:
+        nacm = self.core.nacm
+        if nacm is not None and ds is Datastore.RUNNING and any(
+                kind == "reset" or (path or "").startswith(NACM_XPATH) for kind, path, _ in ops):
+            nacm.invalidate()
+        if self.core.notifier is not None:
+            self.core.notifier.config_change(ds, ops, session_id)
+
+    def _accept_loop(self) -> None:
+        assert self._sock is not None
+        while not self._stopping.is_set():
+            try:
+                conn, addr = self._sock.accept()
+            except OSError:
+                break
+            with self._lock:
+                busy = len(self._threads) >= self.core.limits.max_sessions
+            if busy or self._stopping.is_set():
+                self._log.warning("refusing connection: session limit reached", peer=addr[0])
+                conn.close()
+                continue
+            thread = threading.Thread(target=self._serve, args=(conn, addr), daemon=True,
+                                      name=f"netconf-session-{self.name}")
+            with self._lock:
+                self._threads.add(thread)
+            thread.start()
+
+    def _serve(self, conn: socket.socket, addr: tuple[str, int]) -> None:
+        # An rpc-reply often leaves as several SSH packets; with Nagle the last one waits
+        # for the peer's delayed ACK (~40 ms on Linux), which would cap a session at
+        # ~25 replies/s.
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        transport = paramiko.Transport(conn)
+        with self._lock:
+            self._transports.add(transport)
+        try:
+            transport.add_server_key(self._host_key)
+            iface = ServerInterface(self._auth)
+            transport.start_server(server=iface)
+            timeout = self.core.limits.hello_timeout
+            channel = transport.accept(timeout=timeout)
+            if channel is None or not iface.subsystem.wait(timeout) or iface.username is None:
+                self._log.info("ssh connection without a netconf channel", peer=addr[0])
+                return
+            Session(self.core, self._operations, channel, transport, iface.username,
+                    addr[0]).run()
+        except (paramiko.SSHException, OSError, EOFError) as exc:
+            self._log.info("ssh connection failed", peer=addr[0], error=str(exc))
+        finally:
+            transport.close()
+            with self._lock:
+                self._transports.discard(transport)
+                self._threads.discard(threading.current_thread())

@@ -1,0 +1,165 @@
+"""SSH side of the server (RFC 6242 §3): host key, user authentication, the netconf
+subsystem. paramiko provides the SSH transport; one paramiko thread runs per connection.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+import secrets
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import paramiko
+import structlog
+
+from controller.settings import AuthSettings, NetconfUser
+
+log = structlog.get_logger(__name__)
+
+_PBKDF2_ITERATIONS = 200_000
+# paramiko is untyped: name its result codes once, typed.
+AUTH_OK: int = paramiko.AUTH_SUCCESSFUL
+AUTH_FAILED: int = paramiko.AUTH_FAILED
+OPEN_OK: int = paramiko.OPEN_SUCCEEDED
+OPEN_REFUSED: int = paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+_key_lock = threading.Lock()
+_ephemeral: paramiko.PKey | None = None
+
+
+def hash_password(password: str, *, iterations: int = _PBKDF2_ITERATIONS) -> str:
+    """A `password_hash` value for config/controller.json."""
+    salt = secrets.token_bytes(16)
+    digest = hashlib.pbkdf2_hmac("sha256", password.encode(), salt, iterations)
+    return (f"pbkdf2_sha256${iterations}${base64.b64encode(salt).decode()}"
+            f"${base64.b64encode(digest).decode()}")
+
+
+def verify_password_hash(password: str, encoded: str) -> bool:
+    try:
+        scheme, iterations, salt, digest = encoded.split("$")
+        if scheme != "pbkdf2_sha256":
+            return False
+        computed = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(salt),
+                                       int(iterations))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(computed, base64.b64decode(digest))
+
+
+def parse_public_key(line: str) -> paramiko.PKey:
+    """A key from an OpenSSH authorized_keys line ("ssh-ed25519 AAAA... comment")."""
+    parts = line.split()
+    if len(parts) < 2:
+        raise ValueError(f"not an OpenSSH public key line: {line[:40]!r}")
+    return paramiko.PKey.from_type_string(parts[0], base64.b64decode(parts[1]))
+
+
+@dataclass
+class Account:
+    name: str
+    password: str | None = None
+    password_hash: str | None = None
+    keys: list[bytes] = field(default_factory=list)  # public key blobs
+
+
+class Authenticator:
+    """Checks SSH credentials against the configured accounts."""
+
+    def __init__(self, users: Mapping[str, str] | AuthSettings) -> None:
+        self.accounts: dict[str, Account] = {}
+        if isinstance(users, AuthSettings):
+            for user in users.users:
+                self.accounts[user.name] = _account(user)
+            self.recovery_users = frozenset(users.recovery_users)
+        else:
+            for name, password in users.items():
+                self.accounts[name] = Account(name=name, password=password)
+            self.recovery_users = frozenset(AuthSettings().recovery_users)
+
+    def check_password(self, username: str, password: str) -> bool:
+        account = self.accounts.get(username)
+        if account is None or not password:
+            return False
+        if account.password_hash:
+            return verify_password_hash(password, account.password_hash)
+        if account.password is not None:
+            return hmac.compare_digest(account.password.encode(), password.encode())
+        return False
+
+    def check_key(self, username: str, key: paramiko.PKey) -> bool:
+        account = self.accounts.get(username)
+        return account is not None and key.asbytes() in account.keys
+
+
+def _account(user: NetconfUser) -> Account:
+    keys = []
+    for line in user.authorized_keys:
+        try:
+            keys.append(parse_public_key(line).asbytes())
+        except (ValueError, paramiko.SSHException) as exc:
+            log.warning("ignoring unreadable public key", user=user.name, error=str(exc))
+    return Account(name=user.name, password=user.password, password_hash=user.password_hash,
+                   keys=keys)
+
+
+class ServerInterface(paramiko.ServerInterface):  # type: ignore[misc]
+    """paramiko callbacks for one connection: auth, one session channel, netconf only."""
+
+    def __init__(self, auth: Authenticator) -> None:
+        self.auth = auth
+        self.username: str | None = None
+        self.subsystem = threading.Event()
+
+    def get_allowed_auths(self, username: str) -> str:
+        return "publickey,password"
+
+    def check_auth_password(self, username: str, password: str) -> int:
+        if self.auth.check_password(username, password):
+            self.username = username
+            return AUTH_OK
+        log.info("ssh password rejected", user=username)
+        return AUTH_FAILED
+
+    def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
+        if self.auth.check_key(username, key):
+            self.username = username
+            return AUTH_OK
+        return AUTH_FAILED
+
+    def check_channel_request(self, kind: str, chanid: int) -> int:
+        if kind == "session":
+            return OPEN_OK
+        return OPEN_REFUSED
+
+    def check_channel_subsystem_request(self, channel: paramiko.Channel, name: str) -> bool:
+        if name != "netconf":  # RFC 6242 §3: the "netconf" subsystem only
+            return False
+        self.subsystem.set()
+        return True
+
+
+def load_host_key(path: Path | None) -> paramiko.PKey:
+    """The server's host key: read from `path`, generated there on first start (ECDSA
+    P-256, mode 0600). Without a path, one ephemeral key is shared by the process."""
+    global _ephemeral
+    with _key_lock:
+        if path is None:
+            if _ephemeral is None:
+                _ephemeral = paramiko.ECDSAKey.generate()
+            return _ephemeral
+        if path.exists():
+            return paramiko.PKey.from_path(path)
+        key = paramiko.ECDSAKey.generate()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            key.write_private_key(handle)
+        os.replace(tmp, path)
+        log.info("generated SSH host key", path=str(path), fingerprint=key.fingerprint)
+        return key
