@@ -140,14 +140,14 @@ def _with_defaults(el: etree._Element | None) -> WithDefaults:
     return value
 
 
-def _data_body(forest: Forest, with_defaults: WithDefaults, namespace: str | None = None
-               ) -> bytes:
+def _data_body(forest: Forest, with_defaults: WithDefaults, namespace: str | None = None,
+               *, keep_empty: bool = False) -> bytes:
     try:
-        text = forest.print("xml", with_defaults=with_defaults)
+        text = views.print_xml(forest, with_defaults, keep_empty=keep_empty)
     finally:
         forest.free()
     start = f'<data xmlns="{namespace}">' if namespace else "<data>"
-    return start.encode() + text.encode() + b"</data>"
+    return start.encode() + text + b"</data>"
 
 
 class Operations:
@@ -308,7 +308,8 @@ class Operations:
         except BaseException:
             forest.free()
             raise
-        return _data_body(forest, _with_defaults(params.get("with-defaults")), NMDA_NS)
+        return _data_body(forest, _with_defaults(params.get("with-defaults")), NMDA_NS,
+                          keep_empty=depth is not None)
 
     @staticmethod
     def _max_depth(text: str | None) -> int | None:

@@ -7,9 +7,10 @@ Each function frees the nodes it drops and never drops a list key whose entry st
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from controller.datastore.ly import NodePtr, c2s, ffi, lib
-from controller.datastore.tree import NULL, Forest
+from controller.datastore.tree import NULL, Forest, WithDefaults
 from controller.netconf.nodes import address, children, is_key
 
 ORIGIN_BASE = "ietf-origin:origin"
@@ -63,11 +64,10 @@ def filter_config(forest: Forest, want_config: bool) -> None:
 # -- origin-filter ------------------------------------------------------------------------
 
 
-def origin_of(node: NodePtr) -> str | None:
+def origin_of(node: NodePtr, ctx: Any) -> str | None:
     meta = node.meta
     while meta != NULL:
         if c2s(meta.name) == "origin":  # the only "origin" annotation is ietf-origin's
-            ctx = node.schema.module.ctx
             return c2s(lib.lyd_value_get_canonical(ctx, ffi.addressof(meta.value)))
         meta = meta.next
     return None
@@ -80,13 +80,14 @@ def filter_origin(forest: Forest, origins: Iterable[str], *, negated: bool) -> N
     from or equal" reduces to equality, plus or:origin itself matching everything.
     """
     wanted = set(origins)
+    ctx = forest.schema.ctx.cdata
 
     def matches(origin: str | None) -> bool:
         hit = origin is not None and (origin in wanted or ORIGIN_BASE in wanted)
         return hit != negated
 
     def keep(node: NodePtr, inherited: str | None) -> bool:
-        origin = origin_of(node) or inherited
+        origin = origin_of(node, ctx) or inherited
         if not _is_inner(node):
             return matches(origin)
         kept = _prune_children(node, lambda c: keep(c, origin))
@@ -134,3 +135,27 @@ def limit_depth(forest: Forest, depth: int, xpath: str | None) -> None:
         return True
 
     _drop_tops(forest, kept)
+
+
+# -- printing -------------------------------------------------------------------------------
+
+_WD = {WithDefaults.EXPLICIT: lib.LYD_PRINT_WD_EXPLICIT, WithDefaults.TRIM: lib.LYD_PRINT_WD_TRIM,
+       WithDefaults.REPORT_ALL: lib.LYD_PRINT_WD_ALL,
+       WithDefaults.REPORT_ALL_TAGGED: lib.LYD_PRINT_WD_ALL_TAG}
+
+
+def print_xml(forest: Forest, with_defaults: WithDefaults, *, keep_empty: bool) -> bytes:
+    """XML of the whole forest; `keep_empty` prints non-presence containers left without
+    children (max-depth cuts them on purpose, and they must still show)."""
+    if forest.first == NULL:
+        return b""
+    flags = _WD[with_defaults] | lib.LYD_PRINT_WITHSIBLINGS | lib.LYD_PRINT_SHRINK
+    if keep_empty:
+        flags |= lib.LYD_PRINT_KEEPEMPTYCONT
+    buf = ffi.new("char **")
+    if lib.lyd_print_mem(buf, forest.first, lib.LYD_XML, flags) != 0 or buf[0] == NULL:
+        return b""
+    try:
+        return bytes(ffi.string(buf[0]))
+    finally:
+        lib.free(buf[0])
