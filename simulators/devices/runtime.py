@@ -1,0 +1,259 @@
+"""A device model behind a real NETCONF server, and the one ticker that drives them all.
+
+Each `SimDevice` owns an `NmdaStore` of its kind's schema (the libyang context is shared
+by every device of that kind) and a `NetconfServer` on its own port.  The model reads the
+store's running configuration whenever its version changes, and its ``config false``
+state is written into the store on every tick, so NETCONF clients see physics in
+``<get>`` / ``<get-data>`` of ``ietf-datastores:operational``.  Notifications the model
+raises are validated against the device's YANG (libyang parses them) and published on the
+RFC 5277 NETCONF stream.
+
+One `Ticker` thread advances every device; hundreds of per-device timer threads would
+cost memory and make cross-device physics (a cut seen by both ends) tick out of step.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol
+
+import libyang
+import structlog
+from lxml import etree
+
+from controller.datastore.nmda import Datastore, NmdaStore
+from controller.datastore.schema import Schema
+from controller.datastore.tree import WithDefaults
+from controller.errors import ErrorTag, NetconfError
+from simulators.clock import Clock
+from simulators.devices.apc import Apc
+from simulators.devices.base import DeviceModel, Json, Notification
+
+log = structlog.get_logger(__name__)
+
+YANG_NS = "urn:ietf:params:xml:ns:yang:1"
+APC_NS = "urn:sdqn:sdqn-apc"
+HISTORY = 256
+
+
+class Server(Protocol):
+    """What the runtime needs of `controller.netconf.server.NetconfServer`."""
+
+    port: int
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+    def publish(self, content: etree._Element, stream: str = ...) -> None: ...
+
+
+ServerFactory = Callable[["SimDevice", int], Server]
+
+
+def notification_xml(schema: Schema, note: Notification) -> etree._Element:
+    """The notification as an XML element, validated against the device's YANG."""
+    node = schema.ctx.parse_op("json", libyang.IOType.MEMORY, json.dumps(note.rfc7951()),
+                               libyang.DataType.NOTIF_YANG)
+    try:
+        text = node.print_mem("xml")
+    finally:
+        node.free()
+    return etree.fromstring(text)
+
+
+def netconf_factory(users: Mapping[str, str], host: str = "127.0.0.1") -> ServerFactory:
+    """Servers for emulated devices: password users, no NACM, the device's actions."""
+    from controller.netconf.server import NetconfServer
+
+    def make(device: SimDevice, port: int) -> Server:
+        return NetconfServer(device.store, host=host, port=port, users=dict(users), nacm=False,
+                             name=device.node_id,
+                             extra_rpcs={f"{{{YANG_NS}}}action": device.action_handler})
+
+    return make
+
+
+class SimDevice:
+    """One emulated device: model + datastore + (optionally) its NETCONF server."""
+
+    def __init__(self, model: DeviceModel, store: NmdaStore, *, port: int = 0,
+                 server_factory: ServerFactory | None = None) -> None:
+        self.model = model
+        self.store = store
+        self.port = port
+        self._factory = server_factory
+        self.server: Server | None = None
+        self.crashed = False
+        self.lock = threading.RLock()  # one tick, fault or action at a time
+        self.history: collections.deque[Notification] = collections.deque(maxlen=HISTORY)
+        self._seen_running = -1
+        self._booted = False
+
+    @property
+    def node_id(self) -> str:
+        return self.model.node_id
+
+    @property
+    def kind(self) -> str:
+        return self.model.kind
+
+    @property
+    def clock(self) -> Clock:
+        return self.model.clock
+
+    # -- life cycle ----------------------------------------------------------------------
+
+    def boot(self) -> None:
+        """Load the factory configuration (identity, hardware facts) into running."""
+        with self.lock:
+            if not self._booted:
+                self.store.edit_json(Datastore.RUNNING, self.model.factory_config())
+                self._booted = True
+            self.tick(self.clock.now())
+
+    def start(self) -> None:
+        self.boot()
+        self._serve()
+
+    def _serve(self) -> None:
+        if self._factory is None:
+            return
+        server = self._factory(self, self.port)
+        server.start()
+        self.server, self.port = server, server.port
+
+    def stop(self) -> None:
+        with self.lock:
+            server, self.server = self.server, None
+        if server is not None:
+            server.stop()
+
+    def crash(self) -> None:
+        """Power loss: the server stops answering and the physics stops being served."""
+        with self.lock:
+            self.crashed = True
+            self.model.world.set_down(self.node_id, True)
+        self.stop()
+
+    def restart(self) -> None:
+        """Power back (or a reboot of a live device): physics restarts, server comes back."""
+        if not self.crashed:
+            self.stop()
+        with self.lock:
+            self.crashed = False
+            self.model.world.set_down(self.node_id, False)
+            now = self.clock.now()
+            self._emit(self.model.restart(now))
+            self.tick(now)
+            self._serve()
+
+    # -- the tick ------------------------------------------------------------------------
+
+    def tick(self, now: float) -> None:
+        with self.lock:
+            if self.crashed:
+                self.model.tick_down(now)
+                return
+            notes = self._sync_config(now)
+            notes.extend(self.model.tick(now))
+            self._push_state(now)
+            self._emit(notes)
+
+    def _sync_config(self, now: float) -> list[Notification]:
+        version = self.store.versions[Datastore.RUNNING]
+        if version == self._seen_running:
+            return []
+        self._seen_running = version
+        text = self.store.get(Datastore.RUNNING, with_defaults=WithDefaults.REPORT_ALL)
+        return self.model.apply_config(json.loads(text) if text.strip() else {}, now)
+
+    def _push_state(self, now: float) -> None:
+        text = json.dumps(self.model.state(now))
+        with self.store.lock:  # readers never see the state half replaced
+            self.store.delete_state(f"/{self.model.qname}")
+            self.store.merge_state(text)
+
+    def _emit(self, notes: Iterable[Notification]) -> None:
+        for note in notes:
+            self.history.append(note)
+            server = self.server
+            if server is None:
+                continue
+            try:
+                server.publish(notification_xml(self.store.schema, note))
+            except libyang.LibyangError:
+                log.exception("invalid notification", device=self.node_id,
+                              notification=note.rfc7951())
+
+    # -- management-plane hooks ----------------------------------------------------------
+
+    def edit_out_of_band(self, data: Json) -> None:
+        """A change made on the device itself (craft terminal), not by the controller."""
+        with self.lock:
+            result = self.store.edit_json(Datastore.RUNNING, data)
+            if result.errors:
+                raise NetconfError(tuple(result.errors))
+            self.tick(self.clock.now())
+
+    def action_handler(self, session: Any, rpc: etree._Element) -> list[etree._Element]:
+        """RFC 7950 §7.15 <action>: the APC's ``calibrate`` is the only device action."""
+        target = rpc[0] if len(rpc) else None
+        calibrate = target[0] if target is not None and len(target) else None
+        if not (isinstance(self.model, Apc) and target is not None and calibrate is not None
+                and target.tag == f"{{{APC_NS}}}apc" and calibrate.tag == f"{{{APC_NS}}}calibrate"):
+            raise NetconfError.of(ErrorTag.OPERATION_NOT_SUPPORTED,
+                                  "no such action on this device")
+        force = (calibrate.findtext(f"{{{APC_NS}}}force") or "false").strip() == "true"
+        with self.lock:
+            output = self.model.calibrate_output(self.clock.now(), force)
+            self.tick(self.clock.now())
+        out: list[etree._Element] = []
+        for name, value in output.items():
+            leaf = etree.Element(f"{{{APC_NS}}}{name}", nsmap={None: APC_NS})
+            leaf.text = str(value)
+            out.append(leaf)
+        return out
+
+
+class Ticker:
+    """One thread advancing every device every ``period`` wall-clock seconds."""
+
+    def __init__(self, clock: Clock, devices: Sequence[SimDevice] = (),
+                 period: float = 1.0) -> None:
+        self.clock = clock
+        self.devices = list(devices)
+        self.period = period
+        self.ticks = 0
+        self.last_duration = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def tick_once(self) -> None:
+        now = self.clock.now()
+        for device in list(self.devices):
+            try:
+                device.tick(now)
+            except Exception:  # one broken device must not stop the others' physics
+                log.exception("device tick failed", device=device.node_id)
+        self.ticks += 1
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.monotonic()
+            self.tick_once()
+            self.last_duration = time.monotonic() - started
+            self._stop.wait(max(0.0, self.period - self.last_duration))
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, daemon=True, name="sim-ticker")
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)

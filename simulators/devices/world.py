@@ -1,0 +1,357 @@
+"""The physical network the emulated devices live in.
+
+A device's operational state depends on things outside the device: whether the fibre to
+its neighbour is intact, whether the neighbour is powered, how far an inline polarisation
+compensator (APC) has drifted.  `Topology` is the static plant read from a topology file
+(RFC 8345 + sdqn-topology, RFC 7951 JSON); `World` adds the conditions that faults and the
+devices themselves change at run time.  Devices read the world on every tick, so a fault
+injected anywhere shows up in the operational state of every device it affects.
+
+q-ROADMs are transparent (no memory): light entering one degree leaves another, paying the
+insertion loss.  A *span* is therefore the fibre run between two memory nodes, possibly
+through q-ROADMs; entanglement is generated per span (DESIGN.md, "Packet-switched q-ROADM
+path"; Jones et al., New J. Phys. 18, 083015 (2016) for the heralding schemes).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import networkx as nx
+
+from qnum.physics import LinkParams, NodeParams
+from qnum.physics.link import HeraldingScheme
+
+NETWORKS = "ietf-network:networks"
+NODE_AUG = "sdqn-topology:quantum-node"
+LINK_AUG = "sdqn-topology:quantum-link"
+LINKS = "ietf-network-topology:link"
+
+#: Kinds whose devices hold no memory and are not hops of an entanglement path.
+TRANSPARENT_KINDS = frozenset({"q-roadm"})
+#: Kinds that are link attributes, never link ends (sdqn-topology: an APC is inline).
+INLINE_KINDS = frozenset({"apc"})
+
+
+def _f(raw: Mapping[str, Any], key: str, default: float) -> float:
+    value = raw.get(key)
+    return default if value is None else float(value)
+
+
+@dataclass(frozen=True)
+class PhysNode:
+    """One node of the plant: its hardware facts and management endpoint."""
+
+    node_id: str
+    kind: str
+    memory_qubits: int = 0
+    coherence_time: float | None = None
+    memory_efficiency: float = 1.0
+    initial_fidelity: float = 1.0
+    bsm_fidelity: float = 1.0
+    swap_success_probability: float = 0.5
+    multimode_capacity: int = 1
+    qroadm: Mapping[str, Any] = field(default_factory=dict)
+    address: str = "127.0.0.1"
+    port: int = 0
+    adapter: str = "netconf"
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> PhysNode:
+        q = raw.get(NODE_AUG, {})
+        mgmt = q.get("management", {})
+        coherence = q.get("coherence-time")
+        return cls(
+            node_id=raw["node-id"],
+            kind=str(q.get("device-kind", "sdqn-types:end-node")).split(":")[-1],
+            memory_qubits=int(q.get("memory-qubits", 0)),
+            coherence_time=None if coherence is None else float(coherence),
+            memory_efficiency=_f(q, "memory-efficiency", 1.0),
+            initial_fidelity=_f(q, "initial-fidelity", 1.0),
+            bsm_fidelity=_f(q, "bsm-fidelity", 1.0),
+            swap_success_probability=_f(q, "swap-success-probability", 0.5),
+            multimode_capacity=int(q.get("multimode-capacity", 1)),
+            qroadm=dict(q.get("q-roadm", {})),
+            address=str(mgmt.get("address", "127.0.0.1")),
+            port=int(mgmt.get("port", 0)),
+            adapter=str(mgmt.get("adapter", "netconf")),
+        )
+
+    def node_params(self) -> NodeParams:
+        """The memory/swap model of qnum for this node (T2 absent = ideal memory)."""
+        return NodeParams(
+            self.coherence_time or math.inf,
+            bsm_lambda=self.bsm_fidelity,
+            swap_success_probability=self.swap_success_probability,
+            memory_efficiency=self.memory_efficiency,
+        )
+
+    @property
+    def insertion_loss_db(self) -> float:
+        return _f(self.qroadm, "insertion-loss", 1.5)
+
+
+@dataclass(frozen=True)
+class PhysLink:
+    """One bidirectional fibre."""
+
+    link_id: str
+    a: str
+    b: str
+    length_km: float
+    attenuation: float = 0.2
+    source_rate: float = 1e6
+    heralding: str = "midpoint-source"
+    detector_efficiency: float = 0.9
+    modes: int = 1
+    link_fidelity: float = 0.97
+    wavelength: float = 1550.12
+    compensator: str | None = None
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, Any]) -> PhysLink:
+        q = raw.get(LINK_AUG, {})
+        return cls(
+            link_id=raw["link-id"],
+            a=raw["source"]["source-node"],
+            b=raw["destination"]["dest-node"],
+            length_km=_f(q, "fibre-length", 0.0),
+            attenuation=_f(q, "attenuation", 0.2),
+            source_rate=_f(q, "source-rate", 1e6),
+            heralding=str(q.get("heralding-scheme", "midpoint-source")),
+            detector_efficiency=_f(q, "detector-efficiency", 0.9),
+            modes=int(q.get("multiplexing-modes", 1)),
+            link_fidelity=_f(q, "link-fidelity", 0.97),
+            wavelength=_f(q, "wavelength", 1550.12),
+            compensator=q.get("compensator"),
+        )
+
+    def other(self, node: str) -> str:
+        return self.b if node == self.a else self.a
+
+    @property
+    def loss_db(self) -> float:
+        return self.attenuation * self.length_km
+
+
+@dataclass(frozen=True)
+class Span:
+    """Fibres between two memory nodes, through zero or more transparent q-ROADMs."""
+
+    ends: tuple[str, str]
+    fibres: tuple[PhysLink, ...]
+    roadms: tuple[PhysNode, ...] = ()
+
+    @property
+    def link_ids(self) -> tuple[str, ...]:
+        return tuple(f.link_id for f in self.fibres)
+
+    def params(self, *, source_rate: float | None = None, modes: int | None = None
+               ) -> LinkParams:
+        """qnum's elementary-link model of the span.
+
+        Loss adds up along the fibres plus one insertion loss per q-ROADM pass; the
+        heralding scheme is that of the first fibre and the rate, detector and fidelity are
+        the weakest along the run (one photon crosses all of it).
+        """
+        length = sum(f.length_km for f in self.fibres)
+        fibre_loss = sum(f.loss_db for f in self.fibres)
+        first = self.fibres[0]
+        return LinkParams(
+            length,
+            source_rate_hz=source_rate or min(f.source_rate for f in self.fibres),
+            attenuation_db_per_km=fibre_loss / length if length > 0 else 0.0,
+            detector_efficiency=min(f.detector_efficiency for f in self.fibres),
+            modes=modes or min(f.modes for f in self.fibres),
+            link_fidelity=min(f.link_fidelity for f in self.fibres),
+            heralding=cast(HeraldingScheme, first.heralding),
+            extra_loss_db=sum(r.insertion_loss_db for r in self.roadms),
+        )
+
+
+class Topology:
+    """The static plant: nodes and fibres of one quantum network."""
+
+    def __init__(self, network_id: str, nodes: Iterable[PhysNode], links: Iterable[PhysLink]
+                 ) -> None:
+        self.network_id = network_id
+        self.nodes = {n.node_id: n for n in nodes}
+        self.links = {lk.link_id: lk for lk in links}
+        self._by_node: dict[str, list[PhysLink]] = {n: [] for n in self.nodes}
+        for lk in self.links.values():
+            for end in (lk.a, lk.b):
+                if end not in self.nodes:
+                    raise ValueError(f"link {lk.link_id} names unknown node {end}")
+                self._by_node[end].append(lk)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any], network_id: str | None = None) -> Topology:
+        networks = data[NETWORKS]["network"]
+        if network_id is not None:
+            networks = [n for n in networks if n["network-id"] == network_id]
+        if not networks:
+            raise ValueError(f"no network {network_id!r} in the topology")
+        net = networks[0]
+        return cls(net["network-id"], (PhysNode.from_json(n) for n in net.get("node", [])),
+                   (PhysLink.from_json(lk) for lk in net.get(LINKS, [])))
+
+    @classmethod
+    def load(cls, path: Path, network_id: str | None = None) -> Topology:
+        return cls.from_json(json.loads(path.read_text()), network_id)
+
+    def links_of(self, node_id: str) -> list[PhysLink]:
+        return list(self._by_node.get(node_id, []))
+
+    def compensated_by(self, apc_id: str) -> list[PhysLink]:
+        return [lk for lk in self.links.values() if lk.compensator == apc_id]
+
+
+def xor_error(errors: Iterable[float]) -> float:
+    """Probability of an odd number of independent bit flips: e ⊕ s = e(1−s) + s(1−e)."""
+    total = 0.0
+    for s in errors:
+        total = total * (1.0 - s) + s * (1.0 - total)
+    return total
+
+
+class World:
+    """Run-time conditions of the plant shared by every device model.
+
+    Writers are the fault injector (cuts, crashes) and the APC models (misalignment);
+    readers are all device models on the ticker thread.  `version` increases with every
+    change of connectivity so that models can cache path computations.
+    """
+
+    def __init__(self, topology: Topology) -> None:
+        self.topology = topology
+        self._lock = threading.Lock()
+        self.cut_links: set[str] = set()
+        self.down_nodes: set[str] = set()
+        self.misalignment: dict[str, float] = {}  # link-id -> residual angle (rad)
+        self.in_use: dict[str, set[str]] = {}    # link-id -> nodes generating on it
+        self.sources_stable: set[str] = set()    # end nodes whose source is stable
+        self.version = 0
+        self._plant = self._graph(usable_only=False)
+
+    # -- conditions ----------------------------------------------------------------------
+
+    def set_cut(self, link_id: str, cut: bool) -> None:
+        if link_id not in self.topology.links:
+            raise KeyError(f"unknown link {link_id!r}")
+        with self._lock:
+            (self.cut_links.add if cut else self.cut_links.discard)(link_id)
+            self.version += 1
+
+    def set_down(self, node_id: str, down: bool) -> None:
+        if node_id not in self.topology.nodes:
+            raise KeyError(f"unknown node {node_id!r}")
+        with self._lock:
+            (self.down_nodes.add if down else self.down_nodes.discard)(node_id)
+            self.version += 1
+
+    def set_in_use(self, node_id: str, link_ids: Iterable[str]) -> None:
+        wanted = set(link_ids)
+        with self._lock:
+            for link_id, users in self.in_use.items():
+                if link_id not in wanted:
+                    users.discard(node_id)
+            for link_id in wanted:
+                self.in_use.setdefault(link_id, set()).add(node_id)
+
+    def link_busy(self, link_id: str) -> bool:
+        with self._lock:
+            return bool(self.in_use.get(link_id))
+
+    def node_up(self, node_id: str) -> bool:
+        return node_id not in self.down_nodes
+
+    def fibre_ok(self, link: PhysLink) -> bool:
+        return link.link_id not in self.cut_links
+
+    def misalignment_error(self, link_ids: Iterable[str]) -> float:
+        """Bit-flip probability the residual polarisation misalignments add: sin²(θ/2)."""
+        return xor_error(math.sin(self.misalignment.get(i, 0.0) / 2.0) ** 2 for i in link_ids)
+
+    # -- spans and paths -----------------------------------------------------------------
+
+    def span(self, node_id: str, link_id: str, neighbour: str) -> Span | None:
+        """The run from ``node_id`` over fibre ``link_id`` to memory node ``neighbour``.
+
+        Passes through q-ROADMs (transparent) only.  None if the fibre is not attached to
+        the node or no such run exists in the plant.
+        """
+        topo = self.topology
+        first = topo.links.get(link_id)
+        if first is None or node_id not in (first.a, first.b):
+            return None
+        fibres, roadms, here, prev = [first], [], first.other(node_id), first
+        while here != neighbour:
+            node = topo.nodes[here]
+            if node.kind not in TRANSPARENT_KINDS:
+                return None
+            nxt = self._through_roadm(here, prev, neighbour)
+            if nxt is None:
+                return None
+            roadms.append(node)
+            fibres.append(nxt)
+            prev, here = nxt, nxt.other(here)
+        return Span((node_id, neighbour), tuple(fibres), tuple(roadms))
+
+    def _through_roadm(self, roadm: str, came: PhysLink, target: str) -> PhysLink | None:
+        """The fibre out of a q-ROADM on the shortest run towards ``target``."""
+        graph = self._plant
+        best: tuple[float, PhysLink] | None = None
+        for lk in self.topology.links_of(roadm):
+            if lk.link_id == came.link_id:
+                continue
+            far = lk.other(roadm)
+            try:
+                rest = nx.shortest_path_length(graph, far, target, weight="length")
+            except (nx.NetworkXNoPath, nx.NodeNotFound):
+                continue
+            cost = lk.length_km + float(rest)
+            if best is None or cost < best[0]:
+                best = (cost, lk)
+        return None if best is None else best[1]
+
+    def span_usable(self, span: Span) -> bool:
+        """Light passes: every fibre intact, every q-ROADM and both ends powered."""
+        return (all(self.fibre_ok(f) for f in span.fibres)
+                and all(self.node_up(r.node_id) for r in span.roadms)
+                and all(self.node_up(e) for e in span.ends))
+
+    def _graph(self, *, usable_only: bool) -> nx.Graph:
+        graph = nx.Graph()
+        for lk in self.topology.links.values():
+            if usable_only and not (self.fibre_ok(lk) and self.node_up(lk.a)
+                                    and self.node_up(lk.b)):
+                continue
+            graph.add_edge(lk.a, lk.b, length=lk.length_km, link=lk)
+        return graph
+
+    def path(self, source: str, destination: str) -> list[Span] | None:
+        """Shortest usable path (by fibre length) as spans between memory nodes."""
+        graph = self._graph(usable_only=True)
+        try:
+            nodes: Sequence[str] = nx.shortest_path(graph, source, destination,
+                                                    weight="length")
+        except (nx.NetworkXNoPath, nx.NodeNotFound):
+            return None
+        spans: list[Span] = []
+        start, fibres, roadms = nodes[0], [], []
+        for here, there in itertools.pairwise(nodes):
+            fibres.append(graph.edges[here, there]["link"])
+            node = self.topology.nodes[there]
+            if node.kind in TRANSPARENT_KINDS and there != destination:
+                roadms.append(node)
+                continue
+            spans.append(Span((start, there), tuple(fibres), tuple(roadms)))
+            start, fibres, roadms = there, [], []
+        return spans
