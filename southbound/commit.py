@@ -60,7 +60,10 @@ class NetworkCommit:
             raise ValueError("one change per device")
         by_node = {c.node_id: c for c in changes}
         result.devices = {n: DeviceOutcome(node_id=n, status="untouched") for n in nodes}
-        self._preconnect(nodes)
+        unreachable = self._preconnect(nodes)
+        if unreachable:
+            self._fail(result, "prepare", unreachable)
+            return self._finish(result, start, {}, {})
         with ExitStack() as stack:
             adapters: dict[str, DeviceAdapter] = {}
             try:
@@ -191,15 +194,20 @@ class NetworkCommit:
             result.devices[node].status = "failed"
 
     # -- plumbing ----------------------------------------------------------------------------
-    def _preconnect(self, nodes: Sequence[str]) -> None:
-        pending = [n for n in nodes if self.pool.state(n)[0].value != "connected"]
-        if pending:
-            self._parallel(pending, lambda n: self._best_effort(
-                n, "connect", lambda: self._touch(n)))
+    def _preconnect(self, nodes: Sequence[str]) -> dict[str, AdapterError]:
+        """Connect every device not connected yet, in parallel; the ones that fail."""
+        errors: dict[str, AdapterError] = {}
 
-    def _touch(self, node: str) -> None:
-        with self.pool.session(node):
-            pass
+        def one(node: str) -> None:
+            try:
+                with self.pool.session(node):
+                    pass
+            except AdapterError as exc:
+                errors[node] = exc
+
+        pending = [n for n in nodes if self.pool.state(n)[0].value != "connected"]
+        self._parallel(pending, one)
+        return errors
 
     def _run(self, nodes: Sequence[str], adapters: dict[str, DeviceAdapter],
              by_node: dict[str, DeviceChange], step: Step) -> dict[str, AdapterError]:

@@ -125,12 +125,33 @@ def connect(*, host: str, port: int, username: str, password: str | None = None,
                                       allow_agent=False, timeout=timeout)
     handler = nc_manager.make_device_handler({"name": "default"})
     session = WakeableSSHSession(handler)
+    sock = _open_ssh_socket(host, port, timeout)
     try:
         session.connect(host=host, port=port, username=username, password=password,
                         key_filename=key_filename, hostkey_verify=hostkey_verify,
-                        look_for_keys=False, allow_agent=False, timeout=timeout)
+                        look_for_keys=False, allow_agent=False, timeout=timeout, sock=sock)
     except Exception:
         if session.transport:
             session.close()
+        sock.close()
         raise
     return nc_manager.Manager(session, handler, timeout=timeout)
+
+
+def _open_ssh_socket(host: str, port: int, timeout: float) -> socket.socket:
+    """TCP connect and wait (at most `timeout`) for the server's SSH banner.
+
+    paramiko waits a fixed 15 s for the banner; a device that accepts TCP but never
+    speaks (hung daemon, half-dead box) must fail within our own timeout instead.
+    """
+    sock = socket.create_connection((host, port), timeout=timeout)
+    try:
+        if not sock.recv(4, socket.MSG_PEEK):
+            raise ConnectionError(f"{host}:{port} closed the connection before SSH began")
+    except TimeoutError:
+        sock.close()
+        raise TimeoutError(f"no SSH banner from {host}:{port} within {timeout:g} s") from None
+    except BaseException:
+        sock.close()
+        raise
+    return sock

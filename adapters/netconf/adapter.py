@@ -118,9 +118,10 @@ class NetconfAdapter(DeviceAdapter):
         config = f'<config xmlns="{NC_NS}">{config_xml}</config>'
         m = self._m()
         if replace:
-            # copy-config replaces the candidate whole, including removing what is absent.
-            self._call("copy-config to candidate", m.copy_config, source=config,
-                       target="candidate")
+            # copy-config replaces the candidate whole, including removing what is absent
+            # (ncclient takes inline content as a whole <source> element).
+            self._call("copy-config to candidate", m.copy_config,
+                       source=f'<source xmlns="{NC_NS}">{config}</source>', target="candidate")
         else:
             self._call("edit-config candidate", m.edit_config, config=config,
                        target="candidate", default_operation="merge")

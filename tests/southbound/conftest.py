@@ -37,7 +37,7 @@ class Device:
 
         data = json.loads(self.store.get(Datastore.RUNNING) or "{}")
         apc = data.get("sdqn-apc:apc")
-        return None if apc is None else int(apc.get("calibration-interval", 3600))
+        return None if apc is None else int(float(apc.get("calibration-interval", 3600)))
 
 
 @pytest.fixture(scope="session")
@@ -47,11 +47,9 @@ def apc_schema() -> Schema:
 
 @pytest.fixture
 def make_device(apc_schema: Schema, tmp_path: Path) -> Iterator[Callable[[str], Device]]:
-    # TEMPORARY until controller/netconf/server.py lands (being written concurrently).
-    server_module = pytest.importorskip("controller.netconf.server")
-    NetconfServer = server_module.NetconfServer  # noqa: N806
+    from controller.netconf.server import NetconfServer
 
-    servers: list[object] = []
+    servers: list[NetconfServer] = []
 
     def make(node_id: str, port: int = 0) -> Device:
         store = NmdaStore(apc_schema)
@@ -66,7 +64,7 @@ def make_device(apc_schema: Schema, tmp_path: Path) -> Iterator[Callable[[str], 
 
     yield make
     for server in servers:
-        server.stop()  # type: ignore[attr-defined]
+        server.stop()
 
 
 def free_port() -> int:

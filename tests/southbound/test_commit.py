@@ -62,8 +62,8 @@ def test_dry_run_returns_diffs_and_changes_nothing(three: list[Device]) -> None:
         assert outcome.status == "dry-run"
         assert {"operation": "replace",
                 "path": "/sdqn-apc:apc/calibration-interval",
-                "value": "900", "previous": "1200"} in outcome.diff
-        assert "1200 -> 900" in (outcome.diff_xml or "")
+                "value": "900.0", "previous": "1200.0"} in outcome.diff
+        assert "1200.0 -> 900.0" in (outcome.diff_xml or "")
         assert {d.running_interval() for d in three} == {1200}
         assert committer.apply(changes(three, 600)).success  # nothing left locked
     finally:

@@ -51,7 +51,7 @@ def test_check_sync_detects_out_of_band_edit(make_device: Callable[[str], Device
         assert report.state is SyncState.OUT_OF_SYNC
         assert report.diff == [{"operation": "replace",
                                 "path": "/sdqn-apc:apc/calibration-interval",
-                                "value": "1200", "previous": "999"}]
+                                "value": "1200.0", "previous": "999.0"}]
         assert pool.state("a")[1] is SyncState.OUT_OF_SYNC
         assert sync.check_sync("b").state is SyncState.IN_SYNC
     finally:
