@@ -29,6 +29,17 @@ def _register() -> None:
     controller_app.command("run")(daemon.run)
     app.add_typer(controller_app, name="controller")
     bench_app.command("netconf")(bench_netconf.main)
+    from southbound import bench as southbound_bench
+
+    bench_app.command("southbound")(southbound_bench.main)
+    from simulators import bench_sim
+    from simulators import launcher as sim
+
+    sim_app = typer.Typer(no_args_is_help=True, help="Emulated quantum devices.")
+    app.add_typer(sim_app, name="sim")
+    sim_app.command("run")(sim.run_command)
+    sim_app.command("fault")(sim.fault_command)
+    bench_app.command("sim")(bench_sim.main)
     # --- other components register here (one line each) ---
 
 

@@ -33,6 +33,7 @@ def _children_xml(element: Any) -> str:
 
 class NetconfAdapter(DeviceAdapter):
     name = "netconf"
+    fast_transport = True  # False: stock ncclient session loop (benchmark comparison only)
 
     def __init__(self, endpoint: DeviceEndpoint, *, timeout: float = 30.0) -> None:
         super().__init__(endpoint, timeout=timeout)
@@ -45,7 +46,7 @@ class NetconfAdapter(DeviceAdapter):
         try:
             self._manager = connect(host=ep.address, port=ep.port, username=ep.username,
                                     password=ep.password, key_filename=ep.key_filename,
-                                    timeout=self.timeout)
+                                    timeout=self.timeout, fast=self.fast_transport)
         except Exception as exc:
             raise AdapterError(f"cannot connect to {ep.address}:{ep.port}: {exc}",
                                node_id=ep.node_id) from exc
