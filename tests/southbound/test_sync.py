@@ -136,3 +136,38 @@ def make_device_on_port(make_device: Callable[..., Device], port: int) -> Device
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.1)
+
+
+def test_device_states_are_published_to_operational(make_device: Callable[[str], Device]
+                                                    ) -> None:
+    import json
+
+    from controller.datastore.nmda import NmdaStore
+    from controller.datastore.schema import Schema
+    from controller.settings import PRODUCT_MODULES
+    from southbound.model import DeviceEndpoint
+    from southbound.state import publish_device_states
+    from tests.southbound.conftest import free_port
+
+    device = make_device("a")
+    ghost = DeviceEndpoint.model_validate({"node-id": "ghost", "port": free_port()})
+    controller = NmdaStore(Schema(list(PRODUCT_MODULES)))
+    pool = SessionPool([device.endpoint, ghost], adapters={"netconf": NetconfAdapter},
+                       timeout=3)
+    publish_device_states(pool, controller)
+
+    def states() -> dict[str, dict[str, str]]:
+        data = json.loads(controller.get(Datastore.OPERATIONAL, xpath=(
+            "/sdqn-controller:controller/southbound")))
+        return {d["node-id"]: d for d in data["sdqn-controller:controller"]["southbound"]
+                ["device"]}
+
+    try:
+        assert states()["a"]["connection-state"] == "disconnected"
+        pool.connect_all()
+        current = states()
+        assert current["a"]["connection-state"] == "connected"
+        assert current["ghost"]["connection-state"] == "unreachable"
+        assert "last-error" in current["ghost"] and "last-error" not in current["a"]
+    finally:
+        pool.close()
