@@ -223,10 +223,14 @@ class DeviceModel(ABC):
         return [Notification(self.module, "status-change", {
             "oper-status": health.oper, "stable": health.stable, "reason": reason})]
 
+    def current_status(self) -> tuple[str, bool]:
+        """(oper-status identity, stable) as of the last tick."""
+        return self._status or (UNKNOWN, False)
+
     def state(self, now: float) -> Json:
         """All ``config false`` data of the device, RFC 7951, for ``merge_state``."""
         body = self.state_body(now) if self.configured else {}
-        oper, stable = self._status or (UNKNOWN, False)
+        oper, stable = self.current_status()
         body["status"] = {"oper-status": oper, "stable": stable,
                           "last-change": self.clock.iso(self._status_since)}
         return {self.qname: body}

@@ -1,0 +1,277 @@
+"""Fault injection into a running emulated network, and the channel other processes use.
+
+Faults act on the plant or a device, never on the NETCONF layer directly, so each one
+shows up the way it would in a real network: in the operational state of every device it
+affects and in the notifications they raise.
+
+=================  =====================================================================
+fault              effect
+=================  =====================================================================
+fibre-cut          the fibre carries no light: link generation stops at both ends, the
+                   q-ROADM's cross-connects on it go down, its APC loses signal
+crash              the device's NETCONF server stops answering; neighbours lose the span;
+                   ``clear`` (or ``duration``) powers it back: warm-up/calibration again
+restart            a reboot of a live device (same as crash + immediate power-up)
+drift-surge        an APC's fibre drifts ``factor`` times faster until cleared: the
+                   tracking error, then the QBER of everything crossing the fibre, rises
+detector-failure   an end-node detector dies (``mode=dead``) or turns noisy (dark counts)
+oob-edit           a configuration change made on the device, behind the controller's
+                   back (RFC 6470 netconf-config-change, changed-by server)
+=================  =====================================================================
+
+Control channel: newline-delimited JSON over a localhost TCP socket.  Chosen over a file
+queue because the caller gets a synchronous answer (an unknown link is an error at the
+command line, not a line in a log), there is no polling delay and no stale-file clean-up,
+and it needs nothing but the standard library.  The socket binds to loopback only and every
+request must carry the random token the launcher writes (mode 0600) into its inventory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hmac
+import json
+import socket
+import threading
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Literal
+
+import structlog
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from controller.errors import NetconfError
+from simulators.devices.apc import DEFAULT_SURGE, Apc
+from simulators.devices.endnode import EndNode
+from simulators.devices.runtime import SimDevice
+
+if TYPE_CHECKING:
+    from simulators.launcher import Network
+
+log = structlog.get_logger(__name__)
+
+MAX_REQUEST = 1 << 20
+
+
+class FaultKind(StrEnum):
+    FIBRE_CUT = "fibre-cut"
+    CRASH = "crash"
+    RESTART = "restart"
+    DRIFT_SURGE = "drift-surge"
+    DETECTOR_FAILURE = "detector-failure"
+    OOB_EDIT = "oob-edit"
+
+
+class FaultRequest(BaseModel):
+    """One fault to inject (or clear)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: FaultKind
+    target: str = Field(description="link-id (fibre-cut) or node-id (every other fault)")
+    clear: bool = False
+    duration: float | None = Field(default=None, gt=0,
+                                   description="simulated seconds until automatic clear")
+    factor: float = Field(default=DEFAULT_SURGE, gt=0, description="drift-surge factor")
+    detector: str | None = None
+    mode: Literal["dead", "noisy"] = "dead"
+    data: dict[str, Any] | None = Field(default=None,
+                                        description="RFC 7951 edit for oob-edit")
+
+
+class FaultError(ValueError):
+    """A fault request that cannot apply (unknown target, wrong device kind, ...)."""
+
+
+class FaultInjector:
+    """Applies `FaultRequest`s to a `Network`; remembers what is active."""
+
+    def __init__(self, network: Network) -> None:
+        self.network = network
+        self.active: dict[tuple[str, str], FaultRequest] = {}
+        self._timers: list[threading.Timer] = []
+        self._lock = threading.Lock()
+
+    def apply(self, request: FaultRequest) -> str:
+        handler = {
+            FaultKind.FIBRE_CUT: self._fibre_cut,
+            FaultKind.CRASH: self._crash,
+            FaultKind.RESTART: self._restart,
+            FaultKind.DRIFT_SURGE: self._drift_surge,
+            FaultKind.DETECTOR_FAILURE: self._detector,
+            FaultKind.OOB_EDIT: self._oob_edit,
+        }[request.kind]
+        with self._lock:
+            message = handler(request)
+            key = (request.kind.value, request.target)
+            if request.clear:
+                self.active.pop(key, None)
+            elif request.kind not in (FaultKind.RESTART, FaultKind.OOB_EDIT):
+                self.active[key] = request
+        log.info("fault", kind=request.kind.value, target=request.target, clear=request.clear,
+                 result=message)
+        if request.duration is not None and not request.clear:
+            self._schedule_clear(request)
+        self.network.ticker.tick_once()  # show it now, not at the next period
+        return message
+
+    def _schedule_clear(self, request: FaultRequest) -> None:
+        clear = request.model_copy(update={"clear": True, "duration": None})
+        timer = threading.Timer(self.network.wall(request.duration or 0.0), self.apply,
+                                args=(clear,))
+        timer.daemon = True
+        self._timers.append(timer)
+        timer.start()
+
+    def cancel_timers(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+
+    # -- targets -------------------------------------------------------------------------
+
+    def _device(self, node_id: str) -> SimDevice:
+        device = self.network.devices.get(node_id)
+        if device is None:
+            raise FaultError(f"no emulated device {node_id!r}")
+        return device
+
+    # -- faults --------------------------------------------------------------------------
+
+    def _fibre_cut(self, req: FaultRequest) -> str:
+        try:
+            self.network.world.set_cut(req.target, not req.clear)
+        except KeyError as exc:
+            raise FaultError(f"no fibre {req.target!r}") from exc
+        return f"fibre {req.target} {'repaired' if req.clear else 'cut'}"
+
+    def _crash(self, req: FaultRequest) -> str:
+        device = self._device(req.target)
+        if req.clear:
+            if device.crashed:
+                device.restart()
+            return f"{req.target} powered up on port {device.port}"
+        device.crash()
+        return f"{req.target} crashed"
+
+    def _restart(self, req: FaultRequest) -> str:
+        device = self._device(req.target)
+        device.restart()
+        return f"{req.target} restarted on port {device.port}"
+
+    def _drift_surge(self, req: FaultRequest) -> str:
+        device = self._device(req.target)
+        model = device.model
+        if not isinstance(model, Apc):
+            raise FaultError(f"{req.target} is not an APC")
+        with device.lock:
+            model.surge = 1.0 if req.clear else req.factor
+        return f"{req.target} drift x{model.surge:g}"
+
+    def _detector(self, req: FaultRequest) -> str:
+        device = self._device(req.target)
+        model = device.model
+        if not isinstance(model, EndNode):
+            raise FaultError(f"{req.target} is not an end node")
+        detector = req.detector or "d1"
+        with device.lock:
+            if req.clear:
+                model.repair_detector(detector)
+            else:
+                model.fail_detector(detector, req.mode)
+        return f"{req.target} detector {detector} {'repaired' if req.clear else req.mode}"
+
+    def _oob_edit(self, req: FaultRequest) -> str:
+        device = self._device(req.target)
+        data = req.data or default_oob_edit(device)
+        try:
+            device.edit_out_of_band(data)
+        except NetconfError as exc:
+            raise FaultError(f"edit rejected by {req.target}: {exc}") from exc
+        return f"{req.target} running changed out of band"
+
+
+def default_oob_edit(device: SimDevice) -> dict[str, Any]:
+    """A harmless but visible local change for each kind (what a technician might do)."""
+    bodies: dict[str, dict[str, Any]] = {
+        "end-node": {"source": {"stabilisation-tolerance": "0.1"}},
+        "repeater": {"swap-success-probability": "0.45"},
+        "apc": {"calibration-interval": "1800"},
+        "q-roadm": {"nominal-insertion-loss": "1.7"},
+    }
+    return {device.model.qname: bodies.get(device.kind, {})}
+
+
+# ---------------------------------------------------------------------------------------
+# control channel
+
+
+class ControlServer:
+    """Newline-delimited JSON requests on a loopback TCP socket (see module docstring)."""
+
+    def __init__(self, injector: FaultInjector, token: str, host: str = "127.0.0.1",
+                 port: int = 0) -> None:
+        self.injector = injector
+        self.token = token
+        self._sock = socket.create_server((host, port))
+        self.host, self.port = host, int(self._sock.getsockname()[1])
+        self._thread = threading.Thread(target=self._serve, daemon=True, name="sim-control")
+        self._stopping = threading.Event()
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        with contextlib.suppress(OSError):
+            self._sock.shutdown(socket.SHUT_RDWR)
+        self._sock.close()
+        self._thread.join(timeout=5)
+
+    def _serve(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+
+    def _handle(self, conn: socket.socket) -> None:
+        with conn, conn.makefile("rwb") as stream:
+            conn.settimeout(30)
+            try:
+                reply = self.answer(stream.readline(MAX_REQUEST))
+            except OSError:
+                return
+            stream.write(json.dumps(reply).encode() + b"\n")
+            stream.flush()
+
+    def answer(self, line: bytes) -> dict[str, Any]:
+        try:
+            request = json.loads(line)
+        except ValueError:
+            return {"ok": False, "error": "request is not JSON"}
+        if not isinstance(request, dict) or not hmac.compare_digest(
+                str(request.get("token", "")), self.token):
+            return {"ok": False, "error": "bad token"}
+        op = request.get("op")
+        if op == "status":
+            return {"ok": True, "result": self.injector.network.status()}
+        if op != "fault":
+            return {"ok": False, "error": f"unknown op {op!r}"}
+        try:
+            message = self.injector.apply(FaultRequest.model_validate(request.get("fault")))
+        except (ValidationError, FaultError) as exc:
+            return {"ok": False, "error": str(exc)}
+        return {"ok": True, "result": message}
+
+
+def send(host: str, port: int, token: str, payload: dict[str, Any], timeout: float = 30.0
+         ) -> dict[str, Any]:
+    """One request to a running launcher's control channel; returns its JSON answer."""
+    with socket.create_connection((host, port), timeout=timeout) as conn:
+        conn.sendall(json.dumps({"token": token, **payload}).encode() + b"\n")
+        with conn.makefile("rb") as stream:
+            line = stream.readline(MAX_REQUEST)
+    if not line:
+        raise ConnectionError("the launcher closed the control channel without answering")
+    answer: dict[str, Any] = json.loads(line)
+    return answer

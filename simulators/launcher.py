@@ -1,0 +1,260 @@
+"""Start every device of a topology in one process: `sdqn sim run`.
+
+Each node of the topology file becomes a `SimDevice` of its kind (end-node → sdqn-end-node,
+repeater → sdqn-repeater, apc → sdqn-apc, q-roadm → sdqn-qroadm) with its own NETCONF
+server on the node's management port (or any free port).  All devices of one kind share
+one `Schema` (libyang context), all share one `World` (the plant, so faults and fibres
+couple them) and one `Ticker`.  The launcher writes an inventory the controller can load
+(node-id, kind, address, port, username, password, adapter, modules — the fields of
+`southbound.model.DeviceEndpoint`) plus the control channel for `sdqn sim fault`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import threading
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any
+
+import structlog
+import typer
+
+from controller.datastore.nmda import NmdaStore
+from controller.datastore.schema import Schema
+from controller.logs import configure_logging
+from controller.paths import CONFIG_DIR, REPO_ROOT
+from simulators.clock import Clock, ScaledClock
+from simulators.devices import MODELS
+from simulators.devices.apc import DEFAULT_SURGE
+from simulators.devices.runtime import ServerFactory, SimDevice, Ticker, netconf_factory
+from simulators.devices.world import Topology, World
+from simulators.faults import ControlServer, FaultInjector, FaultKind, send
+
+log = structlog.get_logger(__name__)
+
+DEFAULT_TOPOLOGY = CONFIG_DIR / "topologies" / "metro.json"
+DEFAULT_INVENTORY = REPO_ROOT / "var" / "sim" / "inventory.json"
+DEFAULT_USERS: Mapping[str, str] = {"admin": "admin"}
+
+
+class SchemaCache:
+    """One libyang context per device module, shared by every device of that kind."""
+
+    def __init__(self) -> None:
+        self._schemas: dict[str, Schema] = {}
+        self._lock = threading.Lock()
+
+    def get(self, module: str) -> Schema:
+        with self._lock:
+            if module not in self._schemas:
+                self._schemas[module] = Schema(["sdqn-types", module])
+            return self._schemas[module]
+
+    def __len__(self) -> int:
+        return len(self._schemas)
+
+
+class Network:
+    """The emulated devices of one topology, their plant, ticker and fault injector."""
+
+    def __init__(self, topology: Topology, *, clock: Clock | None = None, seed: int = 0,
+                 users: Mapping[str, str] = DEFAULT_USERS, host: str = "127.0.0.1",
+                 use_topology_ports: bool = True, tick: float = 1.0, serve: bool = True,
+                 schemas: SchemaCache | None = None) -> None:
+        self.topology = topology
+        self.clock = clock or ScaledClock()
+        self.world = World(topology)
+        self.users = dict(users)
+        self.host = host
+        self.schemas = schemas or SchemaCache()
+        factory: ServerFactory | None = netconf_factory(self.users, host) if serve else None
+        self.devices: dict[str, SimDevice] = {}
+        self.skipped: list[str] = []
+        for node in topology.nodes.values():
+            model_cls = MODELS.get(node.kind)
+            if model_cls is None:
+                self.skipped.append(node.node_id)
+                continue
+            model = model_cls(node, self.world, self.clock, seed=seed)
+            store = NmdaStore(self.schemas.get(model_cls.module))
+            port = node.port if use_topology_ports else 0
+            self.devices[node.node_id] = SimDevice(model, store, port=port,
+                                                   server_factory=factory)
+        self.ticker = Ticker(self.clock, list(self.devices.values()), period=tick)
+        self.faults = FaultInjector(self)
+        self.control: ControlServer | None = None
+
+    @classmethod
+    def from_file(cls, path: Path, **kwargs: Any) -> Network:
+        return cls(Topology.load(path), **kwargs)
+
+    def wall(self, sim_seconds: float) -> float:
+        """Wall seconds for a simulated duration (1:1 unless the clock is scaled)."""
+        return sim_seconds / float(getattr(self.clock, "factor", 1.0))
+
+    # -- life cycle ----------------------------------------------------------------------
+
+    def start(self, *, control: bool = True) -> None:
+        for device in self.devices.values():
+            device.start()
+        if control:
+            self.control = ControlServer(self.faults, secrets.token_urlsafe(24), self.host)
+            self.control.start()
+        self.ticker.start()
+        log.info("emulated network up", devices=len(self.devices), skipped=self.skipped)
+
+    def stop(self) -> None:
+        self.ticker.stop()
+        self.faults.cancel_timers()
+        if self.control is not None:
+            self.control.stop()
+        for device in self.devices.values():
+            device.stop()
+
+    def __enter__(self) -> Network:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- views ---------------------------------------------------------------------------
+
+    def inventory(self) -> dict[str, Any]:
+        """What the controller needs to reach every device (southbound DeviceEndpoint)."""
+        user, password = next(iter(self.users.items()))
+        devices = [{"node-id": d.node_id, "kind": d.kind, "address": self.host,
+                    "port": d.port, "username": user, "password": password,
+                    "adapter": d.model.node.adapter, "modules": [d.model.module]}
+                   for d in self.devices.values()]
+        inventory: dict[str, Any] = {"network-id": self.topology.network_id,
+                                     "devices": devices}
+        if self.control is not None:
+            inventory["control"] = {"address": self.control.host, "port": self.control.port,
+                                    "token": self.control.token}
+        return inventory
+
+    def write_inventory(self, path: Path) -> None:
+        """Write atomically, mode 0600: it holds device passwords and the control token."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            json.dump(self.inventory(), handle, indent=2)
+        os.replace(tmp, path)
+
+    def status(self) -> list[dict[str, Any]]:
+        """Per device: kind, port, crashed, and its status container."""
+        rows = []
+        for device in self.devices.values():
+            oper, stable = device.model.current_status()
+            rows.append({"node-id": device.node_id, "kind": device.kind, "port": device.port,
+                         "crashed": device.crashed, "oper-status": oper.split(":")[-1],
+                         "stable": stable})
+        return rows
+
+
+def load_inventory(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        raise FileNotFoundError(f"no inventory at {path}; is `sdqn sim run` running?")
+    data: dict[str, Any] = json.loads(path.read_text())
+    return data
+
+
+# ---------------------------------------------------------------------------------------
+# CLI
+
+
+def _device_table(network: Network) -> Any:
+    from rich.table import Table
+
+    table = Table(title=f"emulated network {network.topology.network_id!r}")
+    for column in ("node-id", "kind", "module", "address", "port", "links"):
+        table.add_column(column)
+    for device in network.devices.values():
+        links = ", ".join(lk.link_id for lk in network.topology.links_of(device.node_id))
+        if device.kind == "apc":
+            links = ", ".join(lk.link_id for lk in
+                              network.topology.compensated_by(device.node_id))
+        table.add_row(device.node_id, device.kind, device.model.module, network.host,
+                      str(device.port), links)
+    return table
+
+
+def run_command(
+    topology: Annotated[Path, typer.Option(help="topology file (RFC 7951 JSON)")] = (
+        DEFAULT_TOPOLOGY),
+    inventory: Annotated[Path, typer.Option(help="where to write the inventory")] = (
+        DEFAULT_INVENTORY),
+    time_factor: Annotated[float, typer.Option(help="simulated seconds per wall second")] = 1.0,
+    tick: Annotated[float, typer.Option(help="wall seconds between physics ticks")] = 1.0,
+    seed: Annotated[int, typer.Option(help="random seed of the device physics")] = 0,
+    any_port: Annotated[bool, typer.Option(
+        "--any-port", help="ignore the topology's management ports, pick free ones")] = False,
+    duration: Annotated[float | None, typer.Option(
+        help="stop after this many wall seconds (default: run until interrupted)")] = None,
+    log_level: Annotated[str, typer.Option(help="structlog level on stderr")] = "warning",
+) -> None:
+    """Start every device of a topology as a NETCONF server and keep them running."""
+    from rich.console import Console
+
+    configure_logging(log_level)
+    console = Console()
+    network = Network.from_file(topology, clock=ScaledClock(time_factor), seed=seed,
+                                use_topology_ports=not any_port, tick=tick)
+    started = time.monotonic()
+    network.start()
+    network.write_inventory(inventory)
+    console.print(_device_table(network))
+    console.print(f"{len(network.devices)} devices up in {time.monotonic() - started:.2f} s; "
+                  f"inventory {inventory}; control 127.0.0.1:"
+                  f"{network.control.port if network.control else '-'}; "
+                  f"time factor {time_factor:g}")
+    if network.skipped:
+        console.print(f"not emulated (no device model): {', '.join(network.skipped)}")
+    try:
+        deadline = None if duration is None else time.monotonic() + duration
+        while deadline is None or time.monotonic() < deadline:
+            time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        network.stop()
+        console.print("emulated network stopped")
+
+
+def fault_command(
+    kind: Annotated[FaultKind, typer.Argument(help="what to break")],
+    target: Annotated[str, typer.Argument(help="link-id (fibre-cut) or node-id")],
+    clear: Annotated[bool, typer.Option("--clear", help="repair / power up / stop")] = False,
+    duration: Annotated[float | None, typer.Option(
+        help="simulated seconds until the fault clears by itself")] = None,
+    factor: Annotated[float, typer.Option(help="drift-surge factor")] = DEFAULT_SURGE,
+    detector: Annotated[str | None, typer.Option(help="detector-id (detector-failure)")] = None,
+    mode: Annotated[str, typer.Option(help="detector failure: dead | noisy")] = "dead",
+    data: Annotated[str | None, typer.Option(
+        help="oob-edit: RFC 7951 JSON to merge into the device's running")] = None,
+    inventory: Annotated[Path, typer.Option(help="inventory of the running launcher")] = (
+        DEFAULT_INVENTORY),
+) -> None:
+    """Inject a fault into a running `sdqn sim run` (through its control channel)."""
+    try:
+        control = load_inventory(inventory).get("control")
+        if control is None:
+            raise FileNotFoundError(f"{inventory} names no control channel")
+        fault = {"kind": kind.value, "target": target, "clear": clear, "duration": duration,
+                 "factor": factor, "detector": detector, "mode": mode,
+                 "data": None if data is None else json.loads(data)}
+        answer = send(control["address"], int(control["port"]), control["token"],
+                      {"op": "fault", "fault": fault})
+    except (OSError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    if not answer.get("ok"):
+        typer.echo(f"error: {answer.get('error')}", err=True)
+        raise typer.Exit(1)
+    typer.echo(str(answer.get("result")))
