@@ -40,6 +40,9 @@ def _register() -> None:
     sim_app.command("run")(sim.run_command)
     sim_app.command("fault")(sim.fault_command)
     bench_app.command("sim")(bench_sim.main)
+    from controller import demo
+
+    app.command("demo")(demo.main)
     # --- other components register here (one line each) ---
 
 

@@ -1,0 +1,49 @@
+"""`sdqn demo` runs the real controller: its decisions are readable over NETCONF."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from lxml import etree
+
+from controller.paths import REPO_ROOT
+from southbound.transport import connect
+
+SVC = "urn:sdqn:sdqn-services"
+
+
+def test_demo_serves_decisions_over_netconf() -> None:
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "controller.cli", "demo", "--duration", "20", "--port", "0",
+         "--time-limit", "5"], cwd=REPO_ROOT, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"})
+    try:
+        assert demo.stdout is not None
+        first = demo.stdout.readline()
+        assert first.startswith("netconf listening on 127.0.0.1:"), first
+        port = int(first.rsplit(":", 1)[1])
+        table = "".join(demo.stdout.readline() for _ in range(4))
+        assert "Q-NUM" in table
+        manager = connect(host="127.0.0.1", port=port, username="admin", password="admin")
+        try:
+            reply = manager.dispatch(etree.fromstring(
+                '<get-data xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-nmda" '
+                'xmlns:ds="urn:ietf:params:xml:ns:yang:ietf-datastores">'
+                "<datastore>ds:operational</datastore>"
+                '<xpath-filter xmlns:svc="urn:sdqn:sdqn-services">'
+                "/svc:entanglement-services</xpath-filter></get-data>"))
+        finally:
+            manager.close_session()
+        root = etree.fromstring(reply.xml.encode())
+        admissions = {r.findtext(f"{{{SVC}}}name"):
+                      r.findtext(f"{{{SVC}}}state/{{{SVC}}}admission")
+                      for r in root.iter(f"{{{SVC}}}request")}
+        assert admissions["qkd-alice-bob"] == "admitted"
+        assert admissions["dqs-alice-dave"] == "rejected"   # F ≥ 0.99 is out of reach
+        assert len(admissions) == 4
+    finally:
+        demo.terminate()
+        demo.wait(timeout=15)
+    assert demo.returncode == 0
