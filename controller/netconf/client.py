@@ -30,15 +30,21 @@ class RawNetconfClient:
         self.ssh.set_missing_host_key_policy(paramiko.AutoAddPolicy())
         sock = socket.create_connection((host, port), timeout=timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # see server._serve
-        self.ssh.connect(host, port=port, username=username, password=password, sock=sock,
-                         look_for_keys=False, allow_agent=False, timeout=timeout)
-        transport = self.ssh.get_transport()
-        assert transport is not None
-        self.channel = transport.open_session(timeout=timeout)
-        self.channel.settimeout(timeout)
-        self.channel.invoke_subsystem("netconf")
-        self.reader = FrameReader(self.channel.recv, max_size)
-        self.server_hello = etree.fromstring(self.reader.read())
+        try:
+            self.ssh.connect(host, port=port, username=username, password=password,
+                             sock=sock, look_for_keys=False, allow_agent=False,
+                             timeout=timeout)
+            transport = self.ssh.get_transport()
+            assert transport is not None
+            self.channel = transport.open_session(timeout=timeout)
+            self.channel.settimeout(timeout)
+            self.channel.invoke_subsystem("netconf")
+            self.reader = FrameReader(self.channel.recv, max_size)
+            self.server_hello = etree.fromstring(self.reader.read())
+        except BaseException:
+            self.ssh.close()
+            sock.close()
+            raise
         self.session_id = int(self.server_hello.findtext(f"{{{NC_NS}}}session-id") or 0)
         self._ids = itertools.count(1)
         if hello is not None:

@@ -57,12 +57,14 @@ _CONFIG_SOURCES = (Datastore.RUNNING, Datastore.CANDIDATE, Datastore.STARTUP)
 class Params:
     """The parameters of one operation, checked against the names it accepts."""
 
-    def __init__(self, op: etree._Element, accepted: Mapping[str, str]) -> None:
+    def __init__(self, op: etree._Element, accepted: Mapping[str, str | tuple[str, ...]]
+                 ) -> None:
         self.op_name = etree.QName(op).localname
         self.items: dict[str, list[etree._Element]] = {}
         for child in children(op):
             ns, name = qname(child)
-            if accepted.get(name) != ns:
+            allowed = accepted.get(name, ())
+            if ns not in (allowed if isinstance(allowed, tuple) else (allowed,)):
                 raise unknown_element(name, self.op_name)
             self.items.setdefault(name, []).append(child)
 
@@ -518,8 +520,10 @@ class Operations:
 
     def create_subscription(self, session: Session, op: etree._Element) -> bytes:
         """RFC 5277 §2.1.1 (no replay: startTime is refused)."""
-        params = Params(op, dict.fromkeys(("stream", "filter", "startTime", "stopTime"),
-                                          NOTIF_NS))
+        # RFC 5277 puts <filter> in its own namespace; clients (ncclient) often use the
+        # base namespace, as in <get>.
+        params = Params(op, {"stream": NOTIF_NS, "filter": (NOTIF_NS, NC_NS),
+                             "startTime": NOTIF_NS, "stopTime": NOTIF_NS})
         if session.subscription is not None:
             raise NetconfError.of(ErrorTag.OPERATION_FAILED,
                                   "this session already has a subscription",

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
+import time
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -38,6 +39,7 @@ from controller.netconf.ssh import Authenticator, ServerInterface, load_host_key
 from controller.settings import AuthSettings
 
 log = structlog.get_logger(__name__)
+_STEP_S = 0.1  # polling step while a connection authenticates and opens its channel
 
 
 class NetconfServer:
@@ -130,6 +132,12 @@ class NetconfServer:
         if self.core.notifier is not None:
             self.core.notifier.publish(content, stream)
 
+    @property
+    def connections(self) -> int:
+        """Open SSH connections (sessions plus those still authenticating)."""
+        with self._lock:
+            return len(self._threads)
+
     def session_ids(self) -> list[int]:
         return sorted(s.session_id for s in self.core.all_sessions())
 
@@ -178,9 +186,8 @@ class NetconfServer:
             transport.add_server_key(self._host_key)
             iface = ServerInterface(self._auth)
             transport.start_server(server=iface)
-            timeout = self.core.limits.hello_timeout
-            channel = transport.accept(timeout=timeout)
-            if channel is None or not iface.subsystem.wait(timeout) or iface.username is None:
+            channel = self._wait_channel(transport, iface)
+            if channel is None or iface.username is None:
                 self._log.info("ssh connection without a netconf channel", peer=addr[0])
                 return
             Session(self.core, self._operations, channel, transport, iface.username,
@@ -192,3 +199,19 @@ class NetconfServer:
             with self._lock:
                 self._transports.discard(transport)
                 self._threads.discard(threading.current_thread())
+
+    def _wait_channel(self, transport: paramiko.Transport, iface: ServerInterface
+                      ) -> paramiko.Channel | None:
+        """The authenticated netconf channel, or None (peer gone, timeout, server stop).
+
+        paramiko's accept() is not woken by a closing transport, so wait in short steps.
+        """
+        deadline = time.monotonic() + self.core.limits.hello_timeout
+        channel = None
+        while time.monotonic() < deadline and transport.is_active() \
+                and not self._stopping.is_set():
+            if channel is None:
+                channel = transport.accept(timeout=_STEP_S)
+            elif iface.subsystem.wait(_STEP_S):
+                return channel if iface.username is not None else None
+        return None
