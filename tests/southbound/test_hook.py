@@ -1,0 +1,57 @@
+"""A datastore commit that devices refuse leaves running, intended and devices unchanged."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+
+import pytest
+
+from adapters.netconf import NetconfAdapter
+from controller.datastore.nmda import Datastore, NmdaStore, Transaction
+from controller.datastore.schema import Schema
+from controller.errors import NetconfError
+from southbound.commit import NetworkCommit
+from southbound.hook import DevicePushHook
+from southbound.model import DeviceChange
+from southbound.pool import SessionPool
+from tests.southbound.conftest import Device, apc_config
+
+
+def render_from_intended(nodes: Sequence[str], bases: dict[str, tuple[str, ...]]
+                         ) -> Callable[[NmdaStore, Transaction], list[DeviceChange]]:
+    """Every device gets the calibration interval held in the controller's intended."""
+    def render(store: NmdaStore, txn: Transaction) -> list[DeviceChange]:
+        assert Datastore.INTENDED in txn.ops  # intended was expanded before the hook
+        data = json.loads(store.get(Datastore.INTENDED) or "{}")
+        interval = int(float(data["sdqn-apc:apc"]["calibration-interval"]))
+        return [DeviceChange(node_id=n, config_xml=apc_config(
+            n, interval, bases.get(n, ("rectilinear", "diagonal")))) for n in nodes]
+    return render
+
+
+def test_device_failure_rolls_back_the_datastores(apc_schema: Schema,
+                                                  make_device: Callable[[str], Device]
+                                                  ) -> None:
+    devices = [make_device("d1"), make_device("d2")]
+    pool = SessionPool([d.endpoint for d in devices], adapters={"netconf": NetconfAdapter})
+    controller = NmdaStore(apc_schema)   # the controller's own store (identity expansion)
+    bases: dict[str, tuple[str, ...]] = {}
+    hook = DevicePushHook(NetworkCommit(pool), render_from_intended(["d1", "d2"], bases))
+    controller.commit_hooks.append(hook)
+    edit = ('{"sdqn-apc:apc": {"node-id": "ctl", "calibration-interval": "%d", '
+            '"target-bases": ["rectilinear", "diagonal"]}}')
+    try:
+        controller.copy(Datastore.RUNNING, content=edit % 1200)
+        assert {d.running_interval() for d in devices} == {1200}
+        bases["d2"] = ("rectilinear",)  # d2 will now refuse its config (min-elements 2)
+        with pytest.raises(NetconfError) as info:
+            controller.copy(Datastore.RUNNING, content=edit % 300)
+        assert "d2" in info.value.first.message
+        for ds in (Datastore.RUNNING, Datastore.INTENDED):
+            data = json.loads(controller.get(ds))
+            assert data["sdqn-apc:apc"]["calibration-interval"] == "1200.0"
+        assert {d.running_interval() for d in devices} == {1200}
+        assert hook.last_result is not None and hook.last_result.phase_failed == "prepare"
+    finally:
+        pool.close()
