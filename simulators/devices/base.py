@@ -109,7 +109,7 @@ class DeviceModel(ABC):
         self.clock = clock
         self.rng = device_seed(seed, node.node_id)
         self.config: Json = {}
-        self._last: float | None = None
+        self._last: float | None = clock.now()
         self._changed_at = clock.now()
         self._status: tuple[str, bool] | None = None
         self._status_since = clock.now()

@@ -229,7 +229,8 @@ class EndNode(DeviceModel):
             efficiency = sum(usable) / len(usable)
         qber = xor_error([qber_from_fidelity(base.fidelity),
                           self.world.misalignment_error(base.links)])
-        return Delivery(base.rate_hz * efficiency, 1.0 - 1.5 * qber, qber, base.latency_s)
+        return Delivery(base.rate_hz * efficiency, 1.0 - 1.5 * qber, qber, base.latency_s,
+                        links=base.links)
 
     def _step_endpoints(self, dt: float) -> list[Notification]:
         notes: list[Notification] = []

@@ -33,7 +33,6 @@ from qnum.physics import (
     chain_performance,
     fidelity_from_werner,
     iterate,
-    memory_slots,
     qber_from_fidelity,
     werner_from_fidelity,
 )
@@ -88,6 +87,12 @@ class FlowRun:
     stored: int = 0
     fidelity: float | None = None
     problem: str = ""
+
+
+def slots_needed(purification_rounds: int) -> int:
+    """Registers a flow needs: per side, a sequential recurrence of r rounds holds one pair
+    per level plus the incoming one (r + 1); with no purification one half per side."""
+    return 2 * (purification_rounds + 1)
 
 
 def effective_fidelity(fidelity: float, flip: float) -> float:
@@ -188,7 +193,7 @@ class Repeater(DeviceModel):
         """Advance one flow; returns its stored pairs (register index assigned later)."""
         links = list(flow.get("neighbour-links") or [])
         sides = [self.links.get(i) for i in links]
-        needed = memory_slots(2, int(flow.get("purification-rounds", 0)))[1]
+        needed = slots_needed(int(flow.get("purification-rounds", 0)))
         if len(links) != 2 or any(s is None or s.params is None for s in sides):
             run.problem, run.fidelity, run.stored = "a neighbour link is not generating", None, 0
             return []
