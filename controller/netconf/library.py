@@ -42,6 +42,11 @@ BASE_CAPABILITIES = (
 )
 
 
+# Features a schema may enable that this server does not implement: they must not be
+# announced (ietf-netconf's :url needs <url> sources and targets, which we refuse).
+UNSUPPORTED_FEATURES = {"ietf-netconf": frozenset({"url"})}
+
+
 @dataclass(frozen=True)
 class ModuleInfo:
     name: str
@@ -58,8 +63,9 @@ def modules(schema: Schema) -> list[ModuleInfo]:
         revision = next(iter(mod.revisions()), None)
         parsed = mod.cdata.parsed
         version = "1.1" if parsed != ffi.NULL and parsed.version == 2 else "1.0"
-        features = tuple(f.name() for f in mod.features() if f.state()) \
-            if mod.implemented() else ()
+        hidden = UNSUPPORTED_FEATURES.get(mod.name(), frozenset())
+        features = tuple(f.name() for f in mod.features()
+                         if f.state() and f.name() not in hidden) if mod.implemented() else ()
         result.append(ModuleInfo(name=mod.name(), revision=revision.date() if revision else None,
                                  namespace=c2s(mod.cdata.ns) or "",
                                  implemented=mod.implemented(), yang_version=version,
@@ -108,12 +114,18 @@ class Library:
                 "json", with_siblings=True))
         # File locations of this host mean nothing to a client: modules are fetched with
         # <get-schema> (RFC 6022) instead.
-        for module_set in data["ietf-yang-library:yang-library"].get("module-set", []):
-            for entry in (*module_set.get("module", []),
-                          *module_set.get("import-only-module", [])):
-                entry.pop("location", None)
-        for entry in data.get("ietf-yang-library:modules-state", {}).get("module", []):
+        entries = [entry for module_set in data["ietf-yang-library:yang-library"].get(
+            "module-set", []) for entry in (*module_set.get("module", []),
+                                            *module_set.get("import-only-module", []))]
+        for entry in entries:
+            entry.pop("location", None)
+        legacy = data.get("ietf-yang-library:modules-state", {}).get("module", [])
+        for entry in legacy:
             entry.pop("schema", None)
+        for entry in (*entries, *legacy):
+            hidden = UNSUPPORTED_FEATURES.get(entry["name"], frozenset())
+            if hidden and "feature" in entry:
+                entry["feature"] = [f for f in entry["feature"] if f not in hidden]
         library = data["ietf-yang-library:yang-library"]
         library["datastore"] = [{"name": f"ietf-datastores:{ds}", "schema": "complete"}
                                 for ds in NMDA_DATASTORES]

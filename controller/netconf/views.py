@@ -139,6 +139,8 @@ def limit_depth(forest: Forest, depth: int, xpath: str | None) -> None:
 
 # -- printing -------------------------------------------------------------------------------
 
+_LY_WD_NS = b'"urn:ietf:params:xml:ns:yang:ietf-netconf-with-defaults"'
+_WD_ATTRIBUTE_NS = b'"urn:ietf:params:xml:ns:netconf:default:1.0"'
 _WD = {WithDefaults.EXPLICIT: lib.LYD_PRINT_WD_EXPLICIT, WithDefaults.TRIM: lib.LYD_PRINT_WD_TRIM,
        WithDefaults.REPORT_ALL: lib.LYD_PRINT_WD_ALL,
        WithDefaults.REPORT_ALL_TAGGED: lib.LYD_PRINT_WD_ALL_TAG}
@@ -156,6 +158,11 @@ def print_xml(forest: Forest, with_defaults: WithDefaults, *, keep_empty: bool) 
     if lib.lyd_print_mem(buf, forest.first, lib.LYD_XML, flags) != 0 or buf[0] == NULL:
         return b""
     try:
-        return bytes(ffi.string(buf[0]))
+        text = bytes(ffi.string(buf[0]))
     finally:
         lib.free(buf[0])
+    if with_defaults is WithDefaults.REPORT_ALL_TAGGED:
+        # RFC 6243 §6: the default attribute lives in the netconf:default:1.0 namespace;
+        # libyang tags with the YANG module's namespace instead.
+        text = text.replace(_LY_WD_NS, _WD_ATTRIBUTE_NS)
+    return text

@@ -364,3 +364,17 @@ def test_unknown_rpc_and_bad_parameters(connect: Connect) -> None:
     with pytest.raises(RPCError) as exc:
         mgr.dispatch(etree.fromstring(f'<lock xmlns="{NC}"><target><url>x</url></target></lock>'))
     assert exc.value.tag == "operation-not-supported"
+
+
+def test_with_defaults_on_get_config(connect: Connect) -> None:
+    """RFC 6243: basic mode explicit; report-all adds defaults, tagged marks them."""
+    mgr = connect()
+    nacm_filter = ("subtree", '<nacm xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-acm">'
+                              "<enable-external-groups/></nacm>")
+    assert xml(mgr.get_config("running", filter=nacm_filter)).findtext(
+        ".//{*}enable-external-groups") is None
+    tagged = xml(mgr.get_config("running", filter=nacm_filter,
+                                with_defaults="report-all-tagged"))
+    leaf = tagged.find(".//{*}enable-external-groups")
+    assert leaf is not None and leaf.text == "true"
+    assert leaf.get("{urn:ietf:params:xml:ns:netconf:default:1.0}default") == "true"
