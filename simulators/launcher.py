@@ -26,6 +26,7 @@ import typer
 from controller.datastore.nmda import NmdaStore
 from controller.datastore.schema import Schema
 from controller.logs import configure_logging
+from controller.netconf import NETCONF_MODULES
 from controller.paths import CONFIG_DIR, REPO_ROOT
 from simulators.clock import Clock, ScaledClock
 from simulators.devices import MODELS
@@ -42,7 +43,11 @@ DEFAULT_USERS: Mapping[str, str] = {"admin": "admin"}
 
 
 class SchemaCache:
-    """One libyang context per device module, shared by every device of that kind."""
+    """One libyang context per device module, shared by every device of that kind.
+
+    Besides the device module it holds what the NETCONF server itself serves (monitoring
+    state, base notifications): `controller.netconf.NETCONF_MODULES`.
+    """
 
     def __init__(self) -> None:
         self._schemas: dict[str, Schema] = {}
@@ -51,7 +56,7 @@ class SchemaCache:
     def get(self, module: str) -> Schema:
         with self._lock:
             if module not in self._schemas:
-                self._schemas[module] = Schema(["sdqn-types", module])
+                self._schemas[module] = Schema([*NETCONF_MODULES, "sdqn-types", module])
             return self._schemas[module]
 
     def __len__(self) -> int:

@@ -92,7 +92,9 @@ class SimDevice:
         self.lock = threading.RLock()  # one tick, fault or action at a time
         self.history: collections.deque[Notification] = collections.deque(maxlen=HISTORY)
         self._seen_running = -1
+        self._running_changed_at: float | None = None
         self._booted = False
+        store.listeners.append(self._on_change)
 
     @property
     def node_id(self) -> str:
@@ -164,13 +166,21 @@ class SimDevice:
             self._push_state(now)
             self._emit(notes)
 
+    def _on_change(self, ds: Datastore, ops: object, session_id: int) -> None:
+        # Called inside the store's commit; only note the time (taking the device lock
+        # here could deadlock with a tick waiting for the store) and apply on the next tick.
+        if ds is Datastore.RUNNING and self._running_changed_at is None:
+            self._running_changed_at = self.clock.now()
+
     def _sync_config(self, now: float) -> list[Notification]:
         version = self.store.versions[Datastore.RUNNING]
         if version == self._seen_running:
             return []
         self._seen_running = version
+        changed_at, self._running_changed_at = self._running_changed_at, None
         text = self.store.get(Datastore.RUNNING, with_defaults=WithDefaults.REPORT_ALL)
-        return self.model.apply_config(json.loads(text) if text.strip() else {}, now)
+        data = json.loads(text) if text.strip() else {}
+        return self.model.apply_config(data, now if changed_at is None else min(changed_at, now))
 
     def _push_state(self, now: float) -> None:
         text = json.dumps(self.model.state(now))

@@ -19,6 +19,10 @@ from simulators.launcher import DEFAULT_TOPOLOGY, Network, SchemaCache
 NMDA = "urn:ietf:params:xml:ns:yang:ietf-netconf-nmda"
 DS = "urn:ietf:params:xml:ns:yang:ietf-datastores"
 NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
+END = "urn:sdqn:sdqn-end-node"
+REP = "urn:sdqn:sdqn-repeater"
+APC = "urn:sdqn:sdqn-apc"
+QRD = "urn:sdqn:sdqn-qroadm"
 
 
 @pytest.fixture(autouse=True)

@@ -1,0 +1,194 @@
+"""Every fault shows in operational state and as a notification, over real NETCONF."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import paramiko
+import pytest
+from ncclient.transport.errors import SSHError
+from typer.testing import CliRunner
+
+from controller.cli import app
+from simulators.clock import ManualClock
+from simulators.devices.apc import CALIBRATION_DURATION
+from simulators.faults import FaultError, FaultKind, FaultRequest, send
+from simulators.launcher import Network
+from tests.simulators.conftest import (
+    APC,
+    END,
+    REP,
+    Connect,
+    advance,
+    find_text,
+    get_data,
+    has,
+    wait_notification,
+)
+
+pytestmark = pytest.mark.timeout(60)
+
+NCN = "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"
+
+
+def fault(network: Network, kind: str, target: str, **kw: object) -> str:
+    return network.faults.apply(FaultRequest.model_validate({"kind": kind, "target": target,
+                                                             **kw}))
+
+
+def generate_on(connect: Connect, node: str, link: str, neighbour: str) -> None:
+    m = connect(node)
+    m.edit_config(target="running", config=(
+        '<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">'
+        f'<repeater xmlns="{REP}"><link-generation><link><link-id>{link}</link-id>'
+        f"<neighbour>{neighbour}</neighbour><attempt-rate>1000000</attempt-rate></link>"
+        "</link-generation></repeater></config>"))
+
+
+def test_fibre_cut_and_repair(network: Network, connect: Connect, clock: ManualClock) -> None:
+    generate_on(connect, "r1", "r1-r2", "r2")
+    advance(network, clock, CALIBRATION_DURATION + 5, step=5)
+    r1, apc = connect("r1"), connect("apc-1")
+    r1.create_subscription()
+    apc.create_subscription()
+    assert fault(network, "fibre-cut", "r1-r2") == "fibre r1-r2 cut"
+    note = wait_notification(r1, has("status-change", REP, "fibre cut on r1-r2"))
+    assert "degraded" in note.findtext(f".//{{{REP}}}oper-status", "")
+    wait_notification(apc, has("reason", APC, "loss of signal on r1-r2"))
+    advance(network, clock, 2)
+    oper = get_data(r1)
+    assert find_text(oper, "status/oper-status", REP) == "sdqn-types:degraded"
+    assert float(find_text(oper, "link/state/generation-rate", REP) or 1) == 0.0
+    assert find_text(get_data(apc), "apc/status/oper-status", APC) == "sdqn-types:down"
+    assert ("fibre-cut", "r1-r2") in network.faults.active
+    fault(network, "fibre-cut", "r1-r2", clear=True)
+    wait_notification(r1, has("oper-status", REP, "sdqn-types:up"))
+    advance(network, clock, 2)
+    assert float(find_text(get_data(r1), "link/state/generation-rate", REP) or 0) > 0
+    assert network.faults.active == {}
+
+
+def test_crash_stops_the_server_and_restart_brings_it_back(
+        network: Network, connect: Connect, clock: ManualClock) -> None:
+    generate_on(connect, "r1", "r1-r2", "r2")
+    r1 = connect("r1")
+    r1.create_subscription()
+    port = network.devices["r2"].port
+    fault(network, "crash", "r2", duration=0.5)  # ManualClock: 1 simulated s = 1 wall s
+    wait_notification(r1, has("reason", REP, "r2 unreachable"))
+    with pytest.raises((SSHError, OSError, paramiko.SSHException)):
+        connect("r2")
+    assert find_text(get_data(r1), "status/oper-status", REP) == "sdqn-types:degraded"
+    deadline = time.monotonic() + 10
+    while network.devices["r2"].crashed and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not network.devices["r2"].crashed and network.devices["r2"].port == port
+    r2 = connect("r2")
+    assert find_text(get_data(r2), "status/oper-status", REP) is not None
+    assert any("restarted" in n.content.get("reason", "")
+               for n in network.devices["r2"].history if n.name == "status-change")
+    wait_notification(r1, has("oper-status", REP, "sdqn-types:up"))
+
+
+def test_restart_restarts_the_source_warm_up(network: Network, connect: Connect,
+                                             clock: ManualClock) -> None:
+    alice = connect("alice")
+    alice.edit_config(target="running", config=(
+        '<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">'
+        f'<end-node xmlns="{END}"><source><pump-enabled>true</pump-enabled>'
+        "<warm-up-duration>5</warm-up-duration></source></end-node></config>"))
+    advance(network, clock, 40, step=5)
+    assert find_text(get_data(alice), "source/state/source-state", END) == "stable"
+    assert "restarted on port" in fault(network, "restart", "alice")
+    fresh = connect("alice")
+    assert find_text(get_data(fresh), "source/state/source-state", END) == "warming-up"
+    assert find_text(get_data(fresh), "end-node/source/pump-enabled", END) == "true"
+
+
+def test_drift_surge_puts_the_apc_out_of_spec(network: Network, connect: Connect,
+                                              clock: ManualClock) -> None:
+    advance(network, clock, CALIBRATION_DURATION + 5, step=5)
+    m = connect("apc-2")
+    m.create_subscription()
+    base = float(find_text(get_data(m), "state/polarisation-drift-rate", APC) or 0)
+    fault(network, "drift-surge", "apc-2", factor=50)
+    surged = float(find_text(get_data(m), "state/polarisation-drift-rate", APC) or 0)
+    assert surged == pytest.approx(50 * base, rel=0.1)
+    advance(network, clock, 600, step=10)
+    note = wait_notification(m, has("out-of-spec", APC))
+    assert note.findtext(f".//{{{APC}}}severity") == "major"
+    oper = get_data(m)
+    assert find_text(oper, "state/spec-status", APC) == "out-of-spec"
+    assert float(find_text(oper, "state/misalignment-error", APC) or 0) > 0.002
+    fault(network, "drift-surge", "apc-2", clear=True)
+    assert network.devices["apc-2"].model.surge == 1.0  # type: ignore[attr-defined]
+
+
+def test_detector_failure(network: Network, connect: Connect) -> None:
+    m = connect("charlie")
+    m.create_subscription()
+    fault(network, "detector-failure", "charlie", detector="d2")
+    note = wait_notification(m, has("detector-alarm", END))
+    assert note.findtext(f".//{{{END}}}severity") == "critical"
+    assert note.findtext(f".//{{{END}}}detector-id") == "d2"
+    oper = get_data(m)
+    states = {d.findtext(f"{{{END}}}detector-id"): d.findtext(f".//{{{END}}}oper-status")
+              for d in oper.iter(f"{{{END}}}detector")}
+    assert states == {"d1": "sdqn-types:up", "d2": "sdqn-types:down"}
+    fault(network, "detector-failure", "charlie", detector="d2", clear=True)
+    note = wait_notification(m, has("detector-alarm", END))
+    assert note.findtext(f".//{{{END}}}severity") == "cleared"
+
+
+def test_out_of_band_edit(network: Network, connect: Connect) -> None:
+    m = connect("apc-3")
+    m.create_subscription()
+    fault(network, "oob-edit", "apc-3")
+    note = wait_notification(m, has("netconf-config-change", NCN))
+    assert note.find(f".//{{{NCN}}}changed-by/{{{NCN}}}server") is not None
+    running = get_data(m, "running")
+    assert find_text(running, "apc/calibration-interval", APC) == "1800.0"
+    with pytest.raises(FaultError, match="rejected"):
+        fault(network, "oob-edit", "apc-3", data={"sdqn-apc:apc": {"tracking-tolerance": "9"}})
+
+
+def test_fault_errors(network: Network) -> None:
+    with pytest.raises(FaultError, match="no fibre"):
+        fault(network, "fibre-cut", "nowhere")
+    with pytest.raises(FaultError, match="not an APC"):
+        fault(network, "drift-surge", "r1")
+    with pytest.raises(FaultError, match="not an end node"):
+        fault(network, "detector-failure", "qr1")
+    with pytest.raises(FaultError, match="no emulated device"):
+        fault(network, "crash", "zed")
+
+
+def test_control_channel_and_cli(network: Network, tmp_path: Path) -> None:
+    control = network.control
+    assert control is not None
+    assert send(control.host, control.port, "wrong", {"op": "status"}) == {
+        "ok": False, "error": "bad token"}
+    status = send(control.host, control.port, control.token, {"op": "status"})
+    assert status["ok"] and {row["node-id"] for row in status["result"]} == set(
+        network.devices)
+    answer = send(control.host, control.port, control.token,
+                  {"op": "fault", "fault": {"kind": "teleport", "target": "r1"}})
+    assert not answer["ok"] and "kind" in answer["error"]
+    inventory = tmp_path / "inventory.json"
+    network.write_inventory(inventory)
+    runner = CliRunner()
+    result = runner.invoke(app, ["sim", "fault", "fibre-cut", "r2-r3", "--inventory",
+                                 str(inventory)])
+    assert result.exit_code == 0, result.output
+    assert "r2-r3" in network.world.cut_links
+    result = runner.invoke(app, ["sim", "fault", "crash", "zed", "--inventory", str(inventory)])
+    assert result.exit_code == 1 and "no emulated device" in result.output
+    result = runner.invoke(app, ["sim", "fault", FaultKind.OOB_EDIT.value, "r1", "--data",
+                                 json.dumps({"sdqn-repeater:repeater": {"bsm-fidelity": "0.9"}}),
+                                 "--inventory", str(inventory)])
+    assert result.exit_code == 0, result.output
+    missing = runner.invoke(app, ["sim", "fault", "crash", "r1", "--inventory",
+                                  str(tmp_path / "none.json")])
+    assert missing.exit_code == 2 and "no inventory" in missing.output
