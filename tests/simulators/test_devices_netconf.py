@@ -4,13 +4,18 @@ notifications."""
 
 from __future__ import annotations
 
+import math
+import time
+
 import pytest
 from lxml import etree
+from ncclient import manager
 from ncclient.operations.rpc import RPCError
 
-from simulators.clock import ManualClock
+from simulators.clock import ManualClock, ScaledClock
 from simulators.devices.apc import CALIBRATION_DURATION
-from simulators.launcher import Network
+from simulators.devices.world import Topology
+from simulators.launcher import Network, SchemaCache
 from tests.simulators.conftest import (
     APC,
     END,
@@ -195,3 +200,39 @@ def test_source_state_notifications(network: Network, connect: Connect,
     wait_notification(m, has("source-state", END, "warming-up"))
     advance(network, clock, 40, step=2)
     wait_notification(m, has("source-state", END, "stable"))
+
+
+def test_stabilisation_timeline_with_scaled_time(metro: Topology, schemas: SchemaCache) -> None:
+    """The real 300 s warm-up at 200× runs in 1.5 s; stable 10·ln 10 s later (≈ 0.12 s)."""
+    factor = 200.0
+    with Network(metro, clock=ScaledClock(factor), use_topology_ports=False, tick=0.02,
+                 schemas=schemas) as network:
+        m = manager.connect_ssh(host="127.0.0.1", port=network.devices["dave"].port,
+                                username="admin", password="admin", hostkey_verify=False,
+                                look_for_keys=False, allow_agent=False, timeout=10)
+        try:
+            m.create_subscription()
+            m.edit_config(target="running", config=config(
+                f'<end-node xmlns="{END}"><source><pump-enabled>true</pump-enabled>'
+                "</source></end-node>"))
+            started = time.monotonic()
+            seen: list[tuple[float, str]] = []
+            while time.monotonic() - started < 10:
+                state = find_text(get_data(m), "source/state/source-state", END) or ""
+                if not seen or seen[-1][1] != state:
+                    seen.append((time.monotonic() - started, state))
+                if state == "stable":
+                    break
+                time.sleep(0.02)
+            states = [s for _, s in seen if s != "off"]  # state lags the commit ≤ 1 tick
+            assert states[0] == "warming-up" and states[-1] == "stable"
+            assert set(states) <= {"warming-up", "stabilising", "stable"}
+            expected = (300.0 + 10.0 * math.log(10.0)) / factor
+            assert expected - 0.05 <= seen[-1][0] <= expected + 1.0
+            wait_notification(m, has("source-state", END, "stable"))
+            oper = get_data(m)
+            assert find_text(oper, "end-node/status/stable", END) == "true"
+            assert float(find_text(oper, "source/state/measured-pair-rate", END) or 0) == (
+                pytest.approx(1e6, rel=0.05))
+        finally:
+            m.close_session()
