@@ -10,7 +10,8 @@ Physics:
   restarts the convergence from the relative step |Δr|/r.
 * Detectors count the locally kept photons (pair rate split over the enabled detectors)
   times their efficiency, plus dark counts (log-normal measurement noise).
-* Application endpoints receive pairs over the shortest usable path to ``peer-node``;
+* Application endpoints receive pairs over the shortest usable path to ``peer-node`` on
+  which every repeater runs a flow swapping between the path's two spans at it;
   rate and fidelity come from qnum's analytic chain model (`chain_performance`) with this
   node and the peer as end memories, and the QBER adds the residual polarisation
   misalignment of every compensated fibre on the path (independent bit flips).  Counts
@@ -187,15 +188,17 @@ class EndNode(DeviceModel):
 
     def _path_delivery(self, peer: str) -> Delivery:
         """Rate/fidelity over the current shortest usable path (cached per world version)."""
-        key = (self.world.version, peer, self.config.get("memory", {}).get("efficiency"))
+        key = (self.world.version, self.world.swap_version, peer)
         cached = self._cache.get(peer)
         if cached is not None and cached[0] == key:
             return cached[1]
-        spans = self.world.path(self.node_id, peer)
-        if not spans:
-            delivery = Delivery(reason=f"no usable path to {peer}")
-        else:
+        spans = self.world.configured_path(self.node_id, peer)
+        if spans:
             delivery = self._chain(spans, peer)
+        elif self.world.path(self.node_id, peer):
+            delivery = Delivery(reason=f"no repeater chain to {peer} is set up")
+        else:
+            delivery = Delivery(reason=f"no usable path to {peer}")
         self._cache[peer] = (key, delivery)
         return delivery
 

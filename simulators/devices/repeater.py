@@ -309,6 +309,9 @@ class Repeater(DeviceModel):
                                         "needs", flow_id=flow["flow-id"],
                                         registers_in_use=len(self.pairs)))
         self.pairs = [{"register": i, **p} for i, p in enumerate(pairs)]
+        self.world.set_swaps(self.node_id, (
+            frozenset(self._span_links(i)[0] for i in f.get("neighbour-links") or [])
+            for f in flows if not self.flows[f["flow-id"]].problem))
         self._alarms.forget({f"link:{c['link-id']}" for c in configs}
                             | {f"memory:{f['flow-id']}" for f in flows})
         return notes

@@ -237,6 +237,8 @@ class World:
         self.misalignment: dict[str, float] = {}  # link-id -> residual angle (rad)
         self.in_use: dict[str, set[str]] = {}    # link-id -> nodes generating on it
         self.sources_stable: set[str] = set()    # end nodes whose source is stable
+        self.swaps: dict[str, set[frozenset[str]]] = {}  # repeater -> link pairs it swaps
+        self.swap_version = 0
         self.version = 0
         self._plant = self._graph(usable_only=False)
 
@@ -336,22 +338,57 @@ class World:
             graph.add_edge(lk.a, lk.b, length=lk.length_km, link=lk)
         return graph
 
-    def path(self, source: str, destination: str) -> list[Span] | None:
-        """Shortest usable path (by fibre length) as spans between memory nodes."""
+    def paths(self, source: str, destination: str, limit: int = 8) -> list[list[Span]]:
+        """Up to ``limit`` usable simple paths, shortest (by fibre length) first, as spans
+        between memory nodes."""
         graph = self._graph(usable_only=True)
         try:
-            nodes: Sequence[str] = nx.shortest_path(graph, source, destination,
-                                                    weight="length")
+            found = nx.shortest_simple_paths(graph, source, destination, weight="length")
+            routes: list[Sequence[str]] = list(itertools.islice(found, limit))
         except (nx.NetworkXNoPath, nx.NodeNotFound):
-            return None
+            return []
+        return [self._spans(graph, nodes) for nodes in routes]
+
+    def path(self, source: str, destination: str) -> list[Span] | None:
+        """Shortest usable path (by fibre length) as spans between memory nodes."""
+        found = self.paths(source, destination, limit=1)
+        return found[0] if found else None
+
+    def _spans(self, graph: nx.Graph, nodes: Sequence[str]) -> list[Span]:
         spans: list[Span] = []
         start, fibres, roadms = nodes[0], [], []
         for here, there in itertools.pairwise(nodes):
             fibres.append(graph.edges[here, there]["link"])
             node = self.topology.nodes[there]
-            if node.kind in TRANSPARENT_KINDS and there != destination:
+            if node.kind in TRANSPARENT_KINDS and there != nodes[-1]:
                 roadms.append(node)
                 continue
             spans.append(Span((start, there), tuple(fibres), tuple(roadms)))
             start, fibres, roadms = there, [], []
         return spans
+
+    # -- what the repeaters are set up to do ---------------------------------------------
+
+    def set_swaps(self, node_id: str, pairs: Iterable[frozenset[str]]) -> None:
+        """The link pairs a repeater currently swaps (its running flows)."""
+        new = set(pairs)
+        with self._lock:
+            if self.swaps.get(node_id) != new:
+                self.swaps[node_id] = new
+                self.swap_version += 1
+
+    def swaps_between(self, node_id: str, first: Span, second: Span) -> bool:
+        """Whether a repeater joins the pairs of two consecutive spans of a path."""
+        pair = frozenset({first.fibres[-1].link_id, second.fibres[0].link_id})
+        return pair in self.swaps.get(node_id, set())
+
+    def configured_path(self, source: str, destination: str) -> list[Span] | None:
+        """The shortest usable path whose every repeater swaps between its two spans.
+
+        Entanglement only reaches the far end where the controller has set up the swaps;
+        a fibre path alone delivers nothing beyond one elementary link.
+        """
+        for spans in self.paths(source, destination):
+            if all(self.swaps_between(a.ends[1], a, b) for a, b in itertools.pairwise(spans)):
+                return spans
+        return None

@@ -196,12 +196,26 @@ def test_flow_swaps_at_swap_probability_and_checks_memory(plant: Plant) -> None:
     assert alarm and alarm[0]["severity"] == "major" and alarm[0]["flow-id"] == "f2"
 
 
-def _endpoints(plant: Plant) -> None:
+def _chain(plant: Plant, repeater: str, left: tuple[str, str], right: tuple[str, str]
+           ) -> None:
+    """Set a repeater up to swap between two neighbour links ((link-id, neighbour) each)."""
+    plant.configure(repeater, **{
+        "link-generation": {"link": [
+            {"link-id": link, "neighbour": peer, "attempt-rate": "10000000"}
+            for link, peer in (left, right)]},
+        "flow": [{"flow-id": "f", "memory-slots": 2,
+                  "neighbour-links": [left[0], right[0]]}]})
+
+
+def _endpoints(plant: Plant, chain: bool = True) -> None:
     for node, peer in (("alice", "bob"), ("bob", "alice")):
         plant.configure(node, source={"pump-enabled": True, "warm-up-duration": "5"},
                         **{"application-endpoint": [{
                             "name": "qkd", "application": "sdqn-types:qkd", "peer-node": peer,
                             "detectors": ["d1", "d2"]}]})
+    if chain:
+        _chain(plant, "r1", ("alice-r1", "alice"), ("r1-r2", "r2"))
+        _chain(plant, "r2", ("r1-r2", "r1"), ("r2-bob", "bob"))
 
 
 def test_apc_drift_raises_qber_and_calibration_restores_it(plant: Plant) -> None:
@@ -254,13 +268,22 @@ def test_calibration_waits_for_idle_fibre_up_to_max_deferral(plant: Plant) -> No
     assert apc.calibrating_until is not None  # deferral limit reached
 
 
-def test_endpoint_needs_stable_sources_and_working_detectors(plant: Plant) -> None:
+def test_endpoint_needs_stable_sources_swapping_repeaters_and_detectors(plant: Plant
+                                                                        ) -> None:
     alice: EndNode = plant["alice"]
-    _endpoints(plant)
+    _endpoints(plant, chain=False)
     plant.run(2)
     assert alice._deliveries["qkd"].reason == "source warming-up"
     plant.run(40)
+    assert alice._deliveries["qkd"].reason == "no repeater chain to bob is set up"
+    _chain(plant, "r1", ("alice-r1", "alice"), ("r1-qr1", "r2"))  # the redundant route
+    _chain(plant, "r2", ("r1-qr1", "r1"), ("r2-bob", "bob"))
+    plant.run(2)
+    assert alice._deliveries["qkd"].reason == "no repeater chain to bob is set up"
+    _chain(plant, "r2", ("qr1-r2", "r1"), ("r2-bob", "bob"))
+    plant.run(2)
     delivered = alice._deliveries["qkd"]
+    assert delivered.links == ("alice-r1", "r1-qr1", "qr1-r2", "r2-bob")
     assert delivered.rate_hz > 0 and delivered.fidelity is not None
     assert delivered.fidelity > FIDELITY_ALARM
     alice.fail_detector("d1")
