@@ -10,6 +10,7 @@ expansion, the SQLite journal on restart):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -21,6 +22,7 @@ from controller.datastore.tree import (
     NULL,
     Forest,
     UndoLog,
+    clear_ly_errors,
     collect_ly_errors,
     fragment_with_parents,
     is_default,
@@ -450,9 +452,10 @@ def validate_forest(forest: Forest, top_modules: Iterable[str], *,
             failure = _validate_once(forest, modules)
             if failure is None:
                 break
-            new = [e for e in failure
-                   if not any(e.path and d.startswith(e.path) for d in detached)]
-            errors.extend(new or failure[:1])
+            new = [e for e in failure if not any(_related(e.path, d) for d in detached)]
+            if not new:
+                break  # only consequences of what we detached remain
+            errors.extend(new)
             culprit = failure[0].path
             node = forest.find(culprit) if culprit else NULL
             if node == NULL or culprit in detached:
@@ -461,7 +464,32 @@ def validate_forest(forest: Forest, top_modules: Iterable[str], *,
             scratch.remove(node)
     finally:
         scratch.rollback()
+        if detached:
+            refresh(forest, modules)
     return errors
+
+
+def _schema_path(path: str) -> str:
+    return re.sub(r"\[[^\]]*\]", "", path)
+
+
+def _related(error_path: str | None, detached: str) -> bool:
+    """A follow-on error of detaching `detached`: at, above or below it (by schema path,
+    since libyang reports some errors, e.g. missing mandatory nodes, by schema path)."""
+    if not error_path:
+        return False
+    err, det = _schema_path(error_path), _schema_path(detached)
+    return err.startswith(det) or det.startswith(err)
+
+
+def refresh(forest: Forest, modules: Iterable[str]) -> None:
+    """Re-run validation after a rollback, ignoring its verdict.
+
+    Re-inserted subtrees carry libyang's "new, when not evaluated" flags, and XPath skips
+    such nodes; validating again restores the flags (and the implicit defaults).
+    """
+    _validate_once(forest, sorted(forest.schema.validation_set(modules)))
+    clear_ly_errors(forest.schema)
 
 
 def _validate_once(forest: Forest, modules: Sequence[str]) -> list[RpcError] | None:

@@ -29,6 +29,7 @@ from controller.datastore.apply import (
     JournalOp,
     journal_ops,
     needs_validation,
+    refresh,
     replay,
     validate_forest,
 )
@@ -103,6 +104,9 @@ class Transaction:
     def rollback(self) -> None:
         for undo in reversed(list(self.undos.values())):
             undo.rollback()
+        for ds, changes in self.changes.items():
+            if changes:
+                refresh(self.store.forest(ds), changes.top_modules)
 
     def release(self) -> None:
         for undo in self.undos.values():
@@ -365,6 +369,15 @@ class NmdaStore:
             raise NetconfError.of(ErrorTag.INVALID_VALUE, f"{ds} cannot be locked",
                                   type=ErrorType.PROTOCOL)
         with self.lock:
+            pending = self._pending
+            if ds is Datastore.RUNNING and pending is not None and pending.persist is None \
+                    and pending.session_id != session_id:
+                # RFC 6241 §7.5: no lock on running while another session's confirmed
+                # commit is outstanding.
+                raise NetconfError(RpcError(
+                    tag=ErrorTag.LOCK_DENIED, type=ErrorType.PROTOCOL,
+                    message="a confirmed commit of another session is pending",
+                    info=(("session-id", str(pending.session_id)),)))
             if ds is Datastore.CANDIDATE and self.candidate_dirty:
                 # RFC 6241 §7.5: no lock on a candidate with uncommitted changes.
                 raise NetconfError(RpcError(
@@ -376,6 +389,15 @@ class NmdaStore:
     def unlock_datastore(self, ds: Datastore, session_id: int) -> None:
         with self.lock:
             self.locks.unlock(ds, session_id)
+            pending = self._pending
+            if ds is Datastore.RUNNING and pending is not None and pending.persist is None \
+                    and pending.session_id != session_id:
+                # RFC 6241 §7.5: no lock on running while another session's confirmed
+                # commit is outstanding.
+                raise NetconfError(RpcError(
+                    tag=ErrorTag.LOCK_DENIED, type=ErrorType.PROTOCOL,
+                    message="a confirmed commit of another session is pending",
+                    info=(("session-id", str(pending.session_id)),)))
             if ds is Datastore.CANDIDATE and self.candidate_dirty:
                 # RFC 6241 §8.3.5.2: unlocking a modified candidate discards its changes.
                 self._resync_candidate()
@@ -394,6 +416,12 @@ class NmdaStore:
     @property
     def confirm_pending(self) -> bool:
         return self._pending is not None
+
+    @property
+    def confirm_owner(self) -> int | None:
+        """Session whose confirmed commit is pending (None: none, or persisted)."""
+        pending = self._pending
+        return None if pending is None or pending.persist is not None else pending.session_id
 
     # ------------------------------------------------------------------------------------
     # operational state (written by the controller's sync loops)

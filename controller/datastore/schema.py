@@ -63,11 +63,7 @@ class Schema:
             if name in self.module_names:
                 continue
             mod = self.ctx.load_module(name)
-            for feat in features.get(name, ["*"]):
-                if feat == "*":
-                    mod.feature_enable_all()
-                else:
-                    mod.feature_enable(feat)
+            _set_features(mod, features.get(name, ["*"]))
             self.module_names.append(name)
         self.trees = self._analyse_trees()
         self.constrained = ConstraintAnalysis(self.ctx).constrained
@@ -135,6 +131,16 @@ class Schema:
 
     def module_cdata(self, name: str) -> Any:
         return self.ctx.get_module(name).cdata
+
+
+def _set_features(mod: libyang.Module, names: Sequence[str]) -> None:
+    """Enable exactly `names` ("*" = all). libyang's lys_set_implemented replaces the
+    whole feature set on each call, so all names go in one call."""
+    encoded = [ffi.new("char[]", n.encode()) for n in names]
+    array = ffi.new("char *[]", [*encoded, ffi.NULL])
+    if lib.lys_set_implemented(mod.cdata, array) != 0:
+        lib.ly_err_clean(mod.context.cdata, ffi.NULL)
+        raise ValueError(f"{mod.name()}: cannot enable features {list(names)}")
 
 
 class ConstraintAnalysis:

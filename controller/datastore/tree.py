@@ -393,8 +393,27 @@ class UndoLog:
                 if isinstance(e, _Removed)}
 
 
+def _drop_implicit_twin(forest: Forest, entry: _Removed) -> None:
+    """While a node was detached, validation may have created an implicit default
+    instance of it (NP container, defaulted leaf); re-inserting would make two."""
+    schema = entry.node.schema
+    if schema == NULL or schema.nodetype & (lib.LYS_LIST | lib.LYS_LEAFLIST):
+        return
+    sibling = lib.lyd_child(entry.parent) if entry.parent != NULL else forest.first
+    while sibling != NULL:
+        nxt = sibling.next
+        if sibling.schema == schema and sibling != entry.node and is_default(sibling):
+            forest.unlink(sibling)
+            lib.lyd_free_tree(sibling)
+        sibling = nxt
+
+
 def _reinsert(forest: Forest, entry: _Removed) -> None:
-    if entry.next != NULL:
+    _drop_implicit_twin(forest, entry)
+    # libyang places system-ordered nodes itself; only user-ordered ones need a position.
+    user_ordered = entry.node.schema != NULL and bool(entry.node.schema.flags
+                                                      & lib.LYS_ORDBY_USER)
+    if user_ordered and entry.next != NULL:
         rc = ly.insert_before(entry.next, entry.node)
         if rc == LY_SUCCESS:
             if entry.next == forest.first:

@@ -276,3 +276,15 @@ def test_boot_from_startup(schema: Schema, store: NmdaStore, db_path: Path) -> N
     store.persistence.close()
     again = reopen(schema, db_path, boot_from_startup=True)
     assert names(again, R) == ["saved"] == names(again, INT)
+
+
+def test_no_lock_on_running_during_foreign_confirmed_commit(store: NmdaStore) -> None:
+    add(store, C, "trial", session=5)
+    store.commit(session_id=5, confirmed=True, confirm_timeout=30)
+    assert store.confirm_owner == 5
+    with pytest.raises(NetconfError) as info:
+        store.lock_datastore(R, 6)
+    assert info.value.first.tag is ErrorTag.LOCK_DENIED
+    store.lock_datastore(R, 5)
+    store.unlock_datastore(R, 5)
+    store.cancel_commit(session_id=5)

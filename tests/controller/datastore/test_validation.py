@@ -87,3 +87,11 @@ def test_fast_path_still_checks_types_and_constraints(store: NmdaStore) -> None:
         store.edit_xml(R, cfg(f'<system {NS}><limits><min>9</min></limits></system>'))
     with pytest.raises(NetconfError):  # unique leaf changed in place
         store.edit_xml(R, cfg(f'<device {NS}><name>b</name><address>x</address></device>'))
+
+
+def test_several_features_can_be_enabled_together() -> None:
+    schema = Schema(["ietf-netconf"], features={"ietf-netconf": ["candidate",
+                                                                 "confirmed-commit"]})
+    mod = schema.module("ietf-netconf")
+    assert mod.feature_state("candidate") and mod.feature_state("confirmed-commit")
+    assert not mod.feature_state("url")
