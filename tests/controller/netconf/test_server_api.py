@@ -28,7 +28,11 @@ def test_servers_coexist(schema: Schema, tmp_path: Path) -> None:
                                    host_key=tmp_path / "key", name=f"dev{i}")
             server.start()
             servers.append(server)
-        assert threading.active_count() - threads_before == COUNT  # accept threads only
+        # one accept thread per server, no per-server helpers (counted by name: other
+        # tests' threads may still be winding down while this one runs)
+        names = {f"dev{i}" for i in range(COUNT)}
+        mine = [t.name for t in threading.enumerate() if t.name.split("-")[-1] in names]
+        assert sorted(mine) == sorted(f"netconf-accept-{n}" for n in names), mine
         assert len({s.port for s in servers}) == COUNT
         clients = [RawNetconfClient("127.0.0.1", s.port, "admin", "admin") for s in servers]
         assert len({c.session_id for c in clients}) == COUNT
@@ -44,6 +48,7 @@ def test_servers_coexist(schema: Schema, tmp_path: Path) -> None:
     while threading.active_count() > threads_before and time.monotonic() < deadline:
         time.sleep(0.02)
     assert threading.active_count() <= threads_before
+    assert not [t for t in threading.enumerate() if t.name.startswith("netconf-accept-dev")]
 
 
 def test_extra_rpcs_capabilities_and_nacm(store: NmdaStore, tmp_path: Path) -> None:
