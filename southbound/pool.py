@@ -61,19 +61,38 @@ class SessionPool:
                  timeout: float = 30.0, keepalive_s: float = 30.0,
                  adapters: dict[str, type[DeviceAdapter]] | None = None) -> None:
         registry = adapters if adapters is not None else load_adapters()
+        self._registry = registry
+        self._per_device_limit = per_device_limit
         self.timeout = timeout
         self.keepalive_s = keepalive_s
         self.listeners: list[StateListener] = []
         self._slots: dict[str, DeviceSlot] = {}
         for ep in endpoints:
-            if ep.adapter not in registry:
-                raise ValueError(f"device {ep.node_id}: no adapter named {ep.adapter!r} "
-                                 f"(known: {', '.join(sorted(registry))})")
-            self._slots[ep.node_id] = DeviceSlot(
-                endpoint=ep, adapter=registry[ep.adapter](ep, timeout=timeout),
-                semaphore=threading.BoundedSemaphore(per_device_limit))
+            self._slots[ep.node_id] = self._new_slot(ep)
         self._stop = threading.Event()
         self._keeper: threading.Thread | None = None
+
+    def _new_slot(self, ep: DeviceEndpoint) -> DeviceSlot:
+        if ep.adapter not in self._registry:
+            raise ValueError(f"device {ep.node_id}: no adapter named {ep.adapter!r} "
+                             f"(known: {', '.join(sorted(self._registry))})")
+        return DeviceSlot(endpoint=ep, adapter=self._registry[ep.adapter](ep,
+                                                                          timeout=self.timeout),
+                          semaphore=threading.BoundedSemaphore(self._per_device_limit))
+
+    def update(self, endpoints: Sequence[DeviceEndpoint]) -> None:
+        """Follow the inventory: add new devices, drop removed ones, and re-create those
+        whose endpoint changed (address, port, adapter, credentials)."""
+        wanted = {ep.node_id: ep for ep in endpoints}
+        for node in [n for n in self._slots if n not in wanted
+                     or self._slots[n].endpoint != wanted[n]]:
+            slot = self._slots.pop(node)
+            with slot.lock:
+                slot.adapter.close()
+        for node, ep in wanted.items():
+            if node not in self._slots:
+                self._slots[node] = self._new_slot(ep)
+                self._publish(self._slots[node])
 
     # -- lifecycle ------------------------------------------------------------------------
     def start_keepalive(self) -> None:

@@ -364,6 +364,17 @@ class NmdaStore:
             self.locks.check_write(Datastore.CANDIDATE, session_id)
             self._resync_candidate()
 
+    def reexpand(self, *, session_id: int = SYSTEM_SESSION) -> None:
+        """Run the expansion (and commit hooks) again with running unchanged: after the
+        network changed under the controller (a fibre cut), or to rebuild intended."""
+        with self.lock:
+            txn = Transaction(self)
+            try:
+                self._finish(Datastore.RUNNING, txn, [], session_id)
+            except BaseException:
+                txn.rollback()
+                raise
+
     def lock_datastore(self, ds: Datastore, session_id: int) -> None:
         if ds not in WRITABLE:
             raise NetconfError.of(ErrorTag.INVALID_VALUE, f"{ds} cannot be locked",

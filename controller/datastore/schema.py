@@ -126,6 +126,17 @@ class Schema:
         """
         return int(ffi.cast("uintptr_t", snode)) not in self.constrained
 
+    def decimal(self, schema_path: str, value: float) -> str:
+        """`value` as the canonical text of the decimal64 leaf at `schema_path`, rounded
+        to the leaf's fraction-digits (so computed figures always fit their YANG type)."""
+        snode = next(self.ctx.find_path(schema_path))
+        typ = ffi.cast("struct lysc_node_leaf *", snode.cdata).type
+        if typ.basetype != lib.LY_TYPE_DEC64:
+            raise ValueError(f"{schema_path} is not a decimal64 leaf")
+        digits = int(ffi.cast("struct lysc_type_dec *", typ).fraction_digits)
+        text = f"{round(value, digits):.{digits}f}"
+        return text.rstrip("0").rstrip(".") if "." in text else text
+
     def module(self, name: str) -> libyang.Module:
         return self.ctx.get_module(name)
 

@@ -1,0 +1,1 @@
+"""Service layer: intent → Q-NUM → per-device configuration → devices → operational."""

@@ -1,0 +1,194 @@
+"""Q-NUM expansion: running (topology + requests + settings) → intended.
+
+RFC 8342 §5.1.4 lets <intended> differ from <running> by the server's "template
+expansion"; here the template is the network itself. Every commit of running solves
+Q-NUM (warm-started from the committed plan, so a change does not reshuffle services
+that it does not affect), renders each managed device's configuration, validates it
+against the device's own YANG model, and writes it under
+/sdqn-controller:controller/devices in intended — all inside the datastore transaction,
+so a failure leaves running and intended as they were.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from controller.datastore.apply import JournalOp, replay, validate_forest
+from controller.datastore.nmda import Datastore, NmdaStore, Transaction
+from controller.errors import ErrorTag, NetconfError, RpcError
+from qnum.baselines import all_baselines
+from qnum.io import (
+    InputError,
+    Network,
+    OptimiserSettings,
+    parse_requests,
+    parse_settings,
+    parse_topology,
+)
+from qnum.plan import Plan, Problem
+from qnum.solver import SolverOptions, solve
+from southbound.model import DeviceChange, DeviceEndpoint
+
+log = structlog.get_logger(__name__)
+
+DEVICES_PATH = "/sdqn-controller:controller/devices"
+Render = Callable[..., dict[str, dict[str, Any]]]
+
+
+@dataclass
+class Expansion:
+    """What one expansion decided (kept pending until the transaction commits)."""
+
+    plan: Plan | None
+    network: Network | None
+    docs: dict[str, str] = field(default_factory=dict)          # node → canonical JSON
+    changes: list[DeviceChange] = field(default_factory=list)   # devices to push
+    endpoints: list[DeviceEndpoint] = field(default_factory=list)
+    solve_s: float = 0.0
+
+
+class QnumExpander:
+    def __init__(self, *, username: str = "admin", password: str | None = "admin",
+                 time_limit_s: float | None = None, render: Render | None = None,
+                 to_xml: Callable[[dict[str, Any]], str] | None = None) -> None:
+        self.username = username
+        self.password = password
+        self.time_limit_s = time_limit_s
+        self._render = render
+        self._to_xml = to_xml
+        self.committed = Expansion(plan=None, network=None)
+        self.pending: Expansion | None = None
+
+    # -- the Expander protocol ------------------------------------------------------------
+    def expand(self, store: NmdaStore, txn: Transaction, running_ops: Sequence[JournalOp]
+               ) -> None:
+        intended = store.forest(Datastore.INTENDED)
+        undo, changes = txn.undo(Datastore.INTENDED), txn.record(Datastore.INTENDED)
+        replay(intended, running_ops, undo, changes)          # intended ⊇ running
+        running = store.forest(Datastore.RUNNING).to_dict()
+        expansion = self._solve_and_render(running)
+        entries = [{"node-id": node, "kind": kind,
+                    "configuration": json.loads(expansion.docs[node])}
+                   for node, kind in sorted(self._kinds(expansion.network).items())
+                   if node in expansion.docs]
+        if entries:
+            devices = {"sdqn-controller:controller": {"devices": {"device": entries}}}
+            replay(intended, [("replace", DEVICES_PATH, json.dumps(devices))], undo, changes)
+        else:  # RFC 7951 has no empty lists: no devices means no container
+            replay(intended, [("delete", DEVICES_PATH, None)], undo, changes)
+        errors = validate_forest(intended, changes.top_modules)
+        if errors:
+            raise NetconfError(errors)
+        previous = self.committed.docs
+        xml: dict[str, str] = {}
+        for node, doc in sorted(expansion.docs.items()):
+            try:  # parsing with the device's own schema validates the rendering
+                xml[node] = self._xml(json.loads(doc))
+            except (ValueError, NetconfError) as exc:
+                raise _failed(f"configuration rendered for {node} is invalid: {exc}") from exc
+        expansion.changes = [DeviceChange(node_id=node, config_xml=xml[node])
+                             for node, doc in sorted(expansion.docs.items())
+                             if previous.get(node) != doc]
+        self.pending = expansion
+
+    def commit_pending(self) -> Expansion | None:
+        """The transaction committed: the pending expansion becomes the reference."""
+        if self.pending is None:
+            return None
+        self.committed, self.pending = self.pending, None
+        return self.committed
+
+    def load_committed(self, store: NmdaStore) -> None:
+        """At start-up: what intended already says the devices run (no re-push)."""
+        data = store.forest(Datastore.INTENDED).to_dict()
+        devices = data.get("sdqn-controller:controller", {}).get("devices", {})
+        self.committed.docs = {d["node-id"]: _canonical(d.get("configuration", {}))
+                               for d in devices.get("device", [])}
+
+    # -- internals ------------------------------------------------------------------------
+    def _solve_and_render(self, running: Mapping[str, Any]) -> Expansion:
+        try:
+            network = parse_topology(running) if "ietf-network:networks" in running else None
+        except InputError as exc:
+            raise _failed(f"topology cannot be optimised: {exc}") from exc
+        if network is None:
+            return Expansion(plan=None, network=None)
+        try:
+            requests = (parse_requests(running, network)
+                        if "sdqn-services:entanglement-services" in running else [])
+            settings = parse_settings(running) if "sdqn-controller:controller" in running \
+                else None
+        except InputError as exc:
+            raise _failed(f"requests cannot be optimised: {exc}") from exc
+        defaults = settings or OptimiserSettings()
+        options = SolverOptions(time_limit_s=self.time_limit_s or defaults.time_limit_s,
+                                objective=defaults.objective)
+        start = time.perf_counter()
+        problem = Problem.build(network, requests)
+        plan = solve(problem, options, previous=self.committed.plan,
+                     hints=list(all_baselines(problem).values()))
+        solve_s = time.perf_counter() - start
+        kinds = self._kinds(network)
+        try:
+            docs = self.render(network, plan, kinds=kinds)
+        except ValueError as exc:
+            raise _failed(f"the plan cannot be expressed as device configuration: {exc}"
+                          ) from exc
+        log.info("q-num expansion", status=plan.status.value, admitted=len(plan.admitted),
+                 requests=len(plan.assignments), seconds=round(solve_s, 3))
+        return Expansion(plan=plan, network=network,
+                         docs={n: _canonical(d) for n, d in docs.items()},
+                         endpoints=self._endpoints(running, kinds), solve_s=solve_s)
+
+    def render(self, network: Network, plan: Plan, *, kinds: Mapping[str, str]
+               ) -> dict[str, dict[str, Any]]:
+        if self._render is None:
+            from controller.service.render import render_devices
+
+            self._render = render_devices
+        return self._render(network, plan, kinds=kinds)
+
+    def _xml(self, doc: dict[str, Any]) -> str:
+        if self._to_xml is None:
+            from controller.service.render import device_config_xml
+
+            self._to_xml = device_config_xml
+        return self._to_xml(doc)
+
+    @staticmethod
+    def _kinds(network: Network | None) -> dict[str, str]:
+        """Managed devices: every topology node (end nodes, repeaters, APCs, q-ROADMs)."""
+        if network is None:
+            return {}
+        return {node_id: node.kind.value for node_id, node in network.nodes.items()}
+
+    def _endpoints(self, running: Mapping[str, Any], kinds: Mapping[str, str]
+                   ) -> list[DeviceEndpoint]:
+        endpoints = []
+        for net in running.get("ietf-network:networks", {}).get("network", []):
+            for node in net.get("node", []):
+                q = node.get("sdqn-topology:quantum-node", {})
+                mgmt = q.get("management")
+                if not mgmt or node["node-id"] not in kinds:
+                    continue
+                kind = kinds[node["node-id"]]
+                endpoints.append(DeviceEndpoint.model_validate({
+                    "node-id": node["node-id"], "address": mgmt.get("address", "127.0.0.1"),
+                    "port": mgmt["port"], "adapter": mgmt.get("adapter", "netconf"),
+                    "username": self.username, "password": self.password, "kind": kind,
+                    "modules": (f"sdqn-{'qroadm' if kind == 'q-roadm' else kind}",)}))
+        return endpoints
+
+
+def _canonical(doc: Mapping[str, Any]) -> str:
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"))
+
+
+def _failed(message: str) -> NetconfError:
+    return NetconfError(RpcError(tag=ErrorTag.OPERATION_FAILED, message=message))
