@@ -25,6 +25,7 @@ from controller.netconf import NETCONF_MODULES
 from controller.netconf.core import Limits
 from controller.netconf.nacm import seed_nacm
 from controller.netconf.server import NetconfServer
+from controller.service.manager import ServiceManager
 from controller.settings import ControllerSettings
 
 log = structlog.get_logger(__name__)
@@ -47,6 +48,16 @@ def build_server(settings: ControllerSettings, store: NmdaStore) -> NetconfServe
                       send_timeout=nc.send_timeout, max_sessions=nc.max_sessions))
 
 
+def build_service(settings: ControllerSettings, store: NmdaStore) -> ServiceManager | None:
+    svc = settings.service
+    if not svc.enabled:
+        return None
+    return ServiceManager(store, username=svc.device_username, password=svc.device_password,
+                          history_path=settings.datastore.data_dir / "commit-history.sqlite",
+                          confirm_timeout_s=svc.confirm_timeout_s,
+                          device_timeout_s=svc.device_timeout_s, time_limit_s=svc.time_limit_s)
+
+
 def run(config: Annotated[Path | None,
                           typer.Option(help="controller.json (default: config/)")] = None,
         port: Annotated[int | None,
@@ -62,6 +73,7 @@ def run(config: Annotated[Path | None,
     if port is not None:
         settings.netconf.port = port
     store = open_store(settings, schema=controller_schema(settings))
+    service = build_service(settings, store)
     server = build_server(settings, store) if settings.netconf.enabled else None
     stop = threading.Event()
 
@@ -81,5 +93,7 @@ def run(config: Annotated[Path | None,
     finally:
         if server is not None:
             server.stop()
+        if service is not None:
+            service.close()
         if store.persistence is not None:
             store.persistence.close()

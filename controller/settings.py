@@ -85,12 +85,28 @@ class NetconfSettings(BaseModel):
     auth: AuthSettings = Field(default_factory=AuthSettings)
 
 
+class ServiceSettings(BaseModel):
+    """The service layer: Q-NUM expansion of running into intended, pushed to devices."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    device_username: str = "admin"
+    device_password: str | None = "admin"
+    confirm_timeout_s: float = Field(default=120.0, gt=0,
+                                     description="devices revert unconfirmed commits after")
+    device_timeout_s: float = Field(default=10.0, gt=0, description="per-device RPC timeout")
+    time_limit_s: float | None = Field(default=None, gt=0,
+                                       description="overrides the optimiser's time-limit")
+
+
 class ControllerSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     modules: list[str] = Field(default_factory=lambda: list(PRODUCT_MODULES))
     datastore: DatastoreSettings = Field(default_factory=DatastoreSettings)
     netconf: NetconfSettings = Field(default_factory=NetconfSettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
 
     @classmethod
     def load(cls, path: Path | None = None) -> ControllerSettings:

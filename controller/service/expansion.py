@@ -113,8 +113,10 @@ class QnumExpander:
 
     # -- internals ------------------------------------------------------------------------
     def _solve_and_render(self, running: Mapping[str, Any]) -> Expansion:
+        if not _has_quantum_network(running):
+            return Expansion(plan=None, network=None)   # nothing quantum to optimise
         try:
-            network = parse_topology(running) if "ietf-network:networks" in running else None
+            network = parse_topology(running)
         except InputError as exc:
             raise _failed(f"topology cannot be optimised: {exc}") from exc
         if network is None:
@@ -184,6 +186,12 @@ class QnumExpander:
                     "username": self.username, "password": self.password, "kind": kind,
                     "modules": (f"sdqn-{'qroadm' if kind == 'q-roadm' else kind}",)}))
         return endpoints
+
+
+def _has_quantum_network(running: Mapping[str, Any]) -> bool:
+    networks = running.get("ietf-network:networks", {}).get("network", [])
+    return any("sdqn-topology:quantum-network" in (n.get("network-types") or {})
+               for n in networks)
 
 
 def _canonical(doc: Mapping[str, Any]) -> str:

@@ -135,3 +135,12 @@ def test_reexpand_without_running_change(service: tuple[NmdaStore, ServiceManage
     calls = recorder.calls
     store.reexpand()
     assert recorder.calls == calls + 1
+
+
+def test_non_quantum_networks_are_not_optimised(service: tuple[NmdaStore, ServiceManager,
+                                                               Recorder]) -> None:
+    store, _, recorder = service
+    store.edit_json(Datastore.RUNNING, {"ietf-network:networks": {"network": [
+        {"network-id": "lab", "node": [{"node-id": "n1"}]}]}})
+    assert recorder.calls == 0
+    assert "sdqn-controller:controller" not in json.loads(store.get(Datastore.INTENDED))
