@@ -400,15 +400,6 @@ class NmdaStore:
     def unlock_datastore(self, ds: Datastore, session_id: int) -> None:
         with self.lock:
             self.locks.unlock(ds, session_id)
-            pending = self._pending
-            if ds is Datastore.RUNNING and pending is not None and pending.persist is None \
-                    and pending.session_id != session_id:
-                # RFC 6241 §7.5: no lock on running while another session's confirmed
-                # commit is outstanding.
-                raise NetconfError(RpcError(
-                    tag=ErrorTag.LOCK_DENIED, type=ErrorType.PROTOCOL,
-                    message="a confirmed commit of another session is pending",
-                    info=(("session-id", str(pending.session_id)),)))
             if ds is Datastore.CANDIDATE and self.candidate_dirty:
                 # RFC 6241 §8.3.5.2: unlocking a modified candidate discards its changes.
                 self._resync_candidate()

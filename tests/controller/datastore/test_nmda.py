@@ -288,3 +288,16 @@ def test_no_lock_on_running_during_foreign_confirmed_commit(store: NmdaStore) ->
     store.lock_datastore(R, 5)
     store.unlock_datastore(R, 5)
     store.cancel_commit(session_id=5)
+
+
+def test_unlock_running_is_unaffected_by_a_foreign_confirmed_commit(store: NmdaStore) -> None:
+    store.lock_datastore(R, 6)
+    store.lock_datastore(C, 6)
+    add(store, C, "trial", session=6)
+    store.commit(session_id=6, confirmed=True, confirm_timeout=30, persist="p")
+    store.unlock_datastore(R, 6)          # must simply release
+    store.unlock_datastore(C, 6)
+    assert store.locks.holder(R) is None
+    store.lock_datastore(R, 7)            # persist: not bound to session 6
+    store.unlock_datastore(R, 7)
+    store.cancel_commit(session_id=7, persist_id="p")
