@@ -1,0 +1,270 @@
+"""sdqn-apc YANG ⇄ Polarix APC REST API v1 vendor JSON.
+
+The vendor model differs from YANG in names (camelCase, nested), units (minutes instead of
+seconds, milliradians instead of radians) and resolution (0.1 min for durations), so some
+YANG values have no vendor representation: those are refused with tag invalid-value and a
+message naming the leaf, rather than silently rounded (a rounded interval would make the
+device's running config differ from what the controller committed).
+
+Absent YANG leaves map to absent vendor fields (the device applies its own defaults, which
+equal the YANG defaults), so get_config returns exactly what was staged.
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from lxml import etree
+
+from southbound.adapter import AdapterError
+
+APC_NS = "urn:sdqn:sdqn-apc"
+_Q = f"{{{APC_NS}}}"
+SECONDS_PER_MINUTE = Decimal(60)
+MINUTE_STEP = Decimal("0.1")  # vendor resolution of every duration (6 s)
+MRAD_STEP = Decimal("0.001")  # vendor resolution of angles (1 µrad = YANG's 6 digits)
+BASES = {"rectilinear": "HV", "diagonal": "DA", "circular": "RL"}
+BASES_BACK = {v: k for k, v in BASES.items()}
+VendorConfig = dict[str, Any]
+
+
+def invalid(message: str) -> AdapterError:
+    return AdapterError(message, tag="invalid-value")
+
+
+# -- units ---------------------------------------------------------------------------------
+def seconds_to_minutes(leaf: str, seconds: Decimal) -> float:
+    minutes = seconds / SECONDS_PER_MINUTE
+    if minutes != minutes.quantize(MINUTE_STEP):
+        raise invalid(f"/sdqn-apc:apc/{leaf} = {seconds} s is not representable on a "
+                      f"Polarix APC (durations are set in steps of {MINUTE_STEP} min = 6 s)")
+    return float(minutes)
+
+
+def minutes_to_seconds(minutes: float) -> Decimal:
+    return Decimal(repr(minutes)).quantize(MINUTE_STEP) * SECONDS_PER_MINUTE
+
+
+def rad_to_mrad(rad: Decimal) -> float:
+    return float((rad * 1000).quantize(MRAD_STEP))
+
+
+def mrad_to_rad(mrad: float) -> Decimal:
+    return (Decimal(repr(mrad)) / 1000).quantize(Decimal("0.000001"))
+
+
+def decimal_text(value: Decimal) -> str:
+    """YANG decimal64 lexical form (no exponent, no trailing zeros beyond one digit)."""
+    return format(value.normalize(), "f")
+
+
+def _decimal(leaf: str, text: str | None) -> Decimal:
+    try:
+        value = Decimal((text or "").strip())
+    except InvalidOperation:
+        raise invalid(f"/sdqn-apc:apc/{leaf}: {text!r} is not a decimal number") from None
+    if not value.is_finite():
+        raise invalid(f"/sdqn-apc:apc/{leaf}: {text!r} is not a finite number")
+    return value
+
+
+def _boolean(leaf: str, text: str | None) -> bool:
+    value = (text or "").strip()
+    if value not in ("true", "false"):
+        raise invalid(f"/sdqn-apc:apc/{leaf}: {text!r} is not a boolean")
+    return value == "true"
+
+
+# -- YANG → vendor ---------------------------------------------------------------------------
+def yang_to_vendor(config_xml: str) -> VendorConfig:
+    """Vendor config for the sdqn-apc config elements in `config_xml` ({} = no APC)."""
+    if not config_xml.strip():
+        return {}
+    try:
+        root = etree.fromstring(f"<root>{config_xml}</root>")
+    except etree.XMLSyntaxError as exc:
+        raise invalid(f"config is not well-formed XML: {exc}") from None
+    tops = [e for e in root if isinstance(e.tag, str)]
+    for top in tops:
+        if top.tag != f"{_Q}apc":
+            raise invalid(f"{top.tag}: a Polarix APC implements only module sdqn-apc "
+                          f"(top-level container {{{APC_NS}}}apc)")
+    if len(tops) > 1:
+        raise invalid("/sdqn-apc:apc appears more than once")
+    return _apc_to_vendor(tops[0]) if tops else {}
+
+
+def _apc_to_vendor(apc: Any) -> VendorConfig:
+    out: VendorConfig = {}
+    calibration: dict[str, Any] = {}
+    tracking: dict[str, Any] = {}
+    bases: list[str] = []
+    for el in apc:
+        if not isinstance(el.tag, str):
+            continue
+        name = etree.QName(el).localname
+        if etree.QName(el).namespace != APC_NS:
+            raise invalid(f"/sdqn-apc:apc/{el.tag}: element from a foreign namespace")
+        text = el.text
+        if name == "node-id":
+            out["deviceName"] = (text or "").strip()
+        elif name == "link-id":
+            out["fibreId"] = (text or "").strip()
+        elif name == "calibration-interval":
+            calibration["intervalMin"] = seconds_to_minutes(name, _decimal(name, text))
+        elif name == "max-deferral":
+            calibration["maxDeferralMin"] = seconds_to_minutes(name, _decimal(name, text))
+        elif name == "prefer-idle-windows":
+            calibration["idleWindowOnly"] = _boolean(name, text)
+        elif name == "tracking-enabled":
+            tracking["enabled"] = _boolean(name, text)
+        elif name == "tracking-tolerance":
+            tracking["toleranceMrad"] = rad_to_mrad(_decimal(name, text))
+        elif name == "target-bases":
+            basis = (text or "").strip()
+            if basis not in BASES:
+                raise invalid(f"/sdqn-apc:apc/target-bases: unknown basis {basis!r}")
+            if BASES[basis] not in bases:
+                bases.append(BASES[basis])
+        elif name in ("state", "status"):
+            raise invalid(f"/sdqn-apc:apc/{name} is config false and cannot be configured")
+        else:
+            raise invalid(f"/sdqn-apc:apc/{name}: no such configurable leaf in sdqn-apc")
+    if calibration:
+        out["calibration"] = calibration
+    if tracking:
+        out["tracking"] = tracking
+    if bases:
+        out["referenceBases"] = bases
+    return out
+
+
+def merge_vendor(base: VendorConfig, overlay: VendorConfig) -> VendorConfig:
+    """NETCONF 'merge' (RFC 6241 §7.2) on vendor configs: leaves overwrite, leaf-lists unite."""
+    merged: VendorConfig = {**base}
+    for key, value in overlay.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        elif isinstance(value, list) and isinstance(merged.get(key), list):
+            merged[key] = merged[key] + [v for v in value if v not in merged[key]]
+        else:
+            merged[key] = value
+    return merged
+
+
+# -- vendor → YANG ---------------------------------------------------------------------------
+def _leaf(name: str, value: str) -> str:
+    return f"<{name}>{_escape(value)}</{name}>"
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _bool(value: Any) -> str:
+    return "true" if value else "false"
+
+
+def vendor_to_yang(cfg: VendorConfig) -> str:
+    """sdqn-apc config XML of a vendor config ('' if the device has no APC config)."""
+    if not cfg:
+        return ""
+    return f'<apc xmlns="{APC_NS}">{_config_leaves(cfg)}</apc>'
+
+
+def _config_leaves(cfg: VendorConfig) -> str:
+    parts: list[str] = []
+    if "deviceName" in cfg:
+        parts.append(_leaf("node-id", str(cfg["deviceName"])))
+    if "fibreId" in cfg:
+        parts.append(_leaf("link-id", str(cfg["fibreId"])))
+    cal = cfg.get("calibration", {})
+    if "intervalMin" in cal:
+        parts.append(_leaf("calibration-interval",
+                           decimal_text(minutes_to_seconds(cal["intervalMin"]))))
+    if "idleWindowOnly" in cal:
+        parts.append(_leaf("prefer-idle-windows", _bool(cal["idleWindowOnly"])))
+    if "maxDeferralMin" in cal:
+        parts.append(_leaf("max-deferral", decimal_text(minutes_to_seconds(cal["maxDeferralMin"]))))
+    for basis in cfg.get("referenceBases", []):
+        parts.append(_leaf("target-bases", BASES_BACK[basis]))
+    trk = cfg.get("tracking", {})
+    if "enabled" in trk:
+        parts.append(_leaf("tracking-enabled", _bool(trk["enabled"])))
+    if "toleranceMrad" in trk:
+        parts.append(_leaf("tracking-tolerance", decimal_text(mrad_to_rad(trk["toleranceMrad"]))))
+    return "".join(parts)
+
+
+HEALTH_TO_OPER = {"OK": "up", "DEGRADED": "degraded", "FAULT": "down",
+                  "CALIBRATING": "testing"}
+DEFAULT_TOLERANCE_MRAD = 100.0
+
+
+def iso_time(epoch: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace(
+        "+00:00", "Z")
+
+
+def state_to_yang(cfg: VendorConfig, state: dict[str, Any]) -> str:
+    """sdqn-apc operational XML (config true and false) of a vendor config + state."""
+    if not cfg:
+        return ""
+    err_mrad = float(state["trackingErrorMrad"])
+    theta = mrad_to_rad(min(err_mrad, 3141.593))
+    tolerance = cfg.get("tracking", {}).get("toleranceMrad", DEFAULT_TOLERANCE_MRAD)
+    st = [
+        _leaf("polarisation-drift-rate",
+              decimal_text((Decimal(repr(float(state["driftRateMradPerS"]))) / 1000)
+                           .quantize(Decimal("0.000001")))),
+        _leaf("tracking-error", decimal_text(theta)),
+        # Malus's law on the Poincaré sphere: p = sin²(θ/2)
+        _leaf("misalignment-error",
+              decimal_text(Decimal(repr(math.sin(float(theta) / 2) ** 2))
+                           .quantize(Decimal("0.000001")))),
+    ]
+    if state.get("lastCalibration") is not None:
+        st.append(_leaf("last-calibration", iso_time(state["lastCalibration"])))
+    if state.get("nextCalibration") is not None:
+        st.append(_leaf("next-calibration", iso_time(state["nextCalibration"])))
+    st.append(_leaf("calibration-in-progress", _bool(state["calibrating"])))
+    st.append(_leaf("spec-status", "in-spec" if err_mrad <= tolerance else "out-of-spec"))
+    oper = HEALTH_TO_OPER.get(str(state["health"]), "unknown")
+    status = (f'<oper-status xmlns:sdqn-types="urn:sdqn:sdqn-types">sdqn-types:{oper}'
+              f"</oper-status>{_leaf('stable', _bool(state['settled']))}"
+              f"{_leaf('last-change', iso_time(state['healthSince']))}")
+    return (f'<apc xmlns="{APC_NS}">{_config_leaves(cfg)}<state>{"".join(st)}</state>'
+            f"<status>{status}</status></apc>")
+
+
+NOTIFICATION_NS = "urn:ietf:params:xml:ns:netconf:notification:1.0"
+
+
+def event_to_notification(event: dict[str, Any]) -> str | None:
+    """RFC 5277 <notification> of an sdqn-apc notification for a vendor event (None for
+    vendor events sdqn-apc has no notification for, e.g. configApplied)."""
+    kind = event.get("type")
+    if kind == "calibrationDone":
+        body = (f"<calibration-complete xmlns=\"{APC_NS}\">{_leaf('success', _bool(event['ok']))}"
+                f"{_leaf('tracking-error', decimal_text(mrad_to_rad(event['residualMrad'])))}"
+                "</calibration-complete>")
+    elif kind == "healthChanged":
+        oper = HEALTH_TO_OPER.get(str(event["health"]), "unknown")
+        body = (f'<status-change xmlns="{APC_NS}" xmlns:sdqn-types="urn:sdqn:sdqn-types">'
+                f"<oper-status>sdqn-types:{oper}</oper-status>"
+                f"{_leaf('stable', _bool(event['settled']))}"
+                f"{_leaf('reason', str(event.get('cause', '')))}</status-change>")
+    elif kind == "toleranceAlarm":
+        severity = "major" if event["active"] else "cleared"
+        theta = mrad_to_rad(min(float(event["errorMrad"]), 3141.593))
+        body = (f'<out-of-spec xmlns="{APC_NS}">{_leaf("severity", severity)}'
+                f"{_leaf('text', str(event.get('cause', 'tracking error vs tolerance')))}"
+                f"{_leaf('tracking-error', decimal_text(theta))}</out-of-spec>")
+    else:
+        return None
+    return (f'<notification xmlns="{NOTIFICATION_NS}"><eventTime>{iso_time(event["time"])}'
+            f"</eventTime>{body}</notification>")
