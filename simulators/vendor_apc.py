@@ -98,6 +98,7 @@ class PolarixApc:
         self._timer: threading.Timer | None = None
         self.lock_owner: str | None = None
         self.lock_expires = 0.0
+        self.lock_lease_s = 0.0
         self.events: list[Json] = []
         self.closed = False
         self.drift = drift_mrad_per_s
@@ -138,13 +139,16 @@ class PolarixApc:
             holder = self._holder()
             if holder is not None and holder != session:
                 raise VendorError(409, "E409 configuration locked by another session")
+            if holder is not None:  # the holder is active: its lease runs on
+                self.lock_expires = time.monotonic() + self.lock_lease_s
 
     def lock(self, session: str | None, lease_s: float) -> None:
         if not session:
             raise VendorError(400, f"E400 {SESSION_HEADER} header required")
         with self._mu:
             self.check_lock(session)
-            self.lock_owner, self.lock_expires = session, time.monotonic() + lease_s
+            self.lock_owner, self.lock_lease_s = session, lease_s
+            self.lock_expires = time.monotonic() + lease_s
 
     def unlock(self, session: str | None) -> None:
         with self._mu:

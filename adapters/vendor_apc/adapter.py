@@ -37,7 +37,8 @@ LOCK_LEASE_S = 600.0
 EVENT_WAIT_S = 0.5  # long-poll slice: bounds how long close() waits for the subscriber
 
 
-def _error_tag(status: int, path: str) -> str:
+def error_tag(status: int, path: str) -> str:
+    """RFC 6241 Appendix A error-tag for a Polarix HTTP status."""
     if status == 401:
         return "access-denied"
     if status == 409:
@@ -49,6 +50,7 @@ def _error_tag(status: int, path: str) -> str:
 
 class PolarixApcAdapter(DeviceAdapter):
     name = "polarix-apc"
+    lock_lease_s = LOCK_LEASE_S  # the device drops our lock if we stay silent this long
 
     def __init__(self, endpoint: DeviceEndpoint, *, timeout: float = 30.0) -> None:
         super().__init__(endpoint, timeout=timeout)
@@ -91,7 +93,7 @@ class PolarixApcAdapter(DeviceAdapter):
             message = payload.get("error") if isinstance(payload, dict) else None
             raise AdapterError(f"{method} {path} refused ({resp.status}): "
                                f"{message or resp.reason}",
-                               tag=_error_tag(resp.status, path), node_id=ep.node_id)
+                               tag=error_tag(resp.status, path), node_id=ep.node_id)
         return payload
 
     def _need_open(self) -> None:
@@ -158,7 +160,7 @@ class PolarixApcAdapter(DeviceAdapter):
 
     # -- the transaction ---------------------------------------------------------------------
     def lock(self) -> None:
-        self._call("POST", "/api/v1/lock", {"leaseS": LOCK_LEASE_S})
+        self._call("POST", "/api/v1/lock", {"leaseS": self.lock_lease_s})
         self._locked = True
 
     def unlock(self) -> None:

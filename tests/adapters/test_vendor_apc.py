@@ -12,6 +12,7 @@ from lxml import etree
 
 from adapters.netconf import NetconfAdapter
 from adapters.vendor_apc import PolarixApcAdapter
+from adapters.vendor_apc.adapter import error_tag
 from adapters.vendor_apc.mapping import (
     APC_NS,
     minutes_to_seconds,
@@ -213,6 +214,35 @@ def test_lock_contention_between_two_adapters(connect: Callable[[], PolarixApcAd
     b.lock()
     b.close()  # a session end releases its lock, as in NETCONF
     a.lock()
+
+
+def test_lock_lease_lapses_when_the_holder_goes_silent(
+        connect: Callable[[], PolarixApcAdapter]) -> None:
+    a, b = connect(), connect()
+    a.lock_lease_s = 1.0
+    a.lock()
+    time.sleep(0.6)
+    a.discard()  # activity renews the lease: without it, it would lapse at 1.0 s
+    time.sleep(0.6)
+    assert tag_of(b.lock)[0] == "lock-denied"
+    assert wait_for(lambda: _try_lock(b), seconds=2)
+
+
+def _try_lock(adapter: PolarixApcAdapter) -> bool:
+    try:
+        adapter.lock()
+    except AdapterError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize(("status", "path", "tag"), [
+    (401, "/api/v1/config", "access-denied"), (409, "/api/v1/lock", "lock-denied"),
+    (409, "/api/v1/config/pending", "in-use"), (422, "/api/v1/config/apply", "invalid-value"),
+    (404, "/api/v1/config/confirm", "invalid-value"), (500, "/api/v1/config", "operation-failed"),
+    (503, "/api/v1/state", "operation-failed")])
+def test_http_status_to_error_tag(status: int, path: str, tag: str) -> None:
+    assert error_tag(status, path) == tag
 
 
 def test_wrong_password_is_access_denied(emulator: PolarixApcEmulator) -> None:
