@@ -7,7 +7,6 @@ servers and the control loops attach to the same store as they are added.
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
 from pathlib import Path
@@ -66,9 +65,6 @@ def run(config: Annotated[Path | None,
         log_format: Annotated[str, typer.Option(help="console or json")] = "console") -> None:
     """Run the controller daemon until interrupted."""
     configure_logging(log_level, log_format)
-    # paramiko reports every client that drops its TCP connection as an ERROR with a
-    # traceback on stderr; the server logs connection failures itself.
-    logging.getLogger("paramiko").setLevel(logging.CRITICAL)
     settings = ControllerSettings.load(config)
     if port is not None:
         settings.netconf.port = port

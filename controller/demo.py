@@ -1,10 +1,13 @@
-"""`sdqn demo` / `make demo`: the controller on the default metro network.
+"""`sdqn demo` / `make demo`: the controller driving the emulated metro network.
 
-Starts a real controller (persistent NMDA store + NETCONF server on localhost), loads the
-default topology and service requests into <running> through the same validated edit
-path an engineer's <edit-config> takes, runs Q-NUM over them, writes each request's
-decision and prediction into <operational>, prints a status table and keeps serving
-NETCONF until Ctrl-C (or --duration seconds).
+Starts the emulated devices (each a NETCONF server, time compressed so laser warm-up takes
+seconds), then a real controller (persistent NMDA store, NETCONF server, service layer).
+The default topology — its management ports pointed at the emulators — and the service
+requests go into <running> through the same validated edit path an engineer's
+<edit-config> takes; the commit runs Q-NUM, expands the plan into every device's
+configuration in <intended> and pushes it to the devices all-or-nothing. The demo then
+shows each request's decision, the device sessions, and keeps serving NETCONF until
+Ctrl-C (or --duration seconds).
 """
 
 from __future__ import annotations
@@ -22,16 +25,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from controller.daemon import build_server, controller_schema
+from controller.daemon import build_server, build_service, controller_schema
 from controller.datastore.factory import open_store
 from controller.datastore.nmda import Datastore, NmdaStore
 from controller.logs import configure_logging
 from controller.paths import CONFIG_DIR
 from controller.settings import ControllerSettings
-from qnum.baselines import all_baselines
-from qnum.io import load_requests, load_topology
-from qnum.plan import Plan, Problem
-from qnum.solver import SolverOptions, solve
+from qnum.plan import Plan
 
 DEFAULT_TOPOLOGY = CONFIG_DIR / "topologies" / "metro.json"
 DEFAULT_SERVICES = CONFIG_DIR / "services" / "demo.json"
@@ -46,36 +46,22 @@ def _port_free(port: int) -> bool:
     return True
 
 
-def load_intent(store: NmdaStore, topology: Path, services: Path) -> None:
+def load_intent(store: NmdaStore, topology: dict[str, Any], services: Path) -> None:
     """Operators' intent into <running>, validated like any <edit-config>."""
-    for path in (topology, services):
-        store.edit_json(Datastore.RUNNING, json.loads(path.read_text()))
+    store.edit_json(Datastore.RUNNING, topology)
+    store.edit_json(Datastore.RUNNING, json.loads(services.read_text()))
 
 
-def publish_plan(store: NmdaStore, plan: Plan) -> None:
-    """Per-request decision and prediction into <operational> (sdqn-services state)."""
-    entries: list[dict[str, Any]] = []
-    for item in plan.to_json()["sdqn-qnum:plan"]["request"]:
-        state: dict[str, Any] = {"admission": item["admission"],
-                                 "oper-state": "provisioning" if item["admission"] ==
-                                 "admitted" else "down"}
-        if item["admission"] == "admitted":
-            for key in ("path", "purification-rounds", "purification-protocol",
-                        "predicted-rate", "predicted-fidelity", "utility"):
-                if item.get(key) is not None:
-                    state[key] = item[key]
-        else:
-            state["rejection-reason"] = item["rejection-reason"][:250]
-        entries.append({"name": item["name"], "state": state})
-    store.merge_state(json.dumps({"sdqn-services:entanglement-services": {"request": entries}}))
-
-
-def solve_intent(topology: Path, services: Path, time_limit: float) -> Plan:
-    network = load_topology(topology)
-    problem = Problem.build(network, load_requests(services, network))
-    baselines = all_baselines(problem)
-    return solve(problem, SolverOptions(time_limit_s=time_limit),
-                 hints=list(baselines.values()))
+def point_at_emulators(topology: dict[str, Any], inventory: dict[str, Any]) -> dict[str, Any]:
+    """The emulators listen where the launcher put them: use its inventory's ports."""
+    ports = {d["node-id"]: d["port"] for d in inventory["devices"]}
+    for net in topology["ietf-network:networks"]["network"]:
+        for node in net.get("node", []):
+            mgmt = node.get("sdqn-topology:quantum-node", {}).get("management")
+            if mgmt is not None and node["node-id"] in ports:
+                mgmt["port"] = ports[node["node-id"]]
+                mgmt["address"] = "127.0.0.1"
+    return topology
 
 
 def render(console: Console, store: NmdaStore, plan: Plan, host: str, port: int) -> None:
@@ -107,6 +93,19 @@ def _num(value: str | None) -> str:
     return "" if value is None else f"{float(value):.4g}"
 
 
+def render_devices_table(console: Console, store: NmdaStore) -> None:
+    data = json.loads(store.get(Datastore.OPERATIONAL,
+                                xpath="/sdqn-controller:controller/southbound"))
+    table = Table(title="device sessions (controller <operational>)")
+    for col in ("device", "adapter", "session", "sync", "last error"):
+        table.add_column(col)
+    devices = data.get("sdqn-controller:controller", {}).get("southbound", {}).get("device", [])
+    for dev in sorted(devices, key=lambda d: str(d["node-id"])):
+        table.add_row(dev["node-id"], dev.get("adapter", ""), dev.get("connection-state", ""),
+                      dev.get("sync-state", ""), dev.get("last-error", "")[:50])
+    console.print(table)
+
+
 def main(duration: Annotated[float, typer.Option(help="seconds to serve; 0 = until Ctrl-C")
                              ] = 0.0,
          port: Annotated[int, typer.Option(help="NETCONF port (0 = any free port)")] = 8830,
@@ -116,24 +115,39 @@ def main(duration: Annotated[float, typer.Option(help="seconds to serve; 0 = unt
          services: Annotated[Path, typer.Option(help="service requests (RFC 7951 JSON)")
                              ] = DEFAULT_SERVICES,
          time_limit: Annotated[float, typer.Option(help="Q-NUM time limit, seconds")] = 10.0,
+         time_factor: Annotated[float, typer.Option(help="emulated seconds per wall second")
+                                ] = 60.0,
          log_format: Annotated[str, typer.Option(help="console or json")] = "console"
          ) -> None:
-    """Run the controller on the default metro network and show what it decided."""
+    """Run the controller on the emulated metro network and show what it decided."""
+    from simulators.clock import ScaledClock
+    from simulators.devices.world import Topology
+    from simulators.launcher import Network
+
     configure_logging("warning", log_format)
     console = Console()
     workdir = tempfile.TemporaryDirectory(prefix="sdqn-demo-") if data_dir is None else None
     settings = ControllerSettings.load()
     settings.datastore.data_dir = data_dir or Path(workdir.name)  # type: ignore[union-attr]
     settings.netconf.port = port if port == 0 or _port_free(port) else 0
+    settings.service.time_limit_s = time_limit
+    emulated = Network(Topology.load(topology), clock=ScaledClock(time_factor),
+                       use_topology_ports=False, tick=0.2)
+    emulated.start(control=False)
     store = open_store(settings, schema=controller_schema(settings))
+    service = build_service(settings, store)
     server = build_server(settings, store)
     server.start()
     typer.echo(f"netconf listening on {server.host}:{server.port}")
     try:
-        load_intent(store, topology, services)
-        plan = solve_intent(topology, services, time_limit)
-        publish_plan(store, plan)
-        render(console, store, plan, server.host, server.port)
+        intent = point_at_emulators(json.loads(topology.read_text()), emulated.inventory())
+        load_intent(store, intent, services)
+        assert service is not None
+        service.states.flush()
+        plan = service.expander.committed.plan
+        if plan is not None:
+            render(console, store, plan, server.host, server.port)
+        render_devices_table(console, store)
         stop = threading.Event()
 
         def on_signal(_signum: int, _frame: FrameType | None) -> None:
@@ -144,6 +158,9 @@ def main(duration: Annotated[float, typer.Option(help="seconds to serve; 0 = unt
         stop.wait(duration if duration > 0 else None)
     finally:
         server.stop()
+        if service is not None:
+            service.close()
+        emulated.stop()
         if store.persistence is not None:
             store.persistence.close()
         if workdir is not None:

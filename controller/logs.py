@@ -25,3 +25,7 @@ def configure_logging(level: str = "info", fmt: str = "console") -> None:
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=False,
     )
+    # paramiko and ncclient log every peer that drops its TCP connection as an ERROR with a
+    # traceback on stderr; our server and adapters report session failures themselves.
+    for noisy in ("paramiko", "ncclient.transport"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)

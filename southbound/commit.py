@@ -27,7 +27,7 @@ import structlog
 from southbound.adapter import AdapterError, DeviceAdapter
 from southbound.diff import ConfigDiffer
 from southbound.history import CommitHistory
-from southbound.model import CommitResult, DeviceChange, DeviceOutcome
+from southbound.model import CommitResult, DeviceChange, DeviceOutcome, SyncState
 from southbound.pool import SessionPool
 
 log = structlog.get_logger(__name__)
@@ -105,6 +105,8 @@ class NetworkCommit:
                 return self._finish(result, start, before, {})
             self._unlock(adapters, locked)
             self._mark(result, set(nodes), "committed")
+            for node in nodes:  # devices now run exactly what we pushed
+                self.pool.set_sync(node, SyncState.IN_SYNC)
             result.success = True
             after = {n: by_node[n].config_xml for n in nodes}
             return self._finish(result, start, before, after)

@@ -46,10 +46,12 @@ class ServiceManager:
             store.expander = self.expander
             store.commit_hooks.append(self.hook)
             store.listeners.append(self._on_change)
-        publish_device_states(self.pool, store)
+        self.states = publish_device_states(self.pool, store)
 
     def close(self) -> None:
         self.pool.close()
+        self.states.flush()
+        self.states.close()
         if self.history is not None:
             self.history.close()
 

@@ -1,4 +1,5 @@
-"""`sdqn demo` runs the real controller: its decisions are readable over NETCONF."""
+"""`sdqn demo` runs the real controller on the emulated network: its decisions are readable
+over NETCONF and every device received its configuration."""
 
 from __future__ import annotations
 
@@ -34,6 +35,12 @@ def test_demo_serves_decisions_over_netconf() -> None:
                 "<datastore>ds:operational</datastore>"
                 '<xpath-filter xmlns:svc="urn:sdqn:sdqn-services">'
                 "/svc:entanglement-services</xpath-filter></get-data>"))
+            sessions = manager.dispatch(etree.fromstring(
+                '<get-data xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-nmda" '
+                'xmlns:ds="urn:ietf:params:xml:ns:yang:ietf-datastores">'
+                "<datastore>ds:operational</datastore>"
+                '<xpath-filter xmlns:c="urn:sdqn:sdqn-controller">'
+                "/c:controller/c:southbound</xpath-filter></get-data>"))
         finally:
             manager.close_session()
         root = etree.fromstring(reply.xml.encode())
@@ -43,6 +50,10 @@ def test_demo_serves_decisions_over_netconf() -> None:
         assert admissions["qkd-alice-bob"] == "admitted"
         assert admissions["dqs-alice-dave"] == "rejected"   # F ≥ 0.99 is out of reach
         assert len(admissions) == 4
+        ctl = "urn:sdqn:sdqn-controller"
+        devices = {d.findtext(f"{{{ctl}}}node-id"): d.findtext(f"{{{ctl}}}sync-state")
+                   for d in etree.fromstring(sessions.xml.encode()).iter(f"{{{ctl}}}device")}
+        assert len(devices) == 11 and set(devices.values()) == {"in-sync"}, devices
     finally:
         demo.terminate()
         demo.wait(timeout=15)

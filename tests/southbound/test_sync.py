@@ -154,9 +154,10 @@ def test_device_states_are_published_to_operational(make_device: Callable[[str],
     controller = NmdaStore(Schema(list(PRODUCT_MODULES)))
     pool = SessionPool([device.endpoint, ghost], adapters={"netconf": NetconfAdapter},
                        timeout=3)
-    publish_device_states(pool, controller)
+    publisher = publish_device_states(pool, controller)
 
     def states() -> dict[str, dict[str, str]]:
+        publisher.flush()
         data = json.loads(controller.get(Datastore.OPERATIONAL, xpath=(
             "/sdqn-controller:controller/southbound")))
         return {d["node-id"]: d for d in data["sdqn-controller:controller"]["southbound"]
@@ -171,3 +172,4 @@ def test_device_states_are_published_to_operational(make_device: Callable[[str],
         assert "last-error" in current["ghost"] and "last-error" not in current["a"]
     finally:
         pool.close()
+        publisher.close()
