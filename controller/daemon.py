@@ -51,10 +51,14 @@ def build_service(settings: ControllerSettings, store: NmdaStore) -> ServiceMana
     svc = settings.service
     if not svc.enabled:
         return None
-    return ServiceManager(store, username=svc.device_username, password=svc.device_password,
-                          history_path=settings.datastore.data_dir / "commit-history.sqlite",
-                          confirm_timeout_s=svc.confirm_timeout_s,
-                          device_timeout_s=svc.device_timeout_s, time_limit_s=svc.time_limit_s)
+    manager = ServiceManager(store, username=svc.device_username,
+                             password=svc.device_password,
+                             history_path=settings.datastore.data_dir / "commit-history.sqlite",
+                             confirm_timeout_s=svc.confirm_timeout_s,
+                             device_timeout_s=svc.device_timeout_s,
+                             time_limit_s=svc.time_limit_s)
+    manager.telemetry.start(svc.telemetry_interval_s)
+    return manager
 
 
 def run(config: Annotated[Path | None,

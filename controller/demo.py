@@ -17,6 +17,7 @@ import signal
 import socket
 import tempfile
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 from typing import Annotated, Any
@@ -69,8 +70,8 @@ def render(console: Console, store: NmdaStore, plan: Plan, host: str, port: int)
                                 xpath="/sdqn-services:entanglement-services"))
     table = Table(title=f"sdqn demo — Q-NUM {plan.status.value}, objective "
                         f"{plan.objective:.4g}, gap {plan.gap:.2%}")
-    for col in ("request", "app", "admission", "path", "rounds", "rate /s", "fidelity",
-                "utility"):
+    for col in ("request", "app", "admission", "state", "path", "rounds", "rate /s",
+                "fidelity", "measured /s", "measured F"):
         table.add_column(col)
     running = {r["name"]: r for r in json.loads(store.get(
         Datastore.RUNNING, xpath="/sdqn-services:entanglement-services"))[
@@ -78,15 +79,25 @@ def render(console: Console, store: NmdaStore, plan: Plan, host: str, port: int)
     for req in oper["sdqn-services:entanglement-services"]["request"]:
         st = req.get("state", {})
         table.add_row(req["name"], running[req["name"]]["application"].split(":")[-1],
-                      st.get("admission", "?"), " → ".join(st.get("path", [])) or
+                      st.get("admission", "?"), st.get("oper-state", ""),
+                      " → ".join(st.get("path", [])) or
                       st.get("rejection-reason", "")[:60], str(st.get("purification-rounds",
                                                                       "")),
                       _num(st.get("predicted-rate")), _num(st.get("predicted-fidelity")),
-                      _num(st.get("utility")))
+                      _num(st.get("measured-rate")), _num(st.get("measured-fidelity")))
     console.print(table)
     console.print(f"NETCONF: ssh admin@{host} -p {port} -s netconf   (password admin)\n"
                   f"  e.g. .venv/bin/netconf-console2 --host {host} --port {port} -u admin "
                   f"-p admin --get-data operational")
+
+
+def _settled(store: NmdaStore) -> bool:
+    data = json.loads(store.get(Datastore.OPERATIONAL,
+                                xpath="/sdqn-services:entanglement-services"))
+    states = [r.get("state", {}) for r in
+              data.get("sdqn-services:entanglement-services", {}).get("request", [])]
+    return bool(states) and all(s.get("oper-state") not in ("provisioning", "stabilising")
+                                for s in states)
 
 
 def _num(value: str | None) -> str:
@@ -145,9 +156,14 @@ def main(duration: Annotated[float, typer.Option(help="seconds to serve; 0 = unt
         assert service is not None
         service.states.flush()
         plan = service.expander.committed.plan
+        render_devices_table(console, store)
+        # Lasers warm up (300 emulated s); services turn up when their whole path is stable.
+        service.telemetry.start(0.5)
+        settle = time.monotonic() + 330 / time_factor + 3
+        while time.monotonic() < settle and not _settled(store):
+            time.sleep(0.5)
         if plan is not None:
             render(console, store, plan, server.host, server.port)
-        render_devices_table(console, store)
         stop = threading.Event()
 
         def on_signal(_signum: int, _frame: FrameType | None) -> None:

@@ -98,6 +98,8 @@ class ServiceSettings(BaseModel):
     device_timeout_s: float = Field(default=10.0, gt=0, description="per-device RPC timeout")
     time_limit_s: float | None = Field(default=None, gt=0,
                                        description="overrides the optimiser's time-limit")
+    telemetry_interval_s: float = Field(default=5.0, gt=0,
+                                        description="device state polling period")
 
 
 class ControllerSettings(BaseModel):

@@ -16,6 +16,7 @@ from controller.datastore.apply import JournalOp
 from controller.datastore.nmda import Datastore, NmdaStore, Transaction
 from controller.service.expansion import QnumExpander
 from controller.service.publish import publish_plan
+from controller.service.telemetry import TelemetryLoop
 from southbound.adapter import DeviceAdapter
 from southbound.commit import NetworkCommit
 from southbound.history import CommitHistory
@@ -47,8 +48,10 @@ class ServiceManager:
             store.commit_hooks.append(self.hook)
             store.listeners.append(self._on_change)
         self.states = publish_device_states(self.pool, store)
+        self.telemetry = TelemetryLoop(store, self.pool, lambda: self.expander.committed.plan)
 
     def close(self) -> None:
+        self.telemetry.stop()
         self.pool.close()
         self.states.flush()
         self.states.close()

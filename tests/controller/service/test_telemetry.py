@@ -1,0 +1,92 @@
+"""Operational sync on the emulated metro network: stabilising → up, measured values, down."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from controller.datastore.nmda import Datastore, NmdaStore
+from controller.datastore.schema import Schema
+from controller.paths import CONFIG_DIR
+from controller.service.manager import ServiceManager
+from controller.settings import PRODUCT_MODULES
+from simulators.clock import ManualClock
+from simulators.devices.world import Topology
+from simulators.launcher import DEFAULT_TOPOLOGY, Network, SchemaCache
+
+
+def advance(network: Network, clock: ManualClock, seconds: float, step: float = 5.0) -> None:
+    remaining = seconds
+    while remaining > 1e-9:
+        dt = min(step, remaining)
+        clock.advance(dt)
+        network.ticker.tick_once()
+        remaining -= dt
+
+
+@pytest.fixture
+def world() -> Iterator[tuple[NmdaStore, ServiceManager, Network, ManualClock]]:
+    clock = ManualClock()
+    net = Network(Topology.load(DEFAULT_TOPOLOGY), clock=clock, seed=11,
+                  use_topology_ports=False, tick=3600, schemas=SchemaCache())
+    net.start(control=False)
+    store = NmdaStore(Schema(list(PRODUCT_MODULES)))
+    manager = ServiceManager(store, time_limit_s=5, device_timeout_s=10)
+    try:
+        ports = {d["node-id"]: d["port"] for d in net.inventory()["devices"]}
+        topology = json.loads((CONFIG_DIR / "topologies" / "metro.json").read_text())
+        for node in topology["ietf-network:networks"]["network"][0]["node"]:
+            node["sdqn-topology:quantum-node"]["management"]["port"] = ports[node["node-id"]]
+        store.edit_json(Datastore.RUNNING, topology)
+        store.edit_json(Datastore.RUNNING, json.loads(
+            (CONFIG_DIR / "services" / "demo.json").read_text()))
+        yield store, manager, net, clock
+    finally:
+        manager.close()
+        net.stop()
+
+
+def states(store: NmdaStore) -> dict[str, dict[str, Any]]:
+    data = json.loads(store.get(Datastore.OPERATIONAL,
+                                xpath="/sdqn-services:entanglement-services"))
+    return {r["name"]: r.get("state", {})
+            for r in data["sdqn-services:entanglement-services"]["request"]}
+
+
+def test_services_come_up_only_when_their_path_is_stable(
+        world: tuple[NmdaStore, ServiceManager, Network, ManualClock]) -> None:
+    store, manager, net, clock = world
+    admitted = [n for n, s in states(store).items() if s["admission"] == "admitted"]
+    assert len(admitted) == 3
+    early = manager.telemetry.poll_once()
+    assert {early[n]["oper-state"] for n in admitted} == {"stabilising"}  # lasers warming
+    advance(net, clock, 400)
+    late = manager.telemetry.poll_once()
+    current = states(store)
+    for name in admitted:
+        assert float(current[name]["measured-rate"]) > 0
+        assert 0.5 < float(current[name]["measured-fidelity"]) <= 1
+        assert current[name]["oper-state"] == late[name]["oper-state"]
+    assert late["qkd-alice-bob"]["oper-state"] == "up"
+    assert late["teleport-bob-charlie"]["oper-state"] == "up"
+    # Known gap: the plan purifies end to end (2 rounds), but the end-node model has no
+    # purification setting yet, so DQC arrives below its 0.95 minimum: reported degraded.
+    assert late["dqc-charlie-dave"]["oper-state"] == "degraded"
+    assert float(current["dqc-charlie-dave"]["measured-fidelity"]) < 0.95
+    assert current["dqs-alice-dave"]["admission"] == "rejected"
+    assert "measured-rate" not in current["dqs-alice-dave"]
+
+
+def test_a_crashed_device_takes_its_services_down(
+        world: tuple[NmdaStore, ServiceManager, Network, ManualClock]) -> None:
+    store, manager, net, clock = world
+    advance(net, clock, 400)
+    manager.telemetry.poll_once()
+    net.devices["r3"].crash()          # only dqc-charlie-dave goes through r3
+    after = manager.telemetry.poll_once()
+    assert after["dqc-charlie-dave"]["oper-state"] == "down"
+    assert after["qkd-alice-bob"]["oper-state"] == "up"
+    assert after["teleport-bob-charlie"]["oper-state"] == "up"
