@@ -82,7 +82,7 @@ def test_services_come_up_only_when_their_path_is_stable(
 
 def test_a_crashed_device_takes_its_services_down(
         world: tuple[NmdaStore, ServiceManager, Network, ManualClock]) -> None:
-    store, manager, net, clock = world
+    _, manager, net, clock = world
     advance(net, clock, 400)
     manager.telemetry.poll_once()
     net.devices["r3"].crash()          # only dqc-charlie-dave goes through r3
