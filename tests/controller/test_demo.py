@@ -25,7 +25,11 @@ def test_demo_serves_decisions_over_netconf() -> None:
         first = demo.stdout.readline()
         assert first.startswith("netconf listening on 127.0.0.1:"), first
         port = int(first.rsplit(":", 1)[1])
-        lines = [demo.stdout.readline() for _ in range(40)]  # device table, then the plan
+        lines: list[str] = []
+        while not lines or not lines[-1].startswith("NETCONF:"):  # device table, then plan
+            line = demo.stdout.readline()
+            assert line, "".join(lines)
+            lines.append(line)
         assert any("Q-NUM" in line for line in lines), "".join(lines)
         manager = connect(host="127.0.0.1", port=port, username="admin", password="admin")
         try:
