@@ -6,35 +6,47 @@ The expansion (:mod:`controller.service.expansion`) writes these documents into
 identity and hardware facts from the topology plus what the admitted requests need.
 A device no admitted request uses gets only that base (pump off, no flows, no
 cross-connects), which is how a withdrawn service's resources are released.
+The plan is first checked by :func:`qnum.schedule.build_schedule` (coherence budget,
+TDMA slots, memory), so a plan that could not run is refused before any device is.
 
 Mapping (why each choice, where the device models leave room):
 
 * Repeater: one ``flow`` per admitted request whose route swaps at it, joining the two
   fibres of the route attached to it (``neighbour-links``), with the plan's memory slots
-  and cut-off.  Q-NUM's purification is *end to end* (:mod:`qnum.candidates`), so the
-  repeater flow purifies nothing (``purification-rounds`` 0); its slots are the plan's
-  one-half-per-side reservation.  ``link-generation`` has one entry per attached fibre a
+  and cut-off (rounded down: it bounds storage).  The plan swaps when every elementary link
+  holds a pair; ``swap-asap`` measures the repeater's halves no later, so they decohere
+  no more and the delivered fidelity is at least the plan's.  Q-NUM's purification is
+  *end to end* (:mod:`qnum.candidates`), so the repeater flow purifies nothing
+  (``purification-rounds`` 0).  ``link-generation`` has one entry per attached fibre a
   flow uses, aimed at the memory node at the far end of the elementary link (through
-  transparent q-ROADMs), at the fibre's full source rate: the TDMA share is a slot
-  schedule the module has no leaf for.
-* End node: source pump on while it terminates an admitted request; one
+  transparent q-ROADMs), at the fibre's full source rate (the TDMA share is a slot
+  schedule the module has no leaf for), a herald timeout no shorter than the heralding
+  latency, and at most the registers its flows reserve on that side.
+* End node: source pump on while it terminates an admitted request, at the repetition
+  rate of its elementary links and on the wavelength its lightpaths use; one
   ``application-endpoint`` per request end with the plan's memory slots.
 * q-ROADM (circuit): per elementary link through it a quantum cross-connect with
   amplifier bypass and a timing cross-connect on the same ports (sdqn-qroadm ``must``s:
-  timing follows the qubits' fibre path).  The wavelength channel is chosen first-fit and
-  identical on every q-ROADM of the lightpath (wavelength continuity).  A side facing a
-  memory node uses an add/drop port of its own, a side facing another q-ROADM the line
-  degree of the fibre — exactly the ports :mod:`qnum.candidates` counts.
+  timing follows the qubits' fibre path) on the fibres' timing-channel wavelength.  A side
+  facing a memory node uses an add/drop port of its own, a side facing another q-ROADM the
+  line degree of the fibre — exactly the ports :mod:`qnum.candidates` counts.  Channels
+  lie on the ITU-T G.694.1 100 GHz grid and are identical on every q-ROADM of a lightpath
+  (no wavelength conversion); an end node has one source, so every lightpath reaching it
+  uses its wavelength (preferably the one the topology gives its fibre).
   Packet mode: one route per elementary-link end through it.
-* APC: identity, the fibre it compensates and base tracking/calibration settings.
+* APC: identity, the fibre it compensates, hourly calibration preferably in idle windows
+  (DESIGN.md), and a tracking tolerance no looser than the tightest service on the fibre
+  can absorb (:func:`misalignment_budget`).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import structlog
@@ -43,9 +55,10 @@ from controller.datastore.schema import Schema
 from controller.datastore.tree import Forest
 from controller.errors import NetconfError
 from qnum.candidates import Segment
-from qnum.io import DeviceKind, Network, Node, SwitchingMode
-from qnum.physics import heralding_latency_s
+from qnum.io import DeviceKind, Link, Network, Node, QRoadm, SwitchingMode
+from qnum.physics import heralding_latency_s, qber_from_fidelity
 from qnum.plan import Assignment, Plan
+from qnum.schedule import ScheduleError, build_schedule
 
 log = structlog.get_logger(__name__)
 
@@ -61,18 +74,22 @@ MODULES: Mapping[str, tuple[str, str]] = {
 
 #: sdqn-repeater heralding-timeout default; longer heralds get their own timeout.
 DEFAULT_HERALDING_TIMEOUT_S = 0.001
-#: ITU-T G.694.1 100 GHz DWDM grid anchored at 193.1 THz: quantum channel k (0-based)
-#: sits at 193.1 − 0.1·k THz.
-GRID_ANCHOR_THZ, GRID_SPACING_THZ = 193.1, 0.1
-#: Timing channels ride in the O band (sdqn-topology timing-channel default 1310 nm),
-#: one per lightpath so that timing cross-connects never share ports on one channel.
-TIMING_BASE_NM, TIMING_SPACING_NM = 1310.0, 0.8
+#: ITU-T G.694.1 100 GHz DWDM grid; channel-id n sits at 193.4 + 0.1·(n − 1) THz, so
+#: channel 1 is 1550.12 nm, the sdqn-end-node default signal wavelength.
+GRID_ANCHOR_THZ, GRID_SPACING_THZ = 193.4, 0.1
+#: Topology wavelengths are quoted to 0.01 nm: closer than this is the same grid channel.
+GRID_MATCH_NM = 0.01
 C_VACUUM_NM_THZ = 299_792.458
-#: APC base settings (the sdqn-apc defaults, rendered explicitly for a full config).
+#: sdqn-topology timing-channel defaults (wavelength, same fibre as the qubits).
+DEFAULT_TIMING_NM, DEFAULT_TIMING_SAME_FIBRE = 1310.0, True
+MAX_CHANNEL_ID = 65_535                     # channel-id is a uint16
+#: sdqn-apc tracking-tolerance default: derived tolerances never exceed it (a looser spec
+#: would hide a drifting compensator).
+APC_DEFAULT_TOLERANCE_RAD = 0.1
+#: APC base settings (hourly calibration in idle windows, DESIGN.md operational facts).
 APC_BASE: Mapping[str, Any] = {
     "calibration-interval": "3600.0", "prefer-idle-windows": True, "max-deferral": "600.0",
     "target-bases": ["diagonal", "rectilinear"], "tracking-enabled": True,
-    "tracking-tolerance": "0.1",
 }
 
 
@@ -80,10 +97,62 @@ class RenderError(ValueError):
     """The plan cannot be expressed in the devices' configuration models."""
 
 
-def dec(value: float, digits: int) -> str:
-    """decimal64 as an RFC 7951 string (§6.1), at most ``digits`` fraction digits."""
-    text = f"{value:.{digits}f}".rstrip("0")
-    return text + "0" if text.endswith(".") else text
+def dec(value: float, digits: int, rounding: str = ROUND_HALF_EVEN) -> str:
+    """decimal64 as an RFC 7951 string (§6.1) in libyang's canonical form (so a rendered
+    document reads back unchanged), at most ``digits`` fraction digits; ``rounding`` lets
+    bounds round the safe way (a cut-off down, a timeout up)."""
+    if not math.isfinite(value):
+        raise RenderError(f"{value} is not a decimal64 value")
+    quantum = Decimal(1).scaleb(-digits)
+    text = f"{Decimal(repr(float(value))).quantize(quantum, rounding=rounding):f}"
+    if "." in text:
+        text = text.rstrip("0")
+        text = text + "0" if text.endswith(".") else text
+    return "0.0" if text.lstrip("-") in ("0", "0.0") else text
+
+
+def grid_nm(channel: int) -> float:
+    return C_VACUUM_NM_THZ / (GRID_ANCHOR_THZ + GRID_SPACING_THZ * (channel - 1))
+
+
+def wavelength_text(nm: float) -> str:
+    """A wavelength leaf: grid channels as ITU-T G.694.1 quotes them (0.01 nm, e.g.
+    1550.12), anything else at the type's 0.001 nm."""
+    channel = grid_channel(nm)
+    return dec(grid_nm(channel), 2) if channel is not None else dec(nm, 3)
+
+
+def grid_channel(wavelength_nm: float | None) -> int | None:
+    """Grid channel-id of a topology wavelength; None when it is off the grid."""
+    if wavelength_nm is None:
+        return None
+    n = round((C_VACUUM_NM_THZ / wavelength_nm - GRID_ANCHOR_THZ) / GRID_SPACING_THZ) + 1
+    return n if n >= 1 and abs(grid_nm(n) - wavelength_nm) <= GRID_MATCH_NM else None
+
+
+def timing_channel(link: Link) -> tuple[float, bool]:
+    """(wavelength nm, same fibre) of a fibre's sdqn-topology ``timing-channel``.
+
+    Read from ``Link.timing_wavelength_nm`` / ``Link.timing_same_fibre`` where qnum.io
+    provides them; the YANG defaults apply otherwise.
+    """
+    nm = getattr(link, "timing_wavelength_nm", None)
+    same = getattr(link, "timing_same_fibre", None)
+    return (DEFAULT_TIMING_NM if nm is None else float(nm),
+            DEFAULT_TIMING_SAME_FIBRE if same is None else bool(same))
+
+
+def misalignment_budget(fidelity: float, min_fidelity: float, compensated: int) -> float:
+    """Largest residual polarisation angle (rad) each of ``compensated`` APCs may leave.
+
+    A residual angle θ flips a qubit with probability s = sin²(θ/2) (sdqn-apc), which adds
+    to the pair's QBER e = 2(1 − F)/3 (DESIGN.md, QKD) as e ⊕ s = e + s(1 − 2e).  The pair
+    keeps F ≥ F_min while e ⊕ s ≤ e_max = 2(1 − F_min)/3; independent flips on k fibres
+    compose to at most Σ s_i, so s_i ≤ s/k each is enough.
+    """
+    e, e_max = qber_from_fidelity(fidelity), qber_from_fidelity(min_fidelity)
+    s = max(0.0, (e_max - e) / (1.0 - 2.0 * e)) / max(1, compensated)
+    return 2.0 * math.asin(math.sqrt(min(1.0, s)))
 
 
 # -- per-device accumulation ----------------------------------------------------------------
@@ -91,12 +160,21 @@ def dec(value: float, digits: int) -> str:
 
 @dataclass
 class _Lightpath:
-    """One elementary link through a q-ROADM, as that q-ROADM switches it."""
+    """One elementary link through circuit q-ROADMs: one channel on all of them."""
 
-    name: str
-    channel: int | None          # 0-based grid index (circuit mode)
-    source: Json                 # endpoint choice (degree / add-drop-port)
-    destination: Json
+    flow: str
+    seg: Segment
+    hops: list[tuple[str, Json, Json]]  # (q-roadm, source port, destination port)
+    timing_nm: float
+    channel: int = 0                     # grid channel-id, assigned once all are known
+
+    @property
+    def label(self) -> str:
+        return f"{self.flow} ({'–'.join(self.seg.nodes)})"
+
+    def ends(self) -> tuple[tuple[str, str], tuple[str, str]]:
+        """(node, its fibre) at both ends of the elementary link."""
+        return (self.seg.nodes[0], self.seg.links[0]), (self.seg.nodes[-1], self.seg.links[-1])
 
 
 @dataclass
@@ -104,15 +182,17 @@ class _Devices:
     network: Network
     flows: dict[str, list[Json]] = field(default_factory=dict)
     generation: dict[str, dict[str, tuple[str, Segment, str]]] = field(default_factory=dict)
+    registers: dict[tuple[str, str], int] = field(default_factory=dict)  # (node, fibre)
     endpoints: dict[str, list[Json]] = field(default_factory=dict)
     pair_rate: dict[str, float] = field(default_factory=dict)
-    lightpaths: dict[str, list[_Lightpath]] = field(default_factory=dict)
+    signal: dict[str, dict[str, str]] = field(default_factory=dict)  # node → nm → why
+    lightpaths: list[_Lightpath] = field(default_factory=list)
     routes: dict[str, dict[str, tuple[Json, str]]] = field(default_factory=dict)
     ports: dict[str, list[str]] = field(default_factory=dict)       # port i+1 → attached node
-    channels: dict[str, set[int]] = field(default_factory=dict)
+    tolerance: dict[str, float] = field(default_factory=dict)       # APC → rad
 
     # Repeater ------------------------------------------------------------------------------
-    def link(self, node: str, seg: Segment, near_end: int, flow: str) -> str:
+    def link(self, node: str, seg: Segment, near_end: int, flow: str, slots: int) -> str:
         """The fibre attached to ``node`` on ``seg`` (a generation entry towards the far end).
 
         ``near_end`` 0: node is the segment's first node; -1: its last.
@@ -126,8 +206,9 @@ class _Devices:
                 f"repeater {node}: fibre {fibre} must generate towards {known[0]} (flow "
                 f"{known[2]}) and towards {neighbour} (flow {flow}); sdqn-repeater keys "
                 "link-generation by link-id only")
-        if known is None:
-            entries[fibre] = (neighbour, seg, flow)
+        if known is None or seg.params.source_rate_hz < known[1].params.source_rate_hz:
+            entries[fibre] = (neighbour, seg, flow)   # several routes: the slowest one
+        self.registers[(node, fibre)] = self.registers.get((node, fibre), 0) + slots // 2
         return fibre
 
     def repeater_flow(self, a: Assignment, node: str, pos: int) -> None:
@@ -138,8 +219,8 @@ class _Devices:
         if slots < 2:
             raise RenderError(f"repeater {node}: flow {a.request.name} reserves {slots} memory "
                               "slots; a swap needs one per side (sdqn-repeater: at least 2)")
-        up = self.link(node, segs[pos - 1], -1, a.request.name)
-        down = self.link(node, segs[pos], 0, a.request.name)
+        up = self.link(node, segs[pos - 1], -1, a.request.name, slots)
+        down = self.link(node, segs[pos], 0, a.request.name, slots)
         self.flows.setdefault(node, []).append({
             "flow-id": a.request.name, "service": a.request.name, "memory-slots": slots,
             "neighbour-links": [up, down], "swap-policy": "swap-asap",
@@ -150,6 +231,10 @@ class _Devices:
     def endpoint(self, a: Assignment, node: str, peer: str, seg: Segment) -> None:
         cand = a.candidate
         assert cand is not None
+        kind = self.network.nodes[node].kind
+        if kind is not DeviceKind.END_NODE:
+            raise RenderError(f"flow {a.request.name} ends at {kind.value} {node}: only "
+                              "sdqn-end-node has application endpoints")
         self.endpoints.setdefault(node, []).append({
             "name": a.request.name, "service": a.request.name,
             "application": f"sdqn-types:{a.request.application.value}", "peer-node": peer,
@@ -159,13 +244,17 @@ class _Devices:
         rate = self.pair_rate.get(node, 0.0)
         self.pair_rate[node] = max(rate, seg.params.source_rate_hz)
 
+    def emits(self, node: str, wavelength_nm: float | None, why: str) -> None:
+        """``node``'s single source must emit on ``wavelength_nm`` for ``why``."""
+        if wavelength_nm is not None and self.network.nodes[node].kind is DeviceKind.END_NODE:
+            self.signal.setdefault(node, {})[wavelength_text(wavelength_nm)] = why
+
     # q-ROADM -------------------------------------------------------------------------------
     def side(self, roadm: str, neighbour: str, fibre: str, flow: str) -> Json:
         """Port of a lightpath side: own add/drop port towards a memory node, else degree."""
         if self.network.nodes[neighbour].roadm is not None:
             return {"degree": _degrees(self.network, roadm)[fibre]}
-        spec = self.network.nodes[roadm].roadm
-        assert spec is not None
+        spec = _circuit(self.network, roadm)
         used = self.ports.setdefault(roadm, [])
         if len(used) >= spec.add_drop_ports:
             raise RenderError(f"q-ROADM {roadm}: flow {flow} needs an add/drop port towards "
@@ -173,22 +262,9 @@ class _Devices:
         used.append(neighbour)
         return {"add-drop-port": len(used)}
 
-    def channel(self, seg: Segment, flow: str) -> int:
-        """First grid index free on every circuit q-ROADM of the lightpath (continuity)."""
-        limit = min(_circuit(self.network, n).wavelength_channels // 2
-                    for n in seg.roadm_channels)
-        for ch in range(limit):
-            if all(ch not in self.channels.get(n, set()) for n in seg.roadm_channels):
-                for n in seg.roadm_channels:
-                    self.channels.setdefault(n, set()).add(ch)
-                return ch
-        raise RenderError(
-            f"flow {flow}: no wavelength channel (quantum + timing) free on all of "
-            f"{', '.join(seg.roadm_channels)}")
-
     def through_roadms(self, a: Assignment, seg: Segment) -> None:
         name = a.request.name
-        channel = self.channel(seg, name) if seg.roadm_channels else None
+        hops: list[tuple[str, Json, Json]] = []
         for i in range(1, len(seg.nodes) - 1):
             node = seg.nodes[i]
             spec = self.network.nodes[node].roadm
@@ -197,10 +273,17 @@ class _Devices:
             src = self.side(node, seg.nodes[i - 1], seg.links[i - 1], name)
             dst = self.side(node, seg.nodes[i + 1], seg.links[i], name)
             if spec.switching_mode is SwitchingMode.CIRCUIT:
-                self.lightpaths.setdefault(node, []).append(_Lightpath(name, channel, src, dst))
+                hops.append((node, src, dst))
             else:
                 self.route(node, seg.nodes[-1], dst, name)
                 self.route(node, seg.nodes[0], src, name)
+        if hops:
+            self.lightpaths.append(_Lightpath(name, seg, hops, _lightpath_timing(
+                self.network, name, seg)))
+        else:  # the fibre's own quantum wavelength reaches the end node unswitched
+            for node, fibre in ((seg.nodes[0], seg.links[0]), (seg.nodes[-1], seg.links[-1])):
+                self.emits(node, self.network.links[fibre].wavelength_nm,
+                           f"{name} on fibre {fibre}")
 
     def route(self, roadm: str, destination: str, egress: Json, flow: str) -> None:
         routes = self.routes.setdefault(roadm, {})
@@ -210,6 +293,114 @@ class _Devices:
                               f"{known[0]} (flow {known[1]}) and by {egress} (flow {flow})")
         routes.setdefault(destination, (egress, flow))
 
+    # APC -----------------------------------------------------------------------------------
+    def compensated(self, a: Assignment) -> None:
+        """Tighten the tolerance of every APC on the route to what the request absorbs."""
+        cand = a.candidate
+        assert cand is not None
+        apcs = [c for lk in cand.route.links
+                if (c := self.network.links[lk].compensator) is not None]
+        budget = misalignment_budget(cand.fidelity, a.request.min_fidelity, len(apcs))
+        for apc in apcs:
+            self.tolerance[apc] = min(self.tolerance.get(apc, APC_DEFAULT_TOLERANCE_RAD), budget)
+
+    # wavelengths ---------------------------------------------------------------------------
+    def assign_channels(self) -> None:
+        """First-fit grid channel per group of lightpaths sharing an end node's source,
+        free on every port the group uses (continuity), own fibre wavelength first."""
+        taken: set[tuple[str, str, str, int]] = set()
+        for group in sorted(self._groups(), key=lambda g: min(lp.label for lp in g)):
+            ports = _ports(group)
+            roadms = sorted({roadm for lp in group for roadm, _, _ in lp.hops})
+            # one channel of each q-ROADM stays free for the timing channel
+            limit = min(_circuit(self.network, r).wavelength_channels for r in roadms) - 1
+            for channel in self._preferred(group, limit):
+                if all((*key, channel) not in taken for key in ports):
+                    taken.update((*key, channel) for key in ports)
+                    for lp in group:
+                        lp.channel = channel
+                        for node, _ in lp.ends():
+                            self.emits(node, grid_nm(channel), f"lightpath {lp.label}")
+                    break
+            else:
+                names = ", ".join(sorted(lp.label for lp in group))
+                raise RenderError(f"no wavelength channel is free on every port of {names} "
+                                  f"({', '.join(roadms)}: {limit} quantum channels)")
+
+    def _groups(self) -> list[list[_Lightpath]]:
+        """Lightpaths that must share a wavelength: those reaching one end node's source."""
+        parent = list(range(len(self.lightpaths)))
+
+        def find(i: int) -> int:
+            while parent[i] != i:
+                parent[i] = parent[parent[i]]
+                i = parent[i]
+            return i
+
+        first: dict[str, int] = {}
+        for i, lp in enumerate(self.lightpaths):
+            for node, _ in lp.ends():
+                if self.network.nodes[node].kind is DeviceKind.END_NODE:
+                    parent[find(i)] = find(first.setdefault(node, i))
+        groups: dict[int, list[_Lightpath]] = {}
+        for i, lp in enumerate(self.lightpaths):
+            groups.setdefault(find(i), []).append(lp)
+        return list(groups.values())
+
+    def _preferred(self, group: list[_Lightpath], limit: int) -> Iterator[int]:
+        own = sorted({ch for lp in group for node, fibre in lp.ends()
+                      if self.network.nodes[node].kind is DeviceKind.END_NODE
+                      and (ch := grid_channel(self.network.links[fibre].wavelength_nm))
+                      is not None and ch <= limit})
+        yield from own
+        yield from (ch for ch in range(1, limit + 1) if ch not in own)
+
+    def check_sources(self) -> None:
+        for node, wanted in sorted(self.signal.items()):
+            if len(wanted) > 1:
+                listed = "; ".join(f"{nm} nm for {why}" for nm, why in sorted(wanted.items()))
+                raise RenderError(f"end node {node} has one source (signal-wavelength) but its "
+                                  f"services need several: {listed}")
+
+
+def _port_key(port: Json) -> str:
+    return ",".join(f"{k}={v}" for k, v in sorted(port.items()))
+
+
+def _ports(group: list[_Lightpath]) -> dict[tuple[str, str, str], str]:
+    """(q-roadm, "in"/"out", port) → the port on the other side, for one channel.
+
+    One wavelength entering a port leaves by one port only (a static cross-connect; the
+    YANG ``unique "channel source/..."`` / ``"channel destination/..."``).
+    """
+    used: dict[tuple[str, str, str], str] = {}
+    for lp in group:
+        for roadm, src, dst in lp.hops:
+            for key, other in (((roadm, "in", _port_key(src)), _port_key(dst)),
+                               ((roadm, "out", _port_key(dst)), _port_key(src))):
+                if used.setdefault(key, other) != other:
+                    raise RenderError(
+                        f"lightpaths sharing one end node's source wavelength would leave "
+                        f"q-ROADM {roadm} {key[2]} by two ports ({lp.label} among them)")
+    return used
+
+
+def _lightpath_timing(network: Network, flow: str, seg: Segment) -> float:
+    """The timing wavelength that follows the lightpath over every fibre, unchanged."""
+    timing = {lk: timing_channel(network.links[lk]) for lk in seg.links}
+    apart = sorted(lk for lk, (_, same) in timing.items() if not same)
+    if apart:
+        raise RenderError(
+            f"timing channel cannot follow the quantum path of {flow} through q-ROADMs: on "
+            f"{', '.join(apart)} it runs in a parallel fibre, which no cross-connect on the "
+            "quantum channel's ports switches")
+    if len({nm for nm, _ in timing.values()}) > 1:
+        listed = ", ".join(f"{lk} {dec(nm, 3)} nm" for lk, (nm, _) in sorted(timing.items()))
+        raise RenderError(
+            f"timing channel cannot follow the quantum path of {flow}: its fibres time at "
+            f"different wavelengths ({listed}) and a q-ROADM does not convert wavelengths")
+    return next(iter(timing.values()))[0]
+
 
 def _cutoff(a: Assignment) -> str:
     assert a.candidate is not None
@@ -217,10 +408,10 @@ def _cutoff(a: Assignment) -> str:
     if not 1e-6 <= cutoff < float("inf"):
         raise RenderError(f"flow {a.request.name}: cut-off {cutoff!r} s is outside "
                           "sdqn-repeater's 0.000001..max")
-    return dec(cutoff, 9)
+    return dec(cutoff, 9, ROUND_FLOOR)
 
 
-def _circuit(network: Network, node: str) -> Any:
+def _circuit(network: Network, node: str) -> QRoadm:
     spec = network.nodes[node].roadm
     if spec is None:
         raise RenderError(f"{node} switches a lightpath but has no q-roadm facts")
@@ -256,7 +447,8 @@ def _repeater(d: _Devices, node: Node) -> Json:
                        "multiplexing-modes": seg.params.modes}
         herald = heralding_latency_s(seg.params)
         if herald > DEFAULT_HERALDING_TIMEOUT_S:
-            entry["heralding-timeout"] = dec(herald, 9)
+            entry["heralding-timeout"] = dec(herald, 9, ROUND_CEILING)
+        entry["max-registers"] = d.registers[(node.node_id, link_id)]
         links.append(entry)
     if links:
         body["link-generation"] = {"link": links}
@@ -271,14 +463,12 @@ def _end_node(d: _Devices, node: Node) -> Json:
     source: Json = {"pump-enabled": bool(endpoints)}
     if node.node_id in d.pair_rate:
         source["pair-rate"] = dec(d.pair_rate[node.node_id], 3)
+    if node.node_id in d.signal:
+        source["signal-wavelength"] = min(d.signal[node.node_id])  # one (check_sources)
     body: Json = {"node-id": node.node_id, "source": source, "memory": _memory(node)}
     if endpoints:
         body["application-endpoint"] = endpoints
     return body
-
-
-def _grid_nm(index: int) -> str:
-    return dec(C_VACUUM_NM_THZ / (GRID_ANCHOR_THZ - GRID_SPACING_THZ * index), 3)
 
 
 def _qroadm(d: _Devices, node: Node) -> Json:
@@ -298,7 +488,7 @@ def _qroadm(d: _Devices, node: Node) -> Json:
             {"port-number": i + 1, **({"attached-node": attached[i]} if i < len(attached)
                                       else {})} for i in range(spec.add_drop_ports)]
     if spec.switching_mode is SwitchingMode.CIRCUIT:
-        _circuit_config(body, d.lightpaths.get(node.node_id, []))
+        _circuit_config(body, node.node_id, spec, d.lightpaths)
     else:
         packet: Json = {"header-processing-time": dec(spec.header_processing_time_s, 9),
                         "payload-duration": dec(spec.payload_duration_s, 9)}
@@ -310,27 +500,71 @@ def _qroadm(d: _Devices, node: Node) -> Json:
     return body
 
 
-def _circuit_config(body: Json, lightpaths: list[_Lightpath]) -> None:
-    channels: list[Json] = []
-    connects: list[Json] = []
-    for lp in sorted(lightpaths, key=lambda x: x.name):
-        assert lp.channel is not None
-        quantum, timing = 2 * lp.channel + 1, 2 * lp.channel + 2
-        channels += [
-            {"channel-id": quantum, "wavelength": _grid_nm(lp.channel), "kind": "quantum"},
-            {"channel-id": timing, "kind": "timing",
-             "wavelength": dec(TIMING_BASE_NM + TIMING_SPACING_NM * lp.channel, 3)},
-        ]
-        ports = {"source": lp.source, "destination": lp.destination}
-        connects += [
-            {"name": lp.name, "channel": quantum, **ports, "amplifier-bypass": True,
-             "timing-companion": f"{lp.name}:timing"},
-            {"name": f"{lp.name}:timing", "channel": timing, **ports,
-             "amplifier-bypass": True},
-        ]
-    if channels:
-        body["channel"] = sorted(channels, key=lambda c: int(c["channel-id"]))
-        body["circuit"] = {"cross-connect": sorted(connects, key=lambda c: str(c["name"]))}
+def _circuit_config(body: Json, roadm: str, spec: QRoadm, lightpaths: list[_Lightpath]
+                    ) -> None:
+    """Quantum cross-connects, and per port pair one timing cross-connect on the fibres'
+    timing wavelength that every quantum cross-connect on those ports names as companion
+    (a cross-connect on the same channel and ports serves every flow that shares them)."""
+    here = sorted(((lp, src, dst) for lp in lightpaths for r, src, dst in lp.hops if r == roadm),
+                  key=lambda h: h[0].flow)
+    if not here:
+        return
+    timing_nms = sorted({lp.timing_nm for lp, _, _ in here})
+    timing_ids = {nm: spec.wavelength_channels + i + 1 for i, nm in enumerate(timing_nms)}
+    quantum_ids = sorted({lp.channel for lp, _, _ in here})
+    _check_channel_plan(roadm, spec, quantum_ids, timing_nms, timing_ids)
+    connects: dict[tuple[int, str, str], Json] = {}
+    for lp, src, dst in here:
+        tid = timing_ids[lp.timing_nm]
+        timing = _connect(connects, roadm, f"{lp.flow}:timing", tid, src, dst, None)
+        _connect(connects, roadm, lp.flow, lp.channel, src, dst, timing["name"])
+    channels = [{"channel-id": ch, "wavelength": wavelength_text(grid_nm(ch)),
+                 "kind": "quantum"} for ch in quantum_ids]
+    channels += [{"channel-id": timing_ids[nm], "wavelength": wavelength_text(nm),
+                  "kind": "timing"}
+                 for nm in timing_nms]
+    body["channel"] = channels
+    body["circuit"] = {"cross-connect": sorted(connects.values(), key=lambda c: str(c["name"]))}
+
+
+def _connect(connects: dict[tuple[int, str, str], Json], roadm: str, name: str, channel: int,
+             src: Json, dst: Json, companion: str | None) -> Json:
+    """The cross-connect of ``channel`` from ``src`` to ``dst`` (shared if it exists).
+
+    A channel entering a port can leave by one port only: a second destination (or source)
+    for the same channel and port is a plan the q-ROADM cannot switch.
+    """
+    key = (channel, _port_key(src), _port_key(dst))
+    if key in connects:
+        return connects[key]
+    for other in connects.values():
+        if other["channel"] == channel and (other["source"] == src) != (
+                other["destination"] == dst):
+            what = "timing channel cannot follow the quantum path" if companion is None \
+                else "wavelength channel conflict"
+            raise RenderError(
+                f"{what} through q-ROADM {roadm}: channel {channel} of {name} "
+                f"({_port_key(src)} → {_port_key(dst)}) collides with {other['name']} "
+                f"({_port_key(other['source'])} → {_port_key(other['destination'])})")
+    connects[key] = {"name": name, "channel": channel, "source": src, "destination": dst,
+                     "amplifier-bypass": True,
+                     **({"timing-companion": companion} if companion else {})}
+    return connects[key]
+
+
+def _check_channel_plan(roadm: str, spec: QRoadm, quantum_ids: list[int],
+                        timing_nms: list[float], timing_ids: dict[float, int]) -> None:
+    if len(quantum_ids) + len(timing_nms) > spec.wavelength_channels:
+        raise RenderError(f"q-ROADM {roadm} needs {len(quantum_ids)} quantum and "
+                          f"{len(timing_nms)} timing channels, it supports "
+                          f"{spec.wavelength_channels}")
+    if max(timing_ids.values()) > MAX_CHANNEL_ID:
+        raise RenderError(f"q-ROADM {roadm}: channel-id beyond {MAX_CHANNEL_ID}")
+    clash = {wavelength_text(grid_nm(ch)) for ch in quantum_ids} & {
+        wavelength_text(nm) for nm in timing_nms}
+    if clash:
+        raise RenderError(f"q-ROADM {roadm}: timing wavelength {', '.join(sorted(clash))} nm "
+                          "is also a quantum channel")
 
 
 def _apc(d: _Devices, node: Node) -> Json:
@@ -343,6 +577,8 @@ def _apc(d: _Devices, node: Node) -> Json:
     if fibres:
         body["link-id"] = fibres[0]
     body.update(APC_BASE)
+    tolerance = d.tolerance.get(node.node_id, APC_DEFAULT_TOLERANCE_RAD)
+    body["tracking-tolerance"] = dec(tolerance, 6, ROUND_FLOOR)
     return body
 
 
@@ -355,6 +591,10 @@ _BUILDERS = {
 
 
 def _collect(network: Network, plan: Plan) -> _Devices:
+    try:  # coherence budget, TDMA slots and memory: a plan that cannot run is refused
+        build_schedule(network, plan)
+    except ScheduleError as exc:
+        raise RenderError(f"the plan cannot be scheduled: {exc}") from exc
     d = _Devices(network)
     admitted = sorted((a for a in plan.assignments.values() if a.admitted),
                       key=lambda a: a.request.name)
@@ -372,30 +612,33 @@ def _collect(network: Network, plan: Plan) -> _Devices:
             d.repeater_flow(a, mem[pos], pos)
         for seg in segs:
             d.through_roadms(a, seg)
+        d.compensated(a)
+    d.assign_channels()
+    d.check_sources()
     return d
 
 
 def render_devices(network: Network, plan: Plan, *, kinds: Mapping[str, str]
                    ) -> dict[str, dict[str, Any]]:
     """Every managed device's full configuration (RFC 7951) in its own module."""
-    d = _collect(network, plan)
     used = {n for a in plan.admitted if a.candidate for n in a.candidate.route.nodes}
-    out: dict[str, dict[str, Any]] = {}
     for node_id, kind in sorted(kinds.items()):
         if node_id not in network.nodes:
             raise RenderError(f"device {node_id} is not a node of network "
                               f"{network.network_id}")
-        node = network.nodes[node_id]
-        if node.kind.value != kind:
+        if network.nodes[node_id].kind.value != kind:
             raise RenderError(f"device {node_id} is a {kind} but the topology says "
-                              f"{node.kind.value}")
+                              f"{network.nodes[node_id].kind.value}")
+    d = _collect(network, plan)
+    out: dict[str, dict[str, Any]] = {}
+    for node_id, kind in sorted(kinds.items()):
         if kind not in MODULES:
             if node_id in used:
                 raise RenderError(f"flow through {node_id}: no device module for kind {kind}")
             log.debug("no device module for kind", node=node_id, kind=kind)
             continue
         module, top = MODULES[kind]
-        out[node_id] = {f"{module}:{top}": _BUILDERS[kind](d, node)}
+        out[node_id] = {f"{module}:{top}": _BUILDERS[kind](d, network.nodes[node_id])}
     unmanaged = sorted(n for n in used if n not in kinds
                        and network.nodes[n].kind.value != DeviceKind.APC.value)
     if unmanaged:
