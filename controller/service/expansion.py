@@ -38,6 +38,7 @@ from southbound.model import DeviceChange, DeviceEndpoint
 log = structlog.get_logger(__name__)
 
 DEVICES_PATH = "/sdqn-controller:controller/devices"
+MANAGED_KINDS = frozenset({"end-node", "repeater", "apc", "q-roadm"})
 Render = Callable[..., dict[str, dict[str, Any]]]
 
 
@@ -165,10 +166,12 @@ class QnumExpander:
 
     @staticmethod
     def _kinds(network: Network | None) -> dict[str, str]:
-        """Managed devices: every topology node (end nodes, repeaters, APCs, q-ROADMs)."""
+        """Managed devices: the nodes whose kind has a device model (end nodes, repeaters,
+        APCs, q-ROADMs); bare sources and detectors are parts of those, not devices."""
         if network is None:
             return {}
-        return {node_id: node.kind.value for node_id, node in network.nodes.items()}
+        return {node_id: node.kind.value for node_id, node in network.nodes.items()
+                if node.kind.value in MANAGED_KINDS}
 
     def _endpoints(self, running: Mapping[str, Any], kinds: Mapping[str, str]
                    ) -> list[DeviceEndpoint]:
