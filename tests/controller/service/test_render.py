@@ -5,18 +5,28 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import math
 from collections.abc import Iterator
+from decimal import ROUND_CEILING, ROUND_FLOOR
 from typing import Any
 
 import pytest
+from lxml import etree
 
 from controller.datastore.nmda import Datastore
 from controller.paths import CONFIG_DIR
-from controller.service.render import RenderError, device_config_xml, render_devices
-from qnum.io import Network, load_requests, load_topology
+from controller.service.render import (
+    RenderError,
+    dec,
+    device_config_xml,
+    misalignment_budget,
+    render_devices,
+)
+from qnum.io import AppClass, Link, Network, Request, load_requests, load_topology, parse_topology
 from qnum.plan import Assignment, Plan, Problem
 from qnum.solver import SolverOptions, solve
 from simulators.clock import ManualClock
+from simulators.devices.repeater import effective_fidelity
 from simulators.devices.world import Topology
 from simulators.launcher import DEFAULT_TOPOLOGY, SchemaCache
 from simulators.launcher import Network as SimNetwork
@@ -179,19 +189,231 @@ def test_invalid_device_content_is_rejected(metro: Network, plan: Plan,
         device_config_xml({"sdqn-services:entanglement-services": {}})
 
 
+def test_empty_plan_gives_every_device_its_valid_base(metro: Network,
+                                                       kinds: dict[str, str]) -> None:
+    docs = render(metro, Plan("none", {}), kinds)
+    assert set(docs) == set(kinds)
+    for node, doc in docs.items():
+        body = doc[MODULE_OF[kinds[node]]]
+        assert not {"flow", "link-generation", "application-endpoint", "circuit",
+                    "channel"} & set(body), node
+        device_config_xml(doc)
+    assert docs["alice"]["sdqn-end-node:end-node"]["source"] == {"pump-enabled": False}
+    assert docs["apc-1"]["sdqn-apc:apc"]["link-id"] == "r1-r2"
+
+
+def test_sources_emit_on_the_wavelength_their_lightpaths_are_switched_on(
+        metro: Network, plan: Plan, kinds: dict[str, str]) -> None:
+    docs = render(metro, plan, kinds)
+    qr1 = docs["qr1"]["sdqn-qroadm:q-roadm"]
+    channel = {c["channel-id"]: c for c in qr1["channel"]}
+    xcs = {x["name"]: x for x in qr1["circuit"]["cross-connect"]}
+    charlie = docs["charlie"]["sdqn-end-node:end-node"]["source"]["signal-wavelength"]
+    # Both of charlie's lightpaths leave its one source: one channel, on the wavelength the
+    # topology gives charlie's fibre (1548.51 nm = 193.6 THz on the 100 GHz grid).
+    for name in ("dqc-charlie-dave", "teleport-bob-charlie"):
+        assert channel[xcs[name]["channel"]]["wavelength"] == charlie == "1548.51"
+    timing = {c["wavelength"] for c in channel.values() if c["kind"] == "timing"}
+    assert timing == {"1310.0"}                     # the fibres' timing-channel wavelength
+    assert len(channel) <= qr1["wavelength-channels"]
+    # Sources on plain fibres emit on the fibre's own quantum wavelength.
+    for node, fibre in (("alice", "alice-r1"), ("bob", "r2-bob"), ("dave", "r3-dave")):
+        source = docs[node]["sdqn-end-node:end-node"]["source"]
+        assert source["signal-wavelength"] == f"{metro.links[fibre].wavelength_nm:.2f}"
+        assert float(source["pair-rate"]) == metro.links[fibre].source_rate_hz
+
+
+def test_link_generation_reserves_one_register_per_flow_side(
+        metro: Network, plan: Plan, kinds: dict[str, str]) -> None:
+    r2 = render(metro, plan, kinds)["r2"]["sdqn-repeater:repeater"]
+    registers = {g["link-id"]: g["max-registers"] for g in r2["link-generation"]["link"]}
+    # r2-bob: qkd + teleport; qr1-r2: dqc + teleport; r1-r2: qkd; r2-r3: dqc.
+    assert registers == {"r2-bob": 2, "qr1-r2": 2, "r1-r2": 1, "r2-r3": 1}
+    assert sum(registers.values()) == sum(f["memory-slots"] for f in r2["flow"])  # two sides
+    cutoffs = {f["flow-id"]: f["cutoff-time"] for f in r2["flow"]}
+    for a in plan.admitted:
+        assert a.candidate is not None
+        assert float(cutoffs[a.request.name]) <= a.candidate.cutoff_s   # rounded down
+
+
+def tight(plan: Plan, name: str, margin: float) -> Plan:
+    """The plan with request ``name``'s min-fidelity ``margin`` below its predicted one."""
+    a = plan.assignments[name]
+    assert a.candidate is not None
+    request = dataclasses.replace(a.request, min_fidelity=a.candidate.fidelity - margin)
+    return dataclasses.replace(plan, assignments={**plan.assignments,
+                                                  name: dataclasses.replace(a, request=request)})
+
+
+def test_apc_tolerance_keeps_the_tightest_service_above_its_min_fidelity(
+        metro: Network, plan: Plan, kinds: dict[str, str]) -> None:
+    docs = render(metro, plan, kinds)
+    assert {docs[n]["sdqn-apc:apc"]["tracking-tolerance"] for n in ("apc-1", "apc-2",
+                                                                     "apc-3")} == {"0.1"}
+    squeezed = tight(plan, "qkd-alice-bob", 0.001)   # qkd crosses r1-r2 (apc-1) only
+    candidate = squeezed.assignments["qkd-alice-bob"].candidate
+    assert candidate is not None
+    f = candidate.fidelity
+    # By hand: e = 2(1-F)/3 grows by at most 2·0.001/3 = s(1 - 2e); theta = 2 asin(sqrt s).
+    s = (2.0 * 0.001 / 3.0) / (1.0 - 4.0 * (1.0 - f) / 3.0)
+    theta = 2.0 * math.asin(math.sqrt(s))
+    apc = render(metro, squeezed, kinds)["apc-1"]["sdqn-apc:apc"]
+    assert theta - 1e-6 <= float(apc["tracking-tolerance"]) <= theta < 0.1
+    # The emulator's own physics: the pair misaligned by exactly the tolerance keeps F_min.
+    flip = math.sin(float(apc["tracking-tolerance"]) / 2.0) ** 2
+    assert effective_fidelity(f, flip) >= f - 0.001 - 1e-9
+    assert effective_fidelity(f, math.sin(theta * 1.01 / 2.0) ** 2) < f - 0.001
+    # Two compensated fibres on one path share the budget (union bound).
+    assert misalignment_budget(f, f - 0.001, 2) == pytest.approx(
+        2.0 * math.asin(math.sqrt(s / 2.0)))
+    assert render(metro, squeezed, kinds)["apc-2"]["sdqn-apc:apc"]["tracking-tolerance"] == "0.1"
+
+
+@pytest.mark.parametrize(("value", "digits", "rounding", "text"), [
+    (3600.0, 9, None, "3600.0"), (0.1, 6, None, "0.1"), (1e7, 3, None, "10000000.0"),
+    (0.0112798578840544, 9, ROUND_FLOOR, "0.011279857"),
+    (0.0012000000001, 9, ROUND_CEILING, "0.001200001"), (-0.0, 3, None, "0.0")])
+def test_decimals_are_libyang_canonical(value: float, digits: int, rounding: str | None,
+                                        text: str) -> None:
+    assert (dec(value, digits) if rounding is None else dec(value, digits, rounding)) == text
+
+
+def test_unschedulable_plan_is_refused(metro: Network, plan: Plan,
+                                       kinds: dict[str, str]) -> None:
+    # qkd and teleport both use fibre r2-bob: shares of 0.7 each overfill its TDMA frame.
+    assignments = {n: dataclasses.replace(a, share=0.7) if n in (
+        "qkd-alice-bob", "teleport-bob-charlie") else a for n, a in plan.assignments.items()}
+    with pytest.raises(RenderError, match=r"cannot be scheduled: .*r2-bob"):
+        render(metro, dataclasses.replace(plan, assignments=assignments), kinds)
+
+
+def chosen(problem: Problem, name: str, links: tuple[str, ...]) -> Assignment:
+    """The request's first candidate on exactly these fibres, at its share floor."""
+    cand = next(c for c in problem.options(name) if c.route.links == links)
+    return Assignment(problem.candidates[name].request, cand, cand.min_share)
+
+
+def test_request_ending_at_a_repeater_is_refused(metro: Network,
+                                                 kinds: dict[str, str]) -> None:
+    request = Request("to-r2", "alice", "r2", AppClass.QKD, 0.8, 10.0)
+    problem = Problem.build(metro, [request])
+    a = chosen(problem, "to-r2", ("alice-r1", "r1-r2"))
+    with pytest.raises(RenderError, match="ends at repeater r2"):
+        render(metro, Plan.from_assignments("x", [a]), kinds)
+
+
+def network_from(nodes: list[tuple[str, str]], fibres: list[tuple[str, str, str]]) -> Network:
+    """A small quantum network: (node-id, kind) and (end, end, quantum wavelength)."""
+    def node(ident: str, kind: str) -> dict[str, Any]:
+        q: dict[str, Any] = {"device-kind": f"sdqn-types:{kind}"}
+        if kind == "q-roadm":
+            q.update({"memory-qubits": 0, "q-roadm": {"degrees": 4, "add-drop-ports": 8,
+                                                      "wavelength-channels": 40}})
+        else:
+            q.update({"memory-qubits": 20, "coherence-time": "2.0"})
+        return {"node-id": ident, "sdqn-topology:quantum-node": q}
+
+    links = [{"link-id": f"{a}-{b}", "source": {"source-node": a},
+              "destination": {"dest-node": b}, "sdqn-topology:quantum-link": {
+                  "fibre-length": "10.0", "source-rate": "10000000", "link-fidelity": "0.99",
+                  "wavelength": nm}} for a, b, nm in fibres]
+    return parse_topology({"ietf-network:networks": {"network": [{
+        "network-id": "t", "network-types": {"sdqn-topology:quantum-network": {}},
+        "node": [node(i, k) for i, k in nodes], "ietf-network-topology:link": links}]}})
+
+
+def test_timing_channel_that_cannot_follow_two_lightpaths_is_refused() -> None:
+    # Two lightpaths cross the qa–qb fibre from different ports; that fibre carries one
+    # 1310 nm timing signal, which qa can switch onto it from one port only.
+    nodes = [*((n, "end-node") for n in "abcd"), *((n, "repeater") for n in
+                                                    ("r1", "r2", "r3", "r4")),
+             ("qa", "q-roadm"), ("qb", "q-roadm")]
+    fibres = [(a, b, "1550.12") for a, b in (("a", "r1"), ("r1", "qa"), ("qa", "qb"),
+                                            ("qb", "r2"), ("r2", "b"), ("c", "r3"),
+                                            ("r3", "qa"), ("qb", "r4"), ("r4", "d"))]
+    net = network_from(nodes, fibres)
+    problem = Problem.build(net, [Request("ab", "a", "b", AppClass.QKD, 0.8, 10.0),
+                                  Request("cd", "c", "d", AppClass.QKD, 0.8, 10.0)])
+    floor = [min(problem.options(n), key=lambda c: c.min_share) for n in ("ab", "cd")]
+    plan = Plan.from_assignments("x", [Assignment(problem.candidates[c.request].request, c,
+                                                  c.min_share) for c in floor])
+    kinds = {n: node.kind.value for n, node in net.nodes.items()}
+    with pytest.raises(RenderError, match="timing channel cannot follow the quantum path "
+                                          "through q-ROADM qa"):
+        render_devices(net, plan, kinds=kinds)
+    one = Plan.from_assignments("x", [plan.assignments["ab"]])
+    for doc in render_devices(net, one, kinds=kinds).values():   # alone it fits
+        device_config_xml(doc)
+
+
+def test_one_source_cannot_emit_on_two_wavelengths(metro: Network) -> None:
+    # charlie gains a plain fibre to r3 on 1550.12 nm; its lightpath through qr1 prefers
+    # its qr1 fibre's 1548.51 nm: one source cannot serve both.
+    fibres = [(lk.a, lk.b, f"{lk.wavelength_nm}") for lk in metro.links.values()]
+    net = network_from([(n, node.kind.value) for n, node in metro.nodes.items()],
+                       [*fibres, ("charlie", "r3", "1550.12")])
+    problem = Problem.build(net, [
+        Request("via-r3", "charlie", "dave", AppClass.QKD, 0.8, 10.0),
+        Request("via-qr1", "bob", "charlie", AppClass.QKD, 0.8, 10.0)])
+    plan = Plan.from_assignments("x", [
+        chosen(problem, "via-r3", ("charlie-r3", "r3-dave")),
+        chosen(problem, "via-qr1", ("r2-bob", "qr1-r2", "charlie-qr1"))])
+    kinds = {n: node.kind.value for n, node in net.nodes.items()}
+    with pytest.raises(RenderError, match=r"end node charlie has one source .*1548\.51 nm"
+                                          r".*1550\.12 nm"):
+        render_devices(net, plan, kinds=kinds)
+
+
+@dataclasses.dataclass(frozen=True)
+class TimedLink(Link):
+    """A fibre with the sdqn-topology timing-channel facts qnum.io may carry."""
+
+    timing_wavelength_nm: float | None = None
+    timing_same_fibre: bool | None = None
+
+
+@pytest.mark.parametrize(("timing", "message"), [
+    ({"timing_same_fibre": False}, "qr1-r2 it runs in a parallel fibre"),
+    ({"timing_wavelength_nm": 1290.0}, "different wavelengths .*qr1-r2 1290.0 nm")])
+def test_timing_that_leaves_the_quantum_fibres_is_refused(
+        metro: Network, plan: Plan, kinds: dict[str, str], timing: dict[str, Any],
+        message: str) -> None:
+    fibre = metro.links["qr1-r2"]
+    links = {**metro.links, fibre.link_id: TimedLink(**dataclasses.asdict(fibre), **timing)}
+    with pytest.raises(RenderError, match=message):
+        render(dataclasses.replace(metro, links=links), plan, kinds)
+
+
 # -- end to end on the emulated metro network ---------------------------------------------
 
+END_NS = "urn:sdqn:sdqn-end-node"
+REP_NS = "urn:sdqn:sdqn-repeater"
 
-def endpoints(net: SimNetwork, node: str) -> dict[str, dict[str, Any]]:
-    raw = net.devices[node].store.get(Datastore.OPERATIONAL)
-    data = json.loads(raw) if isinstance(raw, str) else raw
-    body = data.get("sdqn-end-node:end-node", {})
-    return {e["name"]: e.get("state", {}) for e in body.get("application-endpoint", [])}
+
+def endpoints(pool: SessionPool, node: str) -> dict[str, dict[str, str]]:
+    """Application endpoints' state of an end node, over NETCONF <get-data> (operational)."""
+    with pool.session(node) as adapter:
+        root = etree.fromstring(f"<data>{adapter.get_state()}</data>")
+    return {ep.findtext(f"{{{END_NS}}}name") or "": {
+        etree.QName(leaf).localname: leaf.text or ""
+        for leaf in ep.iterfind(f"{{{END_NS}}}state/*")}
+        for ep in root.iter(f"{{{END_NS}}}application-endpoint")}
+
+
+def repeater_flows(net: SimNetwork, node: str) -> set[str]:
+    data = json.loads(net.devices[node].store.get(Datastore.RUNNING))
+    return {f["flow-id"] for f in data["sdqn-repeater:repeater"].get("flow", [])}
+
+
+def push(pool: SessionPool, docs: dict[str, dict[str, Any]]) -> None:
+    changes = [DeviceChange(node_id=n, config_xml=device_config_xml(doc))
+               for n, doc in sorted(docs.items())]
+    result = NetworkCommit(pool).apply(changes)
+    assert result.success, {n: o.error for n, o in result.devices.items() if o.error}
 
 
 def test_rendered_plan_delivers_pairs_on_the_emulated_network(
         metro: Network, plan: Plan, kinds: dict[str, str]) -> None:
-    docs = render(metro, plan, kinds)
     clock = ManualClock()
     net = SimNetwork(Topology.load(DEFAULT_TOPOLOGY), clock=clock, seed=5,
                      use_topology_ports=False, tick=0.05, schemas=SchemaCache())
@@ -199,18 +421,33 @@ def test_rendered_plan_delivers_pairs_on_the_emulated_network(
     pool = SessionPool([DeviceEndpoint.model_validate(d) for d in net.inventory()["devices"]],
                        timeout=10)
     try:
-        changes = [DeviceChange(node_id=n, config_xml=device_config_xml(doc))
-                   for n, doc in sorted(docs.items())]
-        result = NetworkCommit(pool).apply(changes)
-        assert result.success, {n: o.error for n, o in result.devices.items() if o.error}
+        push(pool, render(metro, plan, kinds))
         advance(net, clock, 360.0, step=6.0)      # pump warm-up (300 s) + stabilisation
+        delivered: dict[tuple[str, str], int] = {}
         for a in plan.admitted:
             for end in (a.request.source, a.request.destination):
-                state = endpoints(net, end)[a.request.name]
+                state = endpoints(pool, end)[a.request.name]
                 assert int(state["delivered-pairs"]) > 0, (a.request.name, end, state)
                 assert float(state["delivered-rate"]) > 0.0
+                delivered[(a.request.name, end)] = int(state["delivered-pairs"])
         for node in ("alice", "dave"):
-            assert "dqs-alice-dave" not in endpoints(net, node)
+            assert "dqs-alice-dave" not in endpoints(pool, node)
+        # The swaps set up for the others form no repeater chain alice–dave either.
+        assert net.world.configured_path("alice", "dave") is None
+
+        # Withdrawing teleport releases it on the devices; the others keep delivering.
+        push(pool, render(metro, withdrawn(plan, "teleport-bob-charlie"), kinds))
+        advance(net, clock, 12.0, step=6.0)
+        assert repeater_flows(net, "r2") == {"dqc-charlie-dave", "qkd-alice-bob"}
+        for end in ("bob", "charlie"):
+            assert "teleport-bob-charlie" not in endpoints(pool, end)
+        assert int(endpoints(pool, "bob")["qkd-alice-bob"]["delivered-pairs"]) > delivered[
+            ("qkd-alice-bob", "bob")]
+        with pool.session("r2") as adapter:
+            state = etree.fromstring(f"<data>{adapter.get_state()}</data>")
+        stored = {p.findtext(f"{{{REP_NS}}}flow-id")
+                  for p in state.iter(f"{{{REP_NS}}}pair")}
+        assert "teleport-bob-charlie" not in stored
     finally:
         pool.close()
         net.stop()
