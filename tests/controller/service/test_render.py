@@ -22,7 +22,16 @@ from controller.service.render import (
     misalignment_budget,
     render_devices,
 )
-from qnum.io import AppClass, Link, Network, Request, load_requests, load_topology, parse_topology
+from qnum.io import (
+    AppClass,
+    Link,
+    Network,
+    Request,
+    SwitchingMode,
+    load_requests,
+    load_topology,
+    parse_topology,
+)
 from qnum.plan import Assignment, Plan, Problem
 from qnum.solver import SolverOptions, solve
 from simulators.clock import ManualClock
@@ -362,6 +371,26 @@ def test_one_source_cannot_emit_on_two_wavelengths(metro: Network) -> None:
     with pytest.raises(RenderError, match=r"end node charlie has one source .*1548\.51 nm"
                                           r".*1550\.12 nm"):
         render_devices(net, plan, kinds=kinds)
+
+
+def test_packet_mode_q_roadm_routes_bursts_to_both_ends(metro: Network) -> None:
+    fibres = [(lk.a, lk.b, f"{lk.wavelength_nm}") for lk in metro.links.values()]
+    net = network_from([(n, node.kind.value) for n, node in metro.nodes.items()], fibres)
+    spec = net.nodes["qr1"].roadm
+    assert spec is not None
+    nodes = {**net.nodes, "qr1": dataclasses.replace(net.nodes["qr1"], roadm=dataclasses.replace(
+        spec, switching_mode=SwitchingMode.PACKET))}
+    net = dataclasses.replace(net, nodes=nodes)
+    problem = Problem.build(net, [Request("t", "bob", "charlie", AppClass.QKD, 0.8, 10.0)])
+    plan = Plan.from_assignments("x", [chosen(problem, "t", ("r2-bob", "qr1-r2", "charlie-qr1"))])
+    docs = render_devices(net, plan, kinds={n: node.kind.value for n, node in net.nodes.items()})
+    qr1 = docs["qr1"]["sdqn-qroadm:q-roadm"]
+    ports = {p["port-number"]: p.get("attached-node") for p in qr1["add-drop-port"]}
+    routes = {r["destination-node"]: ports[r["egress"]["add-drop-port"]]
+              for r in qr1["packet"]["route"]}
+    assert routes == {"charlie": "charlie", "r2": "r2"} and "circuit" not in qr1
+    for doc in docs.values():
+        device_config_xml(doc)
 
 
 @dataclasses.dataclass(frozen=True)
