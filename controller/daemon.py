@@ -24,6 +24,10 @@ from controller.netconf import NETCONF_MODULES
 from controller.netconf.core import Limits
 from controller.netconf.nacm import seed_nacm
 from controller.netconf.server import NetconfServer
+from controller.restconf import RESTCONF_MODULES
+from controller.restconf.access import DataAccess
+from controller.restconf.events import EventHub
+from controller.restconf.run import build_restconf, start_optional
 from controller.service.manager import ServiceManager
 from controller.settings import ControllerSettings
 
@@ -33,7 +37,8 @@ log = structlog.get_logger(__name__)
 def controller_schema(settings: ControllerSettings) -> Schema:
     """The configured modules plus what the NETCONF server needs (same order as the
     defaults, so a store written by the daemon opens with the default schema too)."""
-    return Schema(list(dict.fromkeys([*settings.modules, *NETCONF_MODULES])))
+    return Schema(list(dict.fromkeys([*settings.modules, *NETCONF_MODULES,
+                                      *RESTCONF_MODULES])))
 
 
 def build_server(settings: ControllerSettings, store: NmdaStore) -> NetconfServer:
@@ -75,6 +80,11 @@ def run(config: Annotated[Path | None,
     store = open_store(settings, schema=controller_schema(settings))
     service = build_service(settings, store)
     server = build_server(settings, store) if settings.netconf.enabled else None
+    # RESTCONF and gRPC share the store, the accounts and NACM (the NETCONF core's).
+    access = DataAccess(store, users=settings.netconf.auth, nacm=settings.netconf.nacm,
+                        core=server.core if server is not None else None)
+    hub = EventHub(store)
+    restconf = build_restconf(settings, access, hub) if settings.restconf.enabled else None
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -88,9 +98,15 @@ def run(config: Annotated[Path | None,
             server.start()
             # One plain line for scripts (and tests) that start us with port 0.
             typer.echo(f"netconf listening on {server.host}:{server.port}", err=False)
+        if restconf is not None and start_optional("restconf", restconf.start):
+            typer.echo(f"restconf listening on {restconf.host}:{restconf.port}")
         while not stop.wait(3600):
             pass
     finally:
+        if restconf is not None:
+            restconf.stop()
+        hub.stop()
+        access.close()
         if server is not None:
             server.stop()
         if service is not None:

@@ -102,6 +102,62 @@ class ServiceSettings(BaseModel):
                                         description="device state polling period")
 
 
+class TlsSettings(BaseModel):
+    """Server certificate for a northbound; relative paths are under datastore.data_dir."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    cert_file: Path = Field(description="PEM certificate chain")
+    key_file: Path = Field(description="PEM private key")
+    client_ca_file: Path | None = Field(default=None,
+                                        description="PEM CAs of accepted client certificates")
+    require_client_cert: bool = Field(default=False,
+                                      description="mTLS: the certificate's CN is the user")
+
+
+class RestconfSettings(BaseModel):
+    """RESTCONF (RFC 8040) northbound; same accounts and NACM as NETCONF (netconf.auth)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    tls: TlsSettings | None = None
+    max_body_size: int = Field(default=16 * 1024 * 1024, ge=1024)
+    max_connections: int = Field(default=128, ge=1)
+    idle_timeout: float = Field(default=30.0, gt=0, description="keep-alive idle seconds")
+    metrics: bool = Field(default=True, description="Prometheus text at /metrics")
+    metrics_auth: bool = Field(default=False, description="require basic auth for /metrics")
+
+
+class GrpcToken(BaseModel):
+    """A bearer token of the gRPC API, mapped to a NETCONF/NACM user name."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user: str = Field(min_length=1)
+    token: str | None = Field(default=None, description="plaintext (tests, development)")
+    token_sha256: str | None = Field(default=None, description="hex SHA-256 of the token")
+
+
+class GrpcSettings(BaseModel):
+    """gRPC (sdqn.v1) northbound for scripts and the `sdqn` CLI."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = Field(default=50051, ge=0, le=65535)
+    tls: TlsSettings | None = None
+    tokens: list[GrpcToken] = Field(default_factory=list)
+    reflection: bool = True
+    max_message_size: int = Field(default=4 * 1024 * 1024, ge=1024)
+    max_workers: int = Field(default=16, ge=1)
+    solve_time_limit_s: float = Field(default=10.0, gt=0,
+                                      description="cap on a what-if (dry-run) solve")
+
+
 class ControllerSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -109,6 +165,8 @@ class ControllerSettings(BaseModel):
     datastore: DatastoreSettings = Field(default_factory=DatastoreSettings)
     netconf: NetconfSettings = Field(default_factory=NetconfSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
+    restconf: RestconfSettings = Field(default_factory=RestconfSettings)
+    grpc: GrpcSettings = Field(default_factory=GrpcSettings)
 
     @classmethod
     def load(cls, path: Path | None = None) -> ControllerSettings:

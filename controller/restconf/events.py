@@ -1,0 +1,226 @@
+"""Controller events for the streaming northbounds (RESTCONF SSE, gRPC Watch).
+
+Nothing in the controller publishes service or alarm notifications yet, but both live in
+<operational>: the service layer writes each request's state there and the alarm list
+(RFC 8632) is operational data. So the hub derives events from the datastores: committed
+configuration changes come from the store's change listener (RFC 6470
+netconf-config-change), service-state changes and alarms from polling <operational> —
+only while someone listens, and only when its version moved. Producers that do know
+about an event (an alarm loop) can `publish` it directly.
+
+Event content is RFC 7951 JSON, the body of the YANG notification it is an instance of,
+so RESTCONF sends it as is (RFC 8040 §6.4) and NACM can check it by module and name.
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from controller.datastore.apply import JournalOp
+from controller.datastore.nmda import Datastore, NmdaStore
+from controller.netconf.core import now_iso
+
+log = structlog.get_logger(__name__)
+
+STREAM = "NETCONF"
+SERVICES_XPATH = "/sdqn-services:entanglement-services/request"
+ALARMS_XPATH = "/ietf-alarms:alarms/alarm-list/alarm"
+SERVICE_EVENT = ("sdqn-services", "service-state-change")
+ALARM_EVENT = ("ietf-alarms", "alarm-notification")
+CONFIG_EVENT = ("ietf-netconf-notifications", "netconf-config-change")
+
+
+@dataclass(frozen=True)
+class Event:
+    module: str
+    name: str
+    body: dict[str, Any]          # the notification's content (its child nodes)
+    event_time: str
+    stream: str = STREAM
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.module}:{self.name}"
+
+    def to_restconf(self) -> dict[str, Any]:
+        """RFC 8040 §6.4 JSON encoding of one notification."""
+        return {"ietf-restconf:notification": {"eventTime": self.event_time,
+                                               self.qualified: self.body}}
+
+
+class Subscription:
+    """A bounded queue of events for one listener; a listener that falls behind by more
+    than `maxsize` events loses the oldest and is told how many (`dropped`)."""
+
+    def __init__(self, hub: EventHub, maxsize: int,
+                 accept: Callable[[Event], bool] | None) -> None:
+        self.hub = hub
+        self.accept = accept
+        self.dropped = 0
+        self._queue: queue.Queue[Event] = queue.Queue(maxsize)
+
+    def offer(self, event: Event) -> None:
+        if self.accept is not None and not self.accept(event):
+            return
+        while True:
+            try:
+                self._queue.put_nowait(event)
+                return
+            except queue.Full:
+                try:
+                    self._queue.get_nowait()
+                    self.dropped += 1
+                except queue.Empty:
+                    pass
+
+    def get(self, timeout: float) -> Event | None:
+        try:
+            return self._queue.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def close(self) -> None:
+        self.hub.unsubscribe(self)
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+class EventHub:
+    def __init__(self, store: NmdaStore, *, poll_s: float = 0.25) -> None:
+        self.store = store
+        self.poll_s = poll_s
+        self._subs: list[Subscription] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._version = -1
+        self._services: dict[str, tuple[str, str]] = {}
+        self._alarms: dict[tuple[str, str, str], tuple[str, bool]] = {}
+        self._started = False
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+        self.store.listeners.append(self._on_change)
+        self._snapshot(emit=False)
+        self._thread = threading.Thread(target=self._run, daemon=True, name="event-hub")
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._on_change in self.store.listeners:
+            self.store.listeners.remove(self._on_change)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    # -- subscribers ---------------------------------------------------------------------
+
+    def subscribe(self, accept: Callable[[Event], bool] | None = None,
+                  maxsize: int = 1024) -> Subscription:
+        sub = Subscription(self, maxsize, accept)
+        with self._lock:
+            self._subs.append(sub)
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        with self._lock:
+            if sub in self._subs:
+                self._subs.remove(sub)
+
+    @property
+    def subscribers(self) -> int:
+        with self._lock:
+            return len(self._subs)
+
+    def publish(self, event: Event) -> None:
+        with self._lock:
+            subs = list(self._subs)
+        for sub in subs:
+            sub.offer(event)
+
+    # -- sources ---------------------------------------------------------------------------
+
+    def _on_change(self, ds: Datastore, ops: Sequence[JournalOp], session_id: int) -> None:
+        """RFC 6470 §2.2 netconf-config-change for committed running/startup changes."""
+        if ds not in (Datastore.RUNNING, Datastore.STARTUP) or not self.subscribers:
+            return
+        edits = [{"target": path, "operation": "delete" if kind == "delete" else "replace"}
+                 for kind, path, _ in ops if path is not None]
+        changed_by: dict[str, Any] = ({"server": [None]} if session_id == 0
+                                      else {"session-id": session_id})
+        self.publish(Event(*CONFIG_EVENT, {"changed-by": changed_by, "datastore": ds.value,
+                                           "edit": edits}, now_iso()))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.poll_s):
+            if not self.subscribers or self.store.versions[Datastore.OPERATIONAL] \
+                    == self._version:
+                continue
+            try:
+                self._snapshot(emit=True)
+            except Exception:  # a bad read must not end the stream for everyone
+                log.exception("event hub poll failed")
+
+    def _snapshot(self, *, emit: bool) -> None:
+        self._version = self.store.versions[Datastore.OPERATIONAL]
+        services = _service_states(_read(self.store, SERVICES_XPATH))
+        alarms = _alarm_states(_read(self.store, ALARMS_XPATH))
+        old_services, old_alarms = self._services, self._alarms
+        self._services, self._alarms = services, alarms
+        if not emit:
+            return
+        now = now_iso()
+        for name, (oper, admission) in services.items():
+            if old_services.get(name, ("", ""))[0] != oper and oper:
+                reason = f"admission {admission}" if admission else "state changed"
+                self.publish(Event(*SERVICE_EVENT, {"name": name, "oper-state": oper,
+                                                    "reason": reason}, now))
+        for name in old_services.keys() - services.keys():
+            self.publish(Event(*SERVICE_EVENT, {"name": name, "oper-state": "down",
+                                                "reason": "request withdrawn"}, now))
+        for key, (severity, cleared) in alarms.items():
+            if old_alarms.get(key) != (severity, cleared):
+                self.publish(Event(*ALARM_EVENT, _alarm_body(key, severity, cleared), now))
+
+
+def _read(store: NmdaStore, xpath: str) -> dict[str, Any]:
+    text = store.get(Datastore.OPERATIONAL, xpath=xpath)
+    doc: dict[str, Any] = json.loads(text) if text.strip() else {}
+    return doc
+
+
+def _service_states(doc: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
+    requests = doc.get("sdqn-services:entanglement-services", {}).get("request", [])
+    return {r["name"]: (str(r.get("state", {}).get("oper-state", "")),
+                        str(r.get("state", {}).get("admission", ""))) for r in requests}
+
+
+def _alarm_states(doc: Mapping[str, Any]) -> dict[tuple[str, str, str], tuple[str, bool]]:
+    alarms = doc.get("ietf-alarms:alarms", {}).get("alarm-list", {}).get("alarm", [])
+    return {(str(a.get("resource")), str(a.get("alarm-type-id")),
+             str(a.get("alarm-type-qualifier", ""))):
+            (str(a.get("perceived-severity", "")), bool(a.get("is-cleared", False)))
+            for a in alarms}
+
+
+def _alarm_body(key: tuple[str, str, str], severity: str, cleared: bool) -> dict[str, Any]:
+    """RFC 8632 §4 alarm-notification content for an alarm that appeared or changed."""
+    resource, type_id, qualifier = key
+    return {"resource": resource, "alarm-type-id": type_id,
+            "alarm-type-qualifier": qualifier, "time": now_iso(),
+            "perceived-severity": "cleared" if cleared else severity}

@@ -1,0 +1,114 @@
+"""Operation resources {+restconf}/operations/<module>:<rpc> (RFC 8040 §3.6, §4.4.2).
+
+The candidate workflow of RFC 8527 needs NETCONF's commit, validate, discard-changes
+and cancel-commit (ietf-netconf rpcs) over RESTCONF; products register their own rpcs
+as "module:name" → handler(username, input members) → output members or None.
+Inputs are RFC 7951 JSON ("module:input") or XML (<input> in the module's namespace).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from lxml import etree
+
+from controller.datastore.nmda import Datastore
+from controller.errors import ErrorTag, ErrorType, NetconfError, RpcError
+from controller.restconf.access import DataAccess
+from controller.restconf.paths import invalid
+
+RpcHandler = Callable[[str, dict[str, Any]], "dict[str, Any] | None"]
+NC = "ietf-netconf"
+
+
+def unknown_input(name: str, rpc: str) -> NetconfError:
+    return NetconfError(RpcError(tag=ErrorTag.UNKNOWN_ELEMENT, type=ErrorType.APPLICATION,
+                                 message=f"{rpc} has no input {name!r}",
+                                 info=(("bad-element", name),)))
+
+
+def check_members(members: Mapping[str, Any], allowed: set[str], rpc: str) -> None:
+    for name in members:
+        if name not in allowed:
+            raise unknown_input(name, rpc)
+
+
+def _empty(value: Any) -> bool:
+    """A YANG `empty` leaf in RFC 7951 is [null] (RFC 7951 §6.9)."""
+    return isinstance(value, list) and len(value) == 1 and value[0] is None
+
+
+class NetconfOperations:
+    """The ietf-netconf rpcs RESTCONF clients need to drive the candidate datastore."""
+
+    def __init__(self, access: DataAccess) -> None:
+        self.access = access
+
+    def table(self) -> dict[str, RpcHandler]:
+        return {f"{NC}:commit": self.commit, f"{NC}:validate": self.validate,
+                f"{NC}:discard-changes": self.discard_changes,
+                f"{NC}:cancel-commit": self.cancel_commit}
+
+    def commit(self, user: str, args: dict[str, Any]) -> None:
+        """RFC 6241 §8.3.4.1, §8.4.5.1."""
+        check_members(args, {"confirmed", "confirm-timeout", "persist", "persist-id"},
+                      "commit")
+        confirmed = args.get("confirmed")
+        if confirmed is not None and not _empty(confirmed):
+            raise invalid("confirmed is an empty leaf: [null]")
+        timeout = args.get("confirm-timeout", 600)
+        if isinstance(timeout, bool) or not str(timeout).isdigit() or int(timeout) < 1:
+            raise invalid("confirm-timeout is a positive number of seconds")
+        self.access.commit(user, confirmed=confirmed is not None, confirm_timeout=int(timeout),
+                           persist=_text(args, "persist"), persist_id=_text(args, "persist-id"))
+
+    def cancel_commit(self, user: str, args: dict[str, Any]) -> None:
+        check_members(args, {"persist-id"}, "cancel-commit")
+        self.access.cancel_commit(user, _text(args, "persist-id"))
+
+    def discard_changes(self, user: str, args: dict[str, Any]) -> None:
+        check_members(args, set(), "discard-changes")
+        self.access.discard(user)
+
+    def validate(self, user: str, args: dict[str, Any]) -> None:
+        """RFC 6241 §8.6.4.1 on a datastore (inline <config> is NETCONF-only)."""
+        check_members(args, {"source"}, "validate")
+        source = args.get("source")
+        if not isinstance(source, dict) or len(source) != 1:
+            raise invalid("validate needs source with exactly one of running, candidate, "
+                          "startup")
+        (name, value), = source.items()
+        if name not in ("running", "candidate", "startup") or not _empty(value):
+            raise invalid(f"invalid validate source {name!r}")
+        self.access.store.validate(Datastore(name))
+
+
+def _text(args: Mapping[str, Any], name: str) -> str | None:
+    value = args.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise invalid(f"{name} is a string")
+    return value
+
+
+def xml_input(root: etree._Element, namespace: str) -> dict[str, Any]:
+    """<input xmlns="module namespace">…</input> → members (leaf text, [null] if empty)."""
+    q = etree.QName(root)
+    if q.localname != "input" or q.namespace != namespace:
+        raise invalid(f"the XML body must be <input xmlns=\"{namespace}\">")
+    return _element_members(root)
+
+
+def _element_members(el: etree._Element) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for child in el:
+        if not isinstance(child.tag, str):
+            continue
+        name = etree.QName(child).localname
+        kids = [c for c in child if isinstance(c.tag, str)]
+        value: Any = _element_members(child) if kids else (child.text if child.text
+                                                           else [None])
+        out[name] = value
+    return out

@@ -1,0 +1,56 @@
+"""Daemon glue: the RESTCONF server and its shared parts built from controller.json."""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Callable
+from pathlib import Path
+
+import structlog
+
+from controller.restconf.access import DataAccess
+from controller.restconf.events import EventHub
+from controller.restconf.server import MetricsHook, RestconfServer
+from controller.settings import ControllerSettings, TlsSettings
+
+log = structlog.get_logger(__name__)
+
+
+def _under(base: Path, path: Path) -> str:
+    return str(path if path.is_absolute() else base / path)
+
+
+def tls_context(tls: TlsSettings | None, base: Path) -> ssl.SSLContext | None:
+    """Server-side TLS 1.2+ context; client certificates checked when a CA is given."""
+    if tls is None:
+        return None
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.load_cert_chain(_under(base, tls.cert_file), _under(base, tls.key_file))
+    if tls.client_ca_file is not None:
+        context.load_verify_locations(_under(base, tls.client_ca_file))
+        context.verify_mode = (ssl.CERT_REQUIRED if tls.require_client_cert
+                               else ssl.CERT_OPTIONAL)
+    return context
+
+
+def build_restconf(settings: ControllerSettings, access: DataAccess, hub: EventHub,
+                   metrics: MetricsHook | None = None) -> RestconfServer:
+    rc = settings.restconf
+    return RestconfServer(access, host=rc.host, port=rc.port, hub=hub,
+                          tls=tls_context(rc.tls, settings.datastore.data_dir),
+                          max_body=rc.max_body_size, max_connections=rc.max_connections,
+                          idle_timeout=rc.idle_timeout,
+                          metrics=metrics if rc.metrics else None,
+                          metrics_auth=rc.metrics_auth)
+
+
+def start_optional(name: str, start: Callable[[], None]) -> bool:
+    """Start a secondary northbound; a port already in use costs that northbound (logged
+    loudly), not the daemon and its NETCONF service."""
+    try:
+        start()
+    except OSError as exc:
+        log.error(f"{name} server not started", error=str(exc))
+        return False
+    return True

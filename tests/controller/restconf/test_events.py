@@ -1,0 +1,97 @@
+"""RFC 8040 §6 event stream (SSE): configuration changes and service-state changes
+derived from <operational>, as ietf-restconf:notification JSON."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from controller.datastore.nmda import NmdaStore
+from controller.restconf.events import Event, EventHub
+from controller.restconf.server import RestconfServer
+from tests.controller.restconf.conftest import JSON, REQUEST
+
+STREAM = "/restconf/streams/NETCONF/json"
+
+
+class Listener:
+    """Reads the stream on a thread; events land in a list the test waits on."""
+
+    def __init__(self, base: httpx.URL, user: str) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.ready = threading.Event()
+        self.changed = threading.Condition()
+        self.client = httpx.Client(base_url=base, auth=(user, user), timeout=10)
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+        assert self.ready.wait(5)
+
+    def _run(self) -> None:
+        try:
+            with self.client.stream("GET", STREAM,
+                                    headers={"Accept": "text/event-stream"}) as r:
+                assert r.status_code == 200
+                assert r.headers["content-type"] == "text/event-stream"
+                for line in r.iter_lines():
+                    self.ready.set()
+                    if line.startswith("data: "):
+                        with self.changed:
+                            self.events.append(json.loads(line[6:]))
+                            self.changed.notify_all()
+        except httpx.HTTPError:
+            pass  # server stopped
+
+    def wait_for(self, name: str, timeout: float = 5.0) -> dict[str, Any]:
+        def found() -> dict[str, Any] | None:
+            for event in self.events:
+                body = event["ietf-restconf:notification"]
+                if name in body:
+                    return dict(body[name])
+            return None
+
+        with self.changed:
+            assert self.changed.wait_for(lambda: found() is not None, timeout), self.events
+            result = found()
+        assert result is not None
+        return result
+
+
+@pytest.fixture
+def listener(restconf: RestconfServer) -> Iterator[Listener]:
+    lst = Listener(httpx.URL(restconf.url), "operator")
+    yield lst
+    lst.client.close()
+
+
+def test_config_change_event(listener: Listener, admin: httpx.Client) -> None:
+    r = admin.patch(REQUEST.format("qkd-alice-bob"), headers={"Content-Type": JSON},
+                    content=json.dumps({"sdqn-services:request": [
+                        {"name": "qkd-alice-bob", "weight": "3.0"}]}))
+    assert r.status_code == 204
+    change = listener.wait_for("ietf-netconf-notifications:netconf-config-change")
+    assert change["datastore"] == "running"
+    assert any("qkd-alice-bob" in e["target"] for e in change["edit"])
+
+
+def test_service_state_change_from_operational(listener: Listener, store: NmdaStore) -> None:
+    store.merge_state(json.dumps({"sdqn-services:entanglement-services": {"request": [
+        {"name": "qkd-alice-bob", "state": {"oper-state": "up", "admission": "admitted"}}]}}))
+    event = listener.wait_for("sdqn-services:service-state-change")
+    assert event == {"name": "qkd-alice-bob", "oper-state": "up",
+                     "reason": "admission admitted"}
+
+
+def test_published_event_and_stream_errors(listener: Listener, hub: EventHub,
+                                           admin: httpx.Client) -> None:
+    hub.publish(Event("ietf-alarms", "alarm-notification",
+                      {"resource": "alice", "perceived-severity": "major"}, "2026-01-01T00:00:00Z"))
+    assert listener.wait_for("ietf-alarms:alarm-notification")["resource"] == "alice"
+    assert admin.get("/restconf/streams/NETCONF/xml").status_code == 404
+    refused = admin.get(STREAM, headers={"Accept": "application/yang-data+json"})
+    assert refused.status_code == 406
+    assert admin.post(STREAM).status_code == 405
