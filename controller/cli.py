@@ -44,6 +44,9 @@ def _register() -> None:
 
     app.command("demo")(demo.main)
     # --- other components register here (one line each) ---
+    from controller import bench_restconf  # issue 8: RESTCONF bench
+
+    bench_app.command("restconf")(bench_restconf.main)
 
 
 _register()
