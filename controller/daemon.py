@@ -19,6 +19,7 @@ import typer
 from controller.datastore.factory import open_store
 from controller.datastore.nmda import NmdaStore
 from controller.datastore.schema import Schema
+from controller.grpc_api.run import start_grpc
 from controller.logs import configure_logging
 from controller.netconf import NETCONF_MODULES
 from controller.netconf.core import Limits
@@ -85,6 +86,7 @@ def run(config: Annotated[Path | None,
                         core=server.core if server is not None else None)
     hub = EventHub(store)
     restconf = build_restconf(settings, access, hub) if settings.restconf.enabled else None
+    grpc = None
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -100,9 +102,15 @@ def run(config: Annotated[Path | None,
             typer.echo(f"netconf listening on {server.host}:{server.port}", err=False)
         if restconf is not None and start_optional("restconf", restconf.start):
             typer.echo(f"restconf listening on {restconf.host}:{restconf.port}")
+        grpc = (start_grpc(settings, access, hub, service.expander if service else None)
+                if settings.grpc.enabled else None)
+        if grpc is not None:
+            typer.echo(f"grpc listening on {grpc.target}")
         while not stop.wait(3600):
             pass
     finally:
+        if grpc is not None:
+            grpc.stop()
         if restconf is not None:
             restconf.stop()
         hub.stop()

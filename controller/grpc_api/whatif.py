@@ -117,8 +117,8 @@ def _loads(text: str | None) -> dict[str, Any]:
 
 
 def json_diff(old: Any, new: Any, path: str = "") -> list[dict[str, Any]]:
-    """Leaf-level differences of two RFC 7951 documents (lists keyed by position of
-    their first member's value: device documents list entries by their key first)."""
+    """Leaf-level differences of two RFC 7951 documents. List entries are matched by a
+    key member (see `_key_member`), so a reordered list is not a change."""
     if isinstance(old, dict) and isinstance(new, dict):
         out: list[dict[str, Any]] = []
         for key in sorted(set(old) | set(new)):
@@ -126,7 +126,9 @@ def json_diff(old: Any, new: Any, path: str = "") -> list[dict[str, Any]]:
         return out
     if isinstance(old, list) and isinstance(new, list) \
             and all(isinstance(e, dict) and e for e in [*old, *new]):
-        return json_diff(_keyed(old), _keyed(new), path)
+        key = _key_member([*old, *new], len(old), len(new))
+        if key is not None:
+            return json_diff(_keyed(old, key), _keyed(new, key), path)
     if old == new:
         return []
     if old is None:
@@ -136,9 +138,25 @@ def json_diff(old: Any, new: Any, path: str = "") -> list[dict[str, Any]]:
     return [{"operation": "replace", "path": path, "value": new, "previous": old}]
 
 
-def _keyed(entries: Sequence[dict[str, Any]]) -> dict[str, Any]:
-    out = {}
-    for entry in entries:
-        key, value = next(iter(entry.items()))
-        out[f"[{key}={value}]"] = entry
-    return out
+_PREFERRED_KEYS = ("name", "node-id", "id")
+
+
+def _key_member(entries: Sequence[dict[str, Any]], n_old: int, n_new: int) -> str | None:
+    """A member every entry has, with a scalar value unique within each list: the YANG
+    key in practice (the documents carry no schema). Preferred: name, *-id."""
+    common = set.intersection(*(set(e) for e in entries))
+    usable = []
+    for member in common:
+        values = [e[member] for e in entries]
+        if any(isinstance(v, dict | list) for v in values):
+            continue
+        old, new = values[:n_old], values[n_old:n_old + n_new]
+        if len(set(map(str, old))) == len(old) and len(set(map(str, new))) == len(new):
+            usable.append(member)
+    if not usable:
+        return None
+    return min(usable, key=lambda m: (m not in _PREFERRED_KEYS, not m.endswith("-id"), m))
+
+
+def _keyed(entries: Sequence[dict[str, Any]], key: str) -> dict[str, Any]:
+    return {f"[{key}={entry[key]}]": entry for entry in entries}

@@ -5,8 +5,14 @@ localhost ports; httpx clients per user; everything stopped after each test."""
 from __future__ import annotations
 
 import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -14,6 +20,7 @@ import pytest
 from controller.datastore.nmda import NmdaStore
 from controller.datastore.schema import Schema
 from controller.netconf.server import NetconfServer
+from controller.paths import CONFIG_DIR, REPO_ROOT
 from controller.restconf import RESTCONF_MODULES
 from controller.restconf.access import DataAccess
 from controller.restconf.events import EventHub
@@ -89,3 +96,39 @@ def client(restconf: RestconfServer) -> Iterator[Client]:
 @pytest.fixture
 def admin(client: Client) -> httpx.Client:
     return client("admin")
+
+
+class Daemon:
+    """`sdqn controller run` as a process with a test config (NETCONF on a free port,
+    no service layer, users admin/operator) plus `sections`; `lines` are the
+    "<server> listening on" lines it printed, NETCONF's first."""
+
+    def __init__(self, tmp_path: Path, sections: dict[str, Any], count: int) -> None:
+        config = tmp_path / "config" / "controller.json"
+        config.parent.mkdir()
+        config.write_text(json.dumps({
+            "datastore": {"data_dir": str(tmp_path / "var"), "synchronous": "NORMAL"},
+            "netconf": {"port": 0, "nacm_file": str(CONFIG_DIR / "nacm.json"),
+                        "auth": {"users": [{"name": n, "password": n}
+                                           for n in ("admin", "operator")]}},
+            "service": {"enabled": False}, **sections}))
+        self.proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "sdqn"), "controller", "run", "--config",
+             str(config), "--log-level", "warning"], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, text=True, cwd=REPO_ROOT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        assert self.proc.stdout is not None
+        self.lines = [self.proc.stdout.readline() for _ in range(count)]
+        assert self.lines[0].startswith("netconf listening on"), self.lines
+
+    def address(self, server: str) -> str:
+        line = next(x for x in self.lines if x.startswith(f"{server} listening on"))
+        return line.split()[-1]
+
+    def stop(self) -> int:
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout=20)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()

@@ -1,0 +1,220 @@
+"""RFC 7951 instance data ↔ sdqn.v1 messages.
+
+Requests become YANG edits (decimals rounded to the leaf's fraction-digits by the
+schema, so a double never carries more precision than the model stores); reads turn
+<operational> JSON into messages. The protobuf classes are generated at run time, so
+messages are typed `Any` here.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from controller.datastore.schema import Schema
+from controller.errors import ErrorTag, NetconfError
+from qnum.plan import Plan
+
+SVC = "sdqn-services"
+REQUEST = f"/{SVC}:entanglement-services/{SVC}:request"
+APPLICATIONS = {1: "qkd", 2: "dqc", 3: "dqs", 4: "teleportation"}
+APPLICATION_CODES = {name: code for code, name in APPLICATIONS.items()}
+_DECIMALS = (("min_fidelity", "min-fidelity"), ("demanded_rate", "demanded-rate"),
+             ("weight", "weight"))
+
+
+def bad(message: str) -> NetconfError:
+    return NetconfError.of(ErrorTag.INVALID_VALUE, message)
+
+
+def _finite(value: float, field: str) -> float:
+    if not math.isfinite(value):
+        raise bad(f"{field} must be a finite number")
+    return value
+
+
+def request_to_yang(schema: Schema, msg: Any, *, full: bool) -> dict[str, Any]:
+    """An EntanglementRequest as a YANG list entry: every set field (`full`: the
+    mandatory ones must be set, as for a new request)."""
+    if not msg.name:
+        raise bad("request name is empty")
+    entry: dict[str, Any] = {"name": msg.name}
+    for field, leaf in (("source_node", "source-node"), ("destination_node",
+                                                          "destination-node")):
+        if msg.HasField(field):
+            entry[leaf] = getattr(msg, field)
+    if msg.application:
+        if msg.application not in APPLICATIONS:
+            raise bad(f"unknown application code {msg.application}")
+        entry["application"] = f"sdqn-types:{APPLICATIONS[msg.application]}"
+    for field, leaf in _DECIMALS:
+        if msg.HasField(field):
+            entry[leaf] = schema.decimal(f"{REQUEST}/{SVC}:{leaf}",
+                                         _finite(getattr(msg, field), field))
+    if msg.HasField("priority"):
+        if msg.priority > 255:
+            raise bad("priority must be 0..255")
+        entry["priority"] = msg.priority
+    if msg.HasField("enabled"):
+        entry["admin-state"] = "enabled" if msg.enabled else "disabled"
+    utility = {}
+    for field, leaf in (("threshold_fidelity", "threshold-fidelity"),
+                        ("steepness", "steepness")):
+        if msg.HasField(field):
+            utility[leaf] = schema.decimal(f"{REQUEST}/{SVC}:utility/{SVC}:{leaf}",
+                                           _finite(getattr(msg, field), field))
+    if utility:
+        entry["utility"] = utility
+    if full:
+        missing = [leaf for leaf in ("source-node", "destination-node", "application",
+                                     "min-fidelity", "demanded-rate") if leaf not in entry]
+        if missing:
+            raise bad(f"a new request needs {', '.join(missing)}")
+    return entry
+
+
+def _float(value: Any) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _set(msg: Any, **values: Any) -> None:
+    """Assign the values that exist (optional fields stay unset otherwise)."""
+    for name, value in values.items():
+        if value is not None:
+            setattr(msg, name, value)
+
+
+def request_from_yang(pb: Any, entry: Mapping[str, Any]) -> Any:
+    msg = pb.EntanglementRequest(name=entry["name"])
+    application = str(entry.get("application", "")).rpartition(":")[2]
+    msg.application = APPLICATION_CODES.get(application, 0)
+    utility = entry.get("utility", {})
+    _set(msg, source_node=entry.get("source-node"),
+         destination_node=entry.get("destination-node"),
+         min_fidelity=_float(entry.get("min-fidelity")),
+         demanded_rate=_float(entry.get("demanded-rate")),
+         weight=_float(entry.get("weight")), priority=entry.get("priority"),
+         enabled=(entry["admin-state"] == "enabled") if "admin-state" in entry else None,
+         threshold_fidelity=_float(utility.get("threshold-fidelity")),
+         steepness=_float(utility.get("steepness")))
+    return msg
+
+
+def state_from_yang(pb: Any, state: Mapping[str, Any]) -> Any:
+    msg = pb.RequestState(admission=state.get("admission", ""),
+                          rejection_reason=state.get("rejection-reason", ""),
+                          path=list(state.get("path", [])),
+                          purification_rounds=int(state.get("purification-rounds", 0)),
+                          purification_protocol=str(state.get("purification-protocol", ""))
+                          .rpartition(":")[2],
+                          oper_state=state.get("oper-state", ""),
+                          last_change=state.get("last-change", ""))
+    _set(msg, **{f.replace("-", "_"): _float(state.get(f)) for f in (
+        "predicted-rate", "predicted-fidelity", "measured-rate", "measured-fidelity",
+        "utility")})
+    return msg
+
+
+def status_from_yang(pb: Any, entry: Mapping[str, Any]) -> Any:
+    return pb.RequestStatus(request=request_from_yang(pb, entry),
+                            state=state_from_yang(pb, entry.get("state", {})))
+
+
+def requests_from(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
+    entries: list[dict[str, Any]] = doc.get(f"{SVC}:entanglement-services", {}).get(
+        "request", [])
+    return entries
+
+
+def topology_from(pb: Any, doc: Mapping[str, Any], network_id: str = "") -> Any:
+    topo = pb.Topology()
+    for net in doc.get("ietf-network:networks", {}).get("network", []):
+        if network_id and net.get("network-id") != network_id:
+            continue
+        for node in net.get("node", []):
+            q = node.get("sdqn-topology:quantum-node", {})
+            msg = topo.nodes.add(network_id=net["network-id"], node_id=node["node-id"],
+                                 device_kind=str(q.get("device-kind", "")).rpartition(":")[2],
+                                 memory_qubits=int(q.get("memory-qubits", 0)),
+                                 oper_status=_status(q.get("state", {})))
+            _set(msg, coherence_time=_float(q.get("coherence-time")))
+        for link in net.get("ietf-network-topology:link", []):
+            topo.links.append(link_from(pb, net["network-id"], link))
+    return topo
+
+
+def _status(state: Mapping[str, Any]) -> str:
+    return str(state.get("oper-status", "")).rpartition(":")[2]
+
+
+def link_from(pb: Any, network_id: str, link: Mapping[str, Any]) -> Any:
+    q = link.get("sdqn-topology:quantum-link", {})
+    state = q.get("state", {})
+    msg = pb.Link(network_id=network_id, link_id=link["link-id"],
+                  source=link.get("source", {}).get("source-node", ""),
+                  destination=link.get("destination", {}).get("dest-node", ""),
+                  oper_status=_status(state))
+    _set(msg, fibre_length_km=_float(q.get("fibre-length")),
+         link_fidelity=_float(q.get("link-fidelity")),
+         measured_fidelity=_float(state.get("measured-fidelity")),
+         qber=_float(state.get("qber")), generation_rate=_float(state.get("generation-rate")))
+    return msg
+
+
+def solve_from_yang(pb: Any, last: Mapping[str, Any]) -> Any:
+    msg = pb.SolveSummary(status=last.get("status", ""), admitted=int(last.get("admitted", 0)),
+                          rejected=int(last.get("rejected", 0)),
+                          timestamp=last.get("timestamp", ""))
+    _set(msg, objective=_float(last.get("objective")), bound=_float(last.get("bound")),
+         gap=_float(last.get("gap")), solve_time_s=_float(last.get("solve-time")))
+    return msg
+
+
+def _finite_or_none(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def solve_from_plan(pb: Any, plan: Plan) -> Any:
+    msg = pb.SolveSummary(status=plan.status.value, admitted=len(plan.admitted),
+                          rejected=len(plan.assignments) - len(plan.admitted))
+    _set(msg, objective=_finite_or_none(plan.objective), bound=_finite_or_none(plan.bound),
+         gap=_finite_or_none(plan.gap), solve_time_s=plan.solve_time_s)
+    return msg
+
+
+def planned_from(pb: Any, plan: Plan) -> list[Any]:
+    out = []
+    for item in plan.to_json()["sdqn-qnum:plan"]["request"]:
+        msg = pb.PlannedRequest(name=item["name"],
+                                admitted=item["admission"] == "admitted",
+                                path=list(item.get("path") or []),
+                                purification_rounds=int(item.get("purification-rounds") or 0),
+                                rejection_reason=str(item.get("rejection-reason") or ""))
+        _set(msg, predicted_rate=_float(item.get("predicted-rate")),
+             predicted_fidelity=_float(item.get("predicted-fidelity")),
+             utility=_float(item.get("utility")))
+        out.append(msg)
+    return out
+
+
+def leaf_change(pb: Any, change: Mapping[str, Any]) -> Any:
+    def text(value: Any) -> str:
+        return "" if value is None else json.dumps(value)
+
+    return pb.LeafChange(operation=change["operation"], path=change["path"],
+                         value=text(change["value"]), previous=text(change["previous"]))
+
+
+def alarm_from_yang(pb: Any, alarm: Mapping[str, Any]) -> Any:
+    return pb.Alarm(resource=str(alarm.get("resource", "")),
+                    alarm_type_id=str(alarm.get("alarm-type-id", "")),
+                    alarm_type_qualifier=str(alarm.get("alarm-type-qualifier", "")),
+                    perceived_severity=str(alarm.get("perceived-severity", "")),
+                    is_cleared=bool(alarm.get("is-cleared", False)),
+                    alarm_text=str(alarm.get("alarm-text", "")),
+                    last_changed=str(alarm.get("last-changed", "")))

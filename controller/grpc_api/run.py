@@ -1,0 +1,60 @@
+"""Daemon glue: the gRPC server built from controller.json (grpc section)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+import structlog
+
+from controller.grpc_api.auth import TokenAuth
+from controller.grpc_api.history import CommitLog
+from controller.grpc_api.server import GrpcServer
+from controller.grpc_api.service import ControllerService
+from controller.restconf.access import DataAccess
+from controller.restconf.events import EventHub
+from controller.service.expansion import QnumExpander
+from controller.settings import ControllerSettings, TlsSettings
+
+log = structlog.get_logger(__name__)
+
+
+def credentials(tls: TlsSettings | None, base: Path) -> grpc.ServerCredentials | None:
+    """TLS server credentials; mTLS when a client CA is configured."""
+    if tls is None:
+        return None
+
+    def read(path: Path) -> bytes:
+        return (path if path.is_absolute() else base / path).read_bytes()
+
+    roots = read(tls.client_ca_file) if tls.client_ca_file is not None else None
+    return grpc.ssl_server_credentials([(read(tls.key_file), read(tls.cert_file))],
+                                       root_certificates=roots,
+                                       require_client_auth=tls.require_client_cert)
+
+
+def build_grpc(settings: ControllerSettings, access: DataAccess, hub: EventHub,
+               expander: QnumExpander | None = None) -> GrpcServer:
+    cfg = settings.grpc
+    data_dir = settings.datastore.data_dir
+    client_certs = cfg.tls is not None and cfg.tls.client_ca_file is not None
+    service = ControllerService(access, hub=hub,
+                                auth=TokenAuth(cfg.tokens, client_certs=client_certs),
+                                history=CommitLog(data_dir / "grpc-commits.sqlite"),
+                                expander=expander, solve_time_limit_s=cfg.solve_time_limit_s)
+    return GrpcServer(service, host=cfg.host, port=cfg.port,
+                      credentials=credentials(cfg.tls, data_dir), reflection=cfg.reflection,
+                      max_workers=cfg.max_workers, max_message_size=cfg.max_message_size)
+
+
+def start_grpc(settings: ControllerSettings, access: DataAccess, hub: EventHub,
+               expander: QnumExpander | None = None) -> GrpcServer | None:
+    """Build and start the gRPC server; a failure (port in use, grpcio-tools missing)
+    costs the gRPC API, logged loudly, not the daemon and its other northbounds."""
+    try:
+        server = build_grpc(settings, access, hub, expander)
+        server.start()
+    except (OSError, ImportError, RuntimeError) as exc:
+        log.error("grpc server not started", error=str(exc))
+        return None
+    return server

@@ -1,0 +1,319 @@
+"""The sdqn.v1.Controller service: each rpc is a NACM-checked operation on the store.
+
+Edits go through `DataAccess.edit` (NACM write check, then one atomic store edit), reads
+through `DataAccess.read` (NACM-pruned <operational>), Commit through `DataAccess.commit`
+after the same exec check NETCONF applies to ietf-netconf:commit, Rollback through a
+NACM-checked replacement of running (copy-config). Engine errors keep their RFC 6241
+error-tag and map to the gRPC status that means the same (`STATUS_OF`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import grpc
+import structlog
+
+from controller.datastore.editnode import Operation, quote
+from controller.datastore.nmda import Datastore
+from controller.errors import ErrorTag, NetconfError
+from controller.grpc_api import convert
+from controller.grpc_api.auth import TokenAuth
+from controller.grpc_api.history import CommitLog, Record
+from controller.grpc_api.whatif import apply_hypothesis, configuration, what_if
+from controller.restconf.access import DataAccess
+from controller.restconf.events import ALARM_EVENT, CONFIG_EVENT, SERVICE_EVENT, Event, EventHub
+from controller.service.expansion import QnumExpander
+
+log = structlog.get_logger(__name__)
+
+SERVICES = "/sdqn-services:entanglement-services"
+NETWORKS = "/ietf-network:networks"
+LAST_SOLVE = "/sdqn-controller:controller/optimiser/last-solve"
+SOUTHBOUND = "/sdqn-controller:controller/southbound"
+ALARMS = "/ietf-alarms:alarms/alarm-list"
+OP = "ietf-netconf:operation"
+MAX_LABEL = 256
+
+STATUS_OF: dict[ErrorTag, grpc.StatusCode] = {
+    ErrorTag.ACCESS_DENIED: grpc.StatusCode.PERMISSION_DENIED,
+    ErrorTag.DATA_EXISTS: grpc.StatusCode.ALREADY_EXISTS,
+    ErrorTag.DATA_MISSING: grpc.StatusCode.NOT_FOUND,
+    ErrorTag.IN_USE: grpc.StatusCode.ABORTED,
+    ErrorTag.LOCK_DENIED: grpc.StatusCode.ABORTED,
+    ErrorTag.RESOURCE_DENIED: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    ErrorTag.TOO_BIG: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    ErrorTag.OPERATION_NOT_SUPPORTED: grpc.StatusCode.UNIMPLEMENTED,
+    ErrorTag.OPERATION_FAILED: grpc.StatusCode.FAILED_PRECONDITION,
+    ErrorTag.ROLLBACK_FAILED: grpc.StatusCode.INTERNAL,
+    ErrorTag.PARTIAL_OPERATION: grpc.StatusCode.INTERNAL,
+}
+
+_CONSTRAINTS = frozenset({"instance-required", "must-violation", "data-not-unique",
+                          "too-many-elements", "too-few-elements", "missing-choice"})
+
+
+def status_of(err: NetconfError) -> grpc.StatusCode:
+    """Value, element, attribute and namespace errors are the caller's: INVALID_ARGUMENT,
+    and so are the YANG constraint violations of RFC 7950 §15 (a reference to a node that
+    does not exist, a failed `must`, ...): the submitted configuration is wrong in itself,
+    whereas a missing resource or a failed operation is NOT_FOUND / FAILED_PRECONDITION."""
+    if err.first.app_tag in _CONSTRAINTS:
+        return grpc.StatusCode.INVALID_ARGUMENT
+    return STATUS_OF.get(err.first.tag, grpc.StatusCode.INVALID_ARGUMENT)
+
+
+def describe(err: NetconfError) -> str:
+    return "; ".join(f"{e.tag.value}: {e.message}" + (f" ({e.path})" if e.path else "")
+                     for e in err.errors)
+
+
+class ControllerService:
+    def __init__(self, access: DataAccess, *, hub: EventHub | None, auth: TokenAuth,
+                 history: CommitLog, expander: QnumExpander | None = None,
+                 solve_time_limit_s: float = 10.0) -> None:
+        self.access = access
+        self.store = access.store
+        self.hub = hub
+        self.auth = auth
+        self.history = history
+        self.expander = expander
+        self.solve_time_limit_s = solve_time_limit_s
+        from controller.grpc_api.codegen import load
+
+        self.pb = load()[0]
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def user(self, context: Any) -> str:
+        user = self.auth.user(context)
+        if user is None:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED,
+                          "send 'authorization: Bearer <token>' metadata or a client "
+                          "certificate")
+        assert user is not None
+        return user
+
+    def _read(self, ds: Datastore, xpath: str, user: str) -> dict[str, Any]:
+        forest = self.access.read(ds, [xpath], user)
+        try:
+            return forest.to_dict()
+        finally:
+            forest.free()
+
+    @staticmethod
+    def _ds(target: int) -> Datastore:
+        return Datastore.RUNNING if target == 1 else Datastore.CANDIDATE
+
+    def _edit_request(self, ds: Datastore, entry: dict[str, Any], op: Operation, user: str
+                      ) -> Any:
+        doc = {"sdqn-services:entanglement-services": {"request": [
+            {**entry, "@": {OP: op.value}}]}}
+        self.access.edit(ds, self.store.parse_json(doc), user)
+        return self.pb.EditResponse(datastore=ds.value, version=self.store.versions[ds],
+                                    candidate_dirty=self.store.candidate_dirty)
+
+    def _last_solve(self, user: str) -> Any:
+        doc = self._read(Datastore.OPERATIONAL, LAST_SOLVE, user)
+        last = doc.get("sdqn-controller:controller", {}).get("optimiser", {}).get(
+            "last-solve", {})
+        return convert.solve_from_yang(self.pb, last)
+
+    # -- requests -----------------------------------------------------------------------------
+
+    # Method names are the proto's (the handlers are looked up by them).
+    def SubmitRequest(self, req: Any, context: Any) -> Any:
+        user = self.user(context)
+        entry = convert.request_to_yang(self.store.schema, req.request, full=True)
+        return self._edit_request(self._ds(req.target), entry, Operation.CREATE, user)
+
+    def ModifyRequest(self, req: Any, context: Any) -> Any:
+        user = self.user(context)
+        entry = convert.request_to_yang(self.store.schema, req.request, full=False)
+        ds = self._ds(req.target)
+        with self.store.lock:  # a modification never creates the request
+            path = f"{SERVICES}/request[name={quote(entry['name'])}]"
+            if not self.store.forest(ds).find_xpath(path):
+                raise NetconfError.of(ErrorTag.DATA_MISSING,
+                                      f"no request {entry['name']!r} in {ds.value}", path=path)
+            return self._edit_request(ds, entry, Operation.MERGE, user)
+
+    def WithdrawRequest(self, req: Any, context: Any) -> Any:
+        user = self.user(context)
+        if not req.name:
+            raise convert.bad("request name is empty")
+        return self._edit_request(self._ds(req.target), {"name": req.name}, Operation.DELETE,
+                                  user)
+
+    def ListRequests(self, req: Any, context: Any) -> Any:
+        doc = self._read(Datastore.OPERATIONAL, SERVICES, self.user(context))
+        return self.pb.ListRequestsResponse(requests=[
+            convert.status_from_yang(self.pb, e) for e in convert.requests_from(doc)])
+
+    def GetRequest(self, req: Any, context: Any) -> Any:
+        user = self.user(context)
+        if not req.name:
+            raise convert.bad("request name is empty")
+        path = f"{SERVICES}/request[name={quote(req.name)}]"
+        found = convert.requests_from(self._read(Datastore.OPERATIONAL, path, user))
+        if not found:
+            raise NetconfError.of(ErrorTag.DATA_MISSING, f"no request {req.name!r}", path=path)
+        return convert.status_from_yang(self.pb, found[0])
+
+    # -- network view ---------------------------------------------------------------------------
+
+    def GetTopology(self, req: Any, context: Any) -> Any:
+        doc = self._read(Datastore.OPERATIONAL, NETWORKS, self.user(context))
+        return convert.topology_from(self.pb, doc, req.network_id)
+
+    def GetMetrics(self, req: Any, context: Any) -> Any:
+        user = self.user(context)
+        requests = convert.requests_from(self._read(Datastore.OPERATIONAL, SERVICES, user))
+        topology = convert.topology_from(self.pb, self._read(Datastore.OPERATIONAL, NETWORKS,
+                                                             user))
+        devices = self._read(Datastore.OPERATIONAL, SOUTHBOUND, user).get(
+            "sdqn-controller:controller", {}).get("southbound", {}).get("device", [])
+        return self.pb.OperationalMetrics(
+            last_solve=self._last_solve(user),
+            requests=[convert.status_from_yang(self.pb, e) for e in requests],
+            links=topology.links,
+            devices=[self.pb.DeviceSync(node_id=d["node-id"], adapter=d.get("adapter", ""),
+                                        connection_state=d.get("connection-state", ""),
+                                        sync_state=d.get("sync-state", ""),
+                                        last_error=d.get("last-error", "")) for d in devices],
+            running_version=self.store.versions[Datastore.RUNNING],
+            operational_version=self.store.versions[Datastore.OPERATIONAL])
+
+    def ListAlarms(self, req: Any, context: Any) -> Any:
+        doc = self._read(Datastore.OPERATIONAL, ALARMS, self.user(context))
+        alarms = doc.get("ietf-alarms:alarms", {}).get("alarm-list", {}).get("alarm", [])
+        return self.pb.ListAlarmsResponse(alarms=[
+            convert.alarm_from_yang(self.pb, a) for a in alarms
+            if req.include_cleared or not a.get("is-cleared", False)])
+
+    # -- transactions ----------------------------------------------------------------------------
+
+    def WhatIf(self, req: Any, context: Any) -> Any:
+        self.user(context)
+        limit = req.time_limit_s or self.solve_time_limit_s
+        if not math.isfinite(limit) or limit <= 0:
+            raise convert.bad("time_limit_s must be a positive number")
+        config = configuration(self.store)
+        known = {r["name"]: r for r in convert.requests_from(config)}
+        upserts = []
+        for msg in req.upsert:
+            partial = convert.request_to_yang(self.store.schema, msg,
+                                              full=msg.name not in known)
+            upserts.append({**known.get(msg.name, {}), **partial})
+        result = what_if(apply_hypothesis(config, upserts, req.withdraw),
+                         time_limit_s=min(limit, self.solve_time_limit_s),
+                         expander=self.expander)
+        response = self.pb.WhatIfResponse(device_diff_available=result.device_diff_available,
+                                          notes=result.notes, pushed=False)
+        if result.plan is not None:
+            response.solve.CopyFrom(convert.solve_from_plan(self.pb, result.plan))
+            response.requests.extend(convert.planned_from(self.pb, result.plan))
+        for device in result.devices:
+            response.devices.add(node_id=device.node_id, changes=[
+                convert.leaf_change(self.pb, c) for c in device.changes])
+        return response
+
+    def Commit(self, req: Any, context: Any) -> Any:
+        user = self.user(context)
+        label = _label(req.label)
+        self.access.require_rpc(user, "ietf-netconf", "commit")
+        with self.store.lock:
+            changed = self.store.candidate_dirty
+            before = self.store.forest(Datastore.RUNNING).print("json")
+            self.access.commit(user)
+            after = self.store.forest(Datastore.RUNNING).print("json")
+        record = (self.history.record(label=label, user=user, kind="commit", before=before,
+                                      after=after) if changed else None)
+        return self._commit_response(record, label, user)
+
+    def Rollback(self, req: Any, context: Any) -> Any:
+        """Running as it was before a commit (by id, or `steps` commits back)."""
+        user = self.user(context)
+        self.access.require_rpc(user, "ietf-netconf", "copy-config")
+        if req.commit_id:
+            record = self.history.get(req.commit_id)
+            if record is None:
+                raise NetconfError.of(ErrorTag.DATA_MISSING, f"no commit {req.commit_id!r}")
+        else:
+            steps = req.steps or 1
+            recent = self.history.recent(steps)
+            if len(recent) < steps:
+                raise NetconfError.of(ErrorTag.DATA_MISSING,
+                                      f"only {len(recent)} commit(s) in the history")
+            record = recent[steps - 1]
+        label = _label(req.label) or f"rollback to before {record.commit_id}"
+        with self.store.lock:
+            before = self.store.forest(Datastore.RUNNING).print("json")
+            self.access.replace(Datastore.RUNNING, record.before, "json", user)
+            after = self.store.forest(Datastore.RUNNING).print("json")
+        done = self.history.record(label=label, user=user, kind="rollback", before=before,
+                                   after=after)
+        return self._commit_response(done, label, user)
+
+    def _commit_response(self, record: Record | None, label: str, user: str) -> Any:
+        response = self.pb.CommitResponse(label=label, changed=record is not None,
+                                          solve=self._last_solve(user))
+        if record is not None:
+            response.commit_id, response.seq = record.commit_id, record.seq
+        return response
+
+    def ListCommits(self, req: Any, context: Any) -> Any:
+        self.user(context)
+        return self.pb.ListCommitsResponse(commits=[
+            self.pb.CommitRecord(commit_id=r.commit_id, seq=r.seq, label=r.label, user=r.user,
+                                 timestamp=r.timestamp, kind=r.kind)
+            for r in self.history.recent(min(req.limit or 20, 1000))])
+
+    # -- events ----------------------------------------------------------------------------------
+
+    def Watch(self, req: Any, context: Any) -> Iterator[Any]:
+        user = self.user(context)
+        if self.hub is None:
+            raise NetconfError.of(ErrorTag.OPERATION_NOT_SUPPORTED, "no event source")
+        everything = not (req.alarms or req.services or req.config)
+        wanted = {key for key, on in ((ALARM_EVENT, req.alarms), (SERVICE_EVENT, req.services),
+                                      (CONFIG_EVENT, req.config)) if on or everything}
+        access = self.access.access(user)
+
+        def accept(event: Event) -> bool:
+            return (event.module, event.name) in wanted and (
+                access is None or access.notification_allowed(event.module, event.name))
+
+        with self.hub.subscribe(accept) as subscription:
+            while context.is_active():
+                event = subscription.get(0.25)
+                if event is not None:
+                    yield self._event(event, subscription.dropped)
+
+    def _event(self, event: Event, dropped: int) -> Any:
+        msg = self.pb.WatchEvent(event_time=event.event_time, dropped=dropped)
+        body = event.body
+        if (event.module, event.name) == SERVICE_EVENT:
+            msg.service.CopyFrom(self.pb.ServiceStateChange(
+                name=body.get("name", ""), oper_state=body.get("oper-state", ""),
+                reason=body.get("reason", "")))
+        elif (event.module, event.name) == ALARM_EVENT:
+            msg.alarm.CopyFrom(self.pb.AlarmEvent(
+                resource=str(body.get("resource", "")),
+                alarm_type_id=str(body.get("alarm-type-id", "")),
+                alarm_type_qualifier=str(body.get("alarm-type-qualifier", "")),
+                perceived_severity=str(body.get("perceived-severity", ""))))
+        else:
+            msg.config.CopyFrom(self.pb.ConfigChange(
+                datastore=body.get("datastore", ""),
+                paths=[e["target"] for e in body.get("edit", [])]))
+        return msg
+
+
+def _label(text: str) -> str:
+    if len(text) > MAX_LABEL:
+        raise convert.bad(f"label longer than {MAX_LABEL} characters")
+    return text
+
