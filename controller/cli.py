@@ -44,9 +44,14 @@ def _register() -> None:
 
     app.command("demo")(demo.main)
     # --- other components register here (one line each) ---
-    from controller import bench_restconf  # issue 8: RESTCONF bench
+    from controller import bench_restconf  # issue 8: RESTCONF bench, gRPC client commands
+    from controller.clients import commands as client
 
     bench_app.command("restconf")(bench_restconf.main)
+    app.add_typer(client.request_app, name="request")
+    app.add_typer(client.topology_app, name="topology")
+    for name in ("alarms", "commit", "rollback", "watch"):
+        app.command(name)(getattr(client, name))
 
 
 _register()

@@ -1,0 +1,361 @@
+"""`sdqn request|topology|alarms|commit|rollback|watch`: the controller from a shell.
+
+Every command talks gRPC (sdqn.v1) to a running controller. Output is a rich table for
+people, or with --json one JSON document (protobuf field names; `watch` prints one JSON
+object per line) for scripts. Request edits go to the candidate unless --running is
+given; `sdqn commit` applies the candidate, `sdqn commit --dry-run` shows what it would
+do (plan and per-device changes) without touching anything.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterable
+from typing import Annotated, Any, NoReturn
+
+import typer
+from google.protobuf.json_format import MessageToDict
+from rich.console import Console
+from rich.table import Table
+
+from controller.clients.grpc_client import (
+    DEFAULT_TARGET,
+    CaOpt,
+    CertOpt,
+    Client,
+    ClientError,
+    Endpoint,
+    JsonOpt,
+    KeyOpt,
+    TargetOpt,
+    TokenOpt,
+)
+from controller.grpc_api.convert import APPLICATION_CODES
+
+request_app = typer.Typer(no_args_is_help=True, help="Entanglement service requests.")
+topology_app = typer.Typer(no_args_is_help=True, help="The configured network.")
+RunningOpt = Annotated[bool, typer.Option("--running",
+                                          help="edit running directly (default: candidate)")]
+
+
+def _out() -> Console:
+    return Console(soft_wrap=True)
+
+
+def _as_dict(message: Any) -> dict[str, Any]:
+    result: dict[str, Any] = MessageToDict(message, preserving_proto_field_name=True,
+                                           always_print_fields_with_no_presence=True)
+    return result
+
+
+def _run(endpoint: Endpoint, as_json: bool, action: Callable[[Client], Any],
+         render: Callable[[Any], None]) -> None:
+    """Call, print (JSON or table), and turn a gRPC error into exit status 1."""
+    try:
+        with Client(endpoint) as client:
+            result = action(client)
+    except ClientError as err:
+        _fail(err, as_json)
+    if as_json:
+        print(json.dumps(_as_dict(result), indent=2, sort_keys=True))
+    else:
+        render(result)
+
+
+def _fail(err: ClientError, as_json: bool) -> NoReturn:
+    """The gRPC status and message, as JSON on stdout for scripts; exit status 1."""
+    if as_json:
+        print(json.dumps({"error": {"code": err.code, "message": err.message}}))
+    else:
+        Console(stderr=True).print(f"[red]error[/red] {err.code}: {err.message}")
+    raise typer.Exit(1)
+
+
+def _endpoint(target: str, token: str | None, ca: Any, cert: Any, key: Any) -> Endpoint:
+    return Endpoint(target=target, token=token, tls_ca=ca, tls_cert=cert, tls_key=key)
+
+
+def _table(title: str, columns: Iterable[str], rows: Iterable[Iterable[Any]]) -> Table:
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    return table
+
+
+def _num(message: Any, field: str, fmt: str = "{:.4g}") -> str:
+    return fmt.format(getattr(message, field)) if message.HasField(field) else ""
+
+
+# -- requests -----------------------------------------------------------------------------
+
+
+def _application(name: str) -> int:
+    code = APPLICATION_CODES.get(name.lower())
+    if code is None:
+        raise typer.BadParameter(f"application must be one of {', '.join(APPLICATION_CODES)}")
+    return code
+
+
+@request_app.command("add")
+def request_add(
+        name: Annotated[str, typer.Argument(help="request name (1..64 characters)")],
+        source: Annotated[str, typer.Option("--src", help="source node-id")],
+        destination: Annotated[str, typer.Option("--dst", help="destination node-id")],
+        application: Annotated[str, typer.Option("--app", help="qkd, dqc, dqs, teleportation")],
+        min_fidelity: Annotated[float, typer.Option(help="lowest useful fidelity")],
+        rate: Annotated[float, typer.Option(help="demanded pairs/s")],
+        weight: Annotated[float | None, typer.Option(help="utility weight")] = None,
+        priority: Annotated[int | None, typer.Option(help="0..255")] = None,
+        running: RunningOpt = False, target: TargetOpt = DEFAULT_TARGET,
+        token: TokenOpt = None, tls_ca: CaOpt = None, tls_cert: CertOpt = None,
+        tls_key: KeyOpt = None, as_json: JsonOpt = False) -> None:
+    """Submit a new entanglement request."""
+    def action(client: Client) -> Any:
+        pb = client.pb
+        fields: dict[str, Any] = {"name": name, "source_node": source,
+                                  "destination_node": destination,
+                                  "application": _application(application),
+                                  "min_fidelity": min_fidelity, "demanded_rate": rate}
+        if weight is not None:
+            fields["weight"] = weight
+        if priority is not None:
+            fields["priority"] = priority
+        return client.call("SubmitRequest", pb.SubmitRequestRequest(
+            request=pb.EntanglementRequest(**fields), target=pb.RUNNING if running else 0))
+
+    _run(_endpoint(target, token, tls_ca, tls_cert, tls_key), as_json, action, _edited)
+
+
+@request_app.command("modify")
+def request_modify(
+        name: Annotated[str, typer.Argument(help="request name")],
+        min_fidelity: Annotated[float | None, typer.Option()] = None,
+        rate: Annotated[float | None, typer.Option(help="demanded pairs/s")] = None,
+        weight: Annotated[float | None, typer.Option()] = None,
+        priority: Annotated[int | None, typer.Option()] = None,
+        enabled: Annotated[bool | None, typer.Option("--enabled/--disabled")] = None,
+        running: RunningOpt = False, target: TargetOpt = DEFAULT_TARGET,
+        token: TokenOpt = None, tls_ca: CaOpt = None, tls_cert: CertOpt = None,
+        tls_key: KeyOpt = None, as_json: JsonOpt = False) -> None:
+    """Change some fields of an existing request."""
+    def action(client: Client) -> Any:
+        pb = client.pb
+        fields = {k: v for k, v in (("min_fidelity", min_fidelity), ("demanded_rate", rate),
+                                    ("weight", weight), ("priority", priority),
+                                    ("enabled", enabled)) if v is not None}
+        return client.call("ModifyRequest", pb.ModifyRequestRequest(
+            request=pb.EntanglementRequest(name=name, **fields),
+            target=pb.RUNNING if running else 0))
+
+    _run(_endpoint(target, token, tls_ca, tls_cert, tls_key), as_json, action, _edited)
+
+
+@request_app.command("withdraw")
+def request_withdraw(
+        name: Annotated[str, typer.Argument(help="request name")],
+        running: RunningOpt = False, target: TargetOpt = DEFAULT_TARGET,
+        token: TokenOpt = None, tls_ca: CaOpt = None, tls_cert: CertOpt = None,
+        tls_key: KeyOpt = None, as_json: JsonOpt = False) -> None:
+    """Withdraw (delete) a request."""
+    def action(client: Client) -> Any:
+        pb = client.pb
+        return client.call("WithdrawRequest", pb.WithdrawRequestRequest(
+            name=name, target=pb.RUNNING if running else 0))
+
+    _run(_endpoint(target, token, tls_ca, tls_cert, tls_key), as_json, action, _edited)
+
+
+def _edited(result: Any) -> None:
+    hint = " — run `sdqn commit` to apply" if result.candidate_dirty \
+        and result.datastore == "candidate" else ""
+    _out().print(f"{result.datastore} updated (version {result.version}){hint}")
+
+
+@request_app.command("list")
+def request_list(target: TargetOpt = DEFAULT_TARGET, token: TokenOpt = None,
+                 tls_ca: CaOpt = None, tls_cert: CertOpt = None, tls_key: KeyOpt = None,
+                 as_json: JsonOpt = False) -> None:
+    """Every request with the controller's decision and its service state."""
+    def render(result: Any) -> None:
+        _out().print(_table("entanglement requests", (
+            "name", "src", "dst", "app", "min F", "rate", "admission", "oper", "path",
+            "pred. rate", "pred. F"), (
+            (s.request.name, s.request.source_node, s.request.destination_node,
+             _app_name(s.request.application), _num(s.request, "min_fidelity"),
+             _num(s.request, "demanded_rate"), s.state.admission, s.state.oper_state,
+             " → ".join(s.state.path), _num(s.state, "predicted_rate"),
+             _num(s.state, "predicted_fidelity")) for s in result.requests)))
+
+    _run(_endpoint(target, token, tls_ca, tls_cert, tls_key), as_json,
+         lambda c: c.call("ListRequests", c.pb.ListRequestsRequest()), render)
+
+
+@request_app.command("show")
+def request_show(name: Annotated[str, typer.Argument(help="request name")],
+                 target: TargetOpt = DEFAULT_TARGET, token: TokenOpt = None,
+                 tls_ca: CaOpt = None, tls_cert: CertOpt = None, tls_key: KeyOpt = None,
+                 as_json: JsonOpt = False) -> None:
+    """One request: its parameters and state."""
+    def render(status: Any) -> None:
+        rows = [(f"request.{k}", v) for k, v in _as_dict(status.request).items()]
+        rows += [(f"state.{k}", " → ".join(v) if isinstance(v, list) else v)
+                 for k, v in _as_dict(status.state).items() if v not in ("", 0, [])]
+        _out().print(_table(f"request {status.request.name}", ("field", "value"), rows))
+
+    _run(_endpoint(target, token, tls_ca, tls_cert, tls_key), as_json,
+         lambda c: c.call("GetRequest", c.pb.GetRequestRequest(name=name)), render)
+
+
+def _app_name(code: int) -> str:
+    return next((n for n, c in APPLICATION_CODES.items() if c == code), "")
+
+
+# -- network --------------------------------------------------------------------------------
+
+
+@topology_app.command("show")
+def topology_show(network: Annotated[str, typer.Option(help="network-id (default: all)")] = "",
+                  target: TargetOpt = DEFAULT_TARGET, token: TokenOpt = None,
+                  tls_ca: CaOpt = None, tls_cert: CertOpt = None, tls_key: KeyOpt = None,
+                  as_json: JsonOpt = False) -> None:
+    """Nodes and links with their measured state."""
+    def render(topo: Any) -> None:
+        out = _out()
+        out.print(_table("nodes", ("network", "node", "kind", "qubits", "T2 s", "status"), (
+            (n.network_id, n.node_id, n.device_kind, n.memory_qubits,
+             _num(n, "coherence_time"), n.oper_status) for n in topo.nodes)))
+        out.print(_table("links", ("network", "link", "ends", "km", "F link", "F meas.",
+                                   "QBER", "rate", "status"), (
+            (ln.network_id, ln.link_id, f"{ln.source} – {ln.destination}",
+             _num(ln, "fibre_length_km"), _num(ln, "link_fidelity"),
+             _num(ln, "measured_fidelity"), _num(ln, "qber"), _num(ln, "generation_rate"),
+             ln.oper_status) for ln in topo.links)))
+
+    _run(_endpoint(target, token, tls_ca, tls_cert, tls_key), as_json,
+         lambda c: c.call("GetTopology", c.pb.GetTopologyRequest(network_id=network)), render)
+
+
+def alarms(include_cleared: Annotated[bool, typer.Option("--all",
+                                                         help="cleared alarms too")] = False,
+           target: TargetOpt = DEFAULT_TARGET, token: TokenOpt = None, tls_ca: CaOpt = None,
+           tls_cert: CertOpt = None, tls_key: KeyOpt = None, as_json: JsonOpt = False) -> None:
+    """The alarm list (RFC 8632) of the controller."""
+    def render(result: Any) -> None:
+        _out().print(_table("alarms", ("resource", "type", "severity", "cleared", "text",
+                                       "last change"), (
+            (a.resource, a.alarm_type_id, a.perceived_severity, a.is_cleared, a.alarm_text,
+             a.last_changed) for a in result.alarms)))
+
+    _run(_endpoint(target, token, tls_ca, tls_cert, tls_key), as_json,
+         lambda c: c.call("ListAlarms", c.pb.ListAlarmsRequest(
+             include_cleared=include_cleared)), render)
+
+
+# -- transactions --------------------------------------------------------------------------
+
+
+def commit(label: Annotated[str, typer.Option("--label", "-m", help="commit label")] = "",
+           dry_run: Annotated[bool, typer.Option("--dry-run", help="show the plan and the "
+                                                 "per-device changes; change nothing")] = False,
+           time_limit: Annotated[float, typer.Option(help="dry run: solver seconds "
+                                                     "(0: server cap)")] = 0.0,
+           target: TargetOpt = DEFAULT_TARGET, token: TokenOpt = None, tls_ca: CaOpt = None,
+           tls_cert: CertOpt = None, tls_key: KeyOpt = None, as_json: JsonOpt = False) -> None:
+    """Commit the candidate (Q-NUM expansion, device push), or --dry-run it."""
+    if dry_run:
+        _run(_endpoint(target, token, tls_ca, tls_cert, tls_key), as_json,
+             lambda c: c.call("WhatIf", c.pb.WhatIfRequest(time_limit_s=time_limit)),
+             _render_what_if)
+        return
+    _run(_endpoint(target, token, tls_ca, tls_cert, tls_key), as_json,
+         lambda c: c.call("Commit", c.pb.CommitRequest(label=label)), _render_commit)
+
+
+def rollback(to: Annotated[str, typer.Option("--to", help="commit id: running as it was "
+                                             "before that commit")] = "",
+             steps: Annotated[int, typer.Option(help="undo the last N commits")] = 1,
+             label: Annotated[str, typer.Option("--label", "-m")] = "",
+             target: TargetOpt = DEFAULT_TARGET, token: TokenOpt = None, tls_ca: CaOpt = None,
+             tls_cert: CertOpt = None, tls_key: KeyOpt = None,
+             as_json: JsonOpt = False) -> None:
+    """Put running back as it was before a commit made through the API."""
+    _run(_endpoint(target, token, tls_ca, tls_cert, tls_key), as_json,
+         lambda c: c.call("Rollback", c.pb.RollbackRequest(commit_id=to, steps=steps,
+                                                           label=label)), _render_commit)
+
+
+def _render_commit(result: Any) -> None:
+    out = _out()
+    if not result.changed:
+        out.print("nothing to commit")
+        return
+    out.print(f"commit {result.commit_id} (#{result.seq}) {result.label!r}")
+    _render_solve(result.solve)
+
+
+def _render_solve(solve: Any) -> None:
+    if solve.status:
+        _out().print(f"solve: {solve.status}, objective {_num(solve, 'objective')}, gap "
+                     f"{_num(solve, 'gap')}, {solve.admitted} admitted / {solve.rejected} "
+                     f"rejected, {_num(solve, 'solve_time_s', '{:.3f}')} s")
+
+
+def _render_what_if(result: Any) -> None:
+    out = _out()
+    out.print("[bold]dry run[/bold]: nothing was changed or pushed")
+    _render_solve(result.solve)
+    out.print(_table("plan", ("request", "admitted", "path", "rounds", "rate", "F", "utility",
+                              "rejection"), (
+        (r.name, r.admitted, " → ".join(r.path), r.purification_rounds,
+         _num(r, "predicted_rate"), _num(r, "predicted_fidelity"), _num(r, "utility"),
+         r.rejection_reason) for r in result.requests)))
+    if result.device_diff_available:
+        out.print(_table("per-device changes", ("device", "operation", "path", "value"), (
+            (d.node_id, c.operation, c.path, c.value[:60])
+            for d in result.devices for c in d.changes)))
+    for note in result.notes:
+        out.print(f"note: {note}")
+
+
+# -- events ---------------------------------------------------------------------------------
+
+
+def watch(alarms_only: Annotated[bool, typer.Option("--alarms", help="alarm events")] = False,
+          services: Annotated[bool, typer.Option("--services",
+                                                 help="service-state changes")] = False,
+          config: Annotated[bool, typer.Option("--config", help="configuration changes")]
+          = False,
+          count: Annotated[int, typer.Option(help="stop after N events (0: never)")] = 0,
+          timeout: Annotated[float, typer.Option(help="stop after S seconds (0: never)")] = 0.0,
+          target: TargetOpt = DEFAULT_TARGET, token: TokenOpt = None, tls_ca: CaOpt = None,
+          tls_cert: CertOpt = None, tls_key: KeyOpt = None, as_json: JsonOpt = False) -> None:
+    """Stream alarms, service-state and configuration changes (all three by default)."""
+    endpoint = _endpoint(target, token, tls_ca, tls_cert, tls_key)
+    seen = 0
+    try:
+        with Client(endpoint) as client:
+            request = client.pb.WatchRequest(alarms=alarms_only, services=services,
+                                             config=config)
+            for event in client.stream("Watch", request, timeout or None):
+                _print_event(event, as_json)
+                seen += 1
+                if count and seen >= count:
+                    break
+    except ClientError as err:
+        _fail(err, as_json)
+    except KeyboardInterrupt:
+        pass
+
+
+def _print_event(event: Any, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(_as_dict(event), sort_keys=True))
+        sys.stdout.flush()
+        return
+    kind = event.WhichOneof("event")
+    body = getattr(event, kind) if kind else None
+    text = ", ".join(f"{k}={v}" for k, v in _as_dict(body).items()) if body else ""
+    _out().print(f"{event.event_time} [bold]{kind}[/bold] {text}")

@@ -1,0 +1,97 @@
+"""The `sdqn` client commands against an in-process controller (gRPC server over the
+test store): every command's --json output parses and says what happened; tables and
+errors for people."""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+pytest.importorskip("grpc_tools")
+
+from controller.cli import app
+from controller.datastore.nmda import NmdaStore
+from controller.grpc_api.server import GrpcServer
+from controller.restconf.events import Event, EventHub
+from tests.controller.grpc_api.conftest import (  # noqa: F401 (fixtures)
+    access,
+    grpc_server,
+    hub,
+    netconf,
+    schema,
+    store,
+)
+
+ADD = ["request", "add", "cli-req", "--src", "alice", "--dst", "dave", "--app", "qkd",
+       "--min-fidelity", "0.8", "--rate", "25"]
+
+
+@pytest.fixture
+def sdqn(grpc_server: GrpcServer) -> Any:  # noqa: F811
+    runner = CliRunner()
+
+    def run(*args: str, user: str = "admin", code: int = 0) -> str:
+        result = runner.invoke(app, [*args, "--target", grpc_server.target],
+                               env={"SDQN_TOKEN": f"{user}-token", "COLUMNS": "250"})
+        assert result.exit_code == code, result.output
+        return result.output
+
+    return run
+
+
+def test_json_output_of_every_command(sdqn: Any, store: NmdaStore,  # noqa: F811
+                                      hub: EventHub) -> None:  # noqa: F811
+    added = json.loads(sdqn(*ADD, "--json"))
+    assert added["datastore"] == "candidate" and added["candidate_dirty"] is True
+    dry = json.loads(sdqn("commit", "--dry-run", "--json"))
+    assert dry["pushed"] is False and "cli-req" in {r["name"] for r in dry["requests"]}
+    committed = json.loads(sdqn("commit", "-m", "add cli-req", "--json"))
+    assert committed["changed"] is True and committed["label"] == "add cli-req"
+    listed = json.loads(sdqn("request", "list", "--json"))
+    assert "cli-req" in {r["request"]["name"] for r in listed["requests"]}
+    shown = json.loads(sdqn("request", "show", "cli-req", "--json"))
+    assert shown["request"]["demanded_rate"] == 25.0
+    assert shown["request"]["application"] == "QKD"
+    modified = json.loads(sdqn("request", "modify", "cli-req", "--weight", "2", "--running",
+                               "--json"))
+    assert modified["datastore"] == "running"
+    topology = json.loads(sdqn("topology", "show", "--json"))
+    assert {n["node_id"] for n in topology["nodes"]} >= {"alice", "dave"}
+    assert json.loads(sdqn("alarms", "--json")) == {"alarms": []}
+    withdrawn = json.loads(sdqn("request", "withdraw", "cli-req", "--running", "--json"))
+    assert withdrawn["datastore"] == "running"
+    rolled = json.loads(sdqn("rollback", "--json"))
+    assert rolled["changed"] is True and rolled["label"].startswith("rollback to before")
+    assert "cli-req" not in {r["request"]["name"] for r in
+                             json.loads(sdqn("request", "list", "--json"))["requests"]}
+
+    def publish_when_watched() -> None:
+        while hub.subscribers == 0:
+            threading.Event().wait(0.01)
+        hub.publish(Event("ietf-alarms", "alarm-notification",
+                          {"resource": "alice", "perceived-severity": "minor"}, "now"))
+
+    threading.Thread(target=publish_when_watched, daemon=True).start()
+    lines = sdqn("watch", "--alarms", "--count", "1", "--timeout", "10", "--json")
+    event = json.loads(lines.strip().splitlines()[-1])
+    assert event["alarm"]["resource"] == "alice" and event["event_time"] == "now"
+
+
+def test_tables_and_errors(sdqn: Any) -> None:
+    assert "qkd-alice-bob" in sdqn("request", "list")
+    assert "nodes" in sdqn("topology", "show") and "links" in sdqn("topology", "show")
+    assert "dry run" in sdqn("commit", "--dry-run")
+    assert "nothing to commit" in sdqn("commit")
+    denied = json.loads(sdqn(*ADD, "--running", "--json", user="operator", code=1))
+    assert denied["error"]["code"] == "PERMISSION_DENIED"
+    missing = json.loads(sdqn("request", "show", "ghost", "--json", code=1))
+    assert missing["error"]["code"] == "NOT_FOUND"
+    bad = sdqn("request", "add", "x", "--src", "a", "--dst", "b", "--app", "chess",
+               "--min-fidelity", "0.9", "--rate", "1", code=2)
+    assert "application must be one of" in bad
+    unauthenticated = json.loads(sdqn("request", "list", "--json", user="stranger", code=1))
+    assert unauthenticated["error"]["code"] == "UNAUTHENTICATED"
