@@ -84,6 +84,7 @@ class DataAccess:
         self.core = core
         self._sessions: dict[str, int] = {}
         self._lock = threading.Lock()
+        self.commit_observers: list[Callable[[float], None]] = []  # seconds per commit
 
     def close(self) -> None:
         """Release what the per-user sessions hold (locks, unconfirmed commits)."""
@@ -180,13 +181,17 @@ class DataAccess:
     def commit(self, username: str, *, confirmed: bool = False, confirm_timeout: int = 600,
                persist: str | None = None, persist_id: str | None = None) -> list[JournalOp]:
         """candidate → running (RFC 6241 §8.3.4.1), the diff checked against NACM."""
+        start = time.perf_counter()
         with self.store.lock:
             if self.store.candidate_dirty:
                 self._check_replace(Datastore.RUNNING,
                                     lambda: self.store.view(Datastore.CANDIDATE), username)
-            return self.store.commit(session_id=self.session_id(username), confirmed=confirmed,
-                                     confirm_timeout=confirm_timeout, persist=persist,
-                                     persist_id=persist_id)
+            ops = self.store.commit(session_id=self.session_id(username), confirmed=confirmed,
+                                    confirm_timeout=confirm_timeout, persist=persist,
+                                    persist_id=persist_id)
+        for observe in self.commit_observers:
+            observe(time.perf_counter() - start)
+        return ops
 
     def discard(self, username: str) -> None:
         self.store.discard_changes(session_id=self.session_id(username))

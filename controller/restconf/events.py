@@ -178,8 +178,8 @@ class EventHub:
 
     def _snapshot(self, *, emit: bool) -> None:
         self._version = self.store.versions[Datastore.OPERATIONAL]
-        services = _service_states(_read(self.store, SERVICES_XPATH))
-        alarms = _alarm_states(_read(self.store, ALARMS_XPATH))
+        services = _service_states(read_operational(self.store, SERVICES_XPATH))
+        alarms = _alarm_states(read_operational(self.store, ALARMS_XPATH))
         old_services, old_alarms = self._services, self._alarms
         self._services, self._alarms = services, alarms
         if not emit:
@@ -198,7 +198,8 @@ class EventHub:
                 self.publish(Event(*ALARM_EVENT, _alarm_body(key, severity, cleared), now))
 
 
-def _read(store: NmdaStore, xpath: str) -> dict[str, Any]:
+def read_operational(store: NmdaStore, xpath: str) -> dict[str, Any]:
+    """<operational> under `xpath` as RFC 7951 JSON (no NACM: the controller's own use)."""
     text = store.get(Datastore.OPERATIONAL, xpath=xpath)
     doc: dict[str, Any] = json.loads(text) if text.strip() else {}
     return doc

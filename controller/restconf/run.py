@@ -34,14 +34,27 @@ def tls_context(tls: TlsSettings | None, base: Path) -> ssl.SSLContext | None:
     return context
 
 
-def build_restconf(settings: ControllerSettings, access: DataAccess, hub: EventHub,
-                   metrics: MetricsHook | None = None) -> RestconfServer:
+def build_metrics(access: DataAccess) -> MetricsHook | None:
+    """The Prometheus page renderer, fed with commit durations; None (logged) when
+    prometheus-client is not installed."""
+    try:
+        from controller.metrics import ControllerMetrics
+    except ImportError as exc:
+        log.error("metrics disabled", error=str(exc))
+        return None
+    metrics = ControllerMetrics(access.store, nacm=access.core.nacm)
+    access.commit_observers.append(metrics.observe_commit)
+    return metrics.render
+
+
+def build_restconf(settings: ControllerSettings, access: DataAccess, hub: EventHub
+                   ) -> RestconfServer:
     rc = settings.restconf
     return RestconfServer(access, host=rc.host, port=rc.port, hub=hub,
                           tls=tls_context(rc.tls, settings.datastore.data_dir),
                           max_body=rc.max_body_size, max_connections=rc.max_connections,
                           idle_timeout=rc.idle_timeout,
-                          metrics=metrics if rc.metrics else None,
+                          metrics=build_metrics(access) if rc.metrics else None,
                           metrics_auth=rc.metrics_auth)
 
 
