@@ -17,6 +17,7 @@ from typing import Annotated, Any, NoReturn
 import typer
 from google.protobuf.json_format import MessageToDict
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from controller.clients.grpc_client import (
@@ -81,7 +82,7 @@ def _table(title: str, columns: Iterable[str], rows: Iterable[Iterable[Any]]) ->
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
+        table.add_row(*("" if v is None else escape(str(v)) for v in row))
     return table
 
 
@@ -317,7 +318,7 @@ def _render_what_if(result: Any) -> None:
             (d.node_id, c.operation, c.path, c.value[:60])
             for d in result.devices for c in d.changes)))
     for note in result.notes:
-        out.print(f"note: {note}")
+        out.print(f"note: {escape(note)}")
 
 
 # -- events ---------------------------------------------------------------------------------
@@ -358,4 +359,4 @@ def _print_event(event: Any, as_json: bool) -> None:
     kind = event.WhichOneof("event")
     body = getattr(event, kind) if kind else None
     text = ", ".join(f"{k}={v}" for k, v in _as_dict(body).items()) if body else ""
-    _out().print(f"{event.event_time} [bold]{kind}[/bold] {text}")
+    _out().print(f"{event.event_time} [bold]{kind}[/bold] {escape(text)}")

@@ -1,6 +1,7 @@
-"""Commits made through the gRPC API, with running before and after each one, so that
-`Rollback` can put running back as it was (like `rollback N` on a router). Stored in
-SQLite beside the datastores; the newest `keep` records are kept."""
+"""Every change of <running>, with running before and after it, so that `Rollback` can
+put running back as it was before any of them (like `rollback N` on a router),
+whichever northbound made it. Stored in SQLite beside the datastores; the newest `keep`
+records are kept. gRPC commits and rollbacks carry the caller's label."""
 
 from __future__ import annotations
 
@@ -8,8 +9,13 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from controller.datastore.apply import JournalOp
+from controller.datastore.nmda import Datastore, NmdaStore
 
 
 @dataclass(frozen=True)
@@ -19,7 +25,7 @@ class Record:
     label: str
     user: str
     timestamp: float
-    kind: str           # commit | rollback
+    kind: str           # commit | rollback | edit (any other change of running)
     before: str         # running (RFC 7951 JSON) before the commit
     after: str
 
@@ -67,3 +73,46 @@ class CommitLog:
 
 
 _COLUMNS = "id, seq, label, user, ts, kind, before, after"
+
+
+class RunningHistory:
+    """Store listener that records each committed change of <running> in a `CommitLog`.
+
+    Listeners run inside the store's transaction lock, in the thread that made the
+    change, so the label of a gRPC commit set just before it (`labelled`) is the label
+    of exactly that change."""
+
+    def __init__(self, store: NmdaStore, log: CommitLog,
+                 user_of: Callable[[int], str]) -> None:
+        self.store = store
+        self.log = log
+        self.user_of = user_of
+        self._pending: tuple[str, str, str] | None = None   # label, kind, user
+        self.last: Record | None = None
+        with store.lock:
+            self._running = store.forest(Datastore.RUNNING).print("json")
+            store.listeners.append(self._on_change)
+
+    def close(self) -> None:
+        if self._on_change in self.store.listeners:
+            self.store.listeners.remove(self._on_change)
+        self.log.close()
+
+    @contextmanager
+    def labelled(self, label: str, kind: str, user: str) -> Iterator[None]:
+        """Attribute the running change made inside this block (store lock held)."""
+        with self.store.lock:
+            self._pending, self.last = (label, kind, user), None
+            try:
+                yield
+            finally:
+                self._pending = None
+
+    def _on_change(self, ds: Datastore, _ops: Sequence[JournalOp], session_id: int) -> None:
+        if ds is not Datastore.RUNNING:
+            return
+        after = self.store.forest(Datastore.RUNNING).print("json")
+        label, kind, user = self._pending or ("", "edit", self.user_of(session_id))
+        self.last = self.log.record(label=label, user=user, kind=kind, before=self._running,
+                                    after=after)
+        self._running = after

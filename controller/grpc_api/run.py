@@ -8,7 +8,7 @@ import grpc
 import structlog
 
 from controller.grpc_api.auth import TokenAuth
-from controller.grpc_api.history import CommitLog
+from controller.grpc_api.history import CommitLog, RunningHistory
 from controller.grpc_api.server import GrpcServer
 from controller.grpc_api.service import ControllerService
 from controller.restconf.access import DataAccess
@@ -40,7 +40,8 @@ def build_grpc(settings: ControllerSettings, access: DataAccess, hub: EventHub,
     client_certs = cfg.tls is not None and cfg.tls.client_ca_file is not None
     service = ControllerService(access, hub=hub,
                                 auth=TokenAuth(cfg.tokens, client_certs=client_certs),
-                                history=CommitLog(data_dir / "grpc-commits.sqlite"),
+                                history=RunningHistory(access.store, CommitLog(
+                                    data_dir / "running-history.sqlite"), access.user_of),
                                 expander=expander, solve_time_limit_s=cfg.solve_time_limit_s)
     return GrpcServer(service, host=cfg.host, port=cfg.port,
                       credentials=credentials(cfg.tls, data_dir), reflection=cfg.reflection,

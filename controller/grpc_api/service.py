@@ -21,7 +21,7 @@ from controller.datastore.nmda import Datastore
 from controller.errors import ErrorTag, NetconfError
 from controller.grpc_api import convert
 from controller.grpc_api.auth import TokenAuth
-from controller.grpc_api.history import CommitLog, Record
+from controller.grpc_api.history import Record, RunningHistory
 from controller.grpc_api.whatif import apply_hypothesis, configuration, what_if
 from controller.restconf.access import DataAccess
 from controller.restconf.events import ALARM_EVENT, CONFIG_EVENT, SERVICE_EVENT, Event, EventHub
@@ -72,7 +72,7 @@ def describe(err: NetconfError) -> str:
 
 class ControllerService:
     def __init__(self, access: DataAccess, *, hub: EventHub | None, auth: TokenAuth,
-                 history: CommitLog, expander: QnumExpander | None = None,
+                 history: RunningHistory, expander: QnumExpander | None = None,
                  solve_time_limit_s: float = 10.0) -> None:
         self.access = access
         self.store = access.store
@@ -224,37 +224,30 @@ class ControllerService:
         user = self.user(context)
         label = _label(req.label)
         self.access.require_rpc(user, "ietf-netconf", "commit")
-        with self.store.lock:
-            changed = self.store.candidate_dirty
-            before = self.store.forest(Datastore.RUNNING).print("json")
+        with self.history.labelled(label, "commit", user):
             self.access.commit(user)
-            after = self.store.forest(Datastore.RUNNING).print("json")
-        record = (self.history.record(label=label, user=user, kind="commit", before=before,
-                                      after=after) if changed else None)
+            record = self.history.last
         return self._commit_response(record, label, user)
 
     def Rollback(self, req: Any, context: Any) -> Any:
-        """Running as it was before a commit (by id, or `steps` commits back)."""
+        """Running as it was before a change (by id, or `steps` changes back)."""
         user = self.user(context)
         self.access.require_rpc(user, "ietf-netconf", "copy-config")
         if req.commit_id:
-            record = self.history.get(req.commit_id)
+            record = self.history.log.get(req.commit_id)
             if record is None:
                 raise NetconfError.of(ErrorTag.DATA_MISSING, f"no commit {req.commit_id!r}")
         else:
             steps = req.steps or 1
-            recent = self.history.recent(steps)
+            recent = self.history.log.recent(steps)
             if len(recent) < steps:
                 raise NetconfError.of(ErrorTag.DATA_MISSING,
-                                      f"only {len(recent)} commit(s) in the history")
+                                      f"only {len(recent)} change(s) in the history")
             record = recent[steps - 1]
         label = _label(req.label) or f"rollback to before {record.commit_id}"
-        with self.store.lock:
-            before = self.store.forest(Datastore.RUNNING).print("json")
+        with self.history.labelled(label, "rollback", user):
             self.access.replace(Datastore.RUNNING, record.before, "json", user)
-            after = self.store.forest(Datastore.RUNNING).print("json")
-        done = self.history.record(label=label, user=user, kind="rollback", before=before,
-                                   after=after)
+            done = self.history.last
         return self._commit_response(done, label, user)
 
     def _commit_response(self, record: Record | None, label: str, user: str) -> Any:
@@ -269,7 +262,7 @@ class ControllerService:
         return self.pb.ListCommitsResponse(commits=[
             self.pb.CommitRecord(commit_id=r.commit_id, seq=r.seq, label=r.label, user=r.user,
                                  timestamp=r.timestamp, kind=r.kind)
-            for r in self.history.recent(min(req.limit or 20, 1000))])
+            for r in self.history.log.recent(min(req.limit or 20, 1000))])
 
     # -- events ----------------------------------------------------------------------------------
 

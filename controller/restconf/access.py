@@ -115,6 +115,17 @@ class DataAccess:
                 found = self._sessions[username] = next_session_id()
             return found
 
+    def user_of(self, session_id: int) -> str:
+        """Who made a change, from the session id the store reports it with."""
+        if session_id == 0:
+            return "controller"
+        with self._lock:
+            for user, sid in self._sessions.items():
+                if sid == session_id:
+                    return user
+        session = self.core.session(session_id)
+        return session.username if session is not None else f"session {session_id}"
+
     def access(self, username: str) -> UserAccess | None:
         return self.core.access(username)
 

@@ -33,8 +33,6 @@ class Query:
     with_origin: bool = False
     insert: str | None = None                   # first | last | before | after
     point: str | None = None                    # api-path of the insertion anchor
-    stream_filter: str | None = None
-    start_time: str | None = None
 
 
 def parse_query(raw: str, method: str) -> Query:
@@ -43,7 +41,9 @@ def parse_query(raw: str, method: str) -> Query:
     for item in raw.split("&") if raw else []:
         name, has_value, value_text = item.partition("=")
         name = percent_decode(name, "query parameter name")
-        value = percent_decode(value_text.replace("+", " "), f"value of {name!r}")
+        # point is an api-path: its keys stay percent-encoded until the path is resolved
+        value = value_text if name == "point" else percent_decode(
+            value_text.replace("+", " "), f"value of {name!r}")
         allowed = ALLOWED.get(name)
         if allowed is None:
             raise invalid(f"unknown query parameter {name!r} (RFC 8040 §4.8)")
@@ -91,7 +91,8 @@ def _apply(query: Query, name: str, value: str) -> None:
     elif name == "point":
         query.point = value
     elif name == "filter":
-        query.stream_filter = value
+        raise invalid("filter is not supported: streams deliver every event the user may "
+                      "read (RFC 8040 §4.8.4 makes it optional)")
     else:  # start-time / stop-time: no replay buffer (RFC 8040 §4.8.7)
         raise invalid(f"{name} is not supported: the server keeps no event replay buffer")
 

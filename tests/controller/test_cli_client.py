@@ -64,10 +64,9 @@ def test_json_output_of_every_command(sdqn: Any, store: NmdaStore,  # noqa: F811
     assert json.loads(sdqn("alarms", "--json")) == {"alarms": []}
     withdrawn = json.loads(sdqn("request", "withdraw", "cli-req", "--running", "--json"))
     assert withdrawn["datastore"] == "running"
-    rolled = json.loads(sdqn("rollback", "--json"))
+    rolled = json.loads(sdqn("rollback", "--json"))   # undoes the last change: withdraw
     assert rolled["changed"] is True and rolled["label"].startswith("rollback to before")
-    assert "cli-req" not in {r["request"]["name"] for r in
-                             json.loads(sdqn("request", "list", "--json"))["requests"]}
+    assert json.loads(sdqn("request", "show", "cli-req", "--json"))["request"]["weight"] == 2
 
     def publish_when_watched() -> None:
         while hub.subscribers == 0:

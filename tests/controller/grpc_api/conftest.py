@@ -18,7 +18,7 @@ import grpc
 from controller.datastore.schema import Schema
 from controller.grpc_api.auth import TokenAuth
 from controller.grpc_api.codegen import load
-from controller.grpc_api.history import CommitLog
+from controller.grpc_api.history import CommitLog, RunningHistory
 from controller.grpc_api.server import GrpcServer
 from controller.grpc_api.service import ControllerService
 from controller.paths import yang_search_dirs
@@ -58,7 +58,9 @@ def grpc_server(access: DataAccess, hub: EventHub) -> Iterator[GrpcServer]:  # n
     service = ControllerService(access, hub=hub,
                                 auth=TokenAuth([GrpcToken(user=u, token=f"{u}-token")
                                                 for u in USERS]),
-                                history=CommitLog(None), solve_time_limit_s=2.0)
+                                history=RunningHistory(access.store, CommitLog(None),
+                                                       access.user_of),
+                                solve_time_limit_s=2.0)
     server = GrpcServer(service, max_message_size=64 * 1024, max_workers=8)
     server.start()
     yield server

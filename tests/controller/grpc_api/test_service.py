@@ -65,6 +65,11 @@ def test_request_life_cycle_with_commit_and_rollback(
     assert s.GetRequest(pb.GetRequestRequest(name="grpc-req")).request.weight == 2.5
     s.WithdrawRequest(pb.WithdrawRequestRequest(name="grpc-req", target=pb.RUNNING))
     assert "grpc-req" not in running_names(store)
+    history = s.ListCommits(pb.ListCommitsRequest(limit=3)).commits
+    assert [(c.kind, c.user) for c in history] == [
+        ("edit", "admin"), ("rollback", "admin"), ("rollback", "admin")]
+    s.Rollback(pb.RollbackRequest())          # any change can be undone, not only commits
+    assert "grpc-req" in running_names(store)
 
 
 def test_what_if_hypotheses_touch_nothing(stub: Callable[..., Stub], pb: Any,
@@ -171,3 +176,5 @@ def test_grpc_change_seen_over_netconf_and_back(stub: Callable[..., Stub], pb: A
             f'<entanglement-services xmlns="{SVC}"><request><name>grpc-req</name>'
             "<priority>9</priority></request></entanglement-services></config>"))
     assert s.GetRequest(pb.GetRequestRequest(name="grpc-req")).request.priority == 9
+    latest = s.ListCommits(pb.ListCommitsRequest(limit=1)).commits[0]
+    assert (latest.kind, latest.user) == ("edit", "admin")   # the NETCONF session's user

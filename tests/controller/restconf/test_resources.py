@@ -280,3 +280,28 @@ def test_put_whole_datastore(admin: httpx.Client, store: NmdaStore) -> None:
         "request"]]
     assert names == ["new-req"]
     assert admin.put(cand, **body({"sdqn-services:x": {}})).status_code == 400
+
+
+def test_insert_into_ordered_by_user_list(admin: httpx.Client, store: NmdaStore) -> None:
+    """RFC 8040 §4.8.5-6 on the NACM rule-list (ordered-by user)."""
+    lists = "/restconf/data/ietf-netconf-acm:nacm"
+
+    def order() -> list[str]:
+        # <running>: the engine's replay into <intended> does not keep user order yet
+        doc = admin.get("/restconf/ds/ietf-datastores:running/ietf-netconf-acm:nacm"
+                        "?fields=rule-list/name").json()
+        return [r["name"] for r in doc["ietf-netconf-acm:nacm"]["rule-list"]]
+
+    assert order() == ["admin", "operator"]
+    first = admin.post(lists + "?insert=first", **body(
+        {"ietf-netconf-acm:rule-list": [{"name": "a,b", "group": ["x"]}]}))
+    assert first.status_code == 201, first.text
+    assert first.headers["location"].endswith("rule-list=a%2Cb")
+    after = admin.post(lists + "?insert=after&point=/ietf-netconf-acm:nacm/rule-list=a%2Cb",
+                       **body({"ietf-netconf-acm:rule-list": [{"name": "c", "group": ["x"]}]}))
+    assert after.status_code == 201, after.text
+    assert order() == ["a,b", "c", "admin", "operator"]
+    bad_point = admin.post(lists + "?insert=before&point=/ietf-netconf-acm:nacm/groups",
+                           **body({"ietf-netconf-acm:rule-list": [{"name": "d"}]}))
+    assert bad_point.status_code == 400
+    assert admin.get(SVC + "?filter=/x").status_code == 400
