@@ -17,6 +17,7 @@ import contextlib
 import json
 import socket
 import ssl
+import sys
 import threading
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -72,6 +73,11 @@ class _HTTPServer(ThreadingHTTPServer):
             self.shutdown_request(request)
             return
         super().process_request(request, client_address)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A connection that failed before HTTP (TLS handshake, reset) is logged, not
+        printed as a traceback."""
+        log.info("connection failed", peer=client_address[0], error=str(sys.exc_info()[1]))
 
     def shutdown_request(self, request: Any) -> None:
         with self.owner.conn_lock:
