@@ -161,7 +161,7 @@ def main(clients: Annotated[list[int] | None, typer.Option(
             for label, kind, n, pace in plan:
                 samples = _run(server.url, kind, [names[i % len(names)] for i in range(n)],
                                seconds, pace)
-                unit = "commits/s" if kind == "commit" else "req/s"
+                unit = "PATCH+commit/s" if kind == "commit" else "req/s"
                 rows.append((label, str(n), f"{len(samples) / seconds:,.0f} {unit}",
                              f"{statistics.median(samples) * 1000:.2f}",
                              f"{_percentile(samples, 0.99):.2f}"))
