@@ -14,6 +14,7 @@ import hashlib
 import importlib
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -43,17 +44,22 @@ def _candidates(digest: str) -> list[Path]:
 
 def generate(target: Path) -> Path:
     """Run protoc (python, grpc and .pyi outputs) into `target`, atomically."""
-    from grpc_tools import protoc
+    import grpc_tools
 
-    include = Path(protoc.__file__).resolve().parent / "_proto"
+    # protoc runs in a child process: its extension module carries its own protobuf and
+    # abseil, and loading it into a process that already holds OR-Tools' copies aborts.
+    include = Path(grpc_tools.__file__).resolve().parent / "_proto"
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
     try:
-        code = protoc.main(["grpc_tools.protoc", f"-I{PROTO_ROOT}", f"-I{include}",
-                            f"--python_out={staging}", f"--pyi_out={staging}",
-                            f"--grpc_python_out={staging}", str(PROTO)])
-        if code != 0:
-            raise RuntimeError(f"protoc failed ({code}) on {PROTO}")
+        proc = subprocess.run(
+            [sys.executable, "-m", "grpc_tools.protoc", f"-I{PROTO_ROOT}", f"-I{include}",
+             f"--python_out={staging}", f"--pyi_out={staging}",
+             f"--grpc_python_out={staging}", str(PROTO)],
+            capture_output=True, text=True, timeout=120, check=False)
+        if proc.returncode != 0:
+            raise RuntimeError(f"protoc failed ({proc.returncode}) on {PROTO}: "
+                               f"{proc.stderr.strip()}")
         try:
             staging.rename(target)
         except OSError:  # another process won the race: its copy is the same
