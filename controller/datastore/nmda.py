@@ -186,6 +186,8 @@ class NmdaStore:
         with self.lock:
             view = self.view(ds, xpath=xpath, with_origin=with_origin)
             try:
+                if with_defaults is not WithDefaults.EXPLICIT:
+                    view.add_implicit_defaults()  # unvalidated copies lack them (RFC 6243)
                 return view.print(fmt, with_defaults=with_defaults)
             finally:
                 view.free()

@@ -203,6 +203,18 @@ class Forest:
         old, self.first = self.first, first
         return old
 
+    def add_implicit_defaults(self) -> None:
+        """Create the default nodes libyang adds during validation, without validating
+        (for views of datastores that are not validated: intended, operational, a
+        candidate edited with test-option set)."""
+        if self.first == NULL:
+            return
+        tree = ffi.new("struct lyd_node **", self.first)
+        if lib.lyd_new_implicit_all(tree, self.schema.ctx.cdata, 0, ffi.NULL) != LY_SUCCESS:
+            clear_ly_errors(self.schema)
+            return
+        self.first = lib.lyd_first_sibling(tree[0])
+
     # -- copies and (de)serialisation ---------------------------------------------------
 
     def dup(self) -> Forest:

@@ -301,3 +301,13 @@ def test_unlock_running_is_unaffected_by_a_foreign_confirmed_commit(store: NmdaS
     store.lock_datastore(R, 7)            # persist: not bound to session 6
     store.unlock_datastore(R, 7)
     store.cancel_commit(session_id=7, persist_id="p")
+
+
+def test_report_all_on_datastores_that_are_not_validated(store: NmdaStore) -> None:
+    add(store, R, "d1")
+    store.edit_xml(C, cfg(f'<system {NS}><hostname>x</hostname></system>'),
+                   test_option=TestOption.SET)
+    for ds in (C, INT, OPER):
+        data = json.loads(store.get(ds, with_defaults=WithDefaults.REPORT_ALL))
+        assert data["sdqn-test:system"]["mtu"] == 1500, ds
+    assert "mtu" not in json.loads(store.get(C)).get("sdqn-test:system", {})
