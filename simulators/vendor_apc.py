@@ -14,7 +14,8 @@ Endpoints (HTTP basic auth on all):
   PUT    /api/v1/config/pending             stage (whole config)
   DELETE /api/v1/config/pending             discard
   POST   /api/v1/config/pending/validate    200 | 422 {"error"}
-  POST   /api/v1/config/apply               {"token","revert_after_s"}
+  POST   /api/v1/config/apply               {"token","revert_after_s"}  422 invalid,
+                                            409 other apply pending, 503 calibrating
   POST   /api/v1/config/confirm             {"token"}      404 if no such apply pending
   POST   /api/v1/config/cancel              {"token"}      404 if no such apply pending
   POST   /api/v1/lock {"leaseS"} / DELETE   409 if held by another session
@@ -30,6 +31,7 @@ import copy
 import json
 import threading
 import time
+from collections import deque
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -40,6 +42,7 @@ log = structlog.get_logger(__name__)
 
 SESSION_HEADER = "X-Polarix-Session"
 MAX_WAIT_S = 5.0
+EVENT_BUFFER = 1024  # the device keeps only its latest events; older sequence numbers lapse
 DEFAULTS: dict[str, Any] = {"calibration": {"intervalMin": 60.0, "idleWindowOnly": True,
                                             "maxDeferralMin": 10.0},
                             "tracking": {"enabled": True, "toleranceMrad": 100.0}}
@@ -96,10 +99,12 @@ class PolarixApc:
         self.rollback: Json | None = None
         self.apply_token: str | None = None
         self._timer: threading.Timer | None = None
+        self._arming = 0  # generation of the revert timer: a superseded timer does nothing
         self.lock_owner: str | None = None
         self.lock_expires = 0.0
         self.lock_lease_s = 0.0
-        self.events: list[Json] = []
+        self.events: deque[Json] = deque(maxlen=EVENT_BUFFER)
+        self._seq = 0
         self.closed = False
         self.drift = drift_mrad_per_s
         self.calibration_s = calibration_s
@@ -112,21 +117,23 @@ class PolarixApc:
     # -- events ------------------------------------------------------------------------
     def emit(self, kind: str, **fields: Any) -> None:
         with self.cond:
-            self.events.append({"seq": len(self.events) + 1, "time": time.time(),
-                                "type": kind, **fields})
+            self._seq += 1
+            self.events.append({"seq": self._seq, "time": time.time(), "type": kind,
+                                **fields})
             self.cond.notify_all()
 
     def wait_events(self, after: int, wait_s: float) -> Json:
         deadline = time.monotonic() + min(max(wait_s, 0.0), MAX_WAIT_S)
         with self.cond:
             if after < 0:
-                return {"events": [], "last": len(self.events)}
-            while len(self.events) <= after and not self.closed:
+                return {"events": [], "last": self._seq}
+            while self._seq <= after and not self.closed:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
                 self.cond.wait(left)
-            return {"events": self.events[after:], "last": len(self.events)}
+            return {"events": [e for e in self.events if e["seq"] > after],
+                    "last": self._seq}
 
     # -- lock --------------------------------------------------------------------------
     def _holder(self) -> str | None:
@@ -172,6 +179,8 @@ class PolarixApc:
             vendor_validate(new)
             if self.apply_token is not None and self.apply_token != token:
                 raise VendorError(409, "E420 another apply awaits confirmation")
+            if self.calibrating:  # the optics are busy: a real APC refuses, retry later
+                raise VendorError(503, "E503 calibration in progress, apply refused")
             if self.apply_token is None:
                 self.rollback = copy.deepcopy(self.active)
             self.active, self.pending, self.apply_token = new, None, token
@@ -181,14 +190,17 @@ class PolarixApc:
     def _arm(self, seconds: float) -> None:
         if self._timer is not None:
             self._timer.cancel()
-        self._timer = threading.Timer(seconds, self._auto_revert, args=(self.apply_token,))
+        self._arming += 1
+        self._timer = threading.Timer(seconds, self._auto_revert, args=(self._arming,))
         self._timer.daemon = True
         self._timer.start()
 
-    def _auto_revert(self, token: str | None) -> None:
+    def _auto_revert(self, arming: int) -> None:
         with self._mu:
-            if self.apply_token != token or self.closed:
+            # a timer that fired while a re-apply, confirm or cancel held the lock is stale
+            if arming != self._arming or self.apply_token is None or self.closed:
                 return
+            token = self.apply_token
             self._revert()
         self.emit("configReverted", token=token, cause="not confirmed in time")
 

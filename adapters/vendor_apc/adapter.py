@@ -200,6 +200,10 @@ class PolarixApcAdapter(DeviceAdapter):
 
     # -- notifications -----------------------------------------------------------------------
     def subscribe(self, callback: NotificationCallback) -> None:
+        if self._subscriber is not None and self._subscriber.is_alive():
+            # RFC 5277 §2.1.1: one subscription per session
+            raise AdapterError("already subscribed on this session", tag="operation-failed",
+                               node_id=self.endpoint.node_id)
         last = int(self._call("GET", "/api/v1/events?after=-1")["last"])
 
         def pump() -> None:
@@ -217,9 +221,18 @@ class PolarixApcAdapter(DeviceAdapter):
                 for event in reply["events"]:
                     note = event_to_notification(event)
                     if note is not None and not self._stop.is_set():
-                        callback(note)
+                        self._deliver(callback, note)
+                # a restarted device counts from 0 again: follow it rather than wait for
+                # a sequence number it will not reach for a long time
                 after = int(reply["last"])
 
         self._subscriber = threading.Thread(target=pump, daemon=True,
                                             name=f"notify-{self.endpoint.node_id}")
         self._subscriber.start()
+
+    def _deliver(self, callback: NotificationCallback, note: str) -> None:
+        """A failing consumer must not end the subscription (later alarms still matter)."""
+        try:
+            callback(note)
+        except Exception:
+            log.exception("notification callback failed", device=self.endpoint.node_id)

@@ -25,9 +25,11 @@ _Q = f"{{{APC_NS}}}"
 SECONDS_PER_MINUTE = Decimal(60)
 MINUTE_STEP = Decimal("0.1")  # vendor resolution of every duration (6 s)
 MRAD_STEP = Decimal("0.001")  # vendor resolution of angles (1 µrad = YANG's 6 digits)
+MAX_ANGLE_RAD = Decimal("3.141593")  # sdqn-apc typedef angle: range 0..3.141593
 BASES = {"rectilinear": "HV", "diagonal": "DA", "circular": "RL"}
 BASES_BACK = {v: k for k, v in BASES.items()}
 VendorConfig = dict[str, Any]
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True)
 
 
 def invalid(message: str) -> AdapterError:
@@ -35,24 +37,43 @@ def invalid(message: str) -> AdapterError:
 
 
 # -- units ---------------------------------------------------------------------------------
+def _to_vendor_unit(leaf: str, value: Decimal, *, per_unit: Decimal, step: Decimal, unit: str,
+                    yang_unit: str, upper: Decimal | None = None) -> float:
+    """`value` in the vendor unit (`per_unit` YANG units make one), refused when it falls
+    between two vendor steps or outside the YANG range: the device could only round or clip
+    it, and its running config would then differ from what was committed."""
+    path = f"/sdqn-apc:apc/{leaf}"
+    if value < 0 or (upper is not None and value > upper):
+        limit = "" if upper is None else f"..{upper}"
+        raise invalid(f"{path} = {value} {yang_unit} is outside the range 0{limit}")
+    scaled = value / per_unit  # exact in Decimal whenever representable
+    if scaled != scaled.quantize(step):
+        raise invalid(f"{path} = {value} {yang_unit} is not representable on a Polarix APC "
+                      f"(it is set in steps of {step} {unit})")
+    return float(scaled)
+
+
 def seconds_to_minutes(leaf: str, seconds: Decimal) -> float:
-    minutes = seconds / SECONDS_PER_MINUTE
-    if minutes != minutes.quantize(MINUTE_STEP):
-        raise invalid(f"/sdqn-apc:apc/{leaf} = {seconds} s is not representable on a "
-                      f"Polarix APC (durations are set in steps of {MINUTE_STEP} min = 6 s)")
-    return float(minutes)
+    return _to_vendor_unit(leaf, seconds, per_unit=SECONDS_PER_MINUTE, step=MINUTE_STEP,
+                           unit="min = 6 s", yang_unit="s")
+
+
+def rad_to_mrad(leaf: str, rad: Decimal) -> float:
+    return _to_vendor_unit(leaf, rad, per_unit=Decimal("0.001"), step=MRAD_STEP, unit="mrad",
+                           yang_unit="rad", upper=MAX_ANGLE_RAD)
 
 
 def minutes_to_seconds(minutes: float) -> Decimal:
     return Decimal(repr(minutes)).quantize(MINUTE_STEP) * SECONDS_PER_MINUTE
 
 
-def rad_to_mrad(rad: Decimal) -> float:
-    return float((rad * 1000).quantize(MRAD_STEP))
-
-
 def mrad_to_rad(mrad: float) -> Decimal:
     return (Decimal(repr(mrad)) / 1000).quantize(Decimal("0.000001"))
+
+
+def error_angle(mrad: float) -> Decimal:
+    """A measured misalignment as an sdqn-apc angle (whose range stops at π)."""
+    return min(mrad_to_rad(mrad), MAX_ANGLE_RAD)
 
 
 def decimal_text(value: Decimal) -> str:
@@ -83,7 +104,7 @@ def yang_to_vendor(config_xml: str) -> VendorConfig:
     if not config_xml.strip():
         return {}
     try:
-        root = etree.fromstring(f"<root>{config_xml}</root>")
+        root = etree.fromstring(f"<root>{config_xml}</root>", _PARSER)
     except etree.XMLSyntaxError as exc:
         raise invalid(f"config is not well-formed XML: {exc}") from None
     tops = [e for e in root if isinstance(e.tag, str)]
@@ -97,21 +118,26 @@ def yang_to_vendor(config_xml: str) -> VendorConfig:
 
 
 def _apc_to_vendor(apc: Any) -> VendorConfig:
+    _no_edit_operations(apc)
     out: VendorConfig = {}
     calibration: dict[str, Any] = {}
     tracking: dict[str, Any] = {}
     bases: list[str] = []
+    seen: set[str] = set()
     for el in apc:
         if not isinstance(el.tag, str):
             continue
         name = etree.QName(el).localname
         if etree.QName(el).namespace != APC_NS:
             raise invalid(f"/sdqn-apc:apc/{el.tag}: element from a foreign namespace")
+        if name in seen and name != "target-bases":
+            raise invalid(f"/sdqn-apc:apc/{name} appears more than once")
+        seen.add(name)
         text = el.text
         if name == "node-id":
-            out["deviceName"] = (text or "").strip()
+            out["deviceName"] = text or ""
         elif name == "link-id":
-            out["fibreId"] = (text or "").strip()
+            out["fibreId"] = text or ""
         elif name == "calibration-interval":
             calibration["intervalMin"] = seconds_to_minutes(name, _decimal(name, text))
         elif name == "max-deferral":
@@ -121,13 +147,9 @@ def _apc_to_vendor(apc: Any) -> VendorConfig:
         elif name == "tracking-enabled":
             tracking["enabled"] = _boolean(name, text)
         elif name == "tracking-tolerance":
-            tracking["toleranceMrad"] = rad_to_mrad(_decimal(name, text))
+            tracking["toleranceMrad"] = rad_to_mrad(name, _decimal(name, text))
         elif name == "target-bases":
-            basis = (text or "").strip()
-            if basis not in BASES:
-                raise invalid(f"/sdqn-apc:apc/target-bases: unknown basis {basis!r}")
-            if BASES[basis] not in bases:
-                bases.append(BASES[basis])
+            bases.append(_basis(text, bases))
         elif name in ("state", "status"):
             raise invalid(f"/sdqn-apc:apc/{name} is config false and cannot be configured")
         else:
@@ -139,6 +161,29 @@ def _apc_to_vendor(apc: Any) -> VendorConfig:
     if bases:
         out["referenceBases"] = bases
     return out
+
+
+def _basis(text: str | None, so_far: list[str]) -> str:
+    basis = (text or "").strip()
+    if basis not in BASES:
+        raise invalid(f"/sdqn-apc:apc/target-bases: unknown basis {basis!r} "
+                      f"(one of {', '.join(BASES)})")
+    if BASES[basis] in so_far:  # RFC 7950 §7.7: config leaf-list values are unique
+        raise invalid(f"/sdqn-apc:apc/target-bases: {basis!r} appears more than once")
+    return BASES[basis]
+
+
+def _no_edit_operations(apc: Any) -> None:
+    """The vendor API takes whole configs only: an RFC 6241 §7.2 operation attribute
+    (delete, remove, create, replace) has no vendor equivalent, so it is refused rather
+    than ignored (ignoring a delete would keep what the controller meant to remove)."""
+    for el in apc.iter():
+        for attr in el.attrib:
+            if etree.QName(attr).localname == "operation":
+                where = etree.QName(el).localname
+                raise invalid(f"/sdqn-apc:apc: edit operation {el.attrib[attr]!r} on "
+                              f"{where!r} is not supported by a Polarix APC (stage whole "
+                              "configs)")
 
 
 def merge_vendor(base: VendorConfig, overlay: VendorConfig) -> VendorConfig:
@@ -215,7 +260,7 @@ def state_to_yang(cfg: VendorConfig, state: dict[str, Any]) -> str:
     if not cfg:
         return ""
     err_mrad = float(state["trackingErrorMrad"])
-    theta = mrad_to_rad(min(err_mrad, 3141.593))
+    theta = error_angle(err_mrad)
     tolerance = cfg.get("tracking", {}).get("toleranceMrad", DEFAULT_TOLERANCE_MRAD)
     st = [
         _leaf("polarisation-drift-rate",
@@ -260,7 +305,7 @@ def event_to_notification(event: dict[str, Any]) -> str | None:
                 f"{_leaf('reason', str(event.get('cause', '')))}</status-change>")
     elif kind == "toleranceAlarm":
         severity = "major" if event["active"] else "cleared"
-        theta = mrad_to_rad(min(float(event["errorMrad"]), 3141.593))
+        theta = error_angle(float(event["errorMrad"]))
         body = (f'<out-of-spec xmlns="{APC_NS}">{_leaf("severity", severity)}'
                 f"{_leaf('text', str(event.get('cause', 'tracking error vs tolerance')))}"
                 f"{_leaf('tracking-error', decimal_text(theta))}</out-of-spec>")

@@ -6,6 +6,7 @@ import queue
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from importlib.metadata import entry_points
 
 import pytest
 from lxml import etree
@@ -13,138 +14,58 @@ from lxml import etree
 from adapters.netconf import NetconfAdapter
 from adapters.vendor_apc import PolarixApcAdapter
 from adapters.vendor_apc.adapter import error_tag
-from adapters.vendor_apc.mapping import (
-    APC_NS,
-    minutes_to_seconds,
-    mrad_to_rad,
-    vendor_to_yang,
-    yang_to_vendor,
-)
+from adapters.vendor_apc.mapping import APC_NS
 from controller.datastore.schema import Schema
 from controller.datastore.tree import Forest
+from controller.service.render import APC_BASE, device_config_xml
 from simulators.vendor_apc import PolarixApcEmulator
-from southbound.adapter import AdapterError
+from southbound.adapter import ENTRY_POINT_GROUP, AdapterError, load_adapters
 from southbound.commit import NetworkCommit
-from southbound.model import DeviceChange, DeviceEndpoint
+from southbound.diff import ConfigDiffer
+from southbound.model import DeviceChange
 from southbound.pool import SessionPool
-from tests.southbound.conftest import Device, apc_schema, free_port, make_device
-
-__all__ = ["apc_schema", "make_device"]  # fixtures re-used from the southbound tests
-
-NODE = "apc-v"
+from tests.adapters.conftest import NODE, Connect, apc_xml, endpoint, tag_of, wait_for
+from tests.southbound.conftest import Device, free_port
 
 
-def apc_xml(interval: str = "3600", deferral: str | None = None, tolerance: str | None = None,
-            bases: tuple[str, ...] = ("rectilinear", "diagonal"), node: str = NODE) -> str:
-    extra = "" if deferral is None else f"<max-deferral>{deferral}</max-deferral>"
-    extra += "" if tolerance is None else f"<tracking-tolerance>{tolerance}</tracking-tolerance>"
-    leaves = "".join(f"<target-bases>{b}</target-bases>" for b in bases)
-    return (f'<apc xmlns="{APC_NS}"><node-id>{node}</node-id><link-id>l-{node}</link-id>'
-            f"<calibration-interval>{interval}</calibration-interval>{extra}{leaves}</apc>")
-
-
-@pytest.fixture(scope="module")
-def state_schema() -> Schema:
-    """Operational data carries sdqn-types identities, so that module must be implemented."""
-    return Schema(["sdqn-types", "sdqn-apc"])
-
-
-@pytest.fixture
-def emulator() -> Iterator[PolarixApcEmulator]:
-    emu = PolarixApcEmulator(users={"admin": "secret"}).start()
-    yield emu
-    emu.stop()
-
-
-def endpoint(port: int, password: str = "secret", node: str = NODE) -> DeviceEndpoint:
-    return DeviceEndpoint.model_validate({"node-id": node, "port": port, "password": password,
-                                          "adapter": "polarix-apc",
-                                          "modules": ("sdqn-apc",)})
-
-
-@pytest.fixture
-def connect(emulator: PolarixApcEmulator) -> Iterator[Callable[[], PolarixApcAdapter]]:
-    opened: list[PolarixApcAdapter] = []
-
-    def make() -> PolarixApcAdapter:
-        adapter = PolarixApcAdapter(endpoint(emulator.port), timeout=5)
-        adapter.open()
-        opened.append(adapter)
-        return adapter
-
-    yield make
-    for adapter in opened:
-        adapter.close()
-
-
-def wait_for(predicate: Callable[[], bool], seconds: float = 3.0) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
-
-
-def tag_of(fn: Callable[[], object]) -> tuple[str | None, str]:
-    with pytest.raises(AdapterError) as info:
-        fn()
-    return info.value.tag, str(info.value)
-
-
-# -- mapping ---------------------------------------------------------------------------------
-def test_mapping_converts_units_and_names_by_hand_values(apc_schema: Schema) -> None:
-    xml = apc_xml("5400", deferral="600", tolerance="0.25", bases=("rectilinear", "circular"))
-    vendor = yang_to_vendor(xml)
-    assert vendor == {"deviceName": NODE, "fibreId": f"l-{NODE}",
-                      "calibration": {"intervalMin": 90.0, "maxDeferralMin": 10.0},
-                      "tracking": {"toleranceMrad": 250.0}, "referenceBases": ["HV", "RL"]}
-    assert minutes_to_seconds(1.5) == Decimal(90)
-    assert mrad_to_rad(3.5) == Decimal("0.0035")
-    back = vendor_to_yang(vendor)
-    assert (Forest.parse(apc_schema, back, "xml").to_dict()
-            == Forest.parse(apc_schema, xml, "xml").to_dict())
-    assert yang_to_vendor("") == {} and vendor_to_yang({}) == ""
-
-
-@pytest.mark.parametrize(("xml", "words"), [
-    (apc_xml("7"), ["calibration-interval", "7", "6 s"]),
-    (apc_xml("3600", deferral="61"), ["max-deferral", "61"]),
-    ('<x xmlns="urn:other"/>', ["sdqn-apc"]),
-    (f'<apc xmlns="{APC_NS}"><state><tracking-error>0.1</tracking-error></state></apc>',
-     ["config false"]),
-])
-def test_unmappable_yang_is_invalid_value(xml: str, words: list[str]) -> None:
-    tag, message = tag_of(lambda: yang_to_vendor(xml))
-    assert tag == "invalid-value"
-    for word in words:
-        assert word in message
+def test_discovered_through_the_entry_point() -> None:
+    names = {ep.name for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    if "polarix-apc" not in names:
+        pytest.skip("the polarix-apc entry point is not installed in this environment")
+    assert load_adapters()["polarix-apc"] is PolarixApcAdapter
 
 
 # -- the transaction ---------------------------------------------------------------------------
-def test_full_transaction_and_emulator_state(connect: Callable[[], PolarixApcAdapter],
+def test_full_transaction_and_emulator_state(connect: Connect,
                                              emulator: PolarixApcEmulator,
                                              apc_schema: Schema, state_schema: Schema) -> None:
-    adapter = connect()
+    adapter, dev = connect(), emulator.device
     assert adapter.get_config() == ""
     assert any("sdqn-apc" in c for c in adapter.capabilities())
     adapter.lock()
+    assert dev.lock_owner is not None
     adapter.discard()
     adapter.stage(apc_xml("1800", tolerance="0.05"))
-    assert emulator.device.active == {}  # staged, not active
+    assert dev.active == {} and dev.pending is not None  # staged, not active
+    assert "<calibration-interval>1800</calibration-interval>" in adapter.get_config(
+        "candidate")
     adapter.validate()
-    adapter.commit(confirm_timeout=5, persist="tx-1")
-    assert emulator.device.apply_token == "tx-1"
-    assert emulator.device.active["calibration"] == {"intervalMin": 30.0}
+    adapter.commit(confirm_timeout=1.0, persist="tx-1")
+    assert dev.apply_token == "tx-1" and dev.pending is None
+    assert dev.active["calibration"] == {"intervalMin": 30.0}
+    assert dev.rollback == {}  # what an auto-revert would restore
     adapter.confirm(persist_id="tx-1")
     adapter.unlock()
-    assert emulator.device.apply_token is None and emulator.device.lock_owner is None
-    assert emulator.device.active["tracking"] == {"toleranceMrad": 50.0}
+    assert dev.apply_token is None and dev.lock_owner is None and dev.rollback is None
+    assert [e["type"] for e in dev.events] == ["configApplied"]
+    time.sleep(1.2)  # past the revert timer: a confirmed apply stays
+    assert dev.reverts == 0
+    assert dev.active["tracking"] == {"toleranceMrad": 50.0}
     running = adapter.get_config()
     tree = Forest.parse(apc_schema, running, "xml").to_dict()["sdqn-apc:apc"]
     assert Decimal(tree["calibration-interval"]) == 1800
     assert Decimal(tree["tracking-tolerance"]) == Decimal("0.05")
-    emulator.device.set_error(300.0)  # 0.3 rad residual > 0.05 rad tolerance
+    dev.set_error(300.0)  # 0.3 rad residual > 0.05 rad tolerance
     # parse-only: a lone module's state lacks ietf-yang-library's mandatory content-id
     state = Forest.parse(state_schema, adapter.get_state(), "xml", config_only=False,
                          validate=False).to_dict()
@@ -156,7 +77,7 @@ def test_full_transaction_and_emulator_state(connect: Callable[[], PolarixApcAda
 
 
 def test_vendor_rule_422_leaves_active_config_unchanged(
-        connect: Callable[[], PolarixApcAdapter], emulator: PolarixApcEmulator) -> None:
+        connect: Connect, emulator: PolarixApcEmulator) -> None:
     adapter = connect()
     adapter.replace_running(apc_xml("3600"))
     before = dict(emulator.device.active)
@@ -167,7 +88,7 @@ def test_vendor_rule_422_leaves_active_config_unchanged(
     assert emulator.device.active == before and emulator.device.apply_token is None
 
 
-def test_unconfirmed_apply_reverts_by_itself(connect: Callable[[], PolarixApcAdapter],
+def test_unconfirmed_apply_reverts_by_itself(connect: Connect,
                                              emulator: PolarixApcEmulator) -> None:
     adapter = connect()
     adapter.replace_running(apc_xml("3600"))
@@ -176,10 +97,43 @@ def test_unconfirmed_apply_reverts_by_itself(connect: Callable[[], PolarixApcAda
     adapter.commit(confirm_timeout=0.3, persist="late")
     assert emulator.device.active != before
     assert wait_for(lambda: emulator.device.active == before)
+    assert emulator.device.reverts == 1
+    assert "<calibration-interval>3600</calibration-interval>" in adapter.get_config()
+    reverted = [e for e in emulator.device.events if e["type"] == "configReverted"]
+    assert [(e["token"], e["cause"]) for e in reverted] == [("late", "not confirmed in time")]
     assert tag_of(lambda: adapter.confirm(persist_id="late"))[0] == "invalid-value"
 
 
-def test_cancel_reverts(connect: Callable[[], PolarixApcAdapter],
+def test_reapply_rearms_the_revert_timer(connect: Connect,
+                                         emulator: PolarixApcEmulator) -> None:
+    """A second commit with the same persist id extends the window (RFC 6241 §8.4.5: a
+    follow-up confirmed commit restarts the timeout); only the new timer may revert."""
+    adapter = connect()
+    adapter.stage(apc_xml("1200"))
+    adapter.commit(confirm_timeout=0.3, persist="tx")
+    adapter.commit(confirm_timeout=30, persist="tx")
+    time.sleep(0.5)
+    assert emulator.device.reverts == 0 and emulator.device.apply_token == "tx"
+    assert tag_of(lambda: adapter.commit(confirm_timeout=30, persist="other"))[0] == "in-use"
+    adapter.confirm(persist_id="tx")
+    assert emulator.device.active["calibration"] == {"intervalMin": 20.0}
+
+
+def test_apply_during_calibration_is_operation_failed(connect: Connect,
+                                                      emulator: PolarixApcEmulator) -> None:
+    """HTTP 503 is a device fault, not a lost session: operation-failed, nothing changes."""
+    adapter = connect()
+    adapter.replace_running(apc_xml("3600"))
+    emulator.device.calibration_s = 2.0
+    assert adapter.calibrate() == "started" and adapter.calibrate() == "busy"
+    adapter.stage(apc_xml("1200"))
+    tag, message = tag_of(lambda: adapter.commit(confirm_timeout=5, persist="cal"))
+    assert tag == "operation-failed" and "503" in message and "E503" in message
+    assert emulator.device.active["calibration"] == {"intervalMin": 60.0}
+    assert adapter.connected  # the pool keeps the session
+
+
+def test_cancel_reverts(connect: Connect,
                         emulator: PolarixApcEmulator) -> None:
     adapter = connect()
     adapter.replace_running(apc_xml("3600"))
@@ -191,7 +145,7 @@ def test_cancel_reverts(connect: Callable[[], PolarixApcAdapter],
     assert emulator.device.apply_token is None
 
 
-def test_merge_stage_keeps_other_leaves(connect: Callable[[], PolarixApcAdapter],
+def test_merge_stage_keeps_other_leaves(connect: Connect,
                                         emulator: PolarixApcEmulator) -> None:
     adapter = connect()
     adapter.replace_running(apc_xml("3600", tolerance="0.2"))
@@ -203,7 +157,7 @@ def test_merge_stage_keeps_other_leaves(connect: Callable[[], PolarixApcAdapter]
         "tracking": {"toleranceMrad": 200.0}, "referenceBases": ["HV", "DA", "RL"]}
 
 
-def test_lock_contention_between_two_adapters(connect: Callable[[], PolarixApcAdapter],
+def test_lock_contention_between_two_adapters(connect: Connect,
                                               emulator: PolarixApcEmulator) -> None:
     a, b = connect(), connect()
     a.lock()
@@ -217,7 +171,7 @@ def test_lock_contention_between_two_adapters(connect: Callable[[], PolarixApcAd
 
 
 def test_lock_lease_lapses_when_the_holder_goes_silent(
-        connect: Callable[[], PolarixApcAdapter]) -> None:
+        connect: Connect) -> None:
     a, b = connect(), connect()
     a.lock_lease_s = 1.0
     a.lock()
@@ -260,7 +214,7 @@ def test_unreachable_device_is_resource_denied_quickly() -> None:
 
 
 # -- notifications ---------------------------------------------------------------------------
-def test_events_become_sdqn_apc_notifications(connect: Callable[[], PolarixApcAdapter],
+def test_events_become_sdqn_apc_notifications(connect: Connect,
                                               emulator: PolarixApcEmulator) -> None:
     adapter = connect()
     adapter.replace_running(apc_xml("3600"))
@@ -283,8 +237,40 @@ def test_events_become_sdqn_apc_notifications(connect: Callable[[], PolarixApcAd
     assert got["calibration-complete"].findtext("a:tracking-error", namespaces=ns) == "0.005"
     assert got["out-of-spec"].findtext("a:severity", namespaces=ns) == "cleared"
     thread = adapter._subscriber
+    assert tag_of(lambda: adapter.subscribe(notes.put))[0] == "operation-failed"  # one thread
     adapter.close()
     assert thread is not None and not thread.is_alive()
+
+
+def test_a_failing_consumer_does_not_end_the_subscription(
+        connect: Connect, emulator: PolarixApcEmulator) -> None:
+    adapter = connect()
+    emulator.device.emit("healthChanged", health="OK", settled=True, cause="before")
+    seen: queue.Queue[str] = queue.Queue()
+
+    def consumer(note: str) -> None:
+        seen.put(note)
+        if seen.qsize() == 1:
+            raise RuntimeError("consumer bug")
+
+    adapter.subscribe(consumer)
+    for health in ("FAULT", "OK"):
+        emulator.device.emit("healthChanged", health=health, settled=True, cause="test")
+    reasons = [etree.fromstring(seen.get(timeout=3))[1] for _ in range(2)]
+    ns = {"a": APC_NS}
+    # only events after subscribe, in order, and the second after the consumer failed
+    assert [r.findtext("a:oper-status", namespaces=ns) for r in reasons] == [
+        "sdqn-types:down", "sdqn-types:up"]
+
+
+def test_intended_config_from_the_renderer_stays_in_sync(connect: Connect) -> None:
+    """What the controller renders for an APC goes through the vendor mapping and comes
+    back with no difference, so sync checks do not see phantom out-of-band changes."""
+    intended = device_config_xml({"sdqn-apc:apc": {
+        "node-id": NODE, "link-id": "alice-r1", **APC_BASE, "tracking-tolerance": "0.012345"}})
+    adapter = connect()
+    adapter.replace_running(intended)
+    assert ConfigDiffer().diff(adapter.get_config(), intended, ["sdqn-apc"]) == []
 
 
 # -- network-wide commit across protocols --------------------------------------------------------
@@ -322,3 +308,15 @@ def test_network_commit_spans_rest_and_netconf(mixed: tuple[NetworkCommit, Devic
     assert emulator.device.active["calibration"] == {"intervalMin": 30.0}
     assert emulator.device.pending is None and emulator.device.lock_owner is None
     assert nc.running_interval() == 1800
+    # the vendor APC refuses the apply itself (503, calibrating) after both validated: the
+    # commit phase fails and the NETCONF device's confirmed commit is cancelled
+    emulator.device.calibration_s = 3.0
+    emulator.device.calibrate(force=True)
+    bad = commit.apply([DeviceChange(node_id=NODE, config_xml=apc_xml("900")),
+                        DeviceChange(node_id="apc-nc", config_xml=apc_xml("900", node="apc-nc"))])
+    assert not bad.success and bad.phase_failed == "commit"
+    assert "E503" in (bad.devices[NODE].error or "")
+    assert bad.devices["apc-nc"].status == "rolled-back"
+    assert nc.running_interval() == 1800
+    assert emulator.device.active["calibration"] == {"intervalMin": 30.0}
+    assert emulator.device.lock_owner is None and emulator.device.apply_token is None
