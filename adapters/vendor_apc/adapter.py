@@ -38,7 +38,12 @@ EVENT_WAIT_S = 0.5  # long-poll slice: bounds how long close() waits for the sub
 
 
 def error_tag(status: int, path: str) -> str:
-    """RFC 6241 Appendix A error-tag for a Polarix HTTP status."""
+    """RFC 6241 Appendix A error-tag for a Polarix HTTP status.
+
+    404 is the vendor's answer to an unknown apply token, which NETCONF reports as
+    invalid-value (ietf-netconf persist-id, RFC 6241 §8.3.4.1: no matching commit); 5xx is
+    a device fault on a working connection, so it is operation-failed, not resource-denied
+    (which makes the pool drop and reconnect the session)."""
     if status == 401:
         return "access-denied"
     if status == 409:

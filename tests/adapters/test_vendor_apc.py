@@ -25,7 +25,7 @@ from southbound.diff import ConfigDiffer
 from southbound.model import DeviceChange
 from southbound.pool import SessionPool
 from tests.adapters.conftest import NODE, Connect, apc_xml, endpoint, tag_of, wait_for
-from tests.southbound.conftest import Device, free_port
+from tests.southbound.conftest import Device, SilentServer, free_port
 
 
 def test_discovered_through_the_entry_point() -> None:
@@ -106,7 +106,7 @@ def test_unconfirmed_apply_reverts_by_itself(connect: Connect,
 
 def test_reapply_rearms_the_revert_timer(connect: Connect,
                                          emulator: PolarixApcEmulator) -> None:
-    """A second commit with the same persist id extends the window (RFC 6241 §8.4.5: a
+    """A second commit with the same persist id extends the window (RFC 6241 §8.4.1: a
     follow-up confirmed commit restarts the timeout); only the new timer may revert."""
     adapter = connect()
     adapter.stage(apc_xml("1200"))
@@ -211,6 +211,18 @@ def test_unreachable_device_is_resource_denied_quickly() -> None:
     assert tag_of(adapter.open)[0] == "resource-denied"
     assert time.monotonic() - start < 2
     assert tag_of(adapter.get_config)[0] == "resource-denied"
+
+
+def test_silent_device_is_resource_denied_within_the_timeout() -> None:
+    silent = SilentServer()  # accepts TCP, never answers HTTP
+    try:
+        adapter = PolarixApcAdapter(endpoint(silent.port), timeout=0.5)
+        start = time.monotonic()
+        tag, message = tag_of(adapter.open)
+        assert tag == "resource-denied" and "unreachable" in message
+        assert time.monotonic() - start < 2
+    finally:
+        silent.close()
 
 
 # -- notifications ---------------------------------------------------------------------------
