@@ -51,13 +51,19 @@ previous candidate (ε_j·x) and penalises moving its share (ε_j·|s − s_prev
 fibre cut does not reshuffle unaffected requests unless that gains more than ε.  Baseline
 plans are passed as hints too; the returned plan is never worse than the best hint (the
 hint itself is returned if the solver did not improve on it within the time limit).
+
+Self-healing goes further: ``keep`` names requests whose previous choice is fixed (x = 1,
+s = s_prev), so re-routing the services a failure hit cannot move a live service it did not
+hit, whatever the gap tolerance; the model also shrinks to the affected requests.  Should the
+fixed choices be infeasible together (they were feasible before, so only if capacities
+shrank), the solve is repeated without them rather than rejecting everything.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -264,6 +270,22 @@ class _Builder:
         return out
 
 
+def _fix(problem: Problem, built: _Model, previous: Plan, keep: Collection[str]) -> int:
+    """Pin each kept request to its previous (still existing) candidate and share."""
+    fixed = 0
+    for name in keep:
+        handles = built.vars.get(name)
+        hit = _previous_choice(problem, previous, name) if handles else None
+        if handles is None or hit is None:
+            continue
+        index, share = hit
+        for i, v in enumerate(handles):
+            v.x.lower_bound = v.x.upper_bound = 1.0 if i == index else 0.0
+        handles[index].s.lower_bound = handles[index].s.upper_bound = share
+        fixed += 1
+    return fixed
+
+
 def _previous_choice(problem: Problem, plan: Plan, name: str) -> tuple[int, float] | None:
     """(candidate index, share) of the request's admitted assignment in ``plan``, if still valid."""
     old = plan.assignments.get(name)
@@ -334,6 +356,7 @@ def solve(
     options: SolverOptions | None = None,
     previous: Plan | None = None,
     hints: Sequence[Plan] = (),
+    keep: Collection[str] = (),
 ) -> Plan:
     """Optimal (or best-within-time-limit) plan; see the module docstring for the model."""
     options = options or SolverOptions()
@@ -341,6 +364,7 @@ def solve(
     builder = _Builder(problem, options)
     built = builder.build()
     builder.objective(previous)
+    fixed = _fix(problem, built, previous, keep) if previous is not None else 0
     starts = [p for p in (previous, *hints) if p is not None]
     model_params = mathopt.ModelSolveParameters(
         solution_hints=[_hint(problem, built, p) for p in starts]
@@ -367,6 +391,9 @@ def solve(
         plan.status, plan.notes = SolveStatus.ERROR, [f"solver error: {cause}"]
         return _finish(problem, plan, start, options)
     status = _status(result)
+    if fixed and status is SolveStatus.INFEASIBLE:
+        log.warning("qnum.keep_infeasible", kept=fixed)
+        return solve(problem, options, previous=previous, hints=hints)
     if result.has_primal_feasible_solution():
         plan = _extract(problem, built, result)
     else:
@@ -374,7 +401,7 @@ def solve(
     plan.status = status if status is not SolveStatus.INFEASIBLE else SolveStatus.ERROR
     bound = result.termination.objective_bounds.dual_bound
     plan.bound = bound * built.scale + built.offset if math.isfinite(bound) else math.nan
-    plan = _best_of(problem, plan, starts, options)
+    plan = _best_of(problem, plan, [previous] if fixed else starts, options)  # type: ignore[list-item]
     return _finish(problem, plan, start, options)
 
 

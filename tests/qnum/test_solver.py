@@ -259,3 +259,30 @@ def test_no_requests_and_empty_plan_json() -> None:
     assert plan.status is SolveStatus.OPTIMAL and plan.objective == 0.0
     body = plan.to_json()["sdqn-qnum:plan"]
     assert body["request"] == [] and body["admitted"] == 0
+
+
+def test_keep_pins_requests_that_a_failure_did_not_hit() -> None:
+    pb = _two_on_one_link(0.3 * HAND_RATE, 10 * HAND_RATE, 2.0, 1.0)
+    running = Plan("qnum", {
+        "r1": Assignment(pb.requests[0], pb_cand(pb, "r1"), 0.1),
+        "r2": Assignment(pb.requests[1], pb_cand(pb, "r2"), 0.9),
+    })
+    kept = solve(pb, previous=running, keep=["r1"])
+    assert kept.assignments["r1"].share == pytest.approx(0.1, abs=1e-9)
+    assert kept.assignments["r2"].share == pytest.approx(0.9, abs=1e-6)  # the rest of the fibre
+    # Control: without `keep` the better split wins over the small stability reward.
+    free = solve(pb, previous=running)
+    assert free.assignments["r1"].share == pytest.approx(0.3, abs=1e-3)
+    assert free.objective > kept.objective
+
+
+def test_keep_that_no_longer_fits_falls_back_to_a_free_solve() -> None:
+    pb = _two_on_one_link(0.3 * HAND_RATE, 10 * HAND_RATE, 2.0, 1.0)
+    # Shares summing above the fibre's capacity cannot both be pinned.
+    running = Plan("qnum", {
+        "r1": Assignment(pb.requests[0], pb_cand(pb, "r1"), 0.6),
+        "r2": Assignment(pb.requests[1], pb_cand(pb, "r2"), 0.6),
+    })
+    plan = solve(pb, previous=running, keep=["r1", "r2"])
+    assert not violations(pb, plan)
+    assert plan.assignments["r1"].admitted and plan.assignments["r2"].admitted
