@@ -7,6 +7,13 @@ that it does not affect), renders each managed device's configuration, validates
 against the device's own YANG model, and writes it under
 /sdqn-controller:controller/devices in intended — all inside the datastore transaction,
 so a failure leaves running and intended as they were.
+
+Two inputs besides running shape an expansion. `health` (controller/service/health.py)
+removes what is broken from the network Q-NUM sees, and `keep` pins the requests a
+failure did not hit, so self-healing re-routes only what it must. An operator pin — a
+device entry under the same devices container in *running*, written there by an
+out-of-band import — replaces that device's rendered configuration verbatim until the
+operator deletes it.
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import structlog
 from controller.datastore.apply import JournalOp, replay, validate_forest
 from controller.datastore.nmda import Datastore, NmdaStore, Transaction
 from controller.errors import ErrorTag, NetconfError, RpcError
+from controller.service.health import NetworkHealth
 from qnum.baselines import all_baselines
 from qnum.io import (
     InputError,
@@ -52,6 +60,8 @@ class Expansion:
     changes: list[DeviceChange] = field(default_factory=list)   # devices to push
     endpoints: list[DeviceEndpoint] = field(default_factory=list)
     solve_s: float = 0.0
+    health: NetworkHealth = field(default_factory=NetworkHealth)
+    pinned: frozenset[str] = frozenset()                        # devices under operator pin
 
 
 class QnumExpander:
@@ -65,6 +75,8 @@ class QnumExpander:
         self._to_xml = to_xml
         self.committed = Expansion(plan=None, network=None)
         self.pending: Expansion | None = None
+        self.health = NetworkHealth()
+        self.keep: frozenset[str] = frozenset()
 
     # -- the Expander protocol ------------------------------------------------------------
     def expand(self, store: NmdaStore, txn: Transaction, running_ops: Sequence[JournalOp]
@@ -133,21 +145,29 @@ class QnumExpander:
         options = SolverOptions(time_limit_s=self.time_limit_s or defaults.time_limit_s,
                                 objective=defaults.objective)
         start = time.perf_counter()
-        problem = Problem.build(network, requests)
-        plan = solve(problem, options, previous=self.committed.plan,
-                     hints=list(all_baselines(problem).values()))
+        health = self.health
+        usable = health.apply(network)
+        problem = Problem.build(usable, requests)
+        hints = [] if self.keep else list(all_baselines(problem).values())
+        plan = solve(problem, options, previous=self.committed.plan, hints=hints,
+                     keep=self.keep)
         solve_s = time.perf_counter() - start
         kinds = self._kinds(network)
         try:
-            docs = self.render(network, plan, kinds=kinds)
+            docs = {n: _canonical(d) for n, d in
+                    self.render(network, plan, kinds=kinds).items()}
         except ValueError as exc:
             raise _failed(f"the plan cannot be expressed as device configuration: {exc}"
                           ) from exc
+        pins = {node: doc for node, doc in _pins(running).items() if node in kinds}
+        docs.update(pins)
         log.info("q-num expansion", status=plan.status.value, admitted=len(plan.admitted),
-                 requests=len(plan.assignments), seconds=round(solve_s, 3))
-        return Expansion(plan=plan, network=network,
-                         docs={n: _canonical(d) for n, d in docs.items()},
-                         endpoints=self._endpoints(running, kinds), solve_s=solve_s)
+                 requests=len(plan.assignments), seconds=round(solve_s, 3),
+                 kept=len(self.keep), failed_links=sorted(health.failed_links),
+                 failed_nodes=sorted(health.failed_nodes), pinned=sorted(pins))
+        return Expansion(plan=plan, network=network, docs=docs,
+                         endpoints=self._endpoints(running, kinds), solve_s=solve_s,
+                         health=health, pinned=frozenset(pins))
 
     def render(self, network: Network, plan: Plan, *, kinds: Mapping[str, str]
                ) -> dict[str, dict[str, Any]]:
@@ -195,6 +215,13 @@ def _has_quantum_network(running: Mapping[str, Any]) -> bool:
     networks = running.get("ietf-network:networks", {}).get("network", [])
     return any("sdqn-topology:quantum-network" in (n.get("network-types") or {})
                for n in networks)
+
+
+def _pins(running: Mapping[str, Any]) -> dict[str, str]:
+    """Operator-pinned device configurations in running (node → canonical JSON)."""
+    devices = running.get("sdqn-controller:controller", {}).get("devices", {})
+    return {d["node-id"]: _canonical(d.get("configuration", {}))
+            for d in devices.get("device", [])}
 
 
 def _canonical(doc: Mapping[str, Any]) -> str:
