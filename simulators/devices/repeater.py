@@ -65,6 +65,8 @@ class LinkRun:
     params: LinkParams | None = None
     span: Span | None = None
     problem: str = ""
+    #: (cause, failed fibre or node) while the span carries nothing: what link-failure reports
+    fault: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +113,7 @@ class Repeater(DeviceModel):
         self.flows: dict[str, FlowRun] = {}
         self.pairs: list[Json] = []
         self._alarms = AlarmLatch()
+        self._last_fault: dict[str, tuple[str, str]] = {}
         self._perf_cache: dict[str, tuple[Any, ChainPerformance]] = {}
 
     def factory_body(self) -> Json:
@@ -128,13 +131,17 @@ class Repeater(DeviceModel):
 
     def _step_link(self, cfg: Json, run: LinkRun, dt: float) -> None:
         span = self.world.span(self.node_id, cfg["link-id"], cfg["neighbour"])
-        run.span, run.params = span, None
+        run.span, run.params, run.fault = span, None, None
         if not cfg.get("enabled", True):
             run.problem = "disabled"
         elif span is None:
             run.problem = f"{cfg['neighbour']} is not at the end of {cfg['link-id']}"
         elif not self.world.span_usable(span):
-            run.problem = self._why_unusable(span)
+            run.fault = self._fault(span)
+            cause, where = run.fault
+            run.problem = (f"fibre cut on {where}" if cause == "loss-of-light"
+                           else f"{where} unreachable" if cause == "neighbour-unreachable"
+                           else "span unusable")
         else:
             run.problem = ""
         if run.problem or span is None:
@@ -155,14 +162,16 @@ class Repeater(DeviceModel):
         flip = self.world.misalignment_error(span.link_ids)
         run.fidelity = effective_fidelity(params.link_fidelity, flip)
 
-    def _why_unusable(self, span: Span) -> str:
+    def _fault(self, span: Span) -> tuple[str, str]:
+        """Why a span carries nothing: no light on a fibre (the q-ROADM port monitors on
+        the span tell which one) or a node at its end or inside it is down."""
         for fibre in span.fibres:
             if not self.world.fibre_ok(fibre):
-                return f"fibre cut on {fibre.link_id}"
+                return "loss-of-light", fibre.link_id
         for node in (*span.ends, *(r.node_id for r in span.roadms)):
             if not self.world.node_up(node):
-                return f"{node} unreachable"
-        return "span unusable"
+                return "neighbour-unreachable", node
+        return "unknown", span.fibres[0].link_id
 
     # -- flows ---------------------------------------------------------------------------
 
@@ -284,6 +293,16 @@ class Repeater(DeviceModel):
         for cfg in configs:
             run = self.links[cfg["link-id"]]
             self._step_link(cfg, run, dt)
+            edge = self._alarms.update(f"failure:{cfg['link-id']}", run.fault is not None)
+            if edge is not None:
+                cause, where = run.fault or self._last_fault.get(cfg["link-id"], ("", ""))
+                notes.append(self.alarm(
+                    "link-failure", edge, "critical", run.problem or "link generating again",
+                    link_id=cfg["link-id"], cause=cause or None,
+                    failed_fibre=where if cause == "loss-of-light" else None,
+                    failed_node=where if cause == "neighbour-unreachable" else None))
+            if run.fault is not None:
+                self._last_fault[cfg["link-id"]] = run.fault
             low = run.fidelity is not None and run.fidelity < FIDELITY_ALARM
             edge = self._alarms.update(f"link:{cfg['link-id']}", low)
             if edge is not None:
@@ -312,7 +331,8 @@ class Repeater(DeviceModel):
         self.world.set_swaps(self.node_id, (
             frozenset(self._span_links(i)[0] for i in f.get("neighbour-links") or [])
             for f in flows if not self.flows[f["flow-id"]].problem))
-        self._alarms.forget({f"link:{c['link-id']}" for c in configs}
+        self._alarms.forget({f"{kind}:{c['link-id']}" for c in configs
+                             for kind in ("link", "failure")}
                             | {f"memory:{f['flow-id']}" for f in flows})
         return notes
 
@@ -324,7 +344,8 @@ class Repeater(DeviceModel):
         down = sorted(f"{i}: {r.problem}" for i, r in self.links.items()
                       if r.problem and r.problem != "disabled")
         blocked = sorted(f"{i}: {r.problem}" for i, r in self.flows.items() if r.problem)
-        problems = down + blocked + sorted(self._alarms.active)
+        problems = down + blocked + sorted(a for a in self._alarms.active
+                                           if not a.startswith("failure:"))
         if problems:
             return Health(DEGRADED, False, "; ".join(problems))
         return Health(UP, True, "all links generating")
@@ -336,6 +357,10 @@ class Repeater(DeviceModel):
                         "generation-rate": rate(run.sampled_rate)}
             if run.fidelity is not None:
                 st["fidelity-estimate"] = prob(run.fidelity)
+            st["oper-status"] = "down" if run.fault is not None else "up"
+            if run.fault is not None:
+                st["failure-cause"] = run.fault[0]
+                st["failed-element"] = run.fault[1]
             links.append({"link-id": link_id, "state": st})
         flows = []
         for flow_id, fr in self.flows.items():

@@ -165,9 +165,19 @@ def test_wrong_neighbour_and_fibre_cut_stop_generation(plant: Plant) -> None:
     change = plant.named("r1", "status-change")[-1]
     assert change["oper-status"] == "sdqn-types:degraded"
     assert "fibre cut on r1-r2" in change["reason"]
+    failure = plant.named("r1", "link-failure")
+    assert failure == [{"severity": "critical", "text": "fibre cut on r1-r2",
+                        "link-id": "r1-r2", "cause": "loss-of-light",
+                        "failed-fibre": "r1-r2"}]
+    state = r1.state_body(plant.clock.now())["link-generation"]["link"][0]["state"]
+    assert (state["oper-status"], state["failed-element"]) == ("down", "r1-r2")
+    plant.run(1)
+    assert len(plant.named("r1", "link-failure")) == 1       # one report per transition
     plant.world.set_cut("r1-r2", False)
     plant.run(1)
     assert r1.current_status()[0] == "sdqn-types:up"
+    cleared = plant.named("r1", "link-failure")[-1]
+    assert (cleared["severity"], cleared["cause"]) == ("cleared", "loss-of-light")
 
 
 def test_flow_swaps_at_swap_probability_and_checks_memory(plant: Plant) -> None:
