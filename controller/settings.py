@@ -21,6 +21,7 @@ PRODUCT_MODULES: tuple[str, ...] = (
     "sdqn-topology",
     "sdqn-services",
     "sdqn-controller",
+    "sdqn-alarms",
     # NETCONF server (issue 3): access control rules live in running, get-schema and the
     # RFC 6470 notifications need their modules in the schema.
     "ietf-netconf",
