@@ -13,7 +13,7 @@ controller can copy them into operational state.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
@@ -23,7 +23,9 @@ from qnum.candidates import (
     Candidate,
     CandidateOptions,
     RequestCandidates,
+    build_graph,
     generate_candidates,
+    request_candidates,
     transparent_islands,
 )
 from qnum.io import Network, Request, SwitchingMode
@@ -219,9 +221,35 @@ class Problem:
         network: Network,
         requests: Iterable[Request],
         options: CandidateOptions | None = None,
+        *,
+        previous: Problem | None = None,
+        recompute: Collection[str] = (),
     ) -> Problem:
+        """Candidates for every request; with ``previous``, reused where still exact.
+
+        Candidate generation dominates a re-solve on a large network (k-shortest paths
+        and chain evaluation per request). When the network only lost fibres or nodes
+        since ``previous`` (every remaining link and node unchanged), an unchanged
+        request's old candidates that avoid what was lost are still exactly evaluated,
+        so they are reused; requests named in ``recompute`` (those a failure hit, which
+        need routes around it) and any left without a candidate are generated afresh.
+        """
         reqs = tuple(requests)
-        return cls(network, reqs, generate_candidates(network, reqs, options))
+        reusable = previous is not None and _shrunk_from(previous.network, network)
+        if not reusable or previous is None:
+            return cls(network, reqs, generate_candidates(network, reqs, options))
+        graph = build_graph(network)
+        out: dict[str, RequestCandidates] = {}
+        for req in reqs:
+            old = previous.candidates.get(req.name)
+            if old is not None and old.request == req and req.name not in recompute:
+                kept = tuple(c for c in old.candidates
+                             if all(lid in network.links for lid in c.route.links))
+                if kept:
+                    out[req.name] = RequestCandidates(req, kept)
+                    continue
+            out[req.name] = request_candidates(network, graph, req, options)
+        return cls(network, reqs, out)
 
     def options(self, name: str) -> tuple[Candidate, ...]:
         return self.candidates[name].candidates
@@ -306,3 +334,15 @@ def violations(problem: Problem, plan: Plan, tol: float = CAPACITY_TOL) -> list[
         if lo in admitted and hi not in admitted
     )
     return out
+
+
+def _shrunk_from(before: Network, after: Network) -> bool:
+    """``after`` is ``before`` minus some links (every remaining part unchanged)."""
+    if not (after.network_id == before.network_id
+            and dict(after.nodes) == dict(before.nodes)
+            and all(before.links.get(lid) == link for lid, link in after.links.items())):
+        return False
+    # Candidates name the transparent island their lightpath uses: it must not change.
+    roadms = {n for n, node in after.nodes.items() if node.roadm is not None}
+    old, new = transparent_islands(before), transparent_islands(after)
+    return all(old.get(n) == new.get(n) for n in roadms)

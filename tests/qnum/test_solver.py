@@ -286,3 +286,24 @@ def test_keep_that_no_longer_fits_falls_back_to_a_free_solve() -> None:
     plan = solve(pb, previous=running, keep=["r1", "r2"])
     assert not violations(pb, plan)
     assert plan.assignments["r1"].admitted and plan.assignments["r2"].admitted
+
+
+def test_problem_reuses_candidates_only_where_they_are_still_exact() -> None:
+    net = _stability_network(cut=False)
+    reqs = [request("a", "A", "B", demanded_rate_hz=50.0),
+            request("c", "C", "D", demanded_rate_hz=5.0)]
+    before = Problem.build(net, reqs)
+    cut = _stability_network(cut=True)
+    after = Problem.build(cut, reqs, previous=before, recompute=["a"])
+    fresh = Problem.build(cut, reqs)
+    assert all(x is y for x, y in zip(after.options("c"), before.options("c"), strict=True))
+    assert not any(x is y for x, y in zip(fresh.options("c"), before.options("c"),
+                                           strict=True))
+    # "a" lost its direct fibre: regenerated around the cut, equal to a fresh build.
+    assert [c.key for c in after.options("a")] == [c.key for c in fresh.options("a")]
+    assert all("A-B" not in c.links for c in after.options("a"))
+    # Not a pure loss (a link changed): nothing is reused.
+    grown = Problem.build(net, reqs, previous=after)
+    assert [c.key for c in grown.options("a")] == [c.key for c in before.options("a")]
+    assert not any(x is y for x, y in zip(grown.options("c"), before.options("c"),
+                                           strict=True))
