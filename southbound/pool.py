@@ -114,6 +114,12 @@ class SessionPool:
     def endpoint(self, node_id: str) -> DeviceEndpoint:
         return self._slot(node_id).endpoint
 
+    def new_adapter(self, node_id: str) -> DeviceAdapter:
+        """A separate, unpooled adapter to the device, for a long-lived stream (RFC 5277:
+        a session that subscribed to notifications is not shared with RPC users)."""
+        ep = self.endpoint(node_id)
+        return self._registry[ep.adapter](ep, timeout=self.timeout)
+
     def state(self, node_id: str) -> tuple[ConnectionState, SyncState, str | None]:
         slot = self._slot(node_id)
         return slot.state, slot.sync, slot.last_error

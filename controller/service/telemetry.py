@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +37,8 @@ log = structlog.get_logger(__name__)
 END_NODE_NS = "urn:sdqn:sdqn-end-node"
 REQUEST_STATE = "/sdqn-services:entanglement-services/request/state"
 PlanSource = Callable[[], Plan | None]
+#: (node → device operational XML, monotonic time the round's reads began)
+ReadingsObserver = Callable[[dict[str, str], float], None]
 
 
 @dataclass(frozen=True)
@@ -107,18 +110,29 @@ class TelemetryLoop:
         self.plan = plan
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: called with every round's raw device state (fault correlation, calibration)
+        self.observers: list[ReadingsObserver] = []
 
     def poll_once(self) -> dict[str, dict[str, Any]]:
         plan = self.plan()
         if plan is None:
             return {}
+        started = time.monotonic()
+        raw: dict[str, str] = {}
         readings: dict[str, DeviceReading] = {}
         for node in self.pool.node_ids:
             try:
                 with self.pool.session(node, wait_s=5) as adapter:
-                    readings[node] = read_device(adapter.get_state())
+                    raw[node] = adapter.get_state()
+                readings[node] = read_device(raw[node])
             except (AdapterError, etree.XMLSyntaxError) as exc:
+                raw.pop(node, None)
                 log.debug("telemetry: device not read", device=node, error=str(exc))
+        for observer in self.observers:
+            try:
+                observer(raw, started)
+            except Exception as exc:  # an observer's failure must not stop telemetry
+                log.error("telemetry observer failed", error=str(exc))
         states = service_states(plan, readings)
         self._write(states)
         return states
