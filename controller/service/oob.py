@@ -184,8 +184,9 @@ class OutOfBandGuard:
         except NetconfError as exc:
             raise ImportRefused(f"not valid {module} configuration: {exc}") from exc
         if set(document) != {f"{module}:{top}"}:
-            raise ImportRefused(f"a {kind} configuration is one {module}:{top} container, "
-                                f"not {sorted(document) or 'nothing'}")
+            # e.g. a device that came back empty: adopting "nothing" is not an import
+            raise ImportRefused(f"{kind} configuration must be one {module}:{top} "
+                                f"container, found {sorted(document) or 'none'}")
         return document
 
     # -- rounds -----------------------------------------------------------------------------

@@ -195,7 +195,7 @@ def test_import_refused_by_running_leaves_everything_as_it_was(g: Guarded) -> No
      "<tracking-tolerance>-1</tracking-tolerance></apc>", "not valid sdqn-apc"),
     ('<apc xmlns="urn:sdqn:sdqn-apc"><node-id>apc-1</node-id><link-id>r1-r2</link-id>'
      "<colour>red</colour></apc>", "not valid sdqn-apc"),
-    ("", "not nothing"),
+    ("", "found none"),
 ])
 def test_import_of_configuration_failing_the_device_schema_is_refused(
         g: Guarded, xml: str, why: str) -> None:
