@@ -62,6 +62,7 @@ class Expansion:
     solve_s: float = 0.0
     health: NetworkHealth = field(default_factory=NetworkHealth)
     pinned: frozenset[str] = frozenset()                        # devices under operator pin
+    problem: Problem | None = None          # its candidates are reused by the next solve
 
 
 class QnumExpander:
@@ -147,10 +148,14 @@ class QnumExpander:
         start = time.perf_counter()
         health = self.health
         usable = health.apply(network)
-        problem = Problem.build(usable, requests)
+        previous = self.committed.plan
+        lost = {a.request.name for a in (previous.admitted if previous else [])
+                if a.candidate is not None
+                and any(lid not in usable.links for lid in a.candidate.route.links)}
+        problem = Problem.build(usable, requests, previous=self.committed.problem,
+                                recompute=lost)
         hints = [] if self.keep else list(all_baselines(problem).values())
-        plan = solve(problem, options, previous=self.committed.plan, hints=hints,
-                     keep=self.keep)
+        plan = solve(problem, options, previous=previous, hints=hints, keep=self.keep)
         solve_s = time.perf_counter() - start
         kinds = self._kinds(network)
         try:
@@ -167,7 +172,7 @@ class QnumExpander:
                  failed_nodes=sorted(health.failed_nodes), pinned=sorted(pins))
         return Expansion(plan=plan, network=network, docs=docs,
                          endpoints=self._endpoints(running, kinds), solve_s=solve_s,
-                         health=health, pinned=frozenset(pins))
+                         health=health, pinned=frozenset(pins), problem=problem)
 
     def render(self, network: Network, plan: Plan, *, kinds: Mapping[str, str]
                ) -> dict[str, dict[str, Any]]:
@@ -207,7 +212,9 @@ class QnumExpander:
                     "node-id": node["node-id"], "address": mgmt.get("address", "127.0.0.1"),
                     "port": mgmt["port"], "adapter": mgmt.get("adapter", "netconf"),
                     "username": self.username, "password": self.password, "kind": kind,
-                    "modules": (f"sdqn-{'qroadm' if kind == 'q-roadm' else kind}",)}))
+                    # sdqn-types too: device configs use its identities (RFC 7950 §7.18)
+                    "modules": ("sdqn-types",
+                                f"sdqn-{'qroadm' if kind == 'q-roadm' else kind}")}))
         return endpoints
 
 

@@ -17,9 +17,9 @@ Mapping (why each choice, where the device models leave room):
   holds a pair; ``swap-asap`` measures the repeater's halves no later, so they decohere
   no more and the delivered fidelity is at least the plan's.  Q-NUM's purification is
   *end to end* (:mod:`qnum.candidates`), so the repeater flow purifies nothing
-  (``purification-rounds`` 0).  ``link-generation`` has one entry per attached fibre a
-  flow uses, aimed at the memory node at the far end of the elementary link (through
-  transparent q-ROADMs), at the fibre's full source rate (the TDMA share is a slot
+  (``purification-rounds`` 0).  ``link-generation`` has one entry per attached fibre and
+  far-end memory node a flow uses (through transparent q-ROADMs one fibre may serve
+  several), at the fibre's full source rate (the TDMA share is a slot
   schedule the module has no leaf for), a herald timeout no shorter than the heralding
   latency, and at most the registers its flows reserve on that side.
 * End node: source pump on while it terminates an admitted request, at the repetition
@@ -193,23 +193,25 @@ class _Devices:
 
     # Repeater ------------------------------------------------------------------------------
     def link(self, node: str, seg: Segment, near_end: int, flow: str, slots: int) -> str:
-        """The fibre attached to ``node`` on ``seg`` (a generation entry towards the far end).
+        """The generation entry on ``node`` for ``seg``: its attached fibre, aimed at the far
+        end of the elementary link.
 
-        ``near_end`` 0: node is the segment's first node; -1: its last.
+        ``near_end`` 0: node is the segment's first node; -1: its last. A fibre into a
+        q-ROADM can carry elementary links towards several memory nodes, one entry each:
+        such an entry is named ``fibre>neighbour`` with the fibre in its ``fibre`` leaf; a
+        direct fibre keeps its own name. The name depends on nothing else, so a re-route
+        elsewhere never renames the entries of flows it did not move.
         """
         fibre = seg.links[near_end]
         neighbour = seg.nodes[-1 - near_end]
+        direct = self.network.links[fibre].other_end(node) == neighbour
+        name = fibre if direct else f"{fibre}>{neighbour}"
         entries = self.generation.setdefault(node, {})
-        known = entries.get(fibre)
-        if known is not None and known[0] != neighbour:
-            raise RenderError(
-                f"repeater {node}: fibre {fibre} must generate towards {known[0]} (flow "
-                f"{known[2]}) and towards {neighbour} (flow {flow}); sdqn-repeater keys "
-                "link-generation by link-id only")
+        known = entries.get(name)
         if known is None or seg.params.source_rate_hz < known[1].params.source_rate_hz:
-            entries[fibre] = (neighbour, seg, flow)   # several routes: the slowest one
-        self.registers[(node, fibre)] = self.registers.get((node, fibre), 0) + slots // 2
-        return fibre
+            entries[name] = (neighbour, seg, fibre)   # several routes: the slowest one
+        self.registers[(node, name)] = self.registers.get((node, name), 0) + slots // 2
+        return name
 
     def repeater_flow(self, a: Assignment, node: str, pos: int) -> None:
         cand = a.candidate
@@ -441,7 +443,7 @@ def _repeater(d: _Devices, node: Node) -> Json:
                   "bsm-fidelity": dec(node.bsm_fidelity, 6),
                   "swap-success-probability": dec(node.swap_success_probability, 6)}
     links = []
-    for link_id, (neighbour, seg, _) in sorted(d.generation.get(node.node_id, {}).items()):
+    for link_id, (neighbour, seg, fibre) in sorted(d.generation.get(node.node_id, {}).items()):
         entry: Json = {"link-id": link_id, "neighbour": neighbour, "enabled": True,
                        "attempt-rate": dec(seg.params.source_rate_hz, 3),
                        "multiplexing-modes": seg.params.modes}
@@ -449,6 +451,8 @@ def _repeater(d: _Devices, node: Node) -> Json:
         if herald > DEFAULT_HERALDING_TIMEOUT_S:
             entry["heralding-timeout"] = dec(herald, 9, ROUND_CEILING)
         entry["max-registers"] = d.registers[(node.node_id, link_id)]
+        if fibre != link_id:
+            entry["fibre"] = fibre
         links.append(entry)
     if links:
         body["link-generation"] = {"link": links}

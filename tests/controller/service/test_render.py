@@ -119,11 +119,16 @@ def test_repeater_flows_join_the_two_path_fibres(
             body = docs[node]["sdqn-repeater:repeater"]
             flow = {f["flow-id"]: f for f in body["flow"]}[a.request.name]
             up, down = route.segments[pos - 1], route.segments[pos]
-            assert flow["neighbour-links"] == [up.links[-1], down.links[0]]
             assert flow["memory-slots"] == a.candidate.memory[node]
-            generation = {g["link-id"]: g["neighbour"] for g in body["link-generation"]["link"]}
-            assert generation[up.links[-1]] == up.nodes[0]
-            assert generation[down.links[0]] == down.nodes[-1]
+            generation = {g["link-id"]: (g.get("fibre", g["link-id"]), g["neighbour"])
+                          for g in body["link-generation"]["link"]}
+            # Each side's entry: the attached fibre, aimed at the segment's far end.
+            first, second = flow["neighbour-links"]
+            assert generation[first] == (up.links[-1], up.nodes[0])
+            assert generation[second] == (down.links[0], down.nodes[-1])
+            for entry, seg in ((first, up), (second, down)):   # named by fibre if direct
+                assert (entry == (seg.links[-1] if seg is up else seg.links[0])) == (
+                    len(seg.links) == 1)
         for end, peer in ((route.memory_nodes[0], route.memory_nodes[-1]),
                           (route.memory_nodes[-1], route.memory_nodes[0])):
             body = docs[end]["sdqn-end-node:end-node"]
@@ -236,8 +241,9 @@ def test_link_generation_reserves_one_register_per_flow_side(
         metro: Network, plan: Plan, kinds: dict[str, str]) -> None:
     r2 = render(metro, plan, kinds)["r2"]["sdqn-repeater:repeater"]
     registers = {g["link-id"]: g["max-registers"] for g in r2["link-generation"]["link"]}
-    # r2-bob: qkd + teleport; qr1-r2: dqc + teleport; r1-r2: qkd; r2-r3: dqc.
-    assert registers == {"r2-bob": 2, "qr1-r2": 2, "r1-r2": 1, "r2-r3": 1}
+    # r2-bob: qkd + teleport; qr1-r2 (through qr1 to charlie): dqc + teleport; r1-r2: qkd;
+    # r2-r3: dqc.
+    assert registers == {"r2-bob": 2, "qr1-r2>charlie": 2, "r1-r2": 1, "r2-r3": 1}
     assert sum(registers.values()) == sum(f["memory-slots"] for f in r2["flow"])  # two sides
     cutoffs = {f["flow-id"]: f["cutoff-time"] for f in r2["flow"]}
     for a in plan.admitted:
