@@ -48,6 +48,9 @@ def _register() -> None:
     from controller.clients import commands as client
 
     bench_app.command("restconf")(bench_restconf.main)
+    from controller.service import bench_heal  # issue 7: self-healing
+
+    bench_app.command("heal")(bench_heal.main)
     app.add_typer(client.request_app, name="request")
     app.add_typer(client.topology_app, name="topology")
     for name in ("alarms", "commit", "rollback", "watch"):

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
 import structlog
 import typer
+from lxml import etree
 
 from controller.datastore.factory import open_store
 from controller.datastore.nmda import NmdaStore
@@ -53,7 +55,11 @@ def build_server(settings: ControllerSettings, store: NmdaStore) -> NetconfServe
                       send_timeout=nc.send_timeout, max_sessions=nc.max_sessions))
 
 
-def build_service(settings: ControllerSettings, store: NmdaStore) -> ServiceManager | None:
+def build_service(settings: ControllerSettings, store: NmdaStore, *,
+                  notify: Callable[[etree._Element], None] | None = None
+                  ) -> ServiceManager | None:
+    """The service layer with its loops running; `notify` sends alarm notifications
+    northbound (the NETCONF server's publish)."""
     svc = settings.service
     if not svc.enabled:
         return None
@@ -62,8 +68,8 @@ def build_service(settings: ControllerSettings, store: NmdaStore) -> ServiceMana
                              history_path=settings.datastore.data_dir / "commit-history.sqlite",
                              confirm_timeout_s=svc.confirm_timeout_s,
                              device_timeout_s=svc.device_timeout_s,
-                             time_limit_s=svc.time_limit_s)
-    manager.telemetry.start(svc.telemetry_interval_s)
+                             time_limit_s=svc.time_limit_s, notify=notify)
+    manager.start(svc.telemetry_interval_s)
     return manager
 
 
@@ -79,8 +85,9 @@ def run(config: Annotated[Path | None,
     if port is not None:
         settings.netconf.port = port
     store = open_store(settings, schema=controller_schema(settings))
-    service = build_service(settings, store)
     server = build_server(settings, store) if settings.netconf.enabled else None
+    service = build_service(settings, store,
+                            notify=server.publish if server is not None else None)
     # RESTCONF and gRPC share the store, the accounts and NACM (the NETCONF core's).
     access = DataAccess(store, users=settings.netconf.auth, nacm=settings.netconf.nacm,
                         core=server.core if server is not None else None)

@@ -146,8 +146,9 @@ def main(duration: Annotated[float, typer.Option(help="seconds to serve; 0 = unt
                        use_topology_ports=False, tick=0.2)
     emulated.start(control=False)
     store = open_store(settings, schema=controller_schema(settings))
-    service = build_service(settings, store)
+    settings.service.telemetry_interval_s = 0.5
     server = build_server(settings, store)
+    service = build_service(settings, store, notify=server.publish)
     server.start()
     typer.echo(f"netconf listening on {server.host}:{server.port}")
     try:
@@ -158,7 +159,6 @@ def main(duration: Annotated[float, typer.Option(help="seconds to serve; 0 = unt
         plan = service.expander.committed.plan
         render_devices_table(console, store)
         # Lasers warm up (300 emulated s); services turn up when their whole path is stable.
-        service.telemetry.start(0.5)
         settle = time.monotonic() + 330 / time_factor + 3
         while time.monotonic() < settle and not _settled(store):
             time.sleep(0.5)

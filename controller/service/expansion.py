@@ -46,6 +46,7 @@ from southbound.model import DeviceChange, DeviceEndpoint
 log = structlog.get_logger(__name__)
 
 DEVICES_PATH = "/sdqn-controller:controller/devices"
+REPEATER = "sdqn-repeater:repeater"
 MANAGED_KINDS = frozenset({"end-node", "repeater", "apc", "q-roadm"})
 Render = Callable[..., dict[str, dict[str, Any]]]
 
@@ -164,6 +165,7 @@ class QnumExpander:
         except ValueError as exc:
             raise _failed(f"the plan cannot be expressed as device configuration: {exc}"
                           ) from exc
+        self._keep_watching(docs, health)
         pins = {node: doc for node, doc in _pins(running).items() if node in kinds}
         docs.update(pins)
         log.info("q-num expansion", status=plan.status.value, admitted=len(plan.admitted),
@@ -173,6 +175,26 @@ class QnumExpander:
         return Expansion(plan=plan, network=network, docs=docs,
                          endpoints=self._endpoints(running, kinds), solve_s=solve_s,
                          health=health, pinned=frozenset(pins), problem=problem)
+
+    def _keep_watching(self, docs: dict[str, str], health: NetworkHealth) -> None:
+        """Keep each link-generation entry that reports a failure configured (see
+        NetworkHealth.watch); its settings are the ones last pushed."""
+        for node, entry in sorted(health.watch):
+            doc = docs.get(node)
+            old = self.committed.docs.get(node)
+            if doc is None or old is None:
+                continue
+            new_body = json.loads(doc).get(REPEATER, {})
+            links = new_body.get("link-generation", {}).get("link", [])
+            if any(link["link-id"] == entry for link in links):
+                continue
+            previous = [link for link in json.loads(old).get(REPEATER, {})
+                        .get("link-generation", {}).get("link", []) if link["link-id"] == entry]
+            if not previous:
+                continue
+            links = sorted([*links, previous[0]], key=lambda link: str(link["link-id"]))
+            new_body.setdefault("link-generation", {})["link"] = links
+            docs[node] = _canonical({REPEATER: new_body})
 
     def render(self, network: Network, plan: Plan, *, kinds: Mapping[str, str]
                ) -> dict[str, dict[str, Any]]:

@@ -42,6 +42,7 @@ class RootCauses:
     failed_nodes: frozenset[str] = frozenset()
     reporters: tuple[tuple[str, tuple[str, ...]], ...] = ()   # element → reporting devices
     unlocated: frozenset[str] = frozenset()    # failed links whose cause is not loss of light
+    watch: frozenset[tuple[str, str]] = frozenset()   # (reporter, link entry) now reporting
 
     def reported_by(self, element: str) -> tuple[str, ...]:
         return dict(self.reporters).get(element, ())
@@ -139,4 +140,5 @@ class FaultCorrelator:
                     light.add(rep.element)
         reporters = tuple(sorted((e, tuple(sorted(r))) for e, r in {**links, **nodes}.items()))
         return RootCauses(frozenset(links), frozenset(nodes), reporters,
-                          frozenset(links) - light)
+                          frozenset(links) - light,
+                          frozenset((r.reporter, r.link_id) for r in reports))

@@ -20,10 +20,18 @@ class NetworkHealth:
     failed_links: frozenset[str] = frozenset()
     failed_nodes: frozenset[str] = frozenset()
     link_fidelity: Mapping[str, float] = field(default_factory=dict)
+    #: (device, link-generation entry) reporting a failure: the entry stays configured even
+    #: when no flow uses it any more, because it is the only eye on that fibre — its
+    #: clearing report is how the controller learns of the repair.
+    watch: frozenset[tuple[str, str]] = frozenset()
 
     @property
     def healthy(self) -> bool:
         return not (self.failed_links or self.failed_nodes or self.link_fidelity)
+
+    def same_failures(self, other: NetworkHealth) -> bool:
+        return (self.failed_links, self.failed_nodes, dict(self.link_fidelity)) == (
+            other.failed_links, other.failed_nodes, dict(other.link_fidelity))
 
     def unusable_links(self, network: Network) -> frozenset[str]:
         return frozenset(

@@ -2,19 +2,26 @@
 
 Installs the Q-NUM expander into the store, pushes the devices whose configuration the
 expansion changed (all-or-nothing, inside the datastore transaction), and publishes the
-committed plan and the device sessions' state into <operational>.
+committed plan and the device sessions' state into <operational>. `start()` runs the
+loops that keep it true afterwards: device notifications and telemetry feed the
+self-healer (root alarms, re-route of what a failure hit), whose alarms go to ietf-alarms
+and northbound as RFC 8632 notifications.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import structlog
+from lxml import etree
 
 from controller.datastore.apply import JournalOp
 from controller.datastore.nmda import Datastore, NmdaStore, Transaction
+from controller.service.alarms import AlarmManager
+from controller.service.device_events import DeviceEventStream
 from controller.service.expansion import QnumExpander
+from controller.service.heal import SelfHealer
 from controller.service.publish import publish_plan
 from controller.service.telemetry import TelemetryLoop
 from southbound.adapter import DeviceAdapter
@@ -33,7 +40,8 @@ class ServiceManager:
                  password: str | None = "admin", history_path: Path | None = None,
                  confirm_timeout_s: float = 120.0, device_timeout_s: float = 10.0,
                  time_limit_s: float | None = None,
-                 adapters: dict[str, type[DeviceAdapter]] | None = None) -> None:
+                 adapters: dict[str, type[DeviceAdapter]] | None = None,
+                 notify: Callable[[etree._Element], None] | None = None) -> None:
         self.store = store
         self.expander = QnumExpander(username=username, password=password,
                                      time_limit_s=time_limit_s)
@@ -49,8 +57,24 @@ class ServiceManager:
             store.listeners.append(self._on_change)
         self.states = publish_device_states(self.pool, store)
         self.telemetry = TelemetryLoop(store, self.pool, lambda: self.expander.committed.plan)
+        self.alarms = AlarmManager(store, notify=notify)
+        self.last_pushed: list[str] = []
+        self.healer = SelfHealer(store, self.expander, alarms=self.alarms,
+                                 pushed=lambda: list(self.last_pushed))
+        self.telemetry.observers.append(self.healer.on_readings)
+        self.events = DeviceEventStream(self.pool, self.healer.on_notification,
+                                        on_stream=self.healer.on_stream)
+
+    def start(self, telemetry_interval_s: float | None = None) -> None:
+        """Run the control loops: notifications, self-healing and (if given) telemetry."""
+        self.healer.start()
+        self.events.start()
+        if telemetry_interval_s is not None:
+            self.telemetry.start(telemetry_interval_s)
 
     def close(self) -> None:
+        self.events.stop()
+        self.healer.stop()
         self.telemetry.stop()
         self.pool.close()
         self.states.flush()
@@ -64,11 +88,18 @@ class ServiceManager:
             return []
         self.pool.update(pending.endpoints)
         managed = set(self.pool.node_ids)
-        return [change for change in pending.changes if change.node_id in managed]
+        # A failed device cannot take configuration; check-sync brings it in line when
+        # it is back (its intended entry is already right).
+        down = pending.health.failed_nodes
+        changes = [change for change in pending.changes
+                   if change.node_id in managed and change.node_id not in down]
+        self.last_pushed = [change.node_id for change in changes]
+        return changes
 
     def _on_change(self, ds: Datastore, _ops: Sequence[JournalOp], _session: int) -> None:
         if ds is not Datastore.INTENDED:
             return
+        self.events.refresh()
         committed = self.expander.commit_pending()
         if committed is not None and committed.plan is not None:
             publish_plan(self.store, committed.plan)

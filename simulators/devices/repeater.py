@@ -130,7 +130,8 @@ class Repeater(DeviceModel):
         return list((self.config.get("link-generation") or {}).get("link") or [])
 
     def _step_link(self, cfg: Json, run: LinkRun, dt: float) -> None:
-        span = self.world.span(self.node_id, cfg.get("fibre", cfg["link-id"]), cfg["neighbour"])
+        span = self.world.span(self.node_id, str(cfg.get("fibre") or cfg["link-id"]),
+                               cfg["neighbour"])
         run.span, run.params, run.fault = span, None, None
         if not cfg.get("enabled", True):
             run.problem = "disabled"

@@ -1,0 +1,336 @@
+"""Self-healing: root causes → alarms → re-route only what the failure hit.
+
+The healer is fed by device notifications (fast path), by each telemetry round's state
+snapshots (repairs a lost notification) and by the management streams breaking. Whenever
+the correlated root causes change, one worker thread:
+
+1. computes which admitted services the new failures hit (their committed route crosses a
+   failed fibre or node),
+2. re-runs the expansion with the failures removed from the network and every *other*
+   admitted service pinned (`keep`) — so Q-NUM only re-places the affected ones, warm
+   started, and an unaffected service's device configuration cannot change,
+3. commits and pushes the result as one network-wide transaction (the normal path:
+   intended, devices, operational), and
+4. raises one root alarm per failed element and one derived alarm per affected service
+   (`service-rerouted` or `service-down`), clearing them when the root clears.
+
+A short settle window (default 50 ms) lets the reports of one cut from both ends of the
+fibre arrive before the solve, so one cut causes one re-route. A repair re-expands too,
+keeping every live service where it is: only services that had been dropped come back.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from controller.datastore.nmda import Datastore, NmdaStore
+from controller.errors import NetconfError
+from controller.service.alarms import (
+    AlarmKey,
+    AlarmManager,
+    Severity,
+    link_resource,
+    node_resource,
+    service_resource,
+)
+from controller.service.expansion import QnumExpander
+from controller.service.faults import FaultCorrelator, RootCauses, link_states, parse_link_failure
+from controller.service.health import NetworkHealth
+from qnum.plan import Plan
+
+log = structlog.get_logger(__name__)
+
+TRIGGERS = "/sdqn-controller:controller/optimiser/re-optimisation-triggers"
+DEFAULT_TRIGGERS = frozenset({"request-change", "link-failure", "threshold-crossing"})
+
+
+@dataclass
+class HealReport:
+    """What one healing round did (kept for the benchmark, tests and the demo)."""
+
+    trigger: str
+    started: float                      # time.monotonic() when the root causes changed
+    roots: RootCauses
+    affected: list[str] = field(default_factory=list)
+    rerouted: list[str] = field(default_factory=list)
+    dropped: list[str] = field(default_factory=list)
+    restored: list[str] = field(default_factory=list)
+    touched_unaffected: list[str] = field(default_factory=list)
+    pushed: list[str] = field(default_factory=list)
+    finished: float = 0.0
+    error: str | None = None
+
+    @property
+    def seconds(self) -> float:
+        return self.finished - self.started
+
+
+def _choice(plan: Plan | None, name: str) -> tuple[Any, float] | None:
+    if plan is None:
+        return None
+    a = plan.assignments.get(name)
+    if a is None or not a.admitted or a.candidate is None:
+        return None
+    return a.candidate.key, round(a.share, 9)
+
+
+class SelfHealer:
+    def __init__(self, store: NmdaStore, expander: QnumExpander, *,
+                 alarms: AlarmManager | None = None, settle_s: float = 0.05,
+                 retry_s: float = 2.0,
+                 pushed: Callable[[], list[str]] | None = None) -> None:
+        self.store = store
+        self.expander = expander
+        self.alarms = alarms
+        self.settle_s = settle_s
+        self.retry_s = retry_s
+        self.pushed = pushed or (lambda: [])
+        self.correlator = FaultCorrelator()
+        self.reports: list[HealReport] = []
+        self._kick = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._stop = threading.Event()
+        self._since: float | None = None
+        self._trigger = ""
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._root_alarms: dict[AlarmKey, str] = {}        # key → element
+        self._derived: dict[str, AlarmKey] = {}            # service → its derived alarm
+        self._unreachable: set[str] = set()
+
+    # -- inputs --------------------------------------------------------------------------
+    def on_notification(self, node: str, xml: str) -> None:
+        parsed = parse_link_failure(xml)
+        if parsed is not None and self.correlator.report(node, *parsed):
+            self._changed(f"link-failure notification from {node}")
+
+    def on_readings(self, readings: Mapping[str, str], taken_at: float | None = None) -> None:
+        """Telemetry snapshots: each repeater's link states replace its earlier reports."""
+        changed = [node for node, xml in readings.items()
+                   if self.correlator.snapshot(node, link_states(xml), taken_at=taken_at)]
+        if changed:
+            self._changed(f"device state of {', '.join(sorted(changed))}")
+
+    def on_stream(self, node: str, up: bool) -> None:
+        """A device's management stream broke or came back: its own alarm (the data plane
+        is judged by the neighbours' reports)."""
+        key = AlarmKey(self._node_resource(node), "sdqn-alarms:device-unreachable")
+        if self.alarms is None:
+            return
+        if up:
+            self._unreachable.discard(node)
+            self.alarms.clear_alarm(key, f"management session to {node} restored")
+        else:
+            self._unreachable.add(node)
+            self.alarms.raise_alarm(key, Severity.MAJOR,
+                                    f"management session to {node} lost")
+
+    # -- worker --------------------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, daemon=True, name="self-healer")
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._kick.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Block until no healing round is pending or running (tests, benchmark)."""
+        return self._idle.wait(timeout)
+
+    def _changed(self, why: str) -> None:
+        with self._lock:
+            if self._since is None:
+                self._since, self._trigger = time.monotonic(), why
+            self._idle.clear()
+        self._kick.set()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self._kick.wait()
+            if self._stop.is_set():
+                return
+            self._stop.wait(self.settle_s)       # let the other end's report arrive
+            self._kick.clear()
+            with self._lock:
+                since, trigger = self._since, self._trigger
+                self._since = None
+            try:
+                report = self.heal_now(trigger=trigger, since=since)
+                if report is not None and report.error is not None:
+                    self._retry(since, trigger)
+            except Exception as exc:  # keep healing on the next change
+                log.error("self-healing round failed", error=str(exc))
+                self._retry(since, trigger)
+            with self._lock:
+                if self._since is None and not self._kick.is_set():
+                    self._idle.set()
+
+    def _retry(self, since: float | None, trigger: str) -> None:
+        if self._stop.wait(self.retry_s):
+            return
+        with self._lock:
+            if self._since is None:
+                self._since, self._trigger = since, f"retry: {trigger}"
+        self._kick.set()
+
+    # -- healing -------------------------------------------------------------------------
+    def heal_now(self, *, trigger: str = "manual", since: float | None = None
+                 ) -> HealReport | None:
+        """One round: re-expand if the root causes differ from what the plan assumed."""
+        roots = self.correlator.roots()
+        exp = self.expander
+        old = exp.health
+        new = NetworkHealth(roots.failed_links, roots.failed_nodes, old.link_fidelity,
+                            roots.watch)
+        if new.same_failures(old):
+            exp.health = new          # who watches may change; what failed did not
+            self._sync_root_alarms(roots)
+            return None
+        report = HealReport(trigger=trigger, started=since or time.monotonic(), roots=roots)
+        before = exp.committed.plan
+        network = exp.committed.network
+        if before is None or network is None:
+            exp.health = new
+            self._sync_root_alarms(roots)
+            return None
+        unusable = new.unusable_links(network)
+        admitted = {a.request.name: a for a in before.admitted if a.candidate is not None}
+        report.affected = sorted(
+            name for name, a in admitted.items()
+            if a.candidate is not None and (set(a.candidate.route.links) & unusable
+                                            or set(a.candidate.route.nodes) & new.failed_nodes))
+        keep = frozenset(admitted) - set(report.affected)
+        if not self._enabled("link-failure"):
+            exp.health = new   # alarms only; the next commit plans around the failure
+            self._sync_root_alarms(roots)
+            self._derive(report, before, before)
+            return self._finish(report)
+        exp.health, exp.keep = new, keep
+        try:
+            self.store.reexpand()
+        except NetconfError as exc:
+            exp.health = old
+            report.error = "; ".join(e.message or "" for e in exc.errors)
+            log.error("self-healing commit refused", error=report.error)
+            if self.alarms is not None:
+                self.alarms.raise_alarm(
+                    AlarmKey(self._network_resource(), "sdqn-alarms:commit-failed", "heal"),
+                    Severity.MAJOR, f"re-route after {trigger} refused: {report.error}")
+            self._sync_root_alarms(roots)
+            return self._finish(report)
+        finally:
+            exp.keep = frozenset()
+        after = exp.committed.plan
+        if self.alarms is not None:
+            self.alarms.clear_alarm(
+                AlarmKey(self._network_resource(), "sdqn-alarms:commit-failed", "heal"))
+        report.pushed = self.pushed()
+        report.rerouted = [n for n in report.affected if _choice(after, n) is not None]
+        report.dropped = [n for n in report.affected if _choice(after, n) is None]
+        report.touched_unaffected = sorted(n for n in keep
+                                           if _choice(before, n) != _choice(after, n))
+        report.restored = sorted(a.request.name for a in (after.admitted if after else [])
+                                 if a.request.name not in admitted)
+        self._sync_root_alarms(roots)
+        self._derive(report, before, after)
+        return self._finish(report)
+
+    def _finish(self, report: HealReport) -> HealReport:
+        report.finished = time.monotonic()
+        self.reports.append(report)
+        del self.reports[:-64]
+        log.info("self-healing", trigger=report.trigger, seconds=round(report.seconds, 3),
+                 failed_links=sorted(report.roots.failed_links),
+                 failed_nodes=sorted(report.roots.failed_nodes), affected=report.affected,
+                 rerouted=report.rerouted, dropped=report.dropped, restored=report.restored,
+                 touched_unaffected=report.touched_unaffected, error=report.error)
+        return report
+
+    def _enabled(self, trigger: str) -> bool:
+        data = self.store.forest(Datastore.RUNNING).to_dict()
+        configured = (data.get("sdqn-controller:controller", {}).get("optimiser", {})
+                      .get("re-optimisation-triggers"))
+        return trigger in (set(configured) if configured is not None else DEFAULT_TRIGGERS)
+
+    # -- alarms --------------------------------------------------------------------------
+    def _network_id(self) -> str:
+        network = self.expander.committed.network
+        return network.network_id if network is not None else "unknown"
+
+    def _network_resource(self) -> str:
+        return f"/ietf-network:networks/network[network-id='{self._network_id()}']"
+
+    def _node_resource(self, node: str) -> str:
+        return node_resource(self._network_id(), node)
+
+    def _root_keys(self, roots: RootCauses) -> dict[AlarmKey, tuple[str, str]]:
+        net = self._network_id()
+        keys: dict[AlarmKey, tuple[str, str]] = {}
+        for link in roots.failed_links:
+            kind = "link-down" if link in roots.unlocated else "fibre-cut"
+            keys[AlarmKey(link_resource(net, link), f"sdqn-alarms:{kind}")] = (link, kind)
+        for node in roots.failed_nodes:
+            keys[AlarmKey(node_resource(net, node), "sdqn-alarms:device-failure")] = (
+                node, "device-failure")
+        return keys
+
+    def _sync_root_alarms(self, roots: RootCauses) -> None:
+        if self.alarms is None:
+            return
+        wanted = self._root_keys(roots)
+        for key, (element, kind) in wanted.items():
+            seen = ", ".join(roots.reported_by(element))
+            text = {"fibre-cut": f"no light on fibre {element} (seen by {seen})",
+                    "link-down": f"link {element} unusable (seen by {seen})",
+                    "device-failure": f"node {element} is down (seen by {seen})"}[kind]
+            self.alarms.raise_alarm(key, Severity.CRITICAL, text)
+            self._root_alarms[key] = element
+        for key in [k for k in self._root_alarms if k not in wanted]:
+            self.alarms.clear_alarm(key, f"{self._root_alarms.pop(key)} repaired")
+
+    def _derive(self, report: HealReport, before: Plan, after: Plan | None) -> None:
+        """Derived alarms on the services the failure hit, pointing at their roots."""
+        if self.alarms is None:
+            return
+        net = self._network_id()
+        roots = report.roots
+        resources = {**{link: link_resource(net, link) for link in roots.failed_links},
+                     **{node: node_resource(net, node) for node in roots.failed_nodes}}
+        for name in report.affected:
+            old = before.assignments[name]
+            route = old.candidate.route if old.candidate is not None else None
+            hit = sorted(resources[e] for e in resources
+                         if route is not None and (e in route.links or e in route.nodes))
+            if name in report.rerouted:
+                key = AlarmKey(service_resource(name), "sdqn-alarms:service-rerouted")
+                severity, text = Severity.WARNING, "re-routed around the failure"
+            else:
+                key = AlarmKey(service_resource(name), "sdqn-alarms:service-down")
+                reason = (after.assignments[name].reason if after is not None
+                          and name in after.assignments else None)
+                severity, text = Severity.CRITICAL, f"no route around the failure: {reason}"
+            previous = self._derived.get(name)
+            if previous is not None and previous != key:
+                self.alarms.clear_alarm(previous, "superseded")
+            self.alarms.raise_alarm(key, severity, text, root_causes=hit,
+                                    impacted=[service_resource(name)])
+            self._derived[name] = key
+        # Services whose roots are all gone (repaired) and that are served again: clear.
+        live = {a.request.name for a in (after.admitted if after is not None else [])}
+        for name, key in list(self._derived.items()):
+            alarm = self.alarms.get(key)
+            still = alarm is not None and any(
+                r in resources.values() for r in alarm.root_causes)
+            if not still and name in live:
+                self.alarms.clear_alarm(key, "failure repaired; service served")
+                del self._derived[name]

@@ -1,0 +1,137 @@
+"""Self-healing on the emulated metro network: a cut → one root alarm, re-route of what it
+hit (and nothing else), repair → alarms cleared; an access cut → service down."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from controller.datastore.nmda import Datastore, NmdaStore
+from controller.datastore.schema import Schema
+from controller.paths import CONFIG_DIR
+from controller.service.heal import HealReport
+from controller.service.manager import ServiceManager
+from controller.settings import PRODUCT_MODULES
+from simulators.clock import ManualClock
+from simulators.devices.world import Topology
+from simulators.faults import FaultKind, FaultRequest
+from simulators.launcher import DEFAULT_TOPOLOGY, Network, SchemaCache
+
+World = tuple[NmdaStore, ServiceManager, Network, ManualClock]
+
+
+def advance(network: Network, clock: ManualClock, seconds: float, step: float = 5.0) -> None:
+    remaining = seconds
+    while remaining > 1e-9:
+        dt = min(step, remaining)
+        clock.advance(dt)
+        network.ticker.tick_once()
+        remaining -= dt
+
+
+@pytest.fixture(scope="module")
+def world() -> Iterator[World]:
+    clock = ManualClock()
+    net = Network(Topology.load(DEFAULT_TOPOLOGY), clock=clock, seed=11,
+                  use_topology_ports=False, tick=3600, schemas=SchemaCache())
+    net.start(control=False)
+    store = NmdaStore(Schema(list(PRODUCT_MODULES)))
+    manager = ServiceManager(store, time_limit_s=5, device_timeout_s=10)
+    try:
+        ports = {d["node-id"]: d["port"] for d in net.inventory()["devices"]}
+        topology = json.loads((CONFIG_DIR / "topologies" / "metro.json").read_text())
+        for node in topology["ietf-network:networks"]["network"][0]["node"]:
+            node["sdqn-topology:quantum-node"]["management"]["port"] = ports[node["node-id"]]
+        store.edit_json(Datastore.RUNNING, topology)
+        store.edit_json(Datastore.RUNNING, json.loads(
+            (CONFIG_DIR / "services" / "demo.json").read_text()))
+        manager.start()
+        deadline = time.monotonic() + 30
+        while len(manager.events.subscribed) < len(ports) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(manager.events.subscribed) == len(ports)
+        advance(net, clock, 400)
+        yield store, manager, net, clock
+    finally:
+        manager.close()
+        net.stop()
+
+
+def fault(world: World, link: str, *, clear: bool = False) -> HealReport:
+    _store, manager, net, clock = world
+    done = len(manager.healer.reports)
+    net.faults.apply(FaultRequest(kind=FaultKind.FIBRE_CUT, target=link, clear=clear))
+    advance(net, clock, 1.0, step=1.0)
+    deadline = time.monotonic() + 30
+    while len(manager.healer.reports) <= done and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert manager.healer.wait_idle(30)
+    assert len(manager.healer.reports) == done + 1, "exactly one healing round per event"
+    return manager.healer.reports[done]
+
+
+def path(store: NmdaStore, name: str) -> list[str]:
+    data = json.loads(store.get(Datastore.OPERATIONAL,
+                                xpath=f"/sdqn-services:entanglement-services/request"
+                                      f"[name='{name}']/state"))
+    return list(data["sdqn-services:entanglement-services"]["request"][0]["state"]
+                .get("path", []))
+
+
+def alarm_list(store: NmdaStore) -> list[dict[str, Any]]:
+    data = json.loads(store.get(Datastore.OPERATIONAL, xpath="/ietf-alarms:alarms/alarm-list")
+                      or "{}")
+    return list(data.get("ietf-alarms:alarms", {}).get("alarm-list", {}).get("alarm", []))
+
+
+def device_config(net: Network, node: str) -> str:
+    return net.devices[node].store.get(Datastore.RUNNING)
+
+
+def test_core_cut_reroutes_only_what_it_hit_with_one_root_alarm(world: World) -> None:
+    store, _manager, net, _clock = world
+    before = {n: path(store, n) for n in ("qkd-alice-bob", "dqc-charlie-dave",
+                                          "teleport-bob-charlie")}
+    assert before["qkd-alice-bob"] == ["alice", "r1", "r2", "bob"]
+    untouched = {n: device_config(net, n) for n in ("r3", "dave", "charlie")}
+    report = fault(world, "r1-r2")
+    assert report.error is None
+    assert report.roots.failed_links == frozenset({"r1-r2"})
+    assert set(report.roots.reported_by("r1-r2")) == {"r1", "r2"}   # two reports, one root
+    assert report.affected == ["qkd-alice-bob"]
+    assert report.rerouted == ["qkd-alice-bob"] and report.touched_unaffected == []
+    assert report.seconds < 10
+    assert "r1-r2" not in "".join(path(store, "qkd-alice-bob"))
+    assert path(store, "qkd-alice-bob")[1:-1] == ["r1", "qr1", "r2"]
+    for name in ("dqc-charlie-dave", "teleport-bob-charlie"):
+        assert path(store, name) == before[name]
+    assert {n: device_config(net, n) for n in untouched} == untouched   # not even re-pushed
+    assert "dave" not in report.pushed
+    alarms = {(a["alarm-type-id"].split(":")[-1], a["is-cleared"]): a for a in alarm_list(store)}
+    root = alarms[("fibre-cut", False)]
+    assert "link-id='r1-r2'" in root["resource"]
+    assert sum(1 for a in alarm_list(store) if not a["is-cleared"]) == 2   # root + derived
+    derived = alarms[("service-rerouted", False)]
+    assert "qkd-alice-bob" in derived["resource"]
+    assert derived.get("root-cause-resource") == [root["resource"]]
+
+    report = fault(world, "r1-r2", clear=True)
+    assert report.error is None and report.affected == []
+    assert report.touched_unaffected == []                 # a repair moves no live service
+    assert all(a["is-cleared"] for a in alarm_list(store))
+
+
+def test_access_cut_takes_its_service_down_with_a_derived_alarm(world: World) -> None:
+    store, _manager, _net, _clock = world
+    report = fault(world, "alice-r1")
+    assert report.affected == ["qkd-alice-bob"] and report.dropped == ["qkd-alice-bob"]
+    active = {a["alarm-type-id"].split(":")[-1] for a in alarm_list(store)
+              if not a["is-cleared"]}
+    assert active == {"fibre-cut", "service-down"}
+    report = fault(world, "alice-r1", clear=True)
+    assert report.restored == ["qkd-alice-bob"]
+    assert all(a["is-cleared"] for a in alarm_list(store))
