@@ -69,7 +69,7 @@ def build_service(settings: ControllerSettings, store: NmdaStore, *,
                              confirm_timeout_s=svc.confirm_timeout_s,
                              device_timeout_s=svc.device_timeout_s,
                              time_limit_s=svc.time_limit_s, notify=notify)
-    manager.start(svc.telemetry_interval_s)
+    manager.start(svc.telemetry_interval_s, svc.sync_interval_s)
     return manager
 
 

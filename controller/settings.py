@@ -101,6 +101,10 @@ class ServiceSettings(BaseModel):
                                        description="overrides the optimiser's time-limit")
     telemetry_interval_s: float = Field(default=5.0, gt=0,
                                         description="device state polling period")
+    sync_interval_s: float = Field(default=30.0, gt=0,
+                                   description="check-sync period (out-of-band changes)")
+    calibration_interval_s: float = Field(default=10.0, gt=0,
+                                          description="APC calibration scheduling period")
 
 
 class TlsSettings(BaseModel):

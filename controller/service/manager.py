@@ -18,10 +18,11 @@ from lxml import etree
 
 from controller.datastore.apply import JournalOp
 from controller.datastore.nmda import Datastore, NmdaStore, Transaction
-from controller.service.alarms import AlarmManager
+from controller.service.alarms import AlarmKey, AlarmManager, Severity, node_resource
 from controller.service.device_events import DeviceEventStream
 from controller.service.expansion import QnumExpander
 from controller.service.heal import SelfHealer
+from controller.service.oob import OutOfBandEvent, OutOfBandGuard
 from controller.service.publish import publish_plan
 from controller.service.telemetry import TelemetryLoop
 from southbound.adapter import DeviceAdapter
@@ -64,15 +65,38 @@ class ServiceManager:
         self.telemetry.observers.append(self.healer.on_readings)
         self.events = DeviceEventStream(self.pool, self.healer.on_notification,
                                         on_stream=self.healer.on_stream)
+        self.oob = OutOfBandGuard(store, self.pool, self.committer,
+                                  on_event=self._on_out_of_band)
 
-    def start(self, telemetry_interval_s: float | None = None) -> None:
-        """Run the control loops: notifications, self-healing and (if given) telemetry."""
+    def start(self, telemetry_interval_s: float | None = None,
+              sync_interval_s: float | None = None) -> None:
+        """Run the control loops: notifications, self-healing and (if given) telemetry
+        and check-sync."""
         self.healer.start()
         self.events.start()
         if telemetry_interval_s is not None:
             self.telemetry.start(telemetry_interval_s)
+        if sync_interval_s is not None:
+            self.oob.start(sync_interval_s)
+
+    def _on_out_of_band(self, event: OutOfBandEvent) -> None:
+        """An alarm either way (issue 7): cleared at once when the policy was applied,
+        kept (major) while the device refuses."""
+        network = self.expander.committed.network
+        key = AlarmKey(node_resource(network.network_id if network else "unknown",
+                                     event.node_id),
+                       "sdqn-alarms:out-of-band-change", event.action.value)
+        summary = f"configuration of {event.node_id} changed outside the controller: " \
+                  f"{event.readable or f'{len(event.changes)} changes'}"
+        if event.success:
+            self.alarms.raise_alarm(key, Severity.WARNING, summary)
+            self.alarms.clear_alarm(key, f"{event.action.value} applied")
+        else:
+            self.alarms.raise_alarm(key, Severity.MAJOR,
+                                    f"{summary}; {event.action.value} failed: {event.error}")
 
     def close(self) -> None:
+        self.oob.stop()
         self.events.stop()
         self.healer.stop()
         self.telemetry.stop()

@@ -135,3 +135,18 @@ def test_access_cut_takes_its_service_down_with_a_derived_alarm(world: World) ->
     report = fault(world, "alice-r1", clear=True)
     assert report.restored == ["qkd-alice-bob"]
     assert all(a["is-cleared"] for a in alarm_list(store))
+
+
+def test_out_of_band_edit_is_reverted_with_an_alarm(world: World) -> None:
+    store, manager, net, _clock = world
+    intended = device_config(net, "r3")
+    net.faults.apply(FaultRequest(kind=FaultKind.OOB_EDIT, target="r3"))
+    assert device_config(net, "r3") != intended
+    events = manager.oob.run_once()
+    assert [(e.node_id, e.action.value, e.success) for e in events] == [("r3", "revert", True)]
+    assert device_config(net, "r3") == intended
+    oob = [a for a in alarm_list(store)
+           if a["alarm-type-id"].endswith("out-of-band-change")]
+    assert len(oob) == 1 and oob[0]["is-cleared"] is True
+    assert oob[0]["alarm-type-qualifier"] == "revert" and "node-id='r3'" in oob[0]["resource"]
+    assert manager.oob.run_once() == []                   # in sync again: nothing to do
