@@ -19,6 +19,7 @@ import json
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, TypeVar
@@ -477,8 +478,9 @@ def load_requests(path: str | Path, network: Network | None = None) -> list[Requ
 
 
 def _num(value: float) -> str:
-    """decimal64 as RFC 7951 wants it: a JSON string (repr keeps full precision)."""
-    return repr(float(value))
+    """decimal64 as RFC 7951 wants it: a JSON string (repr keeps full precision), in
+    positional notation (decimal64 has no exponent: 1e-06 must be 0.000001)."""
+    return format(Decimal(repr(float(value))), "f")
 
 
 def topology_to_json(network: Network) -> dict[str, Any]:
@@ -561,8 +563,8 @@ def requests_to_json(requests: Iterable[Request]) -> dict[str, Any]:
         }
         if not req.enabled:
             entry["admin-state"] = AdminState.DISABLED.value
-        params = req.utility_params.model_dump(by_alias=True, exclude_defaults=True)
-        if params:
-            entry["utility"] = {k: _num(v) for k, v in params.items()}
+        params = req.utility_params.model_dump(exclude_defaults=True, exclude={"points"})
+        if params:  # YANG leaf names (the model's aliases are validation-only)
+            entry["utility"] = {k.replace("_", "-"): _num(v) for k, v in params.items()}
         out.append(entry)
     return {f"{SERVICES_NS}:entanglement-services": {"request": out}}

@@ -40,11 +40,17 @@ def bench_network(devices: int, seed: int) -> Network:
     core_size = devices - END_NODES - APCS
     core = waxman_network(core_size, seed, mean_degree=4.0)
     rng = random.Random(seed)
-    nodes: dict[str, Node] = dict(core.nodes)
+    # Values as an operator would type them (the models' decimal64 fraction digits).
+    nodes: dict[str, Node] = {
+        n: replace(node, coherence_time_s=round(node.coherence_time_s, 3),
+                   memory_efficiency=round(node.memory_efficiency, 4))
+        for n, node in core.nodes.items()}
     links: dict[str, Link] = {}
-    wavelengths = [1550.12 + 0.8 * i for i in range(8)]
+    wavelengths = [round(1550.12 + 0.8 * i, 2) for i in range(8)]
     for i, (lid, link) in enumerate(sorted(core.links.items())):
-        links[lid] = replace(link, wavelength_nm=wavelengths[i % len(wavelengths)])
+        links[lid] = replace(link, wavelength_nm=wavelengths[i % len(wavelengths)],
+                             length_km=round(link.length_km, 3),
+                             link_fidelity=round(link.link_fidelity, 4))
     repeaters = sorted(n for n, node in core.nodes.items() if node.kind is DeviceKind.REPEATER)
     for i, home in enumerate(rng.sample(repeaters, END_NODES)):
         end = f"e{i}"

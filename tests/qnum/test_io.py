@@ -190,3 +190,23 @@ def test_writers_round_trip() -> None:
     assert parse_topology(topology_to_json(net)) == net
     requests = load_requests(DATA / "requests.json", net)
     assert parse_requests(requests_to_json(requests), net) == requests
+
+
+def test_writers_produce_instance_data_the_yang_models_accept() -> None:
+    from dataclasses import replace
+
+    from controller.datastore.nmda import Datastore, NmdaStore
+    from controller.datastore.schema import Schema
+    from controller.settings import PRODUCT_MODULES
+    from qnum.utility import UtilityParams
+
+    net = load_topology(DATA / "metro.json")
+    assert any(n.roadm and n.roadm.header_processing_time_s < 1e-4   # repr: "1e-06"
+               for n in net.nodes.values())
+    requests = load_requests(DATA / "requests.json", net)
+    requests[0] = replace(requests[0], utility_params=UtilityParams(
+        threshold_fidelity=0.9, steepness=20.0))
+    store = NmdaStore(Schema(list(PRODUCT_MODULES)))
+    store.edit_json(Datastore.RUNNING, topology_to_json(net))   # raises if the YANG refuses
+    store.edit_json(Datastore.RUNNING, requests_to_json(requests))
+    assert parse_requests(requests_to_json(requests), net) == requests
