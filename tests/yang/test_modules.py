@@ -41,6 +41,9 @@ DEMO = CONFIG_DIR / "services" / "demo.json"
 
 # Warnings pyang --lint may print that are accepted (explained in yang/README.md).
 ACCEPTED_LINT_WARNINGS: tuple[str, ...] = ()
+# Initial revision of each module: the first set, and those added later.
+FIRST_REVISION = "2026-11-22"
+LATER_MODULES = {"sdqn-alarms": "2026-11-23"}
 
 Doc = dict[str, Any]
 
@@ -49,6 +52,7 @@ def test_every_expected_module_is_present() -> None:
     assert {
         "sdqn-types", "sdqn-topology", "sdqn-services", "sdqn-controller",
         "sdqn-device-common", "sdqn-repeater", "sdqn-apc", "sdqn-qroadm", "sdqn-end-node",
+        "sdqn-alarms",
     } <= set(MODULES)
 
 
@@ -89,7 +93,7 @@ def test_module_loads_in_libyang(ctx: libyang.Context, name: str) -> None:
     module = ctx.get_module(name)
     assert module.name() == name
     assert module.implemented()
-    assert [r.date() for r in module.revisions()] == ["2026-11-22"]
+    assert [r.date() for r in module.revisions()] == [LATER_MODULES.get(name, FIRST_REVISION)]
 
 
 @pytest.mark.parametrize("path", module_files(), ids=lambda p: p.stem)
@@ -99,7 +103,8 @@ def test_module_header_follows_project_convention(path: Path) -> None:
     assert f'namespace "urn:sdqn:{path.stem}";' in text
     assert re.search(r"^  prefix sdqn-[a-z-]+;$", text, re.MULTILINE)
     assert "yang-version 1.1;" in text
-    for keyword in ("organization", "contact", "description", "revision 2026-11-22"):
+    revision = f"revision {LATER_MODULES.get(path.stem, FIRST_REVISION)}"
+    for keyword in ("organization", "contact", "description", revision):
         assert re.search(rf"^  {keyword}\b", text, re.MULTILINE), keyword
 
 
