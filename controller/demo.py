@@ -6,8 +6,9 @@ The default topology — its management ports pointed at the emulators — and t
 requests go into <running> through the same validated edit path an engineer's
 <edit-config> takes; the commit runs Q-NUM, expands the plan into every device's
 configuration in <intended> and pushes it to the devices all-or-nothing. The demo then
-shows each request's decision, the device sessions, and keeps serving NETCONF until
-Ctrl-C (or --duration seconds).
+shows each request's decision and the device sessions, cuts a fibre of the redundant core
+(r1–r2 by default: r1–qr1–r2 is the detour), shows the root alarm and the re-route, and
+keeps serving NETCONF with a live status table until Ctrl-C (or --duration seconds).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from types import FrameType
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, Group
+from rich.live import Live
 from rich.table import Table
 
 from controller.daemon import build_server, build_service, controller_schema
@@ -65,7 +67,7 @@ def point_at_emulators(topology: dict[str, Any], inventory: dict[str, Any]) -> d
     return topology
 
 
-def render(console: Console, store: NmdaStore, plan: Plan, host: str, port: int) -> None:
+def services_table(store: NmdaStore, plan: Plan) -> Table:
     oper = json.loads(store.get(Datastore.OPERATIONAL,
                                 xpath="/sdqn-services:entanglement-services"))
     table = Table(title=f"sdqn demo — Q-NUM {plan.status.value}, objective "
@@ -85,10 +87,68 @@ def render(console: Console, store: NmdaStore, plan: Plan, host: str, port: int)
                                                                       "")),
                       _num(st.get("predicted-rate")), _num(st.get("predicted-fidelity")),
                       _num(st.get("measured-rate")), _num(st.get("measured-fidelity")))
-    console.print(table)
+    return table
+
+
+def alarms_table(store: NmdaStore) -> Table:
+    data = json.loads(store.get(Datastore.OPERATIONAL, xpath="/ietf-alarms:alarms/alarm-list")
+                      or "{}")
+    alarms = data.get("ietf-alarms:alarms", {}).get("alarm-list", {}).get("alarm", [])
+    table = Table(title="alarms (ietf-alarms, controller <operational>)")
+    for col in ("type", "resource", "severity", "cleared", "text", "root cause"):
+        table.add_column(col)
+    for alarm in sorted(alarms, key=lambda a: str(a.get("last-changed", "")), reverse=True):
+        table.add_row(str(alarm["alarm-type-id"]).split(":")[-1],
+                      _short(alarm["resource"]), alarm.get("perceived-severity", ""),
+                      str(alarm.get("is-cleared", "")).lower(), alarm.get("alarm-text", "")[:60],
+                      ", ".join(_short(r) for r in alarm.get("root-cause-resource", [])))
+    return table
+
+
+def _short(resource: str) -> str:
+    """The key of an instance-identifier's last list entry (the link, node or request)."""
+    return resource.rsplit("=", 1)[-1].strip("']\"") if "=" in resource else resource
+
+
+def render(console: Console, store: NmdaStore, plan: Plan, host: str, port: int) -> None:
+    console.print(services_table(store, plan))
     console.print(f"NETCONF: ssh admin@{host} -p {port} -s netconf   (password admin)\n"
                   f"  e.g. .venv/bin/netconf-console2 --host {host} --port {port} -u admin "
                   f"-p admin --get-data operational")
+
+
+def cut_fibre(console: Console, service: Any, emulated: Any, link: str) -> None:
+    """Cut a fibre in the emulated network; the controller learns it from the devices'
+    notifications only, then re-routes and alarms (nothing here tells it)."""
+    from simulators.faults import FaultKind, FaultRequest
+
+    done = len(service.healer.reports)
+    console.print(f"[bold red]injecting a fibre cut on {link}[/] (emulator fault API)")
+    emulated.faults.apply(FaultRequest(kind=FaultKind.FIBRE_CUT, target=link))
+    deadline = time.monotonic() + 30
+    while len(service.healer.reports) <= done and time.monotonic() < deadline:
+        time.sleep(0.05)
+    service.healer.wait_idle(30)
+    for report in service.healer.reports[done:]:
+        console.print(f"controller: root cause {sorted(report.roots.failed_links)} "
+                      f"(reported by {', '.join(report.roots.reported_by(link))}); "
+                      f"re-routed {report.rerouted or 'nothing'}, dropped "
+                      f"{report.dropped or 'nothing'}, unaffected services touched "
+                      f"{len(report.touched_unaffected)}; committed {report.seconds:.2f} s "
+                      "after the first notification")
+
+
+def live_view(console: Console, store: NmdaStore, service: Any, stop: threading.Event,
+              end: float) -> None:
+    """A live table on a terminal; plain output otherwise (logs, CI)."""
+    if not console.is_terminal:
+        stop.wait(max(0.0, end - time.monotonic()) if end != float("inf") else None)
+        return
+    with Live(console=console, refresh_per_second=2) as live:
+        while not stop.wait(0.5) and time.monotonic() < end:
+            plan = service.expander.committed.plan
+            if plan is not None:
+                live.update(Group(services_table(store, plan), alarms_table(store)))
 
 
 def _settled(store: NmdaStore) -> bool:
@@ -128,6 +188,9 @@ def main(duration: Annotated[float, typer.Option(help="seconds to serve; 0 = unt
          time_limit: Annotated[float, typer.Option(help="Q-NUM time limit, seconds")] = 10.0,
          time_factor: Annotated[float, typer.Option(help="emulated seconds per wall second")
                                 ] = 60.0,
+         cut_link: Annotated[str, typer.Option(help="fibre to cut ('' = none)")] = "r1-r2",
+         cut_after: Annotated[float, typer.Option(help="seconds after the services settle")
+                              ] = 5.0,
          log_format: Annotated[str, typer.Option(help="console or json")] = "console"
          ) -> None:
     """Run the controller on the emulated metro network and show what it decided."""
@@ -171,7 +234,14 @@ def main(duration: Annotated[float, typer.Option(help="seconds to serve; 0 = unt
 
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
-        stop.wait(duration if duration > 0 else None)
+        end = time.monotonic() + duration if duration > 0 else float("inf")
+        if cut_link and not stop.wait(cut_after):
+            cut_fibre(console, service, emulated, cut_link)
+            plan = service.expander.committed.plan
+            if plan is not None:
+                console.print(services_table(store, plan))
+            console.print(alarms_table(store))
+        live_view(console, store, service, stop, end)
     finally:
         server.stop()
         if service is not None:

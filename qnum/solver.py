@@ -52,9 +52,10 @@ fibre cut does not reshuffle unaffected requests unless that gains more than ε.
 plans are passed as hints too; the returned plan is never worse than the best hint (the
 hint itself is returned if the solver did not improve on it within the time limit).
 
-Self-healing goes further: ``keep`` names requests whose previous choice is fixed (x = 1,
-s = s_prev), so re-routing the services a failure hit cannot move a live service it did not
-hit, whatever the gap tolerance; the model also shrinks to the affected requests.  Should the
+Self-healing goes further: ``keep`` names requests whose previous state is fixed (admitted:
+x = 1 on the same candidate, s = s_prev; rejected: x = 0), so re-routing the services a
+failure hit cannot move a service it did not hit, whatever the gap tolerance; the model
+also shrinks to the affected requests.  Should the
 fixed choices be infeasible together (they were feasible before, so only if capacities
 shrank), the solve is repeated without them rather than rejecting everything.
 """
@@ -271,17 +272,30 @@ class _Builder:
 
 
 def _fix(problem: Problem, built: _Model, previous: Plan, keep: Collection[str]) -> int:
-    """Pin each kept request to its previous (still existing) candidate and share."""
+    """Pin each kept request to its previous state: its (still existing) candidate and
+    share if it was admitted, rejected if it was not.
+
+    A kept request that competes with a higher-priority request that is *not* kept is
+    released: the priority rule may have to pre-empt it for the other one's sake.
+    """
+    free = {r.name for r in problem.requests} - set(keep)
+    released = {lo for hi, lo in problem.priority_pairs if hi in free}
     fixed = 0
-    for name in keep:
+    for name in set(keep) - released:
         handles = built.vars.get(name)
-        hit = _previous_choice(problem, previous, name) if handles else None
-        if handles is None or hit is None:
+        if not handles:
             continue
-        index, share = hit
+        hit = _previous_choice(problem, previous, name)
+        if hit is None and name in previous.assignments and previous.assignments[name].admitted:
+            continue             # its previous route is gone: it must move, so it is free
+        index, share = hit if hit is not None else (-1, 0.0)
         for i, v in enumerate(handles):
             v.x.lower_bound = v.x.upper_bound = 1.0 if i == index else 0.0
-        handles[index].s.lower_bound = handles[index].s.upper_bound = share
+        if hit is not None:
+            # The previous share was clamped to min_share after the solve; allow the
+            # solver's own rounding below it so pins that filled a fibre stay feasible.
+            handles[index].s.lower_bound = max(0.0, share - 1e-7)
+            handles[index].s.upper_bound = share
         fixed += 1
     return fixed
 

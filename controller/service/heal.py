@@ -209,7 +209,13 @@ class SelfHealer:
             name for name, a in admitted.items()
             if a.candidate is not None and (set(a.candidate.route.links) & unusable
                                             or set(a.candidate.route.nodes) & new.failed_nodes))
+        # A failure re-places what it hit and nothing else: live services stay where they
+        # are and rejected ones stay rejected (capacity the failure freed is for the next
+        # regular re-optimisation). A repair hits nothing: live services stay, and the
+        # rejected ones may come back.
         keep = frozenset(admitted) - set(report.affected)
+        if report.affected:
+            keep |= frozenset(before.assignments) - set(admitted)
         if not self._enabled("link-failure"):
             exp.health = new   # alarms only; the next commit plans around the failure
             self._sync_root_alarms(roots)
@@ -237,8 +243,8 @@ class SelfHealer:
         report.pushed = self.pushed()
         report.rerouted = [n for n in report.affected if _choice(after, n) is not None]
         report.dropped = [n for n in report.affected if _choice(after, n) is None]
-        report.touched_unaffected = sorted(n for n in keep
-                                           if _choice(before, n) != _choice(after, n))
+        report.touched_unaffected = sorted(n for n in keep if n in admitted
+                                           and _choice(before, n) != _choice(after, n))
         report.restored = sorted(a.request.name for a in (after.admitted if after else [])
                                  if a.request.name not in admitted)
         self._sync_root_alarms(roots)

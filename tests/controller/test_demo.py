@@ -1,5 +1,6 @@
 """`sdqn demo` runs the real controller on the emulated network: its decisions are readable
-over NETCONF and every device received its configuration."""
+over NETCONF, every device received its configuration, and the fibre cut it injects
+shows up as one root alarm and a re-route."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ SVC = "urn:sdqn:sdqn-services"
 def test_demo_serves_decisions_over_netconf() -> None:
     demo = subprocess.Popen(
         [sys.executable, "-m", "controller.cli", "demo", "--duration", "20", "--port", "0",
-         "--time-limit", "5"], cwd=REPO_ROOT, stdout=subprocess.PIPE,
+         "--time-limit", "5", "--cut-after", "1"], cwd=REPO_ROOT, stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"})
     try:
         assert demo.stdout is not None
@@ -31,6 +32,11 @@ def test_demo_serves_decisions_over_netconf() -> None:
             assert line, "".join(lines)
             lines.append(line)
         assert any("Q-NUM" in line for line in lines), "".join(lines)
+        while not lines[-1].startswith("controller: root cause"):
+            line = demo.stdout.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+        assert "['r1-r2']" in lines[-1] and "re-routed ['qkd-alice-bob']" in lines[-1]
         manager = connect(host="127.0.0.1", port=port, username="admin", password="admin")
         try:
             reply = manager.dispatch(etree.fromstring(
@@ -45,8 +51,19 @@ def test_demo_serves_decisions_over_netconf() -> None:
                 "<datastore>ds:operational</datastore>"
                 '<xpath-filter xmlns:c="urn:sdqn:sdqn-controller">'
                 "/c:controller/c:southbound</xpath-filter></get-data>"))
+            alarms = manager.dispatch(etree.fromstring(
+                '<get-data xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-nmda" '
+                'xmlns:ds="urn:ietf:params:xml:ns:yang:ietf-datastores">'
+                "<datastore>ds:operational</datastore>"
+                '<xpath-filter xmlns:al="urn:ietf:params:xml:ns:yang:ietf-alarms">'
+                "/al:alarms/al:alarm-list</xpath-filter></get-data>"))
         finally:
             manager.close_session()
+        al = "urn:ietf:params:xml:ns:yang:ietf-alarms"
+        active = sorted(a.findtext(f"{{{al}}}alarm-type-id").split(":")[-1]
+                        for a in etree.fromstring(alarms.xml.encode()).iter(f"{{{al}}}alarm")
+                        if a.findtext(f"{{{al}}}is-cleared") == "false")
+        assert active == ["fibre-cut", "service-rerouted"], active
         root = etree.fromstring(reply.xml.encode())
         admissions = {r.findtext(f"{{{SVC}}}name"):
                       r.findtext(f"{{{SVC}}}state/{{{SVC}}}admission")
