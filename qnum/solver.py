@@ -275,13 +275,15 @@ def _fix(problem: Problem, built: _Model, previous: Plan, keep: Collection[str])
     """Pin each kept request to its previous state: its (still existing) candidate and
     share if it was admitted, rejected if it was not.
 
-    A kept request that competes with a higher-priority request that is *not* kept is
-    released: the priority rule may have to pre-empt it for the other one's sake.
+    A kept request that competes with a higher-priority request that is *not* kept may
+    have to be pre-empted for it (the priority rule): it keeps its candidate and share
+    or is rejected, but never moves.
     """
     free = {r.name for r in problem.requests} - set(keep)
     released = {lo for hi, lo in problem.priority_pairs if hi in free}
+    model = built.model
     fixed = 0
-    for name in set(keep) - released:
+    for name in keep:
         handles = built.vars.get(name)
         if not handles:
             continue
@@ -290,12 +292,21 @@ def _fix(problem: Problem, built: _Model, previous: Plan, keep: Collection[str])
             continue             # its previous route is gone: it must move, so it is free
         index, share = hit if hit is not None else (-1, 0.0)
         for i, v in enumerate(handles):
-            v.x.lower_bound = v.x.upper_bound = 1.0 if i == index else 0.0
-        if hit is not None:
-            # The previous share was clamped to min_share after the solve; allow the
-            # solver's own rounding below it so pins that filled a fibre stay feasible.
-            handles[index].s.lower_bound = max(0.0, share - 1e-7)
-            handles[index].s.upper_bound = share
+            if i != index:
+                v.x.upper_bound = 0.0
+        if hit is None:
+            fixed += 1
+            continue
+        v = handles[index]
+        # The previous share was clamped to min_share after the solve; allow the solver's
+        # own rounding below it so pins that filled a fibre stay feasible.
+        low = max(0.0, share - 1e-7)
+        if name in released:
+            model.add_linear_constraint(v.s >= low * v.x)
+            model.add_linear_constraint(v.s <= share * v.x)
+        else:
+            v.x.lower_bound = 1.0
+            v.s.lower_bound, v.s.upper_bound = low, share
         fixed += 1
     return fixed
 

@@ -40,7 +40,14 @@ from controller.service.alarms import (
     service_resource,
 )
 from controller.service.expansion import QnumExpander
-from controller.service.faults import FaultCorrelator, RootCauses, link_states, parse_link_failure
+from controller.service.faults import (
+    FaultCorrelator,
+    RootCauses,
+    endpoint_qbers,
+    link_fidelities,
+    link_states,
+    parse_link_failure,
+)
 from controller.service.health import NetworkHealth
 from qnum.plan import Plan
 
@@ -48,6 +55,11 @@ log = structlog.get_logger(__name__)
 
 TRIGGERS = "/sdqn-controller:controller/optimiser/re-optimisation-triggers"
 DEFAULT_TRIGGERS = frozenset({"request-change", "link-failure", "threshold-crossing"})
+DEFAULT_FIDELITY_THRESHOLD = 0.9      # sdqn-controller optimiser/fidelity-alarm-threshold
+DEFAULT_QBER_THRESHOLD = 0.11         # sdqn-controller optimiser/qber-alarm-threshold
+HYSTERESIS = 0.01                     # a crossing clears this far on the good side
+#: (link or service, measured value, compensating APC or None) on a threshold crossing
+ThresholdHandler = Callable[[str, float, str | None], None]
 
 
 @dataclass
@@ -61,8 +73,10 @@ class HealReport:
     rerouted: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
     restored: list[str] = field(default_factory=list)
-    touched_unaffected: list[str] = field(default_factory=list)
+    touched_unaffected: list[str] = field(default_factory=list)   # moved (target: none)
+    preempted: list[str] = field(default_factory=list)   # dropped for a higher priority
     pushed: list[str] = field(default_factory=list)
+    degraded: list[str] = field(default_factory=list)   # links planned at measured fidelity
     finished: float = 0.0
     error: str | None = None
 
@@ -99,11 +113,17 @@ class SelfHealer:
         self._stop = threading.Event()
         self._since: float | None = None
         self._trigger = ""
+        self._measured: dict[str, float] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._root_alarms: dict[AlarmKey, str] = {}        # key → element
         self._derived: dict[str, AlarmKey] = {}            # service → its derived alarm
         self._unreachable: set[str] = set()
+        self._low_links: dict[str, float] = {}             # link → measured fidelity
+        self._high_qber: dict[str, float] = {}             # service → measured QBER
+        #: called on a crossing of a link served by an APC (urgent calibration) or of a
+        #: service's QBER (its APCs calibrate); wired to the calibration scheduler
+        self.on_threshold: list[ThresholdHandler] = []
 
     # -- inputs --------------------------------------------------------------------------
     def on_notification(self, node: str, xml: str) -> None:
@@ -117,6 +137,76 @@ class SelfHealer:
                    if self.correlator.snapshot(node, link_states(xml), taken_at=taken_at)]
         if changed:
             self._changed(f"device state of {', '.join(sorted(changed))}")
+        self._thresholds(readings)
+
+    # -- threshold crossings -------------------------------------------------------------
+    def _thresholds(self, readings: Mapping[str, str]) -> None:
+        """Link fidelity below / service QBER above the configured thresholds: an alarm
+        on the crossing (not per poll); a link no APC compensates is re-planned with its
+        measured fidelity (Q-NUM may add purification or avoid it); a link an APC serves,
+        and a service's QBER, go to the calibration scheduler first (drift is what an
+        APC fixes)."""
+        fid_min, qber_max = self._thresholds_configured()
+        fidelity: dict[str, float] = {}
+        qber: dict[str, float] = {}
+        for xml in readings.values():
+            for link, value in link_fidelities(xml).items():
+                fidelity[link] = min(value, fidelity.get(link, 1.0))
+            for service, value in endpoint_qbers(xml).items():
+                qber[service] = max(value, qber.get(service, 0.0))
+        network = self.expander.committed.network
+        net = self._network_id()
+        replan = False
+        for link, value in sorted(fidelity.items()):
+            apc = network.links[link].compensator if network and link in network.links else None
+            key = AlarmKey(link_resource(net, link), "sdqn-alarms:fidelity-threshold")
+            if value < fid_min and link not in self._low_links:
+                self._low_links[link] = value
+                if self.alarms is not None:
+                    self.alarms.raise_alarm(key, Severity.MAJOR,
+                                            f"measured fidelity {value:.4f} of {link} below "
+                                            f"{fid_min}" + (f"; {apc} calibrates" if apc
+                                                            else "; re-planning"))
+                self._fire(link, value, apc)
+                replan |= apc is None
+            elif value >= fid_min + HYSTERESIS and link in self._low_links:
+                del self._low_links[link]
+                if self.alarms is not None:
+                    self.alarms.clear_alarm(key, f"measured fidelity {value:.4f} recovered")
+                replan |= apc is None
+        for service, value in sorted(qber.items()):
+            key = AlarmKey(service_resource(service), "sdqn-alarms:qber-threshold")
+            if value > qber_max and service not in self._high_qber:
+                self._high_qber[service] = value
+                if self.alarms is not None:
+                    self.alarms.raise_alarm(key, Severity.MAJOR,
+                                            f"measured QBER {value:.4f} above {qber_max}",
+                                            impacted=[service_resource(service)])
+                self._fire(service, value, None)
+            elif value <= qber_max - HYSTERESIS and service in self._high_qber:
+                del self._high_qber[service]
+                if self.alarms is not None:
+                    self.alarms.clear_alarm(key, f"measured QBER {value:.4f} recovered")
+        if replan and self._enabled("threshold-crossing"):
+            uncompensated = {link: v for link, v in self._low_links.items()
+                             if not (network and link in network.links
+                                     and network.links[link].compensator)}
+            with self._lock:
+                self._measured = uncompensated
+            self._changed("fidelity threshold crossing")
+
+    def _fire(self, subject: str, value: float, apc: str | None) -> None:
+        for handler in self.on_threshold:
+            try:
+                handler(subject, value, apc)
+            except Exception as exc:  # a failing handler must not stop fault handling
+                log.error("threshold handler failed", subject=subject, error=str(exc))
+
+    def _thresholds_configured(self) -> tuple[float, float]:
+        data = self.store.forest(Datastore.RUNNING).to_dict()
+        opt = data.get("sdqn-controller:controller", {}).get("optimiser", {})
+        return (float(opt.get("fidelity-alarm-threshold", DEFAULT_FIDELITY_THRESHOLD)),
+                float(opt.get("qber-alarm-threshold", DEFAULT_QBER_THRESHOLD)))
 
     def on_stream(self, node: str, up: bool) -> None:
         """A device's management stream broke or came back: its own alarm (the data plane
@@ -190,8 +280,9 @@ class SelfHealer:
         roots = self.correlator.roots()
         exp = self.expander
         old = exp.health
-        new = NetworkHealth(roots.failed_links, roots.failed_nodes, old.link_fidelity,
-                            roots.watch)
+        with self._lock:
+            measured = dict(self._measured)
+        new = NetworkHealth(roots.failed_links, roots.failed_nodes, measured, roots.watch)
         if new.same_failures(old):
             exp.health = new          # who watches may change; what failed did not
             self._sync_root_alarms(roots)
@@ -204,10 +295,13 @@ class SelfHealer:
             self._sync_root_alarms(roots)
             return None
         unusable = new.unusable_links(network)
+        degraded = {link for link, value in new.link_fidelity.items()
+                    if old.link_fidelity.get(link) != value}
+        report.degraded = sorted(new.link_fidelity)
         admitted = {a.request.name: a for a in before.admitted if a.candidate is not None}
         report.affected = sorted(
             name for name, a in admitted.items()
-            if a.candidate is not None and (set(a.candidate.route.links) & unusable
+            if a.candidate is not None and (set(a.candidate.route.links) & (unusable | degraded)
                                             or set(a.candidate.route.nodes) & new.failed_nodes))
         # A failure re-places what it hit and nothing else: live services stay where they
         # are and rejected ones stay rejected (capacity the failure freed is for the next
@@ -243,8 +337,10 @@ class SelfHealer:
         report.pushed = self.pushed()
         report.rerouted = [n for n in report.affected if _choice(after, n) is not None]
         report.dropped = [n for n in report.affected if _choice(after, n) is None]
-        report.touched_unaffected = sorted(n for n in keep if n in admitted
-                                           and _choice(before, n) != _choice(after, n))
+        report.touched_unaffected = sorted(
+            n for n in keep if n in admitted and _choice(after, n) is not None
+            and _choice(before, n) != _choice(after, n))
+        report.preempted = sorted(n for n in keep if n in admitted and _choice(after, n) is None)
         report.restored = sorted(a.request.name for a in (after.admitted if after else [])
                                  if a.request.name not in admitted)
         self._sync_root_alarms(roots)
@@ -259,6 +355,7 @@ class SelfHealer:
                  failed_links=sorted(report.roots.failed_links),
                  failed_nodes=sorted(report.roots.failed_nodes), affected=report.affected,
                  rerouted=report.rerouted, dropped=report.dropped, restored=report.restored,
+                 preempted=report.preempted,
                  touched_unaffected=report.touched_unaffected, error=report.error)
         return report
 
@@ -310,7 +407,8 @@ class SelfHealer:
             return
         net = self._network_id()
         roots = report.roots
-        resources = {**{link: link_resource(net, link) for link in roots.failed_links},
+        resources = {**{link: link_resource(net, link)
+                        for link in (*roots.failed_links, *report.degraded)},
                      **{node: node_resource(net, node) for node in roots.failed_nodes}}
         for name in report.affected:
             old = before.assignments[name]

@@ -150,3 +150,52 @@ def test_out_of_band_edit_is_reverted_with_an_alarm(world: World) -> None:
     assert len(oob) == 1 and oob[0]["is-cleared"] is True
     assert oob[0]["alarm-type-qualifier"] == "revert" and "node-id='r3'" in oob[0]["resource"]
     assert manager.oob.run_once() == []                   # in sync again: nothing to do
+
+
+def test_uncompensated_fidelity_crossing_replans_with_the_measured_value(world: World) -> None:
+    store, manager, _net, _clock = world
+    before = path(store, "dqc-charlie-dave")
+    assert "r3" in before
+    rep = "urn:sdqn:sdqn-repeater"
+    low = (f'<repeater xmlns="{rep}"><link-generation><link><link-id>r3-dave</link-id>'
+           "<state><oper-status>up</oper-status><fidelity-estimate>0.700000</fidelity-estimate>"
+           "</state></link></link-generation></repeater>")
+    fired: list[tuple[str, float, str | None]] = []
+    manager.healer.on_threshold.append(lambda *args: fired.append(args))
+    done = len(manager.healer.reports)
+    manager.healer.on_readings({"r3": low})
+    assert manager.healer.wait_idle(30)
+    report = manager.healer.reports[done]
+    assert fired == [("r3-dave", 0.7, None)]
+    assert report.affected == ["dqc-charlie-dave"] and report.touched_unaffected == []
+    assert report.dropped == ["dqc-charlie-dave"]   # F 0.7 on its only access fibre: no way
+    active = {a["alarm-type-id"].split(":")[-1]: a for a in alarm_list(store)
+              if not a["is-cleared"]}
+    assert sorted(active) == ["fidelity-threshold", "service-down"]
+    assert active["service-down"]["root-cause-resource"] == [
+        active["fidelity-threshold"]["resource"]]
+    manager.healer.on_readings({"r3": low})          # still low: no new alarm, no new round
+    assert manager.healer.wait_idle(30) and len(manager.healer.reports) == done + 1
+    manager.healer.on_readings({"r3": low.replace("0.700000", "0.970000")})
+    assert manager.healer.wait_idle(30)
+    assert manager.healer.reports[-1].restored == ["dqc-charlie-dave"]
+    restored = path(store, "dqc-charlie-dave")       # served again (on its best route now)
+    assert restored[0] == "charlie" and restored[-2:] == ["r3", "dave"]
+    assert all(a["is-cleared"] for a in alarm_list(store))
+
+
+def test_drift_on_a_compensated_fibre_asks_its_apc_to_calibrate(world: World) -> None:
+    store, manager, net, clock = world
+    fired: list[tuple[str, float, str | None]] = []
+    manager.healer.on_threshold[:] = [lambda *args: fired.append(args)]
+    net.faults.apply(FaultRequest(kind=FaultKind.DRIFT_SURGE, target="apc-1"))
+    for _ in range(40):
+        advance(net, clock, 30, step=30)
+        manager.telemetry.poll_once()
+        if fired:
+            break
+    assert fired and fired[0][0] == "r1-r2" and fired[0][2] == "apc-1"
+    assert fired[0][1] < 0.9
+    alarm = [a for a in alarm_list(store) if a["alarm-type-id"].endswith("fidelity-threshold")
+             and not a["is-cleared"]]
+    assert len(alarm) == 1 and "apc-1 calibrates" in alarm[0]["alarm-text"]
