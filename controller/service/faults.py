@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 REPEATER_NS = "urn:sdqn:sdqn-repeater"
+END_NODE_NS = "urn:sdqn:sdqn-end-node"
 LOSS_OF_LIGHT = "loss-of-light"
 NEIGHBOUR_DOWN = "neighbour-unreachable"
 
@@ -81,6 +82,33 @@ def link_states(xml: str) -> dict[str, LinkReport | None]:
         else:
             out[link_id] = None
     return out
+
+
+def _measured(xml: str, ns: str, entry: str, key: str, leaf: str) -> list[tuple[str, float]]:
+    """(key, state/leaf) of every `entry` list element of a device's operational XML."""
+    root = etree.fromstring(f"<data>{xml}</data>".encode())
+    out = []
+    for element in root.iter(f"{{{ns}}}{entry}"):
+        name = element.findtext(f"{{{ns}}}{key}")
+        value = element.findtext(f"{{{ns}}}state/{{{ns}}}{leaf}")
+        if name is not None and value is not None:
+            out.append((name, float(value)))
+    return out
+
+
+def link_fidelities(xml: str) -> dict[str, float]:
+    """Measured fidelity of each generating link of a repeater, by the fibre it starts on
+    (an entry named ``fibre>neighbour`` reports for that fibre): the worst one."""
+    out: dict[str, float] = {}
+    for link_id, value in _measured(xml, REPEATER_NS, "link", "link-id", "fidelity-estimate"):
+        fibre = link_id.split(">", 1)[0]
+        out[fibre] = min(value, out.get(fibre, 1.0))
+    return out
+
+
+def endpoint_qbers(xml: str) -> dict[str, float]:
+    """QBER an end node measures per service endpoint (its application-endpoint name)."""
+    return dict(_measured(xml, END_NODE_NS, "application-endpoint", "name", "qber"))
 
 
 class FaultCorrelator:
