@@ -224,6 +224,7 @@ class Problem:
         *,
         previous: Problem | None = None,
         recompute: Collection[str] = (),
+        retain: Mapping[str, Candidate] | None = None,
     ) -> Problem:
         """Candidates for every request; with ``previous``, reused where still exact.
 
@@ -233,11 +234,17 @@ class Problem:
         request's old candidates that avoid what was lost are still exactly evaluated,
         so they are reused; requests named in ``recompute`` (those a failure hit, which
         need routes around it) and any left without a candidate are generated afresh.
+
+        ``retain`` (request → the candidate it runs on) keeps a running service's
+        candidate among its options whenever its route is intact, even when fresh
+        generation would not list it (k-shortest sets change when links go), so a
+        service a change did not hit can always stay where it is.
         """
         reqs = tuple(requests)
         reusable = previous is not None and _shrunk_from(previous.network, network)
         if not reusable or previous is None:
-            return cls(network, reqs, generate_candidates(network, reqs, options))
+            fresh = generate_candidates(network, reqs, options)
+            return cls(network, reqs, _retained(network, fresh, retain or {}))
         graph = build_graph(network)
         out: dict[str, RequestCandidates] = {}
         for req in reqs:
@@ -249,7 +256,7 @@ class Problem:
                     out[req.name] = RequestCandidates(req, kept)
                     continue
             out[req.name] = request_candidates(network, graph, req, options)
-        return cls(network, reqs, out)
+        return cls(network, reqs, _retained(network, out, retain or {}))
 
     def options(self, name: str) -> tuple[Candidate, ...]:
         return self.candidates[name].candidates
@@ -346,3 +353,21 @@ def _shrunk_from(before: Network, after: Network) -> bool:
     roadms = {n for n, node in after.nodes.items() if node.roadm is not None}
     old, new = transparent_islands(before), transparent_islands(after)
     return all(old.get(n) == new.get(n) for n in roadms)
+
+
+def _retained(network: Network, found: Mapping[str, RequestCandidates],
+              retain: Mapping[str, Candidate]) -> dict[str, RequestCandidates]:
+    """``found`` plus each retained candidate whose route, nodes and transparent islands
+    are all unchanged in ``network`` (so its evaluation is still exact)."""
+    out = dict(found)
+    islands = set(transparent_islands(network).values())
+    for name, cand in retain.items():
+        rc = out.get(name)
+        if rc is None or any(c.key == cand.key for c in rc.candidates):
+            continue
+        if not all(lid in network.links for lid in cand.route.links):
+            continue
+        if not set(cand.island_channels) <= islands:
+            continue
+        out[name] = RequestCandidates(rc.request, (*rc.candidates, cand))
+    return out

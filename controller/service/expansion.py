@@ -153,8 +153,10 @@ class QnumExpander:
         lost = {a.request.name for a in (previous.admitted if previous else [])
                 if a.candidate is not None
                 and any(lid not in usable.links for lid in a.candidate.route.links)}
+        retain = {a.request.name: a.candidate for a in (previous.admitted if previous else [])
+                  if a.candidate is not None and a.request.name in self.keep}
         problem = Problem.build(usable, requests, previous=self.committed.problem,
-                                recompute=lost)
+                                recompute=lost, retain=retain)
         hints = [] if self.keep else list(all_baselines(problem).values())
         plan = solve(problem, options, previous=previous, hints=hints, keep=self.keep)
         solve_s = time.perf_counter() - start

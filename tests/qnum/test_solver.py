@@ -307,3 +307,18 @@ def test_problem_reuses_candidates_only_where_they_are_still_exact() -> None:
     assert [c.key for c in grown.options("a")] == [c.key for c in before.options("a")]
     assert not any(x is y for x, y in zip(grown.options("c"), before.options("c"),
                                            strict=True))
+
+
+def test_retained_candidates_stay_options_while_their_route_is_intact() -> None:
+    reqs = [request("a", "A", "B", demanded_rate_hz=50.0),
+            request("c", "C", "D", demanded_rate_hz=5.0)]
+    before = Problem.build(_stability_network(cut=False), reqs)
+    running_c = replace(before.options("c")[0], min_share=0.77)   # not what generation lists
+    running_a = next(c for c in before.options("a") if c.links == ("A-B",))
+    after = Problem.build(_stability_network(cut=True), reqs,
+                          retain={"c": running_c, "a": running_a})
+    assert running_c in after.options("c")
+    assert running_a not in after.options("a")          # its fibre is gone
+    again = Problem.build(_stability_network(cut=True), reqs, retain={"c": before.options("c")[0]})
+    assert len(again.options("c")) == len(Problem.build(_stability_network(cut=True),
+                                                          reqs).options("c"))   # no duplicate
