@@ -311,6 +311,21 @@ def _fix(problem: Problem, built: _Model, previous: Plan, keep: Collection[str])
     return fixed
 
 
+def _restore_pinned_shares(problem: Problem, plan: Plan, previous: Plan | None,
+                           keep: Collection[str]) -> None:
+    """A pinned share may come back up to 1e-7 lower (the pin's tolerance): a kept
+    service on its old candidate keeps exactly its old share."""
+    if previous is None:
+        return
+    for name in keep:
+        new, old = plan.assignments.get(name), previous.assignments.get(name)
+        if (new is not None and old is not None and new.admitted and old.admitted
+                and new.candidate is not None and old.candidate is not None
+                and new.candidate.key == old.candidate.key
+                and abs(new.share - old.share) <= 1e-6):
+            plan.assignments[name] = Assignment(new.request, new.candidate, old.share)
+
+
 def _previous_choice(problem: Problem, plan: Plan, name: str) -> tuple[int, float] | None:
     """(candidate index, share) of the request's admitted assignment in ``plan``, if still valid."""
     old = plan.assignments.get(name)
@@ -421,6 +436,8 @@ def solve(
         return solve(problem, options, previous=previous, hints=hints)
     if result.has_primal_feasible_solution():
         plan = _extract(problem, built, result)
+        if fixed:
+            _restore_pinned_shares(problem, plan, previous, keep)
     else:
         plan = _rejected_plan(problem)
     plan.status = status if status is not SolveStatus.INFEASIBLE else SolveStatus.ERROR

@@ -22,6 +22,7 @@ from controller.service.alarms import AlarmKey, AlarmManager, Severity, node_res
 from controller.service.device_events import DeviceEventStream
 from controller.service.expansion import QnumExpander
 from controller.service.heal import SelfHealer
+from controller.service.netstate import NetworkStatePublisher
 from controller.service.oob import OutOfBandEvent, OutOfBandGuard
 from controller.service.publish import publish_plan
 from controller.service.telemetry import TelemetryLoop
@@ -63,6 +64,8 @@ class ServiceManager:
         self.healer = SelfHealer(store, self.expander, alarms=self.alarms,
                                  pushed=lambda: list(self.last_pushed))
         self.telemetry.observers.append(self.healer.on_readings)
+        self.telemetry.observers.append(
+            NetworkStatePublisher(store, lambda: self.expander.committed.network))
         self.events = DeviceEventStream(self.pool, self.healer.on_notification,
                                         on_stream=self.healer.on_stream)
         self.oob = OutOfBandGuard(store, self.pool, self.committer,

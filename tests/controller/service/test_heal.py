@@ -92,6 +92,27 @@ def device_config(net: Network, node: str) -> str:
     return net.devices[node].store.get(Datastore.RUNNING)
 
 
+def test_qcnoc_metrics_per_link_and_node_are_learned_state(world: World) -> None:
+    store, manager, _net, _clock = world
+    manager.telemetry.poll_once()
+    data = json.loads(store.get(Datastore.OPERATIONAL, xpath="/ietf-network:networks",
+                                with_origin=True))
+    net = data["ietf-network:networks"]["network"][0]
+    links = {lk["link-id"]: lk["sdqn-topology:quantum-link"].get("state", {})
+             for lk in net["ietf-network-topology:link"]}
+    r1r2 = links["r1-r2"]
+    fidelity = float(r1r2["measured-fidelity"])
+    assert 0.9 < fidelity <= 1.0 and float(r1r2["generation-rate"]) > 0
+    assert float(r1r2["qber"]) == pytest.approx(2 * (1 - fidelity) / 3, abs=1e-6)
+    assert r1r2["oper-status"] == "sdqn-types:up"
+    assert "polarisation-drift-rate" in r1r2          # apc-1 compensates r1-r2
+    nodes = {n["node-id"]: n["sdqn-topology:quantum-node"].get("state", {})
+             for n in net["node"]}
+    assert nodes["r1"]["stable"] is True and nodes["r1"]["memory-in-use"] >= 0
+    text = json.dumps(data)
+    assert "ietf-origin:learned" in text
+
+
 def test_core_cut_reroutes_only_what_it_hit_with_one_root_alarm(world: World) -> None:
     store, _manager, net, _clock = world
     before = {n: path(store, n) for n in ("qkd-alice-bob", "dqc-charlie-dave",
