@@ -43,10 +43,12 @@ def bench_network(devices: int, seed: int) -> Network:
     rng = random.Random(seed)
     # Values as an operator would type them (the models' decimal64 fraction digits).
     # Metro-scale hardware a bit better than the near-term default (10× longer memories,
-    # 10 temporal modes): enough capacity for 50 concurrent services on 36 end nodes.
+    # 3× the registers, 10 temporal modes): capacity for 50+ concurrent services on 36
+    # end nodes.
     nodes: dict[str, Node] = {
         n: replace(node, coherence_time_s=round(10 * node.coherence_time_s, 3),
-                   memory_efficiency=round(node.memory_efficiency, 4))
+                   memory_efficiency=round(node.memory_efficiency, 4),
+                   memory_qubits=3 * node.memory_qubits)
         for n, node in core.nodes.items()}
     links: dict[str, Link] = {}
     wavelengths = [round(1550.12 + 0.8 * i, 2) for i in range(8)]
@@ -57,7 +59,7 @@ def bench_network(devices: int, seed: int) -> Network:
     repeaters = sorted(n for n, node in core.nodes.items() if node.kind is DeviceKind.REPEATER)
     for i, home in enumerate(rng.sample(repeaters, END_NODES)):
         end = f"e{i}"
-        nodes[end] = Node(end, DeviceKind.END_NODE, memory_qubits=10, coherence_time_s=10.0,
+        nodes[end] = Node(end, DeviceKind.END_NODE, memory_qubits=30, coherence_time_s=10.0,
                           memory_efficiency=0.95, initial_fidelity=0.99)
         links[f"{end}-{home}"] = Link(f"{end}-{home}", end, home, length_km=5.0,
                                       source_rate_hz=1e6, link_fidelity=0.99, modes=10,
