@@ -105,7 +105,7 @@ def main(devices: Annotated[int, typer.Option(help="managed devices")] = 100,
     from simulators.launcher import SchemaCache
 
     configure_logging("warning", "console")
-    console = Console()
+    console = Console(width=200)
     network = bench_network(devices, seed)
     clock = ManualClock()
     emulated = Emulated(Topology.from_json(topology_to_json(network)), clock=clock, seed=seed,
@@ -164,7 +164,8 @@ def main(devices: Annotated[int, typer.Option(help="managed devices")] = 100,
             manager.healer.wait_idle(60)
             report = manager.healer.reports[done]
             unaffected = {a.request.name for a in plan.admitted
-                          if a.request.name not in report.affected}
+                          if a.request.name not in report.affected
+                          and a.request.name not in report.preempted}
             changed_devices = sorted(
                 n for n in repeaters
                 if {f["flow-id"]: f for f in flows_before[n] if f.get("service") in unaffected}
