@@ -30,6 +30,7 @@ from controller.datastore.apply import JournalOp, replay, validate_forest
 from controller.datastore.nmda import Datastore, NmdaStore, Transaction
 from controller.errors import ErrorTag, NetconfError, RpcError
 from controller.service.health import NetworkHealth
+from controller.service.mbb import bridge_documents, moving_services
 from qnum.baselines import all_baselines
 from qnum.io import (
     InputError,
@@ -64,6 +65,8 @@ class Expansion:
     health: NetworkHealth = field(default_factory=NetworkHealth)
     pinned: frozenset[str] = frozenset()                        # devices under operator pin
     problem: Problem | None = None          # its candidates are reused by the next solve
+    moving: list[str] = field(default_factory=list)      # live services changing path
+    bridges: dict[str, str] = field(default_factory=dict)  # node → make-before-break doc
 
 
 class QnumExpander:
@@ -79,6 +82,7 @@ class QnumExpander:
         self.pending: Expansion | None = None
         self.health = NetworkHealth()
         self.keep: frozenset[str] = frozenset()
+        self.make_before_break = True
 
     # -- the Expander protocol ------------------------------------------------------------
     def expand(self, store: NmdaStore, txn: Transaction, running_ops: Sequence[JournalOp]
@@ -107,10 +111,37 @@ class QnumExpander:
                 xml[node] = self._xml(json.loads(doc))
             except (ValueError, NetconfError) as exc:
                 raise _failed(f"configuration rendered for {node} is invalid: {exc}") from exc
-        expansion.changes = [DeviceChange(node_id=node, config_xml=xml[node])
-                             for node, doc in sorted(expansion.docs.items())
-                             if previous.get(node) != doc]
+        self._bridge(expansion, xml)
+        for node, doc in sorted(expansion.docs.items()):
+            target = expansion.bridges.get(node, doc)
+            if previous.get(node) != target:
+                expansion.changes.append(DeviceChange(node_id=node, config_xml=xml[node]))
         self.pending = expansion
+
+    def _bridge(self, expansion: Expansion, xml: dict[str, str]) -> None:
+        """Make-before-break documents for the live services this expansion moves
+        (controller/service/mbb.py); `xml` then holds what the first push sends."""
+        network = expansion.network
+        if not self.make_before_break or network is None:
+            return
+        unusable = expansion.health.unusable_links(network)
+        failed = expansion.health.failed_nodes
+        expansion.moving = moving_services(
+            self.committed.plan, expansion.plan,
+            lambda links, nodes: bool(set(links) & unusable or set(nodes) & failed))
+        bridges = {node: doc for node, doc in bridge_documents(
+            expansion.docs, self.committed.docs, expansion.moving).items()
+            if node not in expansion.pinned}
+        try:
+            bridge_xml = {node: self._xml(json.loads(doc)) for node, doc in bridges.items()}
+        except (ValueError, NetconfError) as exc:
+            log.warning("make-before-break not possible: switching directly",
+                        moving=expansion.moving, reason=str(exc))
+            return
+        expansion.bridges = bridges
+        xml.update(bridge_xml)
+        if bridges:
+            log.info("make-before-break", moving=expansion.moving, bridged=sorted(bridges))
 
     def commit_pending(self) -> Expansion | None:
         """The transaction committed: the pending expansion becomes the reference."""
@@ -205,6 +236,10 @@ class QnumExpander:
 
             self._render = render_devices
         return self._render(network, plan, kinds=kinds)
+
+    def device_xml(self, doc: str) -> str:
+        """A device document (canonical JSON) as the XML its adapter pushes."""
+        return self._xml(json.loads(doc))
 
     def _xml(self, doc: dict[str, Any]) -> str:
         if self._to_xml is None:

@@ -10,6 +10,8 @@ and northbound as RFC 8632 notifications.
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -20,13 +22,13 @@ from controller.datastore.apply import JournalOp
 from controller.datastore.nmda import Datastore, NmdaStore, Transaction
 from controller.service.alarms import AlarmKey, AlarmManager, Severity, node_resource
 from controller.service.device_events import DeviceEventStream
-from controller.service.expansion import QnumExpander
+from controller.service.expansion import Expansion, QnumExpander
 from controller.service.heal import SelfHealer
 from controller.service.netstate import NetworkStatePublisher
 from controller.service.oob import OutOfBandEvent, OutOfBandGuard
 from controller.service.publish import publish_plan
-from controller.service.telemetry import TelemetryLoop
-from southbound.adapter import DeviceAdapter
+from controller.service.telemetry import TelemetryLoop, read_device
+from southbound.adapter import AdapterError, DeviceAdapter
 from southbound.commit import NetworkCommit
 from southbound.history import CommitHistory
 from southbound.hook import DevicePushHook
@@ -70,6 +72,14 @@ class ServiceManager:
                                         on_stream=self.healer.on_stream)
         self.oob = OutOfBandGuard(store, self.pool, self.committer,
                                   on_event=self._on_out_of_band)
+        # Make-before-break (controller/service/mbb.py): devices carrying a bridge are
+        # not "out of sync" with intended until the old paths are released.
+        self.bridging: dict[str, str] = {}
+        self.mbb_timeout_s = 600.0
+        self.releases: list[tuple[list[str], bool, float]] = []   # (devices, ok, waited s)
+        self._stop = threading.Event()
+        self.oob.sync.intended = lambda node: (self.bridging.get(node)
+                                               or self.oob.intended_xml(node))
 
     def start(self, telemetry_interval_s: float | None = None,
               sync_interval_s: float | None = None) -> None:
@@ -99,6 +109,7 @@ class ServiceManager:
                                     f"{summary}; {event.action.value} failed: {event.error}")
 
     def close(self) -> None:
+        self._stop.set()
         self.oob.stop()
         self.events.stop()
         self.healer.stop()
@@ -130,3 +141,48 @@ class ServiceManager:
         committed = self.expander.commit_pending()
         if committed is not None and committed.plan is not None:
             publish_plan(self.store, committed.plan)
+        if committed is not None and committed.bridges:
+            self._start_release(committed)
+
+    # -- make-before-break -----------------------------------------------------------------
+    def _start_release(self, expansion: Expansion) -> None:
+        for node, doc in expansion.bridges.items():
+            self.bridging[node] = self.expander.device_xml(doc)
+        plan = expansion.plan
+        watch = sorted({n for name in expansion.moving if plan is not None
+                        for a in [plan.assignments[name]] if a.candidate is not None
+                        for n in a.candidate.route.nodes})
+        threading.Thread(target=self._release, args=(sorted(expansion.bridges), watch),
+                         daemon=True, name="make-before-break").start()
+
+    def _stable(self, node: str) -> bool:
+        try:
+            with self.pool.session(node, wait_s=5) as adapter:
+                return read_device(adapter.get_state()).stable
+        except AdapterError:
+            return False
+
+    def _release(self, bridged: list[str], watch: list[str]) -> None:
+        """Break: once the new paths are stable (or the wait is over), every bridged device
+        gets exactly its *current* intended configuration."""
+        start = time.monotonic()
+        while not self._stop.wait(0.5):
+            if all(self._stable(n) for n in watch) or \
+                    time.monotonic() - start > self.mbb_timeout_s:
+                break
+        if self._stop.is_set():
+            return
+        for _attempt in range(3):                # a device may be busy: try again
+            docs = self.expander.committed.docs
+            changes = [DeviceChange(node_id=n, config_xml=self.expander.device_xml(docs[n]))
+                       for n in bridged if n in docs and self.bridging.get(n) is not None]
+            result = self.committer.apply(changes,
+                                          label="make-before-break: release old paths")
+            if result.success or self._stop.wait(10):
+                break
+        for n in bridged:   # released, or left to check-sync (intended is the reference)
+            self.bridging.pop(n, None)
+        waited = time.monotonic() - start
+        self.releases.append((bridged, result.success, waited))
+        log.info("make-before-break released", devices=bridged, ok=result.success,
+                 waited_s=round(waited, 2))

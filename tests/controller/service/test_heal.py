@@ -173,6 +173,43 @@ def test_out_of_band_edit_is_reverted_with_an_alarm(world: World) -> None:
     assert manager.oob.run_once() == []                   # in sync again: nothing to do
 
 
+def test_a_live_service_moved_off_a_degraded_core_fibre_makes_before_it_breaks(
+        world: World) -> None:
+    store, manager, net, clock = world
+    manager.healer.on_threshold.clear()
+    before = path(store, "dqc-charlie-dave")
+    assert before == ["charlie", "qr1", "r2", "r3", "dave"]
+    rep = "urn:sdqn:sdqn-repeater"
+    low = (f'<repeater xmlns="{rep}"><link-generation><link><link-id>r2-r3</link-id>'
+           "<state><oper-status>up</oper-status><fidelity-estimate>0.800000</fidelity-estimate>"
+           "</state></link></link-generation></repeater>")
+    done = len(manager.healer.reports)
+    released = len(manager.releases)
+    manager.healer.on_readings({"r2": low})
+    assert manager.healer.wait_idle(30)
+    report = manager.healer.reports[done]
+    assert report.affected == ["dqc-charlie-dave"] and report.rerouted == ["dqc-charlie-dave"]
+    after = path(store, "dqc-charlie-dave")
+    assert "r2" not in after
+    expansion = manager.expander.committed
+    assert expansion.moving == ["dqc-charlie-dave"] and "r2" in expansion.bridges
+    # Make: r2 still carries the old flow (the old path keeps delivering) ...
+    r2 = json.loads(device_config(net, "r2"))["sdqn-repeater:repeater"]
+    assert "dqc-charlie-dave" in {f["flow-id"] for f in r2.get("flow", [])}
+    # ... break: once the new path is stable, the old pieces go.
+    deadline = time.monotonic() + 60
+    while len(manager.releases) == released and time.monotonic() < deadline:
+        advance(net, clock, 30, step=30)
+        time.sleep(0.3)
+    assert manager.releases[-1][1] is True
+    r2 = json.loads(device_config(net, "r2"))["sdqn-repeater:repeater"]
+    assert "dqc-charlie-dave" not in {f["flow-id"] for f in r2.get("flow", [])}
+    assert manager.bridging == {}
+    manager.healer.on_readings({"r2": low.replace("0.800000", "0.970000")})   # recovered
+    assert manager.healer.wait_idle(30)
+    assert all(a["is-cleared"] for a in alarm_list(store))
+
+
 def test_uncompensated_fidelity_crossing_replans_with_the_measured_value(world: World) -> None:
     store, manager, _net, _clock = world
     before = path(store, "dqc-charlie-dave")
@@ -220,3 +257,4 @@ def test_drift_on_a_compensated_fibre_asks_its_apc_to_calibrate(world: World) ->
     alarm = [a for a in alarm_list(store) if a["alarm-type-id"].endswith("fidelity-threshold")
              and not a["is-cleared"]]
     assert len(alarm) == 1 and "apc-1 calibrates" in alarm[0]["alarm-text"]
+
