@@ -110,6 +110,14 @@ class DeviceAdapter(ABC):
         self.commit(confirm_timeout=60, persist=token)
         self.confirm(persist_id=token)
 
+    # -- actions ---------------------------------------------------------------------------
+    def action(self, action_xml: str) -> str:
+        """Invoke a YANG 1.1 action (RFC 7950 §7.15): `action_xml` is the data tree from
+        the top node down to the action element with its input; returns the reply's
+        output elements as XML. Adapters without actions refuse."""
+        raise AdapterError(f"{self.endpoint.node_id}: this adapter has no actions",
+                           tag="operation-not-supported", node_id=self.endpoint.node_id)
+
     # -- notifications -------------------------------------------------------------------
     @abstractmethod
     def subscribe(self, callback: NotificationCallback) -> None:

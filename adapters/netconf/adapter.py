@@ -20,6 +20,8 @@ from southbound.adapter import AdapterError, DeviceAdapter, NotificationCallback
 from southbound.model import DeviceEndpoint
 from southbound.transport import connect
 
+YANG_ACTION_NS = "urn:ietf:params:xml:ns:yang:1"
+
 NC_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 NMDA_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-nmda"
 NMDA_CAP = "urn:ietf:params:xml:ns:yang:ietf-netconf-nmda"
@@ -142,6 +144,17 @@ class NetconfAdapter(DeviceAdapter):
 
     def discard(self) -> None:
         self._call("discard-changes", self._m().discard_changes)
+
+    # -- actions -------------------------------------------------------------------------------
+    def action(self, action_xml: str) -> str:
+        """RFC 7950 §7.15.2: <action xmlns="urn:ietf:params:xml:ns:yang:1"> around the
+        data tree that leads to the action."""
+        wrapper = etree.Element(f"{{{YANG_ACTION_NS}}}action", nsmap={None: YANG_ACTION_NS})
+        wrapper.append(etree.fromstring(action_xml))
+        reply = self._call("action", self._m().dispatch, wrapper)
+        root = etree.fromstring(reply.xml.encode())
+        return "".join(etree.tostring(child, encoding="unicode") for child in root
+                       if etree.QName(child).localname not in ("ok",))
 
     # -- notifications -----------------------------------------------------------------------
     def subscribe(self, callback: NotificationCallback) -> None:

@@ -59,7 +59,7 @@ DEFAULT_FIDELITY_THRESHOLD = 0.9      # sdqn-controller optimiser/fidelity-alarm
 DEFAULT_QBER_THRESHOLD = 0.11         # sdqn-controller optimiser/qber-alarm-threshold
 HYSTERESIS = 0.01                     # a crossing clears this far on the good side
 #: (link or service, measured value, compensating APC or None) on a threshold crossing
-ThresholdHandler = Callable[[str, float, str | None], None]
+ThresholdHandler = Callable[[str, float, str | None], object]
 
 
 @dataclass

@@ -21,6 +21,7 @@ from lxml import etree
 from controller.datastore.apply import JournalOp
 from controller.datastore.nmda import Datastore, NmdaStore, Transaction
 from controller.service.alarms import AlarmKey, AlarmManager, Severity, node_resource
+from controller.service.apc_schedule import CalibrationEvent, CalibrationScheduler
 from controller.service.device_events import DeviceEventStream
 from controller.service.expansion import Expansion, QnumExpander
 from controller.service.heal import SelfHealer
@@ -70,6 +71,11 @@ class ServiceManager:
             NetworkStatePublisher(store, lambda: self.expander.committed.network))
         self.events = DeviceEventStream(self.pool, self.healer.on_notification,
                                         on_stream=self.healer.on_stream)
+        self.calibration = CalibrationScheduler(
+            self.pool, lambda: self.expander.committed.plan,
+            lambda: self.expander.committed.network, on_event=self._on_calibration)
+        self.telemetry.observers.append(self.calibration.run_once)
+        self.healer.on_threshold.append(self.calibration.urgent)
         self.oob = OutOfBandGuard(store, self.pool, self.committer,
                                   on_event=self._on_out_of_band)
         # Make-before-break (controller/service/mbb.py): devices carrying a bridge are
@@ -91,6 +97,17 @@ class ServiceManager:
             self.telemetry.start(telemetry_interval_s)
         if sync_interval_s is not None:
             self.oob.start(sync_interval_s)
+
+    def _on_calibration(self, event: CalibrationEvent) -> None:
+        network = self.expander.committed.network
+        key = AlarmKey(node_resource(network.network_id if network else "unknown", event.apc),
+                       "sdqn-alarms:calibration-failed")
+        if event.result == "failed":
+            self.alarms.raise_alarm(key, Severity.MAJOR,
+                                    f"{event.reason} calibration of {event.apc} "
+                                    f"({', '.join(event.links)}) failed: {event.error}")
+        else:
+            self.alarms.clear_alarm(key, f"{event.reason} calibration {event.result}")
 
     def _on_out_of_band(self, event: OutOfBandEvent) -> None:
         """An alarm either way (issue 7): cleared at once when the policy was applied,

@@ -38,7 +38,7 @@ END_NODE_NS = "urn:sdqn:sdqn-end-node"
 REQUEST_STATE = "/sdqn-services:entanglement-services/request/state"
 PlanSource = Callable[[], Plan | None]
 #: (node → device operational XML, monotonic time the round's reads began)
-ReadingsObserver = Callable[[dict[str, str], float], None]
+ReadingsObserver = Callable[[dict[str, str], float], object]
 
 
 @dataclass(frozen=True)

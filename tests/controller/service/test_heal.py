@@ -245,7 +245,8 @@ def test_uncompensated_fidelity_crossing_replans_with_the_measured_value(world: 
 def test_drift_on_a_compensated_fibre_asks_its_apc_to_calibrate(world: World) -> None:
     store, manager, net, clock = world
     fired: list[tuple[str, float, str | None]] = []
-    manager.healer.on_threshold[:] = [lambda *args: fired.append(args)]
+    manager.healer.on_threshold[:] = [lambda *args: fired.append(args),
+                                      manager.calibration.urgent]
     net.faults.apply(FaultRequest(kind=FaultKind.DRIFT_SURGE, target="apc-1"))
     for _ in range(40):
         advance(net, clock, 30, step=30)
@@ -258,3 +259,45 @@ def test_drift_on_a_compensated_fibre_asks_its_apc_to_calibrate(world: World) ->
              and not a["is-cleared"]]
     assert len(alarm) == 1 and "apc-1 calibrates" in alarm[0]["alarm-text"]
 
+
+def test_drift_crossing_triggers_an_urgent_calibration_that_restores_fidelity(
+        world: World) -> None:
+    store, manager, net, clock = world
+    # (the previous test's drift crossing went to the scheduler as well)
+    urgent = [e for e in manager.calibration.events if e.reason == "urgent"]
+    assert urgent and urgent[-1].apc == "apc-1" and urgent[-1].force
+    assert urgent[-1].result in ("started", "busy")
+    for _ in range(10):                  # 30 simulated s of calibration, then tracking
+        advance(net, clock, 10, step=10)
+        manager.telemetry.poll_once()
+    alarms = [a for a in alarm_list(store) if a["alarm-type-id"].endswith("fidelity-threshold")]
+    assert alarms and all(a["is-cleared"] for a in alarms), alarms
+    assert len([e for e in manager.calibration.events if e.reason == "urgent"]) == len(urgent)
+
+
+
+def test_periodic_calibration_is_requested_once_per_due_apc_forced_only_when_idle(
+        world: World) -> None:
+    from datetime import datetime
+
+    from controller.service.apc_schedule import CalibrationScheduler
+
+    _store, manager, _net, clock = world
+    device_now = datetime.fromisoformat(clock.iso(clock.now()).replace("Z", "+00:00"))
+    sched = CalibrationScheduler(manager.pool, lambda: manager.expander.committed.plan,
+                                 lambda: manager.expander.committed.network,
+                                 clock=lambda: device_now.timestamp() + 4000)
+    readings = {}
+    for apc in ("apc-1", "apc-2", "apc-3"):
+        with manager.pool.session(apc) as adapter:
+            readings[apc] = adapter.get_state()
+    events = {e.apc: e for e in sched.run_once(readings)}
+    busy = sched.busy_links()
+    assert set(events) == {"apc-1", "apc-2", "apc-3"} - {
+        a for a, r in readings.items() if "<calibration-in-progress>true" in r}
+    for apc, event in events.items():
+        links = sched.compensated()[apc]
+        assert event.reason == "periodic" and event.force == (not set(links) & busy)
+        assert event.result in ("started", "deferred", "busy")
+    assert events and any(not e.force for e in events.values())   # r1-r2 carries qkd
+    assert sched.run_once(readings) == []        # asked once per calibration period
