@@ -103,8 +103,9 @@ class ServiceSettings(BaseModel):
                                         description="device state polling period")
     sync_interval_s: float = Field(default=30.0, gt=0,
                                    description="check-sync period (out-of-band changes)")
-    calibration_interval_s: float = Field(default=10.0, gt=0,
-                                          description="APC calibration scheduling period")
+    fault_pause_before_confirm_s: float = Field(
+        default=0.0, ge=0, description="fault injection for crash tests: wait between the "
+        "durable datastore write and the devices' confirm (0 in production)")
 
 
 class TlsSettings(BaseModel):

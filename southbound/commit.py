@@ -27,6 +27,7 @@ import structlog
 from southbound.adapter import AdapterError, DeviceAdapter
 from southbound.diff import ConfigDiffer
 from southbound.history import CommitHistory
+from southbound.inflight import InflightRecord
 from southbound.model import CommitResult, DeviceChange, DeviceOutcome, SyncState
 from southbound.pool import SessionPool
 
@@ -38,8 +39,12 @@ Step = Callable[[DeviceAdapter, DeviceChange], None]
 class NetworkCommit:
     def __init__(self, pool: SessionPool, *, history: CommitHistory | None = None,
                  differ: ConfigDiffer | None = None, confirm_timeout_s: float = 120.0,
-                 workers: int = 32) -> None:
+                 workers: int = 32, inflight: InflightRecord | None = None) -> None:
         self.pool = pool
+        self.inflight = inflight
+        #: fault injection for crash tests: seconds to wait between the durable write and
+        #: the confirm phase
+        self.pause_before_confirm_s = 0.0
         self.history = history
         self.differ = differ or ConfigDiffer()
         self.confirm_timeout_s = confirm_timeout_s
@@ -47,8 +52,16 @@ class NetworkCommit:
 
     # -- public --------------------------------------------------------------------------
     def apply(self, changes: Sequence[DeviceChange], *, label: str | None = None,
-              dry_run: bool = False) -> CommitResult:
-        """Push every change or none. `dry_run` returns per-device diffs, changes nothing."""
+              dry_run: bool = False, before_confirm: Callable[[], None] | None = None
+              ) -> CommitResult:
+        """Push every change or none. `dry_run` returns per-device diffs, changes nothing.
+
+        `before_confirm` runs when every device holds a pending confirmed commit (the
+        controller's own durable write): if it raises, the devices are cancelled and the
+        exception propagates; once it returned, the change is decided — a device that then
+        fails to confirm is left to revert by itself and marked out of sync for
+        reconciliation, and the commit counts as done.
+        """
         commit_id = f"c-{uuid.uuid4().hex[:12]}"
         start = time.perf_counter()
         result = CommitResult(commit_id=commit_id, label=label, success=False, dry_run=dry_run)
@@ -85,6 +98,8 @@ class NetworkCommit:
                 result.success = True
                 return self._finish(result, start, before, {})
             committed: set[str] = set()
+            if self.inflight is not None:
+                self.inflight.begin(commit_id, nodes)
             errors = self._run(nodes, adapters, by_node,
                                lambda a, c: self._commit(a, c, commit_id, committed))
             if errors:
@@ -93,17 +108,45 @@ class NetworkCommit:
                 self._undo_prepare(adapters, locked - committed)
                 self._unlock(adapters, locked & committed)
                 self._mark(result, committed | (locked - committed), "rolled-back")
+                self._end_inflight()
                 return self._finish(result, start, before, {})
+            if before_confirm is not None:
+                try:
+                    before_confirm()
+                except BaseException:
+                    self._cancel(adapters, committed, commit_id)
+                    self._unlock(adapters, locked)
+                    self._end_inflight()
+                    raise
+            if self.pause_before_confirm_s:   # the window a crash test kills us in
+                time.sleep(self.pause_before_confirm_s)
             confirmed: set[str] = set()
             errors = self._run(nodes, adapters, by_node,
                                lambda a, c: self._confirm(a, commit_id, confirmed))
+            if errors and before_confirm is not None:
+                # Decided: the controller's write is durable. The devices that did not
+                # confirm revert by themselves; reconciliation pushes intended again.
+                self._unlock(adapters, locked)
+                self._mark(result, confirmed, "committed")
+                for node, error in errors.items():
+                    result.devices[node].status = "failed"
+                    result.devices[node].error = str(error)
+                    self.pool.set_sync(node, SyncState.OUT_OF_SYNC)
+                log.warning("confirm failed after the commit was decided; devices left to "
+                            "reconcile", devices=sorted(errors))
+                result.success = True
+                self._end_inflight()
+                return self._finish(result, start, before,
+                                    {n: by_node[n].config_xml for n in confirmed})
             if errors:
                 self._fail(result, "confirm", errors)
                 self._cancel(adapters, committed - confirmed, commit_id)
                 self._compensate(result, adapters, confirmed, before)
                 self._unlock(adapters, locked)
+                self._end_inflight()
                 return self._finish(result, start, before, {})
             self._unlock(adapters, locked)
+            self._end_inflight()
             self._mark(result, set(nodes), "committed")
             for node in nodes:  # devices now run exactly what we pushed
                 self.pool.set_sync(node, SyncState.IN_SYNC)
@@ -159,6 +202,10 @@ class NetworkCommit:
         self._unlock(adapters, locked)
         for node, exc in errors.items():
             result.devices[node].error = str(exc)
+
+    def _end_inflight(self) -> None:
+        if self.inflight is not None:
+            self.inflight.end()
 
     # -- recovery ----------------------------------------------------------------------------
     def _undo_prepare(self, adapters: dict[str, DeviceAdapter], nodes: Iterable[str]) -> None:

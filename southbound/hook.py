@@ -5,6 +5,12 @@ validated, but before anything is persisted. This hook renders each affected dev
 configuration from the new intended content and pushes it all-or-nothing; if any device
 fails, it raises, and the store rolls running and intended back: devices, running and
 intended change together or not at all (DESIGN: "A commit is one transaction end to end").
+
+It is a two-phase hook: the devices get a confirmed commit (RFC 6241 §8.4, they revert by
+themselves unless confirmed), *then* the store makes the change durable, *then* the
+devices are confirmed. A controller killed before the store's write leaves devices that
+revert (or that recovery cancels) and datastores that never changed; killed after it,
+recovery confirms the devices' pending commit (southbound/inflight.py).
 """
 
 from __future__ import annotations
@@ -24,17 +30,20 @@ Renderer = Callable[[NmdaStore, Transaction], Sequence[DeviceChange]]
 
 
 class DevicePushHook:
+    two_phase = True
+
     def __init__(self, committer: NetworkCommit, render: Renderer) -> None:
         self.committer = committer
         self.render = render
         self.last_result: CommitResult | None = None
 
-    def __call__(self, store: NmdaStore, txn: Transaction) -> None:
+    def __call__(self, store: NmdaStore, txn: Transaction,
+                 persist: Callable[[], None] | None = None) -> None:
         changes = list(self.render(store, txn))
         if not changes:
             return
         label = f"datastore commit (running v{store.versions[Datastore.RUNNING] + 1})"
-        result = self.committer.apply(changes, label=label)
+        result = self.committer.apply(changes, label=label, before_confirm=persist)
         self.last_result = result
         if result.success:
             return

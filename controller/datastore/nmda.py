@@ -130,7 +130,9 @@ class IdentityExpander:
                txn.record(Datastore.INTENDED))
 
 
-CommitHook = Callable[["NmdaStore", Transaction], None]
+#: hook(store, txn) — or, for a hook with `two_phase = True`, hook(store, txn, persist):
+#: it must call persist() between its own prepare and confirm (see southbound/hook.py).
+CommitHook = Callable[..., None]
 ChangeListener = Callable[[Datastore, Sequence[JournalOp], int], None]
 
 
@@ -458,19 +460,32 @@ class NmdaStore:
     def _finish(self, ds: Datastore, txn: Transaction, ops: list[JournalOp], session_id: int,
                 meta: Mapping[str, str | None] | None = None) -> None:
         """Propagate, run hooks, persist and publish one sealed change to `ds`."""
+        persisted_now: list[bool] = []
+
+        def persist() -> None:
+            """Make the change durable (once). A two-phase hook calls this between its
+            own prepare and confirm, so a crash leaves either both or neither durable."""
+            if persisted_now:
+                return
+            persisted = {d.value: txn.ops.get(d, []) for d in PERSISTENT if d in txn.ops}
+            if self.persistence is not None and (any(persisted.values()) or meta):
+                try:
+                    self.persistence.append(persisted, meta)
+                except Exception as exc:  # disk full, I/O error: nothing may change
+                    raise NetconfError.of(ErrorTag.OPERATION_FAILED,
+                                          f"could not persist {ds}: {exc}") from exc
+            persisted_now.append(True)
+
         if ds is Datastore.RUNNING:
             self.expander.expand(self, txn, ops)
             if Datastore.INTENDED in txn.undos:
                 txn.seal(Datastore.INTENDED)
             for hook in self.commit_hooks:
-                hook(self, txn)
-        persisted = {d.value: txn.ops.get(d, []) for d in PERSISTENT if d in txn.ops}
-        if self.persistence is not None and (any(persisted.values()) or meta):
-            try:
-                self.persistence.append(persisted, meta)
-            except Exception as exc:  # disk full, I/O error: nothing may change
-                raise NetconfError.of(ErrorTag.OPERATION_FAILED,
-                                      f"could not persist {ds}: {exc}") from exc
+                if getattr(hook, "two_phase", False):
+                    hook(self, txn, persist)
+                else:
+                    hook(self, txn)
+        persist()
         txn.release()
         for changed, changed_ops in txn.ops.items():
             if changed_ops or changed is ds:

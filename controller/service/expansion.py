@@ -156,6 +156,14 @@ class QnumExpander:
         devices = data.get("sdqn-controller:controller", {}).get("devices", {})
         self.committed.docs = {d["node-id"]: _canonical(d.get("configuration", {}))
                                for d in devices.get("device", [])}
+        running = store.forest(Datastore.RUNNING).to_dict()
+        if _has_quantum_network(running):
+            try:
+                network = parse_topology(running)
+            except InputError as exc:
+                log.warning("stored topology cannot be optimised", error=str(exc))
+                return
+            self.committed.endpoints = self._endpoints(running, self._kinds(network))
 
     # -- internals ------------------------------------------------------------------------
     def _solve_and_render(self, running: Mapping[str, Any]) -> Expansion:

@@ -33,7 +33,8 @@ from southbound.adapter import AdapterError, DeviceAdapter
 from southbound.commit import NetworkCommit
 from southbound.history import CommitHistory
 from southbound.hook import DevicePushHook
-from southbound.model import DeviceChange
+from southbound.inflight import InflightRecord
+from southbound.model import DeviceChange, SyncState
 from southbound.pool import SessionPool
 from southbound.state import publish_device_states
 
@@ -46,15 +47,18 @@ class ServiceManager:
                  confirm_timeout_s: float = 120.0, device_timeout_s: float = 10.0,
                  time_limit_s: float | None = None,
                  adapters: dict[str, type[DeviceAdapter]] | None = None,
-                 notify: Callable[[etree._Element], None] | None = None) -> None:
+                 notify: Callable[[etree._Element], None] | None = None,
+                 inflight_path: Path | None = None) -> None:
         self.store = store
         self.expander = QnumExpander(username=username, password=password,
                                      time_limit_s=time_limit_s)
         self.expander.load_committed(store)
         self.pool = SessionPool([], adapters=adapters, timeout=device_timeout_s)
         self.history = CommitHistory(history_path) if history_path is not None else None
+        self.inflight = InflightRecord(inflight_path) if inflight_path is not None else None
         self.committer = NetworkCommit(self.pool, history=self.history,
-                                       confirm_timeout_s=confirm_timeout_s)
+                                       confirm_timeout_s=confirm_timeout_s,
+                                       inflight=self.inflight)
         self.hook = DevicePushHook(self.committer, self._device_changes)
         with store.lock:
             store.expander = self.expander
@@ -86,6 +90,39 @@ class ServiceManager:
         self._stop = threading.Event()
         self.oob.sync.intended = lambda node: (self.bridging.get(node)
                                                or self.oob.intended_xml(node))
+
+    def recover(self) -> dict[str, list[str]]:
+        """At start-up: finish what a dead controller left half done, then make every
+        device run what <intended> says (RFC 6241 §8.4.1: a pending confirmed commit can
+        be confirmed or cancelled by its persist-id from any session)."""
+        report: dict[str, list[str]] = {"confirmed": [], "cancelled": [], "pushed": []}
+        self.pool.update(self.expander.committed.endpoints)
+        record = self.inflight.read() if self.inflight is not None else None
+        if record is not None:
+            for node in record.nodes:
+                want = self.oob.intended_xml(node)
+                try:
+                    with self.pool.session(node, wait_s=5) as adapter:
+                        have = adapter.get_config("running")
+                        same = want is not None and not self.committer.differ.diff(
+                            have, want, self.pool.endpoint(node).modules)
+                        if same:
+                            adapter.confirm(persist_id=record.commit_id)
+                        else:
+                            adapter.cancel_commit(persist_id=record.commit_id)
+                    report["confirmed" if same else "cancelled"].append(node)
+                except AdapterError as exc:   # already reverted or confirmed: check-sync
+                    log.info("recovery: pending commit not found", device=node,
+                             error=str(exc))
+            self.inflight.end()  # type: ignore[union-attr]
+        if self.expander.committed.docs:
+            self.store.reexpand()          # the plan, operational state, pool inventory
+        for node in self.pool.node_ids:
+            if self.oob.sync.check_sync(node).state is SyncState.OUT_OF_SYNC \
+                    and self.oob.sync.sync_to(node).success:
+                report["pushed"].append(node)
+        log.info("start-up recovery", **report)
+        return report
 
     def start(self, telemetry_interval_s: float | None = None,
               sync_interval_s: float | None = None) -> None:
