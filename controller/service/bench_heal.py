@@ -175,7 +175,7 @@ def main(devices: Annotated[int, typer.Option(help="managed devices")] = 100,
                          len(report.dropped), len(report.preempted),
                          len(report.touched_unaffected),
                          len(changed_devices), len(report.pushed), report.seconds,
-                         report.error))
+                         report.error, report.solve_s, report.push_s))
             done = len(manager.healer.reports)
             emulated.faults.apply(FaultRequest(kind=FaultKind.FIBRE_CUT, target=link,
                                                clear=True))
@@ -189,7 +189,7 @@ def main(devices: Annotated[int, typer.Option(help="managed devices")] = 100,
         for col in ("round", "cut fibre", "affected", "re-routed", "dropped",
                     "pre-empted (priority)", "unaffected moved", "their flows changed on",
                     "devices pushed",
-                    "cut → committed s", "error"):
+                    "cut → committed s", "error", "of which solve s", "push s"):
             table.add_column(col)
         for row in rows:
             table.add_row(*(f"{v:.3f}" if isinstance(v, float) else str(v or "")

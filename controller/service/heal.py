@@ -77,6 +77,8 @@ class HealReport:
     preempted: list[str] = field(default_factory=list)   # dropped for a higher priority
     pushed: list[str] = field(default_factory=list)
     degraded: list[str] = field(default_factory=list)   # links planned at measured fidelity
+    solve_s: float = 0.0                 # candidates + Q-NUM solve inside the expansion
+    push_s: float = 0.0                  # the network-wide device commit
     finished: float = 0.0
     error: str | None = None
 
@@ -98,13 +100,15 @@ class SelfHealer:
     def __init__(self, store: NmdaStore, expander: QnumExpander, *,
                  alarms: AlarmManager | None = None, settle_s: float = 0.05,
                  retry_s: float = 2.0,
-                 pushed: Callable[[], list[str]] | None = None) -> None:
+                 pushed: Callable[[], list[str]] | None = None,
+                 push_seconds: Callable[[], float] | None = None) -> None:
         self.store = store
         self.expander = expander
         self.alarms = alarms
         self.settle_s = settle_s
         self.retry_s = retry_s
         self.pushed = pushed or (lambda: [])
+        self.push_seconds = push_seconds or (lambda: 0.0)
         self.correlator = FaultCorrelator()
         self.reports: list[HealReport] = []
         self._kick = threading.Event()
@@ -335,6 +339,8 @@ class SelfHealer:
             self.alarms.clear_alarm(
                 AlarmKey(self._network_resource(), "sdqn-alarms:commit-failed", "heal"))
         report.pushed = self.pushed()
+        report.solve_s = exp.committed.solve_s
+        report.push_s = self.push_seconds() if report.pushed else 0.0
         report.rerouted = [n for n in report.affected if _choice(after, n) is not None]
         report.dropped = [n for n in report.affected if _choice(after, n) is None]
         report.touched_unaffected = sorted(

@@ -69,7 +69,9 @@ class ServiceManager:
         self.alarms = AlarmManager(store, notify=notify)
         self.last_pushed: list[str] = []
         self.healer = SelfHealer(store, self.expander, alarms=self.alarms,
-                                 pushed=lambda: list(self.last_pushed))
+                                 pushed=lambda: list(self.last_pushed),
+                                 push_seconds=lambda: (self.hook.last_result.duration_s
+                                                       if self.hook.last_result else 0.0))
         self.telemetry.observers.append(self.healer.on_readings)
         self.telemetry.observers.append(
             NetworkStatePublisher(store, lambda: self.expander.committed.network))
