@@ -20,6 +20,8 @@ import structlog
 
 from adapters.vendor_apc.mapping import (
     VendorConfig,
+    calibrate_force,
+    calibrate_output,
     event_to_notification,
     merge_vendor,
     state_to_yang,
@@ -197,6 +199,18 @@ class PolarixApcAdapter(DeviceAdapter):
 
     def discard(self) -> None:
         self._call("DELETE", "/api/v1/config/pending")
+
+    # -- actions ---------------------------------------------------------------------------
+    def action(self, action_xml: str) -> str:
+        """RFC 7950 §7.15 action, YANG-modelled like the config: the only one a Polarix APC
+        has is sdqn-apc `calibrate`, played by `POST /api/v1/calibrate {force}`; the reply
+        is the action's output elements (result, expected-duration)."""
+        try:
+            force = calibrate_force(action_xml)
+            return calibrate_output(self._call("POST", "/api/v1/calibrate", {"force": force}))
+        except AdapterError as exc:
+            exc.node_id = exc.node_id or self.endpoint.node_id
+            raise
 
     # -- vendor extras -----------------------------------------------------------------------
     def calibrate(self, *, force: bool = False) -> str:

@@ -313,3 +313,52 @@ def event_to_notification(event: dict[str, Any]) -> str | None:
         return None
     return (f'<notification xmlns="{NOTIFICATION_NS}"><eventTime>{iso_time(event["time"])}'
             f"</eventTime>{body}</notification>")
+
+
+# -- the calibrate action ------------------------------------------------------------------------
+CALIBRATE_RESULTS = ("started", "deferred", "busy")  # sdqn-apc calibrate output 'result'
+
+
+def calibrate_force(action_xml: str) -> bool:
+    """The `force` input of the sdqn-apc action `calibrate`, from the RFC 7950 §7.15.2 data
+    tree the controller sends (`<apc><calibrate><force>…</force></calibrate></apc>`).
+
+    A Polarix APC has this one action; any other tree is operation-not-supported (RFC 6241
+    Appendix A), as a NETCONF server answers an action it does not implement."""
+    try:
+        root = etree.fromstring(action_xml, _PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise invalid(f"action is not well-formed XML: {exc}") from None
+    actions = [e for e in root if isinstance(e.tag, str)]
+    if root.tag != f"{_Q}apc" or len(actions) != 1 or actions[0].tag != f"{_Q}calibrate":
+        names = "/".join(etree.QName(e).localname for e in [root, *actions[:1]])
+        raise AdapterError(f"action {names!r}: a Polarix APC implements only "
+                           "/sdqn-apc:apc/calibrate", tag="operation-not-supported")
+    inputs = [e for e in actions[0] if isinstance(e.tag, str)]
+    for leaf in inputs:
+        if leaf.tag != f"{_Q}force":
+            raise invalid(f"/sdqn-apc:apc/calibrate: no input {etree.QName(leaf).localname!r}")
+    if len(inputs) > 1:
+        raise invalid("/sdqn-apc:apc/calibrate/force appears more than once")
+    return _boolean("calibrate/force", inputs[0].text) if inputs else False  # YANG default
+
+
+def calibrate_output(reply: dict[str, Any]) -> str:
+    """sdqn-apc `calibrate` output elements (XML) for the vendor's calibrate reply.
+
+    `expectedDurationS` (seconds, float) becomes `expected-duration` (duration-seconds,
+    decimal64 with 9 digits); the vendor omits it when it answers busy, and so does the
+    output. A result sdqn-apc has no enum for is a device fault: operation-failed."""
+    result = reply.get("result")
+    if result not in CALIBRATE_RESULTS:
+        raise AdapterError(f"calibrate: unexpected vendor result {result!r}",
+                           tag="operation-failed")
+    out = f'<result xmlns="{APC_NS}">{result}</result>'
+    duration = reply.get("expectedDurationS")
+    if duration is not None:
+        seconds = Decimal(repr(float(duration))).quantize(Decimal("0.000000001"))
+        if seconds < 0:
+            raise AdapterError(f"calibrate: negative expected duration {duration!r}",
+                               tag="operation-failed")
+        out += f'<expected-duration xmlns="{APC_NS}">{decimal_text(seconds)}</expected-duration>'
+    return out
