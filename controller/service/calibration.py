@@ -276,6 +276,7 @@ class CalibrationScheduler:
             plan = self.plan()
             if readings is None:
                 readings = self._read(apcs, plan)
+            readings = {node: xml for node, xml in readings.items() if _well_formed(node, xml)}
             now = self.clock()
             for apc in apcs:
                 xml = readings.get(apc)
@@ -509,6 +510,17 @@ class CalibrationScheduler:
 
 
 _DOWN = ApcReading(None, None, False, None, False, True)
+
+
+def _well_formed(node: str, xml: str) -> bool:
+    """A reading that does not parse is skipped (that device waits for the next round)
+    instead of ending the round for every APC."""
+    try:
+        etree.fromstring(f"<data>{xml}</data>".encode())
+    except etree.XMLSyntaxError as exc:
+        log.warning("calibration: unreadable device state", node=node, error=str(exc))
+        return False
+    return True
 
 
 def _busy(links: Sequence[str], load: Mapping[str, float]) -> dict[str, float]:

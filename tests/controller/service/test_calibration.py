@@ -289,6 +289,21 @@ def test_vendor_apc_is_calibrated_through_its_adapter(
     assert wait_for(lambda: emu.device.last_calibration != last)
 
 
+def test_background_rounds_read_over_the_pool_until_stopped(
+        polarix: tuple[PolarixApcEmulator, SessionPool]) -> None:
+    emu, pool = polarix
+    seen: list[CalibrationEvent] = []
+    sched = CalibrationScheduler(pool, lambda: None, lambda: {"apc-v": ("l-apc-v",)},
+                                 on_event=seen.append)
+    sched.start(0.05)
+    try:
+        assert wait_for(lambda: emu.device.last_calibration is not None)
+    finally:
+        sched.stop()
+    assert [(e.reason, e.result) for e in seen] == [("urgent-out-of-spec", "started")]
+    assert sched._thread is None
+
+
 def test_vendor_refusal_is_a_failed_event_retried_after_back_off(
         polarix: tuple[PolarixApcEmulator, SessionPool]) -> None:
     emu, pool = polarix
@@ -409,3 +424,35 @@ def test_readings_and_action_payloads() -> None:
     with pytest.raises(ValueError):
         CalibrationScheduler(cast(SessionPool, FakePool({})), lambda: None, dict,
                              interval_s=0)
+
+
+def test_a_device_deferring_an_idle_window_request_is_forced_at_the_deadline() -> None:
+    """The plan says idle but the device still sees traffic (e.g. an old path kept by
+    make-before-break): it holds the request; the controller forces at max-deferral."""
+    deferred = f'<result xmlns="{APC}">deferred</result>'
+    pool = FakePool({"apc-a": deferred})
+    now = [1_800_000_000.0 + 3600.0]                   # due now (last 08:00:00 + 1 h)
+    sched = CalibrationScheduler(cast(SessionPool, pool), lambda: None,
+                                 lambda: {"apc-a": ("a-r",)}, max_deferral_s=600.0,
+                                 clock=lambda: now[0])
+    readings = {"apc-a": apc_state(0.001)}
+    assert [(e.reason, e.result, e.force) for e in sched.run_once(readings)] == [
+        ("periodic", "deferred", False)]
+    assert sched.schedule()[0].state == "requested"
+    now[0] += 599.0
+    assert sched.run_once(readings) == [] and len(pool.log) == 1
+    now[0] += 1.0
+    pool.answers["apc-a"] = STARTED
+    assert [(e.reason, e.result, e.force) for e in sched.run_once(readings)] == [
+        ("deferred-deadline", "started", True)]
+    assert sched.schedule()[0].state == "calibrating"
+
+
+def test_an_unreadable_reading_skips_only_its_device() -> None:
+    pool = FakePool({"apc-b": STARTED})
+    sched = CalibrationScheduler(cast(SessionPool, pool), lambda: None,
+                                 lambda: {"apc-a": ("a-r",), "apc-b": ("r-b",)},
+                                 clock=lambda: 1_800_000_060.0)
+    events = sched.run_once({"apc-a": "<apc", "apc-b": apc_state(0.3, spec="out-of-spec")})
+    assert [(e.apc, e.reason) for e in events] == [("apc-b", "urgent-out-of-spec")]
+    assert [s.state for s in sched.schedule()] == ["unavailable", "calibrating"]
