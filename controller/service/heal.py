@@ -206,6 +206,10 @@ class SelfHealer:
             except Exception as exc:  # a failing handler must not stop fault handling
                 log.error("threshold handler failed", subject=subject, error=str(exc))
 
+    def thresholds(self) -> tuple[float, float]:
+        """(fidelity-alarm-threshold, qber-alarm-threshold) from running."""
+        return self._thresholds_configured()
+
     def _thresholds_configured(self) -> tuple[float, float]:
         data = self.store.forest(Datastore.RUNNING).to_dict()
         opt = data.get("sdqn-controller:controller", {}).get("optimiser", {})

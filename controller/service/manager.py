@@ -21,7 +21,11 @@ from lxml import etree
 from controller.datastore.apply import JournalOp
 from controller.datastore.nmda import Datastore, NmdaStore, Transaction
 from controller.service.alarms import AlarmKey, AlarmManager, Severity, node_resource
-from controller.service.apc_schedule import CalibrationEvent, CalibrationScheduler
+from controller.service.calibration import (
+    CalibrationEvent,
+    CalibrationScheduler,
+    compensators,
+)
 from controller.service.device_events import DeviceEventStream
 from controller.service.expansion import Expansion, QnumExpander
 from controller.service.heal import SelfHealer
@@ -79,9 +83,15 @@ class ServiceManager:
                                         on_stream=self.healer.on_stream)
         self.calibration = CalibrationScheduler(
             self.pool, lambda: self.expander.committed.plan,
-            lambda: self.expander.committed.network, on_event=self._on_calibration)
-        self.telemetry.observers.append(self.calibration.run_once)
-        self.healer.on_threshold.append(self.calibration.urgent)
+            lambda: compensators(self.expander.committed.network),
+            qber_threshold=lambda: self.healer.thresholds()[1],
+            on_event=self._on_calibration)
+        self.telemetry.observers.append(
+            lambda readings, _at: self.calibration.run_once(readings))
+        # A drift crossing on a compensated fibre: calibrate its APC now.
+        self.healer.on_threshold.append(
+            lambda _subject, _value, apc: apc is not None
+            and self.calibration.urgent(apc, "urgent-qber"))
         self.oob = OutOfBandGuard(store, self.pool, self.committer,
                                   on_event=self._on_out_of_band)
         # Make-before-break (controller/service/mbb.py): devices carrying a bridge are
