@@ -19,6 +19,7 @@ from copy import deepcopy
 from pathlib import Path
 from typing import Any, TypeVar
 
+import libyang
 from libyang.util import c2str
 from lxml import etree
 from ncclient import manager as nc_manager
@@ -85,7 +86,7 @@ class Daemon:
         self._log = log_path.open("w")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "controller.cli", "controller", "run", "--config",
-             str(config), "--log-level", "warning"], cwd=REPO_ROOT, stdout=subprocess.PIPE,
+             str(config), "--log-level", "info"], cwd=REPO_ROOT, stdout=subprocess.PIPE,
             stderr=self._log, text=True, env={**os.environ, "COLUMNS": "200"})
         assert self.proc.stdout is not None
         # Start-up (store, recovery, device sessions) happens before this line.
@@ -173,18 +174,25 @@ def _xml_to_rfc7951(configuration: etree._Element | None) -> Any:
     assert configuration is not None and len(configuration) == 1
     module = DEVICE_MODULES[etree.QName(configuration[0]).localname]
     ctx = _DEVICE_SCHEMAS.get(module).ctx
-    namespaces = {m.name(): c2str(m.cdata.ns) for m in ctx}
+    namespaces: dict[str, str] = {m.name(): c2str(m.cdata.ns) for m in ctx}
+    nsmap: dict[str | None, str] = {name: ns for name, ns in namespaces.items()
+                                    if name != module}
+    nsmap[None] = namespaces[module]
     root = etree.Element(f"{{{namespaces[module]}}}{etree.QName(configuration[0]).localname}",
-                         nsmap={None: namespaces[module],
-                                **{name: ns for name, ns in namespaces.items()
-                                   if name != module}})
+                         nsmap=nsmap)
     root.extend(deepcopy(list(configuration[0])))
     for element in root.iter():
         element.tag = f"{{{namespaces[module]}}}{etree.QName(element).localname}"
-    tree = ctx.parse_data_mem(etree.tostring(root).decode(), "xml", no_state=True,
-                              strict=True, validate_present=False, parse_only=True)
+    return json.loads(convert(ctx, etree.tostring(root).decode(), "xml", "json"))
+
+
+def convert(ctx: libyang.Context, text: str, source: str, target: str) -> str:
+    """Configuration data from one encoding to the other (xml, json), via the schema."""
+    tree = ctx.parse_data_mem(text, source, no_state=True, strict=True,
+                              validate_present=False, parse_only=True)
+    assert tree is not None, text
     try:
-        return json.loads(tree.print_mem("json", with_siblings=True))
+        return str(tree.print_mem(target, with_siblings=True))
     finally:
         tree.free()
 
@@ -204,14 +212,7 @@ def intent_xml(net: Network) -> str:
         node["sdqn-topology:quantum-node"]["management"]["port"] = ports[node["node-id"]]
     payload = json.dumps({**topology, **json.loads(
         (CONFIG_DIR / "services" / "demo.json").read_text())})
-    ctx = Schema(list(PRODUCT_MODULES)).ctx
-    tree = ctx.parse_data_mem(payload, "json", no_state=True, strict=True,
-                              validate_present=False, parse_only=True)
-    try:
-        return "".join(node.print_mem("xml", with_siblings=False)
-                       for node in tree.siblings(include_self=True))
-    finally:
-        tree.free()
+    return convert(Schema(list(PRODUCT_MODULES)).ctx, payload, "json", "xml")
 
 
 def device_configs(net: Network) -> dict[str, Any]:

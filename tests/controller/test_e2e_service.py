@@ -46,8 +46,8 @@ def test_operator_commit_configures_devices_and_services_come_up(tmp_path: Path)
         states = daemon.service_states()
         assert {n for n, s in states.items() if s["admission"] == "admitted"} == set(SERVED)
         assert states["dqs-alice-dave"]["admission"] == "rejected"   # F ≥ 0.99: out of reach
-        assert {states[n]["oper-state"] for n in SERVED} <= {"stabilising", "up",
-                                                             "degraded"}, states
+        # Provisioning, then stabilising while the devices apply it: never down.
+        assert all(states[n]["oper-state"] != "down" for n in SERVED), states
         # Lasers warm up and APCs calibrate (minutes simulated): then the services are up.
         assert_services_served(daemon)
 
