@@ -3,7 +3,6 @@ and against the Polarix vendor APC; the attribution rules on recorded readings."
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -15,9 +14,7 @@ from typing import Any, cast
 import pytest
 
 from adapters.vendor_apc import PolarixApcAdapter
-from controller.datastore.nmda import Datastore, NmdaStore
-from controller.datastore.schema import Schema
-from controller.paths import CONFIG_DIR
+from controller.datastore.nmda import NmdaStore
 from controller.service.calibration import (
     ApcReading,
     CalibrationEvent,
@@ -29,16 +26,15 @@ from controller.service.calibration import (
 )
 from controller.service.faults import endpoint_qbers
 from controller.service.manager import ServiceManager
-from controller.settings import PRODUCT_MODULES
 from simulators.clock import ManualClock
 from simulators.devices.apc import CALIBRATION_DURATION, Apc
-from simulators.devices.world import Topology
 from simulators.faults import FaultKind, FaultRequest
-from simulators.launcher import DEFAULT_TOPOLOGY, Network, SchemaCache
+from simulators.launcher import Network
 from simulators.vendor_apc import PolarixApc, PolarixApcEmulator
 from southbound.adapter import AdapterError
 from southbound.pool import SessionPool
 from tests.adapters.conftest import PASSWORD, apc_xml, endpoint, wait_for
+from tests.controller.service.conftest import advance, metro_world
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -66,12 +62,7 @@ class World:
             clock=self.now, **kwargs)
 
     def advance(self, seconds: float, step: float = 5.0) -> None:
-        remaining = seconds
-        while remaining > 1e-9:
-            dt = min(step, remaining)
-            self.clock.advance(dt)
-            self.net.ticker.tick_once()
-            remaining -= dt
+        advance(self.net, self.clock, seconds, step)
 
     def state(self, node: str) -> str:
         with self.manager.pool.session(node) as adapter:
@@ -90,39 +81,25 @@ class World:
 def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     """The metro network configured by the controller with one service, qkd-alice-bob
     (alice–r1–r2–bob): apc-1's fibre r1-r2 is busy, apc-2's and apc-3's are idle."""
-    clock = ManualClock()
-    net = Network(Topology.load(DEFAULT_TOPOLOGY), clock=clock, seed=11,
-                  use_topology_ports=False, tick=3600, schemas=SchemaCache())
-    net.start(control=False)
-    store = NmdaStore(Schema(list(PRODUCT_MODULES)))
-    manager = ServiceManager(store, time_limit_s=5, device_timeout_s=10)
     calls: dict[str, list[bool]] = {}
-    for node, device in net.devices.items():
-        if isinstance(device.model, Apc):
-            real = device.model.calibrate
 
-            def spy(now: float, force: bool = False, *, _node: str = node,
-                    _real: Callable[..., tuple[str, float]] = real) -> tuple[str, float]:
-                calls.setdefault(_node, []).append(force)
-                return _real(now, force)
+    def spy_on_apcs(net: Network) -> None:
+        for node, device in net.devices.items():
+            if isinstance(device.model, Apc):
+                real = device.model.calibrate
 
-            monkeypatch.setattr(device.model, "calibrate", spy)
-    try:
-        ports = {d["node-id"]: d["port"] for d in net.inventory()["devices"]}
-        topology = json.loads((CONFIG_DIR / "topologies" / "metro.json").read_text())
-        for node in topology["ietf-network:networks"]["network"][0]["node"]:
-            node["sdqn-topology:quantum-node"]["management"]["port"] = ports[node["node-id"]]
-        store.edit_json(Datastore.RUNNING, topology)
-        services = json.loads((CONFIG_DIR / "services" / "demo.json").read_text())
-        requests = services["sdqn-services:entanglement-services"]["request"]
-        requests[:] = [r for r in requests if r["name"] == "qkd-alice-bob"]
-        store.edit_json(Datastore.RUNNING, services)
+                def spy(now: float, force: bool = False, *, _node: str = node,
+                        _real: Callable[..., tuple[str, float]] = real) -> tuple[str, float]:
+                    calls.setdefault(_node, []).append(force)
+                    return _real(now, force)
+
+                monkeypatch.setattr(device.model, "calibrate", spy)
+
+    with metro_world(prepare=spy_on_apcs, services=lambda requests: [
+            r for r in requests if r["name"] == "qkd-alice-bob"]) as (store, manager, net, clock):
         w = World(store, manager, net, clock, calls)
         w.advance(CALIBRATION_DURATION + 10)      # the power-up calibrations finish
         yield w
-    finally:
-        manager.close()
-        net.stop()
 
 
 def by_apc(events: list[CalibrationEvent]) -> dict[str, CalibrationEvent]:

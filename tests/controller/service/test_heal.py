@@ -11,54 +11,23 @@ from typing import Any
 import pytest
 
 from controller.datastore.nmda import Datastore, NmdaStore
-from controller.datastore.schema import Schema
-from controller.paths import CONFIG_DIR
 from controller.service.heal import HealReport
-from controller.service.manager import ServiceManager
-from controller.settings import PRODUCT_MODULES
-from simulators.clock import ManualClock
-from simulators.devices.world import Topology
 from simulators.faults import FaultKind, FaultRequest
-from simulators.launcher import DEFAULT_TOPOLOGY, Network, SchemaCache
-
-World = tuple[NmdaStore, ServiceManager, Network, ManualClock]
-
-
-def advance(network: Network, clock: ManualClock, seconds: float, step: float = 5.0) -> None:
-    remaining = seconds
-    while remaining > 1e-9:
-        dt = min(step, remaining)
-        clock.advance(dt)
-        network.ticker.tick_once()
-        remaining -= dt
+from simulators.launcher import Network
+from tests.controller.service.conftest import World, advance, metro_world
 
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
-    clock = ManualClock()
-    net = Network(Topology.load(DEFAULT_TOPOLOGY), clock=clock, seed=11,
-                  use_topology_ports=False, tick=3600, schemas=SchemaCache())
-    net.start(control=False)
-    store = NmdaStore(Schema(list(PRODUCT_MODULES)))
-    manager = ServiceManager(store, time_limit_s=5, device_timeout_s=10)
-    try:
-        ports = {d["node-id"]: d["port"] for d in net.inventory()["devices"]}
-        topology = json.loads((CONFIG_DIR / "topologies" / "metro.json").read_text())
-        for node in topology["ietf-network:networks"]["network"][0]["node"]:
-            node["sdqn-topology:quantum-node"]["management"]["port"] = ports[node["node-id"]]
-        store.edit_json(Datastore.RUNNING, topology)
-        store.edit_json(Datastore.RUNNING, json.loads(
-            (CONFIG_DIR / "services" / "demo.json").read_text()))
+    with metro_world() as w:
+        _store, manager, net, clock = w
         manager.start()
         deadline = time.monotonic() + 30
-        while len(manager.events.subscribed) < len(ports) and time.monotonic() < deadline:
+        while len(manager.events.subscribed) < len(net.devices) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert len(manager.events.subscribed) == len(ports)
+        assert len(manager.events.subscribed) == len(net.devices)
         advance(net, clock, 400)
-        yield store, manager, net, clock
-    finally:
-        manager.close()
-        net.stop()
+        yield w
 
 
 def fault(world: World, link: str, *, clear: bool = False) -> HealReport:

@@ -18,7 +18,6 @@ from simulators.launcher import Network
 from southbound.model import ConnectionState, DeviceEndpoint, SyncState
 from southbound.sync import SyncPolicy
 from southbound.transport import connect
-from tests.controller.service.test_telemetry import world  # noqa: F401  (shared fixture)
 
 CTL = "sdqn-controller:controller"
 World = tuple[NmdaStore, ServiceManager, Network, ManualClock]
@@ -53,7 +52,7 @@ class Guarded:
 
 
 @pytest.fixture
-def g(world: World) -> Iterator[Guarded]:  # noqa: F811
+def g(world: World) -> Iterator[Guarded]:
     guarded = Guarded(world)
     try:
         yield guarded

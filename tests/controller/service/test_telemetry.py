@@ -3,50 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
 from controller.datastore.nmda import Datastore, NmdaStore
-from controller.datastore.schema import Schema
-from controller.paths import CONFIG_DIR
 from controller.service.manager import ServiceManager
-from controller.settings import PRODUCT_MODULES
 from simulators.clock import ManualClock
-from simulators.devices.world import Topology
-from simulators.launcher import DEFAULT_TOPOLOGY, Network, SchemaCache
-
-
-def advance(network: Network, clock: ManualClock, seconds: float, step: float = 5.0) -> None:
-    remaining = seconds
-    while remaining > 1e-9:
-        dt = min(step, remaining)
-        clock.advance(dt)
-        network.ticker.tick_once()
-        remaining -= dt
-
-
-@pytest.fixture
-def world() -> Iterator[tuple[NmdaStore, ServiceManager, Network, ManualClock]]:
-    clock = ManualClock()
-    net = Network(Topology.load(DEFAULT_TOPOLOGY), clock=clock, seed=11,
-                  use_topology_ports=False, tick=3600, schemas=SchemaCache())
-    net.start(control=False)
-    store = NmdaStore(Schema(list(PRODUCT_MODULES)))
-    manager = ServiceManager(store, time_limit_s=5, device_timeout_s=10)
-    try:
-        ports = {d["node-id"]: d["port"] for d in net.inventory()["devices"]}
-        topology = json.loads((CONFIG_DIR / "topologies" / "metro.json").read_text())
-        for node in topology["ietf-network:networks"]["network"][0]["node"]:
-            node["sdqn-topology:quantum-node"]["management"]["port"] = ports[node["node-id"]]
-        store.edit_json(Datastore.RUNNING, topology)
-        store.edit_json(Datastore.RUNNING, json.loads(
-            (CONFIG_DIR / "services" / "demo.json").read_text()))
-        yield store, manager, net, clock
-    finally:
-        manager.close()
-        net.stop()
+from simulators.launcher import Network
+from tests.controller.service.conftest import advance
 
 
 def states(store: NmdaStore) -> dict[str, dict[str, Any]]:

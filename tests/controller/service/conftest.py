@@ -1,0 +1,71 @@
+"""The emulated metro network configured by a real service layer: the set-up the service
+tests share (real NETCONF devices on localhost, simulated time on a manual clock)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from controller.datastore.nmda import Datastore, NmdaStore
+from controller.datastore.schema import Schema
+from controller.paths import CONFIG_DIR
+from controller.service.manager import ServiceManager
+from controller.settings import PRODUCT_MODULES
+from simulators.clock import ManualClock
+from simulators.devices.world import Topology
+from simulators.launcher import DEFAULT_TOPOLOGY, Network, SchemaCache
+
+World = tuple[NmdaStore, ServiceManager, Network, ManualClock]
+
+
+def advance(network: Network, clock: ManualClock, seconds: float, step: float = 5.0) -> None:
+    """Move simulated time in ticks of at most `step` seconds."""
+    remaining = seconds
+    while remaining > 1e-9:
+        dt = min(step, remaining)
+        clock.advance(dt)
+        network.ticker.tick_once()
+        remaining -= dt
+
+
+@contextmanager
+def metro_world(*, prepare: Callable[[Network], None] | None = None,
+                services: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None
+                ) -> Iterator[World]:
+    """Devices started, topology (with the emulators' ports) and demo requests committed.
+
+    `prepare` runs on the started network before any commit; `services` may filter the
+    demo requests."""
+    clock = ManualClock()
+    net = Network(Topology.load(DEFAULT_TOPOLOGY), clock=clock, seed=11,
+                  use_topology_ports=False, tick=3600, schemas=SchemaCache())
+    net.start(control=False)
+    store = NmdaStore(Schema(list(PRODUCT_MODULES)))
+    manager = ServiceManager(store, time_limit_s=5, device_timeout_s=10)
+    try:
+        if prepare is not None:
+            prepare(net)
+        ports = {d["node-id"]: d["port"] for d in net.inventory()["devices"]}
+        topology = json.loads((CONFIG_DIR / "topologies" / "metro.json").read_text())
+        for node in topology["ietf-network:networks"]["network"][0]["node"]:
+            node["sdqn-topology:quantum-node"]["management"]["port"] = ports[node["node-id"]]
+        store.edit_json(Datastore.RUNNING, topology)
+        demo = json.loads((CONFIG_DIR / "services" / "demo.json").read_text())
+        if services is not None:
+            requests = demo["sdqn-services:entanglement-services"]["request"]
+            requests[:] = services(requests)
+        store.edit_json(Datastore.RUNNING, demo)
+        yield store, manager, net, clock
+    finally:
+        manager.close()
+        net.stop()
+
+
+@pytest.fixture
+def world() -> Iterator[World]:
+    with metro_world() as w:
+        yield w
