@@ -125,11 +125,7 @@ def cut_fibre(console: Console, service: Any, emulated: Any, link: str) -> None:
     done = len(service.healer.reports)
     console.print(f"[bold red]injecting a fibre cut on {link}[/] (emulator fault API)")
     emulated.faults.apply(FaultRequest(kind=FaultKind.FIBRE_CUT, target=link))
-    deadline = time.monotonic() + 30
-    while len(service.healer.reports) <= done and time.monotonic() < deadline:
-        time.sleep(0.05)
-    service.healer.wait_idle(30)
-    for report in service.healer.reports[done:]:
+    for report in service.healer.wait_rounds(done, 30):
         console.print(f"controller: root cause {sorted(report.roots.failed_links)} "
                       f"(reported by {', '.join(report.roots.reported_by(link))}); "
                       f"re-routed {report.rerouted or 'nothing'}, dropped "

@@ -133,6 +133,24 @@ def main(devices: Annotated[int, typer.Option(help="managed devices")] = 100,
         console.print(f"{len(ports)} devices, {live} live services "
                       f"({len(manager.events.subscribed)} notification streams), "
                       f"set up in {setup_s:.1f} s")
+        # Cut core fibres a re-route can avoid (not bridges of the core graph).
+        core = nx.Graph((lk.a, lk.b, {"id": lid}) for lid, lk in network.links.items()
+                        if not lid.startswith("e"))
+        bridges = {core.edges[u, v]["id"] for u, v in nx.bridges(core)}
+        repeaters = [n for n, node in network.nodes.items() if node.kind is DeviceKind.REPEATER]
+
+        def fibre(link: str, *, clear: bool) -> Any:
+            done = len(manager.healer.reports)
+            emulated.faults.apply(FaultRequest(kind=FaultKind.FIBRE_CUT, target=link,
+                                               clear=clear))
+            clock.advance(1.0)
+            emulated.ticker.tick_once()
+            return manager.healer.wait_rounds(done, 60)[0]
+
+        def flows_of(services: set[str]) -> dict[str, dict[str, Any]]:
+            return {n: {f["flow-id"]: f for f in _flows(emulated.devices[n].store.get(
+                Datastore.RUNNING)) if f.get("service") in services} for n in repeaters}
+
         rows = []
         for rnd in range(rounds):
             plan = manager.expander.committed.plan
@@ -143,48 +161,24 @@ def main(devices: Annotated[int, typer.Option(help="managed devices")] = 100,
                 for lid in a.candidate.route.links:
                     if not lid.startswith("e"):
                         usage[lid] = usage.get(lid, 0) + 1
-            # Cut core fibres a re-route can avoid (not bridges of the core graph).
-            core = nx.Graph((lk.a, lk.b, {"id": lid}) for lid, lk in network.links.items()
-                            if not lid.startswith("e"))
-            bridges = {core.edges[u, v]["id"] for u, v in nx.bridges(core)}
             ranked = sorted((lid for lid in usage if lid not in bridges),
                             key=lambda lid: (-usage[lid], lid))
             link = ranked[rnd % len(ranked)]
-            repeaters = [n for n, node in network.nodes.items()
-                         if node.kind is DeviceKind.REPEATER]
-            flows_before = {n: _flows(emulated.devices[n].store.get(Datastore.RUNNING))
-                            for n in repeaters}
-            done = len(manager.healer.reports)
-            emulated.faults.apply(FaultRequest(kind=FaultKind.FIBRE_CUT, target=link))
-            clock.advance(1.0)
-            emulated.ticker.tick_once()
-            deadline = time.monotonic() + 60
-            while len(manager.healer.reports) <= done and time.monotonic() < deadline:
-                time.sleep(0.01)
-            manager.healer.wait_idle(60)
-            report = manager.healer.reports[done]
-            unaffected = {a.request.name for a in plan.admitted
-                          if a.request.name not in report.affected
-                          and a.request.name not in report.preempted}
+            live_before = {a.request.name for a in plan.admitted}
+            flows_before = flows_of(live_before)
+            report = fibre(link, clear=False)
+            unaffected = live_before - set(report.affected) - set(report.preempted)
+            flows_after = flows_of(unaffected)
             changed_devices = sorted(
                 n for n in repeaters
-                if {f["flow-id"]: f for f in flows_before[n] if f.get("service") in unaffected}
-                != {f["flow-id"]: f for f in _flows(emulated.devices[n].store.get(
-                    Datastore.RUNNING)) if f.get("service") in unaffected})
+                if {k: f for k, f in flows_before[n].items() if f.get("service") in unaffected}
+                != flows_after[n])
             rows.append((rnd + 1, link, len(report.affected), len(report.rerouted),
                          len(report.dropped), len(report.preempted),
                          len(report.touched_unaffected),
                          len(changed_devices), len(report.pushed), report.seconds,
                          report.error, report.solve_s, report.push_s))
-            done = len(manager.healer.reports)
-            emulated.faults.apply(FaultRequest(kind=FaultKind.FIBRE_CUT, target=link,
-                                               clear=True))
-            clock.advance(1.0)
-            emulated.ticker.tick_once()
-            deadline = time.monotonic() + 60
-            while len(manager.healer.reports) <= done and time.monotonic() < deadline:
-                time.sleep(0.01)
-            manager.healer.wait_idle(60)
+            fibre(link, clear=True)
         table = Table(title=f"sdqn bench heal — {len(ports)} devices, {live} live services")
         for col in ("round", "cut fibre", "affected", "re-routed", "dropped",
                     "pre-empted (priority)", "unaffected moved", "their flows changed on",

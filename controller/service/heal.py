@@ -245,6 +245,15 @@ class SelfHealer:
         """Block until no healing round is pending or running (tests, benchmark)."""
         return self._idle.wait(timeout)
 
+    def wait_rounds(self, since: int, timeout: float) -> list[HealReport]:
+        """The rounds reported after the first `since`, once at least one exists and the
+        healer is idle again (empty if none came within `timeout`)."""
+        deadline = time.monotonic() + timeout
+        while len(self.reports) <= since and time.monotonic() < deadline:
+            time.sleep(0.01)
+        self.wait_idle(max(0.0, deadline - time.monotonic()))
+        return self.reports[since:]
+
     def _changed(self, why: str) -> None:
         with self._lock:
             if self._since is None:

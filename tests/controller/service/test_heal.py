@@ -35,12 +35,10 @@ def fault(world: World, link: str, *, clear: bool = False) -> HealReport:
     done = len(manager.healer.reports)
     net.faults.apply(FaultRequest(kind=FaultKind.FIBRE_CUT, target=link, clear=clear))
     advance(net, clock, 1.0, step=1.0)
-    deadline = time.monotonic() + 30
-    while len(manager.healer.reports) <= done and time.monotonic() < deadline:
-        time.sleep(0.02)
+    rounds = manager.healer.wait_rounds(done, 30)
     assert manager.healer.wait_idle(30)
-    assert len(manager.healer.reports) == done + 1, "exactly one healing round per event"
-    return manager.healer.reports[done]
+    assert len(rounds) == 1, "exactly one healing round per event"
+    return rounds[0]
 
 
 def path(store: NmdaStore, name: str) -> list[str]:
