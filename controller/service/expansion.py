@@ -218,22 +218,24 @@ class QnumExpander:
                          health=health, pinned=frozenset(pins), problem=problem)
 
     def _keep_watching(self, docs: dict[str, str], health: NetworkHealth) -> None:
-        """Keep each link-generation entry that reports a failure configured (see
-        NetworkHealth.watch); its settings are the ones last pushed."""
-        for node, entry in sorted(health.watch):
+        """Keep configured every link-generation entry that watches a failure (see
+        NetworkHealth.watch): those that reported it, and every entry starting on a failed
+        fibre (a report may still be on its way). Their settings are the ones last pushed."""
+        for node, old in sorted(self.committed.docs.items()):
             doc = docs.get(node)
-            old = self.committed.docs.get(node)
-            if doc is None or old is None:
+            if doc is None or REPEATER not in json.loads(old):
                 continue
+            watching = [link for link in json.loads(old)[REPEATER]
+                        .get("link-generation", {}).get("link", [])
+                        if (node, link["link-id"]) in health.watch
+                        or link.get("fibre", link["link-id"]) in health.failed_links]
             new_body = json.loads(doc).get(REPEATER, {})
             links = new_body.get("link-generation", {}).get("link", [])
-            if any(link["link-id"] == entry for link in links):
+            have = {link["link-id"] for link in links}
+            missing = [link for link in watching if link["link-id"] not in have]
+            if not missing:
                 continue
-            previous = [link for link in json.loads(old).get(REPEATER, {})
-                        .get("link-generation", {}).get("link", []) if link["link-id"] == entry]
-            if not previous:
-                continue
-            links = sorted([*links, previous[0]], key=lambda link: str(link["link-id"]))
+            links = sorted([*links, *missing], key=lambda link: str(link["link-id"]))
             new_body.setdefault("link-generation", {})["link"] = links
             docs[node] = _canonical({REPEATER: new_body})
 

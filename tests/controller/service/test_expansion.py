@@ -144,3 +144,26 @@ def test_non_quantum_networks_are_not_optimised(service: tuple[NmdaStore, Servic
         {"network-id": "lab", "node": [{"node-id": "n1"}]}]}})
     assert recorder.calls == 0
     assert "sdqn-controller:controller" not in json.loads(store.get(Datastore.INTENDED))
+
+
+def test_entries_on_a_failed_fibre_stay_configured_even_before_they_report(
+        world: tuple[NmdaStore, ServiceManager, Any, Any]) -> None:
+    """A report of the cut may still be on its way when the re-route is computed: every
+    generation entry starting on the failed fibre keeps watching it, so its clearing
+    report can announce the repair."""
+    from controller.service.health import NetworkHealth
+
+    store, manager, net, _clock = world
+
+    def entries(node: str) -> set[str]:
+        body = json.loads(net.devices[node].store.get(Datastore.RUNNING))
+        return {e["link-id"] for e in body["sdqn-repeater:repeater"]
+                .get("link-generation", {}).get("link", [])}
+
+    assert "r1-r2" in entries("r1") and "r1-r2" in entries("r2")
+    manager.expander.health = NetworkHealth(failed_links=frozenset({"r1-r2"}))
+    store.reexpand()
+    plan = manager.expander.committed.plan
+    assert plan is not None
+    assert all("r1-r2" not in a.candidate.route.links for a in plan.admitted if a.candidate)
+    assert "r1-r2" in entries("r1") and "r1-r2" in entries("r2")   # nobody had reported
