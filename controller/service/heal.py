@@ -21,6 +21,7 @@ keeping every live service where it is: only services that had been dropped come
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -53,7 +54,7 @@ from qnum.plan import Plan
 
 log = structlog.get_logger(__name__)
 
-TRIGGERS = "/sdqn-controller:controller/optimiser/re-optimisation-triggers"
+OPTIMISER = "/sdqn-controller:controller/optimiser"
 DEFAULT_TRIGGERS = frozenset({"request-change", "link-failure", "threshold-crossing"})
 DEFAULT_FIDELITY_THRESHOLD = 0.9      # sdqn-controller optimiser/fidelity-alarm-threshold
 DEFAULT_QBER_THRESHOLD = 0.11         # sdqn-controller optimiser/qber-alarm-threshold
@@ -150,7 +151,7 @@ class SelfHealer:
         measured fidelity (Q-NUM may add purification or avoid it); a link an APC serves,
         and a service's QBER, go to the calibration scheduler first (drift is what an
         APC fixes)."""
-        fid_min, qber_max = self._thresholds_configured()
+        fid_min, qber_max = self.thresholds()
         fidelity: dict[str, float] = {}
         qber: dict[str, float] = {}
         for xml in readings.values():
@@ -208,18 +209,14 @@ class SelfHealer:
 
     def thresholds(self) -> tuple[float, float]:
         """(fidelity-alarm-threshold, qber-alarm-threshold) from running."""
-        return self._thresholds_configured()
-
-    def _thresholds_configured(self) -> tuple[float, float]:
-        data = self.store.forest(Datastore.RUNNING).to_dict()
-        opt = data.get("sdqn-controller:controller", {}).get("optimiser", {})
+        opt = self._optimiser()
         return (float(opt.get("fidelity-alarm-threshold", DEFAULT_FIDELITY_THRESHOLD)),
                 float(opt.get("qber-alarm-threshold", DEFAULT_QBER_THRESHOLD)))
 
     def on_stream(self, node: str, up: bool) -> None:
         """A device's management stream broke or came back: its own alarm (the data plane
         is judged by the neighbours' reports)."""
-        key = AlarmKey(self._node_resource(node), "sdqn-alarms:device-unreachable")
+        key = AlarmKey(self.node_resource(node), "sdqn-alarms:device-unreachable")
         if self.alarms is None:
             return
         if up:
@@ -379,10 +376,15 @@ class SelfHealer:
         return report
 
     def _enabled(self, trigger: str) -> bool:
-        data = self.store.forest(Datastore.RUNNING).to_dict()
-        configured = (data.get("sdqn-controller:controller", {}).get("optimiser", {})
-                      .get("re-optimisation-triggers"))
+        configured = self._optimiser().get("re-optimisation-triggers")
         return trigger in (set(configured) if configured is not None else DEFAULT_TRIGGERS)
+
+    def _optimiser(self) -> dict[str, Any]:
+        """Running's optimiser settings: just that subtree, read under the store's lock
+        (this runs on telemetry and healer threads while commits change running)."""
+        text = self.store.get(Datastore.RUNNING, xpath=OPTIMISER)
+        data: dict[str, Any] = json.loads(text) if text else {}
+        return dict(data.get("sdqn-controller:controller", {}).get("optimiser", {}))
 
     # -- alarms --------------------------------------------------------------------------
     def _network_id(self) -> str:
@@ -392,7 +394,8 @@ class SelfHealer:
     def _network_resource(self) -> str:
         return f"/ietf-network:networks/network[network-id='{self._network_id()}']"
 
-    def _node_resource(self, node: str) -> str:
+    def node_resource(self, node: str) -> str:
+        """A node of the committed network as an alarm resource."""
         return node_resource(self._network_id(), node)
 
     def _root_keys(self, roots: RootCauses) -> dict[AlarmKey, tuple[str, str]]:

@@ -20,7 +20,7 @@ from lxml import etree
 
 from controller.datastore.apply import JournalOp
 from controller.datastore.nmda import Datastore, NmdaStore, Transaction
-from controller.service.alarms import AlarmKey, AlarmManager, Severity, node_resource
+from controller.service.alarms import AlarmKey, AlarmManager, Severity
 from controller.service.calibration import (
     CalibrationEvent,
     CalibrationScheduler,
@@ -148,9 +148,7 @@ class ServiceManager:
             self.oob.start(sync_interval_s)
 
     def _on_calibration(self, event: CalibrationEvent) -> None:
-        network = self.expander.committed.network
-        key = AlarmKey(node_resource(network.network_id if network else "unknown", event.apc),
-                       "sdqn-alarms:calibration-failed")
+        key = AlarmKey(self.healer.node_resource(event.apc), "sdqn-alarms:calibration-failed")
         if event.result == "failed":
             self.alarms.raise_alarm(key, Severity.MAJOR,
                                     f"{event.reason} calibration of {event.apc} "
@@ -161,9 +159,7 @@ class ServiceManager:
     def _on_out_of_band(self, event: OutOfBandEvent) -> None:
         """An alarm either way (issue 7): cleared at once when the policy was applied,
         kept (major) while the device refuses."""
-        network = self.expander.committed.network
-        key = AlarmKey(node_resource(network.network_id if network else "unknown",
-                                     event.node_id),
+        key = AlarmKey(self.healer.node_resource(event.node_id),
                        "sdqn-alarms:out-of-band-change", event.action.value)
         summary = f"configuration of {event.node_id} changed outside the controller: " \
                   f"{event.readable or f'{len(event.changes)} changes'}"
