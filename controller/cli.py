@@ -15,25 +15,26 @@ app.add_typer(bench_app, name="bench")
 
 def _register() -> None:
     """Import command modules lazily so a broken optional part cannot break `sdqn --help`."""
-    from controller import bench_datastore
+    from controller.bench import datastore as bench_datastore
 
     bench_app.command("datastore")(bench_datastore.main)
-    from qnum import bench as qnum_bench
+    from controller.bench import qnum as qnum_bench
     from qnum import cli as qnum_cli
 
     bench_app.command("qnum")(qnum_bench.main)
     app.command("solve")(qnum_cli.solve_command)
-    from controller import bench_netconf, daemon
+    from controller import daemon
+    from controller.bench import netconf as bench_netconf
 
     controller_app = typer.Typer(no_args_is_help=True, help="The controller daemon.")
     controller_app.command("run")(daemon.run)
     app.add_typer(controller_app, name="controller")
     bench_app.command("netconf")(bench_netconf.main)
-    from southbound import bench as southbound_bench
+    from controller.bench import southbound as southbound_bench
 
     bench_app.command("southbound")(southbound_bench.main)
-    from simulators import bench_sim
-    from simulators import launcher as sim
+    from controller.app import sim
+    from controller.bench import sim as bench_sim
 
     sim_app = typer.Typer(no_args_is_help=True, help="Emulated quantum devices.")
     app.add_typer(sim_app, name="sim")
@@ -44,11 +45,11 @@ def _register() -> None:
 
     app.command("demo")(demo.main)
     # --- other components register here (one line each) ---
-    from controller import bench_restconf  # issue 8: RESTCONF bench, gRPC client commands
+    from controller.bench import restconf as bench_restconf
     from controller.clients import commands as client
 
     bench_app.command("restconf")(bench_restconf.main)
-    from controller.service import bench_heal  # issue 7: self-healing
+    from controller.bench import heal as bench_heal
 
     bench_app.command("heal")(bench_heal.main)
     app.add_typer(client.request_app, name="request")

@@ -18,10 +18,11 @@ import structlog
 import typer
 from lxml import etree
 
-from controller.datastore.factory import open_store
+from controller.app.grpc import start_grpc
+from controller.app.restconf import build_restconf, start_optional
+from controller.app.store import open_store
 from controller.datastore.nmda import NmdaStore
 from controller.datastore.schema import Schema
-from controller.grpc_api.run import start_grpc
 from controller.logs import configure_logging
 from controller.netconf import NETCONF_MODULES
 from controller.netconf.core import Limits
@@ -30,7 +31,6 @@ from controller.netconf.server import NetconfServer
 from controller.restconf import RESTCONF_MODULES
 from controller.restconf.access import DataAccess
 from controller.restconf.events import EventHub
-from controller.restconf.run import build_restconf, start_optional
 from controller.service.manager import ServiceManager
 from controller.settings import ControllerSettings
 

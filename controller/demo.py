@@ -28,8 +28,8 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from controller.app.store import open_store
 from controller.daemon import build_server, build_service, controller_schema
-from controller.datastore.factory import open_store
 from controller.datastore.nmda import Datastore, NmdaStore
 from controller.logs import configure_logging
 from controller.paths import CONFIG_DIR

@@ -11,7 +11,10 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from controller.netconf.credentials import AuthSettings, GrpcToken, NetconfUser, TlsSettings
 from controller.paths import CONFIG_DIR, REPO_ROOT
+
+__all__ = ["AuthSettings", "ControllerSettings", "GrpcToken", "NetconfUser", "TlsSettings"]
 
 PRODUCT_MODULES: tuple[str, ...] = (
     "ietf-network",
@@ -46,26 +49,8 @@ class DatastoreSettings(BaseModel):
         return self.data_dir / "sdqn-datastores.sqlite"
 
 
-class NetconfUser(BaseModel):
-    """One SSH account of the NETCONF server (its NACM groups live in /nacm)."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(min_length=1)
-    password: str | None = Field(default=None, description="plaintext (tests, development)")
-    password_hash: str | None = Field(
-        default=None, description="pbkdf2_sha256$<iterations>$<salt b64>$<hash b64>")
-    authorized_keys: list[str] = Field(default_factory=list,
-                                       description="OpenSSH public key lines")
 
 
-class AuthSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    users: list[NetconfUser] = Field(default_factory=list)
-    recovery_users: list[str] = Field(
-        default_factory=lambda: ["admin"],
-        description="RFC 8341 §3.4 recovery sessions: never subject to NACM")
 
 
 class NetconfSettings(BaseModel):
@@ -108,17 +93,6 @@ class ServiceSettings(BaseModel):
         "durable datastore write and the devices' confirm (0 in production)")
 
 
-class TlsSettings(BaseModel):
-    """Server certificate for a northbound; relative paths are under datastore.data_dir."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    cert_file: Path = Field(description="PEM certificate chain")
-    key_file: Path = Field(description="PEM private key")
-    client_ca_file: Path | None = Field(default=None,
-                                        description="PEM CAs of accepted client certificates")
-    require_client_cert: bool = Field(default=False,
-                                      description="mTLS: the certificate's CN is the user")
 
 
 class RestconfSettings(BaseModel):
@@ -137,14 +111,6 @@ class RestconfSettings(BaseModel):
     metrics_auth: bool = Field(default=False, description="require basic auth for /metrics")
 
 
-class GrpcToken(BaseModel):
-    """A bearer token of the gRPC API, mapped to a NETCONF/NACM user name."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    user: str = Field(min_length=1)
-    token: str | None = Field(default=None, description="plaintext (tests, development)")
-    token_sha256: str | None = Field(default=None, description="hex SHA-256 of the token")
 
 
 class GrpcSettings(BaseModel):

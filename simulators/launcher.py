@@ -15,30 +15,26 @@ import json
 import os
 import secrets
 import threading
-import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import structlog
-import typer
 
 from controller.datastore.nmda import NmdaStore
 from controller.datastore.schema import Schema
-from controller.logs import configure_logging
 from controller.netconf import NETCONF_MODULES
 from controller.paths import CONFIG_DIR, REPO_ROOT
 from simulators.clock import Clock, ScaledClock
 from simulators.devices import MODELS
-from simulators.devices.apc import DEFAULT_SURGE
 from simulators.devices.runtime import ServerFactory, SimDevice, Ticker, netconf_factory
 from simulators.devices.world import Topology, World
-from simulators.faults import ControlServer, FaultInjector, FaultKind, send
+from simulators.faults import ControlServer, FaultInjector
 
 log = structlog.get_logger(__name__)
 
 DEFAULT_TOPOLOGY = CONFIG_DIR / "topologies" / "metro.json"
-DEFAULT_INVENTORY = REPO_ROOT / "var" / "sim" / "inventory.json"
+DEFAULT_INVENTORY = REPO_ROOT / "var" / "sim" / "inventory.json"  # `sdqn sim run` writes it
 DEFAULT_USERS: Mapping[str, str] = {"admin": "admin"}
 
 
@@ -168,98 +164,3 @@ def load_inventory(path: Path) -> dict[str, Any]:
         raise FileNotFoundError(f"no inventory at {path}; is `sdqn sim run` running?")
     data: dict[str, Any] = json.loads(path.read_text())
     return data
-
-
-# ---------------------------------------------------------------------------------------
-# CLI
-
-
-def _device_table(network: Network) -> Any:
-    from rich.table import Table
-
-    table = Table(title=f"emulated network {network.topology.network_id!r}")
-    for column in ("node-id", "kind", "module", "address", "port", "links"):
-        table.add_column(column)
-    for device in network.devices.values():
-        links = ", ".join(lk.link_id for lk in network.topology.links_of(device.node_id))
-        if device.kind == "apc":
-            links = ", ".join(lk.link_id for lk in
-                              network.topology.compensated_by(device.node_id))
-        table.add_row(device.node_id, device.kind, device.model.module, network.host,
-                      str(device.port), links)
-    return table
-
-
-def run_command(
-    topology: Annotated[Path, typer.Option(help="topology file (RFC 7951 JSON)")] = (
-        DEFAULT_TOPOLOGY),
-    inventory: Annotated[Path, typer.Option(help="where to write the inventory")] = (
-        DEFAULT_INVENTORY),
-    time_factor: Annotated[float, typer.Option(help="simulated seconds per wall second")] = 1.0,
-    tick: Annotated[float, typer.Option(help="wall seconds between physics ticks")] = 1.0,
-    seed: Annotated[int, typer.Option(help="random seed of the device physics")] = 0,
-    any_port: Annotated[bool, typer.Option(
-        "--any-port", help="ignore the topology's management ports, pick free ones")] = False,
-    duration: Annotated[float | None, typer.Option(
-        help="stop after this many wall seconds (default: run until interrupted)")] = None,
-    log_level: Annotated[str, typer.Option(help="structlog level on stderr")] = "warning",
-) -> None:
-    """Start every device of a topology as a NETCONF server and keep them running."""
-    from rich.console import Console
-
-    configure_logging(log_level)
-    console = Console()
-    network = Network.from_file(topology, clock=ScaledClock(time_factor), seed=seed,
-                                use_topology_ports=not any_port, tick=tick)
-    started = time.monotonic()
-    network.start()
-    network.write_inventory(inventory)
-    console.print(_device_table(network))
-    console.print(f"{len(network.devices)} devices up in {time.monotonic() - started:.2f} s; "
-                  f"inventory {inventory}; control 127.0.0.1:"
-                  f"{network.control.port if network.control else '-'}; "
-                  f"time factor {time_factor:g}")
-    if network.skipped:
-        console.print(f"not emulated (no device model): {', '.join(network.skipped)}")
-    try:
-        deadline = None if duration is None else time.monotonic() + duration
-        while deadline is None or time.monotonic() < deadline:
-            time.sleep(0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        network.stop()
-        console.print("emulated network stopped")
-
-
-def fault_command(
-    kind: Annotated[FaultKind, typer.Argument(help="what to break")],
-    target: Annotated[str, typer.Argument(help="link-id (fibre-cut) or node-id")],
-    clear: Annotated[bool, typer.Option("--clear", help="repair / power up / stop")] = False,
-    duration: Annotated[float | None, typer.Option(
-        help="simulated seconds until the fault clears by itself")] = None,
-    factor: Annotated[float, typer.Option(help="drift-surge factor")] = DEFAULT_SURGE,
-    detector: Annotated[str | None, typer.Option(help="detector-id (detector-failure)")] = None,
-    mode: Annotated[str, typer.Option(help="detector failure: dead | noisy")] = "dead",
-    data: Annotated[str | None, typer.Option(
-        help="oob-edit: RFC 7951 JSON to merge into the device's running")] = None,
-    inventory: Annotated[Path, typer.Option(help="inventory of the running launcher")] = (
-        DEFAULT_INVENTORY),
-) -> None:
-    """Inject a fault into a running `sdqn sim run` (through its control channel)."""
-    try:
-        control = load_inventory(inventory).get("control")
-        if control is None:
-            raise FileNotFoundError(f"{inventory} names no control channel")
-        fault = {"kind": kind.value, "target": target, "clear": clear, "duration": duration,
-                 "factor": factor, "detector": detector, "mode": mode,
-                 "data": None if data is None else json.loads(data)}
-        answer = send(control["address"], int(control["port"]), control["token"],
-                      {"op": "fault", "fault": fault})
-    except (OSError, ValueError) as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(2) from exc
-    if not answer.get("ok"):
-        typer.echo(f"error: {answer.get('error')}", err=True)
-        raise typer.Exit(1)
-    typer.echo(str(answer.get("result")))

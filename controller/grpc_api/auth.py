@@ -9,7 +9,7 @@ import hmac
 from collections.abc import Iterable
 from typing import Any
 
-from controller.settings import GrpcToken
+from controller.netconf.credentials import GrpcToken
 
 
 def token_sha256(token: str) -> str:

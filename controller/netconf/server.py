@@ -31,12 +31,12 @@ from lxml import etree
 from controller.datastore.apply import JournalOp
 from controller.datastore.nmda import Datastore, NmdaStore
 from controller.netconf.core import Limits, RpcHandler, ServerCore
+from controller.netconf.credentials import AuthSettings
 from controller.netconf.nacm import NACM_XPATH, Nacm
 from controller.netconf.notifications import NETCONF_STREAM, Notifier
 from controller.netconf.operations import Operations
 from controller.netconf.session import Session
 from controller.netconf.ssh import Authenticator, ServerInterface, load_host_key
-from controller.settings import AuthSettings
 
 log = structlog.get_logger(__name__)
 _STEP_S = 0.1  # polling step while a connection authenticates and opens its channel

@@ -17,7 +17,7 @@ from pathlib import Path
 import paramiko
 import structlog
 
-from controller.settings import AuthSettings, NetconfUser
+from controller.netconf.credentials import AuthSettings, NetconfUser
 
 log = structlog.get_logger(__name__)
 

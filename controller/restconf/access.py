@@ -28,9 +28,9 @@ from controller.datastore.readers import datastore_diff
 from controller.datastore.tree import Forest
 from controller.errors import ErrorTag, ErrorType, NetconfError
 from controller.netconf.core import Limits, ServerCore, next_session_id
+from controller.netconf.credentials import AuthSettings
 from controller.netconf.nacm import NACM_XPATH, Nacm, UserAccess, access_denied
 from controller.netconf.ssh import Authenticator
-from controller.settings import AuthSettings
 
 _CACHE_TTL_S = 300.0
 

@@ -27,6 +27,8 @@ from controller.service.calibration import (
     compensators,
 )
 from controller.service.device_events import DeviceEventStream
+from controller.service.device_push import DevicePushHook
+from controller.service.device_states import publish_device_states
 from controller.service.expansion import Expansion, QnumExpander
 from controller.service.heal import SelfHealer
 from controller.service.netstate import NetworkStatePublisher
@@ -36,11 +38,9 @@ from controller.service.telemetry import TelemetryLoop, read_device
 from southbound.adapter import AdapterError, DeviceAdapter
 from southbound.commit import NetworkCommit
 from southbound.history import CommitHistory
-from southbound.hook import DevicePushHook
 from southbound.inflight import InflightRecord
 from southbound.model import DeviceChange, SyncState
 from southbound.pool import SessionPool
-from southbound.state import publish_device_states
 
 log = structlog.get_logger(__name__)
 

@@ -13,11 +13,11 @@ pytest.importorskip("prometheus_client")
 
 from prometheus_client.parser import text_string_to_metric_families
 
+from controller.app.restconf import build_metrics
 from controller.datastore.nmda import Datastore, NmdaStore
 from controller.grpc_api.whatif import configuration, what_if
 from controller.metrics import ControllerMetrics
 from controller.restconf.access import DataAccess
-from controller.restconf.run import build_metrics
 from controller.restconf.server import RestconfServer
 from controller.service.publish import publish_plan
 from tests.controller.netconf.conftest import METRO

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from controller.bench.sim import synthetic_topology, vm_rss_mb
 from controller.paths import REPO_ROOT
-from simulators.bench_sim import synthetic_topology, vm_rss_mb
 from simulators.devices.world import PhysNode, Topology, World
 from simulators.launcher import Network, SchemaCache
 from southbound.model import DeviceEndpoint

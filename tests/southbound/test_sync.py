@@ -144,9 +144,9 @@ def test_device_states_are_published_to_operational(make_device: Callable[[str],
 
     from controller.datastore.nmda import NmdaStore
     from controller.datastore.schema import Schema
+    from controller.service.device_states import publish_device_states
     from controller.settings import PRODUCT_MODULES
     from southbound.model import DeviceEndpoint
-    from southbound.state import publish_device_states
     from tests.southbound.conftest import free_port
 
     device = make_device("a")

@@ -17,14 +17,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from controller.app.grpc import credentials
+from controller.app.restconf import tls_context
 from controller.grpc_api.auth import TokenAuth
 from controller.grpc_api.codegen import load
 from controller.grpc_api.history import CommitLog, RunningHistory
-from controller.grpc_api.run import credentials
 from controller.grpc_api.server import GrpcServer
 from controller.grpc_api.service import ControllerService
 from controller.restconf.access import DataAccess
-from controller.restconf.run import tls_context
 from controller.restconf.server import RestconfServer
 from controller.settings import TlsSettings
 

@@ -25,8 +25,8 @@ from lxml import etree
 from rich.console import Console
 from rich.table import Table
 
+from controller.app.store import open_store
 from controller.daemon import build_server, controller_schema
-from controller.datastore.factory import open_store
 from controller.datastore.nmda import Datastore
 from controller.logs import configure_logging
 from controller.netconf.client import RawNetconfClient

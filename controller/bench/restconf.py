@@ -31,8 +31,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from controller.app.store import open_store
 from controller.daemon import controller_schema
-from controller.datastore.factory import open_store
 from controller.datastore.nmda import Datastore, NmdaStore
 from controller.grpc_api.whatif import configuration, what_if
 from controller.logs import configure_logging

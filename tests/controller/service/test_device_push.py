@@ -11,11 +11,16 @@ from adapters.netconf import NetconfAdapter
 from controller.datastore.nmda import Datastore, NmdaStore, Transaction
 from controller.datastore.schema import Schema
 from controller.errors import NetconfError
+from controller.service.device_push import DevicePushHook
 from southbound.commit import NetworkCommit
-from southbound.hook import DevicePushHook
 from southbound.model import DeviceChange
 from southbound.pool import SessionPool
+from tests.southbound import conftest as southbound_fixtures
 from tests.southbound.conftest import Device, apc_config
+
+# The device fixtures of tests/southbound, shared (a conftest is seen only below it).
+apc_schema = southbound_fixtures.apc_schema
+make_device = southbound_fixtures.make_device
 
 
 def render_from_intended(nodes: Sequence[str], bases: dict[str, tuple[str, ...]]
