@@ -34,7 +34,7 @@ import json
 import socket
 import threading
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -42,10 +42,21 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from controller.errors import NetconfError
 from simulators.devices.apc import DEFAULT_SURGE, Apc
 from simulators.devices.endnode import EndNode
-from simulators.devices.runtime import SimDevice
+from simulators.devices.runtime import SimDevice, Ticker
+from simulators.devices.world import World
 
-if TYPE_CHECKING:
-    from simulators.launcher import Network
+
+class FaultTarget(Protocol):
+    """The emulated network as the fault injector sees it (simulators/launcher.py's
+    Network implements it; the launcher imports this module, not the other way)."""
+
+    devices: dict[str, SimDevice]
+    world: World
+    ticker: Ticker
+
+    def wall(self, sim_seconds: float) -> float: ...
+
+    def status(self) -> list[dict[str, Any]]: ...
 
 log = structlog.get_logger(__name__)
 
@@ -83,9 +94,9 @@ class FaultError(ValueError):
 
 
 class FaultInjector:
-    """Applies `FaultRequest`s to a `Network`; remembers what is active."""
+    """Applies `FaultRequest`s to the emulated network; remembers what is active."""
 
-    def __init__(self, network: Network) -> None:
+    def __init__(self, network: FaultTarget) -> None:
         self.network = network
         self.active: dict[tuple[str, str], FaultRequest] = {}
         self._timers: list[threading.Timer] = []

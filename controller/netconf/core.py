@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from lxml import etree
 
@@ -28,13 +28,10 @@ from controller.datastore.readers import (
     select,
 )
 from controller.datastore.tree import Forest
+from controller.netconf.contracts import NetconfSession, SessionEvents
 from controller.netconf.filters import SubtreeCompiler
 from controller.netconf.library import Library
 from controller.netconf.nacm import Nacm, UserAccess
-
-if TYPE_CHECKING:
-    from controller.netconf.notifications import Notifier
-    from controller.netconf.session import Session
 
 _session_ids = itertools.count(1)
 _ids_lock = threading.Lock()
@@ -97,9 +94,9 @@ class ServerCore:
         self.index: SchemaIndex = store.index
         self.compiler = SubtreeCompiler(self.index)
         self.stats = Statistics(start_time=now_iso())
-        self.sessions: dict[int, Session] = {}
+        self.sessions: dict[int, NetconfSession] = {}
         self.sessions_lock = threading.Lock()
-        self.notifier: Notifier | None = None
+        self.notifier: SessionEvents | None = None
         self.streams: frozenset[str] = frozenset({"NETCONF"})
         self._yanglib = self.library.yanglib_forest()
         self._system_lock = threading.Lock()
@@ -116,11 +113,11 @@ class ServerCore:
     def access(self, username: str) -> UserAccess | None:
         return self.nacm.access(username) if self.nacm is not None else None
 
-    def session(self, session_id: int) -> Session | None:
+    def session(self, session_id: int) -> NetconfSession | None:
         with self.sessions_lock:
             return self.sessions.get(session_id)
 
-    def all_sessions(self) -> list[Session]:
+    def all_sessions(self) -> list[NetconfSession]:
         with self.sessions_lock:
             return list(self.sessions.values())
 

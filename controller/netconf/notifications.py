@@ -10,32 +10,26 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import structlog
 from lxml import etree
 
 from controller.datastore.apply import JournalOp
 from controller.datastore.nmda import Datastore
+from controller.netconf.contracts import NetconfSession, Subscription
 from controller.netconf.core import ServerCore, now_iso
 from controller.netconf.paths import to_xml_path
 from controller.netconf.xml import NCN_NS, NOTIF_NS
 
-if TYPE_CHECKING:
-    from controller.netconf.session import Session
-
 log = structlog.get_logger(__name__)
+
+__all__ = ["NETCONF_STREAM", "Notifier", "Subscription"]
 
 NETCONF_STREAM = "NETCONF"  # RFC 5277 §3.2.3: the default stream
 _STOP = object()
 
-
-@dataclass
-class Subscription:
-    stream: str
-    filter: Callable[[etree._Element], bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -113,10 +107,10 @@ class Notifier:
 
     # -- RFC 6470 base events ------------------------------------------------------------
 
-    def session_start(self, session: Session) -> None:
+    def session_start(self, session: NetconfSession) -> None:
         self.publish(_session_event("netconf-session-start", session))
 
-    def session_end(self, session: Session, reason: str, killed_by: int | None) -> None:
+    def session_end(self, session: NetconfSession, reason: str, killed_by: int | None) -> None:
         event = _session_event("netconf-session-end", session)
         if killed_by is not None:
             _leaf(event, "killed-by", str(killed_by))
@@ -155,7 +149,7 @@ def _leaf(parent: etree._Element, name: str, text: str) -> etree._Element:
     return el
 
 
-def _session_event(name: str, session: Session) -> etree._Element:
+def _session_event(name: str, session: NetconfSession) -> etree._Element:
     event = etree.Element(f"{{{NCN_NS}}}{name}", nsmap={None: NCN_NS})
     _leaf(event, "username", session.username)
     _leaf(event, "session-id", str(session.session_id))

@@ -10,7 +10,6 @@ return the reply body (b"<ok/>" for a bare success).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
 from lxml import etree
@@ -21,6 +20,7 @@ from controller.datastore.readers import datastore_diff
 from controller.datastore.tree import Forest, WithDefaults
 from controller.errors import ErrorTag, ErrorType, NetconfError, RpcError
 from controller.netconf import views
+from controller.netconf.contracts import NetconfSession, SessionClosing
 from controller.netconf.core import ServerCore
 from controller.netconf.filters import match_notification
 from controller.netconf.nacm import UserAccess, access_denied
@@ -44,10 +44,7 @@ from controller.netconf.xml import (
     unknown_element,
 )
 
-if TYPE_CHECKING:
-    from controller.netconf.session import Session
-
-Handler = Callable[["Session", etree._Element], bytes]
+Handler = Callable[[NetconfSession, etree._Element], bytes]
 
 _MODULE_OF_NS = {NC_NS: "ietf-netconf", NMDA_NS: "ietf-netconf-nmda",
                  MONITORING_NS: "ietf-netconf-monitoring", NOTIF_NS: "notifications"}
@@ -178,7 +175,7 @@ class Operations:
 
     # -- dispatch ------------------------------------------------------------------------
 
-    def dispatch(self, session: Session, op: etree._Element) -> bytes:
+    def dispatch(self, session: NetconfSession, op: etree._Element) -> bytes:
         ns, name = qname(op)
         key = f"{{{ns}}}{name}"
         handler = self.table.get((ns or "", name))
@@ -205,7 +202,7 @@ class Operations:
         assert handler is not None
         return handler(session, op)
 
-    def _extra(self, session: Session, op: etree._Element,
+    def _extra(self, session: NetconfSession, op: etree._Element,
                handler: Callable[..., object]) -> bytes:
         result = handler(session, op)
         if result is None:
@@ -247,20 +244,20 @@ class Operations:
 
     # -- retrieval ---------------------------------------------------------------------------
 
-    def get(self, session: Session, op: etree._Element) -> bytes:
+    def get(self, session: NetconfSession, op: etree._Element) -> bytes:
         params = Params(op, {"filter": NC_NS, "with-defaults": WD_NS})
         xpaths = self._filter(params.get("filter"))
         forest = self.core.read(Datastore.OPERATIONAL, xpaths, username=session.username)
         return _data_body(forest, _with_defaults(params.get("with-defaults")))
 
-    def get_config(self, session: Session, op: etree._Element) -> bytes:
+    def get_config(self, session: NetconfSession, op: etree._Element) -> bytes:
         params = Params(op, {**_nc("source", "filter"), "with-defaults": WD_NS})
         ds = _datastore(params.require("source"), _CONFIG_SOURCES)
         xpaths = self._filter(params.get("filter"))
         forest = self.core.read(ds, xpaths, username=session.username)
         return _data_body(forest, _with_defaults(params.get("with-defaults")))
 
-    def get_data(self, session: Session, op: etree._Element) -> bytes:
+    def get_data(self, session: NetconfSession, op: etree._Element) -> bytes:
         """RFC 8526 §3.1."""
         params = Params(op, dict.fromkeys(
             ("datastore", "subtree-filter", "xpath-filter", "config-filter", "max-depth",
@@ -323,7 +320,7 @@ class Operations:
 
     # -- edits -------------------------------------------------------------------------------
 
-    def edit_config(self, session: Session, op: etree._Element) -> bytes:
+    def edit_config(self, session: NetconfSession, op: etree._Element) -> bytes:
         params = Params(op, _nc("target", "default-operation", "test-option", "error-option",
                                 "config", "url"))
         ds = _datastore(params.require("target"), _CONFIG_SOURCES)
@@ -343,7 +340,7 @@ class Operations:
         assert isinstance(test_option, TestOption) and isinstance(error_option, ErrorOption)
         return self._edit(session, ds, config, default_op, error_option, test_option)
 
-    def edit_data(self, session: Session, op: etree._Element) -> bytes:
+    def edit_data(self, session: NetconfSession, op: etree._Element) -> bytes:
         """RFC 8526 §3.2."""
         params = Params(op, dict.fromkeys(("datastore", "default-operation", "config", "url"),
                                           NMDA_NS))
@@ -362,7 +359,7 @@ class Operations:
         return self._edit(session, Datastore(name), params.require("config"), default_op,
                           ErrorOption.STOP_ON_ERROR, TestOption.TEST_THEN_SET)
 
-    def _edit(self, session: Session, ds: Datastore, config: etree._Element,
+    def _edit(self, session: NetconfSession, ds: Datastore, config: etree._Element,
               default_op: Operation, error_option: ErrorOption, test_option: TestOption
               ) -> bytes:
         nodes: list[EditNode] = self.store.parse_xml(config)
@@ -399,7 +396,7 @@ class Operations:
             fresh.free()
         self._guard(lambda a: a.check_changes(changes), access)
 
-    def copy_config(self, session: Session, op: etree._Element) -> bytes:
+    def copy_config(self, session: NetconfSession, op: etree._Element) -> bytes:
         params = Params(op, {**_nc("target", "source"), "with-defaults": WD_NS})
         target = _datastore(params.require("target"), _CONFIG_SOURCES)
         source = _choice(params.require("source"), _CONFIG_SOURCES, config_ok=True)
@@ -417,7 +414,7 @@ class Operations:
                                 session_id=session.session_id)
         return OK
 
-    def delete_config(self, session: Session, op: etree._Element) -> bytes:
+    def delete_config(self, session: NetconfSession, op: etree._Element) -> bytes:
         params = Params(op, _nc("target"))
         target = _datastore(params.require("target"), tuple(Datastore))
         with self.store.lock:
@@ -427,7 +424,7 @@ class Operations:
             self.store.delete(target, session_id=session.session_id)
         return OK
 
-    def validate(self, session: Session, op: etree._Element) -> bytes:
+    def validate(self, session: NetconfSession, op: etree._Element) -> bytes:
         params = Params(op, _nc("source"))
         source = _choice(params.require("source"), _CONFIG_SOURCES, config_ok=True)
         if isinstance(source, Datastore):
@@ -439,17 +436,17 @@ class Operations:
 
     # -- locks, candidate, sessions ------------------------------------------------------------
 
-    def lock(self, session: Session, op: etree._Element) -> bytes:
+    def lock(self, session: NetconfSession, op: etree._Element) -> bytes:
         ds = _datastore(Params(op, _nc("target")).require("target"), _CONFIG_SOURCES)
         self.store.lock_datastore(ds, session.session_id)
         return OK
 
-    def unlock(self, session: Session, op: etree._Element) -> bytes:
+    def unlock(self, session: NetconfSession, op: etree._Element) -> bytes:
         ds = _datastore(Params(op, _nc("target")).require("target"), _CONFIG_SOURCES)
         self.store.unlock_datastore(ds, session.session_id)
         return OK
 
-    def commit(self, session: Session, op: etree._Element) -> bytes:
+    def commit(self, session: NetconfSession, op: etree._Element) -> bytes:
         """RFC 6241 §8.3.4.1 and §8.4.5.1 (confirmed commit 1.1)."""
         params = Params(op, _nc("confirmed", "confirm-timeout", "persist", "persist-id"))
         timeout_text = params.text("confirm-timeout")
@@ -470,25 +467,23 @@ class Operations:
                               persist_id=params.text("persist-id"))
         return OK
 
-    def cancel_commit(self, session: Session, op: etree._Element) -> bytes:
+    def cancel_commit(self, session: NetconfSession, op: etree._Element) -> bytes:
         params = Params(op, _nc("persist-id"))
         self.store.cancel_commit(session_id=session.session_id,
                                  persist_id=params.text("persist-id"))
         return OK
 
-    def discard_changes(self, session: Session, op: etree._Element) -> bytes:
+    def discard_changes(self, session: NetconfSession, op: etree._Element) -> bytes:
         Params(op, {})
         self.store.discard_changes(session_id=session.session_id)
         return OK
 
-    def close_session(self, session: Session, op: etree._Element) -> bytes:
-        from controller.netconf.session import SessionClosing
-
+    def close_session(self, session: NetconfSession, op: etree._Element) -> bytes:
         Params(op, {})
         session.termination_reason = "closed"
         raise SessionClosing
 
-    def kill_session(self, session: Session, op: etree._Element) -> bytes:
+    def kill_session(self, session: NetconfSession, op: etree._Element) -> bytes:
         """RFC 6241 §7.9: abort the session, release its locks, before replying."""
         text = Params(op, _nc("session-id")).require("session-id")
         value = text_of(text)
@@ -508,7 +503,7 @@ class Operations:
 
     # -- schema and notifications ---------------------------------------------------------------
 
-    def get_schema(self, session: Session, op: etree._Element) -> bytes:
+    def get_schema(self, session: NetconfSession, op: etree._Element) -> bytes:
         """RFC 6022 §3.1."""
         params = Params(op, dict.fromkeys(("identifier", "version", "format"), MONITORING_NS))
         identifier = text_of(params.require("identifier"))
@@ -518,7 +513,7 @@ class Operations:
         return (f'<data xmlns="{MONITORING_NS}">'.encode() + escape(text).encode()
                 + b"</data>")
 
-    def create_subscription(self, session: Session, op: etree._Element) -> bytes:
+    def create_subscription(self, session: NetconfSession, op: etree._Element) -> bytes:
         """RFC 5277 §2.1.1 (no replay: startTime is refused)."""
         # RFC 5277 puts <filter> in its own namespace; clients (ncclient) often use the
         # base namespace, as in <get>.

@@ -15,13 +15,13 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from typing import TYPE_CHECKING
 
 import paramiko
 import structlog
 from lxml import etree
 
 from controller.errors import ErrorTag, ErrorType, NetconfError, RpcError
+from controller.netconf.contracts import RpcDispatcher, SessionClosing, Subscription
 from controller.netconf.core import ServerCore, next_session_id, now_iso
 from controller.netconf.framing import (
     FrameReader,
@@ -31,7 +31,6 @@ from controller.netconf.framing import (
     frame,
     message_id_of,
 )
-from controller.netconf.notifications import Subscription
 from controller.netconf.xml import (
     NC_NS,
     build_reply,
@@ -42,9 +41,6 @@ from controller.netconf.xml import (
     render_errors,
 )
 
-if TYPE_CHECKING:
-    from controller.netconf.operations import Operations
-
 log = structlog.get_logger(__name__)
 
 BASE_10 = "urn:ietf:params:netconf:base:1.0"
@@ -53,12 +49,9 @@ HELLO_MAX = 1024 * 1024
 POLL_S = 5.0          # channel timeout: how often an idle reader wakes up
 
 
-class SessionClosing(Exception):
-    """Raised by an rpc handler to end the session after its reply (close-session)."""
-
 
 class Session:
-    def __init__(self, core: ServerCore, operations: Operations, channel: paramiko.Channel,
+    def __init__(self, core: ServerCore, operations: RpcDispatcher, channel: paramiko.Channel,
                  transport: paramiko.Transport, username: str, source_host: str) -> None:
         self.core = core
         self.operations = operations
