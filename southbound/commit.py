@@ -52,107 +52,24 @@ class NetworkCommit:
 
     # -- public --------------------------------------------------------------------------
     def apply(self, changes: Sequence[DeviceChange], *, label: str | None = None,
-              dry_run: bool = False, before_confirm: Callable[[], None] | None = None
-              ) -> CommitResult:
+              dry_run: bool = False) -> CommitResult:
         """Push every change or none. `dry_run` returns per-device diffs, changes nothing.
 
-        `before_confirm` runs when every device holds a pending confirmed commit (the
-        controller's own durable write): if it raises, the devices are cancelled and the
-        exception propagates; once it returned, the change is decided — a device that then
-        fails to confirm is left to revert by itself and marked out of sync for
-        reconciliation, and the commit counts as done.
+        Prepare and confirm at once: a device that fails to confirm has the others put
+        back to their configuration before the commit (compensation).
         """
-        commit_id = f"c-{uuid.uuid4().hex[:12]}"
-        start = time.perf_counter()
-        result = CommitResult(commit_id=commit_id, label=label, success=False, dry_run=dry_run)
-        if not changes:
-            result.success = True
-            return result
-        nodes = sorted({c.node_id for c in changes})
-        if len(nodes) != len(changes):
-            raise ValueError("one change per device")
-        by_node = {c.node_id: c for c in changes}
-        result.devices = {n: DeviceOutcome(node_id=n, status="untouched") for n in nodes}
-        unreachable = self._preconnect(nodes)
-        if unreachable:
-            self._fail(result, "prepare", unreachable)
-            return self._finish(result, start, {}, {})
-        with ExitStack() as stack:
-            adapters: dict[str, DeviceAdapter] = {}
-            try:
-                for node in nodes:  # sorted: concurrent transactions cannot deadlock
-                    adapters[node] = stack.enter_context(self.pool.session(node))
-            except AdapterError as exc:
-                self._fail(result, "prepare", {exc.node_id or nodes[0]: exc})
-                return self._finish(result, start, {}, {})
-            before: dict[str, str] = {}
-            locked: set[str] = set()
-            errors = self._run(nodes, adapters, by_node,
-                               lambda a, c: self._prepare(a, c, before, locked))
-            if errors:
-                self._fail(result, "prepare", errors)
-                self._undo_prepare(adapters, locked)
-                return self._finish(result, start, before, {})
-            if dry_run:
-                self._dry_run(result, adapters, by_node, before, locked)
-                result.success = True
-                return self._finish(result, start, before, {})
-            committed: set[str] = set()
-            if self.inflight is not None:
-                self.inflight.begin(commit_id, nodes)
-            errors = self._run(nodes, adapters, by_node,
-                               lambda a, c: self._commit(a, c, commit_id, committed))
-            if errors:
-                self._fail(result, "commit", errors)
-                self._cancel(adapters, committed, commit_id)
-                self._undo_prepare(adapters, locked - committed)
-                self._unlock(adapters, locked & committed)
-                self._mark(result, committed | (locked - committed), "rolled-back")
-                self._end_inflight()
-                return self._finish(result, start, before, {})
-            if before_confirm is not None:
-                try:
-                    before_confirm()
-                except BaseException:
-                    self._cancel(adapters, committed, commit_id)
-                    self._unlock(adapters, locked)
-                    self._end_inflight()
-                    raise
-            if self.pause_before_confirm_s:   # the window a crash test kills us in
-                time.sleep(self.pause_before_confirm_s)
-            confirmed: set[str] = set()
-            errors = self._run(nodes, adapters, by_node,
-                               lambda a, c: self._confirm(a, commit_id, confirmed))
-            if errors and before_confirm is not None:
-                # Decided: the controller's write is durable. The devices that did not
-                # confirm revert by themselves; reconciliation pushes intended again.
-                self._unlock(adapters, locked)
-                self._mark(result, confirmed, "committed")
-                for node, error in errors.items():
-                    result.devices[node].status = "failed"
-                    result.devices[node].error = str(error)
-                    self.pool.set_sync(node, SyncState.OUT_OF_SYNC)
-                log.warning("confirm failed after the commit was decided; devices left to "
-                            "reconcile", devices=sorted(errors))
-                result.success = True
-                self._end_inflight()
-                return self._finish(result, start, before,
-                                    {n: by_node[n].config_xml for n in confirmed})
-            if errors:
-                self._fail(result, "confirm", errors)
-                self._cancel(adapters, committed - confirmed, commit_id)
-                self._compensate(result, adapters, confirmed, before)
-                self._unlock(adapters, locked)
-                self._end_inflight()
-                return self._finish(result, start, before, {})
-            self._unlock(adapters, locked)
-            self._end_inflight()
-            self._mark(result, set(nodes), "committed")
-            for node in nodes:  # devices now run exactly what we pushed
-                self.pool.set_sync(node, SyncState.IN_SYNC)
-            result.success = True
-            after = {n: by_node[n].config_xml for n in nodes}
-            return self._finish(result, start, before, after)
+        staged = self.prepare(changes, label=label, dry_run=dry_run)
+        return staged.confirm(decided=False) if staged.ready else staged.result
+
+    def prepare(self, changes: Sequence[DeviceChange], *, label: str | None = None,
+                dry_run: bool = False) -> StagedCommit:
+        """Phases prepare and commit on every device: when the returned commit is
+        `ready`, every device runs its new configuration under a pending confirmed
+        commit (it reverts by itself unless confirmed). Otherwise nothing changed and
+        `result` says why. The caller must `confirm` or `cancel` a ready commit."""
+        staged = StagedCommit(self, changes, label=label, dry_run=dry_run)
+        staged.run_prepare()
+        return staged
 
     def rollback(self, commit_id: str, *, label: str | None = None) -> CommitResult:
         """Put every device the commit touched back to its configuration before it."""
@@ -311,3 +228,140 @@ class NetworkCommit:
                  devices=len(result.devices), phase_failed=result.phase_failed,
                  seconds=round(result.duration_s, 3))
         return result
+
+
+class StagedCommit:
+    """One network commit between its prepare and its confirm (or cancel).
+
+    Holds the device sessions (in node order, so concurrent commits cannot deadlock) and
+    what each phase did, so a failure undoes exactly that: a failed prepare discards
+    what was staged; a failed commit cancels the confirmed commits already made; a
+    cancel after a successful prepare (the controller's durable write failed) cancels
+    every pending confirmed commit.
+    """
+
+    def __init__(self, committer: NetworkCommit, changes: Sequence[DeviceChange], *,
+                 label: str | None, dry_run: bool) -> None:
+        self.committer = committer
+        self.commit_id = f"c-{uuid.uuid4().hex[:12]}"
+        self.start = time.perf_counter()
+        self.result = CommitResult(commit_id=self.commit_id, label=label, success=False,
+                                   dry_run=dry_run)
+        self.nodes = sorted({c.node_id for c in changes})
+        if len(self.nodes) != len(changes):
+            raise ValueError("one change per device")
+        self.by_node = {c.node_id: c for c in changes}
+        self.result.devices = {n: DeviceOutcome(node_id=n, status="untouched")
+                               for n in self.nodes}
+        self.adapters: dict[str, DeviceAdapter] = {}
+        self.before: dict[str, str] = {}
+        self.locked: set[str] = set()
+        self.committed: set[str] = set()
+        self.ready = False
+        self._sessions = ExitStack()
+
+    # -- phase 1 and 2 ---------------------------------------------------------------------
+    def run_prepare(self) -> None:
+        c, result = self.committer, self.result
+        if not self.nodes:
+            result.success = True
+            return
+        unreachable = c._preconnect(self.nodes)
+        if unreachable:
+            c._fail(result, "prepare", unreachable)
+            self._end({})
+            return
+        try:
+            for node in self.nodes:
+                self.adapters[node] = self._sessions.enter_context(c.pool.session(node))
+        except AdapterError as exc:
+            c._fail(result, "prepare", {exc.node_id or self.nodes[0]: exc})
+            self._end({})
+            return
+        errors = self._run(lambda a, ch: c._prepare(a, ch, self.before, self.locked))
+        if errors:
+            c._fail(result, "prepare", errors)
+            c._undo_prepare(self.adapters, self.locked)
+            self._end({})
+            return
+        if result.dry_run:
+            c._dry_run(result, self.adapters, self.by_node, self.before, self.locked)
+            result.success = True
+            self._end({})
+            return
+        if c.inflight is not None:
+            c.inflight.begin(self.commit_id, self.nodes)
+        errors = self._run(lambda a, ch: c._commit(a, ch, self.commit_id, self.committed))
+        if errors:
+            c._fail(result, "commit", errors)
+            c._cancel(self.adapters, self.committed, self.commit_id)
+            c._undo_prepare(self.adapters, self.locked - self.committed)
+            c._unlock(self.adapters, self.locked & self.committed)
+            c._mark(result, self.committed | (self.locked - self.committed), "rolled-back")
+            c._end_inflight()
+            self._end({})
+            return
+        self.ready = True
+
+    # -- phase 3 ---------------------------------------------------------------------------
+    def confirm(self, *, decided: bool) -> CommitResult:
+        """Make every device's change final.
+
+        `decided`: the controller's own durable write already happened, so the change
+        stands: a device that fails to confirm is left to revert by itself and marked
+        out of sync for reconciliation, and the commit counts as done. Otherwise a
+        confirm failure puts the devices that had confirmed back (compensation).
+        """
+        self._take()
+        c, result = self.committer, self.result
+        if c.pause_before_confirm_s:   # the window a crash test kills us in
+            time.sleep(c.pause_before_confirm_s)
+        confirmed: set[str] = set()
+        errors = self._run(lambda a, _ch: c._confirm(a, self.commit_id, confirmed))
+        if errors and not decided:
+            c._fail(result, "confirm", errors)
+            c._cancel(self.adapters, self.committed - confirmed, self.commit_id)
+            c._compensate(result, self.adapters, confirmed, self.before)
+        c._unlock(self.adapters, self.locked)
+        c._end_inflight()
+        if errors and not decided:
+            return self._end({})
+        if errors:
+            c._mark(result, confirmed, "committed")
+            for node, error in errors.items():
+                result.devices[node].status = "failed"
+                result.devices[node].error = str(error)
+                c.pool.set_sync(node, SyncState.OUT_OF_SYNC)
+            log.warning("confirm failed after the commit was decided; devices left to "
+                        "reconcile", devices=sorted(errors))
+            result.success = True
+            return self._end({n: self.by_node[n].config_xml for n in confirmed})
+        c._mark(result, set(self.nodes), "committed")
+        for node in self.nodes:  # devices now run exactly what we pushed
+            c.pool.set_sync(node, SyncState.IN_SYNC)
+        result.success = True
+        return self._end({n: self.by_node[n].config_xml for n in self.nodes})
+
+    def cancel(self) -> CommitResult:
+        """Revert a ready commit on every device (RFC 6241 §8.4.4.1 cancel-commit)."""
+        self._take()
+        c = self.committer
+        c._cancel(self.adapters, self.committed, self.commit_id)
+        c._unlock(self.adapters, self.locked)
+        c._end_inflight()
+        c._mark(self.result, self.committed, "rolled-back")
+        self.result.phase_failed = "cancelled"
+        return self._end({})
+
+    # -- plumbing ----------------------------------------------------------------------------
+    def _take(self) -> None:
+        if not self.ready:
+            raise RuntimeError(f"commit {self.commit_id} is not waiting for confirm")
+        self.ready = False
+
+    def _run(self, step: Step) -> dict[str, AdapterError]:
+        return self.committer._run(self.nodes, self.adapters, self.by_node, step)
+
+    def _end(self, after: dict[str, str]) -> CommitResult:
+        self._sessions.close()
+        return self.committer._finish(self.result, self.start, self.before, after)

@@ -61,6 +61,6 @@ class CommitResult(BaseModel):
     label: str | None = None
     success: bool
     dry_run: bool = False
-    phase_failed: str | None = None  # prepare | commit | confirm
+    phase_failed: str | None = None  # prepare | commit | confirm | cancelled
     duration_s: float = 0.0
     devices: dict[str, DeviceOutcome] = Field(default_factory=dict)

@@ -2,23 +2,30 @@
 
 running, candidate, startup and intended are config forests; operational is composed on
 read from intended (origin `intended`) and the state the controller learned (origin
-`learned`/`system`). Every change runs as a transaction over one or more forests:
+`learned`/`system`). Every change runs as a transaction over one or more forests, through the commit
+pipeline (controller/datastore/pipeline.py: validate running → expand → validate intended
+→ prepare participants → durable write → confirm participants → publish), and any
+failure on the way rolls every forest back through its undo log, so datastores are never
+left half-changed.
 
-    edit/commit/copy → validate changed trees → expand running→intended → validate →
-    commit hooks (the southbound pushes devices here) → persist (one SQLite txn) → publish
-
-and any failure on the way rolls every forest back through its undo log, so datastores
-are never left half-changed.
+Locking discipline (the one place it is written down): the store has one re-entrant
+lock. Every public method takes it, so each is atomic and thread-safe on its own. A
+caller whose several calls must see and change one consistent state (a NACM check and
+the edit it allows, a version check and the write it guards, a delete and merge of one
+state subtree) wraps them in `with store.atomic():`. Nothing may block on another
+thread that needs the store while holding it, except the commit pipeline's own
+participant phases, which is why device sessions publish their state through a queue
+(controller/service/device_states.py).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 from lxml import etree
@@ -27,9 +34,7 @@ from controller.datastore.apply import (
     Changes,
     EditApplier,
     JournalOp,
-    journal_ops,
     needs_validation,
-    refresh,
     replay,
     validate_forest,
 )
@@ -37,11 +42,30 @@ from controller.datastore.editnode import EditNode, Operation
 from controller.datastore.editparse import SchemaIndex, parse_json_config, parse_xml_config
 from controller.datastore.locks import SYSTEM_SESSION, LockTable
 from controller.datastore.persistence import Persistence
+from controller.datastore.pipeline import (
+    ChangeListener,
+    CommitPipeline,
+    Expanded,
+    Expander,
+    IdentityExpander,
+    Participant,
+)
 from controller.datastore.readers import compose_operational, datastore_diff, merge_into, select
 from controller.datastore.schema import Schema
 from controller.datastore.tree import NULL, Forest, UndoLog, WithDefaults
+from controller.datastore.txn import (
+    CONFIG_DATASTORES,
+    PERSISTENT,
+    WRITABLE,
+    Datastore,
+    Transaction,
+)
 from controller.errors import ErrorTag, ErrorType, NetconfError, RpcError
 from controller.xmlutil import parse_xml
+
+__all__ = ["CONFIG_DATASTORES", "PERSISTENT", "WRITABLE", "ChangeListener", "Datastore",
+           "EditResult", "ErrorOption", "Expanded", "Expander", "IdentityExpander",
+           "NmdaStore", "Participant", "TestOption", "Transaction"]
 
 log = structlog.get_logger(__name__)
 
@@ -49,18 +73,6 @@ DEFAULT_CONFIRM_TIMEOUT_S = 600  # RFC 6241 §8.4.5.1
 _CONFIRM_META = "confirmed-commit-rollback"
 
 
-class Datastore(StrEnum):
-    RUNNING = "running"
-    CANDIDATE = "candidate"
-    STARTUP = "startup"
-    INTENDED = "intended"
-    OPERATIONAL = "operational"
-
-
-CONFIG_DATASTORES = (Datastore.RUNNING, Datastore.CANDIDATE, Datastore.STARTUP,
-                     Datastore.INTENDED)
-WRITABLE = (Datastore.RUNNING, Datastore.CANDIDATE, Datastore.STARTUP)
-PERSISTENT = (Datastore.RUNNING, Datastore.STARTUP, Datastore.INTENDED)
 
 
 class ErrorOption(StrEnum):
@@ -76,64 +88,6 @@ class TestOption(StrEnum):
     TEST_ONLY = "test-only"
 
 
-class Transaction:
-    """Undo logs and change records of the forests one operation touches."""
-
-    def __init__(self, store: NmdaStore) -> None:
-        self.store = store
-        self.undos: dict[Datastore, UndoLog] = {}
-        self.changes: dict[Datastore, Changes] = {}
-        self.ops: dict[Datastore, list[JournalOp]] = {}
-
-    def undo(self, ds: Datastore) -> UndoLog:
-        if ds not in self.undos:
-            self.undos[ds] = UndoLog(self.store.forest(ds))
-            self.changes[ds] = Changes()
-        return self.undos[ds]
-
-    def record(self, ds: Datastore) -> Changes:
-        self.undo(ds)
-        return self.changes[ds]
-
-    def seal(self, ds: Datastore) -> list[JournalOp]:
-        """Freeze the journal ops of `ds` (before release)."""
-        ops = journal_ops(self.store.forest(ds), self.changes[ds], self.undos[ds])
-        self.ops[ds] = ops
-        return ops
-
-    def rollback(self) -> None:
-        for undo in reversed(list(self.undos.values())):
-            undo.rollback()
-        for ds, changes in self.changes.items():
-            if changes:
-                refresh(self.store.forest(ds), changes.top_modules)
-
-    def release(self) -> None:
-        for undo in self.undos.values():
-            undo.release()
-
-
-class Expander(Protocol):
-    """Turns running into intended (RFC 8342 §5.1.4 "template expansion")."""
-
-    def expand(self, store: NmdaStore, txn: Transaction, running_ops: Sequence[JournalOp]
-               ) -> None: ...
-
-
-class IdentityExpander:
-    """intended = running. Intended is then valid by construction (same content, same
-    schema), so it is not re-validated: the Q-NUM expander replaces this one."""
-
-    def expand(self, store: NmdaStore, txn: Transaction, running_ops: Sequence[JournalOp]
-               ) -> None:
-        replay(store.forest(Datastore.INTENDED), running_ops, txn.undo(Datastore.INTENDED),
-               txn.record(Datastore.INTENDED))
-
-
-#: hook(store, txn) — or, for a hook with `two_phase = True`, hook(store, txn, persist):
-#: it must call persist() between its own prepare and confirm (see southbound/hook.py).
-CommitHook = Callable[..., None]
-ChangeListener = Callable[[Datastore, Sequence[JournalOp], int], None]
 
 
 @dataclass
@@ -159,10 +113,9 @@ class NmdaStore:
         self.schema = schema
         self.index = SchemaIndex(schema)
         self.persistence = persistence
-        self.expander: Expander = expander or IdentityExpander()
-        self.lock = threading.RLock()
+        self.pipeline = CommitPipeline(persistence, expander)
+        self._lock = threading.RLock()   # see the module docstring; use atomic()
         self.locks = LockTable()
-        self.commit_hooks: list[CommitHook] = []
         self.listeners: list[ChangeListener] = []
         self._forests: dict[Datastore, Forest] = {ds: Forest(schema) for ds in CONFIG_DATASTORES}
         self.state = Forest(schema)  # learned/system state for operational
@@ -178,6 +131,24 @@ class NmdaStore:
     # ------------------------------------------------------------------------------------
     # access
 
+    def atomic(self) -> threading.RLock:
+        """The store's one lock, for a caller whose several calls must be one step (the
+        locking discipline is in the module docstring)."""
+        return self._lock
+
+    @property
+    def expander(self) -> Expander:
+        return self.pipeline.expander
+
+    @expander.setter
+    def expander(self, expander: Expander) -> None:
+        self.pipeline.expander = expander
+
+    @property
+    def participants(self) -> list[Participant]:
+        """Commit pipeline participants (phases 4 and 6), in prepare order."""
+        return self.pipeline.participants
+
     def forest(self, ds: Datastore) -> Forest:
         return self._forests[ds]
 
@@ -185,7 +156,7 @@ class NmdaStore:
             with_defaults: WithDefaults = WithDefaults.EXPLICIT, with_origin: bool = False
             ) -> str:
         """Serialised content of a datastore (optionally only what `xpath` selects)."""
-        with self.lock:
+        with self._lock:
             view = self.view(ds, xpath=xpath, with_origin=with_origin)
             try:
                 if with_defaults is not WithDefaults.EXPLICIT:
@@ -197,7 +168,7 @@ class NmdaStore:
     def view(self, ds: Datastore, *, xpath: str | None = None, with_origin: bool = False
              ) -> Forest:
         """A private copy of (part of) a datastore; the caller frees it."""
-        with self.lock:
+        with self._lock:
             if ds is Datastore.OPERATIONAL:
                 return compose_operational(self.forest(Datastore.INTENDED), self.state,
                                            xpath=xpath, with_origin=with_origin)
@@ -205,7 +176,7 @@ class NmdaStore:
 
     def diff(self, source: Datastore, target: Datastore) -> list[dict[str, Any]]:
         """What would change if `target` became `source` (one entry per changed node)."""
-        with self.lock:
+        with self._lock:
             a, b = self.view(target), self.view(source)
             try:
                 return datastore_diff(a, b)
@@ -238,9 +209,9 @@ class NmdaStore:
         if ds not in WRITABLE:
             raise NetconfError.of(ErrorTag.INVALID_VALUE, f"datastore {ds} is not writable",
                                   type=ErrorType.PROTOCOL)
-        with self.lock:
+        with self._lock:
             self.locks.check_write(ds, session_id)
-            txn = Transaction(self)
+            txn = Transaction(self.forest)
             applier = EditApplier(self.forest(ds), txn.undo(ds), txn.record(ds),
                                   continue_on_error=error_option is ErrorOption.CONTINUE_ON_ERROR)
             try:
@@ -279,7 +250,7 @@ class NmdaStore:
         if target not in WRITABLE:
             raise NetconfError.of(ErrorTag.INVALID_VALUE, f"cannot copy to {target}",
                                   type=ErrorType.PROTOCOL)
-        with self.lock:
+        with self._lock:
             self.locks.check_write(target, session_id)
             if source is not None:
                 if source is target:
@@ -296,14 +267,14 @@ class NmdaStore:
         if target not in (Datastore.STARTUP, Datastore.CANDIDATE):
             raise NetconfError.of(ErrorTag.OPERATION_NOT_SUPPORTED,
                                   f"{target} cannot be deleted", type=ErrorType.PROTOCOL)
-        with self.lock:
+        with self._lock:
             self.locks.check_write(target, session_id)
             self._reset(target, "{}", session_id)
 
     def validate(self, ds: Datastore | None = None, *, content: str | None = None,
                  fmt: str = "json") -> None:
         """validate (RFC 6241 §8.6.4.1) of a datastore or of inline content."""
-        with self.lock:
+        with self._lock:
             if content is not None:
                 Forest.parse(self.schema, content, fmt).free()
                 return
@@ -322,7 +293,7 @@ class NmdaStore:
     def commit(self, *, session_id: int = SYSTEM_SESSION, confirmed: bool = False,
                confirm_timeout: float = DEFAULT_CONFIRM_TIMEOUT_S, persist: str | None = None,
                persist_id: str | None = None) -> list[JournalOp]:
-        with self.lock:
+        with self._lock:
             self.locks.check_write(Datastore.RUNNING, session_id)
             self.locks.check_write(Datastore.CANDIDATE, session_id)
             pending = self._pending
@@ -354,7 +325,7 @@ class NmdaStore:
     def cancel_commit(self, *, session_id: int = SYSTEM_SESSION,
                       persist_id: str | None = None) -> None:
         """cancel-commit (RFC 6241 §8.4.4.1): revert a pending confirmed commit now."""
-        with self.lock:
+        with self._lock:
             pending = self._pending
             if pending is None:
                 raise NetconfError.of(ErrorTag.OPERATION_FAILED,
@@ -364,15 +335,15 @@ class NmdaStore:
 
     def discard_changes(self, *, session_id: int = SYSTEM_SESSION) -> None:
         """discard-changes (RFC 6241 §8.3.4.2): candidate := running."""
-        with self.lock:
+        with self._lock:
             self.locks.check_write(Datastore.CANDIDATE, session_id)
             self._resync_candidate()
 
     def reexpand(self, *, session_id: int = SYSTEM_SESSION) -> None:
         """Run the expansion (and commit hooks) again with running unchanged: after the
         network changed under the controller (a fibre cut), or to rebuild intended."""
-        with self.lock:
-            txn = Transaction(self)
+        with self._lock:
+            txn = Transaction(self.forest)
             try:
                 self._finish(Datastore.RUNNING, txn, [], session_id)
             except BaseException:
@@ -383,7 +354,7 @@ class NmdaStore:
         if ds not in WRITABLE:
             raise NetconfError.of(ErrorTag.INVALID_VALUE, f"{ds} cannot be locked",
                                   type=ErrorType.PROTOCOL)
-        with self.lock:
+        with self._lock:
             pending = self._pending
             if ds is Datastore.RUNNING and pending is not None and pending.persist is None \
                     and pending.session_id != session_id:
@@ -402,7 +373,7 @@ class NmdaStore:
             self.locks.lock(ds, session_id)
 
     def unlock_datastore(self, ds: Datastore, session_id: int) -> None:
-        with self.lock:
+        with self._lock:
             self.locks.unlock(ds, session_id)
             if ds is Datastore.CANDIDATE and self.candidate_dirty:
                 # RFC 6241 §8.3.5.2: unlocking a modified candidate discards its changes.
@@ -410,7 +381,7 @@ class NmdaStore:
 
     def session_closed(self, session_id: int) -> None:
         """Release the session's locks; revert its un-persisted confirmed commit (§8.4.1)."""
-        with self.lock:
+        with self._lock:
             released = self.locks.release_session(session_id)
             if Datastore.CANDIDATE in released and self.candidate_dirty:
                 self._resync_candidate()
@@ -434,13 +405,21 @@ class NmdaStore:
 
     def merge_state(self, content: str, fmt: str = "json") -> None:
         """Merge learned state (config false nodes, with their keys) into operational."""
-        with self.lock:
+        with self._lock:
             parsed = Forest.parse(self.schema, content, fmt, config_only=False, validate=False)
             merge_into(self.state, parsed)
             self._bump(Datastore.OPERATIONAL)
 
+    def replace_state(self, path: str, content: str, fmt: str = "json") -> None:
+        """Replace the learned subtree at `path` with `content` in one step: readers never
+        see it half replaced, and what `content` no longer holds is gone (a merge alone
+        would keep it)."""
+        with self._lock:
+            self.delete_state(path)
+            self.merge_state(content, fmt)
+
     def delete_state(self, path: str) -> bool:
-        with self.lock:
+        with self._lock:
             node = self.state.find(path)
             if node == NULL:
                 return False
@@ -459,33 +438,13 @@ class NmdaStore:
 
     def _finish(self, ds: Datastore, txn: Transaction, ops: list[JournalOp], session_id: int,
                 meta: Mapping[str, str | None] | None = None) -> None:
-        """Propagate, run hooks, persist and publish one sealed change to `ds`."""
-        persisted_now: list[bool] = []
+        """Phases 2–7 of one sealed change to `ds` (the operation did phase 1)."""
+        expanded = self.pipeline.run(ds, txn, ops, meta)
+        self._publish(ds, txn, ops, session_id, expanded)
 
-        def persist() -> None:
-            """Make the change durable (once). A two-phase hook calls this between its
-            own prepare and confirm, so a crash leaves either both or neither durable."""
-            if persisted_now:
-                return
-            persisted = {d.value: txn.ops.get(d, []) for d in PERSISTENT if d in txn.ops}
-            if self.persistence is not None and (any(persisted.values()) or meta):
-                try:
-                    self.persistence.append(persisted, meta)
-                except Exception as exc:  # disk full, I/O error: nothing may change
-                    raise NetconfError.of(ErrorTag.OPERATION_FAILED,
-                                          f"could not persist {ds}: {exc}") from exc
-            persisted_now.append(True)
-
-        if ds is Datastore.RUNNING:
-            self.expander.expand(self, txn, ops)
-            if Datastore.INTENDED in txn.undos:
-                txn.seal(Datastore.INTENDED)
-            for hook in self.commit_hooks:
-                if getattr(hook, "two_phase", False):
-                    hook(self, txn, persist)
-                else:
-                    hook(self, txn)
-        persist()
+    def _publish(self, ds: Datastore, txn: Transaction, ops: list[JournalOp],
+                 session_id: int, expanded: Expanded | None) -> None:
+        """Phase 7: the change is durable; make it visible."""
         txn.release()
         for changed, changed_ops in txn.ops.items():
             if changed_ops or changed is ds:
@@ -499,6 +458,8 @@ class NmdaStore:
             self.candidate_dirty = True
             self._candidate_ops.extend(ops)
         self._maybe_snapshot()
+        if expanded is not None:
+            self.expander.adopt(expanded)
         for listener in self.listeners:
             for changed, changed_ops in txn.ops.items():
                 if changed_ops:
@@ -529,7 +490,7 @@ class NmdaStore:
 
     def _reset(self, target: Datastore, payload: str, session_id: int,
                meta: Mapping[str, str | None] | None = None) -> list[JournalOp]:
-        txn = Transaction(self)
+        txn = Transaction(self.forest)
         try:
             replay(self.forest(target), [("reset", None, payload)], txn.undo(target),
                    txn.record(target))
@@ -554,7 +515,7 @@ class NmdaStore:
                 self.persistence.append({}, meta)
             return []
         if self._candidate_base == self.versions[Datastore.RUNNING]:
-            txn = Transaction(self)
+            txn = Transaction(self.forest)
             try:
                 running = self.forest(Datastore.RUNNING)
                 replay(running, self._candidate_ops, txn.undo(Datastore.RUNNING),
@@ -613,7 +574,7 @@ class NmdaStore:
         self._pending = None
 
     def _on_confirm_timeout(self, pending: _PendingConfirm) -> None:
-        with self.lock:
+        with self._lock:
             if self._pending is pending:
                 self._revert_confirmed("confirm-timeout expired")
 

@@ -89,7 +89,7 @@ class RunningHistory:
         self.user_of = user_of
         self._pending: tuple[str, str, str] | None = None   # label, kind, user
         self.last: Record | None = None
-        with store.lock:
+        with store.atomic():
             self._running = store.forest(Datastore.RUNNING).print("json")
             store.listeners.append(self._on_change)
 
@@ -101,7 +101,7 @@ class RunningHistory:
     @contextmanager
     def labelled(self, label: str, kind: str, user: str) -> Iterator[None]:
         """Attribute the running change made inside this block (store lock held)."""
-        with self.store.lock:
+        with self.store.atomic():
             self._pending, self.last = (label, kind, user), None
             try:
                 yield

@@ -133,7 +133,7 @@ class ControllerService:
         user = self.user(context)
         entry = convert.request_to_yang(self.store.schema, req.request, full=False)
         ds = self._ds(req.target)
-        with self.store.lock:  # a modification never creates the request
+        with self.store.atomic():  # a modification never creates the request
             path = f"{SERVICES}/request[name={quote(entry['name'])}]"
             if not self.store.forest(ds).find_xpath(path):
                 raise NetconfError.of(ErrorTag.DATA_MISSING,

@@ -48,7 +48,7 @@ class WhatIf:
 
 def configuration(store: NmdaStore) -> dict[str, Any]:
     """The candidate as RFC 7951 JSON (running, when the candidate is unmodified)."""
-    with store.lock:
+    with store.atomic():
         ds = Datastore.CANDIDATE if store.candidate_dirty else Datastore.RUNNING
         return store.forest(ds).to_dict()
 

@@ -364,7 +364,7 @@ class Operations:
               ) -> bytes:
         nodes: list[EditNode] = self.store.parse_xml(config)
         access = self.core.access(session.username)
-        with self.store.lock:
+        with self.store.atomic():
             if access is not None:
                 self._guard(lambda a: a.check_edit(self.store.forest(ds), nodes, default_op),
                             access)
@@ -401,7 +401,7 @@ class Operations:
         target = _datastore(params.require("target"), _CONFIG_SOURCES)
         source = _choice(params.require("source"), _CONFIG_SOURCES, config_ok=True)
         access = self.core.access(session.username)
-        with self.store.lock:
+        with self.store.atomic():
             if isinstance(source, Datastore):
                 self._check_replace(access, target, lambda: self.store.view(source))
                 self.store.copy(target, source=source, session_id=session.session_id)
@@ -417,7 +417,7 @@ class Operations:
     def delete_config(self, session: NetconfSession, op: etree._Element) -> bytes:
         params = Params(op, _nc("target"))
         target = _datastore(params.require("target"), tuple(Datastore))
-        with self.store.lock:
+        with self.store.atomic():
             if target in (Datastore.STARTUP, Datastore.CANDIDATE):
                 self._check_replace(self.core.access(session.username), target,
                                     lambda: Forest(self.store.schema))
@@ -457,7 +457,7 @@ class Operations:
                                   "of seconds", ErrorTag.INVALID_VALUE)
             timeout = int(timeout_text)
         access = self.core.access(session.username)
-        with self.store.lock:
+        with self.store.atomic():
             if self.store.candidate_dirty:
                 self._check_replace(access, Datastore.RUNNING,
                                     lambda: self.store.view(Datastore.CANDIDATE))

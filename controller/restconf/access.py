@@ -163,7 +163,7 @@ class DataAccess:
     def edit(self, ds: Datastore, nodes: Sequence[EditNode], username: str, *,
              default_operation: Operation = Operation.NONE) -> EditResult:
         """Apply parsed edit trees atomically after the NACM write check (RFC 8341 §3.4.5)."""
-        with self.store.lock:
+        with self.store.atomic():
             self._guard(lambda a: a.check_edit(self.store.forest(ds), nodes, default_operation),
                         username)
             return self.store.edit(ds, nodes, default_operation=default_operation,
@@ -171,7 +171,7 @@ class DataAccess:
 
     def replace(self, ds: Datastore, content: str, fmt: str, username: str) -> None:
         """Replace a whole datastore (RESTCONF PUT on the datastore resource)."""
-        with self.store.lock:
+        with self.store.atomic():
             self._check_replace(ds, lambda: Forest.parse(self.store.schema, content, fmt),
                                 username)
             self.store.copy(ds, content=content, fmt=fmt, session_id=self.session_id(username))
@@ -193,7 +193,7 @@ class DataAccess:
                persist: str | None = None, persist_id: str | None = None) -> list[JournalOp]:
         """candidate → running (RFC 6241 §8.3.4.1), the diff checked against NACM."""
         start = time.perf_counter()
-        with self.store.lock:
+        with self.store.atomic():
             if self.store.candidate_dirty:
                 self._check_replace(Datastore.RUNNING,
                                     lambda: self.store.view(Datastore.CANDIDATE), username)

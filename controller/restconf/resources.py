@@ -334,7 +334,7 @@ class Restconf:
         snode = target.last.snode
         if isinstance(snode, libyang.SContainer) and not snode.presence():
             return self._exists(ds, target.parent)
-        with self.store.lock:
+        with self.store.atomic():
             return any(not is_default(n) for n in self.store.forest(ds).find_xpath(target.path))
 
     def _insert_meta(self, target: Target, query: Query) -> dict[str, str]:

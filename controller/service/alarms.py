@@ -304,7 +304,7 @@ class AlarmManager:
             log.warning("sdqn-alarms is not in the schema: empty alarm inventory")
         self._inventory = inventory_types(self._types)
         self.inventory: tuple[AlarmType, ...] = tuple(t for t, _ in self._inventory)
-        with store.lock, self._lock:
+        with store.atomic(), self._lock:
             self._resync()
             self._write_inventory()
             self._store(None, None)
@@ -322,7 +322,7 @@ class AlarmManager:
         additions: omitting them on a later raise removes them from the entry."""
         severity = Severity(severity)
         text = _clean_text(text)
-        with self.store.lock, self._lock:
+        with self.store.atomic(), self._lock:
             key, roots, hits = self._canonical(key, tuple(root_causes), tuple(impacted))
             old = self._alarms.get(key)
             if old is not None and not old.cleared and (old.severity, old.text) == (
@@ -349,7 +349,7 @@ class AlarmManager:
     def clear_alarm(self, key: AlarmKey, text: str | None = None) -> bool:
         """Clear an active alarm; it stays listed with is-cleared true (RFC 8632 §3.5.1,
         alarm-list: "Entries do not get deleted when the alarm is cleared")."""
-        with self.store.lock, self._lock:
+        with self.store.atomic(), self._lock:
             key = self._canonical(key, (), ())[0]
             old = self._alarms.get(key)
             if old is None or old.cleared:
@@ -367,7 +367,7 @@ class AlarmManager:
         return True
 
     def get(self, key: AlarmKey) -> Alarm | None:
-        with self.store.lock, self._lock:
+        with self.store.atomic(), self._lock:
             try:
                 key = self._canonical(key, (), ())[0]
             except ValueError:
@@ -389,7 +389,7 @@ class AlarmManager:
         """Remove alarms by clearance status, optionally only those whose last change is
         older than `older_than_s`; returns how many. A purged alarm that changes state
         again reappears with a new time-created."""
-        with self.store.lock, self._lock:
+        with self.store.atomic(), self._lock:
             cutoff = None if older_than_s is None else (
                 int(self._clock() * 1_000_000) - int(older_than_s * 1_000_000))
             doomed = [a for a in self._alarms.values()
@@ -406,7 +406,7 @@ class AlarmManager:
                  qualifier: str | None = None) -> int:
         """Keep only the newest status change of the matching alarms (exact match on each
         given key part); returns how many alarms lost history."""
-        with self.store.lock, self._lock:
+        with self.store.atomic(), self._lock:
             matching = [a for a in self._alarms.values() if len(a.history) > 1
                         and resource in (None, a.key.resource)
                         and type_id in (None, a.key.type_id)
@@ -552,7 +552,7 @@ class AlarmManager:
     def _store(self, old: Alarm | None, new: Alarm | None) -> None:
         """Rewrite one entry (delete + merge under the store's lock: merging alone would
         keep dropped status changes and leaf-list values) with the list totals."""
-        with self.store.lock:
+        with self.store.atomic():
             if old is not None:
                 self.store.delete_state(self._path(old.key))
             alarms = self._alarms.values()

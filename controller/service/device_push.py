@@ -1,16 +1,13 @@
-"""Wire the network-wide commit into the datastore transaction.
+"""The devices as a participant of the commit pipeline (controller/datastore/pipeline.py).
 
-The store calls commit hooks after running is validated and intended is expanded and
-validated, but before anything is persisted. This hook renders each affected device's
-configuration from the new intended content and pushes it all-or-nothing; if any device
-fails, it raises, and the store rolls running and intended back: devices, running and
-intended change together or not at all (DESIGN: "A commit is one transaction end to end").
-
-It is a two-phase hook: the devices get a confirmed commit (RFC 6241 §8.4, they revert by
-themselves unless confirmed), *then* the store makes the change durable, *then* the
-devices are confirmed. A controller killed before the store's write leaves devices that
-revert (or that recovery cancels) and datastores that never changed; killed after it,
-recovery confirms the devices' pending commit (southbound/inflight.py).
+Phase 4 (prepare) renders each affected device's configuration from the expansion and
+pushes it with a confirmed commit (RFC 6241 §8.4): every device runs it but reverts by
+itself unless confirmed. A device that refuses fails the phase, naming the device, and
+the store rolls running and intended back: devices, running and intended change together
+or not at all. Phase 5 makes the datastores durable; phase 6 (confirm) confirms the
+devices. A controller killed before the durable write leaves devices that revert (or
+that start-up recovery cancels); killed after it, recovery confirms the devices' pending
+commit (southbound/inflight.py).
 """
 
 from __future__ import annotations
@@ -19,34 +16,33 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
-from controller.datastore.nmda import Datastore, NmdaStore, Transaction
+from controller.datastore.nmda import Expanded, Transaction
 from controller.errors import ErrorTag, NetconfError, RpcError
-from southbound.commit import NetworkCommit
+from southbound.commit import NetworkCommit, StagedCommit
 from southbound.model import CommitResult, DeviceChange
 
 log = structlog.get_logger(__name__)
 
-Renderer = Callable[[NmdaStore, Transaction], Sequence[DeviceChange]]
+#: which devices get which configuration, from the transaction and its expansion
+Changes = Callable[[Transaction, Expanded], Sequence[DeviceChange]]
 
 
-class DevicePushHook:
-    two_phase = True
-
-    def __init__(self, committer: NetworkCommit, render: Renderer) -> None:
+class DevicePush:
+    def __init__(self, committer: NetworkCommit, changes: Changes, *,
+                 label: Callable[[], str] = lambda: "datastore commit") -> None:
         self.committer = committer
-        self.render = render
+        self.changes = changes
+        self.label = label
         self.last_result: CommitResult | None = None
 
-    def __call__(self, store: NmdaStore, txn: Transaction,
-                 persist: Callable[[], None] | None = None) -> None:
-        changes = list(self.render(store, txn))
+    def prepare(self, txn: Transaction, expanded: Expanded) -> StagedCommit | None:
+        changes = list(self.changes(txn, expanded))
         if not changes:
-            return
-        label = f"datastore commit (running v{store.versions[Datastore.RUNNING] + 1})"
-        result = self.committer.apply(changes, label=label, before_confirm=persist)
-        self.last_result = result
-        if result.success:
-            return
+            return None
+        staged = self.committer.prepare(changes, label=self.label())
+        if staged.ready:
+            return staged
+        result = self.last_result = staged.result
         failed = {n: o.error for n, o in result.devices.items() if o.status == "failed"}
         log.warning("device push failed; datastores unchanged", phase=result.phase_failed,
                     devices=failed)
@@ -57,3 +53,9 @@ class DevicePushHook:
                      info=(("bad-element", node),))
             for node, error in sorted(failed.items())] or [RpcError(
                 tag=ErrorTag.OPERATION_FAILED, message="device push failed")])
+
+    def confirm(self, staged: StagedCommit) -> None:
+        self.last_result = staged.confirm(decided=True)
+
+    def abort(self, staged: StagedCommit) -> None:
+        self.last_result = staged.cancel()

@@ -74,11 +74,9 @@ class DeviceStatePublisher:
                                     "last-change": stamp}
         if error:
             entry["last-error"] = error
-        with self.store.lock:
-            self.store.delete_state(
-                f"/sdqn-controller:controller/southbound/device[node-id='{node_id}']")
-            self.store.merge_state(json.dumps({"sdqn-controller:controller": {
-                "southbound": {"device": [entry]}}}))
+        self.store.replace_state(
+            f"/sdqn-controller:controller/southbound/device[node-id='{node_id}']",
+            json.dumps({"sdqn-controller:controller": {"southbound": {"device": [entry]}}}))
 
 
 def publish_device_states(pool: SessionPool, store: NmdaStore) -> DeviceStatePublisher:

@@ -26,8 +26,8 @@ from typing import Any
 
 import structlog
 
-from controller.datastore.apply import JournalOp, replay, validate_forest
-from controller.datastore.nmda import Datastore, NmdaStore, Transaction
+from controller.datastore.apply import JournalOp, replay
+from controller.datastore.nmda import Datastore, Expanded, NmdaStore, Transaction
 from controller.errors import ErrorTag, NetconfError, RpcError
 from controller.service.health import NetworkHealth
 from controller.service.mbb import bridge_documents, moving_services
@@ -54,7 +54,8 @@ Render = Callable[..., dict[str, dict[str, Any]]]
 
 @dataclass
 class Expansion:
-    """What one expansion decided (kept pending until the transaction commits)."""
+    """What one expansion decided: travels through the commit pipeline as
+    `Expanded.detail` and becomes `QnumExpander.committed` once the transaction commits."""
 
     plan: Plan | None
     network: Network | None
@@ -79,18 +80,20 @@ class QnumExpander:
         self._render = render
         self._to_xml = to_xml
         self.committed = Expansion(plan=None, network=None)
-        self.pending: Expansion | None = None
+        #: called with each expansion the store adopts (a commit of running succeeded)
+        self.adopted: list[Callable[[Expansion], None]] = []
         self.health = NetworkHealth()
         self.keep: frozenset[str] = frozenset()
         self.make_before_break = True
 
-    # -- the Expander protocol ------------------------------------------------------------
-    def expand(self, store: NmdaStore, txn: Transaction, running_ops: Sequence[JournalOp]
-               ) -> None:
-        intended = store.forest(Datastore.INTENDED)
+    # -- the Expander protocol (controller/datastore/pipeline.py, phase 2) -----------------
+    def expand(self, txn: Transaction, running_ops: Sequence[JournalOp]) -> Expanded:
+        """intended := running + each managed device's rendered configuration; the
+        pipeline validates the result as a whole (phase 3)."""
+        intended = txn.forest(Datastore.INTENDED)
         undo, changes = txn.undo(Datastore.INTENDED), txn.record(Datastore.INTENDED)
         replay(intended, running_ops, undo, changes)          # intended ⊇ running
-        running = store.forest(Datastore.RUNNING).to_dict()
+        running = txn.forest(Datastore.RUNNING).to_dict()
         expansion = self._solve_and_render(running)
         entries = [{"node-id": node, "kind": kind,
                     "configuration": json.loads(expansion.docs[node])}
@@ -101,9 +104,6 @@ class QnumExpander:
             replay(intended, [("replace", DEVICES_PATH, json.dumps(devices))], undo, changes)
         else:  # RFC 7951 has no empty lists: no devices means no container
             replay(intended, [("delete", DEVICES_PATH, None)], undo, changes)
-        errors = validate_forest(intended, changes.top_modules)
-        if errors:
-            raise NetconfError(errors)
         previous = self.committed.docs
         xml: dict[str, str] = {}
         for node, doc in sorted(expansion.docs.items()):
@@ -116,7 +116,7 @@ class QnumExpander:
             target = expansion.bridges.get(node, doc)
             if previous.get(node) != target:
                 expansion.changes.append(DeviceChange(node_id=node, config_xml=xml[node]))
-        self.pending = expansion
+        return Expanded(derived=True, detail=expansion)
 
     def _bridge(self, expansion: Expansion, xml: dict[str, str]) -> None:
         """Make-before-break documents for the live services this expansion moves
@@ -143,12 +143,14 @@ class QnumExpander:
         if bridges:
             log.info("make-before-break", moving=expansion.moving, bridged=sorted(bridges))
 
-    def commit_pending(self) -> Expansion | None:
-        """The transaction committed: the pending expansion becomes the reference."""
-        if self.pending is None:
-            return None
-        self.committed, self.pending = self.pending, None
-        return self.committed
+    def adopt(self, expanded: Expanded) -> None:
+        """Phase 7: the transaction committed, its expansion becomes the reference."""
+        expansion = expansion_of(expanded)
+        if expansion is None:
+            return
+        self.committed = expansion
+        for observer in self.adopted:
+            observer(expansion)
 
     def load_committed(self, store: NmdaStore) -> None:
         """At start-up: what intended already says the devices run (no re-push)."""
@@ -285,6 +287,11 @@ class QnumExpander:
                     "modules": ("sdqn-types",
                                 f"sdqn-{'qroadm' if kind == 'q-roadm' else kind}")}))
         return endpoints
+
+
+def expansion_of(expanded: Expanded) -> Expansion | None:
+    """The Q-NUM expansion carried by a pipeline `Expanded` (None for another expander)."""
+    return expanded.detail if isinstance(expanded.detail, Expansion) else None
 
 
 def _has_quantum_network(running: Mapping[str, Any]) -> bool:

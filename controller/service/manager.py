@@ -19,7 +19,7 @@ import structlog
 from lxml import etree
 
 from controller.datastore.apply import JournalOp
-from controller.datastore.nmda import Datastore, NmdaStore, Transaction
+from controller.datastore.nmda import Datastore, Expanded, NmdaStore, Transaction
 from controller.service.alarms import AlarmKey, AlarmManager, Severity
 from controller.service.calibration import (
     CalibrationEvent,
@@ -27,9 +27,9 @@ from controller.service.calibration import (
     compensators,
 )
 from controller.service.device_events import DeviceEventStream
-from controller.service.device_push import DevicePushHook
+from controller.service.device_push import DevicePush
 from controller.service.device_states import publish_device_states
-from controller.service.expansion import Expansion, QnumExpander
+from controller.service.expansion import Expansion, QnumExpander, expansion_of
 from controller.service.heal import SelfHealer
 from controller.service.netstate import NetworkStatePublisher
 from controller.service.oob import OutOfBandEvent, OutOfBandGuard
@@ -63,10 +63,13 @@ class ServiceManager:
         self.committer = NetworkCommit(self.pool, history=self.history,
                                        confirm_timeout_s=confirm_timeout_s,
                                        inflight=self.inflight)
-        self.hook = DevicePushHook(self.committer, self._device_changes)
-        with store.lock:
+        self.push = DevicePush(
+            self.committer, self._device_changes,
+            label=lambda: f"datastore commit (running v{store.versions[Datastore.RUNNING] + 1})")
+        self.expander.adopted.append(self._on_adopted)
+        with store.atomic():
             store.expander = self.expander
-            store.commit_hooks.append(self.hook)
+            store.participants.append(self.push)
             store.listeners.append(self._on_change)
         self.states = publish_device_states(self.pool, store)
         self.telemetry = TelemetryLoop(store, self.pool, lambda: self.expander.committed.plan)
@@ -74,8 +77,8 @@ class ServiceManager:
         self.last_pushed: list[str] = []
         self.healer = SelfHealer(store, self.expander, alarms=self.alarms,
                                  pushed=lambda: list(self.last_pushed),
-                                 push_seconds=lambda: (self.hook.last_result.duration_s
-                                                       if self.hook.last_result else 0.0))
+                                 push_seconds=lambda: (self.push.last_result.duration_s
+                                                       if self.push.last_result else 0.0))
         self.telemetry.observers.append(self.healer.on_readings)
         self.telemetry.observers.append(
             NetworkStatePublisher(store, lambda: self.expander.committed.network))
@@ -182,8 +185,8 @@ class ServiceManager:
         if self.history is not None:
             self.history.close()
 
-    def _device_changes(self, _store: NmdaStore, _txn: Transaction) -> Sequence[DeviceChange]:
-        pending = self.expander.pending
+    def _device_changes(self, _txn: Transaction, expanded: Expanded) -> Sequence[DeviceChange]:
+        pending = expansion_of(expanded)
         if pending is None:
             return []
         self.pool.update(pending.endpoints)
@@ -197,13 +200,15 @@ class ServiceManager:
         return changes
 
     def _on_change(self, ds: Datastore, _ops: Sequence[JournalOp], _session: int) -> None:
-        if ds is not Datastore.INTENDED:
-            return
-        self.events.refresh()
-        committed = self.expander.commit_pending()
-        if committed is not None and committed.plan is not None:
+        if ds is Datastore.INTENDED:
+            self.events.refresh()
+
+    def _on_adopted(self, committed: Expansion) -> None:
+        """A commit of running succeeded (pipeline phase 7): show its plan, and release
+        make-before-break bridges once the new paths are stable."""
+        if committed.plan is not None:
             publish_plan(self.store, committed.plan)
-        if committed is not None and committed.bridges:
+        if committed.bridges:
             self._start_release(committed)
 
     # -- make-before-break -----------------------------------------------------------------

@@ -157,7 +157,7 @@ class OutOfBandGuard:
             raise ImportRefused(f"{node_id} is not managed by the controller")
         document = self.device_document(intent.kind, device_xml)
         pin = {"node-id": node_id, "kind": intent.kind, "configuration": document}
-        with self.store.lock:  # the version check and the write are one step
+        with self.store.atomic():  # the version check and the write are one step
             if self._moved(node_id):
                 raise _IntentMoved(node_id)
             running = json.loads(self.store.get(Datastore.RUNNING))
@@ -237,7 +237,7 @@ class OutOfBandGuard:
         intents: dict[str, _Intent | None] | None = getattr(self._local, "intents", None)
         if intents is not None and node_id in intents:
             return intents[node_id]
-        with self.store.lock:
+        with self.store.atomic():
             version = self.store.versions[Datastore.INTENDED]
             text = self.store.get(Datastore.INTENDED,
                                   xpath=f"{DEVICES_PATH}/device[node-id={_literal(node_id)}]")
@@ -254,7 +254,7 @@ class OutOfBandGuard:
     def _moved(self, node_id: str) -> bool:
         intents: dict[str, _Intent | None] = getattr(self._local, "intents", {})
         intent = intents.get(node_id)
-        with self.store.lock:  # waits for a commit in flight to finish
+        with self.store.atomic():  # waits for a commit in flight to finish
             return intent is not None and self.store.versions[Datastore.INTENDED] != \
                 intent.version
 

@@ -184,9 +184,7 @@ class SimDevice:
 
     def _push_state(self, now: float) -> None:
         text = json.dumps(self.model.state(now))
-        with self.store.lock:  # readers never see the state half replaced
-            self.store.delete_state(f"/{self.model.qname}")
-            self.store.merge_state(text)
+        self.store.replace_state(f"/{self.model.qname}", text)
 
     def _emit(self, notes: Iterable[Notification]) -> None:
         for note in notes:

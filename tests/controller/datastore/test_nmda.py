@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.datastore.nmda import Datastore, NmdaStore, TestOption, Transaction
+from controller.datastore.nmda import Datastore, Expanded, NmdaStore, TestOption, Transaction
 from controller.datastore.schema import Schema
 from controller.datastore.tree import WithDefaults
 from controller.errors import ErrorTag, NetconfError
@@ -231,18 +231,27 @@ def test_xpath_errors_are_reported(store: NmdaStore) -> None:
 
 # -- transactions: hooks, expansion, listeners ------------------------------------------------
 
-def test_failing_commit_hook_rolls_back_running_and_intended(store: NmdaStore) -> None:
-    add(store, R, "d1")
+class Refuse:
+    """A commit pipeline participant that refuses in its prepare phase."""
 
-    def refuse(_: NmdaStore, txn: Transaction) -> None:
+    def prepare(self, txn: Transaction, _expanded: Expanded) -> None:
         assert Datastore.INTENDED in txn.ops
         raise NetconfError.of(ErrorTag.OPERATION_FAILED, "device refused")
 
-    store.commit_hooks.append(refuse)
+    def confirm(self, _prepared: object) -> None:
+        raise AssertionError("never prepared")
+
+    def abort(self, _prepared: object) -> None:
+        raise AssertionError("never prepared")
+
+
+def test_failing_commit_hook_rolls_back_running_and_intended(store: NmdaStore) -> None:
+    add(store, R, "d1")
+    store.participants.append(Refuse())
     with pytest.raises(NetconfError):
         add(store, R, "d2")
     assert names(store, R) == ["d1"] == names(store, INT) == names(store, C)
-    store.commit_hooks.clear()
+    store.participants.clear()
     add(store, R, "d2")
     assert names(store, INT) == ["d1", "d2"]
 

@@ -11,7 +11,7 @@ from adapters.netconf import NetconfAdapter
 from controller.datastore.nmda import Datastore, NmdaStore, Transaction
 from controller.datastore.schema import Schema
 from controller.errors import NetconfError
-from controller.service.device_push import DevicePushHook
+from controller.service.device_push import DevicePush
 from southbound.commit import NetworkCommit
 from southbound.model import DeviceChange
 from southbound.pool import SessionPool
@@ -42,8 +42,9 @@ def test_device_failure_rolls_back_the_datastores(apc_schema: Schema,
     pool = SessionPool([d.endpoint for d in devices], adapters={"netconf": NetconfAdapter})
     controller = NmdaStore(apc_schema)   # the controller's own store (identity expansion)
     bases: dict[str, tuple[str, ...]] = {}
-    hook = DevicePushHook(NetworkCommit(pool), render_from_intended(["d1", "d2"], bases))
-    controller.commit_hooks.append(hook)
+    render = render_from_intended(["d1", "d2"], bases)
+    hook = DevicePush(NetworkCommit(pool), lambda txn, _expanded: render(controller, txn))
+    controller.participants.append(hook)
     edit = ('{"sdqn-apc:apc": {"node-id": "ctl", "calibration-interval": "%d", '
             '"target-bases": ["rectilinear", "diagonal"]}}')
     try:
