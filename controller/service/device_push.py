@@ -4,7 +4,7 @@ The store calls commit hooks after running is validated and intended is expanded
 validated, but before anything is persisted. This hook renders each affected device's
 configuration from the new intended content and pushes it all-or-nothing; if any device
 fails, it raises, and the store rolls running and intended back: devices, running and
-intended change together or not at all (DESIGN: "A commit is one transaction end to end").
+intended change together or not at all (controller/README.md, "A commit is one transaction").
 
 It is a two-phase hook: the devices get a confirmed commit (RFC 6241 §8.4, they revert by
 themselves unless confirmed), *then* the store makes the change durable, *then* the
