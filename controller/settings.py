@@ -25,7 +25,7 @@ PRODUCT_MODULES: tuple[str, ...] = (
     "sdqn-services",
     "sdqn-controller",
     "sdqn-alarms",
-    # NETCONF server (issue 3): access control rules live in running, get-schema and the
+    # NETCONF server: access control rules (NACM, RFC 8341) live in running, get-schema and the
     # RFC 6470 notifications need their modules in the schema.
     "ietf-netconf",
     "ietf-netconf-acm",

@@ -37,7 +37,8 @@ Physics mapping choices (documented because they shape every candidate)
   of the island, which guarantees wavelength continuity.  Both are exact for the common
   single-q-ROADM island and conservative for larger ones.
   A packet-switched q-ROADM uses no dedicated channel; its burst-switching loss
-  K = P^n (T_Q − n·T_P)/T_Q (DESIGN.md) is applied as an extra loss of −10·log10 K dB.
+  K = P^n (T_Q − n·T_P)/T_Q (qnum/README.md, "Packet-switched q-ROADM path") is applied as
+  an extra loss of −10·log10 K dB.
 * Share floor σ: waiting for the slowest link grows as 1/s when a request gets only a share
   s of each fibre's attempt slots, so fidelity falls with s.  A candidate is evaluated at
   s = σ and is valid for every s ∈ [σ, 1]: its fidelity is the value at σ (a lower bound

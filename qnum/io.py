@@ -3,7 +3,7 @@
 qnum is a pure library, so the topology (``ietf-network`` + ``sdqn-topology``) and the
 requests (``sdqn-services``) are read here with plain :mod:`json`, not libyang: the optimiser
 must run (and be tested) without the controller.  The loader is strict about the naming
-contract (/work/briefs/common.md): decimal64 leaves must be JSON strings (RFC 7951 §6.1),
+conventions (yang/README.md, "Conventions"): decimal64 leaves must be JSON strings (RFC 7951 §6.1),
 every dangling reference, duplicate key, NaN or out-of-range value is an :class:`InputError`
 that names the exact instance path, so an operator sees *which* leaf is wrong instead of a
 traceback or, worse, a silently wrong plan.

@@ -1,4 +1,4 @@
-"""Application-class utility functions for Q-NUM (DESIGN.md "Q-NUM").
+"""Application-class utility functions for Q-NUM (qnum/README.md, "Q-NUM").
 
 Utility of a request is U = R · q(F): the delivered pair rate times a fidelity-dependent
 quality factor q ∈ [0, 1] that is 0 where the application cannot use the pairs.

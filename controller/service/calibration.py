@@ -1,8 +1,8 @@
-"""APC calibration scheduling by the controller (issue 7, item 6).
+"""APC calibration scheduling by the controller.
 
 An automatic polarisation compensator (sdqn-apc) tracks its fibre's drifting polarisation
 continuously, but the residual error still grows, so it needs a full calibration about
-hourly (DESIGN.md, operational facts). A calibration blinds the fibre for its whole
+hourly (controller/README.md, "Operational facts"). A calibration blinds the fibre for its whole
 duration (``expected-duration``: 30 s on the emulated APC, minutes on real ones), so
 *when* it runs decides whether a service loses key. The scheduler decides that from what
 only the controller knows — the committed Q-NUM plan — and from the devices' state.
@@ -30,8 +30,8 @@ Periodic calibration (one cycle per device ``last-calibration``)
 
 Urgent calibration (force)
   * *QBER over threshold* (default 0.11, the BB84 limit): every measured QBER the
-    devices report — a repeater's heralded link fidelity as e = 2(1 − F)/3 (DESIGN.md,
-    QKD over a Werner pair), an end node's per-service QBER — is attributed to the
+    devices report — a repeater's heralded link fidelity as e = 2(1 − F)/3 (qnum/README.md,
+    "QKD"), an end node's per-service QBER — is attributed to the
     fibres it crosses (the repeater's span, the service's committed route). On a
     crossing, the APCs on those fibres are calibrated one at a time, the one reporting
     the largest misalignment-error first, until the QBER is back under threshold −
@@ -93,7 +93,7 @@ log = structlog.get_logger(__name__)
 
 APC_NS = "urn:sdqn:sdqn-apc"
 _A = f"{{{APC_NS}}}"
-DEFAULT_INTERVAL_S = 3600.0        # DESIGN.md: recalibrate about hourly
+DEFAULT_INTERVAL_S = 3600.0        # recalibrate about hourly (controller/README.md)
 DEFAULT_MAX_DEFERRAL_S = 600.0     # sdqn-apc max-deferral default
 DEFAULT_QBER_THRESHOLD = 0.11      # sdqn-controller optimiser/qber-alarm-threshold default
 QBER_HYSTERESIS = 0.01             # a crossing ends this far under the threshold (as heal.py)

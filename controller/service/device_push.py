@@ -4,10 +4,10 @@ Phase 4 (prepare) renders each affected device's configuration from the expansio
 pushes it with a confirmed commit (RFC 6241 §8.4): every device runs it but reverts by
 itself unless confirmed. A device that refuses fails the phase, naming the device, and
 the store rolls running and intended back: devices, running and intended change together
-or not at all. Phase 5 makes the datastores durable; phase 6 (confirm) confirms the
-devices. A controller killed before the durable write leaves devices that revert (or
-that start-up recovery cancels); killed after it, recovery confirms the devices' pending
-commit (southbound/inflight.py).
+or not at all (controller/README.md, "A commit is one transaction"). Phase 5 makes the
+datastores durable; phase 6 (confirm) confirms the devices. A controller killed before
+the durable write leaves devices that revert (or that start-up recovery cancels); killed
+after it, recovery confirms the devices' pending commit (southbound/inflight.py).
 """
 
 from __future__ import annotations

@@ -160,7 +160,7 @@ class ServiceManager:
             self.alarms.clear_alarm(key, f"{event.reason} calibration {event.result}")
 
     def _on_out_of_band(self, event: OutOfBandEvent) -> None:
-        """An alarm either way (issue 7): cleared at once when the policy was applied,
+        """An alarm either way, revert or import: cleared at once when the policy was applied,
         kept (major) while the device refuses."""
         key = AlarmKey(self.healer.node_resource(event.node_id),
                        "sdqn-alarms:out-of-band-change", event.action.value)

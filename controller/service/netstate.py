@@ -6,7 +6,7 @@ behaviour where the network is described, with `ietf-origin` learned (RFC 8342 �
 
   node: oper-status, stable (device status), memory-in-use (repeater occupancy)
   link: measured-fidelity and generation-rate (the repeaters generating on the fibre; the
-        worse end), qber = 2(1 − F)/3 (Werner pair, DESIGN physics), polarisation drift
+        worse end), qber = 2(1 − F)/3 (Werner pair, qnum/README.md "QKD"), polarisation drift
         rate (the APC compensating it), oper-status (down while a repeater reports the
         fibre without light)
 """

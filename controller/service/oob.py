@@ -1,6 +1,6 @@
 """Out-of-band changes on devices: found by check-sync, then reverted or imported by policy.
 
-DESIGN.md ("management is the master"; operational facts): a change made on a device
+Management is the master (controller/README.md, "Operational facts"): a change made on a device
 behind the controller's back must be detected and either reverted or imported, per
 device policy (``sdqn-controller`` ``policies/out-of-band``), with an alarm either way.
 :class:`southbound.sync.SyncManager` does the device side (diff with the device's schema,

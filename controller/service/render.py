@@ -35,8 +35,8 @@ Mapping (why each choice, where the device models leave room):
   uses its wavelength (preferably the one the topology gives its fibre).
   Packet mode: one route per elementary-link end through it.
 * APC: identity, the fibre it compensates, hourly calibration preferably in idle windows
-  (DESIGN.md), and a tracking tolerance no looser than the tightest service on the fibre
-  can absorb (:func:`misalignment_budget`).
+  (controller/README.md, "Operational facts"), and a tracking tolerance no looser than the
+  tightest service on the fibre can absorb (:func:`misalignment_budget`).
 """
 
 from __future__ import annotations
@@ -86,7 +86,8 @@ MAX_CHANNEL_ID = 65_535                     # channel-id is a uint16
 #: sdqn-apc tracking-tolerance default: derived tolerances never exceed it (a looser spec
 #: would hide a drifting compensator).
 APC_DEFAULT_TOLERANCE_RAD = 0.1
-#: APC base settings (hourly calibration in idle windows, DESIGN.md operational facts).
+#: APC base settings (hourly calibration in idle windows: controller/README.md,
+#: "Operational facts").
 APC_BASE: Mapping[str, Any] = {
     "calibration-interval": "3600.0", "prefer-idle-windows": True, "max-deferral": "600.0",
     "target-bases": ["diagonal", "rectilinear"], "tracking-enabled": True,
@@ -146,7 +147,7 @@ def misalignment_budget(fidelity: float, min_fidelity: float, compensated: int) 
     """Largest residual polarisation angle (rad) each of ``compensated`` APCs may leave.
 
     A residual angle θ flips a qubit with probability s = sin²(θ/2) (sdqn-apc), which adds
-    to the pair's QBER e = 2(1 − F)/3 (DESIGN.md, QKD) as e ⊕ s = e + s(1 − 2e).  The pair
+    to the pair's QBER e = 2(1 − F)/3 (qnum/README.md, "QKD") as e ⊕ s = e + s(1 − 2e).  The pair
     keeps F ≥ F_min while e ⊕ s ≤ e_max = 2(1 − F_min)/3; independent flips on k fibres
     compose to at most Σ s_i, so s_i ≤ s/k each is enough.
     """

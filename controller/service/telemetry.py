@@ -10,8 +10,8 @@ rate and fidelity at its end nodes' application endpoints and its service state:
                the path is stable
   down         a device on the path is unreachable or reports oper-status down
 
-A service becomes `up` only when every device on its path reports stable (DESIGN:
-stabilisation delays). Results go to <operational> as learned state.
+A service becomes `up` only when every device on its path reports stable (controller/README.md,
+"Operational facts": stabilisation delays). Results go to <operational> as learned state.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Physics models of entanglement distribution (DESIGN.md "Physics reference").
+"""Physics models of entanglement distribution (formulas and sources: qnum/README.md).
 
 Every public model is re-exported here so callers can ``from qnum.physics import ...``.
 Units: seconds, Hz, km, dB.

@@ -309,8 +309,8 @@ def round_statistics(
 def chain_t_ent(setup: ChainSetup) -> float:
     """min over links of T_ent(F_i, T_pair,i) with T_pair = 1/(γ_{i−1}+γ_i).
 
-    The pair-level decay constant generalises DESIGN.md's single-memory T2 to a pair whose
-    two halves both sit in memories.
+    The pair-level decay constant generalises the single-memory T2 of T_ent (qnum/README.md,
+    "Memory decoherence") to a pair whose two halves both sit in memories.
     """
     lifetimes = [
         entanglement_lifetime(f, math.inf if beta == 0 else 1.0 / beta)

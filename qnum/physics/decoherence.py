@@ -1,11 +1,11 @@
-"""Memory decoherence of stored pairs (DESIGN.md "Memory decoherence").
+"""Memory decoherence of stored pairs (qnum/README.md, "Memory decoherence").
 
 * Depolarising memory: a qubit stored for t in a memory with time constant T undergoes
   ρ → e^(−t/T)ρ + (1−e^(−t/T))·I/2 ⊗ Tr₁ρ, which maps a Werner pair w → w·e^(−t/T).
   A pair whose halves sit in two memories decays with the sum of both rates.
 * Pure dephasing of one half with flip probability p(t) = (1 − e^(−t/T2))/2:
   Werner pair F(t) = F0 − p(t)(4F0 − 1)/3; Φ+/Φ− mixture F(t) = ½(1 + (2F0 − 1)e^(−t/T2)).
-* Entanglement lifetime (tutorial convention, DESIGN.md): the time for the Φ+/Φ− form to
+* Entanglement lifetime (the usual tutorial convention): the time for the Φ+/Φ− form to
   fall to 2/3, T_ent = T2·ln((2F0 − 1)/(1/3)).  This is the coherence budget.
 """
 

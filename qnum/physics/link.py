@@ -16,9 +16,10 @@ New J. Phys. 18, 083015 (2016).  Choices made here (L = fibre length, η = η(L)
 * ``sender-receiver`` (SR): one node emits, the other absorbs/detects and returns the
   herald: p = η·η_d, round trip 2L/c_f.
 
-DESIGN.md's "attempt period ≥ max(1/f_rep, 2L/c_f)" is the SR case; MS and MM need only one
-fibre-length of signalling.  Multiplexing over m modes turns p into 1 − (1 − p)^m (each mode
-an independent trial inside the same attempt slot).
+The textbook "attempt period ≥ max(1/f_rep, 2L/c_f)" is the SR case; MS and MM need only
+one fibre-length of signalling (qnum/README.md, "Heralded elementary links").  Multiplexing
+over m modes turns p into 1 − (1 − p)^m (each mode an independent trial inside the same
+attempt slot).
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ therefore consumes two pairs for at most one.
 * BBPSSW — Bennett, Brassard, Popescu, Schumacher, Smolin, Wootters, PRL 76, 722 (1996):
   the kept pair is twirled back to a Werner state, so only F is tracked:
   p = F1F2 + (F1(1−F2) + F2(1−F1))/3 + 5(1−F1)(1−F2)/9,
-  F' = (F1F2 + (1−F1)(1−F2)/9)/p.  With F1 = F2 this is DESIGN.md's formula.
+  F' = (F1F2 + (1−F1)(1−F2)/9)/p.  With F1 = F2 this is the formula in qnum/README.md,
+  "Purification".
 * DEJMPS — Deutsch, Ekert, Jozsa, Macchiavello, Popescu, Sanpera, PRL 77, 2818 (1996):
   Alice applies Rx(π/2), Bob Rx(−π/2) before the CNOTs; no twirl, Bell-diagonal
   coefficients (A, B, C, D) on (Φ+, Ψ−, Ψ+, Φ−) map to
@@ -40,7 +41,7 @@ def bbpssw_pair(f1: Num, f2: Num) -> tuple[Num, Num]:
 
 
 def bbpssw(fidelity: float) -> tuple[float, float]:
-    """(p_succ, F_out) of BBPSSW on two Werner pairs of fidelity F (DESIGN.md formula)."""
+    """(p_succ, F_out) of BBPSSW on two Werner pairs of fidelity F (qnum/README.md)."""
     return bbpssw_pair(fidelity, fidelity)
 
 

@@ -1,4 +1,4 @@
-"""QKD figures of merit over distributed entanglement (DESIGN.md "QKD").
+"""QKD figures of merit over distributed entanglement (qnum/README.md, "QKD").
 
 * QBER of a Werner pair measured in Z (or X): e = 2(1 − F)/3 — the weight of the three
   wrong Bell states that flip the parity in that basis.

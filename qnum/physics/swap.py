@@ -3,7 +3,8 @@
 A Bell measurement on the inner halves of two Werner pairs w1, w2 followed by the Pauli
 correction yields a Werner pair with w1·w2 (depolarising noise commutes through the swap);
 imperfect gates/measurement are modelled as a depolarising channel with factor λ_BSM, so
-w_out = λ·w1·w2 (Briegel, Dür, Cirac, Zoller, PRL 81, 5932 (1998); DESIGN.md).
+w_out = λ·w1·w2 (Briegel, Dür, Cirac, Zoller, PRL 81, 5932 (1998)); see qnum/README.md,
+"Entanglement swapping".
 """
 
 from __future__ import annotations
@@ -51,5 +52,5 @@ def swap_success(p_swap: float, n_hops: int) -> float:
 
 
 def path_success(link_probabilities: Sequence[float], p_swap: float) -> float:
-    """Π p_i · p_swap^(N−1): DESIGN.md's end-to-end success of one synchronous attempt."""
+    """Π p_i · p_swap^(N−1): success of one synchronous attempt of the whole chain."""
     return math.prod(link_probabilities) * swap_success(p_swap, len(link_probabilities))

@@ -26,7 +26,7 @@ DEGRADED = "sdqn-types:degraded"
 TESTING = "sdqn-types:testing"
 UNKNOWN = "sdqn-types:unknown"
 
-#: QBER at which the BB84 secret fraction vanishes (DESIGN.md "QKD"; Shor–Preskill) and the
+#: QBER at which the BB84 secret fraction vanishes (qnum/README.md, "QKD"; Shor–Preskill) and
 #: Werner fidelity with that QBER, F = 1 − 3e/2.  Devices alarm below it.
 QBER_ALARM = 0.11
 FIDELITY_ALARM = 1.0 - 1.5 * QBER_ALARM

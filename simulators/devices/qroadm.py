@@ -7,8 +7,8 @@ quantum channel and its timing companion wanders (temperature-driven differentia
 a random walk of SKEW_DIFFUSION ps/√s around the value calibrated when the cross-connect
 was set up) and raises ``timing-skew-alarm`` beyond SKEW_TOLERANCE (detection windows are
 tens to hundreds of ps wide).  Packet mode: bursts arrive at BURST_LOAD of the slot rate
-1/(T_Q + guard); each is forwarded with the hardware availability P (DESIGN.md, "Packet-
-switched q-ROADM path") or dropped, always dropped when its egress fibre has no light.
+1/(T_Q + guard); each is forwarded with the hardware availability P (qnum/README.md,
+"Packet-switched q-ROADM path") or dropped, always dropped when its egress fibre has no light.
 """
 
 from __future__ import annotations

@@ -9,8 +9,8 @@ injected anywhere shows up in the operational state of every device it affects.
 
 q-ROADMs are transparent (no memory): light entering one degree leaves another, paying the
 insertion loss.  A *span* is therefore the fibre run between two memory nodes, possibly
-through q-ROADMs; entanglement is generated per span (DESIGN.md, "Packet-switched q-ROADM
-path"; Jones et al., New J. Phys. 18, 083015 (2016) for the heralding schemes).
+through q-ROADMs; entanglement is generated per span (qnum/README.md, "Heralded elementary
+links"; Jones et al., New J. Phys. 18, 083015 (2016) for the heralding schemes).
 """
 
 from __future__ import annotations

@@ -30,7 +30,7 @@ def test_qkd_quality_is_the_bb84_secret_fraction() -> None:
 
 
 def test_qkd_zero_fidelity_hand_values() -> None:
-    # f = 1: h2(e) = ½ at e = 0.110028 → F = 1 − 1.5e = 0.834958 (DESIGN: F ≲ 0.83)
+    # f = 1: h2(e) = ½ at e = 0.110028 → F = 1 − 1.5e = 0.834958 (qnum/README.md, "QKD")
     assert qkd_zero_fidelity(1.0) == pytest.approx(0.834958, abs=1e-6)
     f0 = qkd_zero_fidelity()
     assert quality("qkd", f0 - 1e-9) == 0.0

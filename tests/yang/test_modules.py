@@ -373,7 +373,7 @@ def test_controller_rejects_bad_out_of_band_device(ctx: libyang.Context, metro: 
         validate(ctx, doc)
 
 
-# --- device modules (issue 4) -------------------------------------------------------------
+# --- device modules ----------------------------------------------------------------------
 
 DEVICE_MODULES = ("sdqn-repeater", "sdqn-apc", "sdqn-qroadm", "sdqn-end-node")
 DEVICE_TOP = {
