@@ -45,7 +45,7 @@ OUTSIDE_REFERENCES: tuple[tuple[str, re.Pattern[str]], ...] = (
 #: A document path such as `qnum/README.md` (not inside a URL: no `/`, `:` or `.` before it).
 DOC_PATH = re.compile(r"(?<![\w/.:-])(/?(?:[\w.-]+/)*[\w-][\w.-]*\.md)\b")
 #: The section named right after a document path: `, "Title"` or ` 'Title'`.
-SECTION_AFTER = re.compile(r"\s*,?\s*[\"'](?P<title>[^\"'\n]+(?:\n[^\"'\n]+)*)[\"']")
+SECTION_AFTER = re.compile(r"(?:\s*,\s*|[ \t]+)[\"'](?P<title>[^\"'\n]+(?:\n[^\"'\n]+)*)[\"']")
 #: An in-page link in Markdown: `[text](#anchor)`.
 PAGE_ANCHOR = re.compile(r"\]\(#(?P<anchor>[\w-]+)\)")
 HEADING = re.compile(r"^#{1,6}\s+(?P<title>.+?)\s*#*\s*$")
