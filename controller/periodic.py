@@ -139,9 +139,12 @@ class PeriodicTask:
             return True
         if thread is threading.current_thread():   # stopped from inside a round
             return False
-        thread.join(self.join_timeout_s if timeout is None else timeout)
+        wait_s = self.join_timeout_s if timeout is None else timeout
+        thread.join(wait_s)
         if thread.is_alive():
-            log.warning("periodic task still busy after stop", task=self.name)
+            if wait_s > 0:
+                log.warning("periodic task still busy after stop", task=self.name,
+                            waited_s=wait_s)
             return False
         with self._cond:
             if self._thread is thread:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
+from typing import Any, cast
 
 import pytest
 from structlog.testing import capture_logs
@@ -199,3 +200,83 @@ def test_a_stop_that_timed_out_cannot_be_undone_by_a_restart(
     assert not old.is_alive()
     assert rounds.reach(2)                  # the new run's immediate round
     assert task.running
+
+
+# -- every loop built on it restarts after stop (one of them could not) -----------------------
+
+class CountingPool:
+    """A stand-in pool with no devices: each background round asks it for node_ids once."""
+
+    def __init__(self) -> None:
+        self.rounds = Rounds()
+
+    @property
+    def node_ids(self) -> list[str]:
+        self.rounds()
+        return []
+
+
+def _telemetry(rounds: Rounds) -> tuple[Callable[[], None], Callable[[], None]]:
+    from controller.service.telemetry import TelemetryLoop
+
+    loop = TelemetryLoop(cast(Any, None), cast(Any, None), plan=lambda: rounds() or None)
+    return (lambda: loop.start(0.01)), loop.stop
+
+
+def _calibration(rounds: Rounds) -> tuple[Callable[[], None], Callable[[], None]]:
+    from controller.service.calibration import CalibrationScheduler
+
+    sched = CalibrationScheduler(cast(Any, None), lambda: None,
+                                 lambda: rounds() or {})
+    return (lambda: sched.start(0.01)), sched.stop
+
+
+def _sync(rounds: Rounds) -> tuple[Callable[[], None], Callable[[], None]]:
+    from southbound.sync import SyncManager
+
+    pool = CountingPool()
+    pool.rounds = rounds
+    sync = SyncManager(cast(Any, pool), cast(Any, None), intended=lambda _n: None,
+                       policy=cast(Any, None), importer=lambda _n, _x: None,
+                       differ=cast(Any, object()))
+    return (lambda: sync.start(0.01)), sync.stop
+
+
+def _device_events(rounds: Rounds) -> tuple[Callable[[], None], Callable[[], None]]:
+    from controller.service.device_events import DeviceEventStream
+
+    pool = CountingPool()
+    pool.rounds = rounds
+    stream = DeviceEventStream(cast(Any, pool), lambda _n, _x: None, check_s=0.01)
+    return stream.start, stream.stop
+
+
+def _ticker(rounds: Rounds) -> tuple[Callable[[], None], Callable[[], None]]:
+    from simulators.clock import ManualClock
+    from simulators.devices.runtime import Ticker
+
+    class Device:
+        node_id = "counter"
+
+        def tick(self, _now: float) -> None:
+            rounds()
+
+    ticker = Ticker(ManualClock(), [cast(Any, Device())], period=0.01)
+    return ticker.start, ticker.stop
+
+
+@pytest.mark.parametrize("build", [_telemetry, _calibration, _sync, _device_events, _ticker],
+                         ids=["telemetry", "calibration", "sync", "device-events", "ticker"])
+def test_background_loops_restart_after_stop(
+        build: Callable[[Rounds], tuple[Callable[[], None], Callable[[], None]]]) -> None:
+    rounds = Rounds()
+    start, stop = build(rounds)
+    before = set(threading.enumerate())
+    start()
+    assert rounds.reach(2)
+    stop()
+    done = rounds.count
+    start()
+    assert rounds.reach(done + 2)
+    stop()
+    assert set(threading.enumerate()) <= before        # no thread left behind
