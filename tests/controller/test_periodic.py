@@ -219,15 +219,21 @@ class CountingPool:
 def _telemetry(rounds: Rounds) -> tuple[Callable[[], None], Callable[[], None]]:
     from controller.service.telemetry import TelemetryLoop
 
-    loop = TelemetryLoop(cast(Any, None), cast(Any, None), plan=lambda: rounds() or None)
+    def no_plan() -> None:
+        rounds()
+
+    loop = TelemetryLoop(cast(Any, None), cast(Any, None), plan=no_plan)
     return (lambda: loop.start(0.01)), loop.stop
 
 
 def _calibration(rounds: Rounds) -> tuple[Callable[[], None], Callable[[], None]]:
     from controller.service.calibration import CalibrationScheduler
 
-    sched = CalibrationScheduler(cast(Any, None), lambda: None,
-                                 lambda: rounds() or {})
+    def no_apcs() -> dict[str, list[str]]:
+        rounds()
+        return {}
+
+    sched = CalibrationScheduler(cast(Any, None), lambda: None, no_apcs)
     return (lambda: sched.start(0.01)), sched.stop
 
 
