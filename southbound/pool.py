@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import structlog
 
+from controller.periodic import PeriodicTask
 from southbound.adapter import AdapterError, DeviceAdapter, load_adapters
 from southbound.model import ConnectionState, DeviceEndpoint, SyncState
 
@@ -64,13 +65,11 @@ class SessionPool:
         self._registry = registry
         self._per_device_limit = per_device_limit
         self.timeout = timeout
-        self.keepalive_s = keepalive_s
+        self._keeper = PeriodicTask("southbound-keepalive", self._keepalive_round, keepalive_s)
         self.listeners: list[StateListener] = []
         self._slots: dict[str, DeviceSlot] = {}
         for ep in endpoints:
             self._slots[ep.node_id] = self._new_slot(ep)
-        self._stop = threading.Event()
-        self._keeper: threading.Thread | None = None
 
     def _new_slot(self, ep: DeviceEndpoint) -> DeviceSlot:
         if ep.adapter not in self._registry:
@@ -95,13 +94,21 @@ class SessionPool:
                 self._publish(self._slots[node])
 
     # -- lifecycle ------------------------------------------------------------------------
+    @property
+    def keepalive_s(self) -> float:
+        """Seconds between keep-alive rounds (a change applies to the running loop)."""
+        return self._keeper.interval_s or 0.0
+
+    @keepalive_s.setter
+    def keepalive_s(self, seconds: float) -> None:
+        self._keeper.interval_s = seconds
+
     def start_keepalive(self) -> None:
-        self._keeper = threading.Thread(target=self._keepalive_loop, daemon=True,
-                                        name="southbound-keepalive")
         self._keeper.start()
 
     def close(self) -> None:
-        self._stop.set()
+        # Closing the sessions ends a keep-alive in progress; close does not wait for it.
+        self._keeper.stop(timeout=0)
         for slot in self._slots.values():
             with slot.lock:
                 slot.adapter.close()
@@ -201,21 +208,20 @@ class SessionPool:
             self._set(slot, ConnectionState.UNREACHABLE)
         log.warning("device session lost", device=slot.endpoint.node_id, reason=reason)
 
-    def _keepalive_loop(self) -> None:
-        while not self._stop.wait(self.keepalive_s):
-            for slot in list(self._slots.values()):
-                if self._stop.is_set():
-                    return
-                if not slot.semaphore.acquire(blocking=False):
-                    continue  # in use: that is proof of life enough
-                try:
-                    self._ensure_connected(slot, honour_backoff=True)
-                    slot.adapter.keepalive()
-                except AdapterError as exc:
-                    if slot.state is ConnectionState.CONNECTED:
-                        self._lost(slot, str(exc))
-                finally:
-                    slot.semaphore.release()
+    def _keepalive_round(self) -> None:
+        for slot in list(self._slots.values()):
+            if self._keeper.stopping:
+                return
+            if not slot.semaphore.acquire(blocking=False):
+                continue  # in use: that is proof of life enough
+            try:
+                self._ensure_connected(slot, honour_backoff=True)
+                slot.adapter.keepalive()
+            except AdapterError as exc:
+                if slot.state is ConnectionState.CONNECTED:
+                    self._lost(slot, str(exc))
+            finally:
+                slot.semaphore.release()
 
     def _set(self, slot: DeviceSlot, state: ConnectionState) -> None:
         if slot.state is state:

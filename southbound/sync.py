@@ -9,7 +9,6 @@ the listener is told, so the controller can raise an alarm.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -17,6 +16,7 @@ from typing import Any
 
 import structlog
 
+from controller.periodic import PeriodicTask
 from southbound.adapter import AdapterError
 from southbound.commit import NetworkCommit
 from southbound.diff import ConfigDiffer
@@ -58,8 +58,7 @@ class SyncManager:
         self.importer = importer
         self.differ = differ or committer.differ
         self.listeners: list[OutOfSyncListener] = []
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = PeriodicTask("southbound-sync", self.run_once, None)
 
     def compare_config(self, node_id: str) -> SyncReport:
         """Diff from the device's running config to the controller's intended config."""
@@ -124,17 +123,10 @@ class SyncManager:
         return [self.reconcile(node) for node in self.pool.node_ids]
 
     def start(self, interval_s: float) -> None:
-        def loop() -> None:
-            while not self._stop.wait(interval_s):
-                try:
-                    self.run_once()
-                except Exception as exc:  # keep syncing other rounds
-                    log.error("sync round failed", error=str(exc))
-
-        self._thread = threading.Thread(target=loop, daemon=True, name="southbound-sync")
-        self._thread.start()
+        """Reconcile every device every `interval_s` seconds in the background (first
+        round one interval after start)."""
+        self._loop.interval_s = interval_s
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._loop.stop(timeout=5)

@@ -21,13 +21,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import structlog
-
 from controller.datastore.apply import JournalOp
 from controller.datastore.nmda import Datastore, NmdaStore
 from controller.netconf.core import now_iso
-
-log = structlog.get_logger(__name__)
+from controller.periodic import PeriodicTask
 
 STREAM = "NETCONF"
 SERVICES_XPATH = "/sdqn-services:entanglement-services/request"
@@ -99,17 +96,24 @@ class Subscription:
 class EventHub:
     def __init__(self, store: NmdaStore, *, poll_s: float = 0.25) -> None:
         self.store = store
-        self.poll_s = poll_s
         self._subs: list[Subscription] = []
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._poller = PeriodicTask("event-hub", self._poll, poll_s)
         self._version = -1
         self._services: dict[str, tuple[str, str]] = {}
         self._alarms: dict[tuple[str, str, str], tuple[str, bool]] = {}
         self._started = False
 
     # -- lifecycle -----------------------------------------------------------------------
+
+    @property
+    def poll_s(self) -> float:
+        """Seconds between looks at <operational> (a change applies at once)."""
+        return self._poller.interval_s or 0.0
+
+    @poll_s.setter
+    def poll_s(self, seconds: float) -> None:
+        self._poller.interval_s = seconds
 
     def start(self) -> None:
         with self._lock:
@@ -118,15 +122,14 @@ class EventHub:
             self._started = True
         self.store.listeners.append(self._on_change)
         self._snapshot(emit=False)
-        self._thread = threading.Thread(target=self._run, daemon=True, name="event-hub")
-        self._thread.start()
+        self._poller.start()
 
     def stop(self) -> None:
-        self._stop.set()
         if self._on_change in self.store.listeners:
             self.store.listeners.remove(self._on_change)
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._poller.stop(timeout=5)
+        with self._lock:
+            self._started = False
 
     # -- subscribers ---------------------------------------------------------------------
 
@@ -166,15 +169,11 @@ class EventHub:
         self.publish(Event(*CONFIG_EVENT, {"changed-by": changed_by, "datastore": ds.value,
                                            "edit": edits}, now_iso()))
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.poll_s):
-            if not self.subscribers or self.store.versions[Datastore.OPERATIONAL] \
-                    == self._version:
-                continue
-            try:
-                self._snapshot(emit=True)
-            except Exception:  # a bad read must not end the stream for everyone
-                log.exception("event hub poll failed")
+    def _poll(self) -> None:
+        """One look at <operational>; a failure is logged by the loop and the next poll
+        runs as usual (a bad read must not end the stream for everyone)."""
+        if self.subscribers and self.store.versions[Datastore.OPERATIONAL] != self._version:
+            self._snapshot(emit=True)
 
     def _snapshot(self, *, emit: bool) -> None:
         self._version = self.store.versions[Datastore.OPERATIONAL]

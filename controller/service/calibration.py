@@ -81,6 +81,7 @@ from typing import Literal
 import structlog
 from lxml import etree
 
+from controller.periodic import PeriodicTask
 from controller.service.faults import endpoint_qbers, link_fidelities
 from qnum.candidates import Route
 from qnum.io import Network
@@ -259,8 +260,8 @@ class CalibrationScheduler:
         self._crossings: dict[str, set[str]] = {}   # QBER observation → APCs tried
         self._round: list[CalibrationEvent] = []
         self._lock = threading.RLock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = PeriodicTask("apc-calibration", self.run_once, None,
+                                  run_immediately=True)
 
     @property
     def qber_threshold(self) -> float:
@@ -312,27 +313,13 @@ class CalibrationScheduler:
             return [self._view(apc, links, load) for apc, links in sorted(apcs.items())]
 
     def start(self, interval_s: float) -> None:
-        """Run a round (reading over the pool) every `interval_s` seconds in a thread."""
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop.clear()
-
-        def loop() -> None:
-            while not self._stop.is_set():
-                try:
-                    self.run_once()
-                except Exception as exc:  # a bad round must not end scheduling
-                    log.error("calibration round failed", error=str(exc))
-                self._stop.wait(interval_s)
-
-        self._thread = threading.Thread(target=loop, daemon=True, name="apc-calibration")
-        self._thread.start()
+        """Run a round (reading over the pool) now and then every `interval_s` seconds in
+        a thread; a bad round is logged and does not end scheduling."""
+        self._loop.interval_s = interval_s
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=self.wait_s + 5)
-            self._thread = None
+        self._loop.stop(timeout=self.wait_s + 5)
 
     # -- inputs --------------------------------------------------------------------------------
     def _read(self, apcs: Mapping[str, tuple[str, ...]], plan: Plan | None) -> dict[str, str]:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import structlog
 
+from controller.periodic import PeriodicTask
 from southbound.adapter import AdapterError, DeviceAdapter
 from southbound.pool import Backoff, SessionPool
 
@@ -31,28 +32,30 @@ class DeviceEventStream:
         self.pool = pool
         self.on_notification = on_notification
         self.on_stream = on_stream
-        self.check_s = check_s
         self._adapters: dict[str, DeviceAdapter] = {}
         self._retry_at: dict[str, float] = {}
         self._backoff: dict[str, Backoff] = {}
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = PeriodicTask("device-events", self._check, check_s, run_immediately=True)
+
+    @property
+    def check_s(self) -> float:
+        """Seconds between checks of every stream (a change applies at once)."""
+        return self._loop.interval_s or 0.0
+
+    @check_s.setter
+    def check_s(self, seconds: float) -> None:
+        self._loop.interval_s = seconds
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, daemon=True, name="device-events")
-        self._thread.start()
+        self._loop.start()
 
     def refresh(self) -> None:
         """The inventory changed: (un)subscribe at once instead of at the next check."""
-        self._wake.set()
+        self._loop.trigger()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._loop.stop(timeout=5)
         with self._lock:
             for adapter in self._adapters.values():
                 adapter.close()
@@ -63,30 +66,28 @@ class DeviceEventStream:
         with self._lock:
             return sorted(n for n, a in self._adapters.items() if a.connected)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            wanted = set(self.pool.node_ids)
+    def _check(self) -> None:
+        """One pass: drop streams of devices that left, re-subscribe broken ones."""
+        wanted = set(self.pool.node_ids)
+        with self._lock:
+            for node in [n for n in self._adapters if n not in wanted]:
+                self._adapters.pop(node).close()
+                self._retry_at.pop(node, None)
+        for node in sorted(wanted):
+            if self._loop.stopping:
+                return
             with self._lock:
-                for node in [n for n in self._adapters if n not in wanted]:
-                    self._adapters.pop(node).close()
-                    self._retry_at.pop(node, None)
-            for node in sorted(wanted):
-                if self._stop.is_set():
-                    return
+                adapter = self._adapters.get(node)
+            if adapter is not None and adapter.connected:
+                continue
+            if adapter is not None:      # the stream broke: the device went away
                 with self._lock:
-                    adapter = self._adapters.get(node)
-                if adapter is not None and adapter.connected:
-                    continue
-                if adapter is not None:      # the stream broke: the device went away
-                    with self._lock:
-                        self._adapters.pop(node, None)
-                    adapter.close()
-                    self._notify_stream(node, False)
-                if time.monotonic() < self._retry_at.get(node, 0.0):
-                    continue
-                self._subscribe(node)
-            self._wake.wait(self.check_s)
-            self._wake.clear()
+                    self._adapters.pop(node, None)
+                adapter.close()
+                self._notify_stream(node, False)
+            if time.monotonic() < self._retry_at.get(node, 0.0):
+                continue
+            self._subscribe(node)
 
     def _subscribe(self, node: str) -> None:
         backoff = self._backoff.setdefault(node, Backoff(base_s=0.2, cap_s=10.0))

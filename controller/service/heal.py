@@ -32,6 +32,7 @@ import structlog
 
 from controller.datastore.nmda import Datastore, NmdaStore
 from controller.errors import NetconfError
+from controller.periodic import PeriodicTask
 from controller.service.alarms import (
     AlarmKey,
     AlarmManager,
@@ -112,15 +113,14 @@ class SelfHealer:
         self.push_seconds = push_seconds or (lambda: 0.0)
         self.correlator = FaultCorrelator()
         self.reports: list[HealReport] = []
-        self._kick = threading.Event()
         self._idle = threading.Event()
         self._idle.set()
-        self._stop = threading.Event()
+        #: the worker: no interval, woken by every change (and a failed round's retry)
+        self._worker = PeriodicTask("self-healer", self._round, None, join_timeout_s=30)
         self._since: float | None = None
         self._trigger = ""
         self._measured: dict[str, float] = {}
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
         self._root_alarms: dict[AlarmKey, str] = {}        # key → element
         self._derived: dict[str, AlarmKey] = {}            # service → its derived alarm
         self._unreachable: set[str] = set()
@@ -229,14 +229,10 @@ class SelfHealer:
 
     # -- worker --------------------------------------------------------------------------
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, daemon=True, name="self-healer")
-        self._thread.start()
+        self._worker.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._kick.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
+        self._worker.stop()
 
     def wait_idle(self, timeout: float) -> bool:
         """Block until no healing round is pending or running (tests, benchmark)."""
@@ -256,15 +252,15 @@ class SelfHealer:
             if self._since is None:
                 self._since, self._trigger = time.monotonic(), why
             self._idle.clear()
-        self._kick.set()
+        self._worker.trigger()
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._kick.wait()
-            if self._stop.is_set():
-                return
-            self._stop.wait(self.settle_s)       # let the other end's report arrive
-            self._kick.clear()
+    def _round(self) -> None:
+        """The worker's round, after a change. Changes that arrive during the settle
+        window join this round (the ones after it wake the next); a round woken by such a
+        joined change finds nothing left to do."""
+        with self._lock:
+            due = self._since is not None
+        if due and not self._worker.wait(self.settle_s):  # let the other end's report arrive
             with self._lock:
                 since, trigger = self._since, self._trigger
                 self._since = None
@@ -275,17 +271,17 @@ class SelfHealer:
             except Exception as exc:  # keep healing on the next change
                 log.error("self-healing round failed", error=str(exc))
                 self._retry(since, trigger)
-            with self._lock:
-                if self._since is None and not self._kick.is_set():
-                    self._idle.set()
+        with self._lock:
+            if self._since is None and not self._worker.pending:
+                self._idle.set()
 
     def _retry(self, since: float | None, trigger: str) -> None:
-        if self._stop.wait(self.retry_s):
+        if self._worker.wait(self.retry_s):
             return
         with self._lock:
             if self._since is None:
                 self._since, self._trigger = since, f"retry: {trigger}"
-        self._kick.set()
+        self._worker.trigger()
 
     # -- healing -------------------------------------------------------------------------
     def heal_now(self, *, trigger: str = "manual", since: float | None = None

@@ -41,6 +41,7 @@ from controller.datastore.nmda import Datastore, NmdaStore
 from controller.datastore.schema import Schema
 from controller.datastore.tree import Forest
 from controller.errors import NetconfError
+from controller.periodic import PeriodicTask
 from controller.service.expansion import DEVICES_PATH
 from controller.service.render import MODULES, device_config_xml
 from southbound.commit import NetworkCommit
@@ -128,8 +129,7 @@ class OutOfBandGuard:
         self.sync.listeners.append(self._handled)
         self._round_lock = threading.Lock()
         self._local = threading.local()     # the round in progress on this thread
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = PeriodicTask("out-of-band-guard", self.run_once, None)
 
     # -- the providers SyncManager calls ------------------------------------------------------
     def intended_xml(self, node_id: str) -> str | None:
@@ -203,25 +203,13 @@ class OutOfBandGuard:
                 self._local.__dict__.clear()
 
     def start(self, interval_s: float) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop.clear()
-
-        def loop() -> None:
-            while not self._stop.wait(interval_s):
-                try:
-                    self.run_once()
-                except Exception:  # keep guarding in later rounds
-                    log.exception("out-of-band round failed")
-
-        self._thread = threading.Thread(target=loop, daemon=True, name="out-of-band-guard")
-        self._thread.start()
+        """Guard every `interval_s` seconds in the background (first round one interval
+        after start); a failed round is logged and the next one runs as scheduled."""
+        self._loop.interval_s = interval_s
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-            self._thread = None
+        self._loop.stop(timeout=10)
 
     # -- internals --------------------------------------------------------------------------
     def _reconcile(self, node_id: str) -> None:

@@ -17,7 +17,6 @@ A service becomes `up` only when every device on its path reports stable (contro
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ import structlog
 from lxml import etree
 
 from controller.datastore.nmda import NmdaStore
+from controller.periodic import PeriodicTask
 from qnum.plan import Plan
 from southbound.adapter import AdapterError
 from southbound.pool import SessionPool
@@ -108,8 +108,7 @@ class TelemetryLoop:
         self.store = store
         self.pool = pool
         self.plan = plan
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = PeriodicTask("service-telemetry", self.poll_once, None)
         #: called with every round's raw device state (fault correlation, calibration)
         self.observers: list[ReadingsObserver] = []
 
@@ -152,18 +151,11 @@ class TelemetryLoop:
                 "request": entries}}))
 
     def start(self, interval_s: float) -> None:
-        def loop() -> None:
-            while not self._stop.wait(interval_s):
-                try:
-                    self.poll_once()
-                except Exception as exc:  # keep polling
-                    log.error("telemetry round failed", error=str(exc))
-
-        self._thread = threading.Thread(target=loop, daemon=True, name="service-telemetry")
-        self._thread.start()
+        """Poll every `interval_s` seconds in the background (first round one interval
+        after start); a failed round is logged and the next one runs as scheduled."""
+        self._loop.interval_s = interval_s
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self._loop.stop(timeout=10)
 

@@ -29,6 +29,7 @@ from controller.datastore.nmda import Datastore, NmdaStore
 from controller.datastore.schema import Schema
 from controller.datastore.tree import WithDefaults
 from controller.errors import ErrorTag, NetconfError
+from controller.periodic import PeriodicTask
 from simulators.clock import Clock
 from simulators.devices.apc import Apc
 from simulators.devices.base import DeviceModel, Json, Notification
@@ -229,17 +230,25 @@ class SimDevice:
 
 
 class Ticker:
-    """One thread advancing every device every ``period`` wall-clock seconds."""
+    """One thread advancing every device every ``period`` wall-clock seconds (a fixed
+    rate: a slow tick shortens the wait after it, so simulated physics keeps pace)."""
 
     def __init__(self, clock: Clock, devices: Sequence[SimDevice] = (),
                  period: float = 1.0) -> None:
         self.clock = clock
         self.devices = list(devices)
-        self.period = period
         self.ticks = 0
         self.last_duration = 0.0
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._loop = PeriodicTask("sim-ticker", self._timed_tick, period,
+                                  run_immediately=True, fixed_rate=True)
+
+    @property
+    def period(self) -> float:
+        return self._loop.interval_s or 0.0
+
+    @period.setter
+    def period(self, seconds: float) -> None:
+        self._loop.interval_s = seconds
 
     def tick_once(self) -> None:
         now = self.clock.now()
@@ -250,18 +259,13 @@ class Ticker:
                 log.exception("device tick failed", device=device.node_id)
         self.ticks += 1
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            started = time.monotonic()
-            self.tick_once()
-            self.last_duration = time.monotonic() - started
-            self._stop.wait(max(0.0, self.period - self.last_duration))
+    def _timed_tick(self) -> None:
+        started = time.monotonic()
+        self.tick_once()
+        self.last_duration = time.monotonic() - started
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, daemon=True, name="sim-ticker")
-        self._thread.start()
+        self._loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        self._loop.stop(timeout=10)

@@ -278,7 +278,7 @@ def test_background_rounds_read_over_the_pool_until_stopped(
     finally:
         sched.stop()
     assert [(e.reason, e.result) for e in seen] == [("urgent-out-of-spec", "started")]
-    assert sched._thread is None
+    assert sched._loop.thread is None
 
 
 def test_vendor_refusal_is_a_failed_event_retried_after_back_off(
