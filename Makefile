@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.sdqn-installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system-deps test lint typecheck demo clean
+.PHONY: setup system-deps test lint typecheck demo grpc clean
 
 setup: $(STAMP)
 
@@ -43,5 +43,8 @@ typecheck: setup
 demo: setup
 	$(VENV)/bin/sdqn demo
 
+grpc: setup
+	$(PY) -m controller.grpc_api.codegen
+
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

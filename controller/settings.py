@@ -1,7 +1,9 @@
 """Controller configuration (config/controller.json), validated with pydantic.
 
 Only process-level settings live here (where to listen, where to store data). Everything
-an operator manages at run time is YANG data in the datastores instead.
+an operator manages at run time is YANG data in the datastores instead. Relative paths
+in a config file resolve against that file's directory, so a configuration directory
+(e.g. /etc/sdqn with its nacm.json and certificates) can be moved as a whole.
 """
 
 from __future__ import annotations
@@ -12,7 +14,8 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from controller.netconf.credentials import AuthSettings, GrpcToken, NetconfUser, TlsSettings
-from controller.paths import CONFIG_DIR, REPO_ROOT
+from controller.paths import CONFIG_DIR
+from controller.paths import data_dir as default_data_dir
 
 __all__ = ["AuthSettings", "ControllerSettings", "GrpcToken", "NetconfUser", "TlsSettings"]
 
@@ -37,7 +40,9 @@ PRODUCT_MODULES: tuple[str, ...] = (
 class DatastoreSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    data_dir: Path = Field(default=REPO_ROOT / "var", description="SQLite file lives here")
+    data_dir: Path = Field(default_factory=default_data_dir,
+                           description="SQLite files, host key (default: controller.paths."
+                                       "data_dir(): SDQN_DATA_DIR, /var/lib/sdqn or XDG)")
     snapshot_every: int = Field(default=256, ge=1, description="journal entries per snapshot")
     synchronous: str = Field(default="FULL", pattern="^(FULL|NORMAL|EXTRA)$",
                              description="SQLite synchronous level (FULL survives power loss)")
@@ -60,7 +65,8 @@ class NetconfSettings(BaseModel):
     host: str = "127.0.0.1"
     port: int = Field(default=8830, ge=0, le=65535)
     host_key: Path | None = Field(default=None,
-                                  description="default: <data_dir>/ssh_host_ecdsa_key")
+                                  description="default: <data_dir>/ssh_host_ecdsa_key "
+                                              "(made on first start)")
     max_message_size: int = Field(default=16 * 1024 * 1024, ge=4096)
     max_sessions: int = Field(default=64, ge=1)
     hello_timeout: float = Field(default=30.0, gt=0)
@@ -146,14 +152,25 @@ class ControllerSettings(BaseModel):
         if not path.exists():
             return cls()
         settings = cls.model_validate(json.loads(path.read_text()))
-        if not settings.datastore.data_dir.is_absolute():
-            settings.datastore.data_dir = (path.parent.parent / settings.datastore.data_dir)
-        netconf = settings.netconf
-        if not netconf.nacm_file.is_absolute():
-            netconf.nacm_file = path.parent.parent / netconf.nacm_file
-        if netconf.host_key is not None and not netconf.host_key.is_absolute():
-            netconf.host_key = settings.datastore.data_dir / netconf.host_key
+        settings.resolve_paths(path.parent.absolute())
         return settings
+
+    def resolve_paths(self, base: Path) -> None:
+        """Every relative path of the file (data directory, NACM rules, host key, TLS
+        files) made absolute against `base`, the file's directory."""
+        def under(path: Path) -> Path:
+            return path if path.is_absolute() else base / path
+
+        self.datastore.data_dir = under(self.datastore.data_dir)
+        self.netconf.nacm_file = under(self.netconf.nacm_file)
+        if self.netconf.host_key is not None:
+            self.netconf.host_key = under(self.netconf.host_key)
+        for tls in (self.restconf.tls, self.grpc.tls):
+            if tls is not None:
+                tls.cert_file = under(tls.cert_file)
+                tls.key_file = under(tls.key_file)
+                if tls.client_ca_file is not None:
+                    tls.client_ca_file = under(tls.client_ca_file)
 
     @property
     def host_key_path(self) -> Path:

@@ -24,7 +24,7 @@ import structlog
 from controller.datastore.nmda import NmdaStore
 from controller.datastore.schema import Schema
 from controller.netconf import NETCONF_MODULES
-from controller.paths import CONFIG_DIR, REPO_ROOT
+from controller.paths import CONFIG_DIR, data_dir
 from simulators.clock import Clock, ScaledClock
 from simulators.devices import MODELS
 from simulators.devices.runtime import ServerFactory, SimDevice, Ticker, netconf_factory
@@ -34,7 +34,8 @@ from simulators.faults import ControlServer, FaultInjector
 log = structlog.get_logger(__name__)
 
 DEFAULT_TOPOLOGY = CONFIG_DIR / "topologies" / "metro.json"
-DEFAULT_INVENTORY = REPO_ROOT / "var" / "sim" / "inventory.json"  # `sdqn sim run` writes it
+# `sdqn sim run` writes it under the data directory (SDQN_DATA_DIR, /var/lib/sdqn, XDG).
+DEFAULT_INVENTORY = data_dir() / "sim" / "inventory.json"
 DEFAULT_USERS: Mapping[str, str] = {"admin": "admin"}
 
 

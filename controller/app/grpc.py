@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import grpc
 import structlog
 
@@ -19,16 +17,13 @@ from controller.settings import ControllerSettings, TlsSettings
 log = structlog.get_logger(__name__)
 
 
-def credentials(tls: TlsSettings | None, base: Path) -> grpc.ServerCredentials | None:
-    """TLS server credentials; mTLS when a client CA is configured."""
+def credentials(tls: TlsSettings | None) -> grpc.ServerCredentials | None:
+    """TLS server credentials; mTLS when a client CA is configured. Paths are used as
+    given (ControllerSettings.load made a config file's absolute)."""
     if tls is None:
         return None
-
-    def read(path: Path) -> bytes:
-        return (path if path.is_absolute() else base / path).read_bytes()
-
-    roots = read(tls.client_ca_file) if tls.client_ca_file is not None else None
-    return grpc.ssl_server_credentials([(read(tls.key_file), read(tls.cert_file))],
+    roots = tls.client_ca_file.read_bytes() if tls.client_ca_file is not None else None
+    return grpc.ssl_server_credentials([(tls.key_file.read_bytes(), tls.cert_file.read_bytes())],
                                        root_certificates=roots,
                                        require_client_auth=tls.require_client_cert)
 
@@ -44,7 +39,7 @@ def build_grpc(settings: ControllerSettings, access: DataAccess, hub: EventHub,
                                     data_dir / "running-history.sqlite"), access.user_of),
                                 expander=expander, solve_time_limit_s=cfg.solve_time_limit_s)
     return GrpcServer(service, host=cfg.host, port=cfg.port,
-                      credentials=credentials(cfg.tls, data_dir), reflection=cfg.reflection,
+                      credentials=credentials(cfg.tls), reflection=cfg.reflection,
                       max_workers=cfg.max_workers, max_message_size=cfg.max_message_size)
 
 

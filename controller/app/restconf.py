@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Callable
-from pathlib import Path
 
 import structlog
 
@@ -16,19 +15,16 @@ from controller.settings import ControllerSettings, TlsSettings
 log = structlog.get_logger(__name__)
 
 
-def _under(base: Path, path: Path) -> str:
-    return str(path if path.is_absolute() else base / path)
-
-
-def tls_context(tls: TlsSettings | None, base: Path) -> ssl.SSLContext | None:
-    """Server-side TLS 1.2+ context; client certificates checked when a CA is given."""
+def tls_context(tls: TlsSettings | None) -> ssl.SSLContext | None:
+    """Server-side TLS 1.2+ context; client certificates checked when a CA is given.
+    Paths are used as given (ControllerSettings.load made a config file's absolute)."""
     if tls is None:
         return None
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(_under(base, tls.cert_file), _under(base, tls.key_file))
+    context.load_cert_chain(tls.cert_file, tls.key_file)
     if tls.client_ca_file is not None:
-        context.load_verify_locations(_under(base, tls.client_ca_file))
+        context.load_verify_locations(tls.client_ca_file)
         context.verify_mode = (ssl.CERT_REQUIRED if tls.require_client_cert
                                else ssl.CERT_OPTIONAL)
     return context
@@ -51,7 +47,7 @@ def build_restconf(settings: ControllerSettings, access: DataAccess, hub: EventH
                    ) -> RestconfServer:
     rc = settings.restconf
     return RestconfServer(access, host=rc.host, port=rc.port, hub=hub,
-                          tls=tls_context(rc.tls, settings.datastore.data_dir),
+                          tls=tls_context(rc.tls),
                           max_body=rc.max_body_size, max_connections=rc.max_connections,
                           idle_timeout=rc.idle_timeout,
                           metrics=build_metrics(access) if rc.metrics else None,

@@ -24,9 +24,8 @@ import threading
 import time
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import httpx
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -42,6 +41,9 @@ from controller.restconf.access import DataAccess
 from controller.restconf.server import RestconfServer
 from controller.service.publish import publish_plan
 from controller.settings import AuthSettings, ControllerSettings, NetconfUser
+
+if TYPE_CHECKING:
+    import httpx
 
 STATE = "/restconf/data/sdqn-services:entanglement-services/request={}/state"
 CANDIDATE = ("/restconf/ds/ietf-datastores:candidate/sdqn-services:entanglement-services/"
@@ -70,6 +72,10 @@ def _clients(url: str, kind: str, names: list[str], seconds: float, rate: float 
              out: Connection) -> None:
     """Client process: one thread and one keep-alive connection per client. With `rate`
     (total requests/s) every thread sends on its own fixed schedule."""
+    # Imported here: httpx is the benchmark's client only (extra `bench`), so the `sdqn`
+    # command line of an installation without it still starts.
+    import httpx
+
     clients = [httpx.Client(base_url=url, auth=("admin", "admin"), timeout=30)
                for _ in names]
     latencies: list[list[float]] = [[] for _ in names]

@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import grpc
 import typer
 
-from controller.grpc_api.codegen import load
+from controller.grpc_api.stubs import load
 
 DEFAULT_TARGET = "127.0.0.1:50051"
 TIMEOUT_S = 60.0

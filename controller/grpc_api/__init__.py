@@ -1,5 +1,6 @@
 """Northbound gRPC API (package sdqn.v1) for scripts and the `sdqn` CLI.
 
-The proto lives in `proto/sdqn/v1/sdqn.proto`; `codegen.load()` compiles it with
-grpcio-tools into a build directory on first use (generated code is not committed).
+The proto lives in `proto/sdqn/v1/sdqn.proto`; its generated modules (`sdqn_pb2*.py`) are
+committed next to this file and reached through `stubs.load()`; `codegen.py` regenerates
+them after the proto changes.
 """

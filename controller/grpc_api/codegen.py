@@ -1,101 +1,64 @@
-"""Compile sdqn.v1 (proto/sdqn/v1/sdqn.proto) with grpcio-tools on first use.
+"""Regenerate the committed sdqn.v1 modules from proto/sdqn/v1/sdqn.proto (a developer tool).
 
-Generated modules are not committed: they are derived from the proto and from the
-grpcio-tools version, and would go stale. They are written under build/grpc/<hash of
-the proto>/ in the repository (build/ is ignored), or under the system temp directory
-when the repository is read-only, atomically (a rename), so concurrent processes never
-import a half-written module. `make setup` can call `python -m controller.grpc_api.codegen`
-to build them ahead of time.
+    python -m controller.grpc_api.codegen      # after editing the proto (or `make grpc`)
+
+The generated modules (sdqn_pb2.py, sdqn_pb2.pyi, sdqn_pb2_grpc.py next to this file) are
+committed rather than compiled at run time or by a build hook: a source checkout, an
+editable install and a wheel then import the very same files, nothing is ever written
+beside the installed code, and grpcio-tools (which pins its own protobuf) stays a
+development dependency. tests/controller/grpc_api/test_codegen.py regenerates them and
+fails when they differ from the committed ones, or when pyproject's grpcio/protobuf
+floors are below the versions the generated code checks for at import.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
-from types import ModuleType
 
-from controller.paths import REPO_ROOT
-
-PROTO_ROOT = Path(__file__).resolve().parent / "proto"
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROTO_ROOT = PACKAGE_DIR / "proto"
 PROTO = PROTO_ROOT / "sdqn" / "v1" / "sdqn.proto"
-SERVICE = "sdqn.v1.Controller"
-_lock = threading.Lock()
-_loaded: tuple[ModuleType, ModuleType] | None = None
+OUTPUTS = ("sdqn_pb2.py", "sdqn_pb2.pyi", "sdqn_pb2_grpc.py")
+# protoc writes absolute imports that mirror the proto's path (sdqn/v1/); the modules live
+# in this package instead, so the one import of the messages module is rewritten.
+_PROTOC_IMPORT = "from sdqn.v1 import sdqn_pb2 as"
+_PACKAGE_IMPORT = "from controller.grpc_api import sdqn_pb2 as"
 
 
-def _digest() -> str:
-    import grpc_tools
-
-    version = getattr(grpc_tools, "__version__", "")
-    return hashlib.sha256(PROTO.read_bytes() + version.encode()).hexdigest()[:16]
-
-
-def _candidates(digest: str) -> list[Path]:
-    return [REPO_ROOT / "build" / "grpc" / digest,
-            Path(tempfile.gettempdir()) / f"sdqn-grpc-{os.getuid()}" / digest]
-
-
-def generate(target: Path) -> Path:
-    """Run protoc (python, grpc and .pyi outputs) into `target`, atomically."""
+def generate(target: Path) -> list[Path]:
+    """Compile the proto (messages, their type stubs, gRPC stubs) into `target`."""
     import grpc_tools
 
     # protoc runs in a child process: its extension module carries its own protobuf and
     # abseil, and loading it into a process that already holds OR-Tools' copies aborts.
     include = Path(grpc_tools.__file__).resolve().parent / "_proto"
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
-    try:
+    with tempfile.TemporaryDirectory(prefix="sdqn-protoc-") as out:
         proc = subprocess.run(
             [sys.executable, "-m", "grpc_tools.protoc", f"-I{PROTO_ROOT}", f"-I{include}",
-             f"--python_out={staging}", f"--pyi_out={staging}",
-             f"--grpc_python_out={staging}", str(PROTO)],
+             f"--python_out={out}", f"--pyi_out={out}", f"--grpc_python_out={out}",
+             str(PROTO)],
             capture_output=True, text=True, timeout=120, check=False)
         if proc.returncode != 0:
             raise RuntimeError(f"protoc failed ({proc.returncode}) on {PROTO}: "
                                f"{proc.stderr.strip()}")
-        try:
-            staging.rename(target)
-        except OSError:  # another process won the race: its copy is the same
-            if not (target / "sdqn" / "v1" / "sdqn_pb2.py").exists():
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
-
-
-def build_dir() -> Path:
-    digest = _digest()
-    for path in _candidates(digest):
-        if (path / "sdqn" / "v1" / "sdqn_pb2_grpc.py").exists():
-            return path
-    errors = []
-    for path in _candidates(digest):
-        try:
-            return generate(path)
-        except OSError as exc:
-            errors.append(f"{path}: {exc}")
-    raise RuntimeError("cannot generate the sdqn.v1 gRPC modules: " + "; ".join(errors))
-
-
-def load() -> tuple[ModuleType, ModuleType]:
-    """(sdqn_pb2, sdqn_pb2_grpc), generated if needed."""
-    global _loaded
-    with _lock:
-        if _loaded is None:
-            path = str(build_dir())
-            if path not in sys.path:
-                sys.path.append(path)
-            _loaded = (importlib.import_module("sdqn.v1.sdqn_pb2"),
-                       importlib.import_module("sdqn.v1.sdqn_pb2_grpc"))
-        return _loaded
+        generated = Path(out) / "sdqn" / "v1"
+        grpc_module = generated / "sdqn_pb2_grpc.py"
+        text = grpc_module.read_text()
+        if _PROTOC_IMPORT not in text:
+            raise RuntimeError(f"protoc's gRPC output no longer contains {_PROTOC_IMPORT!r}")
+        grpc_module.write_text(text.replace(_PROTOC_IMPORT, _PACKAGE_IMPORT))
+        target.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name in OUTPUTS:
+            shutil.copyfile(generated / name, target / name)
+            written.append(target / name)
+    return written
 
 
 if __name__ == "__main__":
-    print(build_dir())
+    for path in generate(PACKAGE_DIR):
+        sys.stdout.write(f"{path}\n")

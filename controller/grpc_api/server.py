@@ -17,8 +17,8 @@ import structlog
 from google.protobuf.message import DecodeError
 
 from controller.errors import NetconfError
-from controller.grpc_api.codegen import SERVICE, load
 from controller.grpc_api.service import ControllerService, describe, status_of
+from controller.grpc_api.stubs import SERVICE, load
 
 log = structlog.get_logger(__name__)
 

@@ -81,7 +81,7 @@ class ControllerService:
         self.history = history
         self.expander = expander
         self.solve_time_limit_s = solve_time_limit_s
-        from controller.grpc_api.codegen import load
+        from controller.grpc_api.stubs import load
 
         self.pb = load()[0]
 

@@ -34,7 +34,8 @@ class AuthSettings(BaseModel):
 
 
 class TlsSettings(BaseModel):
-    """Server certificate for a northbound; relative paths are under datastore.data_dir."""
+    """Server certificate for a northbound; relative paths resolve against the directory
+    of the config file that names them."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -11,8 +11,6 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-pytest.importorskip("grpc_tools")
-
 from controller.cli import app
 from controller.datastore.nmda import NmdaStore
 from controller.grpc_api.server import GrpcServer

@@ -1,6 +1,6 @@
 """Fixtures: the RESTCONF test setup (store, NETCONF server, shared DataAccess, event
 hub) plus a gRPC server on a free port and a stub whose calls carry a user's token.
-Skipped where grpcio-tools / grpcio-reflection are not installed yet."""
+Skipped where grpcio-reflection is not installed."""
 
 from __future__ import annotations
 
@@ -10,17 +10,16 @@ from typing import Any
 
 import pytest
 
-pytest.importorskip("grpc_tools")
 pytest.importorskip("grpc_reflection")
 
 import grpc
 
 from controller.datastore.schema import Schema
 from controller.grpc_api.auth import TokenAuth
-from controller.grpc_api.codegen import load
 from controller.grpc_api.history import CommitLog, RunningHistory
 from controller.grpc_api.server import GrpcServer
 from controller.grpc_api.service import ControllerService
+from controller.grpc_api.stubs import load
 from controller.paths import yang_search_dirs
 from controller.restconf import RESTCONF_MODULES
 from controller.restconf.access import DataAccess

@@ -8,7 +8,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from controller.grpc_api.codegen import load
+from controller.grpc_api.stubs import load
 from tests.controller.restconf.conftest import Daemon
 
 

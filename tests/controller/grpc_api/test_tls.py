@@ -20,10 +20,10 @@ from cryptography.x509.oid import NameOID
 from controller.app.grpc import credentials
 from controller.app.restconf import tls_context
 from controller.grpc_api.auth import TokenAuth
-from controller.grpc_api.codegen import load
 from controller.grpc_api.history import CommitLog, RunningHistory
 from controller.grpc_api.server import GrpcServer
 from controller.grpc_api.service import ControllerService
+from controller.grpc_api.stubs import load
 from controller.restconf.access import DataAccess
 from controller.restconf.server import RestconfServer
 from controller.settings import TlsSettings
@@ -78,7 +78,7 @@ def test_grpc_mutual_tls_maps_the_certificate_to_a_user(
     service = ControllerService(access, hub=None, auth=TokenAuth([], client_certs=True),
                                 history=RunningHistory(access.store, CommitLog(None),
                                                        access.user_of))
-    server = GrpcServer(service, host="localhost", credentials=credentials(tls, Path("/")))
+    server = GrpcServer(service, host="localhost", credentials=credentials(tls))
     server.start()
     try:
         cert, key = issue("operator", False)
@@ -105,7 +105,7 @@ def test_restconf_over_https(access: DataAccess, pki: tuple[Path, Issue]) -> Non
     ca, issue = pki
     cert, key = issue("localhost", True)
     server = RestconfServer(access, host="localhost", tls=tls_context(
-        TlsSettings(cert_file=cert, key_file=key), Path("/")))
+        TlsSettings(cert_file=cert, key_file=key)))
     server.start()
     try:
         assert server.url.startswith("https://")

@@ -1,0 +1,456 @@
+from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Application(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    APPLICATION_UNSPECIFIED: _ClassVar[Application]
+    QKD: _ClassVar[Application]
+    DQC: _ClassVar[Application]
+    DQS: _ClassVar[Application]
+    TELEPORTATION: _ClassVar[Application]
+
+class Target(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    CANDIDATE: _ClassVar[Target]
+    RUNNING: _ClassVar[Target]
+APPLICATION_UNSPECIFIED: Application
+QKD: Application
+DQC: Application
+DQS: Application
+TELEPORTATION: Application
+CANDIDATE: Target
+RUNNING: Target
+
+class EntanglementRequest(_message.Message):
+    __slots__ = ("name", "source_node", "destination_node", "application", "min_fidelity", "demanded_rate", "weight", "priority", "enabled", "threshold_fidelity", "steepness")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_NODE_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_NODE_FIELD_NUMBER: _ClassVar[int]
+    APPLICATION_FIELD_NUMBER: _ClassVar[int]
+    MIN_FIDELITY_FIELD_NUMBER: _ClassVar[int]
+    DEMANDED_RATE_FIELD_NUMBER: _ClassVar[int]
+    WEIGHT_FIELD_NUMBER: _ClassVar[int]
+    PRIORITY_FIELD_NUMBER: _ClassVar[int]
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    THRESHOLD_FIDELITY_FIELD_NUMBER: _ClassVar[int]
+    STEEPNESS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    source_node: str
+    destination_node: str
+    application: Application
+    min_fidelity: float
+    demanded_rate: float
+    weight: float
+    priority: int
+    enabled: bool
+    threshold_fidelity: float
+    steepness: float
+    def __init__(self, name: _Optional[str] = ..., source_node: _Optional[str] = ..., destination_node: _Optional[str] = ..., application: _Optional[_Union[Application, str]] = ..., min_fidelity: _Optional[float] = ..., demanded_rate: _Optional[float] = ..., weight: _Optional[float] = ..., priority: _Optional[int] = ..., enabled: _Optional[bool] = ..., threshold_fidelity: _Optional[float] = ..., steepness: _Optional[float] = ...) -> None: ...
+
+class RequestState(_message.Message):
+    __slots__ = ("admission", "rejection_reason", "path", "purification_rounds", "purification_protocol", "predicted_rate", "predicted_fidelity", "measured_rate", "measured_fidelity", "utility", "oper_state", "last_change")
+    ADMISSION_FIELD_NUMBER: _ClassVar[int]
+    REJECTION_REASON_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    PURIFICATION_ROUNDS_FIELD_NUMBER: _ClassVar[int]
+    PURIFICATION_PROTOCOL_FIELD_NUMBER: _ClassVar[int]
+    PREDICTED_RATE_FIELD_NUMBER: _ClassVar[int]
+    PREDICTED_FIDELITY_FIELD_NUMBER: _ClassVar[int]
+    MEASURED_RATE_FIELD_NUMBER: _ClassVar[int]
+    MEASURED_FIDELITY_FIELD_NUMBER: _ClassVar[int]
+    UTILITY_FIELD_NUMBER: _ClassVar[int]
+    OPER_STATE_FIELD_NUMBER: _ClassVar[int]
+    LAST_CHANGE_FIELD_NUMBER: _ClassVar[int]
+    admission: str
+    rejection_reason: str
+    path: _containers.RepeatedScalarFieldContainer[str]
+    purification_rounds: int
+    purification_protocol: str
+    predicted_rate: float
+    predicted_fidelity: float
+    measured_rate: float
+    measured_fidelity: float
+    utility: float
+    oper_state: str
+    last_change: str
+    def __init__(self, admission: _Optional[str] = ..., rejection_reason: _Optional[str] = ..., path: _Optional[_Iterable[str]] = ..., purification_rounds: _Optional[int] = ..., purification_protocol: _Optional[str] = ..., predicted_rate: _Optional[float] = ..., predicted_fidelity: _Optional[float] = ..., measured_rate: _Optional[float] = ..., measured_fidelity: _Optional[float] = ..., utility: _Optional[float] = ..., oper_state: _Optional[str] = ..., last_change: _Optional[str] = ...) -> None: ...
+
+class RequestStatus(_message.Message):
+    __slots__ = ("request", "state")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    request: EntanglementRequest
+    state: RequestState
+    def __init__(self, request: _Optional[_Union[EntanglementRequest, _Mapping]] = ..., state: _Optional[_Union[RequestState, _Mapping]] = ...) -> None: ...
+
+class SubmitRequestRequest(_message.Message):
+    __slots__ = ("request", "target")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    request: EntanglementRequest
+    target: Target
+    def __init__(self, request: _Optional[_Union[EntanglementRequest, _Mapping]] = ..., target: _Optional[_Union[Target, str]] = ...) -> None: ...
+
+class ModifyRequestRequest(_message.Message):
+    __slots__ = ("request", "target")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    request: EntanglementRequest
+    target: Target
+    def __init__(self, request: _Optional[_Union[EntanglementRequest, _Mapping]] = ..., target: _Optional[_Union[Target, str]] = ...) -> None: ...
+
+class WithdrawRequestRequest(_message.Message):
+    __slots__ = ("name", "target")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    target: Target
+    def __init__(self, name: _Optional[str] = ..., target: _Optional[_Union[Target, str]] = ...) -> None: ...
+
+class EditResponse(_message.Message):
+    __slots__ = ("datastore", "version", "candidate_dirty")
+    DATASTORE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATE_DIRTY_FIELD_NUMBER: _ClassVar[int]
+    datastore: str
+    version: int
+    candidate_dirty: bool
+    def __init__(self, datastore: _Optional[str] = ..., version: _Optional[int] = ..., candidate_dirty: _Optional[bool] = ...) -> None: ...
+
+class ListRequestsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListRequestsResponse(_message.Message):
+    __slots__ = ("requests",)
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    requests: _containers.RepeatedCompositeFieldContainer[RequestStatus]
+    def __init__(self, requests: _Optional[_Iterable[_Union[RequestStatus, _Mapping]]] = ...) -> None: ...
+
+class GetRequestRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetTopologyRequest(_message.Message):
+    __slots__ = ("network_id",)
+    NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
+    network_id: str
+    def __init__(self, network_id: _Optional[str] = ...) -> None: ...
+
+class Node(_message.Message):
+    __slots__ = ("network_id", "node_id", "device_kind", "memory_qubits", "coherence_time", "oper_status")
+    NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_KIND_FIELD_NUMBER: _ClassVar[int]
+    MEMORY_QUBITS_FIELD_NUMBER: _ClassVar[int]
+    COHERENCE_TIME_FIELD_NUMBER: _ClassVar[int]
+    OPER_STATUS_FIELD_NUMBER: _ClassVar[int]
+    network_id: str
+    node_id: str
+    device_kind: str
+    memory_qubits: int
+    coherence_time: float
+    oper_status: str
+    def __init__(self, network_id: _Optional[str] = ..., node_id: _Optional[str] = ..., device_kind: _Optional[str] = ..., memory_qubits: _Optional[int] = ..., coherence_time: _Optional[float] = ..., oper_status: _Optional[str] = ...) -> None: ...
+
+class Link(_message.Message):
+    __slots__ = ("network_id", "link_id", "source", "destination", "fibre_length_km", "link_fidelity", "measured_fidelity", "qber", "generation_rate", "oper_status")
+    NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
+    LINK_ID_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    FIBRE_LENGTH_KM_FIELD_NUMBER: _ClassVar[int]
+    LINK_FIDELITY_FIELD_NUMBER: _ClassVar[int]
+    MEASURED_FIDELITY_FIELD_NUMBER: _ClassVar[int]
+    QBER_FIELD_NUMBER: _ClassVar[int]
+    GENERATION_RATE_FIELD_NUMBER: _ClassVar[int]
+    OPER_STATUS_FIELD_NUMBER: _ClassVar[int]
+    network_id: str
+    link_id: str
+    source: str
+    destination: str
+    fibre_length_km: float
+    link_fidelity: float
+    measured_fidelity: float
+    qber: float
+    generation_rate: float
+    oper_status: str
+    def __init__(self, network_id: _Optional[str] = ..., link_id: _Optional[str] = ..., source: _Optional[str] = ..., destination: _Optional[str] = ..., fibre_length_km: _Optional[float] = ..., link_fidelity: _Optional[float] = ..., measured_fidelity: _Optional[float] = ..., qber: _Optional[float] = ..., generation_rate: _Optional[float] = ..., oper_status: _Optional[str] = ...) -> None: ...
+
+class Topology(_message.Message):
+    __slots__ = ("nodes", "links")
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    LINKS_FIELD_NUMBER: _ClassVar[int]
+    nodes: _containers.RepeatedCompositeFieldContainer[Node]
+    links: _containers.RepeatedCompositeFieldContainer[Link]
+    def __init__(self, nodes: _Optional[_Iterable[_Union[Node, _Mapping]]] = ..., links: _Optional[_Iterable[_Union[Link, _Mapping]]] = ...) -> None: ...
+
+class SolveSummary(_message.Message):
+    __slots__ = ("status", "objective", "bound", "gap", "solve_time_s", "admitted", "rejected", "timestamp")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    OBJECTIVE_FIELD_NUMBER: _ClassVar[int]
+    BOUND_FIELD_NUMBER: _ClassVar[int]
+    GAP_FIELD_NUMBER: _ClassVar[int]
+    SOLVE_TIME_S_FIELD_NUMBER: _ClassVar[int]
+    ADMITTED_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    status: str
+    objective: float
+    bound: float
+    gap: float
+    solve_time_s: float
+    admitted: int
+    rejected: int
+    timestamp: str
+    def __init__(self, status: _Optional[str] = ..., objective: _Optional[float] = ..., bound: _Optional[float] = ..., gap: _Optional[float] = ..., solve_time_s: _Optional[float] = ..., admitted: _Optional[int] = ..., rejected: _Optional[int] = ..., timestamp: _Optional[str] = ...) -> None: ...
+
+class DeviceSync(_message.Message):
+    __slots__ = ("node_id", "adapter", "connection_state", "sync_state", "last_error")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    ADAPTER_FIELD_NUMBER: _ClassVar[int]
+    CONNECTION_STATE_FIELD_NUMBER: _ClassVar[int]
+    SYNC_STATE_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    adapter: str
+    connection_state: str
+    sync_state: str
+    last_error: str
+    def __init__(self, node_id: _Optional[str] = ..., adapter: _Optional[str] = ..., connection_state: _Optional[str] = ..., sync_state: _Optional[str] = ..., last_error: _Optional[str] = ...) -> None: ...
+
+class GetMetricsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class OperationalMetrics(_message.Message):
+    __slots__ = ("last_solve", "requests", "links", "devices", "running_version", "operational_version")
+    LAST_SOLVE_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    LINKS_FIELD_NUMBER: _ClassVar[int]
+    DEVICES_FIELD_NUMBER: _ClassVar[int]
+    RUNNING_VERSION_FIELD_NUMBER: _ClassVar[int]
+    OPERATIONAL_VERSION_FIELD_NUMBER: _ClassVar[int]
+    last_solve: SolveSummary
+    requests: _containers.RepeatedCompositeFieldContainer[RequestStatus]
+    links: _containers.RepeatedCompositeFieldContainer[Link]
+    devices: _containers.RepeatedCompositeFieldContainer[DeviceSync]
+    running_version: int
+    operational_version: int
+    def __init__(self, last_solve: _Optional[_Union[SolveSummary, _Mapping]] = ..., requests: _Optional[_Iterable[_Union[RequestStatus, _Mapping]]] = ..., links: _Optional[_Iterable[_Union[Link, _Mapping]]] = ..., devices: _Optional[_Iterable[_Union[DeviceSync, _Mapping]]] = ..., running_version: _Optional[int] = ..., operational_version: _Optional[int] = ...) -> None: ...
+
+class Alarm(_message.Message):
+    __slots__ = ("resource", "alarm_type_id", "alarm_type_qualifier", "perceived_severity", "is_cleared", "alarm_text", "last_changed")
+    RESOURCE_FIELD_NUMBER: _ClassVar[int]
+    ALARM_TYPE_ID_FIELD_NUMBER: _ClassVar[int]
+    ALARM_TYPE_QUALIFIER_FIELD_NUMBER: _ClassVar[int]
+    PERCEIVED_SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    IS_CLEARED_FIELD_NUMBER: _ClassVar[int]
+    ALARM_TEXT_FIELD_NUMBER: _ClassVar[int]
+    LAST_CHANGED_FIELD_NUMBER: _ClassVar[int]
+    resource: str
+    alarm_type_id: str
+    alarm_type_qualifier: str
+    perceived_severity: str
+    is_cleared: bool
+    alarm_text: str
+    last_changed: str
+    def __init__(self, resource: _Optional[str] = ..., alarm_type_id: _Optional[str] = ..., alarm_type_qualifier: _Optional[str] = ..., perceived_severity: _Optional[str] = ..., is_cleared: _Optional[bool] = ..., alarm_text: _Optional[str] = ..., last_changed: _Optional[str] = ...) -> None: ...
+
+class ListAlarmsRequest(_message.Message):
+    __slots__ = ("include_cleared",)
+    INCLUDE_CLEARED_FIELD_NUMBER: _ClassVar[int]
+    include_cleared: bool
+    def __init__(self, include_cleared: _Optional[bool] = ...) -> None: ...
+
+class ListAlarmsResponse(_message.Message):
+    __slots__ = ("alarms",)
+    ALARMS_FIELD_NUMBER: _ClassVar[int]
+    alarms: _containers.RepeatedCompositeFieldContainer[Alarm]
+    def __init__(self, alarms: _Optional[_Iterable[_Union[Alarm, _Mapping]]] = ...) -> None: ...
+
+class WhatIfRequest(_message.Message):
+    __slots__ = ("upsert", "withdraw", "time_limit_s")
+    UPSERT_FIELD_NUMBER: _ClassVar[int]
+    WITHDRAW_FIELD_NUMBER: _ClassVar[int]
+    TIME_LIMIT_S_FIELD_NUMBER: _ClassVar[int]
+    upsert: _containers.RepeatedCompositeFieldContainer[EntanglementRequest]
+    withdraw: _containers.RepeatedScalarFieldContainer[str]
+    time_limit_s: float
+    def __init__(self, upsert: _Optional[_Iterable[_Union[EntanglementRequest, _Mapping]]] = ..., withdraw: _Optional[_Iterable[str]] = ..., time_limit_s: _Optional[float] = ...) -> None: ...
+
+class PlannedRequest(_message.Message):
+    __slots__ = ("name", "admitted", "path", "purification_rounds", "predicted_rate", "predicted_fidelity", "utility", "rejection_reason")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    ADMITTED_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    PURIFICATION_ROUNDS_FIELD_NUMBER: _ClassVar[int]
+    PREDICTED_RATE_FIELD_NUMBER: _ClassVar[int]
+    PREDICTED_FIDELITY_FIELD_NUMBER: _ClassVar[int]
+    UTILITY_FIELD_NUMBER: _ClassVar[int]
+    REJECTION_REASON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    admitted: bool
+    path: _containers.RepeatedScalarFieldContainer[str]
+    purification_rounds: int
+    predicted_rate: float
+    predicted_fidelity: float
+    utility: float
+    rejection_reason: str
+    def __init__(self, name: _Optional[str] = ..., admitted: _Optional[bool] = ..., path: _Optional[_Iterable[str]] = ..., purification_rounds: _Optional[int] = ..., predicted_rate: _Optional[float] = ..., predicted_fidelity: _Optional[float] = ..., utility: _Optional[float] = ..., rejection_reason: _Optional[str] = ...) -> None: ...
+
+class LeafChange(_message.Message):
+    __slots__ = ("operation", "path", "value", "previous")
+    OPERATION_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    PREVIOUS_FIELD_NUMBER: _ClassVar[int]
+    operation: str
+    path: str
+    value: str
+    previous: str
+    def __init__(self, operation: _Optional[str] = ..., path: _Optional[str] = ..., value: _Optional[str] = ..., previous: _Optional[str] = ...) -> None: ...
+
+class DeviceDiff(_message.Message):
+    __slots__ = ("node_id", "changes")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    changes: _containers.RepeatedCompositeFieldContainer[LeafChange]
+    def __init__(self, node_id: _Optional[str] = ..., changes: _Optional[_Iterable[_Union[LeafChange, _Mapping]]] = ...) -> None: ...
+
+class WhatIfResponse(_message.Message):
+    __slots__ = ("solve", "requests", "device_diff_available", "devices", "notes", "pushed")
+    SOLVE_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_FIELD_NUMBER: _ClassVar[int]
+    DEVICE_DIFF_AVAILABLE_FIELD_NUMBER: _ClassVar[int]
+    DEVICES_FIELD_NUMBER: _ClassVar[int]
+    NOTES_FIELD_NUMBER: _ClassVar[int]
+    PUSHED_FIELD_NUMBER: _ClassVar[int]
+    solve: SolveSummary
+    requests: _containers.RepeatedCompositeFieldContainer[PlannedRequest]
+    device_diff_available: bool
+    devices: _containers.RepeatedCompositeFieldContainer[DeviceDiff]
+    notes: _containers.RepeatedScalarFieldContainer[str]
+    pushed: bool
+    def __init__(self, solve: _Optional[_Union[SolveSummary, _Mapping]] = ..., requests: _Optional[_Iterable[_Union[PlannedRequest, _Mapping]]] = ..., device_diff_available: _Optional[bool] = ..., devices: _Optional[_Iterable[_Union[DeviceDiff, _Mapping]]] = ..., notes: _Optional[_Iterable[str]] = ..., pushed: _Optional[bool] = ...) -> None: ...
+
+class CommitRequest(_message.Message):
+    __slots__ = ("label",)
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    label: str
+    def __init__(self, label: _Optional[str] = ...) -> None: ...
+
+class CommitResponse(_message.Message):
+    __slots__ = ("commit_id", "seq", "label", "changed", "solve")
+    COMMIT_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    SOLVE_FIELD_NUMBER: _ClassVar[int]
+    commit_id: str
+    seq: int
+    label: str
+    changed: bool
+    solve: SolveSummary
+    def __init__(self, commit_id: _Optional[str] = ..., seq: _Optional[int] = ..., label: _Optional[str] = ..., changed: _Optional[bool] = ..., solve: _Optional[_Union[SolveSummary, _Mapping]] = ...) -> None: ...
+
+class RollbackRequest(_message.Message):
+    __slots__ = ("commit_id", "steps", "label")
+    COMMIT_ID_FIELD_NUMBER: _ClassVar[int]
+    STEPS_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    commit_id: str
+    steps: int
+    label: str
+    def __init__(self, commit_id: _Optional[str] = ..., steps: _Optional[int] = ..., label: _Optional[str] = ...) -> None: ...
+
+class CommitRecord(_message.Message):
+    __slots__ = ("commit_id", "seq", "label", "user", "timestamp", "kind")
+    COMMIT_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    commit_id: str
+    seq: int
+    label: str
+    user: str
+    timestamp: float
+    kind: str
+    def __init__(self, commit_id: _Optional[str] = ..., seq: _Optional[int] = ..., label: _Optional[str] = ..., user: _Optional[str] = ..., timestamp: _Optional[float] = ..., kind: _Optional[str] = ...) -> None: ...
+
+class ListCommitsRequest(_message.Message):
+    __slots__ = ("limit",)
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    limit: int
+    def __init__(self, limit: _Optional[int] = ...) -> None: ...
+
+class ListCommitsResponse(_message.Message):
+    __slots__ = ("commits",)
+    COMMITS_FIELD_NUMBER: _ClassVar[int]
+    commits: _containers.RepeatedCompositeFieldContainer[CommitRecord]
+    def __init__(self, commits: _Optional[_Iterable[_Union[CommitRecord, _Mapping]]] = ...) -> None: ...
+
+class WatchRequest(_message.Message):
+    __slots__ = ("alarms", "services", "config")
+    ALARMS_FIELD_NUMBER: _ClassVar[int]
+    SERVICES_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    alarms: bool
+    services: bool
+    config: bool
+    def __init__(self, alarms: _Optional[bool] = ..., services: _Optional[bool] = ..., config: _Optional[bool] = ...) -> None: ...
+
+class ServiceStateChange(_message.Message):
+    __slots__ = ("name", "oper_state", "reason")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    OPER_STATE_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    oper_state: str
+    reason: str
+    def __init__(self, name: _Optional[str] = ..., oper_state: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class AlarmEvent(_message.Message):
+    __slots__ = ("resource", "alarm_type_id", "alarm_type_qualifier", "perceived_severity")
+    RESOURCE_FIELD_NUMBER: _ClassVar[int]
+    ALARM_TYPE_ID_FIELD_NUMBER: _ClassVar[int]
+    ALARM_TYPE_QUALIFIER_FIELD_NUMBER: _ClassVar[int]
+    PERCEIVED_SEVERITY_FIELD_NUMBER: _ClassVar[int]
+    resource: str
+    alarm_type_id: str
+    alarm_type_qualifier: str
+    perceived_severity: str
+    def __init__(self, resource: _Optional[str] = ..., alarm_type_id: _Optional[str] = ..., alarm_type_qualifier: _Optional[str] = ..., perceived_severity: _Optional[str] = ...) -> None: ...
+
+class ConfigChange(_message.Message):
+    __slots__ = ("datastore", "paths")
+    DATASTORE_FIELD_NUMBER: _ClassVar[int]
+    PATHS_FIELD_NUMBER: _ClassVar[int]
+    datastore: str
+    paths: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, datastore: _Optional[str] = ..., paths: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class WatchEvent(_message.Message):
+    __slots__ = ("event_time", "service", "alarm", "config", "dropped")
+    EVENT_TIME_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    ALARM_FIELD_NUMBER: _ClassVar[int]
+    CONFIG_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_FIELD_NUMBER: _ClassVar[int]
+    event_time: str
+    service: ServiceStateChange
+    alarm: AlarmEvent
+    config: ConfigChange
+    dropped: int
+    def __init__(self, event_time: _Optional[str] = ..., service: _Optional[_Union[ServiceStateChange, _Mapping]] = ..., alarm: _Optional[_Union[AlarmEvent, _Mapping]] = ..., config: _Optional[_Union[ConfigChange, _Mapping]] = ..., dropped: _Optional[int] = ...) -> None: ...
