@@ -29,6 +29,7 @@ request must carry the random token the launcher writes (mode 0600) into its inv
 from __future__ import annotations
 
 import contextlib
+import copy
 import hmac
 import json
 import socket
@@ -201,14 +202,8 @@ class FaultInjector:
 
 
 def default_oob_edit(device: SimDevice) -> dict[str, Any]:
-    """A harmless but visible local change for each kind (what a technician might do)."""
-    bodies: dict[str, dict[str, Any]] = {
-        "end-node": {"source": {"stabilisation-tolerance": "0.1"}},
-        "repeater": {"swap-success-probability": "0.45"},
-        "apc": {"calibration-interval": "1800"},
-        "q-roadm": {"nominal-insertion-loss": "1.7"},
-    }
-    return {device.model.qname: bodies.get(device.kind, {})}
+    """A harmless but visible local change (the kind's ``DeviceModel.craft_edit``)."""
+    return {device.model.qname: copy.deepcopy(device.model.craft_edit)}
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """Start every device of a topology in one process: `sdqn sim run`.
 
-Each node of the topology file becomes a `SimDevice` of its kind (end-node → sdqn-end-node,
-repeater → sdqn-repeater, apc → sdqn-apc, q-roadm → sdqn-qroadm) with its own NETCONF
-server on the node's management port (or any free port).  All devices of one kind share
+Each node of the topology file becomes a `SimDevice` of its kind (the emulator registered
+for it in `simulators.devices.MODELS`, serving the YANG module its row of
+`southbound.kinds` names) with its own NETCONF server on the node's management port (or
+any free port).  All devices of one kind share
 one `Schema` (libyang context), all share one `World` (the plant, so faults and fibres
 couple them) and one `Ticker`.  The launcher writes an inventory the controller can load
 (node-id, kind, address, port, username, password, adapter, modules — the fields of

@@ -11,7 +11,8 @@ the controller can diff and validate it with libyang whatever the wire protocol 
 transaction semantics the network-wide commit needs are: stage into a candidate, validate,
 commit with a confirmation timeout that reverts by itself (so a controller crash between
 phases heals), confirm, cancel, discard. Adapters for devices that lack some of this
-emulate it (see adapters/vendor_apc).
+emulate it (see adapters/vendor_apc). `southbound.conformance` is the test suite that checks
+an adapter against this contract; adapters/README.md says how to run it.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from typing import Any
 from lxml import etree
 from ncclient.operations import RPCError
 from ncclient.operations.errors import TimeoutExpiredError
-from ncclient.transport.errors import TransportError
+from ncclient.transport.errors import AuthenticationError, TransportError
 
 from southbound.adapter import AdapterError, DeviceAdapter, NotificationCallback
 from southbound.model import DeviceEndpoint
@@ -49,9 +49,12 @@ class NetconfAdapter(DeviceAdapter):
             self._manager = connect(host=ep.address, port=ep.port, username=ep.username,
                                     password=ep.password, key_filename=ep.key_filename,
                                     timeout=self.timeout, fast=self.fast_transport)
-        except Exception as exc:
+        except AuthenticationError as exc:
             raise AdapterError(f"cannot connect to {ep.address}:{ep.port}: {exc}",
-                               node_id=ep.node_id) from exc
+                               tag="access-denied", node_id=ep.node_id) from exc
+        except Exception as exc:  # refused, timed out, no SSH: the device is unreachable
+            raise AdapterError(f"cannot connect to {ep.address}:{ep.port}: {exc}",
+                               tag="resource-denied", node_id=ep.node_id) from exc
 
     def close(self) -> None:
         manager, self._manager = self._manager, None

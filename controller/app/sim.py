@@ -18,6 +18,7 @@ from simulators.clock import ScaledClock
 from simulators.devices.apc import DEFAULT_SURGE
 from simulators.faults import FaultKind, send
 from simulators.launcher import DEFAULT_INVENTORY, DEFAULT_TOPOLOGY, Network, load_inventory
+from southbound.kinds import PlantRole
 
 
 def _device_table(network: Network) -> Any:
@@ -28,7 +29,7 @@ def _device_table(network: Network) -> Any:
         table.add_column(column)
     for device in network.devices.values():
         links = ", ".join(lk.link_id for lk in network.topology.links_of(device.node_id))
-        if device.kind == "apc":
+        if device.model.spec.role is PlantRole.INLINE:  # its fibre, not link ends
             links = ", ".join(lk.link_id for lk in
                               network.topology.compensated_by(device.node_id))
         table.add_row(device.node_id, device.kind, device.model.module, network.host,

@@ -42,13 +42,13 @@ from qnum.io import (
 )
 from qnum.plan import Plan, Problem
 from qnum.solver import SolverOptions, solve
+from southbound.kinds import DEVICE_KINDS
 from southbound.model import DeviceChange, DeviceEndpoint
 
 log = structlog.get_logger(__name__)
 
 DEVICES_PATH = "/sdqn-controller:controller/devices"
 REPEATER = "sdqn-repeater:repeater"
-MANAGED_KINDS = frozenset({"end-node", "repeater", "apc", "q-roadm"})
 Render = Callable[..., dict[str, dict[str, Any]]]
 
 
@@ -262,12 +262,12 @@ class QnumExpander:
 
     @staticmethod
     def _kinds(network: Network | None) -> dict[str, str]:
-        """Managed devices: the nodes whose kind has a device model (end nodes, repeaters,
-        APCs, q-ROADMs); bare sources and detectors are parts of those, not devices."""
+        """Managed devices: the nodes whose kind has a device module (a row of
+        southbound.kinds); bare sources and detectors are parts of those, not devices."""
         if network is None:
             return {}
         return {node_id: node.kind.value for node_id, node in network.nodes.items()
-                if node.kind.value in MANAGED_KINDS}
+                if node.kind.value in DEVICE_KINDS}
 
     def _endpoints(self, running: Mapping[str, Any], kinds: Mapping[str, str]
                    ) -> list[DeviceEndpoint]:
@@ -278,14 +278,12 @@ class QnumExpander:
                 mgmt = q.get("management")
                 if not mgmt or node["node-id"] not in kinds:
                     continue
-                kind = kinds[node["node-id"]]
+                kind = DEVICE_KINDS[kinds[node["node-id"]]]
                 endpoints.append(DeviceEndpoint.model_validate({
                     "node-id": node["node-id"], "address": mgmt.get("address", "127.0.0.1"),
-                    "port": mgmt["port"], "adapter": mgmt.get("adapter", "netconf"),
-                    "username": self.username, "password": self.password, "kind": kind,
-                    # sdqn-types too: device configs use its identities (RFC 7950 §7.18)
-                    "modules": ("sdqn-types",
-                                f"sdqn-{'qroadm' if kind == 'q-roadm' else kind}")}))
+                    "port": mgmt["port"], "adapter": mgmt.get("adapter", kind.default_adapter),
+                    "username": self.username, "password": self.password, "kind": kind.name,
+                    "modules": kind.diff_modules}))
         return endpoints
 
 

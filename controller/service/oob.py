@@ -43,9 +43,10 @@ from controller.datastore.tree import Forest
 from controller.errors import NetconfError
 from controller.periodic import PeriodicTask
 from controller.service.expansion import DEVICES_PATH
-from controller.service.render import MODULES, device_config_xml
+from controller.service.render import device_config_xml
 from southbound.commit import NetworkCommit
 from southbound.diff import ConfigDiffer
+from southbound.kinds import kind_spec
 from southbound.model import CommitResult, SyncState
 from southbound.pool import SessionPool
 from southbound.sync import SyncManager, SyncPolicy, SyncReport
@@ -176,9 +177,10 @@ class OutOfBandGuard:
 
     def device_document(self, kind: str, device_xml: str) -> dict[str, Any]:
         """The device's XML as RFC 7951 JSON of its module, strictly validated by it."""
-        if kind not in MODULES:
+        spec = kind_spec(kind)
+        if spec is None:
             raise ImportRefused(f"no device module for kind {kind!r}")
-        module, top = MODULES[kind]
+        module, top = spec.module, spec.top
         try:
             document = self.schemas.document(device_xml, (module,))
         except NetconfError as exc:

@@ -44,7 +44,7 @@ from __future__ import annotations
 import json
 import math
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 from typing import Any
@@ -59,18 +59,11 @@ from qnum.io import DeviceKind, Link, Network, Node, QRoadm, SwitchingMode
 from qnum.physics import heralding_latency_s, qber_from_fidelity
 from qnum.plan import Assignment, Plan
 from qnum.schedule import ScheduleError, build_schedule
+from southbound.kinds import PlantRole, kind_of_module, kind_spec
 
 log = structlog.get_logger(__name__)
 
 Json = dict[str, Any]
-
-#: Device module and top container per device kind (sdqn-types device-kind identities).
-MODULES: Mapping[str, tuple[str, str]] = {
-    DeviceKind.END_NODE.value: ("sdqn-end-node", "end-node"),
-    DeviceKind.REPEATER.value: ("sdqn-repeater", "repeater"),
-    DeviceKind.APC.value: ("sdqn-apc", "apc"),
-    DeviceKind.Q_ROADM.value: ("sdqn-qroadm", "q-roadm"),
-}
 
 #: sdqn-repeater heralding-timeout default; longer heralds get their own timeout.
 DEFAULT_HERALDING_TIMEOUT_S = 0.001
@@ -430,6 +423,28 @@ def _degrees(network: Network, node: str) -> dict[str, int]:
 
 # -- documents ------------------------------------------------------------------------------
 
+#: Builds one device's configuration body (under its module's top container) from the facts
+#: collected for the whole plan.
+Renderer = Callable[[_Devices, Node], Json]
+
+#: The renderer of each device kind (rows of ``southbound.kinds``), registered by `renders`.
+RENDERERS: dict[str, Renderer] = {}
+
+
+def renders(kind: str) -> Callable[[Renderer], Renderer]:
+    """Register the decorated function as the renderer of device kind `kind`."""
+    if kind_spec(kind) is None:
+        raise ValueError(f"{kind!r} is not a device kind of southbound.kinds")
+
+    def register(renderer: Renderer) -> Renderer:
+        if kind in RENDERERS:
+            raise ValueError(f"device kind {kind!r} has a renderer already")
+        RENDERERS[kind] = renderer
+        return renderer
+
+    return register
+
+
 
 def _memory(node: Node) -> Json:
     memory: Json = {"register-count": node.memory_qubits,
@@ -439,6 +454,7 @@ def _memory(node: Node) -> Json:
     return memory
 
 
+@renders("repeater")
 def _repeater(d: _Devices, node: Node) -> Json:
     body: Json = {"node-id": node.node_id, "memory": _memory(node),
                   "bsm-fidelity": dec(node.bsm_fidelity, 6),
@@ -463,6 +479,7 @@ def _repeater(d: _Devices, node: Node) -> Json:
     return body
 
 
+@renders("end-node")
 def _end_node(d: _Devices, node: Node) -> Json:
     endpoints = sorted(d.endpoints.get(node.node_id, []), key=lambda e: str(e["name"]))
     source: Json = {"pump-enabled": bool(endpoints)}
@@ -476,6 +493,7 @@ def _end_node(d: _Devices, node: Node) -> Json:
     return body
 
 
+@renders("q-roadm")
 def _qroadm(d: _Devices, node: Node) -> Json:
     spec = node.roadm
     if spec is None:
@@ -572,6 +590,7 @@ def _check_channel_plan(roadm: str, spec: QRoadm, quantum_ids: list[int],
                           "is also a quantum channel")
 
 
+@renders("apc")
 def _apc(d: _Devices, node: Node) -> Json:
     fibres = sorted(lk.link_id for lk in d.network.links.values()
                     if lk.compensator == node.node_id)
@@ -585,14 +604,6 @@ def _apc(d: _Devices, node: Node) -> Json:
     tolerance = d.tolerance.get(node.node_id, APC_DEFAULT_TOLERANCE_RAD)
     body["tracking-tolerance"] = dec(tolerance, 6, ROUND_FLOOR)
     return body
-
-
-_BUILDERS = {
-    DeviceKind.END_NODE.value: _end_node,
-    DeviceKind.REPEATER.value: _repeater,
-    DeviceKind.APC.value: _apc,
-    DeviceKind.Q_ROADM.value: _qroadm,
-}
 
 
 def _collect(network: Network, plan: Plan) -> _Devices:
@@ -637,18 +648,27 @@ def render_devices(network: Network, plan: Plan, *, kinds: Mapping[str, str]
     d = _collect(network, plan)
     out: dict[str, dict[str, Any]] = {}
     for node_id, kind in sorted(kinds.items()):
-        if kind not in MODULES:
+        spec = kind_spec(kind)
+        if spec is None:
             if node_id in used:
                 raise RenderError(f"flow through {node_id}: no device module for kind {kind}")
             log.debug("no device module for kind", node=node_id, kind=kind)
             continue
-        module, top = MODULES[kind]
-        out[node_id] = {f"{module}:{top}": _BUILDERS[kind](d, network.nodes[node_id])}
-    unmanaged = sorted(n for n in used if n not in kinds
-                       and network.nodes[n].kind.value != DeviceKind.APC.value)
+        renderer = RENDERERS.get(kind)
+        if renderer is None:
+            raise RenderError(f"device kind {kind} has no renderer")
+        out[node_id] = {spec.qname: renderer(d, network.nodes[node_id])}
+    unmanaged = sorted(n for n in used if n not in kinds and not _inline(network.nodes[n]))
     if unmanaged:
         raise RenderError(f"admitted flows need devices that are not managed: {unmanaged}")
     return out
+
+
+def _inline(node: Node) -> bool:
+    """An inline device (an APC) only conditions a fibre: a route over it does not need it
+    managed."""
+    spec = kind_spec(node.kind.value)
+    return spec is not None and spec.role is PlantRole.INLINE
 
 
 # -- XML --------------------------------------------------------------------------------------
@@ -670,7 +690,7 @@ def device_config_xml(doc: dict[str, Any]) -> str:
         raise RenderError(f"a device document has one top container, not {sorted(doc)}")
     top = next(iter(doc))
     module = top.split(":", 1)[0]
-    if module not in {m for m, _ in MODULES.values()}:
+    if kind_of_module(module) is None:
         raise RenderError(f"{top} is not the top container of a device module")
     schema = _schema(module)
     with _schemas_lock:  # one libyang context is not safe for concurrent use

@@ -16,6 +16,7 @@ to a small residual.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import ClassVar
 
 from simulators.devices.base import (
@@ -55,8 +56,7 @@ def misalignment_error(theta: float) -> float:
 
 class Apc(DeviceModel):
     kind: ClassVar[str] = "apc"
-    module: ClassVar[str] = "sdqn-apc"
-    top: ClassVar[str] = "apc"
+    craft_edit: ClassVar[Json] = {"calibration-interval": "1800"}
 
     def hardware(self) -> None:
         self.surge = 1.0
@@ -215,3 +215,9 @@ class Apc(DeviceModel):
         """RFC 7951 output of the calibrate action."""
         result, expected = self.calibrate(now, force)
         return {"result": result, "expected-duration": seconds(expected)}
+
+    def action(self, name: str, inputs: Mapping[str, str], now: float) -> Json | None:
+        """sdqn-apc's one action, ``calibrate`` (input ``force``, default false)."""
+        if name != "calibrate":
+            return None
+        return self.calibrate_output(now, (inputs.get("force") or "false").strip() == "true")

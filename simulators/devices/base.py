@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import zlib
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from simulators.clock import Clock
 from simulators.devices.world import PhysNode, World
+from southbound.kinds import DeviceKindSpec, kind_spec
 
 UP = "sdqn-types:up"
 DOWN = "sdqn-types:down"
@@ -94,14 +96,40 @@ def device_seed(seed: int, node_id: str) -> np.random.Generator:
     return np.random.default_rng([seed, zlib.crc32(node_id.encode())])
 
 
+#: The emulator of each device kind (a row of ``southbound.kinds``): every model class that
+#: sets ``kind`` registers itself here when its module is imported.
+MODELS: dict[str, type[DeviceModel]] = {}
+
+
 class DeviceModel(ABC):
-    """Base of the four device kinds."""
+    """Base of the emulated device kinds.
+
+    A subclass names its ``kind``; the kind's row in ``southbound.kinds`` gives it its YANG
+    module and top container, and the subclass registers as that kind's emulator.
+    """
 
     kind: ClassVar[str]
+    spec: ClassVar[DeviceKindSpec]
     module: ClassVar[str]
     top: ClassVar[str]
     #: Simulated seconds a configuration change needs before the device may report stable.
     settle_time: ClassVar[float] = 0.0
+    #: A harmless but visible local change (what a technician at the craft terminal might
+    #: do): the body under the top container that `sdqn sim fault oob-edit` merges.
+    craft_edit: ClassVar[Json] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        kind = cls.__dict__.get("kind")
+        if kind is None:
+            return  # a shared base, not a kind's emulator
+        spec = kind_spec(kind)
+        if spec is None:
+            raise TypeError(f"{cls.__name__}: {kind!r} is not a device kind of southbound.kinds")
+        if kind in MODELS:
+            raise TypeError(f"{cls.__name__}: {MODELS[kind].__name__} emulates {kind!r} already")
+        cls.spec, cls.module, cls.top = spec, spec.module, spec.top
+        MODELS[kind] = cls
 
     def __init__(self, node: PhysNode, world: World, clock: Clock, *, seed: int = 0) -> None:
         self.node = node
@@ -153,6 +181,12 @@ class DeviceModel(ABC):
 
     def on_config(self, old: Json, now: float) -> list[Notification]:
         return []
+
+    def action(self, name: str, inputs: Mapping[str, str], now: float) -> Json | None:
+        """Run the YANG action `name` of the top container (RFC 7950 §7.15) with its input
+        leaves (lexical values); its output leaves (RFC 7951), or None when the kind has
+        no such action (most have none)."""
+        return None
 
     @property
     def configured(self) -> bool:

@@ -66,8 +66,7 @@ class Delivery:
 
 class EndNode(DeviceModel):
     kind: ClassVar[str] = "end-node"
-    module: ClassVar[str] = "sdqn-end-node"
-    top: ClassVar[str] = "end-node"
+    craft_edit: ClassVar[Json] = {"source": {"stabilisation-tolerance": "0.1"}}
     settle_time: ClassVar[float] = 1.0
 
     def hardware(self) -> None:

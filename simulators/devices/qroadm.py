@@ -39,8 +39,7 @@ BURST_AVAILABILITY_ALARM = 0.99
 
 class QRoadm(DeviceModel):
     kind: ClassVar[str] = "q-roadm"
-    module: ClassVar[str] = "sdqn-qroadm"
-    top: ClassVar[str] = "q-roadm"
+    craft_edit: ClassVar[Json] = {"nominal-insertion-loss": "1.7"}
     settle_time: ClassVar[float] = 1.0
 
     def reset(self, now: float) -> None:

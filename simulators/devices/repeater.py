@@ -104,8 +104,7 @@ def effective_fidelity(fidelity: float, flip: float) -> float:
 
 class Repeater(DeviceModel):
     kind: ClassVar[str] = "repeater"
-    module: ClassVar[str] = "sdqn-repeater"
-    top: ClassVar[str] = "repeater"
+    craft_edit: ClassVar[Json] = {"swap-success-probability": "0.45"}
     settle_time: ClassVar[float] = 2.0
 
     def reset(self, now: float) -> None:

@@ -31,13 +31,11 @@ from controller.datastore.tree import WithDefaults
 from controller.errors import ErrorTag, NetconfError
 from controller.periodic import PeriodicTask
 from simulators.clock import Clock
-from simulators.devices.apc import Apc
 from simulators.devices.base import DeviceModel, Json, Notification
 
 log = structlog.get_logger(__name__)
 
 YANG_NS = "urn:ietf:params:xml:ns:yang:1"
-APC_NS = "urn:sdqn:sdqn-apc"
 HISTORY = 256
 
 
@@ -210,20 +208,31 @@ class SimDevice:
             self.tick(self.clock.now())
 
     def action_handler(self, session: Any, rpc: etree._Element) -> list[etree._Element]:
-        """RFC 7950 §7.15 <action>: the APC's ``calibrate`` is the only device action."""
+        """RFC 7950 §7.15 <action>: the data tree from the top container to the action with
+        its input; the model runs it (``DeviceModel.action``) and its output leaves form the
+        reply. Anything the model has no action for is operation-not-supported."""
+        spec = self.model.spec
         target = rpc[0] if len(rpc) else None
-        calibrate = target[0] if target is not None and len(target) else None
-        if not (isinstance(self.model, Apc) and target is not None and calibrate is not None
-                and target.tag == f"{{{APC_NS}}}apc" and calibrate.tag == f"{{{APC_NS}}}calibrate"):
+        action = target[0] if target is not None and len(target) else None
+        output: Json | None = None
+        if (target is not None and action is not None and isinstance(action.tag, str)
+                and target.tag == f"{{{spec.namespace}}}{spec.top}"
+                and etree.QName(action).namespace == spec.namespace):
+            inputs: dict[str, str] = {}
+            for leaf in action:
+                if isinstance(leaf.tag, str):
+                    inputs.setdefault(etree.QName(leaf).localname, leaf.text or "")
+            with self.lock:
+                output = self.model.action(etree.QName(action).localname, inputs,
+                                           self.clock.now())
+                if output is not None:
+                    self.tick(self.clock.now())
+        if output is None:
             raise NetconfError.of(ErrorTag.OPERATION_NOT_SUPPORTED,
                                   "no such action on this device")
-        force = (calibrate.findtext(f"{{{APC_NS}}}force") or "false").strip() == "true"
-        with self.lock:
-            output = self.model.calibrate_output(self.clock.now(), force)
-            self.tick(self.clock.now())
         out: list[etree._Element] = []
         for name, value in output.items():
-            leaf = etree.Element(f"{{{APC_NS}}}{name}", nsmap={None: APC_NS})
+            leaf = etree.Element(f"{{{spec.namespace}}}{name}", nsmap={None: spec.namespace})
             leaf.text = str(value)
             out.append(leaf)
         return out

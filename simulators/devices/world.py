@@ -28,6 +28,7 @@ import networkx as nx
 
 from qnum.physics import LinkParams, NodeParams
 from qnum.physics.link import HeraldingScheme
+from southbound.kinds import DEVICE_KINDS, PlantRole, kind_spec
 
 NETWORKS = "ietf-network:networks"
 NODE_AUG = "sdqn-topology:quantum-node"
@@ -35,9 +36,16 @@ LINK_AUG = "sdqn-topology:quantum-link"
 LINKS = "ietf-network-topology:link"
 
 #: Kinds whose devices hold no memory and are not hops of an entanglement path.
-TRANSPARENT_KINDS = frozenset({"q-roadm"})
+TRANSPARENT_KINDS = frozenset(k.name for k in DEVICE_KINDS.values()
+                              if k.role is PlantRole.TRANSPARENT)
 #: Kinds that are link attributes, never link ends (sdqn-topology: an APC is inline).
-INLINE_KINDS = frozenset({"apc"})
+INLINE_KINDS = frozenset(k.name for k in DEVICE_KINDS.values() if k.role is PlantRole.INLINE)
+
+
+def default_adapter(kind: str) -> str:
+    """The adapter a device of `kind` is reached with when its management names none."""
+    spec = kind_spec(kind)
+    return "netconf" if spec is None else spec.default_adapter
 
 
 def _f(raw: Mapping[str, Any], key: str, default: float) -> float:
@@ -68,9 +76,10 @@ class PhysNode:
         q = raw.get(NODE_AUG, {})
         mgmt = q.get("management", {})
         coherence = q.get("coherence-time")
+        kind = str(q.get("device-kind", "sdqn-types:end-node")).split(":")[-1]
         return cls(
             node_id=raw["node-id"],
-            kind=str(q.get("device-kind", "sdqn-types:end-node")).split(":")[-1],
+            kind=kind,
             memory_qubits=int(q.get("memory-qubits", 0)),
             coherence_time=None if coherence is None else float(coherence),
             memory_efficiency=_f(q, "memory-efficiency", 1.0),
@@ -81,7 +90,7 @@ class PhysNode:
             qroadm=dict(q.get("q-roadm", {})),
             address=str(mgmt.get("address", "127.0.0.1")),
             port=int(mgmt.get("port", 0)),
-            adapter=str(mgmt.get("adapter", "netconf")),
+            adapter=str(mgmt.get("adapter", default_adapter(kind))),
         )
 
     def node_params(self) -> NodeParams:

@@ -31,6 +31,7 @@ from controller.settings import PRODUCT_MODULES, ControllerSettings
 from simulators.clock import ScaledClock
 from simulators.devices.world import Topology
 from simulators.launcher import DEFAULT_TOPOLOGY, Network, SchemaCache
+from southbound.kinds import DEVICE_KINDS
 from southbound.transport import connect
 
 SVC = "urn:sdqn:sdqn-services"
@@ -197,9 +198,8 @@ def convert(ctx: libyang.Context, text: str, source: str, target: str) -> str:
         tree.free()
 
 
-#: top container of each emulated device kind's module
-DEVICE_MODULES = {"end-node": "sdqn-end-node", "repeater": "sdqn-repeater",
-                  "apc": "sdqn-apc", "q-roadm": "sdqn-qroadm"}
+#: device module of each top container (southbound.kinds)
+DEVICE_MODULES = {kind.top: kind.module for kind in DEVICE_KINDS.values()}
 _DEVICE_SCHEMAS = SchemaCache()
 
 

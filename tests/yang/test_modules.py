@@ -22,6 +22,7 @@ import libyang
 import networkx as nx
 import pytest
 
+from southbound.kinds import DEVICE_KINDS
 from tests.yang.conftest import (
     CONFIG_DIR,
     IETF_DIR,
@@ -375,13 +376,9 @@ def test_controller_rejects_bad_out_of_band_device(ctx: libyang.Context, metro: 
 
 # --- device modules ----------------------------------------------------------------------
 
-DEVICE_MODULES = ("sdqn-repeater", "sdqn-apc", "sdqn-qroadm", "sdqn-end-node")
-DEVICE_TOP = {
-    "sdqn-repeater": "repeater",
-    "sdqn-apc": "apc",
-    "sdqn-qroadm": "q-roadm",
-    "sdqn-end-node": "end-node",
-}
+#: every device kind's module (southbound.kinds): a new kind needs its samples below
+DEVICE_MODULES = tuple(kind.module for kind in DEVICE_KINDS.values())
+DEVICE_TOP = {kind.module: kind.top for kind in DEVICE_KINDS.values()}
 
 
 def _device_doc(module: str) -> Doc:
