@@ -28,6 +28,9 @@ LAYER_OF: dict[str, str] = {
     "controller.datastore": "engine",
     "controller.netconf": "server-core",
     "southbound": "southbound",
+    # The device-kind table (standard library only) is read by every device-side layer:
+    # renderers (service layer), emulators (simulators) and adapter defaults.
+    "southbound.kinds": "foundation",
     "adapters": "adapters",
     "simulators": "simulators",
     "controller.service": "service",
