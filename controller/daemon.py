@@ -1,8 +1,10 @@
 """`sdqn controller run`: the controller daemon (datastores + northbound NETCONF).
 
 The daemon opens the persistent NMDA store, seeds the default NACM rules on first start
-(running without /nacm), and serves NETCONF until SIGINT/SIGTERM. Other northbound
-servers and the control loops attach to the same store as they are added.
+(running without /nacm), and serves NETCONF, RESTCONF and gRPC until SIGINT/SIGTERM.
+With --inventory it manages the devices an `sdqn sim run` emulates: their topology (at
+the ports the emulators actually listen on) and, with --services, service requests are
+merged into running before the northbound servers open.
 """
 
 from __future__ import annotations
@@ -12,17 +14,19 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
 import typer
 from lxml import etree
 
 from controller.app.grpc import start_grpc
+from controller.app.intent import inventory_credentials, inventory_topology, load_intent
 from controller.app.restconf import build_restconf, start_optional
 from controller.app.store import open_store
 from controller.datastore.nmda import NmdaStore
 from controller.datastore.schema import Schema
+from controller.errors import NetconfError
 from controller.logs import configure_logging
 from controller.netconf import NETCONF_MODULES
 from controller.netconf.core import Limits
@@ -33,6 +37,7 @@ from controller.restconf.access import DataAccess
 from controller.restconf.events import EventHub
 from controller.service.manager import ServiceManager
 from controller.settings import ControllerSettings
+from simulators.launcher import load_inventory
 
 log = structlog.get_logger(__name__)
 
@@ -76,17 +81,44 @@ def build_service(settings: ControllerSettings, store: NmdaStore, *,
     return manager
 
 
+def _load_intent(store: NmdaStore, topology: dict[str, Any] | None,
+                 services: Path | None) -> None:
+    """The operator asked for this intent: a refusal (schema, Q-NUM, a device) stops the
+    daemon with the reason rather than serving without it."""
+    try:
+        load_intent(store, topology, services)
+    except (OSError, ValueError, NetconfError) as exc:
+        log.error("cannot load the intent into running", error=str(exc))
+        raise typer.Exit(1) from exc
+    log.info("intent loaded into running", topology=topology is not None,
+             services=str(services) if services else None)
+
+
 def run(config: Annotated[Path | None,
                           typer.Option(help="controller.json (default: config/)")] = None,
         port: Annotated[int | None,
                         typer.Option(help="NETCONF port (overrides the config)")] = None,
         log_level: Annotated[str, typer.Option(help="debug, info, warning, error")] = "info",
-        log_format: Annotated[str, typer.Option(help="console or json")] = "console") -> None:
+        log_format: Annotated[str, typer.Option(help="console or json")] = "console",
+        inventory: Annotated[Path | None, typer.Option(
+            help="manage the devices of this `sdqn sim run` inventory: merge its topology "
+                 "into running")] = None,
+        services: Annotated[Path | None, typer.Option(
+            help="service requests (RFC 7951 JSON) to merge into running")] = None) -> None:
     """Run the controller daemon until interrupted."""
     configure_logging(log_level, log_format)
     settings = ControllerSettings.load(config)
     if port is not None:
         settings.netconf.port = port
+    try:
+        emulated = load_inventory(inventory) if inventory is not None else None
+        topology = inventory_topology(emulated) if emulated is not None else None
+        if emulated is not None:
+            (settings.service.device_username,
+             settings.service.device_password) = inventory_credentials(emulated)
+    except (OSError, ValueError, KeyError) as exc:
+        log.error("cannot load the inventory", inventory=str(inventory), error=str(exc))
+        raise typer.Exit(1) from exc
     store = open_store(settings, schema=controller_schema(settings))
     server = build_server(settings, store) if settings.netconf.enabled else None
     service = build_service(settings, store,
@@ -106,6 +138,8 @@ def run(config: Annotated[Path | None,
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
+        if topology is not None or services is not None:
+            _load_intent(store, topology, services)
         if server is not None:
             server.start()
             # One plain line for scripts (and tests) that start us with port 0.

@@ -28,6 +28,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from controller.app.intent import load_intent, point_at_emulators
 from controller.app.store import open_store
 from controller.daemon import build_server, build_service, controller_schema
 from controller.datastore.nmda import Datastore, NmdaStore
@@ -47,24 +48,6 @@ def _port_free(port: int) -> bool:
         except OSError:
             return False
     return True
-
-
-def load_intent(store: NmdaStore, topology: dict[str, Any], services: Path) -> None:
-    """Operators' intent into <running>, validated like any <edit-config>."""
-    store.edit_json(Datastore.RUNNING, topology)
-    store.edit_json(Datastore.RUNNING, json.loads(services.read_text()))
-
-
-def point_at_emulators(topology: dict[str, Any], inventory: dict[str, Any]) -> dict[str, Any]:
-    """The emulators listen where the launcher put them: use its inventory's ports."""
-    ports = {d["node-id"]: d["port"] for d in inventory["devices"]}
-    for net in topology["ietf-network:networks"]["network"]:
-        for node in net.get("node", []):
-            mgmt = node.get("sdqn-topology:quantum-node", {}).get("management")
-            if mgmt is not None and node["node-id"] in ports:
-                mgmt["port"] = ports[node["node-id"]]
-                mgmt["address"] = "127.0.0.1"
-    return topology
 
 
 def services_table(store: NmdaStore, plan: Plan) -> Table:

@@ -7,7 +7,8 @@ any free port).  All devices of one kind share
 one `Schema` (libyang context), all share one `World` (the plant, so faults and fibres
 couple them) and one `Ticker`.  The launcher writes an inventory the controller can load
 (node-id, kind, address, port, username, password, adapter, modules — the fields of
-`southbound.model.DeviceEndpoint`) plus the control channel for `sdqn sim fault`.
+`southbound.model.DeviceEndpoint`), the topology file it was started from, and the
+control channel for `sdqn sim fault`.
 """
 
 from __future__ import annotations
@@ -69,6 +70,7 @@ class Network:
                  use_topology_ports: bool = True, tick: float = 1.0, serve: bool = True,
                  schemas: SchemaCache | None = None) -> None:
         self.topology = topology
+        self.topology_file: Path | None = None  # named in the inventory when known
         self.clock = clock or ScaledClock()
         self.world = World(topology)
         self.users = dict(users)
@@ -93,7 +95,9 @@ class Network:
 
     @classmethod
     def from_file(cls, path: Path, **kwargs: Any) -> Network:
-        return cls(Topology.load(path), **kwargs)
+        network = cls(Topology.load(path), **kwargs)
+        network.topology_file = path.resolve()
+        return network
 
     def wall(self, sim_seconds: float) -> float:
         """Wall seconds for a simulated duration (1:1 unless the clock is scaled)."""
@@ -136,6 +140,8 @@ class Network:
                    for d in self.devices.values()]
         inventory: dict[str, Any] = {"network-id": self.topology.network_id,
                                      "devices": devices}
+        if self.topology_file is not None:  # `sdqn controller run --inventory` loads it
+            inventory["topology"] = str(self.topology_file)
         if self.control is not None:
             inventory["control"] = {"address": self.control.host, "port": self.control.port,
                                     "token": self.control.token}

@@ -20,7 +20,7 @@ PACKAGES = ("qnum", "controller", "southbound", "adapters", "simulators")
 #: Module prefix → layer (the longest matching prefix wins).
 LAYER_OF: dict[str, str] = {
     "qnum": "qnum",
-    "controller": "foundation",            # the package marker itself
+    "controller": "foundation",            # the package marker itself (exact match only)
     "controller.paths": "foundation",
     "controller.errors": "foundation",
     "controller.xmlutil": "foundation",
@@ -41,6 +41,7 @@ LAYER_OF: dict[str, str] = {
     "controller.logs": "application",
     "controller.daemon": "application",
     "controller.cli": "application",
+    "controller.lazy_commands": "application",
     "controller.demo": "application",
     "controller.clients": "application",
     "controller.app": "application",
@@ -76,9 +77,14 @@ def product_modules() -> dict[str, Path]:
     return modules
 
 
+#: Keys that name one module, not a package of them.
+EXACT = {"controller"}
+
+
 def layer(module: str) -> str | None:
     best = max((prefix for prefix in LAYER_OF
-                if module == prefix or module.startswith(prefix + ".")),
+                if module == prefix
+                or (prefix not in EXACT and module.startswith(prefix + "."))),
                key=len, default=None)
     return None if best is None else LAYER_OF[best]
 

@@ -12,19 +12,14 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterable
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from google.protobuf.json_format import MessageToDict
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
 
-from controller.clients.grpc_client import (
+from controller.clients.endpoint import (
     DEFAULT_TARGET,
     CaOpt,
     CertOpt,
-    Client,
     ClientError,
     Endpoint,
     JsonOpt,
@@ -32,7 +27,13 @@ from controller.clients.grpc_client import (
     TargetOpt,
     TokenOpt,
 )
-from controller.grpc_api.convert import APPLICATION_CODES
+from controller.grpc_api.applications import APPLICATION_CODES
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+
+    from controller.clients.grpc_client import Client
 
 request_app = typer.Typer(no_args_is_help=True, help="Entanglement service requests.")
 topology_app = typer.Typer(no_args_is_help=True, help="The configured network.")
@@ -40,11 +41,31 @@ RunningOpt = Annotated[bool, typer.Option("--running",
                                           help="edit running directly (default: candidate)")]
 
 
-def _out() -> Console:
-    return Console(soft_wrap=True)
+# gRPC, protobuf's JSON printer and rich are imported where first used: `--help` needs
+# none of them, and a call's request leaves before the reply's rendering is loaded.
+
+
+def _connect(endpoint: Endpoint) -> Client:
+    from controller.clients.grpc_client import Client
+
+    return Client(endpoint)
+
+
+def _out(*, stderr: bool = False) -> Console:
+    from rich.console import Console
+
+    return Console(stderr=True) if stderr else Console(soft_wrap=True)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)
 
 
 def _as_dict(message: Any) -> dict[str, Any]:
+    from google.protobuf.json_format import MessageToDict
+
     result: dict[str, Any] = MessageToDict(message, preserving_proto_field_name=True,
                                            always_print_fields_with_no_presence=True)
     return result
@@ -54,7 +75,7 @@ def _run(endpoint: Endpoint, as_json: bool, action: Callable[[Client], Any],
          render: Callable[[Any], None]) -> None:
     """Call, print (JSON or table), and turn a gRPC error into exit status 1."""
     try:
-        with Client(endpoint) as client:
+        with _connect(endpoint) as client:
             result = action(client)
     except ClientError as err:
         _fail(err, as_json)
@@ -69,7 +90,7 @@ def _fail(err: ClientError, as_json: bool) -> NoReturn:
     if as_json:
         print(json.dumps({"error": {"code": err.code, "message": err.message}}))
     else:
-        Console(stderr=True).print(f"[red]error[/red] {err.code}: {err.message}")
+        _out(stderr=True).print(f"[red]error[/red] {err.code}: {err.message}")
     raise typer.Exit(1)
 
 
@@ -78,11 +99,13 @@ def _endpoint(target: str, token: str | None, ca: Any, cert: Any, key: Any) -> E
 
 
 def _table(title: str, columns: Iterable[str], rows: Iterable[Iterable[Any]]) -> Table:
+    from rich.table import Table
+
     table = Table(title=title)
     for column in columns:
         table.add_column(column)
     for row in rows:
-        table.add_row(*("" if v is None else escape(str(v)) for v in row))
+        table.add_row(*("" if v is None else _escape(str(v)) for v in row))
     return table
 
 
@@ -318,7 +341,7 @@ def _render_what_if(result: Any) -> None:
             (d.node_id, c.operation, c.path, c.value[:60])
             for d in result.devices for c in d.changes)))
     for note in result.notes:
-        out.print(f"note: {escape(note)}")
+        out.print(f"note: {_escape(note)}")
 
 
 # -- events ---------------------------------------------------------------------------------
@@ -337,7 +360,7 @@ def watch(alarms_only: Annotated[bool, typer.Option("--alarms", help="alarm even
     endpoint = _endpoint(target, token, tls_ca, tls_cert, tls_key)
     seen = 0
     try:
-        with Client(endpoint) as client:
+        with _connect(endpoint) as client:
             request = client.pb.WatchRequest(alarms=alarms_only, services=services,
                                              config=config)
             for event in client.stream("Watch", request, timeout or None):
@@ -359,4 +382,4 @@ def _print_event(event: Any, as_json: bool) -> None:
     kind = event.WhichOneof("event")
     body = getattr(event, kind) if kind else None
     text = ", ".join(f"{k}={v}" for k, v in _as_dict(body).items()) if body else ""
-    _out().print(f"{event.event_time} [bold]{kind}[/bold] {escape(text)}")
+    _out().print(f"{event.event_time} [bold]{kind}[/bold] {_escape(text)}")

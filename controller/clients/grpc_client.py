@@ -1,58 +1,30 @@
 """A gRPC connection to a running controller, as the `sdqn` client commands use it.
 
-Where and who: --target (SDQN_GRPC, default 127.0.0.1:50051), --token (SDQN_TOKEN),
-and for TLS --tls-ca (SDQN_TLS_CA) plus, for mTLS, --tls-cert/--tls-key. Errors come
-back as `ClientError` with the gRPC status name, for the command to print.
+An `Endpoint` (controller/clients/endpoint.py) says where and who; errors come back as
+`ClientError` with the gRPC status name, for the command to print.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import grpc
-import typer
 
+from controller.clients.endpoint import ClientError, Endpoint
 from controller.grpc_api.stubs import load
 
-DEFAULT_TARGET = "127.0.0.1:50051"
 TIMEOUT_S = 60.0
 
-TargetOpt = Annotated[str, typer.Option("--target", envvar="SDQN_GRPC",
-                                        help="controller gRPC address (host:port)")]
-TokenOpt = Annotated[str | None, typer.Option("--token", envvar="SDQN_TOKEN",
-                                              help="bearer token (grpc.tokens in the config)")]
-CaOpt = Annotated[Path | None, typer.Option("--tls-ca", envvar="SDQN_TLS_CA",
-                                            help="PEM CA of the server: use TLS")]
-CertOpt = Annotated[Path | None, typer.Option("--tls-cert", help="client certificate (mTLS)")]
-KeyOpt = Annotated[Path | None, typer.Option("--tls-key", help="client key (mTLS)")]
-JsonOpt = Annotated[bool, typer.Option("--json", help="JSON for scripts instead of tables")]
 
-
-class ClientError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.message = message
-
-
-@dataclass
-class Endpoint:
-    target: str = DEFAULT_TARGET
-    token: str | None = None
-    tls_ca: Path | None = None
-    tls_cert: Path | None = None
-    tls_key: Path | None = None
-
-    def channel(self) -> grpc.Channel:
-        if self.tls_ca is None:
-            return grpc.insecure_channel(self.target)
-        chain = self.tls_cert.read_bytes() if self.tls_cert else None
-        key = self.tls_key.read_bytes() if self.tls_key else None
-        credentials = grpc.ssl_channel_credentials(self.tls_ca.read_bytes(), key, chain)
-        return grpc.secure_channel(self.target, credentials)
+def open_channel(endpoint: Endpoint) -> grpc.Channel:
+    """Plain, TLS (`tls_ca`) or mTLS (`tls_ca` plus `tls_cert`/`tls_key`)."""
+    if endpoint.tls_ca is None:
+        return grpc.insecure_channel(endpoint.target)
+    chain = endpoint.tls_cert.read_bytes() if endpoint.tls_cert else None
+    key = endpoint.tls_key.read_bytes() if endpoint.tls_key else None
+    credentials = grpc.ssl_channel_credentials(endpoint.tls_ca.read_bytes(), key, chain)
+    return grpc.secure_channel(endpoint.target, credentials)
 
 
 class Client:
@@ -60,7 +32,7 @@ class Client:
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.pb, grpc_module = load()
-        self._channel = endpoint.channel()
+        self._channel = open_channel(endpoint)
         self._stub = grpc_module.ControllerStub(self._channel)
         self._metadata = ((("authorization", f"Bearer {endpoint.token}"),)
                           if endpoint.token else ())

@@ -15,12 +15,11 @@ from typing import Any
 
 from controller.datastore.schema import Schema
 from controller.errors import ErrorTag, NetconfError
+from controller.grpc_api.applications import APPLICATION_CODES, APPLICATIONS
 from qnum.plan import Plan
 
 SVC = "sdqn-services"
 REQUEST = f"/{SVC}:entanglement-services/{SVC}:request"
-APPLICATIONS = {1: "qkd", 2: "dqc", 3: "dqs", 4: "teleportation"}
-APPLICATION_CODES = {name: code for code, name in APPLICATIONS.items()}
 _DECIMALS = (("min_fidelity", "min-fidelity"), ("demanded_rate", "demanded-rate"),
              ("weight", "weight"))
 
