@@ -1,4 +1,10 @@
-"""WakeableSSHSession against a real NETCONF-over-SSH server (the `netconf` package's)."""
+"""WakeableSSHSession against a real NETCONF-over-SSH server.
+
+The peer is the product's own server core (the one every emulated device runs), written
+independently of ncclient; `test_stock_mode_is_plain_ncclient` shows stock ncclient
+talking to the same server, so the fast session is held to a peer that speaks what
+ncclient expects (RFC 6242 framing, base:1.1 chunks after the hello).
+"""
 
 from __future__ import annotations
 
@@ -6,30 +12,37 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import paramiko
 import pytest
-from lxml import etree
-from netconf import server as ncserver
 
+from controller.datastore.nmda import Datastore, NmdaStore
+from controller.datastore.schema import Schema
+from controller.netconf import NETCONF_MODULES
+from controller.netconf.server import NetconfServer
 from southbound.transport import WakeableSSHSession, connect
+from tests.southbound.conftest import apc_config
 
-
-class _Methods(ncserver.NetconfMethods):  # type: ignore[misc]
-    def rpc_get(self, session: object, rpc: object, filter_or_none: object) -> etree._Element:
-        data = etree.Element("data")
-        etree.SubElement(data, "answer").text = "42"
-        return data
+ANSWER = "<node-id>answer-42</node-id>"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    key = tmp_path_factory.mktemp("hostkey") / "key"
-    paramiko.RSAKey.generate(2048).write_private_key_file(str(key))
-    srv = ncserver.NetconfSSHServer(
-        server_ctl=ncserver.SSHUserPassController(username="u", password="p"),
-        server_methods=_Methods(), port=0, host_key=str(key))
+def peer_schema() -> Schema:
+    return Schema(["sdqn-apc", *NETCONF_MODULES])
+
+
+def start_peer(schema: Schema, host_key: Path) -> NetconfServer:
+    """A device whose <get> reply carries ANSWER."""
+    store = NmdaStore(schema)
+    store.edit_xml(Datastore.RUNNING, f"<config>{apc_config('answer-42')}</config>")
+    srv = NetconfServer(store, users={"u": "p"}, host_key=host_key, nacm=False, name="peer")
+    srv.start()
+    return srv
+
+
+@pytest.fixture(scope="module")
+def server(peer_schema: Schema, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    srv = start_peer(peer_schema, tmp_path_factory.mktemp("hostkey") / "key")
     yield int(srv.port)
-    srv.close()
+    srv.stop()
 
 
 def test_rpcs_are_not_held_back_by_a_poll_timer(server: int) -> None:
@@ -39,7 +52,7 @@ def test_rpcs_are_not_held_back_by_a_poll_timer(server: int) -> None:
         start = time.perf_counter()
         for _ in range(50):
             reply = manager.get()
-            assert "<answer>42</answer>" in reply.xml
+            assert ANSWER in reply.xml
         elapsed = time.perf_counter() - start
     finally:
         manager.close_session()
@@ -68,15 +81,11 @@ def test_close_ends_the_session_thread(server: int) -> None:
     assert not manager.connected
 
 
-def test_server_going_away_is_reported(tmp_path: Path) -> None:
-    key = tmp_path / "key"
-    paramiko.RSAKey.generate(2048).write_private_key_file(str(key))
-    srv = ncserver.NetconfSSHServer(
-        server_ctl=ncserver.SSHUserPassController(username="u", password="p"),
-        server_methods=_Methods(), port=0, host_key=str(key))
+def test_server_going_away_is_reported(peer_schema: Schema, tmp_path: Path) -> None:
+    srv = start_peer(peer_schema, tmp_path / "key")
     manager = connect(host="127.0.0.1", port=srv.port, username="u", password="p", timeout=3)
     manager.get()
-    srv.close()
+    srv.stop()
     manager._session.close()
     manager._session.join(timeout=5)
     assert not manager.connected
