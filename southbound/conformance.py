@@ -342,30 +342,30 @@ class AdapterConformance:
                          conformance.confirm_timeout + conformance.revert_within), \
             "an unconfirmed commit did not revert"
 
-    def test_another_session_cancels_by_persist_id(self, conformance: ConformanceTarget,
-                                                   open_adapter: Connect) -> None:
+    def _left_pending(self, conformance: ConformanceTarget, open_adapter: Connect,
+                      persist: str) -> DeviceAdapter:
+        """A confirmed commit with a persist id whose session has closed (it outlives
+        its session, RFC 6241 §8.4.1); returns another session to the same device."""
         committer, other = open_adapter(), open_adapter()
         self.install(committer, conformance.config, "conformance-base")
         committer.lock()
         committer.stage(conformance.patched)
         committer.validate()
-        committer.commit(confirm_timeout=LONG_CONFIRM_S, persist="conformance-cancel")
+        committer.commit(confirm_timeout=LONG_CONFIRM_S, persist=persist)
         committer.unlock()
-        committer.close()  # with a persist id, the commit outlives its session
+        committer.close()
+        return other
+
+    def test_another_session_cancels_by_persist_id(self, conformance: ConformanceTarget,
+                                                   open_adapter: Connect) -> None:
+        other = self._left_pending(conformance, open_adapter, "conformance-cancel")
         self.assert_config(other.get_config(), conformance.patched, "running after commit")
         other.cancel_commit(persist_id="conformance-cancel")
         self.assert_config(other.get_config(), conformance.config, "running after cancel")
 
     def test_another_session_confirms_by_persist_id(self, conformance: ConformanceTarget,
                                                     open_adapter: Connect) -> None:
-        committer, other = open_adapter(), open_adapter()
-        self.install(committer, conformance.config, "conformance-base")
-        committer.lock()
-        committer.stage(conformance.patched)
-        committer.validate()
-        committer.commit(confirm_timeout=LONG_CONFIRM_S, persist="conformance-confirm")
-        committer.unlock()
-        committer.close()
+        other = self._left_pending(conformance, open_adapter, "conformance-confirm")
         other.confirm(persist_id="conformance-confirm")
         self.assert_config(other.get_config(), conformance.patched, "running after confirm")
         _refusal(_refused(lambda: other.cancel_commit(persist_id="conformance-confirm"),

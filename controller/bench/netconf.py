@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import statistics
 import tempfile
 import threading
 import time
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Annotated
 
@@ -26,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from controller.app.store import open_store
+from controller.bench.clients import Connection, percentile_ms, run_clients
 from controller.daemon import build_server, controller_schema
 from controller.datastore.nmda import Datastore
 from controller.logs import configure_logging
@@ -102,21 +101,6 @@ def _clients(port: int, work: str, nodes: list[str], seconds: float,
     out.send([s for samples in latencies for s in samples])
 
 
-def _run(port: int, work: str, nodes: list[str], seconds: float) -> list[float]:
-    """Latencies of `work` run in len(nodes) parallel sessions by a separate process
-    (a real client is another process; sharing our GIL would measure the client)."""
-    ctx = multiprocessing.get_context("spawn")
-    receive, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_clients, args=(port, work, nodes, seconds, send))
-    proc.start()
-    samples: list[float] = receive.recv()
-    proc.join()
-    return samples
-
-
-def _percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
 def main(sessions: Annotated[list[int] | None, typer.Option(help="parallel sessions "
@@ -145,12 +129,12 @@ def main(sessions: Annotated[list[int] | None, typer.Option(help="parallel sessi
                                       ("edit-data candidate (1 leaf) + commit", "commits/s",
                                        "commit")):
                 for n in sessions or [1, 10]:
-                    samples = _run(server.port, work, [nodes[i % len(nodes)] for i in range(n)],
-                                   seconds)
+                    targets = [nodes[i % len(nodes)] for i in range(n)]
+                    samples = run_clients(_clients, server.port, work, targets, seconds)
                     count = len(samples)
                     rows.append((label, n, f"{count / seconds:,.0f} {unit}",
                                  f"{statistics.median(samples) * 1000:.2f}",
-                                 f"{_percentile(samples, 0.99):.2f}"))
+                                 f"{percentile_ms(samples, 0.99):.2f}"))
         finally:
             server.stop()
             if store.persistence is not None:

@@ -17,12 +17,10 @@ so the figures are a lower bound). Rows:
 from __future__ import annotations
 
 import json
-import multiprocessing
 import statistics
 import tempfile
 import threading
 import time
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -31,6 +29,7 @@ from rich.console import Console
 from rich.table import Table
 
 from controller.app.store import open_store
+from controller.bench.clients import Connection, percentile_ms, run_clients
 from controller.daemon import controller_schema
 from controller.datastore.nmda import Datastore, NmdaStore
 from controller.grpc_api.whatif import configuration, what_if
@@ -112,20 +111,6 @@ def _clients(url: str, kind: str, names: list[str], seconds: float, rate: float 
     out.send([s for samples in latencies for s in samples])
 
 
-def _run(url: str, kind: str, names: list[str], seconds: float, rate: float | None
-         ) -> list[float]:
-    ctx = multiprocessing.get_context("spawn")
-    receive, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_clients, args=(url, kind, names, seconds, rate, send))
-    proc.start()
-    samples: list[float] = receive.recv()
-    proc.join()
-    return samples
-
-
-def _percentile(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
 def _prepare(tmp: Path) -> tuple[NmdaStore, list[str]]:
@@ -165,12 +150,12 @@ def main(clients: Annotated[list[int] | None, typer.Option(
             for n in clients or [1, 20]:
                 plan.append(("PATCH candidate leaf + commit", "commit", n, None))
             for label, kind, n, pace in plan:
-                samples = _run(server.url, kind, [names[i % len(names)] for i in range(n)],
-                               seconds, pace)
+                targets = [names[i % len(names)] for i in range(n)]
+                samples = run_clients(_clients, server.url, kind, targets, seconds, pace)
                 unit = "PATCH+commit/s" if kind == "commit" else "req/s"
                 rows.append((label, str(n), f"{len(samples) / seconds:,.0f} {unit}",
                              f"{statistics.median(samples) * 1000:.2f}",
-                             f"{_percentile(samples, 0.99):.2f}"))
+                             f"{percentile_ms(samples, 0.99):.2f}"))
         finally:
             server.stop()
             access.close()
