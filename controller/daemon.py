@@ -164,4 +164,4 @@ def run(config: Annotated[Path | None,
         if service is not None:
             service.close()
         if store.persistence is not None:
-            store.persistence.close()
+            store.close()

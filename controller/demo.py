@@ -227,6 +227,6 @@ def main(duration: Annotated[float, typer.Option(help="seconds to serve; 0 = unt
             service.close()
         emulated.stop()
         if store.persistence is not None:
-            store.persistence.close()
+            store.close()
         if workdir is not None:
             workdir.cleanup()

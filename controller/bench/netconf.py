@@ -138,7 +138,7 @@ def main(sessions: Annotated[list[int] | None, typer.Option(help="parallel sessi
         finally:
             server.stop()
             if store.persistence is not None:
-                store.persistence.close()
+                store.close()
     table = Table(title="sdqn bench netconf — metro topology, SQLite synchronous=FULL; "
                         "client: RawNetconfClient (paramiko, no ncclient TICK), own process")
     for column in ("workload", "sessions", "throughput", "p50 ms", "p99 ms"):

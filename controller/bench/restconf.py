@@ -160,7 +160,7 @@ def main(clients: Annotated[list[int] | None, typer.Option(
             server.stop()
             access.close()
             if store.persistence is not None:
-                store.persistence.close()
+                store.close()
     table = Table(title="sdqn bench restconf — metro + demo services, SQLite synchronous=FULL;"
                         " clients: httpx keep-alive, own process")
     for column in ("workload", "clients", "throughput", "p50 ms", "p99 ms"):

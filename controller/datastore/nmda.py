@@ -125,6 +125,7 @@ class NmdaStore:
         self._candidate_ops: list[JournalOp] = []
         self.candidate_dirty = False
         self._pending: _PendingConfirm | None = None
+        self._closed = False
         if persistence is not None:
             self._load(boot_from_startup)
 
@@ -390,6 +391,17 @@ class NmdaStore:
                     and pending.session_id == session_id:
                 self._revert_confirmed("session terminated")
 
+    def close(self) -> None:
+        """Stop the store's timers and close its persistence. A confirmed commit still
+        pending stays recorded, so the next start reverts it (RFC 6241 §8.4.1); its timer
+        must not fire against a closed database meanwhile."""
+        with self._lock:
+            self._closed = True
+            if self._pending is not None and self._pending.timer is not None:
+                self._pending.timer.cancel()
+            if self.persistence is not None:
+                self.persistence.close()
+
     @property
     def confirm_pending(self) -> bool:
         return self._pending is not None
@@ -575,7 +587,7 @@ class NmdaStore:
 
     def _on_confirm_timeout(self, pending: _PendingConfirm) -> None:
         with self._lock:
-            if self._pending is pending:
+            if self._pending is pending and not self._closed:
                 self._revert_confirmed("confirm-timeout expired")
 
     def _revert_confirmed(self, reason: str) -> None:
