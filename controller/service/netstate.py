@@ -8,7 +8,8 @@ behaviour where the network is described, with `ietf-origin` learned (RFC 8342 Â
   link: measured-fidelity and generation-rate (the repeaters generating on the fibre; the
         worse end), qber = 2(1 âˆ’ F)/3 (Werner pair, qnum/README.md "QKD"), polarisation drift
         rate (the APC compensating it), oper-status (down while a repeater reports the
-        fibre without light)
+        fibre without light), loss (measured from the repeaters' heralding counters,
+        controller/service/linkloss.py)
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import structlog
 from lxml import etree
 
 from controller.datastore.nmda import NmdaStore
+from controller.service.linkloss import LossEstimator
 from qnum.io import Network
 
 log = structlog.get_logger(__name__)
@@ -96,12 +98,15 @@ class NetworkStatePublisher:
     def __init__(self, store: NmdaStore, network: Any) -> None:
         self.store = store
         self.network = network        # () -> qnum Network | None (the committed one)
+        self.losses = LossEstimator()
 
     def __call__(self, readings: dict[str, str], _taken_at: float) -> None:
         network: Network | None = self.network()
         if network is None or not readings:
             return
         nodes, links = network_metrics(network, readings)
+        for link_id, loss in self.losses.update(network, readings).items():
+            links.setdefault(link_id, {})["loss"] = loss
         schema = self.store.schema
         base = "/ietf-network:networks/network/node/sdqn-topology:quantum-node/state"
         lbase = ("/ietf-network:networks/network/ietf-network-topology:link/"
