@@ -232,7 +232,7 @@ class ControllerMetrics(Collector):
                 quantum = link.get("sdqn-topology:quantum-link", {})
                 if "link-fidelity" in quantum:
                     configured.add_metric(ids, float(quantum["link-fidelity"]))
-                if "fibre-length" in quantum:
+                if "fibre-length" in quantum:   # attenuation: its YANG default if unset
                     configured_loss.add_metric(ids, round(
                         float(quantum["fibre-length"]) * float(quantum.get("attenuation", 0.2)),
                         6))

@@ -113,7 +113,9 @@ def channel_loss_db(
     for the channel, with the detectors and heralding scheme given.  Measured success
     ratios (heralds / attempts) thus estimate a link's loss, as QKD systems estimate
     channel transmittance from their detection counts.  The transmissivity is capped at 1
-    (a ratio above what a lossless channel allows reads as 0 dB)."""
+    (a ratio above what a lossless channel allows reads as 0 dB).  Close to
+    ``attempt_success`` = 1 (many modes over little loss) the ratio hardly depends on the
+    loss, and the estimate loses its precision."""
     if not 0.0 < attempt_success < 1.0:
         raise ValueError("attempt_success must lie in (0, 1)")
     if not 0.0 < detector_efficiency <= 1.0:

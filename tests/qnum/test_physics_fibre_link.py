@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from qnum.physics import (
@@ -83,8 +83,9 @@ def test_channel_loss_inverts_the_success_probability(length: float, extra: floa
     link = LinkParams(length, source_rate_hz=1e6, heralding=scheme,  # type: ignore[arg-type]
                       detector_efficiency=eta_d, modes=modes, extra_loss_db=extra)
     p = attempt_success_probability(link)
-    if not 0.0 < p < 1.0:
-        return
+    # Near p = 1 (many modes, little loss) the inversion is ill-conditioned: the success
+    # ratio no longer tells the loss, in floating point as with any counts.
+    assume(0.0 < p < 0.99)
     assert channel_loss_db(p, heralding=link.heralding, detector_efficiency=eta_d,
                            modes=modes) == pytest.approx(0.2 * length + extra, abs=1e-6)
 
