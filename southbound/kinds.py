@@ -11,6 +11,10 @@ layer attaches its part of a kind to the row by the kind's name:
   device's configuration with, and the adapter a device uses when its topology entry
   names none.
 
+A row also states the kind's `Capabilities` beyond its YANG module (its detector inventory,
+the purification it can run): the renderer refuses a plan asking more, and the emulator is
+built to the same row.
+
 Adding a kind is a row here, its YANG module (and identity in ``sdqn-types``), its renderer
 and its emulator; ``tests/southbound/test_kinds.py`` checks that every row has all four.
 The module stays importable on its own (stdlib only): vendors and every layer above the
