@@ -284,11 +284,11 @@ class EndNode(DeviceModel):
 
     # -- endpoints -----------------------------------------------------------------------
 
-    def _path_delivery(self, peer: str, settings: FlowSettings) -> Delivery:
-        """The flow's expectation over the current configured path (cached per world
-        version and settings; the misalignment, which drifts, is added per tick)."""
+    def _path_delivery(self, name: str, peer: str, settings: FlowSettings) -> Delivery:
+        """Endpoint ``name``'s expectation over the current configured path (cached per
+        world version and settings; the misalignment, which drifts, is added per tick)."""
         key = (self.world.version, self.world.swap_version, peer, settings)
-        cached = self._cache.get(peer)
+        cached = self._cache.get(name)
         if cached is not None and cached[0] == key:
             return cached[1]
         spans = self.world.configured_path(self.node_id, peer)
@@ -300,7 +300,7 @@ class EndNode(DeviceModel):
             delivery = Delivery(reason=f"no repeater chain to {peer} is set up")
         else:
             delivery = Delivery(reason=f"no usable path to {peer}")
-        self._cache[peer] = (key, delivery)
+        self._cache[name] = (key, delivery)
         return delivery
 
     def _chain(self, spans: list[Span], settings: FlowSettings) -> Delivery:
@@ -348,7 +348,7 @@ class EndNode(DeviceModel):
         peer_node = self.world.topology.nodes[peer]
         if peer_node.kind == "end-node" and peer not in self.world.sources_stable:
             return Delivery(reason=f"source of {peer} not stable"), Detection()
-        base = self._path_delivery(peer, FlowSettings.of(ep))
+        base = self._path_delivery(ep["name"], peer, FlowSettings.of(ep))
         if base.offer is None or base.fidelity is None:
             return Delivery(reason=base.reason or "no pairs"), Detection()
         local = self._detection(ep)
@@ -402,6 +402,7 @@ class EndNode(DeviceModel):
         for gone in set(self._deliveries) - names:
             del self._deliveries[gone]
             self._runs.pop(gone, None)
+            self._cache.pop(gone, None)
         return notes
 
     def _endpoint_alarm(self, ep: Json, delivery: Delivery) -> list[Notification]:
