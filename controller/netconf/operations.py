@@ -197,6 +197,9 @@ class Operations:
                 self.core.nacm.denied_operations += 1
             raise access_denied(f"access to operation {name!r} denied",
                                 type=ErrorType.PROTOCOL)
+        gate = self.core.rpc_gate
+        if gate is not None:
+            gate(op)
         if extra is not None:
             return self._extra(session, op, extra)
         assert handler is not None

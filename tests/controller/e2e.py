@@ -165,6 +165,28 @@ class Daemon:
                 for d in data.iter(f"{{{CTL}}}device")}
 
 
+def edit_running(daemon: Daemon, config: str) -> None:
+    """RFC 8526 <edit-data> of running; blocks until the commit is done (or fails)."""
+    m = daemon.manager()
+    try:
+        m.dispatch(etree.fromstring(
+            f'<edit-data xmlns="{NMDA}" xmlns:ds="urn:ietf:params:xml:ns:yang:ietf-datastores"'
+            f' xmlns:nc="{NC}"><datastore>ds:running</datastore><config>{config}</config>'
+            "</edit-data>"))
+    finally:
+        with contextlib.suppress(Exception):
+            m.close_session()
+
+
+def datastores(daemon: Daemon) -> dict[str, bytes]:
+    """The controller's services in running and device configurations in intended,
+    canonical XML (C14N)."""
+    return {f"{ds} {xpath}": etree.tostring(daemon.get_data(ds, xpath, {"s": SVC, "c": CTL}),
+                                            method="c14n")
+            for ds in ("running", "intended")
+            for xpath in ("/s:entanglement-services", "/c:controller/c:devices")}
+
+
 def _xml_to_rfc7951(configuration: etree._Element | None) -> Any:
     """The anydata's content through the device's own module (libyang), as RFC 7951 JSON.
 
