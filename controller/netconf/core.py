@@ -64,6 +64,8 @@ class Limits:
     hello_timeout: float = 30.0
     send_timeout: float = 60.0
     max_sessions: int = 64
+    #: notifications kept for RFC 5277 replay (<startTime>); 0: no replay
+    replay_events: int = 0
 
 
 @dataclass

@@ -157,6 +157,11 @@ class Daemon:
         return {d.findtext(f"{{{CTL}}}node-id"): d.findtext(f"{{{CTL}}}sync-state")
                 for d in data.iter(f"{{{CTL}}}device")}
 
+    def connection_states(self) -> dict[str | None, str | None]:
+        data = self.get_data("operational", "/c:controller/c:southbound", {"c": CTL})
+        return {d.findtext(f"{{{CTL}}}node-id"): d.findtext(f"{{{CTL}}}connection-state")
+                for d in data.iter(f"{{{CTL}}}device")}
+
     def intended_configs(self) -> dict[str, Any]:
         """Per device: the configuration the controller intends for it (RFC 7951 dict)."""
         data = self.get_data("intended", "/c:controller/c:devices", {"c": CTL})
