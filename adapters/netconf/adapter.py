@@ -10,8 +10,9 @@ the request later (a busy device grants a lock nobody waits for any more). So th
 adapter drops the session at once — closing the transport, not a <close-session> that
 would queue behind the stuck request — and the device releases everything the session
 held (RFC 6241 §7.5: a session's locks end with it; an unconfirmed commit without
-<persist> reverts, §8.4.1). A device that has not noticed the drop yet may still refuse
-a lock naming that session: `lock` then ends it with <kill-session> (§7.9) and retries.
+<persist> reverts, §8.4.1). A device that has not ended that session yet (its thread is
+still stuck in the request) may refuse an rpc of the next session because the dropped
+one holds a lock: the adapter then ends it with <kill-session> (§7.9) and tries again.
 """
 
 from __future__ import annotations
@@ -39,9 +40,9 @@ NMDA_CAP = "urn:ietf:params:xml:ns:yang:ietf-netconf-nmda"
 ABANDONED_KEPT = 16
 
 
-def _lock_holder(error: BaseException | None) -> str | None:
-    """The session-id in a lock-denied error's <error-info> (RFC 6241 §7.5)."""
-    info = getattr(error, "info", None) if isinstance(error, RPCError) else None
+def _lock_holder(error: RPCError) -> str | None:
+    """The session-id in a lock-denied or in-use error's <error-info> (RFC 6241 §7.5)."""
+    info = error.info
     if not info:
         return None
     try:
@@ -90,6 +91,22 @@ class NetconfAdapter(DeviceAdapter):
             except Exception:  # already gone: closing is best effort
                 manager._session.close()
 
+    def _end_abandoned(self, error: RPCError) -> bool:
+        """A lock of one of our dropped sessions refused `error` (RFC 6241 §7.5
+        lock-denied or in-use, naming the holder): end that session with <kill-session>
+        (§7.9) — its locks go with it — and say so (the caller tries once more)."""
+        holder = _lock_holder(error)
+        if error.tag not in ("lock-denied", "in-use") or holder is None \
+                or holder not in self.abandoned:
+            return False
+        self.abandoned.remove(holder)
+        try:
+            self._m().kill_session(holder)
+        except RPCError as exc:        # gone meanwhile: its locks went with it
+            if exc.tag != "invalid-value":
+                raise
+        return True
+
     def _drop(self) -> None:
         """Abandon the session without a word to the device (module docstring)."""
         manager, self._manager = self._manager, None
@@ -115,7 +132,12 @@ class NetconfAdapter(DeviceAdapter):
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            try:
+                return fn(*args, **kwargs)
+            except RPCError as exc:
+                if not self._end_abandoned(exc):
+                    raise
+                return fn(*args, **kwargs)
         except RPCError as exc:
             raise AdapterError(f"{what} refused: {exc.message or exc.tag}", tag=exc.tag,
                                node_id=self.endpoint.node_id) from exc
@@ -153,20 +175,7 @@ class NetconfAdapter(DeviceAdapter):
 
     # -- the transaction ---------------------------------------------------------------------
     def lock(self) -> None:
-        try:
-            self._call("lock candidate", self._m().lock, target="candidate")
-        except AdapterError as exc:
-            holder = _lock_holder(exc.__cause__)
-            if exc.tag != "lock-denied" or holder is None or holder not in self.abandoned:
-                raise
-            # Our own dropped session still holds it: end that session (RFC 6241 §7.9).
-            self.abandoned.remove(holder)
-            try:
-                self._call("kill-session", self._m().kill_session, holder)
-            except AdapterError as kill:   # gone meanwhile: its lock went with it
-                if kill.tag != "invalid-value":
-                    raise
-            self._call("lock candidate", self._m().lock, target="candidate")
+        self._call("lock candidate", self._m().lock, target="candidate")
 
     def unlock(self) -> None:
         self._call("unlock candidate", self._m().unlock, target="candidate")

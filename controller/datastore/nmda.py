@@ -399,8 +399,10 @@ class NmdaStore:
                     tag=ErrorTag.LOCK_DENIED, type=ErrorType.PROTOCOL,
                     message="a confirmed commit of another session is pending",
                     info=(("session-id", str(pending.session_id)),)))
-            if ds is Datastore.CANDIDATE and self.candidate_dirty:
-                # RFC 6241 §7.5: no lock on a candidate with uncommitted changes.
+            if ds is Datastore.CANDIDATE and self.candidate_dirty \
+                    and self.locks.holder(ds) is None:
+                # RFC 6241 §7.5: no lock on a candidate with uncommitted changes (when a
+                # session holds the lock, the refusal below names it).
                 raise NetconfError(RpcError(
                     tag=ErrorTag.LOCK_DENIED, type=ErrorType.PROTOCOL,
                     message="candidate has uncommitted changes; commit or discard first",
