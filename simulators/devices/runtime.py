@@ -91,7 +91,7 @@ def netconf_factory(users: Mapping[str, str], host: str = "127.0.0.1") -> Server
 
 def rpc_name(op: etree._Element) -> str:
     """The operation's local name, "confirming-commit" for a confirming <commit>."""
-    name = etree.QName(op).localname
+    name = str(etree.QName(op).localname)
     if name == "commit" and op.find(f"{{{NC_NS}}}persist-id") is not None \
             and op.find(f"{{{NC_NS}}}confirmed") is None:
         return "confirming-commit"
