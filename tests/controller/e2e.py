@@ -278,6 +278,19 @@ def assert_devices_run_intended(daemon: Daemon, net: Network) -> None:
     assert set(daemon.sync_states().values()) == {"in-sync"}, daemon.sync_states()
 
 
+def wait_devices_run_intended(daemon: Daemon, net: Network, timeout: float = 120) -> None:
+    """`assert_devices_run_intended` once the network has settled: make-before-break has
+    released the old paths of moved services (controller/service/mbb.py), self-healing
+    and check-sync have done their part."""
+    def off() -> list[str]:
+        intended, running = daemon.intended_configs(), device_configs(net)
+        return sorted(n for n, c in intended.items()
+                      if canonical(running.get(n)) != canonical(c))
+
+    wait_for(off, lambda nodes: not nodes, timeout=timeout)
+    assert_devices_run_intended(daemon, net)
+
+
 def assert_services_served(daemon: Daemon) -> None:
     def served(states: dict[str, dict[str, str | None]]) -> bool:
         return all(states.get(n, {}).get("oper-state") in ok for n, ok in SERVED.items())

@@ -28,12 +28,12 @@ from tests.controller.e2e import (
     SVC,
     Daemon,
     assert_devices_run_intended,
-    canonical,
     datastores,
     device_configs,
     edit_running,
     emulated_network,
     intent_xml,
+    wait_devices_run_intended,
     wait_for,
     write_config,
 )
@@ -46,18 +46,6 @@ STALL_S = 60.0
 DELETE_TELEPORT = (f'<entanglement-services xmlns="{SVC}"><request nc:operation="delete">'
                    "<name>teleport-bob-charlie</name></request></entanglement-services>")
 STALLED = "charlie"
-
-
-def settled(daemon: Daemon, net: Network) -> None:
-    """Every device runs what intended says, once make-before-break has released the old
-    paths of the services the change moved (controller/service/mbb.py)."""
-    def off(_: object = None) -> list[str]:
-        intended, running = daemon.intended_configs(), device_configs(net)
-        return sorted(n for n, c in intended.items()
-                      if canonical(running.get(n)) != canonical(c))
-
-    wait_for(off, lambda nodes: not nodes, timeout=120)
-    assert_devices_run_intended(daemon, net)
 
 
 def stall(net: Network, operation: str) -> Stall:
@@ -95,7 +83,7 @@ def test_device_stalling_in_the_lock_phase_is_not_left_locked(tmp_path: Path) ->
         edit_running(daemon, DELETE_TELEPORT)
         assert datastores(daemon) != before
         assert device_configs(net)[STALLED] != devices_before[STALLED]
-        settled(daemon, net)
+        wait_devices_run_intended(daemon, net)
         # ...and a fresh NETCONF session to the device can lock it.
         m = connect(host="127.0.0.1", port=net.devices[STALLED].port, username="admin",
                     password="admin", timeout=10)
@@ -136,4 +124,4 @@ def test_device_failing_to_confirm_fails_the_commit_and_nothing_changes(
         assert wait_for(lambda: device_configs(net)[STALLED],
                         lambda c: c != devices_before[STALLED], timeout=5) \
             != devices_before[STALLED]
-        settled(daemon, net)
+        wait_devices_run_intended(daemon, net)

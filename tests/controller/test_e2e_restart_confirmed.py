@@ -18,6 +18,7 @@ from pathlib import Path
 from lxml import etree
 from ncclient import manager as nc_manager
 
+from simulators.faults import FaultRequest
 from tests.controller.e2e import (
     NC,
     SVC,
@@ -29,6 +30,7 @@ from tests.controller.e2e import (
     edit_running,
     emulated_network,
     intent_xml,
+    wait_devices_run_intended,
     wait_for,
     write_config,
 )
@@ -123,3 +125,31 @@ def test_restart_reverts_a_pending_confirmed_commit_everywhere(tmp_path: Path) -
             finally:
                 m.close_session()
             assert alarms(daemon)[REVERTED.split(":")[1]]["cleared"] == "true"
+
+
+def test_restart_revert_with_a_device_down_reverts_the_rest(tmp_path: Path) -> None:
+    """§8.4.1 is a MUST: a device that cannot take the old configuration does not stop
+    the revert. Running goes back, the alarm is major, and once the device is back the
+    whole network runs what intended says (self-healing re-plans around the dead device
+    meanwhile, so intended is not the one from before)."""
+    down = "charlie"
+    with emulated_network() as net:
+        config = write_config(tmp_path, "svc", sync_interval_s=1.0)
+        with Daemon(config, tmp_path / "daemon-1.log") as daemon:
+            edit_running(daemon, intent_xml(net))
+            before = running(daemon)
+            devices_before = device_configs(net)
+            confirmed_delete(daemon, "teleport-bob-charlie")
+        assert device_configs(net)[down] != devices_before[down]
+        net.faults.apply(FaultRequest(kind="crash", target=down))
+        with Daemon(config, tmp_path / "daemon-2.log") as daemon:
+            assert running(daemon) == before, daemon.log_tail()
+            alarm = alarms(daemon)[REVERTED.split(":")[1]]
+            assert alarm["severity"] == "major" and alarm["cleared"] == "false"
+            net.faults.apply(FaultRequest(kind="crash", target=down, clear=True))
+            wait_devices_run_intended(daemon, net)
+            assert running(daemon) == before
+
+
+def running(daemon: Daemon) -> dict[str, bytes]:
+    return {k: v for k, v in datastores(daemon).items() if k.startswith("running")}
