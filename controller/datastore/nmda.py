@@ -78,6 +78,7 @@ __all__ = ["CONFIG_DATASTORES", "PERSISTENT", "WRITABLE", "ChangeListener", "Con
 log = structlog.get_logger(__name__)
 
 DEFAULT_CONFIRM_TIMEOUT_S = 600  # RFC 6241 §8.4.5.1
+CONFIRM_RETRY_S = 10.0  # a revert on timeout that failed (a device refused) is retried
 _CONFIRM_META = "confirmed-commit-rollback"
 
 
@@ -645,16 +646,34 @@ class NmdaStore:
 
     def _on_confirm_timeout(self, pending: _PendingConfirm) -> None:
         with self._lock:
-            if self._pending is pending and not self._closed:
+            if self._pending is not pending or self._closed:
+                return
+            try:
                 self._revert_confirmed("confirm-timeout expired")
-                self._confirm_event("timeout", pending.session_id)
+            except Exception as exc:  # a timer thread has no caller to tell: say it
+                log.error("reverting an expired confirmed commit failed",
+                          session=pending.session_id, error=str(exc),
+                          retry_s=CONFIRM_RETRY_S if isinstance(exc, NetconfError) else None)
+                if not isinstance(exc, NetconfError):   # not a refusal: nothing to retry
+                    return
+                timer = threading.Timer(CONFIRM_RETRY_S, self._on_confirm_timeout,
+                                        args=(pending,))
+                timer.daemon = True
+                pending.timer = timer
+                timer.start()
+                return
+            self._confirm_event("timeout", pending.session_id)
 
     def _revert_confirmed(self, reason: str) -> None:
         pending = self._pending
         assert pending is not None
         self._disarm_confirm()
-        self._reset(Datastore.RUNNING, pending.rollback_content, SYSTEM_SESSION,
-                    {_CONFIRM_META: None})
+        try:
+            self._reset(Datastore.RUNNING, pending.rollback_content, SYSTEM_SESSION,
+                        {_CONFIRM_META: None})
+        except BaseException:
+            self._pending = pending     # not reverted: still pending
+            raise
         self._resync_candidate()
         log.warning("confirmed commit reverted", reason=reason, session=pending.session_id)
 

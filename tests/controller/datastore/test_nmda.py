@@ -389,8 +389,7 @@ def test_restart_revert_waits_for_the_pipeline_when_deferred(schema: Schema,
     add(store, R, "base")
     add(store, C, "trial", session=5)
     store.commit(session_id=5, confirmed=True, confirm_timeout=60, persist="p")
-    assert store.persistence is not None
-    store.persistence.close()
+    store.close()                     # the process stops with the commit pending
     again = reopen(schema, db_path, defer_restart_revert=True)
     assert again.revert_due and names(again, R) == ["base", "trial"] == names(again, INT)
     events: list[ConfirmEvent] = []
