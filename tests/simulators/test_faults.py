@@ -230,6 +230,15 @@ def test_control_channel_and_cli(network: Network, tmp_path: Path) -> None:
                                  json.dumps({"sdqn-repeater:repeater": {"bsm-fidelity": "0.9"}}),
                                  "--inventory", str(inventory)])
     assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["sim", "fault", "stall", "r1", "--seconds", "7", "--operation",
+                                 "lock", "--operation", "confirming-commit", "--inventory",
+                                 str(inventory)])
+    assert result.exit_code == 0 and "stalls 7 s" in result.output, result.output
+    stall = network.devices["r1"].stalled
+    assert stall is not None and stall.operations == {"lock", "confirming-commit"}
+    result = runner.invoke(app, ["sim", "fault", "stall", "r1", "--clear", "--inventory",
+                                 str(inventory)])
+    assert result.exit_code == 0 and network.devices["r1"].stalled is None
     missing = runner.invoke(app, ["sim", "fault", "crash", "r1", "--inventory",
                                   str(tmp_path / "none.json")])
     assert missing.exit_code == 2 and "no inventory" in missing.output
