@@ -57,7 +57,8 @@ def build_server(settings: ControllerSettings, store: NmdaStore) -> NetconfServe
         store, host=nc.host, port=nc.port, users=nc.auth, host_key=settings.host_key_path,
         nacm=nc.nacm, name="controller",
         limits=Limits(max_message_size=nc.max_message_size, hello_timeout=nc.hello_timeout,
-                      send_timeout=nc.send_timeout, max_sessions=nc.max_sessions))
+                      send_timeout=nc.send_timeout, max_sessions=nc.max_sessions,
+                      replay_events=nc.replay_events))
 
 
 def build_service(settings: ControllerSettings, store: NmdaStore, *,
@@ -119,7 +120,8 @@ def run(config: Annotated[Path | None,
     except (OSError, ValueError, KeyError) as exc:
         log.error("cannot load the inventory", inventory=str(inventory), error=str(exc))
         raise typer.Exit(1) from exc
-    store = open_store(settings, schema=controller_schema(settings))
+    store = open_store(settings, schema=controller_schema(settings),
+                       defer_restart_revert=settings.service.enabled)
     server = build_server(settings, store) if settings.netconf.enabled else None
     service = build_service(settings, store,
                             notify=server.publish if server is not None else None)

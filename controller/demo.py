@@ -187,7 +187,8 @@ def main(duration: Annotated[float, typer.Option(help="seconds to serve; 0 = unt
     emulated = Network(Topology.load(topology), clock=ScaledClock(time_factor),
                        use_topology_ports=False, tick=0.2)
     emulated.start(control=False)
-    store = open_store(settings, schema=controller_schema(settings))
+    store = open_store(settings, schema=controller_schema(settings),
+                       defer_restart_revert=settings.service.enabled)
     settings.service.telemetry_interval_s = 0.5
     server = build_server(settings, store)
     service = build_service(settings, store, notify=server.publish)

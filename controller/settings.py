@@ -71,6 +71,9 @@ class NetconfSettings(BaseModel):
     max_sessions: int = Field(default=64, ge=1)
     hello_timeout: float = Field(default=30.0, gt=0)
     send_timeout: float = Field(default=60.0, gt=0)
+    replay_events: int = Field(default=1024, ge=0,
+                               description="notifications kept for RFC 5277 replay "
+                                           "(<startTime>); 0 turns replay off")
     nacm: bool = True
     nacm_file: Path = Field(default=CONFIG_DIR / "nacm.json",
                             description="default rules, loaded when running has no /nacm")

@@ -17,6 +17,10 @@ drift-surge        an APC's fibre drifts ``factor`` times faster until cleared: 
 detector-failure   an end-node detector dies (``mode=dead``) or turns noisy (dark counts)
 oob-edit           a configuration change made on the device, behind the controller's
                    back (RFC 6470 netconf-config-change, changed-by server)
+stall              the device's management plane hangs: each NETCONF rpc named in
+                   ``operations`` (all when absent; "confirming-commit" is a <commit>
+                   with <persist-id>) is held ``seconds`` wall seconds, then runs — so a
+                   client that timed out may still get its lock or commit applied
 =================  =====================================================================
 
 Control channel: newline-delimited JSON over a localhost TCP socket.  Chosen over a file
@@ -71,6 +75,7 @@ class FaultKind(StrEnum):
     DRIFT_SURGE = "drift-surge"
     DETECTOR_FAILURE = "detector-failure"
     OOB_EDIT = "oob-edit"
+    STALL = "stall"
 
 
 class FaultRequest(BaseModel):
@@ -88,6 +93,11 @@ class FaultRequest(BaseModel):
     mode: Literal["dead", "noisy"] = "dead"
     data: dict[str, Any] | None = Field(default=None,
                                         description="RFC 7951 edit for oob-edit")
+    seconds: float = Field(default=5.0, gt=0,
+                           description="stall: wall seconds each matching rpc is held")
+    operations: list[str] | None = Field(
+        default=None, description="stall: the rpcs held (simulators.devices.runtime."
+        "STALLABLE names); every rpc when absent")
 
 
 class FaultError(ValueError):
@@ -111,6 +121,7 @@ class FaultInjector:
             FaultKind.DRIFT_SURGE: self._drift_surge,
             FaultKind.DETECTOR_FAILURE: self._detector,
             FaultKind.OOB_EDIT: self._oob_edit,
+            FaultKind.STALL: self._stall,
         }[request.kind]
         with self._lock:
             message = handler(request)
@@ -199,6 +210,19 @@ class FaultInjector:
         except NetconfError as exc:
             raise FaultError(f"edit rejected by {req.target}: {exc}") from exc
         return f"{req.target} running changed out of band"
+
+
+    def _stall(self, req: FaultRequest) -> str:
+        device = self._device(req.target)
+        if req.clear:
+            device.unstall()
+            return f"{req.target} answers again"
+        try:
+            device.stall(req.seconds, req.operations)
+        except ValueError as exc:
+            raise FaultError(str(exc)) from exc
+        held = ", ".join(req.operations) if req.operations is not None else "every rpc"
+        return f"{req.target} stalls {req.seconds:g} s on {held}"
 
 
 def default_oob_edit(device: SimDevice) -> dict[str, Any]:

@@ -8,10 +8,22 @@ Every device is changed in three phases, each run on all devices in parallel:
   confirm  <commit><persist-id>TXID</persist-id>: final
 
 A failure in prepare discards everything staged. A failure in commit cancels the
-confirmed commits already made (<cancel-commit> with the persist-id). A failure in
-confirm cancels what is still pending and pushes the remembered configuration back to
-the devices that had already confirmed. If the controller dies between commit and
-confirm, the devices revert by themselves when the timeout expires.
+confirmed commits already made (<cancel-commit> with the persist-id). If the controller
+dies between commit and confirm, the devices revert by themselves when the timeout
+expires (or start-up recovery settles them at once, southbound/inflight.py).
+
+A failure in confirm never leaves the network split. The device gets a second chance
+on a fresh session: confirm again, or — when its pending commit is gone (it reverted,
+or restarted) — push its configuration again. If that fails too, every device is put
+back: the ones that confirmed get their remembered configuration, the failed one has its
+pending commit cancelled (a confirm it still runs later then finds nothing to confirm)
+or, if it confirmed after all, gets its old configuration too. The commit then fails,
+naming the device. Putting back is the only way to one state: the device that does not
+answer cannot be made to take the new configuration, and every other can take the old.
+
+A device whose rpc times out is never left locked: the adapter drops that session
+(adapters/netconf: the device releases its locks with the session, RFC 6241 §7.5) and
+the pool reconnects it for the next use.
 """
 
 from __future__ import annotations
@@ -55,11 +67,11 @@ class NetworkCommit:
               dry_run: bool = False, user: str | None = None) -> CommitResult:
         """Push every change or none. `dry_run` returns per-device diffs, changes nothing.
 
-        Prepare and confirm at once: a device that fails to confirm has the others put
-        back to their configuration before the commit (compensation).
+        Prepare and confirm at once: a device that fails to confirm has every device put
+        back to its configuration before the commit (compensation).
         """
         staged = self.prepare(changes, label=label, dry_run=dry_run, user=user)
-        return staged.confirm(decided=False) if staged.ready else staged.result
+        return staged.confirm() if staged.ready else staged.result
 
     def prepare(self, changes: Sequence[DeviceChange], *, label: str | None = None,
                 dry_run: bool = False, user: str | None = None) -> StagedCommit:
@@ -153,7 +165,8 @@ class NetworkCommit:
                 adapters[node].replace_running(before[node])
             except AdapterError as exc:
                 failed.append(node)
-                result.devices[node].error = f"compensation failed: {exc}"
+                result.devices[node].error = f"not put back: {exc}"
+                self.pool.set_sync(node, SyncState.OUT_OF_SYNC)
 
         self._parallel(sorted(confirmed), one)
         self._mark(result, set(result.devices) - set(failed), "rolled-back")
@@ -239,7 +252,11 @@ class StagedCommit:
     what each phase did, so a failure undoes exactly that: a failed prepare discards
     what was staged; a failed commit cancels the confirmed commits already made; a
     cancel after a successful prepare (the controller's durable write failed) cancels
-    every pending confirmed commit.
+    every pending confirmed commit; a failed confirm puts every device back.
+
+    A session dropped on the way (an rpc timed out) is `lost`: it no longer holds the
+    device's candidate lock (the device released it with the session), so what follows
+    on that device runs on a fresh session and takes the lock itself when it needs it.
     """
 
     def __init__(self, committer: NetworkCommit, changes: Sequence[DeviceChange], *,
@@ -259,6 +276,7 @@ class StagedCommit:
         self.before: dict[str, str] = {}
         self.locked: set[str] = set()
         self.committed: set[str] = set()
+        self.lost: set[str] = set()
         self.ready = False
         self._sessions = ExitStack()
 
@@ -283,7 +301,7 @@ class StagedCommit:
         errors = self._run(lambda a, ch: c._prepare(a, ch, self.before, self.locked))
         if errors:
             c._fail(result, "prepare", errors)
-            c._undo_prepare(self.adapters, self.locked)
+            c._undo_prepare(self.adapters, self._holding())
             self._end({})
             return
         if result.dry_run:
@@ -297,8 +315,10 @@ class StagedCommit:
         if errors:
             c._fail(result, "commit", errors)
             c._cancel(self.adapters, self.committed, self.commit_id)
-            c._undo_prepare(self.adapters, self.locked - self.committed)
-            c._unlock(self.adapters, self.locked & self.committed)
+            holding = self._holding()
+            self._cancel_unanswered(set(errors) - self.committed - holding)
+            c._undo_prepare(self.adapters, holding - self.committed)
+            c._unlock(self.adapters, holding & self.committed)
             c._mark(result, self.committed | (self.locked - self.committed), "rolled-back")
             c._end_inflight()
             self._end({})
@@ -306,38 +326,29 @@ class StagedCommit:
         self.ready = True
 
     # -- phase 3 ---------------------------------------------------------------------------
-    def confirm(self, *, decided: bool) -> CommitResult:
-        """Make every device's change final.
-
-        `decided`: the controller's own durable write already happened, so the change
-        stands: a device that fails to confirm is left to revert by itself and marked
-        out of sync for reconciliation, and the commit counts as done. Otherwise a
-        confirm failure puts the devices that had confirmed back (compensation).
-        """
+    def confirm(self) -> CommitResult:
+        """Make every device's change final, or put every device back (module docstring):
+        `result.success` says which. Never a split network, whatever a device does."""
         self._take()
         c, result = self.committer, self.result
         if c.pause_before_confirm_s:   # the window a crash test kills us in
             time.sleep(c.pause_before_confirm_s)
         confirmed: set[str] = set()
         errors = self._run(lambda a, _ch: c._confirm(a, self.commit_id, confirmed))
-        if errors and not decided:
-            c._fail(result, "confirm", errors)
-            c._cancel(self.adapters, self.committed - confirmed, self.commit_id)
-            c._compensate(result, self.adapters, confirmed, self.before)
-        c._unlock(self.adapters, self.locked)
-        c._end_inflight()
-        if errors and not decided:
-            return self._end({})
+        for node in sorted(errors):
+            if self._second_chance(node):
+                confirmed.add(node)
+                del errors[node]
         if errors:
-            c._mark(result, confirmed, "committed")
-            for node, error in errors.items():
-                result.devices[node].status = "failed"
-                result.devices[node].error = str(error)
-                c.pool.set_sync(node, SyncState.OUT_OF_SYNC)
-            log.warning("confirm failed after the commit was decided; devices left to "
-                        "reconcile", devices=sorted(errors))
-            result.success = True
-            return self._end({n: self.by_node[n].config_xml for n in confirmed})
+            c._fail(result, "confirm", errors)
+            log.warning("confirm failed: putting every device back", devices=sorted(errors))
+            c._compensate(result, self.adapters, confirmed - self.lost, self.before)
+            c._parallel(sorted(set(errors) | (confirmed & self.lost)), self._put_back)
+            c._unlock(self.adapters, self._holding())
+            c._end_inflight()
+            return self._end({})
+        c._unlock(self.adapters, self._holding())
+        c._end_inflight()
         c._mark(result, set(self.nodes), "committed")
         for node in self.nodes:  # devices now run exactly what we pushed
             c.pool.set_sync(node, SyncState.IN_SYNC)
@@ -349,11 +360,97 @@ class StagedCommit:
         self._take()
         c = self.committer
         c._cancel(self.adapters, self.committed, self.commit_id)
-        c._unlock(self.adapters, self.locked)
+        c._unlock(self.adapters, self._holding())
         c._end_inflight()
         c._mark(self.result, self.committed, "rolled-back")
         self.result.phase_failed = "cancelled"
         return self._end({})
+
+    # -- a device that did not answer --------------------------------------------------------
+    def _second_chance(self, node: str) -> bool:
+        """A device failed to confirm: confirm again (on a fresh session if the first was
+        dropped); if its pending commit is gone (it reverted, or restarted), push its
+        configuration again."""
+        try:
+            adapter = self._fresh(node)
+            try:
+                adapter.confirm(persist_id=self.commit_id)
+            except AdapterError as exc:
+                if not adapter.connected:
+                    raise
+                log.info("confirm: pending commit gone, pushing again", device=node,
+                         error=str(exc))
+                self._replace(node, self.by_node[node].config_xml)
+        except AdapterError as exc:
+            log.warning("confirm failed twice", device=node, error=str(exc))
+            return False
+        log.info("confirmed on the second attempt", device=node)
+        return True
+
+    def _put_back(self, node: str) -> None:
+        """After a failed confirm: cancel the device's pending commit; if there is none
+        (it confirmed late after all, or was pushed again), give it its old configuration.
+        A confirm it still runs later then finds nothing to confirm."""
+        c, outcome = self.committer, self.result.devices[node]
+        try:
+            adapter = self._fresh(node)
+            try:
+                adapter.cancel_commit(persist_id=self.commit_id)
+            except AdapterError as exc:
+                if not adapter.connected:
+                    raise
+                log.info("put back: no pending commit, pushing the old configuration",
+                         device=node, error=str(exc))
+                self._replace(node, self.before[node])
+            if outcome.status != "failed":
+                outcome.status = "rolled-back"
+        except AdapterError as exc:
+            outcome.status = "failed"
+            outcome.error = f"{outcome.error or 'confirmed'}; not put back: {exc}"
+            c.pool.set_sync(node, SyncState.OUT_OF_SYNC)
+            log.error("device left out of sync after a failed confirm", device=node,
+                      error=str(exc))
+
+    def _cancel_unanswered(self, nodes: set[str]) -> None:
+        """Devices whose confirmed commit got no answer (their session was dropped) may
+        have applied it: cancel it by persist-id on a fresh session. A device that applies
+        it even later reverts by itself at the confirm timeout; until then check-sync
+        sees it (its sync state is unknown)."""
+        def one(node: str) -> None:
+            self.committer.pool.set_sync(node, SyncState.UNKNOWN)
+            try:
+                self._fresh(node).cancel_commit(persist_id=self.commit_id)
+            except AdapterError as exc:
+                log.info("no pending commit to cancel", device=node, error=str(exc))
+
+        self.committer._parallel(sorted(nodes), one)
+
+    def _fresh(self, node: str) -> DeviceAdapter:
+        """The device's adapter, connected again if its session was dropped."""
+        if not self.adapters[node].connected:
+            self.lost.add(node)
+        return self.committer.pool.revive(node)
+
+    def _replace(self, node: str, config_xml: str) -> None:
+        """Make the device run `config_xml` now. A fresh session takes the candidate lock
+        for it (the prepare session's lock went with that session)."""
+        adapter = self.adapters[node]
+        if node not in self.lost:
+            adapter.replace_running(config_xml)   # under the lock taken in prepare
+            return
+        adapter.lock()
+        try:
+            adapter.discard()
+            adapter.replace_running(config_xml)
+        finally:
+            if adapter.connected:
+                adapter.unlock()
+
+    def _holding(self) -> set[str]:
+        """Devices whose candidate lock this commit still holds: locked in prepare, on a
+        session that was not dropped since."""
+        self.lost |= {n for n in self.locked if not self.adapters[n].connected}
+        return self.locked - self.lost
 
     # -- plumbing ----------------------------------------------------------------------------
     def _take(self) -> None:

@@ -152,8 +152,18 @@ class SessionPool:
                 if exc.tag == "resource-denied" or not slot.adapter.connected:
                     self._lost(slot, str(exc))
                 raise
+            if not slot.adapter.connected and slot.state is ConnectionState.CONNECTED:
+                # dropped inside (an rpc timed out) by a user that handled the error
+                self._lost(slot, slot.last_error or "session dropped after a timeout")
         finally:
             slot.semaphore.release()
+
+    def revive(self, node_id: str) -> DeviceAdapter:
+        """For the holder of `session(node_id)` whose adapter dropped its session (an rpc
+        timed out): connect it again, still inside that exclusive use."""
+        slot = self._slot(node_id)
+        self._ensure_connected(slot, honour_backoff=False)
+        return slot.adapter
 
     def connect_all(self) -> dict[str, str | None]:
         """Try every device once in parallel; returns node → error (None if connected)."""

@@ -4,10 +4,21 @@ Uses only standard NETCONF: :candidate, :validate, :confirmed-commit:1.1 with pe
 persist-id (so a commit survives the loss of our session and reverts by itself if the
 controller dies before confirming), RFC 5277 notifications and, when the device
 advertises NMDA (RFC 8526), <get-data> for operational state.
+
+An rpc that times out leaves the session in an unknown state: the device may still run
+the request later (a busy device grants a lock nobody waits for any more). So the
+adapter drops the session at once — closing the transport, not a <close-session> that
+would queue behind the stuck request — and the device releases everything the session
+held (RFC 6241 §7.5: a session's locks end with it; an unconfirmed commit without
+<persist> reverts, §8.4.1). A device that has not ended that session yet (its thread is
+still stuck in the request) may refuse an rpc of the next session because the dropped
+one holds a lock: the adapter then ends it with <kill-session> (§7.9) and tries again.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import threading
 from typing import Any
 
@@ -25,6 +36,20 @@ YANG_ACTION_NS = "urn:ietf:params:xml:ns:yang:1"
 NC_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 NMDA_NS = "urn:ietf:params:xml:ns:yang:ietf-netconf-nmda"
 NMDA_CAP = "urn:ietf:params:xml:ns:yang:ietf-netconf-nmda"
+#: how many dropped session ids to remember (a device restart forgets them anyway)
+ABANDONED_KEPT = 16
+
+
+def _lock_holder(error: RPCError) -> str | None:
+    """The session-id in a lock-denied or in-use error's <error-info> (RFC 6241 §7.5)."""
+    info = error.info
+    if not info:
+        return None
+    try:
+        found = etree.fromstring(info.encode()).find(f".//{{{NC_NS}}}session-id")
+    except etree.XMLSyntaxError:
+        return None
+    return found.text.strip() if found is not None and found.text else None
 
 
 def _children_xml(element: Any) -> str:
@@ -41,6 +66,8 @@ class NetconfAdapter(DeviceAdapter):
         super().__init__(endpoint, timeout=timeout)
         self._manager: Any = None
         self._subscriber: threading.Thread | None = None
+        #: ids of our sessions dropped after a timeout: a lock they still hold is ours
+        self.abandoned: collections.deque[str] = collections.deque(maxlen=ABANDONED_KEPT)
 
     # -- session -------------------------------------------------------------------------
     def open(self) -> None:
@@ -64,6 +91,32 @@ class NetconfAdapter(DeviceAdapter):
             except Exception:  # already gone: closing is best effort
                 manager._session.close()
 
+    def _end_abandoned(self, error: RPCError) -> bool:
+        """A lock of one of our dropped sessions refused `error` (RFC 6241 §7.5
+        lock-denied or in-use, naming the holder): end that session with <kill-session>
+        (§7.9) — its locks go with it — and say so (the caller tries once more)."""
+        holder = _lock_holder(error)
+        if error.tag not in ("lock-denied", "in-use") or holder is None \
+                or holder not in self.abandoned:
+            return False
+        self.abandoned.remove(holder)
+        try:
+            self._m().kill_session(holder)
+        except RPCError as exc:        # gone meanwhile: its locks went with it
+            if exc.tag != "invalid-value":
+                raise
+        return True
+
+    def _drop(self) -> None:
+        """Abandon the session without a word to the device (module docstring)."""
+        manager, self._manager = self._manager, None
+        if manager is None:
+            return
+        if manager.session_id is not None:
+            self.abandoned.append(str(manager.session_id))
+        with contextlib.suppress(Exception):  # already gone: dropping is best effort
+            manager._session.close()
+
     @property
     def connected(self) -> bool:
         return self._manager is not None and bool(self._manager.connected)
@@ -79,12 +132,19 @@ class NetconfAdapter(DeviceAdapter):
 
     def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args, **kwargs)
+            try:
+                return fn(*args, **kwargs)
+            except RPCError as exc:
+                if not self._end_abandoned(exc):
+                    raise
+                return fn(*args, **kwargs)
         except RPCError as exc:
             raise AdapterError(f"{what} refused: {exc.message or exc.tag}", tag=exc.tag,
                                node_id=self.endpoint.node_id) from exc
         except TimeoutExpiredError as exc:
-            raise AdapterError(f"{what} timed out", tag="operation-failed",
+            self._drop()
+            raise AdapterError(f"{what} timed out after {self.timeout:g} s (session "
+                               "dropped)", tag="operation-failed",
                                node_id=self.endpoint.node_id) from exc
         except (TransportError, OSError) as exc:
             raise AdapterError(f"{what}: session lost ({exc})", tag="resource-denied",

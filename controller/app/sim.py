@@ -90,6 +90,11 @@ def fault_command(
     mode: Annotated[str, typer.Option(help="detector failure: dead | noisy")] = "dead",
     data: Annotated[str | None, typer.Option(
         help="oob-edit: RFC 7951 JSON to merge into the device's running")] = None,
+    seconds: Annotated[float, typer.Option(
+        help="stall: wall seconds each matching rpc is held")] = 5.0,
+    operation: Annotated[list[str] | None, typer.Option(
+        help="stall: an rpc to hold (repeatable; e.g. lock, confirming-commit); "
+             "default every rpc")] = None,
     inventory: Annotated[Path, typer.Option(help="inventory of the running launcher")] = (
         DEFAULT_INVENTORY),
 ) -> None:
@@ -100,7 +105,8 @@ def fault_command(
             raise FileNotFoundError(f"{inventory} names no control channel")
         fault = {"kind": kind.value, "target": target, "clear": clear, "duration": duration,
                  "factor": factor, "detector": detector, "mode": mode,
-                 "data": None if data is None else json.loads(data)}
+                 "data": None if data is None else json.loads(data),
+                 "seconds": seconds, "operations": operation or None}
         answer = send(control["address"], int(control["port"]), control["token"],
                       {"op": "fault", "fault": fault})
     except (OSError, ValueError) as exc:

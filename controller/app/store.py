@@ -13,9 +13,12 @@ def build_schema(settings: ControllerSettings) -> Schema:
 
 
 def open_store(settings: ControllerSettings, *, expander: Expander | None = None,
-               schema: Schema | None = None) -> NmdaStore:
+               schema: Schema | None = None, defer_restart_revert: bool = False) -> NmdaStore:
+    """`defer_restart_revert`: a confirmed commit left pending by the last run is reverted
+    by the service layer's start-up recovery (ServiceManager.recover), not at opening."""
     ds = settings.datastore
     persistence = Persistence(ds.database, snapshot_every=ds.snapshot_every,
                               synchronous=ds.synchronous)
     return NmdaStore(schema or build_schema(settings), persistence=persistence,
-                     expander=expander, boot_from_startup=ds.boot_from_startup)
+                     expander=expander, boot_from_startup=ds.boot_from_startup,
+                     defer_restart_revert=defer_restart_revert)

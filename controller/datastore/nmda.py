@@ -8,6 +8,13 @@ pipeline (controller/datastore/pipeline.py: validate running → expand → vali
 failure on the way rolls every forest back through its undo log, so datastores are never
 left half-changed.
 
+A confirmed commit (RFC 6241 §8.4) still pending when the process stopped is reverted at
+the next start (§8.4.1): here, at construction, unless the owner defers it to
+`revert_left_pending()` so that the revert runs through the expander and participants it
+attaches first (the controller's service layer re-expands intended and pushes the devices
+back in the same transaction). `confirm_listeners` hear each step of a confirmed commit
+(the NETCONF server turns them into RFC 6470 notifications).
+
 Locking discipline (the one place it is written down): the store has one re-entrant
 lock. Every public method takes it, so each is atomic and thread-safe on its own. A
 caller whose several calls must see and change one consistent state (a NACM check and
@@ -22,7 +29,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -65,13 +72,15 @@ from controller.errors import ErrorTag, ErrorType, NetconfError, RpcError
 from controller.xmlutil import parse_xml
 
 __all__ = ["CONFIG_DATASTORES", "PERSISTENT", "WRITABLE", "ChangeListener", "ChangedBy",
-           "Datastore", "EditResult", "ErrorOption", "Expanded", "Expander",
-           "IdentityExpander", "NmdaStore", "Participant", "SessionDirectory", "TestOption",
+           "ConfirmEvent", "ConfirmListener", "Datastore", "EditResult", "ErrorOption",
+           "Expanded", "Expander", "IdentityExpander", "NmdaStore", "Participant",
+           "SessionDirectory", "TestOption",
            "Transaction"]
 
 log = structlog.get_logger(__name__)
 
 DEFAULT_CONFIRM_TIMEOUT_S = 600  # RFC 6241 §8.4.5.1
+CONFIRM_RETRY_S = 10.0  # a revert on timeout that failed (a device refused) is retried
 _CONFIRM_META = "confirmed-commit-rollback"
 
 
@@ -90,6 +99,21 @@ class TestOption(StrEnum):
     TEST_ONLY = "test-only"
 
 
+
+
+@dataclass(frozen=True)
+class ConfirmEvent:
+    """A step of a confirmed commit of running, as RFC 6470 `netconf-confirmed-commit`
+    names them: start, extend, complete, cancel (cancel-commit or the owner's session
+    ended) or timeout (the confirm-timeout expired, or a restart found it pending)."""
+
+    event: str
+    session_id: int
+    timeout_s: float | None = None
+
+
+#: listener(event) — called under the store's lock: it must not block
+ConfirmListener = Callable[[ConfirmEvent], None]
 
 
 @dataclass
@@ -111,7 +135,12 @@ class NmdaStore:
     """All datastores of one controller; every public method is atomic and thread-safe."""
 
     def __init__(self, schema: Schema, *, persistence: Persistence | None = None,
-                 expander: Expander | None = None, boot_from_startup: bool = False) -> None:
+                 expander: Expander | None = None, boot_from_startup: bool = False,
+                 defer_restart_revert: bool = False) -> None:
+        """`defer_restart_revert`: a confirmed commit found pending in `persistence` is
+        not reverted here but by `revert_left_pending()`, once the caller has attached
+        the expander and participants the revert must run through (the service layer:
+        intended expanded again, devices pushed back)."""
         self.schema = schema
         self.index = SchemaIndex(schema)
         self.persistence = persistence
@@ -120,6 +149,7 @@ class NmdaStore:
         self.locks = LockTable()
         self.sessions = SessionDirectory()   # who each session id is (RFC 6470 changed-by)
         self.listeners: list[ChangeListener] = []
+        self.confirm_listeners: list[ConfirmListener] = []
         self._forests: dict[Datastore, Forest] = {ds: Forest(schema) for ds in CONFIG_DATASTORES}
         self.state = Forest(schema)  # learned/system state for operational
         self.versions: dict[Datastore, int] = dict.fromkeys(Datastore, 0)
@@ -128,9 +158,10 @@ class NmdaStore:
         self._candidate_ops: list[JournalOp] = []
         self.candidate_dirty = False
         self._pending: _PendingConfirm | None = None
+        self._left_pending: str | None = None   # rollback content of a deferred revert
         self._closed = False
         if persistence is not None:
-            self._load(boot_from_startup)
+            self._load(boot_from_startup, defer_restart_revert)
 
     # ------------------------------------------------------------------------------------
     # access
@@ -321,9 +352,12 @@ class NmdaStore:
                 self._arm_confirm(session_id, persist, confirm_timeout,
                                   rollback_content if pending is None
                                   else pending.rollback_content)
+                self._confirm_event("start" if pending is None else "extend", session_id,
+                                    confirm_timeout)
             elif pending is not None:
                 self._disarm_confirm()
                 log.info("confirmed commit confirmed", session=session_id)
+                self._confirm_event("complete", session_id)
             return ops
 
     def cancel_commit(self, *, session_id: int = SYSTEM_SESSION,
@@ -336,6 +370,7 @@ class NmdaStore:
                                       "no confirmed commit is pending", type=ErrorType.PROTOCOL)
             self._check_follow_up(pending, session_id, persist_id)
             self._revert_confirmed("cancel-commit", by=session_id)
+            self._confirm_event("cancel", session_id)
 
     def discard_changes(self, *, session_id: int = SYSTEM_SESSION) -> None:
         """discard-changes (RFC 6241 §8.3.4.2): candidate := running."""
@@ -368,8 +403,10 @@ class NmdaStore:
                     tag=ErrorTag.LOCK_DENIED, type=ErrorType.PROTOCOL,
                     message="a confirmed commit of another session is pending",
                     info=(("session-id", str(pending.session_id)),)))
-            if ds is Datastore.CANDIDATE and self.candidate_dirty:
-                # RFC 6241 §7.5: no lock on a candidate with uncommitted changes.
+            if ds is Datastore.CANDIDATE and self.candidate_dirty \
+                    and self.locks.holder(ds) is None:
+                # RFC 6241 §7.5: no lock on a candidate with uncommitted changes (when a
+                # session holds the lock, the refusal below names it).
                 raise NetconfError(RpcError(
                     tag=ErrorTag.LOCK_DENIED, type=ErrorType.PROTOCOL,
                     message="candidate has uncommitted changes; commit or discard first",
@@ -393,6 +430,7 @@ class NmdaStore:
             if pending is not None and pending.persist is None \
                     and pending.session_id == session_id:
                 self._revert_confirmed("session terminated")
+                self._confirm_event("cancel", session_id)
 
     def close(self) -> None:
         """Stop the store's timers and close its persistence. A confirmed commit still
@@ -404,6 +442,27 @@ class NmdaStore:
                 self._pending.timer.cancel()
             if self.persistence is not None:
                 self.persistence.close()
+
+    @property
+    def revert_due(self) -> bool:
+        """A restart found a confirmed commit pending and `revert_left_pending()` has not
+        reverted it yet (only with `defer_restart_revert`)."""
+        return self._left_pending is not None
+
+    def revert_left_pending(self) -> bool:
+        """RFC 6241 §8.4.1: revert the confirmed commit a restart found pending, through
+        the whole commit pipeline with whatever expander and participants are attached
+        now. True when it did; on an error nothing changed and it is still due."""
+        with self._lock:
+            rollback = self._left_pending
+            if rollback is None:
+                return False
+            self._reset(Datastore.RUNNING, rollback, SYSTEM_SESSION, {_CONFIRM_META: None})
+            self._left_pending = None
+            self._resync_candidate()
+            log.warning("reverted the confirmed commit a restart left pending")
+            self._confirm_event("timeout", SYSTEM_SESSION)
+            return True
 
     @property
     def confirm_pending(self) -> bool:
@@ -591,8 +650,23 @@ class NmdaStore:
 
     def _on_confirm_timeout(self, pending: _PendingConfirm) -> None:
         with self._lock:
-            if self._pending is pending and not self._closed:
+            if self._pending is not pending or self._closed:
+                return
+            try:
                 self._revert_confirmed("confirm-timeout expired")
+            except Exception as exc:  # a timer thread has no caller to tell: say it
+                log.error("reverting an expired confirmed commit failed",
+                          session=pending.session_id, error=str(exc),
+                          retry_s=CONFIRM_RETRY_S if isinstance(exc, NetconfError) else None)
+                if not isinstance(exc, NetconfError):   # not a refusal: nothing to retry
+                    return
+                timer = threading.Timer(CONFIRM_RETRY_S, self._on_confirm_timeout,
+                                        args=(pending,))
+                timer.daemon = True
+                pending.timer = timer
+                timer.start()
+                return
+            self._confirm_event("timeout", pending.session_id)
 
     def _revert_confirmed(self, reason: str, *, by: int = SYSTEM_SESSION) -> None:
         """Running back to before the confirmed commit, attributed to `by`: the session
@@ -600,11 +674,24 @@ class NmdaStore:
         pending = self._pending
         assert pending is not None
         self._disarm_confirm()
-        with self.sessions.server_change(f"confirmed commit reverted: {reason}"):
-            self._reset(Datastore.RUNNING, pending.rollback_content, by,
-                        {_CONFIRM_META: None})
+        try:
+            with self.sessions.server_change(f"confirmed commit reverted: {reason}"):
+                self._reset(Datastore.RUNNING, pending.rollback_content, by,
+                            {_CONFIRM_META: None})
+        except BaseException:
+            self._pending = pending     # not reverted: still pending
+            raise
         self._resync_candidate()
         log.warning("confirmed commit reverted", reason=reason, session=pending.session_id)
+
+    def _confirm_event(self, event: str, session_id: int,
+                       timeout_s: float | None = None) -> None:
+        note = ConfirmEvent(event, session_id, timeout_s)
+        for listener in self.confirm_listeners:
+            try:
+                listener(note)
+            except Exception:  # a listener's failure must not undo a decided step
+                log.exception("confirm listener failed", confirm_event=event)
 
     def _maybe_snapshot(self) -> None:
         if self.persistence is None:
@@ -613,7 +700,7 @@ class NmdaStore:
             if self.persistence.needs_snapshot(ds.value):
                 self.persistence.snapshot(ds.value, self.forest(ds).print("json"))
 
-    def _load(self, boot_from_startup: bool) -> None:
+    def _load(self, boot_from_startup: bool, defer_restart_revert: bool) -> None:
         assert self.persistence is not None
         for ds in PERSISTENT:
             stored = self.persistence.load(ds.value)
@@ -631,7 +718,10 @@ class NmdaStore:
                                              message=f"stored {ds} is invalid: {e.message}")
                                     for e in errors])
         rollback = self.persistence.get_meta(_CONFIRM_META)
-        if rollback is not None:
+        if rollback is not None and defer_restart_revert:
+            log.warning("a confirmed commit was left pending by a restart: revert due")
+            self._left_pending = rollback
+        elif rollback is not None:
             # RFC 6241 §8.4.1: a restart before confirmation restores the previous config.
             log.warning("reverting a confirmed commit left pending by a restart")
             with self.sessions.server_change("confirmed commit reverted: restart"):

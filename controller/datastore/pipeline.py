@@ -21,6 +21,17 @@ An exception in phases 2–5 aborts the participants already prepared and propag
 store then rolls every forest back from its undo log, so datastores and devices change
 together or not at all. The pipeline always runs under the store's one lock
 (`NmdaStore.atomic`).
+
+Phase 6 can still fail: a device that stops answering cannot be made to confirm. The
+participant then puts itself back (every device runs its configuration from before) and
+raises; the pipeline compensates the participants that had confirmed, and writes the
+datastores' content from before the change as a second durable transaction (the
+compensating write), then the change fails like any other. Why not write after the
+confirm instead: the durable write is the commit point recovery relies on — a crash
+after it confirms the devices, before it cancels them (southbound/inflight.py) — and a
+confirm that follows the durable write keeps that rule with no window in which devices
+run a change the datastores never recorded. A crash between the two writes is recovered
+like a crash after phase 5 (the devices end up running what the first write says).
 """
 
 from __future__ import annotations
@@ -80,11 +91,17 @@ class Participant(Protocol):
         returned (None: nothing to do) comes back to `confirm` or `abort`."""
 
     def confirm(self, prepared: Any) -> None:
-        """Phase 6: the change is durable; make it final. Must not raise: a failure here
-        is the participant's to reconcile (the commit is decided)."""
+        """Phase 6: the change is durable; make it final. If it cannot, put back what
+        `prepare` changed and raise NetconfError naming what refused: the change then
+        fails as a whole (module docstring). Any other exception is a bug: it is logged
+        and the change stands."""
 
     def abort(self, prepared: Any) -> None:
         """Phases 4–5 failed after this participant prepared: undo it."""
+
+    def compensate(self, prepared: Any) -> None:
+        """Phase 6 failed in another participant after this one confirmed: put back what
+        this one made final."""
 
 
 #: listener(datastore, its journal ops, session id) — called in phase 7.
@@ -110,12 +127,17 @@ class CommitPipeline:
         expanded = self.expand(txn, ops)
         self.validate_intended(txn, expanded)
         prepared = self.prepare(txn, expanded)
+        meta_before = self.meta_before(meta)
         try:
             self.durable_write(ds, txn, meta)
         except BaseException:
             self.abort(prepared)
             raise
-        self.confirm(prepared)
+        try:
+            self.confirm(prepared)
+        except NetconfError:
+            self.compensating_write(txn, meta_before)
+            raise
         return expanded
 
     # -- the phases ------------------------------------------------------------------------
@@ -160,14 +182,51 @@ class CommitPipeline:
             raise NetconfError.of(ErrorTag.OPERATION_FAILED,
                                   f"could not persist {ds}: {exc}") from exc
 
-    @staticmethod
-    def confirm(prepared: list[tuple[Participant, Any]]) -> None:
-        for participant, token in prepared:
+    @classmethod
+    def confirm(cls, prepared: list[tuple[Participant, Any]]) -> None:
+        for index, (participant, token) in enumerate(prepared):
             try:
                 participant.confirm(token)
-            except Exception as exc:  # decided: the participant reconciles later
+            except NetconfError:   # it put itself back: so do the others
+                cls.compensate(prepared[:index])
+                cls.abort(prepared[index + 1:])
+                raise
+            except Exception as exc:  # a bug, not a refusal: the change stands
                 log.error("participant failed to confirm a durable change",
                           participant=type(participant).__name__, error=str(exc))
+
+    @staticmethod
+    def compensate(confirmed: list[tuple[Participant, Any]]) -> None:
+        for participant, token in reversed(confirmed):
+            try:
+                participant.compensate(token)
+            except Exception as exc:  # best effort: the refusal is what the caller sees
+                log.error("participant failed to compensate", participant=type(participant)
+                          .__name__, error=str(exc))
+
+    def meta_before(self, meta: Mapping[str, str | None] | None) -> dict[str, str | None]:
+        """The stored values of the meta keys a change is about to write."""
+        if self.persistence is None or not meta:
+            return {}
+        return {key: self.persistence.get_meta(key) for key in meta}
+
+    def compensating_write(self, txn: Transaction,
+                           meta_before: Mapping[str, str | None]) -> None:
+        """Phase 6 failed after phase 5: roll the forests back and make that durable, as
+        one more SQLite transaction holding each touched datastore's whole content from
+        before the change (a journal reset) and the meta keys' old values."""
+        txn.rollback()
+        if self.persistence is None:
+            return
+        persisted = {d.value: [("reset", None, txn.forest(d).print("json"))]
+                     for d in PERSISTENT if txn.ops.get(d)}
+        try:
+            self.persistence.append(persisted, meta_before)
+        except Exception as exc:  # the store's disk says "after"; restart recovery follows it
+            log.critical("could not write the datastores back after a failed confirm",
+                         error=str(exc))
+        else:
+            log.warning("change undone after its confirm failed", datastores=sorted(persisted))
 
     @staticmethod
     def abort(prepared: list[tuple[Participant, Any]]) -> None:

@@ -10,20 +10,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol
 
 from lxml import etree
 
 from controller.datastore.apply import JournalOp
-from controller.datastore.nmda import Datastore
+from controller.datastore.nmda import ConfirmEvent, Datastore
 
 
 @dataclass
 class Subscription:
-    """An RFC 5277 §2.1.1 subscription of one session: its stream and optional filter."""
+    """An RFC 5277 §2.1.1 subscription of one session: its stream and optional filter;
+    the notifier sets the first live event's sequence number and the stopTime."""
 
     stream: str
     filter: Callable[[etree._Element], bool] | None = None
+    live_from: int = 0
+    stop: datetime | None = None
 
 
 class SessionClosing(Exception):
@@ -62,6 +66,14 @@ class SessionEvents(Protocol):
 
     def config_change(self, ds: Datastore, ops: Sequence[JournalOp],
                       session_id: int) -> None: ...
+
+    def confirmed_commit(self, event: ConfirmEvent) -> None: ...
+
+    def subscribe(self, session: NetconfSession, subscription: Subscription,
+                  start: datetime | None = None, stop: datetime | None = None) -> None: ...
+
+    @property
+    def replay(self) -> bool: ...
 
     def stop(self) -> None: ...
 

@@ -64,6 +64,8 @@ class Limits:
     hello_timeout: float = 30.0
     send_timeout: float = 60.0
     max_sessions: int = 64
+    #: notifications kept for RFC 5277 replay (<startTime>); 0: no replay
+    replay_events: int = 0
 
 
 @dataclass
@@ -98,6 +100,10 @@ class ServerCore:
         self.sessions_lock = threading.Lock()
         self.notifier: SessionEvents | None = None
         self.streams: frozenset[str] = frozenset({"NETCONF"})
+        #: called with every rpc's operation element on the session's thread just before
+        #: it runs; the embedding process may hold it there (an emulated device whose
+        #: management plane stalls, simulators/devices/runtime.py)
+        self.rpc_gate: Callable[[etree._Element], None] | None = None
         self._yanglib = self.library.yanglib_forest()
         self._system_lock = threading.Lock()
         self._namespaces = {name: ns for ns, name in self.index.by_namespace.items()}

@@ -4,20 +4,30 @@ Publishing never blocks the publisher (a datastore commit, an alarm loop): event
 a queue drained by one dispatcher thread per server, started on first use. A slow
 subscriber can only delay other subscribers of the same server, up to the session's
 send timeout, after which that session is dropped.
+
+Replay (RFC 5277 §3.3). With `Limits.replay_events` > 0 the server keeps that many of
+its latest events, subscribers or not, and a <create-subscription> with <startTime>
+gets those since then, a <replayComplete>, and the live ones after. This is how an event
+of the server's own start-up — a confirmed commit a restart reverted, published before
+anyone could be connected — reaches a client. Every event gets a sequence number under
+one lock with its queueing; a subscription starts live at the next number and its replay
+runs in the dispatcher's queue at that very position, so no event is sent twice or lost.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import structlog
 from lxml import etree
 
 from controller.datastore.apply import JournalOp
-from controller.datastore.nmda import ChangedBy, Datastore
+from controller.datastore.nmda import ChangedBy, ConfirmEvent, Datastore
 from controller.netconf.contracts import NetconfSession, Subscription
 from controller.netconf.core import ServerCore, now_iso
 from controller.netconf.paths import to_xml_path
@@ -28,8 +38,9 @@ log = structlog.get_logger(__name__)
 __all__ = ["NETCONF_STREAM", "Notifier", "Subscription"]
 
 NETCONF_STREAM = "NETCONF"  # RFC 5277 §3.2.3: the default stream
+#: RFC 5277 §4 (nc-notifications): replayComplete, notificationComplete
+MANAGE_EVENT_NS = "urn:ietf:params:xml:ns:netmod:notification"
 _STOP = object()
-
 
 
 @dataclass(frozen=True)
@@ -37,6 +48,26 @@ class _Event:
     stream: str
     content: etree._Element
     event_time: str
+    seq: int = 0
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class _Replay:
+    """Send a new subscription the logged events it asked for (in the dispatcher)."""
+
+    session: NetconfSession
+    subscription: Subscription
+    start: datetime
+    stop: datetime | None
+
+
+@dataclass(frozen=True)
+class _Complete:
+    """A subscription's stopTime came: notificationComplete, then it ends."""
+
+    session: NetconfSession
+    subscription: Subscription
 
 
 class Notifier:
@@ -46,13 +77,49 @@ class Notifier:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._stopped = False
+        self._order = threading.Lock()   # sequence numbers, the log, queueing: one step
+        self._seq = 0
+        self._log: deque[_Event] = deque(maxlen=core.limits.replay_events or 1)
+        self._timers: list[threading.Timer] = []
+
+    @property
+    def replay(self) -> bool:
+        """Whether subscriptions may ask for a replay (<startTime>)."""
+        return self.core.limits.replay_events > 0
 
     def publish(self, content: etree._Element, stream: str = NETCONF_STREAM,
                 event_time: str | None = None) -> None:
-        if self._stopped or not self._has_subscribers(stream):
+        if self._stopped:
             return
-        self._ensure_thread()
-        self._queue.put(_Event(stream, content, event_time or now_iso()))
+        stamp = event_time or now_iso()
+        with self._order:
+            self._seq += 1
+            event = _Event(stream, content, stamp, self._seq, _parse_time(stamp))
+            if self.replay:
+                self._log.append(event)
+            if not self._has_subscribers(stream):
+                return
+            self._ensure_thread()
+            self._queue.put(event)
+
+    def subscribe(self, session: NetconfSession, subscription: Subscription,
+                  start: datetime | None = None, stop: datetime | None = None) -> None:
+        """Start `subscription` on `session`: live from the next event, after a replay of
+        the logged ones since `start` (up to `stop`) when asked (RFC 5277 §2.1.1)."""
+        with self._order:
+            subscription.live_from = self._seq + 1
+            subscription.stop = stop
+            session.subscription = subscription
+            if start is not None:
+                self._ensure_thread()
+                self._queue.put(_Replay(session, subscription, start, stop))
+        if stop is not None:
+            delay = max(0.0, (stop - datetime.now(UTC)).total_seconds())
+            timer = threading.Timer(delay, self._queue.put,
+                                    args=(_Complete(session, subscription),))
+            timer.daemon = True
+            self._timers.append(timer)
+            timer.start()
 
     def _has_subscribers(self, stream: str) -> bool:
         return any(s.subscription is not None and s.subscription.stream == stream
@@ -69,6 +136,8 @@ class Notifier:
         with self._lock:
             self._stopped = True
             thread = self._thread
+        for timer in self._timers:
+            timer.cancel()
         if thread is not None:
             self._queue.put(_STOP)
             thread.join(timeout=5)
@@ -78,32 +147,61 @@ class Notifier:
             item = self._queue.get()
             if item is _STOP:
                 return
-            assert isinstance(item, _Event)
             try:
-                self._deliver(item)
+                if isinstance(item, _Event):
+                    self._deliver(item)
+                elif isinstance(item, _Replay):
+                    self._replay(item)
+                elif isinstance(item, _Complete):
+                    self._complete(item.session, item.subscription)
             except Exception:  # never let one bad event stop the stream
                 log.exception("notification delivery failed", server=self.core.name)
 
     def _deliver(self, event: _Event) -> None:
-        ns = etree.QName(event.content).namespace
-        module = self.core.module_of(ns) or ""
-        name = etree.QName(event.content).localname
-        body = etree.tostring(event.content)
-        message = (f'<?xml version="1.0" encoding="UTF-8"?><notification xmlns="{NOTIF_NS}">'
-                   f"<eventTime>{event.event_time}</eventTime>").encode() \
-            + body + b"</notification>"
+        message = _message(event.event_time, event.content)
         for session in self.core.all_sessions():
             sub = session.subscription
-            if sub is None or sub.stream != event.stream:
+            if sub is None or sub.stream != event.stream or event.seq < sub.live_from:
                 continue
-            if sub.filter is not None and not sub.filter(event.content):
+            if sub.stop is not None and event.at is not None and event.at > sub.stop:
                 continue
-            access = self.core.access(session.username)
-            if access is not None and not access.notification_allowed(module, name):
-                if self.core.nacm is not None:
-                    self.core.nacm.denied_notifications += 1
-                continue
-            session.send_notification(message)
+            if self._allowed(session, sub, event.content):
+                session.send_notification(message)
+
+    def _replay(self, item: _Replay) -> None:
+        """RFC 5277 §3.3: the logged events from startTime (to stopTime), then
+        replayComplete; the subscription's live events follow in the queue."""
+        session, sub = item.session, item.subscription
+        with self._order:
+            logged = [e for e in self._log if e.stream == sub.stream and e.seq < sub.live_from
+                      and e.at is not None and e.at >= item.start
+                      and (item.stop is None or e.at <= item.stop)]
+        for event in logged:
+            if session.subscription is sub and self._allowed(session, sub, event.content):
+                session.send_notification(_message(event.event_time, event.content))
+        if session.subscription is sub:
+            session.send_notification(_message(now_iso(), etree.Element(
+                f"{{{MANAGE_EVENT_NS}}}replayComplete", nsmap={None: MANAGE_EVENT_NS})))
+
+    def _complete(self, session: NetconfSession, sub: Subscription) -> None:
+        if session.subscription is not sub:
+            return
+        session.send_notification(_message(now_iso(), etree.Element(
+            f"{{{MANAGE_EVENT_NS}}}notificationComplete", nsmap={None: MANAGE_EVENT_NS})))
+        session.subscription = None
+
+    def _allowed(self, session: NetconfSession, sub: Subscription,
+                 content: etree._Element) -> bool:
+        if sub.filter is not None and not sub.filter(content):
+            return False
+        module = self.core.module_of(etree.QName(content).namespace) or ""
+        access = self.core.access(session.username)
+        if access is not None and not access.notification_allowed(
+                module, etree.QName(content).localname):
+            if self.core.nacm is not None:
+                self.core.nacm.denied_notifications += 1
+            return False
+        return True
 
     # -- RFC 6470 base events ------------------------------------------------------------
 
@@ -120,7 +218,7 @@ class Notifier:
     def config_change(self, ds: Datastore, ops: Sequence[JournalOp], session_id: int) -> None:
         """Listener on the store: netconf-config-change for running and startup (§2.2)."""
         if ds not in (Datastore.RUNNING, Datastore.STARTUP) \
-                or not self._has_subscribers(NETCONF_STREAM):
+                or not (self.replay or self._has_subscribers(NETCONF_STREAM)):
             return
         event = etree.Element(f"{{{NCN_NS}}}netconf-config-change", nsmap={None: NCN_NS})
         event.append(changed_by_element(self.core.store.sessions.changed_by(session_id)))
@@ -134,6 +232,35 @@ class Notifier:
                 edit.append(target)
             _leaf(edit, "operation", "delete" if kind == "delete" else "replace")
         self.publish(event)
+
+    def confirmed_commit(self, event: ConfirmEvent) -> None:
+        """Listener on the store: RFC 6470 §2.4 netconf-confirmed-commit. The session
+        parameters name who started, extended, completed or cancelled it; a timeout
+        carries none (the YANG's `when`)."""
+        note = etree.Element(f"{{{NCN_NS}}}netconf-confirmed-commit", nsmap={None: NCN_NS})
+        if event.event != "timeout":
+            session = self.core.session(event.session_id) if event.session_id else None
+            _leaf(note, "username", session.username if session is not None else "")
+            _leaf(note, "session-id", str(event.session_id))
+            if session is not None:
+                _leaf(note, "source-host", session.source_host)
+        _leaf(note, "confirm-event", event.event)
+        if event.timeout_s is not None and event.event in ("start", "extend"):
+            _leaf(note, "timeout", str(max(0, round(event.timeout_s))))
+        self.publish(note)
+
+
+def _parse_time(stamp: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(stamp)
+    except ValueError:
+        return None
+
+
+def _message(event_time: str, content: etree._Element) -> bytes:
+    return (f'<?xml version="1.0" encoding="UTF-8"?><notification xmlns="{NOTIF_NS}">'
+            f"<eventTime>{event_time}</eventTime>").encode() \
+        + bytes(etree.tostring(content)) + b"</notification>"
 
 
 def changed_by_element(who: ChangedBy) -> etree._Element:

@@ -10,6 +10,7 @@ return the reply body (b"<ok/>" for a bare success).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from xml.sax.saxutils import escape
 
 from lxml import etree
@@ -197,6 +198,9 @@ class Operations:
                 self.core.nacm.denied_operations += 1
             raise access_denied(f"access to operation {name!r} denied",
                                 type=ErrorType.PROTOCOL)
+        gate = self.core.rpc_gate
+        if gate is not None:
+            gate(op)
         if extra is not None:
             return self._extra(session, op, extra)
         assert handler is not None
@@ -514,7 +518,8 @@ class Operations:
                 + b"</data>")
 
     def create_subscription(self, session: NetconfSession, op: etree._Element) -> bytes:
-        """RFC 5277 §2.1.1 (no replay: startTime is refused)."""
+        """RFC 5277 §2.1.1; <startTime>/<stopTime> replay when the server keeps a replay
+        log (Limits.replay_events), refused otherwise."""
         # RFC 5277 puts <filter> in its own namespace; clients (ncclient) often use the
         # base namespace, as in <get>.
         params = Params(op, {"stream": NOTIF_NS, "filter": (NOTIF_NS, NC_NS),
@@ -526,10 +531,13 @@ class Operations:
         stream = params.text("stream") or NETCONF_STREAM
         if stream not in self.core.streams:
             raise bad_element("stream", f"no stream {stream!r}", ErrorTag.INVALID_VALUE)
+        notifier = self.core.notifier
+        replay = notifier is not None and notifier.replay
         for name in ("startTime", "stopTime"):
-            if params.get(name) is not None:
+            if params.get(name) is not None and not replay:
                 raise bad_element(name, "event replay is not supported",
                                   ErrorTag.OPERATION_NOT_SUPPORTED)
+        start, stop = _replay_window(params)
         flt = params.get("filter")
         if flt is not None and (flt.get("type") or "subtree") == "xpath":
             select = flt.get("select") or ""
@@ -539,9 +547,41 @@ class Operations:
             except etree.XPathSyntaxError as exc:
                 raise bad_element("filter", f"invalid XPath: {exc}",
                                   ErrorTag.INVALID_VALUE) from None
-            session.subscription = Subscription(stream, lambda c: bool(compiled(c)))
+            subscription = Subscription(stream, lambda c: bool(compiled(c)))
         elif flt is not None:
-            session.subscription = Subscription(stream, lambda c: match_notification(flt, c))
+            subscription = Subscription(stream, lambda c: match_notification(flt, c))
         else:
-            session.subscription = Subscription(stream)
+            subscription = Subscription(stream)
+        if notifier is None:
+            session.subscription = subscription
+        else:
+            notifier.subscribe(session, subscription, start, stop)
         return OK
+
+
+def _replay_window(params: Params) -> tuple[datetime | None, datetime | None]:
+    """<startTime> and <stopTime> (yang:date-and-time), checked as RFC 5277 §2.1.1 asks:
+    a start in the future or a stop before the start is a bad-element, a stop alone a
+    missing-element."""
+    times: dict[str, datetime | None] = {}
+    for name in ("startTime", "stopTime"):
+        text = params.text(name)
+        if text is None:
+            times[name] = None
+            continue
+        try:
+            value = datetime.fromisoformat(text.strip())
+        except ValueError:
+            raise bad_element(name, f"{name} is not a date-and-time: {text!r}") from None
+        if value.tzinfo is None:
+            raise bad_element(name, f"{name} needs a time zone (RFC 3339)")
+        times[name] = value
+    start, stop = times["startTime"], times["stopTime"]
+    if stop is not None and start is None:
+        raise bad_element("startTime", "stopTime needs a startTime",
+                          ErrorTag.MISSING_ELEMENT)
+    if start is not None and start > datetime.now(UTC):
+        raise bad_element("startTime", "startTime is in the future")
+    if start is not None and stop is not None and stop < start:
+        raise bad_element("stopTime", "stopTime is earlier than startTime")
+    return start, stop

@@ -64,6 +64,9 @@ class NetconfServer:
                                limits=limits or Limits())
         self.core.streams = frozenset({NETCONF_STREAM, *streams})
         self.core.notifier = Notifier(self.core)
+        # From construction, not start: a confirmed commit reverted at start-up (RFC 6241
+        # §8.4.1), before the server listens, is then in the replay log.
+        store.confirm_listeners.append(self.core.notifier.confirmed_commit)
         self._operations = Operations(self.core)
         self._host_key = load_host_key(host_key)
         self._sock: socket.socket | None = None
@@ -112,6 +115,8 @@ class NetconfServer:
         if self._on_change in self.store.listeners:
             self.store.listeners.remove(self._on_change)
         if self.core.notifier is not None:
+            with contextlib.suppress(ValueError):
+                self.store.confirm_listeners.remove(self.core.notifier.confirmed_commit)
             self.core.notifier.stop()
         self.core.close()
         self._log.info("netconf server stopped")

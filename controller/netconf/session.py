@@ -107,17 +107,18 @@ class Session:
 
     def _finish(self, registered: bool) -> None:
         self._closed.set()
+        try:
+            # RFC 6241 §7.5/§8.4.1: locks are released, an unconfirmed commit reverted
+            # (while the session is still listed: the RFC 6470 cancel event names it).
+            self.core.store.session_closed(self.session_id)
+        except Exception:
+            self._log.exception("releasing session resources failed")
         if registered:
             self.core.store.sessions.unregister(self.session_id)
             with self.core.sessions_lock:
                 self.core.sessions.pop(self.session_id, None)
                 if self.termination_reason == "dropped":
                     self.core.stats.dropped_sessions += 1
-        try:
-            # RFC 6241 §7.5/§8.4.1: locks are released, an unconfirmed commit reverted.
-            self.core.store.session_closed(self.session_id)
-        except Exception:
-            self._log.exception("releasing session resources failed")
         if registered:
             self._log.info("netconf session ended", reason=self.termination_reason)
             if self.core.notifier is not None:

@@ -8,6 +8,11 @@ or not at all (controller/README.md, "A commit is one transaction"). Phase 5 mak
 datastores durable; phase 6 (confirm) confirms the devices. A controller killed before
 the durable write leaves devices that revert (or that start-up recovery cancels); killed
 after it, recovery confirms the devices' pending commit (southbound/inflight.py).
+
+A device that still fails to confirm (after a second chance, southbound/commit.py) gets
+every device put back, and phase 6 raises, naming it: the pipeline then writes the
+datastores back too (controller/datastore/pipeline.py). The committer gets an error,
+never `<ok/>` while a device runs something else than intended.
 """
 
 from __future__ import annotations
@@ -49,20 +54,43 @@ class DevicePush:
                                         user=who.user if who is not None else None)
         if staged.ready:
             return staged
-        result = self.last_result = staged.result
+        self.last_result = staged.result
+        raise self._refused(staged.result)
+
+    def confirm(self, staged: StagedCommit) -> None:
+        result = self.last_result = staged.confirm()
+        if not result.success:
+            raise self._refused(result)
+
+    def abort(self, staged: StagedCommit) -> None:
+        self.last_result = staged.cancel()
+
+    def compensate(self, staged: StagedCommit) -> None:
+        """Another participant failed to confirm after the devices did: every device gets
+        its configuration from before the commit back."""
+        back = [DeviceChange(node_id=n, config_xml=staged.before[n], replace=True)
+                for n in staged.nodes if n in staged.before]
+        self.last_result = self.committer.apply(back, label=f"undo {staged.commit_id}")
+
+    @staticmethod
+    def _refused(result: CommitResult) -> NetconfError:
+        """The error the committer sees: one per failed device, named (RFC 6241
+        Appendix A operation-failed, bad-element = the node)."""
         failed = {n: o.error for n, o in result.devices.items() if o.status == "failed"}
         log.warning("device push failed; datastores unchanged", phase=result.phase_failed,
                     devices=failed)
-        raise NetconfError([
+        return NetconfError([
             RpcError(tag=ErrorTag.OPERATION_FAILED,
                      message=f"device {node}: {error or 'failed'} "
-                             f"({result.phase_failed} phase; every device rolled back)",
+                             f"({result.phase_failed} phase; {_outcome(result)})",
                      info=(("bad-element", node),))
             for node, error in sorted(failed.items())] or [RpcError(
                 tag=ErrorTag.OPERATION_FAILED, message="device push failed")])
 
-    def confirm(self, staged: StagedCommit) -> None:
-        self.last_result = staged.confirm(decided=True)
 
-    def abort(self, staged: StagedCommit) -> None:
-        self.last_result = staged.cancel()
+def _outcome(result: CommitResult) -> str:
+    stuck = sorted(n for n, o in result.devices.items()
+                   if o.status == "failed" and "not put back" in (o.error or ""))
+    if stuck:
+        return f"every other device rolled back; {', '.join(stuck)} left out of sync"
+    return "every device rolled back"

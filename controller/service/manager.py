@@ -6,6 +6,11 @@ committed plan and the device sessions' state into <operational>. `start()` runs
 loops that keep it true afterwards: device notifications and telemetry feed the
 self-healer (root alarms, re-route of what a failure hit), whose alarms go to ietf-alarms
 and northbound as RFC 8632 notifications.
+
+A confirmed commit a restart left pending (RFC 6241 §8.4.1) is reverted here, in
+`recover`, not by the store at construction (it is opened with `defer_restart_revert`):
+only once the Q-NUM expander and the device push are attached does the revert re-expand
+intended from the old running and push every device back, all in one transaction.
 """
 
 from __future__ import annotations
@@ -19,7 +24,9 @@ import structlog
 from lxml import etree
 
 from controller.datastore.apply import JournalOp
+from controller.datastore.locks import SYSTEM_SESSION
 from controller.datastore.nmda import Datastore, Expanded, NmdaStore, Transaction
+from controller.errors import NetconfError
 from controller.service.alarms import AlarmKey, AlarmManager, Severity
 from controller.service.calibration import (
     CalibrationEvent,
@@ -43,6 +50,10 @@ from southbound.model import DeviceChange, SyncState
 from southbound.pool import SessionPool
 
 log = structlog.get_logger(__name__)
+
+#: the alarm of a confirmed commit reverted by a restart, on the running datastore
+#: (the RFC 8342 identity; ietf-alarms resources may be any string)
+REVERTED = AlarmKey("ietf-datastores:running", "sdqn-alarms:confirmed-commit-reverted")
 
 
 class ServiceManager:
@@ -75,6 +86,7 @@ class ServiceManager:
         self.telemetry = TelemetryLoop(store, self.pool, lambda: self.expander.committed.plan)
         self.alarms = AlarmManager(store, notify=notify)
         self.last_pushed: list[str] = []
+        self._push_suspended = False
         self.healer = SelfHealer(store, self.expander, alarms=self.alarms,
                                  pushed=lambda: list(self.last_pushed),
                                  push_seconds=lambda: (self.push.last_result.duration_s
@@ -110,7 +122,8 @@ class ServiceManager:
         """At start-up: finish what a dead controller left half done, then make every
         device run what <intended> says (RFC 6241 §8.4.1: a pending confirmed commit can
         be confirmed or cancelled by its persist-id from any session)."""
-        report: dict[str, list[str]] = {"confirmed": [], "cancelled": [], "pushed": []}
+        report: dict[str, list[str]] = {"confirmed": [], "cancelled": [], "pushed": [],
+                                        "reverted": []}
         self.pool.update(self.expander.committed.endpoints)
         record = self.inflight.read() if self.inflight is not None else None
         if record is not None:
@@ -130,7 +143,9 @@ class ServiceManager:
                     log.info("recovery: pending commit not found", device=node,
                              error=str(exc))
             self.inflight.end()  # type: ignore[union-attr]
-        if self.expander.committed.docs:
+        if self.store.revert_due:
+            report["reverted"] = self._revert_left_pending()
+        elif self.expander.committed.docs:
             with self.store.sessions.server_change("start-up recovery"):
                 self.store.reexpand()      # the plan, operational state, pool inventory
         for node in self.pool.node_ids:
@@ -139,6 +154,36 @@ class ServiceManager:
                 report["pushed"].append(node)
         log.info("start-up recovery", **report)
         return report
+
+    def _revert_left_pending(self) -> list[str]:
+        """RFC 6241 §8.4.1 through the service layer: running goes back, Q-NUM expands it
+        into intended again and the devices whose configuration that changes are pushed,
+        as one transaction; returns them. A device that cannot take it does not stop the
+        revert (the RFC's MUST): the datastores revert alone and check-sync brings every
+        device it reaches in line. Either way an alarm says so (cleared by the next
+        commit of running by a client), and the store's confirm listeners send RFC 6470
+        netconf-confirmed-commit with confirm-event "timeout"."""
+        try:
+            self.store.revert_left_pending()
+        except NetconfError as exc:
+            log.error("devices refused the revert of a pending confirmed commit: "
+                      "reverting the datastores alone", error=str(exc))
+            self._push_suspended = True
+            try:
+                self.store.revert_left_pending()
+            finally:
+                self._push_suspended = False
+            self.alarms.raise_alarm(
+                REVERTED, Severity.MAJOR, "a confirmed commit pending at restart was "
+                f"reverted (RFC 6241 §8.4.1); devices not pushed back: {exc}")
+            return []
+        pushed = list(self.last_pushed)
+        self.alarms.raise_alarm(
+            REVERTED, Severity.WARNING, "a confirmed commit pending at restart was reverted "
+            "(RFC 6241 §8.4.1): running, intended and "
+            + (f"{len(pushed)} devices ({', '.join(pushed)})" if pushed else "no device")
+            + " back to before it")
+        return pushed
 
     def start(self, telemetry_interval_s: float | None = None,
               sync_interval_s: float | None = None) -> None:
@@ -188,7 +233,7 @@ class ServiceManager:
 
     def _device_changes(self, _txn: Transaction, expanded: Expanded) -> Sequence[DeviceChange]:
         pending = expansion_of(expanded)
-        if pending is None:
+        if pending is None or self._push_suspended:
             return []
         self.pool.update(pending.endpoints)
         managed = set(self.pool.node_ids)
@@ -200,9 +245,11 @@ class ServiceManager:
         self.last_pushed = [change.node_id for change in changes]
         return changes
 
-    def _on_change(self, ds: Datastore, _ops: Sequence[JournalOp], _session: int) -> None:
+    def _on_change(self, ds: Datastore, _ops: Sequence[JournalOp], session: int) -> None:
         if ds is Datastore.INTENDED:
             self.events.refresh()
+        elif ds is Datastore.RUNNING and session != SYSTEM_SESSION:
+            self.alarms.clear_alarm(REVERTED, "running committed again")
 
     def _on_adopted(self, committed: Expansion) -> None:
         """A commit of running succeeded (pipeline phase 7): show its plan, and release

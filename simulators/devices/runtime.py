@@ -36,7 +36,16 @@ from simulators.devices.base import DeviceModel, Json, Notification
 log = structlog.get_logger(__name__)
 
 YANG_NS = "urn:ietf:params:xml:ns:yang:1"
+NC_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"
 HISTORY = 256
+#: What a stall can hold: the rpcs a device answers, by local name, plus
+#: "confirming-commit" — a <commit> with <persist-id> and without <confirmed> (RFC 6241
+#: §8.4.4), told apart from the <commit> that starts a confirmed commit.
+STALLABLE = frozenset({
+    "get", "get-config", "edit-config", "copy-config", "delete-config", "lock", "unlock",
+    "close-session", "kill-session", "commit", "confirming-commit", "cancel-commit",
+    "discard-changes", "validate", "get-data", "edit-data", "get-schema",
+    "create-subscription", "action"})
 
 
 class Server(Protocol):
@@ -66,15 +75,49 @@ def notification_xml(schema: Schema, note: Notification) -> etree._Element:
 
 
 def netconf_factory(users: Mapping[str, str], host: str = "127.0.0.1") -> ServerFactory:
-    """Servers for emulated devices: password users, no NACM, the device's actions."""
+    """Servers for emulated devices: password users, no NACM, the device's actions, and
+    every rpc passing the device's stall gate."""
     from controller.netconf.server import NetconfServer
 
     def make(device: SimDevice, port: int) -> Server:
-        return NetconfServer(device.store, host=host, port=port, users=dict(users), nacm=False,
-                             name=device.node_id,
-                             extra_rpcs={f"{{{YANG_NS}}}action": device.action_handler})
+        server = NetconfServer(device.store, host=host, port=port, users=dict(users),
+                               nacm=False, name=device.node_id,
+                               extra_rpcs={f"{{{YANG_NS}}}action": device.action_handler})
+        server.core.rpc_gate = device.rpc_gate
+        return server
 
     return make
+
+
+def rpc_name(op: etree._Element) -> str:
+    """The operation's local name, "confirming-commit" for a confirming <commit>."""
+    name = str(etree.QName(op).localname)
+    if name == "commit" and op.find(f"{{{NC_NS}}}persist-id") is not None \
+            and op.find(f"{{{NC_NS}}}confirmed") is None:
+        return "confirming-commit"
+    return name
+
+
+class Stall:
+    """A management-plane stall: matching rpcs are held `seconds` (wall) before they run,
+    or until the stall is cleared. They do run afterwards, as on a busy device: a lock
+    asked for by a client that gave up waiting is still granted to its session."""
+
+    def __init__(self, seconds: float, operations: frozenset[str] | None) -> None:
+        self.seconds = seconds
+        self.operations = operations
+        self.held = 0                       # rpcs held so far (tests wait on it)
+        self._released = threading.Event()
+
+    def matches(self, op: etree._Element) -> bool:
+        return self.operations is None or rpc_name(op) in self.operations
+
+    def hold(self) -> None:
+        self.held += 1
+        self._released.wait(self.seconds)
+
+    def release(self) -> None:
+        self._released.set()
 
 
 class SimDevice:
@@ -93,6 +136,7 @@ class SimDevice:
         self._seen_running = -1
         self._running_changed_at: float | None = None
         self._booted = False
+        self.stalled: Stall | None = None
         store.listeners.append(self._on_change)
 
     @property
@@ -145,6 +189,7 @@ class SimDevice:
         """Power back (or a reboot of a live device): physics restarts, server comes back."""
         if not self.crashed:
             self.stop()
+        self.unstall()      # a reboot ends a stall
         with self.lock:
             self.crashed = False
             self.model.world.set_down(self.node_id, False)
@@ -198,6 +243,31 @@ class SimDevice:
                               notification=note.rfc7951())
 
     # -- management-plane hooks ----------------------------------------------------------
+
+    def stall(self, seconds: float, operations: Iterable[str] | None = None) -> Stall:
+        """From now on, hold every matching rpc (`STALLABLE` names; all when None) for
+        `seconds` before it runs, until `unstall`."""
+        names = None if operations is None else frozenset(operations)
+        unknown = sorted((names or frozenset()) - STALLABLE)
+        if unknown:
+            raise ValueError(f"cannot stall {', '.join(unknown)}: not an rpc of the device")
+        self.unstall()
+        self.stalled = Stall(seconds, names)
+        return self.stalled
+
+    def unstall(self) -> None:
+        """End the stall; rpcs held now run at once."""
+        stall, self.stalled = self.stalled, None
+        if stall is not None:
+            stall.release()
+
+    def rpc_gate(self, op: etree._Element) -> None:
+        """The NETCONF server's rpc gate (ServerCore.rpc_gate): where a stall holds rpcs.
+        Runs on the session's thread, without the device lock (a held rpc must not stop
+        the physics)."""
+        stall = self.stalled
+        if stall is not None and stall.matches(op):
+            stall.hold()
 
     def edit_out_of_band(self, data: Json) -> None:
         """A change made on the device itself (craft terminal), not by the controller."""

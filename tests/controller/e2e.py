@@ -157,12 +157,39 @@ class Daemon:
         return {d.findtext(f"{{{CTL}}}node-id"): d.findtext(f"{{{CTL}}}sync-state")
                 for d in data.iter(f"{{{CTL}}}device")}
 
+    def connection_states(self) -> dict[str | None, str | None]:
+        data = self.get_data("operational", "/c:controller/c:southbound", {"c": CTL})
+        return {d.findtext(f"{{{CTL}}}node-id"): d.findtext(f"{{{CTL}}}connection-state")
+                for d in data.iter(f"{{{CTL}}}device")}
+
     def intended_configs(self) -> dict[str, Any]:
         """Per device: the configuration the controller intends for it (RFC 7951 dict)."""
         data = self.get_data("intended", "/c:controller/c:devices", {"c": CTL})
         return {str(d.findtext(f"{{{CTL}}}node-id")): _xml_to_rfc7951(
                     d.find(f"{{{CTL}}}configuration"))
                 for d in data.iter(f"{{{CTL}}}device")}
+
+
+def edit_running(daemon: Daemon, config: str) -> None:
+    """RFC 8526 <edit-data> of running; blocks until the commit is done (or fails)."""
+    m = daemon.manager()
+    try:
+        m.dispatch(etree.fromstring(
+            f'<edit-data xmlns="{NMDA}" xmlns:ds="urn:ietf:params:xml:ns:yang:ietf-datastores"'
+            f' xmlns:nc="{NC}"><datastore>ds:running</datastore><config>{config}</config>'
+            "</edit-data>"))
+    finally:
+        with contextlib.suppress(Exception):
+            m.close_session()
+
+
+def datastores(daemon: Daemon) -> dict[str, bytes]:
+    """The controller's services in running and device configurations in intended,
+    canonical XML (C14N)."""
+    return {f"{ds} {xpath}": etree.tostring(daemon.get_data(ds, xpath, {"s": SVC, "c": CTL}),
+                                            method="c14n")
+            for ds in ("running", "intended")
+            for xpath in ("/s:entanglement-services", "/c:controller/c:devices")}
 
 
 def _xml_to_rfc7951(configuration: etree._Element | None) -> Any:
@@ -249,6 +276,19 @@ def assert_devices_run_intended(daemon: Daemon, net: Network) -> None:
     for node, config in intended.items():
         assert canonical(running[node]) == canonical(config), node
     assert set(daemon.sync_states().values()) == {"in-sync"}, daemon.sync_states()
+
+
+def wait_devices_run_intended(daemon: Daemon, net: Network, timeout: float = 120) -> None:
+    """`assert_devices_run_intended` once the network has settled: make-before-break has
+    released the old paths of moved services (controller/service/mbb.py), self-healing
+    and check-sync have done their part."""
+    def off() -> list[str]:
+        intended, running = daemon.intended_configs(), device_configs(net)
+        return sorted(n for n, c in intended.items()
+                      if canonical(running.get(n)) != canonical(c))
+
+    wait_for(off, lambda nodes: not nodes, timeout=timeout)
+    assert_devices_run_intended(daemon, net)
 
 
 def assert_services_served(daemon: Daemon) -> None:

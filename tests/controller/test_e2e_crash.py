@@ -27,15 +27,15 @@ from controller.netconf.operations import Operations
 from controller.netconf.server import NetconfServer
 from simulators.launcher import Network
 from tests.controller.e2e import (
-    CTL,
     NC,
-    NMDA,
     SERVED,
     SVC,
     Daemon,
     assert_devices_run_intended,
     assert_services_served,
+    datastores,
     device_configs,
+    edit_running,
     emulated_network,
     intent_xml,
     wait_for,
@@ -45,19 +45,6 @@ from tests.controller.e2e import (
 #: far beyond a test: only recovery, never a device's own timer, may settle a commit
 CONFIRM_TIMEOUT_S = 300.0
 COMMIT = f"{{{NC}}}commit"
-
-
-def edit_running(daemon: Daemon, config: str) -> None:
-    """RFC 8526 <edit-data> of running; blocks until the commit is done (or fails)."""
-    m = daemon.manager()
-    try:
-        m.dispatch(etree.fromstring(
-            f'<edit-data xmlns="{NMDA}" xmlns:ds="urn:ietf:params:xml:ns:yang:ietf-datastores"'
-            f' xmlns:nc="{NC}"><datastore>ds:running</datastore><config>{config}</config>'
-            "</edit-data>"))
-    finally:
-        with contextlib.suppress(Exception):
-            m.close_session()
 
 
 def edit_running_aside(daemon: Daemon, config: str) -> threading.Thread:
@@ -76,15 +63,6 @@ def inflight(tmp_path: Path) -> dict[str, Any] | None:
     with contextlib.suppress(FileNotFoundError, ValueError):
         return dict(json.loads(path.read_text()))
     return None
-
-
-def datastores(daemon: Daemon) -> dict[str, bytes]:
-    """The controller's services in running and device configurations in intended,
-    canonical XML (C14N)."""
-    return {f"{ds} {xpath}": etree.tostring(daemon.get_data(ds, xpath, {"s": SVC, "c": CTL}),
-                                            method="c14n")
-            for ds in ("running", "intended")
-            for xpath in ("/s:entanglement-services", "/c:controller/c:devices")}
 
 
 def test_killed_between_write_and_confirm_recovers_consistently(tmp_path: Path) -> None:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import paramiko
 import pytest
+from ncclient.operations import RPCError
+from ncclient.operations.errors import TimeoutExpiredError
 from ncclient.transport.errors import SSHError
 from typer.testing import CliRunner
 
@@ -154,6 +156,43 @@ def test_out_of_band_edit(network: Network, connect: Connect) -> None:
         fault(network, "oob-edit", "apc-3", data={"sdqn-apc:apc": {"tracking-tolerance": "9"}})
 
 
+def test_stall_holds_the_named_rpcs_then_runs_them(network: Network,
+                                                   connect: Connect) -> None:
+    """A stalled lock is still granted after the client gave up: the stall models a busy
+    device, not a lost request."""
+    fault(network, "stall", "r1", seconds=30, operations=["lock"])
+    m = connect("r1")
+    assert m.get_config("running") is not None          # not a held rpc: answered at once
+    m.timeout = 0.5
+    with pytest.raises(TimeoutExpiredError):
+        m.lock("candidate")
+    stall = network.devices["r1"].stalled
+    assert stall is not None and stall.held == 1
+    fault(network, "stall", "r1", clear=True)           # the held lock runs now
+    locks = network.devices["r1"].store.locks
+    deadline = time.monotonic() + 5
+    while locks.holder("candidate") is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert locks.holder("candidate") == int(m.session_id)
+    other = connect("r1")
+    with pytest.raises(RPCError, match="already locked"):
+        other.lock("candidate")
+    m.timeout = 10
+    m.unlock("candidate")
+    other.lock("candidate")
+
+
+def test_stall_of_confirming_commits_only(network: Network, connect: Connect) -> None:
+    fault(network, "stall", "apc-3", seconds=30, operations=["confirming-commit"])
+    m = connect("apc-3")
+    m.timeout = 2
+    m.commit(confirmed=True, timeout="60", persist="tx-1")   # starts: not held
+    m.timeout = 0.5
+    with pytest.raises(TimeoutExpiredError):
+        m.commit(persist_id="tx-1")                         # confirming: held
+    fault(network, "stall", "apc-3", clear=True)
+
+
 def test_fault_errors(network: Network) -> None:
     with pytest.raises(FaultError, match="no fibre"):
         fault(network, "fibre-cut", "nowhere")
@@ -163,6 +202,8 @@ def test_fault_errors(network: Network) -> None:
         fault(network, "detector-failure", "qr1")
     with pytest.raises(FaultError, match="no emulated device"):
         fault(network, "crash", "zed")
+    with pytest.raises(FaultError, match="not an rpc"):
+        fault(network, "stall", "r1", operations=["reboot"])
 
 
 def test_control_channel_and_cli(network: Network, tmp_path: Path) -> None:
@@ -189,6 +230,15 @@ def test_control_channel_and_cli(network: Network, tmp_path: Path) -> None:
                                  json.dumps({"sdqn-repeater:repeater": {"bsm-fidelity": "0.9"}}),
                                  "--inventory", str(inventory)])
     assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["sim", "fault", "stall", "r1", "--seconds", "7", "--operation",
+                                 "lock", "--operation", "confirming-commit", "--inventory",
+                                 str(inventory)])
+    assert result.exit_code == 0 and "stalls 7 s" in result.output, result.output
+    stall = network.devices["r1"].stalled
+    assert stall is not None and stall.operations == {"lock", "confirming-commit"}
+    result = runner.invoke(app, ["sim", "fault", "stall", "r1", "--clear", "--inventory",
+                                 str(inventory)])
+    assert result.exit_code == 0 and network.devices["r1"].stalled is None
     missing = runner.invoke(app, ["sim", "fault", "crash", "r1", "--inventory",
                                   str(tmp_path / "none.json")])
     assert missing.exit_code == 2 and "no inventory" in missing.output

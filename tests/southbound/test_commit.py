@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from lxml import etree
 
 from adapters.netconf import NetconfAdapter
+from controller.netconf.server import NetconfServer
+from simulators.devices.runtime import rpc_name
 from southbound.adapter import AdapterError
 from southbound.commit import NetworkCommit
 from southbound.history import CommitHistory
@@ -181,3 +185,91 @@ def test_rollback_to_before_a_commit(three: list[Device], tmp_path: Path) -> Non
     finally:
         pool.close()
         history.close()
+
+
+# -- a device that stalls: timed-out rpcs leave nothing locked, confirm never splits -----
+
+class Stall:
+    """The device's rpc gate (ServerCore.rpc_gate): holds the first `times` rpcs named
+    `name` (all when None) until released, then lets them run — a busy device."""
+
+    def __init__(self, device: Device, name: str, times: int | None = None) -> None:
+        self.name, self.left = name, times
+        self.held = 0
+        self.released = threading.Event()
+        server = device.server
+        assert isinstance(server, NetconfServer)
+        server.core.rpc_gate = self
+
+    def __call__(self, op: etree._Element) -> None:
+        if rpc_name(op) != self.name or self.left == 0:
+            return
+        if self.left is not None:
+            self.left -= 1
+        self.held += 1
+        self.released.wait(30)
+
+
+def settle(device: Device) -> None:
+    """Held rpcs run on sessions the controller dropped: wait until those sessions end."""
+    server = device.server
+    assert isinstance(server, NetconfServer)
+    deadline = time.monotonic() + 10
+    while server.core.all_sessions() and time.monotonic() < deadline:
+        time.sleep(0.02)
+
+
+def test_device_stalled_holding_its_lock_is_freed_by_kill_session(three: list[Device]
+                                                                   ) -> None:
+    """Stalled in validate, the dropped session still holds the candidate lock (its
+    thread is stuck in the device): the next commit ends it (RFC 6241 §7.9)."""
+    pool = pool_of(three, timeout=1.0)
+    stall = Stall(three[1], "validate", times=1)
+    try:
+        committer = NetworkCommit(pool)
+        failed = committer.apply(changes(three, 700))
+        assert not failed.success and failed.phase_failed == "prepare"
+        assert "timed out" in (failed.devices["apc-1"].error or "")
+        assert three[1].store.locks.holder("candidate") is not None   # still held
+        assert committer.apply(changes(three, 800)).success
+        assert {d.running_interval() for d in three} == {800}
+        assert three[1].store.locks.holder("candidate") is None
+    finally:
+        stall.released.set()
+        pool.close()
+
+
+def test_confirm_that_times_out_once_gets_a_second_chance(three: list[Device]) -> None:
+    pool = pool_of(three, timeout=1.0)
+    stall = Stall(three[2], "confirming-commit", times=1)
+    try:
+        result = NetworkCommit(pool).apply(changes(three, 1200))
+        assert result.success, result
+        assert stall.held == 1
+        stall.released.set()                 # the first confirm runs late: no harm
+        settle(three[2])
+        assert {d.running_interval() for d in three} == {1200}
+        assert not three[2].store.confirm_pending
+    finally:
+        stall.released.set()
+        pool.close()
+
+
+def test_device_that_never_confirms_has_every_device_put_back(three: list[Device]) -> None:
+    pool = pool_of(three, timeout=1.0)
+    try:
+        committer = NetworkCommit(pool)
+        assert committer.apply(changes(three, 1200)).success
+        stall = Stall(three[2], "confirming-commit")
+        result = committer.apply(changes(three, 300))
+        assert not result.success and result.phase_failed == "confirm"
+        assert result.devices["apc-2"].status == "failed"
+        assert {d.running_interval() for d in three} == {1200}
+        stall.released.set()                 # the held confirms run now: nothing to confirm
+        settle(three[2])
+        assert {d.running_interval() for d in three} == {1200}
+        assert not any(d.store.confirm_pending for d in three)
+        assert committer.apply(changes(three, 300)).success   # nothing left locked
+        assert {d.running_interval() for d in three} == {300}
+    finally:
+        pool.close()

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from controller.datastore.nmda import Datastore, Expanded, NmdaStore, TestOption, Transaction
+from controller.datastore.nmda import (
+    ConfirmEvent,
+    Datastore,
+    Expanded,
+    NmdaStore,
+    TestOption,
+    Transaction,
+)
 from controller.datastore.schema import Schema
 from controller.datastore.tree import WithDefaults
 from controller.errors import ErrorTag, NetconfError
@@ -320,3 +327,107 @@ def test_report_all_on_datastores_that_are_not_validated(store: NmdaStore) -> No
         data = json.loads(store.get(ds, with_defaults=WithDefaults.REPORT_ALL))
         assert data["sdqn-test:system"]["mtu"] == 1500, ds
     assert "mtu" not in json.loads(store.get(C)).get("sdqn-test:system", {})
+
+
+# -- a confirm that fails after the durable write; a restart revert that waits -----------
+
+class Recording:
+    """A participant that does what it is told and remembers the calls."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def prepare(self, txn: Transaction, _expanded: Expanded) -> str:
+        self.calls.append("prepare")
+        return "token"
+
+    def confirm(self, _prepared: object) -> None:
+        self.calls.append("confirm")
+
+    def abort(self, _prepared: object) -> None:
+        self.calls.append("abort")
+
+    def compensate(self, _prepared: object) -> None:
+        self.calls.append("compensate")
+
+
+class FailsToConfirm(Recording):
+    """A device that stops answering between the durable write and its confirm: it put
+    itself back and says which device it was."""
+
+    def confirm(self, _prepared: object) -> None:
+        self.calls.append("confirm")
+        raise NetconfError.of(ErrorTag.OPERATION_FAILED, "device d9 did not confirm")
+
+
+def test_failed_confirm_writes_every_datastore_back(schema: Schema, store: NmdaStore,
+                                                   db_path: Path) -> None:
+    add(store, R, "d1")
+    first, failing, last = Recording(), FailsToConfirm(), Recording()
+    store.participants.extend([first, failing, last])
+    with pytest.raises(NetconfError, match="d9"):
+        add(store, R, "d2")
+    assert names(store, R) == ["d1"] == names(store, INT) == names(store, C)
+    # the one that confirmed before is undone, the one after never confirms
+    assert first.calls == ["prepare", "confirm", "compensate"]
+    assert last.calls == ["prepare", "abort"]
+    # a confirmed commit whose confirm fails leaves no rollback point behind either
+    add(store, C, "d3", session=5)
+    with pytest.raises(NetconfError, match="d9"):
+        store.commit(session_id=5, confirmed=True, confirm_timeout=60, persist="p")
+    assert not store.confirm_pending and names(store, R) == ["d1"]
+    store.participants.clear()
+    assert store.persistence is not None
+    store.persistence.close()
+    again = reopen(schema, db_path, defer_restart_revert=True)   # the disk agrees
+    assert names(again, R) == ["d1"] == names(again, INT) and not again.revert_due
+
+
+def test_restart_revert_waits_for_the_pipeline_when_deferred(schema: Schema,
+                                                           store: NmdaStore,
+                                                           db_path: Path) -> None:
+    add(store, R, "base")
+    add(store, C, "trial", session=5)
+    store.commit(session_id=5, confirmed=True, confirm_timeout=60, persist="p")
+    store.close()                     # the process stops with the commit pending
+    again = reopen(schema, db_path, defer_restart_revert=True)
+    assert again.revert_due and names(again, R) == ["base", "trial"] == names(again, INT)
+    events: list[ConfirmEvent] = []
+    again.confirm_listeners.append(events.append)
+    devices = Recording()
+    again.participants.append(devices)     # attached after construction, still part of it
+    assert again.revert_left_pending()
+    assert names(again, R) == ["base"] == names(again, INT) == names(again, C)
+    assert devices.calls == ["prepare", "confirm"]
+    assert [(e.event, e.session_id) for e in events] == [("timeout", 0)]
+    assert not again.revert_due and not again.revert_left_pending()
+    assert again.persistence is not None
+    again.persistence.close()
+    third = reopen(schema, db_path, defer_restart_revert=True)   # reverted for good
+    assert names(third, R) == ["base"] and not third.revert_due
+
+
+def test_confirm_listeners_hear_every_step(store: NmdaStore) -> None:
+    events: list[ConfirmEvent] = []
+    store.confirm_listeners.append(events.append)
+    add(store, C, "a", session=3)
+    store.commit(session_id=3, confirmed=True, confirm_timeout=60)
+    store.commit(session_id=3, confirmed=True, confirm_timeout=30)
+    store.commit(session_id=3)
+    add(store, C, "b", session=3)
+    store.commit(session_id=3, confirmed=True, confirm_timeout=60)
+    store.cancel_commit(session_id=3)
+    add(store, C, "c", session=4)
+    store.commit(session_id=4, confirmed=True, confirm_timeout=60)
+    store.session_closed(4)
+    add(store, C, "d", session=6)
+    store.commit(session_id=6, confirmed=True, confirm_timeout=0.1)
+    deadline = time.monotonic() + 5
+    while events[-1].event != "timeout" and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert [(e.event, e.session_id, e.timeout_s) for e in events] == [
+        ("start", 3, 60), ("extend", 3, 30), ("complete", 3, None),
+        ("start", 3, 60), ("cancel", 3, None),
+        ("start", 4, 60), ("cancel", 4, None),
+        ("start", 6, 0.1), ("timeout", 6, None)]
+    assert names(store, R) == ["a"]

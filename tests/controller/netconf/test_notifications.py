@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
 from lxml import etree
 from ncclient import manager
 
@@ -11,6 +18,7 @@ from controller.netconf.server import NetconfServer
 from controller.restconf.access import DataAccess
 from tests.controller.netconf.conftest import (
     AUTH,
+    LIMITS,
     NACM,
     NC,
     NW,
@@ -158,3 +166,120 @@ def test_config_change_names_the_user_of_every_northbound(connect: Connect,
     reverted = _next(listener, "netconf-config-change")
     assert _changed_by(reverted) == {"server": None}
     assert t2(store) == "3.5"
+
+
+def test_confirmed_commit_events(connect: Connect) -> None:
+    """RFC 6470 §2.4: each step of a confirmed commit, with the session that made it."""
+    listener = connect()
+    listener.create_subscription(filter=(
+        "subtree", f'<netconf-confirmed-commit xmlns="{NCN}"/>'))
+    editor = connect()
+    editor.edit_config(target="candidate", config=leaf_edit("3.5"))
+    editor.commit(confirmed=True, timeout="60")
+    editor.commit()
+    editor.edit_config(target="candidate", config=leaf_edit("4.5"))
+    editor.commit(confirmed=True, timeout="60", persist="p1")
+    editor.cancel_commit(persist_id="p1")
+    events = [_next(listener, "netconf-confirmed-commit") for _ in range(4)]
+    assert [e.findtext(f"{{{NCN}}}confirm-event") for e in events] == [
+        "start", "complete", "start", "cancel"]
+    assert {e.findtext(f"{{{NCN}}}session-id") for e in events} == {str(editor.session_id)}
+    assert {e.findtext(f"{{{NCN}}}username") for e in events} == {"admin"}
+    assert events[0].findtext(f"{{{NCN}}}timeout") == "60"
+    assert events[1].find(f"{{{NCN}}}timeout") is None
+
+
+@pytest.fixture
+def replaying(store: NmdaStore, tmp_path: Path) -> Iterator[NetconfServer]:
+    """A server that keeps its last 16 events for RFC 5277 replay."""
+    srv = NetconfServer(store, users=AUTH, host_key=tmp_path / "host_key",
+                        limits=replace(LIMITS, replay_events=16), name="replay")
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+def _session(server: NetconfServer) -> manager.Manager:
+    return manager.connect(host="127.0.0.1", port=server.port, username="admin",
+                           password="admin", hostkey_verify=False, look_for_keys=False,
+                           allow_agent=False, timeout=10)
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _event(name: str) -> etree._Element:
+    return etree.fromstring(f'<{name} xmlns="urn:sdqn:test"><name>x</name></{name}>')
+
+
+def test_replay_of_events_published_before_the_subscription(replaying: NetconfServer
+                                                              ) -> None:
+    """RFC 5277 §3.3: the logged events since startTime, replayComplete, then live events;
+    none twice, none lost."""
+    replaying.publish(_event("too-early"))
+    time.sleep(0.01)
+    since = datetime.now(UTC)
+    replaying.publish(_event("first"))
+    replaying.publish(_event("second"))
+    m = _session(replaying)
+    try:
+        m.create_subscription(start_time=_stamp(since))
+        replaying.publish(_event("third"))
+        names: list[str] = []
+        while not names or names[-1] != "third":
+            note = m.take_notification(block=True, timeout=5)
+            assert note is not None, names
+            content = etree.fromstring(note.notification_xml.encode())[1]
+            if etree.QName(content).namespace != NCN:     # not this session's own start
+                names.append(etree.QName(content).localname)
+        assert names == ["first", "second", "replayComplete", "third"]
+        assert m.take_notification(block=False) is None
+    finally:
+        m.close_session()
+
+
+def test_replay_up_to_a_stop_time_completes_the_subscription(replaying: NetconfServer
+                                                             ) -> None:
+    since = datetime.now(UTC)
+    replaying.publish(_event("inside"))
+    time.sleep(0.01)
+    until = datetime.now(UTC)
+    time.sleep(0.01)
+    replaying.publish(_event("after"))
+    m = _session(replaying)
+    try:
+        m.create_subscription(start_time=_stamp(since), stop_time=_stamp(until))
+        names: list[str] = []
+        while not names or names[-1] != "notificationComplete":
+            note = m.take_notification(block=True, timeout=5)
+            assert note is not None, names
+            names.append(etree.QName(etree.fromstring(note.notification_xml.encode())[1])
+                         .localname)
+        assert names == ["inside", "replayComplete", "notificationComplete"]
+        m.create_subscription()        # the completed subscription is over
+    finally:
+        m.close_session()
+
+
+@pytest.mark.parametrize(("start", "stop", "tag"), [
+    (timedelta(hours=1), None, "bad-element"),                 # start in the future
+    (None, timedelta(0), "missing-element"),                   # a stop needs a start
+    (timedelta(seconds=-1), timedelta(seconds=-2), "bad-element"),   # stop before start
+])
+def test_replay_window_is_checked(replaying: NetconfServer, start: timedelta | None,
+                                  stop: timedelta | None, tag: str) -> None:
+    from ncclient.operations.rpc import RPCError
+
+    now = datetime.now(UTC)
+    rpc = etree.Element(f"{{{NOTIF}}}create-subscription", nsmap={None: NOTIF})
+    for name, offset in (("startTime", start), ("stopTime", stop)):
+        if offset is not None:
+            etree.SubElement(rpc, f"{{{NOTIF}}}{name}").text = _stamp(now + offset)
+    m = _session(replaying)
+    try:
+        with pytest.raises(RPCError) as refused:
+            m.dispatch(rpc)
+        assert refused.value.tag == tag
+    finally:
+        m.close_session()
