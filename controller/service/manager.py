@@ -21,7 +21,7 @@ from lxml import etree
 from controller.datastore.apply import JournalOp
 from controller.datastore.nmda import Datastore, Expanded, NmdaStore, Transaction
 from controller.service.alarms import AlarmKey, AlarmManager, Severity
-from controller.service.assurance import ServiceAssurance
+from controller.service.assurance import ServiceAssurance, read_settings
 from controller.service.calibration import (
     CalibrationEvent,
     CalibrationScheduler,
@@ -86,8 +86,9 @@ class ServiceManager:
         self.telemetry = TelemetryLoop(store, self.pool, lambda: self.expander.committed.plan,
                                        decide=self.assurance.on_round)
         self.telemetry.observers.append(self.healer.on_readings)
-        self.telemetry.observers.append(
-            NetworkStatePublisher(store, lambda: self.expander.committed.network))
+        self.telemetry.observers.append(NetworkStatePublisher(
+            store, lambda: self.expander.committed.network,
+            stale_after=lambda: read_settings(store).stale_after_rounds))
         self.events = DeviceEventStream(self.pool, self.healer.on_notification,
                                         on_stream=self.healer.on_stream)
         self.calibration = CalibrationScheduler(

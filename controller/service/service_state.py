@@ -242,7 +242,8 @@ class ServiceStates:
         record.pending = {d for d in record.pending
                           if not (d in seen and seen[d].reachable and seen[d].stable)}
         if record.pending:
-            waited = self.clock() - (record.stabilising_since or self.clock())
+            since = record.stabilising_since
+            waited = 0.0 if since is None else self.clock() - since
             devices = ", ".join(sorted(record.pending))
             if waited > settings.stabilisation_timeout_s:
                 record.overran = tuple(sorted(record.pending))
