@@ -1,4 +1,4 @@
-# One-command setup: every target bootstraps .venv (and Debian's libyang2-dev) itself.
+# One-command setup: every target bootstraps .venv (and Debian's libyang2-dev and promtool) itself.
 # libyang (python) 2.7.x builds its CFFI module against libyang2-dev 2.1.x headers;
 # 2.8.1+ would need libyang C >= 2.1.55, which Debian does not ship.
 PYTHON ?= python3
@@ -11,16 +11,23 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 setup: $(STAMP)
 
+# Debian packages: libyang2-dev (the headers libyang's CFFI module builds against) with
+# libyang2-tools, and prometheus for its promtool (the tests lint /metrics with
+# `promtool check metrics`; Debian ships promtool only in that package).
 system-deps:
-	@if [ ! -f /usr/include/libyang/libyang.h ]; then \
+	@missing=""; \
+	[ -f /usr/include/libyang/libyang.h ] || missing="$$missing libyang2-dev libyang2-tools"; \
+	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	if [ -n "$$missing" ]; then \
 	  if ! command -v apt-get >/dev/null 2>&1; then \
-	    echo "sdqn: libyang2-dev headers are missing and apt-get is unavailable;" >&2; \
-	    echo "sdqn: install libyang 2.1.x development files by hand, then re-run." >&2; \
+	    echo "sdqn: Debian packages$$missing are missing and apt-get is unavailable;" >&2; \
+	    echo "sdqn: install them (libyang 2.1.x development files, promtool) by hand." >&2; \
 	    exit 1; \
 	  fi; \
-	  echo "sdqn: installing Debian libyang2-dev and libyang2-tools"; \
+	  echo "sdqn: installing Debian$$missing"; \
 	  $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq libyang2-dev libyang2-tools >/dev/null; \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
+	    $$missing >/dev/null; \
 	fi
 
 $(STAMP): pyproject.toml
@@ -30,7 +37,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-test: setup
+test: setup system-deps
 	$(PY) -m pytest -q tests
 
 lint: setup

@@ -1,24 +1,36 @@
 """Prometheus metrics of the controller, read from <operational> at every scrape.
 
 Nothing is sampled in the background: a scrape reads the datastores, so the figures are
-exactly what NETCONF/RESTCONF clients see. Families whose source does not exist yet (no
-solve has run, no device is managed, no link reports measurements) are exposed without
+exactly what NETCONF/RESTCONF clients see. Every qcNOC figure the topology and services
+models hold in <operational> is exported, per service, link and node: measured and
+predicted values, staleness (`stale` 0/1 and the time of the last refresh), and the
+states as one 0/1 series per value. Families whose source does not exist yet (no solve
+has run, no device is managed, no link reports measurements) are exposed without
 samples. Commit latency is the one figure that is not state: `DataAccess` reports the
 duration of each commit it runs (RESTCONF and gRPC commits) into a histogram.
+
+Names follow the Prometheus conventions: the unit is the last word (`_seconds`,
+`_pairs_per_second`, `_radians_per_second`, `_db`, `_qubits`; `_ratio` for a value
+between 0 and 1 such as a fidelity or a QBER; `_timestamp_seconds` for a point in time
+as seconds since the epoch). The enumerations come from the YANG modules, so a state
+added there is exported without a change here.
 
 Served at /metrics by the RESTCONF HTTP server (text exposition format 0.0.4).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
+import libyang
 from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from controller.datastore.nmda import Datastore, NmdaStore
+from controller.datastore.schema import Schema
 from controller.netconf.nacm import Nacm
 from controller.restconf.events import read_operational
 
@@ -26,26 +38,115 @@ SERVICES = "/sdqn-services:entanglement-services"
 NETWORKS = "/ietf-network:networks"
 OPTIMISER = "/sdqn-controller:controller/optimiser/last-solve"
 SOUTHBOUND = "/sdqn-controller:controller/southbound"
-SERVICE_STATES = ("provisioning", "stabilising", "up", "degraded", "down")
-CONNECTION_STATES = ("connected", "connecting", "unreachable", "disconnected")
-SYNC_STATES = ("in-sync", "out-of-sync", "unknown")
-SOLVE_STATUSES = ("optimal", "feasible", "infeasible", "time-limit", "error")
-_REQUEST_FIGURES = (("predicted-rate", "predicted_rate_pairs_per_second"),
-                    ("predicted-fidelity", "predicted_fidelity"),
-                    ("measured-rate", "measured_rate_pairs_per_second"),
-                    ("measured-fidelity", "measured_fidelity"), ("utility", "utility"))
-_LINK_FIGURES = (("measured-fidelity", "measured_fidelity"), ("qber", "qber"),
-                 ("generation-rate", "generation_rate_pairs_per_second"),
-                 ("loss", "loss_db"))
-_SOLVE_FIGURES = (("solve-time", "solve_seconds"), ("gap", "gap"),
+_SVC, _CTL = "sdqn-services", "sdqn-controller"
+SERVICE_STATE_LEAF = f"/{_SVC}:entanglement-services/{_SVC}:request/{_SVC}:state/{_SVC}:oper-state"
+CONNECTION_LEAF = (f"/{_CTL}:controller/{_CTL}:southbound/{_CTL}:device/"
+                   f"{_CTL}:connection-state")
+SYNC_LEAF = f"/{_CTL}:controller/{_CTL}:southbound/{_CTL}:device/{_CTL}:sync-state"
+SOLVE_STATUS_LEAF = f"/{_CTL}:controller/{_CTL}:optimiser/{_CTL}:last-solve/{_CTL}:status"
+#: identities derived from sdqn-types:oper-status (identityref: read from the YANG text
+#: would need libyang identity support the Python binding lacks; an unknown derived
+#: identity still gets its own series)
+OPER_STATUSES = ("up", "down", "degraded", "testing", "unknown")
+
+#: (YANG leaf in request/state, metric name without the sdqn_service_ prefix, help)
+_REQUEST_FIGURES = (
+    ("predicted-rate", "predicted_rate_pairs_per_second", "Delivered rate predicted by the "
+     "optimiser"),
+    ("predicted-fidelity", "predicted_fidelity_ratio", "End-to-end fidelity predicted by "
+     "the optimiser"),
+    ("measured-rate", "measured_rate_pairs_per_second", "Delivered rate measured at the end "
+     "nodes (the lower end)"),
+    ("measured-fidelity", "measured_fidelity_ratio", "End-to-end fidelity measured at the "
+     "end nodes (the lower end)"),
+    ("measured-qber", "measured_qber_ratio", "Quantum bit error rate measured at the end "
+     "nodes (the higher end)"),
+    ("utility", "utility", "Utility R q(F) of the request at the predicted operating point"),
+    ("purification-rounds", "purification_rounds", "End-to-end purification rounds of the "
+     "plan"),
+)
+_LINK_FIGURES = (
+    ("measured-fidelity", "measured_fidelity_ratio", "Fidelity of heralded pairs, measured"),
+    ("qber", "qber_ratio", "Quantum bit error rate, measured"),
+    ("generation-rate", "generation_rate_pairs_per_second", "Rate of heralded pairs, "
+     "measured"),
+    ("loss", "loss_db", "Optical loss of the fibre, measured from the heralding counters"),
+    ("polarisation-drift-rate", "polarisation_drift_rate_radians_per_second",
+     "Drift rate of the fibre's polarisation transformation, measured"),
+    ("decoherence-time", "decoherence_time_seconds", "Lifetime of the link's stored pairs, "
+     "measured"),
+)
+_NODE_FIGURES = (
+    ("memory-in-use", "memory_in_use_qubits", "Memory qubits holding a pair half"),
+)
+_SOLVE_FIGURES = (("solve-time", "solve_seconds"), ("gap", "gap_ratio"),
                   ("objective", "objective"), ("bound", "bound"),
                   ("admitted", "admitted_requests"), ("rejected", "rejected_requests"))
+
+
+def enum_values(schema: Schema, path: str) -> tuple[str, ...]:
+    """The values of the enumeration leaf at `path` (empty when the schema lacks it)."""
+    try:
+        node = next(schema.ctx.find_path(path))
+    except (libyang.LibyangError, StopIteration):
+        return ()
+    if not isinstance(node, libyang.SLeaf):
+        return ()
+    return tuple(e.name() for e in node.type().all_enums())
+
+
+def timestamp(value: str) -> float:
+    """yang:date-and-time (RFC 3339) as seconds since the epoch."""
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+
+
+def _state_set(family: GaugeMetricFamily, labels: Sequence[str], values: Iterable[str],
+               current: str) -> None:
+    """One 0/1 series per possible value; a value the list lacks gets its own series."""
+    current = current.rsplit(":", 1)[-1]      # identities: without their module prefix
+    known = list(values)
+    for value in [*known, *([] if current in known else [current])]:
+        family.add_metric([*labels, value], float(value == current))
+
+
+class _Freshness:
+    """`stale` (0/1), `last-updated` and (where the model has it) `last-change` of one
+    kind of entity."""
+
+    def __init__(self, prefix: str, what: str, labels: list[str], *,
+                 last_change: bool = True) -> None:
+        self.stale = GaugeMetricFamily(
+            f"{prefix}_stale", f"1 while the {what}'s measured values are stale (not "
+            "refreshed for stale-after-rounds telemetry rounds)", labels=labels)
+        self.updated = GaugeMetricFamily(
+            f"{prefix}_last_updated_timestamp_seconds",
+            f"When the {what}'s measured values were last read from the devices",
+            labels=labels)
+        self.changed = GaugeMetricFamily(
+            f"{prefix}_last_change_timestamp_seconds",
+            f"When the {what}'s state last changed", labels=labels) if last_change else None
+
+    def add(self, labels: list[str], state: Mapping[str, Any]) -> None:
+        if "stale" in state:
+            self.stale.add_metric(labels, float(bool(state["stale"])))
+        if "last-updated" in state:
+            self.updated.add_metric(labels, timestamp(state["last-updated"]))
+        if self.changed is not None and "last-change" in state:
+            self.changed.add_metric(labels, timestamp(state["last-change"]))
+
+    def families(self) -> list[GaugeMetricFamily]:
+        return [f for f in (self.stale, self.updated, self.changed) if f is not None]
 
 
 class ControllerMetrics(Collector):
     def __init__(self, store: NmdaStore, *, nacm: Nacm | None = None) -> None:
         self.store = store
         self.nacm = nacm
+        schema = store.schema
+        self.service_states = enum_values(schema, SERVICE_STATE_LEAF)
+        self.connection_states = enum_values(schema, CONNECTION_LEAF)
+        self.sync_states = enum_values(schema, SYNC_LEAF)
+        self.solve_statuses = enum_values(schema, SOLVE_STATUS_LEAF)
         self.registry = CollectorRegistry(auto_describe=False)
         self.commit_seconds = Histogram(
             "sdqn_commit_duration_seconds",
@@ -65,7 +166,9 @@ class ControllerMetrics(Collector):
 
     def collect(self) -> Iterator[Metric]:
         yield from self._services(read_operational(self.store, SERVICES))
-        yield from self._links(read_operational(self.store, NETWORKS))
+        networks = read_operational(self.store, NETWORKS)
+        yield from self._links(networks)
+        yield from self._nodes(networks)
         yield from self._solver(read_operational(self.store, OPTIMISER))
         yield from self._devices(read_operational(self.store, SOUTHBOUND))
         versions = GaugeMetricFamily("sdqn_datastore_version",
@@ -86,44 +189,91 @@ class ControllerMetrics(Collector):
         admitted = GaugeMetricFamily("sdqn_service_admitted",
                                      "1 if the last solve admitted the request",
                                      labels=["request"])
-        figures = {key: GaugeMetricFamily(f"sdqn_service_{name}",
-                                          f"Request {key} (sdqn-services state)",
-                                          labels=["request"])
-                   for key, name in _REQUEST_FIGURES}
+        figures = {key: GaugeMetricFamily(f"sdqn_service_{name}", text, labels=["request"])
+                   for key, name, text in _REQUEST_FIGURES}
+        freshness = _Freshness("sdqn_service", "request", ["request"])
         for request in requests:
             name = request["name"]
             current = request.get("state", {})
             if "oper-state" in current:
-                for value in SERVICE_STATES:
-                    state.add_metric([name, value], float(current["oper-state"] == value))
+                _state_set(state, [name], self.service_states, current["oper-state"])
             if "admission" in current:
                 admitted.add_metric([name], float(current["admission"] == "admitted"))
             for key, family in figures.items():
                 if key in current:
                     family.add_metric([name], float(current[key]))
+            freshness.add([name], current)
         yield state
         yield admitted
         yield from figures.values()
+        yield from freshness.families()
+
+    @staticmethod
+    def _networks(doc: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:
+        yield from doc.get("ietf-network:networks", {}).get("network", [])
 
     def _links(self, doc: Mapping[str, Any]) -> Iterator[Metric]:
-        figures = {key: GaugeMetricFamily(f"sdqn_link_{name}",
-                                          f"Quantum link {key} (sdqn-topology state)",
-                                          labels=["network", "link"])
-                   for key, name in _LINK_FIGURES}
-        configured = GaugeMetricFamily("sdqn_link_configured_fidelity",
-                                       "Link fidelity of a freshly heralded pair (config)",
-                                       labels=["network", "link"])
-        for network in doc.get("ietf-network:networks", {}).get("network", []):
+        labels = ["network", "link"]
+        figures = {key: GaugeMetricFamily(f"sdqn_link_{name}", text, labels=labels)
+                   for key, name, text in _LINK_FIGURES}
+        configured = GaugeMetricFamily("sdqn_link_configured_fidelity_ratio",
+                                       "Fidelity of a freshly heralded pair (configured)",
+                                       labels=labels)
+        configured_loss = GaugeMetricFamily(
+            "sdqn_link_configured_loss_db",
+            "Optical loss of the fibre from its configured attenuation and length",
+            labels=labels)
+        status = GaugeMetricFamily("sdqn_link_oper_status", "1 for the link's current "
+                                   "operational status", labels=[*labels, "status"])
+        freshness = _Freshness("sdqn_link", "link", labels, last_change=False)
+        for network in self._networks(doc):
             for link in network.get("ietf-network-topology:link", []):
-                labels = [network["network-id"], link["link-id"]]
+                ids = [network["network-id"], link["link-id"]]
                 quantum = link.get("sdqn-topology:quantum-link", {})
                 if "link-fidelity" in quantum:
-                    configured.add_metric(labels, float(quantum["link-fidelity"]))
+                    configured.add_metric(ids, float(quantum["link-fidelity"]))
+                if "fibre-length" in quantum:   # attenuation: its YANG default if unset
+                    configured_loss.add_metric(ids, round(
+                        float(quantum["fibre-length"]) * float(quantum.get("attenuation", 0.2)),
+                        6))
+                state = quantum.get("state", {})
                 for key, family in figures.items():
-                    if key in quantum.get("state", {}):
-                        family.add_metric(labels, float(quantum["state"][key]))
+                    if key in state:
+                        family.add_metric(ids, float(state[key]))
+                if "oper-status" in state:
+                    _state_set(status, ids, OPER_STATUSES, state["oper-status"])
+                freshness.add(ids, state)
         yield configured
+        yield configured_loss
         yield from figures.values()
+        yield status
+        yield from freshness.families()
+
+    def _nodes(self, doc: Mapping[str, Any]) -> Iterator[Metric]:
+        labels = ["network", "node"]
+        figures = {key: GaugeMetricFamily(f"sdqn_node_{name}", text, labels=labels)
+                   for key, name, text in _NODE_FIGURES}
+        status = GaugeMetricFamily("sdqn_node_oper_status", "1 for the device's current "
+                                   "operational status", labels=[*labels, "status"])
+        stable = GaugeMetricFamily("sdqn_node_stable", "1 once the device reports its last "
+                                   "configuration in full effect", labels=labels)
+        freshness = _Freshness("sdqn_node", "node", labels)
+        for network in self._networks(doc):
+            for node in network.get("node", []):
+                ids = [network["network-id"], node["node-id"]]
+                state = node.get("sdqn-topology:quantum-node", {}).get("state", {})
+                for key, family in figures.items():
+                    if key in state:
+                        family.add_metric(ids, float(state[key]))
+                if "oper-status" in state:
+                    _state_set(status, ids, OPER_STATUSES, state["oper-status"])
+                if "stable" in state:
+                    stable.add_metric(ids, float(bool(state["stable"])))
+                freshness.add(ids, state)
+        yield from figures.values()
+        yield status
+        yield stable
+        yield from freshness.families()
 
     def _solver(self, doc: Mapping[str, Any]) -> Iterator[Metric]:
         last = doc.get("sdqn-controller:controller", {}).get("optimiser", {}).get(
@@ -133,11 +283,15 @@ class ControllerMetrics(Collector):
             if key in last:
                 family.add_metric([], float(last[key]))
             yield family
+        finished = GaugeMetricFamily("sdqn_solver_last_solve_timestamp_seconds",
+                                     "When the last Q-NUM solve finished")
+        if "timestamp" in last:
+            finished.add_metric([], timestamp(last["timestamp"]))
+        yield finished
         status = GaugeMetricFamily("sdqn_solver_status", "1 for the last solve's status",
                                    labels=["status"])
         if "status" in last:
-            for value in SOLVE_STATUSES:
-                status.add_metric([value], float(last["status"] == value))
+            _state_set(status, [], self.solve_statuses, last["status"])
         yield status
 
     def _devices(self, doc: Mapping[str, Any]) -> Iterator[Metric]:
@@ -151,11 +305,10 @@ class ControllerMetrics(Collector):
                                  labels=["node", "state"])
         for device in devices:
             node = device["node-id"]
-            for family, key, states in ((connection, "connection-state", CONNECTION_STATES),
-                                        (sync, "sync-state", SYNC_STATES)):
+            for family, key, states in ((connection, "connection-state",
+                                         self.connection_states),
+                                        (sync, "sync-state", self.sync_states)):
                 if key in device:
-                    for value in states:
-                        family.add_metric([node, value], float(device[key] == value))
+                    _state_set(family, [node], states, device[key])
         yield connection
         yield sync
-

@@ -72,7 +72,7 @@ class Network:
         self.topology = topology
         self.topology_file: Path | None = None  # named in the inventory when known
         self.clock = clock or ScaledClock()
-        self.world = World(topology)
+        self.world = World(topology, seed=seed)
         self.users = dict(users)
         self.host = host
         self.schemas = schemas or SchemaCache()

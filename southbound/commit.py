@@ -52,26 +52,27 @@ class NetworkCommit:
 
     # -- public --------------------------------------------------------------------------
     def apply(self, changes: Sequence[DeviceChange], *, label: str | None = None,
-              dry_run: bool = False) -> CommitResult:
+              dry_run: bool = False, user: str | None = None) -> CommitResult:
         """Push every change or none. `dry_run` returns per-device diffs, changes nothing.
 
         Prepare and confirm at once: a device that fails to confirm has the others put
         back to their configuration before the commit (compensation).
         """
-        staged = self.prepare(changes, label=label, dry_run=dry_run)
+        staged = self.prepare(changes, label=label, dry_run=dry_run, user=user)
         return staged.confirm(decided=False) if staged.ready else staged.result
 
     def prepare(self, changes: Sequence[DeviceChange], *, label: str | None = None,
-                dry_run: bool = False) -> StagedCommit:
+                dry_run: bool = False, user: str | None = None) -> StagedCommit:
         """Phases prepare and commit on every device: when the returned commit is
         `ready`, every device runs its new configuration under a pending confirmed
         commit (it reverts by itself unless confirmed). Otherwise nothing changed and
         `result` says why. The caller must `confirm` or `cancel` a ready commit."""
-        staged = StagedCommit(self, changes, label=label, dry_run=dry_run)
+        staged = StagedCommit(self, changes, label=label, dry_run=dry_run, user=user)
         staged.run_prepare()
         return staged
 
-    def rollback(self, commit_id: str, *, label: str | None = None) -> CommitResult:
+    def rollback(self, commit_id: str, *, label: str | None = None,
+                 user: str | None = None) -> CommitResult:
         """Put every device the commit touched back to its configuration before it."""
         if self.history is None:
             raise ValueError("no commit history configured")
@@ -80,7 +81,7 @@ class NetworkCommit:
             raise KeyError(f"unknown commit {commit_id!r}")
         changes = [DeviceChange(node_id=n, config_xml=xml, replace=True)
                    for n, xml in sorted(record.before.items())]
-        return self.apply(changes, label=label or f"rollback of {commit_id}")
+        return self.apply(changes, label=label or f"rollback of {commit_id}", user=user)
 
     # -- phases ----------------------------------------------------------------------------
     def _prepare(self, adapter: DeviceAdapter, change: DeviceChange, before: dict[str, str],
@@ -223,7 +224,8 @@ class NetworkCommit:
                 after: dict[str, str]) -> CommitResult:
         result.duration_s = time.perf_counter() - start
         if self.history is not None and not result.dry_run and result.success:
-            self.history.record(result.commit_id, result.label, True, before, after)
+            self.history.record(result.commit_id, result.label, True, before, after,
+                                user=result.user)
         log.info("network commit", commit=result.commit_id, success=result.success,
                  devices=len(result.devices), phase_failed=result.phase_failed,
                  seconds=round(result.duration_s, 3))
@@ -241,12 +243,12 @@ class StagedCommit:
     """
 
     def __init__(self, committer: NetworkCommit, changes: Sequence[DeviceChange], *,
-                 label: str | None, dry_run: bool) -> None:
+                 label: str | None, dry_run: bool, user: str | None = None) -> None:
         self.committer = committer
         self.commit_id = f"c-{uuid.uuid4().hex[:12]}"
         self.start = time.perf_counter()
-        self.result = CommitResult(commit_id=self.commit_id, label=label, success=False,
-                                   dry_run=dry_run)
+        self.result = CommitResult(commit_id=self.commit_id, label=label, user=user,
+                                   success=False, dry_run=dry_run)
         self.nodes = sorted({c.node_id for c in changes})
         if len(self.nodes) != len(changes):
             raise ValueError("one change per device")

@@ -1,4 +1,5 @@
-"""Commit history of network-wide transactions (ids, labels, per-device before/after)."""
+"""Commit history of network-wide transactions (ids, labels, who asked for each, and the
+per-device configuration before and after)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ class CommitRecord:
     seq: int
     label: str | None
     timestamp: float
+    user: str | None
     success: bool
     before: dict[str, str]
     after: dict[str, str]
@@ -28,27 +30,32 @@ class CommitHistory:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS commits (seq INTEGER PRIMARY KEY "
                          "AUTOINCREMENT, id TEXT UNIQUE NOT NULL, label TEXT, ts REAL NOT NULL,"
-                         " success INTEGER NOT NULL, before TEXT NOT NULL, after TEXT NOT NULL)")
+                         " success INTEGER NOT NULL, before TEXT NOT NULL, after TEXT NOT NULL,"
+                         " user TEXT)")
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(commits)")}
+        if "user" not in columns:   # a history written before users were recorded
+            self._db.execute("ALTER TABLE commits ADD COLUMN user TEXT")
         self._lock = threading.Lock()
 
     def record(self, commit_id: str, label: str | None, success: bool,
-               before: dict[str, str], after: dict[str, str]) -> None:
+               before: dict[str, str], after: dict[str, str], *,
+               user: str | None = None) -> None:
         with self._lock:
-            self._db.execute("INSERT INTO commits (id, label, ts, success, before, after) "
-                             "VALUES (?, ?, ?, ?, ?, ?)",
+            self._db.execute("INSERT INTO commits (id, label, ts, success, before, after, user)"
+                             " VALUES (?, ?, ?, ?, ?, ?, ?)",
                              (commit_id, label, time.time(), int(success), json.dumps(before),
-                              json.dumps(after)))
+                              json.dumps(after), user))
 
     def list(self, limit: int = 50) -> list[CommitRecord]:
         with self._lock:
-            rows = self._db.execute("SELECT id, seq, label, ts, success, before, after FROM "
-                                    "commits ORDER BY seq DESC LIMIT ?", (limit,)).fetchall()
+            rows = self._db.execute(f"SELECT {_COLUMNS} FROM commits ORDER BY seq DESC "
+                                    "LIMIT ?", (limit,)).fetchall()
         return [self._record(row) for row in rows]
 
     def get(self, commit_id: str) -> CommitRecord | None:
         with self._lock:
-            row = self._db.execute("SELECT id, seq, label, ts, success, before, after FROM "
-                                   "commits WHERE id=?", (commit_id,)).fetchone()
+            row = self._db.execute(f"SELECT {_COLUMNS} FROM commits WHERE id=?",
+                                   (commit_id,)).fetchone()
         return None if row is None else self._record(row)
 
     def close(self) -> None:
@@ -56,7 +63,11 @@ class CommitHistory:
             self._db.close()
 
     @staticmethod
-    def _record(row: tuple[str, int, str | None, float, int, str, str]) -> CommitRecord:
+    def _record(row: tuple[str, int, str | None, float, int, str, str, str | None]
+                ) -> CommitRecord:
         return CommitRecord(commit_id=row[0], seq=row[1], label=row[2], timestamp=row[3],
-                            success=bool(row[4]), before=json.loads(row[5]),
+                            user=row[7], success=bool(row[4]), before=json.loads(row[5]),
                             after=json.loads(row[6]))
+
+
+_COLUMNS = "id, seq, label, ts, success, before, after, user"

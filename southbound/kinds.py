@@ -11,6 +11,10 @@ layer attaches its part of a kind to the row by the kind's name:
   device's configuration with, and the adapter a device uses when its topology entry
   names none.
 
+A row also states the kind's `Capabilities` beyond its YANG module (its detector inventory,
+the purification it can run): the renderer refuses a plan asking more, and the emulator is
+built to the same row.
+
 Adding a kind is a row here, its YANG module (and identity in ``sdqn-types``), its renderer
 and its emulator; ``tests/southbound/test_kinds.py`` checks that every row has all four.
 The module stays importable on its own (stdlib only): vendors and every layer above the
@@ -24,8 +28,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
 
-__all__ = ["DEVICE_KINDS", "TYPES_MODULE", "DeviceKindSpec", "PlantRole", "kind_of_module",
-           "kind_spec"]
+__all__ = ["DEVICE_KINDS", "TYPES_MODULE", "Capabilities", "DeviceKindSpec", "PlantRole",
+           "kind_of_module", "kind_spec"]
 
 #: The module every device configuration uses identities of (RFC 7950 §7.18: identityref
 #: values need their module implemented, so it is part of every device's schema).
@@ -45,6 +49,24 @@ class PlantRole(StrEnum):
 
 
 @dataclass(frozen=True)
+class Capabilities:
+    """What devices of a kind can do for a plan, beyond what their YANG module can say.
+
+    The renderer refuses a plan that asks more of a device than its kind can do, instead
+    of pushing a configuration the device would silently not honour. The emulator of the
+    kind is built to the same row, so emulated and rendered hardware agree.
+    """
+
+    #: The detector inventory every device of the kind ships with (detector-id): a full
+    #: configuration keeps it, and application endpoints measure with these detectors.
+    detectors: tuple[str, ...] = ()
+    #: Purification protocols the kind runs end to end on its application endpoints, and
+    #: the most rounds it can run (registers aside, which its YANG ``must``s check).
+    purification_protocols: tuple[str, ...] = ()
+    max_purification_rounds: int = 0
+
+
+@dataclass(frozen=True)
 class DeviceKindSpec:
     """One managed device kind."""
 
@@ -53,6 +75,7 @@ class DeviceKindSpec:
     top: str               # the module's top container
     role: PlantRole
     default_adapter: str = "netconf"  # when the topology's management names no adapter
+    capabilities: Capabilities = Capabilities()
 
     @property
     def namespace(self) -> str:
@@ -71,7 +94,10 @@ class DeviceKindSpec:
 
 
 _ROWS = (
-    DeviceKindSpec("end-node", "sdqn-end-node", "end-node", PlantRole.MEMORY),
+    DeviceKindSpec("end-node", "sdqn-end-node", "end-node", PlantRole.MEMORY,
+                   capabilities=Capabilities(detectors=("d1", "d2"),
+                                             purification_protocols=("bbpssw", "dejmps"),
+                                             max_purification_rounds=3)),
     DeviceKindSpec("repeater", "sdqn-repeater", "repeater", PlantRole.MEMORY),
     DeviceKindSpec("apc", "sdqn-apc", "apc", PlantRole.INLINE),
     DeviceKindSpec("q-roadm", "sdqn-qroadm", "q-roadm", PlantRole.TRANSPARENT),

@@ -59,6 +59,7 @@ class DeviceOutcome(BaseModel):
 class CommitResult(BaseModel):
     commit_id: str
     label: str | None = None
+    user: str | None = None          # who asked for the commit, if the caller said
     success: bool
     dry_run: bool = False
     phase_failed: str | None = None  # prepare | commit | confirm | cancelled

@@ -36,7 +36,7 @@ def build_grpc(settings: ControllerSettings, access: DataAccess, hub: EventHub,
     service = ControllerService(access, hub=hub,
                                 auth=TokenAuth(cfg.tokens, client_certs=client_certs),
                                 history=RunningHistory(access.store, CommitLog(
-                                    data_dir / "running-history.sqlite"), access.user_of),
+                                    data_dir / "running-history.sqlite")),
                                 expander=expander, solve_time_limit_s=cfg.solve_time_limit_s)
     return GrpcServer(service, host=cfg.host, port=cfg.port,
                       credentials=credentials(cfg.tls), reflection=cfg.reflection,

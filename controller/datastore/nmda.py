@@ -52,6 +52,7 @@ from controller.datastore.pipeline import (
 )
 from controller.datastore.readers import compose_operational, datastore_diff, merge_into, select
 from controller.datastore.schema import Schema
+from controller.datastore.sessions import ChangedBy, SessionDirectory
 from controller.datastore.tree import NULL, Forest, UndoLog, WithDefaults
 from controller.datastore.txn import (
     CONFIG_DATASTORES,
@@ -63,9 +64,10 @@ from controller.datastore.txn import (
 from controller.errors import ErrorTag, ErrorType, NetconfError, RpcError
 from controller.xmlutil import parse_xml
 
-__all__ = ["CONFIG_DATASTORES", "PERSISTENT", "WRITABLE", "ChangeListener", "Datastore",
-           "EditResult", "ErrorOption", "Expanded", "Expander", "IdentityExpander",
-           "NmdaStore", "Participant", "TestOption", "Transaction"]
+__all__ = ["CONFIG_DATASTORES", "PERSISTENT", "WRITABLE", "ChangeListener", "ChangedBy",
+           "Datastore", "EditResult", "ErrorOption", "Expanded", "Expander",
+           "IdentityExpander", "NmdaStore", "Participant", "SessionDirectory", "TestOption",
+           "Transaction"]
 
 log = structlog.get_logger(__name__)
 
@@ -116,6 +118,7 @@ class NmdaStore:
         self.pipeline = CommitPipeline(persistence, expander)
         self._lock = threading.RLock()   # see the module docstring; use atomic()
         self.locks = LockTable()
+        self.sessions = SessionDirectory()   # who each session id is (RFC 6470 changed-by)
         self.listeners: list[ChangeListener] = []
         self._forests: dict[Datastore, Forest] = {ds: Forest(schema) for ds in CONFIG_DATASTORES}
         self.state = Forest(schema)  # learned/system state for operational
@@ -332,7 +335,7 @@ class NmdaStore:
                 raise NetconfError.of(ErrorTag.OPERATION_FAILED,
                                       "no confirmed commit is pending", type=ErrorType.PROTOCOL)
             self._check_follow_up(pending, session_id, persist_id)
-            self._revert_confirmed("cancel-commit")
+            self._revert_confirmed("cancel-commit", by=session_id)
 
     def discard_changes(self, *, session_id: int = SYSTEM_SESSION) -> None:
         """discard-changes (RFC 6241 §8.3.4.2): candidate := running."""
@@ -451,6 +454,7 @@ class NmdaStore:
     def _finish(self, ds: Datastore, txn: Transaction, ops: list[JournalOp], session_id: int,
                 meta: Mapping[str, str | None] | None = None) -> None:
         """Phases 2–7 of one sealed change to `ds` (the operation did phase 1)."""
+        txn.changed_by = self.sessions.changed_by(session_id)
         expanded = self.pipeline.run(ds, txn, ops, meta)
         self._publish(ds, txn, ops, session_id, expanded)
 
@@ -590,12 +594,15 @@ class NmdaStore:
             if self._pending is pending and not self._closed:
                 self._revert_confirmed("confirm-timeout expired")
 
-    def _revert_confirmed(self, reason: str) -> None:
+    def _revert_confirmed(self, reason: str, *, by: int = SYSTEM_SESSION) -> None:
+        """Running back to before the confirmed commit, attributed to `by`: the session
+        that cancelled it, or the server (timeout, session end) saying why."""
         pending = self._pending
         assert pending is not None
         self._disarm_confirm()
-        self._reset(Datastore.RUNNING, pending.rollback_content, SYSTEM_SESSION,
-                    {_CONFIRM_META: None})
+        with self.sessions.server_change(f"confirmed commit reverted: {reason}"):
+            self._reset(Datastore.RUNNING, pending.rollback_content, by,
+                        {_CONFIRM_META: None})
         self._resync_candidate()
         log.warning("confirmed commit reverted", reason=reason, session=pending.session_id)
 
@@ -627,7 +634,9 @@ class NmdaStore:
         if rollback is not None:
             # RFC 6241 §8.4.1: a restart before confirmation restores the previous config.
             log.warning("reverting a confirmed commit left pending by a restart")
-            self._reset(Datastore.RUNNING, rollback, SYSTEM_SESSION, {_CONFIRM_META: None})
+            with self.sessions.server_change("confirmed commit reverted: restart"):
+                self._reset(Datastore.RUNNING, rollback, SYSTEM_SESSION,
+                            {_CONFIRM_META: None})
         elif boot_from_startup and self.forest(Datastore.STARTUP).first != NULL:
             # RFC 6241 §8.7: a (cold) boot loads running from startup.
             self._reset(Datastore.RUNNING, self.forest(Datastore.STARTUP).print("json"),

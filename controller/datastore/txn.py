@@ -11,6 +11,7 @@ from collections.abc import Callable
 from enum import StrEnum
 
 from controller.datastore.apply import Changes, JournalOp, journal_ops, refresh
+from controller.datastore.sessions import ChangedBy
 from controller.datastore.tree import Forest, UndoLog
 
 
@@ -29,10 +30,13 @@ PERSISTENT = (Datastore.RUNNING, Datastore.STARTUP, Datastore.INTENDED)
 
 
 class Transaction:
-    """Undo logs and change records of the forests one operation touches."""
+    """Undo logs and change records of the forests one operation touches, and who made
+    the change (set by the store before the commit pipeline runs, so that participants
+    can record it)."""
 
     def __init__(self, forests: Callable[[Datastore], Forest]) -> None:
         self.forest = forests
+        self.changed_by: ChangedBy | None = None
         self.undos: dict[Datastore, UndoLog] = {}
         self.changes: dict[Datastore, Changes] = {}
         self.ops: dict[Datastore, list[JournalOp]] = {}

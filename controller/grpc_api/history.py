@@ -1,7 +1,10 @@
 """Every change of <running>, with running before and after it, so that `Rollback` can
 put running back as it was before any of them (like `rollback N` on a router),
 whichever northbound made it. Stored in SQLite beside the datastores; the newest `keep`
-records are kept. gRPC commits and rollbacks carry the caller's label."""
+records are kept. gRPC commits and rollbacks carry the caller's label. Each record names
+its author (RFC 6470 §2.1 changed-by, resolved through the store's session directory):
+the user and the host the change came from, or "server" with what the server was doing
+(self-healing, a confirmed-commit revert) as the label."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +31,7 @@ class Record:
     kind: str           # commit | rollback | edit (any other change of running)
     before: str         # running (RFC 7951 JSON) before the commit
     after: str
+    source_host: str = ""   # where the user's session came from, if known
 
 
 class CommitLog:
@@ -40,20 +44,27 @@ class CommitLog:
         self._db.execute("CREATE TABLE IF NOT EXISTS commits (seq INTEGER PRIMARY KEY "
                          "AUTOINCREMENT, id TEXT UNIQUE NOT NULL, label TEXT NOT NULL, "
                          "user TEXT NOT NULL, ts REAL NOT NULL, kind TEXT NOT NULL, "
-                         "before TEXT NOT NULL, after TEXT NOT NULL)")
+                         "before TEXT NOT NULL, after TEXT NOT NULL, "
+                         "source_host TEXT NOT NULL DEFAULT '')")
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(commits)")}
+        if "source_host" not in columns:   # a history written before hosts were recorded
+            self._db.execute("ALTER TABLE commits ADD COLUMN source_host TEXT NOT NULL "
+                             "DEFAULT ''")
         self.keep = keep
         self._lock = threading.Lock()
 
-    def record(self, *, label: str, user: str, kind: str, before: str, after: str) -> Record:
+    def record(self, *, label: str, user: str, kind: str, before: str, after: str,
+               source_host: str = "") -> Record:
         commit_id = uuid.uuid4().hex[:12]
         now = time.time()
         with self._lock:
             cur = self._db.execute(
-                "INSERT INTO commits (id, label, user, ts, kind, before, after) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)", (commit_id, label, user, now, kind, before, after))
+                "INSERT INTO commits (id, label, user, ts, kind, before, after, source_host) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (commit_id, label, user, now, kind, before, after, source_host))
             seq = int(cur.lastrowid or 0)
             self._db.execute("DELETE FROM commits WHERE seq <= ?", (seq - self.keep,))
-        return Record(commit_id, seq, label, user, now, kind, before, after)
+        return Record(commit_id, seq, label, user, now, kind, before, after, source_host)
 
     def get(self, commit_id: str) -> Record | None:
         with self._lock:
@@ -72,7 +83,7 @@ class CommitLog:
             self._db.close()
 
 
-_COLUMNS = "id, seq, label, user, ts, kind, before, after"
+_COLUMNS = "id, seq, label, user, ts, kind, before, after, source_host"
 
 
 class RunningHistory:
@@ -82,11 +93,9 @@ class RunningHistory:
     change, so the label of a gRPC commit set just before it (`labelled`) is the label
     of exactly that change."""
 
-    def __init__(self, store: NmdaStore, log: CommitLog,
-                 user_of: Callable[[int], str]) -> None:
+    def __init__(self, store: NmdaStore, log: CommitLog) -> None:
         self.store = store
         self.log = log
-        self.user_of = user_of
         self._pending: tuple[str, str, str] | None = None   # label, kind, user
         self.last: Record | None = None
         with store.atomic():
@@ -112,7 +121,8 @@ class RunningHistory:
         if ds is not Datastore.RUNNING:
             return
         after = self.store.forest(Datastore.RUNNING).print("json")
-        label, kind, user = self._pending or ("", "edit", self.user_of(session_id))
+        who = self.store.sessions.changed_by(session_id)
+        label, kind, user = self._pending or (who.reason or "", "edit", who.user)
         self.last = self.log.record(label=label, user=user, kind=kind, before=self._running,
-                                    after=after)
+                                    after=after, source_host=who.source_host or "")
         self._running = after

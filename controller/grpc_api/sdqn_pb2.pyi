@@ -374,20 +374,22 @@ class RollbackRequest(_message.Message):
     def __init__(self, commit_id: _Optional[str] = ..., steps: _Optional[int] = ..., label: _Optional[str] = ...) -> None: ...
 
 class CommitRecord(_message.Message):
-    __slots__ = ("commit_id", "seq", "label", "user", "timestamp", "kind")
+    __slots__ = ("commit_id", "seq", "label", "user", "timestamp", "kind", "source_host")
     COMMIT_ID_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     LABEL_FIELD_NUMBER: _ClassVar[int]
     USER_FIELD_NUMBER: _ClassVar[int]
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_HOST_FIELD_NUMBER: _ClassVar[int]
     commit_id: str
     seq: int
     label: str
     user: str
     timestamp: float
     kind: str
-    def __init__(self, commit_id: _Optional[str] = ..., seq: _Optional[int] = ..., label: _Optional[str] = ..., user: _Optional[str] = ..., timestamp: _Optional[float] = ..., kind: _Optional[str] = ...) -> None: ...
+    source_host: str
+    def __init__(self, commit_id: _Optional[str] = ..., seq: _Optional[int] = ..., label: _Optional[str] = ..., user: _Optional[str] = ..., timestamp: _Optional[float] = ..., kind: _Optional[str] = ..., source_host: _Optional[str] = ...) -> None: ...
 
 class ListCommitsRequest(_message.Message):
     __slots__ = ("limit",)
@@ -434,12 +436,16 @@ class AlarmEvent(_message.Message):
     def __init__(self, resource: _Optional[str] = ..., alarm_type_id: _Optional[str] = ..., alarm_type_qualifier: _Optional[str] = ..., perceived_severity: _Optional[str] = ...) -> None: ...
 
 class ConfigChange(_message.Message):
-    __slots__ = ("datastore", "paths")
+    __slots__ = ("datastore", "paths", "user", "source_host")
     DATASTORE_FIELD_NUMBER: _ClassVar[int]
     PATHS_FIELD_NUMBER: _ClassVar[int]
+    USER_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_HOST_FIELD_NUMBER: _ClassVar[int]
     datastore: str
     paths: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, datastore: _Optional[str] = ..., paths: _Optional[_Iterable[str]] = ...) -> None: ...
+    user: str
+    source_host: str
+    def __init__(self, datastore: _Optional[str] = ..., paths: _Optional[_Iterable[str]] = ..., user: _Optional[str] = ..., source_host: _Optional[str] = ...) -> None: ...
 
 class WatchEvent(_message.Message):
     __slots__ = ("event_time", "service", "alarm", "config", "dropped")

@@ -19,6 +19,7 @@ from google.protobuf.message import DecodeError
 from controller.errors import NetconfError
 from controller.grpc_api.service import ControllerService, describe, status_of
 from controller.grpc_api.stubs import SERVICE, load
+from controller.restconf.access import DataAccess
 
 log = structlog.get_logger(__name__)
 
@@ -76,13 +77,14 @@ class GrpcServer:
         for method in methods:
             request_class = getattr(pb, method.input_type.name)
             behaviour = getattr(self.service, method.name)
+            access = self.service.access
             if method.server_streaming:
                 handlers[method.name] = grpc.unary_stream_rpc_method_handler(
                     _streaming(behaviour, request_class),
                     response_serializer=_serialize)
             else:
                 handlers[method.name] = grpc.unary_unary_rpc_method_handler(
-                    _unary(behaviour, request_class), response_serializer=_serialize)
+                    _unary(behaviour, request_class, access), response_serializer=_serialize)
         return grpc.method_handlers_generic_handler(SERVICE, handlers)
 
 
@@ -104,12 +106,23 @@ def _fail(context: grpc.ServicerContext, err: NetconfError) -> None:
     context.abort(status_of(err), describe(err))
 
 
-def _unary(behaviour: Callable[[Any, Any], Any], request_class: Any
+def peer_host(peer: str) -> str | None:
+    """The IP address in a gRPC peer string ("ipv4:127.0.0.1:50000", "ipv6:[::1]:50000");
+    None for other transports (a unix socket has no host)."""
+    transport, _, address = peer.partition(":")
+    if transport not in ("ipv4", "ipv6"):
+        return None
+    host = address.rsplit(":", 1)[0]
+    return host[1:-1] if host.startswith("[") else host
+
+
+def _unary(behaviour: Callable[[Any, Any], Any], request_class: Any, access: DataAccess
            ) -> Callable[[bytes, grpc.ServicerContext], Any]:
     def handle(raw: bytes, context: grpc.ServicerContext) -> Any:
         request = _parse(request_class, raw, context)
         try:
-            return behaviour(request, context)
+            with access.from_host(peer_host(context.peer())):   # RFC 6470 source-host
+                return behaviour(request, context)
         except NetconfError as err:
             _fail(context, err)
     return handle
@@ -117,6 +130,7 @@ def _unary(behaviour: Callable[[Any, Any], Any], request_class: Any
 
 def _streaming(behaviour: Callable[[Any, Any], Iterator[Any]], request_class: Any
                ) -> Callable[[bytes, grpc.ServicerContext], Iterator[Any]]:
+    """Streams only read (Watch), so they need no client host."""
     def handle(raw: bytes, context: grpc.ServicerContext) -> Iterator[Any]:
         request = _parse(request_class, raw, context)
         try:

@@ -18,6 +18,7 @@ import structlog
 
 from controller.datastore.editnode import Operation, quote
 from controller.datastore.nmda import Datastore
+from controller.datastore.sessions import SERVER
 from controller.errors import ErrorTag, NetconfError
 from controller.grpc_api import convert
 from controller.grpc_api.auth import TokenAuth
@@ -261,7 +262,8 @@ class ControllerService:
         self.user(context)
         return self.pb.ListCommitsResponse(commits=[
             self.pb.CommitRecord(commit_id=r.commit_id, seq=r.seq, label=r.label, user=r.user,
-                                 timestamp=r.timestamp, kind=r.kind)
+                                 timestamp=r.timestamp, kind=r.kind,
+                                 source_host=r.source_host)
             for r in self.history.log.recent(min(req.limit or 20, 1000))])
 
     # -- events ----------------------------------------------------------------------------------
@@ -299,9 +301,12 @@ class ControllerService:
                 alarm_type_qualifier=str(body.get("alarm-type-qualifier", "")),
                 perceived_severity=str(body.get("perceived-severity", ""))))
         else:
+            changed_by = body.get("changed-by", {})
             msg.config.CopyFrom(self.pb.ConfigChange(
                 datastore=body.get("datastore", ""),
-                paths=[e["target"] for e in body.get("edit", [])]))
+                paths=[e["target"] for e in body.get("edit", [])],
+                user=str(changed_by.get("username", SERVER)),
+                source_host=str(changed_by.get("source-host", ""))))
         return msg
 
 

@@ -17,7 +17,7 @@ import structlog
 from lxml import etree
 
 from controller.datastore.apply import JournalOp
-from controller.datastore.nmda import Datastore
+from controller.datastore.nmda import ChangedBy, Datastore
 from controller.netconf.contracts import NetconfSession, Subscription
 from controller.netconf.core import ServerCore, now_iso
 from controller.netconf.paths import to_xml_path
@@ -123,14 +123,7 @@ class Notifier:
                 or not self._has_subscribers(NETCONF_STREAM):
             return
         event = etree.Element(f"{{{NCN_NS}}}netconf-config-change", nsmap={None: NCN_NS})
-        changed_by = etree.SubElement(event, f"{{{NCN_NS}}}changed-by")
-        session = self.core.session(session_id) if session_id else None
-        if session is None:
-            etree.SubElement(changed_by, f"{{{NCN_NS}}}server")
-        else:
-            _leaf(changed_by, "username", session.username)
-            _leaf(changed_by, "session-id", str(session.session_id))
-            _leaf(changed_by, "source-host", session.source_host)
+        event.append(changed_by_element(self.core.store.sessions.changed_by(session_id)))
         _leaf(event, "datastore", ds.value)
         for kind, path, _payload in ops:
             edit = etree.SubElement(event, f"{{{NCN_NS}}}edit")
@@ -141,6 +134,20 @@ class Notifier:
                 edit.append(target)
             _leaf(edit, "operation", "delete" if kind == "delete" else "replace")
         self.publish(event)
+
+
+def changed_by_element(who: ChangedBy) -> etree._Element:
+    """RFC 6470 §2.1 `changed-by`: the server, or the user's session (any northbound's:
+    RESTCONF and gRPC accounts have a pseudo session, controller/restconf/access.py)."""
+    changed_by = etree.Element(f"{{{NCN_NS}}}changed-by", nsmap={None: NCN_NS})
+    if who.username is None:
+        etree.SubElement(changed_by, f"{{{NCN_NS}}}server")
+        return changed_by
+    _leaf(changed_by, "username", who.username)
+    _leaf(changed_by, "session-id", str(who.session_id))
+    if who.source_host:
+        _leaf(changed_by, "source-host", who.source_host)
+    return changed_by
 
 
 def _leaf(parent: etree._Element, name: str, text: str) -> etree._Element:

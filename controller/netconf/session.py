@@ -91,6 +91,8 @@ class Session:
             with self.core.sessions_lock:
                 self.core.sessions[self.session_id] = self
                 self.core.stats.in_sessions += 1
+            # RFC 6470 §2.1: changes this session makes name its user and host.
+            self.core.store.sessions.register(self.session_id, self.username, self.source_host)
             registered = True
             self._log.info("netconf session started", host=self.source_host,
                            framing="1.1" if self.chunked else "1.0")
@@ -106,6 +108,7 @@ class Session:
     def _finish(self, registered: bool) -> None:
         self._closed.set()
         if registered:
+            self.core.store.sessions.unregister(self.session_id)
             with self.core.sessions_lock:
                 self.core.sessions.pop(self.session_id, None)
                 if self.termination_reason == "dropped":

@@ -10,6 +10,9 @@ one, a private core is built over the same store.
 Why a session id per user: RESTCONF has no sessions, but the store attributes locks and
 confirmed commits to one (RFC 6241 §8.4). One stable id per account lets a RESTCONF
 client confirm its own confirmed commit and makes NETCONF locks apply to RESTCONF edits.
+The id is registered in the store's session directory with the account's name and the
+address of the client whose request is being served (`from_host`), so a change names
+its author (RFC 6470 §2.1 changed-by) whichever northbound made it.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ import hmac
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from controller.datastore.apply import JournalOp
 from controller.datastore.editnode import EditNode, Operation
@@ -33,6 +38,8 @@ from controller.netconf.nacm import NACM_XPATH, Nacm, UserAccess, access_denied
 from controller.netconf.ssh import Authenticator
 
 _CACHE_TTL_S = 300.0
+#: the client address of the request this thread serves (RESTCONF, gRPC)
+_client_host: ContextVar[str | None] = ContextVar("client_host", default=None)
 
 
 class CredentialCache:
@@ -91,6 +98,7 @@ class DataAccess:
         with self._lock:
             ids, self._sessions = list(self._sessions.values()), {}
         for session_id in ids:
+            self.store.sessions.unregister(session_id)
             self.store.session_closed(session_id)
         if self._own_core:
             if self._on_change in self.store.listeners:
@@ -108,23 +116,26 @@ class DataAccess:
     def check_password(self, username: str, password: str) -> bool:
         return self.credentials.check(username, password)
 
+    @staticmethod
+    @contextmanager
+    def from_host(host: str | None) -> Iterator[None]:
+        """Changes made in this block come from a client at `host` (its IP address)."""
+        token = _client_host.set(host)
+        try:
+            yield
+        finally:
+            _client_host.reset(token)
+
     def session_id(self, username: str) -> int:
+        """The account's pseudo session, (re)registered with the current client's host.
+        Callers about to change a datastore hold the store lock, so the change's
+        listeners see this host and no other request's."""
         with self._lock:
             found = self._sessions.get(username)
             if found is None:
                 found = self._sessions[username] = next_session_id()
-            return found
-
-    def user_of(self, session_id: int) -> str:
-        """Who made a change, from the session id the store reports it with."""
-        if session_id == 0:
-            return "controller"
-        with self._lock:
-            for user, sid in self._sessions.items():
-                if sid == session_id:
-                    return user
-        session = self.core.session(session_id)
-        return session.username if session is not None else f"session {session_id}"
+        self.store.sessions.register(found, username, _client_host.get())
+        return found
 
     def access(self, username: str) -> UserAccess | None:
         return self.core.access(username)
@@ -205,7 +216,10 @@ class DataAccess:
         return ops
 
     def discard(self, username: str) -> None:
-        self.store.discard_changes(session_id=self.session_id(username))
+        with self.store.atomic():
+            self.store.discard_changes(session_id=self.session_id(username))
 
     def cancel_commit(self, username: str, persist_id: str | None = None) -> None:
-        self.store.cancel_commit(session_id=self.session_id(username), persist_id=persist_id)
+        with self.store.atomic():
+            self.store.cancel_commit(session_id=self.session_id(username),
+                                     persist_id=persist_id)

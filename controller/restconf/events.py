@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from controller.datastore.apply import JournalOp
-from controller.datastore.nmda import Datastore, NmdaStore
+from controller.datastore.nmda import ChangedBy, Datastore, NmdaStore
 from controller.netconf.core import now_iso
 from controller.periodic import PeriodicTask
 
@@ -164,9 +164,9 @@ class EventHub:
             return
         edits = [{"target": path, "operation": "delete" if kind == "delete" else "replace"}
                  for kind, path, _ in ops if path is not None]
-        changed_by: dict[str, Any] = ({"server": [None]} if session_id == 0
-                                      else {"session-id": session_id})
-        self.publish(Event(*CONFIG_EVENT, {"changed-by": changed_by, "datastore": ds.value,
+        self.publish(Event(*CONFIG_EVENT, {"changed-by": changed_by_json(
+                                               self.store.sessions.changed_by(session_id)),
+                                           "datastore": ds.value,
                                            "edit": edits}, now_iso()))
 
     def _poll(self) -> None:
@@ -195,6 +195,17 @@ class EventHub:
         for key, (severity, cleared) in alarms.items():
             if old_alarms.get(key) != (severity, cleared):
                 self.publish(Event(*ALARM_EVENT, _alarm_body(key, severity, cleared), now))
+
+
+def changed_by_json(who: ChangedBy) -> dict[str, Any]:
+    """RFC 6470 §2.1 `changed-by` in RFC 7951 JSON: the server (an empty leaf is
+    `[null]`, RFC 7951 §6.9), or the user, its session and, when known, its host."""
+    if who.username is None:
+        return {"server": [None]}
+    out: dict[str, Any] = {"username": who.username, "session-id": who.session_id}
+    if who.source_host:
+        out["source-host"] = who.source_host
+    return out
 
 
 def read_operational(store: NmdaStore, xpath: str) -> dict[str, Any]:

@@ -168,7 +168,8 @@ class _Handler(BaseHTTPRequestHandler):
         if request.path == "/metrics" and owner.metrics is not None:
             return self._metrics(owner, request)
         request.body = self._read_body(owner)
-        return owner.app.handle(request)
+        with owner.access.from_host(self.client_address[0]):   # RFC 6470 source-host
+            return owner.app.handle(request)
 
     @staticmethod
     def _metrics(owner: RestconfServer, request: Request) -> Response:

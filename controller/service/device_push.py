@@ -39,7 +39,14 @@ class DevicePush:
         changes = list(self.changes(txn, expanded))
         if not changes:
             return None
-        staged = self.committer.prepare(changes, label=self.label())
+        # The network commit records who made the change (RFC 6470 §2.1 changed-by) and,
+        # for the server's own changes, why.
+        who = txn.changed_by
+        label = self.label()
+        if who is not None and who.reason:
+            label = f"{label}: {who.reason}"
+        staged = self.committer.prepare(changes, label=label,
+                                        user=who.user if who is not None else None)
         if staged.ready:
             return staged
         result = self.last_result = staged.result

@@ -367,7 +367,8 @@ class SelfHealer:
             return self._finish(report)
         exp.health, exp.keep = new, keep
         try:
-            self.store.reexpand()
+            with self.store.sessions.server_change(f"self-healing after {trigger}"):
+                self.store.reexpand()
         except NetconfError as exc:
             exp.health = old
             report.error = "; ".join(e.message or "" for e in exc.errors)

@@ -138,7 +138,8 @@ class ServiceManager:
                              error=str(exc))
             self.inflight.end()  # type: ignore[union-attr]
         if self.expander.committed.docs:
-            self.store.reexpand()          # the plan, operational state, pool inventory
+            with self.store.sessions.server_change("start-up recovery"):
+                self.store.reexpand()      # the plan, operational state, pool inventory
         for node in self.pool.node_ids:
             if self.oob.sync.check_sync(node).state is SyncState.OUT_OF_SYNC \
                     and self.oob.sync.sync_to(node).success:

@@ -9,7 +9,8 @@ behaviour where the network is described, with `ietf-origin` learned (RFC 8342 �
   link: measured-fidelity and generation-rate (the repeaters generating on the fibre; the
         worse end), qber = 2(1 − F)/3 (Werner pair, qnum/README.md "QKD"), polarisation drift
         rate (the APC compensating it), oper-status (down while a repeater reports the
-        fibre without light)
+        fibre without light), loss (measured from the repeaters' heralding counters,
+        controller/service/linkloss.py)
   both: last-updated (when measured) and stale (not refreshed for stale-after-rounds)
 """
 
@@ -24,6 +25,7 @@ import structlog
 from lxml import etree
 
 from controller.datastore.nmda import NmdaStore
+from controller.service.linkloss import LossEstimator
 from qnum.io import Network
 
 log = structlog.get_logger(__name__)
@@ -108,6 +110,7 @@ class NetworkStatePublisher:
         self.stale_after = stale_after
         self.round = 0
         self._seen: dict[tuple[str, str], tuple[int, str]] = {}   # (kind, id) → round, time
+        self.losses = LossEstimator()
 
     def __call__(self, readings: dict[str, str], _taken_at: float) -> None:
         network: Network | None = self.network()
@@ -115,6 +118,8 @@ class NetworkStatePublisher:
             return
         self.round += 1
         nodes, links = network_metrics(network, readings) if readings else ({}, {})
+        for link_id, loss in self.losses.update(network, readings).items():
+            links.setdefault(link_id, {})["loss"] = loss
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         for kind, measured in (("node", nodes), ("link", links)):
             for entity, st in measured.items():

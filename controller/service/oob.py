@@ -169,8 +169,10 @@ class OutOfBandGuard:
                 # A whole-datastore copy, because the engine's edit parsers do not take
                 # anydata content (controller/datastore/editparse.py); same transaction,
                 # expansion and push as an edit.
-                self.store.copy(Datastore.RUNNING, content=json.dumps(running),
-                                session_id=SYSTEM_SESSION)
+                with self.store.sessions.server_change(
+                        f"out-of-band change of {node_id} adopted"):
+                    self.store.copy(Datastore.RUNNING, content=json.dumps(running),
+                                    session_id=SYSTEM_SESSION)
             except NetconfError as exc:
                 raise ImportRefused(f"{node_id}: running refused the import: {exc}") from exc
         log.info("device configuration imported", device=node_id, kind=intent.kind)

@@ -23,13 +23,22 @@ Mapping (why each choice, where the device models leave room):
   schedule the module has no leaf for), a herald timeout no shorter than the heralding
   latency, and at most the registers its flows reserve on that side.
 * End node: source pump on while it terminates an admitted request, at the repetition
-  rate of its elementary links and on the wavelength its lightpaths use; one
-  ``application-endpoint`` per request end with the plan's memory slots.
+  rate of its elementary links and on the wavelength its lightpaths use; its detector
+  inventory (the kind's factory detectors, ``southbound.kinds``) always, so a replace never
+  deletes hardware; one ``application-endpoint`` per request end with what the plan
+  configures for the flow: its role (source or destination end of the request), memory
+  slots, the end-to-end purification (rounds, protocol),
+  the granted time share s of the path's attempt slots, the planned rate as
+  ``target-rate`` (the plan's rate is min(r_c·s, demand), so the endpoints stop at it),
+  the round cut-off, and the detectors it measures with (all of the node's).  A plan that
+  asks an end node for more purification than its kind can run, or for an application on
+  a kind without detectors, is refused.
 * q-ROADM (circuit): per elementary link through it a quantum cross-connect with
   amplifier bypass and a timing cross-connect on the same ports (sdqn-qroadm ``must``s:
   timing follows the qubits' fibre path) on the fibres' timing-channel wavelength.  A side
-  facing a memory node uses an add/drop port of its own, a side facing another q-ROADM the
-  line degree of the fibre — exactly the ports :mod:`qnum.candidates` counts.  Channels
+  facing a memory node uses an add/drop port of its own (naming that node and the fibre to
+  it), a side facing another q-ROADM the line degree of the fibre — exactly the ports
+  :mod:`qnum.candidates` counts.  Channels
   lie on the ITU-T G.694.1 100 GHz grid and are identical on every q-ROADM of a lightpath
   (no wavelength conversion); an end node has one source, so every lightpath reaching it
   uses its wavelength (preferably the one the topology gives its fibre).
@@ -59,7 +68,7 @@ from qnum.io import DeviceKind, Link, Network, Node, QRoadm, SwitchingMode
 from qnum.physics import heralding_latency_s, qber_from_fidelity
 from qnum.plan import Assignment, Plan
 from qnum.schedule import ScheduleError, build_schedule
-from southbound.kinds import PlantRole, kind_of_module, kind_spec
+from southbound.kinds import Capabilities, PlantRole, kind_of_module, kind_spec
 
 log = structlog.get_logger(__name__)
 
@@ -182,7 +191,8 @@ class _Devices:
     signal: dict[str, dict[str, str]] = field(default_factory=dict)  # node → nm → why
     lightpaths: list[_Lightpath] = field(default_factory=list)
     routes: dict[str, dict[str, tuple[Json, str]]] = field(default_factory=dict)
-    ports: dict[str, list[str]] = field(default_factory=dict)       # port i+1 → attached node
+    #: q-ROADM → per add/drop port i+1: (attached node, the fibre to it)
+    ports: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
     tolerance: dict[str, float] = field(default_factory=dict)       # APC → rad
 
     # Repeater ------------------------------------------------------------------------------
@@ -224,18 +234,30 @@ class _Devices:
         })
 
     # End node ------------------------------------------------------------------------------
-    def endpoint(self, a: Assignment, node: str, peer: str, seg: Segment) -> None:
+    def endpoint(self, a: Assignment, node: str, peer: str, seg: Segment, role: str
+                 ) -> None:
         cand = a.candidate
         assert cand is not None
         kind = self.network.nodes[node].kind
         if kind is not DeviceKind.END_NODE:
             raise RenderError(f"flow {a.request.name} ends at {kind.value} {node}: only "
                               "sdqn-end-node has application endpoints")
+        caps = _capabilities(kind)
+        _check_purification(a, node, kind, caps)
+        if not caps.detectors:
+            raise RenderError(f"flow {a.request.name}: {kind.value} {node} has no detectors "
+                              "for the application to measure with")
         self.endpoints.setdefault(node, []).append({
             "name": a.request.name, "service": a.request.name,
             "application": f"sdqn-types:{a.request.application.value}", "peer-node": peer,
-            "memory-slots": cand.memory.get(node, 0),
+            "role": role, "memory-slots": cand.memory.get(node, 0),
             "min-fidelity": dec(a.request.min_fidelity, 6),
+            "purification-rounds": cand.purification_rounds,
+            "purification-protocol": cand.protocol,
+            "time-share": _time_share(a),
+            "target-rate": dec(a.rate_hz, 6),
+            "cutoff-time": _cutoff(a),
+            "detectors": list(caps.detectors),
         })
         rate = self.pair_rate.get(node, 0.0)
         self.pair_rate[node] = max(rate, seg.params.source_rate_hz)
@@ -255,7 +277,7 @@ class _Devices:
         if len(used) >= spec.add_drop_ports:
             raise RenderError(f"q-ROADM {roadm}: flow {flow} needs an add/drop port towards "
                               f"{neighbour}, all {spec.add_drop_ports} are in use")
-        used.append(neighbour)
+        used.append((neighbour, fibre))
         return {"add-drop-port": len(used)}
 
     def through_roadms(self, a: Assignment, seg: Segment) -> None:
@@ -407,6 +429,38 @@ def _cutoff(a: Assignment) -> str:
     return dec(cutoff, 9, ROUND_FLOOR)
 
 
+def _capabilities(kind: DeviceKind) -> Capabilities:
+    spec = kind_spec(kind.value)
+    return spec.capabilities if spec is not None else Capabilities()
+
+
+def _check_purification(a: Assignment, node: str, kind: DeviceKind, caps: Capabilities
+                        ) -> None:
+    """The end node must run the plan's end-to-end purification itself (Q-NUM purifies
+    end to end, :mod:`qnum.candidates`): refuse what its kind cannot run."""
+    assert a.candidate is not None
+    rounds, protocol = a.candidate.purification_rounds, a.candidate.protocol
+    if rounds == 0:
+        return
+    if rounds > caps.max_purification_rounds or protocol not in caps.purification_protocols:
+        can = (f"at most {caps.max_purification_rounds} rounds of "
+               f"{' or '.join(caps.purification_protocols)}"
+               if caps.max_purification_rounds and caps.purification_protocols
+               else "no purification")
+        raise RenderError(f"flow {a.request.name}: the plan purifies end to end with "
+                          f"{rounds} rounds of {protocol} at {node}, but {kind.value} "
+                          f"devices run {can}")
+
+
+def _time_share(a: Assignment) -> str:
+    """The granted share as the endpoint's time-share, rounded up (the plan's rate is
+    r_c·s; a share rounded down would deliver a hair less than planned)."""
+    share = min(1.0, a.share)
+    if share <= 0.0:
+        raise RenderError(f"flow {a.request.name}: share {a.share!r} is not positive")
+    return dec(share, 6, ROUND_CEILING)
+
+
 def _circuit(network: Network, node: str) -> QRoadm:
     spec = network.nodes[node].roadm
     if spec is None:
@@ -488,6 +542,9 @@ def _end_node(d: _Devices, node: Node) -> Json:
     if node.node_id in d.signal:
         source["signal-wavelength"] = min(d.signal[node.node_id])  # one (check_sources)
     body: Json = {"node-id": node.node_id, "source": source, "memory": _memory(node)}
+    detectors = _capabilities(node.kind).detectors
+    if detectors:
+        body["detector"] = [{"detector-id": d, "enabled": True} for d in detectors]
     if endpoints:
         body["application-endpoint"] = endpoints
     return body
@@ -508,8 +565,9 @@ def _qroadm(d: _Devices, node: Node) -> Json:
     attached = d.ports.get(node.node_id, [])
     if spec.add_drop_ports:
         body["add-drop-port"] = [
-            {"port-number": i + 1, **({"attached-node": attached[i]} if i < len(attached)
-                                      else {})} for i in range(spec.add_drop_ports)]
+            {"port-number": i + 1,
+             **({"attached-node": attached[i][0], "link-id": attached[i][1]}
+                if i < len(attached) else {})} for i in range(spec.add_drop_ports)]
     if spec.switching_mode is SwitchingMode.CIRCUIT:
         _circuit_config(body, node.node_id, spec, d.lightpaths)
     else:
@@ -622,8 +680,8 @@ def _collect(network: Network, plan: Plan) -> _Devices:
         missing = [n for n in cand.route.nodes if n not in network.nodes]
         if missing:
             raise RenderError(f"flow {a.request.name}: route crosses unknown {missing}")
-        d.endpoint(a, mem[0], mem[-1], segs[0])
-        d.endpoint(a, mem[-1], mem[0], segs[-1])
+        d.endpoint(a, mem[0], mem[-1], segs[0], "source")
+        d.endpoint(a, mem[-1], mem[0], segs[-1], "destination")
         for pos in range(1, len(mem) - 1):
             d.repeater_flow(a, mem[pos], pos)
         for seg in segs:

@@ -47,6 +47,9 @@ PRE_EMPTED = "pre-empted"
 #: Rate samples averaged for the up/degraded decision (counts are Poisson: one round of a
 #: 10 pairs/s service would swing by a third).
 RATE_WINDOW = 5
+#: Consecutive fresh rounds a measured shortfall must last before a service is degraded
+#: (alarm persistence: one short round, e.g. a shared device settling, is not a fault).
+PERSISTENCE = 3
 
 
 def now_iso() -> str:
@@ -72,6 +75,14 @@ class Observation:
     #: request name → (delivered rate, fidelity estimate, QBER) at this end node
     endpoints: Mapping[str, tuple[float, float | None, float | None]] = field(
         default_factory=dict)
+    #: oper-status degraded: some element fails (its `stable` false says so, not that it
+    #: is settling); whether the failing element serves a service is decided by the
+    #: failed links and nodes, not by this device-wide flag
+    degraded: bool = False
+
+    @property
+    def settled(self) -> bool:
+        return self.reachable and (self.stable or self.degraded)
 
 
 @dataclass(frozen=True)
@@ -105,6 +116,8 @@ class ServiceRecord:
     stale: bool = False
     #: devices that did not settle within the timeout (the degraded alarm names them)
     overran: tuple[str, ...] = ()
+    #: consecutive fresh rounds with a measured shortfall
+    short_rounds: int = 0
 
 
 def choice(a: Assignment | None) -> tuple[object, float] | None:
@@ -160,7 +173,7 @@ class ServiceStates:
                 record.planned_rate, record.min_fidelity = a.rate_hz, a.request.min_fidelity
                 record.pending = devices & set(changed)
                 record.stabilising_since = self.clock()
-                record.rates, record.overran = [], ()
+                record.rates, record.overran, record.short_rounds = [], (), 0
                 continue
             was_live = record is not None and record.admitted
             cause = a.reason or "not placed by the plan"
@@ -239,8 +252,7 @@ class ServiceStates:
                 return DOWN, f"{node} on its path is unreachable"
             if o.down:
                 return DOWN, f"{node} on its path reports itself down"
-        record.pending = {d for d in record.pending
-                          if not (d in seen and seen[d].reachable and seen[d].stable)}
+        record.pending = {d for d in record.pending if not (d in seen and seen[d].settled)}
         if record.pending:
             since = record.stabilising_since
             waited = 0.0 if since is None else self.clock() - since
@@ -256,17 +268,24 @@ class ServiceStates:
         if record.last_round is None:
             return (STABILISING if record.state in (PROVISIONING, STABILISING) else None,
                     "devices stable; waiting for the first measurement at both ends")
-        if record.stale:
-            return None, ""        # stale values decide nothing: the state stays
+        if record.stale or record.last_round != self.round:
+            return None, ""        # stale (or not refreshed this round): decides nothing
         rate = sum(record.rates) / len(record.rates) if record.rates else 0.0
         floor = record.planned_rate * (1.0 - settings.rate_tolerance)
+        shortfall = None
         if record.fidelity is not None and record.fidelity < record.min_fidelity:
-            return DEGRADED, (f"measured fidelity {record.fidelity:.4f} below min-fidelity "
-                              f"{record.min_fidelity:g}")
-        if rate < floor:
-            return DEGRADED, (f"measured rate {rate:.3g} pairs/s below the planned "
-                              f"{record.planned_rate:.3g} − {settings.rate_tolerance:.0%}")
-        return UP, "devices stable; rate and fidelity meet the objective"
+            shortfall = (f"measured fidelity {record.fidelity:.4f} below min-fidelity "
+                         f"{record.min_fidelity:g}")
+        elif rate < floor:
+            shortfall = (f"measured rate {rate:.3g} pairs/s below the planned "
+                         f"{record.planned_rate:.3g} − {settings.rate_tolerance:.0%}")
+        if shortfall is None:
+            record.short_rounds = 0
+            return UP, "devices stable; rate and fidelity meet the objective"
+        record.short_rounds += 1
+        if record.short_rounds >= PERSISTENCE or record.state == DEGRADED:
+            return DEGRADED, f"{shortfall} for {record.short_rounds} rounds"
+        return None, ""
 
     # -- plumbing ----------------------------------------------------------------------------
     def _enter(self, out: list[Transition], name: str, record: ServiceRecord | None,

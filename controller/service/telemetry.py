@@ -38,7 +38,7 @@ ReadingsObserver = Callable[[dict[str, str], float], object]
 def read_device(xml: str) -> Observation:
     """Parse a device's operational XML (any sdqn device module)."""
     root = etree.fromstring(f"<data>{xml}</data>".encode())
-    stable, down = True, False
+    stable, down, degraded = True, False, False
     for status in root.iter("{*}status"):
         if etree.QName(status.getparent()).localname in ("data",):
             continue
@@ -47,6 +47,7 @@ def read_device(xml: str) -> Observation:
             stable = stable and text == "true"
         oper = (status.findtext("{*}oper-status") or "").rsplit(":", 1)[-1]
         down = down or oper == "down"
+        degraded = degraded or oper == "degraded"
     endpoints: dict[str, tuple[float, float | None, float | None]] = {}
     for ep in root.iter(f"{{{END_NODE_NS}}}application-endpoint"):
         name = ep.findtext(f"{{{END_NODE_NS}}}name")
@@ -58,7 +59,8 @@ def read_device(xml: str) -> Observation:
         qber = state.findtext(f"{{{END_NODE_NS}}}qber")
         endpoints[name] = (rate, float(fid) if fid is not None else None,
                            float(qber) if qber is not None else None)
-    return Observation(reachable=True, stable=stable, down=down, endpoints=endpoints)
+    return Observation(reachable=True, stable=stable, down=down, endpoints=endpoints,
+                       degraded=degraded)
 
 
 #: decide(observations of this round) → per admitted request its published state

@@ -101,6 +101,40 @@ def attempt_success_probability(link: LinkParams) -> float:
     return -math.expm1(link.modes * math.log1p(-p)) if p < 1.0 else 1.0
 
 
+def channel_loss_db(
+    attempt_success: float,
+    *,
+    heralding: HeraldingScheme,
+    detector_efficiency: float,
+    modes: int = 1,
+) -> float:
+    """Span loss in dB (fibre plus insertion losses) that makes an attempt slot herald
+    with probability ``attempt_success``: the inverse of :func:`attempt_success_probability`
+    for the channel, with the detectors and heralding scheme given.  Measured success
+    ratios (heralds / attempts) thus estimate a link's loss, as QKD systems estimate
+    channel transmittance from their detection counts.  The transmissivity is capped at 1
+    (a ratio above what a lossless channel allows reads as 0 dB).  Close to
+    ``attempt_success`` = 1 (many modes over little loss) the ratio hardly depends on the
+    loss, and the estimate loses its precision."""
+    if not 0.0 < attempt_success < 1.0:
+        raise ValueError("attempt_success must lie in (0, 1)")
+    if not 0.0 < detector_efficiency <= 1.0:
+        raise ValueError("detector_efficiency must lie in (0, 1]")
+    if modes < 1:
+        raise ValueError("modes must be >= 1")
+    if heralding not in HERALDING_SCHEMES:
+        raise ValueError(f"heralding must be one of {HERALDING_SCHEMES}")
+    per_mode = -math.expm1(math.log1p(-attempt_success) / modes)
+    if heralding == "sender-receiver":
+        detection = detector_efficiency
+    elif heralding == "midpoint-source":
+        detection = detector_efficiency**2
+    else:
+        detection = detector_efficiency**2 * LINEAR_OPTICS_BSM_EFFICIENCY
+    eta = min(1.0, per_mode / detection)
+    return -10.0 * math.log10(eta)
+
+
 def heralding_latency_s(link: LinkParams) -> float:
     """Time a memory waits after an attempt before it knows the outcome."""
     one_way = link.length_km / C_FIBRE_KM_PER_S

@@ -8,23 +8,41 @@ Physics:
   rate as r(t) = r_set·(1 − d0·e^(−(t−t_w)/τ)); the source is *stable* once the relative
   deviation d0·e^(−(t−t_w)/τ) is within ``stabilisation-tolerance``.  A new set rate
   restarts the convergence from the relative step |Δr|/r.
-* Detectors count the locally kept photons (pair rate split over the enabled detectors)
-  times their efficiency, plus dark counts (log-normal measurement noise).
+* Detectors (the kind's inventory, ``southbound.kinds``) count the locally kept photons
+  (pair rate split over the enabled detectors) times their efficiency, plus dark counts
+  (log-normal measurement noise).  A dead (or disabled) detector counts nothing; a noisy
+  one has NOISY_DARK_FACTOR × its specified dark counts.
 * Application endpoints receive pairs over the shortest usable path to ``peer-node`` on
-  which every repeater runs a flow swapping between the path's two spans at it;
-  rate and fidelity come from qnum's analytic chain model (`chain_performance`) with this
-  node and the peer as end memories, and the QBER adds the residual polarisation
-  misalignment of every compensated fibre on the path (independent bit flips).  Counts
-  are Poisson-sampled with the device's seeded random stream.
+  which every repeater runs a flow swapping between the path's two spans at it.  What the
+  endpoint expects is qnum's analytic chain model (`chain_performance`) — the very model
+  the optimiser predicts with — for the endpoint's configuration: this node and the peer
+  as end memories, the ``time-share`` of every elementary link's attempt slots, the
+  ``cutoff-time`` round window and ``purification-rounds`` of ``purification-protocol``.
+  The endpoints start no more rounds than ``target-rate`` needs (the rate is
+  min(chain rate, target-rate); the fidelity that of the share).  The pairs themselves are
+  drawn once per tick for both ends of the flow (`simulators.devices.pairs`): raw pairs
+  Poisson at the chain's raw rate, each purification round pairing them up and keeping
+  one of two with the protocol's success probability, and a bit error per delivered pair
+  with the pair's QBER ⊕ the residual polarisation misalignment of every compensated fibre.
+* Locally, the endpoint's pairs are split evenly over its detectors: a dead one loses its
+  share (all dead: nothing is delivered), a noisy one turns its excess dark counts into
+  random outcomes (a flip with probability ½·excess/count rate), which raises the QBER.
+  The specified dark counts add nothing: the topology's link fidelity is measured with them.
+* State reports the pairs delivered (counter and last-tick rate) and the QBER measured on
+  them — errors/pairs over the last ESTIMATE_WINDOW_S of delivery (reaching further back
+  until it holds MIN_ESTIMATE_PAIRS pairs) — with the Werner fidelity of that QBER as
+  ``fidelity-estimate``.  Every random draw is seeded.
 """
 
 from __future__ import annotations
 
+import collections
+import itertools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from qnum.physics import chain_performance, qber_from_fidelity
+from qnum.physics import chain_performance, iterate, qber_from_fidelity
 from simulators.devices.base import (
     DEGRADED,
     DOWN,
@@ -41,6 +59,7 @@ from simulators.devices.base import (
     rate,
     seconds,
 )
+from simulators.devices.pairs import FlowOffer, JointDraw
 from simulators.devices.world import Span, xor_error
 
 #: Convergence time constant of the pair rate after warm-up (simulated seconds).
@@ -48,8 +67,15 @@ STABILISATION_TAU = 10.0
 #: Relative deviation of the pair rate at the end of warm-up.
 INITIAL_DEVIATION = 0.5
 DETECTOR_FAULTS = ("dead", "noisy")
-#: Dark-count multiplier of a detector in the "noisy" failure mode (e.g. bias drift).
-NOISY_DARK_FACTOR = 1000.0
+#: Dark-count multiplier of a detector in the "noisy" failure mode (failed cooling or bias
+#: drift: 100 /s specified becomes 1 MHz, comparable to the detector's photon load).
+NOISY_DARK_FACTOR = 1e4
+#: The QBER estimate covers the pairs of the last ESTIMATE_WINDOW_S simulated seconds,
+#: reaching back (at most MAX_ESTIMATE_AGE_S) until it holds MIN_ESTIMATE_PAIRS pairs:
+#: fewer pairs would make a single error swing the estimate across a min-fidelity.
+ESTIMATE_WINDOW_S = 60.0
+MIN_ESTIMATE_PAIRS = 200
+MAX_ESTIMATE_AGE_S = 3600.0
 
 
 @dataclass(frozen=True)
@@ -62,6 +88,74 @@ class Delivery:
     latency_s: float = 0.0
     reason: str = ""
     links: tuple[str, ...] = ()  # fibres crossed (their misalignment adds to the QBER)
+    offer: FlowOffer | None = None  # what the flow's joint draw is made from
+
+
+@dataclass(frozen=True)
+class FlowSettings:
+    """What the configuration asks of an endpoint's flow (sdqn-end-node leaves)."""
+
+    rounds: int = 0
+    protocol: str = "dejmps"
+    share: float = 1.0
+    target_rate: float | None = None
+    cutoff_s: float | None = None
+    destination: bool = False     # this end is the request's destination
+
+    @classmethod
+    def of(cls, ep: Json) -> FlowSettings:
+        target, cutoff = ep.get("target-rate"), ep.get("cutoff-time")
+        return cls(int(ep.get("purification-rounds", 0)),
+                   str(ep.get("purification-protocol", "dejmps")),
+                   float(ep.get("time-share", 1.0)),
+                   None if target is None else float(target),
+                   None if cutoff is None else float(cutoff),
+                   ep.get("role", "source") == "destination")
+
+
+@dataclass(frozen=True)
+class Detection:
+    """The endpoint's own part: which share of its pairs its detectors see, and the
+    bit-flip probability their excess dark counts add."""
+
+    accept: float = 1.0
+    flip: float = 0.0
+    reason: str = ""
+
+
+@dataclass
+class EndpointRun:
+    """Counters and the QBER estimation window of one application endpoint."""
+
+    delivered: int = 0
+    sampled_rate: float = 0.0
+    checked: int = 0
+    errors: int = 0
+    purification_attempts: int = 0
+    purification_successes: int = 0
+    window: collections.deque[tuple[float, int, int]] = field(
+        default_factory=collections.deque)     # (tick end, pairs, errors)
+
+    def record(self, now: float, dt: float, pairs: int, errors: int) -> None:
+        """One tick's pairs; a tick in which no time passed measures nothing."""
+        if dt <= 0:
+            return
+        self.delivered += pairs
+        self.checked += pairs
+        self.errors += errors
+        self.sampled_rate = pairs / dt
+        self.window.append((now, pairs, errors))
+        while self.window and self.window[0][0] <= now - MAX_ESTIMATE_AGE_S:
+            self.window.popleft()
+
+    def qber_estimate(self, now: float) -> float | None:
+        """errors/pairs over the recent window (module docstring); None if too few."""
+        pairs = errors = 0
+        for end, n, e in reversed(self.window):
+            if end <= now - ESTIMATE_WINDOW_S and pairs >= MIN_ESTIMATE_PAIRS:
+                break
+            pairs, errors = pairs + n, errors + e
+        return errors / pairs if pairs >= MIN_ESTIMATE_PAIRS else None
 
 
 class EndNode(DeviceModel):
@@ -80,8 +174,7 @@ class EndNode(DeviceModel):
         self._source_state = "off"
         self._source_changed = now
         self._measured_rate = 0.0
-        self._delivered: dict[str, int] = {}
-        self._sampled_rate: dict[str, float] = {}
+        self._runs: dict[str, EndpointRun] = {}
         self._deliveries: dict[str, Delivery] = {}
         self._detectors: dict[str, Json] = {}
         self._in_use = 0
@@ -90,7 +183,7 @@ class EndNode(DeviceModel):
         self.world.sources_stable.discard(self.node_id)
 
     def factory_body(self) -> Json:
-        detectors = [{"detector-id": "d1"}, {"detector-id": "d2"}]
+        detectors = [{"detector-id": d} for d in self.spec.capabilities.detectors]
         return {"memory": self.memory_facts(), "detector": detectors}
 
     # -- configuration -------------------------------------------------------------------
@@ -160,16 +253,22 @@ class EndNode(DeviceModel):
         for det in detectors:
             did = det["detector-id"]
             failure = self.failed.get(did)
+            efficiency = float(det.get("efficiency", 0.9))
+            flip = 0.0
             if not det.get("enabled", True) or failure == "dead":
                 oper, count, dark = DOWN, 0.0, 0.0
             else:
+                specified = float(det.get("dark-count-rate", 100))
                 factor = NOISY_DARK_FACTOR if failure == "noisy" else 1.0
-                dark = float(det.get("dark-count-rate", 100)) * factor
-                dark *= float(self.rng.lognormal(0.0, 0.05))
-                count = photons * float(det.get("efficiency", 0.9)) + dark
+                expected = specified * factor
+                dark = expected * float(self.rng.lognormal(0.0, 0.05))
+                count = photons * efficiency + dark
+                signal = photons * efficiency + expected
+                # A click from an excess dark count is a random outcome: wrong half the time.
+                flip = 0.5 * (expected - specified) / signal if signal > 0 else 0.5
                 oper = DEGRADED if failure else UP
             self._detectors[did] = {"oper": oper, "count": count, "dark": dark,
-                                    "efficiency": float(det.get("efficiency", 0.9))}
+                                    "efficiency": efficiency, "flip": flip}
             edge = self._alarms.update(f"failed:{did}", failure == "dead")
             if edge is not None:
                 notes.append(self.alarm("detector-alarm", edge, "critical", "detector failed",
@@ -185,67 +284,115 @@ class EndNode(DeviceModel):
 
     # -- endpoints -----------------------------------------------------------------------
 
-    def _path_delivery(self, peer: str) -> Delivery:
-        """Rate/fidelity over the current shortest usable path (cached per world version)."""
-        key = (self.world.version, self.world.swap_version, peer)
-        cached = self._cache.get(peer)
+    def _path_delivery(self, name: str, peer: str, settings: FlowSettings) -> Delivery:
+        """Endpoint ``name``'s expectation over the current configured path (cached per
+        world version and settings; the misalignment, which drifts, is added per tick)."""
+        key = (self.world.version, self.world.swap_version, peer, settings)
+        cached = self._cache.get(name)
         if cached is not None and cached[0] == key:
             return cached[1]
         spans = self.world.configured_path(self.node_id, peer)
         if spans:
-            delivery = self._chain(spans, peer)
+            if settings.destination:   # evaluate from the source end, as the plan does
+                spans = [span.reversed() for span in reversed(spans)]
+            delivery = self._chain(spans, settings)
         elif self.world.path(self.node_id, peer):
             delivery = Delivery(reason=f"no repeater chain to {peer} is set up")
         else:
             delivery = Delivery(reason=f"no usable path to {peer}")
-        self._cache[peer] = (key, delivery)
+        self._cache[name] = (key, delivery)
         return delivery
 
-    def _chain(self, spans: list[Span], peer: str) -> Delivery:
+    def _chain(self, spans: list[Span], settings: FlowSettings) -> Delivery:
+        """qnum's chain model for the configured flow: the optimiser's prediction for the
+        same configuration (`qnum.candidates` evaluates a candidate the same way)."""
         nodes = self.world.topology.nodes
         inner = [nodes[s.ends[1]].node_params() for s in spans[:-1]]
-        ends = (nodes[self.node_id].node_params(), nodes[peer].node_params())
-        perf = chain_performance([s.params() for s in spans], inner, end_nodes=ends)
+        ends = (nodes[spans[0].ends[0]].node_params(), nodes[spans[-1].ends[1]].node_params())
         links = tuple(i for s in spans for i in s.link_ids)
-        reason = "" if perf.rate_hz > 0 else "coherence budget exceeded on path"
-        return Delivery(perf.rate_hz, perf.fidelity, None, perf.latency_s, reason, links)
+        try:
+            perf = chain_performance([s.params() for s in spans], inner, settings.rounds,
+                                     settings.protocol, shares=[settings.share] * len(spans),
+                                     cutoff_s=settings.cutoff_s, end_nodes=ends)
+        except ValueError as exc:   # settings the chain model cannot run
+            return Delivery(reason=f"flow cannot run: {exc}", links=links)
+        if perf.rate_hz <= 0:
+            return Delivery(reason="coherence budget exceeded on path", links=links)
+        raw_rate = perf.raw_rate_hz
+        if settings.target_rate is not None:   # rounds beyond the target are not started
+            raw_rate = min(raw_rate, settings.target_rate * perf.pairs_per_output)
+        successes = [iterate(settings.protocol, perf.raw_fidelity, k)[2]
+                     for k in range(settings.rounds + 1)]
+        round_success = tuple(b / a for a, b in itertools.pairwise(successes))
+        offer = FlowOffer(raw_rate, round_success, qber_from_fidelity(perf.fidelity))
+        return Delivery(raw_rate / perf.pairs_per_output, perf.fidelity, offer.qber,
+                        perf.latency_s, links=links, offer=offer)
 
-    def _deliver(self, ep: Json) -> Delivery:
+    def _detection(self, ep: Json) -> Detection:
+        """The endpoint's pairs are split evenly over its detectors (module docstring)."""
+        listed = [d for d in ep.get("detectors") or [] if d in self._detectors]
+        if not listed:
+            return Detection()
+        usable = [self._detectors[d] for d in listed if self._detectors[d]["oper"] != DOWN]
+        if not usable:
+            return Detection(0.0, 0.0, "all endpoint detectors down")
+        return Detection(len(usable) / len(listed),
+                         sum(float(d["flip"]) for d in usable) / len(usable))
+
+    def _deliver(self, ep: Json) -> tuple[Delivery, Detection]:
         peer = ep["peer-node"]
         if peer not in self.world.topology.nodes:
-            return Delivery(reason=f"unknown peer {peer}")
+            return Delivery(reason=f"unknown peer {peer}"), Detection()
         if self._source_state != "stable":
-            return Delivery(reason=f"source {self._source_state}")
+            return Delivery(reason=f"source {self._source_state}"), Detection()
         peer_node = self.world.topology.nodes[peer]
         if peer_node.kind == "end-node" and peer not in self.world.sources_stable:
-            return Delivery(reason=f"source of {peer} not stable")
-        base = self._path_delivery(peer)
-        if base.rate_hz <= 0.0 or base.fidelity is None:
-            return Delivery(reason=base.reason or "no pairs")
-        efficiency = 1.0
-        if int(ep.get("memory-slots", 0)) == 0 and ep.get("detectors"):
-            usable = [self._detectors[d]["efficiency"] for d in ep["detectors"]
-                      if d in self._detectors and self._detectors[d]["oper"] != DOWN]
-            if not usable:
-                return Delivery(reason="all endpoint detectors down")
-            efficiency = sum(usable) / len(usable)
-        qber = xor_error([qber_from_fidelity(base.fidelity),
-                          self.world.misalignment_error(base.links)])
-        return Delivery(base.rate_hz * efficiency, 1.0 - 1.5 * qber, qber, base.latency_s,
-                        links=base.links)
+            return Delivery(reason=f"source of {peer} not stable"), Detection()
+        base = self._path_delivery(ep["name"], peer, FlowSettings.of(ep))
+        if base.offer is None or base.fidelity is None:
+            return Delivery(reason=base.reason or "no pairs"), Detection()
+        local = self._detection(ep)
+        if local.reason:
+            return Delivery(reason=local.reason), local
+        flow_qber = xor_error([qber_from_fidelity(base.fidelity),
+                               self.world.misalignment_error(base.links)])
+        offer = FlowOffer(base.offer.raw_rate_hz, base.offer.round_success, flow_qber)
+        qber = xor_error([flow_qber, local.flip])
+        return Delivery(base.rate_hz * local.accept, 1.0 - 1.5 * qber, qber, base.latency_s,
+                        links=base.links, offer=offer), local
 
-    def _step_endpoints(self, dt: float) -> list[Notification]:
+    def _local_draw(self, joint: JointDraw, local: Detection) -> tuple[int, int]:
+        """(pairs, errors) this end sees of the flow's joint draw."""
+        pairs, errors = joint.delivered, joint.errors
+        if local.accept < 1.0 and pairs:
+            kept = int(self.rng.binomial(pairs, local.accept))
+            errors = int(self.rng.hypergeometric(errors, pairs - errors, kept)) if kept else 0
+            pairs = kept
+        if local.flip > 0 and pairs:
+            fixed = int(self.rng.binomial(errors, local.flip)) if errors else 0
+            broken = int(self.rng.binomial(pairs - errors, local.flip))
+            errors += broken - fixed
+        return pairs, errors
+
+    def _step_endpoints(self, now: float, dt: float) -> list[Notification]:
         notes: list[Notification] = []
         names: set[str] = set()
         in_use = 0
         for ep in self.config.get("application-endpoint") or []:
             name = ep["name"]
             names.add(name)
-            delivery = self._deliver(ep)
+            delivery, local = self._deliver(ep)
             self._deliveries[name] = delivery
-            pairs = int(self.rng.poisson(delivery.rate_hz * dt)) if dt > 0 else 0
-            self._delivered[name] = self._delivered.get(name, 0) + pairs
-            self._sampled_rate[name] = pairs / dt if dt > 0 else delivery.rate_hz
+            run = self._runs.setdefault(name, EndpointRun())
+            pairs = errors = 0
+            if delivery.offer is not None and dt > 0:
+                joint = self.world.joint_delivery(name, (self.node_id, ep["peer-node"])).draw(
+                    (now - dt, now), delivery.offer)
+                pairs, errors = self._local_draw(joint, local)
+                for attempts, successes in joint.purification:
+                    run.purification_attempts += attempts
+                    run.purification_successes += successes
+            run.record(now, dt, pairs, errors)
             slots = int(ep.get("memory-slots", 0))
             if slots and delivery.rate_hz > 0:
                 busy = min(1.0, delivery.rate_hz * delivery.latency_s)
@@ -254,6 +401,8 @@ class EndNode(DeviceModel):
         self._in_use = in_use
         for gone in set(self._deliveries) - names:
             del self._deliveries[gone]
+            self._runs.pop(gone, None)
+            self._cache.pop(gone, None)
         return notes
 
     def _endpoint_alarm(self, ep: Json, delivery: Delivery) -> list[Notification]:
@@ -278,7 +427,7 @@ class EndNode(DeviceModel):
             return []
         notes = self._step_source(now)
         notes.extend(self._step_detectors())
-        notes.extend(self._step_endpoints(dt))
+        notes.extend(self._step_endpoints(now, dt))
         return notes
 
     def health(self, now: float) -> Health:
@@ -307,13 +456,18 @@ class EndNode(DeviceModel):
             "registers-in-use": self._in_use,
             "utilisation": prob(self._in_use / registers if registers else 0.0)}}
         endpoints = []
-        for name, delivery in self._deliveries.items():
-            st: Json = {"delivered-pairs": counter(self._delivered.get(name, 0)),
-                        "delivered-rate": rate(self._sampled_rate.get(name, 0.0))}
-            if delivery.fidelity is not None:
-                st["fidelity-estimate"] = prob(delivery.fidelity)
-            if delivery.qber is not None:
-                st["qber"] = prob(delivery.qber)
+        for name in self._deliveries:
+            run = self._runs.get(name, EndpointRun())
+            st: Json = {"delivered-pairs": counter(run.delivered),
+                        "delivered-rate": rate(run.sampled_rate)}
+            qber = run.qber_estimate(now)
+            if qber is not None:
+                st["fidelity-estimate"] = prob(1.0 - 1.5 * qber)
+                st["qber"] = prob(qber)
+            st.update({"estimation-pairs": counter(run.checked),
+                       "estimation-errors": counter(run.errors),
+                       "purification-attempts": counter(run.purification_attempts),
+                       "purification-successes": counter(run.purification_successes)})
             endpoints.append({"name": name, "state": st})
         body["application-endpoint"] = endpoints
         return body

@@ -1,8 +1,9 @@
 """Emulated quantum ROADM (module sdqn-qroadm).
 
 Physics.  Circuit mode: a cross-connect passes light when both of its ports see light —
-a degree's fibre is intact and its far end powered, an add/drop port's attached node is
-powered; its measured insertion loss scatters around the nominal one.  The delay between a
+a degree's fibre is intact and its far end powered, an add/drop port's fibre (its
+``link-id``) is intact and its attached node powered; its measured insertion loss
+scatters around the nominal one.  The delay between a
 quantum channel and its timing companion wanders (temperature-driven differential delay,
 a random walk of SKEW_DIFFUSION ps/√s around the value calibrated when the cross-connect
 was set up) and raises ``timing-skew-alarm`` beyond SKEW_TOLERANCE (detection windows are
@@ -80,9 +81,13 @@ class QRoadm(DeviceModel):
             link = self.world.topology.links.get(str(degrees.get(endpoint["degree"])))
             return (link is not None and self.world.fibre_ok(link)
                     and self.world.node_up(link.other(self.node_id)))
-        ports = {p["port-number"]: p.get("attached-node")
-                 for p in self.config.get("add-drop-port") or []}
-        attached = ports.get(endpoint.get("add-drop-port"))
+        ports = {p["port-number"]: p for p in self.config.get("add-drop-port") or []}
+        port = ports.get(endpoint.get("add-drop-port")) or {}
+        attached, fibre = port.get("attached-node"), port.get("link-id")
+        if fibre is not None:   # the access fibre must be intact (and attached at all)
+            link = self.world.topology.links.get(str(fibre))
+            if link is None or not self.world.fibre_ok(link):
+                return False
         return attached is None or self.world.node_up(str(attached))
 
     # -- circuit mode --------------------------------------------------------------------

@@ -19,15 +19,18 @@ import itertools
 import json
 import math
 import threading
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
 
 import networkx as nx
+import numpy as np
 
 from qnum.physics import LinkParams, NodeParams
 from qnum.physics.link import HeraldingScheme
+from simulators.devices.pairs import JointDelivery
 from southbound.kinds import DEVICE_KINDS, PlantRole, kind_spec
 
 NETWORKS = "ietf-network:networks"
@@ -162,6 +165,10 @@ class Span:
     def link_ids(self) -> tuple[str, ...]:
         return tuple(f.link_id for f in self.fibres)
 
+    def reversed(self) -> Span:
+        """The same run seen from its other end."""
+        return Span((self.ends[1], self.ends[0]), self.fibres[::-1], self.roadms[::-1])
+
     def params(self, *, source_rate: float | None = None, modes: int | None = None
                ) -> LinkParams:
         """qnum's elementary-link model of the span.
@@ -235,12 +242,15 @@ class World:
 
     Writers are the fault injector (cuts, crashes) and the APC models (misalignment);
     readers are all device models on the ticker thread.  `version` increases with every
-    change of connectivity so that models can cache path computations.
+    change of connectivity so that models can cache path computations.  `seed` seeds the
+    random streams the world owns (the pairs each flow delivers to both its ends).
     """
 
-    def __init__(self, topology: Topology) -> None:
+    def __init__(self, topology: Topology, *, seed: int = 0) -> None:
         self.topology = topology
+        self.seed = seed
         self._lock = threading.Lock()
+        self._deliveries: dict[tuple[str, ...], JointDelivery] = {}
         self.cut_links: set[str] = set()
         self.down_nodes: set[str] = set()
         self.misalignment: dict[str, float] = {}  # link-id -> residual angle (rad)
@@ -375,6 +385,18 @@ class World:
             spans.append(Span((start, there), tuple(fibres), tuple(roadms)))
             start, fibres, roadms = there, [], []
         return spans
+
+    def joint_delivery(self, flow: str, ends: Iterable[str]) -> JointDelivery:
+        """The pair process of flow ``flow`` between two end nodes, shared by both ends
+        (`simulators.devices.pairs`); its random stream depends on the seed and the flow
+        only, not on the order in which devices tick."""
+        key = (flow, *sorted(ends))
+        with self._lock:
+            found = self._deliveries.get(key)
+            if found is None:
+                rng = np.random.default_rng([self.seed, zlib.crc32("\0".join(key).encode())])
+                found = self._deliveries[key] = JointDelivery(rng)
+            return found
 
     # -- what the repeaters are set up to do ---------------------------------------------
 

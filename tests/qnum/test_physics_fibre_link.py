@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from qnum.physics import (
     LinkParams,
     attempt_period_s,
     attempt_success_probability,
+    channel_loss_db,
     generation_rate_hz,
     heralding_latency_s,
     plob_bound_rate,
@@ -70,6 +71,34 @@ def test_multiplexing_and_extra_loss() -> None:
     assert attempt_success_probability(link) == pytest.approx(1 - (1 - 0.081) ** 10, rel=1e-12)
     lossy = LinkParams(50.0, source_rate_hz=1e6, extra_loss_db=3.0)
     assert attempt_success_probability(lossy) == pytest.approx(10**-1.3 * 0.81, rel=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(length=st.floats(0.0, 150.0), extra=st.floats(0.0, 10.0),
+       scheme=st.sampled_from(["midpoint-source", "meet-in-the-middle", "sender-receiver"]),
+       eta_d=st.floats(0.05, 1.0), modes=st.integers(1, 64))
+def test_channel_loss_inverts_the_success_probability(length: float, extra: float,
+                                                      scheme: str, eta_d: float,
+                                                      modes: int) -> None:
+    link = LinkParams(length, source_rate_hz=1e6, heralding=scheme,  # type: ignore[arg-type]
+                      detector_efficiency=eta_d, modes=modes, extra_loss_db=extra)
+    p = attempt_success_probability(link)
+    # Near p = 1 (many modes, little loss) the inversion is ill-conditioned: the success
+    # ratio no longer tells the loss, in floating point as with any counts.
+    assume(0.0 < p < 0.99)
+    assert channel_loss_db(p, heralding=link.heralding, detector_efficiency=eta_d,
+                           modes=modes) == pytest.approx(0.2 * length + extra, abs=1e-6)
+
+
+def test_channel_loss_hand_values_and_bounds() -> None:
+    # midpoint source: p = η η_d² = 0.1 · 0.81 → 10 dB
+    assert channel_loss_db(0.081, heralding="midpoint-source",
+                           detector_efficiency=0.9) == pytest.approx(10.0, rel=1e-12)
+    # more heralds than a lossless channel allows: 0 dB, not a negative loss
+    assert channel_loss_db(0.95, heralding="sender-receiver", detector_efficiency=0.9) == 0.0
+    for bad in (0.0, 1.0):
+        with pytest.raises(ValueError):
+            channel_loss_db(bad, heralding="midpoint-source", detector_efficiency=0.9)
 
 
 def test_plob_bound_rate_hand_value() -> None:

@@ -332,6 +332,29 @@ def test_q_roadm_cross_connect_follows_its_fibres(plant: Plant) -> None:
     assert qr1.current_status()[0] == "sdqn-types:degraded"
 
 
+def test_q_roadm_add_drop_port_goes_dark_when_its_fibre_is_cut(plant: Plant) -> None:
+    qr1: QRoadm = plant["qr1"]
+    degrees = {d["link-id"]: d["degree-number"] for d in qr1.config["degree"]}
+    plant.configure("qr1", **{
+        "add-drop-port": [{"port-number": 1, "attached-node": "charlie",
+                           "link-id": "charlie-qr1"}],
+        "channel": [{"channel-id": 1, "wavelength": "1548.510", "kind": "quantum"},
+                    {"channel-id": 2, "wavelength": "1310.000", "kind": "timing"}],
+        "circuit": {"cross-connect": [
+            {"name": "q", "channel": 1, "source": {"add-drop-port": 1},
+             "destination": {"degree": degrees["qr1-r2"]}, "timing-companion": "t"},
+            {"name": "t", "channel": 2, "source": {"add-drop-port": 1},
+             "destination": {"degree": degrees["qr1-r2"]}}]}})
+    plant.run(3)
+    assert qr1.xc["q"]["oper"] == "sdqn-types:up"
+    plant.world.set_cut("charlie-qr1", True)     # charlie stays powered: only its fibre
+    plant.run(1)
+    assert qr1.xc["q"]["oper"] == qr1.xc["t"]["oper"] == "sdqn-types:down"
+    plant.world.set_cut("charlie-qr1", False)
+    plant.run(1)
+    assert qr1.xc["q"]["oper"] == "sdqn-types:up"
+
+
 def test_packet_mode_forwards_at_hardware_availability(plant: Plant) -> None:
     qr1: QRoadm = plant["qr1"]
     degrees = {d["link-id"]: d["degree-number"] for d in qr1.config["degree"]}

@@ -75,3 +75,23 @@ def test_registering_outside_the_table_is_refused() -> None:
         type("Teleporter", (DeviceModel,), {"kind": "teleporter"})
     with pytest.raises(TypeError, match="emulates 'apc' already"):
         type("SecondApc", (DeviceModel,), {"kind": "apc"})
+
+
+def test_capabilities_match_the_device_model_and_its_emulator() -> None:
+    """What the renderer may ask of a kind is what its YANG accepts and its emulator has."""
+    spec = DEVICE_KINDS["end-node"]
+    caps = spec.capabilities
+    module = Schema(list(spec.diff_modules)).ctx.get_module(spec.module)
+    yang = str(module.print_mem("yang"))
+    rounds = re.search(r'leaf purification-rounds \{\s*type uint8 \{\s*range "0\.\.(\d+)"', yang)
+    assert rounds is not None and int(rounds.group(1)) == caps.max_purification_rounds > 0
+    assert set(caps.purification_protocols) == {"bbpssw", "dejmps"}
+    from simulators.clock import ManualClock
+    from simulators.devices.world import Topology, World
+    from simulators.launcher import DEFAULT_TOPOLOGY
+
+    topology = Topology.load(DEFAULT_TOPOLOGY)
+    model = MODELS["end-node"](topology.nodes["alice"], World(topology), ManualClock())
+    factory = model.factory_config()["sdqn-end-node:end-node"]["detector"]
+    assert tuple(d["detector-id"] for d in factory) == caps.detectors == ("d1", "d2")
+    assert all(not DEVICE_KINDS[k].capabilities.detectors for k in KINDS if k != "end-node")

@@ -38,7 +38,7 @@ def store(schema: Schema, db_path: Path) -> Iterator[NmdaStore]:
     persistence = Persistence(db_path, snapshot_every=4)
     st = NmdaStore(schema, persistence=persistence)
     yield st
-    persistence.close()
+    st.close()   # also cancels a confirmed-commit timer a test left pending
 
 
 def reopen(schema: Schema, db_path: Path, **kwargs: object) -> NmdaStore:

@@ -57,8 +57,7 @@ def grpc_server(access: DataAccess, hub: EventHub) -> Iterator[GrpcServer]:  # n
     service = ControllerService(access, hub=hub,
                                 auth=TokenAuth([GrpcToken(user=u, token=f"{u}-token")
                                                 for u in USERS]),
-                                history=RunningHistory(access.store, CommitLog(None),
-                                                       access.user_of),
+                                history=RunningHistory(access.store, CommitLog(None)),
                                 solve_time_limit_s=2.0)
     server = GrpcServer(service, max_message_size=64 * 1024, max_workers=8)
     server.start()

@@ -64,6 +64,7 @@ def test_watch_streams_service_alarm_and_config_events(
         name="qkd-alice-bob", weight=3.0), target=pb.RUNNING))
     change = wait_for("config").config
     assert change.datastore == "running" and any("qkd-alice-bob" in p for p in change.paths)
+    assert (change.user, change.source_host) == ("admin", "127.0.0.1")   # RFC 6470 changed-by
     stream.cancel()
     reader.join(5)
     assert not reader.is_alive()

@@ -14,8 +14,10 @@ import pytest
 from lxml import etree
 from ncclient import manager
 
+from controller.datastore.editnode import Operation
 from controller.datastore.nmda import Datastore, NmdaStore
 from controller.netconf.server import NetconfServer
+from controller.restconf.access import DataAccess
 from tests.controller.grpc_api.conftest import Stub
 from tests.controller.netconf.conftest import DS, METRO, NMDA, SVC
 
@@ -178,3 +180,26 @@ def test_grpc_change_seen_over_netconf_and_back(stub: Callable[..., Stub], pb: A
     assert s.GetRequest(pb.GetRequestRequest(name="grpc-req")).request.priority == 9
     latest = s.ListCommits(pb.ListCommitsRequest(limit=1)).commits[0]
     assert (latest.kind, latest.user) == ("edit", "admin")   # the NETCONF session's user
+
+
+def test_history_names_who_changed_running(stub: Callable[..., Stub], pb: Any,
+                                           store: NmdaStore, access: DataAccess) -> None:
+    """Every change of running in the history names its author (RFC 6470 §2.1
+    changed-by): the user and the host of a gRPC or RESTCONF client, or the server with
+    what it was doing."""
+    s = stub()
+    s.ModifyRequest(pb.ModifyRequestRequest(request=pb.EntanglementRequest(
+        name="qkd-alice-bob", weight=2.0)))
+    s.Commit(pb.CommitRequest(label="reweigh"))
+    with access.from_host("192.0.2.7"):     # a RESTCONF request from that client
+        access.edit(Datastore.RUNNING, store.parse_json({"sdqn-services:entanglement-services": {
+            "request": [{"name": "qkd-alice-bob", "weight": "3.0"}]}}), "admin",
+            default_operation=Operation.MERGE)
+    with store.sessions.server_change("self-healing after link failure"):
+        store.edit_json(Datastore.RUNNING, {"sdqn-services:entanglement-services": {
+            "request": [{"name": "qkd-alice-bob", "weight": "4.0"}]}})
+    history = s.ListCommits(pb.ListCommitsRequest(limit=3)).commits
+    assert [(c.kind, c.user, c.source_host, c.label) for c in history] == [
+        ("edit", "server", "", "self-healing after link failure"),
+        ("edit", "admin", "192.0.2.7", ""),
+        ("commit", "admin", "127.0.0.1", "reweigh")]

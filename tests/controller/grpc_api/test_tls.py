@@ -76,8 +76,7 @@ def test_grpc_mutual_tls_maps_the_certificate_to_a_user(
     tls = TlsSettings(cert_file=server_cert, key_file=server_key, client_ca_file=ca,
                       require_client_cert=True)
     service = ControllerService(access, hub=None, auth=TokenAuth([], client_certs=True),
-                                history=RunningHistory(access.store, CommitLog(None),
-                                                       access.user_of))
+                                history=RunningHistory(access.store, CommitLog(None)))
     server = GrpcServer(service, host="localhost", credentials=credentials(tls))
     server.start()
     try:

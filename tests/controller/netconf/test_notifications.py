@@ -5,8 +5,20 @@ from __future__ import annotations
 from lxml import etree
 from ncclient import manager
 
+from controller.datastore.editnode import Operation
+from controller.datastore.nmda import Datastore, NmdaStore
 from controller.netconf.server import NetconfServer
-from tests.controller.netconf.conftest import NW, TOPO, Connect, leaf_edit
+from controller.restconf.access import DataAccess
+from tests.controller.netconf.conftest import (
+    AUTH,
+    NACM,
+    NC,
+    NW,
+    TOPO,
+    Connect,
+    leaf_edit,
+    t2,
+)
 
 NCN = "urn:ietf:params:xml:ns:yang:ietf-netconf-notifications"
 NOTIF = "urn:ietf:params:xml:ns:netconf:notification:1.0"
@@ -82,3 +94,67 @@ def test_second_subscription_and_replay_refused(connect: Connect) -> None:
         raise AssertionError("a second subscription was accepted")
     except RPCError as err:
         assert err.tag == "operation-failed"
+
+
+# Ahead of the default read-only rules (rule-lists are ordered by user, RFC 8341 §3.4.5).
+OPERATOR_WRITES = (f'<config xmlns="{NC}"><nacm xmlns="{NACM}">'
+                   '<rule-list xmlns:yang="urn:ietf:params:xml:ns:yang:1" yang:insert="first">'
+                   "<name>operator-writes</name><group>operator</group>"
+                   "<rule><name>edit</name><module-name>ietf-netconf</module-name>"
+                   "<rpc-name>edit-config</rpc-name><access-operations>exec</access-operations>"
+                   "<action>permit</action></rule>"
+                   "<rule><name>data</name><module-name>*</module-name>"
+                   "<access-operations>*</access-operations><action>permit</action></rule>"
+                   "</rule-list></nacm></config>")
+
+
+def _changed_by(change: etree._Element) -> dict[str, str | None]:
+    by = change.find(f"{{{NCN}}}changed-by")
+    assert by is not None
+    return {etree.QName(c).localname: c.text for c in by}
+
+
+def test_config_change_names_the_user_of_every_northbound(connect: Connect,
+                                                          server: NetconfServer,
+                                                          store: NmdaStore) -> None:
+    """RFC 6470 §2.1: changed-by carries the user's name, session id and source host,
+    whichever northbound made the change; the server's own changes say `server`."""
+    listener = connect()
+    listener.create_subscription()
+    admin = connect("admin")
+    admin.edit_config(target="running", config=OPERATOR_WRITES)
+    assert _changed_by(_next(listener, "netconf-config-change")) == {
+        "username": "admin", "session-id": str(admin.session_id), "source-host": "127.0.0.1"}
+    operator = connect("operator")
+    operator.edit_config(target="running", config=leaf_edit("2.5"))
+    assert _changed_by(_next(listener, "netconf-config-change")) == {
+        "username": "operator", "session-id": str(operator.session_id),
+        "source-host": "127.0.0.1"}
+
+    # RESTCONF and gRPC edit through DataAccess, as the account's pseudo session.
+    access = DataAccess(store, users=AUTH, core=server.core)
+    try:
+        with access.from_host("192.0.2.7"):
+            access.edit(Datastore.RUNNING, store.parse_xml(etree.fromstring(leaf_edit("3.5"))),
+                        "admin", default_operation=Operation.MERGE)
+        assert _changed_by(_next(listener, "netconf-config-change")) == {
+            "username": "admin", "session-id": str(access.session_id("admin")),
+            "source-host": "192.0.2.7"}
+        # A cancel-commit is the cancelling user's change (RFC 6241 §8.4.4.1).
+        admin.edit_config(target="candidate", config=leaf_edit("4.5"))
+        admin.commit(confirmed=True, persist="p1")
+        _next(listener, "netconf-config-change")
+        access.cancel_commit("admin", persist_id="p1")
+        reverted = _next(listener, "netconf-config-change")
+        assert _changed_by(reverted)["username"] == "admin"
+        assert t2(store) == "3.5"
+    finally:
+        access.close()
+
+    # The server's own change (a confirmed commit reverted on timeout, RFC 6241 §8.4.1).
+    admin.edit_config(target="candidate", config=leaf_edit("5.5"))
+    admin.commit(confirmed=True, timeout="1")
+    _next(listener, "netconf-config-change")
+    reverted = _next(listener, "netconf-config-change")
+    assert _changed_by(reverted) == {"server": None}
+    assert t2(store) == "3.5"

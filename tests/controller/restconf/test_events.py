@@ -10,10 +10,14 @@ from typing import Any
 
 import httpx
 import pytest
+from ncclient import manager
 
-from controller.datastore.nmda import NmdaStore
+from controller.datastore.nmda import Datastore, NmdaStore
+from controller.netconf.server import NetconfServer
+from controller.restconf.access import DataAccess
 from controller.restconf.events import Event, EventHub
 from controller.restconf.server import RestconfServer
+from tests.controller.netconf.conftest import leaf_edit
 from tests.controller.restconf.conftest import JSON, REQUEST
 
 STREAM = "/restconf/streams/NETCONF/json"
@@ -60,6 +64,16 @@ class Listener:
         assert result is not None
         return result
 
+    def wait_all(self, name: str, count: int, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """The first `count` events called `name`, in arrival order."""
+        def found() -> list[dict[str, Any]]:
+            return [dict(e["ietf-restconf:notification"][name]) for e in self.events
+                    if name in e["ietf-restconf:notification"]]
+
+        with self.changed:
+            assert self.changed.wait_for(lambda: len(found()) >= count, timeout), self.events
+            return found()[:count]
+
 
 @pytest.fixture
 def listener(restconf: RestconfServer) -> Iterator[Listener]:
@@ -95,3 +109,28 @@ def test_published_event_and_stream_errors(listener: Listener, hub: EventHub,
     refused = admin.get(STREAM, headers={"Accept": "application/yang-data+json"})
     assert refused.status_code == 406
     assert admin.post(STREAM).status_code == 405
+
+
+def test_config_change_event_names_who_changed_what(listener: Listener, admin: httpx.Client,
+                                                    access: DataAccess, netconf: NetconfServer,
+                                                    store: NmdaStore) -> None:
+    """RFC 6470 §2.1 changed-by in each event: the user, its session and its host, for a
+    RESTCONF edit and a NETCONF edit alike; `server` for the controller's own change."""
+    r = admin.patch(REQUEST.format("qkd-alice-bob"), headers={"Content-Type": JSON},
+                    content=json.dumps({"sdqn-services:request": [
+                        {"name": "qkd-alice-bob", "weight": "3.0"}]}))
+    assert r.status_code == 204
+    with manager.connect(host="127.0.0.1", port=netconf.port, username="admin",
+                         password="admin", hostkey_verify=False, look_for_keys=False,
+                         allow_agent=False, timeout=10) as session:
+        session.edit_config(target="running", config=leaf_edit("2.5"))
+        netconf_session = session.session_id
+    with store.sessions.server_change("test"):
+        store.edit_json(Datastore.RUNNING, {"sdqn-services:entanglement-services": {
+            "request": [{"name": "qkd-alice-bob", "weight": "4.0"}]}})
+    changes = listener.wait_all("ietf-netconf-notifications:netconf-config-change", 3)
+    assert [c["changed-by"] for c in changes] == [
+        {"username": "admin", "session-id": access.session_id("admin"),
+         "source-host": "127.0.0.1"},
+        {"username": "admin", "session-id": int(netconf_session), "source-host": "127.0.0.1"},
+        {"server": [None]}]

@@ -4,7 +4,7 @@ tests share (real NETCONF devices on localhost, simulated time on a manual clock
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -34,17 +34,18 @@ def advance(network: Network, clock: ManualClock, seconds: float, step: float = 
 
 @contextmanager
 def metro_world(*, prepare: Callable[[Network], None] | None = None,
-                services: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None
-                ) -> Iterator[World]:
+                services: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
+                extra_modules: Sequence[str] = ()) -> Iterator[World]:
     """Devices started, topology (with the emulators' ports) and demo requests committed.
 
     `prepare` runs on the started network before any commit; `services` may filter the
-    demo requests."""
+    demo requests; `extra_modules` join the product's in the store's schema (for a
+    northbound served from it)."""
     clock = ManualClock()
     net = Network(Topology.load(DEFAULT_TOPOLOGY), clock=clock, seed=11,
                   use_topology_ports=False, tick=3600, schemas=SchemaCache())
     net.start(control=False)
-    store = NmdaStore(Schema(list(PRODUCT_MODULES)))
+    store = NmdaStore(Schema([*PRODUCT_MODULES, *extra_modules]))
     manager = ServiceManager(store, time_limit_s=5, device_timeout_s=10)
     try:
         if prepare is not None:

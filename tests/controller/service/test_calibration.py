@@ -28,6 +28,7 @@ from controller.service.faults import endpoint_qbers
 from controller.service.manager import ServiceManager
 from simulators.clock import ManualClock
 from simulators.devices.apc import CALIBRATION_DURATION, Apc
+from simulators.devices.endnode import ESTIMATE_WINDOW_S
 from simulators.faults import FaultKind, FaultRequest
 from simulators.launcher import Network
 from simulators.vendor_apc import PolarixApc, PolarixApcEmulator
@@ -178,8 +179,10 @@ def test_drift_surge_over_the_qber_threshold_calibrates_urgently(world: World) -
     events = sched.run_once()
     assert [(e.apc, e.reason, e.result, e.force) for e in events] == [
         ("apc-1", "urgent-qber", "started", True)]  # one calibration for both causes
-    assert "qkd-alice-bob" in events[0].detail
-    world.advance(CALIBRATION_DURATION + 5)            # (end nodes see it one tick later)
+    # The end nodes purify the service's pairs, so the raw link r1-r2 crossed first.
+    assert "of link:r1-r2 over" in events[0].detail
+    # The end nodes measure the QBER over their last estimation window.
+    world.advance(CALIBRATION_DURATION + 5 + ESTIMATE_WINDOW_S)
     assert world.qber("qkd-alice-bob") < THRESHOLD - 0.01
     assert not world.apc("apc-1").out_of_spec
     assert sched.run_once() == [] and world.calls["apc-1"] == [True]

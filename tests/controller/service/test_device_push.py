@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,7 @@ from controller.datastore.schema import Schema
 from controller.errors import NetconfError
 from controller.service.device_push import DevicePush
 from southbound.commit import NetworkCommit
+from southbound.history import CommitHistory
 from southbound.model import DeviceChange
 from southbound.pool import SessionPool
 from tests.southbound import conftest as southbound_fixtures
@@ -61,3 +63,30 @@ def test_device_failure_rolls_back_the_datastores(apc_schema: Schema,
         assert hook.last_result is not None and hook.last_result.phase_failed == "prepare"
     finally:
         pool.close()
+
+
+def test_network_commits_record_who_changed_running(apc_schema: Schema,
+                                                    make_device: Callable[[str], Device],
+                                                    tmp_path: Path) -> None:
+    """The device-side history names the author of each change (RFC 6470 §2.1
+    changed-by): the user whose session changed running, or the server and why."""
+    devices = [make_device("d1")]
+    pool = SessionPool([d.endpoint for d in devices], adapters={"netconf": NetconfAdapter})
+    history = CommitHistory(tmp_path / "commits.sqlite")
+    controller = NmdaStore(apc_schema)
+    render = render_from_intended(["d1"], {})
+    controller.participants.append(DevicePush(NetworkCommit(pool, history=history),
+                                              lambda txn, _e: render(controller, txn)))
+    edit = ('{"sdqn-apc:apc": {"node-id": "ctl", "calibration-interval": "%d", '
+            '"target-bases": ["rectilinear", "diagonal"]}}')
+    try:
+        controller.sessions.register(41, "operator", "192.0.2.7")
+        controller.copy(Datastore.RUNNING, content=edit % 1200, session_id=41)
+        with controller.sessions.server_change("self-healing"):
+            controller.copy(Datastore.RUNNING, content=edit % 900)
+        assert [(r.user, r.label) for r in history.list()] == [
+            ("server", "datastore commit: self-healing"), ("operator", "datastore commit")]
+        assert {d.running_interval() for d in devices} == {900}
+    finally:
+        pool.close()
+        history.close()

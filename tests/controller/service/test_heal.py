@@ -254,7 +254,8 @@ def test_a_threshold_alarm_on_a_fibre_no_longer_measured_clears(world: World) ->
 
     def fidelity_alarm() -> dict[str, Any]:
         return next(a for a in alarm_list(store)
-                    if a["alarm-type-id"].endswith("fidelity-threshold"))
+                    if a["alarm-type-id"].endswith("fidelity-threshold")
+                    and "r3-dave" in a["resource"])
 
     assert fidelity_alarm()["is-cleared"] is False
     for _ in range(2):

@@ -251,6 +251,81 @@ def test_link_generation_reserves_one_register_per_flow_side(
         assert float(cutoffs[a.request.name]) <= a.candidate.cutoff_s   # rounded down
 
 
+def test_endpoints_carry_the_plan_of_their_flow(metro: Network, plan: Plan,
+                                               kinds: dict[str, str]) -> None:
+    docs = render(metro, plan, kinds)
+    for a in plan.admitted:
+        assert a.candidate is not None
+        for end in (a.request.source, a.request.destination):
+            body = docs[end]["sdqn-end-node:end-node"]
+            ep = {e["name"]: e for e in body["application-endpoint"]}[a.request.name]
+            assert ep["purification-rounds"] == a.candidate.purification_rounds > 0
+            assert ep["purification-protocol"] == a.candidate.protocol
+            assert 0 <= float(ep["time-share"]) - a.share < 1e-6       # rounded up
+            assert float(ep["target-rate"]) == pytest.approx(a.rate_hz, abs=1e-6)
+            assert float(ep["cutoff-time"]) <= a.candidate.cutoff_s    # rounded down
+            assert ep["detectors"] == ["d1", "d2"]
+    # qkd is granted more than its share floor (its rate is r_c·s = its demand); the
+    # others sit at their floor and the demand caps their rate.
+    qkd = plan.assignments["qkd-alice-bob"]
+    assert qkd.candidate is not None and qkd.share > qkd.candidate.min_share
+
+
+def test_detector_inventory_is_kept_on_every_end_node(metro: Network, plan: Plan,
+                                                      kinds: dict[str, str]) -> None:
+    for p in (plan, Plan("none", {})):
+        docs = render(metro, p, kinds)
+        for node in ("alice", "bob", "charlie", "dave"):
+            body = docs[node]["sdqn-end-node:end-node"]
+            assert body["detector"] == [{"detector-id": "d1", "enabled": True},
+                                        {"detector-id": "d2", "enabled": True}]
+
+
+def test_q_roadm_add_drop_ports_name_their_fibre(metro: Network, plan: Plan,
+                                                 kinds: dict[str, str]) -> None:
+    qr1 = render(metro, plan, kinds)["qr1"]["sdqn-qroadm:q-roadm"]
+    attached = [p for p in qr1["add-drop-port"] if "attached-node" in p]
+    assert attached
+    for port in attached:
+        link = metro.links[port["link-id"]]
+        assert {link.a, link.b} == {"qr1", port["attached-node"]}
+    assert {p["link-id"] for p in attached} == {"charlie-qr1", "qr1-r2"}
+
+
+def limited(monkeypatch: pytest.MonkeyPatch, **capabilities: Any) -> None:
+    """End nodes whose kind can do less than the real one (southbound.kinds)."""
+    from controller.service import render as render_module
+    from southbound.kinds import kind_spec
+
+    real = kind_spec("end-node")
+    assert real is not None
+    weaker = dataclasses.replace(real, capabilities=dataclasses.replace(
+        real.capabilities, **capabilities))
+    monkeypatch.setattr(render_module, "kind_spec",
+                        lambda kind: weaker if kind == "end-node" else kind_spec(kind))
+
+
+def test_plan_an_end_node_cannot_run_is_refused(metro: Network, plan: Plan,
+                                                kinds: dict[str, str],
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    limited(monkeypatch, max_purification_rounds=1)
+    with pytest.raises(RenderError, match=r"flow dqc-charlie-dave: the plan purifies end to "
+                       r"end with 2 rounds of dejmps at charlie, but end-node devices run "
+                       r"at most 1 rounds of bbpssw or dejmps"):
+        render(metro, plan, kinds)
+    limited(monkeypatch, purification_protocols=("bbpssw",))
+    with pytest.raises(RenderError, match="rounds of dejmps at charlie, but end-node devices "
+                       "run at most 3 rounds of bbpssw"):
+        render(metro, plan, kinds)
+    limited(monkeypatch, purification_protocols=(), max_purification_rounds=0)
+    with pytest.raises(RenderError, match="but end-node devices run no purification"):
+        render(metro, plan, kinds)
+    limited(monkeypatch, detectors=())
+    with pytest.raises(RenderError, match="flow dqc-charlie-dave: end-node charlie has no "
+                       "detectors"):
+        render(metro, plan, kinds)
+
+
 def tight(plan: Plan, name: str, margin: float) -> Plan:
     """The plan with request ``name``'s min-fidelity ``margin`` below its predicted one."""
     a = plan.assignments[name]

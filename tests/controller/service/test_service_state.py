@@ -178,6 +178,8 @@ def test_a_broken_path_is_down_within_one_round_and_others_are_not() -> None:
 
 def test_measurements_decide_up_or_degraded() -> None:
     states, _clock, _ = up_and_running()
+    assert states.on_round(ok(*ENDS, fid=0.85), settings=SETTINGS) == []   # one round is
+    states.on_round(ok(*ENDS, fid=0.85), settings=SETTINGS)                 # not a fault
     out = states.on_round(ok(*ENDS, fid=0.85), settings=SETTINGS)
     assert {t.name for t in out if t.new == DEGRADED} == {"qkd", "dqc"}
     assert "fidelity" in states.records["qkd"].reason
@@ -197,7 +199,8 @@ def test_stale_measurements_decide_nothing() -> None:
     states.on_round(silent, settings=SETTINGS)
     record = states.records["qkd"]
     assert record.stale and record.state == UP and record.last_updated is not None
-    states.on_round(ok(*ENDS, fid=0.85, names=("dqc",)), settings=SETTINGS)
+    for _ in range(3):
+        states.on_round(ok(*ENDS, fid=0.85, names=("dqc",)), settings=SETTINGS)
     assert states.records["qkd"].state == UP          # stale: its fidelity decides nothing
     assert states.records["dqc"].state == DEGRADED
 
