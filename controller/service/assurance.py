@@ -29,6 +29,7 @@ from controller.service.alarms import (
 from controller.service.expansion import Expansion
 from controller.service.health import NetworkHealth
 from controller.service.publish import plan_entries, publish_services, publish_solve
+from controller.service.render import service_parts
 from controller.service.service_state import (
     DEGRADED,
     Assurance,
@@ -37,6 +38,7 @@ from controller.service.service_state import (
     Transition,
     no_candidates,
 )
+from qnum.io import Network
 
 log = structlog.get_logger(__name__)
 
@@ -60,12 +62,14 @@ class ServiceAssurance:
     def __init__(self, store: NmdaStore, *, alarms: AlarmManager | None = None,
                  notify: Callable[[etree._Element], None] | None = None,
                  health: Callable[[], NetworkHealth] = NetworkHealth,
-                 node_resource: Callable[[str], str] = lambda node: node) -> None:
+                 node_resource: Callable[[str], str] = lambda node: node,
+                 network: Callable[[], Network | None] = lambda: None) -> None:
         self.store = store
         self.alarms = alarms
         self.notify = notify
         self.health = health
         self.node_resource = node_resource
+        self.network = network
         self.states = ServiceStates()
         self._plan: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()    # a commit and a telemetry round never interleave
@@ -91,9 +95,10 @@ class ServiceAssurance:
         rejected = no_candidates(
             expansion.problem.candidates if expansion.problem is not None else None,
             plan.assignments)
+        touched = self._touched(expansion, previous, inline)
         with self._lock:
             transitions = self.states.on_plan(
-                plan, before, changed=changed, pushed=pushed, inline=inline,
+                plan, before, changed=changed, pushed=pushed, inline=inline, touched=touched,
                 failed_links=expansion.health.failed_links,
                 failed_nodes=expansion.health.failed_nodes,
                 preempted=preempted, rejected=rejected)
@@ -102,6 +107,39 @@ class ServiceAssurance:
             publish_solve(self.store, plan)
         self._announce(transitions)
 
+    def _failing_at(self, health: NetworkHealth) -> set[str]:
+        """Devices that keep reporting a failed fibre: its two ends, and every device
+        watching it through a q-ROADM (its generation entry named "fibre>neighbour")."""
+        network = self.network()
+        failed = set(health.failed_links)
+        ends = {node for link in failed if network is not None and link in network.links
+                for node in (network.links[link].a, network.links[link].b)}
+        return ends | {node for node, entry in health.watch
+                       if entry.split(">", 1)[0] in failed}
+
+    @staticmethod
+    def _touched(expansion: Expansion, previous: Expansion,
+                 inline: Mapping[str, list[str]]) -> dict[str, set[str]]:
+        """Per admitted service, the devices on its path whose part serving it changed."""
+        out: dict[str, set[str]] = {}
+        plan = expansion.plan
+        if plan is None:
+            return out
+        for name, a in plan.assignments.items():
+            if not a.admitted or a.candidate is None:
+                continue
+            route = a.candidate.route
+            devices = {*route.nodes, *(d for lk in route.links for d in inline.get(lk, ()))}
+            out[name] = set()
+            for node in devices:
+                new, old = expansion.docs.get(node), previous.docs.get(node)
+                if new == old:
+                    continue
+                if new is None or old is None or service_parts(json.loads(new), name) \
+                        != service_parts(json.loads(old), name):
+                    out[name].add(node)
+        return out
+
     def on_round(self, seen: dict[str, Observation]) -> dict[str, dict[str, Any]]:
         """A telemetry round (the TelemetryLoop's `decide`)."""
         health = self.health()
@@ -109,7 +147,8 @@ class ServiceAssurance:
         with self._lock:
             transitions = self.states.on_round(seen, settings=settings,
                                                failed_links=health.failed_links,
-                                               failed_nodes=health.failed_nodes)
+                                               failed_nodes=health.failed_nodes,
+                                               failing_at=self._failing_at(health))
             if self._plan:
                 publish_services(self.store, self._plan, self.states.records)
             result = {name: _summary(r) for name, r in self.states.records.items()

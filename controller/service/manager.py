@@ -81,7 +81,8 @@ class ServiceManager:
                                                        if self.push.last_result else 0.0))
         self.assurance = ServiceAssurance(store, alarms=self.alarms, notify=notify,
                                           health=lambda: self.expander.health,
-                                          node_resource=self.healer.node_resource)
+                                          node_resource=self.healer.node_resource,
+                                          network=lambda: self.expander.committed.network)
         self._previous = self.expander.committed
         self.telemetry = TelemetryLoop(store, self.pool, lambda: self.expander.committed.plan,
                                        decide=self.assurance.on_round)

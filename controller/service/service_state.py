@@ -75,14 +75,8 @@ class Observation:
     #: request name → (delivered rate, fidelity estimate, QBER) at this end node
     endpoints: Mapping[str, tuple[float, float | None, float | None]] = field(
         default_factory=dict)
-    #: oper-status degraded: some element fails (its `stable` false says so, not that it
-    #: is settling); whether the failing element serves a service is decided by the
-    #: failed links and nodes, not by this device-wide flag
+    #: oper-status degraded: something on the device fails or is not ready yet
     degraded: bool = False
-
-    @property
-    def settled(self) -> bool:
-        return self.reachable and (self.stable or self.degraded)
 
 
 @dataclass(frozen=True)
@@ -116,8 +110,12 @@ class ServiceRecord:
     stale: bool = False
     #: devices that did not settle within the timeout (the degraded alarm names them)
     overran: tuple[str, ...] = ()
-    #: consecutive fresh rounds with a measured shortfall
+    #: consecutive fresh rounds with a measured shortfall / without one while degraded
     short_rounds: int = 0
+    good_rounds: int = 0
+    #: the delivered rate and fidelity met the objective since the last (re)configuration:
+    #: until then a shortfall is convergence (stabilising), afterwards a fault (degraded)
+    converged: bool = False
 
 
 def choice(a: Assignment | None) -> tuple[object, float] | None:
@@ -134,16 +132,19 @@ class ServiceStates:
         self.stamp = stamp
         self.records: dict[str, ServiceRecord] = {}
         self.round = 0
+        self._failing_at: set[str] = set()
 
     # -- a plan was adopted ------------------------------------------------------------------
     def on_plan(self, plan: Plan, previous: Plan | None, *, changed: Collection[str],
                 pushed: Collection[str], inline: Mapping[str, Collection[str]],
                 failed_links: Collection[str] = (), failed_nodes: Collection[str] = (),
-                preempted: Collection[str] = (), rejected: Collection[str] = ()
-                ) -> list[Transition]:
+                preempted: Collection[str] = (), rejected: Collection[str] = (),
+                touched: Mapping[str, Collection[str]] | None = None) -> list[Transition]:
         """`changed`: devices whose configuration the commit changed; `pushed`: those it
         reached; `inline`: link → devices on it that are not path nodes (APCs);
-        `rejected`: requests with no candidate configuration at all."""
+        `rejected`: requests with no candidate configuration at all; `touched`: per
+        service, the devices whose part serving it changed (default: a service whose plan
+        did not change was not touched)."""
         out: list[Transition] = []
         for name in list(self.records):
             if name not in plan.assignments:           # withdrawn: no state to keep
@@ -155,13 +156,21 @@ class ServiceStates:
                 route = a.candidate.route
                 devices = {*route.nodes, *(d for lk in route.links
                                            for d in inline.get(lk, ()))}
+                mine = set(touched[name]) & devices if touched is not None and \
+                    name in touched else devices & set(changed)
                 if record is not None and record.admitted and choice(before) == choice(a):
-                    record.planned_rate = a.rate_hz     # same configuration, same state
+                    record.planned_rate = a.rate_hz     # same plan: the state stays ...
                     record.min_fidelity = a.request.min_fidelity
+                    if touched is not None and mine:    # ... unless its part changed
+                        record.pending |= mine
+                        record.stabilising_since, record.converged = self.clock(), False
+                        self._enter(out, name, record, STABILISING,
+                                    f"configuration serving it changed on "
+                                    f"{', '.join(sorted(mine))}; waiting for them to settle")
                     continue
                 path = " → ".join(route.nodes)
                 moved = record is not None and record.admitted
-                waiting = sorted((devices & set(changed)) - set(pushed))
+                waiting = sorted(mine - set(pushed))
                 new = PROVISIONING if waiting else STABILISING
                 why = (f"waiting for {', '.join(waiting)} to take its configuration"
                        if waiting else "configuration pushed; waiting for the devices "
@@ -171,8 +180,8 @@ class ServiceStates:
                 record.admitted = True
                 record.route_nodes, record.route_links = tuple(route.nodes), tuple(route.links)
                 record.planned_rate, record.min_fidelity = a.rate_hz, a.request.min_fidelity
-                record.pending = devices & set(changed)
-                record.stabilising_since = self.clock()
+                record.pending = set(mine)
+                record.stabilising_since, record.converged = self.clock(), False
                 record.rates, record.overran, record.short_rounds = [], (), 0
                 continue
             was_live = record is not None and record.admitted
@@ -203,16 +212,20 @@ class ServiceStates:
             if record.admitted and node in record.route_nodes:
                 record.pending.add(node)
                 if record.state in (UP, DEGRADED):
-                    record.stabilising_since = self.clock()
+                    record.stabilising_since, record.converged = self.clock(), False
                     self._enter(out, name, record, STABILISING,
                                 f"{node} was configured again; waiting for it to settle")
         return out
 
     # -- a telemetry round ---------------------------------------------------------------------
     def on_round(self, seen: Mapping[str, Observation], *, settings: Assurance,
-                 failed_links: Collection[str] = (), failed_nodes: Collection[str] = ()
-                 ) -> list[Transition]:
+                 failed_links: Collection[str] = (), failed_nodes: Collection[str] = (),
+                 failing_at: Collection[str] = ()) -> list[Transition]:
+        """`failing_at`: devices at an end of a failed fibre. Such a device reports itself
+        degraded and not stable for as long as the fibre is down (it keeps watching it);
+        for a service that does not use that fibre it is not settling."""
         self.round += 1
+        self._failing_at = set(failing_at)
         out: list[Transition] = []
         stamp = self.stamp()
         for name, record in self.records.items():
@@ -252,8 +265,11 @@ class ServiceStates:
                 return DOWN, f"{node} on its path is unreachable"
             if o.down:
                 return DOWN, f"{node} on its path reports itself down"
-        record.pending = {d for d in record.pending if not (d in seen and seen[d].settled)}
+        record.pending = {d for d in record.pending if not (
+            d in seen and seen[d].reachable
+            and (seen[d].stable or (seen[d].degraded and d in self._failing_at)))}
         if record.pending:
+            record.rates = []      # what a settling path delivers says nothing yet
             since = record.stabilising_since
             waited = 0.0 if since is None else self.clock() - since
             devices = ", ".join(sorted(record.pending))
@@ -270,6 +286,10 @@ class ServiceStates:
                     "devices stable; waiting for the first measurement at both ends")
         if record.stale or record.last_round != self.round:
             return None, ""        # stale (or not refreshed this round): decides nothing
+        return self._judge(record, settings)
+
+    def _judge(self, record: ServiceRecord, settings: Assurance) -> tuple[str | None, str]:
+        """Current measurements of a settled service against its objective."""
         rate = sum(record.rates) / len(record.rates) if record.rates else 0.0
         floor = record.planned_rate * (1.0 - settings.rate_tolerance)
         shortfall = None
@@ -281,7 +301,19 @@ class ServiceStates:
                          f"{record.planned_rate:.3g} − {settings.rate_tolerance:.0%}")
         if shortfall is None:
             record.short_rounds = 0
+            if record.state == DEGRADED and record.converged:   # a fault must be over
+                record.good_rounds += 1                          # for as long as it had
+                if record.good_rounds < PERSISTENCE:             # to last (no flapping)
+                    return None, ""
+            record.converged, record.good_rounds = True, 0
             return UP, "devices stable; rate and fidelity meet the objective"
+        record.good_rounds = 0
+        if not record.converged:
+            since = record.stabilising_since
+            if since is not None and self.clock() - since > settings.stabilisation_timeout_s:
+                return DEGRADED, (f"stabilisation overran: {shortfall} after "
+                                  f"{settings.stabilisation_timeout_s:g} s")
+            return STABILISING, f"devices stable; converging: {shortfall}"
         record.short_rounds += 1
         if record.short_rounds >= PERSISTENCE or record.state == DEGRADED:
             return DEGRADED, f"{shortfall} for {record.short_rounds} rounds"

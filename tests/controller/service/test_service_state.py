@@ -183,6 +183,9 @@ def test_measurements_decide_up_or_degraded() -> None:
     out = states.on_round(ok(*ENDS, fid=0.85), settings=SETTINGS)
     assert {t.name for t in out if t.new == DEGRADED} == {"qkd", "dqc"}
     assert "fidelity" in states.records["qkd"].reason
+    for _ in range(2):                  # recovery must last as long as the fault had to
+        states.on_round(ok(*ENDS), settings=SETTINGS)
+        assert states.records["qkd"].state == DEGRADED
     states.on_round(ok(*ENDS), settings=SETTINGS)
     assert states.records["qkd"].state == UP
     for _ in range(5):   # the averaged rate falls a third below the plan
@@ -233,3 +236,38 @@ def test_a_reconfigured_device_holds_its_services_in_stabilising() -> None:
     assert {r.state for r in states.records.values()} == {UP}
 
 
+
+
+def test_a_commit_that_changes_the_configuration_serving_a_service_stabilises_it() -> None:
+    """Same plan, but a shared part of a device changed for it (a source re-tuned, a
+    cross-connect renumbered): it waits for that device; others are left alone."""
+    states, _clock, first = up_and_running()
+    out = states.on_plan(first, first, changed={"charlie"}, pushed={"charlie"}, inline={},
+                         touched={"dqc": {"charlie"}, "qkd": set()})
+    assert [(t.name, t.new) for t in out] == [("dqc", STABILISING)]
+    assert "charlie" in out[0].reason and states.records["qkd"].state == UP
+    warming = {**ok(*ENDS), "charlie": Observation(True, False, False)}
+    states.on_round(warming, settings=SETTINGS)
+    assert states.records["dqc"].state == STABILISING
+    states.on_round(ok(*ENDS), settings=SETTINGS)
+    assert states.records["dqc"].state == UP
+
+
+def test_a_rate_still_converging_after_the_devices_settle_is_stabilising() -> None:
+    states, clock = machine()
+    states.on_plan(plan(qkd=(QKD, QKD_LINKS)), None, changed=set(QKD), pushed=set(QKD),
+                   inline={})
+    for _ in range(4):
+        states.on_round(ok(*ENDS, rate=60.0), settings=SETTINGS)
+    record = states.records["qkd"]
+    assert record.state == STABILISING and "converging" in record.reason
+    states.on_round(ok(*ENDS, rate=150.0), settings=SETTINGS)     # window mean 78 ...
+    states.on_round(ok(*ENDS, rate=200.0), settings=SETTINGS)     # ... 98: converged
+    assert record.state == UP
+    clock.t = 1000.0
+    states2, clock2 = machine()
+    states2.on_plan(plan(qkd=(QKD, QKD_LINKS)), None, changed=set(QKD), pushed=set(QKD),
+                    inline={})
+    clock2.t = 101.0          # never converges: bounded by the stabilisation timeout
+    out = states2.on_round(ok(*ENDS, rate=10.0), settings=SETTINGS)
+    assert [t.new for t in out] == [DEGRADED] and "overran" in out[0].reason
