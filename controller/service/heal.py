@@ -41,6 +41,7 @@ from controller.service.alarms import (
     node_resource,
     service_resource,
 )
+from controller.service.assurance import read_settings
 from controller.service.expansion import QnumExpander
 from controller.service.faults import (
     FaultCorrelator,
@@ -51,6 +52,7 @@ from controller.service.faults import (
     parse_link_failure,
 )
 from controller.service.health import NetworkHealth
+from qnum.io import Network
 from qnum.plan import Plan
 
 log = structlog.get_logger(__name__)
@@ -120,6 +122,8 @@ class SelfHealer:
         self._since: float | None = None
         self._trigger = ""
         self._measured: dict[str, float] = {}
+        #: (kind, subject) → telemetry rounds an alarmed subject went unmeasured
+        self._unseen: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
         self._root_alarms: dict[AlarmKey, str] = {}        # key → element
         self._derived: dict[str, AlarmKey] = {}            # service → its derived alarm
@@ -192,6 +196,7 @@ class SelfHealer:
                 del self._high_qber[service]
                 if self.alarms is not None:
                     self.alarms.clear_alarm(key, f"measured QBER {value:.4f} recovered")
+        replan |= self._forget_unmonitored(fidelity, qber, network)
         if replan and self._enabled("threshold-crossing"):
             uncompensated = {link: v for link, v in self._low_links.items()
                              if not (network and link in network.links
@@ -199,6 +204,41 @@ class SelfHealer:
             with self._lock:
                 self._measured = uncompensated
             self._changed("fidelity threshold crossing")
+
+    def _forget_unmonitored(self, fidelity: Mapping[str, float], qber: Mapping[str, float],
+                            network: Network | None) -> bool:
+        """A crossing whose subject no device has measured for stale-after-rounds rounds
+        (the fibre carries no traffic any more, the service was withdrawn or moved) is
+        no longer monitored: its alarm clears with that reason and its stale value stops
+        steering the plan. True when an uncompensated link's value was dropped."""
+        limit = self.stale_after_rounds()
+        replan = False
+        for kind, active, seen, resource, type_id in (
+                ("link", self._low_links, fidelity,
+                 lambda s: link_resource(self._network_id(), s),
+                 "sdqn-alarms:fidelity-threshold"),
+                ("service", self._high_qber, qber, service_resource,
+                 "sdqn-alarms:qber-threshold")):
+            for subject in list(active):
+                if subject in seen:
+                    self._unseen.pop((kind, subject), None)
+                    continue
+                missed = self._unseen[(kind, subject)] = self._unseen.get((kind, subject), 0) + 1
+                if missed < limit:
+                    continue
+                del active[subject]
+                self._unseen.pop((kind, subject), None)
+                if self.alarms is not None:
+                    self.alarms.clear_alarm(AlarmKey(resource(subject), type_id),
+                                            f"no longer monitored: {subject} not measured "
+                                            f"for {missed} telemetry rounds")
+                replan |= kind == "link" and not (
+                    network is not None and subject in network.links
+                    and network.links[subject].compensator)
+        return replan
+
+    def stale_after_rounds(self) -> int:
+        return read_settings(self.store).stale_after_rounds
 
     def _fire(self, subject: str, value: float, apc: str | None) -> None:
         for handler in self.on_threshold:

@@ -28,6 +28,7 @@ from controller.datastore.locks import SYSTEM_SESSION
 from controller.datastore.nmda import Datastore, Expanded, NmdaStore, Transaction
 from controller.errors import NetconfError
 from controller.service.alarms import AlarmKey, AlarmManager, Severity
+from controller.service.assurance import ServiceAssurance, read_settings
 from controller.service.calibration import (
     CalibrationEvent,
     CalibrationScheduler,
@@ -40,7 +41,6 @@ from controller.service.expansion import Expansion, QnumExpander, expansion_of
 from controller.service.heal import SelfHealer
 from controller.service.netstate import NetworkStatePublisher
 from controller.service.oob import OutOfBandEvent, OutOfBandGuard
-from controller.service.publish import publish_plan
 from controller.service.telemetry import TelemetryLoop, read_device
 from southbound.adapter import AdapterError, DeviceAdapter
 from southbound.commit import NetworkCommit
@@ -48,6 +48,7 @@ from southbound.history import CommitHistory
 from southbound.inflight import InflightRecord
 from southbound.model import DeviceChange, SyncState
 from southbound.pool import SessionPool
+from southbound.sync import SyncPolicy
 
 log = structlog.get_logger(__name__)
 
@@ -83,7 +84,6 @@ class ServiceManager:
             store.participants.append(self.push)
             store.listeners.append(self._on_change)
         self.states = publish_device_states(self.pool, store)
-        self.telemetry = TelemetryLoop(store, self.pool, lambda: self.expander.committed.plan)
         self.alarms = AlarmManager(store, notify=notify)
         self.last_pushed: list[str] = []
         self._push_suspended = False
@@ -91,9 +91,17 @@ class ServiceManager:
                                  pushed=lambda: list(self.last_pushed),
                                  push_seconds=lambda: (self.push.last_result.duration_s
                                                        if self.push.last_result else 0.0))
+        self.assurance = ServiceAssurance(store, alarms=self.alarms, notify=notify,
+                                          health=lambda: self.expander.health,
+                                          node_resource=self.healer.node_resource,
+                                          network=lambda: self.expander.committed.network)
+        self._previous = self.expander.committed
+        self.telemetry = TelemetryLoop(store, self.pool, lambda: self.expander.committed.plan,
+                                       decide=self.assurance.on_round)
         self.telemetry.observers.append(self.healer.on_readings)
-        self.telemetry.observers.append(
-            NetworkStatePublisher(store, lambda: self.expander.committed.network))
+        self.telemetry.observers.append(NetworkStatePublisher(
+            store, lambda: self.expander.committed.network,
+            stale_after=lambda: read_settings(store).stale_after_rounds))
         self.events = DeviceEventStream(self.pool, self.healer.on_notification,
                                         on_stream=self.healer.on_stream)
         self.calibration = CalibrationScheduler(
@@ -152,6 +160,7 @@ class ServiceManager:
             if self.oob.sync.check_sync(node).state is SyncState.OUT_OF_SYNC \
                     and self.oob.sync.sync_to(node).success:
                 report["pushed"].append(node)
+                self.assurance.on_repushed(node)
         log.info("start-up recovery", **report)
         return report
 
@@ -215,6 +224,8 @@ class ServiceManager:
         if event.success:
             self.alarms.raise_alarm(key, Severity.WARNING, summary)
             self.alarms.clear_alarm(key, f"{event.action.value} applied")
+            if event.action is SyncPolicy.REVERT:   # the device runs intended again
+                self.assurance.on_repushed(event.node_id)
         else:
             self.alarms.raise_alarm(key, Severity.MAJOR,
                                     f"{summary}; {event.action.value} failed: {event.error}")
@@ -232,6 +243,7 @@ class ServiceManager:
             self.history.close()
 
     def _device_changes(self, _txn: Transaction, expanded: Expanded) -> Sequence[DeviceChange]:
+        self.last_pushed = []
         pending = expansion_of(expanded)
         if pending is None or self._push_suspended:
             return []
@@ -252,10 +264,11 @@ class ServiceManager:
             self.alarms.clear_alarm(REVERTED, "running committed again")
 
     def _on_adopted(self, committed: Expansion) -> None:
-        """A commit of running succeeded (pipeline phase 7): show its plan, and release
-        make-before-break bridges once the new paths are stable."""
-        if committed.plan is not None:
-            publish_plan(self.store, committed.plan)
+        """A commit of running succeeded (pipeline phase 7): service states follow the
+        plan, and make-before-break bridges are released once the new paths are stable."""
+        previous, self._previous = self._previous, committed
+        self.assurance.on_adopted(committed, previous, pushed=set(self.last_pushed),
+                                  healing=bool(self.expander.keep))
         if committed.bridges:
             self._start_release(committed)
 

@@ -4,18 +4,20 @@ The topology model has `state` containers on every quantum node and link (sdqn-t
 this fills them from each telemetry round, so an engineer reads the network's measured
 behaviour where the network is described, with `ietf-origin` learned (RFC 8342 §5.3.4):
 
-  node: oper-status, stable (device status), memory-in-use (repeater occupancy)
+  node: oper-status, stable and their last change (device status), memory-in-use
+        (repeater occupancy)
   link: measured-fidelity and generation-rate (the repeaters generating on the fibre; the
         worse end), qber = 2(1 − F)/3 (Werner pair, qnum/README.md "QKD"), polarisation drift
         rate (the APC compensating it), oper-status (down while a repeater reports the
         fibre without light), loss (measured from the repeaters' heralding counters,
         controller/service/linkloss.py)
+  both: last-updated (when measured) and stale (not refreshed for stale-after-rounds)
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,13 +35,15 @@ APC = "urn:sdqn:sdqn-apc"
 TOPO = "sdqn-topology"
 
 
-def _device_status(root: etree._Element) -> tuple[str | None, bool | None]:
+def _device_status(root: etree._Element) -> tuple[str | None, bool | None, str | None]:
+    """(oper-status, stable, when the device says its status last changed)."""
     for status in root.iter("{*}status"):
         oper = status.findtext("{*}oper-status")
         stable = status.findtext("{*}stable")
         if oper is not None or stable is not None:
-            return oper, (stable == "true") if stable is not None else None
-    return None, None
+            return (oper, (stable == "true") if stable is not None else None,
+                    status.findtext("{*}last-change"))
+    return None, None, None
 
 
 def network_metrics(network: Network, readings: Mapping[str, str]
@@ -49,12 +53,14 @@ def network_metrics(network: Network, readings: Mapping[str, str]
     links: dict[str, dict[str, Any]] = {}
     for node, xml in readings.items():
         root = etree.fromstring(f"<data>{xml}</data>".encode())
-        oper, stable = _device_status(root)
+        oper, stable, changed = _device_status(root)
         state: dict[str, Any] = {}
         if oper is not None:
             state["oper-status"] = oper if ":" in oper else f"sdqn-types:{oper}"
         if stable is not None:
             state["stable"] = stable
+        if changed is not None:
+            state["last-change"] = changed
         in_use = root.findtext(f".//{{{REPEATER}}}occupancy/{{{REPEATER}}}registers-in-use")
         if in_use is not None:
             state["memory-in-use"] = int(in_use)
@@ -93,27 +99,46 @@ def network_metrics(network: Network, readings: Mapping[str, str]
 
 
 class NetworkStatePublisher:
-    """A telemetry observer: writes the metrics of each round into <operational>."""
+    """A telemetry observer: writes the metrics of each round into <operational>, each
+    node and link with the time it was last measured and whether that is stale (not
+    refreshed for stale-after-rounds rounds: a frozen value must not look current)."""
 
-    def __init__(self, store: NmdaStore, network: Any) -> None:
+    def __init__(self, store: NmdaStore, network: Any,
+                 stale_after: Callable[[], int] = lambda: 3) -> None:
         self.store = store
         self.network = network        # () -> qnum Network | None (the committed one)
+        self.stale_after = stale_after
+        self.round = 0
+        self._seen: dict[tuple[str, str], tuple[int, str]] = {}   # (kind, id) → round, time
         self.losses = LossEstimator()
 
     def __call__(self, readings: dict[str, str], _taken_at: float) -> None:
         network: Network | None = self.network()
-        if network is None or not readings:
+        if network is None:
             return
-        nodes, links = network_metrics(network, readings)
+        self.round += 1
+        nodes, links = network_metrics(network, readings) if readings else ({}, {})
         for link_id, loss in self.losses.update(network, readings).items():
             links.setdefault(link_id, {})["loss"] = loss
+        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        for kind, measured in (("node", nodes), ("link", links)):
+            for entity, st in measured.items():
+                if st:
+                    self._seen[(kind, entity)] = (self.round, stamp)
+        limit = self.stale_after()
+        for (kind, entity), (seen, when) in self._seen.items():
+            if (kind == "node" and entity not in network.nodes) \
+                    or (kind == "link" and entity not in network.links):
+                continue
+            target = nodes if kind == "node" else links
+            entry = target.setdefault(entity, {})
+            entry["last-updated"] = when
+            entry["stale"] = self.round - seen >= limit
         schema = self.store.schema
-        base = "/ietf-network:networks/network/node/sdqn-topology:quantum-node/state"
         lbase = ("/ietf-network:networks/network/ietf-network-topology:link/"
                  "sdqn-topology:quantum-link/state")
-        stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        node_entries = [{"node-id": n, f"{TOPO}:quantum-node": {"state": {
-            **st, "last-change": stamp}}} for n, st in sorted(nodes.items()) if st]
+        node_entries = [{"node-id": n, f"{TOPO}:quantum-node": {"state": st}}
+                        for n, st in sorted(nodes.items()) if st]
         link_entries = []
         for link_id, st in sorted(links.items()):
             out: dict[str, Any] = {}
@@ -128,7 +153,9 @@ class NetworkStatePublisher:
             data["node"] = node_entries
         if link_entries:
             data["ietf-network-topology:link"] = link_entries
+        if len(data) == 1:
+            return
         try:
             self.store.merge_state(json.dumps({"ietf-network:networks": {"network": [data]}}))
         except Exception as exc:  # one bad round must not stop telemetry
-            log.error("network state publish failed", error=str(exc), base=base)
+            log.error("network state publish failed", error=str(exc))

@@ -760,3 +760,38 @@ def device_config_xml(doc: dict[str, Any]) -> str:
             return forest.print("xml")
         finally:
             forest.free()
+
+
+def service_parts(doc: Mapping[str, Any], service: str) -> str:
+    """The part of a device's configuration (RFC 7951 JSON document) that serves
+    `service`, canonical: a repeater's flow and the generation entries it swaps between;
+    an end node's endpoint, its source and the detectors it measures with; a q-ROADM's
+    cross-connects of the service; anything else (an APC) as a whole. Two documents whose
+    parts are equal configure the service identically, so a commit that changes only
+    other parts of a device does not disturb it (the service state machine relies on it)."""
+    parts: dict[str, Any] = {}
+    for top, body in doc.items():
+        if not isinstance(body, dict):
+            parts[top] = body
+        elif top.endswith(":repeater"):
+            flows = [f for f in body.get("flow", []) if service in (f.get("flow-id"),
+                                                                     f.get("service"))]
+            used = {name for f in flows for name in f.get("neighbour-links", [])}
+            parts[top] = {"flow": flows, "link": [
+                lk for lk in body.get("link-generation", {}).get("link", [])
+                if lk.get("link-id") in used]}
+        elif top.endswith(":end-node"):
+            endpoints = [e for e in body.get("application-endpoint", [])
+                         if service in (e.get("name"), e.get("service"))]
+            used = {d for e in endpoints for d in e.get("detectors", [])}
+            parts[top] = {"endpoint": endpoints, "source": body.get("source"),
+                          "detector": [d for d in body.get("detector", [])
+                                       if d.get("detector-id") in used]}
+        elif top.endswith(":q-roadm"):
+            connects = body.get("circuit", {}).get("cross-connect", [])
+            parts[top] = {"cross-connect": [
+                c for c in connects if str(c.get("name", "")).split(":")[0] == service],
+                "packet": body.get("packet")}
+        else:
+            parts[top] = body
+    return json.dumps(parts, sort_keys=True, separators=(",", ":"))

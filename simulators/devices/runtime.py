@@ -213,8 +213,19 @@ class SimDevice:
     def _on_change(self, ds: Datastore, ops: object, session_id: int) -> None:
         # Called inside the store's commit; only note the time (taking the device lock
         # here could deadlock with a tick waiting for the store) and apply on the next tick.
-        if ds is Datastore.RUNNING and self._running_changed_at is None:
+        # Until then the device says it is not stable: a status computed before the new
+        # configuration must not read as "settled with it" (the controller waits on it).
+        if ds is not Datastore.RUNNING:
+            return
+        if self._running_changed_at is None:
             self._running_changed_at = self.clock.now()
+        if self.model.configured:
+            try:
+                self.store.merge_state(json.dumps(
+                    {self.model.qname: {"status": {"stable": False}}}))
+            except Exception as exc:  # state is best effort; the next tick rewrites it
+                log.warning("could not mark the device unsettled", device=self.node_id,
+                            error=str(exc))
 
     def _sync_config(self, now: float) -> list[Notification]:
         version = self.store.versions[Datastore.RUNNING]

@@ -237,3 +237,33 @@ def test_drift_on_a_compensated_fibre_gets_an_urgent_calibration(world: World) -
     started = [e for e in list(manager.calibration.events)[before:]
                if e.reason.startswith("urgent") and e.result == "started"]
     assert len(started) == 1                   # no hammering while it calibrates
+
+
+def test_a_threshold_alarm_on_a_fibre_no_longer_measured_clears(world: World) -> None:
+    """A fidelity crossing on a fibre nobody measures any more (its traffic moved, its
+    repeater went quiet) is not left standing: after stale-after-rounds rounds without a
+    measurement it clears as no longer monitored, and its stale value stops steering."""
+    store, manager, _net, _clock = world
+    rep = "urn:sdqn:sdqn-repeater"
+    low = (f'<repeater xmlns="{rep}"><link-generation><link><link-id>r3-dave</link-id>'
+           "<state><oper-status>up</oper-status><fidelity-estimate>0.700000</fidelity-estimate>"
+           "</state></link></link-generation></repeater>")
+    quiet = f'<repeater xmlns="{rep}"><link-generation/></repeater>'
+    manager.healer.on_readings({"r3": low})
+    assert manager.healer.wait_idle(30)
+
+    def fidelity_alarm() -> dict[str, Any]:
+        return next(a for a in alarm_list(store)
+                    if a["alarm-type-id"].endswith("fidelity-threshold")
+                    and "r3-dave" in a["resource"])
+
+    assert fidelity_alarm()["is-cleared"] is False
+    for _ in range(2):
+        manager.healer.on_readings({"r3": quiet})
+    assert fidelity_alarm()["is-cleared"] is False        # not yet stale (default 3 rounds)
+    manager.healer.on_readings({"r3": quiet})
+    assert manager.healer.wait_idle(30)
+    alarm = fidelity_alarm()
+    assert alarm["is-cleared"] is True
+    assert "no longer monitored" in alarm["alarm-text"]
+    assert manager.expander.health.link_fidelity == {}     # the stale 0.7 steers nothing

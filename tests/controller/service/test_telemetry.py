@@ -53,3 +53,44 @@ def test_a_crashed_device_takes_its_services_down(
     assert after["dqc-charlie-dave"]["oper-state"] == "down"
     assert after["qkd-alice-bob"]["oper-state"] == "up"
     assert after["teleport-bob-charlie"]["oper-state"] == "up"
+
+
+def link_state(store: NmdaStore, link: str) -> dict[str, Any]:
+    data = json.loads(store.get(Datastore.OPERATIONAL, xpath=(
+        "/ietf-network:networks/network/ietf-network-topology:link"
+        f"[link-id='{link}']/sdqn-topology:quantum-link/state")))
+    links = data["ietf-network:networks"]["network"][0]["ietf-network-topology:link"]
+    state: dict[str, Any] = links[0]["sdqn-topology:quantum-link"]["state"]
+    return state
+
+
+def test_measured_values_carry_their_time_and_go_stale(
+        world: tuple[NmdaStore, ServiceManager, Network, ManualClock]) -> None:
+    store, manager, net, clock = world
+    advance(net, clock, 400)
+    manager.telemetry.poll_once()
+    qkd = states(store)["qkd-alice-bob"]
+    assert qkd["last-updated"] and qkd["stale"] is False and "measured-qber" in qkd
+    assert link_state(store, "r1-r2")["stale"] is False
+    net.devices["alice"].crash()       # alice's endpoint and r1's report go quiet ...
+    net.devices["r1"].crash()
+    for _ in range(3):
+        manager.telemetry.poll_once()
+    qkd = states(store)["qkd-alice-bob"]
+    assert qkd["stale"] is True and qkd["oper-state"] == "down"
+    assert link_state(store, "alice-r1")["stale"] is True
+    assert link_state(store, "r2-bob")["stale"] is False      # r2 still measures it
+
+
+def test_a_commit_that_does_not_touch_a_service_leaves_its_state_alone(
+        world: tuple[NmdaStore, ServiceManager, Network, ManualClock]) -> None:
+    store, manager, net, clock = world
+    advance(net, clock, 400)
+    manager.telemetry.poll_once()
+    before = states(store)["qkd-alice-bob"]
+    assert before["oper-state"] == "up"
+    store.edit_json(Datastore.RUNNING, {"sdqn-controller:controller": {
+        "optimiser": {"fidelity-alarm-threshold": "0.85"}}})         # a policy-only commit
+    after = states(store)["qkd-alice-bob"]
+    assert (after["oper-state"], after["last-change"], after["oper-state-reason"]) == (
+        before["oper-state"], before["last-change"], before["oper-state-reason"])

@@ -1,0 +1,220 @@
+"""Service assurance: each request's state in <operational> stays true, and says why.
+
+Feeds the service state machine (controller/service/service_state.py) with the plans the
+store adopts and the telemetry rounds, writes every request's state (plan decision plus
+state, reason, measurements with their time and staleness) through one writer
+(controller/service/publish.py), sends an sdqn-services `service-state-change`
+notification on every transition, and keeps the `service-degraded` alarm (RFC 8632) in
+line with the degraded state.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
+import libyang
+import structlog
+from lxml import etree
+
+from controller.datastore.nmda import Datastore, NmdaStore
+from controller.service.alarms import (
+    AlarmKey,
+    AlarmManager,
+    Severity,
+    service_resource,
+)
+from controller.service.expansion import Expansion
+from controller.service.health import NetworkHealth
+from controller.service.publish import plan_entries, publish_services, publish_solve
+from controller.service.render import service_parts
+from controller.service.service_state import (
+    DEGRADED,
+    Assurance,
+    Observation,
+    ServiceStates,
+    Transition,
+    no_candidates,
+)
+from qnum.io import Network
+
+log = structlog.get_logger(__name__)
+
+SETTINGS_PATH = "/sdqn-controller:controller/service-assurance"
+DEGRADED_ALARM = "sdqn-alarms:service-degraded"
+
+
+def read_settings(store: NmdaStore) -> Assurance:
+    """service-assurance from running (the YANG defaults where not set)."""
+    data = json.loads(store.get(Datastore.RUNNING, xpath=SETTINGS_PATH) or "{}")
+    cfg = data.get("sdqn-controller:controller", {}).get("service-assurance", {})
+    defaults = Assurance()
+    return Assurance(
+        stabilisation_timeout_s=float(cfg.get("stabilisation-timeout",
+                                              defaults.stabilisation_timeout_s)),
+        rate_tolerance=float(cfg.get("rate-tolerance", defaults.rate_tolerance)),
+        stale_after_rounds=int(cfg.get("stale-after-rounds", defaults.stale_after_rounds)))
+
+
+class ServiceAssurance:
+    def __init__(self, store: NmdaStore, *, alarms: AlarmManager | None = None,
+                 notify: Callable[[etree._Element], None] | None = None,
+                 health: Callable[[], NetworkHealth] = NetworkHealth,
+                 node_resource: Callable[[str], str] = lambda node: node,
+                 network: Callable[[], Network | None] = lambda: None) -> None:
+        self.store = store
+        self.alarms = alarms
+        self.notify = notify
+        self.health = health
+        self.node_resource = node_resource
+        self.network = network
+        self.states = ServiceStates()
+        self._plan: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()    # a commit and a telemetry round never interleave
+
+    def on_adopted(self, expansion: Expansion, previous: Expansion, *,
+                   pushed: Collection[str], healing: bool) -> None:
+        """A commit of running succeeded with this expansion (pipeline phase 7)."""
+        plan, network = expansion.plan, expansion.network
+        if plan is None:
+            return
+        changed = {n for n, doc in expansion.docs.items() if previous.docs.get(n) != doc}
+        inline: dict[str, list[str]] = {}
+        if network is not None:
+            for link_id, link in network.links.items():
+                if link.compensator is not None:
+                    inline.setdefault(link_id, []).append(link.compensator)
+        before = previous.plan
+        hit = set(expansion.health.failed_links) | set(expansion.health.failed_nodes)
+        dropped = {n for n, a in plan.assignments.items() if not a.admitted and before
+                   is not None and n in before.assignments and before.assignments[n].admitted}
+        preempted = {n for n in dropped if healing and before is not None
+                     and not hit & _elements(before.assignments[n])}
+        rejected = no_candidates(
+            expansion.problem.candidates if expansion.problem is not None else None,
+            plan.assignments)
+        touched = self._touched(expansion, previous, inline)
+        with self._lock:
+            transitions = self.states.on_plan(
+                plan, before, changed=changed, pushed=pushed, inline=inline, touched=touched,
+                failed_links=expansion.health.failed_links,
+                failed_nodes=expansion.health.failed_nodes,
+                preempted=preempted, rejected=rejected)
+            self._plan = plan_entries(self.store, plan)
+            publish_services(self.store, self._plan, self.states.records)
+            publish_solve(self.store, plan)
+        self._announce(transitions)
+
+    def _failing_at(self, health: NetworkHealth) -> set[str]:
+        """Devices that keep reporting a failed fibre: its two ends, and every device
+        watching it through a q-ROADM (its generation entry named "fibre>neighbour")."""
+        network = self.network()
+        failed = set(health.failed_links)
+        ends = {node for link in failed if network is not None and link in network.links
+                for node in (network.links[link].a, network.links[link].b)}
+        return ends | {node for node, entry in health.watch
+                       if entry.split(">", 1)[0] in failed}
+
+    @staticmethod
+    def _touched(expansion: Expansion, previous: Expansion,
+                 inline: Mapping[str, list[str]]) -> dict[str, set[str]]:
+        """Per admitted service, the devices on its path whose part serving it changed."""
+        out: dict[str, set[str]] = {}
+        plan = expansion.plan
+        if plan is None:
+            return out
+        for name, a in plan.assignments.items():
+            if not a.admitted or a.candidate is None:
+                continue
+            route = a.candidate.route
+            devices = {*route.nodes, *(d for lk in route.links for d in inline.get(lk, ()))}
+            out[name] = set()
+            for node in devices:
+                new, old = expansion.docs.get(node), previous.docs.get(node)
+                if new == old:
+                    continue
+                if new is None or old is None or service_parts(json.loads(new), name) \
+                        != service_parts(json.loads(old), name):
+                    out[name].add(node)
+        return out
+
+    def on_round(self, seen: dict[str, Observation]) -> dict[str, dict[str, Any]]:
+        """A telemetry round (the TelemetryLoop's `decide`)."""
+        health = self.health()
+        settings = read_settings(self.store)
+        with self._lock:
+            transitions = self.states.on_round(seen, settings=settings,
+                                               failed_links=health.failed_links,
+                                               failed_nodes=health.failed_nodes,
+                                               failing_at=self._failing_at(health))
+            if self._plan:
+                publish_services(self.store, self._plan, self.states.records)
+            result = {name: _summary(r) for name, r in self.states.records.items()
+                      if r.admitted}
+        self._announce(transitions)
+        return result
+
+    def on_repushed(self, node: str) -> None:
+        """A device got its whole configuration again (restart, out-of-band revert)."""
+        with self._lock:
+            transitions = self.states.on_repushed(node)
+            if transitions and self._plan:
+                publish_services(self.store, self._plan, self.states.records)
+        self._announce(transitions)
+
+    # -- notifications and alarms ------------------------------------------------------------
+    def _announce(self, transitions: list[Transition]) -> None:
+        for t in transitions:
+            log.info("service state", service=t.name, old=t.old, new=t.new, reason=t.reason)
+            self._alarm(t)
+            if self.notify is not None:
+                try:
+                    self.notify(self._notification(t))
+                except Exception as exc:  # a consumer's failure must not stop assurance
+                    log.error("service-state-change notification failed", error=str(exc))
+
+    def _alarm(self, t: Transition) -> None:
+        if self.alarms is None:
+            return
+        key = AlarmKey(service_resource(t.name), DEGRADED_ALARM)
+        if t.new == DEGRADED:
+            record = self.states.records.get(t.name)
+            roots = [self.node_resource(n)
+                     for n in (record.overran if record is not None else ())]
+            self.alarms.raise_alarm(key, Severity.MINOR, t.reason, root_causes=roots,
+                                    impacted=[service_resource(t.name)])
+        elif t.old == DEGRADED:
+            self.alarms.clear_alarm(key, f"service {t.new}: {t.reason}")
+
+    def _notification(self, t: Transition) -> etree._Element:
+        """sdqn-services service-state-change, built and validated by libyang."""
+        body = {"name": t.name, "oper-state": t.new, "reason": t.reason[:250]}
+        node = self.store.schema.ctx.parse_op(
+            "json", libyang.IOType.MEMORY,
+            json.dumps({"sdqn-services:service-state-change": body}),
+            libyang.DataType.NOTIF_YANG)
+        try:
+            text = node.print_mem("xml", pretty=False)
+        finally:
+            node.free()
+        return etree.fromstring(text)
+
+    def records(self) -> Mapping[str, Any]:
+        return self.states.records
+
+
+def _elements(a: Any) -> set[str]:
+    cand = a.candidate
+    return set() if cand is None else {*cand.route.links, *cand.route.nodes}
+
+
+def _summary(record: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"oper-state": record.state, "reason": record.reason,
+                           "stale": record.stale}
+    for key, value in (("measured-rate", record.rate), ("measured-fidelity", record.fidelity),
+                       ("measured-qber", record.qber)):
+        if value is not None:
+            out[key] = value
+    return out
