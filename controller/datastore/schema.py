@@ -10,7 +10,8 @@ could fail.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import json
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -125,6 +126,17 @@ class Schema:
         type, which libyang checks when the value is set.
         """
         return int(ffi.cast("uintptr_t", snode)) not in self.constrained
+
+    def notification_xml(self, content: Mapping[str, Any]) -> str:
+        """A YANG notification given as RFC 7951 JSON ({"module:name": {...}}), validated
+        by libyang and printed as XML (with the namespace declarations its identities and
+        instance-identifiers need), ready for an RFC 5277 <notification>."""
+        node = self.ctx.parse_op("json", libyang.IOType.MEMORY, json.dumps(content),
+                                 libyang.DataType.NOTIF_YANG)
+        try:
+            return str(node.print_mem("xml", pretty=False))
+        finally:
+            node.free()
 
     def decimal(self, schema_path: str, value: float) -> str:
         """`value` as the canonical text of the decimal64 leaf at `schema_path`, rounded

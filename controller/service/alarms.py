@@ -595,15 +595,8 @@ class AlarmManager:
         body = self._key_json(alarm.key, alarm.root_causes, alarm.impacted)
         body.update({"time": change.time, "perceived-severity": change.severity,
                      "alarm-text": change.text})
-        node = self.store.schema.ctx.parse_op(
-            "json", libyang.IOType.MEMORY,
-            json.dumps({"ietf-alarms:alarm-notification": body}),
-            libyang.DataType.NOTIF_YANG)
-        try:
-            text = node.print_mem("xml", pretty=False)
-        finally:
-            node.free()
-        return etree.fromstring(text)
+        xml = self.store.schema.notification_xml({"ietf-alarms:alarm-notification": body})
+        return etree.fromstring(xml)
 
     def _flush(self) -> None:
         """Hand queued notifications to `notify`, in order, outside the locks (a slow or

@@ -15,7 +15,6 @@ import threading
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-import libyang
 import structlog
 from lxml import etree
 
@@ -191,15 +190,8 @@ class ServiceAssurance:
     def _notification(self, t: Transition) -> etree._Element:
         """sdqn-services service-state-change, built and validated by libyang."""
         body = {"name": t.name, "oper-state": t.new, "reason": t.reason[:250]}
-        node = self.store.schema.ctx.parse_op(
-            "json", libyang.IOType.MEMORY,
-            json.dumps({"sdqn-services:service-state-change": body}),
-            libyang.DataType.NOTIF_YANG)
-        try:
-            text = node.print_mem("xml", pretty=False)
-        finally:
-            node.free()
-        return etree.fromstring(text)
+        xml = self.store.schema.notification_xml({"sdqn-services:service-state-change": body})
+        return etree.fromstring(xml)
 
     def records(self) -> Mapping[str, Any]:
         return self.states.records
