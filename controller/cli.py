@@ -41,6 +41,10 @@ app = lazy_app("sdqn: software-defined quantum networking controller", {
                      "Time from a fibre-cut notification to every affected service re-routed "
                      "and\ncommitted, on an emulated network (target ≤ 2 s, 0 unaffected "
                      "services touched)."),
+        "faults": Lazy("controller.bench.faults:main",
+                       "Inject every fault kind on the emulated metro network and report "
+                       "detection,\ncorrelation, service states, clear latency and spurious "
+                       "alarms."),
     }),
     "controller": lazy_app("The controller daemon.", {
         "run": Lazy("controller.daemon:run", "Run the controller daemon until interrupted."),

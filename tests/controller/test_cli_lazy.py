@@ -22,7 +22,7 @@ from controller.paths import REPO_ROOT
 COMMANDS = {
     "": ["solve", "demo", "alarms", "commit", "rollback", "watch", "bench", "controller",
          "sim", "request", "topology"],
-    "bench": ["datastore", "qnum", "netconf", "southbound", "sim", "restconf", "heal"],
+    "bench": ["datastore", "qnum", "netconf", "southbound", "sim", "restconf", "heal", "faults"],
     "controller": ["run"],
     "sim": ["run", "fault"],
     "request": ["add", "modify", "withdraw", "list", "show"],
