@@ -35,6 +35,7 @@ from controller.service.calibration import (
     compensators,
 )
 from controller.service.device_events import DeviceEventStream
+from controller.service.device_faults import ImpairmentMonitor
 from controller.service.device_push import DevicePush
 from controller.service.device_states import publish_device_states
 from controller.service.expansion import Expansion, QnumExpander, expansion_of
@@ -91,14 +92,18 @@ class ServiceManager:
                                  pushed=lambda: list(self.last_pushed),
                                  push_seconds=lambda: (self.push.last_result.duration_s
                                                        if self.push.last_result else 0.0))
+        self.impairments = ImpairmentMonitor(self.alarms, self.healer.node_resource)
         self.assurance = ServiceAssurance(store, alarms=self.alarms, notify=notify,
                                           health=lambda: self.expander.health,
                                           node_resource=self.healer.node_resource,
-                                          network=lambda: self.expander.committed.network)
+                                          network=lambda: self.expander.committed.network,
+                                          link_resource=self.healer.link_resource,
+                                          impairments=self.impairments.impairments)
         self._previous = self.expander.committed
         self.telemetry = TelemetryLoop(store, self.pool, lambda: self.expander.committed.plan,
                                        decide=self.assurance.on_round)
         self.telemetry.observers.append(self.healer.on_readings)
+        self.telemetry.observers.append(self.impairments)   # before decide: roots first
         self.telemetry.observers.append(NetworkStatePublisher(
             store, lambda: self.expander.committed.network,
             stale_after=lambda: read_settings(store).stale_after_rounds))
