@@ -5,7 +5,8 @@ services through it deliver.
 * ``timing-skew``: a q-ROADM cross-connect whose measured delay to its timing companion
   (sdqn-qroadm ``cross-connect/state/timing-skew``) exceeds SKEW_LIMIT_PS: coincidences
   fall outside the detection window.
-* ``detector-failure``: an end node's single-photon detector reports oper-status down.
+* ``detector-failure``: an end node's enabled single-photon detector reports oper-status
+  down (dead) or degraded (noisy).
   The node itself stays reachable and reports ``degraded`` (not ``down``), so it is a
   fault of one element rather than a ``device-failure``.
 
@@ -59,14 +60,17 @@ def impairments_of(node: str, xml: str) -> list[Impairment]:
         out.append(Impairment(node, TIMING_SKEW,
                               f"timing skew beyond {SKEW_LIMIT_PS:g} ps on "
                               f"{', '.join(sorted(skewed))}"))
-    dead = sorted(
-        det.findtext(f"{{{END_NODE_NS}}}detector-id") or "?"
-        for det in root.iter(f"{{{END_NODE_NS}}}detector")
-        if det.findtext(f"{{{END_NODE_NS}}}state/{{{END_NODE_NS}}}oper-status") == "down")
-    if dead:
+    failing = []
+    for det in root.iter(f"{{{END_NODE_NS}}}detector"):
+        if det.findtext(f"{{{END_NODE_NS}}}enabled") == "false":
+            continue                        # switched off on purpose: not a fault
+        oper = (det.findtext(f"{{{END_NODE_NS}}}state/{{{END_NODE_NS}}}oper-status")
+                or "").rsplit(":", 1)[-1]
+        if oper in ("down", "degraded"):
+            failing.append(f"{det.findtext(f'{{{END_NODE_NS}}}detector-id') or '?'} {oper}")
+    if failing:
         out.append(Impairment(node, DETECTOR_FAILURE,
-                              f"detector{'s' if len(dead) > 1 else ''} "
-                              f"{', '.join(dead)} down"))
+                              f"detector {', '.join(sorted(failing))}"))
     return out
 
 

@@ -89,3 +89,9 @@ def test_timing_skew_on_a_qroadm_degrades_the_services_through_it() -> None:
 
 
 
+
+def test_a_dead_detector_degrades_the_services_measuring_with_it() -> None:
+    with metro_world() as world:
+        check_fault_cycle(world, "alice", "sdqn-alarms:detector-failure",
+                          FaultRequest(kind=FaultKind.DETECTOR_FAILURE, target="alice",
+                                       detector="d1"))
