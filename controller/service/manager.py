@@ -34,6 +34,7 @@ from controller.service.calibration import (
     CalibrationScheduler,
     compensators,
 )
+from controller.service.calibration_watch import CalibrationWatch
 from controller.service.device_events import DeviceEventStream
 from controller.service.device_faults import ImpairmentMonitor
 from controller.service.device_push import DevicePush
@@ -116,6 +117,9 @@ class ServiceManager:
             on_event=self._on_calibration)
         self.telemetry.observers.append(
             lambda readings, _at: self.calibration.run_once(readings))
+        self.calibration_watch = CalibrationWatch(self.alarms, self.healer.node_resource)
+        self.telemetry.observers.append(
+            lambda _readings, _at: self.calibration_watch.check(self.calibration.clock()))
         # A drift crossing on a compensated fibre: calibrate its APC now.
         self.healer.on_threshold.append(
             lambda _subject, _value, apc: apc is not None
@@ -211,6 +215,7 @@ class ServiceManager:
             self.oob.start(sync_interval_s)
 
     def _on_calibration(self, event: CalibrationEvent) -> None:
+        self.calibration_watch.on_event(event)
         key = AlarmKey(self.healer.node_resource(event.apc), "sdqn-alarms:calibration-failed")
         if event.result == "failed":
             self.alarms.raise_alarm(key, Severity.MAJOR,

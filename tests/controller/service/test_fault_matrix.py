@@ -11,6 +11,13 @@ import json
 
 from controller.datastore.nmda import Datastore, NmdaStore
 from controller.service.alarms import AlarmKey, service_resource
+from controller.service.calibration_watch import (
+    ALARM as INEFFECTIVE,
+)
+from controller.service.calibration_watch import (
+    INEFFECTIVE_COUNT,
+    INEFFECTIVE_WINDOW_S,
+)
 from controller.service.manager import ServiceManager
 from simulators.clock import ManualClock
 from simulators.faults import FaultKind, FaultRequest
@@ -95,3 +102,33 @@ def test_a_dead_detector_degrades_the_services_measuring_with_it() -> None:
         check_fault_cycle(world, "alice", "sdqn-alarms:detector-failure",
                           FaultRequest(kind=FaultKind.DETECTOR_FAILURE, target="alice",
                                        detector="d1"))
+
+
+def test_an_apc_forced_to_calibrate_again_and_again_raises_calibration_ineffective(
+        ) -> None:
+    with metro_world() as (_store, manager, net, clock):
+        advance(net, clock, WARM_UP_S)
+        now = [1_000_000.0]
+        manager.calibration.clock = lambda: now[0]     # the scheduler's clock, by hand
+        apc = sorted(manager.calibration.apcs())[0]
+        key = AlarmKey(manager.healer.node_resource(apc), INEFFECTIVE)
+        started = 0
+        for _ in range(INEFFECTIVE_COUNT):
+            assert manager.alarms.get(key) is None
+            event = manager.calibration.urgent(apc)
+            assert event.result == "started", event
+            started += 1
+            now[0] += 40.0                              # each one completes ...
+            advance(net, clock, 40.0)
+            manager.telemetry.poll_once()
+        alarm = manager.alarms.get(key)                 # ... and is forced again
+        assert started == INEFFECTIVE_COUNT and alarm is not None and not alarm.cleared
+
+        now[0] += INEFFECTIVE_WINDOW_S / 2              # still within the window
+        manager.telemetry.poll_once()
+        alarm = manager.alarms.get(key)
+        assert alarm is not None and not alarm.cleared
+        now[0] += INEFFECTIVE_WINDOW_S                  # a quiet window: cleared
+        manager.telemetry.poll_once()
+        alarm = manager.alarms.get(key)
+        assert alarm is not None and alarm.cleared
