@@ -14,6 +14,9 @@ crash              the device's NETCONF server stops answering; neighbours lose 
 restart            a reboot of a live device (same as crash + immediate power-up)
 drift-surge        an APC's fibre drifts ``factor`` times faster until cleared: the
                    tracking error, then the QBER of everything crossing the fibre, rises
+timing-skew        a q-ROADM's quantum channels drift ``skew`` ps from their timing
+                   companions (beyond its 50 ps tolerance by default): coincidences fall
+                   outside the detection window; ``clear`` recalibrates the delay
 detector-failure   an end-node detector dies (``mode=dead``) or turns noisy (dark counts)
 oob-edit           a configuration change made on the device, behind the controller's
                    back (RFC 6470 netconf-config-change, changed-by server)
@@ -47,6 +50,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from controller.errors import NetconfError
 from simulators.devices.apc import DEFAULT_SURGE, Apc
 from simulators.devices.endnode import EndNode
+from simulators.devices.qroadm import SKEW_TOLERANCE_PS, QRoadm
 from simulators.devices.runtime import SimDevice, Ticker
 from simulators.devices.world import World
 
@@ -66,6 +70,9 @@ class FaultTarget(Protocol):
 log = structlog.get_logger(__name__)
 
 MAX_REQUEST = 1 << 20
+#: the timing-skew fault's default offset: well past the q-ROADM's tolerance, so the
+#: cross-connects' own wander (a fraction of a ps per √s) cannot bring it back within
+DEFAULT_SKEW_FAULT_PS = 2 * SKEW_TOLERANCE_PS
 
 
 class FaultKind(StrEnum):
@@ -74,6 +81,7 @@ class FaultKind(StrEnum):
     RESTART = "restart"
     DRIFT_SURGE = "drift-surge"
     DETECTOR_FAILURE = "detector-failure"
+    TIMING_SKEW = "timing-skew"
     OOB_EDIT = "oob-edit"
     STALL = "stall"
 
@@ -89,6 +97,8 @@ class FaultRequest(BaseModel):
     duration: float | None = Field(default=None, gt=0,
                                    description="simulated seconds until automatic clear")
     factor: float = Field(default=DEFAULT_SURGE, gt=0, description="drift-surge factor")
+    skew: float = Field(default=DEFAULT_SKEW_FAULT_PS,
+                        description="timing-skew: ps added to each timed cross-connect")
     detector: str | None = None
     mode: Literal["dead", "noisy"] = "dead"
     data: dict[str, Any] | None = Field(default=None,
@@ -120,6 +130,7 @@ class FaultInjector:
             FaultKind.RESTART: self._restart,
             FaultKind.DRIFT_SURGE: self._drift_surge,
             FaultKind.DETECTOR_FAILURE: self._detector,
+            FaultKind.TIMING_SKEW: self._timing_skew,
             FaultKind.OOB_EDIT: self._oob_edit,
             FaultKind.STALL: self._stall,
         }[request.kind]
@@ -201,6 +212,15 @@ class FaultInjector:
             else:
                 model.fail_detector(detector, req.mode)
         return f"{req.target} detector {detector} {'repaired' if req.clear else req.mode}"
+
+    def _timing_skew(self, req: FaultRequest) -> str:
+        device = self._device(req.target)
+        model = device.model
+        if not isinstance(model, QRoadm):
+            raise FaultError(f"{req.target} is not a q-ROADM")
+        with device.lock:
+            model.skew_offset = 0.0 if req.clear else req.skew
+        return f"{req.target} timing skew offset {model.skew_offset:g} ps"
 
     def _oob_edit(self, req: FaultRequest) -> str:
         device = self._device(req.target)

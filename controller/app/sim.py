@@ -16,7 +16,7 @@ import typer
 from controller.logs import configure_logging
 from simulators.clock import ScaledClock
 from simulators.devices.apc import DEFAULT_SURGE
-from simulators.faults import FaultKind, send
+from simulators.faults import DEFAULT_SKEW_FAULT_PS, FaultKind, send
 from simulators.launcher import DEFAULT_INVENTORY, DEFAULT_TOPOLOGY, Network, load_inventory
 from southbound.kinds import PlantRole
 
@@ -86,6 +86,9 @@ def fault_command(
     duration: Annotated[float | None, typer.Option(
         help="simulated seconds until the fault clears by itself")] = None,
     factor: Annotated[float, typer.Option(help="drift-surge factor")] = DEFAULT_SURGE,
+    skew: Annotated[float, typer.Option(
+        help="timing-skew: ps added to the q-ROADM's timed cross-connects")] = (
+        DEFAULT_SKEW_FAULT_PS),
     detector: Annotated[str | None, typer.Option(help="detector-id (detector-failure)")] = None,
     mode: Annotated[str, typer.Option(help="detector failure: dead | noisy")] = "dead",
     data: Annotated[str | None, typer.Option(
@@ -104,7 +107,7 @@ def fault_command(
         if control is None:
             raise FileNotFoundError(f"{inventory} names no control channel")
         fault = {"kind": kind.value, "target": target, "clear": clear, "duration": duration,
-                 "factor": factor, "detector": detector, "mode": mode,
+                 "factor": factor, "skew": skew, "detector": detector, "mode": mode,
                  "data": None if data is None else json.loads(data),
                  "seconds": seconds, "operations": operation or None}
         answer = send(control["address"], int(control["port"]), control["token"],

@@ -62,13 +62,17 @@ class ServiceAssurance:
                  notify: Callable[[etree._Element], None] | None = None,
                  health: Callable[[], NetworkHealth] = NetworkHealth,
                  node_resource: Callable[[str], str] = lambda node: node,
-                 network: Callable[[], Network | None] = lambda: None) -> None:
+                 network: Callable[[], Network | None] = lambda: None,
+                 link_resource: Callable[[str], str] = lambda link: link,
+                 impairments: Callable[[], Mapping[str, str]] = dict) -> None:
         self.store = store
         self.alarms = alarms
         self.notify = notify
         self.health = health
         self.node_resource = node_resource
         self.network = network
+        self.link_resource = link_resource
+        self.impairments = impairments
         self.states = ServiceStates()
         self._plan: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()    # a commit and a telemetry round never interleave
@@ -147,7 +151,8 @@ class ServiceAssurance:
             transitions = self.states.on_round(seen, settings=settings,
                                                failed_links=health.failed_links,
                                                failed_nodes=health.failed_nodes,
-                                               failing_at=self._failing_at(health))
+                                               failing_at=self._failing_at(health),
+                                               impaired=self.impairments())
             if self._plan:
                 publish_services(self.store, self._plan, self.states.records)
             result = {name: _summary(r) for name, r in self.states.records.items()
@@ -179,13 +184,26 @@ class ServiceAssurance:
             return
         key = AlarmKey(service_resource(t.name), DEGRADED_ALARM)
         if t.new == DEGRADED:
-            record = self.states.records.get(t.name)
-            roots = [self.node_resource(n)
-                     for n in (record.overran if record is not None else ())]
+            roots = self._root_causes(t.name)
             self.alarms.raise_alarm(key, Severity.MINOR, t.reason, root_causes=roots,
                                     impacted=[service_resource(t.name)])
         elif t.old == DEGRADED:
             self.alarms.clear_alarm(key, f"service {t.new}: {t.reason}")
+
+    def _root_causes(self, name: str) -> list[str]:
+        """What explains a degraded service: the devices that overran their settling, and
+        every active root-cause alarm on a node or link of its path (RFC 8632 §3.2:
+        'root-cause-resource' of a derived alarm)."""
+        record = self.states.records.get(name)
+        if record is None:
+            return []
+        roots = [self.node_resource(n) for n in record.overran]
+        path = {*(self.node_resource(n) for n in record.route_nodes),
+                *(self.link_resource(lk) for lk in record.route_links)}
+        if self.alarms is not None:
+            roots += sorted({a.key.resource for a in self.alarms.active()
+                             if a.key.resource in path and not a.root_causes})
+        return list(dict.fromkeys(roots))
 
     def _notification(self, t: Transition) -> etree._Element:
         """sdqn-services service-state-change, built and validated by libyang."""

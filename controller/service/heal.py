@@ -431,6 +431,10 @@ class SelfHealer:
     def _network_resource(self) -> str:
         return f"/ietf-network:networks/network[network-id='{self._network_id()}']"
 
+    def link_resource(self, link: str) -> str:
+        """A link of the committed network as an alarm resource."""
+        return link_resource(self._network_id(), link)
+
     def node_resource(self, node: str) -> str:
         """A node of the committed network as an alarm resource."""
         return node_resource(self._network_id(), node)

@@ -34,7 +34,9 @@ from controller.service.calibration import (
     CalibrationScheduler,
     compensators,
 )
+from controller.service.calibration_watch import CalibrationWatch
 from controller.service.device_events import DeviceEventStream
+from controller.service.device_faults import ImpairmentMonitor
 from controller.service.device_push import DevicePush
 from controller.service.device_states import publish_device_states
 from controller.service.expansion import Expansion, QnumExpander, expansion_of
@@ -91,14 +93,18 @@ class ServiceManager:
                                  pushed=lambda: list(self.last_pushed),
                                  push_seconds=lambda: (self.push.last_result.duration_s
                                                        if self.push.last_result else 0.0))
+        self.impairments = ImpairmentMonitor(self.alarms, self.healer.node_resource)
         self.assurance = ServiceAssurance(store, alarms=self.alarms, notify=notify,
                                           health=lambda: self.expander.health,
                                           node_resource=self.healer.node_resource,
-                                          network=lambda: self.expander.committed.network)
+                                          network=lambda: self.expander.committed.network,
+                                          link_resource=self.healer.link_resource,
+                                          impairments=self.impairments.impairments)
         self._previous = self.expander.committed
         self.telemetry = TelemetryLoop(store, self.pool, lambda: self.expander.committed.plan,
                                        decide=self.assurance.on_round)
         self.telemetry.observers.append(self.healer.on_readings)
+        self.telemetry.observers.append(self.impairments)   # before decide: roots first
         self.telemetry.observers.append(NetworkStatePublisher(
             store, lambda: self.expander.committed.network,
             stale_after=lambda: read_settings(store).stale_after_rounds))
@@ -111,6 +117,9 @@ class ServiceManager:
             on_event=self._on_calibration)
         self.telemetry.observers.append(
             lambda readings, _at: self.calibration.run_once(readings))
+        self.calibration_watch = CalibrationWatch(self.alarms, self.healer.node_resource)
+        self.telemetry.observers.append(
+            lambda _readings, _at: self.calibration_watch.check(self.calibration.clock()))
         # A drift crossing on a compensated fibre: calibrate its APC now.
         self.healer.on_threshold.append(
             lambda _subject, _value, apc: apc is not None
@@ -206,6 +215,7 @@ class ServiceManager:
             self.oob.start(sync_interval_s)
 
     def _on_calibration(self, event: CalibrationEvent) -> None:
+        self.calibration_watch.on_event(event)
         key = AlarmKey(self.healer.node_resource(event.apc), "sdqn-alarms:calibration-failed")
         if event.result == "failed":
             self.alarms.raise_alarm(key, Severity.MAJOR,

@@ -133,6 +133,7 @@ class ServiceStates:
         self.records: dict[str, ServiceRecord] = {}
         self.round = 0
         self._failing_at: set[str] = set()
+        self._impaired: dict[str, str] = {}
 
     # -- a plan was adopted ------------------------------------------------------------------
     def on_plan(self, plan: Plan, previous: Plan | None, *, changed: Collection[str],
@@ -220,12 +221,16 @@ class ServiceStates:
     # -- a telemetry round ---------------------------------------------------------------------
     def on_round(self, seen: Mapping[str, Observation], *, settings: Assurance,
                  failed_links: Collection[str] = (), failed_nodes: Collection[str] = (),
-                 failing_at: Collection[str] = ()) -> list[Transition]:
+                 failing_at: Collection[str] = (),
+                 impaired: Mapping[str, str] | None = None) -> list[Transition]:
         """`failing_at`: devices at an end of a failed fibre. Such a device reports itself
         degraded and not stable for as long as the fibre is down (it keeps watching it);
-        for a service that does not use that fibre it is not settling."""
+        for a service that does not use that fibre it is not settling. `impaired`: node →
+        a fault it reports that spoils what crosses it (a root-cause alarm is raised on
+        it): the services through it are degraded at once, whatever they measure."""
         self.round += 1
         self._failing_at = set(failing_at)
+        self._impaired = dict(impaired or {})
         out: list[Transition] = []
         stamp = self.stamp()
         for name, record in self.records.items():
@@ -268,6 +273,12 @@ class ServiceStates:
         record.pending = {d for d in record.pending if not (
             d in seen and seen[d].reachable
             and (seen[d].stable or (seen[d].degraded and d in self._failing_at)))}
+        faults = [f"{node}: {self._impaired[node]}" for node in record.route_nodes
+                  if node in self._impaired]
+        if faults:
+            record.pending, record.overran, record.rates = set(), (), []
+            record.good_rounds, record.converged = 0, True   # recovery must persist
+            return DEGRADED, "; ".join(faults)
         if record.pending:
             record.rates = []      # what a settling path delivers says nothing yet
             since = record.stabilising_since

@@ -48,6 +48,9 @@ class QRoadm(DeviceModel):
         self.stats = {"received": 0, "forwarded": 0, "dropped": 0, "buffer": 0}
         self.window = [0, 0]  # forwarded / received since the last alarm evaluation
         self._alarms = AlarmLatch()
+        #: an injected differential delay (ps) added to every timed cross-connect's skew
+        #: (the fault `timing-skew`: a timing fibre re-spliced, a companion re-routed)
+        self.skew_offset = 0.0
 
     def factory_body(self) -> Json:
         q = self.node.qroadm
@@ -111,13 +114,18 @@ class QRoadm(DeviceModel):
             timed = kinds.get(cfg["channel"]) == "quantum" and cfg.get("timing-companion")
             if timed and dt > 0:
                 run["skew"] += SKEW_DIFFUSION_PS * math.sqrt(dt) * float(self.rng.normal())
+            skew = self._skew(cfg, run)
             edge = self._alarms.update(f"skew:{name}", bool(timed) and ok
-                                       and abs(run["skew"]) > SKEW_TOLERANCE_PS)
+                                       and abs(skew) > SKEW_TOLERANCE_PS)
             if edge is not None:
                 notes.append(self.alarm("timing-skew-alarm", edge, "major",
                                         "timing skew beyond detection window", name=name,
-                                        timing_skew=dec(run["skew"], 3)))
+                                        timing_skew=dec(skew, 3)))
         return notes
+
+    def _skew(self, cfg: Json, run: Json) -> float:
+        """The measured skew: the wander plus any injected offset (timed channels only)."""
+        return float(run["skew"]) + (self.skew_offset if cfg.get("timing-companion") else 0.0)
 
     # -- packet mode ---------------------------------------------------------------------
 
@@ -177,8 +185,10 @@ class QRoadm(DeviceModel):
                 "buffer-occupancy": self.stats["buffer"],
                 "availability": prob(self.stats["forwarded"] / received if received else 1.0),
             }}}
+        configs = {c["name"]: c for c in self._cross_connects()}
         return {"circuit": {"cross-connect": [
             {"name": name, "state": {"oper-status": x["oper"] or DOWN,
                                      "insertion-loss": dec(x.get("loss", 0.0), 3),
-                                     "timing-skew": dec(x["skew"], 3)}}
+                                     "timing-skew": dec(self._skew(configs.get(name, {}), x),
+                                                        3)}}
             for name, x in self.xc.items()]}}
