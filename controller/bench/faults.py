@@ -56,7 +56,7 @@ SCENARIOS = (
              ("dqc-charlie-dave",), {"kind": "crash", "target": "r3", "clear": True}),
     Scenario("detector failure", {"kind": "detector-failure", "target": "alice",
                                   "detector": "d1"},
-             ("device-failure", "detector-failure"), "alice", (),
+             ("device-failure", "detector-failure"), "alice", ("qkd-alice-bob",),
              {"kind": "detector-failure", "target": "alice", "detector": "d1",
               "clear": True}),
     Scenario("drift surge", {"kind": "drift-surge", "target": "apc-1", "factor": 50.0},
@@ -64,6 +64,9 @@ SCENARIOS = (
              {"kind": "drift-surge", "target": "apc-1", "clear": True}),
     Scenario("out-of-band edit", {"kind": "oob-edit", "target": "r2"},
              ("out-of-band-change",), "r2", (), None),
+    Scenario("q-ROADM timing skew", {"kind": "timing-skew", "target": "qr1"},
+             ("timing-skew",), "qr1", ("dqc-charlie-dave", "teleport-bob-charlie"),
+             {"kind": "timing-skew", "target": "qr1", "clear": True}),
 )
 
 
@@ -109,6 +112,12 @@ def _active(store: Any) -> dict[tuple[str, str], dict[str, Any]]:
             if not a["is-cleared"]}
 
 
+def _now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
 def run_episode(store: Any, manager: Any, net: Any, sc: Scenario, timeout: float) -> Episode:
     from simulators.faults import FaultRequest
 
@@ -116,13 +125,19 @@ def run_episode(store: Any, manager: Any, net: Any, sc: Scenario, timeout: float
     before = set(_active(store))
     live = {n for n, s in _states(store).items() if s.get("oper-state") == "up"}
     plan_before = manager.expander.committed.plan
+    started = _now()
     net.faults.apply(FaultRequest.model_validate(sc.fault))
 
-    def root() -> list[dict[str, Any]]:
-        return [a for key, a in _active(store).items() if key not in before
+    def raised() -> list[dict[str, Any]]:
+        """Root alarms of the kind raised since the fault (an out-of-band revert raises
+        and clears within one check: it counts)."""
+        return [a for a in _alarms(store) if a["last-raised"] >= started
                 and a["alarm-type-id"].split(":")[-1] in sc.root_types]
 
-    found, ep.detected_s = _wait(root, timeout)
+    def root() -> list[dict[str, Any]]:
+        return [a for a in raised() if not a["is-cleared"]]
+
+    found, ep.detected_s = _wait(raised, timeout)
     if found:
         ep.root_ok = any(f"'{sc.resource}'" in a["resource"] for a in found)
     if sc.hit:
