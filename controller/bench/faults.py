@@ -2,7 +2,8 @@
 
 The emulated metro network (time compressed) runs with the controller's real loops
 (device notifications, telemetry every 0.5 s, check-sync). Each fault kind the emulators
-can inject is applied several times; per kind the bench prints: detection latency (fault
+can inject is applied several times, on a network of its own (one kind's leftovers must
+not colour the next); per kind the bench prints: detection latency (fault
 → its root alarm, wall seconds and telemetry rounds), whether the root alarm names the
 right resource, whether the services it hits (and only those) change state as expected,
 the re-route time, the clear latency after repair, and spurious alarms (raised during the
@@ -21,7 +22,8 @@ import json
 import statistics
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -183,18 +185,50 @@ def main(repeats: Annotated[int, typer.Option(help="episodes per fault kind")] =
                                                    "measured")] = 40) -> None:
     """Inject every fault kind on the emulated metro network and report detection,
     correlation, service states, clear latency and spurious alarms."""
+    from controller.logs import configure_logging
+
+    configure_logging("error")
+    console = Console()
+    table = Table(title=f"sdqn bench faults — metro network, time ×{TIME_FACTOR:g}, "
+                        f"telemetry every {TELEMETRY_S} s, {repeats} episodes each, a fresh "
+                        "network per kind (medians; in-process)")
+    for column in ("fault", "detected", "detect s (rounds)", "root cause right",
+                   "services right", "re-route s", "clear s", "spurious alarms"):
+        table.add_column(column)
+    for sc in SCENARIOS:
+        with _metro() as (store, manager, net):
+            eps = [run_episode(store, manager, net, sc, timeout) for _ in range(repeats)]
+        det = [e.detected_s for e in eps if e.detected_s is not None]
+        clr = [e.cleared_s for e in eps if e.cleared_s is not None]
+        rr = [e.reroute_s for e in eps if e.reroute_s is not None]
+        spurious = sorted({s for e in eps for s in e.spurious})
+        table.add_row(
+            sc.name, f"{len(det)}/{repeats}",
+            (f"{statistics.median(det):.2f} ({statistics.median(det) / TELEMETRY_S:.1f})"
+             if det else "never"),
+            f"{sum(e.root_ok for e in eps)}/{repeats}",
+            f"{sum(e.states_ok for e in eps)}/{repeats}",
+            f"{statistics.median(rr):.2f}" if rr else "-",
+            (f"{statistics.median(clr):.2f}" if clr else "not cleared")
+            if sc.clear is not None or det else "-",
+            ", ".join(spurious) or "0")
+    console.print(table)
+    with _metro() as (store, manager, _net):
+        console.print(_predicted_vs_measured(store, manager, samples))
+
+
+@contextmanager
+def _metro() -> Iterator[tuple[Any, Any, Any]]:
+    """The metro network emulated, the controller managing it, services up."""
     from controller.app.intent import load_intent, point_at_emulators
     from controller.app.store import open_store
     from controller.daemon import build_service, controller_schema
-    from controller.logs import configure_logging
     from controller.paths import CONFIG_DIR
     from controller.settings import ControllerSettings
     from simulators.clock import ScaledClock
     from simulators.devices.world import Topology
     from simulators.launcher import DEFAULT_TOPOLOGY, Network
 
-    configure_logging("error")
-    console = Console()
     with tempfile.TemporaryDirectory(prefix="sdqn-bench-faults-") as tmp:
         settings = ControllerSettings.load()
         settings.datastore.data_dir = Path(tmp)
@@ -212,30 +246,7 @@ def main(repeats: Annotated[int, typer.Option(help="episodes per fault kind")] =
                         CONFIG_DIR / "services" / "demo.json")
             _wait(lambda: all(s.get("oper-state") == "up" for s in _states(store).values()
                               if s.get("admission") == "admitted"), 60)
-            table = Table(title=f"sdqn bench faults — metro network, time ×{TIME_FACTOR:g}, "
-                                f"telemetry every {TELEMETRY_S} s, {repeats} episodes each "
-                                "(medians; in-process)")
-            for column in ("fault", "detected", "detect s (rounds)", "root cause right",
-                           "services right", "re-route s", "clear s", "spurious alarms"):
-                table.add_column(column)
-            for sc in SCENARIOS:
-                eps = [run_episode(store, manager, net, sc, timeout) for _ in range(repeats)]
-                det = [e.detected_s for e in eps if e.detected_s is not None]
-                clr = [e.cleared_s for e in eps if e.cleared_s is not None]
-                rr = [e.reroute_s for e in eps if e.reroute_s is not None]
-                spurious = sorted({s for e in eps for s in e.spurious})
-                table.add_row(
-                    sc.name, f"{len(det)}/{repeats}",
-                    (f"{statistics.median(det):.2f} ({statistics.median(det) / TELEMETRY_S:.1f})"
-                     if det else "never"),
-                    f"{sum(e.root_ok for e in eps)}/{repeats}",
-                    f"{sum(e.states_ok for e in eps)}/{repeats}",
-                    f"{statistics.median(rr):.2f}" if rr else "-",
-                    (f"{statistics.median(clr):.2f}" if clr else "not cleared")
-                    if sc.clear is not None or det else "-",
-                    ", ".join(spurious) or "0")
-            console.print(table)
-            console.print(_predicted_vs_measured(store, manager, samples))
+            yield store, manager, net
         finally:
             manager.close()
             net.stop()
