@@ -118,6 +118,16 @@ class ServiceRecord:
     converged: bool = False
 
 
+@dataclass(frozen=True)
+class _RoundFacts:
+    """What a telemetry round knows beyond the devices' readings (see `on_round`)."""
+
+    failed_links: frozenset[str]
+    failed_nodes: frozenset[str]
+    failing_at: frozenset[str]
+    impaired: Mapping[str, str]
+
+
 def choice(a: Assignment | None) -> tuple[object, float] | None:
     """What a plan decided for one request, as far as its devices are concerned."""
     if a is None or not a.admitted or a.candidate is None:
@@ -132,8 +142,6 @@ class ServiceStates:
         self.stamp = stamp
         self.records: dict[str, ServiceRecord] = {}
         self.round = 0
-        self._failing_at: set[str] = set()
-        self._impaired: dict[str, str] = {}
 
     # -- a plan was adopted ------------------------------------------------------------------
     def on_plan(self, plan: Plan, previous: Plan | None, *, changed: Collection[str],
@@ -229,15 +237,15 @@ class ServiceStates:
         a fault it reports that spoils what crosses it (a root-cause alarm is raised on
         it): the services through it are degraded at once, whatever they measure."""
         self.round += 1
-        self._failing_at = set(failing_at)
-        self._impaired = dict(impaired or {})
+        facts = _RoundFacts(frozenset(failed_links), frozenset(failed_nodes),
+                            frozenset(failing_at), dict(impaired or {}))
         out: list[Transition] = []
         stamp = self.stamp()
         for name, record in self.records.items():
             if not record.admitted:
                 continue
             self._measure(name, record, seen, stamp, settings)
-            new, reason = self._decide(record, seen, settings, failed_links, failed_nodes)
+            new, reason = self._decide(record, seen, settings, facts)
             if new is not None:
                 self._enter(out, name, record, new, reason)
         return out
@@ -258,10 +266,9 @@ class ServiceStates:
             self.round - record.last_round >= settings.stale_after_rounds
 
     def _decide(self, record: ServiceRecord, seen: Mapping[str, Observation],
-                settings: Assurance, failed_links: Collection[str],
-                failed_nodes: Collection[str]) -> tuple[str | None, str]:
-        broken = sorted({*failed_links} & set(record.route_links)
-                        | {*failed_nodes} & set(record.route_nodes))
+                settings: Assurance, facts: _RoundFacts) -> tuple[str | None, str]:
+        broken = sorted(facts.failed_links & set(record.route_links)
+                        | facts.failed_nodes & set(record.route_nodes))
         if broken:
             return DOWN, f"{', '.join(broken)} on its path failed"
         for node in record.route_nodes:
@@ -272,9 +279,9 @@ class ServiceStates:
                 return DOWN, f"{node} on its path reports itself down"
         record.pending = {d for d in record.pending if not (
             d in seen and seen[d].reachable
-            and (seen[d].stable or (seen[d].degraded and d in self._failing_at)))}
-        faults = [f"{node}: {self._impaired[node]}" for node in record.route_nodes
-                  if node in self._impaired]
+            and (seen[d].stable or (seen[d].degraded and d in facts.failing_at)))}
+        faults = [f"{node}: {facts.impaired[node]}" for node in record.route_nodes
+                  if node in facts.impaired]
         if faults:
             record.pending, record.overran, record.rates = set(), (), []
             record.good_rounds, record.converged = 0, True   # recovery must persist
@@ -345,9 +352,6 @@ class ServiceStates:
         record.last_change = self.stamp()
         out.append(Transition(name, old, new, reason, record.last_change))
         return record
-
-    def states(self) -> dict[str, ServiceRecord]:
-        return dict(self.records)
 
 
 def no_candidates(problem_candidates: Mapping[str, RequestCandidates] | None,
