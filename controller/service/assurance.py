@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+import weakref
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
@@ -33,11 +34,13 @@ from controller.service.service_state import (
     DEGRADED,
     Assurance,
     Observation,
+    ServiceRecord,
     ServiceStates,
     Transition,
     no_candidates,
 )
 from qnum.io import Network
+from qnum.plan import Assignment
 
 log = structlog.get_logger(__name__)
 
@@ -45,16 +48,28 @@ SETTINGS_PATH = "/sdqn-controller:controller/service-assurance"
 DEGRADED_ALARM = "sdqn-alarms:service-degraded"
 
 
+#: store → (running version read, its settings): a telemetry round asks three times
+#: (assurance, healer, network state) and running rarely changes
+_SETTINGS: weakref.WeakKeyDictionary[NmdaStore, tuple[int, Assurance]] = \
+    weakref.WeakKeyDictionary()
+
+
 def read_settings(store: NmdaStore) -> Assurance:
     """service-assurance from running (the YANG defaults where not set)."""
+    version = store.versions[Datastore.RUNNING]
+    cached = _SETTINGS.get(store)
+    if cached is not None and cached[0] == version:
+        return cached[1]
     data = json.loads(store.get(Datastore.RUNNING, xpath=SETTINGS_PATH) or "{}")
     cfg = data.get("sdqn-controller:controller", {}).get("service-assurance", {})
     defaults = Assurance()
-    return Assurance(
+    settings = Assurance(
         stabilisation_timeout_s=float(cfg.get("stabilisation-timeout",
                                               defaults.stabilisation_timeout_s)),
         rate_tolerance=float(cfg.get("rate-tolerance", defaults.rate_tolerance)),
         stale_after_rounds=int(cfg.get("stale-after-rounds", defaults.stale_after_rounds)))
+    _SETTINGS[store] = (version, settings)
+    return settings
 
 
 class ServiceAssurance:
@@ -211,16 +226,16 @@ class ServiceAssurance:
         xml = self.store.schema.notification_xml({"sdqn-services:service-state-change": body})
         return etree.fromstring(xml)
 
-    def records(self) -> Mapping[str, Any]:
+    def records(self) -> Mapping[str, ServiceRecord]:
         return self.states.records
 
 
-def _elements(a: Any) -> set[str]:
+def _elements(a: Assignment) -> set[str]:
     cand = a.candidate
     return set() if cand is None else {*cand.route.links, *cand.route.nodes}
 
 
-def _summary(record: Any) -> dict[str, Any]:
+def _summary(record: ServiceRecord) -> dict[str, Any]:
     out: dict[str, Any] = {"oper-state": record.state, "reason": record.reason,
                            "stale": record.stale}
     for key, value in (("measured-rate", record.rate), ("measured-fidelity", record.fidelity),
