@@ -66,10 +66,25 @@ def parse_link_failure(xml: str) -> tuple[str, LinkReport | None] | None:
 
 
 def link_states(xml: str) -> dict[str, LinkReport | None]:
-    """Every link-generation entry in a repeater's operational state (any other device:
-    empty) → its current failure report or None."""
+    """Every link-generation entry in a repeater's operational state, and every fibre
+    port a device supervises (keyed ``port:<fibre>``: a cut of a fibre no entry uses is a
+    fault too), → its current failure report or None."""
     root = etree.fromstring(f"<data>{xml}</data>".encode())
     out: dict[str, LinkReport | None] = {}
+    # sdqn-device-common's fibre-ports grouping: its nodes take the namespace of the
+    # device module that uses it (RFC 7950 §7.13)
+    for port in root.iterfind(".//{*}fibre-ports/{*}port"):
+        fibre = port.findtext("{*}link-id")
+        if fibre is None:
+            continue
+        signal = port.findtext("{*}signal")
+        if signal == "loss-of-light":
+            out[f"port:{fibre}"] = LinkReport("", fibre, LOSS_OF_LIGHT, fibre)
+        elif signal == "peer-unreachable":
+            out[f"port:{fibre}"] = LinkReport(
+                "", fibre, NEIGHBOUR_DOWN, port.findtext("{*}neighbour") or fibre)
+        else:
+            out[f"port:{fibre}"] = None
     for link in root.iter(f"{{{REPEATER_NS}}}link"):
         link_id = link.findtext(f"{{{REPEATER_NS}}}link-id")
         state = link.find(f"{{{REPEATER_NS}}}state")

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from simulators.clock import Clock
+from simulators.devices.ports import FibrePorts
 from simulators.devices.world import PhysNode, World
 from southbound.kinds import DeviceKindSpec, kind_spec
 
@@ -117,6 +118,8 @@ class DeviceModel(ABC):
     #: A harmless but visible local change (what a technician at the craft terminal might
     #: do): the body under the top container that `sdqn sim fault oob-edit` merges.
     craft_edit: ClassVar[Json] = {}
+    #: Whether the kind terminates fibres and reports their signal (``fibre-ports``).
+    supervises_fibres: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -142,6 +145,7 @@ class DeviceModel(ABC):
         self._status: tuple[str, bool] | None = None
         self._status_since = clock.now()
         self._pending_reason: str | None = None
+        self.ports = FibrePorts(node.node_id, world, clock)
         self.hardware()
         self.reset(clock.now())
 
@@ -264,6 +268,8 @@ class DeviceModel(ABC):
     def state(self, now: float) -> Json:
         """All ``config false`` data of the device, RFC 7951, for ``merge_state``."""
         body = self.state_body(now) if self.configured else {}
+        if self.supervises_fibres:      # hardware: works unconfigured
+            body["fibre-ports"] = self.ports.state(now)
         oper, stable = self.current_status()
         body["status"] = {"oper-status": oper, "stable": stable,
                           "last-change": self.clock.iso(self._status_since)}

@@ -160,6 +160,7 @@ class EndpointRun:
 
 class EndNode(DeviceModel):
     kind: ClassVar[str] = "end-node"
+    supervises_fibres: ClassVar[bool] = True
     craft_edit: ClassVar[Json] = {"source": {"stabilisation-tolerance": "0.1"}}
     settle_time: ClassVar[float] = 1.0
 

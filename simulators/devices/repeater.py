@@ -104,6 +104,7 @@ def effective_fidelity(fidelity: float, flip: float) -> float:
 
 class Repeater(DeviceModel):
     kind: ClassVar[str] = "repeater"
+    supervises_fibres: ClassVar[bool] = True
     craft_edit: ClassVar[Json] = {"swap-success-probability": "0.45"}
     settle_time: ClassVar[float] = 2.0
 

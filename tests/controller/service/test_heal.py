@@ -125,6 +125,38 @@ def test_access_cut_takes_its_service_down_with_a_derived_alarm(world: World) ->
     assert all(a["is-cleared"] for a in alarm_list(store))
 
 
+def test_a_cut_of_a_fibre_no_service_uses_is_seen_by_the_ports_at_its_ends(
+        world: World) -> None:
+    """No link-generation entry watches r1-qr1: the fibre port of r1 still sees the cut
+    (one root alarm, nothing moved) and its repair."""
+    store, manager, net, clock = world
+    names = ("qkd-alice-bob", "dqc-charlie-dave", "teleport-bob-charlie")
+    before = {n: path(store, n) for n in names}
+    assert not any({"r1", "qr1"} <= set(p) for p in before.values()), before
+    done = len(manager.healer.reports)
+    net.faults.apply(FaultRequest(kind=FaultKind.FIBRE_CUT, target="r1-qr1"))
+    advance(net, clock, 1.0, step=1.0)
+    manager.telemetry.poll_once()                       # no notification: the ports say it
+    rounds = manager.healer.wait_rounds(done, 30)
+    assert manager.healer.wait_idle(30)
+    assert [r.roots.failed_links for r in rounds] == [frozenset({"r1-qr1"})]
+    assert set(rounds[0].roots.reported_by("r1-qr1")) == {"r1"}
+    assert rounds[0].affected == [] and rounds[0].touched_unaffected == []
+    active = [a for a in alarm_list(store) if not a["is-cleared"]]
+    assert [(a["alarm-type-id"], a["resource"].rsplit("=", 1)[-1]) for a in active] == [
+        ("sdqn-alarms:fibre-cut", "'r1-qr1']")]
+    assert {n: path(store, n) for n in names} == before
+
+    done = len(manager.healer.reports)
+    net.faults.apply(FaultRequest(kind=FaultKind.FIBRE_CUT, target="r1-qr1", clear=True))
+    advance(net, clock, 1.0, step=1.0)
+    manager.telemetry.poll_once()
+    manager.healer.wait_rounds(done, 30)
+    assert manager.healer.wait_idle(30)
+    assert all(a["is-cleared"] for a in alarm_list(store))
+    assert {n: path(store, n) for n in names} == before
+
+
 def test_out_of_band_edit_is_reverted_with_an_alarm(world: World) -> None:
     store, manager, net, _clock = world
     intended = device_config(net, "r3")
