@@ -173,7 +173,26 @@ class ServiceAssurance:
             result = {name: _summary(r) for name, r in self.states.records.items()
                       if r.admitted}
         self._announce(transitions)
+        self._refresh_root_causes({t.name for t in transitions})
         return result
+
+    def _refresh_root_causes(self, announced: set[str]) -> None:
+        """A degraded service's alarm keeps its root causes current (RFC 8632 §3.6: the
+        complete list), not only those active when it was raised: a root alarm raised or
+        cleared later while the service stays degraded is added or removed silently."""
+        if self.alarms is None:
+            return
+        for name, record in list(self.states.records.items()):
+            if name in announced or record.state != DEGRADED:
+                continue
+            key = AlarmKey(service_resource(name), DEGRADED_ALARM)
+            alarm = self.alarms.get(key)
+            if alarm is None or alarm.cleared:
+                continue
+            roots = self._root_causes(name)
+            if tuple(roots) != tuple(alarm.root_causes):
+                self.alarms.raise_alarm(key, alarm.severity, alarm.text, root_causes=roots,
+                                        impacted=alarm.impacted)
 
     def on_repushed(self, node: str) -> None:
         """A device got its whole configuration again (restart, out-of-band revert)."""

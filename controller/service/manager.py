@@ -108,7 +108,7 @@ class ServiceManager:
         self.telemetry.observers.append(NetworkStatePublisher(
             store, lambda: self.expander.committed.network,
             stale_after=lambda: read_settings(store).stale_after_rounds))
-        self.events = DeviceEventStream(self.pool, self.healer.on_notification,
+        self.events = DeviceEventStream(self.pool, self._on_device_notification,
                                         on_stream=self.healer.on_stream)
         self.calibration = CalibrationScheduler(
             self.pool, lambda: self.expander.committed.plan,
@@ -223,6 +223,12 @@ class ServiceManager:
                                     f"({', '.join(event.links)}) failed: {event.error}")
         else:
             self.alarms.clear_alarm(key, f"{event.reason} calibration {event.result}")
+
+    def _on_device_notification(self, node: str, xml: str) -> None:
+        """Every notification a device sends: link failures to the healer, configuration
+        changes made behind the controller's back to the out-of-band guard."""
+        self.healer.on_notification(node, xml)
+        self.oob.on_notification(node, xml)
 
     def _on_out_of_band(self, event: OutOfBandEvent) -> None:
         """An alarm either way, revert or import: cleared at once when the policy was applied,

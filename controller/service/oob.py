@@ -16,6 +16,12 @@ sync-to, sync-from); this module binds it to the datastores:
   it is validated, atomic and journalled like any other; the push is a no-op for the
   device, which already runs that configuration.
 
+Detection does not wait for the next round: a device's RFC 6470 ``netconf-config-change``
+notification (§2.2) whose ``changed-by`` is not the controller's own account on that
+device (a craft-terminal change says ``server`` or another user) makes the guard check
+that device at once (:meth:`OutOfBandGuard.on_notification`). The periodic round stays
+as the safety net for a lost notification or a technician using the controller's account.
+
 The listener (:attr:`OutOfBandGuard.on_event`) gets one :class:`OutOfBandEvent` per
 handled change; the service manager raises the alarm from it (RFC 8632).
 
@@ -36,11 +42,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
+from lxml import etree
 
 from controller.datastore.nmda import Datastore, NmdaStore
 from controller.datastore.schema import Schema
 from controller.datastore.tree import Forest
 from controller.errors import NetconfError
+from controller.netconf.xml import NCN_NS
 from controller.periodic import PeriodicTask
 from controller.service.expansion import DEVICES_PATH
 from controller.service.render import device_config_xml
@@ -131,6 +139,9 @@ class OutOfBandGuard:
         self._round_lock = threading.Lock()
         self._local = threading.local()     # the round in progress on this thread
         self._loop = PeriodicTask("out-of-band-guard", self.run_once, None)
+        self._urgent: set[str] = set()
+        self._urgent_lock = threading.Lock()
+        self._urgent_worker = PeriodicTask("out-of-band-check", self._check_urgent, None)
 
     # -- the providers SyncManager calls ------------------------------------------------------
     def intended_xml(self, node_id: str) -> str | None:
@@ -194,12 +205,39 @@ class OutOfBandGuard:
         return document
 
     # -- rounds -----------------------------------------------------------------------------
-    def run_once(self) -> list[OutOfBandEvent]:
-        """check-sync every device once; handle each out-of-band change by its policy."""
+    def on_notification(self, node_id: str, xml: str) -> bool:
+        """A device notification: a configuration change made by anyone but the
+        controller's account on the device queues that device for an immediate check
+        (True when queued). Our own pushes are not checked again."""
+        changed_by = foreign_config_change(xml, self._own_user(node_id))
+        if not changed_by:
+            return False
+        log.info("device reports a configuration change not made by the controller",
+                 device=node_id, changed_by=changed_by)
+        with self._urgent_lock:
+            self._urgent.add(node_id)
+        self._urgent_worker.trigger()
+        return True
+
+    def _own_user(self, node_id: str) -> str | None:
+        if node_id not in self.pool.node_ids:
+            return None
+        return self.pool.endpoint(node_id).username
+
+    def _check_urgent(self) -> None:
+        with self._urgent_lock:
+            nodes, self._urgent = sorted(self._urgent), set()
+        known = set(self.pool.node_ids)
+        if nodes:
+            self.run_once([n for n in nodes if n in known])
+
+    def run_once(self, nodes: Sequence[str] | None = None) -> list[OutOfBandEvent]:
+        """check-sync every device (or those given) once; handle each out-of-band change
+        by its policy."""
         with self._round_lock:
             self._local.events = []
             try:
-                for node_id in self.pool.node_ids:
+                for node_id in (self.pool.node_ids if nodes is None else nodes):
                     self._local.intents = {}    # read fresh for every device
                     self._reconcile(node_id)
                 return list(self._local.events)
@@ -211,9 +249,11 @@ class OutOfBandGuard:
         after start); a failed round is logged and the next one runs as scheduled."""
         self._loop.interval_s = interval_s
         self._loop.start()
+        self._urgent_worker.start()
 
     def stop(self) -> None:
         self._loop.stop(timeout=10)
+        self._urgent_worker.stop(timeout=10)
 
     # -- internals --------------------------------------------------------------------------
     def _reconcile(self, node_id: str) -> None:
@@ -304,3 +344,26 @@ def _literal(value: str) -> str:
     if '"' not in value:
         return f'"{value}"'
     raise ValueError(f"node-id {value!r} holds both quote characters")
+
+
+def foreign_config_change(xml: str, own_user: str | None) -> str | None:
+    """Who made the change an RFC 6470 ``netconf-config-change`` notification (§2.2)
+    reports, when it is not `own_user` ("server" for a change the device made itself or
+    through its craft interface, else the username); None for any other notification or
+    for the controller's own change."""
+    try:
+        root = etree.fromstring(xml.encode())
+    except etree.XMLSyntaxError:
+        return None
+    note = next(root.iter(f"{{{NCN_NS}}}netconf-config-change"), None)
+    if note is None:
+        return None
+    by = note.find(f"{{{NCN_NS}}}changed-by")
+    if by is None:
+        return "unknown"
+    if by.find(f"{{{NCN_NS}}}server") is not None:
+        return "server"
+    user = by.findtext(f"{{{NCN_NS}}}username")
+    if user is not None and user == own_user:
+        return None
+    return user or "unknown"

@@ -5,11 +5,16 @@ a degree's fibre is intact and its far end powered, an add/drop port's fibre (it
 ``link-id``) is intact and its attached node powered; its measured insertion loss
 scatters around the nominal one.  The delay between a
 quantum channel and its timing companion wanders (temperature-driven differential delay,
-a random walk of SKEW_DIFFUSION ps/√s around the value calibrated when the cross-connect
-was set up) and raises ``timing-skew-alarm`` beyond SKEW_TOLERANCE (detection windows are
-tens to hundreds of ps wide).  Packet mode: bursts arrive at BURST_LOAD of the slot rate
-1/(T_Q + guard); each is forwarded with the hardware availability P (qnum/README.md,
-"Packet-switched q-ROADM path") or dropped, always dropped when its egress fibre has no light.
+diffusing at SKEW_DIFFUSION ps/√s) around the value calibrated when the cross-connect was
+set up; the device's continuous delay tracking pulls it back with time constant
+SKEW_TRACKING_S (an Ornstein–Uhlenbeck process: stationary spread SKEW_DIFFUSION·√(τ/2)
+≈ 9 ps, so a healthy cross-connect stays within tolerance however long it lives — a pure
+random walk would cross 50 ps after a few hours).  Beyond SKEW_TOLERANCE (detection windows
+are tens to hundreds of ps wide) it raises ``timing-skew-alarm``; an injected offset (the
+``timing-skew`` fault) is outside what tracking corrects.  Packet mode: bursts arrive at
+BURST_LOAD of the slot rate 1/(T_Q + guard); each is forwarded with the hardware
+availability P (qnum/README.md, "Packet-switched q-ROADM path") or dropped, always dropped
+when its egress fibre has no light.
 """
 
 from __future__ import annotations
@@ -33,9 +38,18 @@ from simulators.devices.base import (
 
 SKEW_TOLERANCE_PS = 50.0
 SKEW_DIFFUSION_PS = 0.5
+#: time constant (s) of the q-ROADM's continuous delay tracking
+SKEW_TRACKING_S = 600.0
 LOSS_SCATTER_DB = 0.05
 BURST_LOAD = 0.1
 BURST_AVAILABILITY_ALARM = 0.99
+
+
+def tracked_skew(skew: float, dt: float, draw: float) -> float:
+    """The wander after `dt` seconds under delay tracking (exact OU step; `draw` ~ N(0,1))."""
+    keep = math.exp(-dt / SKEW_TRACKING_S)
+    spread = SKEW_DIFFUSION_PS * math.sqrt(SKEW_TRACKING_S / 2.0)
+    return skew * keep + spread * math.sqrt(1.0 - keep * keep) * draw
 
 
 class QRoadm(DeviceModel):
@@ -113,7 +127,7 @@ class QRoadm(DeviceModel):
             run["loss"] = nominal + abs(float(self.rng.normal(0.0, LOSS_SCATTER_DB)))
             timed = kinds.get(cfg["channel"]) == "quantum" and cfg.get("timing-companion")
             if timed and dt > 0:
-                run["skew"] += SKEW_DIFFUSION_PS * math.sqrt(dt) * float(self.rng.normal())
+                run["skew"] = tracked_skew(float(run["skew"]), dt, float(self.rng.normal()))
             skew = self._skew(cfg, run)
             edge = self._alarms.update(f"skew:{name}", bool(timed) and ok
                                        and abs(skew) > SKEW_TOLERANCE_PS)

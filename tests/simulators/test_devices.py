@@ -7,6 +7,7 @@ import math
 from typing import Any
 
 import libyang
+import numpy as np
 import pytest
 
 from simulators.clock import ManualClock, ScaledClock
@@ -14,6 +15,7 @@ from simulators.devices import MODELS, Apc, DeviceModel, EndNode, QRoadm, Repeat
 from simulators.devices.apc import CALIBRATION_DURATION, TRACKING_RESIDUAL
 from simulators.devices.base import FIDELITY_ALARM, Notification
 from simulators.devices.endnode import INITIAL_DEVIATION, STABILISATION_TAU
+from simulators.devices.qroadm import SKEW_TOLERANCE_PS, tracked_skew
 from simulators.devices.runtime import notification_xml
 from simulators.devices.world import Topology, World, xor_error
 from simulators.launcher import SchemaCache
@@ -330,6 +332,18 @@ def test_q_roadm_cross_connect_follows_its_fibres(plant: Plant) -> None:
     changes = plant.named("qr1", "cross-connect-state-change")
     assert {c["name"] for c in changes if c["oper-status"] == "sdqn-types:down"} == {"q", "t"}
     assert qr1.current_status()[0] == "sdqn-types:degraded"
+
+
+def test_a_healthy_q_roadm_cross_connect_stays_within_skew_tolerance_for_days() -> None:
+    """Delay tracking bounds the wander (a random walk at 0.5 ps/√s would pass 50 ps
+    within hours: after 3 days its spread is ~250 ps)."""
+    rng = np.random.default_rng(5)
+    skew, worst = 0.0, 0.0
+    for _ in range(3 * 24 * 360):           # three days in 10 s ticks
+        skew = tracked_skew(skew, 10.0, float(rng.normal()))
+        worst = max(worst, abs(skew))
+    assert worst < SKEW_TOLERANCE_PS
+    assert worst > 10.0                      # it does wander
 
 
 def test_q_roadm_add_drop_port_goes_dark_when_its_fibre_is_cut(plant: Plant) -> None:

@@ -132,3 +132,31 @@ def test_an_apc_forced_to_calibrate_again_and_again_raises_calibration_ineffecti
         manager.telemetry.poll_once()
         alarm = manager.alarms.get(key)
         assert alarm is not None and alarm.cleared
+
+
+def test_a_degraded_services_alarm_follows_the_root_causes_on_its_path() -> None:
+    """A second fault on the path of an already degraded service joins its alarm's
+    root-cause-resource; a repaired one leaves it (RFC 8632 §3.6: the complete list)."""
+    with metro_world() as world:
+        _store, manager, net, clock = world
+        settled_world(world)
+        assert {"alice", "bob"} <= set(manager.assurance.records()["qkd-alice-bob"].route_nodes)
+        derived = AlarmKey(service_resource("qkd-alice-bob"), DEGRADED_ALARM)
+        alice = manager.healer.node_resource("alice")
+        bob = manager.healer.node_resource("bob")
+        dead = {"kind": FaultKind.DETECTOR_FAILURE, "detector": "d1"}
+
+        net.faults.apply(FaultRequest(target="alice", **dead))
+        rounds(net, clock, manager, 1)
+        alarm = manager.alarms.get(derived)
+        assert alarm is not None and not alarm.cleared and alarm.root_causes == (alice,)
+
+        net.faults.apply(FaultRequest(target="bob", **dead))
+        rounds(net, clock, manager, 1)
+        alarm = manager.alarms.get(derived)
+        assert alarm is not None and set(alarm.root_causes) == {alice, bob}
+
+        net.faults.apply(FaultRequest(target="alice", clear=True, **dead))
+        rounds(net, clock, manager, 1)
+        alarm = manager.alarms.get(derived)
+        assert alarm is not None and not alarm.cleared and alarm.root_causes == (bob,)

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from controller.datastore.nmda import Datastore, NmdaStore
+from controller.netconf.xml import NCN_NS
 from controller.service.manager import ServiceManager
-from controller.service.oob import ImportRefused, OutOfBandEvent, OutOfBandGuard
+from controller.service.oob import (
+    ImportRefused,
+    OutOfBandEvent,
+    OutOfBandGuard,
+    foreign_config_change,
+)
 from simulators.clock import ManualClock
 from simulators.faults import FaultKind, FaultRequest
 from simulators.launcher import Network
@@ -236,3 +243,44 @@ def test_background_rounds_revert_within_an_interval(g: Guarded) -> None:
     assert handled.wait(timeout=10)
     g.guard.stop()
     assert g.device("apc-3") == g.devices_in(Datastore.INTENDED)["apc-3"]["configuration"]
+
+
+def test_a_device_reported_change_is_checked_at_once_not_at_the_next_round(
+        world: World) -> None:
+    """The device's RFC 6470 netconf-config-change (changed-by server) makes the guard
+    check that device now; the round interval (an hour here) never comes."""
+    _store, manager, net, _clock = world
+    events: list[OutOfBandEvent] = []
+    handled = threading.Event()
+
+    def seen(event: OutOfBandEvent) -> None:
+        events.append(event)
+        handled.set()
+
+    manager.oob.on_event = seen
+    manager.start(sync_interval_s=3600)
+    deadline = time.monotonic() + 30
+    while len(manager.events.subscribed) < len(net.devices) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    intended = net.devices["r3"].store.get(Datastore.RUNNING)
+    net.faults.apply(FaultRequest(kind=FaultKind.OOB_EDIT, target="r3"))
+    assert handled.wait(timeout=30)
+    assert [(e.node_id, e.action.value, e.success) for e in events] == [("r3", "revert", True)]
+    assert net.devices["r3"].store.get(Datastore.RUNNING) == intended
+
+
+def test_only_changes_by_someone_else_than_the_controller_are_foreign() -> None:
+    def note(changed_by: str) -> str:
+        return (f'<notification xmlns="urn:ietf:params:xml:ns:netconf:notification:1.0">'
+                f'<eventTime>2026-12-06T00:00:00Z</eventTime><netconf-config-change '
+                f'xmlns="{NCN_NS}"><changed-by>{changed_by}</changed-by><datastore>running'
+                f'</datastore></netconf-config-change></notification>')
+
+    assert foreign_config_change(note("<server/>"), "sdqn") == "server"
+    assert foreign_config_change(note("<username>tech</username><session-id>7</session-id>"),
+                                 "sdqn") == "tech"
+    assert foreign_config_change(note("<username>sdqn</username><session-id>9</session-id>"),
+                                 "sdqn") is None
+    assert foreign_config_change("<notification xmlns='urn:ietf:params:xml:ns:netconf:"
+                                 "notification:1.0'><eventTime>x</eventTime><other/>"
+                                 "</notification>", "sdqn") is None
