@@ -12,8 +12,9 @@ fibre-cut          the fibre carries no light: link generation stops at both end
 crash              the device's NETCONF server stops answering; neighbours lose the span;
                    ``clear`` (or ``duration``) powers it back: warm-up/calibration again
 restart            a reboot of a live device (same as crash + immediate power-up)
-drift-surge        an APC's fibre drifts ``factor`` times faster until cleared: the
-                   tracking error, then the QBER of everything crossing the fibre, rises
+drift-surge        an APC's fibre drifts ``factor`` times faster until cleared (its
+                   polarisation-drift-rate shows it at once): the tracking error, then
+                   the QBER of everything crossing the fibre, rises
 timing-skew        a q-ROADM's quantum channels drift ``skew`` ps from their timing
                    companions (beyond its 50 ps tolerance by default): coincidences fall
                    outside the detection window; ``clear`` recalibrates the delay

@@ -71,7 +71,7 @@ SCENARIOS = (
              {"kind": "detector-failure", "target": "alice", "detector": "d1",
               "clear": True}),
     Scenario("drift surge", {"kind": "drift-surge", "target": "apc-1", "factor": 50.0},
-             ("qber-threshold", "apc-out-of-spec", "fidelity-threshold"), "apc-1", (),
+             ("polarisation-drift",), "r1-r2", ("qkd-alice-bob",),
              {"kind": "drift-surge", "target": "apc-1", "clear": True}),
     Scenario("out-of-band edit", {"kind": "oob-edit", "target": "r2"},
              ("out-of-band-change",), "r2", (), None),

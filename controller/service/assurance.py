@@ -67,7 +67,11 @@ def read_settings(store: NmdaStore) -> Assurance:
         stabilisation_timeout_s=float(cfg.get("stabilisation-timeout",
                                               defaults.stabilisation_timeout_s)),
         rate_tolerance=float(cfg.get("rate-tolerance", defaults.rate_tolerance)),
-        stale_after_rounds=int(cfg.get("stale-after-rounds", defaults.stale_after_rounds)))
+        stale_after_rounds=int(cfg.get("stale-after-rounds", defaults.stale_after_rounds)),
+        drift_alarm_threshold=float(cfg.get("polarisation-drift-alarm-threshold",
+                                            defaults.drift_alarm_threshold)),
+        drift_clear_threshold=float(cfg.get("polarisation-drift-clear-threshold",
+                                            defaults.drift_clear_threshold)))
     _SETTINGS[store] = (version, settings)
     return settings
 
@@ -79,7 +83,8 @@ class ServiceAssurance:
                  node_resource: Callable[[str], str] = lambda node: node,
                  network: Callable[[], Network | None] = lambda: None,
                  link_resource: Callable[[str], str] = lambda link: link,
-                 impairments: Callable[[], Mapping[str, str]] = dict) -> None:
+                 impairments: Callable[[], Mapping[str, str]] = dict,
+                 impaired_links: Callable[[], Mapping[str, str]] = dict) -> None:
         self.store = store
         self.alarms = alarms
         self.notify = notify
@@ -88,6 +93,7 @@ class ServiceAssurance:
         self.network = network
         self.link_resource = link_resource
         self.impairments = impairments
+        self.impaired_links = impaired_links
         self.states = ServiceStates()
         self._plan: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()    # a commit and a telemetry round never interleave
@@ -167,7 +173,8 @@ class ServiceAssurance:
                                                failed_links=health.failed_links,
                                                failed_nodes=health.failed_nodes,
                                                failing_at=self._failing_at(health),
-                                               impaired=self.impairments())
+                                               impaired=self.impairments(),
+                                               impaired_links=self.impaired_links())
             if self._plan:
                 publish_services(self.store, self._plan, self.states.records)
             result = {name: _summary(r) for name, r in self.states.records.items()

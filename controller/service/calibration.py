@@ -41,11 +41,21 @@ Urgent calibration (force)
   * *Out of specification*: an APC reporting ``spec-status out-of-spec`` is calibrated
     once per out-of-spec episode (again if it is still out of spec after a calibration
     completed, never while one runs).
+  * *A fibre drifting faster than its APC tracks* (``explained``: the APC's fibre has an
+    active ``polarisation-drift`` alarm, controller/service/polarisation_drift.py) is out
+    of spec again tolerance / (drift × tracking residual) after every calibration: a few
+    minutes in a 50× surge, where recalibrating each time is still what keeps the
+    services usable (left alone the misalignment grows until their QBER is past use),
+    but seconds in a stronger one, where calibrating on every out-of-spec report would
+    keep the fibre dark most of the time. So while the alarm holds, a forced calibration
+    of that APC (any urgent trigger) waits until the fibre has carried traffic for as
+    long as the previous forced calibration blinded it: it is dark at most half the time.
 
 No hammering: nothing is sent to an APC while it reports ``calibration-in-progress``, nor
 within the expected duration of a calibration the scheduler started (the device's own
 answer, else :data:`ASSUMED_DURATION_S`; released early when the device reports a new
-``last-calibration``), nor within ``retry_s`` of a failed request.
+``last-calibration``), nor within ``retry_s`` of a failed request, nor (forced) during
+the rest a drifting fibre gets after a forced calibration.
 
 The device's own scheduling (sdqn-apc ``calibration-interval``, ``prefer-idle-windows``,
 ``max-deferral``, rendered by :mod:`controller.service.render` as 3600 s / true / 600 s
@@ -227,6 +237,7 @@ class _Track:
     hold_until: float = float("-inf")  # send nothing before (running, or retry back-off)
     oos_fired: bool = False           # urgent sent for the current out-of-spec episode
     oos_last: float | None = None     # last-calibration when it was sent
+    rest_until: float = float("-inf")  # drifting: no forced calibration before (module doc)
     last_event: CalibrationEvent | None = None
 
 
@@ -242,7 +253,10 @@ class CalibrationScheduler:
                  qber_threshold: float | Callable[[], float] = DEFAULT_QBER_THRESHOLD,
                  clock: Callable[[], float] = time.time,
                  on_event: Callable[[CalibrationEvent], object] | None = None,
-                 retry_s: float = 60.0, wait_s: float = 5.0) -> None:
+                 retry_s: float = 60.0, wait_s: float = 5.0,
+                 explained: Callable[[str], Sequence[str]] = lambda _apc: ()) -> None:
+        """`explained`: APC → the resources of active root alarms that explain its being
+        out of spec again and again (forced calibrations are then spaced out)."""
         if interval_s <= 0 or max_deferral_s < 0:
             raise ValueError("interval_s must be > 0 and max_deferral_s >= 0")
         self.pool = pool
@@ -255,6 +269,7 @@ class CalibrationScheduler:
         self.on_event = on_event
         self.retry_s = retry_s
         self.wait_s = wait_s
+        self.explained = explained
         self.events: deque[CalibrationEvent] = deque(maxlen=EVENT_HISTORY)
         self._tracks: dict[str, _Track] = {}
         self._crossings: dict[str, set[str]] = {}   # QBER observation → APCs tried
@@ -299,9 +314,11 @@ class CalibrationScheduler:
         with self._lock:
             links = tuple(self.apcs().get(apc, ()))
             now = self.clock()
-            if self._calibrating(apc, now, fresh_s=ASSUMED_DURATION_S):
+            if self._calibrating(apc, now, fresh_s=ASSUMED_DURATION_S) \
+                    or self._resting(apc, now):
                 return CalibrationEvent(apc, links, reason, "busy", force=True, at=now,
-                                        detail="calibrating or retry back-off; not sent")
+                                        detail="calibrating, retry back-off or a drifting "
+                                               "fibre's rest after one; not sent")
             return self._send(apc, links, reason, force=True, now=now)
 
     def schedule(self) -> list[ApcSchedule]:
@@ -366,7 +383,8 @@ class CalibrationScheduler:
             if not candidates or any(self._calibrating(a, now) for a in candidates):
                 continue       # nothing to calibrate, or a calibration that may fix it runs
             untried = [a for a in candidates if a not in tried
-                       and not (self._track(a).reading or _DOWN).down]
+                       and not (self._track(a).reading or _DOWN).down
+                       and not self._resting(a, now)]
             if not untried:
                 continue       # every APC on it was calibrated in this crossing
             apc = max(untried, key=lambda a: (self._misalignment(a), a))
@@ -379,7 +397,7 @@ class CalibrationScheduler:
         track = self._track(apc)
         reading = track.reading
         if reading is None or reading.down or not reading.out_of_spec or track.oos_fired \
-                or self._calibrating(apc, now):
+                or self._calibrating(apc, now) or self._resting(apc, now):
             return
         event = self._send(apc, links, "urgent-out-of-spec", force=True, now=now,
                            detail="tracking error beyond tracking-tolerance")
@@ -433,8 +451,10 @@ class CalibrationScheduler:
         if event.result == "failed":
             track.hold_until = now + self.retry_s
         elif event.result in ("started", "busy"):
-            track.hold_until = max(track.hold_until,
-                                   now + (event.expected_duration or ASSUMED_DURATION_S))
+            duration = event.expected_duration or ASSUMED_DURATION_S
+            track.hold_until = max(track.hold_until, now + duration)
+            if force and event.result == "started":
+                track.rest_until = now + 2 * duration    # as long again in service
         return self._record(event)
 
     def _record(self, event: CalibrationEvent) -> CalibrationEvent:
@@ -461,6 +481,11 @@ class CalibrationScheduler:
         running = track.reading is not None and track.reading.in_progress \
             and now - track.read_at < fresh_s
         return running or now < track.hold_until
+
+    def _resting(self, apc: str, now: float) -> bool:
+        """Its fibre drifts beyond tracking and the last forced calibration has not been
+        followed by as long in service yet (module docstring)."""
+        return now < self._track(apc).rest_until and bool(self.explained(apc))
 
     def _misalignment(self, apc: str) -> float:
         reading = self._track(apc).reading

@@ -43,6 +43,7 @@ from controller.service.expansion import Expansion, QnumExpander, expansion_of
 from controller.service.heal import SelfHealer
 from controller.service.netstate import NetworkStatePublisher
 from controller.service.oob import OutOfBandEvent, OutOfBandGuard
+from controller.service.polarisation_drift import DriftMonitor
 from controller.service.telemetry import TelemetryLoop, read_device
 from southbound.adapter import AdapterError, DeviceAdapter
 from southbound.commit import NetworkCommit
@@ -94,17 +95,22 @@ class ServiceManager:
                                  push_seconds=lambda: (self.push.last_result.duration_s
                                                        if self.push.last_result else 0.0))
         self.impairments = ImpairmentMonitor(self.alarms, self.healer.node_resource)
+        self.drift = DriftMonitor(self.alarms,
+                                  lambda: compensators(self.expander.committed.network),
+                                  lambda: read_settings(store), self.healer.link_resource)
         self.assurance = ServiceAssurance(store, alarms=self.alarms, notify=notify,
                                           health=lambda: self.expander.health,
                                           node_resource=self.healer.node_resource,
                                           network=lambda: self.expander.committed.network,
                                           link_resource=self.healer.link_resource,
-                                          impairments=self.impairments.impairments)
+                                          impairments=self.impairments.impairments,
+                                          impaired_links=self.drift.impaired_links)
         self._previous = self.expander.committed
         self.telemetry = TelemetryLoop(store, self.pool, lambda: self.expander.committed.plan,
                                        decide=self.assurance.on_round)
         self.telemetry.observers.append(self.healer.on_readings)
         self.telemetry.observers.append(self.impairments)   # before decide: roots first
+        self.telemetry.observers.append(self.drift)         # ... and before calibration
         self.telemetry.observers.append(NetworkStatePublisher(
             store, lambda: self.expander.committed.network,
             stale_after=lambda: read_settings(store).stale_after_rounds))
@@ -114,10 +120,11 @@ class ServiceManager:
             self.pool, lambda: self.expander.committed.plan,
             lambda: compensators(self.expander.committed.network),
             qber_threshold=lambda: self.healer.thresholds()[1],
-            on_event=self._on_calibration)
+            on_event=self._on_calibration, explained=self.drift.explaining)
         self.telemetry.observers.append(
             lambda readings, _at: self.calibration.run_once(readings))
-        self.calibration_watch = CalibrationWatch(self.alarms, self.healer.node_resource)
+        self.calibration_watch = CalibrationWatch(self.alarms, self.healer.node_resource,
+                                                  explained=self.drift.explaining)
         self.telemetry.observers.append(
             lambda _readings, _at: self.calibration_watch.check(self.calibration.clock()))
         # A drift crossing on a compensated fibre: calibrate its APC now.

@@ -63,6 +63,10 @@ class Assurance:
     stabilisation_timeout_s: float = 600.0
     rate_tolerance: float = 0.1
     stale_after_rounds: int = 3
+    #: rad/s: a compensated fibre drifting faster raises polarisation-drift; it clears
+    #: below the clear threshold (controller/service/polarisation_drift.py)
+    drift_alarm_threshold: float = 0.002
+    drift_clear_threshold: float = 0.001
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,7 @@ class _RoundFacts:
     failed_nodes: frozenset[str]
     failing_at: frozenset[str]
     impaired: Mapping[str, str]
+    impaired_links: Mapping[str, str]
 
 
 def choice(a: Assignment | None) -> tuple[object, float] | None:
@@ -230,15 +235,19 @@ class ServiceStates:
     def on_round(self, seen: Mapping[str, Observation], *, settings: Assurance,
                  failed_links: Collection[str] = (), failed_nodes: Collection[str] = (),
                  failing_at: Collection[str] = (),
-                 impaired: Mapping[str, str] | None = None) -> list[Transition]:
+                 impaired: Mapping[str, str] | None = None,
+                 impaired_links: Mapping[str, str] | None = None) -> list[Transition]:
         """`failing_at`: devices at an end of a failed fibre. Such a device reports itself
         degraded and not stable for as long as the fibre is down (it keeps watching it);
         for a service that does not use that fibre it is not settling. `impaired`: node →
         a fault it reports that spoils what crosses it (a root-cause alarm is raised on
-        it): the services through it are degraded at once, whatever they measure."""
+        it): the services through it are degraded at once, whatever they measure.
+        `impaired_links`: the same for a fibre (link → why; a polarisation drift its APC
+        cannot track)."""
         self.round += 1
         facts = _RoundFacts(frozenset(failed_links), frozenset(failed_nodes),
-                            frozenset(failing_at), dict(impaired or {}))
+                            frozenset(failing_at), dict(impaired or {}),
+                            dict(impaired_links or {}))
         out: list[Transition] = []
         stamp = self.stamp()
         for name, record in self.records.items():
@@ -282,6 +291,8 @@ class ServiceStates:
             and (seen[d].stable or (seen[d].degraded and d in facts.failing_at)))}
         faults = [f"{node}: {facts.impaired[node]}" for node in record.route_nodes
                   if node in facts.impaired]
+        faults += [f"{link}: {facts.impaired_links[link]}" for link in record.route_links
+                   if link in facts.impaired_links]
         if faults:
             record.pending, record.overran, record.rates = set(), (), []
             record.good_rounds, record.converged = 0, True   # recovery must persist

@@ -8,9 +8,13 @@ manual clock; telemetry rounds are driven by hand."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from datetime import datetime
+from itertools import pairwise
 
 from controller.datastore.nmda import Datastore, NmdaStore
 from controller.service.alarms import AlarmKey, service_resource
+from controller.service.calibration import compensators
 from controller.service.calibration_watch import (
     ALARM as INEFFECTIVE,
 )
@@ -19,7 +23,9 @@ from controller.service.calibration_watch import (
     INEFFECTIVE_WINDOW_S,
 )
 from controller.service.manager import ServiceManager
+from controller.service.polarisation_drift import DRIFT
 from simulators.clock import ManualClock
+from simulators.devices.apc import CALIBRATION_DURATION
 from simulators.faults import FaultKind, FaultRequest
 from simulators.launcher import Network
 from tests.controller.service.conftest import advance, metro_world
@@ -160,3 +166,80 @@ def test_a_degraded_services_alarm_follows_the_root_causes_on_its_path() -> None
         rounds(net, clock, manager, 1)
         alarm = manager.alarms.get(derived)
         assert alarm is not None and not alarm.cleared and alarm.root_causes == (bob,)
+
+
+def across(manager: ServiceManager, link: str) -> set[str]:
+    return {name for name, r in manager.assurance.records().items()
+            if r.admitted and link in r.route_links}
+
+
+def device_epoch(clock: ManualClock) -> Callable[[], float]:
+    """The devices' time line as epoch seconds (what their timestamps say)."""
+    start = datetime.fromisoformat(clock.iso(0.0).replace("Z", "+00:00")).timestamp()
+    return lambda: start + clock.now()
+
+
+def test_a_polarisation_drift_surge_degrades_the_services_across_the_fibre() -> None:
+    with metro_world() as world:
+        store, manager, net, clock = world
+        settled_world(world)
+        (link,) = compensators(manager.expander.committed.network)["apc-1"]
+        hit = across(manager, link)
+        others = {n for n, r in manager.assurance.records().items() if r.admitted} - hit
+        assert hit and others
+        root = AlarmKey(manager.healer.link_resource(link), DRIFT)
+        assert manager.alarms.get(root) is None
+
+        surge = FaultRequest(kind=FaultKind.DRIFT_SURGE, target="apc-1", factor=50.0)
+        net.faults.apply(surge)
+        rounds(net, clock, manager, 1)
+        alarm = manager.alarms.get(root)
+        assert alarm is not None and not alarm.cleared and "apc-1" in alarm.text
+        now = states(store)
+        for name in hit:
+            assert now[name] == "degraded", now
+            derived = manager.alarms.get(AlarmKey(service_resource(name), DEGRADED_ALARM))
+            assert derived is not None and not derived.cleared
+            assert root.resource in derived.root_causes
+        for name in others:
+            assert now[name] == "up", now
+
+        net.faults.apply(surge.model_copy(update={"clear": True}))
+        rounds(net, clock, manager, 6)
+        alarm = manager.alarms.get(root)
+        assert alarm is not None and alarm.cleared
+        now = states(store)
+        for name in hit | others:
+            assert now[name] == "up", now
+        for name in hit:
+            derived = manager.alarms.get(AlarmKey(service_resource(name), DEGRADED_ALARM))
+            assert derived is not None and derived.cleared
+
+
+def test_a_drifting_fibre_is_not_hammered_and_its_calibrations_are_explained() -> None:
+    """A surge so strong the APC is out of spec seconds after each calibration: the
+    forced calibrations leave the fibre in service at least as long as each one blinds
+    it, and calibration-ineffective does not add a second root cause."""
+    with metro_world() as world:
+        _store, manager, net, clock = world
+        settled_world(world)
+        manager.calibration.clock = device_epoch(clock)
+        (link,) = compensators(manager.expander.committed.network)["apc-1"]
+        seen = len(manager.calibration.events)
+        net.faults.apply(FaultRequest(kind=FaultKind.DRIFT_SURGE, target="apc-1",
+                                      factor=1000.0))
+        rounds(net, clock, manager, 40)                  # 400 s of surge
+        started = [e.at for e in list(manager.calibration.events)[seen:]
+                   if e.apc == "apc-1" and e.force and e.result == "started"]
+        assert len(started) >= INEFFECTIVE_COUNT          # calibrating still helps ...
+        assert all(b - a >= 2 * CALIBRATION_DURATION for a, b in pairwise(started))
+        assert started[-1] - started[0] < INEFFECTIVE_WINDOW_S
+        assert manager.alarms.get(AlarmKey(manager.healer.node_resource("apc-1"),
+                                           INEFFECTIVE)) is None
+        root = manager.alarms.get(AlarmKey(manager.healer.link_resource(link), DRIFT))
+        assert root is not None and not root.cleared
+        net.faults.apply(FaultRequest(kind=FaultKind.DRIFT_SURGE, target="apc-1",
+                                      clear=True))
+        rounds(net, clock, manager, 1)
+        root = manager.alarms.get(AlarmKey(manager.healer.link_resource(link), DRIFT))
+        assert root is not None and root.cleared
