@@ -1,30 +1,40 @@
 """`sdqn bench faults`: what the controller says when the network breaks, and how fast.
 
-The emulated metro network (time compressed) runs with the controller's real loops
-(device notifications, telemetry every 0.5 s, check-sync). Each fault kind the emulators
-can inject is applied several times, on a network of its own (one kind's leftovers must
-not colour the next); per kind the bench prints: detection latency (fault
-→ its root alarm, wall seconds and telemetry rounds), whether the root alarm names the
-right resource, whether the services it hits (and only those) change state as expected,
-the time until every service it hit is re-routed or
-leaves `up` (re-route), the clear latency after repair, and spurious alarms (raised during the
-episode, neither the expected root nor a derived alarm of an affected service). Then
-predicted vs measured rate and fidelity per service with a 99 % confidence interval over
-the telemetry rounds.
+Measured on the path an operator takes: the emulated metro network (time compressed ×60)
+runs in its own process (`sdqn sim run`), the controller daemon in another
+(`sdqn controller run`, telemetry every 0.5 s, check-sync every 2 s), and this process is
+the operator's client: it injects faults through the emulators' control channel and reads
+alarms and service states over RESTCONF (RFC 8040, `<operational>` via RFC 8527), polling
+every 0.1 s. Each fault kind is applied several times, on a fresh pair of processes (one
+kind's leftovers must not colour the next); per kind the bench prints: detection latency
+(fault → its root alarm in the alarm list, wall seconds and telemetry rounds), whether the
+root alarm names the right resource, whether the services it hits (and only those) change
+state, the time until every service it hit is re-routed or leaves `up`, the clear latency
+after repair, spurious alarms (raised during the episode, neither the expected root nor
+a derived alarm of an hit service), and the daemon's CPU seconds per episode (from
+/proc, the polling included; the idle figure measures the same polling on a quiet
+network). Then predicted vs measured rate and fidelity per service with a 99 %
+confidence interval over the telemetry rounds.
 
-Measured in-process (controller and emulators share an interpreter), so the latencies
-include no network transport; a kind whose root alarm never appears is reported as not
-detected, never as a zero.
+A kind whose root alarm never appears is reported as not detected, never as a zero. There
+is no peer controller to run beside it: no public controller correlates these faults.
 """
 
 from __future__ import annotations
 
+import base64
+import itertools
 import json
+import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any
@@ -35,6 +45,7 @@ from rich.table import Table
 
 TELEMETRY_S = 0.5
 TIME_FACTOR = 60.0
+POLL_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -51,12 +62,22 @@ class Scenario:
     hit: tuple[str, ...] | None = None
     clear: dict[str, Any] | None = None  # the repair (None: the fault clears itself)
 
-    def services_hit(self, manager: Any) -> tuple[str, ...]:
+    def services_hit(self, states: dict[str, dict[str, Any]],
+                     links: dict[str, tuple[str, str]]) -> tuple[str, ...]:
+        """The services hit: as declared, or those whose path crosses the resource."""
         if self.hit is not None:
             return self.hit
-        return tuple(sorted(name for name, r in manager.assurance.records().items()
-                            if r.admitted and (self.resource in r.route_links
-                                               or self.resource in r.route_nodes)))
+        return tuple(sorted(name for name, st in states.items()
+                            if st.get("admission") == "admitted"
+                            and crosses(list(st.get("path", [])), self.resource, links)))
+
+
+def crosses(path: list[str], resource: str, links: dict[str, tuple[str, str]]) -> bool:
+    """Whether a service path (node list) uses a node, or a link (its two ends adjacent)."""
+    if resource not in links:
+        return resource in path
+    ends = set(links[resource])
+    return any({a, b} == ends for a, b in itertools.pairwise(path))
 
 
 SCENARIOS = (
@@ -71,7 +92,7 @@ SCENARIOS = (
              {"kind": "detector-failure", "target": "alice", "detector": "d1",
               "clear": True}),
     Scenario("drift surge", {"kind": "drift-surge", "target": "apc-1", "factor": 50.0},
-             ("polarisation-drift",), "r1-r2", ("qkd-alice-bob",),
+             ("polarisation-drift",), "r1-r2", None,
              {"kind": "drift-surge", "target": "apc-1", "clear": True}),
     Scenario("out-of-band edit", {"kind": "oob-edit", "target": "r2"},
              ("out-of-band-change",), "r2", (), None),
@@ -89,37 +110,124 @@ class Episode:
     reroute_s: float | None = None
     cleared_s: float | None = None
     spurious: list[str] = field(default_factory=list)
+    cpu_s: float = 0.0
 
 
-def _alarms(store: Any) -> list[dict[str, Any]]:
-    from controller.datastore.nmda import Datastore
+class Plant:
+    """The emulators (`sdqn sim run`) and the controller daemon (`sdqn controller run`),
+    each in its own process, bound to 127.0.0.1 on free ports; stopped on exit."""
 
-    data = json.loads(store.get(Datastore.OPERATIONAL, xpath="/ietf-alarms:alarms/alarm-list")
-                      or "{}")
-    return list(data.get("ietf-alarms:alarms", {}).get("alarm-list", {}).get("alarm", []))
+    def __init__(self, tmp: Path, stack: ExitStack, seed: int) -> None:
+        from controller.paths import CONFIG_DIR
+        from controller.settings import ControllerSettings
+
+        inventory = tmp / "inventory.json"
+        sdqn = [sys.executable, "-m", "controller.cli"]
+        self.sim = stack.enter_context(_process(
+            [*sdqn, "sim", "run", "--any-port", "--inventory", str(inventory),
+             "--time-factor", f"{TIME_FACTOR:g}", "--tick", "0.2", "--seed", str(seed),
+             "--duration", "3600"], tmp / "sim.log"))
+        deadline = time.monotonic() + 120
+        while not inventory.exists():
+            if self.sim.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("`sdqn sim run` wrote no inventory:\n"
+                                   + (tmp / "sim.log").read_text()[-2000:])
+            time.sleep(0.1)
+        control = json.loads(inventory.read_text())["control"]
+        self.control = (str(control["address"]), int(control["port"]), str(control["token"]))
+        settings = ControllerSettings.load()
+        settings.datastore.data_dir = tmp / "data"
+        settings.netconf.port = settings.restconf.port = 0
+        settings.grpc.enabled = False
+        settings.service.telemetry_interval_s = TELEMETRY_S
+        settings.service.sync_interval_s = 2.0
+        config = tmp / "controller.json"
+        config.write_text(settings.model_dump_json())
+        self.daemon = stack.enter_context(_process(
+            [*sdqn, "controller", "run", "--config", str(config), "--log-level", "error",
+             "--inventory", str(inventory),
+             "--services", str(CONFIG_DIR / "services" / "demo.json")],
+            tmp / "daemon.log", stdout=subprocess.PIPE))
+        assert self.daemon.stdout is not None
+        listening = {}
+        for _ in range(2):
+            line = self.daemon.stdout.readline().split()
+            if not line:
+                raise RuntimeError("the daemon did not start:\n"
+                                   + (tmp / "daemon.log").read_text()[-2000:])
+            listening[line[0]] = line[-1]
+        self.restconf = f"http://{listening['restconf']}"
+        self._auth = "Basic " + base64.b64encode(b"admin:admin").decode()
+        self.clock_tick = os.sysconf("SC_CLK_TCK")
+
+    def fault(self, payload: dict[str, Any]) -> None:
+        from simulators.faults import send
+
+        answer = send(*self.control, {"op": "fault", "fault": payload})
+        if not answer.get("ok"):
+            raise RuntimeError(f"fault {payload} refused: {answer.get('error')}")
+
+    def _get(self, path: str) -> dict[str, Any]:
+        request = urllib.request.Request(
+            f"{self.restconf}/restconf/ds/ietf-datastores:operational/{path}",
+            headers={"Authorization": self._auth, "Accept": "application/yang-data+json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as reply:
+                result: dict[str, Any] = json.loads(reply.read() or b"{}")
+                return result
+        except urllib.error.HTTPError as exc:
+            if exc.code == 404:                       # nothing there (yet)
+                return {}
+            raise
+
+    def alarms(self) -> list[dict[str, Any]]:
+        data = self._get("ietf-alarms:alarms/alarm-list")
+        return list(data.get("ietf-alarms:alarm-list", {}).get("alarm", []))
+
+    def states(self) -> dict[str, dict[str, Any]]:
+        data = self._get("sdqn-services:entanglement-services")
+        return {r["name"]: r.get("state", {}) for r in
+                data.get("sdqn-services:entanglement-services", {}).get("request", [])}
+
+    def cpu_s(self) -> float:
+        """The daemon's user + system CPU seconds so far (/proc/<pid>/stat, proc(5))."""
+        fields = Path(f"/proc/{self.daemon.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / self.clock_tick
 
 
-def _states(store: Any) -> dict[str, dict[str, Any]]:
-    from controller.datastore.nmda import Datastore
+@contextmanager
+def _process(argv: list[str], log: Path, stdout: int | None = None
+             ) -> Iterator[subprocess.Popen[str]]:
+    with log.open("w") as err:
+        proc = subprocess.Popen(argv, stdout=stdout if stdout is not None else err,
+                                stderr=err, text=True)
+        try:
+            yield proc
+        finally:
+            if proc.poll() is None:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
 
-    data = json.loads(store.get(Datastore.OPERATIONAL,
-                                xpath="/sdqn-services:entanglement-services") or "{}")
-    return {r["name"]: r.get("state", {}) for r in
-            data.get("sdqn-services:entanglement-services", {}).get("request", [])}
 
-
-def _wait(check: Callable[[], Any], timeout: float) -> tuple[Any, float | None]:
+def _wait(check: Callable[[], Any], timeout: float, since: float | None = None
+          ) -> tuple[Any, float | None]:
+    """Poll `check` until truthy: (its value, seconds since `since`, default now)."""
     start = time.monotonic()
+    origin = start if since is None else since
     while time.monotonic() - start < timeout:
         value = check()
         if value:
-            return value, time.monotonic() - start
-        time.sleep(0.05)
+            return value, time.monotonic() - origin
+        time.sleep(POLL_S)
     return None, None
 
 
-def _active(store: Any) -> dict[tuple[str, str], dict[str, Any]]:
-    return {(a["resource"], a["alarm-type-id"]): a for a in _alarms(store)
+def _active(plant: Plant) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(a["resource"], a["alarm-type-id"]): a for a in plant.alarms()
             if not a["is-cleared"]}
 
 
@@ -129,22 +237,27 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-def run_episode(store: Any, manager: Any, net: Any, sc: Scenario, timeout: float) -> Episode:
-    from simulators.faults import FaultRequest
+def _kind(alarm: dict[str, Any]) -> str:
+    return str(alarm["alarm-type-id"]).split(":")[-1]
 
+
+def run_episode(plant: Plant, sc: Scenario, links: dict[str, tuple[str, str]],
+                timeout: float) -> Episode:
     ep = Episode()
-    before = set(_active(store))
-    live = {n for n, s in _states(store).items() if s.get("oper-state") == "up"}
-    plan_before = manager.expander.committed.plan
-    hit = sc.services_hit(manager)
-    started = _now()
-    net.faults.apply(FaultRequest.model_validate(sc.fault))
+    before = set(_active(plant))
+    states0 = plant.states()
+    live = {n for n, s in states0.items() if s.get("oper-state") == "up"}
+    paths0 = {n: s.get("path") for n, s in states0.items()}
+    hit = sc.services_hit(states0, links)
+    cpu0 = plant.cpu_s()
+    started, injected = _now(), time.monotonic()
+    plant.fault(sc.fault)
 
     def raised() -> list[dict[str, Any]]:
         """Root alarms of the kind raised since the fault (an out-of-band revert raises
         and clears within one check: it counts)."""
-        return [a for a in _alarms(store) if a["last-raised"] >= started
-                and a["alarm-type-id"].split(":")[-1] in sc.root_types]
+        return [a for a in plant.alarms() if a["last-raised"] >= started
+                and _kind(a) in sc.root_types]
 
     def root() -> list[dict[str, Any]]:
         return [a for a in raised() if not a["is-cleared"]]
@@ -154,32 +267,34 @@ def run_episode(store: Any, manager: Any, net: Any, sc: Scenario, timeout: float
         ep.root_ok = any(f"'{sc.resource}'" in a["resource"] for a in found)
     if hit:
         def moved_or_flagged() -> bool:
-            states = _states(store)
+            states = plant.states()
             return all(states.get(n, {}).get("oper-state") != "up"
-                       or manager.expander.committed.plan is not plan_before for n in hit)
-        _, ep.reroute_s = _wait(moved_or_flagged, timeout)
+                       or states.get(n, {}).get("path") != paths0.get(n) for n in hit)
+        _, ep.reroute_s = _wait(moved_or_flagged, timeout, since=injected)
     time.sleep(4 * TELEMETRY_S)                 # let the consequences show
-    states = _states(store)
+    states = plant.states()
     untouched = live - set(hit)
     ep.states_ok = (all(states.get(n, {}).get("oper-state") in ("up", "stabilising")
                         for n in untouched)
                     and (not hit or ep.reroute_s is not None))
     expected = {a["resource"] for a in (found or [])}
     ep.spurious = sorted(
-        f"{a['alarm-type-id'].split(':')[-1]}@{a['resource'].rsplit('=', 1)[-1][:24]}"
-        for key, a in _active(store).items() if key not in before
+        f"{_kind(a)}@{a['resource'].rsplit('=', 1)[-1][:24]}"
+        for key, a in _active(plant).items() if key not in before
         and a["resource"] not in expected
-        and not (a["alarm-type-id"].split(":")[-1].startswith("service-")
+        and not (_kind(a).startswith("service-")
                  and any(f"'{n}'" in a["resource"] for n in hit)))
+    repaired = time.monotonic()
     if sc.clear is not None:
-        net.faults.apply(FaultRequest.model_validate(sc.clear))
+        plant.fault(sc.clear)
 
     def gone() -> bool:
         return not root()
 
-    _, ep.cleared_s = _wait(gone, timeout)
-    _wait(lambda: all(s.get("oper-state") == "up" for n, s in _states(store).items()
+    _, ep.cleared_s = _wait(gone, timeout, since=repaired)
+    _wait(lambda: all(s.get("oper-state") == "up" for n, s in plant.states().items()
                       if n in live), timeout)
+    ep.cpu_s = plant.cpu_s() - cpu0
     return ep
 
 
@@ -189,33 +304,47 @@ def _ci99(values: list[float]) -> tuple[float, float]:
     return mean, half
 
 
+def _median(values: list[float], fmt: str, missing: str) -> str:
+    return format(statistics.median(values), fmt) if values else missing
+
+
 def main(repeats: Annotated[int, typer.Option(help="episodes per fault kind")] = 3,
          timeout: Annotated[float, typer.Option(help="wall seconds to wait for a step")
                             ] = 20.0,
          samples: Annotated[int, typer.Option(help="telemetry rounds for predicted vs "
-                                                   "measured")] = 40,
+                                                   "measured (0: skip)")] = 40,
          kind: Annotated[list[str] | None, typer.Option(
              help="run only these fault scenarios (by name, e.g. 'fibre cut'); "
-                  "all when absent")] = None) -> None:
-    """Inject every fault kind on the emulated metro network and report detection,
-    correlation, service states, clear latency and spurious alarms."""
-    from controller.logs import configure_logging
+                  "all when absent")] = None,
+         seed: Annotated[int, typer.Option(help="seed of the emulated physics")] = 11
+         ) -> None:
+    """Inject every fault kind on the emulated metro network (emulators and controller
+    daemon in their own processes) and report detection, correlation, service states,
+    clear latency, spurious alarms and the daemon's CPU."""
+    from simulators.devices.world import Topology
+    from simulators.launcher import DEFAULT_TOPOLOGY
 
-    configure_logging("error")
     console = Console(width=max(Console().width, 160))
-    table = Table(title=f"sdqn bench faults — metro network, time ×{TIME_FACTOR:g}, "
-                        f"telemetry every {TELEMETRY_S} s, {repeats} episodes each, a fresh "
-                        "network per kind (medians; in-process)")
-    for column in ("fault", "detected", "detect s (rounds)", "root cause right",
-                   "services right", "hit → moved/flagged s", "clear s", "spurious alarms"):
-        table.add_column(column)
     chosen = [sc for sc in SCENARIOS if not kind or sc.name in kind]
     if kind and len(chosen) != len(set(kind)):
         known = ", ".join(sc.name for sc in SCENARIOS)
         raise typer.BadParameter(f"unknown scenario in {kind}; known: {known}")
+    links = {lk.link_id: (lk.a, lk.b) for lk in Topology.load(DEFAULT_TOPOLOGY).links.values()}
+    table = Table(title=f"sdqn bench faults — metro network, time ×{TIME_FACTOR:g}, "
+                        f"telemetry every {TELEMETRY_S} s, {repeats} episodes each, fresh "
+                        "emulator and daemon processes per kind, read over RESTCONF every "
+                        f"{POLL_S} s (medians)")
+    for column in ("fault", "detected", "detect s (rounds)", "root cause right",
+                   "services right", "hit → moved/flagged s", "clear s", "spurious alarms",
+                   "daemon CPU s/episode (idle s/s)"):
+        table.add_column(column)
     for sc in chosen:
-        with _metro() as (store, manager, net):
-            eps = [run_episode(store, manager, net, sc, timeout) for _ in range(repeats)]
+        with _plant(seed) as plant:
+            cpu0, t0 = plant.cpu_s(), time.monotonic()
+            time.sleep(10 * TELEMETRY_S)           # the same polling, nothing happening
+            plant.states()
+            idle = (plant.cpu_s() - cpu0) / (time.monotonic() - t0)
+            eps = [run_episode(plant, sc, links, timeout) for _ in range(repeats)]
         det = [e.detected_s for e in eps if e.detected_s is not None]
         clr = [e.cleared_s for e in eps if e.cleared_s is not None]
         rr = [e.reroute_s for e in eps if e.reroute_s is not None]
@@ -226,77 +355,54 @@ def main(repeats: Annotated[int, typer.Option(help="episodes per fault kind")] =
              if det else "never"),
             f"{sum(e.root_ok for e in eps)}/{repeats}",
             f"{sum(e.states_ok for e in eps)}/{repeats}",
-            f"{statistics.median(rr):.2f}" if rr else "-",
-            (f"{statistics.median(clr):.2f}" if clr else "not cleared")
-            if sc.clear is not None or det else "-",
-            ", ".join(spurious) or "0")
+            _median(rr, ".2f", "-"),
+            _median(clr, ".2f", "not cleared") if sc.clear is not None or det else "-",
+            ", ".join(spurious) or "0",
+            f"{statistics.median([e.cpu_s for e in eps]):.2f} ({idle:.2f})")
     console.print(table)
     if samples <= 0:
         return
-    with _metro() as (store, manager, _net):
-        console.print(_predicted_vs_measured(store, manager, samples))
+    with _plant(seed) as plant:
+        console.print(_predicted_vs_measured(plant, samples))
 
 
 @contextmanager
-def _metro() -> Iterator[tuple[Any, Any, Any]]:
-    """The metro network emulated, the controller managing it, services up."""
-    from controller.app.intent import load_intent, point_at_emulators
-    from controller.app.store import open_store
-    from controller.daemon import build_service, controller_schema
-    from controller.paths import CONFIG_DIR
-    from controller.settings import ControllerSettings
-    from simulators.clock import ScaledClock
-    from simulators.devices.world import Topology
-    from simulators.launcher import DEFAULT_TOPOLOGY, Network
-
-    with tempfile.TemporaryDirectory(prefix="sdqn-bench-faults-") as tmp:
-        settings = ControllerSettings.load()
-        settings.datastore.data_dir = Path(tmp)
-        settings.service.telemetry_interval_s = TELEMETRY_S
-        settings.service.sync_interval_s = 2.0
-        net = Network(Topology.load(DEFAULT_TOPOLOGY), clock=ScaledClock(TIME_FACTOR),
-                      use_topology_ports=False, tick=0.2)
-        net.start(control=False)
-        store = open_store(settings, schema=controller_schema(settings))
-        manager = build_service(settings, store)
-        assert manager is not None
-        try:
-            topology = json.loads(DEFAULT_TOPOLOGY.read_text())
-            load_intent(store, point_at_emulators(topology, net.inventory()),
-                        CONFIG_DIR / "services" / "demo.json")
-            _wait(lambda: all(s.get("oper-state") == "up" for s in _states(store).values()
-                              if s.get("admission") == "admitted"), 60)
-            yield store, manager, net
-        finally:
-            manager.close()
-            net.stop()
-            store.close()
+def _plant(seed: int) -> Iterator[Plant]:
+    """The metro network emulated, the daemon managing it, services up."""
+    with tempfile.TemporaryDirectory(prefix="sdqn-bench-faults-") as tmp, ExitStack() as stack:
+        plant = Plant(Path(tmp), stack, seed)
+        _, ready = _wait(lambda: (s := plant.states()) and all(
+            st.get("oper-state") == "up" for st in s.values()
+            if st.get("admission") == "admitted"), 120)
+        if ready is None:
+            raise RuntimeError(f"services never came up: {plant.states()}")
+        yield plant
 
 
-def _predicted_vs_measured(store: Any, manager: Any, samples: int) -> Table:
-    plan = manager.expander.committed.plan
+def _predicted_vs_measured(plant: Plant, samples: int) -> Table:
     rates: dict[str, list[float]] = {}
     fids: dict[str, list[float]] = {}
+    predicted: dict[str, tuple[float, float]] = {}
     for _ in range(samples):
         time.sleep(TELEMETRY_S)
-        for name, st in _states(store).items():
+        for name, st in plant.states().items():
+            if "predicted-rate" in st and "predicted-fidelity" in st:
+                predicted[name] = (float(st["predicted-rate"]), float(st["predicted-fidelity"]))
             if st.get("stale") is False and "measured-rate" in st:
                 rates.setdefault(name, []).append(float(st["measured-rate"]))
                 if "measured-fidelity" in st:
                     fids.setdefault(name, []).append(float(st["measured-fidelity"]))
-    table = Table(title=f"predicted vs measured ({samples} telemetry rounds, 99 % CI; "
-                        "successive rounds overlap the end nodes' estimation window, so "
-                        "the CI is optimistic)")
+    table = Table(title=f"predicted vs measured ({samples} telemetry rounds over RESTCONF, "
+                        "99 % CI; successive rounds overlap the end nodes' estimation "
+                        "window, so the CI is optimistic)")
     for column in ("service", "predicted rate", "measured rate", "Δ", "predicted F",
                    "measured F", "Δ"):
         table.add_column(column)
-    for a in (plan.admitted if plan is not None else []):
-        name = a.request.name
+    for name, (rate, fidelity) in sorted(predicted.items()):
         if name not in rates:
             continue
         r, rh = _ci99(rates[name])
         f, fh = _ci99(fids.get(name, [float("nan")]))
-        table.add_row(name, f"{a.rate_hz:.3g}", f"{r:.3g} ± {rh:.2g}",
-                      f"{(r / a.rate_hz - 1):+.1%}", f"{a.fidelity:.4f}",
-                      f"{f:.4f} ± {fh:.4f}", f"{(f / a.fidelity - 1):+.2%}")
+        table.add_row(name, f"{rate:.3g}", f"{r:.3g} ± {rh:.2g}", f"{(r / rate - 1):+.1%}",
+                      f"{fidelity:.4f}", f"{f:.4f} ± {fh:.4f}", f"{(f / fidelity - 1):+.2%}")
     return table
