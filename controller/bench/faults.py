@@ -69,6 +69,9 @@ SCENARIOS = (
     Scenario("q-ROADM timing skew", {"kind": "timing-skew", "target": "qr1"},
              ("timing-skew",), "qr1", ("dqc-charlie-dave", "teleport-bob-charlie"),
              {"kind": "timing-skew", "target": "qr1", "clear": True}),
+    Scenario("memory degradation", {"kind": "memory-degradation", "target": "r1"},
+             ("memory-degraded",), "r1", ("qkd-alice-bob",),
+             {"kind": "memory-degradation", "target": "r1", "clear": True}),
 )
 
 

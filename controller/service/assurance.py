@@ -67,7 +67,9 @@ def read_settings(store: NmdaStore) -> Assurance:
         stabilisation_timeout_s=float(cfg.get("stabilisation-timeout",
                                               defaults.stabilisation_timeout_s)),
         rate_tolerance=float(cfg.get("rate-tolerance", defaults.rate_tolerance)),
-        stale_after_rounds=int(cfg.get("stale-after-rounds", defaults.stale_after_rounds)))
+        stale_after_rounds=int(cfg.get("stale-after-rounds", defaults.stale_after_rounds)),
+        memory_coherence_fraction=float(cfg.get("memory-coherence-fraction",
+                                                defaults.memory_coherence_fraction)))
     _SETTINGS[store] = (version, settings)
     return settings
 

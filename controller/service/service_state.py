@@ -63,6 +63,8 @@ class Assurance:
     stabilisation_timeout_s: float = 600.0
     rate_tolerance: float = 0.1
     stale_after_rounds: int = 3
+    #: a memory measured below this fraction of its planned coherence time is degraded
+    memory_coherence_fraction: float = 0.5
 
 
 @dataclass(frozen=True)
