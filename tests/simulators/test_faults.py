@@ -253,6 +253,10 @@ def test_control_channel_and_cli(network: Network, tmp_path: Path) -> None:
                                  str(inventory)])
     assert result.exit_code == 0, result.output
     assert "r2-r3" in network.world.cut_links
+    result = runner.invoke(app, ["sim", "fault", "memory-degradation", "r3", "--factor", "4",
+                                 "--inventory", str(inventory)])
+    assert result.exit_code == 0, result.output
+    assert network.world.degradation("r3") == 4.0
     result = runner.invoke(app, ["sim", "fault", "crash", "zed", "--inventory", str(inventory)])
     assert result.exit_code == 1 and "no emulated device" in result.output
     result = runner.invoke(app, ["sim", "fault", FaultKind.OOB_EDIT.value, "r1", "--data",
