@@ -19,6 +19,9 @@ timing-skew        a q-ROADM's quantum channels drift ``skew`` ps from their tim
                    companions (beyond its 50 ps tolerance by default): coincidences fall
                    outside the detection window; ``clear`` recalibrates the delay
 detector-failure   an end-node detector dies (``mode=dead``) or turns noisy (dark counts)
+memory-degradation a repeater's or end node's memories keep coherence for 1/``factor``
+                   (default 10) of their rated time until cleared: what is stored there
+                   decoheres faster, and the node's T2 probe measures it
 oob-edit           a configuration change made on the device, behind the controller's
                    back (RFC 6470 netconf-config-change, changed-by server)
 stall              the device's management plane hangs: each NETCONF rpc named in
@@ -52,6 +55,7 @@ from controller.errors import NetconfError
 from simulators.devices.apc import DEFAULT_SURGE, Apc
 from simulators.devices.endnode import EndNode
 from simulators.devices.qroadm import SKEW_TOLERANCE_PS, QRoadm
+from simulators.devices.repeater import Repeater
 from simulators.devices.runtime import SimDevice, Ticker
 from simulators.devices.world import World
 
@@ -74,6 +78,9 @@ MAX_REQUEST = 1 << 20
 #: the timing-skew fault's default offset: well past the q-ROADM's tolerance, so the
 #: cross-connects' own wander (a fraction of a ps per √s) cannot bring it back within
 DEFAULT_SKEW_FAULT_PS = 2 * SKEW_TOLERANCE_PS
+#: the memory-degradation fault's default factor: a memory warmed up or unshielded holds
+#: coherence an order of magnitude shorter
+DEFAULT_MEMORY_DEGRADATION = 10.0
 
 
 class FaultKind(StrEnum):
@@ -82,6 +89,7 @@ class FaultKind(StrEnum):
     RESTART = "restart"
     DRIFT_SURGE = "drift-surge"
     DETECTOR_FAILURE = "detector-failure"
+    MEMORY_DEGRADATION = "memory-degradation"
     TIMING_SKEW = "timing-skew"
     OOB_EDIT = "oob-edit"
     STALL = "stall"
@@ -97,7 +105,9 @@ class FaultRequest(BaseModel):
     clear: bool = False
     duration: float | None = Field(default=None, gt=0,
                                    description="simulated seconds until automatic clear")
-    factor: float = Field(default=DEFAULT_SURGE, gt=0, description="drift-surge factor")
+    factor: float | None = Field(
+        default=None, gt=0, description="drift-surge factor (default DEFAULT_SURGE) or "
+        "memory-degradation factor (default DEFAULT_MEMORY_DEGRADATION)")
     skew: float = Field(default=DEFAULT_SKEW_FAULT_PS,
                         description="timing-skew: ps added to each timed cross-connect")
     detector: str | None = None
@@ -131,6 +141,7 @@ class FaultInjector:
             FaultKind.RESTART: self._restart,
             FaultKind.DRIFT_SURGE: self._drift_surge,
             FaultKind.DETECTOR_FAILURE: self._detector,
+            FaultKind.MEMORY_DEGRADATION: self._memory_degradation,
             FaultKind.TIMING_SKEW: self._timing_skew,
             FaultKind.OOB_EDIT: self._oob_edit,
             FaultKind.STALL: self._stall,
@@ -198,7 +209,7 @@ class FaultInjector:
         if not isinstance(model, Apc):
             raise FaultError(f"{req.target} is not an APC")
         with device.lock:
-            model.surge = 1.0 if req.clear else req.factor
+            model.surge = 1.0 if req.clear else req.factor or DEFAULT_SURGE
         return f"{req.target} drift x{model.surge:g}"
 
     def _detector(self, req: FaultRequest) -> str:
@@ -213,6 +224,16 @@ class FaultInjector:
             else:
                 model.fail_detector(detector, req.mode)
         return f"{req.target} detector {detector} {'repaired' if req.clear else req.mode}"
+
+    def _memory_degradation(self, req: FaultRequest) -> str:
+        device = self._device(req.target)
+        if not isinstance(device.model, Repeater | EndNode) \
+                or device.model.node.coherence_time is None:
+            raise FaultError(f"{req.target} has no quantum memory")
+        factor = 1.0 if req.clear else req.factor or DEFAULT_MEMORY_DEGRADATION
+        with device.lock:
+            self.network.world.set_memory_degradation(req.target, factor)
+        return f"{req.target} memory coherence time /{factor:g}"
 
     def _timing_skew(self, req: FaultRequest) -> str:
         device = self._device(req.target)

@@ -16,7 +16,12 @@ import typer
 from controller.logs import configure_logging
 from simulators.clock import ScaledClock
 from simulators.devices.apc import DEFAULT_SURGE
-from simulators.faults import DEFAULT_SKEW_FAULT_PS, FaultKind, send
+from simulators.faults import (
+    DEFAULT_MEMORY_DEGRADATION,
+    DEFAULT_SKEW_FAULT_PS,
+    FaultKind,
+    send,
+)
 from simulators.launcher import DEFAULT_INVENTORY, DEFAULT_TOPOLOGY, Network, load_inventory
 from southbound.kinds import PlantRole
 
@@ -85,7 +90,9 @@ def fault_command(
     clear: Annotated[bool, typer.Option("--clear", help="repair / power up / stop")] = False,
     duration: Annotated[float | None, typer.Option(
         help="simulated seconds until the fault clears by itself")] = None,
-    factor: Annotated[float, typer.Option(help="drift-surge factor")] = DEFAULT_SURGE,
+    factor: Annotated[float | None, typer.Option(
+        help=f"drift-surge factor (default {DEFAULT_SURGE:g}) or memory-degradation factor "
+             f"(default {DEFAULT_MEMORY_DEGRADATION:g})")] = None,
     skew: Annotated[float, typer.Option(
         help="timing-skew: ps added to the q-ROADM's timed cross-connects")] = (
         DEFAULT_SKEW_FAULT_PS),

@@ -99,6 +99,9 @@ SCENARIOS = (
     Scenario("q-ROADM timing skew", {"kind": "timing-skew", "target": "qr1"},
              ("timing-skew",), "qr1", None,
              {"kind": "timing-skew", "target": "qr1", "clear": True}),
+    Scenario("memory degradation", {"kind": "memory-degradation", "target": "r1"},
+             ("memory-degraded",), "r1", None,
+             {"kind": "memory-degradation", "target": "r1", "clear": True}),
 )
 
 

@@ -71,7 +71,9 @@ def read_settings(store: NmdaStore) -> Assurance:
         drift_alarm_threshold=float(cfg.get("polarisation-drift-alarm-threshold",
                                             defaults.drift_alarm_threshold)),
         drift_clear_threshold=float(cfg.get("polarisation-drift-clear-threshold",
-                                            defaults.drift_clear_threshold)))
+                                            defaults.drift_clear_threshold)),
+        memory_coherence_fraction=float(cfg.get("memory-coherence-fraction",
+                                                defaults.memory_coherence_fraction)))
     _SETTINGS[store] = (version, settings)
     return settings
 

@@ -36,7 +36,7 @@ from controller.service.calibration import (
 )
 from controller.service.calibration_watch import CalibrationWatch
 from controller.service.device_events import DeviceEventStream
-from controller.service.device_faults import ImpairmentMonitor
+from controller.service.device_faults import ImpairmentMonitor, memory_baseline
 from controller.service.device_push import DevicePush
 from controller.service.device_states import publish_device_states
 from controller.service.expansion import Expansion, QnumExpander, expansion_of
@@ -94,7 +94,10 @@ class ServiceManager:
                                  pushed=lambda: list(self.last_pushed),
                                  push_seconds=lambda: (self.push.last_result.duration_s
                                                        if self.push.last_result else 0.0))
-        self.impairments = ImpairmentMonitor(self.alarms, self.healer.node_resource)
+        self.impairments = ImpairmentMonitor(
+            self.alarms, self.healer.node_resource,
+            baseline=lambda: memory_baseline(self.expander.committed.network,
+                                             read_settings(store).memory_coherence_fraction))
         self.drift = DriftMonitor(self.alarms,
                                   lambda: compensators(self.expander.committed.network),
                                   lambda: read_settings(store), self.healer.link_resource)

@@ -10,7 +10,8 @@ behaviour where the network is described, with `ietf-origin` learned (RFC 8342 �
         worse end), qber = 2(1 − F)/3 (Werner pair, qnum/README.md "QKD"), polarisation drift
         rate (the APC compensating it), oper-status (down while a repeater reports the
         fibre without light), loss (measured from the repeaters' heralding counters,
-        controller/service/linkloss.py)
+        controller/service/linkloss.py), decoherence-time (the shortest coherence time
+        the memories storing the fibre's pairs measured this round, `link_memories`)
   both: last-updated (when measured) and stale (not refreshed for stale-after-rounds)
 """
 
@@ -46,13 +47,59 @@ def _device_status(root: etree._Element) -> tuple[str | None, bool | None, str |
     return None, None, None
 
 
+def link_memories(network: Network) -> dict[str, set[str]]:
+    """link → the memory nodes that store the halves of the pairs heralded over it: its
+    own ends, and behind an end that holds no memory (a transparent q-ROADM) every memory
+    node reachable through such nodes — the q-ROADM may switch the fibre to any of them, so
+    the worst of them bounds what the fibre's pairs live."""
+    by_node: dict[str, list[str]] = {n: [] for n in network.nodes}
+    for link in network.links.values():
+        for end in (link.a, link.b):
+            by_node.setdefault(end, []).append(link.link_id)
+    out: dict[str, set[str]] = {}
+    for link in network.links.values():
+        found: set[str] = set()
+        seen = {link.link_id}
+        todo = [link.a, link.b]
+        visited: set[str] = set()
+        while todo:
+            node = todo.pop()
+            if node in visited:
+                continue
+            visited.add(node)
+            spec = network.nodes.get(node)
+            if spec is not None and spec.is_memory_node:
+                found.add(node)
+                continue
+            for other in by_node.get(node, []):
+                if other not in seen:
+                    seen.add(other)
+                    todo.append(network.links[other].other_end(node))
+        out[link.link_id] = found
+    return out
+
+
+def measured_coherence(root: etree._Element) -> float | None:
+    """The device's measured memory T2 (sdqn-device-common memory/
+    measured-coherence-time, in the device module's namespace), if it reports one."""
+    for memory in root.iter("{*}memory"):
+        text = memory.findtext(f"{{{etree.QName(memory).namespace}}}measured-coherence-time")
+        if text is not None:
+            return float(text)
+    return None
+
+
 def network_metrics(network: Network, readings: Mapping[str, str]
                     ) -> tuple[dict[str, dict[str, Any]], dict[str, dict[str, Any]]]:
     """(node → state, link → state) in RFC 7951 shape (floats; the writer rounds)."""
     nodes: dict[str, dict[str, Any]] = {}
     links: dict[str, dict[str, Any]] = {}
+    coherence: dict[str, float] = {}
     for node, xml in readings.items():
         root = etree.fromstring(f"<data>{xml}</data>".encode())
+        t2 = measured_coherence(root)
+        if t2 is not None:
+            coherence[node] = t2
         oper, stable, changed = _device_status(root)
         state: dict[str, Any] = {}
         if oper is not None:
@@ -88,6 +135,11 @@ def network_metrics(network: Network, readings: Mapping[str, str]
             for link_id, link in network.links.items():
                 if link.compensator == node:
                     links.setdefault(link_id, {})["polarisation-drift-rate"] = float(drift)
+    if coherence:
+        for link_id, memories in link_memories(network).items():
+            measured = [coherence[m] for m in memories if m in coherence]
+            if measured:
+                links.setdefault(link_id, {})["decoherence-time"] = min(measured)
     for entry in links.values():
         if "measured-fidelity" in entry:
             entry["qber"] = 2.0 * (1.0 - entry["measured-fidelity"]) / 3.0

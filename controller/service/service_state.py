@@ -67,6 +67,8 @@ class Assurance:
     #: below the clear threshold (controller/service/polarisation_drift.py)
     drift_alarm_threshold: float = 0.002
     drift_clear_threshold: float = 0.001
+    #: a memory measured below this fraction of its planned coherence time is degraded
+    memory_coherence_fraction: float = 0.5
 
 
 @dataclass(frozen=True)

@@ -177,6 +177,12 @@ class DeviceModel(ABC):
             memory["coherence-time"] = str(self.node.coherence_time)
         return memory
 
+    def rated_coherence(self) -> float | None:
+        """The memories' T2 as configured (the plan's assumption), else as rated in the
+        topology: where the device's coherence probe first looks."""
+        t2 = (self.config.get("memory") or {}).get("coherence-time")
+        return self.node.coherence_time if t2 is None else float(t2)
+
     def apply_config(self, data: Json, now: float) -> list[Notification]:
         """Take a new running configuration (RFC 7951, defaults included) into effect."""
         old, self.config = self.config, dict(data.get(self.qname) or {})

@@ -16,8 +16,10 @@ Physics:
   which every repeater runs a flow swapping between the path's two spans at it.  What the
   endpoint expects is qnum's analytic chain model (`chain_performance`) — the very model
   the optimiser predicts with — for the endpoint's configuration: this node and the peer
-  as end memories, the ``time-share`` of every elementary link's attempt slots, the
-  ``cutoff-time`` round window and ``purification-rounds`` of ``purification-protocol``.
+  as end memories (every memory on the path with its coherence time as the hardware has
+  it now: the fault ``memory-degradation`` shortens it), the ``time-share`` of every
+  elementary link's attempt slots, the ``cutoff-time`` round window and
+  ``purification-rounds`` of ``purification-protocol``.
   The endpoints start no more rounds than ``target-rate`` needs (the rate is
   min(chain rate, target-rate); the fidelity that of the share).  The pairs themselves are
   drawn once per tick for both ends of the flow (`simulators.devices.pairs`): raw pairs
@@ -32,6 +34,8 @@ Physics:
   them — errors/pairs over the last ESTIMATE_WINDOW_S of delivery (reaching further back
   until it holds MIN_ESTIMATE_PAIRS pairs) — with the Werner fidelity of that QBER as
   ``fidelity-estimate``.  Every random draw is seeded.
+* Memory: the node's periodic T2 probe (`simulators.devices.memory`) reports a measured
+  coherence time, an estimate with shot noise.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ from simulators.devices.base import (
     rate,
     seconds,
 )
+from simulators.devices.memory import CoherenceProbe
 from simulators.devices.pairs import FlowOffer, JointDraw
 from simulators.devices.world import Span, xor_error
 
@@ -169,6 +174,7 @@ class EndNode(DeviceModel):
         self.source_fault = False
 
     def reset(self, now: float) -> None:
+        self.probe = CoherenceProbe(self.rng.spawn(1)[0])
         self._pump_on_at: float | None = None
         self._retarget_at = -math.inf
         self._dev0 = INITIAL_DEVIATION
@@ -307,9 +313,9 @@ class EndNode(DeviceModel):
     def _chain(self, spans: list[Span], settings: FlowSettings) -> Delivery:
         """qnum's chain model for the configured flow: the optimiser's prediction for the
         same configuration (`qnum.candidates` evaluates a candidate the same way)."""
-        nodes = self.world.topology.nodes
-        inner = [nodes[s.ends[1]].node_params() for s in spans[:-1]]
-        ends = (nodes[spans[0].ends[0]].node_params(), nodes[spans[-1].ends[1]].node_params())
+        node = self.world.node_params          # the memories as they are now
+        inner = [node(s.ends[1]) for s in spans[:-1]]
+        ends = (node(spans[0].ends[0]), node(spans[-1].ends[1]))
         links = tuple(i for s in spans for i in s.link_ids)
         try:
             perf = chain_performance([s.params() for s in spans], inner, settings.rounds,
@@ -426,6 +432,7 @@ class EndNode(DeviceModel):
     def step(self, now: float, dt: float) -> list[Notification]:
         if not self.configured:
             return []
+        self.probe.step(now, self.world.coherence_time(self.node_id), self.rated_coherence())
         notes = self._step_source(now)
         notes.extend(self._step_detectors())
         notes.extend(self._step_endpoints(now, dt))
@@ -455,7 +462,8 @@ class EndNode(DeviceModel):
         registers = int((self.config.get("memory") or {}).get("register-count", 0))
         body["memory"] = {"occupancy": {
             "registers-in-use": self._in_use,
-            "utilisation": prob(self._in_use / registers if registers else 0.0)}}
+            "utilisation": prob(self._in_use / registers if registers else 0.0)},
+            **self.probe.leaves(self.clock.iso)}
         endpoints = []
         for name in self._deliveries:
             run = self._runs.get(name, EndpointRun())

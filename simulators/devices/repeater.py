@@ -50,6 +50,7 @@ from simulators.devices.base import (
     rate,
     seconds,
 )
+from simulators.devices.memory import CoherenceProbe
 from simulators.devices.world import Span, xor_error
 
 
@@ -109,6 +110,7 @@ class Repeater(DeviceModel):
     settle_time: ClassVar[float] = 2.0
 
     def reset(self, now: float) -> None:
+        self.probe = CoherenceProbe(self.rng.spawn(1)[0])
         self.links: dict[str, LinkRun] = {}
         self.flows: dict[str, FlowRun] = {}
         self.pairs: list[Json] = []
@@ -179,8 +181,8 @@ class Repeater(DeviceModel):
     def _node(self) -> NodeParams:
         memory = self.config.get("memory") or {}
         t2 = memory.get("coherence-time")
-        return NodeParams(
-            math.inf if t2 is None else float(t2),
+        return NodeParams(   # a degraded memory (fault memory-degradation) decoheres faster
+            math.inf if t2 is None else float(t2) / self.world.degradation(self.node_id),
             bsm_lambda=float(self.config.get("bsm-fidelity", 1.0)),
             swap_success_probability=float(self.config.get("swap-success-probability", 0.5)),
             memory_efficiency=float(memory.get("efficiency", 1.0)),
@@ -288,6 +290,7 @@ class Repeater(DeviceModel):
     def step(self, now: float, dt: float) -> list[Notification]:
         if not self.configured:
             return []
+        self.probe.step(now, self.world.coherence_time(self.node_id), self.rated_coherence())
         notes: list[Notification] = []
         configs = self._link_configs()
         self.links = {c["link-id"]: self.links.get(c["link-id"], LinkRun()) for c in configs}
@@ -379,7 +382,8 @@ class Repeater(DeviceModel):
         return {
             "memory": {"occupancy": {"registers-in-use": in_use,
                                      "utilisation": prob(in_use / registers if registers
-                                                         else 0.0)}},
+                                                         else 0.0)},
+                       **self.probe.leaves(self.clock.iso)},
             "link-generation": {"link": links},
             "flow": flows,
             "stored-pairs": {"pair": self.pairs},

@@ -21,7 +21,7 @@ import math
 import threading
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -240,9 +240,10 @@ def xor_error(errors: Iterable[float]) -> float:
 class World:
     """Run-time conditions of the plant shared by every device model.
 
-    Writers are the fault injector (cuts, crashes) and the APC models (misalignment);
-    readers are all device models on the ticker thread.  `version` increases with every
-    change of connectivity so that models can cache path computations.  `seed` seeds the
+    Writers are the fault injector (cuts, crashes, memory degradation) and the APC models
+    (misalignment); readers are all device models on the ticker thread.  `version`
+    increases with every change of connectivity or memory so that models can cache path
+    computations.  `seed` seeds the
     random streams the world owns (the pairs each flow delivers to both its ends).
     """
 
@@ -257,6 +258,9 @@ class World:
         self.in_use: dict[str, set[str]] = {}    # link-id -> nodes generating on it
         self.sources_stable: set[str] = set()    # end nodes whose source is stable
         self.swaps: dict[str, set[frozenset[str]]] = {}  # repeater -> link pairs it swaps
+        #: node -> factor its memories' coherence time is divided by (the fault
+        #: memory-degradation); absent: the memories keep their rated coherence time
+        self.memory_degradation: dict[str, float] = {}
         self.swap_version = 0
         self.version = 0
         self._plant = self._graph(usable_only=False)
@@ -276,6 +280,39 @@ class World:
         with self._lock:
             (self.down_nodes.add if down else self.down_nodes.discard)(node_id)
             self.version += 1
+
+    def set_memory_degradation(self, node_id: str, factor: float) -> None:
+        """The node's memories keep coherence for 1/``factor`` of their rated time
+        (1: repaired)."""
+        if node_id not in self.topology.nodes:
+            raise KeyError(f"unknown node {node_id!r}")
+        if factor <= 0:
+            raise ValueError("a degradation factor must be positive")
+        with self._lock:
+            if factor == 1.0:
+                self.memory_degradation.pop(node_id, None)
+            else:
+                self.memory_degradation[node_id] = factor
+            self.version += 1       # every chain through the node changes
+
+    def degradation(self, node_id: str) -> float:
+        """Factor the node's memory coherence time is divided by now (1: as rated)."""
+        return self.memory_degradation.get(node_id, 1.0)
+
+    def coherence_time(self, node_id: str) -> float | None:
+        """The node's memory coherence time T2 now: rated (topology) over degradation;
+        None for a node without a rated memory."""
+        rated = self.topology.nodes[node_id].coherence_time
+        return None if rated is None else rated / self.degradation(node_id)
+
+    def node_params(self, node_id: str) -> NodeParams:
+        """qnum's memory/swap model of the node as its hardware is now (degraded memories
+        decohere faster than the topology says)."""
+        params = self.topology.nodes[node_id].node_params()
+        factor = self.degradation(node_id)
+        if factor == 1.0 or math.isinf(params.coherence_time_s):
+            return params
+        return replace(params, coherence_time_s=params.coherence_time_s / factor)
 
     def set_in_use(self, node_id: str, link_ids: Iterable[str]) -> None:
         wanted = set(link_ids)

@@ -267,6 +267,41 @@ def test_apc_drift_raises_qber_and_calibration_restores_it(plant: Plant) -> None
     assert apc.current_status() == ("sdqn-types:up", True)
 
 
+def test_a_degraded_memory_costs_the_chain_through_it_and_shows_in_its_probe(
+        plant: Plant) -> None:
+    alice: EndNode = plant["alice"]
+    r1: Repeater = plant["r1"]
+    _endpoints(plant)
+    plant.run(40)
+    base, flow = alice._deliveries["qkd"], r1.flows["f"].fidelity
+    assert base.fidelity is not None and base.rate_hz > 0 and flow is not None
+    memory = r1.state_body(plant.clock.now())["memory"]
+    assert float(memory["measured-coherence-time"]) == pytest.approx(5.0, rel=0.25)
+    assert memory["coherence-last-measured"] == plant.clock.iso(r1.probe.measured_at or 0)
+    # r1's T2 5 s → 5 ms: pairs wait a few ms at r1, so the chain loses fidelity and
+    # (the coherence budget, cut-offs) rate — at both ends of the flow and at r1 itself.
+    plant.world.set_memory_degradation("r1", 1000.0)
+    plant.run(10)
+    degraded = alice._deliveries["qkd"]
+    assert degraded.fidelity is not None and degraded.fidelity < base.fidelity - 0.01
+    assert plant["bob"]._deliveries["qkd"].fidelity == degraded.fidelity
+    assert (r1.flows["f"].fidelity or 1.0) < flow - 0.01
+    memory = r1.state_body(plant.clock.now())["memory"]
+    assert float(memory["measured-coherence-time"]) == pytest.approx(0.005, rel=0.25)
+    # an end node's own memory counts the same way
+    plant.world.set_memory_degradation("r1", 1.0)
+    plant.world.set_memory_degradation("bob", 1000.0)
+    plant.run(10)
+    assert (alice._deliveries["qkd"].fidelity or 1.0) < base.fidelity - 0.01
+    assert float(plant["bob"].state_body(plant.clock.now())["memory"][
+        "measured-coherence-time"]) == pytest.approx(0.0015, rel=0.25)
+    plant.world.set_memory_degradation("bob", 1.0)     # repaired: as before (but for
+    plant.run(10)                                       # the fibres' drift since)
+    assert alice._deliveries["qkd"].fidelity == pytest.approx(base.fidelity, abs=1e-4)
+    assert float(r1.state_body(plant.clock.now())["memory"]["measured-coherence-time"]
+                 ) == pytest.approx(5.0, rel=0.25)
+
+
 def test_calibration_waits_for_idle_fibre_up_to_max_deferral(plant: Plant) -> None:
     apc: Apc = plant["apc-1"]
     plant.configure("r1", **{"link-generation": {"link": [

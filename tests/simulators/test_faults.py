@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from controller.cli import app
 from simulators.clock import ManualClock
 from simulators.devices.apc import CALIBRATION_DURATION
+from simulators.devices.memory import PROBE_PERIOD_S
 from simulators.faults import FaultError, FaultKind, FaultRequest, send
 from simulators.launcher import Network
 from tests.simulators.conftest import (
@@ -144,6 +145,32 @@ def test_detector_failure(network: Network, connect: Connect) -> None:
     assert note.findtext(f".//{{{END}}}severity") == "cleared"
 
 
+def test_memory_degradation_shows_in_the_measured_coherence_time(
+        network: Network, connect: Connect, clock: ManualClock) -> None:
+    """The repeater reports what its T2 probe measures: the rated 5 s, a tenth of it
+    while degraded (the default factor), the rated value again once repaired."""
+    r1 = connect("r1")
+
+    def measured() -> float:
+        advance(network, clock, PROBE_PERIOD_S, step=PROBE_PERIOD_S)
+        oper = get_data(r1)
+        assert find_text(oper, "memory/coherence-last-measured", REP) is not None
+        return float(find_text(oper, "memory/measured-coherence-time", REP) or "nan")
+
+    assert measured() == pytest.approx(5.0, rel=0.25)
+    assert fault(network, "memory-degradation", "r1") == "r1 memory coherence time /10"
+    assert network.world.coherence_time("r1") == pytest.approx(0.5)
+    assert measured() == pytest.approx(0.5, rel=0.25)
+    assert fault(network, "memory-degradation", "r1", factor=100) == (
+        "r1 memory coherence time /100")
+    assert measured() == pytest.approx(0.05, rel=0.25)
+    assert ("memory-degradation", "r1") in network.faults.active
+    fault(network, "memory-degradation", "r1", clear=True)
+    assert network.world.coherence_time("r1") == 5.0
+    assert measured() == pytest.approx(5.0, rel=0.25)
+    assert network.faults.active == {}
+
+
 def test_out_of_band_edit(network: Network, connect: Connect) -> None:
     m = connect("apc-3")
     m.create_subscription()
@@ -200,6 +227,8 @@ def test_fault_errors(network: Network) -> None:
         fault(network, "drift-surge", "r1")
     with pytest.raises(FaultError, match="not an end node"):
         fault(network, "detector-failure", "qr1")
+    with pytest.raises(FaultError, match="no quantum memory"):
+        fault(network, "memory-degradation", "qr1")
     with pytest.raises(FaultError, match="no emulated device"):
         fault(network, "crash", "zed")
     with pytest.raises(FaultError, match="not an rpc"):
@@ -224,6 +253,10 @@ def test_control_channel_and_cli(network: Network, tmp_path: Path) -> None:
                                  str(inventory)])
     assert result.exit_code == 0, result.output
     assert "r2-r3" in network.world.cut_links
+    result = runner.invoke(app, ["sim", "fault", "memory-degradation", "r3", "--factor", "4",
+                                 "--inventory", str(inventory)])
+    assert result.exit_code == 0, result.output
+    assert network.world.degradation("r3") == 4.0
     result = runner.invoke(app, ["sim", "fault", "crash", "zed", "--inventory", str(inventory)])
     assert result.exit_code == 1 and "no emulated device" in result.output
     result = runner.invoke(app, ["sim", "fault", FaultKind.OOB_EDIT.value, "r1", "--data",

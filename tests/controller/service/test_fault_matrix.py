@@ -1,6 +1,7 @@
 """Faults a reachable device reports in its own state (a q-ROADM's timing skew, an end
-node's dead detector): a root-cause alarm on the device, the services through it degraded
-with a derived alarm pointing at it, and everything cleared on repair.
+node's dead detector, a memory measuring a shorter coherence time than planned): a
+root-cause alarm on the device, the services through it degraded with a derived alarm
+pointing at it, and everything cleared on repair.
 
 Real emulators over real NETCONF (the metro world of conftest.py), simulated time on a
 manual clock; telemetry rounds are driven by hand."""
@@ -108,6 +109,34 @@ def test_a_dead_detector_degrades_the_services_measuring_with_it() -> None:
         check_fault_cycle(world, "alice", "sdqn-alarms:detector-failure",
                           FaultRequest(kind=FaultKind.DETECTOR_FAILURE, target="alice",
                                        detector="d1"))
+
+
+def test_a_degraded_memory_on_a_repeater_degrades_the_services_through_it() -> None:
+    with metro_world() as world:
+        check_fault_cycle(world, "r1", "sdqn-alarms:memory-degraded",
+                          FaultRequest(kind=FaultKind.MEMORY_DEGRADATION, target="r1"))
+
+
+def measured_fidelity(store: NmdaStore, name: str) -> float:
+    data = json.loads(store.get(Datastore.OPERATIONAL,
+                                xpath="/sdqn-services:entanglement-services"))
+    request = next(r for r in data["sdqn-services:entanglement-services"]["request"]
+                   if r["name"] == name)
+    return float(request["state"]["measured-fidelity"])
+
+
+def test_what_a_service_through_a_degraded_memory_measures_falls() -> None:
+    """Not only an alarm: pairs wait at r1 for milliseconds, so at T2 = 5 ms (5 s / 1000)
+    the fidelity the end nodes measure on qkd-alice-bob drops by a few hundredths."""
+    with metro_world() as world:
+        store, manager, net, clock = world
+        settled_world(world)
+        before = measured_fidelity(store, "qkd-alice-bob")
+        net.faults.apply(FaultRequest(kind=FaultKind.MEMORY_DEGRADATION, target="r1",
+                                      factor=1000))
+        rounds(net, clock, manager, 8)      # the end nodes' QBER window is 60 s
+        assert measured_fidelity(store, "qkd-alice-bob") < before - 0.01
+        assert states(store)["qkd-alice-bob"] == "degraded"
 
 
 def test_an_apc_forced_to_calibrate_again_and_again_raises_calibration_ineffective(

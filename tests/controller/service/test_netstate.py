@@ -1,5 +1,6 @@
 """qcNOC link and node state in <operational>: the fibre loss measured from the repeaters'
-heralding counters, on the emulated metro network and on hand-made counters."""
+heralding counters and the decoherence time from the memories' own T2 probes, on the
+emulated metro network and on hand-made readings."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from controller.datastore.nmda import Datastore, NmdaStore
 from controller.paths import CONFIG_DIR
 from controller.service.linkloss import LossEstimator
 from controller.service.manager import ServiceManager
+from controller.service.netstate import link_memories, network_metrics
 from qnum.io import DeviceKind, Heralding, Link, Network, Node
 from qnum.physics import LinkParams, attempt_success_probability
 from simulators.clock import ManualClock
+from simulators.faults import FaultKind, FaultRequest
 from simulators.launcher import Network as Emulated
 from tests.controller.service.conftest import advance
 
@@ -77,3 +80,59 @@ def test_loss_windows_restarts_and_spans() -> None:
     assert after_restart["ab"] == pytest.approx(4.0, abs=0.01)
     # A span through a q-ROADM does not measure one fibre.
     assert LossEstimator().update(NETWORK, {"a": reading(attempts, heralds, "ab>c")}) == {}
+
+
+ROADMED = Network("n", {
+    "a": Node("a", DeviceKind.END_NODE, memory_qubits=10),
+    "r": Node("r", DeviceKind.REPEATER, memory_qubits=20),
+    "b": Node("b", DeviceKind.END_NODE, memory_qubits=10),
+    "c": Node("c", DeviceKind.END_NODE, memory_qubits=10),
+    "q": Node("q", DeviceKind.Q_ROADM)}, {
+    "a-r": Link("a-r", "a", "r", 10.0, 1e6),
+    "r-q": Link("r-q", "r", "q", 10.0, 1e6),
+    "q-b": Link("q-b", "q", "b", 10.0, 1e6),
+    "q-c": Link("q-c", "q", "c", 10.0, 1e6)})
+
+
+def memory(ns: str, top: str, t2: float) -> str:
+    return (f'<{top} xmlns="urn:sdqn:{ns}"><memory><measured-coherence-time>{t2}'
+            f"</measured-coherence-time></memory></{top}>")
+
+
+def test_a_links_decoherence_time_is_the_worst_memory_storing_its_pairs() -> None:
+    """Its own memory ends, and behind a q-ROADM every memory it can switch the fibre to;
+    only what was measured this round counts."""
+    assert link_memories(ROADMED) == {"a-r": {"a", "r"}, "r-q": {"r", "b", "c"},
+                                      "q-b": {"r", "b", "c"}, "q-c": {"r", "b", "c"}}
+    readings = {"a": memory("sdqn-end-node", "end-node", 1.5),
+                "r": memory("sdqn-repeater", "repeater", 0.5),
+                "b": memory("sdqn-end-node", "end-node", 2.0)}
+    _nodes, links = network_metrics(ROADMED, readings)
+    assert {k: v["decoherence-time"] for k, v in links.items()} == {
+        "a-r": 0.5, "r-q": 0.5, "q-b": 0.5, "q-c": 0.5}
+    readings["r"] = memory("sdqn-repeater", "repeater", 5.0)
+    del readings["a"]                                   # not read this round
+    _nodes, links = network_metrics(ROADMED, readings)
+    assert {k: v["decoherence-time"] for k, v in links.items()} == {
+        "a-r": 5.0, "r-q": 2.0, "q-b": 2.0, "q-c": 2.0}
+    assert all("oper-status" not in v for v in links.values())   # says nothing of that
+
+
+def test_decoherence_time_follows_the_measured_memories(
+        world: tuple[NmdaStore, ServiceManager, Emulated, ManualClock]) -> None:
+    store, manager, net, clock = world
+    advance(net, clock, 400)
+    manager.telemetry.poll_once()
+    before = link_states(store)
+    # alice-r1: alice (rated 1.5 s) and r1 (5 s) measure; r2-bob: r2 (2.5 s), bob (1.5 s)
+    for name in ("alice-r1", "r2-bob"):
+        assert float(before[name]["decoherence-time"]) == pytest.approx(1.5, rel=0.25)
+        assert before[name]["stale"] is False and "last-updated" in before[name]
+    net.faults.apply(FaultRequest(kind=FaultKind.MEMORY_DEGRADATION, target="r1"))
+    advance(net, clock, 10)
+    manager.telemetry.poll_once()
+    after = link_states(store)
+    assert float(after["alice-r1"]["decoherence-time"]) == pytest.approx(0.5, rel=0.25)
+    assert float(after["r1-r2"]["decoherence-time"]) == pytest.approx(0.5, rel=0.25)
+    assert float(after["r2-bob"]["decoherence-time"]) == pytest.approx(1.5, rel=0.25)
+    assert after["alice-r1"]["stale"] is False
