@@ -42,9 +42,10 @@ app = lazy_app("sdqn: software-defined quantum networking controller", {
                      "and\ncommitted, on an emulated network (target ≤ 2 s, 0 unaffected "
                      "services touched)."),
         "faults": Lazy("controller.bench.faults:main",
-                       "Inject every fault kind on the emulated metro network and report "
-                       "detection,\ncorrelation, service states, clear latency and spurious "
-                       "alarms."),
+                       "Inject every fault kind on the emulated metro network (emulators and "
+                       "controller\ndaemon in their own processes) and report detection, "
+                       "correlation, service states,\nclear latency, spurious alarms and the "
+                       "daemon's CPU."),
     }),
     "controller": lazy_app("The controller daemon.", {
         "run": Lazy("controller.daemon:run", "Run the controller daemon until interrupted."),
