@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import structlog
@@ -38,9 +39,11 @@ from controller.service.calibration_watch import CalibrationWatch
 from controller.service.device_events import DeviceEventStream
 from controller.service.device_faults import ImpairmentMonitor
 from controller.service.device_push import DevicePush
+from controller.service.device_restart import RestartWatch
 from controller.service.device_states import publish_device_states
 from controller.service.expansion import Expansion, QnumExpander, expansion_of
 from controller.service.heal import SelfHealer
+from controller.service.health import NetworkHealth
 from controller.service.netstate import NetworkStatePublisher
 from controller.service.oob import OutOfBandEvent, OutOfBandGuard
 from controller.service.telemetry import TelemetryLoop, read_device
@@ -94,22 +97,25 @@ class ServiceManager:
                                  push_seconds=lambda: (self.push.last_result.duration_s
                                                        if self.push.last_result else 0.0))
         self.impairments = ImpairmentMonitor(self.alarms, self.healer.node_resource)
+        self.restarts = RestartWatch(self.alarms, self.healer.node_resource,
+                                     verify=self._restore_rebooted, serves=self._serves)
         self.assurance = ServiceAssurance(store, alarms=self.alarms, notify=notify,
-                                          health=lambda: self.expander.health,
+                                          health=self._round_health,
                                           node_resource=self.healer.node_resource,
                                           network=lambda: self.expander.committed.network,
                                           link_resource=self.healer.link_resource,
-                                          impairments=self.impairments.impairments)
+                                          impairments=self._impairments)
         self._previous = self.expander.committed
         self.telemetry = TelemetryLoop(store, self.pool, lambda: self.expander.committed.plan,
                                        decide=self.assurance.on_round)
         self.telemetry.observers.append(self.healer.on_readings)
         self.telemetry.observers.append(self.impairments)   # before decide: roots first
+        self.telemetry.observers.append(self.restarts)
         self.telemetry.observers.append(NetworkStatePublisher(
             store, lambda: self.expander.committed.network,
             stale_after=lambda: read_settings(store).stale_after_rounds))
         self.events = DeviceEventStream(self.pool, self.healer.on_notification,
-                                        on_stream=self.healer.on_stream)
+                                        on_stream=self._on_stream)
         self.calibration = CalibrationScheduler(
             self.pool, lambda: self.expander.committed.plan,
             lambda: compensators(self.expander.committed.network),
@@ -126,6 +132,8 @@ class ServiceManager:
             and self.calibration.urgent(apc, "urgent-qber"))
         self.oob = OutOfBandGuard(store, self.pool, self.committer,
                                   on_event=self._on_out_of_band)
+        self.oob.rebooted = self._rebooted
+        self._lost: set[str] = set()        # devices whose notification session broke
         # Make-before-break (controller/service/mbb.py): devices carrying a bridge are
         # not "out of sync" with intended until the old paths are released.
         self.bridging: dict[str, str] = {}
@@ -223,6 +231,90 @@ class ServiceManager:
                                     f"({', '.join(event.links)}) failed: {event.error}")
         else:
             self.alarms.clear_alarm(key, f"{event.reason} calibration {event.result}")
+
+    # -- what a round knows, management sessions, reboots ---------------------------------
+    def _round_health(self) -> NetworkHealth:
+        """The failures the plan assumed, plus those the devices report now (the
+        correlator, fed earlier in the same telemetry round or by notifications): a path
+        broken since the last re-plan is down within the round, before self-healing acts."""
+        planned = self.expander.health
+        roots = self.healer.correlator.roots()
+        return replace(planned, failed_links=planned.failed_links | roots.failed_links,
+                       failed_nodes=planned.failed_nodes | roots.failed_nodes,
+                       watch=planned.watch | roots.watch)
+
+    def _impairments(self) -> dict[str, str]:
+        """node → every fault it reports or recovers from that spoils what crosses it."""
+        out = dict(self.impairments.impairments())
+        for node, why in self.restarts.impairments().items():
+            out[node] = f"{out[node]}; {why}" if node in out else why
+        return out
+
+    def _serves(self, node: str) -> bool:
+        """An admitted service's path, or a fibre of it the node compensates, crosses it."""
+        network = self.expander.committed.network
+        for record in list(self.assurance.records().values()):
+            if not record.admitted:
+                continue
+            if node in record.route_nodes or (network is not None and any(
+                    network.links[link].compensator == node
+                    for link in record.route_links if link in network.links)):
+                return True
+        return False
+
+    def _on_stream(self, node: str, up: bool) -> None:
+        """A device's notification session broke or came back. device-unreachable is
+        raised at once; it clears only when the device answers again *and* its
+        configuration was checked (a reboot restored by the restart watch, an out-of-band
+        change handled by its policy), as its YANG description says."""
+        if not up:
+            self._lost.add(node)
+            self.healer.on_stream(node, False)
+            return
+        if node not in self._lost:
+            return                          # a first subscription: nothing was lost
+        try:
+            with self.pool.session(node, wait_s=5) as adapter:
+                state = adapter.get_state()
+        except AdapterError as exc:
+            log.info("device back but not readable yet", device=node, error=str(exc))
+            return
+        self.restarts.see(node, state)
+        self.oob.check(node)
+        sync = self.pool.state(node)[1]
+        if sync is SyncState.IN_SYNC or self.oob.intended_xml(node) is None:
+            self._lost.discard(node)
+            self.healer.on_stream(node, True)
+        else:
+            log.info("device back, not in sync yet: device-unreachable kept", device=node,
+                     sync=sync.value)
+
+    def _rebooted(self, node: str) -> bool:
+        """Asked by the out-of-band guard about a device it found out of sync: True when
+        the difference is a reboot's (the restart watch restores it; no out-of-band
+        change)."""
+        if self.restarts.recovering(node):
+            return True
+        try:
+            with self.pool.session(node, wait_s=5) as adapter:
+                state = adapter.get_state()
+        except AdapterError:
+            return False
+        return self.restarts.see(node, state)
+
+    def _restore_rebooted(self, node: str) -> bool:
+        """The restart watch's check of a rebooted device: in sync with intended, or
+        pushed back to it (the boot loaded startup or the factory configuration)."""
+        if self.oob.sync.intended(node) is None:
+            return True                     # nothing intended for it: nothing to restore
+        report = self.oob.sync.check_sync(node)
+        if report.state is SyncState.IN_SYNC:
+            return True
+        if report.state is not SyncState.OUT_OF_SYNC:
+            return False
+        result = self.oob.sync.sync_to(node)
+        log.info("rebooted device configured again", device=node, ok=result.success)
+        return result.success
 
     def _on_out_of_band(self, event: OutOfBandEvent) -> None:
         """An alarm either way, revert or import: cleared at once when the policy was applied,

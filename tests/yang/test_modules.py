@@ -48,7 +48,7 @@ LATER_MODULES = {"sdqn-alarms": "2026-11-23"}
 #: Later revisions of a module, newest first (each adds to its first revision).
 REVISIONS = {name: ["2026-12-06"] for name in
              ("sdqn-types", "sdqn-services", "sdqn-topology", "sdqn-controller",
-              "sdqn-end-node", "sdqn-qroadm", "sdqn-alarms")}
+              "sdqn-end-node", "sdqn-qroadm", "sdqn-alarms", "sdqn-device-common")}
 
 Doc = dict[str, Any]
 
