@@ -111,6 +111,7 @@ class ServiceManager:
         self.telemetry.observers.append(self.healer.on_readings)
         self.telemetry.observers.append(self.impairments)   # before decide: roots first
         self.telemetry.observers.append(self.restarts)
+        self.telemetry.observers.append(lambda _readings, _at: self._retry_lost())
         self.telemetry.observers.append(NetworkStatePublisher(
             store, lambda: self.expander.committed.network,
             stale_after=lambda: read_settings(store).stale_after_rounds))
@@ -270,9 +271,13 @@ class ServiceManager:
         if not up:
             self._lost.add(node)
             self.healer.on_stream(node, False)
-            return
-        if node not in self._lost:
-            return                          # a first subscription: nothing was lost
+        elif node in self._lost:            # (a first subscription lost nothing)
+            self._session_back(node)
+
+    def _session_back(self, node: str) -> None:
+        """Clear device-unreachable if the device answers and is in sync (restored if it
+        rebooted, its out-of-band change handled); otherwise the next telemetry round asks
+        again (`_retry_lost`)."""
         try:
             with self.pool.session(node, wait_s=5) as adapter:
                 state = adapter.get_state()
@@ -288,6 +293,13 @@ class ServiceManager:
         else:
             log.info("device back, not in sync yet: device-unreachable kept", device=node,
                      sync=sync.value)
+
+    def _retry_lost(self) -> None:
+        """Each telemetry round: devices whose stream is back but that were not yet found
+        in sync (unreadable at that moment, or an out-of-band change not handled yet)."""
+        back = set(self.events.subscribed)
+        for node in sorted(self._lost.copy() & back):
+            self._session_back(node)
 
     def _rebooted(self, node: str) -> bool:
         """Asked by the out-of-band guard about a device it found out of sync: True when

@@ -176,7 +176,8 @@ def service_state(store: NmdaStore, name: str) -> dict[str, Any]:
 def test_a_lost_management_session_raises_only_device_unreachable() -> None:
     """r2 carries every admitted service but measures none: its data plane keeps running,
     so the services stay up on their end nodes' fresh measurements; a commit that must
-    touch r2 fails naming it; on repair the session comes back and r2 is checked in sync."""
+    touch r2 fails naming it; on repair the session comes back and r2 is checked in sync
+    (a craft-terminal edit made meanwhile is found and reverted before the alarm clears)."""
     with metro_world() as world:
         store, manager, net, clock = world
         settled_world(world)
@@ -197,10 +198,17 @@ def test_a_lost_management_session_raises_only_device_unreachable() -> None:
         with pytest.raises(NetconfError, match="r2"):
             store.edit_json(Datastore.RUNNING, {"sdqn-services:entanglement-services": {
                 "request": [{"name": "teleport-bob-charlie", "min-fidelity": "0.91"}]}})
+        intended = device_running(net, "r2")
+        net.faults.apply(FaultRequest(kind=FaultKind.OOB_EDIT, target="r2"))
+        assert device_running(net, "r2") != intended
 
         net.faults.apply(FaultRequest(kind=FaultKind.SESSION_LOSS, target="r2", clear=True))
         wait_until(lambda: not active(manager, root), "device-unreachable cleared")
         assert manager.pool.state("r2")[1] is SyncState.IN_SYNC
+        assert device_running(net, "r2") == intended
+        oob = manager.alarms.get(AlarmKey(root.resource, "sdqn-alarms:out-of-band-change",
+                                          "revert"))
+        assert oob is not None and oob.cleared
         rounds(net, clock, manager, 2)
         assert not manager.alarms.active()
         assert all(states(store)[name] == "up" for name in live)
