@@ -10,8 +10,12 @@ fault              effect
 fibre-cut          the fibre carries no light: link generation stops at both ends, the
                    q-ROADM's cross-connects on it go down, its APC loses signal
 crash              the device's NETCONF server stops answering; neighbours lose the span;
-                   ``clear`` (or ``duration``) powers it back: warm-up/calibration again
+                   ``clear`` (or ``duration``) powers it back: warm-up/calibration again,
+                   running loaded from startup (factory configuration if none was saved)
 restart            a reboot of a live device (same as crash + immediate power-up)
+session-loss       the management plane fails: every NETCONF session drops and new ones
+                   are refused until ``clear`` (or ``duration``); the device keeps its
+                   configuration and physics, so neighbours and services see nothing
 drift-surge        an APC's fibre drifts ``factor`` times faster until cleared (its
                    polarisation-drift-rate shows it at once): the tracking error, then
                    the QBER of everything crossing the fibre, rises
@@ -87,6 +91,7 @@ class FaultKind(StrEnum):
     FIBRE_CUT = "fibre-cut"
     CRASH = "crash"
     RESTART = "restart"
+    SESSION_LOSS = "session-loss"
     DRIFT_SURGE = "drift-surge"
     DETECTOR_FAILURE = "detector-failure"
     MEMORY_DEGRADATION = "memory-degradation"
@@ -139,6 +144,7 @@ class FaultInjector:
             FaultKind.FIBRE_CUT: self._fibre_cut,
             FaultKind.CRASH: self._crash,
             FaultKind.RESTART: self._restart,
+            FaultKind.SESSION_LOSS: self._session_loss,
             FaultKind.DRIFT_SURGE: self._drift_surge,
             FaultKind.DETECTOR_FAILURE: self._detector,
             FaultKind.MEMORY_DEGRADATION: self._memory_degradation,
@@ -202,6 +208,14 @@ class FaultInjector:
         device = self._device(req.target)
         device.restart()
         return f"{req.target} restarted on port {device.port}"
+
+    def _session_loss(self, req: FaultRequest) -> str:
+        device = self._device(req.target)
+        if req.clear:
+            device.restore_sessions()
+            return f"{req.target} accepts sessions again on port {device.port}"
+        device.lose_sessions()
+        return f"{req.target} management sessions lost (data plane running)"
 
     def _drift_surge(self, req: FaultRequest) -> str:
         device = self._device(req.target)

@@ -157,13 +157,13 @@ class Network:
         os.replace(tmp, path)
 
     def status(self) -> list[dict[str, Any]]:
-        """Per device: kind, port, crashed, and its status container."""
+        """Per device: kind, port, crashed, session lost, and its status container."""
         rows = []
         for device in self.devices.values():
             oper, stable = device.model.current_status()
             rows.append({"node-id": device.node_id, "kind": device.kind, "port": device.port,
-                         "crashed": device.crashed, "oper-status": oper.split(":")[-1],
-                         "stable": stable})
+                         "crashed": device.crashed, "session-lost": device.session_lost,
+                         "oper-status": oper.split(":")[-1], "stable": stable})
         return rows
 
 

@@ -87,7 +87,8 @@ def run_command(
 def fault_command(
     kind: Annotated[FaultKind, typer.Argument(help="what to break")],
     target: Annotated[str, typer.Argument(help="link-id (fibre-cut) or node-id")],
-    clear: Annotated[bool, typer.Option("--clear", help="repair / power up / stop")] = False,
+    clear: Annotated[bool, typer.Option(
+        "--clear", help="repair / power up / reconnect / stop")] = False,
     duration: Annotated[float | None, typer.Option(
         help="simulated seconds until the fault clears by itself")] = None,
     factor: Annotated[float | None, typer.Option(

@@ -102,6 +102,13 @@ SCENARIOS = (
     Scenario("memory degradation", {"kind": "memory-degradation", "target": "r1"},
              ("memory-degraded",), "r1", None,
              {"kind": "memory-degradation", "target": "r1", "clear": True}),
+    # r2 carries every service and measures none: nothing but the session is lost
+    Scenario("session loss", {"kind": "session-loss", "target": "r2"},
+             ("device-unreachable",), "r2", (),
+             {"kind": "session-loss", "target": "r2", "clear": True}),
+    # dave's source warms up again after the boot (300 s simulated)
+    Scenario("device restart", {"kind": "restart", "target": "dave"},
+             ("device-restarted",), "dave", ("dqc-charlie-dave",), None),
 )
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import structlog
@@ -38,9 +39,11 @@ from controller.service.calibration_watch import CalibrationWatch
 from controller.service.device_events import DeviceEventStream
 from controller.service.device_faults import ImpairmentMonitor, memory_baseline
 from controller.service.device_push import DevicePush
+from controller.service.device_restart import RestartWatch
 from controller.service.device_states import publish_device_states
 from controller.service.expansion import Expansion, QnumExpander, expansion_of
 from controller.service.heal import SelfHealer
+from controller.service.health import NetworkHealth
 from controller.service.netstate import NetworkStatePublisher
 from controller.service.oob import OutOfBandEvent, OutOfBandGuard
 from controller.service.polarisation_drift import DriftMonitor
@@ -101,12 +104,14 @@ class ServiceManager:
         self.drift = DriftMonitor(self.alarms,
                                   lambda: compensators(self.expander.committed.network),
                                   lambda: read_settings(store), self.healer.link_resource)
+        self.restarts = RestartWatch(self.alarms, self.healer.node_resource,
+                                     verify=self._restore_rebooted, serves=self._serves)
         self.assurance = ServiceAssurance(store, alarms=self.alarms, notify=notify,
-                                          health=lambda: self.expander.health,
+                                          health=self._round_health,
                                           node_resource=self.healer.node_resource,
                                           network=lambda: self.expander.committed.network,
                                           link_resource=self.healer.link_resource,
-                                          impairments=self.impairments.impairments,
+                                          impairments=self._impairments,
                                           impaired_links=self.drift.impaired_links)
         self._previous = self.expander.committed
         self.telemetry = TelemetryLoop(store, self.pool, lambda: self.expander.committed.plan,
@@ -114,11 +119,13 @@ class ServiceManager:
         self.telemetry.observers.append(self.healer.on_readings)
         self.telemetry.observers.append(self.impairments)   # before decide: roots first
         self.telemetry.observers.append(self.drift)         # ... and before calibration
+        self.telemetry.observers.append(self.restarts)
+        self.telemetry.observers.append(lambda _readings, _at: self._retry_lost())
         self.telemetry.observers.append(NetworkStatePublisher(
             store, lambda: self.expander.committed.network,
             stale_after=lambda: read_settings(store).stale_after_rounds))
         self.events = DeviceEventStream(self.pool, self._on_device_notification,
-                                        on_stream=self.healer.on_stream)
+                                        on_stream=self._on_stream)
         self.calibration = CalibrationScheduler(
             self.pool, lambda: self.expander.committed.plan,
             lambda: compensators(self.expander.committed.network),
@@ -136,6 +143,8 @@ class ServiceManager:
             and self.calibration.urgent(apc, "urgent-qber"))
         self.oob = OutOfBandGuard(store, self.pool, self.committer,
                                   on_event=self._on_out_of_band)
+        self.oob.rebooted = self._rebooted
+        self._lost: set[str] = set()        # devices whose notification session broke
         # Make-before-break (controller/service/mbb.py): devices carrying a bridge are
         # not "out of sync" with intended until the old paths are released.
         self.bridging: dict[str, str] = {}
@@ -239,6 +248,100 @@ class ServiceManager:
         changes made behind the controller's back to the out-of-band guard."""
         self.healer.on_notification(node, xml)
         self.oob.on_notification(node, xml)
+    # -- what a round knows, management sessions, reboots ---------------------------------
+    def _round_health(self) -> NetworkHealth:
+        """The failures the plan assumed, plus those the devices report now (the
+        correlator, fed earlier in the same telemetry round or by notifications): a path
+        broken since the last re-plan is down within the round, before self-healing acts."""
+        planned = self.expander.health
+        roots = self.healer.correlator.roots()
+        return replace(planned, failed_links=planned.failed_links | roots.failed_links,
+                       failed_nodes=planned.failed_nodes | roots.failed_nodes,
+                       watch=planned.watch | roots.watch)
+
+    def _impairments(self) -> dict[str, str]:
+        """node → every fault it reports or recovers from that spoils what crosses it."""
+        out = dict(self.impairments.impairments())
+        for node, why in self.restarts.impairments().items():
+            out[node] = f"{out[node]}; {why}" if node in out else why
+        return out
+
+    def _serves(self, node: str) -> bool:
+        """An admitted service's path, or a fibre of it the node compensates, crosses it."""
+        network = self.expander.committed.network
+        for record in list(self.assurance.records().values()):
+            if not record.admitted:
+                continue
+            if node in record.route_nodes or (network is not None and any(
+                    network.links[link].compensator == node
+                    for link in record.route_links if link in network.links)):
+                return True
+        return False
+
+    def _on_stream(self, node: str, up: bool) -> None:
+        """A device's notification session broke or came back. device-unreachable is
+        raised at once; it clears only when the device answers again *and* its
+        configuration was checked (a reboot restored by the restart watch, an out-of-band
+        change handled by its policy), as its YANG description says."""
+        if not up:
+            self._lost.add(node)
+            self.healer.on_stream(node, False)
+        elif node in self._lost:            # (a first subscription lost nothing)
+            self._session_back(node)
+
+    def _session_back(self, node: str) -> None:
+        """Clear device-unreachable if the device answers and is in sync (restored if it
+        rebooted, its out-of-band change handled); otherwise the next telemetry round asks
+        again (`_retry_lost`)."""
+        try:
+            with self.pool.session(node, wait_s=5) as adapter:
+                state = adapter.get_state()
+        except AdapterError as exc:
+            log.info("device back but not readable yet", device=node, error=str(exc))
+            return
+        self.restarts.see(node, state)
+        self.oob.check(node)
+        sync = self.pool.state(node)[1]
+        if sync is SyncState.IN_SYNC or self.oob.intended_xml(node) is None:
+            self._lost.discard(node)
+            self.healer.on_stream(node, True)
+        else:
+            log.info("device back, not in sync yet: device-unreachable kept", device=node,
+                     sync=sync.value)
+
+    def _retry_lost(self) -> None:
+        """Each telemetry round: devices whose stream is back but that were not yet found
+        in sync (unreadable at that moment, or an out-of-band change not handled yet)."""
+        back = set(self.events.subscribed)
+        for node in sorted(self._lost.copy() & back):
+            self._session_back(node)
+
+    def _rebooted(self, node: str) -> bool:
+        """Asked by the out-of-band guard about a device it found out of sync: True when
+        the difference is a reboot's (the restart watch restores it; no out-of-band
+        change)."""
+        if self.restarts.recovering(node):
+            return True
+        try:
+            with self.pool.session(node, wait_s=5) as adapter:
+                state = adapter.get_state()
+        except AdapterError:
+            return False
+        return self.restarts.see(node, state)
+
+    def _restore_rebooted(self, node: str) -> bool:
+        """The restart watch's check of a rebooted device: in sync with intended, or
+        pushed back to it (the boot loaded startup or the factory configuration)."""
+        if self.oob.sync.intended(node) is None:
+            return True                     # nothing intended for it: nothing to restore
+        report = self.oob.sync.check_sync(node)
+        if report.state is SyncState.IN_SYNC:
+            return True
+        if report.state is not SyncState.OUT_OF_SYNC:
+            return False
+        result = self.oob.sync.sync_to(node)
+        log.info("rebooted device configured again", device=node, ok=result.success)
+        return result.success
 
     def _on_out_of_band(self, event: OutOfBandEvent) -> None:
         """An alarm either way, revert or import: cleared at once when the policy was applied,

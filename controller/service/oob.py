@@ -94,6 +94,11 @@ class _IntentMoved(Exception):
     """<intended> changed while a device was being checked: decide in the next round."""
 
 
+class _Rebooted(Exception):
+    """The device differs because it rebooted, not because someone changed it: the
+    restart watch (controller/service/device_restart.py) restores it."""
+
+
 @dataclass(frozen=True)
 class _Intent:
     """What <intended> said for one device at one datastore version."""
@@ -142,6 +147,9 @@ class OutOfBandGuard:
         self._urgent: set[str] = set()
         self._urgent_lock = threading.Lock()
         self._urgent_worker = PeriodicTask("out-of-band-check", self._check_urgent, None)
+        #: asked about a device found out of sync before it is treated as changed out of
+        #: band: True when the difference is a reboot's (the service manager wires it)
+        self.rebooted: Callable[[str], bool] = lambda _node: False
 
     # -- the providers SyncManager calls ------------------------------------------------------
     def intended_xml(self, node_id: str) -> str | None:
@@ -244,6 +252,18 @@ class OutOfBandGuard:
             finally:
                 self._local.__dict__.clear()
 
+    def check(self, node_id: str) -> list[OutOfBandEvent]:
+        """check-sync one device now (its session just came back) and handle an
+        out-of-band change by its policy, as a round would."""
+        with self._round_lock:
+            self._local.events = []
+            self._local.intents = {}
+            try:
+                self._reconcile(node_id)
+                return list(self._local.events)
+            finally:
+                self._local.__dict__.clear()
+
     def start(self, interval_s: float) -> None:
         """Guard every `interval_s` seconds in the background (first round one interval
         after start); a failed round is logged and the next one runs as scheduled."""
@@ -262,6 +282,9 @@ class OutOfBandGuard:
         except _IntentMoved:
             log.info("intent changed during check-sync; re-checked next round", device=node_id)
             self.pool.set_sync(node_id, SyncState.UNKNOWN)
+        except _Rebooted:
+            log.info("device differs after a reboot: restored, not an out-of-band change",
+                     device=node_id)
         except Exception:  # one device's trouble must not stop the round
             log.exception("check-sync failed", device=node_id)
 
@@ -294,6 +317,8 @@ class OutOfBandGuard:
         """The policy, once the check is known to be against the current intent."""
         if self._moved(node_id):
             raise _IntentMoved(node_id)
+        if self.rebooted(node_id):
+            raise _Rebooted(node_id)
         return self.policy(node_id)
 
     def _import(self, node_id: str, device_xml: str) -> None:

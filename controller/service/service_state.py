@@ -12,7 +12,11 @@ controller/README.md, "Service states"; this module implements exactly that:
   higher-priority service) or `down` (its path failed and nothing replaces it). A
   service whose plan did not change keeps its state, reason and last-change.
 * Each telemetry round decides the admitted services: `down` when a fibre or node on its
-  path failed or a device on it is unreachable or down; `stabilising` while a device that
+  path failed (as its neighbours report: the data plane) or a device on it reports itself
+  down; a device whose management session is lost proves nothing about the data plane,
+  so it changes nothing by itself — but when an end node that measures the service cannot
+  be read, the last state is kept with a reason naming it (its values go stale like any
+  unrefreshed value); `stabilising` while a device that
   changed for this service has not settled — bounded by the stabilisation timeout, after
   which it is `degraded` with an alarm; otherwise, on current measurements, `up` or
   `degraded` (fidelity under min-fidelity, or rate under the planned rate beyond the
@@ -284,10 +288,11 @@ class ServiceStates:
             return DOWN, f"{', '.join(broken)} on its path failed"
         for node in record.route_nodes:
             o = seen.get(node)
-            if o is None or not o.reachable:
-                return DOWN, f"{node} on its path is unreachable"
-            if o.down:
+            if o is not None and o.reachable and o.down:
                 return DOWN, f"{node} on its path reports itself down"
+        # A device that merely cannot be read (its management session is lost) is no
+        # evidence about the data plane: the neighbours' reports are (`broken` above).
+        # The service is judged by what its end nodes measure; without them, see `blind`.
         record.pending = {d for d in record.pending if not (
             d in seen and seen[d].reachable
             and (seen[d].stable or (seen[d].degraded and d in facts.failing_at)))}
@@ -312,12 +317,28 @@ class ServiceStates:
                 return None, ""
             return STABILISING, f"waiting for {devices} to settle"
         record.overran = ()
+        blind = self._blind(record, seen)
+        if blind is not None:
+            return record.state, blind
         if record.last_round is None:
             return (STABILISING if record.state in (PROVISIONING, STABILISING) else None,
                     "devices stable; waiting for the first measurement at both ends")
         if record.stale or record.last_round != self.round:
             return None, ""        # stale (or not refreshed this round): decides nothing
         return self._judge(record, settings)
+
+    def _blind(self, record: ServiceRecord, seen: Mapping[str, Observation]) -> str | None:
+        """Why this round cannot judge the service, when an end node measuring it could not
+        be read: the last state is kept (nothing says the data plane changed), with this
+        reason; its measured values turn stale after stale-after-rounds rounds."""
+        ends = dict.fromkeys((record.route_nodes[0], record.route_nodes[-1]))
+        unread = [n for n in ends if n not in seen or not seen[n].reachable]
+        if not unread or record.last_round == self.round:
+            return None
+        since = (f"last measured {record.last_updated}" if record.last_updated
+                 else "never measured")
+        return (f"{', '.join(unread)} measuring it unreachable: {since}; "
+                f"{record.state} kept until it is read again")
 
     def _judge(self, record: ServiceRecord, settings: Assurance) -> tuple[str | None, str]:
         """Current measurements of a settled service against its objective."""

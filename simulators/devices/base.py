@@ -146,6 +146,8 @@ class DeviceModel(ABC):
         self._status_since = clock.now()
         self._pending_reason: str | None = None
         self.ports = FibrePorts(node.node_id, world, clock)
+        #: when the device last booted (status/boot-datetime): a manager tells a reboot by it
+        self.booted_at = clock.now()
         self.hardware()
         self.reset(clock.now())
 
@@ -217,7 +219,9 @@ class DeviceModel(ABC):
         self._last = now
 
     def restart(self, now: float) -> list[Notification]:
-        """Power-cycle: physics starts over; configuration (non-volatile) is kept."""
+        """Power-cycle: physics starts over. The configuration it then runs is the
+        runtime's business (what the boot loads, simulators.devices.runtime)."""
+        self.booted_at = now
         self.reset(now)
         self._last = now
         self._changed_at = now
@@ -278,7 +282,8 @@ class DeviceModel(ABC):
             body["fibre-ports"] = self.ports.state(now)
         oper, stable = self.current_status()
         body["status"] = {"oper-status": oper, "stable": stable,
-                          "last-change": self.clock.iso(self._status_since)}
+                          "last-change": self.clock.iso(self._status_since),
+                          "boot-datetime": self.clock.iso(self.booted_at)}
         return {self.qname: body}
 
     def alarm(self, notification: str, raised: bool, severity: str, text: str, /,

@@ -10,6 +10,14 @@ RFC 5277 NETCONF stream.
 
 One `Ticker` thread advances every device; hundreds of per-device timer threads would
 cost memory and make cross-device physics (a cut seen by both ends) tick out of step.
+
+A reboot (`SimDevice.restart`, also the power-up after a crash) behaves like a device
+with a startup datastore — the emulated servers advertise :startup — per RFC 6241 §8.7:
+everything volatile is gone (sessions, locks, candidate, a pending confirmed commit, whose
+configuration the reboot does not keep, §8.4.1) and running is loaded from startup, or
+from the factory configuration when nothing was ever saved there. A manager that never
+copies running to startup therefore finds the device back without its configuration and
+must push it again (the controller does: controller/service/device_restart.py).
 """
 
 from __future__ import annotations
@@ -131,6 +139,9 @@ class SimDevice:
         self._factory = server_factory
         self.server: Server | None = None
         self.crashed = False
+        #: the management plane is lost (session-loss fault): no NETCONF server, while the
+        #: device itself keeps running its configuration and physics
+        self.session_lost = False
         self.lock = threading.RLock()  # one tick, fault or action at a time
         self.history: collections.deque[Notification] = collections.deque(maxlen=HISTORY)
         self._seen_running = -1
@@ -186,17 +197,57 @@ class SimDevice:
         self.stop()
 
     def restart(self) -> None:
-        """Power back (or a reboot of a live device): physics restarts, server comes back."""
+        """Power back (or a reboot of a live device): every session drops, the boot loads
+        running from startup (or the factory configuration; module docstring), physics
+        restarts and the server comes back."""
         if not self.crashed:
             self.stop()
-        self.unstall()      # a reboot ends a stall
+        self.unstall()      # a reboot ends a stall ...
         with self.lock:
             self.crashed = False
+            self.session_lost = False       # ... and a lost management plane
+            self._reboot_store()
             self.model.world.set_down(self.node_id, False)
             now = self.clock.now()
             self._emit(self.model.restart(now))
             self.tick(now)
             self._serve()
+
+    def _reboot_store(self) -> None:
+        """A fresh datastore as a boot leaves it: running := startup if anything was saved
+        there, else the factory configuration (RFC 6241 §8.7)."""
+        old = self.store
+        saved = old.get(Datastore.STARTUP).strip()
+        if self._on_change in old.listeners:
+            old.listeners.remove(self._on_change)
+        old.close()         # a pending confirmed commit ends with the boot, timer included
+        store = NmdaStore(old.schema)
+        if saved and saved != "{}":
+            store.copy(Datastore.STARTUP, content=saved)
+            store.copy(Datastore.RUNNING, content=saved)
+        else:
+            store.edit_json(Datastore.RUNNING, self.model.factory_config())
+        store.listeners.append(self._on_change)
+        self.store = store
+        self._seen_running, self._running_changed_at = -1, None   # the next tick applies it
+
+    def lose_sessions(self) -> None:
+        """The management plane fails (its network or the NETCONF server): every session
+        drops and new ones are refused until `restore_sessions`, while the device keeps
+        running its configuration and physics — unlike `crash`, its neighbours see nothing
+        wrong."""
+        with self.lock:
+            self.session_lost = True
+        self.stop()
+
+    def restore_sessions(self) -> None:
+        """The management plane answers again on the same port (nothing else changed)."""
+        with self.lock:
+            if not self.session_lost:
+                return
+            self.session_lost = False
+            if not self.crashed and self.server is None:
+                self._serve()
 
     # -- the tick ------------------------------------------------------------------------
 

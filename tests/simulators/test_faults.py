@@ -10,7 +10,7 @@ import paramiko
 import pytest
 from ncclient.operations import RPCError
 from ncclient.operations.errors import TimeoutExpiredError
-from ncclient.transport.errors import SSHError
+from ncclient.transport.errors import SSHError, TransportError
 from typer.testing import CliRunner
 
 from controller.cli import app
@@ -104,10 +104,51 @@ def test_restart_restarts_the_source_warm_up(network: Network, connect: Connect,
         "<warm-up-duration>5</warm-up-duration></source></end-node></config>"))
     advance(network, clock, 40, step=5)
     assert find_text(get_data(alice), "source/state/source-state", END) == "stable"
+    alice.copy_config(source="running", target="startup")    # saved: the boot loads it
     assert "restarted on port" in fault(network, "restart", "alice")
     fresh = connect("alice")
     assert find_text(get_data(fresh), "source/state/source-state", END) == "warming-up"
     assert find_text(get_data(fresh), "end-node/source/pump-enabled", END) == "true"
+
+
+def test_a_reboot_loads_startup_or_the_factory_configuration(
+        network: Network, connect: Connect, clock: ManualClock) -> None:
+    """RFC 6241 §8.7: the device advertises :startup, so a reboot runs what was saved
+    there; nothing saved: the factory configuration. Its boot-datetime says it rebooted."""
+    generate_on(connect, "r1", "r1-r2", "r2")
+    booted = find_text(get_data(connect("r1")), "status/boot-datetime", REP)
+    advance(network, clock, 10)
+    fault(network, "restart", "r1")
+    r1 = connect("r1")
+    state = get_data(r1)
+    assert booted is not None
+    assert (find_text(state, "status/boot-datetime", REP) or "") > booted
+    running = get_data(r1, "running")
+    assert find_text(running, "repeater/node-id", REP) == "r1"          # factory identity
+    assert find_text(running, "repeater/link-generation/link/link-id", REP) is None
+
+
+def test_session_loss_drops_the_management_plane_only(
+        network: Network, connect: Connect, clock: ManualClock) -> None:
+    generate_on(connect, "r1", "r1-r2", "r2")
+    r2 = connect("r2")
+    r1 = connect("r1")
+    r1.create_subscription()
+    advance(network, clock, 5)
+    booted = find_text(get_data(r2), "status/boot-datetime", REP)
+    assert "sessions lost" in fault(network, "session-loss", "r2")
+    with pytest.raises((SSHError, OSError, paramiko.SSHException)):
+        connect("r2")
+    with pytest.raises(TransportError):     # the open session is gone too
+        r2.get_config("running")
+    advance(network, clock, 5)
+    assert not network.devices["r2"].crashed
+    assert find_text(get_data(r1), "link/state/oper-status", REP) == "up"   # data plane
+    assert ("session-loss", "r2") in network.faults.active
+    fault(network, "session-loss", "r2", clear=True)
+    again = connect("r2")
+    assert find_text(get_data(again), "status/boot-datetime", REP) == booted  # no reboot
+    assert network.faults.active == {}
 
 
 def test_drift_surge_puts_the_apc_out_of_spec(network: Network, connect: Connect,

@@ -1,7 +1,9 @@
-"""Faults a reachable device reports in its own state (a q-ROADM's timing skew, an end
-node's dead detector, a memory measuring a shorter coherence time than planned): a
-root-cause alarm on the device, the services through it degraded with a derived alarm
-pointing at it, and everything cleared on repair.
+"""The fault matrix end to end: faults a reachable device reports in its own state (a
+q-ROADM's timing skew, an end node's dead detector, a memory measuring a shorter coherence
+time than planned, a fibre drifting faster than its APC tracks), a device rebooting, its
+management session lost, and a crash: the right root-cause alarm on the device, the right
+states and derived alarms for the services through it (and nothing for the others), and
+everything cleared on repair.
 
 Real emulators over real NETCONF (the metro world of conftest.py), simulated time on a
 manual clock; telemetry rounds are driven by hand."""
@@ -9,12 +11,18 @@ manual clock; telemetry rounds are driven by hand."""
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from datetime import datetime
 from itertools import pairwise
+from typing import Any
+
+import pytest
 
 from controller.datastore.nmda import Datastore, NmdaStore
+from controller.errors import NetconfError
 from controller.service.alarms import AlarmKey, service_resource
+from controller.service.assurance import read_settings
 from controller.service.calibration import compensators
 from controller.service.calibration_watch import (
     ALARM as INEFFECTIVE,
@@ -29,6 +37,7 @@ from simulators.clock import ManualClock
 from simulators.devices.apc import CALIBRATION_DURATION
 from simulators.faults import FaultKind, FaultRequest
 from simulators.launcher import Network
+from southbound.model import SyncState
 from tests.controller.service.conftest import advance, metro_world
 
 WorldT = tuple[NmdaStore, ServiceManager, Network, ManualClock]
@@ -272,3 +281,200 @@ def test_a_drifting_fibre_is_not_hammered_and_its_calibrations_are_explained() -
         rounds(net, clock, manager, 1)
         root = manager.alarms.get(AlarmKey(manager.healer.link_resource(link), DRIFT))
         assert root is not None and root.cleared
+
+
+# -- the management plane and the device itself: session loss, restart, crash ----------
+
+UNREACHABLE = "sdqn-alarms:device-unreachable"
+FAILURE = "sdqn-alarms:device-failure"
+RESTARTED = "sdqn-alarms:device-restarted"
+DATA_PLANE = ("sdqn-alarms:device-failure", "sdqn-alarms:fibre-cut", "sdqn-alarms:link-down",
+              "sdqn-alarms:service-degraded", "sdqn-alarms:service-down")
+
+
+def wait_until(check: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Wait for something the controller's own threads (the notification streams) do."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
+        time.sleep(0.05)
+
+
+def active(manager: ServiceManager, key: AlarmKey) -> bool:
+    alarm = manager.alarms.get(key)
+    return alarm is not None and not alarm.cleared
+
+
+def service_state(store: NmdaStore, name: str) -> dict[str, Any]:
+    data = json.loads(store.get(Datastore.OPERATIONAL, xpath=(
+        f"/sdqn-services:entanglement-services/request[name='{name}']/state")))
+    state: dict[str, Any] = data["sdqn-services:entanglement-services"]["request"][0]["state"]
+    return state
+
+
+def test_a_lost_management_session_raises_only_device_unreachable() -> None:
+    """r2 carries every admitted service but measures none: its data plane keeps running,
+    so the services stay up on their end nodes' fresh measurements; a commit that must
+    touch r2 fails naming it; on repair the session comes back and r2 is checked in sync
+    (a craft-terminal edit made meanwhile is found and reverted before the alarm clears)."""
+    with metro_world() as world:
+        store, manager, net, clock = world
+        settled_world(world)
+        live = {n for n, r in manager.assurance.records().items() if r.admitted}
+        assert live == through(manager, "r2")
+        manager.events.start()
+        wait_until(lambda: "r2" in manager.events.subscribed, "r2 subscribed")
+        root = AlarmKey(manager.healer.node_resource("r2"), UNREACHABLE)
+
+        net.faults.apply(FaultRequest(kind=FaultKind.SESSION_LOSS, target="r2"))
+        wait_until(lambda: active(manager, root), "device-unreachable raised")
+        rounds(net, clock, manager, 4)
+        assert {a.key.type_id for a in manager.alarms.active()} == {UNREACHABLE}
+        assert not set(DATA_PLANE) & {a.key.type_id for a in manager.alarms.alarms()}
+        for name in live:
+            state = service_state(store, name)
+            assert state["oper-state"] == "up" and state["stale"] is False, (name, state)
+        with pytest.raises(NetconfError, match="r2"):
+            store.edit_json(Datastore.RUNNING, {"sdqn-services:entanglement-services": {
+                "request": [{"name": "teleport-bob-charlie", "min-fidelity": "0.91"}]}})
+        intended = device_running(net, "r2")
+        net.faults.apply(FaultRequest(kind=FaultKind.OOB_EDIT, target="r2"))
+        assert device_running(net, "r2") != intended
+
+        net.faults.apply(FaultRequest(kind=FaultKind.SESSION_LOSS, target="r2", clear=True))
+        wait_until(lambda: not active(manager, root), "device-unreachable cleared")
+        assert manager.pool.state("r2")[1] is SyncState.IN_SYNC
+        assert device_running(net, "r2") == intended
+        oob = manager.alarms.get(AlarmKey(root.resource, "sdqn-alarms:out-of-band-change",
+                                          "revert"))
+        assert oob is not None and oob.cleared
+        rounds(net, clock, manager, 2)
+        assert not manager.alarms.active()
+        assert all(states(store)[name] == "up" for name in live)
+
+
+def test_a_lost_session_to_a_measuring_end_node_keeps_the_state_and_says_why() -> None:
+    """alice measures qkd-alice-bob: while she cannot be read the service keeps its last
+    state, the reason names her, and the measured values turn stale; nothing else moves."""
+    with metro_world() as world:
+        store, manager, net, clock = world
+        settled_world(world)
+        others = {n for n, r in manager.assurance.records().items() if r.admitted} - \
+            through(manager, "alice")
+        manager.events.start()
+        wait_until(lambda: "alice" in manager.events.subscribed, "alice subscribed")
+        root = AlarmKey(manager.healer.node_resource("alice"), UNREACHABLE)
+        before = service_state(store, "qkd-alice-bob")
+
+        net.faults.apply(FaultRequest(kind=FaultKind.SESSION_LOSS, target="alice"))
+        wait_until(lambda: active(manager, root), "device-unreachable raised")
+        rounds(net, clock, manager, 1)
+        qkd = service_state(store, "qkd-alice-bob")
+        assert qkd["oper-state"] == "up" and "alice" in qkd["oper-state-reason"]
+        assert qkd["last-change"] == before["last-change"] and qkd["stale"] is False
+        rounds(net, clock, manager, read_settings(store).stale_after_rounds)
+        qkd = service_state(store, "qkd-alice-bob")
+        assert qkd["oper-state"] == "up" and qkd["stale"] is True
+        assert qkd["last-updated"] == before["last-updated"] or \
+            qkd["last-updated"] < service_state(store, sorted(others)[0])["last-updated"]
+        assert {a.key.type_id for a in manager.alarms.active()} == {UNREACHABLE}
+        assert all(states(store)[name] == "up" for name in others)
+
+        net.faults.apply(FaultRequest(kind=FaultKind.SESSION_LOSS, target="alice",
+                                      clear=True))
+        wait_until(lambda: not active(manager, root), "device-unreachable cleared")
+        rounds(net, clock, manager, 1)
+        qkd = service_state(store, "qkd-alice-bob")
+        assert qkd["oper-state"] == "up" and qkd["stale"] is False
+        assert "alice" not in qkd["oper-state-reason"]
+
+
+@pytest.mark.parametrize(("node", "guard_first"), [("r3", True), ("dave", False)])
+def test_a_device_restart_is_its_own_root_alarm_until_the_device_is_back(
+        node: str, guard_first: bool) -> None:
+    """The device reboots (crash and immediate power-up) and comes back with its factory
+    configuration (nothing saved in startup): device-restarted, the services through it
+    degraded pointing at it, the device configured again (not an out-of-band change, even
+    when check-sync finds it first), and everything cleared once it is warm and stable."""
+    with metro_world() as world:
+        store, manager, net, clock = world
+        settled_world(world)
+        hit = through(manager, node)
+        others = {n for n, r in manager.assurance.records().items() if r.admitted} - hit
+        assert hit and others
+        root = AlarmKey(manager.healer.node_resource(node), RESTARTED)
+        intended = device_running(net, node)
+
+        net.faults.apply(FaultRequest(kind=FaultKind.RESTART, target=node))
+        assert device_running(net, node) != intended                    # the boot lost it
+        if guard_first:
+            manager.oob.run_once()      # check-sync finds the difference first
+        for _ in range(2):              # the first read may find the pooled session dead
+            manager.telemetry.poll_once()
+        alarm = manager.alarms.get(root)
+        assert alarm is not None and not alarm.cleared and alarm.severity == "major"
+        assert device_running(net, node) == intended                    # pushed back
+        now = states(store)
+        for name in hit:
+            assert now[name] == "degraded", now
+            derived = manager.alarms.get(AlarmKey(service_resource(name), DEGRADED_ALARM))
+            assert derived is not None and not derived.cleared
+            assert root.resource in derived.root_causes
+            assert node in service_state(store, name)["oper-state-reason"]
+        for name in others:
+            assert now[name] == "up", now
+        types = {a.key.type_id for a in manager.alarms.alarms()}
+        assert not types & {FAILURE, "sdqn-alarms:out-of-band-change"}, types
+
+        advance(net, clock, WARM_UP_S)                  # an end node's source warms up
+        rounds(net, clock, manager, 6)
+        alarm = manager.alarms.get(root)
+        assert alarm is not None and alarm.cleared
+        assert manager.pool.state(node)[1] is SyncState.IN_SYNC
+        now = states(store)
+        for name in hit:
+            assert now[name] == "up", now
+            derived = manager.alarms.get(AlarmKey(service_resource(name), DEGRADED_ALARM))
+            assert derived is not None and derived.cleared
+        assert not manager.alarms.active()
+
+
+def test_a_crash_is_device_failure_from_the_neighbours_and_device_unreachable() -> None:
+    """Unlike a lost session, a crash takes the data plane down: its neighbours report r3
+    dead (device-failure, from the data plane) besides the lost session; the service
+    through r3 is down. Powered up again, r3 is a rebooted device until it is back."""
+    with metro_world() as world:
+        store, manager, net, clock = world
+        settled_world(world)
+        hit = through(manager, "r3")
+        manager.events.start()
+        wait_until(lambda: "r3" in manager.events.subscribed, "r3 subscribed")
+        failure = AlarmKey(manager.healer.node_resource("r3"), FAILURE)
+        unreachable = AlarmKey(manager.healer.node_resource("r3"), UNREACHABLE)
+
+        net.faults.apply(FaultRequest(kind=FaultKind.CRASH, target="r3"))
+        wait_until(lambda: active(manager, unreachable), "device-unreachable raised")
+        rounds(net, clock, manager, 1)
+        manager.healer.heal_now()
+        assert active(manager, failure)
+        # its neighbours: r2 (its span and its fibre port) and dave (its fibre port)
+        assert manager.healer.correlator.roots().reported_by("r3") == ("dave", "r2")
+        assert all(states(store)[name] == "down" for name in hit), states(store)
+
+        net.faults.apply(FaultRequest(kind=FaultKind.CRASH, target="r3", clear=True))
+        wait_until(lambda: not active(manager, unreachable), "device-unreachable cleared")
+        rounds(net, clock, manager, 1)
+        manager.healer.heal_now()       # repaired: dqc is placed again
+        assert not active(manager, failure)
+        rounds(net, clock, manager, 4)
+        restarted = manager.alarms.get(AlarmKey(manager.healer.node_resource("r3"),
+                                                RESTARTED))
+        assert restarted is not None and restarted.cleared
+        advance(net, clock, WARM_UP_S)  # dave's source was switched off with dqc: warm-up
+        rounds(net, clock, manager, 8)
+        assert all(states(store)[name] == "up" for name in hit), states(store)
+
+
+def device_running(net: Network, node: str) -> dict[str, Any]:
+    body: dict[str, Any] = json.loads(net.devices[node].store.get(Datastore.RUNNING))
+    return next(iter(body.values()))

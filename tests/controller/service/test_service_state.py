@@ -170,10 +170,40 @@ def test_a_broken_path_is_down_within_one_round_and_others_are_not() -> None:
     assert [(t.name, t.new) for t in out] == [("qkd", DOWN)]
     assert "r1-r2" in states.records["qkd"].reason
     gone = ok(*ENDS)
-    del gone["dave"]
-    out = states.on_round(gone, settings=SETTINGS)
+    del gone["dave"]                    # dave crashed: its neighbour reports it dead
+    out = states.on_round(gone, settings=SETTINGS, failed_nodes={"dave"})
     assert ("dqc", DOWN) in [(t.name, t.new) for t in out]
     assert "dave" in states.records["dqc"].reason
+
+
+def test_an_unreadable_device_is_no_evidence_about_the_data_plane() -> None:
+    """r2 (on both paths, measuring neither) cannot be read: nothing changes."""
+    states, _clock, _ = up_and_running()
+    before = {n: (r.state, r.reason, r.last_change) for n, r in states.records.items()}
+    blind = ok(*ENDS)
+    del blind["r2"]
+    for _ in range(SETTINGS.stale_after_rounds + 1):
+        assert states.on_round(blind, settings=SETTINGS) == []
+    assert {n: (r.state, r.reason, r.last_change)
+            for n, r in states.records.items()} == before
+    assert not any(r.stale for r in states.records.values())
+
+
+def test_an_unreadable_measuring_end_keeps_the_state_says_why_and_goes_stale() -> None:
+    states, _clock, _ = up_and_running()
+    dqc = states.records["dqc"]
+    last_change, measured = dqc.last_change, dqc.last_updated
+    blind = ok(*ENDS)
+    del blind["dave"]
+    assert states.on_round(blind, settings=SETTINGS) == []     # no transition
+    assert dqc.state == UP and "dave" in dqc.reason and measured in dqc.reason
+    assert dqc.last_change == last_change and not dqc.stale
+    for _ in range(SETTINGS.stale_after_rounds - 1):
+        states.on_round(blind, settings=SETTINGS)
+    assert dqc.state == UP and dqc.stale and dqc.last_updated == measured
+    assert states.records["qkd"].state == UP and not states.records["qkd"].stale
+    states.on_round(ok(*ENDS), settings=SETTINGS)             # read again: judged again
+    assert dqc.state == UP and not dqc.stale and "dave" not in dqc.reason
 
 
 def test_measurements_decide_up_or_degraded() -> None:

@@ -49,7 +49,8 @@ def test_a_crashed_device_takes_its_services_down(
     advance(net, clock, 400)
     manager.telemetry.poll_once()
     net.devices["r3"].crash()          # only dqc-charlie-dave goes through r3
-    after = manager.telemetry.poll_once()
+    advance(net, clock, 5)             # its neighbour r2 sees the span die (the data
+    after = manager.telemetry.poll_once()   # plane; an unreadable device alone is not)
     assert after["dqc-charlie-dave"]["oper-state"] == "down"
     assert after["qkd-alice-bob"]["oper-state"] == "up"
     assert after["teleport-bob-charlie"]["oper-state"] == "up"
@@ -74,6 +75,7 @@ def test_measured_values_carry_their_time_and_go_stale(
     assert link_state(store, "r1-r2")["stale"] is False
     net.devices["alice"].crash()       # alice's endpoint and r1's report go quiet ...
     net.devices["r1"].crash()
+    advance(net, clock, 5)             # ... and r2 reports r1 down
     for _ in range(3):
         manager.telemetry.poll_once()
     qkd = states(store)["qkd-alice-bob"]
