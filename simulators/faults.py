@@ -15,6 +15,11 @@ restart            a reboot of a live device (same as crash + immediate power-up
 drift-surge        an APC's fibre drifts ``factor`` times faster until cleared (its
                    polarisation-drift-rate shows it at once): the tracking error, then
                    the QBER of everything crossing the fibre, rises
+apc-out-of-spec    an APC's polarisation actuator fails: ``offset`` rad of misalignment stays
+                   uncorrected whatever tracking or a calibration (which no longer
+                   converges) does, without the drift rate changing: the APC reports
+                   out-of-spec at once and the QBER of everything crossing its fibre
+                   rises; ``clear`` repairs the actuator (back within spec at once)
 timing-skew        a q-ROADM's quantum channels drift ``skew`` ps from their timing
                    companions (beyond its 50 ps tolerance by default): coincidences fall
                    outside the detection window; ``clear`` recalibrates the delay
@@ -49,7 +54,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from controller.errors import NetconfError
-from simulators.devices.apc import DEFAULT_SURGE, Apc
+from simulators.devices.apc import DEFAULT_ACTUATOR_OFFSET, DEFAULT_SURGE, MAX_ANGLE, Apc
 from simulators.devices.endnode import EndNode
 from simulators.devices.qroadm import SKEW_TOLERANCE_PS, QRoadm
 from simulators.devices.runtime import SimDevice, Ticker
@@ -81,6 +86,7 @@ class FaultKind(StrEnum):
     CRASH = "crash"
     RESTART = "restart"
     DRIFT_SURGE = "drift-surge"
+    APC_OUT_OF_SPEC = "apc-out-of-spec"
     DETECTOR_FAILURE = "detector-failure"
     TIMING_SKEW = "timing-skew"
     OOB_EDIT = "oob-edit"
@@ -98,6 +104,9 @@ class FaultRequest(BaseModel):
     duration: float | None = Field(default=None, gt=0,
                                    description="simulated seconds until automatic clear")
     factor: float = Field(default=DEFAULT_SURGE, gt=0, description="drift-surge factor")
+    offset: float = Field(default=DEFAULT_ACTUATOR_OFFSET, gt=0, le=MAX_ANGLE,
+                          description="apc-out-of-spec: rad of misalignment the failed "
+                                      "actuator leaves uncorrected")
     skew: float = Field(default=DEFAULT_SKEW_FAULT_PS,
                         description="timing-skew: ps added to each timed cross-connect")
     detector: str | None = None
@@ -130,6 +139,7 @@ class FaultInjector:
             FaultKind.CRASH: self._crash,
             FaultKind.RESTART: self._restart,
             FaultKind.DRIFT_SURGE: self._drift_surge,
+            FaultKind.APC_OUT_OF_SPEC: self._actuator,
             FaultKind.DETECTOR_FAILURE: self._detector,
             FaultKind.TIMING_SKEW: self._timing_skew,
             FaultKind.OOB_EDIT: self._oob_edit,
@@ -200,6 +210,16 @@ class FaultInjector:
         with device.lock:
             model.surge = 1.0 if req.clear else req.factor
         return f"{req.target} drift x{model.surge:g}"
+
+    def _actuator(self, req: FaultRequest) -> str:
+        device = self._device(req.target)
+        model = device.model
+        if not isinstance(model, Apc):
+            raise FaultError(f"{req.target} is not an APC")
+        with device.lock:
+            model.actuator_offset = 0.0 if req.clear else req.offset
+        return (f"{req.target} actuator repaired" if req.clear
+                else f"{req.target} actuator stuck {req.offset:g} rad off")
 
     def _detector(self, req: FaultRequest) -> str:
         device = self._device(req.target)

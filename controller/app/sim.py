@@ -15,7 +15,7 @@ import typer
 
 from controller.logs import configure_logging
 from simulators.clock import ScaledClock
-from simulators.devices.apc import DEFAULT_SURGE
+from simulators.devices.apc import DEFAULT_ACTUATOR_OFFSET, DEFAULT_SURGE
 from simulators.faults import DEFAULT_SKEW_FAULT_PS, FaultKind, send
 from simulators.launcher import DEFAULT_INVENTORY, DEFAULT_TOPOLOGY, Network, load_inventory
 from southbound.kinds import PlantRole
@@ -86,6 +86,9 @@ def fault_command(
     duration: Annotated[float | None, typer.Option(
         help="simulated seconds until the fault clears by itself")] = None,
     factor: Annotated[float, typer.Option(help="drift-surge factor")] = DEFAULT_SURGE,
+    offset: Annotated[float, typer.Option(
+        help="apc-out-of-spec: rad of misalignment the failed actuator leaves")] = (
+        DEFAULT_ACTUATOR_OFFSET),
     skew: Annotated[float, typer.Option(
         help="timing-skew: ps added to the q-ROADM's timed cross-connects")] = (
         DEFAULT_SKEW_FAULT_PS),
@@ -107,7 +110,8 @@ def fault_command(
         if control is None:
             raise FileNotFoundError(f"{inventory} names no control channel")
         fault = {"kind": kind.value, "target": target, "clear": clear, "duration": duration,
-                 "factor": factor, "skew": skew, "detector": detector, "mode": mode,
+                 "factor": factor, "offset": offset, "skew": skew, "detector": detector,
+                 "mode": mode,
                  "data": None if data is None else json.loads(data),
                  "seconds": seconds, "operations": operation or None}
         answer = send(control["address"], int(control["port"]), control["token"],

@@ -78,6 +78,9 @@ SCENARIOS = (
     Scenario("q-ROADM timing skew", {"kind": "timing-skew", "target": "qr1"},
              ("timing-skew",), "qr1", None,
              {"kind": "timing-skew", "target": "qr1", "clear": True}),
+    Scenario("APC out of spec", {"kind": "apc-out-of-spec", "target": "apc-1"},
+             ("apc-out-of-spec",), "apc-1", ("qkd-alice-bob",),
+             {"kind": "apc-out-of-spec", "target": "apc-1", "clear": True}),
 )
 
 
