@@ -12,7 +12,13 @@ import pytest
 
 from controller.datastore.nmda import NmdaStore
 from controller.datastore.schema import Schema
-from controller.service.alarms import AlarmKey, AlarmManager, Severity, node_resource
+from controller.service.alarms import (
+    AlarmKey,
+    AlarmManager,
+    Severity,
+    node_resource,
+    service_resource,
+)
 from controller.service.apc_spec import (
     GRACE_ROUNDS,
     OUT_OF_SPEC,
@@ -21,10 +27,17 @@ from controller.service.apc_spec import (
     tracking_error,
 )
 from controller.service.calibration import CalibrationScheduler
+from controller.service.expansion import QnumExpander
+from controller.service.heal import SelfHealer
 from controller.service.service_state import Assurance
 from controller.settings import PRODUCT_MODULES
 from southbound.pool import SessionPool
-from tests.controller.service.test_calibration import STARTED, FakePool, apc_state
+from tests.controller.service.test_calibration import (
+    STARTED,
+    FakePool,
+    apc_state,
+    endpoint_state,
+)
 
 APC = "urn:sdqn:sdqn-apc"
 LINK = "r1-r2"
@@ -246,3 +259,32 @@ def test_forced_calibrations_of_a_failing_apc_back_off() -> None:
     assert sched.urgent("apc-a").result == "started"
     now[0] += 31.0
     assert sched.urgent("apc-a").result == "started"
+
+
+def test_a_threshold_crossing_a_root_alarm_explains_is_not_a_second_root(
+        schema: Schema) -> None:
+    store = NmdaStore(schema)
+    alarms = AlarmManager(store)
+    healer = SelfHealer(store, QnumExpander(), alarms=alarms)
+    explaining: list[str] = []
+    healer.explaining = lambda _links: tuple(explaining)
+    key = AlarmKey(service_resource("qkd"), "sdqn-alarms:qber-threshold")
+
+    def measured(qber: float) -> bool:
+        """One round of the end node measuring `qber`: is the threshold alarm active?"""
+        healer.on_readings({"alice": endpoint_state("qkd", qber)})
+        alarm = alarms.get(key)
+        return alarm is not None and not alarm.cleared
+
+    assert measured(0.2)                            # nothing explains it: raised
+    explaining.append(ROOT)                         # the root alarm comes after
+    assert not measured(0.2)
+    assert ROOT in alarms.get(key).text             # type: ignore[union-attr]
+    explaining.clear()
+    assert not measured(0.2)                        # the rest of that crossing
+    assert not measured(0.05)                       # recovered
+    explaining.append(ROOT)
+    assert not measured(0.2) and not measured(0.2)  # explained from its start
+    assert not measured(0.05)
+    explaining.clear()
+    assert measured(0.2)                            # a new crossing, unexplained
