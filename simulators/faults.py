@@ -19,6 +19,11 @@ session-loss       the management plane fails: every NETCONF session drops and n
 drift-surge        an APC's fibre drifts ``factor`` times faster until cleared (its
                    polarisation-drift-rate shows it at once): the tracking error, then
                    the QBER of everything crossing the fibre, rises
+apc-out-of-spec    an APC's polarisation actuator fails: ``offset`` rad of misalignment stays
+                   uncorrected whatever tracking or a calibration (which no longer
+                   converges) does, without the drift rate changing: the APC reports
+                   out-of-spec at once and the QBER of everything crossing its fibre
+                   rises; ``clear`` repairs the actuator (back within spec at once)
 timing-skew        a q-ROADM's quantum channels drift ``skew`` ps from their timing
                    companions (beyond its 50 ps tolerance by default): coincidences fall
                    outside the detection window; ``clear`` recalibrates the delay
@@ -56,7 +61,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from controller.errors import NetconfError
-from simulators.devices.apc import DEFAULT_SURGE, Apc
+from simulators.devices.apc import DEFAULT_ACTUATOR_OFFSET, DEFAULT_SURGE, MAX_ANGLE, Apc
 from simulators.devices.endnode import EndNode
 from simulators.devices.qroadm import SKEW_TOLERANCE_PS, QRoadm
 from simulators.devices.repeater import Repeater
@@ -93,6 +98,7 @@ class FaultKind(StrEnum):
     RESTART = "restart"
     SESSION_LOSS = "session-loss"
     DRIFT_SURGE = "drift-surge"
+    APC_OUT_OF_SPEC = "apc-out-of-spec"
     DETECTOR_FAILURE = "detector-failure"
     MEMORY_DEGRADATION = "memory-degradation"
     TIMING_SKEW = "timing-skew"
@@ -113,6 +119,9 @@ class FaultRequest(BaseModel):
     factor: float | None = Field(
         default=None, gt=0, description="drift-surge factor (default DEFAULT_SURGE) or "
         "memory-degradation factor (default DEFAULT_MEMORY_DEGRADATION)")
+    offset: float = Field(default=DEFAULT_ACTUATOR_OFFSET, gt=0, le=MAX_ANGLE,
+                          description="apc-out-of-spec: rad of misalignment the failed "
+                                      "actuator leaves uncorrected")
     skew: float = Field(default=DEFAULT_SKEW_FAULT_PS,
                         description="timing-skew: ps added to each timed cross-connect")
     detector: str | None = None
@@ -146,6 +155,7 @@ class FaultInjector:
             FaultKind.RESTART: self._restart,
             FaultKind.SESSION_LOSS: self._session_loss,
             FaultKind.DRIFT_SURGE: self._drift_surge,
+            FaultKind.APC_OUT_OF_SPEC: self._actuator,
             FaultKind.DETECTOR_FAILURE: self._detector,
             FaultKind.MEMORY_DEGRADATION: self._memory_degradation,
             FaultKind.TIMING_SKEW: self._timing_skew,
@@ -225,6 +235,16 @@ class FaultInjector:
         with device.lock:
             model.surge = 1.0 if req.clear else req.factor or DEFAULT_SURGE
         return f"{req.target} drift x{model.surge:g}"
+
+    def _actuator(self, req: FaultRequest) -> str:
+        device = self._device(req.target)
+        model = device.model
+        if not isinstance(model, Apc):
+            raise FaultError(f"{req.target} is not an APC")
+        with device.lock:
+            model.actuator_offset = 0.0 if req.clear else req.offset
+        return (f"{req.target} actuator repaired" if req.clear
+                else f"{req.target} actuator stuck {req.offset:g} rad off")
 
     def _detector(self, req: FaultRequest) -> str:
         device = self._device(req.target)

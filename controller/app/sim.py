@@ -15,7 +15,7 @@ import typer
 
 from controller.logs import configure_logging
 from simulators.clock import ScaledClock
-from simulators.devices.apc import DEFAULT_SURGE
+from simulators.devices.apc import DEFAULT_ACTUATOR_OFFSET, DEFAULT_SURGE
 from simulators.faults import (
     DEFAULT_MEMORY_DEGRADATION,
     DEFAULT_SKEW_FAULT_PS,
@@ -94,6 +94,9 @@ def fault_command(
     factor: Annotated[float | None, typer.Option(
         help=f"drift-surge factor (default {DEFAULT_SURGE:g}) or memory-degradation factor "
              f"(default {DEFAULT_MEMORY_DEGRADATION:g})")] = None,
+    offset: Annotated[float, typer.Option(
+        help="apc-out-of-spec: rad of misalignment the failed actuator leaves")] = (
+        DEFAULT_ACTUATOR_OFFSET),
     skew: Annotated[float, typer.Option(
         help="timing-skew: ps added to the q-ROADM's timed cross-connects")] = (
         DEFAULT_SKEW_FAULT_PS),
@@ -115,7 +118,8 @@ def fault_command(
         if control is None:
             raise FileNotFoundError(f"{inventory} names no control channel")
         fault = {"kind": kind.value, "target": target, "clear": clear, "duration": duration,
-                 "factor": factor, "skew": skew, "detector": detector, "mode": mode,
+                 "factor": factor, "offset": offset, "skew": skew, "detector": detector,
+                 "mode": mode,
                  "data": None if data is None else json.loads(data),
                  "seconds": seconds, "operations": operation or None}
         answer = send(control["address"], int(control["port"]), control["token"],

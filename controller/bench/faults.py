@@ -109,6 +109,9 @@ SCENARIOS = (
     # dave's source warms up again after the boot (300 s simulated)
     Scenario("device restart", {"kind": "restart", "target": "dave"},
              ("device-restarted",), "dave", ("dqc-charlie-dave",), None),
+    Scenario("APC out of spec", {"kind": "apc-out-of-spec", "target": "apc-1"},
+             ("apc-out-of-spec",), "apc-1", ("qkd-alice-bob",),
+             {"kind": "apc-out-of-spec", "target": "apc-1", "clear": True}),
 )
 
 

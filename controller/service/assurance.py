@@ -235,13 +235,18 @@ class ServiceAssurance:
 
     def _root_causes(self, name: str) -> list[str]:
         """What explains a degraded service: the devices that overran their settling, and
-        every active root-cause alarm on a node or link of its path (RFC 8632 §3.2:
-        'root-cause-resource' of a derived alarm)."""
+        every active root-cause alarm on a node or link of its path, or on a device inline
+        on one of its fibres (an APC) (RFC 8632 §3.2: 'root-cause-resource' of a derived
+        alarm)."""
         record = self.states.records.get(name)
         if record is None:
             return []
         roots = [self.node_resource(n) for n in record.overran]
-        path = {*(self.node_resource(n) for n in record.route_nodes),
+        network = self.network()
+        inline = {apc for lk in record.route_links if network is not None
+                  and lk in network.links for apc in [network.links[lk].compensator]
+                  if apc is not None}
+        path = {*(self.node_resource(n) for n in (*record.route_nodes, *inline)),
                 *(self.link_resource(lk) for lk in record.route_links)}
         if self.alarms is not None:
             roots += sorted({a.key.resource for a in self.alarms.active()

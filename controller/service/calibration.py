@@ -50,12 +50,20 @@ Urgent calibration (force)
     keep the fibre dark most of the time. So while the alarm holds, a forced calibration
     of that APC (any urgent trigger) waits until the fibre has carried traffic for as
     long as the previous forced calibration blinded it: it is dark at most half the time.
+  * *An APC that is itself failing* (``failing``: its own ``apc-out-of-spec`` alarm is
+    active, controller/service/apc_spec.py — a stuck actuator, a broken polarisation
+    controller) is not brought back by calibrating: each forced calibration blinds the
+    fibre for nothing. The first one is still sent (only it can tell a failing APC from
+    a misaligned one), then every further forced one (any urgent trigger, a deferral's
+    deadline) waits twice as long as the previous wait — 2, 4, 8 … calibration
+    durations after each, at most ``interval_s`` — so a repaired APC is still calibrated
+    without an operator, but a broken one is not hammered.
 
 No hammering: nothing is sent to an APC while it reports ``calibration-in-progress``, nor
 within the expected duration of a calibration the scheduler started (the device's own
 answer, else :data:`ASSUMED_DURATION_S`; released early when the device reports a new
 ``last-calibration``), nor within ``retry_s`` of a failed request, nor (forced) during
-the rest a drifting fibre gets after a forced calibration.
+the rest a drifting fibre or a failing APC gets after a forced calibration.
 
 The device's own scheduling (sdqn-apc ``calibration-interval``, ``prefer-idle-windows``,
 ``max-deferral``, rendered by :mod:`controller.service.render` as 3600 s / true / 600 s
@@ -238,6 +246,7 @@ class _Track:
     oos_fired: bool = False           # urgent sent for the current out-of-spec episode
     oos_last: float | None = None     # last-calibration when it was sent
     rest_until: float = float("-inf")  # drifting: no forced calibration before (module doc)
+    futile: int = 0                   # forced calibrations started while it was failing
     last_event: CalibrationEvent | None = None
 
 
@@ -254,9 +263,11 @@ class CalibrationScheduler:
                  clock: Callable[[], float] = time.time,
                  on_event: Callable[[CalibrationEvent], object] | None = None,
                  retry_s: float = 60.0, wait_s: float = 5.0,
-                 explained: Callable[[str], Sequence[str]] = lambda _apc: ()) -> None:
+                 explained: Callable[[str], Sequence[str]] = lambda _apc: (),
+                 failing: Callable[[str], bool] = lambda _apc: False) -> None:
         """`explained`: APC → the resources of active root alarms that explain its being
-        out of spec again and again (forced calibrations are then spaced out)."""
+        out of spec again and again (forced calibrations are then spaced out); `failing`:
+        the APC itself is alarmed as out of spec (forced calibrations back off)."""
         if interval_s <= 0 or max_deferral_s < 0:
             raise ValueError("interval_s must be > 0 and max_deferral_s >= 0")
         self.pool = pool
@@ -270,6 +281,7 @@ class CalibrationScheduler:
         self.retry_s = retry_s
         self.wait_s = wait_s
         self.explained = explained
+        self.failing = failing
         self.events: deque[CalibrationEvent] = deque(maxlen=EVENT_HISTORY)
         self._tracks: dict[str, _Track] = {}
         self._crossings: dict[str, set[str]] = {}   # QBER observation → APCs tried
@@ -317,8 +329,8 @@ class CalibrationScheduler:
             if self._calibrating(apc, now, fresh_s=ASSUMED_DURATION_S) \
                     or self._resting(apc, now):
                 return CalibrationEvent(apc, links, reason, "busy", force=True, at=now,
-                                        detail="calibrating, retry back-off or a drifting "
-                                               "fibre's rest after one; not sent")
+                                        detail="calibrating, retry back-off or the rest "
+                                               "after a forced one; not sent")
             return self._send(apc, links, reason, force=True, now=now)
 
     def schedule(self) -> list[ApcSchedule]:
@@ -357,6 +369,8 @@ class CalibrationScheduler:
     def _observe(self, apc: str, reading: ApcReading | None, now: float) -> None:
         track = self._track(apc)
         track.reading, track.read_at = reading, now
+        if not self.failing(apc):
+            track.futile = 0
         if reading is None:
             return
         if not track.cycle_known or reading.last_calibration != track.cycle:
@@ -428,8 +442,9 @@ class CalibrationScheduler:
                                detail="idle window: no admitted service on its fibres")
             track.asked = event.result != "failed"
         elif now >= deadline:
-            self._send(apc, links, "deferred-deadline", force=True, now=now,
-                       detail=f"no idle window since {_iso(due)}")
+            if not self._resting(apc, now):
+                self._send(apc, links, "deferred-deadline", force=True, now=now,
+                           detail=f"no idle window since {_iso(due)}")
         elif busy and not track.deferring:
             track.deferring = True
             self._record(CalibrationEvent(apc, links, "periodic", "deferred", at=now,
@@ -454,7 +469,11 @@ class CalibrationScheduler:
             duration = event.expected_duration or ASSUMED_DURATION_S
             track.hold_until = max(track.hold_until, now + duration)
             if force and event.result == "started":
-                track.rest_until = now + 2 * duration    # as long again in service
+                rest = 2 * duration                       # as long again in service
+                if self.failing(apc):                     # ... doubling while it fails
+                    track.futile += 1
+                    rest = min(self.interval_s, rest * 2 ** (track.futile - 1))
+                track.rest_until = now + rest
         return self._record(event)
 
     def _record(self, event: CalibrationEvent) -> CalibrationEvent:
@@ -483,9 +502,10 @@ class CalibrationScheduler:
         return running or now < track.hold_until
 
     def _resting(self, apc: str, now: float) -> bool:
-        """Its fibre drifts beyond tracking and the last forced calibration has not been
-        followed by as long in service yet (module docstring)."""
-        return now < self._track(apc).rest_until and bool(self.explained(apc))
+        """Its fibre drifts beyond tracking, or the APC itself fails, and the last forced
+        calibration has not been followed by its rest yet (module docstring)."""
+        return now < self._track(apc).rest_until and (bool(self.explained(apc))
+                                                      or self.failing(apc))
 
     def _misalignment(self, apc: str) -> float:
         reading = self._track(apc).reading

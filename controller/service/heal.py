@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -133,6 +133,10 @@ class SelfHealer:
         #: called on a crossing of a link served by an APC (urgent calibration) or of a
         #: service's QBER (its APCs calibrate); wired to the calibration scheduler
         self.on_threshold: list[ThresholdHandler] = []
+        #: links → resources of active root alarms that explain a quality loss on them
+        #: (a polarisation drift, an APC out of spec); wired by the service manager
+        self.explaining: Callable[[Sequence[str]], Sequence[str]] = lambda _links: ()
+        self._explained: set[AlarmKey] = set()     # threshold crossings a root explains
 
     # -- inputs --------------------------------------------------------------------------
     def on_notification(self, node: str, xml: str) -> None:
@@ -154,7 +158,7 @@ class SelfHealer:
         on the crossing (not per poll); a link no APC compensates is re-planned with its
         measured fidelity (Q-NUM may add purification or avoid it); a link an APC serves,
         and a service's QBER, go to the calibration scheduler first (drift is what an
-        APC fixes)."""
+        APC fixes). A crossing a root alarm explains is not alarmed (`_symptom`)."""
         fid_min, qber_max = self.thresholds()
         fidelity: dict[str, float] = {}
         qber: dict[str, float] = {}
@@ -171,31 +175,34 @@ class SelfHealer:
             key = AlarmKey(link_resource(net, link), "sdqn-alarms:fidelity-threshold")
             if value < fid_min and link not in self._low_links:
                 self._low_links[link] = value
-                if self.alarms is not None:
-                    self.alarms.raise_alarm(key, Severity.MAJOR,
-                                            f"measured fidelity {value:.4f} of {link} below "
-                                            f"{fid_min}" + (f"; {apc} calibrates" if apc
-                                                            else "; re-planning"))
+                self._symptom(key, [link], f"measured fidelity {value:.4f} of {link} below "
+                                           f"{fid_min}" + (f"; {apc} calibrates" if apc
+                                                           else "; re-planning"))
                 self._fire(link, value, apc)
                 replan |= apc is None
             elif value >= fid_min + HYSTERESIS and link in self._low_links:
                 del self._low_links[link]
+                self._explained.discard(key)
                 if self.alarms is not None:
                     self.alarms.clear_alarm(key, f"measured fidelity {value:.4f} recovered")
                 replan |= apc is None
+            elif link in self._low_links:
+                self._symptom(key, [link])
         for service, value in sorted(qber.items()):
             key = AlarmKey(service_resource(service), "sdqn-alarms:qber-threshold")
             if value > qber_max and service not in self._high_qber:
                 self._high_qber[service] = value
-                if self.alarms is not None:
-                    self.alarms.raise_alarm(key, Severity.MAJOR,
-                                            f"measured QBER {value:.4f} above {qber_max}",
-                                            impacted=[service_resource(service)])
+                self._symptom(key, self._route_links(service),
+                              f"measured QBER {value:.4f} above {qber_max}",
+                              impacted=[service_resource(service)])
                 self._fire(service, value, None)
             elif value <= qber_max - HYSTERESIS and service in self._high_qber:
                 del self._high_qber[service]
+                self._explained.discard(key)
                 if self.alarms is not None:
                     self.alarms.clear_alarm(key, f"measured QBER {value:.4f} recovered")
+            elif service in self._high_qber:
+                self._symptom(key, self._route_links(service))
         replan |= self._forget_unmonitored(fidelity, qber, network)
         if replan and self._enabled("threshold-crossing"):
             uncompensated = {link: v for link, v in self._low_links.items()
@@ -228,6 +235,7 @@ class SelfHealer:
                     continue
                 del active[subject]
                 self._unseen.pop((kind, subject), None)
+                self._explained.discard(AlarmKey(resource(subject), type_id))
                 if self.alarms is not None:
                     self.alarms.clear_alarm(AlarmKey(resource(subject), type_id),
                                             f"no longer monitored: {subject} not measured "
@@ -236,6 +244,29 @@ class SelfHealer:
                     network is not None and subject in network.links
                     and network.links[subject].compensator)
         return replan
+
+    def _symptom(self, key: AlarmKey, links: Sequence[str], text: str | None = None,
+                 impacted: Sequence[str] = ()) -> None:
+        """A threshold crossing's alarm: raised when the crossing begins (`text`) — unless
+        an active root alarm explains the quality loss on `links`. Then no second alarm is
+        raised for the same problem (RFC 8632 §3.6; ietf-alarms root-cause-resource: "should
+        not also generate an alarm for the same problem"), and one raised before the
+        explanation came is cleared naming it; either way for the rest of the crossing,
+        which is that fault's consequence until the measurement recovers."""
+        if self.alarms is None or key in self._explained:
+            return
+        why = self.explaining(links)
+        if why:
+            self._explained.add(key)
+            self.alarms.clear_alarm(key, f"explained by the active root alarm on "
+                                         f"{', '.join(why)}")
+        elif text is not None:
+            self.alarms.raise_alarm(key, Severity.MAJOR, text, impacted=impacted)
+
+    def _route_links(self, service: str) -> tuple[str, ...]:
+        plan = self.expander.committed.plan
+        a = plan.assignments.get(service) if plan is not None else None
+        return tuple(a.candidate.route.links) if a is not None and a.candidate else ()
 
     def stale_after_rounds(self) -> int:
         return read_settings(self.store).stale_after_rounds

@@ -29,6 +29,7 @@ from controller.datastore.locks import SYSTEM_SESSION
 from controller.datastore.nmda import Datastore, Expanded, NmdaStore, Transaction
 from controller.errors import NetconfError
 from controller.service.alarms import AlarmKey, AlarmManager, Severity
+from controller.service.apc_spec import ApcSpecMonitor
 from controller.service.assurance import ServiceAssurance, read_settings
 from controller.service.calibration import (
     CalibrationEvent,
@@ -106,19 +107,28 @@ class ServiceManager:
                                   lambda: read_settings(store), self.healer.link_resource)
         self.restarts = RestartWatch(self.alarms, self.healer.node_resource,
                                      verify=self._restore_rebooted, serves=self._serves)
+        self.apc_spec = ApcSpecMonitor(self.alarms,
+                                       lambda: compensators(self.expander.committed.network),
+                                       lambda: read_settings(store), busy=self._busy_links,
+                                       drift=self.drift.explaining,
+                                       node_resource=self.healer.node_resource)
+        self.healer.explaining = self._explaining
         self.assurance = ServiceAssurance(store, alarms=self.alarms, notify=notify,
                                           health=self._round_health,
                                           node_resource=self.healer.node_resource,
                                           network=lambda: self.expander.committed.network,
                                           link_resource=self.healer.link_resource,
                                           impairments=self._impairments,
-                                          impaired_links=self.drift.impaired_links)
+                                          impaired_links=self._impaired_links)
         self._previous = self.expander.committed
         self.telemetry = TelemetryLoop(store, self.pool, lambda: self.expander.committed.plan,
                                        decide=self.assurance.on_round)
+        # Root causes first: before the healer's threshold crossings they explain, the
+        # calibration scheduler and `decide`.
+        self.telemetry.observers.append(self.drift)
+        self.telemetry.observers.append(self.apc_spec)
         self.telemetry.observers.append(self.healer.on_readings)
-        self.telemetry.observers.append(self.impairments)   # before decide: roots first
-        self.telemetry.observers.append(self.drift)         # ... and before calibration
+        self.telemetry.observers.append(self.impairments)
         self.telemetry.observers.append(self.restarts)
         self.telemetry.observers.append(lambda _readings, _at: self._retry_lost())
         self.telemetry.observers.append(NetworkStatePublisher(
@@ -130,11 +140,14 @@ class ServiceManager:
             self.pool, lambda: self.expander.committed.plan,
             lambda: compensators(self.expander.committed.network),
             qber_threshold=lambda: self.healer.thresholds()[1],
-            on_event=self._on_calibration, explained=self.drift.explaining)
+            on_event=self._on_calibration, explained=self.drift.explaining,
+            failing=self.apc_spec.failing)
         self.telemetry.observers.append(
             lambda readings, _at: self.calibration.run_once(readings))
-        self.calibration_watch = CalibrationWatch(self.alarms, self.healer.node_resource,
-                                                  explained=self.drift.explaining)
+        self.calibration_watch = CalibrationWatch(
+            self.alarms, self.healer.node_resource,
+            explained=lambda apc: (*self.drift.explaining(apc),
+                                   *self.apc_spec.explaining(apc)))
         self.telemetry.observers.append(
             lambda _readings, _at: self.calibration_watch.check(self.calibration.clock()))
         # A drift crossing on a compensated fibre: calibrate its APC now.
@@ -245,9 +258,12 @@ class ServiceManager:
 
     def _on_device_notification(self, node: str, xml: str) -> None:
         """Every notification a device sends: link failures to the healer, configuration
-        changes made behind the controller's back to the out-of-band guard."""
+        changes made behind the controller's back to the out-of-band guard, an APC's
+        out-of-spec crossings to its monitor."""
         self.healer.on_notification(node, xml)
         self.oob.on_notification(node, xml)
+        self.apc_spec.on_notification(node, xml)
+
     # -- what a round knows, management sessions, reboots ---------------------------------
     def _round_health(self) -> NetworkHealth:
         """The failures the plan assumed, plus those the devices report now (the
@@ -342,6 +358,26 @@ class ServiceManager:
         result = self.oob.sync.sync_to(node)
         log.info("rebooted device configured again", device=node, ok=result.success)
         return result.success
+
+    # -- what the root-cause monitors share ------------------------------------------------
+    def _busy_links(self) -> set[str]:
+        """Fibres admitted services use in the committed plan."""
+        plan = self.expander.committed.plan
+        return set(plan.link_load()) if plan is not None else set()
+
+    def _impaired_links(self) -> dict[str, str]:
+        """link → why it impairs the services crossing it: its drift, its APC's failure."""
+        out = dict(self.drift.impaired_links())
+        for link, why in self.apc_spec.impaired_links().items():
+            out[link] = f"{out[link]}; {why}" if link in out else why
+        return out
+
+    def _explaining(self, links: Sequence[str]) -> tuple[str, ...]:
+        """Resources of the active root alarms that explain a quality loss on `links`
+        (a polarisation drift on one of them, an APC out of spec on one)."""
+        drifting = self.drift.impaired_links()
+        return (*(self.healer.link_resource(lk) for lk in links if lk in drifting),
+                *self.apc_spec.explaining_links(links))
 
     def _on_out_of_band(self, event: OutOfBandEvent) -> None:
         """An alarm either way, revert or import: cleared at once when the policy was applied,

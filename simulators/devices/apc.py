@@ -11,6 +11,12 @@ that every link and endpoint using the fibre sees its QBER rise.  A full calibra
 (action ``calibrate``, on power-up, or when ``calibration-interval`` is due, deferred to
 an idle fibre for at most ``max-deferral``) takes CALIBRATION_DURATION and brings θ back
 to a small residual.
+
+A failing polarisation actuator (a fibre squeezer or waveplate driver that no longer
+follows its set point, ``actuator_offset`` > 0) leaves that much misalignment on top of
+the tracked residual, whatever tracking does, and a calibration cannot converge (it ends
+with ``success false`` and does not count as a calibration): the APC is out of
+specification without its fibre drifting any faster, until the actuator is repaired.
 """
 
 from __future__ import annotations
@@ -46,6 +52,9 @@ CALIBRATED_RESIDUAL = 0.005
 UNCALIBRATED_ERROR = 0.5
 #: Default factor of an injected drift surge (a truck on an aerial span, a cabinet door).
 DEFAULT_SURGE = 50.0
+#: Default misalignment a failed actuator leaves (rad): 4× the default tracking-tolerance,
+#: sin²(0.2) ≈ 4 % more bit flips on every qubit crossing the fibre.
+DEFAULT_ACTUATOR_OFFSET = 0.4
 MAX_ANGLE = 3.141593
 
 
@@ -60,6 +69,9 @@ class Apc(DeviceModel):
 
     def hardware(self) -> None:
         self.surge = 1.0
+        #: rad of misalignment a failed actuator leaves uncorrected (0: healthy); hardware,
+        #: so a restart does not repair it
+        self.actuator_offset = 0.0
         self._base_rate = BASE_DRIFT_RATE * float(self.rng.lognormal(0.0, 0.3))
 
     def reset(self, now: float) -> None:
@@ -144,9 +156,15 @@ class Apc(DeviceModel):
         growth = self.drift_rate * self.surge * (TRACKING_RESIDUAL if tracking else 1.0)
         self.error = min(MAX_ANGLE, self.error + growth * dt)
 
+    @property
+    def theta(self) -> float:
+        """The misalignment the fibre's qubits see: the tracked residual plus what a
+        failed actuator leaves (rotations composed as a worst case, angles adding)."""
+        return min(MAX_ANGLE, self.error + self.actuator_offset)
+
     def _publish(self) -> None:
         if self.link_id is not None:
-            self.world.misalignment[self.link_id] = self.error
+            self.world.misalignment[self.link_id] = self.theta
 
     def tick_down(self, now: float) -> None:
         dt = 0.0 if self._last is None else max(0.0, now - self._last)
@@ -170,21 +188,23 @@ class Apc(DeviceModel):
         if self.calibrating_until is not None:
             return notes  # a calibration in progress is not an out-of-spec condition
         tolerance = float(self.config.get("tracking-tolerance", 0.1))
-        edge = self._alarms.update("out-of-spec", self.error > tolerance)
+        edge = self._alarms.update("out-of-spec", self.theta > tolerance)
         if edge is not None:
             notes.append(self.alarm("out-of-spec", edge, "major",
                                     "tracking error beyond tolerance",
-                                    tracking_error=dec(min(self.error, MAX_ANGLE), 6)))
+                                    tracking_error=dec(self.theta, 6)))
         return notes
 
     def _finish(self, now: float, light: bool) -> list[Notification]:
         self.calibrating_until = None
-        if light:
+        converged = light and self.actuator_offset == 0.0   # a stuck actuator cannot
+        if converged:
             self.error = CALIBRATED_RESIDUAL * float(self.rng.lognormal(0.0, 0.2))
             self.last_calibration = now
+        if light:   # a failed actuator is tried again an interval later, not at once
             self.next_due = now + self.interval
         return [Notification(self.module, "calibration-complete", {
-            "success": light, "tracking-error": dec(min(self.error, MAX_ANGLE), 6)})]
+            "success": converged, "tracking-error": dec(self.theta, 6)})]
 
     def health(self, now: float) -> Health:
         if self.link_id is None or self.link_id not in self.world.topology.links:
@@ -200,8 +220,8 @@ class Apc(DeviceModel):
     def state_body(self, now: float) -> Json:
         st: Json = {
             "polarisation-drift-rate": dec(self.drift_rate * self.surge, 6),
-            "tracking-error": dec(min(self.error, MAX_ANGLE), 6),
-            "misalignment-error": prob(misalignment_error(self.error)),
+            "tracking-error": dec(self.theta, 6),
+            "misalignment-error": prob(misalignment_error(self.theta)),
             "calibration-in-progress": self.calibrating_until is not None,
             "spec-status": "out-of-spec" if "out-of-spec" in self._alarms.active else "in-spec",
         }

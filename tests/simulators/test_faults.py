@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 
@@ -168,6 +169,39 @@ def test_drift_surge_puts_the_apc_out_of_spec(network: Network, connect: Connect
     assert float(find_text(oper, "state/misalignment-error", APC) or 0) > 0.002
     fault(network, "drift-surge", "apc-2", clear=True)
     assert network.devices["apc-2"].model.surge == 1.0  # type: ignore[attr-defined]
+
+
+def test_a_failed_apc_actuator_misaligns_its_fibre_until_repaired(
+        network: Network, connect: Connect, clock: ManualClock) -> None:
+    advance(network, clock, CALIBRATION_DURATION + 5, step=5)
+    m = connect("apc-2")
+    m.create_subscription()
+    before = get_data(m)
+    assert find_text(before, "state/spec-status", APC) == "in-spec"
+    rate = find_text(before, "state/polarisation-drift-rate", APC)
+    assert fault(network, "apc-out-of-spec", "apc-2", offset=0.5) == \
+        "apc-2 actuator stuck 0.5 rad off"
+    note = wait_notification(m, has("out-of-spec", APC))
+    assert note.findtext(f".//{{{APC}}}severity") == "major"
+    oper = get_data(m)
+    assert find_text(oper, "state/spec-status", APC) == "out-of-spec"
+    assert find_text(oper, "state/polarisation-drift-rate", APC) == rate   # no drift surge
+    theta = float(find_text(oper, "state/tracking-error", APC) or 0)
+    assert theta >= 0.5 and network.world.misalignment["qr1-r2"] == pytest.approx(theta)
+    assert float(find_text(oper, "state/misalignment-error", APC) or 0) == pytest.approx(
+        math.sin(theta / 2) ** 2, abs=1e-6)
+    model = network.devices["apc-2"].model
+    assert model.calibrate(clock.now(), force=True)[0] == "started"  # type: ignore[attr-defined]
+    advance(network, clock, CALIBRATION_DURATION + 2, step=2)
+    done = wait_notification(m, has("calibration-complete", APC))
+    assert done.findtext(f".//{{{APC}}}success") == "false"      # it cannot converge
+    assert find_text(get_data(m), "state/spec-status", APC) == "out-of-spec"
+    assert fault(network, "apc-out-of-spec", "apc-2", clear=True) == "apc-2 actuator repaired"
+    wait_notification(m, has("out-of-spec", APC, "cleared"))
+    assert find_text(get_data(m), "state/spec-status", APC) == "in-spec"
+    assert network.faults.active == {}
+    with pytest.raises(FaultError, match="not an APC"):
+        fault(network, "apc-out-of-spec", "r1")
 
 
 def test_detector_failure(network: Network, connect: Connect) -> None:

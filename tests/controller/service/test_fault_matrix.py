@@ -21,7 +21,8 @@ import pytest
 
 from controller.datastore.nmda import Datastore, NmdaStore
 from controller.errors import NetconfError
-from controller.service.alarms import AlarmKey, service_resource
+from controller.service.alarms import AlarmKey, Severity, service_resource
+from controller.service.apc_spec import OUT_OF_SPEC
 from controller.service.assurance import read_settings
 from controller.service.calibration import compensators
 from controller.service.calibration_watch import (
@@ -71,11 +72,12 @@ def settled_world(world: WorldT) -> None:
     assert live and all(states(store)[n] == "up" for n in live), states(store)
 
 
-def check_fault_cycle(world: WorldT, node: str, alarm_type: str,
-                      fault: FaultRequest) -> None:
+def check_fault_cycle(world: WorldT, node: str, alarm_type: str, fault: FaultRequest,
+                      hit_by: Callable[[ServiceManager], set[str]] | None = None) -> None:
+    """`hit_by`: the services the fault hits (default: those through `node`)."""
     store, manager, net, clock = world
     settled_world(world)
-    hit = through(manager, node)
+    hit = hit_by(manager) if hit_by is not None else through(manager, node)
     others = {n for n, r in manager.assurance.records().items() if r.admitted} - hit
     assert hit, f"no service crosses {node}"
     root = AlarmKey(manager.healer.node_resource(node), alarm_type)
@@ -281,6 +283,89 @@ def test_a_drifting_fibre_is_not_hammered_and_its_calibrations_are_explained() -
         rounds(net, clock, manager, 1)
         root = manager.alarms.get(AlarmKey(manager.healer.link_resource(link), DRIFT))
         assert root is not None and root.cleared
+
+
+THRESHOLD_ALARMS = ("sdqn-alarms:fidelity-threshold", "sdqn-alarms:qber-threshold")
+
+
+def ever_raised(manager: ServiceManager, *types: str) -> list[str]:
+    """Alarms of these types in the list, active or cleared (RFC 8632 keeps both)."""
+    return [f"{a.key.type_id}@{a.key.resource}" for a in manager.alarms.alarms()
+            if a.key.type_id in types]
+
+
+def test_an_apc_out_of_spec_degrades_the_services_across_its_fibres() -> None:
+    """A failed polarisation actuator: apc-out-of-spec on the APC, the services over the
+    fibre it compensates degraded naming it, cleared when the APC is within spec again."""
+    with metro_world() as world:
+        _store, manager, _net, _clock = world
+
+        def across_apc(manager: ServiceManager) -> set[str]:
+            (link,) = compensators(manager.expander.committed.network)["apc-1"]
+            return across(manager, link)
+
+        check_fault_cycle(world, "apc-1", OUT_OF_SPEC,
+                          FaultRequest(kind=FaultKind.APC_OUT_OF_SPEC, target="apc-1"),
+                          hit_by=across_apc)
+        raised = [a for a in manager.alarms.alarms() if a.key.type_id == OUT_OF_SPEC]
+        assert len(raised) == 1 and raised[0].cleared      # one raise, one clear
+        assert sorted(c.severity for c in raised[0].history) == ["cleared",
+                                                                 Severity.MAJOR.value]
+        assert ever_raised(manager, INEFFECTIVE, "sdqn-alarms:calibration-failed",
+                           DRIFT) == []
+
+
+def test_a_failing_apc_is_the_one_root_cause_of_what_its_fibre_measures() -> None:
+    """Misaligned far enough that the fibre's fidelity and the service's QBER cross their
+    thresholds: no second root alarm for them, and the APC is not hammered with forced
+    calibrations that cannot help."""
+    with metro_world() as world:
+        _store, manager, net, clock = world
+        settled_world(world)
+        manager.calibration.clock = device_epoch(clock)
+        (link,) = compensators(manager.expander.committed.network)["apc-1"]
+        (service,) = across(manager, link)
+        seen = len(manager.calibration.events)
+        fault = FaultRequest(kind=FaultKind.APC_OUT_OF_SPEC, target="apc-1", offset=0.8)
+        net.faults.apply(fault)
+        rounds(net, clock, manager, 40)                 # 400 s of a broken actuator
+        record = manager.assurance.records()[service]
+        assert record.qber is not None and record.qber > manager.healer.thresholds()[1]
+        root = manager.alarms.get(AlarmKey(manager.healer.node_resource("apc-1"),
+                                           OUT_OF_SPEC))
+        assert root is not None and not root.cleared
+        assert ever_raised(manager, *THRESHOLD_ALARMS, INEFFECTIVE) == []
+        started = [e.at for e in list(manager.calibration.events)[seen:]
+                   if e.apc == "apc-1" and e.force and e.result == "started"]
+        assert started and all(b - a >= 2 * CALIBRATION_DURATION * 2 ** i
+                               for i, (a, b) in enumerate(pairwise(started)))
+        net.faults.apply(fault.model_copy(update={"clear": True}))
+        rounds(net, clock, manager, 10)
+        assert manager.alarms.active() == []
+        assert ever_raised(manager, *THRESHOLD_ALARMS) == []
+
+
+def test_a_drift_too_fast_to_track_has_one_root_alarm() -> None:
+    """A surge the calibrations cannot keep up with: the fibre's fidelity and the
+    service's QBER cross their thresholds, the APC is out of spec again and again; the
+    polarisation-drift alarm stays the one root cause, before and after the repair."""
+    with metro_world() as world:
+        _store, manager, net, clock = world
+        settled_world(world)
+        manager.calibration.clock = device_epoch(clock)
+        (link,) = compensators(manager.expander.committed.network)["apc-1"]
+        (service,) = across(manager, link)
+        surge = FaultRequest(kind=FaultKind.DRIFT_SURGE, target="apc-1", factor=5000.0)
+        net.faults.apply(surge)
+        rounds(net, clock, manager, 10)
+        record = manager.assurance.records()[service]
+        assert record.qber is not None and record.qber > manager.healer.thresholds()[1]
+        root = manager.alarms.get(AlarmKey(manager.healer.link_resource(link), DRIFT))
+        assert root is not None and not root.cleared
+        net.faults.apply(surge.model_copy(update={"clear": True}))
+        rounds(net, clock, manager, 12)
+        assert manager.alarms.active() == []
+        assert ever_raised(manager, *THRESHOLD_ALARMS, OUT_OF_SPEC, INEFFECTIVE) == []
 
 
 # -- the management plane and the device itself: session loss, restart, crash ----------

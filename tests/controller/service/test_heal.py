@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 
 from controller.datastore.nmda import Datastore, NmdaStore
+from controller.service.alarms import AlarmKey
+from controller.service.apc_spec import OUT_OF_SPEC
 from controller.service.heal import HealReport
 from simulators.faults import FaultKind, FaultRequest
 from simulators.launcher import Network
@@ -299,3 +301,27 @@ def test_a_threshold_alarm_on_a_fibre_no_longer_measured_clears(world: World) ->
     assert alarm["is-cleared"] is True
     assert "no longer monitored" in alarm["alarm-text"]
     assert manager.expander.health.link_fidelity == {}     # the stale 0.7 steers nothing
+
+
+def test_an_apc_out_of_spec_notification_raises_its_alarm_before_the_next_round(
+        world: World) -> None:
+    """The device event stream delivers the APC's out-of-spec notification: its root alarm
+    and the impairment of its fibre come at once, not at the next telemetry round."""
+    _store, manager, net, _clock = world
+    key = AlarmKey(manager.healer.node_resource("apc-2"), OUT_OF_SPEC)
+    fault = FaultRequest(kind=FaultKind.APC_OUT_OF_SPEC, target="apc-2")
+
+    def active() -> bool:
+        alarm = manager.alarms.get(key)
+        return alarm is not None and not alarm.cleared
+
+    net.faults.apply(fault)
+    deadline = time.monotonic() + 10
+    while not active() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert active() and list(manager.apc_spec.impaired_links()) == ["qr1-r2"]
+    net.faults.apply(fault.model_copy(update={"clear": True}))
+    deadline = time.monotonic() + 10
+    while active() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not active() and manager.apc_spec.impaired_links() == {}
