@@ -21,7 +21,7 @@ import pytest
 
 from controller.datastore.nmda import Datastore, NmdaStore
 from controller.errors import NetconfError
-from controller.service.alarms import AlarmKey, Severity, service_resource
+from controller.service.alarms import Alarm, AlarmKey, Severity, service_resource
 from controller.service.apc_spec import OUT_OF_SPEC
 from controller.service.assurance import read_settings
 from controller.service.calibration import compensators
@@ -73,19 +73,25 @@ def settled_world(world: WorldT) -> None:
 
 
 def check_fault_cycle(world: WorldT, node: str, alarm_type: str, fault: FaultRequest,
-                      hit_by: Callable[[ServiceManager], set[str]] | None = None) -> None:
-    """`hit_by`: the services the fault hits (default: those through `node`)."""
+                      hit_by: Callable[[ServiceManager], set[str]] | None = None,
+                      link: str | None = None) -> Alarm:
+    """Raise → root alarm → the hit services degraded naming it, the others up → clear →
+    all cleared and up. `hit_by`: the services the fault hits (default: those through
+    `node`); `link`: the root alarm is on this link rather than on `node`. Returns the
+    root alarm as raised."""
     store, manager, net, clock = world
     settled_world(world)
     hit = hit_by(manager) if hit_by is not None else through(manager, node)
     others = {n for n, r in manager.assurance.records().items() if r.admitted} - hit
     assert hit, f"no service crosses {node}"
-    root = AlarmKey(manager.healer.node_resource(node), alarm_type)
+    resource = (manager.healer.link_resource(link) if link is not None
+                else manager.healer.node_resource(node))
+    root = AlarmKey(resource, alarm_type)
     assert manager.alarms.get(root) is None
 
     net.faults.apply(fault)
     rounds(net, clock, manager, 1)
-    alarm = manager.alarms.get(root)
+    raised = alarm = manager.alarms.get(root)
     assert alarm is not None and not alarm.cleared
     now = states(store)
     for name in hit:
@@ -101,10 +107,12 @@ def check_fault_cycle(world: WorldT, node: str, alarm_type: str, fault: FaultReq
     alarm = manager.alarms.get(root)
     assert alarm is not None and alarm.cleared
     now = states(store)
-    for name in hit:
+    for name in hit | others:
         assert now[name] == "up", now
+    for name in hit:
         derived = manager.alarms.get(AlarmKey(service_resource(name), DEGRADED_ALARM))
         assert derived is not None and derived.cleared
+    return raised
 
 
 def test_timing_skew_on_a_qroadm_degrades_the_services_through_it() -> None:
@@ -221,39 +229,13 @@ def device_epoch(clock: ManualClock) -> Callable[[], float]:
 
 def test_a_polarisation_drift_surge_degrades_the_services_across_the_fibre() -> None:
     with metro_world() as world:
-        store, manager, net, clock = world
-        settled_world(world)
+        manager = world[1]
         (link,) = compensators(manager.expander.committed.network)["apc-1"]
-        hit = across(manager, link)
-        others = {n for n, r in manager.assurance.records().items() if r.admitted} - hit
-        assert hit and others
-        root = AlarmKey(manager.healer.link_resource(link), DRIFT)
-        assert manager.alarms.get(root) is None
-
-        surge = FaultRequest(kind=FaultKind.DRIFT_SURGE, target="apc-1", factor=50.0)
-        net.faults.apply(surge)
-        rounds(net, clock, manager, 1)
-        alarm = manager.alarms.get(root)
-        assert alarm is not None and not alarm.cleared and "apc-1" in alarm.text
-        now = states(store)
-        for name in hit:
-            assert now[name] == "degraded", now
-            derived = manager.alarms.get(AlarmKey(service_resource(name), DEGRADED_ALARM))
-            assert derived is not None and not derived.cleared
-            assert root.resource in derived.root_causes
-        for name in others:
-            assert now[name] == "up", now
-
-        net.faults.apply(surge.model_copy(update={"clear": True}))
-        rounds(net, clock, manager, 6)
-        alarm = manager.alarms.get(root)
-        assert alarm is not None and alarm.cleared
-        now = states(store)
-        for name in hit | others:
-            assert now[name] == "up", now
-        for name in hit:
-            derived = manager.alarms.get(AlarmKey(service_resource(name), DEGRADED_ALARM))
-            assert derived is not None and derived.cleared
+        raised = check_fault_cycle(
+            world, "apc-1", DRIFT,
+            FaultRequest(kind=FaultKind.DRIFT_SURGE, target="apc-1", factor=50.0),
+            hit_by=lambda m: across(m, link), link=link)
+        assert "apc-1" in raised.text
 
 
 def test_a_drifting_fibre_is_not_hammered_and_its_calibrations_are_explained() -> None:
