@@ -243,11 +243,13 @@ class QnumExpander:
 
     def render(self, network: Network, plan: Plan, *, kinds: Mapping[str, str]
                ) -> dict[str, dict[str, Any]]:
+        """The plan as device configuration; what the committed configuration numbered
+        (q-ROADM add/drop ports) keeps its numbers."""
         if self._render is None:
             from controller.service.render import render_devices
 
             self._render = render_devices
-        return self._render(network, plan, kinds=kinds)
+        return self._render(network, plan, kinds=kinds, previous=self.committed.docs)
 
     def device_xml(self, doc: str) -> str:
         """A device document (canonical JSON) as the XML its adapter pushes."""

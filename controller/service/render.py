@@ -191,8 +191,14 @@ class _Devices:
     signal: dict[str, dict[str, str]] = field(default_factory=dict)  # node → nm → why
     lightpaths: list[_Lightpath] = field(default_factory=list)
     routes: dict[str, dict[str, tuple[Json, str]]] = field(default_factory=dict)
-    #: q-ROADM → per add/drop port i+1: (attached node, the fibre to it)
-    ports: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    #: q-ROADM → add/drop port number → (attached node, the fibre to it)
+    ports: dict[str, dict[int, tuple[str, str]]] = field(default_factory=dict)
+    #: q-ROADM → (flow, attached node, fibre) → the add/drop port it had in the last
+    #: committed configuration (kept, so a change elsewhere renumbers nothing)
+    previous_ports: Mapping[str, Mapping[tuple[str, str, str], int]] = field(
+        default_factory=dict)
+    #: q-ROADM → the add/drop sides asked for, in order: (flow, node, fibre), its port dict
+    _sides: dict[str, list[tuple[tuple[str, str, str], Json]]] = field(default_factory=dict)
     tolerance: dict[str, float] = field(default_factory=dict)       # APC → rad
 
     # Repeater ------------------------------------------------------------------------------
@@ -272,13 +278,40 @@ class _Devices:
         """Port of a lightpath side: own add/drop port towards a memory node, else degree."""
         if self.network.nodes[neighbour].roadm is not None:
             return {"degree": _degrees(self.network, roadm)[fibre]}
-        spec = _circuit(self.network, roadm)
-        used = self.ports.setdefault(roadm, [])
-        if len(used) >= spec.add_drop_ports:
-            raise RenderError(f"q-ROADM {roadm}: flow {flow} needs an add/drop port towards "
-                              f"{neighbour}, all {spec.add_drop_ports} are in use")
-        used.append((neighbour, fibre))
-        return {"add-drop-port": len(used)}
+        _circuit(self.network, roadm)
+        port: Json = {"add-drop-port": 0}           # numbered by number_ports()
+        self._sides.setdefault(roadm, []).append(((flow, neighbour, fibre), port))
+        return port
+
+    def number_ports(self) -> None:
+        """Give every add/drop side its port: the one it had in the last committed
+        configuration when that port is still free, else the lowest free one. A change
+        that does not touch a flow leaves its ports (and so its cross-connects) as they
+        were; numbering in rendering order would shift them whenever a flow sorted
+        before it comes or goes."""
+        for roadm, sides in sorted(self._sides.items()):
+            spec = _circuit(self.network, roadm)
+            previous = self.previous_ports.get(roadm, {})
+            taken: dict[int, tuple[str, str]] = {}
+            waiting: list[tuple[tuple[str, str, str], Json]] = []
+            for key, port in sides:
+                number = previous.get(key)
+                if number is not None and number not in taken \
+                        and 1 <= number <= spec.add_drop_ports:
+                    port["add-drop-port"] = number
+                    taken[number] = key[1:]
+                else:
+                    waiting.append((key, port))
+            for (flow, neighbour, fibre), port in waiting:
+                free = next((n for n in range(1, spec.add_drop_ports + 1)
+                             if n not in taken), None)
+                if free is None:
+                    raise RenderError(f"q-ROADM {roadm}: flow {flow} needs an add/drop port "
+                                      f"towards {neighbour}, all {spec.add_drop_ports} are "
+                                      f"in use")
+                port["add-drop-port"] = free
+                taken[free] = (neighbour, fibre)
+            self.ports[roadm] = taken
 
     def through_roadms(self, a: Assignment, seg: Segment) -> None:
         name = a.request.name
@@ -562,12 +595,12 @@ def _qroadm(d: _Devices, node: Node) -> Json:
     if degrees:
         body["degree"] = [{"degree-number": n, "link-id": link_id}
                           for link_id, n in sorted(degrees.items(), key=lambda kv: kv[1])]
-    attached = d.ports.get(node.node_id, [])
+    attached = d.ports.get(node.node_id, {})
     if spec.add_drop_ports:
         body["add-drop-port"] = [
-            {"port-number": i + 1,
-             **({"attached-node": attached[i][0], "link-id": attached[i][1]}
-                if i < len(attached) else {})} for i in range(spec.add_drop_ports)]
+            {"port-number": n,
+             **({"attached-node": attached[n][0], "link-id": attached[n][1]}
+                if n in attached else {})} for n in range(1, spec.add_drop_ports + 1)]
     if spec.switching_mode is SwitchingMode.CIRCUIT:
         _circuit_config(body, node.node_id, spec, d.lightpaths)
     else:
@@ -664,12 +697,13 @@ def _apc(d: _Devices, node: Node) -> Json:
     return body
 
 
-def _collect(network: Network, plan: Plan) -> _Devices:
+def _collect(network: Network, plan: Plan,
+             previous_ports: Mapping[str, Mapping[tuple[str, str, str], int]]) -> _Devices:
     try:  # coherence budget, TDMA slots and memory: a plan that cannot run is refused
         build_schedule(network, plan)
     except ScheduleError as exc:
         raise RenderError(f"the plan cannot be scheduled: {exc}") from exc
-    d = _Devices(network)
+    d = _Devices(network, previous_ports=previous_ports)
     admitted = sorted((a for a in plan.assignments.values() if a.admitted),
                       key=lambda a: a.request.name)
     for a in admitted:
@@ -687,14 +721,18 @@ def _collect(network: Network, plan: Plan) -> _Devices:
         for seg in segs:
             d.through_roadms(a, seg)
         d.compensated(a)
+    d.number_ports()
     d.assign_channels()
     d.check_sources()
     return d
 
 
-def render_devices(network: Network, plan: Plan, *, kinds: Mapping[str, str]
-                   ) -> dict[str, dict[str, Any]]:
-    """Every managed device's full configuration (RFC 7951) in its own module."""
+def render_devices(network: Network, plan: Plan, *, kinds: Mapping[str, str],
+                   previous: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
+    """Every managed device's full configuration (RFC 7951) in its own module.
+
+    `previous`: the committed configuration per device (canonical JSON); the q-ROADMs'
+    add/drop ports it assigned are kept for the flows that still use them."""
     used = {n for a in plan.admitted if a.candidate for n in a.candidate.route.nodes}
     for node_id, kind in sorted(kinds.items()):
         if node_id not in network.nodes:
@@ -703,7 +741,7 @@ def render_devices(network: Network, plan: Plan, *, kinds: Mapping[str, str]
         if network.nodes[node_id].kind.value != kind:
             raise RenderError(f"device {node_id} is a {kind} but the topology says "
                               f"{network.nodes[node_id].kind.value}")
-    d = _collect(network, plan)
+    d = _collect(network, plan, previous_add_drop_ports(previous or {}))
     out: dict[str, dict[str, Any]] = {}
     for node_id, kind in sorted(kinds.items()):
         spec = kind_spec(kind)
@@ -719,6 +757,35 @@ def render_devices(network: Network, plan: Plan, *, kinds: Mapping[str, str]
     unmanaged = sorted(n for n in used if n not in kinds and not _inline(network.nodes[n]))
     if unmanaged:
         raise RenderError(f"admitted flows need devices that are not managed: {unmanaged}")
+    return out
+
+
+def previous_add_drop_ports(docs: Mapping[str, str]
+                            ) -> dict[str, dict[tuple[str, str, str], int]]:
+    """From committed q-ROADM configurations: (flow, attached node, fibre) → add/drop
+    port, read from each quantum cross-connect (named after its flow) and the port's
+    attachment."""
+    out: dict[str, dict[tuple[str, str, str], int]] = {}
+    qname = kind_spec(DeviceKind.Q_ROADM.value)
+    top = qname.qname if qname is not None else ""
+    for node, text in docs.items():
+        body = json.loads(text).get(top)
+        if not body:
+            continue
+        attached = {int(p["port-number"]): (str(p["attached-node"]), str(p["link-id"]))
+                    for p in body.get("add-drop-port", [])
+                    if "attached-node" in p and "link-id" in p}
+        ports: dict[tuple[str, str, str], int] = {}
+        for cc in (body.get("circuit") or {}).get("cross-connect", []):
+            flow = str(cc.get("name", ""))
+            if flow.endswith(":timing"):
+                continue
+            for side in (cc.get("source") or {}, cc.get("destination") or {}):
+                number = side.get("add-drop-port")
+                if number is not None and int(number) in attached:
+                    ports.setdefault((flow, *attached[int(number)]), int(number))
+        if ports:
+            out[node] = ports
     return out
 
 

@@ -61,6 +61,18 @@ def device_config(net: Network, node: str) -> str:
     return net.devices[node].store.get(Datastore.RUNNING)
 
 
+def roadm_parts(net: Network, node: str, exclude: str) -> dict[str, Any]:
+    """A q-ROADM's cross-connects of every flow but `exclude`, and the add/drop ports
+    they use (number, attached node, fibre)."""
+    body = json.loads(device_config(net, node))["sdqn-qroadm:q-roadm"]
+    connects = [c for c in body.get("circuit", {}).get("cross-connect", [])
+                if not str(c["name"]).startswith(exclude)]
+    used = {side["add-drop-port"] for c in connects
+            for side in (c["source"], c["destination"]) if "add-drop-port" in side}
+    ports = [p for p in body.get("add-drop-port", []) if p["port-number"] in used]
+    return {"cross-connects": connects, "ports": ports}
+
+
 def test_qcnoc_metrics_per_link_and_node_are_learned_state(world: World) -> None:
     store, manager, _net, _clock = world
     manager.telemetry.poll_once()
@@ -88,6 +100,7 @@ def test_core_cut_reroutes_only_what_it_hit_with_one_root_alarm(world: World) ->
                                           "teleport-bob-charlie")}
     assert before["qkd-alice-bob"] == ["alice", "r1", "r2", "bob"]
     untouched = {n: device_config(net, n) for n in ("r3", "dave", "charlie")}
+    others_on_qr1 = roadm_parts(net, "qr1", exclude="qkd-alice-bob")
     report = fault(world, "r1-r2")
     assert report.error is None
     assert report.roots.failed_links == frozenset({"r1-r2"})
@@ -100,6 +113,9 @@ def test_core_cut_reroutes_only_what_it_hit_with_one_root_alarm(world: World) ->
     for name in ("dqc-charlie-dave", "teleport-bob-charlie"):
         assert path(store, name) == before[name]
     assert {n: device_config(net, n) for n in untouched} == untouched   # not even re-pushed
+    # qkd now crosses qr1: the other flows' cross-connects and add/drop ports there are
+    # exactly as they were (no renumbering)
+    assert roadm_parts(net, "qr1", exclude="qkd-alice-bob") == others_on_qr1
     assert "dave" not in report.pushed
     alarms = {(a["alarm-type-id"].split(":")[-1], a["is-cleared"]): a for a in alarm_list(store)}
     root = alarms[("fibre-cut", False)]
