@@ -170,7 +170,9 @@ class ServiceAssurance:
         """A telemetry round (the TelemetryLoop's `decide`)."""
         health = self.health()
         settings = read_settings(self.store)
-        with self._lock:
+        # Lock order store → assurance, as on_adopted (called by a commit holding the
+        # store's lock): the other order deadlocks a telemetry round against a commit.
+        with self.store.atomic(), self._lock:
             transitions = self.states.on_round(seen, settings=settings,
                                                failed_links=health.failed_links,
                                                failed_nodes=health.failed_nodes,
@@ -205,7 +207,7 @@ class ServiceAssurance:
 
     def on_repushed(self, node: str) -> None:
         """A device got its whole configuration again (restart, out-of-band revert)."""
-        with self._lock:
+        with self.store.atomic(), self._lock:       # lock order: see on_round
             transitions = self.states.on_repushed(node)
             if transitions and self._plan:
                 publish_services(self.store, self._plan, self.states.records)

@@ -378,7 +378,10 @@ class CalibrationScheduler:
                 track.hold_until = float("-inf")
             track.cycle_known, track.cycle, track.since = True, reading.last_calibration, now
             track.asked = track.deferring = False
-        if not reading.out_of_spec or reading.last_calibration != track.oos_last:
+        if not reading.out_of_spec or reading.last_calibration != track.oos_last \
+                or reading.down:
+            # in spec, calibrated since, or dark: an attempt made before a dark spell
+            # (it failed without light) does not stand for the misalignment after it
             track.oos_fired = False
 
     # -- urgent --------------------------------------------------------------------------------

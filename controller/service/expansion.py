@@ -22,7 +22,7 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -49,7 +49,13 @@ log = structlog.get_logger(__name__)
 
 DEVICES_PATH = "/sdqn-controller:controller/devices"
 REPEATER = "sdqn-repeater:repeater"
-Render = Callable[..., dict[str, dict[str, Any]]]
+class Render(Protocol):
+    """Plan → every managed device's configuration (`render.render_devices`); `previous`
+    is the committed configuration per device, whose numbering it keeps."""
+
+    def __call__(self, network: Network, plan: Plan, *, kinds: Mapping[str, str],
+                 previous: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]: ...
+
 
 
 @dataclass

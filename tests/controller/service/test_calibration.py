@@ -330,12 +330,12 @@ STARTED = f'<result xmlns="{APC}">started</result><expected-duration xmlns="{APC
 
 
 def apc_state(error: float, *, last: str = "2027-01-15T08:00:00Z", running: bool = False,
-              spec: str = "in-spec") -> str:
+              spec: str = "in-spec", oper: str = "up") -> str:
     return (f'<apc xmlns="{APC}"><state><misalignment-error>{error}</misalignment-error>'
             f"<last-calibration>{last}</last-calibration>"
             f"<calibration-in-progress>{str(running).lower()}</calibration-in-progress>"
             f"<spec-status>{spec}</spec-status></state>"
-            f'<status><oper-status xmlns:t="urn:sdqn:sdqn-types">t:up</oper-status>'
+            f'<status><oper-status xmlns:t="urn:sdqn:sdqn-types">t:{oper}</oper-status>'
             "</status></apc>")
 
 
@@ -379,6 +379,30 @@ def test_qber_crossing_calibrates_the_worst_apc_first_once_per_crossing() -> Non
     assert [e.apc for e in sched.run_once(readings)] == ["apc-a"]
     assert [n for n, _ in pool.log] == ["apc-b", "apc-a", "apc-a"]
     assert all("<force>true</force>" in xml for _, xml in pool.log)
+
+
+def test_an_apc_out_of_spec_after_a_dark_spell_is_calibrated_again() -> None:
+    """An urgent calibration started, the fibre went dark (the calibration failed without
+    light, the last calibration time did not move), light came back: still out of spec,
+    so it is calibrated again rather than left to an alarm."""
+    pool = FakePool({"apc-a": STARTED, "apc-b": STARTED})
+    now = [1_800_000_000.0 + 60.0]
+    sched = CalibrationScheduler(cast(SessionPool, pool), two_apc_plan,
+                                 lambda: {"apc-a": ("a-r",), "apc-b": ("r-b",)},
+                                 clock=lambda: now[0])
+    out = apc_state(0.2, spec="out-of-spec")
+    readings = {"apc-a": out, "apc-b": apc_state(0.001)}
+    assert [(e.apc, e.reason) for e in sched.run_once(readings)] == [
+        ("apc-a", "urgent-out-of-spec")]
+    now[0] += 31
+    assert sched.run_once(readings) == []                   # same episode: once
+    readings["apc-a"] = apc_state(0.3, spec="out-of-spec", oper="down")
+    now[0] += 31
+    assert sched.run_once(readings) == []                   # dark: nothing to calibrate
+    readings["apc-a"] = out
+    now[0] += 31
+    assert [(e.apc, e.reason) for e in sched.run_once(readings)] == [
+        ("apc-a", "urgent-out-of-spec")]
 
 
 def test_no_urgent_while_an_apc_on_the_route_is_calibrating() -> None:

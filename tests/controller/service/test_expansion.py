@@ -31,8 +31,8 @@ class Recorder:
         self.calls = 0
         self.fail = False
 
-    def __call__(self, network: Network, plan: Plan, *, kinds: Mapping[str, str]
-                 ) -> dict[str, dict[str, Any]]:
+    def __call__(self, network: Network, plan: Plan, *, kinds: Mapping[str, str],
+                 previous: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
         self.calls += 1
         if self.fail:
             raise ValueError("cannot express this plan")
