@@ -283,9 +283,13 @@ def wait_devices_run_intended(daemon: Daemon, net: Network, timeout: float = 120
     released the old paths of moved services (controller/service/mbb.py), self-healing
     and check-sync have done their part."""
     def off() -> list[str]:
+        """Devices not running intended, or not yet checked in sync by the controller
+        (a device restored after a reboot is `unknown` until its next check-sync)."""
         intended, running = daemon.intended_configs(), device_configs(net)
+        sync = daemon.sync_states()
         return sorted(n for n, c in intended.items()
-                      if canonical(running.get(n)) != canonical(c))
+                      if canonical(running.get(n)) != canonical(c)
+                      or sync.get(n) != "in-sync")
 
     wait_for(off, lambda nodes: not nodes, timeout=timeout)
     assert_devices_run_intended(daemon, net)
