@@ -232,7 +232,10 @@ def test_stabilisation_timeline_with_scaled_time(metro: Topology, schemas: Schem
             wait_notification(m, has("source-state", END, "stable"))
             oper = get_data(m)
             assert find_text(oper, "end-node/status/stable", END) == "true"
-            assert float(find_text(oper, "source/state/measured-pair-rate", END) or 0) == (
-                pytest.approx(1e6, rel=0.05))
+            # stable means the deviation is within the 5 % stabilisation tolerance (read
+            # right at the crossing it is just under 5 %), plus the estimate's shot noise
+            # (1/√rate ≈ 0.1 %, 5σ allowed)
+            rate = float(find_text(oper, "source/state/measured-pair-rate", END) or 0)
+            assert 1e6 * (1 - 0.05 - 0.005) <= rate <= 1e6 * (1 + 0.005), rate
         finally:
             m.close_session()
