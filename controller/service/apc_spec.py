@@ -21,7 +21,9 @@ a second problem). An APC is out of spec, without being at fault, when
 * its fibre drifts faster than it tracks: an active ``polarisation-drift`` alarm on its
   fibre (controller/service/polarisation_drift.py) is the root cause;
 * it has no light (oper-status ``down``): the fibre's own alarm (fibre-cut, link-down)
-  is, and nothing is tracked meanwhile;
+  is, and nothing is tracked meanwhile — nor after the light is back, until a
+  calibration completes (what drifted untracked in the dark stays until then; an
+  out-of-spec crossing right after a repair is that dark spell's);
 * it has never calibrated yet: the calibration scheduler calibrates it at once.
 
 An out-of-spec episode that begins under one of these is that fault's consequence for
@@ -90,6 +92,9 @@ class _Watch:
     unexplained: int = 0         # rounds the excused episode went on without one
     unread: int = 0              # rounds without a reading while raised
     dark: bool = False           # its last reading: no light, or never calibrated
+    #: it was dark and has not completed a calibration since (the last-calibration it
+    #: reported while dark): what drifted untracked in the dark is still there
+    dark_spell: tuple[float | None] | None = None
     notified_at: float = float("-inf")   # monotonic: the last out-of-spec notification
 
 
@@ -168,7 +173,8 @@ class ApcSpecMonitor:
                 self._in_spec(node, watch)
             elif not watch.raised and not watch.episode:
                 watch.episode = True
-                watch.excused = bool(self.drift(node)) or watch.dark
+                watch.excused = (bool(self.drift(node)) or watch.dark
+                                 or watch.dark_spell is not None)
                 if not watch.excused:
                     self._raise(node, watch, None, busy)
 
@@ -176,9 +182,13 @@ class ApcSpecMonitor:
                busy: set[str]) -> None:
         watch.dark = reading.down or reading.last_calibration is None
         if reading.down:                 # no light: the fibre's alarm explains it all
+            watch.dark_spell = (reading.last_calibration,)
             if not watch.raised:
                 watch.episode, watch.excused, watch.unexplained = True, True, 0
             return
+        if watch.dark_spell is not None and not reading.in_progress \
+                and watch.dark_spell != (reading.last_calibration,):
+            watch.dark_spell = None      # calibrated since the light came back
         if not reading.out_of_spec:
             self._in_spec(apc, watch)
             return
@@ -190,7 +200,8 @@ class ApcSpecMonitor:
             return
         if reading.in_progress:
             return                       # a calibration runs: its outcome decides
-        explained = bool(self.drift(apc)) or reading.last_calibration is None
+        explained = bool(self.drift(apc)) or reading.last_calibration is None \
+            or watch.dark_spell is not None
         if explained or not watch.episode:
             watch.episode, watch.unexplained = True, 0
             watch.excused = explained

@@ -182,6 +182,28 @@ def test_a_dark_or_uncalibrated_apc_is_not_alarmed(alarms: AlarmManager) -> None
     assert spec.alarm() is None
 
 
+def test_a_crossing_after_a_dark_spell_waits_for_the_calibration(
+        alarms: AlarmManager) -> None:
+    """Light back and still in spec for a moment, then the misalignment that grew in the
+    dark crosses the tolerance (notification): the dark spell's, not alarmed until a
+    calibration has completed and failed to remove it."""
+    spec = Spec(alarms)
+    spec.round(IN)
+    spec.round(state(down=True))                    # cut: dark, within spec so far
+    spec.round(IN)                                  # repaired: in spec for a moment
+    spec.monitor.on_notification("apc-1", notification("major"))
+    assert spec.alarm() is None
+    spec.round(OUT)
+    spec.round(state("out-of-spec", running=True))   # the calibration runs ...
+    assert spec.alarm() is None
+    after = state("out-of-spec", error=0.4).replace("08:00:00Z", "08:05:00Z")
+    for _ in range(GRACE_ROUNDS - 1):                # ... and did not remove it
+        spec.round(after)
+        assert spec.alarm() is None
+    spec.round(after)
+    assert spec.alarm() is not None
+
+
 def test_an_alarm_raised_before_a_drift_stays_while_the_drift_is_active(
         alarms: AlarmManager) -> None:
     spec = Spec(alarms)
