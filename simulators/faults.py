@@ -55,13 +55,14 @@ import json
 import socket
 import threading
 from enum import StrEnum
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypeVar
 
 import structlog
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from controller.errors import NetconfError
 from simulators.devices.apc import DEFAULT_ACTUATOR_OFFSET, DEFAULT_SURGE, MAX_ANGLE, Apc
+from simulators.devices.base import DeviceModel
 from simulators.devices.endnode import EndNode
 from simulators.devices.qroadm import SKEW_TOLERANCE_PS, QRoadm
 from simulators.devices.repeater import Repeater
@@ -82,6 +83,8 @@ class FaultTarget(Protocol):
     def status(self) -> list[dict[str, Any]]: ...
 
 log = structlog.get_logger(__name__)
+#: a device model kind a fault applies to
+M = TypeVar("M", bound=DeviceModel)
 
 MAX_REQUEST = 1 << 20
 #: the timing-skew fault's default offset: well past the q-ROADM's tolerance, so the
@@ -196,6 +199,14 @@ class FaultInjector:
             raise FaultError(f"no emulated device {node_id!r}")
         return device
 
+    def _model(self, node_id: str, kind: type[M], what: str) -> tuple[SimDevice, M]:
+        """The device and its model, which must be a `kind` (else the fault cannot apply:
+        "`node_id` is not `what`")."""
+        device = self._device(node_id)
+        if not isinstance(device.model, kind):
+            raise FaultError(f"{node_id} is not {what}")
+        return device, device.model
+
     # -- faults --------------------------------------------------------------------------
 
     def _fibre_cut(self, req: FaultRequest) -> str:
@@ -228,29 +239,20 @@ class FaultInjector:
         return f"{req.target} management sessions lost (data plane running)"
 
     def _drift_surge(self, req: FaultRequest) -> str:
-        device = self._device(req.target)
-        model = device.model
-        if not isinstance(model, Apc):
-            raise FaultError(f"{req.target} is not an APC")
+        device, model = self._model(req.target, Apc, "an APC")
         with device.lock:
             model.surge = 1.0 if req.clear else req.factor or DEFAULT_SURGE
         return f"{req.target} drift x{model.surge:g}"
 
     def _actuator(self, req: FaultRequest) -> str:
-        device = self._device(req.target)
-        model = device.model
-        if not isinstance(model, Apc):
-            raise FaultError(f"{req.target} is not an APC")
+        device, model = self._model(req.target, Apc, "an APC")
         with device.lock:
             model.actuator_offset = 0.0 if req.clear else req.offset
         return (f"{req.target} actuator repaired" if req.clear
                 else f"{req.target} actuator stuck {req.offset:g} rad off")
 
     def _detector(self, req: FaultRequest) -> str:
-        device = self._device(req.target)
-        model = device.model
-        if not isinstance(model, EndNode):
-            raise FaultError(f"{req.target} is not an end node")
+        device, model = self._model(req.target, EndNode, "an end node")
         detector = req.detector or "d1"
         with device.lock:
             if req.clear:
@@ -270,10 +272,7 @@ class FaultInjector:
         return f"{req.target} memory coherence time /{factor:g}"
 
     def _timing_skew(self, req: FaultRequest) -> str:
-        device = self._device(req.target)
-        model = device.model
-        if not isinstance(model, QRoadm):
-            raise FaultError(f"{req.target} is not a q-ROADM")
+        device, model = self._model(req.target, QRoadm, "a q-ROADM")
         with device.lock:
             model.skew_offset = 0.0 if req.clear else req.skew
         return f"{req.target} timing skew offset {model.skew_offset:g} ps"
