@@ -72,6 +72,27 @@ def settled_world(world: WorldT) -> None:
     assert live and all(states(store)[n] == "up" for n in live), states(store)
 
 
+def assert_degraded_by(store: NmdaStore, manager: ServiceManager, hit: set[str],
+                       root: AlarmKey) -> None:
+    """Every service in `hit` is degraded, its service-degraded alarm active and naming
+    `root` among its root causes."""
+    now = states(store)
+    for name in hit:
+        assert now[name] == "degraded", now
+        derived = manager.alarms.get(AlarmKey(service_resource(name), DEGRADED_ALARM))
+        assert derived is not None and not derived.cleared
+        assert root.resource in derived.root_causes
+
+
+def assert_recovered(store: NmdaStore, manager: ServiceManager, hit: set[str]) -> None:
+    """Every service in `hit` is up again and its service-degraded alarm cleared."""
+    now = states(store)
+    for name in hit:
+        assert now[name] == "up", now
+        derived = manager.alarms.get(AlarmKey(service_resource(name), DEGRADED_ALARM))
+        assert derived is not None and derived.cleared
+
+
 def check_fault_cycle(world: WorldT, node: str, alarm_type: str, fault: FaultRequest,
                       hit_by: Callable[[ServiceManager], set[str]] | None = None,
                       link: str | None = None) -> Alarm:
@@ -93,12 +114,8 @@ def check_fault_cycle(world: WorldT, node: str, alarm_type: str, fault: FaultReq
     rounds(net, clock, manager, 1)
     raised = alarm = manager.alarms.get(root)
     assert alarm is not None and not alarm.cleared
+    assert_degraded_by(store, manager, hit, root)
     now = states(store)
-    for name in hit:
-        assert now[name] == "degraded", now
-        derived = manager.alarms.get(AlarmKey(service_resource(name), DEGRADED_ALARM))
-        assert derived is not None and not derived.cleared
-        assert root.resource in derived.root_causes
     for name in others:
         assert now[name] == "up", now
 
@@ -107,11 +124,9 @@ def check_fault_cycle(world: WorldT, node: str, alarm_type: str, fault: FaultReq
     alarm = manager.alarms.get(root)
     assert alarm is not None and alarm.cleared
     now = states(store)
-    for name in hit | others:
+    for name in others:
         assert now[name] == "up", now
-    for name in hit:
-        derived = manager.alarms.get(AlarmKey(service_resource(name), DEGRADED_ALARM))
-        assert derived is not None and derived.cleared
+    assert_recovered(store, manager, hit)
     return raised
 
 
@@ -481,12 +496,9 @@ def test_a_device_restart_is_its_own_root_alarm_until_the_device_is_back(
         alarm = manager.alarms.get(root)
         assert alarm is not None and not alarm.cleared and alarm.severity == "major"
         assert device_running(net, node) == intended                    # pushed back
+        assert_degraded_by(store, manager, hit, root)
         now = states(store)
         for name in hit:
-            assert now[name] == "degraded", now
-            derived = manager.alarms.get(AlarmKey(service_resource(name), DEGRADED_ALARM))
-            assert derived is not None and not derived.cleared
-            assert root.resource in derived.root_causes
             assert node in service_state(store, name)["oper-state-reason"]
         for name in others:
             assert now[name] == "up", now
@@ -498,11 +510,7 @@ def test_a_device_restart_is_its_own_root_alarm_until_the_device_is_back(
         alarm = manager.alarms.get(root)
         assert alarm is not None and alarm.cleared
         assert manager.pool.state(node)[1] is SyncState.IN_SYNC
-        now = states(store)
-        for name in hit:
-            assert now[name] == "up", now
-            derived = manager.alarms.get(AlarmKey(service_resource(name), DEGRADED_ALARM))
-            assert derived is not None and derived.cleared
+        assert_recovered(store, manager, hit)
         assert not manager.alarms.active()
 
 
