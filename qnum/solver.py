@@ -145,8 +145,10 @@ def plan_objective(problem: Problem, plan: Plan, options: SolverOptions) -> floa
 
 
 class _Builder:
-    def __init__(self, problem: Problem, options: SolverOptions) -> None:
+    def __init__(self, problem: Problem, options: SolverOptions,
+                 protected: Collection[str] = ()) -> None:
         self.problem, self.options = problem, options
+        self.protected = frozenset(protected)
         self.m = _Model(mathopt.Model(name="qnum"))
         self.live = [r for r in problem.requests if problem.options(r.name)]
         caps = [utility_cap(r, c) * r.weight for r in self.live for c in problem.options(r.name)]
@@ -158,7 +160,8 @@ class _Builder:
             self._request(req)
         self._capacities()
         for hi, lo in self.problem.priority_pairs:
-            model.add_linear_constraint(self.admitted(lo) <= self.admitted(hi))
+            if lo not in self.protected:    # a protected service is never pre-empted
+                model.add_linear_constraint(self.admitted(lo) <= self.admitted(hi))
         return self.m
 
     def admitted(self, name: str) -> mathopt.LinearExpression:
@@ -271,7 +274,8 @@ class _Builder:
         return out
 
 
-def _fix(problem: Problem, built: _Model, previous: Plan, keep: Collection[str]) -> int:
+def _fix(problem: Problem, built: _Model, previous: Plan, keep: Collection[str],
+         protected: Collection[str] = ()) -> int:
     """Pin each kept request to its previous state: its (still existing) candidate and
     share if it was admitted, rejected if it was not.
 
@@ -280,7 +284,7 @@ def _fix(problem: Problem, built: _Model, previous: Plan, keep: Collection[str])
     or is rejected, but never moves.
     """
     free = {r.name for r in problem.requests} - set(keep)
-    released = {lo for hi, lo in problem.priority_pairs if hi in free}
+    released = {lo for hi, lo in problem.priority_pairs if hi in free} - set(protected)
     model = built.model
     fixed = 0
     for name in keep:
@@ -397,14 +401,21 @@ def solve(
     previous: Plan | None = None,
     hints: Sequence[Plan] = (),
     keep: Collection[str] = (),
+    protected: Collection[str] = (),
+    strict_keep: bool = False,
 ) -> Plan:
-    """Optimal (or best-within-time-limit) plan; see the module docstring for the model."""
+    """Optimal (or best-within-time-limit) plan; see the module docstring for the model.
+
+    `protected` kept requests are never pre-empted by a higher-priority request that is
+    not kept (the priority rule is waived for them); with `strict_keep`, kept choices
+    that are infeasible together give an INFEASIBLE plan instead of a solve without them
+    (the caller refuses the change rather than move what it promised to keep)."""
     options = options or SolverOptions()
     start = time.perf_counter()
-    builder = _Builder(problem, options)
+    builder = _Builder(problem, options, protected=set(protected) & set(keep))
     built = builder.build()
     builder.objective(previous)
-    fixed = _fix(problem, built, previous, keep) if previous is not None else 0
+    fixed = _fix(problem, built, previous, keep, protected) if previous is not None else 0
     starts = [p for p in (previous, *hints) if p is not None]
     model_params = mathopt.ModelSolveParameters(
         solution_hints=[_hint(problem, built, p) for p in starts]
@@ -432,7 +443,12 @@ def solve(
         return _finish(problem, plan, start, options)
     status = _status(result)
     if fixed and status is SolveStatus.INFEASIBLE:
-        log.warning("qnum.keep_infeasible", kept=fixed)
+        log.warning("qnum.keep_infeasible", kept=fixed, strict=strict_keep)
+        if strict_keep:
+            plan = _rejected_plan(problem)
+            plan.status, plan.notes = SolveStatus.INFEASIBLE, [
+                "the kept services do not fit together any more"]
+            return _finish(problem, plan, start, options)
         return solve(problem, options, previous=previous, hints=hints)
     if result.has_primal_feasible_solution():
         plan = _extract(problem, built, result)

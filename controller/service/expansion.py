@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -29,7 +29,9 @@ import structlog
 from controller.datastore.apply import JournalOp, replay
 from controller.datastore.nmda import Datastore, Expanded, NmdaStore, Transaction
 from controller.errors import ErrorTag, NetconfError, RpcError
+from controller.service import live_move
 from controller.service.health import NetworkHealth
+from controller.service.impact import HARD, MBB, Impact, MoveDecision, impact
 from controller.service.mbb import bridge_documents, moving_services
 from qnum.baselines import all_baselines
 from qnum.io import (
@@ -40,8 +42,8 @@ from qnum.io import (
     parse_settings,
     parse_topology,
 )
-from qnum.plan import Plan, Problem
-from qnum.solver import SolverOptions, solve
+from qnum.plan import Plan, Problem, SolveStatus, violations
+from qnum.solver import SolverOptions, project, solve
 from southbound.kinds import DEVICE_KINDS
 from southbound.model import DeviceChange, DeviceEndpoint
 
@@ -49,6 +51,9 @@ log = structlog.get_logger(__name__)
 
 DEVICES_PATH = "/sdqn-controller:controller/devices"
 REPEATER = "sdqn-repeater:repeater"
+#: why a service changes path when a failure broke its old one
+FAILURE = "its old path is hit by a failure"
+
 class Render(Protocol):
     """Plan → every managed device's configuration (`render.render_devices`); `previous`
     is the committed configuration per device, whose numbering it keeps."""
@@ -74,6 +79,9 @@ class Expansion:
     problem: Problem | None = None          # its candidates are reused by the next solve
     moving: list[str] = field(default_factory=list)      # live services changing path
     bridges: dict[str, str] = field(default_factory=dict)  # node → make-before-break doc
+    moves: dict[str, MoveDecision] = field(default_factory=dict)  # service → how it moves
+    movable: frozenset[str] = frozenset()   # live services this change was allowed to move
+    impact: Impact | None = None            # what it does, against the committed expansion
 
 
 class QnumExpander:
@@ -91,6 +99,12 @@ class QnumExpander:
         self.health = NetworkHealth()
         self.keep: frozenset[str] = frozenset()
         self.make_before_break = True
+        #: set (under the store lock) by the optimise rpc around its re-expansion
+        self.reoptimise = False
+        #: nodes the plan must not use and why (locked, unreachable), from running
+        self.excluded: Callable[[Mapping[str, Any]], dict[str, str]] = lambda _running: {}
+        #: seconds a device push takes (the last push's duration, when known)
+        self.push_estimate_s: Callable[[], float] = lambda: 1.0
 
     # -- the Expander protocol (controller/datastore/pipeline.py, phase 2) -----------------
     def expand(self, txn: Transaction, running_ops: Sequence[JournalOp]) -> Expanded:
@@ -100,7 +114,7 @@ class QnumExpander:
         undo, changes = txn.undo(Datastore.INTENDED), txn.record(Datastore.INTENDED)
         replay(intended, running_ops, undo, changes)          # intended ⊇ running
         running = txn.forest(Datastore.RUNNING).to_dict()
-        expansion = self._solve_and_render(running)
+        expansion, xml = self._expansion(running, reoptimise=self.reoptimise)
         entries = [{"node-id": node, "kind": kind,
                     "configuration": json.loads(expansion.docs[node])}
                    for node, kind in sorted(self._kinds(expansion.network).items())
@@ -111,30 +125,89 @@ class QnumExpander:
         else:  # RFC 7951 has no empty lists: no devices means no container
             replay(intended, [("delete", DEVICES_PATH, None)], undo, changes)
         previous = self.committed.docs
-        xml: dict[str, str] = {}
-        for node, doc in sorted(expansion.docs.items()):
-            try:  # parsing with the device's own schema validates the rendering
-                xml[node] = self._xml(json.loads(doc))
-            except (ValueError, NetconfError) as exc:
-                raise _failed(f"configuration rendered for {node} is invalid: {exc}") from exc
-        self._bridge(expansion, xml)
         for node, doc in sorted(expansion.docs.items()):
             target = expansion.bridges.get(node, doc)
             if previous.get(node) != target:
                 expansion.changes.append(DeviceChange(node_id=node, config_xml=xml[node]))
         return Expanded(derived=True, detail=expansion)
 
+    def preview(self, running: Mapping[str, Any], *, reoptimise: bool = False) -> Expansion:
+        """The expansion a commit of `running` (or the optimise rpc) would make, with its
+        impact, changing nothing: the dry-run. Call under the store's lock, as a commit
+        runs, so the committed reference cannot change meanwhile."""
+        return self._expansion(running, reoptimise=reoptimise)[0]
+
+    def _expansion(self, running: Mapping[str, Any], *, reoptimise: bool
+                   ) -> tuple[Expansion, dict[str, str]]:
+        """Solve, render, validate, plan the moves and check them against the live-move
+        policy (controller/service/live_move.py); re-optimisation keeps the
+        make-before-break-only services it found could only be hard-switched and solves
+        again. Returns the expansion (with its impact) and each device's first push."""
+        policy = live_move.policies(running)
+        hold: set[str] = set()
+        for _attempt in range(4):
+            expansion = self._solve_and_render(running, reoptimise=reoptimise, hold=hold)
+            xml: dict[str, str] = {}
+            for node, doc in sorted(expansion.docs.items()):
+                try:  # parsing with the device's own schema validates the rendering
+                    xml[node] = self._xml(json.loads(doc))
+                except (ValueError, NetconfError) as exc:
+                    raise _failed(f"configuration rendered for {node} is invalid: {exc}"
+                                  ) from exc
+            self._bridge(expansion, xml)
+            refused = [] if self.keep else self._refused_moves(expansion, policy)
+            if not refused:
+                break
+            retry = {name for name, _why in refused if name in expansion.movable}
+            if not reoptimise or not retry:
+                raise _failed("; ".join(why for _name, why in refused))
+            hold |= retry
+        else:
+            raise _failed("re-optimisation found no plan that respects every "
+                          "make-before-break-only service")
+        expansion.impact = impact(
+            self.committed.plan, self.committed.docs, expansion.plan, expansion.docs,
+            moves=expansion.moves, policy=policy, push_s=self.push_estimate_s())
+        return expansion, xml
+
+    def _refused_moves(self, expansion: Expansion, policy: Mapping[str, str]
+                       ) -> list[tuple[str, str]]:
+        """Moves the policy forbids: a pinned service changing path other than by a
+        failure, a make-before-break-only service that would be hard-switched."""
+        out = []
+        for name, move in sorted(expansion.moves.items()):
+            kind = policy.get(name, live_move.DEFAULT)
+            if kind == live_move.PINNED and move.reason != FAILURE:
+                out.append((name, f"pinned service {name} would move to another path; "
+                                  "set its live-move to make-before-break-only or free to "
+                                  "allow it"))
+            elif kind == live_move.MBB_ONLY and move.switch == HARD and move.reason != FAILURE:
+                out.append((name, f"make-before-break-only service {name} would be "
+                                  f"hard-switched: {move.reason}"))
+        return out
+
     def _bridge(self, expansion: Expansion, xml: dict[str, str]) -> None:
         """Make-before-break documents for the live services this expansion moves
-        (controller/service/mbb.py); `xml` then holds what the first push sends."""
+        (controller/service/mbb.py); `xml` then holds what the first push sends, and
+        `expansion.moves` how each moving service switches."""
         network = expansion.network
-        if not self.make_before_break or network is None:
+        if network is None:
             return
         unusable = expansion.health.unusable_links(network)
         failed = expansion.health.failed_nodes
-        expansion.moving = moving_services(
-            self.committed.plan, expansion.plan,
-            lambda links, nodes: bool(set(links) & unusable or set(nodes) & failed))
+
+        def broken(links: tuple[str, ...], nodes: tuple[str, ...]) -> bool:
+            return bool(set(links) & unusable or set(nodes) & failed)
+
+        expansion.moves = {name: MoveDecision(HARD, FAILURE) for name in
+                           _rerouted(self.committed.plan, expansion.plan, broken)}
+        expansion.moving = moving_services(self.committed.plan, expansion.plan, broken)
+        if not expansion.moving:
+            return
+        if not self.make_before_break:
+            expansion.moves.update({name: MoveDecision(HARD, "make-before-break is off")
+                                    for name in expansion.moving})
+            return
         bridges = {node: doc for node, doc in bridge_documents(
             expansion.docs, self.committed.docs, expansion.moving).items()
             if node not in expansion.pinned}
@@ -143,7 +216,12 @@ class QnumExpander:
         except (ValueError, NetconfError) as exc:
             log.warning("make-before-break not possible: switching directly",
                         moving=expansion.moving, reason=str(exc))
+            expansion.moves.update({name: MoveDecision(HARD, f"no bridge fits: {exc}")
+                                    for name in expansion.moving})
             return
+        expansion.moves.update({name: MoveDecision(MBB, "old path kept until the new one "
+                                                        "is stable")
+                                for name in expansion.moving})
         expansion.bridges = bridges
         xml.update(bridge_xml)
         if bridges:
@@ -174,7 +252,8 @@ class QnumExpander:
             self.committed.endpoints = self._endpoints(running, self._kinds(network))
 
     # -- internals ------------------------------------------------------------------------
-    def _solve_and_render(self, running: Mapping[str, Any]) -> Expansion:
+    def _solve_and_render(self, running: Mapping[str, Any], *, reoptimise: bool = False,
+                          hold: Collection[str] = ()) -> Expansion:
         if not _has_quantum_network(running):
             return Expansion(plan=None, network=None)   # nothing quantum to optimise
         try:
@@ -197,15 +276,33 @@ class QnumExpander:
         health = self.health
         usable = health.apply(network)
         previous = self.committed.plan
+        if self.keep:           # self-healing decided what stays
+            keep, protected, movable = self.keep, frozenset[str](), frozenset[str]()
+        else:                   # the live-move policy decides
+            policy = live_move.policies(running)
+            decision = live_move.decide(previous, requests, policy, reoptimise=reoptimise,
+                                        hold=hold)
+            problems = live_move.blocked(previous, network, decision.keep, policy,
+                                         self.excluded(running))
+            if problems:
+                raise _failed("; ".join(problems))
+            keep, protected, movable = decision.keep, decision.protected, decision.movable
         lost = {a.request.name for a in (previous.admitted if previous else [])
                 if a.candidate is not None
                 and any(lid not in usable.links for lid in a.candidate.route.links)}
         retain = {a.request.name: a.candidate for a in (previous.admitted if previous else [])
-                  if a.candidate is not None and a.request.name in self.keep}
+                  if a.candidate is not None and a.request.name in keep}
         problem = Problem.build(usable, requests, previous=self.committed.problem,
                                 recompute=lost, retain=retain)
-        hints = [] if self.keep else list(all_baselines(problem).values())
-        plan = solve(problem, options, previous=previous, hints=hints, keep=self.keep)
+        hints = [] if keep else list(all_baselines(problem).values())
+        plan = solve(problem, options, previous=previous, hints=hints, keep=keep,
+                     protected=protected, strict_keep=not self.keep)
+        if plan.status is SolveStatus.INFEASIBLE and not self.keep and previous is not None:
+            kept = Plan.from_assignments("kept", [a for a in previous.assignments.values()
+                                                  if a.request.name in keep])
+            why = violations(problem, project(problem, kept)) or ["capacities shrank"]
+            raise _failed("the change leaves no room for the live services it must keep "
+                          f"where they are: {'; '.join(why)}")
         solve_s = time.perf_counter() - start
         kinds = self._kinds(network)
         try:
@@ -219,11 +316,12 @@ class QnumExpander:
         docs.update(pins)
         log.info("q-num expansion", status=plan.status.value, admitted=len(plan.admitted),
                  requests=len(plan.assignments), seconds=round(solve_s, 3),
-                 kept=len(self.keep), failed_links=sorted(health.failed_links),
+                 kept=len(keep), failed_links=sorted(health.failed_links),
                  failed_nodes=sorted(health.failed_nodes), pinned=sorted(pins))
         return Expansion(plan=plan, network=network, docs=docs,
                          endpoints=self._endpoints(running, kinds), solve_s=solve_s,
-                         health=health, pinned=frozenset(pins), problem=problem)
+                         health=health, pinned=frozenset(pins), problem=problem,
+                         movable=movable)
 
     def _keep_watching(self, docs: dict[str, str], health: NetworkHealth) -> None:
         """Keep configured every link-generation entry that watches a failure (see
@@ -293,6 +391,22 @@ class QnumExpander:
                     "username": self.username, "password": self.password, "kind": kind.name,
                     "modules": kind.diff_modules}))
         return endpoints
+
+
+def _rerouted(before: Plan | None, after: Plan | None,
+              broken: Callable[[tuple[str, ...], tuple[str, ...]], bool]) -> list[str]:
+    """Services live in both plans whose old path a failure broke and that changed path."""
+    if before is None or after is None:
+        return []
+    out = []
+    for a in before.admitted:
+        b = after.assignments.get(a.request.name)
+        if (b is not None and b.admitted and a.candidate is not None
+                and b.candidate is not None
+                and a.candidate.route.links != b.candidate.route.links
+                and broken(a.candidate.route.links, a.candidate.route.nodes)):
+            out.append(a.request.name)
+    return out
 
 
 def expansion_of(expanded: Expanded) -> Expansion | None:

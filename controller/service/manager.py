@@ -37,6 +37,7 @@ from controller.service.calibration import (
     compensators,
 )
 from controller.service.calibration_watch import CalibrationWatch
+from controller.service.change import ChangeControl
 from controller.service.device_events import DeviceEventStream
 from controller.service.device_faults import ImpairmentMonitor, memory_baseline
 from controller.service.device_push import DevicePush
@@ -86,6 +87,9 @@ class ServiceManager:
             self.committer, self._device_changes,
             label=lambda: f"datastore commit (running v{store.versions[Datastore.RUNNING] + 1})")
         self.expander.adopted.append(self._on_adopted)
+        self.expander.push_estimate_s = lambda: (self.push.last_result.duration_s
+                                                 if self.push.last_result else 1.0)
+        self.change = ChangeControl(store, self.expander)
         with store.atomic():
             store.expander = self.expander
             store.participants.append(self.push)

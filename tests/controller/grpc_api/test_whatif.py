@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 
 from controller.datastore.nmda import NmdaStore
-from controller.grpc_api.whatif import apply_hypothesis, configuration, json_diff, what_if
+from controller.grpc_api.whatif import apply_hypothesis, configuration, what_if
+from controller.jsondiff import json_diff
 from controller.service.expansion import QnumExpander
 
 

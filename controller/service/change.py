@@ -1,0 +1,57 @@
+"""Safe change: the dry-run of a commit or a re-optimisation, and the optimise action.
+
+Every northbound (NETCONF and RESTCONF rpcs of sdqn-controller, gRPC, the CLI) calls
+these two methods, so they all show and do the same thing. A dry-run builds the
+expansion a commit would build (QnumExpander.preview: same solve, rendering,
+make-before-break planning and live-move checks) under the store's lock and returns its
+impact; nothing is written or pushed. The optimise action is the one way live services
+move for a better plan: the expansion runs again with `reoptimise` set, so services
+whose live-move policy allows it may move (controller/service/live_move.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from controller.datastore.locks import SYSTEM_SESSION
+from controller.datastore.nmda import Datastore, NmdaStore
+from controller.service.expansion import QnumExpander
+from controller.service.impact import Impact
+
+log = structlog.get_logger(__name__)
+
+
+class ChangeControl:
+    def __init__(self, store: NmdaStore, expander: QnumExpander) -> None:
+        self.store = store
+        self.expander = expander
+
+    def dry_run(self, action: str = "commit") -> Impact:
+        """The impact of committing the candidate (running when it is unmodified), or of
+        `optimise`; raises the NetconfError the change itself would raise."""
+        with self.store.atomic():
+            if action == "optimise":
+                source = Datastore.RUNNING
+            else:
+                source = Datastore.CANDIDATE if self.store.candidate_dirty \
+                    else Datastore.RUNNING
+            config: dict[str, Any] = self.store.forest(source).to_dict()
+            expansion = self.expander.preview(config, reoptimise=action == "optimise")
+        assert expansion.impact is not None
+        return expansion.impact
+
+    def optimise(self, *, session_id: int = SYSTEM_SESSION) -> Impact:
+        """Re-optimise running now: intended and the devices change, running does not."""
+        with self.store.atomic():
+            self.expander.reoptimise = True
+            try:
+                with self.store.sessions.server_change("optimise"):
+                    self.store.reexpand(session_id=session_id)
+            finally:
+                self.expander.reoptimise = False
+            impact = self.expander.committed.impact or Impact()
+        log.info("optimise", moved=impact.moved(), hard_switched=impact.hard_switched(),
+                 totals=impact.totals)
+        return impact

@@ -1,0 +1,151 @@
+"""The impact of a change: what it does to each service and each device, before it is made.
+
+Computed from two expansions — the committed one and the one the change produces — by the
+same code path for a dry-run and for the commit itself (QnumExpander builds the proposed
+expansion identically in both), so what a dry-run shows is what the commit then does.
+The result is shaped as the `impact` container of sdqn-controller's dry-run and optimise
+rpcs (RFC 7951 member names), so every northbound serves it as is.
+
+Expected interruption of a hard switch: the devices' push time (the last push's duration,
+an estimate) plus the new path's time to its first pair (1 / predicted rate). A
+make-before-break move interrupts nothing: the old path delivers until the new one is
+stable.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from controller.jsondiff import json_diff
+from controller.service.live_move import DEFAULT
+from qnum.plan import Assignment, Plan
+
+MBB = "make-before-break"
+HARD = "hard-switch"
+
+
+@dataclass(frozen=True)
+class MoveDecision:
+    """How one service changes path: bridged, or switched with a named reason."""
+
+    switch: str                   # MBB | HARD
+    reason: str = ""
+
+
+@dataclass
+class Impact:
+    services: list[dict[str, Any]] = field(default_factory=list)
+    devices: list[dict[str, Any]] = field(default_factory=list)
+    totals: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The `impact` container (RFC 7951, module-local member names)."""
+        body: dict[str, Any] = {"totals": self.totals}
+        if self.services:
+            body["service"] = self.services
+        if self.devices:
+            body["device"] = self.devices
+        return {"impact": body}
+
+    def moved(self) -> list[str]:
+        return [s["name"] for s in self.services if s["change"] == "moved"]
+
+    def hard_switched(self) -> list[str]:
+        return [s["name"] for s in self.services if s.get("switch") == HARD]
+
+
+def _figures(a: Assignment | None) -> dict[str, str] | None:
+    if a is None or not a.admitted:
+        return None
+    return {"rate": _dec(a.rate_hz), "fidelity": _dec(a.fidelity), "utility": _dec(a.utility)}
+
+
+def _dec(value: float) -> str:
+    """decimal64 with 6 fraction digits (RFC 7951 §6.1: a JSON string)."""
+    return f"{value:.6f}"
+
+
+def _path(a: Assignment | None) -> str | None:
+    if a is None or a.candidate is None or not a.admitted:
+        return None
+    return " ".join(a.candidate.route.nodes)
+
+
+def service_changes(before: Plan | None, after: Plan | None,
+                    moves: Mapping[str, MoveDecision], policy: Mapping[str, str],
+                    push_s: float) -> list[dict[str, Any]]:
+    """Per request: added / removed / moved / retuned, or rejected (new or changed and not
+    admitted); unchanged services are left out."""
+    old = before.assignments if before is not None else {}
+    new = after.assignments if after is not None else {}
+    out = []
+    for name in sorted(set(old) | set(new)):
+        a, b = old.get(name), new.get(name)
+        was, now = a is not None and a.admitted, b is not None and b.admitted
+        entry: dict[str, Any] = {"name": name, "live-move": policy.get(name, DEFAULT)}
+        if not was and not now:
+            if b is None or (a is not None and a.request == b.request):
+                continue                  # withdrawn, or untouched and still not served
+            entry.update(change="rejected", reason=b.reason or "not admitted")
+        elif not was:
+            entry.update(change="added", reason="admitted")
+        elif not now:
+            why = b.reason if b is not None and b.reason else "request withdrawn"
+            entry.update(change="removed", reason=why)
+        else:
+            assert a is not None and b is not None and a.candidate and b.candidate
+            if a.candidate.route.links != b.candidate.route.links:
+                move = moves.get(name, MoveDecision(HARD, "its old path is unusable"))
+                entry.update(change="moved", switch=move.switch, reason=move.reason)
+                wait = 0.0 if move.switch == MBB else push_s + 1.0 / max(b.rate_hz, 1e-9)
+                entry["expected-interruption"] = _dec(wait)
+            elif a.candidate.key != b.candidate.key or abs(a.share - b.share) > 1e-9:
+                entry.update(change="retuned", reason="same path, new operating point")
+            else:
+                continue
+        for key, value in (("old-path", _path(a)), ("new-path", _path(b)),
+                           ("before", _figures(a)), ("after", _figures(b))):
+            if value is not None:
+                entry[key] = value
+        out.append(entry)
+    return out
+
+
+def device_changes(before: Mapping[str, str], after: Mapping[str, str]
+                   ) -> list[dict[str, Any]]:
+    """node → leaf-level diff of its configuration (canonical JSON documents)."""
+    out = []
+    for node in sorted(set(before) | set(after)):
+        old = json.loads(before[node]) if node in before else {}
+        new = json.loads(after[node]) if node in after else {}
+        changes = json_diff(old, new)
+        if changes:
+            out.append({"node-id": node, "change": [_change(c) for c in changes]})
+    return out
+
+
+def _change(c: Mapping[str, Any]) -> dict[str, Any]:
+    entry = {"path": c["path"] or "/", "operation": c["operation"]}
+    for key in ("value", "previous"):
+        if c[key] is not None:
+            entry[key] = json.dumps(c[key], sort_keys=True)
+    return entry
+
+
+def impact(before_plan: Plan | None, before_docs: Mapping[str, str],
+           after_plan: Plan | None, after_docs: Mapping[str, str], *,
+           moves: Mapping[str, MoveDecision], policy: Mapping[str, str],
+           push_s: float) -> Impact:
+    services = service_changes(before_plan, after_plan, moves, policy, push_s)
+    devices = device_changes(before_docs, after_docs)
+    count = {kind: sum(1 for s in services if s["change"] == kind)
+             for kind in ("added", "removed", "moved", "retuned", "rejected")}
+    totals: dict[str, Any] = {
+        **count, "hard-switches": sum(1 for s in services if s.get("switch") == HARD),
+        "devices": len(devices),
+        "utility-before": _dec(before_plan.total_utility if before_plan else 0.0),
+        "utility-after": _dec(after_plan.total_utility if after_plan else 0.0)}
+    return Impact(services, devices, totals)
