@@ -20,6 +20,8 @@ app = lazy_app("sdqn: software-defined quantum networking controller", {
     "alarms": Lazy(f"{_CLIENT}:alarms", "The alarm list (RFC 8632) of the controller."),
     "commit": Lazy(f"{_CLIENT}:commit",
                    "Commit the candidate (Q-NUM expansion, device push), or --dry-run it."),
+    "optimise": Lazy(f"{_CLIENT}:optimise", "Re-optimise: live services move only as their "
+                     "live-move policy allows (--dry-run: show the impact)."),
     "rollback": Lazy(f"{_CLIENT}:rollback",
                      "Put running back as it was before a commit made through the API."),
     "watch": Lazy(f"{_CLIENT}:watch", "Stream alarms, service-state and configuration "

@@ -20,6 +20,7 @@ import structlog
 import typer
 from lxml import etree
 
+from controller.app.change_rpcs import netconf_change_rpcs, restconf_change_rpcs
 from controller.app.grpc import start_grpc
 from controller.app.intent import inventory_credentials, inventory_topology, load_intent
 from controller.app.restconf import build_restconf, start_optional
@@ -125,11 +126,15 @@ def run(config: Annotated[Path | None,
     server = build_server(settings, store) if settings.netconf.enabled else None
     service = build_service(settings, store,
                             notify=server.publish if server is not None else None)
+    if server is not None and service is not None:
+        server.core.extra_rpcs.update(netconf_change_rpcs(service.change))
     # RESTCONF and gRPC share the store, the accounts and NACM (the NETCONF core's).
     access = DataAccess(store, users=settings.netconf.auth, nacm=settings.netconf.nacm,
                         core=server.core if server is not None else None)
     hub = EventHub(store)
-    restconf = build_restconf(settings, access, hub) if settings.restconf.enabled else None
+    rpcs = restconf_change_rpcs(service.change, access) if service is not None else {}
+    restconf = (build_restconf(settings, access, hub, extra_rpcs=rpcs)
+                if settings.restconf.enabled else None)
     grpc = None
     stop = threading.Event()
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import structlog
 
 from controller.restconf.access import DataAccess
 from controller.restconf.events import EventHub
+from controller.restconf.operations import RpcHandler
 from controller.restconf.server import MetricsHook, RestconfServer
 from controller.settings import ControllerSettings, TlsSettings
 
@@ -43,10 +44,10 @@ def build_metrics(access: DataAccess) -> MetricsHook | None:
     return metrics.render
 
 
-def build_restconf(settings: ControllerSettings, access: DataAccess, hub: EventHub
-                   ) -> RestconfServer:
+def build_restconf(settings: ControllerSettings, access: DataAccess, hub: EventHub, *,
+                   extra_rpcs: Mapping[str, RpcHandler] | None = None) -> RestconfServer:
     rc = settings.restconf
-    return RestconfServer(access, host=rc.host, port=rc.port, hub=hub,
+    return RestconfServer(access, host=rc.host, port=rc.port, hub=hub, extra_rpcs=extra_rpcs,
                           tls=tls_context(rc.tls),
                           max_body=rc.max_body_size, max_connections=rc.max_connections,
                           idle_timeout=rc.idle_timeout,

@@ -282,20 +282,31 @@ def alarms(include_cleared: Annotated[bool, typer.Option("--all",
 
 
 def commit(label: Annotated[str, typer.Option("--label", "-m", help="commit label")] = "",
-           dry_run: Annotated[bool, typer.Option("--dry-run", help="show the plan and the "
-                                                 "per-device changes; change nothing")] = False,
-           time_limit: Annotated[float, typer.Option(help="dry run: solver seconds "
-                                                     "(0: server cap)")] = 0.0,
+           dry_run: Annotated[bool, typer.Option("--dry-run", help="show the impact (services "
+                                                 "added, removed, moved; per-device "
+                                                 "changes); change nothing")] = False,
            target: TargetOpt = DEFAULT_TARGET, token: TokenOpt = None, tls_ca: CaOpt = None,
            tls_cert: CertOpt = None, tls_key: KeyOpt = None, as_json: JsonOpt = False) -> None:
     """Commit the candidate (Q-NUM expansion, device push), or --dry-run it."""
     if dry_run:
         _run(_endpoint(target, token, tls_ca, tls_cert, tls_key), as_json,
-             lambda c: c.call("WhatIf", c.pb.WhatIfRequest(time_limit_s=time_limit)),
-             _render_what_if)
+             lambda c: c.call("DryRun", c.pb.DryRunRequest(action="commit")),
+             lambda impact: _render_impact(impact, "dry run: nothing was changed or pushed"))
         return
     _run(_endpoint(target, token, tls_ca, tls_cert, tls_key), as_json,
          lambda c: c.call("Commit", c.pb.CommitRequest(label=label)), _render_commit)
+
+
+def optimise(dry_run: Annotated[bool, typer.Option("--dry-run", help="show the impact; "
+                                                   "change nothing")] = False,
+             target: TargetOpt = DEFAULT_TARGET, token: TokenOpt = None, tls_ca: CaOpt = None,
+             tls_cert: CertOpt = None, tls_key: KeyOpt = None, as_json: JsonOpt = False
+             ) -> None:
+    """Re-optimise: live services move only as their live-move policy allows."""
+    heading = "dry run: nothing was changed or pushed" if dry_run else "optimised"
+    _run(_endpoint(target, token, tls_ca, tls_cert, tls_key), as_json,
+         lambda c: c.call("Optimise", c.pb.OptimiseRequest(dry_run=dry_run)),
+         lambda impact: _render_impact(impact, heading))
 
 
 def rollback(to: Annotated[str, typer.Option("--to", help="commit id: running as it was "
@@ -327,21 +338,35 @@ def _render_solve(solve: Any) -> None:
                      f"rejected, {_num(solve, 'solve_time_s', '{:.3f}')} s")
 
 
-def _render_what_if(result: Any) -> None:
+def _render_impact(impact: Any, heading: str) -> None:
     out = _out()
-    out.print("[bold]dry run[/bold]: nothing was changed or pushed")
-    _render_solve(result.solve)
-    out.print(_table("plan", ("request", "admitted", "path", "rounds", "rate", "F", "utility",
-                              "rejection"), (
-        (r.name, r.admitted, " → ".join(r.path), r.purification_rounds,
-         _num(r, "predicted_rate"), _num(r, "predicted_fidelity"), _num(r, "utility"),
-         r.rejection_reason) for r in result.requests)))
-    if result.device_diff_available:
+    out.print(f"[bold]{_escape(heading)}[/bold]")
+    t = impact.totals
+    out.print(f"services: {t.added} added, {t.removed} removed, {t.moved} moved "
+              f"({t.hard_switches} hard switches), {t.retuned} retuned, {t.rejected} "
+              f"rejected; {t.devices} devices change; utility {t.utility_before:.4g} → "
+              f"{t.utility_after:.4g}")
+    if impact.services:
+        out.print(_table("services", ("request", "change", "policy", "path before",
+                                      "path after", "switch", "interruption s", "rate",
+                                      "F", "reason"), (
+            (s.name, s.change, s.live_move, " → ".join(s.old_path), " → ".join(s.new_path),
+             s.switch_kind, _num(s, "expected_interruption_s", "{:.3f}"),
+             _before_after(s, "rate"), _before_after(s, "fidelity"), _escape(s.reason))
+            for s in impact.services)))
+    if impact.devices:
         out.print(_table("per-device changes", ("device", "operation", "path", "value"), (
             (d.node_id, c.operation, c.path, c.value[:60])
-            for d in result.devices for c in d.changes)))
-    for note in result.notes:
-        out.print(f"note: {_escape(note)}")
+            for d in impact.devices for c in d.changes)))
+
+
+def _before_after(service: Any, name: str) -> str:
+    def value(figures: str) -> str:
+        if not service.HasField(figures):
+            return "–"
+        return f"{getattr(getattr(service, figures), name):.4g}"
+
+    return f"{value('before')} → {value('after')}"
 
 
 # -- events ---------------------------------------------------------------------------------

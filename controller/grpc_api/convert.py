@@ -217,3 +217,37 @@ def alarm_from_yang(pb: Any, alarm: Mapping[str, Any]) -> Any:
                     is_cleared=bool(alarm.get("is-cleared", False)),
                     alarm_text=str(alarm.get("alarm-text", "")),
                     last_changed=str(alarm.get("last-changed", "")))
+
+
+def impact_from(pb: Any, impact: Mapping[str, Any]) -> Any:
+    """The `impact` container (controller/service/impact.py) as an sdqn.v1.Impact."""
+    def figures(entry: Mapping[str, Any] | None) -> Any:
+        if entry is None:
+            return None
+        return pb.ServiceFigures(**{k: float(entry[k]) for k in ("rate", "fidelity",
+                                                                 "utility")})
+
+    body = impact["impact"]
+    out = pb.Impact()
+    for s in body.get("service", []):
+        msg = out.services.add(name=s["name"], change=s["change"], live_move=s["live-move"],
+                               old_path=s.get("old-path", "").split(),
+                               new_path=s.get("new-path", "").split(),
+                               switch_kind=s.get("switch", ""), reason=s.get("reason", ""))
+        if "expected-interruption" in s:
+            msg.expected_interruption_s = float(s["expected-interruption"])
+        for name in ("before", "after"):
+            value = figures(s.get(name))
+            if value is not None:
+                getattr(msg, name).CopyFrom(value)
+    for device in body.get("device", []):
+        out.devices.add(node_id=device["node-id"], changes=[
+            pb.LeafChange(operation=c["operation"], path=c["path"], value=c.get("value", ""),
+                          previous=c.get("previous", "")) for c in device["change"]])
+    totals = body["totals"]
+    out.totals.CopyFrom(pb.ImpactTotals(
+        **{k.replace("-", "_"): int(totals[k]) for k in
+           ("added", "removed", "moved", "hard-switches", "retuned", "rejected", "devices")},
+        utility_before=float(totals["utility-before"]),
+        utility_after=float(totals["utility-after"])))
+    return out

@@ -460,3 +460,81 @@ class WatchEvent(_message.Message):
     config: ConfigChange
     dropped: int
     def __init__(self, event_time: _Optional[str] = ..., service: _Optional[_Union[ServiceStateChange, _Mapping]] = ..., alarm: _Optional[_Union[AlarmEvent, _Mapping]] = ..., config: _Optional[_Union[ConfigChange, _Mapping]] = ..., dropped: _Optional[int] = ...) -> None: ...
+
+class DryRunRequest(_message.Message):
+    __slots__ = ("action",)
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    action: str
+    def __init__(self, action: _Optional[str] = ...) -> None: ...
+
+class OptimiseRequest(_message.Message):
+    __slots__ = ("dry_run",)
+    DRY_RUN_FIELD_NUMBER: _ClassVar[int]
+    dry_run: bool
+    def __init__(self, dry_run: _Optional[bool] = ...) -> None: ...
+
+class ServiceFigures(_message.Message):
+    __slots__ = ("rate", "fidelity", "utility")
+    RATE_FIELD_NUMBER: _ClassVar[int]
+    FIDELITY_FIELD_NUMBER: _ClassVar[int]
+    UTILITY_FIELD_NUMBER: _ClassVar[int]
+    rate: float
+    fidelity: float
+    utility: float
+    def __init__(self, rate: _Optional[float] = ..., fidelity: _Optional[float] = ..., utility: _Optional[float] = ...) -> None: ...
+
+class ServiceImpact(_message.Message):
+    __slots__ = ("name", "change", "live_move", "old_path", "new_path", "switch_kind", "expected_interruption_s", "reason", "before", "after")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    CHANGE_FIELD_NUMBER: _ClassVar[int]
+    LIVE_MOVE_FIELD_NUMBER: _ClassVar[int]
+    OLD_PATH_FIELD_NUMBER: _ClassVar[int]
+    NEW_PATH_FIELD_NUMBER: _ClassVar[int]
+    SWITCH_KIND_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_INTERRUPTION_S_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    BEFORE_FIELD_NUMBER: _ClassVar[int]
+    AFTER_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    change: str
+    live_move: str
+    old_path: _containers.RepeatedScalarFieldContainer[str]
+    new_path: _containers.RepeatedScalarFieldContainer[str]
+    switch_kind: str
+    expected_interruption_s: float
+    reason: str
+    before: ServiceFigures
+    after: ServiceFigures
+    def __init__(self, name: _Optional[str] = ..., change: _Optional[str] = ..., live_move: _Optional[str] = ..., old_path: _Optional[_Iterable[str]] = ..., new_path: _Optional[_Iterable[str]] = ..., switch_kind: _Optional[str] = ..., expected_interruption_s: _Optional[float] = ..., reason: _Optional[str] = ..., before: _Optional[_Union[ServiceFigures, _Mapping]] = ..., after: _Optional[_Union[ServiceFigures, _Mapping]] = ...) -> None: ...
+
+class ImpactTotals(_message.Message):
+    __slots__ = ("added", "removed", "moved", "hard_switches", "retuned", "rejected", "devices", "utility_before", "utility_after")
+    ADDED_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_FIELD_NUMBER: _ClassVar[int]
+    MOVED_FIELD_NUMBER: _ClassVar[int]
+    HARD_SWITCHES_FIELD_NUMBER: _ClassVar[int]
+    RETUNED_FIELD_NUMBER: _ClassVar[int]
+    REJECTED_FIELD_NUMBER: _ClassVar[int]
+    DEVICES_FIELD_NUMBER: _ClassVar[int]
+    UTILITY_BEFORE_FIELD_NUMBER: _ClassVar[int]
+    UTILITY_AFTER_FIELD_NUMBER: _ClassVar[int]
+    added: int
+    removed: int
+    moved: int
+    hard_switches: int
+    retuned: int
+    rejected: int
+    devices: int
+    utility_before: float
+    utility_after: float
+    def __init__(self, added: _Optional[int] = ..., removed: _Optional[int] = ..., moved: _Optional[int] = ..., hard_switches: _Optional[int] = ..., retuned: _Optional[int] = ..., rejected: _Optional[int] = ..., devices: _Optional[int] = ..., utility_before: _Optional[float] = ..., utility_after: _Optional[float] = ...) -> None: ...
+
+class Impact(_message.Message):
+    __slots__ = ("services", "devices", "totals")
+    SERVICES_FIELD_NUMBER: _ClassVar[int]
+    DEVICES_FIELD_NUMBER: _ClassVar[int]
+    TOTALS_FIELD_NUMBER: _ClassVar[int]
+    services: _containers.RepeatedCompositeFieldContainer[ServiceImpact]
+    devices: _containers.RepeatedCompositeFieldContainer[DeviceDiff]
+    totals: ImpactTotals
+    def __init__(self, services: _Optional[_Iterable[_Union[ServiceImpact, _Mapping]]] = ..., devices: _Optional[_Iterable[_Union[DeviceDiff, _Mapping]]] = ..., totals: _Optional[_Union[ImpactTotals, _Mapping]] = ...) -> None: ...

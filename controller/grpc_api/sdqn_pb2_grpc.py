@@ -94,6 +94,16 @@ class ControllerStub:
                 request_serializer=sdqn_dot_v1_dot_sdqn__pb2.ListCommitsRequest.SerializeToString,
                 response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.ListCommitsResponse.FromString,
                 _registered_method=True)
+        self.DryRun = channel.unary_unary(
+                '/sdqn.v1.Controller/DryRun',
+                request_serializer=sdqn_dot_v1_dot_sdqn__pb2.DryRunRequest.SerializeToString,
+                response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.Impact.FromString,
+                _registered_method=True)
+        self.Optimise = channel.unary_unary(
+                '/sdqn.v1.Controller/Optimise',
+                request_serializer=sdqn_dot_v1_dot_sdqn__pb2.OptimiseRequest.SerializeToString,
+                response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.Impact.FromString,
+                _registered_method=True)
         self.Watch = channel.unary_stream(
                 '/sdqn.v1.Controller/Watch',
                 request_serializer=sdqn_dot_v1_dot_sdqn__pb2.WatchRequest.SerializeToString,
@@ -179,6 +189,20 @@ class ControllerServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DryRun(self, request, context):
+        """The impact of committing the candidate, or of re-optimising: nothing changes.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Optimise(self, request, context):
+        """Re-optimise running: live services move only as their live-move policy allows.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Watch(self, request, context):
         """Alarms, service-state and configuration changes as they happen.
         """
@@ -248,6 +272,16 @@ def add_ControllerServicer_to_server(servicer, server):
                     servicer.ListCommits,
                     request_deserializer=sdqn_dot_v1_dot_sdqn__pb2.ListCommitsRequest.FromString,
                     response_serializer=sdqn_dot_v1_dot_sdqn__pb2.ListCommitsResponse.SerializeToString,
+            ),
+            'DryRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.DryRun,
+                    request_deserializer=sdqn_dot_v1_dot_sdqn__pb2.DryRunRequest.FromString,
+                    response_serializer=sdqn_dot_v1_dot_sdqn__pb2.Impact.SerializeToString,
+            ),
+            'Optimise': grpc.unary_unary_rpc_method_handler(
+                    servicer.Optimise,
+                    request_deserializer=sdqn_dot_v1_dot_sdqn__pb2.OptimiseRequest.FromString,
+                    response_serializer=sdqn_dot_v1_dot_sdqn__pb2.Impact.SerializeToString,
             ),
             'Watch': grpc.unary_stream_rpc_method_handler(
                     servicer.Watch,
@@ -579,6 +613,60 @@ class Controller:
             '/sdqn.v1.Controller/ListCommits',
             sdqn_dot_v1_dot_sdqn__pb2.ListCommitsRequest.SerializeToString,
             sdqn_dot_v1_dot_sdqn__pb2.ListCommitsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DryRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sdqn.v1.Controller/DryRun',
+            sdqn_dot_v1_dot_sdqn__pb2.DryRunRequest.SerializeToString,
+            sdqn_dot_v1_dot_sdqn__pb2.Impact.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Optimise(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sdqn.v1.Controller/Optimise',
+            sdqn_dot_v1_dot_sdqn__pb2.OptimiseRequest.SerializeToString,
+            sdqn_dot_v1_dot_sdqn__pb2.Impact.FromString,
             options,
             channel_credentials,
             insecure,

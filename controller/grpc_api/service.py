@@ -26,6 +26,7 @@ from controller.grpc_api.history import Record, RunningHistory
 from controller.grpc_api.whatif import apply_hypothesis, configuration, what_if
 from controller.restconf.access import DataAccess
 from controller.restconf.events import ALARM_EVENT, CONFIG_EVENT, SERVICE_EVENT, Event, EventHub
+from controller.service.change import ChangeControl
 from controller.service.expansion import QnumExpander
 
 log = structlog.get_logger(__name__)
@@ -257,6 +258,30 @@ class ControllerService:
         if record is not None:
             response.commit_id, response.seq = record.commit_id, record.seq
         return response
+
+    def _change(self) -> ChangeControl:
+        if self.expander is None:
+            raise NetconfError.of(ErrorTag.OPERATION_NOT_SUPPORTED,
+                                  "the service layer (Q-NUM expansion) is not running")
+        return ChangeControl(self.store, self.expander)
+
+    def DryRun(self, req: Any, context: Any) -> Any:
+        """sdqn-controller:dry-run, with NETCONF's NACM exec check."""
+        user = self.user(context)
+        action = req.action or "commit"
+        if action not in ("commit", "optimise"):
+            raise convert.bad(f"action must be commit or optimise, not {action!r}")
+        self.access.require_rpc(user, "sdqn-controller", "dry-run")
+        return convert.impact_from(self.pb, self._change().dry_run(action).to_json())
+
+    def Optimise(self, req: Any, context: Any) -> Any:
+        """sdqn-controller:optimise (exec-checked like NETCONF's)."""
+        user = self.user(context)
+        self.access.require_rpc(user, "sdqn-controller", "optimise")
+        change = self._change()
+        impact = (change.dry_run("optimise") if req.dry_run
+                  else change.optimise(session_id=self.access.session_id(user)))
+        return convert.impact_from(self.pb, impact.to_json())
 
     def ListCommits(self, req: Any, context: Any) -> Any:
         self.user(context)

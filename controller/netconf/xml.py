@@ -6,7 +6,8 @@ into lxml: a get-data reply is then one print plus a few concatenations.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from lxml import etree
 
@@ -123,3 +124,21 @@ def bad_element(name: str, message: str, tag: ErrorTag = ErrorTag.BAD_ELEMENT,
 def unknown_element(name: str, parent: str) -> NetconfError:
     return bad_element(name, f"unexpected element <{name}> in <{parent}>",
                        ErrorTag.UNKNOWN_ELEMENT)
+
+
+def json_elements(members: Mapping[str, Any], namespace: str) -> list[etree._Element]:
+    """RFC 7951 members of one module (an rpc's output) as their RFC 7950 XML encoding:
+    a container is an element, a list one element per entry, a leaf its text (booleans
+    lower case, RFC 7950 §9.5.2; an empty leaf [null] an empty element, RFC 7951 §6.9)."""
+    out: list[etree._Element] = []
+    for name, value in members.items():
+        for item in value if isinstance(value, list) and value != [None] else [value]:
+            el = etree.Element(f"{{{namespace}}}{name}", nsmap={None: namespace})
+            if isinstance(item, Mapping):
+                el.extend(json_elements(item, namespace))
+            elif isinstance(item, bool):
+                el.text = "true" if item else "false"
+            elif item is not None and item != [None]:
+                el.text = str(item)
+            out.append(el)
+    return out

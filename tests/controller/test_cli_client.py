@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,11 +14,17 @@ from typer.testing import CliRunner
 
 from controller.cli import app
 from controller.datastore.nmda import NmdaStore
+from controller.grpc_api.auth import TokenAuth
+from controller.grpc_api.history import CommitLog, RunningHistory
 from controller.grpc_api.server import GrpcServer
+from controller.grpc_api.service import ControllerService
+from controller.restconf.access import DataAccess
 from controller.restconf.events import Event, EventHub
+from controller.service.expansion import QnumExpander
+from controller.settings import GrpcToken
 from tests.controller.grpc_api.conftest import (  # noqa: F401 (fixtures)
+    USERS,
     access,
-    grpc_server,
     hub,
     netconf,
     schema,
@@ -29,8 +36,22 @@ ADD = ["request", "add", "cli-req", "--src", "alice", "--dst", "dave", "--app", 
 
 
 @pytest.fixture
-def sdqn(grpc_server: GrpcServer) -> Any:  # noqa: F811
+def sdqn(access: DataAccess, hub: EventHub) -> Iterator[Any]:  # noqa: F811
+    """The commands against a gRPC server whose store runs the Q-NUM expansion (no
+    device is pushed to: only the service manager pushes)."""
     runner = CliRunner()
+    expander = QnumExpander(time_limit_s=2)
+    with access.store.atomic():
+        access.store.expander = expander
+        access.store.reexpand()
+    hub.start()
+    service = ControllerService(access, hub=hub,
+                                auth=TokenAuth([GrpcToken(user=u, token=f"{u}-token")
+                                                for u in USERS]),
+                                history=RunningHistory(access.store, CommitLog(None)),
+                                expander=expander, solve_time_limit_s=2.0)
+    grpc_server = GrpcServer(service, max_message_size=64 * 1024, max_workers=8)
+    grpc_server.start()
 
     def run(*args: str, user: str = "admin", code: int = 0) -> str:
         result = runner.invoke(app, [*args, "--target", grpc_server.target],
@@ -38,7 +59,8 @@ def sdqn(grpc_server: GrpcServer) -> Any:  # noqa: F811
         assert result.exit_code == code, result.output
         return result.output
 
-    return run
+    yield run
+    grpc_server.stop(grace=0.1)
 
 
 def test_json_output_of_every_command(sdqn: Any, store: NmdaStore,  # noqa: F811
@@ -46,7 +68,9 @@ def test_json_output_of_every_command(sdqn: Any, store: NmdaStore,  # noqa: F811
     added = json.loads(sdqn(*ADD, "--json"))
     assert added["datastore"] == "candidate" and added["candidate_dirty"] is True
     dry = json.loads(sdqn("commit", "--dry-run", "--json"))
-    assert dry["pushed"] is False and "cli-req" in {r["name"] for r in dry["requests"]}
+    assert [s["name"] for s in dry["services"]] == ["cli-req"]
+    assert dry["services"][0]["change"] in ("added", "rejected")
+    assert dry["totals"]["moved"] == 0
     committed = json.loads(sdqn("commit", "-m", "add cli-req", "--json"))
     assert committed["changed"] is True and committed["label"] == "add cli-req"
     listed = json.loads(sdqn("request", "list", "--json"))
@@ -82,6 +106,10 @@ def test_tables_and_errors(sdqn: Any) -> None:
     assert "qkd-alice-bob" in sdqn("request", "list")
     assert "nodes" in sdqn("topology", "show") and "links" in sdqn("topology", "show")
     assert "dry run" in sdqn("commit", "--dry-run")
+    assert "0 moved" in sdqn("optimise", "--dry-run")
+    denied = json.loads(sdqn("optimise", "--json", user="operator", code=1))
+    assert denied["error"]["code"] == "PERMISSION_DENIED"
+    assert "0 moved" in sdqn("optimise")
     assert "nothing to commit" in sdqn("commit")
     denied = json.loads(sdqn(*ADD, "--running", "--json", user="operator", code=1))
     assert denied["error"]["code"] == "PERMISSION_DENIED"
