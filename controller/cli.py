@@ -43,6 +43,10 @@ app = lazy_app("sdqn: software-defined quantum networking controller", {
                      "Time from a fibre-cut notification to every affected service re-routed "
                      "and\ncommitted, on an emulated network (target ≤ 2 s, 0 unaffected "
                      "services touched)."),
+        "change": Lazy("controller.bench.change:main",
+                       "Random operator changes on the emulated 100-device network: live "
+                       "services moved,\nhard switches, moves predicted by the dry-run, "
+                       "commit latency, interruption seen\non the devices."),
         "faults": Lazy("controller.bench.faults:main",
                        "Inject every fault kind on the emulated metro network (emulators and "
                        "controller\ndaemon in their own processes) and report detection, "

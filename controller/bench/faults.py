@@ -136,7 +136,7 @@ class Plant:
 
         inventory = tmp / "inventory.json"
         sdqn = [sys.executable, "-m", "controller.cli"]
-        self.sim = stack.enter_context(_process(
+        self.sim = stack.enter_context(process(
             [*sdqn, "sim", "run", "--any-port", "--inventory", str(inventory),
              "--time-factor", f"{TIME_FACTOR:g}", "--tick", "0.2", "--seed", str(seed),
              "--duration", "3600"], tmp / "sim.log"))
@@ -156,7 +156,7 @@ class Plant:
         settings.service.sync_interval_s = 2.0
         config = tmp / "controller.json"
         config.write_text(settings.model_dump_json())
-        self.daemon = stack.enter_context(_process(
+        self.daemon = stack.enter_context(process(
             [*sdqn, "controller", "run", "--config", str(config), "--log-level", "error",
              "--inventory", str(inventory),
              "--services", str(CONFIG_DIR / "services" / "demo.json")],
@@ -171,7 +171,6 @@ class Plant:
             listening[line[0]] = line[-1]
         self.restconf = f"http://{listening['restconf']}"
         self._auth = "Basic " + base64.b64encode(b"admin:admin").decode()
-        self.clock_tick = os.sysconf("SC_CLK_TCK")
 
     def fault(self, payload: dict[str, Any]) -> None:
         from simulators.faults import send
@@ -203,13 +202,17 @@ class Plant:
                 data.get("sdqn-services:entanglement-services", {}).get("request", [])}
 
     def cpu_s(self) -> float:
-        """The daemon's user + system CPU seconds so far (/proc/<pid>/stat, proc(5))."""
-        fields = Path(f"/proc/{self.daemon.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / self.clock_tick
+        return cpu_seconds(self.daemon.pid)
+
+
+def cpu_seconds(pid: int) -> float:
+    """A process's user + system CPU seconds so far (/proc/<pid>/stat, proc(5))."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
-def _process(argv: list[str], log: Path, stdout: int | None = None
+def process(argv: list[str], log: Path, stdout: int | None = None
              ) -> Iterator[subprocess.Popen[str]]:
     with log.open("w") as err:
         proc = subprocess.Popen(argv, stdout=stdout if stdout is not None else err,
