@@ -7,7 +7,10 @@ from collections.abc import Callable
 
 import structlog
 
+from controller.datastore.history import RunningHistory
+from controller.netconf.commits import CommitHistory
 from controller.restconf.access import DataAccess
+from controller.restconf.commits import commit_history_rpcs
 from controller.restconf.events import EventHub
 from controller.restconf.server import MetricsHook, RestconfServer
 from controller.settings import ControllerSettings, TlsSettings
@@ -43,10 +46,12 @@ def build_metrics(access: DataAccess) -> MetricsHook | None:
     return metrics.render
 
 
-def build_restconf(settings: ControllerSettings, access: DataAccess, hub: EventHub
-                   ) -> RestconfServer:
+def build_restconf(settings: ControllerSettings, access: DataAccess, hub: EventHub,
+                   history: RunningHistory) -> RestconfServer:
     rc = settings.restconf
     return RestconfServer(access, host=rc.host, port=rc.port, hub=hub,
+                          extra_rpcs=commit_history_rpcs(CommitHistory(history, access.core),
+                                                         access),
                           tls=tls_context(rc.tls),
                           max_body=rc.max_body_size, max_connections=rc.max_connections,
                           idle_timeout=rc.idle_timeout,
