@@ -22,6 +22,8 @@ app = lazy_app("sdqn: software-defined quantum networking controller", {
                    "Commit the candidate (Q-NUM expansion, device push), or --dry-run it."),
     "rollback": Lazy(f"{_CLIENT}:rollback",
                      "Put running back as it was before a commit made through the API."),
+    "commits": Lazy(f"{_CLIENT}:commits_app", "The commit history: every change of running, "
+                                               "whichever interface made it."),
     "watch": Lazy(f"{_CLIENT}:watch", "Stream alarms, service-state and configuration "
                                       "changes (all three by default)."),
     "bench": lazy_app("Benchmarks that print figures (not tests).", {

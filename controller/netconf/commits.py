@@ -74,6 +74,8 @@ class CommitHistory:
         note = ChangeNote("rollback", label or f"rollback to before {commit_id}", comment)
         record = self.history.log.require(commit_id)
         with self.history.recording(), self.core.store.sessions.noted(note):
+            if json.loads(self.history.running()) == json.loads(record.before):
+                return None     # a replacement would record a change that changes nothing
             replace(record.before)
             return self.history.last
 

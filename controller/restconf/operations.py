@@ -104,22 +104,32 @@ def _text(args: Mapping[str, Any], name: str) -> str | None:
     return value
 
 
-def xml_input(root: etree._Element, namespace: str) -> dict[str, Any]:
-    """<input xmlns="module namespace">…</input> → members (leaf text, [null] if empty)."""
+def xml_input(root: etree._Element, namespace: str,
+              module_of: Callable[[str | None], str | None] = lambda _ns: None
+              ) -> dict[str, Any]:
+    """<input xmlns="module namespace">…</input> → members (leaf text, [null] if empty).
+    A child in another module's namespace (an augment) is named "module:name", as in
+    RFC 7951 §4; one of an unknown namespace keeps "{namespace}name" (then unknown)."""
     q = etree.QName(root)
     if q.localname != "input" or q.namespace != namespace:
         raise invalid(f"the XML body must be <input xmlns=\"{namespace}\">")
-    return _element_members(root)
+    return _element_members(root, module_of)
 
 
-def _element_members(el: etree._Element) -> dict[str, Any]:
+def _element_members(el: etree._Element, module_of: Callable[[str | None], str | None]
+                     ) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    parent = etree.QName(el).namespace
     for child in el:
         if not isinstance(child.tag, str):
             continue
-        name = etree.QName(child).localname
+        q = etree.QName(child)
+        name = q.localname
+        if q.namespace != parent:
+            module = module_of(q.namespace)
+            name = f"{module}:{name}" if module else f"{{{q.namespace}}}{name}"
         kids = [c for c in child if isinstance(c.tag, str)]
-        value: Any = _element_members(child) if kids else (child.text if child.text
-                                                           else [None])
+        value: Any = _element_members(child, module_of) if kids else (
+            child.text if child.text else [None])
         out[name] = value
     return out

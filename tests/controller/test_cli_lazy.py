@@ -20,13 +20,14 @@ from controller.lazy_commands import Lazy, LazyCommand, LazyGroup
 from controller.paths import REPO_ROOT
 
 COMMANDS = {
-    "": ["solve", "demo", "alarms", "commit", "rollback", "watch", "bench", "controller",
-         "sim", "request", "topology"],
+    "": ["solve", "demo", "alarms", "commit", "rollback", "commits", "watch", "bench",
+         "controller", "sim", "request", "topology"],
     "bench": ["datastore", "qnum", "netconf", "southbound", "sim", "restconf", "heal", "faults"],
     "controller": ["run"],
     "sim": ["run", "fault"],
     "request": ["add", "modify", "withdraw", "list", "show"],
     "topology": ["show"],
+    "commits": ["list", "show", "diff", "rollback"],
 }
 HEAVY = ("ortools", "libyang", "networkx", "grpc")
 
