@@ -21,9 +21,11 @@ app = lazy_app("sdqn: software-defined quantum networking controller", {
     "commit": Lazy(f"{_CLIENT}:commit",
                    "Commit the candidate (Q-NUM expansion, device push), or --dry-run it."),
     "optimise": Lazy(f"{_CLIENT}:optimise", "Re-optimise: live services move only as their "
-                     "live-move policy allows (--dry-run: show the impact)."),
+                     "live-move policy allows."),
     "rollback": Lazy(f"{_CLIENT}:rollback",
                      "Put running back as it was before a commit made through the API."),
+    "commits": Lazy(f"{_CLIENT}:commits_app", "The commit history: every change of running, "
+                                               "whichever interface made it."),
     "watch": Lazy(f"{_CLIENT}:watch", "Stream alarms, service-state and configuration "
                                       "changes (all three by default)."),
     "bench": lazy_app("Benchmarks that print figures (not tests).", {
@@ -46,7 +48,7 @@ app = lazy_app("sdqn: software-defined quantum networking controller", {
         "change": Lazy("controller.bench.change:main",
                        "Random operator changes on the emulated 100-device network: live "
                        "services moved,\nhard switches, moves predicted by the dry-run, "
-                       "commit latency, interruption seen\non the devices."),
+                       "commit latency, interruption seen on\nthe devices."),
         "faults": Lazy("controller.bench.faults:main",
                        "Inject every fault kind on the emulated metro network (emulators and "
                        "controller\ndaemon in their own processes) and report detection, "

@@ -24,14 +24,18 @@ from controller.app.change_rpcs import netconf_change_rpcs, restconf_change_rpcs
 from controller.app.grpc import start_grpc
 from controller.app.intent import inventory_credentials, inventory_topology, load_intent
 from controller.app.restconf import build_restconf, start_optional
-from controller.app.store import open_store
+from controller.app.store import open_history, open_store
+from controller.datastore.history import RunningHistory
 from controller.datastore.nmda import NmdaStore
 from controller.datastore.schema import Schema
 from controller.errors import NetconfError
 from controller.logs import configure_logging
 from controller.netconf import NETCONF_MODULES
+from controller.netconf.commit_rpcs import commit_history_rpcs
+from controller.netconf.commits import CommitHistory
 from controller.netconf.core import Limits
 from controller.netconf.nacm import seed_nacm
+from controller.netconf.operations import Operations
 from controller.netconf.server import NetconfServer
 from controller.restconf import RESTCONF_MODULES
 from controller.restconf.access import DataAccess
@@ -50,16 +54,22 @@ def controller_schema(settings: ControllerSettings) -> Schema:
                                       *RESTCONF_MODULES])))
 
 
-def build_server(settings: ControllerSettings, store: NmdaStore) -> NetconfServer:
+def build_server(settings: ControllerSettings, store: NmdaStore,
+                 history: RunningHistory | None = None) -> NetconfServer:
+    """The NETCONF server; with `history`, it serves the commit-history rpcs too."""
     nc = settings.netconf
     if nc.nacm:
         seed_nacm(store, nc.nacm_file)
-    return NetconfServer(
+    server = NetconfServer(
         store, host=nc.host, port=nc.port, users=nc.auth, host_key=settings.host_key_path,
         nacm=nc.nacm, name="controller",
         limits=Limits(max_message_size=nc.max_message_size, hello_timeout=nc.hello_timeout,
                       send_timeout=nc.send_timeout, max_sessions=nc.max_sessions,
                       replay_events=nc.replay_events))
+    if history is not None:
+        server.core.extra_rpcs.update(commit_history_rpcs(
+            CommitHistory(history, server.core), Operations(server.core)))
+    return server
 
 
 def build_service(settings: ControllerSettings, store: NmdaStore, *,
@@ -123,7 +133,8 @@ def run(config: Annotated[Path | None,
         raise typer.Exit(1) from exc
     store = open_store(settings, schema=controller_schema(settings),
                        defer_restart_revert=settings.service.enabled)
-    server = build_server(settings, store) if settings.netconf.enabled else None
+    history = open_history(settings, store)
+    server = build_server(settings, store, history) if settings.netconf.enabled else None
     service = build_service(settings, store,
                             notify=server.publish if server is not None else None)
     if server is not None and service is not None:
@@ -133,7 +144,7 @@ def run(config: Annotated[Path | None,
                         core=server.core if server is not None else None)
     hub = EventHub(store)
     rpcs = restconf_change_rpcs(service.change, access) if service is not None else {}
-    restconf = (build_restconf(settings, access, hub, extra_rpcs=rpcs)
+    restconf = (build_restconf(settings, access, hub, history, extra_rpcs=rpcs)
                 if settings.restconf.enabled else None)
     grpc = None
     stop = threading.Event()
@@ -153,7 +164,8 @@ def run(config: Annotated[Path | None,
             typer.echo(f"netconf listening on {server.host}:{server.port}", err=False)
         if restconf is not None and start_optional("restconf", restconf.start):
             typer.echo(f"restconf listening on {restconf.host}:{restconf.port}")
-        grpc = (start_grpc(settings, access, hub, service.expander if service else None)
+        grpc = (start_grpc(settings, access, hub, history,
+                           service.expander if service else None)
                 if settings.grpc.enabled else None)
         if grpc is not None:
             typer.echo(f"grpc listening on {grpc.target}")
@@ -170,5 +182,6 @@ def run(config: Annotated[Path | None,
             server.stop()
         if service is not None:
             service.close()
+        history.close()
         if store.persistence is not None:
             store.close()

@@ -24,7 +24,6 @@ LAYER_OF: dict[str, str] = {
     "controller.paths": "foundation",
     "controller.errors": "foundation",
     "controller.xmlutil": "foundation",
-    "controller.jsondiff": "foundation",
     "controller.periodic": "foundation",
     "controller.datastore": "engine",
     "controller.netconf": "server-core",

@@ -5,8 +5,8 @@ from __future__ import annotations
 import grpc
 import structlog
 
+from controller.datastore.history import RunningHistory
 from controller.grpc_api.auth import TokenAuth
-from controller.grpc_api.history import CommitLog, RunningHistory
 from controller.grpc_api.server import GrpcServer
 from controller.grpc_api.service import ControllerService
 from controller.restconf.access import DataAccess
@@ -29,14 +29,12 @@ def credentials(tls: TlsSettings | None) -> grpc.ServerCredentials | None:
 
 
 def build_grpc(settings: ControllerSettings, access: DataAccess, hub: EventHub,
-               expander: QnumExpander | None = None) -> GrpcServer:
+               history: RunningHistory, expander: QnumExpander | None = None) -> GrpcServer:
     cfg = settings.grpc
-    data_dir = settings.datastore.data_dir
     client_certs = cfg.tls is not None and cfg.tls.client_ca_file is not None
     service = ControllerService(access, hub=hub,
                                 auth=TokenAuth(cfg.tokens, client_certs=client_certs),
-                                history=RunningHistory(access.store, CommitLog(
-                                    data_dir / "running-history.sqlite")),
+                                history=history,
                                 expander=expander, solve_time_limit_s=cfg.solve_time_limit_s)
     return GrpcServer(service, host=cfg.host, port=cfg.port,
                       credentials=credentials(cfg.tls), reflection=cfg.reflection,
@@ -44,11 +42,12 @@ def build_grpc(settings: ControllerSettings, access: DataAccess, hub: EventHub,
 
 
 def start_grpc(settings: ControllerSettings, access: DataAccess, hub: EventHub,
-               expander: QnumExpander | None = None) -> GrpcServer | None:
+               history: RunningHistory, expander: QnumExpander | None = None
+               ) -> GrpcServer | None:
     """Build and start the gRPC server; a failure (port in use, grpcio-tools missing)
     costs the gRPC API, logged loudly, not the daemon and its other northbounds."""
     try:
-        server = build_grpc(settings, access, hub, expander)
+        server = build_grpc(settings, access, hub, history, expander)
         server.start()
     except (OSError, ImportError, RuntimeError) as exc:
         log.error("grpc server not started", error=str(exc))

@@ -7,7 +7,10 @@ from collections.abc import Callable, Mapping
 
 import structlog
 
+from controller.datastore.history import RunningHistory
+from controller.netconf.commits import CommitHistory
 from controller.restconf.access import DataAccess
+from controller.restconf.commits import commit_history_rpcs
 from controller.restconf.events import EventHub
 from controller.restconf.operations import RpcHandler
 from controller.restconf.server import MetricsHook, RestconfServer
@@ -44,10 +47,13 @@ def build_metrics(access: DataAccess) -> MetricsHook | None:
     return metrics.render
 
 
-def build_restconf(settings: ControllerSettings, access: DataAccess, hub: EventHub, *,
+def build_restconf(settings: ControllerSettings, access: DataAccess, hub: EventHub,
+                   history: RunningHistory, *,
                    extra_rpcs: Mapping[str, RpcHandler] | None = None) -> RestconfServer:
     rc = settings.restconf
-    return RestconfServer(access, host=rc.host, port=rc.port, hub=hub, extra_rpcs=extra_rpcs,
+    rpcs = {**commit_history_rpcs(CommitHistory(history, access.core), access),
+            **(extra_rpcs or {})}
+    return RestconfServer(access, host=rc.host, port=rc.port, hub=hub, extra_rpcs=rpcs,
                           tls=tls_context(rc.tls),
                           max_body=rc.max_body_size, max_connections=rc.max_connections,
                           idle_timeout=rc.idle_timeout,

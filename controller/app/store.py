@@ -1,7 +1,8 @@
-"""Build the controller's schema and NMDA store from settings."""
+"""Build the controller's schema, NMDA store and commit history from settings."""
 
 from __future__ import annotations
 
+from controller.datastore.history import CommitLog, RunningHistory
 from controller.datastore.nmda import Expander, NmdaStore
 from controller.datastore.persistence import Persistence
 from controller.datastore.schema import Schema
@@ -22,3 +23,10 @@ def open_store(settings: ControllerSettings, *, expander: Expander | None = None
     return NmdaStore(schema or build_schema(settings), persistence=persistence,
                      expander=expander, boot_from_startup=ds.boot_from_startup,
                      defer_restart_revert=defer_restart_revert)
+
+
+def open_history(settings: ControllerSettings, store: NmdaStore) -> RunningHistory:
+    """Every change of running from now on, kept beside the datastores; every northbound
+    serves this one history (the caller closes it after the servers stopped)."""
+    return RunningHistory(store, CommitLog(settings.datastore.data_dir
+                                           / "running-history.sqlite"))

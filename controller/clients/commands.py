@@ -1,10 +1,12 @@
-"""`sdqn request|topology|alarms|commit|rollback|watch`: the controller from a shell.
+"""`sdqn request|topology|alarms|commit|rollback|commits|watch`: the controller from a
+shell.
 
 Every command talks gRPC (sdqn.v1) to a running controller. Output is a rich table for
 people, or with --json one JSON document (protobuf field names; `watch` prints one JSON
 object per line) for scripts. Request edits go to the candidate unless --running is
 given; `sdqn commit` applies the candidate, `sdqn commit --dry-run` shows what it would
-do (plan and per-device changes) without touching anything.
+do (plan and per-device changes) without touching anything. `sdqn commits` reads the
+commit history (every change of running, whichever interface made it) and rolls back.
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ if TYPE_CHECKING:
 
 request_app = typer.Typer(no_args_is_help=True, help="Entanglement service requests.")
 topology_app = typer.Typer(no_args_is_help=True, help="The configured network.")
+commits_app = typer.Typer(no_args_is_help=True, help="The commit history: every change of "
+                          "running, whichever interface made it.")
 RunningOpt = Annotated[bool, typer.Option("--running",
                                           help="edit running directly (default: candidate)")]
 
@@ -281,7 +285,13 @@ def alarms(include_cleared: Annotated[bool, typer.Option("--all",
 # -- transactions --------------------------------------------------------------------------
 
 
-def commit(label: Annotated[str, typer.Option("--label", "-m", help="commit label")] = "",
+LabelOpt = Annotated[str, typer.Option("--label", "-m", help="short name of the change "
+                                       "(up to 256 characters)")]
+CommentOpt = Annotated[str, typer.Option("--comment", "-c", help="why the change is made "
+                                         "(free text, kept in the history)")]
+
+
+def commit(label: LabelOpt = "", comment: CommentOpt = "",
            dry_run: Annotated[bool, typer.Option("--dry-run", help="show the impact (services "
                                                  "added, removed, moved; per-device "
                                                  "changes); change nothing")] = False,
@@ -294,7 +304,8 @@ def commit(label: Annotated[str, typer.Option("--label", "-m", help="commit labe
              lambda impact: _render_impact(impact, "dry run: nothing was changed or pushed"))
         return
     _run(_endpoint(target, token, tls_ca, tls_cert, tls_key), as_json,
-         lambda c: c.call("Commit", c.pb.CommitRequest(label=label)), _render_commit)
+         lambda c: c.call("Commit", c.pb.CommitRequest(label=label, comment=comment)),
+         _render_commit)
 
 
 def optimise(dry_run: Annotated[bool, typer.Option("--dry-run", help="show the impact; "
@@ -312,14 +323,14 @@ def optimise(dry_run: Annotated[bool, typer.Option("--dry-run", help="show the i
 def rollback(to: Annotated[str, typer.Option("--to", help="commit id: running as it was "
                                              "before that commit")] = "",
              steps: Annotated[int, typer.Option(help="undo the last N commits")] = 1,
-             label: Annotated[str, typer.Option("--label", "-m")] = "",
+             label: LabelOpt = "", comment: CommentOpt = "",
              target: TargetOpt = DEFAULT_TARGET, token: TokenOpt = None, tls_ca: CaOpt = None,
              tls_cert: CertOpt = None, tls_key: KeyOpt = None,
              as_json: JsonOpt = False) -> None:
     """Put running back as it was before a commit made through the API."""
     _run(_endpoint(target, token, tls_ca, tls_cert, tls_key), as_json,
-         lambda c: c.call("Rollback", c.pb.RollbackRequest(commit_id=to, steps=steps,
-                                                           label=label)), _render_commit)
+         lambda c: c.call("Rollback", c.pb.RollbackRequest(
+             commit_id=to, steps=steps, label=label, comment=comment)), _render_commit)
 
 
 def _render_commit(result: Any) -> None:
@@ -327,8 +338,91 @@ def _render_commit(result: Any) -> None:
     if not result.changed:
         out.print("nothing to commit")
         return
-    out.print(f"commit {result.commit_id} (#{result.seq}) {result.label!r}")
+    out.print(f"commit {result.commit_id} (#{result.seq}) {_escape(repr(result.label))}")
+    if result.comment:
+        out.print(f"comment: {_escape(result.comment)}")
     _render_solve(result.solve)
+
+
+# -- commit history ------------------------------------------------------------------------
+
+
+@commits_app.command("list")
+def commits_list(limit: Annotated[int, typer.Option(help="newest N changes (1..1000)")] = 20,
+                 target: TargetOpt = DEFAULT_TARGET, token: TokenOpt = None,
+                 tls_ca: CaOpt = None, tls_cert: CertOpt = None, tls_key: KeyOpt = None,
+                 as_json: JsonOpt = False) -> None:
+    """The newest changes of running, newest first: who, when, how, label and comment."""
+    def render(result: Any) -> None:
+        _out().print(_table("commit history", (
+            "#", "id", "time (UTC)", "kind", "user", "from", "label", "comment"), (
+            (r.seq, r.commit_id, _time(r.timestamp), r.kind, r.user, r.source_host,
+             r.label, r.comment) for r in result.commits)))
+
+    _run(_endpoint(target, token, tls_ca, tls_cert, tls_key), as_json,
+         lambda c: c.call("ListCommits", c.pb.ListCommitsRequest(limit=limit)), render)
+
+
+@commits_app.command("show")
+def commits_show(commit_id: Annotated[str, typer.Argument(help="commit id")],
+                 target: TargetOpt = DEFAULT_TARGET, token: TokenOpt = None,
+                 tls_ca: CaOpt = None, tls_cert: CertOpt = None, tls_key: KeyOpt = None,
+                 as_json: JsonOpt = False) -> None:
+    """One change of running: its record and what it changed, leaf by leaf."""
+    def render(result: Any) -> None:
+        r = result.commit
+        _out().print(_table(f"commit {r.commit_id}", ("field", "value"), (
+            ("seq", r.seq), ("time (UTC)", _time(r.timestamp)), ("kind", r.kind),
+            ("user", r.user), ("from", r.source_host), ("label", r.label),
+            ("comment", r.comment))))
+        _render_changes(result.changes, "what it changed")
+
+    _run(_endpoint(target, token, tls_ca, tls_cert, tls_key), as_json,
+         lambda c: c.call("ShowCommit", c.pb.ShowCommitRequest(commit_id=commit_id)), render)
+
+
+@commits_app.command("diff")
+def commits_diff(from_commit: Annotated[str, typer.Argument(
+                     help="running right after this commit ...")],
+                 to_commit: Annotated[str, typer.Argument(
+                     help="... against running right after this one "
+                     "(default: running now)", show_default=False)] = "",
+                 target: TargetOpt = DEFAULT_TARGET, token: TokenOpt = None,
+                 tls_ca: CaOpt = None, tls_cert: CertOpt = None, tls_key: KeyOpt = None,
+                 as_json: JsonOpt = False) -> None:
+    """What differs between running after one commit and after another (or now)."""
+    _run(_endpoint(target, token, tls_ca, tls_cert, tls_key), as_json,
+         lambda c: c.call("DiffCommits", c.pb.DiffCommitsRequest(
+             from_commit_id=from_commit, to_commit_id=to_commit)),
+         lambda result: _render_changes(result.changes,
+                                        f"{from_commit} → {to_commit or 'running now'}"))
+
+
+@commits_app.command("rollback")
+def commits_rollback(commit_id: Annotated[str, typer.Argument(
+                         help="running becomes what it was before this commit")],
+                     label: LabelOpt = "", comment: CommentOpt = "",
+                     target: TargetOpt = DEFAULT_TARGET, token: TokenOpt = None,
+                     tls_ca: CaOpt = None, tls_cert: CertOpt = None, tls_key: KeyOpt = None,
+                     as_json: JsonOpt = False) -> None:
+    """Put running back as it was right before a commit (recorded as a new change)."""
+    _run(_endpoint(target, token, tls_ca, tls_cert, tls_key), as_json,
+         lambda c: c.call("Rollback", c.pb.RollbackRequest(
+             commit_id=commit_id, label=label, comment=comment)), _render_commit)
+
+
+def _time(timestamp: float) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _render_changes(changes: Any, title: str) -> None:
+    if not changes:
+        _out().print(f"{_escape(title)}: no change")
+        return
+    _out().print(_table(title, ("operation", "path", "value", "previous"), (
+        (c.operation, c.path, c.value[:60], c.previous[:60]) for c in changes)))
 
 
 def _render_solve(solve: Any) -> None:

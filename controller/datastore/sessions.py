@@ -9,8 +9,10 @@ pseudo session per account), so that a change listener, which only receives the 
 id, can resolve it without knowing which northbound made the change.
 
 A change by the server itself (session 0) may say why: the code that makes it runs in
-`server_change(reason)`. The reason is kept per thread, because change listeners and
-commit participants run in the thread that made the change (controller/datastore/nmda.py).
+`server_change(reason)`. A user's change may carry what its author said about it: the
+northbound that makes it runs in `noted(ChangeNote(...))` (a commit's label and comment,
+or that it is a rollback). Both are kept per thread, because change listeners and commit
+participants run in the thread that made the change (controller/datastore/nmda.py).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from controller.datastore.locks import SYSTEM_SESSION
+from controller.errors import ErrorTag, ErrorType, NetconfError, RpcError
 
 SERVER = "server"   # how histories name the server as the author of a change
 
@@ -45,6 +48,32 @@ class ChangedBy:
     def user(self) -> str:
         """The author as a history names it: the user's name, or "server"."""
         return self.username if self.username is not None else SERVER
+
+
+MAX_LABEL = 256       # sdqn-controller commit-label
+MAX_COMMENT = 4096    # sdqn-controller commit-comment
+
+
+@dataclass(frozen=True)
+class ChangeNote:
+    """What the author of a change said about it, beside who they are: how the change
+    was made (`kind`: commit, rollback; a change without a note is an edit), a short
+    label and a free-text comment. RFC 6241 gives a commit no such fields;
+    sdqn-controller augments <commit> with them and the commit history keeps them."""
+
+    kind: str
+    label: str = ""
+    comment: str = ""
+
+    def __post_init__(self) -> None:
+        for name, value, limit in (("label", self.label, MAX_LABEL),
+                                   ("comment", self.comment, MAX_COMMENT)):
+            if len(value) > limit:
+                # RFC 6241 Appendix A: a parameter value the server does not accept.
+                raise NetconfError(RpcError(
+                    tag=ErrorTag.INVALID_VALUE, type=ErrorType.APPLICATION,
+                    message=f"{name} longer than {limit} characters",
+                    info=(("bad-element", name),)))
 
 
 @dataclass(frozen=True)
@@ -85,6 +114,22 @@ class SessionDirectory:
         if session_id != SYSTEM_SESSION:
             return ChangedBy(session_id)
         return ChangedBy(session_id, reason=getattr(self._local, "reason", None))
+
+    def note(self) -> ChangeNote | None:
+        """The note of the change being made in this thread, if its author gave one."""
+        note: ChangeNote | None = getattr(self._local, "note", None)
+        return note
+
+    @contextmanager
+    def noted(self, note: ChangeNote) -> Iterator[None]:
+        """Changes made in this thread inside the block carry `note` (nested blocks: the
+        innermost note)."""
+        outer = getattr(self._local, "note", None)
+        self._local.note = note
+        try:
+            yield
+        finally:
+            self._local.note = outer
 
     @contextmanager
     def server_change(self, reason: str) -> Iterator[None]:

@@ -344,37 +344,43 @@ class WhatIfResponse(_message.Message):
     def __init__(self, solve: _Optional[_Union[SolveSummary, _Mapping]] = ..., requests: _Optional[_Iterable[_Union[PlannedRequest, _Mapping]]] = ..., device_diff_available: _Optional[bool] = ..., devices: _Optional[_Iterable[_Union[DeviceDiff, _Mapping]]] = ..., notes: _Optional[_Iterable[str]] = ..., pushed: _Optional[bool] = ...) -> None: ...
 
 class CommitRequest(_message.Message):
-    __slots__ = ("label",)
+    __slots__ = ("label", "comment")
     LABEL_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
     label: str
-    def __init__(self, label: _Optional[str] = ...) -> None: ...
+    comment: str
+    def __init__(self, label: _Optional[str] = ..., comment: _Optional[str] = ...) -> None: ...
 
 class CommitResponse(_message.Message):
-    __slots__ = ("commit_id", "seq", "label", "changed", "solve")
+    __slots__ = ("commit_id", "seq", "label", "changed", "solve", "comment")
     COMMIT_ID_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     LABEL_FIELD_NUMBER: _ClassVar[int]
     CHANGED_FIELD_NUMBER: _ClassVar[int]
     SOLVE_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
     commit_id: str
     seq: int
     label: str
     changed: bool
     solve: SolveSummary
-    def __init__(self, commit_id: _Optional[str] = ..., seq: _Optional[int] = ..., label: _Optional[str] = ..., changed: _Optional[bool] = ..., solve: _Optional[_Union[SolveSummary, _Mapping]] = ...) -> None: ...
+    comment: str
+    def __init__(self, commit_id: _Optional[str] = ..., seq: _Optional[int] = ..., label: _Optional[str] = ..., changed: _Optional[bool] = ..., solve: _Optional[_Union[SolveSummary, _Mapping]] = ..., comment: _Optional[str] = ...) -> None: ...
 
 class RollbackRequest(_message.Message):
-    __slots__ = ("commit_id", "steps", "label")
+    __slots__ = ("commit_id", "steps", "label", "comment")
     COMMIT_ID_FIELD_NUMBER: _ClassVar[int]
     STEPS_FIELD_NUMBER: _ClassVar[int]
     LABEL_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
     commit_id: str
     steps: int
     label: str
-    def __init__(self, commit_id: _Optional[str] = ..., steps: _Optional[int] = ..., label: _Optional[str] = ...) -> None: ...
+    comment: str
+    def __init__(self, commit_id: _Optional[str] = ..., steps: _Optional[int] = ..., label: _Optional[str] = ..., comment: _Optional[str] = ...) -> None: ...
 
 class CommitRecord(_message.Message):
-    __slots__ = ("commit_id", "seq", "label", "user", "timestamp", "kind", "source_host")
+    __slots__ = ("commit_id", "seq", "label", "user", "timestamp", "kind", "source_host", "comment")
     COMMIT_ID_FIELD_NUMBER: _ClassVar[int]
     SEQ_FIELD_NUMBER: _ClassVar[int]
     LABEL_FIELD_NUMBER: _ClassVar[int]
@@ -382,6 +388,7 @@ class CommitRecord(_message.Message):
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     SOURCE_HOST_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
     commit_id: str
     seq: int
     label: str
@@ -389,7 +396,8 @@ class CommitRecord(_message.Message):
     timestamp: float
     kind: str
     source_host: str
-    def __init__(self, commit_id: _Optional[str] = ..., seq: _Optional[int] = ..., label: _Optional[str] = ..., user: _Optional[str] = ..., timestamp: _Optional[float] = ..., kind: _Optional[str] = ..., source_host: _Optional[str] = ...) -> None: ...
+    comment: str
+    def __init__(self, commit_id: _Optional[str] = ..., seq: _Optional[int] = ..., label: _Optional[str] = ..., user: _Optional[str] = ..., timestamp: _Optional[float] = ..., kind: _Optional[str] = ..., source_host: _Optional[str] = ..., comment: _Optional[str] = ...) -> None: ...
 
 class ListCommitsRequest(_message.Message):
     __slots__ = ("limit",)
@@ -402,6 +410,34 @@ class ListCommitsResponse(_message.Message):
     COMMITS_FIELD_NUMBER: _ClassVar[int]
     commits: _containers.RepeatedCompositeFieldContainer[CommitRecord]
     def __init__(self, commits: _Optional[_Iterable[_Union[CommitRecord, _Mapping]]] = ...) -> None: ...
+
+class ShowCommitRequest(_message.Message):
+    __slots__ = ("commit_id",)
+    COMMIT_ID_FIELD_NUMBER: _ClassVar[int]
+    commit_id: str
+    def __init__(self, commit_id: _Optional[str] = ...) -> None: ...
+
+class ShowCommitResponse(_message.Message):
+    __slots__ = ("commit", "changes")
+    COMMIT_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    commit: CommitRecord
+    changes: _containers.RepeatedCompositeFieldContainer[LeafChange]
+    def __init__(self, commit: _Optional[_Union[CommitRecord, _Mapping]] = ..., changes: _Optional[_Iterable[_Union[LeafChange, _Mapping]]] = ...) -> None: ...
+
+class DiffCommitsRequest(_message.Message):
+    __slots__ = ("from_commit_id", "to_commit_id")
+    FROM_COMMIT_ID_FIELD_NUMBER: _ClassVar[int]
+    TO_COMMIT_ID_FIELD_NUMBER: _ClassVar[int]
+    from_commit_id: str
+    to_commit_id: str
+    def __init__(self, from_commit_id: _Optional[str] = ..., to_commit_id: _Optional[str] = ...) -> None: ...
+
+class DiffCommitsResponse(_message.Message):
+    __slots__ = ("changes",)
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    changes: _containers.RepeatedCompositeFieldContainer[LeafChange]
+    def __init__(self, changes: _Optional[_Iterable[_Union[LeafChange, _Mapping]]] = ...) -> None: ...
 
 class WatchRequest(_message.Message):
     __slots__ = ("alarms", "services", "config")

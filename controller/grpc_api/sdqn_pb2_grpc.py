@@ -94,6 +94,16 @@ class ControllerStub:
                 request_serializer=sdqn_dot_v1_dot_sdqn__pb2.ListCommitsRequest.SerializeToString,
                 response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.ListCommitsResponse.FromString,
                 _registered_method=True)
+        self.ShowCommit = channel.unary_unary(
+                '/sdqn.v1.Controller/ShowCommit',
+                request_serializer=sdqn_dot_v1_dot_sdqn__pb2.ShowCommitRequest.SerializeToString,
+                response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.ShowCommitResponse.FromString,
+                _registered_method=True)
+        self.DiffCommits = channel.unary_unary(
+                '/sdqn.v1.Controller/DiffCommits',
+                request_serializer=sdqn_dot_v1_dot_sdqn__pb2.DiffCommitsRequest.SerializeToString,
+                response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.DiffCommitsResponse.FromString,
+                _registered_method=True)
         self.DryRun = channel.unary_unary(
                 '/sdqn.v1.Controller/DryRun',
                 request_serializer=sdqn_dot_v1_dot_sdqn__pb2.DryRunRequest.SerializeToString,
@@ -165,7 +175,10 @@ class ControllerServicer:
         raise NotImplementedError('Method not implemented!')
 
     def WhatIf(self, request, context):
-        """Transactions: dry run, commit with a label, rollback, history.
+        """Transactions: dry run, commit with a label and comment, rollback, history. The
+        history holds every change of running, whichever interface made it (NETCONF and
+        RESTCONF see it as the sdqn-controller rpcs list-commits, show-commit,
+        diff-commits and rollback-to).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -185,6 +198,20 @@ class ControllerServicer:
 
     def ListCommits(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ShowCommit(self, request, context):
+        """One change of running: its record and what it changed, leaf by leaf.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DiffCommits(self, request, context):
+        """What differs between running after one change and after another (or now).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -272,6 +299,16 @@ def add_ControllerServicer_to_server(servicer, server):
                     servicer.ListCommits,
                     request_deserializer=sdqn_dot_v1_dot_sdqn__pb2.ListCommitsRequest.FromString,
                     response_serializer=sdqn_dot_v1_dot_sdqn__pb2.ListCommitsResponse.SerializeToString,
+            ),
+            'ShowCommit': grpc.unary_unary_rpc_method_handler(
+                    servicer.ShowCommit,
+                    request_deserializer=sdqn_dot_v1_dot_sdqn__pb2.ShowCommitRequest.FromString,
+                    response_serializer=sdqn_dot_v1_dot_sdqn__pb2.ShowCommitResponse.SerializeToString,
+            ),
+            'DiffCommits': grpc.unary_unary_rpc_method_handler(
+                    servicer.DiffCommits,
+                    request_deserializer=sdqn_dot_v1_dot_sdqn__pb2.DiffCommitsRequest.FromString,
+                    response_serializer=sdqn_dot_v1_dot_sdqn__pb2.DiffCommitsResponse.SerializeToString,
             ),
             'DryRun': grpc.unary_unary_rpc_method_handler(
                     servicer.DryRun,
@@ -613,6 +650,60 @@ class Controller:
             '/sdqn.v1.Controller/ListCommits',
             sdqn_dot_v1_dot_sdqn__pb2.ListCommitsRequest.SerializeToString,
             sdqn_dot_v1_dot_sdqn__pb2.ListCommitsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ShowCommit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sdqn.v1.Controller/ShowCommit',
+            sdqn_dot_v1_dot_sdqn__pb2.ShowCommitRequest.SerializeToString,
+            sdqn_dot_v1_dot_sdqn__pb2.ShowCommitResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DiffCommits(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sdqn.v1.Controller/DiffCommits',
+            sdqn_dot_v1_dot_sdqn__pb2.DiffCommitsRequest.SerializeToString,
+            sdqn_dot_v1_dot_sdqn__pb2.DiffCommitsResponse.FromString,
             options,
             channel_credentials,
             insecure,

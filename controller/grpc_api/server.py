@@ -67,7 +67,6 @@ class GrpcServer:
         if self._server is not None:
             self._server.stop(grace).wait(grace + 5)
             self._server = None
-            self.service.history.close()
             log.info("grpc server stopped")
 
     def _handlers(self) -> grpc.GenericRpcHandler:

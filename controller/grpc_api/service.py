@@ -3,8 +3,10 @@
 Edits go through `DataAccess.edit` (NACM write check, then one atomic store edit), reads
 through `DataAccess.read` (NACM-pruned <operational>), Commit through `DataAccess.commit`
 after the same exec check NETCONF applies to ietf-netconf:commit, Rollback through a
-NACM-checked replacement of running (copy-config). Engine errors keep their RFC 6241
-error-tag and map to the gRPC status that means the same (`STATUS_OF`).
+NACM-checked replacement of running (copy-config). The commit history (ListCommits,
+ShowCommit, DiffCommits, Rollback) is the one NETCONF and RESTCONF serve as
+sdqn-controller rpcs (`CommitHistory`). Engine errors keep their RFC 6241 error-tag and
+map to the gRPC status that means the same (`STATUS_OF`).
 """
 
 from __future__ import annotations
@@ -17,13 +19,14 @@ import grpc
 import structlog
 
 from controller.datastore.editnode import Operation, quote
+from controller.datastore.history import Record, RunningHistory
 from controller.datastore.nmda import Datastore
-from controller.datastore.sessions import SERVER
+from controller.datastore.sessions import SERVER, ChangeNote
 from controller.errors import ErrorTag, NetconfError
 from controller.grpc_api import convert
 from controller.grpc_api.auth import TokenAuth
-from controller.grpc_api.history import Record, RunningHistory
 from controller.grpc_api.whatif import apply_hypothesis, configuration, what_if
+from controller.netconf.commits import MAX_LIMIT, CommitHistory
 from controller.restconf.access import DataAccess
 from controller.restconf.events import ALARM_EVENT, CONFIG_EVENT, SERVICE_EVENT, Event, EventHub
 from controller.service.change import ChangeControl
@@ -37,7 +40,6 @@ LAST_SOLVE = "/sdqn-controller:controller/optimiser/last-solve"
 SOUTHBOUND = "/sdqn-controller:controller/southbound"
 ALARMS = "/ietf-alarms:alarms/alarm-list"
 OP = "ietf-netconf:operation"
-MAX_LABEL = 256
 
 STATUS_OF: dict[ErrorTag, grpc.StatusCode] = {
     ErrorTag.ACCESS_DENIED: grpc.StatusCode.PERMISSION_DENIED,
@@ -81,6 +83,7 @@ class ControllerService:
         self.hub = hub
         self.auth = auth
         self.history = history
+        self.commits = CommitHistory(history, access.core)
         self.expander = expander
         self.solve_time_limit_s = solve_time_limit_s
         from controller.grpc_api.stubs import load
@@ -224,36 +227,39 @@ class ControllerService:
 
     def Commit(self, req: Any, context: Any) -> Any:
         user = self.user(context)
-        label = _label(req.label)
+        note = ChangeNote("commit", req.label, req.comment)
         self.access.require_rpc(user, "ietf-netconf", "commit")
-        with self.history.labelled(label, "commit", user):
-            self.access.commit(user)
+        with self.history.recording():
+            self.access.commit(user, note=note)
             record = self.history.last
-        return self._commit_response(record, label, user)
+        return self._commit_response(record, note, user)
 
     def Rollback(self, req: Any, context: Any) -> Any:
         """Running as it was before a change (by id, or `steps` changes back)."""
         user = self.user(context)
         self.access.require_rpc(user, "ietf-netconf", "copy-config")
         if req.commit_id:
-            record = self.history.log.get(req.commit_id)
-            if record is None:
-                raise NetconfError.of(ErrorTag.DATA_MISSING, f"no commit {req.commit_id!r}")
+            commit_id = req.commit_id
         else:
             steps = req.steps or 1
             recent = self.history.log.recent(steps)
             if len(recent) < steps:
                 raise NetconfError.of(ErrorTag.DATA_MISSING,
                                       f"only {len(recent)} change(s) in the history")
-            record = recent[steps - 1]
-        label = _label(req.label) or f"rollback to before {record.commit_id}"
-        with self.history.labelled(label, "rollback", user):
-            self.access.replace(Datastore.RUNNING, record.before, "json", user)
-            done = self.history.last
-        return self._commit_response(done, label, user)
+            commit_id = recent[steps - 1].commit_id
+        note = ChangeNote("rollback", req.label or f"rollback to before {commit_id}",
+                          req.comment)
 
-    def _commit_response(self, record: Record | None, label: str, user: str) -> Any:
-        response = self.pb.CommitResponse(label=label, changed=record is not None,
+        def replace(content: str) -> None:
+            self.access.replace(Datastore.RUNNING, content, "json", user)
+
+        done = self.commits.rollback_to(commit_id, replace, label=note.label,
+                                        comment=note.comment)
+        return self._commit_response(done, note, user)
+
+    def _commit_response(self, record: Record | None, note: ChangeNote, user: str) -> Any:
+        response = self.pb.CommitResponse(label=note.label, comment=note.comment,
+                                          changed=record is not None,
                                           solve=self._last_solve(user))
         if record is not None:
             response.commit_id, response.seq = record.commit_id, record.seq
@@ -286,10 +292,30 @@ class ControllerService:
     def ListCommits(self, req: Any, context: Any) -> Any:
         self.user(context)
         return self.pb.ListCommitsResponse(commits=[
-            self.pb.CommitRecord(commit_id=r.commit_id, seq=r.seq, label=r.label, user=r.user,
-                                 timestamp=r.timestamp, kind=r.kind,
-                                 source_host=r.source_host)
-            for r in self.history.log.recent(min(req.limit or 20, 1000))])
+            self._record(r) for r in self.commits.list_commits(min(req.limit or 20,
+                                                                   MAX_LIMIT))])
+
+    def ShowCommit(self, req: Any, context: Any) -> Any:
+        user = self.user(context)
+        if not req.commit_id:
+            raise convert.bad("commit_id is empty")
+        record, changes = self.commits.show_commit(user, req.commit_id)
+        return self.pb.ShowCommitResponse(commit=self._record(record), changes=[
+            convert.leaf_change(self.pb, c) for c in changes])
+
+    def DiffCommits(self, req: Any, context: Any) -> Any:
+        user = self.user(context)
+        if not req.from_commit_id:
+            raise convert.bad("from_commit_id is empty")
+        changes = self.commits.diff_commits(user, req.from_commit_id,
+                                            req.to_commit_id or None)
+        return self.pb.DiffCommitsResponse(changes=[convert.leaf_change(self.pb, c)
+                                                    for c in changes])
+
+    def _record(self, r: Record) -> Any:
+        return self.pb.CommitRecord(commit_id=r.commit_id, seq=r.seq, label=r.label,
+                                    user=r.user, timestamp=r.timestamp, kind=r.kind,
+                                    source_host=r.source_host, comment=r.comment)
 
     # -- events ----------------------------------------------------------------------------------
 
@@ -333,10 +359,3 @@ class ControllerService:
                 user=str(changed_by.get("username", SERVER)),
                 source_host=str(changed_by.get("source-host", ""))))
         return msg
-
-
-def _label(text: str) -> str:
-    if len(text) > MAX_LABEL:
-        raise convert.bad(f"label longer than {MAX_LABEL} characters")
-    return text
-

@@ -19,8 +19,8 @@ from typing import Any
 
 import structlog
 
+from controller.datastore.jsondiff import json_diff
 from controller.datastore.nmda import Datastore, NmdaStore
-from controller.jsondiff import json_diff
 from controller.service.expansion import QnumExpander
 from qnum.baselines import all_baselines
 from qnum.io import InputError, OptimiserSettings, parse_requests, parse_settings, parse_topology

@@ -12,7 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -55,7 +55,10 @@ class SessionContext(Protocol):
     source_host: str
 
 
-RpcHandler = Callable[[SessionContext, etree._Element], "etree._Element | None"]
+#: An extra rpc: its reply body is the output element(s) (RFC 7950 §7.14.4: the output
+#: nodes are the children of <rpc-reply>), or None for <ok/>.
+RpcHandler = Callable[[SessionContext, etree._Element],
+                      "etree._Element | Sequence[etree._Element] | None"]
 
 
 @dataclass

@@ -13,16 +13,18 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from xml.sax.saxutils import escape
 
+import libyang
 from lxml import etree
 
 from controller.datastore.editnode import EditNode, Operation
 from controller.datastore.nmda import Datastore, ErrorOption, TestOption
 from controller.datastore.readers import datastore_diff
+from controller.datastore.sessions import ChangeNote
 from controller.datastore.tree import Forest, WithDefaults
 from controller.errors import ErrorTag, ErrorType, NetconfError, RpcError
 from controller.netconf import views
 from controller.netconf.contracts import NetconfSession, SessionClosing
-from controller.netconf.core import ServerCore
+from controller.netconf.core import ServerCore, SessionContext
 from controller.netconf.filters import match_notification
 from controller.netconf.nacm import UserAccess, access_denied
 from controller.netconf.notifications import NETCONF_STREAM, Subscription
@@ -50,6 +52,9 @@ Handler = Callable[[NetconfSession, etree._Element], bytes]
 _MODULE_OF_NS = {NC_NS: "ietf-netconf", NMDA_NS: "ietf-netconf-nmda",
                  MONITORING_NS: "ietf-netconf-monitoring", NOTIF_NS: "notifications"}
 _CONFIG_SOURCES = (Datastore.RUNNING, Datastore.CANDIDATE, Datastore.STARTUP)
+#: Leaves another module may add to <commit> (sdqn-controller does) that this server
+#: understands: they become the commit's ChangeNote, kept by the commit history.
+COMMIT_NOTES = ("label", "comment")
 
 
 class Params:
@@ -150,10 +155,30 @@ def _data_body(forest: Forest, with_defaults: WithDefaults, namespace: str | Non
     return start.encode() + text + b"</data>"
 
 
+def augmented_input(core: ServerCore, module: str, rpc: str) -> dict[str, str]:
+    """Input leaves other modules add to `module`'s `rpc` (RFC 7950 §7.17 augment), as
+    local name → namespace; empty when the module is not in the schema."""
+    if core.namespace_of(module) is None:
+        return {}
+    found: dict[str, str] = {}
+    for node in core.store.schema.ctx.get_module(module).children():
+        rpc_input = node.input() if isinstance(node, libyang.SRpc) and node.name() == rpc \
+            else None
+        for leaf in rpc_input.children() if rpc_input is not None else ():
+            owner = leaf.module().name()
+            namespace = core.namespace_of(owner)
+            if owner != module and namespace is not None:
+                found[leaf.name()] = namespace
+    return found
+
+
 class Operations:
     def __init__(self, core: ServerCore) -> None:
         self.core = core
         self.store = core.store
+        self._commit_notes = {name: ns for name, ns in
+                              augmented_input(core, "ietf-netconf", "commit").items()
+                              if name in COMMIT_NOTES}
         self.table: dict[tuple[str, str], Handler] = {
             (NC_NS, "get"): self.get,
             (NC_NS, "get-config"): self.get_config,
@@ -410,13 +435,19 @@ class Operations:
                 self._check_replace(access, target, lambda: self.store.view(source))
                 self.store.copy(target, source=source, session_id=session.session_id)
             else:
-                content = "".join(etree.tostring(c, encoding="unicode")
-                                  for c in children(source))
-                self._check_replace(access, target,
-                                    lambda: Forest.parse(self.store.schema, content, "xml"))
-                self.store.copy(target, content=content, fmt="xml",
-                                session_id=session.session_id)
+                self.replace(session, target, "".join(etree.tostring(c, encoding="unicode")
+                                                      for c in children(source)), "xml")
         return OK
+
+    def replace(self, session: SessionContext, target: Datastore, content: str, fmt: str
+                ) -> None:
+        """Replace a whole datastore with `content` for the session's user: the write
+        NACM checks on the diff (as copy-config, RFC 8341 §3.2.6), the change made by
+        the session (its locks apply, its user and host name the change)."""
+        with self.store.atomic():
+            self._check_replace(self.core.access(session.username), target,
+                                lambda: Forest.parse(self.store.schema, content, fmt))
+            self.store.copy(target, content=content, fmt=fmt, session_id=session.session_id)
 
     def delete_config(self, session: NetconfSession, op: etree._Element) -> bytes:
         params = Params(op, _nc("target"))
@@ -451,8 +482,11 @@ class Operations:
         return OK
 
     def commit(self, session: NetconfSession, op: etree._Element) -> bytes:
-        """RFC 6241 §8.3.4.1 and §8.4.5.1 (confirmed commit 1.1)."""
-        params = Params(op, _nc("confirmed", "confirm-timeout", "persist", "persist-id"))
+        """RFC 6241 §8.3.4.1 and §8.4.5.1 (confirmed commit 1.1), plus the label and
+        comment sdqn-controller adds to its input when the schema has that module."""
+        params = Params(op, {**_nc("confirmed", "confirm-timeout", "persist", "persist-id"),
+                             **self._commit_notes})
+        note = ChangeNote("commit", params.text("label") or "", params.text("comment") or "")
         timeout_text = params.text("confirm-timeout")
         timeout = 600
         if timeout_text is not None:
@@ -461,7 +495,7 @@ class Operations:
                                   "of seconds", ErrorTag.INVALID_VALUE)
             timeout = int(timeout_text)
         access = self.core.access(session.username)
-        with self.store.atomic():
+        with self.store.atomic(), self.store.sessions.noted(note):
             if self.store.candidate_dirty:
                 self._check_replace(access, Datastore.RUNNING,
                                     lambda: self.store.view(Datastore.CANDIDATE))

@@ -30,6 +30,7 @@ from controller.datastore.apply import JournalOp
 from controller.datastore.editnode import EditNode, Operation
 from controller.datastore.nmda import Datastore, EditResult, NmdaStore
 from controller.datastore.readers import datastore_diff
+from controller.datastore.sessions import ChangeNote
 from controller.datastore.tree import Forest
 from controller.errors import ErrorTag, ErrorType, NetconfError
 from controller.netconf.core import Limits, ServerCore, next_session_id
@@ -201,10 +202,12 @@ class DataAccess:
         self._guard(lambda a: a.check_changes(changes), username)
 
     def commit(self, username: str, *, confirmed: bool = False, confirm_timeout: int = 600,
-               persist: str | None = None, persist_id: str | None = None) -> list[JournalOp]:
-        """candidate → running (RFC 6241 §8.3.4.1), the diff checked against NACM."""
+               persist: str | None = None, persist_id: str | None = None,
+               note: ChangeNote | None = None) -> list[JournalOp]:
+        """candidate → running (RFC 6241 §8.3.4.1), the diff checked against NACM; the
+        change of running carries `note` (default: a commit without label)."""
         start = time.perf_counter()
-        with self.store.atomic():
+        with self.store.atomic(), self.store.sessions.noted(note or ChangeNote("commit")):
             if self.store.candidate_dirty:
                 self._check_replace(Datastore.RUNNING,
                                     lambda: self.store.view(Datastore.CANDIDATE), username)

@@ -14,7 +14,9 @@ from typing import Any
 from lxml import etree
 
 from controller.datastore.nmda import Datastore
+from controller.datastore.sessions import ChangeNote
 from controller.errors import ErrorTag, ErrorType, NetconfError, RpcError
+from controller.netconf.operations import COMMIT_NOTES, augmented_input
 from controller.restconf.access import DataAccess
 from controller.restconf.paths import invalid
 
@@ -44,6 +46,11 @@ class NetconfOperations:
 
     def __init__(self, access: DataAccess) -> None:
         self.access = access
+        core = access.core
+        # RFC 7951 §4: a member from another module's augment is named module:leaf.
+        self._commit_notes = {f"{core.module_of(ns)}:{name}": name for name, ns in
+                              augmented_input(core, NC, "commit").items()
+                              if name in COMMIT_NOTES}
 
     def table(self) -> dict[str, RpcHandler]:
         return {f"{NC}:commit": self.commit, f"{NC}:validate": self.validate,
@@ -51,9 +58,11 @@ class NetconfOperations:
                 f"{NC}:cancel-commit": self.cancel_commit}
 
     def commit(self, user: str, args: dict[str, Any]) -> None:
-        """RFC 6241 §8.3.4.1, §8.4.5.1."""
-        check_members(args, {"confirmed", "confirm-timeout", "persist", "persist-id"},
-                      "commit")
+        """RFC 6241 §8.3.4.1, §8.4.5.1, with sdqn-controller's label and comment."""
+        check_members(args, {"confirmed", "confirm-timeout", "persist", "persist-id",
+                             *self._commit_notes}, "commit")
+        notes = {self._commit_notes[k]: _text(args, k) or "" for k in args
+                 if k in self._commit_notes}
         confirmed = args.get("confirmed")
         if confirmed is not None and not _empty(confirmed):
             raise invalid("confirmed is an empty leaf: [null]")
@@ -61,7 +70,9 @@ class NetconfOperations:
         if isinstance(timeout, bool) or not str(timeout).isdigit() or int(timeout) < 1:
             raise invalid("confirm-timeout is a positive number of seconds")
         self.access.commit(user, confirmed=confirmed is not None, confirm_timeout=int(timeout),
-                           persist=_text(args, "persist"), persist_id=_text(args, "persist-id"))
+                           persist=_text(args, "persist"), persist_id=_text(args, "persist-id"),
+                           note=ChangeNote("commit", notes.get("label", ""),
+                                           notes.get("comment", "")))
 
     def cancel_commit(self, user: str, args: dict[str, Any]) -> None:
         check_members(args, {"persist-id"}, "cancel-commit")
@@ -93,22 +104,32 @@ def _text(args: Mapping[str, Any], name: str) -> str | None:
     return value
 
 
-def xml_input(root: etree._Element, namespace: str) -> dict[str, Any]:
-    """<input xmlns="module namespace">…</input> → members (leaf text, [null] if empty)."""
+def xml_input(root: etree._Element, namespace: str,
+              module_of: Callable[[str | None], str | None] = lambda _ns: None
+              ) -> dict[str, Any]:
+    """<input xmlns="module namespace">…</input> → members (leaf text, [null] if empty).
+    A child in another module's namespace (an augment) is named "module:name", as in
+    RFC 7951 §4; one of an unknown namespace keeps "{namespace}name" (then unknown)."""
     q = etree.QName(root)
     if q.localname != "input" or q.namespace != namespace:
         raise invalid(f"the XML body must be <input xmlns=\"{namespace}\">")
-    return _element_members(root)
+    return _element_members(root, module_of)
 
 
-def _element_members(el: etree._Element) -> dict[str, Any]:
+def _element_members(el: etree._Element, module_of: Callable[[str | None], str | None]
+                     ) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    parent = etree.QName(el).namespace
     for child in el:
         if not isinstance(child.tag, str):
             continue
-        name = etree.QName(child).localname
+        q = etree.QName(child)
+        name = q.localname
+        if q.namespace != parent:
+            module = module_of(q.namespace)
+            name = f"{module}:{name}" if module else f"{{{q.namespace}}}{name}"
         kids = [c for c in child if isinstance(c.tag, str)]
-        value: Any = _element_members(child) if kids else (child.text if child.text
-                                                           else [None])
+        value: Any = _element_members(child, module_of) if kids else (
+            child.text if child.text else [None])
         out[name] = value
     return out

@@ -497,7 +497,8 @@ class Restconf:
                     raise invalid(f"the input must be one {wrapper!r} object (RFC 8040 §3.6.1)")
                 args = doc[wrapper]
             else:
-                args = xml_input(bodies.parse_xml(req.body), self.namespace_of(module) or "")
+                args = xml_input(bodies.parse_xml(req.body), self.namespace_of(module) or "",
+                                 self.access.core.module_of)
         output = handler(req.username, args)
         if output is None:
             return Response(204)

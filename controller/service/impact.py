@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from controller.jsondiff import json_diff
+from controller.datastore.jsondiff import json_diff
 from controller.service.live_move import DEFAULT
 from qnum.plan import Assignment, Plan
 

@@ -13,9 +13,9 @@ import pytest
 from typer.testing import CliRunner
 
 from controller.cli import app
+from controller.datastore.history import CommitLog, RunningHistory
 from controller.datastore.nmda import NmdaStore
 from controller.grpc_api.auth import TokenAuth
-from controller.grpc_api.history import CommitLog, RunningHistory
 from controller.grpc_api.server import GrpcServer
 from controller.grpc_api.service import ControllerService
 from controller.restconf.access import DataAccess
@@ -45,10 +45,11 @@ def sdqn(access: DataAccess, hub: EventHub) -> Iterator[Any]:  # noqa: F811
         access.store.expander = expander
         access.store.reexpand()
     hub.start()
+    history = RunningHistory(access.store, CommitLog(None))
     service = ControllerService(access, hub=hub,
                                 auth=TokenAuth([GrpcToken(user=u, token=f"{u}-token")
                                                 for u in USERS]),
-                                history=RunningHistory(access.store, CommitLog(None)),
+                                history=history,
                                 expander=expander, solve_time_limit_s=2.0)
     grpc_server = GrpcServer(service, max_message_size=64 * 1024, max_workers=8)
     grpc_server.start()
@@ -61,6 +62,7 @@ def sdqn(access: DataAccess, hub: EventHub) -> Iterator[Any]:  # noqa: F811
 
     yield run
     grpc_server.stop(grace=0.1)
+    history.close()
 
 
 def test_json_output_of_every_command(sdqn: Any, store: NmdaStore,  # noqa: F811

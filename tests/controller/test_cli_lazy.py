@@ -20,13 +20,16 @@ from controller.lazy_commands import Lazy, LazyCommand, LazyGroup
 from controller.paths import REPO_ROOT
 
 COMMANDS = {
-    "": ["solve", "demo", "alarms", "commit", "rollback", "watch", "bench", "controller",
-         "sim", "request", "topology"],
-    "bench": ["datastore", "qnum", "netconf", "southbound", "sim", "restconf", "heal", "faults"],
+    "": ["solve", "demo", "alarms", "commit", "optimise", "rollback", "commits", "watch",
+         "bench",
+         "controller", "sim", "request", "topology"],
+    "bench": ["datastore", "qnum", "netconf", "southbound", "sim", "restconf", "heal", "change",
+              "faults"],
     "controller": ["run"],
     "sim": ["run", "fault"],
     "request": ["add", "modify", "withdraw", "list", "show"],
     "topology": ["show"],
+    "commits": ["list", "show", "diff", "rollback"],
 }
 HEAVY = ("ortools", "libyang", "networkx", "grpc")
 

@@ -13,7 +13,7 @@ import httpx
 from lxml import etree
 from ncclient.operations import RPCError
 
-from controller.jsondiff import json_diff
+from controller.datastore.jsondiff import json_diff
 from southbound.transport import connect
 from tests.controller.e2e import (
     CTL,

@@ -14,9 +14,9 @@ pytest.importorskip("grpc_reflection")
 
 import grpc
 
+from controller.datastore.history import CommitLog, RunningHistory
 from controller.datastore.schema import Schema
 from controller.grpc_api.auth import TokenAuth
-from controller.grpc_api.history import CommitLog, RunningHistory
 from controller.grpc_api.server import GrpcServer
 from controller.grpc_api.service import ControllerService
 from controller.grpc_api.stubs import load
@@ -63,6 +63,7 @@ def grpc_server(access: DataAccess, hub: EventHub) -> Iterator[GrpcServer]:  # n
     server.start()
     yield server
     server.stop(grace=0.1)
+    service.history.close()
 
 
 @pytest.fixture

@@ -19,8 +19,8 @@ from cryptography.x509.oid import NameOID
 
 from controller.app.grpc import credentials
 from controller.app.restconf import tls_context
+from controller.datastore.history import CommitLog, RunningHistory
 from controller.grpc_api.auth import TokenAuth
-from controller.grpc_api.history import CommitLog, RunningHistory
 from controller.grpc_api.server import GrpcServer
 from controller.grpc_api.service import ControllerService
 from controller.grpc_api.stubs import load
@@ -98,6 +98,7 @@ def test_grpc_mutual_tls_maps_the_certificate_to_a_user(
             assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
     finally:
         server.stop(grace=0.1)
+        service.history.close()
 
 
 def test_restconf_over_https(access: DataAccess, pki: tuple[Path, Issue]) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
+from controller.datastore.jsondiff import json_diff
 from controller.datastore.nmda import NmdaStore
 from controller.grpc_api.whatif import apply_hypothesis, configuration, what_if
-from controller.jsondiff import json_diff
 from controller.service.expansion import QnumExpander
 
 

@@ -1,6 +1,9 @@
-"""Leaf-level differences of two RFC 7951 JSON documents without their schema: what a
-dry-run, a commit's impact and the commit history show an operator as a configuration
-diff."""
+"""Leaf-level differences of two RFC 7951 JSON documents, without a schema.
+
+What-if shows how a device's configuration would change, the commit history what a
+change of running did; both compare plain documents (a device's rendered configuration
+has no schema loaded here, and a history record is text).
+"""
 
 from __future__ import annotations
 

@@ -1,0 +1,103 @@
+"""The commit history as the sdqn-controller rpcs define it, for every northbound.
+
+list-commits, show-commit, diff-commits and rollback-to mean the same over NETCONF,
+RESTCONF and gRPC; each northbound only translates their input and output (XML, RFC 7951
+JSON, protobuf). What a caller sees of running's content follows its NACM read access
+(RFC 8341 §3.4.5): both sides of a diff are pruned before they are compared, so a
+change of a node the user may not read is not shown, neither is its value. A rollback
+is a replacement of running that each northbound makes for its caller, with the write
+checks of a copy-config.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from controller.datastore.history import Record, RunningHistory
+from controller.datastore.jsondiff import json_diff
+from controller.datastore.sessions import ChangeNote
+from controller.datastore.tree import Forest
+from controller.netconf.core import ServerCore
+
+MODULE = "sdqn-controller"
+NAMESPACE = "urn:sdqn:sdqn-controller"
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 1000      # sdqn-controller list-commits limit range
+
+
+class CommitHistory:
+    def __init__(self, history: RunningHistory, core: ServerCore) -> None:
+        self.history = history
+        self.core = core
+
+    def list_commits(self, limit: int = DEFAULT_LIMIT) -> list[Record]:
+        """The newest `limit` records, newest first."""
+        return self.history.log.recent(max(1, min(limit, MAX_LIMIT)))
+
+    def show_commit(self, user: str, commit_id: str) -> tuple[Record, list[dict[str, Any]]]:
+        """A record and what it changed, as `user` may see it."""
+        record = self.history.log.require(commit_id)
+        return record, self.diff(user, record.before, record.after)
+
+    def diff_commits(self, user: str, from_id: str, to_id: str | None
+                     ) -> list[dict[str, Any]]:
+        """Running right after `from_id` → right after `to_id` (None: running now)."""
+        older = self.history.log.require(from_id)
+        newer = self.history.running() if to_id is None else \
+            self.history.log.require(to_id).after
+        return self.diff(user, older.after, newer)
+
+    def diff(self, user: str, old: str, new: str) -> list[dict[str, Any]]:
+        return json_diff(self._readable(user, old), self._readable(user, new))
+
+    def _readable(self, user: str, content: str) -> dict[str, Any]:
+        """`content` (running as RFC 7951 JSON) without what `user` may not read."""
+        access = self.core.access(user)
+        if access is None or access.unrestricted:
+            doc: dict[str, Any] = json.loads(content)
+            return doc
+        forest = Forest.parse(self.core.store.schema, content, "json", validate=False)
+        try:
+            access.prune_read(forest)
+            return forest.to_dict()
+        finally:
+            forest.free()
+
+    def rollback_to(self, commit_id: str, replace: Callable[[str], None], *,
+                    label: str = "", comment: str = "") -> Record | None:
+        """Running as it was right before `commit_id`, through `replace` (the caller's
+        NACM-checked replacement of running with RFC 7951 JSON). Returns the record of
+        the rollback, None when running already was that content. An unknown id raises
+        before anything is touched."""
+        note = ChangeNote("rollback", label or f"rollback to before {commit_id}", comment)
+        record = self.history.log.require(commit_id)
+        with self.history.recording(), self.core.store.sessions.noted(note):
+            if json.loads(self.history.running()) == json.loads(record.before):
+                return None     # a replacement would record a change that changes nothing
+            replace(record.before)
+            return self.history.last
+
+
+def record_members(record: Record) -> dict[str, Any]:
+    """A record as the members of sdqn-controller's commit-record grouping."""
+    members: dict[str, Any] = {"id": record.commit_id, "seq": str(record.seq),
+                               "label": record.label}
+    if record.comment:
+        members["comment"] = record.comment
+    members["user"] = record.user
+    if record.source_host:
+        members["source-host"] = record.source_host
+    members["timestamp"] = record.time
+    members["kind"] = record.kind
+    return members
+
+
+def change_members(change: dict[str, Any]) -> dict[str, Any]:
+    """A json_diff entry as sdqn-controller's change-list entry (values as JSON text)."""
+    members = {"operation": change["operation"], "path": change["path"]}
+    for name in ("value", "previous"):
+        if change[name] is not None:
+            members[name] = json.dumps(change[name])
+    return members
