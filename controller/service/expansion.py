@@ -49,6 +49,19 @@ log = structlog.get_logger(__name__)
 
 DEVICES_PATH = "/sdqn-controller:controller/devices"
 REPEATER = "sdqn-repeater:repeater"
+class Scope(Protocol):
+    """What a server-side change (a self-healing or revertive round) may alter:
+    `before_solve` may narrow the candidates, re-pin requests (it returns the problem,
+    the plan `keep` pins to and the kept requests) or refuse; `after_render` may restore
+    settings of devices it keeps or refuse the result. Refusing raises NetconfError,
+    which fails the transaction: nothing changes (controller/service/heal_scope.py)."""
+
+    def before_solve(self, problem: Problem, previous: Plan | None, keep: frozenset[str]
+                     ) -> tuple[Problem, Plan | None, frozenset[str]]: ...
+
+    def after_render(self, network: Network, plan: Plan, docs: dict[str, str]) -> None: ...
+
+
 class Render(Protocol):
     """Plan → every managed device's configuration (`render.render_devices`); `previous`
     is the committed configuration per device, whose numbering it keeps."""
@@ -90,6 +103,8 @@ class QnumExpander:
         self.adopted: list[Callable[[Expansion], None]] = []
         self.health = NetworkHealth()
         self.keep: frozenset[str] = frozenset()
+        #: set by the self-healer for one round, like `keep`
+        self.scope: Scope | None = None
         self.make_before_break = True
 
     # -- the Expander protocol (controller/datastore/pipeline.py, phase 2) -----------------
@@ -204,8 +219,11 @@ class QnumExpander:
                   if a.candidate is not None and a.request.name in self.keep}
         problem = Problem.build(usable, requests, previous=self.committed.problem,
                                 recompute=lost, retain=retain)
-        hints = [] if self.keep else list(all_baselines(problem).values())
-        plan = solve(problem, options, previous=previous, hints=hints, keep=self.keep)
+        solved, keep = problem, self.keep       # the next solve reuses the full `problem`
+        if self.scope is not None:
+            solved, previous, keep = self.scope.before_solve(problem, previous, keep)
+        hints = [] if keep else list(all_baselines(solved).values())
+        plan = solve(solved, options, previous=previous, hints=hints, keep=keep)
         solve_s = time.perf_counter() - start
         kinds = self._kinds(network)
         try:
@@ -215,6 +233,8 @@ class QnumExpander:
             raise _failed(f"the plan cannot be expressed as device configuration: {exc}"
                           ) from exc
         self._keep_watching(docs, health)
+        if self.scope is not None:
+            self.scope.after_render(network, plan, docs)
         pins = {node: doc for node, doc in _pins(running).items() if node in kinds}
         docs.update(pins)
         log.info("q-num expansion", status=plan.status.value, admitted=len(plan.admitted),
