@@ -168,6 +168,7 @@ class SelfHealer:
         self.revertive = RevertTracker()
         self._revert_timer: threading.Timer | None = None
         self._revert_due = False
+        self._commit_seen = False        # an operator commit since the last round
 
     # -- inputs --------------------------------------------------------------------------
     def on_notification(self, node: str, xml: str) -> None:
@@ -368,6 +369,7 @@ class SelfHealer:
         with self._lock:
             due = self._since is not None
             reverting, self._revert_due = self._revert_due, False
+            committed, self._commit_seen = self._commit_seen, False
         if due and not self._worker.wait(self.settle_s):  # let the other end's report arrive
             with self._lock:
                 since, trigger = self._since, self._trigger
@@ -379,11 +381,13 @@ class SelfHealer:
             except Exception as exc:  # keep healing on the next change
                 log.error("self-healing round failed", error=str(exc))
                 self._retry(since, trigger)
-        if reverting:
-            try:
+        try:
+            if reverting:
                 self.revert_now()
-            except Exception as exc:  # keep healing; the entries say what is left
-                log.error("revertive round failed", error=str(exc))
+            elif committed:
+                self._revertive_update()
+        except Exception as exc:  # keep healing; the entries say what is left
+            log.error("revertive round failed", error=str(exc))
         with self._lock:
             if self._since is None and not self._revert_due and not self._worker.pending:
                 self._idle.set()
@@ -531,6 +535,15 @@ class SelfHealer:
         with self._lock:
             self._revert_due = True
             self._idle.clear()
+        self._worker.trigger()
+
+    def on_commit(self) -> None:
+        """An operator committed running: revertive may have been turned off or its
+        hold-off changed, a waiting service withdrawn or placed back on its original
+        path. The worker brings the entries in line (not this thread, which holds the
+        store)."""
+        with self._lock:
+            self._commit_seen = True     # (not a healing round: idle stays as it is)
         self._worker.trigger()
 
     def revert_now(self) -> list[HealReport]:
