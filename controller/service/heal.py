@@ -17,10 +17,11 @@ the correlated root causes change, one worker thread:
 A short settle window (default 50 ms) lets the reports of one cut from both ends of the
 fibre arrive before the solve, so one cut causes one re-route. A repair re-expands too,
 keeping every live service where it is: only services that had been dropped come back.
-Every round is limited by a `HealScope` (controller/service/heal_scope.py): the services it
-places prefer candidates that leave shared APCs as they are, and it never loosens an APC
-a kept service relies on — so a device's part serving an unaffected service stays
-byte-identical.
+Every round is limited by a `HealScope` (controller/service/heal_scope.py): settings
+shared between services (generation entries, sources, APCs) that only unaffected services
+use afterwards keep their committed values, and the services it places prefer candidates
+that leave shared APCs as they are — so a device's part serving an unaffected service
+stays byte-identical.
 
 Revertive mode (sdqn-controller optimiser/revertive, off by default; see
 controller/service/revertive.py): the services a failure re-routed are remembered with
@@ -68,6 +69,7 @@ from controller.service.revertive import (
     HOLDING_OFF,
     RevertiveSettings,
     RevertTracker,
+    publish_revertive,
 )
 from qnum.io import Network
 from qnum.plan import Plan
@@ -75,7 +77,6 @@ from qnum.plan import Plan
 log = structlog.get_logger(__name__)
 
 OPTIMISER = "/sdqn-controller:controller/optimiser"
-REVERTIVE = f"{OPTIMISER}/revertive"
 DEFAULT_TRIGGERS = frozenset({"request-change", "link-failure", "threshold-crossing"})
 DEFAULT_FIDELITY_THRESHOLD = 0.9      # sdqn-controller optimiser/fidelity-alarm-threshold
 DEFAULT_QBER_THRESHOLD = 0.11         # sdqn-controller optimiser/qber-alarm-threshold
@@ -605,22 +606,7 @@ class SelfHealer:
         return self._finish(report)
 
     def _publish_revertive(self) -> None:
-        """optimiser/revertive/service in <operational>: what waits, when, and why."""
-        entries = self.revertive.entries()
-        if not entries:
-            self.store.delete_state(REVERTIVE)
-            return
-        now, wall = time.monotonic(), time.time()
-        items = []
-        for name, entry in entries.items():
-            item: dict[str, Any] = {"name": name, "original-path": list(entry.original.path),
-                                    "state": entry.state, "reason": entry.reason[:250]}
-            if entry.due is not None:
-                at = wall + max(0.0, entry.due - now)
-                item["revert-time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
-            items.append(item)
-        self.store.replace_state(REVERTIVE, json.dumps({"sdqn-controller:controller": {
-            "optimiser": {"revertive": {"service": items}}}}))
+        publish_revertive(self.store, self.revertive)
 
     def _finish(self, report: HealReport) -> HealReport:
         report.finished = time.monotonic()

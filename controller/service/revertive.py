@@ -15,13 +15,15 @@ network they were evaluated on) and runs the hold-off timer per service:
 
 A new failure on the original path sends a holding-off service back to waiting, so the
 hold-off starts again from zero after the next repair. The tracker only keeps time and
-state; the self-healer (controller/service/heal.py) runs the rounds and commits the moves.
+state (`publish_revertive` shows it in <operational>); the self-healer
+(controller/service/heal.py) runs the rounds and commits the moves.
 Time comes from an injected monotonic clock, so the timing rules are tested without
 sleeping.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Collection, Mapping
@@ -30,12 +32,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from controller.datastore.nmda import NmdaStore
 from controller.service.heal_scope import Original
 
 WAITING = "waiting-for-repair"
 HOLDING_OFF = "holding-off"
 NOT_REVERTIBLE = "not-revertible"
 DEFAULT_HOLD_OFF_S = 60.0                   # sdqn-controller revertive/hold-off-time
+REVERTIVE = "/sdqn-controller:controller/optimiser/revertive"
 
 
 class RevertiveSettings(BaseModel):
@@ -137,3 +141,23 @@ class RevertTracker:
     def clear(self) -> None:
         with self._lock:
             self._pending.clear()
+
+
+def publish_revertive(store: NmdaStore, tracker: RevertTracker) -> None:
+    """optimiser/revertive/service in <operational>: what waits, until when, and why
+    (revert-time is the monotonic due time on the wall clock)."""
+    entries = tracker.entries()
+    if not entries:
+        store.delete_state(REVERTIVE)
+        return
+    now, wall = tracker.clock(), time.time()
+    items = []
+    for name, entry in entries.items():
+        item: dict[str, Any] = {"name": name, "original-path": list(entry.original.path),
+                                "state": entry.state, "reason": entry.reason[:250]}
+        if entry.due is not None:
+            at = wall + max(0.0, entry.due - now)
+            item["revert-time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+        items.append(item)
+    store.replace_state(REVERTIVE, json.dumps({"sdqn-controller:controller": {
+        "optimiser": {"revertive": {"service": items}}}}))
