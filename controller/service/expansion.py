@@ -54,6 +54,20 @@ REPEATER = "sdqn-repeater:repeater"
 #: why a service changes path when a failure broke its old one
 FAILURE = "its old path is hit by a failure"
 
+
+class Scope(Protocol):
+    """What a server-side change (a self-healing or revertive round) may alter:
+    `before_solve` may narrow the candidates, re-pin requests (it returns the problem,
+    the plan `keep` pins to and the kept requests) or refuse; `after_render` may restore
+    settings of devices it keeps or refuse the result. Refusing raises NetconfError,
+    which fails the transaction: nothing changes (controller/service/heal_scope.py)."""
+
+    def before_solve(self, problem: Problem, previous: Plan | None, keep: frozenset[str]
+                     ) -> tuple[Problem, Plan | None, frozenset[str]]: ...
+
+    def after_render(self, network: Network, plan: Plan, docs: dict[str, str]) -> None: ...
+
+
 class Render(Protocol):
     """Plan → every managed device's configuration (`render.render_devices`); `previous`
     is the committed configuration per device, whose numbering it keeps."""
@@ -98,6 +112,8 @@ class QnumExpander:
         self.adopted: list[Callable[[Expansion], None]] = []
         self.health = NetworkHealth()
         self.keep: frozenset[str] = frozenset()
+        #: set by the self-healer for one round, like `keep`
+        self.scope: Scope | None = None
         self.make_before_break = True
         #: set (under the store lock) by the optimise rpc around its re-expansion
         self.reoptimise = False
@@ -131,6 +147,12 @@ class QnumExpander:
                 expansion.changes.append(DeviceChange(node_id=node, config_xml=xml[node]))
         return Expanded(derived=True, detail=expansion)
 
+    @property
+    def _server_round(self) -> bool:
+        """A self-healing or revertive round: the healer, not the live-move policy,
+        decides what stays (`keep`, `scope`)."""
+        return bool(self.keep) or self.scope is not None
+
     def preview(self, running: Mapping[str, Any], *, reoptimise: bool = False) -> Expansion:
         """The expansion a commit of `running` (or the optimise rpc) would make, with its
         impact, changing nothing: the dry-run. Call under the store's lock, as a commit
@@ -155,7 +177,7 @@ class QnumExpander:
                     raise _failed(f"configuration rendered for {node} is invalid: {exc}"
                                   ) from exc
             self._bridge(expansion, xml)
-            refused = [] if self.keep else self._refused_moves(expansion, policy)
+            refused = [] if self._server_round else self._refused_moves(expansion, policy)
             if not refused:
                 break
             retry = {name for name, _why in refused if name in expansion.movable}
@@ -276,7 +298,7 @@ class QnumExpander:
         health = self.health
         usable = health.apply(network)
         previous = self.committed.plan
-        if self.keep:           # self-healing decided what stays
+        if self._server_round:  # self-healing (or a revertive round) decided what stays
             keep, protected, movable = self.keep, frozenset[str](), frozenset[str]()
         else:                   # the live-move policy decides
             policy = live_move.policies(running)
@@ -294,13 +316,17 @@ class QnumExpander:
                   if a.candidate is not None and a.request.name in keep}
         problem = Problem.build(usable, requests, previous=self.committed.problem,
                                 recompute=lost, retain=retain)
-        hints = [] if keep else list(all_baselines(problem).values())
-        plan = solve(problem, options, previous=previous, hints=hints, keep=keep,
-                     protected=protected, strict_keep=not self.keep)
-        if plan.status is SolveStatus.INFEASIBLE and not self.keep and previous is not None:
+        solved = problem                       # the next solve reuses the full `problem`
+        if self.scope is not None:
+            solved, previous, keep = self.scope.before_solve(problem, previous, keep)
+        hints = [] if keep else list(all_baselines(solved).values())
+        plan = solve(solved, options, previous=previous, hints=hints, keep=keep,
+                     protected=protected, strict_keep=not self._server_round)
+        if plan.status is SolveStatus.INFEASIBLE and not self._server_round \
+                and previous is not None:
             kept = Plan.from_assignments("kept", [a for a in previous.assignments.values()
                                                   if a.request.name in keep])
-            why = violations(problem, project(problem, kept)) or ["capacities shrank"]
+            why = violations(solved, project(solved, kept)) or ["capacities shrank"]
             raise _failed("the change leaves no room for the live services it must keep "
                           f"where they are: {'; '.join(why)}")
         solve_s = time.perf_counter() - start
@@ -312,6 +338,8 @@ class QnumExpander:
             raise _failed(f"the plan cannot be expressed as device configuration: {exc}"
                           ) from exc
         self._keep_watching(docs, health)
+        if self.scope is not None:
+            self.scope.after_render(network, plan, docs)
         pins = {node: doc for node, doc in _pins(running).items() if node in kinds}
         docs.update(pins)
         log.info("q-num expansion", status=plan.status.value, admitted=len(plan.admitted),

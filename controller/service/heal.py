@@ -17,6 +17,18 @@ the correlated root causes change, one worker thread:
 A short settle window (default 50 ms) lets the reports of one cut from both ends of the
 fibre arrive before the solve, so one cut causes one re-route. A repair re-expands too,
 keeping every live service where it is: only services that had been dropped come back.
+Every round is limited by a `HealScope` (controller/service/heal_scope.py): settings
+shared between services (generation entries, sources, APCs) that only unaffected services
+use afterwards keep their committed values, and the services it places prefer candidates
+that leave shared APCs as they are — so a device's part serving an unaffected service
+stays byte-identical.
+
+Revertive mode (sdqn-controller optimiser/revertive, off by default; see
+controller/service/revertive.py): the services a failure re-routed are remembered with
+their original candidate; once that path has been repaired for the hold-off time, a
+revertive round moves each back — every other service kept, the service pinned to its
+original candidate and share, pushed by the normal commit (so make-before-break bridges
+the move) — or records why it cannot.
 """
 
 from __future__ import annotations
@@ -51,7 +63,14 @@ from controller.service.faults import (
     link_states,
     parse_link_failure,
 )
+from controller.service.heal_scope import HealScope, Original
 from controller.service.health import NetworkHealth
+from controller.service.revertive import (
+    HOLDING_OFF,
+    RevertiveSettings,
+    RevertTracker,
+    publish_revertive,
+)
 from qnum.io import Network
 from qnum.plan import Plan
 
@@ -78,6 +97,10 @@ class HealReport:
     dropped: list[str] = field(default_factory=list)
     restored: list[str] = field(default_factory=list)
     touched_unaffected: list[str] = field(default_factory=list)   # moved (target: none)
+    #: 'service on device': an unaffected service whose part of a device changed anyway
+    touched_parts: list[str] = field(default_factory=list)
+    reverted: list[str] = field(default_factory=list)    # back on their original path
+    not_reverted: list[str] = field(default_factory=list)   # revert refused (see error)
     preempted: list[str] = field(default_factory=list)   # dropped for a higher priority
     pushed: list[str] = field(default_factory=list)
     degraded: list[str] = field(default_factory=list)   # links planned at measured fidelity
@@ -98,6 +121,11 @@ def _choice(plan: Plan | None, name: str) -> tuple[Any, float] | None:
     if a is None or not a.admitted or a.candidate is None:
         return None
     return a.candidate.key, round(a.share, 9)
+
+
+def _original(original: Original) -> tuple[Any, float] | None:
+    a = original.assignment
+    return (a.candidate.key, round(a.share, 9)) if a.candidate is not None else None
 
 
 class SelfHealer:
@@ -137,6 +165,11 @@ class SelfHealer:
         #: (a polarisation drift, an APC out of spec); wired by the service manager
         self.explaining: Callable[[Sequence[str]], Sequence[str]] = lambda _links: ()
         self._explained: set[AlarmKey] = set()     # threshold crossings a root explains
+        #: revertive mode: re-routed services, their original paths and hold-off timers
+        self.revertive = RevertTracker()
+        self._revert_timer: threading.Timer | None = None
+        self._revert_due = False
+        self._commit_seen = False        # an operator commit since the last round
 
     # -- inputs --------------------------------------------------------------------------
     def on_notification(self, node: str, xml: str) -> None:
@@ -303,6 +336,10 @@ class SelfHealer:
         self._worker.start()
 
     def stop(self) -> None:
+        with self._lock:
+            timer, self._revert_timer = self._revert_timer, None
+        if timer is not None:
+            timer.cancel()
         self._worker.stop()
 
     def wait_idle(self, timeout: float) -> bool:
@@ -326,11 +363,14 @@ class SelfHealer:
         self._worker.trigger()
 
     def _round(self) -> None:
-        """The worker's round, after a change. Changes that arrive during the settle
-        window join this round (the ones after it wake the next); a round woken by such a
-        joined change finds nothing left to do."""
+        """The worker's round, after a change or a hold-off's end. Changes that arrive
+        during the settle window join this round (the ones after it wake the next); a
+        round woken by such a joined change finds nothing left to do. A revert runs after
+        the healing, which may have stopped its hold-off."""
         with self._lock:
             due = self._since is not None
+            reverting, self._revert_due = self._revert_due, False
+            committed, self._commit_seen = self._commit_seen, False
         if due and not self._worker.wait(self.settle_s):  # let the other end's report arrive
             with self._lock:
                 since, trigger = self._since, self._trigger
@@ -342,8 +382,15 @@ class SelfHealer:
             except Exception as exc:  # keep healing on the next change
                 log.error("self-healing round failed", error=str(exc))
                 self._retry(since, trigger)
+        try:
+            if reverting:
+                self.revert_now()
+            elif committed:
+                self._revertive_update()
+        except Exception as exc:  # keep healing; the entries say what is left
+            log.error("revertive round failed", error=str(exc))
         with self._lock:
-            if self._since is None and not self._worker.pending:
+            if self._since is None and not self._revert_due and not self._worker.pending:
                 self._idle.set()
 
     def _retry(self, since: float | None, trigger: str) -> None:
@@ -395,8 +442,10 @@ class SelfHealer:
             exp.health = new   # alarms only; the next commit plans around the failure
             self._sync_root_alarms(roots)
             self._derive(report, before, before)
+            self._revertive_update()
             return self._finish(report)
-        exp.health, exp.keep = new, keep
+        scope = HealScope(committed=dict(exp.committed.docs))
+        exp.health, exp.keep, exp.scope = new, keep, scope
         try:
             with self.store.sessions.server_change(f"self-healing after {trigger}"):
                 self.store.reexpand()
@@ -409,10 +458,12 @@ class SelfHealer:
                     AlarmKey(self._network_resource(), "sdqn-alarms:commit-failed", "heal"),
                     Severity.MAJOR, f"re-route after {trigger} refused: {report.error}")
             self._sync_root_alarms(roots)
+            self._revertive_update()
             return self._finish(report)
         finally:
-            exp.keep = frozenset()
+            exp.keep, exp.scope = frozenset(), None
         after = exp.committed.plan
+        report.touched_parts = list(scope.touched)
         if self.alarms is not None:
             self.alarms.clear_alarm(
                 AlarmKey(self._network_resource(), "sdqn-alarms:commit-failed", "heal"))
@@ -429,7 +480,133 @@ class SelfHealer:
                                  if a.request.name not in admitted)
         self._sync_root_alarms(roots)
         self._derive(report, before, after)
+        if self.revertive_settings().enabled:
+            for name in report.rerouted:
+                self.revertive.remember(name, Original(before.assignments[name], network))
+        self._revertive_update()
         return self._finish(report)
+
+    # -- revertive mode ------------------------------------------------------------------
+    def revertive_settings(self) -> RevertiveSettings:
+        return RevertiveSettings.from_optimiser(self._optimiser())
+
+    def _revertive_update(self) -> None:
+        """The failures or the plan changed: forget services withdrawn or back on their
+        original path, stop or start hold-offs, re-arm the timer, publish."""
+        settings = self.revertive_settings()
+        plan = self.expander.committed.plan
+        if not settings.enabled or plan is None:
+            self.revertive.clear()
+        else:
+            self.revertive.retain([
+                name for name, entry in self.revertive.entries().items()
+                if name in plan.assignments and _choice(plan, name) != _original(entry.original)])
+            self.revertive.update(self._breaks, settings.hold_off_s)
+        self._arm_revert_timer()
+        self._publish_revertive()
+
+    def _breaks(self, original: Original) -> str | None:
+        """The failures (and degraded fibres) on an original path, None when it is whole."""
+        cand = original.assignment.candidate
+        exp = self.expander
+        network = exp.committed.network
+        if cand is None or network is None:
+            return None
+        bad = exp.health.unusable_links(network) | set(exp.health.link_fidelity)
+        hit = [lk for lk in cand.route.links if lk in bad] + \
+            [n for n in cand.route.nodes if n in exp.health.failed_nodes]
+        return ", ".join(hit) if hit else None
+
+    def _arm_revert_timer(self) -> None:
+        """One timer, for the earliest hold-off end: it wakes the worker (threading.Timer,
+        as the store's confirmed-commit timeout; rounds stay on the worker thread)."""
+        wait = self.revertive.next_due()
+        with self._lock:
+            old, self._revert_timer = self._revert_timer, None
+            if wait is not None:
+                timer = threading.Timer(wait, self._hold_off_ended)
+                timer.daemon = True
+                timer.name = "revertive-hold-off"
+                self._revert_timer = timer
+                timer.start()
+        if old is not None:
+            old.cancel()
+
+    def _hold_off_ended(self) -> None:
+        with self._lock:
+            self._revert_due = True
+            self._idle.clear()
+        self._worker.trigger()
+
+    def on_commit(self) -> None:
+        """An operator committed running: revertive may have been turned off or its
+        hold-off changed, a waiting service withdrawn or placed back on its original
+        path. The worker brings the entries in line (not this thread, which holds the
+        store)."""
+        with self._lock:
+            self._commit_seen = True     # (not a healing round: idle stays as it is)
+        self._worker.trigger()
+
+    def revert_now(self) -> list[HealReport]:
+        """Move back every service whose hold-off has ended, one commit each (so a refusal
+        names its service and the others still go)."""
+        reports: list[HealReport] = []
+        if self.revertive_settings().enabled:
+            for name in self.revertive.due():
+                entry = self.revertive.get(name)
+                if entry is not None and entry.state == HOLDING_OFF:
+                    report = self._revert(name, entry.original)
+                    if report is not None:
+                        reports.append(report)
+        self._revertive_update()
+        return reports
+
+    def _revert(self, name: str, original: Original) -> HealReport | None:
+        exp = self.expander
+        before = exp.committed.plan
+        if before is None or name not in before.assignments:
+            self.revertive.forget(name)
+            return None
+        if _choice(before, name) == _original(original):
+            self.revertive.forget(name)            # already back (a re-optimisation)
+            return None
+        report = HealReport(trigger=f"revertive hold-off expired for {name}",
+                            started=time.monotonic(), roots=self.correlator.roots(),
+                            affected=[name])
+        keep = frozenset(before.assignments) - {name}
+        scope = HealScope(committed=dict(exp.committed.docs), revert={name: original})
+        exp.keep, exp.scope = keep, scope
+        path = " → ".join(original.path)
+        try:
+            with self.store.sessions.server_change(
+                    f"revertive: {name} back to {path} after hold-off"):
+                self.store.reexpand()
+        except NetconfError as exc:
+            report.error = "; ".join(e.message or "" for e in exc.errors)
+            report.not_reverted = [name]
+            self.revertive.refuse(name, f"stays on its current path: {report.error}")
+            log.warning("revertive: service stays on its current path", service=name,
+                        original_path=path, reason=report.error)
+            return self._finish(report)
+        finally:
+            exp.keep, exp.scope = frozenset(), None
+        committed = exp.committed
+        after = committed.plan
+        report.pushed = self.pushed()
+        report.solve_s = committed.solve_s
+        report.push_s = self.push_seconds() if report.pushed else 0.0
+        report.touched_unaffected = sorted(
+            n for n in keep if _choice(before, n) != _choice(after, n))
+        if _choice(after, name) == _original(original):
+            report.reverted = [name]
+            self.revertive.forget(name)
+            log.info("reverted to original path after hold-off", service=name, path=path,
+                     make_before_break=name in committed.moving and bool(committed.bridges),
+                     bridged=sorted(committed.bridges))
+        return self._finish(report)
+
+    def _publish_revertive(self) -> None:
+        publish_revertive(self.store, self.revertive)
 
     def _finish(self, report: HealReport) -> HealReport:
         report.finished = time.monotonic()
@@ -439,8 +616,9 @@ class SelfHealer:
                  failed_links=sorted(report.roots.failed_links),
                  failed_nodes=sorted(report.roots.failed_nodes), affected=report.affected,
                  rerouted=report.rerouted, dropped=report.dropped, restored=report.restored,
-                 preempted=report.preempted,
-                 touched_unaffected=report.touched_unaffected, error=report.error)
+                 preempted=report.preempted, reverted=report.reverted,
+                 touched_unaffected=report.touched_unaffected,
+                 touched_parts=report.touched_parts, error=report.error)
         return report
 
     def _enabled(self, trigger: str) -> bool:

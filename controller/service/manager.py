@@ -431,6 +431,7 @@ class ServiceManager:
             self.events.refresh()
         elif ds is Datastore.RUNNING and session != SYSTEM_SESSION:
             self.alarms.clear_alarm(REVERTED, "running committed again")
+            self.healer.on_commit()
 
     def _on_adopted(self, committed: Expansion) -> None:
         """A commit of running succeeded (pipeline phase 7): service states follow the
