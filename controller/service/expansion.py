@@ -30,7 +30,15 @@ from controller.datastore.apply import JournalOp, replay
 from controller.datastore.nmda import Datastore, Expanded, NmdaStore, Transaction
 from controller.errors import ErrorTag, NetconfError, RpcError
 from controller.service.health import NetworkHealth
-from controller.service.mbb import bridge_documents, moving_services
+from controller.service.mbb import (
+    DEFAULT_PUSH_ESTIMATE_S,
+    Move,
+    hard_switch,
+    log_moves,
+    moving_services,
+    plan_bridges,
+    planned_rates,
+)
 from qnum.baselines import all_baselines
 from qnum.io import (
     InputError,
@@ -74,6 +82,9 @@ class Expansion:
     problem: Problem | None = None          # its candidates are reused by the next solve
     moving: list[str] = field(default_factory=list)      # live services changing path
     bridges: dict[str, str] = field(default_factory=dict)  # node → make-before-break doc
+    #: per moving service: make-before-break or hard switch, and why (controller/service/
+    #: mbb.py `plan_bridges`); what a dry run reports is what the commit does
+    moves: dict[str, Move] = field(default_factory=dict)
 
 
 class QnumExpander:
@@ -91,6 +102,8 @@ class QnumExpander:
         self.health = NetworkHealth()
         self.keep: frozenset[str] = frozenset()
         self.make_before_break = True
+        #: seconds a push takes, for the interruption a hard switch is expected to cause
+        self.push_estimate_s = DEFAULT_PUSH_ESTIMATE_S
 
     # -- the Expander protocol (controller/datastore/pipeline.py, phase 2) -----------------
     def expand(self, txn: Transaction, running_ops: Sequence[JournalOp]) -> Expanded:
@@ -125,29 +138,39 @@ class QnumExpander:
         return Expanded(derived=True, detail=expansion)
 
     def _bridge(self, expansion: Expansion, xml: dict[str, str]) -> None:
-        """Make-before-break documents for the live services this expansion moves
-        (controller/service/mbb.py); `xml` then holds what the first push sends."""
+        """Make-before-break documents for the live services this expansion moves, decided
+        per service (controller/service/mbb.py); `xml` then holds what the first push
+        sends."""
         network = expansion.network
-        if not self.make_before_break or network is None:
+        if network is None:
             return
         unusable = expansion.health.unusable_links(network)
         failed = expansion.health.failed_nodes
         expansion.moving = moving_services(
             self.committed.plan, expansion.plan,
             lambda links, nodes: bool(set(links) & unusable or set(nodes) & failed))
-        bridges = {node: doc for node, doc in bridge_documents(
-            expansion.docs, self.committed.docs, expansion.moving).items()
-            if node not in expansion.pinned}
-        try:
-            bridge_xml = {node: self._xml(json.loads(doc)) for node, doc in bridges.items()}
-        except (ValueError, NetconfError) as exc:
-            log.warning("make-before-break not possible: switching directly",
-                        moving=expansion.moving, reason=str(exc))
+        if not expansion.moving:
             return
-        expansion.bridges = bridges
-        xml.update(bridge_xml)
-        if bridges:
-            log.info("make-before-break", moving=expansion.moving, bridged=sorted(bridges))
+        rates = planned_rates(expansion.plan)
+        if not self.make_before_break:
+            expansion.moves = {s: hard_switch(s, None, "make-before-break is switched off",
+                                              rates.get(s), self.push_estimate_s)
+                               for s in expansion.moving}
+            log_moves(expansion.moves)
+            return
+        converted: dict[str, str] = {}
+
+        def validate(doc: str) -> None:   # parsing with the device's schema validates it
+            converted[doc] = self._xml(json.loads(doc))
+
+        unpinned = {node: doc for node, doc in expansion.docs.items()
+                    if node not in expansion.pinned}
+        decided = plan_bridges(unpinned, self.committed.docs, expansion.moving, validate,
+                               rates=rates, push_estimate_s=self.push_estimate_s)
+        expansion.moves = decided.moves
+        expansion.bridges = decided.bridges
+        xml.update({node: converted[doc] for node, doc in decided.bridges.items()})
+        log_moves(expansion.moves)
 
     def adopt(self, expanded: Expanded) -> None:
         """Phase 7: the transaction committed, its expansion becomes the reference."""
