@@ -224,3 +224,30 @@ def test_without_a_spare_add_drop_port_the_move_is_a_reported_hard_switch(
     assert DQC not in {f["flow-id"] for f in running(net, "r2", "sdqn-repeater:repeater")
                        .get("flow", [])}
     assert len(manager.releases) == released
+
+
+@pytest.fixture(scope="module")
+def lone_world() -> Iterator[World]:
+    with metro_world(services=lambda rs: [r for r in rs if r["name"] in (
+            DQC, "teleport-bob-charlie")]) as w:
+        yield started(w)
+
+
+def test_a_release_that_waits_in_vain_says_so(lone_world: World) -> None:
+    """The new path does not settle (simulated time stands still): after the bounded wait
+    the old path is released all the same, and the release and the log say it timed out."""
+    store, manager, _net, _clock = lone_world
+    assert path(store, DQC) == VIA_R2
+    released = len(manager.releases)
+    manager.mbb_timeout_s = 0.0
+    with capture_logs() as logs:
+        degrade(lone_world, "0.800000")
+        assert manager.expander.committed.moves[DQC].make_before_break
+        deadline = time.monotonic() + 30
+        while len(manager.releases) == released and time.monotonic() < deadline:
+            time.sleep(0.2)
+    release = manager.releases[-1]
+    assert release.timed_out is True and release.unstable and release.ok is True
+    assert [e["unstable"] for e in logs if e["event"].startswith(
+        "make-before-break: new paths not stable")] == [list(release.unstable)]
+    assert manager.bridging == {}
