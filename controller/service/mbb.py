@@ -255,13 +255,18 @@ def _merge_qroadm(node: str, new: Json, old: Json, moving: set[str]) -> bool:
             if o_channel != channel or (o_src != src and o_dst != dst):
                 continue
             how = (f"entering {_end_text(src)} leaves by {_end_text(dst)} for the old path "
-                   f"of {service} and by {_end_text(o_dst)} for {other['name']}"
+                   f"of {service} and by {_end_text(o_dst)} for cross-connect {other['name']}"
                    if o_src == src else
                    f"leaving by {_end_text(dst)} comes from {_end_text(src)} for the old "
-                   f"path of {service} and from {_end_text(o_src)} for {other['name']}")
-            raise NoBridge(node, f"channel {channel} {how} of the new configuration; a "
-                                 "channel crosses a port by one cross-connect only and no "
-                                 "spare port or channel is left")
+                   f"path of {service} and from {_end_text(o_src)} for cross-connect "
+                   f"{other['name']}")
+            shared = src if o_src == src else dst
+            why = ("no spare add/drop port is left" if shared[0] == "add-drop-port" else
+                   "a line degree is its fibre's, whose timing channel follows every "
+                   "quantum channel through the same ports")
+            raise NoBridge(node, f"channel {channel} {how} of the new configuration; one "
+                                 f"channel crosses a port by one cross-connect only, and "
+                                 f"{why}")
     for xc in keep:
         bridged = dict(xc, name=names[str(xc["name"])])
         if "timing-companion" in xc:

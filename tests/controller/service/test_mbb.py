@@ -22,9 +22,10 @@ from controller.service.mbb import (
     planned_rates,
 )
 from controller.service.render import device_config_xml, render_devices
-from qnum.io import Network, parse_requests, parse_topology
+from qnum.io import AppClass, Network, Request, parse_requests, parse_topology
 from qnum.plan import Assignment, Plan, Problem
 from southbound.kinds import DEVICE_KINDS
+from tests.controller.service.test_render import network_from
 
 TOPOLOGY = json.loads((CONFIG_DIR / "topologies" / "metro.json").read_text())
 SERVICES = json.loads((CONFIG_DIR / "services" / "demo.json").read_text())
@@ -203,6 +204,30 @@ def test_each_moving_service_is_decided_on_its_own() -> None:
     assert {p: attachments(bridge)[p] for p in ports} == {
         p: attachments(new["qr1"])[p] for p in ports} != {
         p: attachments(old["qr1"]).get(p) for p in ports}
+
+
+def test_a_line_degree_both_paths_leave_by_is_a_hard_switch() -> None:
+    """a's photons reach qb over the qa–qb fibre on a's one wavelength, old path and new:
+    qb cannot send that channel from the degree both to r1 and to r2 (nor its timing
+    channel), whatever add/drop ports are spare."""
+    nodes = [("a", "end-node"), ("b", "end-node"), ("r1", "repeater"), ("r2", "repeater"),
+             ("qa", "q-roadm"), ("qb", "q-roadm")]
+    fibres = [(x, y, "1550.12") for x, y in (("a", "qa"), ("qa", "qb"), ("qb", "r1"),
+                                            ("qb", "r2"), ("r1", "b"), ("r2", "b"))]
+    net = network_from(nodes, fibres)
+    problem = Problem.build(net, [Request("ab", "a", "b", AppClass.QKD, 0.8, 10.0)])
+
+    def on(route: tuple[str, ...]) -> Plan:
+        cand = min((c for c in problem.options("ab") if tuple(c.route.nodes) == route),
+                   key=lambda c: c.min_share)
+        return Plan.from_assignments("x", [Assignment(problem.candidates["ab"].request,
+                                                      cand, cand.min_share)])
+
+    old = render(net, on(("a", "qa", "qb", "r1", "b")))
+    new = render(net, on(("a", "qa", "qb", "r2", "b")), previous=old)
+    moved = plan_moves(new, old, ["ab"], validate)["ab"]
+    assert moved.kind is MoveKind.HARD_SWITCH and moved.device in ("qa", "qb"), moved
+    assert "line degree" in moved.reason, moved.reason
 
 
 # -- end nodes, on documents written out --------------------------------------------------
