@@ -31,8 +31,17 @@ from controller.datastore.nmda import Datastore, Expanded, NmdaStore, Transactio
 from controller.errors import ErrorTag, NetconfError, RpcError
 from controller.service import live_move
 from controller.service.health import NetworkHealth
-from controller.service.impact import HARD, MBB, Impact, MoveDecision, impact
-from controller.service.mbb import bridge_documents, moving_services
+from controller.service.impact import Impact, impact
+from controller.service.mbb import (
+    DEFAULT_PUSH_ESTIMATE_S,
+    Move,
+    MoveKind,
+    hard_switch,
+    log_moves,
+    moving_services,
+    plan_bridges,
+    planned_rates,
+)
 from qnum.baselines import all_baselines
 from qnum.io import (
     InputError,
@@ -93,9 +102,12 @@ class Expansion:
     problem: Problem | None = None          # its candidates are reused by the next solve
     moving: list[str] = field(default_factory=list)      # live services changing path
     bridges: dict[str, str] = field(default_factory=dict)  # node → make-before-break doc
-    moves: dict[str, MoveDecision] = field(default_factory=dict)  # service → how it moves
+    #: per moving service: make-before-break or hard switch, and why (controller/service/
+    #: mbb.py `plan_bridges`); what a dry run reports is what the commit does
+    moves: dict[str, Move] = field(default_factory=dict)
     movable: frozenset[str] = frozenset()   # live services this change was allowed to move
     impact: Impact | None = None            # what it does, against the committed expansion
+    push_estimate_s: float = DEFAULT_PUSH_ESTIMATE_S   # what its hard switches assumed
 
 
 class QnumExpander:
@@ -119,8 +131,9 @@ class QnumExpander:
         self.reoptimise = False
         #: nodes the plan must not use and why (locked, unreachable), from running
         self.excluded: Callable[[Mapping[str, Any]], dict[str, str]] = lambda _running: {}
-        #: seconds a device push takes (the last push's duration, when known)
-        self.push_estimate_s: Callable[[], float] = lambda: 1.0
+        #: seconds a push takes, for the interruption a hard switch is expected to cause
+        #: (the service manager gives the last push's duration)
+        self.push_estimate_s: Callable[[], float] = lambda: DEFAULT_PUSH_ESTIMATE_S
 
     # -- the Expander protocol (controller/datastore/pipeline.py, phase 2) -----------------
     def expand(self, txn: Transaction, running_ops: Sequence[JournalOp]) -> Expanded:
@@ -189,7 +202,7 @@ class QnumExpander:
                           "make-before-break-only service")
         expansion.impact = impact(
             self.committed.plan, self.committed.docs, expansion.plan, expansion.docs,
-            moves=expansion.moves, policy=policy, push_s=self.push_estimate_s())
+            moves=expansion.moves, policy=policy)
         return expansion, xml
 
     def _refused_moves(self, expansion: Expansion, policy: Mapping[str, str]
@@ -203,51 +216,52 @@ class QnumExpander:
                 out.append((name, f"pinned service {name} would move to another path; "
                                   "set its live-move to make-before-break-only or free to "
                                   "allow it"))
-            elif kind == live_move.MBB_ONLY and move.switch == HARD and move.reason != FAILURE:
+            elif kind == live_move.MBB_ONLY and move.kind is MoveKind.HARD_SWITCH \
+                    and move.reason != FAILURE:
                 out.append((name, f"make-before-break-only service {name} would be "
                                   f"hard-switched: {move.reason}"))
         return out
 
     def _bridge(self, expansion: Expansion, xml: dict[str, str]) -> None:
-        """Make-before-break documents for the live services this expansion moves
-        (controller/service/mbb.py); `xml` then holds what the first push sends, and
-        `expansion.moves` how each moving service switches."""
+        """Make-before-break documents for the live services this expansion moves, decided
+        per service (controller/service/mbb.py); `xml` then holds what the first push
+        sends, and `expansion.moves` how each moving service switches (a service whose old
+        path a failure broke: a hard switch by necessity)."""
         network = expansion.network
         if network is None:
             return
         unusable = expansion.health.unusable_links(network)
         failed = expansion.health.failed_nodes
+        push_s = expansion.push_estimate_s = self.push_estimate_s()
+        rates = planned_rates(expansion.plan)
 
         def broken(links: tuple[str, ...], nodes: tuple[str, ...]) -> bool:
             return bool(set(links) & unusable or set(nodes) & failed)
 
-        expansion.moves = {name: MoveDecision(HARD, FAILURE) for name in
-                           _rerouted(self.committed.plan, expansion.plan, broken)}
+        expansion.moves = {name: hard_switch(name, None, FAILURE, rates.get(name), push_s)
+                           for name in _rerouted(self.committed.plan, expansion.plan, broken)}
         expansion.moving = moving_services(self.committed.plan, expansion.plan, broken)
         if not expansion.moving:
             return
         if not self.make_before_break:
-            expansion.moves.update({name: MoveDecision(HARD, "make-before-break is off")
-                                    for name in expansion.moving})
+            expansion.moves.update({
+                s: hard_switch(s, None, "make-before-break is switched off", rates.get(s),
+                               push_s) for s in expansion.moving})
+            log_moves(expansion.moves)
             return
-        bridges = {node: doc for node, doc in bridge_documents(
-            expansion.docs, self.committed.docs, expansion.moving).items()
-            if node not in expansion.pinned}
-        try:
-            bridge_xml = {node: self._xml(json.loads(doc)) for node, doc in bridges.items()}
-        except (ValueError, NetconfError) as exc:
-            log.warning("make-before-break not possible: switching directly",
-                        moving=expansion.moving, reason=str(exc))
-            expansion.moves.update({name: MoveDecision(HARD, f"no bridge fits: {exc}")
-                                    for name in expansion.moving})
-            return
-        expansion.moves.update({name: MoveDecision(MBB, "old path kept until the new one "
-                                                        "is stable")
-                                for name in expansion.moving})
-        expansion.bridges = bridges
-        xml.update(bridge_xml)
-        if bridges:
-            log.info("make-before-break", moving=expansion.moving, bridged=sorted(bridges))
+        converted: dict[str, str] = {}
+
+        def validate(doc: str) -> None:   # parsing with the device's schema validates it
+            converted[doc] = self._xml(json.loads(doc))
+
+        unpinned = {node: doc for node, doc in expansion.docs.items()
+                    if node not in expansion.pinned}
+        decided = plan_bridges(unpinned, self.committed.docs, expansion.moving, validate,
+                               rates=rates, push_estimate_s=push_s)
+        expansion.moves.update(decided.moves)
+        expansion.bridges = decided.bridges
+        xml.update({node: converted[doc] for node, doc in decided.bridges.items()})
+        log_moves(expansion.moves)
 
     def adopt(self, expanded: Expanded) -> None:
         """Phase 7: the transaction committed, its expansion becomes the reference."""

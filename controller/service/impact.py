@@ -6,10 +6,10 @@ expansion identically in both), so what a dry-run shows is what the commit then 
 The result is shaped as the `impact` container of sdqn-controller's dry-run and optimise
 rpcs (RFC 7951 member names), so every northbound serves it as is.
 
-Expected interruption of a hard switch: the devices' push time (the last push's duration,
-an estimate) plus the new path's time to its first pair (1 / predicted rate). A
-make-before-break move interrupts nothing: the old path delivers until the new one is
-stable.
+Moves and their expected interruption come from the make-before-break planning
+(controller/service/mbb.py `Move`): zero for a bridged move (the old path delivers until
+the new one is stable); for a hard switch, the push time plus the new path's time to its
+first pair.
 """
 
 from __future__ import annotations
@@ -21,18 +21,10 @@ from typing import Any
 
 from controller.datastore.jsondiff import json_diff
 from controller.service.live_move import DEFAULT
+from controller.service.mbb import Move, MoveKind
 from qnum.plan import Assignment, Plan
 
-MBB = "make-before-break"
-HARD = "hard-switch"
-
-
-@dataclass(frozen=True)
-class MoveDecision:
-    """How one service changes path: bridged, or switched with a named reason."""
-
-    switch: str                   # MBB | HARD
-    reason: str = ""
+HARD = MoveKind.HARD_SWITCH.value
 
 
 @dataclass
@@ -75,8 +67,8 @@ def _path(a: Assignment | None) -> str | None:
 
 
 def service_changes(before: Plan | None, after: Plan | None,
-                    moves: Mapping[str, MoveDecision], policy: Mapping[str, str],
-                    push_s: float) -> list[dict[str, Any]]:
+                    moves: Mapping[str, Move], policy: Mapping[str, str]
+                    ) -> list[dict[str, Any]]:
     """Per request: added / removed / moved / retuned, or rejected (new or changed and not
     admitted); unchanged services are left out."""
     old = before.assignments if before is not None else {}
@@ -98,10 +90,11 @@ def service_changes(before: Plan | None, after: Plan | None,
         else:
             assert a is not None and b is not None and a.candidate and b.candidate
             if a.candidate.route.links != b.candidate.route.links:
-                move = moves.get(name, MoveDecision(HARD, "its old path is unusable"))
-                entry.update(change="moved", switch=move.switch, reason=move.reason)
-                wait = 0.0 if move.switch == MBB else push_s + 1.0 / max(b.rate_hz, 1e-9)
-                entry["expected-interruption"] = _dec(wait)
+                move = moves.get(name) or Move(name, MoveKind.HARD_SWITCH,
+                                               reason="its path changed")
+                reason = f"{move.reason} ({move.device})" if move.device else move.reason
+                entry.update(change="moved", switch=move.kind.value, reason=reason,
+                             **{"expected-interruption": _dec(move.interruption_s)})
             elif a.candidate.key != b.candidate.key or abs(a.share - b.share) > 1e-9:
                 entry.update(change="retuned", reason="same path, new operating point")
             else:
@@ -137,9 +130,8 @@ def _change(c: Mapping[str, Any]) -> dict[str, Any]:
 
 def impact(before_plan: Plan | None, before_docs: Mapping[str, str],
            after_plan: Plan | None, after_docs: Mapping[str, str], *,
-           moves: Mapping[str, MoveDecision], policy: Mapping[str, str],
-           push_s: float) -> Impact:
-    services = service_changes(before_plan, after_plan, moves, policy, push_s)
+           moves: Mapping[str, Move], policy: Mapping[str, str]) -> Impact:
+    services = service_changes(before_plan, after_plan, moves, policy)
     devices = device_changes(before_docs, after_docs)
     count = {kind: sum(1 for s in services if s["change"] == kind)
              for kind in ("added", "removed", "moved", "retuned", "rejected")}

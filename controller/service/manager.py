@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import NamedTuple
 
 import structlog
 from lxml import etree
@@ -63,6 +64,18 @@ log = structlog.get_logger(__name__)
 #: the alarm of a confirmed commit reverted by a restart, on the running datastore
 #: (the RFC 8342 identity; ietf-alarms resources may be any string)
 REVERTED = AlarmKey("ietf-datastores:running", "sdqn-alarms:confirmed-commit-reverted")
+
+
+class Release(NamedTuple):
+    """One make-before-break release: the bridged devices pushed their intended
+    configuration (`ok`) after `waited_s`; `timed_out` when the new paths were not all
+    stable within the bounded wait, `unstable` naming their devices that were not."""
+
+    devices: list[str]
+    ok: bool
+    waited_s: float
+    timed_out: bool = False
+    unstable: tuple[str, ...] = ()
 
 
 class ServiceManager:
@@ -166,7 +179,7 @@ class ServiceManager:
         # not "out of sync" with intended until the old paths are released.
         self.bridging: dict[str, str] = {}
         self.mbb_timeout_s = 600.0
-        self.releases: list[tuple[list[str], bool, float]] = []   # (devices, ok, waited s)
+        self.releases: list[Release] = []
         self._stop = threading.Event()
         self.oob.sync.intended = lambda node: (self.bridging.get(node)
                                                or self.oob.intended_xml(node))
@@ -444,10 +457,14 @@ class ServiceManager:
 
     # -- make-before-break -----------------------------------------------------------------
     def _start_release(self, expansion: Expansion) -> None:
+        """Watch the new paths of the services that make before they break (hard-switched
+        ones have nothing left to release) and release every bridged device once they
+        are stable."""
         for node, doc in expansion.bridges.items():
             self.bridging[node] = self.expander.device_xml(doc)
         plan = expansion.plan
-        watch = sorted({n for name in expansion.moving if plan is not None
+        bridged = [s for s, move in sorted(expansion.moves.items()) if move.make_before_break]
+        watch = sorted({n for name in bridged if plan is not None
                         for a in [plan.assignments[name]] if a.candidate is not None
                         for n in a.candidate.route.nodes})
         threading.Thread(target=self._release, args=(sorted(expansion.bridges), watch),
@@ -461,15 +478,21 @@ class ServiceManager:
             return False
 
     def _release(self, bridged: list[str], watch: list[str]) -> None:
-        """Break: once the new paths are stable (or the wait is over), every bridged device
-        gets exactly its *current* intended configuration."""
+        """Break: once every device of the new paths (repeaters, q-ROADMs, end nodes)
+        reports stable — or the bounded wait is over, which the log and `releases` say —
+        every bridged device gets exactly its *current* intended configuration."""
         start = time.monotonic()
+        unstable = list(watch)
         while not self._stop.wait(0.5):
-            if all(self._stable(n) for n in watch) or \
-                    time.monotonic() - start > self.mbb_timeout_s:
+            unstable = [n for n in watch if not self._stable(n)]
+            if not unstable or time.monotonic() - start > self.mbb_timeout_s:
                 break
         if self._stop.is_set():
             return
+        if unstable:
+            log.warning("make-before-break: new paths not stable within the wait; releasing "
+                        "the old paths anyway", unstable=unstable,
+                        timeout_s=self.mbb_timeout_s)
         for _attempt in range(3):                # a device may be busy: try again
             docs = self.expander.committed.docs
             changes = [DeviceChange(node_id=n, config_xml=self.expander.device_xml(docs[n]))
@@ -481,6 +504,7 @@ class ServiceManager:
         for n in bridged:   # released, or left to check-sync (intended is the reference)
             self.bridging.pop(n, None)
         waited = time.monotonic() - start
-        self.releases.append((bridged, result.success, waited))
+        self.releases.append(Release(bridged, result.success, waited, bool(unstable),
+                                     tuple(unstable)))
         log.info("make-before-break released", devices=bridged, ok=result.success,
-                 waited_s=round(waited, 2))
+                 waited_s=round(waited, 2), timed_out=bool(unstable))

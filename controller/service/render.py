@@ -100,6 +100,22 @@ class RenderError(ValueError):
     """The plan cannot be expressed in the devices' configuration models."""
 
 
+#: One side of a lightpath's hop through a q-ROADM: (attached node, its fibre) for an
+#: add/drop port, ("degree", fibre) for a line degree.
+HopSide = tuple[str, str]
+#: A lightpath's hop through a q-ROADM: (flow, source side, destination side).
+Hop = tuple[str, HopSide, HopSide]
+
+
+@dataclass(frozen=True)
+class CommittedCircuit:
+    """What a q-ROADM's committed configuration switches: the hops of its quantum
+    cross-connects and the add/drop ports its cross-connects use."""
+
+    hops: frozenset[Hop] = frozenset()
+    in_use: frozenset[int] = frozenset()
+
+
 def dec(value: float, digits: int, rounding: str = ROUND_HALF_EVEN) -> str:
     """decimal64 as an RFC 7951 string (§6.1) in libyang's canonical form (so a rendered
     document reads back unchanged), at most ``digits`` fraction digits; ``rounding`` lets
@@ -197,8 +213,13 @@ class _Devices:
     #: committed configuration (kept, so a change elsewhere renumbers nothing)
     previous_ports: Mapping[str, Mapping[tuple[str, str, str], int]] = field(
         default_factory=dict)
-    #: q-ROADM → the add/drop sides asked for, in order: (flow, node, fibre), its port dict
-    _sides: dict[str, list[tuple[tuple[str, str, str], Json]]] = field(default_factory=dict)
+    #: q-ROADM → the lightpath hops of the last committed configuration and the add/drop
+    #: ports its cross-connects use (`committed_circuits`)
+    previous_circuits: Mapping[str, CommittedCircuit] = field(default_factory=dict)
+    #: q-ROADM → the add/drop sides asked for, in order: (flow, node, fibre), its port dict,
+    #: the hop it is a side of
+    _sides: dict[str, list[tuple[tuple[str, str, str], Json, Hop]]] = field(
+        default_factory=dict)
     tolerance: dict[str, float] = field(default_factory=dict)       # APC → rad
 
     # Repeater ------------------------------------------------------------------------------
@@ -274,43 +295,60 @@ class _Devices:
             self.signal.setdefault(node, {})[wavelength_text(wavelength_nm)] = why
 
     # q-ROADM -------------------------------------------------------------------------------
-    def side(self, roadm: str, neighbour: str, fibre: str, flow: str) -> Json:
+    def side(self, roadm: str, neighbour: str, fibre: str, flow: str, hop: Hop) -> Json:
         """Port of a lightpath side: own add/drop port towards a memory node, else degree."""
         if self.network.nodes[neighbour].roadm is not None:
             return {"degree": _degrees(self.network, roadm)[fibre]}
         _circuit(self.network, roadm)
         port: Json = {"add-drop-port": 0}           # numbered by number_ports()
-        self._sides.setdefault(roadm, []).append(((flow, neighbour, fibre), port))
+        self._sides.setdefault(roadm, []).append(((flow, neighbour, fibre), port, hop))
         return port
+
+    def hop_side(self, neighbour: str, fibre: str) -> HopSide:
+        return ("degree", fibre) if self.network.nodes[neighbour].roadm is not None \
+            else (neighbour, fibre)
 
     def number_ports(self) -> None:
         """Give every add/drop side its port: the one it had in the last committed
-        configuration when that port is still free, else the lowest free one. A change
-        that does not touch a flow leaves its ports (and so its cross-connects) as they
-        were; numbering in rendering order would shift them whenever a flow sorted
-        before it comes or goes."""
+        configuration when its lightpath crosses the q-ROADM as it did then, else a spare.
+        A change that does not touch a flow leaves its ports (and so its cross-connects)
+        as they were; numbering in rendering order would shift them whenever a flow
+        sorted before it comes or goes.
+
+        A lightpath that crosses differently (a moved service) takes ports the committed
+        cross-connects leave free while there are any: its old cross-connect keeps running
+        on its own ports while the new one is made (controller/service/mbb.py), since one
+        channel entering a port leaves it by one port only (the sdqn-qroadm ``unique``s).
+        Without a spare it takes its own old port, else another port its flow had here,
+        else the lowest free one (rather than a port another moved flow's old path still
+        runs on), and the move is a hard switch on this q-ROADM."""
         for roadm, sides in sorted(self._sides.items()):
             spec = _circuit(self.network, roadm)
             previous = self.previous_ports.get(roadm, {})
+            committed = self.previous_circuits.get(roadm, CommittedCircuit())
             taken: dict[int, tuple[str, str]] = {}
             waiting: list[tuple[tuple[str, str, str], Json]] = []
-            for key, port in sides:
+            for key, port, hop in sides:
                 number = previous.get(key)
-                if number is not None and number not in taken \
+                if number is not None and number not in taken and hop in committed.hops \
                         and 1 <= number <= spec.add_drop_ports:
                     port["add-drop-port"] = number
                     taken[number] = key[1:]
                 else:
                     waiting.append((key, port))
             for (flow, neighbour, fibre), port in waiting:
-                free = next((n for n in range(1, spec.add_drop_ports + 1)
-                             if n not in taken), None)
-                if free is None:
+                free = [n for n in range(1, spec.add_drop_ports + 1) if n not in taken]
+                if not free:
                     raise RenderError(f"q-ROADM {roadm}: flow {flow} needs an add/drop port "
                                       f"towards {neighbour}, all {spec.add_drop_ports} are "
                                       f"in use")
-                port["add-drop-port"] = free
-                taken[free] = (neighbour, fibre)
+                spare = [n for n in free if n not in committed.in_use]
+                own = [n for key, n in previous.items() if key[0] == flow and n in free]
+                mine = previous.get((flow, neighbour, fibre))
+                number = spare[0] if spare else mine if mine in own else \
+                    own[0] if own else free[0]
+                port["add-drop-port"] = number
+                taken[number] = (neighbour, fibre)
             self.ports[roadm] = taken
 
     def through_roadms(self, a: Assignment, seg: Segment) -> None:
@@ -321,8 +359,10 @@ class _Devices:
             spec = self.network.nodes[node].roadm
             if spec is None:
                 continue
-            src = self.side(node, seg.nodes[i - 1], seg.links[i - 1], name)
-            dst = self.side(node, seg.nodes[i + 1], seg.links[i], name)
+            hop = (name, self.hop_side(seg.nodes[i - 1], seg.links[i - 1]),
+                   self.hop_side(seg.nodes[i + 1], seg.links[i]))
+            src = self.side(node, seg.nodes[i - 1], seg.links[i - 1], name, hop)
+            dst = self.side(node, seg.nodes[i + 1], seg.links[i], name, hop)
             if spec.switching_mode is SwitchingMode.CIRCUIT:
                 hops.append((node, src, dst))
             else:
@@ -698,12 +738,14 @@ def _apc(d: _Devices, node: Node) -> Json:
 
 
 def _collect(network: Network, plan: Plan,
-             previous_ports: Mapping[str, Mapping[tuple[str, str, str], int]]) -> _Devices:
+             previous_ports: Mapping[str, Mapping[tuple[str, str, str], int]],
+             previous_circuits: Mapping[str, CommittedCircuit] | None = None) -> _Devices:
     try:  # coherence budget, TDMA slots and memory: a plan that cannot run is refused
         build_schedule(network, plan)
     except ScheduleError as exc:
         raise RenderError(f"the plan cannot be scheduled: {exc}") from exc
-    d = _Devices(network, previous_ports=previous_ports)
+    d = _Devices(network, previous_ports=previous_ports,
+                 previous_circuits=previous_circuits or {})
     admitted = sorted((a for a in plan.assignments.values() if a.admitted),
                       key=lambda a: a.request.name)
     for a in admitted:
@@ -741,7 +783,8 @@ def render_devices(network: Network, plan: Plan, *, kinds: Mapping[str, str],
         if network.nodes[node_id].kind.value != kind:
             raise RenderError(f"device {node_id} is a {kind} but the topology says "
                               f"{network.nodes[node_id].kind.value}")
-    d = _collect(network, plan, previous_add_drop_ports(previous or {}))
+    d = _collect(network, plan, previous_add_drop_ports(previous or {}),
+                 committed_circuits(previous or {}))
     out: dict[str, dict[str, Any]] = {}
     for node_id, kind in sorted(kinds.items()):
         spec = kind_spec(kind)
@@ -787,6 +830,44 @@ def previous_add_drop_ports(docs: Mapping[str, str]
         if ports:
             out[node] = ports
     return out
+
+
+def committed_circuits(docs: Mapping[str, str]) -> dict[str, CommittedCircuit]:
+    """From committed q-ROADM configurations: per q-ROADM the hops its quantum
+    cross-connects (named after their flow) switch and the add/drop ports any of its
+    cross-connects uses."""
+    out: dict[str, CommittedCircuit] = {}
+    qname = kind_spec(DeviceKind.Q_ROADM.value)
+    top = qname.qname if qname is not None else ""
+    for node, text in docs.items():
+        body = json.loads(text).get(top)
+        if not body:
+            continue
+        attached = {int(p["port-number"]): (str(p["attached-node"]), str(p["link-id"]))
+                    for p in body.get("add-drop-port", [])
+                    if "attached-node" in p and "link-id" in p}
+        degrees = {int(d["degree-number"]): str(d["link-id"])
+                   for d in body.get("degree", []) if "link-id" in d}
+        hops: set[Hop] = set()
+        in_use: set[int] = set()
+        for cc in (body.get("circuit") or {}).get("cross-connect", []):
+            src, dst = cc.get("source") or {}, cc.get("destination") or {}
+            in_use.update(int(e["add-drop-port"]) for e in (src, dst) if "add-drop-port" in e)
+            flow = str(cc.get("name", ""))
+            a, b = _hop_side(src, attached, degrees), _hop_side(dst, attached, degrees)
+            if not flow.endswith(":timing") and a is not None and b is not None:
+                hops.add((flow, a, b))
+        out[node] = CommittedCircuit(frozenset(hops), frozenset(in_use))
+    return out
+
+
+def _hop_side(end: Mapping[str, Any], attached: Mapping[int, tuple[str, str]],
+              degrees: Mapping[int, str]) -> HopSide | None:
+    """A committed cross-connect's side as `_Devices.hop_side` names it."""
+    if "degree" in end:
+        fibre = degrees.get(int(end["degree"]))
+        return None if fibre is None else ("degree", fibre)
+    return attached.get(int(end.get("add-drop-port", 0)))
 
 
 def _inline(node: Node) -> bool:

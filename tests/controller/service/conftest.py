@@ -35,12 +35,15 @@ def advance(network: Network, clock: ManualClock, seconds: float, step: float = 
 @contextmanager
 def metro_world(*, prepare: Callable[[Network], None] | None = None,
                 services: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
-                extra_modules: Sequence[str] = ()) -> Iterator[World]:
+                extra_modules: Sequence[str] = (),
+                topology_edit: Callable[[dict[str, Any]], None] | None = None
+                ) -> Iterator[World]:
     """Devices started, topology (with the emulators' ports) and demo requests committed.
 
     `prepare` runs on the started network before any commit; `services` may filter the
     demo requests; `extra_modules` join the product's in the store's schema (for a
-    northbound served from it)."""
+    northbound served from it); `topology_edit` may change the topology the controller
+    is given (the emulated plant stays the metro network)."""
     clock = ManualClock()
     net = Network(Topology.load(DEFAULT_TOPOLOGY), clock=clock, seed=11,
                   use_topology_ports=False, tick=3600, schemas=SchemaCache())
@@ -54,6 +57,8 @@ def metro_world(*, prepare: Callable[[Network], None] | None = None,
         topology = json.loads((CONFIG_DIR / "topologies" / "metro.json").read_text())
         for node in topology["ietf-network:networks"]["network"][0]["node"]:
             node["sdqn-topology:quantum-node"]["management"]["port"] = ports[node["node-id"]]
+        if topology_edit is not None:
+            topology_edit(topology)
         store.edit_json(Datastore.RUNNING, topology)
         demo = json.loads((CONFIG_DIR / "services" / "demo.json").read_text())
         if services is not None:
