@@ -128,8 +128,8 @@ def test_revertive_moves_back_after_the_hold_off_make_before_break(world: World)
     while len(manager.releases) == released and time.monotonic() < deadline:
         advance(net, clock, 30, step=30)
         time.sleep(0.3)
-    bridged, ok, _waited = manager.releases[-1]                # ... before break
-    assert ok and set(bridged) == set(expansion.bridges)
+    release = manager.releases[-1]                            # ... before break
+    assert release.ok and set(release.devices) == set(expansion.bridges)
     assert manager.bridging == {}
     assert parts(world, others) == untouched            # nobody else was touched
 
