@@ -29,6 +29,7 @@ import structlog
 from controller.datastore.apply import JournalOp, replay
 from controller.datastore.nmda import Datastore, Expanded, NmdaStore, Transaction
 from controller.errors import ErrorTag, NetconfError, RpcError
+from controller.service.admin_state import Reachability, exclusions, locked_nodes, without
 from controller.service.health import NetworkHealth
 from controller.service.mbb import bridge_documents, moving_services
 from qnum.baselines import all_baselines
@@ -43,7 +44,7 @@ from qnum.io import (
 from qnum.plan import Plan, Problem
 from qnum.solver import SolverOptions, solve
 from southbound.kinds import DEVICE_KINDS
-from southbound.model import DeviceChange, DeviceEndpoint
+from southbound.model import DeviceChange, DeviceEndpoint, Exclusion
 
 log = structlog.get_logger(__name__)
 
@@ -74,6 +75,14 @@ class Expansion:
     problem: Problem | None = None          # its candidates are reused by the next solve
     moving: list[str] = field(default_factory=list)      # live services changing path
     bridges: dict[str, str] = field(default_factory=dict)  # node → make-before-break doc
+    #: managed devices out of service: no service on or through them, nothing pushed
+    #: (controller/service/admin_state.py)
+    excluded: dict[str, Exclusion] = field(default_factory=dict)
+
+    @property
+    def in_service(self) -> set[str]:
+        """Managed devices the plan may use and the push reaches."""
+        return {ep.node_id for ep in self.endpoints} - set(self.excluded)
 
 
 class QnumExpander:
@@ -91,6 +100,9 @@ class QnumExpander:
         self.health = NetworkHealth()
         self.keep: frozenset[str] = frozenset()
         self.make_before_break = True
+        #: judges the devices not reached yet (the service manager wires the session
+        #: pool's); None counts every device as reachable
+        self.reachability: Reachability | None = None
 
     # -- the Expander protocol (controller/datastore/pipeline.py, phase 2) -----------------
     def expand(self, txn: Transaction, running_ops: Sequence[JournalOp]) -> Expanded:
@@ -118,9 +130,12 @@ class QnumExpander:
             except (ValueError, NetconfError) as exc:
                 raise _failed(f"configuration rendered for {node} is invalid: {exc}") from exc
         self._bridge(expansion, xml)
+        # A device that comes into service (reached at last, or unlocked) may run anything
+        # but what intended said for it while it was out: it gets its whole document.
+        joining = set(self.committed.excluded) - set(expansion.excluded)
         for node, doc in sorted(expansion.docs.items()):
             target = expansion.bridges.get(node, doc)
-            if previous.get(node) != target:
+            if previous.get(node) != target or node in joining:
                 expansion.changes.append(DeviceChange(node_id=node, config_xml=xml[node]))
         return Expanded(derived=True, detail=expansion)
 
@@ -137,7 +152,7 @@ class QnumExpander:
             lambda links, nodes: bool(set(links) & unusable or set(nodes) & failed))
         bridges = {node: doc for node, doc in bridge_documents(
             expansion.docs, self.committed.docs, expansion.moving).items()
-            if node not in expansion.pinned}
+            if node not in expansion.pinned and node not in expansion.excluded}
         try:
             bridge_xml = {node: self._xml(json.loads(doc)) for node, doc in bridges.items()}
         except (ValueError, NetconfError) as exc:
@@ -172,6 +187,28 @@ class QnumExpander:
                 log.warning("stored topology cannot be optimised", error=str(exc))
                 return
             self.committed.endpoints = self._endpoints(running, self._kinds(network))
+            self.committed.excluded = {node: Exclusion.LOCKED for node in locked_nodes(running)
+                                       if node in self.committed.in_service}
+
+    def excluded_nodes(self, running: Mapping[str, Any]) -> dict[str, Exclusion]:
+        """The managed devices of `running`'s topology the plan may not use (no service
+        on them nor through them, nothing pushed to them), and why: locked by the
+        operator, or unreachable (not reached since they joined or were unlocked;
+        controller/service/admin_state.py). Devices not reached yet may be tried, as the
+        expansion does; inside an expansion, read `Expansion.excluded` instead."""
+        if not _has_quantum_network(running):
+            return {}
+        try:
+            network = parse_topology(running)
+        except InputError:
+            return {}
+        return self._exclusions(running, self._endpoints(running, self._kinds(network)))
+
+    def _exclusions(self, running: Mapping[str, Any], endpoints: Sequence[DeviceEndpoint]
+                    ) -> dict[str, Exclusion]:
+        committed = self.committed
+        return exclusions(endpoints, locked_nodes(running), in_service=committed.in_service,
+                          before=committed.excluded, reachability=self.reachability)
 
     # -- internals ------------------------------------------------------------------------
     def _solve_and_render(self, running: Mapping[str, Any]) -> Expansion:
@@ -193,9 +230,12 @@ class QnumExpander:
         defaults = settings or OptimiserSettings()
         options = SolverOptions(time_limit_s=self.time_limit_s or defaults.time_limit_s,
                                 objective=defaults.objective)
+        kinds = self._kinds(network)
+        endpoints = self._endpoints(running, kinds)
+        excluded = self._exclusions(running, endpoints)
         start = time.perf_counter()
         health = self.health
-        usable = health.apply(network)
+        usable = without(health.apply(network), excluded)
         previous = self.committed.plan
         lost = {a.request.name for a in (previous.admitted if previous else [])
                 if a.candidate is not None
@@ -207,7 +247,6 @@ class QnumExpander:
         hints = [] if self.keep else list(all_baselines(problem).values())
         plan = solve(problem, options, previous=previous, hints=hints, keep=self.keep)
         solve_s = time.perf_counter() - start
-        kinds = self._kinds(network)
         try:
             docs = {n: _canonical(d) for n, d in
                     self.render(network, plan, kinds=kinds).items()}
@@ -220,10 +259,11 @@ class QnumExpander:
         log.info("q-num expansion", status=plan.status.value, admitted=len(plan.admitted),
                  requests=len(plan.assignments), seconds=round(solve_s, 3),
                  kept=len(self.keep), failed_links=sorted(health.failed_links),
-                 failed_nodes=sorted(health.failed_nodes), pinned=sorted(pins))
-        return Expansion(plan=plan, network=network, docs=docs,
-                         endpoints=self._endpoints(running, kinds), solve_s=solve_s,
-                         health=health, pinned=frozenset(pins), problem=problem)
+                 failed_nodes=sorted(health.failed_nodes), pinned=sorted(pins),
+                 excluded={node: why.value for node, why in sorted(excluded.items())})
+        return Expansion(plan=plan, network=network, docs=docs, endpoints=endpoints,
+                         solve_s=solve_s, health=health, pinned=frozenset(pins),
+                         problem=problem, excluded=excluded)
 
     def _keep_watching(self, docs: dict[str, str], health: NetworkHealth) -> None:
         """Keep configured every link-generation entry that watches a failure (see
