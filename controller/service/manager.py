@@ -5,7 +5,9 @@ expansion changed (all-or-nothing, inside the datastore transaction), and publis
 committed plan and the device sessions' state into <operational>. `start()` runs the
 loops that keep it true afterwards: device notifications and telemetry feed the
 self-healer (root alarms, re-route of what a failure hit), whose alarms go to ietf-alarms
-and northbound as RFC 8632 notifications.
+and northbound as RFC 8632 notifications. Devices out of service (locked, or not reached
+yet: controller/service/admin_state.py) are left out of the plan, the push and every
+loop; the provisioning watch brings the ones not reached yet in once they answer.
 
 A confirmed commit a restart left pending (RFC 6241 §8.4.1) is reverted here, in
 `recover`, not by the store at construction (it is opened with `defer_restart_revert`):
@@ -427,14 +429,18 @@ class ServiceManager:
         pending = expansion_of(expanded)
         if pending is None or self._push_suspended:
             return []
-        # Devices out of service are not pushed (admin_state.py). One this change unlocks
-        # stays locked in the pool until the change is done (`_on_adopted`): the change
-        # may still fail. (The pool follows a change that then fails until the next one.)
-        still_locked = {node: Exclusion.LOCKED for node, why
-                        in self.expander.committed.excluded.items()
-                        if why is Exclusion.LOCKED}
-        self.pool.update(pending.endpoints, excluded={**pending.excluded, **still_locked})
-        managed = set(self.pool.node_ids)
+        # Devices out of service are not pushed (admin_state.py). The pool takes the
+        # change's exclusions for the devices joining the inventory now (one that joins
+        # locked is never contacted) and lets the ones joining service in (to be pushed);
+        # the change's others (a device it locks or unlocks) apply once it is done
+        # (`_on_adopted`), as it may still fail.
+        before = self.expander.committed
+        excluded = {node: why for node, why in pending.excluded.items()
+                    if node not in before.in_service}
+        excluded.update({node: why for node, why in before.excluded.items()
+                         if why is Exclusion.LOCKED})
+        self.pool.update(pending.endpoints, excluded=excluded)
+        managed = set(self.pool.node_ids) - set(pending.excluded)
         # A failed device cannot take configuration; check-sync brings it in line when
         # it is back (its intended entry is already right).
         down = pending.health.failed_nodes
