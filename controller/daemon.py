@@ -86,7 +86,9 @@ def build_service(settings: ControllerSettings, store: NmdaStore, *,
                              confirm_timeout_s=svc.confirm_timeout_s,
                              device_timeout_s=svc.device_timeout_s,
                              time_limit_s=svc.time_limit_s, notify=notify,
-                             inflight_path=settings.datastore.data_dir / "inflight-commit.json")
+                             inflight_path=settings.datastore.data_dir / "inflight-commit.json",
+                             provisioning_path=settings.datastore.data_dir
+                             / "devices-not-reached.json")
     manager.committer.pause_before_confirm_s = svc.fault_pause_before_confirm_s
     manager.recover()
     manager.start(svc.telemetry_interval_s, svc.sync_interval_s)

@@ -21,6 +21,15 @@ class SyncState(StrEnum):
     UNKNOWN = "unknown"
 
 
+class Exclusion(StrEnum):
+    """Why the controller keeps a device of its inventory out of service (sdqn-controller
+    southbound/device/plan-exclusion): no plan uses it, no loop talks to it, no push
+    reaches it."""
+
+    LOCKED = "locked"            # admin-state locked: not a single session is opened
+    UNREACHABLE = "unreachable"  # not reached since it was added or unlocked: only tried
+
+
 class DeviceEndpoint(BaseModel):
     """How to reach one managed device (from the topology's `management` container or a
     simulator inventory)."""

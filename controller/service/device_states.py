@@ -1,7 +1,8 @@
 """Mirror the session pool's device states into the controller's <operational>.
 
 Stored under sdqn-controller:controller/southbound/device (config false, origin learned),
-so engineers see connection and sync state next to everything else over NETCONF/RESTCONF.
+so engineers see connection and sync state next to everything else over NETCONF/RESTCONF,
+and why a device is out of service (plan-exclusion: locked, or not reached yet).
 
 State changes happen on device worker threads, often while a datastore transaction holds
 the store lock and waits for those very workers (a commit pushing devices); writing from
@@ -18,12 +19,12 @@ from datetime import UTC, datetime
 import structlog
 
 from controller.datastore.nmda import NmdaStore
-from southbound.model import ConnectionState, SyncState
+from southbound.model import ConnectionState, Exclusion, SyncState
 from southbound.pool import SessionPool
 
 log = structlog.get_logger(__name__)
 
-_Event = tuple[str, str, ConnectionState, SyncState, str | None, str]
+_Event = tuple[str, str, ConnectionState, SyncState, str | None, Exclusion | None, str]
 
 
 class DeviceStatePublisher:
@@ -34,7 +35,7 @@ class DeviceStatePublisher:
         self._thread = threading.Thread(target=self._run, daemon=True,
                                         name="southbound-state-publisher")
         self._thread.start()
-        for node in pool.node_ids:
+        for node in pool.inventory_ids:
             self.on_change(node, *pool.state(node))
         pool.listeners.append(self.on_change)
 
@@ -45,7 +46,8 @@ class DeviceStatePublisher:
         except Exception:  # the device left the inventory meanwhile
             adapter = ""
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        self._queue.put((node_id, adapter, conn, sync, error, stamp))
+        self._queue.put((node_id, adapter, conn, sync, error, self.pool.exclusion(node_id),
+                         stamp))
 
     def flush(self) -> None:
         """Wait until every queued change is in the store (tests, orderly shutdown)."""
@@ -68,12 +70,14 @@ class DeviceStatePublisher:
                 self._queue.task_done()
 
     def _write(self, node_id: str, adapter: str, conn: ConnectionState, sync: SyncState,
-               error: str | None, stamp: str) -> None:
+               error: str | None, exclusion: Exclusion | None, stamp: str) -> None:
         entry: dict[str, object] = {"node-id": node_id, "adapter": adapter,
                                     "connection-state": conn.value, "sync-state": sync.value,
                                     "last-change": stamp}
         if error:
             entry["last-error"] = error
+        if exclusion is not None:
+            entry["plan-exclusion"] = exclusion.value
         self.store.replace_state(
             f"/sdqn-controller:controller/southbound/device[node-id='{node_id}']",
             json.dumps({"sdqn-controller:controller": {"southbound": {"device": [entry]}}}))

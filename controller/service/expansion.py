@@ -30,6 +30,7 @@ from controller.datastore.apply import JournalOp, replay
 from controller.datastore.nmda import Datastore, Expanded, NmdaStore, Transaction
 from controller.errors import ErrorTag, NetconfError, RpcError
 from controller.service import live_move
+from controller.service.admin_state import Reachability, exclusions, locked_nodes, without
 from controller.service.health import NetworkHealth
 from controller.service.impact import Impact, impact
 from controller.service.mbb import (
@@ -54,7 +55,7 @@ from qnum.io import (
 from qnum.plan import Plan, Problem, SolveStatus, violations
 from qnum.solver import SolverOptions, project, solve
 from southbound.kinds import DEVICE_KINDS
-from southbound.model import DeviceChange, DeviceEndpoint
+from southbound.model import DeviceChange, DeviceEndpoint, Exclusion
 
 log = structlog.get_logger(__name__)
 
@@ -106,8 +107,17 @@ class Expansion:
     #: mbb.py `plan_bridges`); what a dry run reports is what the commit does
     moves: dict[str, Move] = field(default_factory=dict)
     movable: frozenset[str] = frozenset()   # live services this change was allowed to move
+    touched: frozenset[str] = frozenset()   # live services whose request it changes
     impact: Impact | None = None            # what it does, against the committed expansion
     push_estimate_s: float = DEFAULT_PUSH_ESTIMATE_S   # what its hard switches assumed
+    #: managed devices out of service: no service on or through them, nothing pushed
+    #: (controller/service/admin_state.py)
+    excluded: dict[str, Exclusion] = field(default_factory=dict)
+
+    @property
+    def in_service(self) -> set[str]:
+        """Managed devices the plan may use and the push reaches."""
+        return {ep.node_id for ep in self.endpoints} - set(self.excluded)
 
 
 class QnumExpander:
@@ -129,11 +139,12 @@ class QnumExpander:
         self.make_before_break = True
         #: set (under the store lock) by the optimise rpc around its re-expansion
         self.reoptimise = False
-        #: nodes the plan must not use and why (locked, unreachable), from running
-        self.excluded: Callable[[Mapping[str, Any]], dict[str, str]] = lambda _running: {}
         #: seconds a push takes, for the interruption a hard switch is expected to cause
         #: (the service manager gives the last push's duration)
         self.push_estimate_s: Callable[[], float] = lambda: DEFAULT_PUSH_ESTIMATE_S
+        #: judges the devices not reached yet (the service manager wires the session
+        #: pool's); None counts every device as reachable
+        self.reachability: Reachability | None = None
 
     # -- the Expander protocol (controller/datastore/pipeline.py, phase 2) -----------------
     def expand(self, txn: Transaction, running_ops: Sequence[JournalOp]) -> Expanded:
@@ -154,9 +165,12 @@ class QnumExpander:
         else:  # RFC 7951 has no empty lists: no devices means no container
             replay(intended, [("delete", DEVICES_PATH, None)], undo, changes)
         previous = self.committed.docs
+        # A device that comes into service (reached at last, or unlocked) may run anything
+        # but what intended said for it while it was out: it gets its whole document.
+        joining = set(self.committed.excluded) - set(expansion.excluded)
         for node, doc in sorted(expansion.docs.items()):
             target = expansion.bridges.get(node, doc)
-            if previous.get(node) != target:
+            if previous.get(node) != target or node in joining:
                 expansion.changes.append(DeviceChange(node_id=node, config_xml=xml[node]))
         return Expanded(derived=True, detail=expansion)
 
@@ -208,8 +222,30 @@ class QnumExpander:
     def _refused_moves(self, expansion: Expansion, policy: Mapping[str, str]
                        ) -> list[tuple[str, str]]:
         """Moves the policy forbids: a pinned service changing path other than by a
-        failure, a make-before-break-only service that would be hard-switched."""
+        failure, a make-before-break-only service that would be hard-switched, a live
+        service that is not `free` losing its path to a change of something else (a
+        fibre or node its path uses removed or locked, and no path left)."""
         out = []
+        before, after, network = self.committed.plan, expansion.plan, expansion.network
+        if before is not None and after is not None and network is not None:
+            unusable = expansion.health.unusable_links(network)
+            for a in before.admitted:
+                name, b = a.request.name, after.assignments.get(a.request.name)
+                kind = policy.get(name, live_move.DEFAULT)
+                if (b is None or b.admitted or name in expansion.touched
+                        or kind == live_move.FREE or a.candidate is None
+                        or set(a.candidate.route.links) & unusable
+                        or set(a.candidate.route.nodes) & expansion.health.failed_nodes):
+                    continue
+                route = a.candidate.route
+                gone = [f"node {n} is {expansion.excluded[n].value}" for n in route.nodes
+                         if n in expansion.excluded]
+                gone += [f"node {n} is removed" for n in route.nodes if n not in network.nodes]
+                gone += [f"link {lk} is removed" for lk in route.links
+                         if lk not in network.links]
+                out.append((name, f"{kind} service {name} would lose its path "
+                                  f"({'; '.join(gone) or b.reason}) and no other path is "
+                                  "left; set its live-move to free to allow it"))
         for name, move in sorted(expansion.moves.items()):
             kind = policy.get(name, live_move.DEFAULT)
             if kind == live_move.PINNED and move.reason != FAILURE:
@@ -255,7 +291,7 @@ class QnumExpander:
             converted[doc] = self._xml(json.loads(doc))
 
         unpinned = {node: doc for node, doc in expansion.docs.items()
-                    if node not in expansion.pinned}
+                    if node not in expansion.pinned and node not in expansion.excluded}
         decided = plan_bridges(unpinned, self.committed.docs, expansion.moving, validate,
                                rates=rates, push_estimate_s=push_s)
         expansion.moves.update(decided.moves)
@@ -286,6 +322,28 @@ class QnumExpander:
                 log.warning("stored topology cannot be optimised", error=str(exc))
                 return
             self.committed.endpoints = self._endpoints(running, self._kinds(network))
+            self.committed.excluded = {node: Exclusion.LOCKED for node in locked_nodes(running)
+                                       if node in self.committed.in_service}
+
+    def excluded_nodes(self, running: Mapping[str, Any]) -> dict[str, Exclusion]:
+        """The managed devices of `running`'s topology the plan may not use (no service
+        on them nor through them, nothing pushed to them), and why: locked by the
+        operator, or unreachable (not reached since they joined or were unlocked;
+        controller/service/admin_state.py). Devices not reached yet may be tried, as the
+        expansion does; inside an expansion, read `Expansion.excluded` instead."""
+        if not _has_quantum_network(running):
+            return {}
+        try:
+            network = parse_topology(running)
+        except InputError:
+            return {}
+        return self._exclusions(running, self._endpoints(running, self._kinds(network)))
+
+    def _exclusions(self, running: Mapping[str, Any], endpoints: Sequence[DeviceEndpoint]
+                    ) -> dict[str, Exclusion]:
+        committed = self.committed
+        return exclusions(endpoints, locked_nodes(running), in_service=committed.in_service,
+                          before=committed.excluded, reachability=self.reachability)
 
     # -- internals ------------------------------------------------------------------------
     def _solve_and_render(self, running: Mapping[str, Any], *, reoptimise: bool = False,
@@ -308,21 +366,26 @@ class QnumExpander:
         defaults = settings or OptimiserSettings()
         options = SolverOptions(time_limit_s=self.time_limit_s or defaults.time_limit_s,
                                 objective=defaults.objective)
+        kinds = self._kinds(network)
+        endpoints = self._endpoints(running, kinds)
+        excluded = self._exclusions(running, endpoints)
         start = time.perf_counter()
         health = self.health
-        usable = health.apply(network)
+        usable = without(health.apply(network), excluded)
         previous = self.committed.plan
         if self._server_round:  # self-healing (or a revertive round) decided what stays
-            keep, protected, movable = self.keep, frozenset[str](), frozenset[str]()
+            keep, protected = self.keep, frozenset[str]()
+            movable = touched = frozenset[str]()
         else:                   # the live-move policy decides
             policy = live_move.policies(running)
             decision = live_move.decide(previous, requests, policy, reoptimise=reoptimise,
                                         hold=hold)
             problems = live_move.blocked(previous, network, decision.keep, policy,
-                                         self.excluded(running))
+                                         {n: why.value for n, why in excluded.items()})
             if problems:
                 raise _failed("; ".join(problems))
-            keep, protected, movable = decision.keep, decision.protected, decision.movable
+            keep, protected = decision.keep, decision.protected
+            movable, touched = decision.movable, decision.touched
         lost = {a.request.name for a in (previous.admitted if previous else [])
                 if a.candidate is not None
                 and any(lid not in usable.links for lid in a.candidate.route.links)}
@@ -344,7 +407,6 @@ class QnumExpander:
             raise _failed("the change leaves no room for the live services it must keep "
                           f"where they are: {'; '.join(why)}")
         solve_s = time.perf_counter() - start
-        kinds = self._kinds(network)
         try:
             docs = {n: _canonical(d) for n, d in
                     self.render(network, plan, kinds=kinds).items()}
@@ -359,11 +421,12 @@ class QnumExpander:
         log.info("q-num expansion", status=plan.status.value, admitted=len(plan.admitted),
                  requests=len(plan.assignments), seconds=round(solve_s, 3),
                  kept=len(keep), failed_links=sorted(health.failed_links),
-                 failed_nodes=sorted(health.failed_nodes), pinned=sorted(pins))
-        return Expansion(plan=plan, network=network, docs=docs,
-                         endpoints=self._endpoints(running, kinds), solve_s=solve_s,
-                         health=health, pinned=frozenset(pins), problem=problem,
-                         movable=movable)
+                 failed_nodes=sorted(health.failed_nodes), pinned=sorted(pins),
+                 excluded={node: why.value for node, why in sorted(excluded.items())})
+        return Expansion(plan=plan, network=network, docs=docs, endpoints=endpoints,
+                         solve_s=solve_s, health=health, pinned=frozenset(pins),
+                         problem=problem, movable=movable, touched=touched,
+                         excluded=excluded)
 
     def _keep_watching(self, docs: dict[str, str], health: NetworkHealth) -> None:
         """Keep configured every link-generation entry that watches a failure (see

@@ -51,6 +51,7 @@ class Decision:
     keep: frozenset[str]
     protected: frozenset[str]
     movable: frozenset[str]        # live services this change may move
+    touched: frozenset[str] = frozenset()   # live services whose request it changes
 
 
 def decide(previous: Plan | None, requests: Iterable[Request],
@@ -71,7 +72,8 @@ def decide(previous: Plan | None, requests: Iterable[Request],
     keep = untouched - movable
     protected = {name for name in keep if policy.get(name, DEFAULT) != FREE}
     touched = set(live) - untouched
-    return Decision(frozenset(keep), frozenset(protected), frozenset(movable | touched))
+    return Decision(frozenset(keep), frozenset(protected), frozenset(movable | touched),
+                    frozenset(touched))
 
 
 def blocked(previous: Plan | None, network: Network, keep: Iterable[str],

@@ -5,7 +5,9 @@ expansion changed (all-or-nothing, inside the datastore transaction), and publis
 committed plan and the device sessions' state into <operational>. `start()` runs the
 loops that keep it true afterwards: device notifications and telemetry feed the
 self-healer (root alarms, re-route of what a failure hit), whose alarms go to ietf-alarms
-and northbound as RFC 8632 notifications.
+and northbound as RFC 8632 notifications. Devices out of service (locked, or not reached
+yet: controller/service/admin_state.py) are left out of the plan, the push and every
+loop; the provisioning watch brings the ones not reached yet in once they answer.
 
 A confirmed commit a restart left pending (RFC 6241 §8.4.1) is reverted here, in
 `recover`, not by the store at construction (it is opened with `defer_restart_revert`):
@@ -50,12 +52,13 @@ from controller.service.health import NetworkHealth
 from controller.service.netstate import NetworkStatePublisher
 from controller.service.oob import OutOfBandEvent, OutOfBandGuard
 from controller.service.polarisation_drift import DriftMonitor
+from controller.service.provisioning import ProvisioningRecord, ProvisioningWatch
 from controller.service.telemetry import TelemetryLoop, read_device
 from southbound.adapter import AdapterError, DeviceAdapter
 from southbound.commit import NetworkCommit
 from southbound.history import CommitHistory
 from southbound.inflight import InflightRecord
-from southbound.model import DeviceChange, SyncState
+from southbound.model import DeviceChange, Exclusion, SyncState
 from southbound.pool import SessionPool
 from southbound.sync import SyncPolicy
 
@@ -85,12 +88,19 @@ class ServiceManager:
                  time_limit_s: float | None = None,
                  adapters: dict[str, type[DeviceAdapter]] | None = None,
                  notify: Callable[[etree._Element], None] | None = None,
-                 inflight_path: Path | None = None) -> None:
+                 inflight_path: Path | None = None,
+                 provisioning_path: Path | None = None) -> None:
         self.store = store
         self.expander = QnumExpander(username=username, password=password,
                                      time_limit_s=time_limit_s)
         self.expander.load_committed(store)
+        record = ProvisioningRecord(provisioning_path) if provisioning_path else None
+        if record is not None:   # still not reached when the last controller stopped
+            committed = self.expander.committed
+            committed.excluded.update({node: Exclusion.UNREACHABLE for node in record.read()
+                                       if node in committed.in_service})
         self.pool = SessionPool([], adapters=adapters, timeout=device_timeout_s)
+        self.expander.reachability = self.pool.reachable
         self.history = CommitHistory(history_path) if history_path is not None else None
         self.inflight = InflightRecord(inflight_path) if inflight_path is not None else None
         self.committer = NetworkCommit(self.pool, history=self.history,
@@ -115,6 +125,10 @@ class ServiceManager:
                                  pushed=lambda: list(self.last_pushed),
                                  push_seconds=lambda: (self.push.last_result.duration_s
                                                        if self.push.last_result else 0.0))
+        self.provisioning = ProvisioningWatch(store, self.expander, self.pool,
+                                              alarms=self.alarms,
+                                              node_resource=self.healer.node_resource,
+                                              record=record)
         self.impairments = ImpairmentMonitor(
             self.alarms, self.healer.node_resource,
             baseline=lambda: memory_baseline(self.expander.committed.network,
@@ -190,7 +204,8 @@ class ServiceManager:
         be confirmed or cancelled by its persist-id from any session)."""
         report: dict[str, list[str]] = {"confirmed": [], "cancelled": [], "pushed": [],
                                         "reverted": []}
-        self.pool.update(self.expander.committed.endpoints)
+        committed = self.expander.committed
+        self.pool.update(committed.endpoints, excluded=committed.excluded)
         record = self.inflight.read() if self.inflight is not None else None
         if record is not None:
             for node in record.nodes:
@@ -258,6 +273,7 @@ class ServiceManager:
         and check-sync."""
         self.healer.start()
         self.events.start()
+        self.provisioning.start()
         if telemetry_interval_s is not None:
             self.telemetry.start(telemetry_interval_s)
         if sync_interval_s is not None:
@@ -414,6 +430,7 @@ class ServiceManager:
 
     def close(self) -> None:
         self._stop.set()
+        self.provisioning.stop()
         self.oob.stop()
         self.events.stop()
         self.healer.stop()
@@ -429,8 +446,18 @@ class ServiceManager:
         pending = expansion_of(expanded)
         if pending is None or self._push_suspended:
             return []
-        self.pool.update(pending.endpoints)
-        managed = set(self.pool.node_ids)
+        # Devices out of service are not pushed (admin_state.py). The pool takes the
+        # change's exclusions for the devices joining the inventory now (one that joins
+        # locked is never contacted) and lets the ones joining service in (to be pushed);
+        # the change's others (a device it locks or unlocks) apply once it is done
+        # (`_on_adopted`), as it may still fail.
+        before = self.expander.committed
+        excluded = {node: why for node, why in pending.excluded.items()
+                    if node not in before.in_service}
+        excluded.update({node: why for node, why in before.excluded.items()
+                         if why is Exclusion.LOCKED})
+        self.pool.update(pending.endpoints, excluded=excluded)
+        managed = set(self.pool.node_ids) - set(pending.excluded)
         # A failed device cannot take configuration; check-sync brings it in line when
         # it is back (its intended entry is already right).
         down = pending.health.failed_nodes
@@ -450,6 +477,9 @@ class ServiceManager:
         """A commit of running succeeded (pipeline phase 7): service states follow the
         plan, and make-before-break bridges are released once the new paths are stable."""
         previous, self._previous = self._previous, committed
+        self.pool.set_excluded(committed.excluded)
+        self._lost -= set(committed.excluded)     # no stream is kept to them
+        self.provisioning.on_adopted(committed)
         self.assurance.on_adopted(committed, previous, pushed=set(self.last_pushed),
                                   healing=bool(self.expander.keep))
         if committed.bridges:

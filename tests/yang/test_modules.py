@@ -371,6 +371,44 @@ def test_controller_defaults(ctx: libyang.Context) -> None:
     assert data["controller"]["policies"]["out-of-band"]["default-action"] == "revert"
 
 
+def test_management_admin_state_is_unlocked_unless_locked(
+        ctx: libyang.Context, metro: Doc) -> None:
+    """Pre-provisioning: every device is managed unless the operator locks it; nothing
+    but the two states is accepted."""
+    tree = ctx.parse_data_mem(json.dumps(metro), "json", strict=True, no_state=True,
+                              validate_present=True)
+    assert tree is not None
+    try:
+        data = tree.print_dict(include_implicit_defaults=True, absolute=False)
+    finally:
+        tree.free()
+    (network,) = list(data["networks"]["network"])
+    assert {n["quantum-node"]["management"]["admin-state"] for n in network["node"]} \
+        == {"unlocked"}
+    doc = copy.deepcopy(metro)
+    management = doc["ietf-network:networks"]["network"][0]["node"][0][
+        "sdqn-topology:quantum-node"]["management"]
+    management["admin-state"] = "locked"
+    validate(ctx, doc)
+    management["admin-state"] = "maintenance"
+    with pytest.raises(libyang.LibyangError, match="maintenance"):
+        validate(ctx, doc)
+
+
+def test_southbound_plan_exclusion_is_state(ctx: libyang.Context) -> None:
+    """Why a device is out of service is operational state, never configuration."""
+    doc = {"sdqn-controller:controller": {"southbound": {"device": [
+        {"node-id": "r3", "connection-state": "disconnected", "plan-exclusion": "locked"},
+        {"node-id": "r2", "connection-state": "unreachable", "plan-exclusion": "unreachable",
+         "last-error": "connection refused"}]}}}
+    validate(ctx, doc, state=True)
+    with pytest.raises(libyang.LibyangError):
+        validate(ctx, doc)
+    doc["sdqn-controller:controller"]["southbound"]["device"][0]["plan-exclusion"] = "down"
+    with pytest.raises(libyang.LibyangError, match="down"):
+        validate(ctx, doc, state=True)
+
+
 def test_controller_rejects_bad_out_of_band_device(ctx: libyang.Context, metro: Doc) -> None:
     doc = {**metro, "sdqn-controller:controller": {"policies": {"out-of-band": {
         "device": [{"node-id": "r1", "action": "import"}]}}}}

@@ -36,14 +36,12 @@ def advance(network: Network, clock: ManualClock, seconds: float, step: float = 
 def metro_world(*, prepare: Callable[[Network], None] | None = None,
                 services: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] | None = None,
                 extra_modules: Sequence[str] = (),
-                topology_edit: Callable[[dict[str, Any]], None] | None = None
-                ) -> Iterator[World]:
+                topology: Callable[[dict[str, Any]], None] | None = None) -> Iterator[World]:
     """Devices started, topology (with the emulators' ports) and demo requests committed.
 
     `prepare` runs on the started network before any commit; `services` may filter the
     demo requests; `extra_modules` join the product's in the store's schema (for a
-    northbound served from it); `topology_edit` may change the topology the controller
-    is given (the emulated plant stays the metro network)."""
+    northbound served from it); `topology` may edit the topology before its commit."""
     clock = ManualClock()
     net = Network(Topology.load(DEFAULT_TOPOLOGY), clock=clock, seed=11,
                   use_topology_ports=False, tick=3600, schemas=SchemaCache())
@@ -54,12 +52,12 @@ def metro_world(*, prepare: Callable[[Network], None] | None = None,
         if prepare is not None:
             prepare(net)
         ports = {d["node-id"]: d["port"] for d in net.inventory()["devices"]}
-        topology = json.loads((CONFIG_DIR / "topologies" / "metro.json").read_text())
-        for node in topology["ietf-network:networks"]["network"][0]["node"]:
+        metro = json.loads((CONFIG_DIR / "topologies" / "metro.json").read_text())
+        for node in metro["ietf-network:networks"]["network"][0]["node"]:
             node["sdqn-topology:quantum-node"]["management"]["port"] = ports[node["node-id"]]
-        if topology_edit is not None:
-            topology_edit(topology)
-        store.edit_json(Datastore.RUNNING, topology)
+        if topology is not None:
+            topology(metro)
+        store.edit_json(Datastore.RUNNING, metro)
         demo = json.loads((CONFIG_DIR / "services" / "demo.json").read_text())
         if services is not None:
             requests = demo["sdqn-services:entanglement-services"]["request"]

@@ -59,7 +59,7 @@ def without_spare_ports(topology: dict[str, Any]) -> None:
 
 @pytest.fixture(scope="module")
 def tight_world() -> Iterator[World]:
-    with metro_world(topology_edit=without_spare_ports,
+    with metro_world(topology=without_spare_ports,
                      services=lambda rs: [r for r in rs if r["name"] in (
                          DQC, "teleport-bob-charlie")]) as w:
         yield started(w)
