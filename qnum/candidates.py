@@ -615,3 +615,24 @@ def generate_candidates(
     """Candidates for every request, keyed by request name (request order preserved)."""
     graph = build_graph(network)
     return {r.name: request_candidates(network, graph, r, options) for r in requests}
+
+
+def restore_candidate(network: Network, request: Request, nodes: Sequence[str],
+                      links: Sequence[str], rounds: int, cutoff_kind: str, min_share: float,
+                      options: CandidateOptions | None = None) -> Candidate | None:
+    """The candidate a committed plan chose, evaluated again on `network` (a controller
+    restarting: its plan is not in memory, and a fresh candidate list may no longer hold
+    it); None when that route or configuration is not feasible any more."""
+    options = options or CandidateOptions()
+    graph = build_graph(network)
+    if any(n not in network.nodes for n in nodes) or any(
+            not graph.has_edge(u, v) for u, v in itertools.pairwise(nodes)):
+        return None
+    route = build_route(network, graph, nodes)
+    if route is None or route.links != tuple(links):
+        return None
+    evaluator = _RouteEvaluator(network, request, route, options, _Diagnosis())
+    for cand in evaluator._at_share(min_share):
+        if cand.purification_rounds == rounds and cand.cutoff_kind == cutoff_kind:
+            return cand
+    return None

@@ -43,6 +43,8 @@ from controller.service.mbb import (
     plan_bridges,
     planned_rates,
 )
+from controller.service.placements import PATH as PLACEMENTS
+from controller.service.placements import placements_json, restore_plan
 from qnum.baselines import all_baselines
 from qnum.io import (
     InputError,
@@ -164,6 +166,9 @@ class QnumExpander:
             replay(intended, [("replace", DEVICES_PATH, json.dumps(devices))], undo, changes)
         else:  # RFC 7951 has no empty lists: no devices means no container
             replay(intended, [("delete", DEVICES_PATH, None)], undo, changes)
+        placed = placements_json(expansion.plan)
+        replay(intended, [("replace", PLACEMENTS, json.dumps(placed)) if placed is not None
+                          else ("delete", PLACEMENTS, None)], undo, changes)
         previous = self.committed.docs
         # A device that comes into service (reached at last, or unlocked) may run anything
         # but what intended said for it while it was out: it gets its whole document.
@@ -309,7 +314,9 @@ class QnumExpander:
             observer(expansion)
 
     def load_committed(self, store: NmdaStore) -> None:
-        """At start-up: what intended already says the devices run (no re-push)."""
+        """At start-up: what intended already says the devices run (no re-push), and the
+        committed plan's choices (controller/service/placements.py), so the next
+        expansion keeps every live service where it is."""
         data = store.forest(Datastore.INTENDED).to_dict()
         devices = data.get("sdqn-controller:controller", {}).get("devices", {})
         self.committed.docs = {d["node-id"]: _canonical(d.get("configuration", {}))
@@ -322,6 +329,8 @@ class QnumExpander:
                 log.warning("stored topology cannot be optimised", error=str(exc))
                 return
             self.committed.endpoints = self._endpoints(running, self._kinds(network))
+            self.committed.plan = restore_plan(data, running, network)
+            self.committed.network = network
             self.committed.excluded = {node: Exclusion.LOCKED for node in locked_nodes(running)
                                        if node in self.committed.in_service}
 

@@ -15,6 +15,7 @@ from controller.datastore.nmda import Datastore, NmdaStore
 from controller.datastore.schema import Schema
 from controller.errors import NetconfError
 from controller.paths import CONFIG_DIR
+from controller.service.expansion import QnumExpander
 from controller.service.health import NetworkHealth
 from controller.service.manager import ServiceManager
 from controller.settings import PRODUCT_MODULES
@@ -203,3 +204,21 @@ def test_a_changed_pinned_request_may_not_change_path(
     with pytest.raises(NetconfError) as err:
         manager.change.dry_run()
     assert "pinned service ab would move" in str(err.value)
+
+
+def test_a_restarted_controller_keeps_live_services_where_they_are(
+        service: tuple[NmdaStore, ServiceManager]) -> None:
+    store, manager = service
+    direct = on_detour(store, manager, "free")
+    detour = route(manager.expander.committed.plan, "ab")
+    docs = dict(manager.expander.committed.docs)
+    restarted = QnumExpander(time_limit_s=5)      # a new process: nothing in memory
+    restarted.load_committed(store)
+    assert route(restarted.committed.plan, "ab") == detour
+    with store.atomic():
+        store.expander = restarted
+        store.reexpand()                          # start-up recovery re-expands running
+    assert route(restarted.committed.plan, "ab") == detour != direct
+    assert restarted.committed.docs == docs       # no device would be pushed
+    assert restarted.committed.impact is not None
+    assert restarted.committed.impact.services == []
