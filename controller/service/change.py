@@ -11,12 +11,16 @@ whose live-move policy allows it may move (controller/service/live_move.py).
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 import structlog
 
 from controller.datastore.locks import SYSTEM_SESSION
 from controller.datastore.nmda import Datastore, NmdaStore
+from controller.errors import NetconfError
+from controller.periodic import PeriodicTask
 from controller.service.expansion import QnumExpander
 from controller.service.impact import Impact
 
@@ -47,7 +51,8 @@ class ChangeControl:
         with self.store.atomic():
             self.expander.reoptimise = True
             try:
-                with self.store.sessions.server_change("optimise"):
+                reason = "optimise" if session_id != SYSTEM_SESSION else "scheduled optimise"
+                with self.store.sessions.server_change(reason):
                     self.store.reexpand(session_id=session_id)
             finally:
                 self.expander.reoptimise = False
@@ -55,3 +60,50 @@ class ChangeControl:
         log.info("optimise", moved=impact.moved(), hard_switched=impact.hard_switched(),
                  totals=impact.totals)
         return impact
+
+
+def optimise_interval(running: dict[str, Any]) -> float:
+    """policies/live-move/optimise-interval in seconds (0: never)."""
+    policies = running.get("sdqn-controller:controller", {}).get("policies", {})
+    return float(policies.get("live-move", {}).get("optimise-interval", 0))
+
+
+class ScheduledOptimise:
+    """The scheduled re-optimisation policy: `optimise` every optimise-interval seconds
+    (read from running at each check, so a commit changes the schedule). A refusal (a
+    move the policies forbid, a device that refuses) is logged and tried again at the
+    next due time; it never stops the schedule."""
+
+    def __init__(self, change: ChangeControl, *, check_s: float = 5.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.change = change
+        self.clock = clock
+        self.last = clock()
+        self.runs: list[Impact | str] = []        # what each run did, or why it failed
+        self._loop = PeriodicTask("scheduled-optimise", self.run_once, check_s)
+
+    def run_once(self) -> Impact | None:
+        with self.change.store.atomic():
+            interval = optimise_interval(self.change.store.forest(Datastore.RUNNING).to_dict())
+        now = self.clock()
+        if interval <= 0:
+            self.last = now              # the schedule starts when it is switched on
+            return None
+        if now - self.last < interval:
+            return None
+        self.last = now
+        try:
+            impact = self.change.optimise()
+        except NetconfError as exc:
+            log.warning("scheduled optimise refused", error=str(exc))
+            self.runs.append(str(exc))
+            return None
+        self.runs.append(impact)
+        del self.runs[:-16]
+        return impact
+
+    def start(self) -> None:
+        self._loop.start()
+
+    def stop(self) -> None:
+        self._loop.stop()

@@ -93,6 +93,9 @@ def service_changes(before: Plan | None, after: Plan | None,
                 move = moves.get(name) or Move(name, MoveKind.HARD_SWITCH,
                                                reason="its path changed")
                 reason = f"{move.reason} ({move.device})" if move.device else move.reason
+                if move.make_before_break and not reason:
+                    reason = ("old path kept until the new one is stable; bridged on "
+                              + ", ".join(move.bridged))
                 entry.update(change="moved", switch=move.kind.value, reason=reason,
                              **{"expected-interruption": _dec(move.interruption_s)})
             elif a.candidate.key != b.candidate.key or abs(a.share - b.share) > 1e-9:

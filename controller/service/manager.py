@@ -40,7 +40,7 @@ from controller.service.calibration import (
     compensators,
 )
 from controller.service.calibration_watch import CalibrationWatch
-from controller.service.change import ChangeControl
+from controller.service.change import ChangeControl, ScheduledOptimise
 from controller.service.device_events import DeviceEventStream
 from controller.service.device_faults import ImpairmentMonitor, memory_baseline
 from controller.service.device_push import DevicePush
@@ -113,6 +113,7 @@ class ServiceManager:
         self.expander.push_estimate_s = lambda: (self.push.last_result.duration_s
                                                  if self.push.last_result else 1.0)
         self.change = ChangeControl(store, self.expander)
+        self.scheduled_optimise = ScheduledOptimise(self.change)
         with store.atomic():
             store.expander = self.expander
             store.participants.append(self.push)
@@ -269,11 +270,12 @@ class ServiceManager:
 
     def start(self, telemetry_interval_s: float | None = None,
               sync_interval_s: float | None = None) -> None:
-        """Run the control loops: notifications, self-healing and (if given) telemetry
-        and check-sync."""
+        """Run the control loops: notifications, self-healing, the scheduled
+        re-optimisation and (if given) telemetry and check-sync."""
         self.healer.start()
         self.events.start()
         self.provisioning.start()
+        self.scheduled_optimise.start()
         if telemetry_interval_s is not None:
             self.telemetry.start(telemetry_interval_s)
         if sync_interval_s is not None:
@@ -430,6 +432,7 @@ class ServiceManager:
 
     def close(self) -> None:
         self._stop.set()
+        self.scheduled_optimise.stop()
         self.provisioning.stop()
         self.oob.stop()
         self.events.stop()

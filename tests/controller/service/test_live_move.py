@@ -15,6 +15,7 @@ from controller.datastore.nmda import Datastore, NmdaStore
 from controller.datastore.schema import Schema
 from controller.errors import NetconfError
 from controller.paths import CONFIG_DIR
+from controller.service.change import ScheduledOptimise
 from controller.service.expansion import QnumExpander
 from controller.service.health import NetworkHealth
 from controller.service.manager import ServiceManager
@@ -222,3 +223,22 @@ def test_a_restarted_controller_keeps_live_services_where_they_are(
     assert restarted.committed.docs == docs       # no device would be pushed
     assert restarted.committed.impact is not None
     assert restarted.committed.impact.services == []
+
+
+def test_scheduled_optimise_runs_when_due_and_only_then(
+        service: tuple[NmdaStore, ServiceManager]) -> None:
+    store, manager = service
+    direct = on_detour(store, manager, "free")
+    now = [0.0]
+    scheduled = ScheduledOptimise(manager.change, clock=lambda: now[0])
+    now[0] = 1e6
+    assert scheduled.run_once() is None                 # interval 0: never
+    store.edit_json(Datastore.RUNNING, {"sdqn-controller:controller": {"policies": {
+        "live-move": {"optimise-interval": 600}}}})
+    now[0] += 599
+    assert scheduled.run_once() is None                 # not due yet
+    assert route(manager.expander.committed.plan, "ab") != direct
+    now[0] += 1
+    done = scheduled.run_once()
+    assert done is not None and done.moved() == ["ab"]
+    assert route(manager.expander.committed.plan, "ab") == direct
