@@ -196,10 +196,19 @@ class QnumExpander:
         """Solve, render, validate, plan the moves and check them against the live-move
         policy (controller/service/live_move.py); re-optimisation keeps the
         make-before-break-only services it found could only be hard-switched and solves
-        again. Returns the expansion (with its impact) and each device's first push."""
+        again (at the last attempt it keeps every make-before-break-only service, so
+        only `free` ones move). Returns the expansion (with its impact) and each device's
+        first push."""
         policy = live_move.policies(running)
         hold: set[str] = set()
-        for _attempt in range(4):
+        attempts = 4
+        for attempt in range(attempts):
+            if reoptimise and attempt == attempts - 1:
+                # Last resort: no make-before-break-only service moves; `free` ones may.
+                hold |= {a.request.name for a in (self.committed.plan.admitted
+                                                  if self.committed.plan else [])
+                         if policy.get(a.request.name, live_move.DEFAULT)
+                         == live_move.MBB_ONLY}
             expansion = self._solve_and_render(running, reoptimise=reoptimise, hold=hold)
             xml: dict[str, str] = {}
             for node, doc in sorted(expansion.docs.items()):

@@ -803,21 +803,28 @@ def render_devices(network: Network, plan: Plan, *, kinds: Mapping[str, str],
     return out
 
 
-def previous_add_drop_ports(docs: Mapping[str, str]
-                            ) -> dict[str, dict[tuple[str, str, str], int]]:
-    """From committed q-ROADM configurations: (flow, attached node, fibre) → add/drop
-    port, read from each quantum cross-connect (named after its flow) and the port's
-    attachment."""
-    out: dict[str, dict[tuple[str, str, str], int]] = {}
+def _committed_roadms(docs: Mapping[str, str]
+                      ) -> Iterator[tuple[str, Json, dict[int, tuple[str, str]]]]:
+    """Each committed q-ROADM configuration: (node, body, add/drop port → (attached
+    node, fibre))."""
     qname = kind_spec(DeviceKind.Q_ROADM.value)
     top = qname.qname if qname is not None else ""
     for node, text in docs.items():
         body = json.loads(text).get(top)
         if not body:
             continue
-        attached = {int(p["port-number"]): (str(p["attached-node"]), str(p["link-id"]))
-                    for p in body.get("add-drop-port", [])
-                    if "attached-node" in p and "link-id" in p}
+        yield node, body, {int(p["port-number"]): (str(p["attached-node"]), str(p["link-id"]))
+                           for p in body.get("add-drop-port", [])
+                           if "attached-node" in p and "link-id" in p}
+
+
+def previous_add_drop_ports(docs: Mapping[str, str]
+                            ) -> dict[str, dict[tuple[str, str, str], int]]:
+    """From committed q-ROADM configurations: (flow, attached node, fibre) → add/drop
+    port, read from each quantum cross-connect (named after its flow) and the port's
+    attachment."""
+    out: dict[str, dict[tuple[str, str, str], int]] = {}
+    for node, body, attached in _committed_roadms(docs):
         ports: dict[tuple[str, str, str], int] = {}
         for cc in (body.get("circuit") or {}).get("cross-connect", []):
             flow = str(cc.get("name", ""))
@@ -837,15 +844,7 @@ def committed_circuits(docs: Mapping[str, str]) -> dict[str, CommittedCircuit]:
     cross-connects (named after their flow) switch and the add/drop ports any of its
     cross-connects uses."""
     out: dict[str, CommittedCircuit] = {}
-    qname = kind_spec(DeviceKind.Q_ROADM.value)
-    top = qname.qname if qname is not None else ""
-    for node, text in docs.items():
-        body = json.loads(text).get(top)
-        if not body:
-            continue
-        attached = {int(p["port-number"]): (str(p["attached-node"]), str(p["link-id"]))
-                    for p in body.get("add-drop-port", [])
-                    if "attached-node" in p and "link-id" in p}
+    for node, body, attached in _committed_roadms(docs):
         degrees = {int(d["degree-number"]): str(d["link-id"])
                    for d in body.get("degree", []) if "link-id" in d}
         hops: set[Hop] = set()

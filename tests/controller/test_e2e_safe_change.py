@@ -13,6 +13,7 @@ import httpx
 from lxml import etree
 from ncclient.operations import RPCError
 
+from controller.bench.change import members
 from controller.datastore.jsondiff import json_diff
 from southbound.transport import connect
 from tests.controller.e2e import (
@@ -35,23 +36,6 @@ EDIT = f"""<config xmlns="{NC}"><entanglement-services xmlns="urn:sdqn:sdqn-serv
     <application xmlns:t="urn:sdqn:sdqn-types">t:qkd</application>
     <min-fidelity>0.8</min-fidelity><demanded-rate>5.0</demanded-rate></request>
 </entanglement-services></config>"""
-
-
-LISTS = {"impact": {"service", "device"}, "device": {"change"}}
-
-
-def members(el: etree._Element) -> Any:
-    """An XML impact as RFC 7951-like members (the YANG lists as JSON arrays)."""
-    out: dict[str, Any] = {}
-    lists = LISTS.get(etree.QName(el).localname, set())
-    for child in el:
-        name = etree.QName(child).localname
-        value = members(child) if len(child) else (child.text or "")
-        if name in lists:
-            out.setdefault(name, []).append(value)
-        else:
-            out[name] = value
-    return out
 
 
 def dry_run_netconf(daemon: Daemon, rpc: str = "<dry-run xmlns='{ns}'/>",

@@ -4,6 +4,7 @@ tests share (real NETCONF devices on localhost, simulated time on a manual clock
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -67,6 +68,19 @@ def metro_world(*, prepare: Callable[[Network], None] | None = None,
     finally:
         manager.close()
         net.stop()
+
+
+def started(world: World) -> World:
+    """The service loops running, every device's notification stream subscribed, and
+    the emulated lasers warm and APCs calibrated (400 simulated seconds)."""
+    _store, manager, net, clock = world
+    manager.start()
+    deadline = time.monotonic() + 30
+    while len(manager.events.subscribed) < len(net.devices) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(manager.events.subscribed) == len(net.devices)
+    advance(net, clock, 400)
+    return world
 
 
 @pytest.fixture

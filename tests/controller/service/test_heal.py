@@ -16,20 +16,13 @@ from controller.service.apc_spec import OUT_OF_SPEC
 from controller.service.heal import HealReport
 from simulators.faults import FaultKind, FaultRequest
 from simulators.launcher import Network
-from tests.controller.service.conftest import World, advance, metro_world
+from tests.controller.service.conftest import World, advance, metro_world, started
 
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
     with metro_world() as w:
-        _store, manager, net, clock = w
-        manager.start()
-        deadline = time.monotonic() + 30
-        while len(manager.events.subscribed) < len(net.devices) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert len(manager.events.subscribed) == len(net.devices)
-        advance(net, clock, 400)
-        yield w
+        yield started(w)
 
 
 def fault(world: World, link: str, *, clear: bool = False) -> HealReport:

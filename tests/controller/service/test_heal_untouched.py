@@ -10,7 +10,6 @@ manual clock."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Collection, Iterator
 
 import pytest
@@ -18,20 +17,13 @@ import pytest
 from controller.datastore.nmda import Datastore
 from controller.service.render import service_parts
 from simulators.faults import FaultKind, FaultRequest
-from tests.controller.service.conftest import World, advance, metro_world
+from tests.controller.service.conftest import World, advance, metro_world, started
 
 
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
     with metro_world() as w:
-        _store, manager, net, clock = w
-        manager.start()
-        deadline = time.monotonic() + 30
-        while len(manager.events.subscribed) < len(net.devices) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert len(manager.events.subscribed) == len(net.devices)
-        advance(net, clock, 400)
-        yield w
+        yield started(w)
 
 
 def running_over_netconf(world: World) -> dict[str, str]:

@@ -19,7 +19,7 @@ from structlog.testing import capture_logs
 from controller.datastore.nmda import Datastore
 from controller.service.mbb import MoveKind, hard_switch_interruption
 from simulators.launcher import Network
-from tests.controller.service.conftest import World, advance, metro_world
+from tests.controller.service.conftest import World, advance, metro_world, started
 from tests.controller.service.test_heal import path
 
 DQC = "dqc-charlie-dave"
@@ -30,17 +30,6 @@ LOW = ('<repeater xmlns="urn:sdqn:sdqn-repeater"><link-generation><link>'
        "<link-id>r2-r3</link-id><state><oper-status>up</oper-status>"
        "<fidelity-estimate>{f}</fidelity-estimate></state></link></link-generation>"
        "</repeater>")
-
-
-def started(world: World) -> World:
-    _store, manager, net, clock = world
-    manager.start()
-    deadline = time.monotonic() + 30
-    while len(manager.events.subscribed) < len(net.devices) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert len(manager.events.subscribed) == len(net.devices)
-    advance(net, clock, 400)
-    return world
 
 
 @pytest.fixture(scope="module")

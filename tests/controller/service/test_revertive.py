@@ -15,7 +15,8 @@ from controller.datastore.nmda import Datastore, NmdaStore
 from controller.service.heal import HealReport
 from controller.service.render import service_parts
 from simulators.faults import FaultKind, FaultRequest
-from tests.controller.service.conftest import World, advance, metro_world
+from tests.controller.service.conftest import World, advance, metro_world, started
+from tests.controller.service.test_heal import path
 
 QKD = "qkd-alice-bob"
 ORIGINAL = ["alice", "r1", "r2", "bob"]
@@ -25,14 +26,7 @@ BACKUP = ["alice", "r1", "qr1", "r2", "bob"]
 @pytest.fixture
 def world() -> Iterator[World]:
     with metro_world() as w:
-        _store, manager, net, clock = w
-        manager.start()
-        deadline = time.monotonic() + 30
-        while len(manager.events.subscribed) < len(net.devices) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert len(manager.events.subscribed) == len(net.devices)
-        advance(net, clock, 400)
-        yield w
+        yield started(w)
 
 
 def revertive(store: NmdaStore, **settings: Any) -> None:
@@ -54,14 +48,6 @@ def fibre(world: World, link: str, *, clear: bool = False, poll: bool = False
     assert manager.healer.wait_idle(30)
     assert len(rounds) == 1
     return rounds[0]
-
-
-def path(store: NmdaStore, name: str) -> list[str]:
-    data = json.loads(store.get(Datastore.OPERATIONAL,
-                                xpath=f"/sdqn-services:entanglement-services/request"
-                                      f"[name='{name}']/state"))
-    return list(data["sdqn-services:entanglement-services"]["request"][0]["state"]
-                .get("path", []))
 
 
 def waiting(store: NmdaStore) -> dict[str, dict[str, Any]]:
