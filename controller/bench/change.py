@@ -79,6 +79,7 @@ class Outcome:
     moved: list[str]
     hard: list[str]
     refused: str = ""
+    mismatch: str = ""         # what the dry-run said and the commit did, when they differ
     #: per watched move: (switch kind, longest gap before, longest gap during), device s
     gaps: list[tuple[str, float, float]] = field(default_factory=list)
 
@@ -336,13 +337,17 @@ def run_changes(run: Run, changes: int, rng: random.Random, spare: Iterator[Any]
         said_devices = {d["node-id"] for d in impact.get("device", [])}
         exact = (said["moved"] == set(moved) and said["added"] == added
                  and said["removed"] == removed and said_devices == devices)
+        mismatch = "" if exact else (
+            f"said moved {sorted(said['moved'])} added {sorted(said['added'])} removed "
+            f"{sorted(said['removed'])} devices {sorted(said_devices)}; did moved {moved} "
+            f"added {sorted(added)} removed {sorted(removed)} devices {sorted(devices)}")
         hard = sorted(s["name"] for s in impact.get("service", [])
                       if s.get("switch") == "hard-switch")
         gaps = [(switch[w[1]], before_gap[w] * TIME_FACTOR, during_gap[w] * TIME_FACTOR)
                 for w in watch]
         outcomes.append(Outcome(kind, dry_s, commit_s, cpu_s, exact,
                                 [] if optimise else sorted(set(moved) - touched),
-                                moved, hard, gaps=gaps))
+                                moved, hard, gaps=gaps, mismatch=mismatch))
     return outcomes
 
 
@@ -402,10 +407,10 @@ def main(devices: Annotated[int, typer.Option(help="managed devices")] = 100,
                           f"{time.monotonic() - t0:.0f} s")
             outcomes = run_changes(run, changes, rng, iter(pool[offered:]),
                                    lambda run=run: cpu_seconds(run.daemon.pid))
-        if show_changes:
-            for o in outcomes:
+        for o in outcomes:
+            if show_changes or not o.exact:
                 console.print(f"  {o.kind}: moved {o.moved} hard {o.hard} exact {o.exact} "
-                              f"{o.refused}")
+                              f"{o.refused}{o.mismatch}")
         done = [o for o in outcomes if not o.refused]
         gaps = [g for o in done for g in o.gaps]
         table.add_row(

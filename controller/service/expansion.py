@@ -141,6 +141,10 @@ class QnumExpander:
         self.make_before_break = True
         #: set (under the store lock) by the optimise rpc around its re-expansion
         self.reoptimise = False
+        #: the last dry-run: (its input, the committed expansion it was made against, the
+        #: expansion, each device's first push), adopted by the commit it previewed
+        self._preview: tuple[tuple[object, ...], Expansion, Expansion,
+                             dict[str, str]] | None = None
         #: seconds a push takes, for the interruption a hard switch is expected to cause
         #: (the service manager gives the last push's duration)
         self.push_estimate_s: Callable[[], float] = lambda: DEFAULT_PUSH_ESTIMATE_S
@@ -156,7 +160,8 @@ class QnumExpander:
         undo, changes = txn.undo(Datastore.INTENDED), txn.record(Datastore.INTENDED)
         replay(intended, running_ops, undo, changes)          # intended ⊇ running
         running = txn.forest(Datastore.RUNNING).to_dict()
-        expansion, xml = self._expansion(running, reoptimise=self.reoptimise)
+        expansion, xml = self._previewed(running) or self._expansion(
+            running, reoptimise=self.reoptimise)
         entries = [{"node-id": node, "kind": kind,
                     "configuration": json.loads(expansion.docs[node])}
                    for node, kind in sorted(self._kinds(expansion.network).items())
@@ -188,8 +193,34 @@ class QnumExpander:
     def preview(self, running: Mapping[str, Any], *, reoptimise: bool = False) -> Expansion:
         """The expansion a commit of `running` (or the optimise rpc) would make, with its
         impact, changing nothing: the dry-run. Call under the store's lock, as a commit
-        runs, so the committed reference cannot change meanwhile."""
-        return self._expansion(running, reoptimise=reoptimise)[0]
+        runs, so the committed reference cannot change meanwhile.
+
+        The result is kept for the commit that follows: a solve that stops at its time
+        limit need not find the same plan twice, so the commit of the very same running
+        content against the very same committed expansion and network health adopts the
+        previewed expansion instead of solving again — what the dry-run showed is what
+        the commit does."""
+        expansion, xml = self._expansion(running, reoptimise=reoptimise)
+        self._preview = (self._preview_key(running, reoptimise), self.committed,
+                         expansion, xml)
+        return expansion
+
+    def _preview_key(self, running: Mapping[str, Any], reoptimise: bool) -> tuple[object, ...]:
+        return (json.dumps(running, sort_keys=True), reoptimise, self.health)
+
+    def _previewed(self, running: Mapping[str, Any]
+                   ) -> tuple[Expansion, dict[str, str]] | None:
+        """The kept preview, if this expansion is the change it previewed (used once)."""
+        kept, self._preview = self._preview, None
+        if kept is None or self._server_round:
+            return None
+        key, committed, expansion, xml = kept
+        if committed is not self.committed or key != self._preview_key(running,
+                                                                       self.reoptimise):
+            return None
+        log.info("q-num expansion: the previewed plan", admitted=len(
+            expansion.plan.admitted) if expansion.plan is not None else 0)
+        return expansion, xml
 
     def _expansion(self, running: Mapping[str, Any], *, reoptimise: bool
                    ) -> tuple[Expansion, dict[str, str]]:

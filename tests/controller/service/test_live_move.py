@@ -98,6 +98,7 @@ def test_adding_a_request_moves_no_live_service(service: tuple[NmdaStore, Servic
     assert route(plan, "ab") == detour != direct            # not re-optimised
     done = manager.expander.committed.impact
     assert done is not None and done.to_json() == preview.to_json()
+    assert done is preview          # the commit adopted the previewed plan, not a new solve
 
 
 def test_policy_only_commit_moves_nothing(service: tuple[NmdaStore, ServiceManager]
@@ -123,6 +124,7 @@ def test_optimise_moves_only_what_the_policy_allows(
     preview = manager.change.dry_run("optimise")
     done = manager.change.optimise()
     assert done.to_json() == preview.to_json()            # the dry-run was the truth
+    assert done is preview
     after = route(manager.expander.committed.plan, "ab")
     if moves:
         assert after == direct
@@ -242,3 +244,14 @@ def test_scheduled_optimise_runs_when_due_and_only_then(
     done = scheduled.run_once()
     assert done is not None and done.moved() == ["ab"]
     assert route(manager.expander.committed.plan, "ab") == direct
+
+
+def test_a_preview_is_not_adopted_by_a_different_change(
+        service: tuple[NmdaStore, ServiceManager]) -> None:
+    store, manager = service
+    on_detour(store, manager, "free")
+    preview = manager.change.dry_run("optimise")
+    store.edit_json(Datastore.RUNNING, {SERVICES: {"request": [
+        request("cd", "charlie", "dave", rate="0.1")]}})   # a commit, not the optimise
+    done = manager.expander.committed.impact
+    assert done is not None and done is not preview and done.moved() == []
