@@ -617,14 +617,15 @@ def generate_candidates(
     return {r.name: request_candidates(network, graph, r, options) for r in requests}
 
 
-def restore_candidate(network: Network, request: Request, nodes: Sequence[str],
-                      links: Sequence[str], rounds: int, cutoff_kind: str, min_share: float,
+def restore_candidate(network: Network, graph: nx.Graph, request: Request,
+                      nodes: Sequence[str], links: Sequence[str], rounds: int,
+                      cutoff_kind: str, min_share: float,
                       options: CandidateOptions | None = None) -> Candidate | None:
-    """The candidate a committed plan chose, evaluated again on `network` (a controller
-    restarting: its plan is not in memory, and a fresh candidate list may no longer hold
-    it); None when that route or configuration is not feasible any more."""
+    """The candidate a committed plan chose, evaluated again on `network` (whose
+    `build_graph` is `graph`: a controller restarting, its plan not in memory, and a fresh
+    candidate list may no longer hold it); None when that route or configuration is not
+    feasible any more."""
     options = options or CandidateOptions()
-    graph = build_graph(network)
     if any(n not in network.nodes for n in nodes) or any(
             not graph.has_edge(u, v) for u, v in itertools.pairwise(nodes)):
         return None

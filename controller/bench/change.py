@@ -160,9 +160,12 @@ def request_xml(r: Any) -> str:
             f"<demanded-rate>{r.demanded_rate_hz}</demanded-rate></request>")
 
 
-def services_config(body: str) -> str:
-    return f'<config xmlns="{NC}"><entanglement-services xmlns="{SVC}">{body}' \
-           "</entanglement-services></config>"
+def config_xml(*, services: str = "", controller: str = "") -> str:
+    """An edit-config <config> with request entries and sdqn-controller content."""
+    parts = [f'<entanglement-services xmlns="{SVC}">{services}</entanglement-services>'
+             if services else "",
+             f'<controller xmlns="{CTL}">{controller}</controller>' if controller else ""]
+    return f'<config xmlns="{NC}">{"".join(parts)}</config>'
 
 
 class Run:
@@ -213,11 +216,10 @@ class Run:
         stack.callback(self.client.close)
         self.policy = policy
         self.requests = {r.name: r for r in requests}
-        self.client.m.edit_config(target="candidate", config=(
-            f'<config xmlns="{NC}"><controller xmlns="{CTL}"><policies><live-move>'
-            f"<default>{policy}</default></live-move></policies></controller>"
-            + services_config("".join(request_xml(r) for r in requests))[len(
-                f'<config xmlns="{NC}">'):]))
+        self.client.m.edit_config(target="candidate", config=config_xml(
+            services="".join(request_xml(r) for r in requests),
+            controller=f"<policies><live-move><default>{policy}</default></live-move>"
+                       "</policies>"))
         self.client.m.commit()
 
     def change(self, i: int, kind: str, rng: random.Random, spare: Iterator[Any]
@@ -228,33 +230,32 @@ class Run:
             r = next(spare)
             r = replace(r, name=f"chg-{i}")
             self.requests[r.name] = r
-            edit, touched = services_config(request_xml(r)), {r.name}
+            edit, touched = config_xml(services=request_xml(r)), {r.name}
         elif kind == "modify":
             name = rng.choice(names)
             leaf, value = rng.choice([
                 ("demanded-rate", f"{rng.choice([0.5, 2.0, 4.0])}"),
                 ("min-fidelity", f"{rng.choice([0.6, 0.7, 0.75])}"),
                 ("weight", f"{rng.choice([0.5, 2.0, 3.0])}")])
-            edit = services_config(f"<request><name>{name}</name><{leaf}>{value}</{leaf}>"
-                                   "</request>")
+            edit = config_xml(services=f"<request><name>{name}</name><{leaf}>{value}"
+                                       f"</{leaf}></request>")
             touched = {name}
         elif kind == "withdraw":
             name = rng.choice(names)
             del self.requests[name]
-            edit = services_config(f'<request xmlns:nc="{NC}" nc:operation="delete">'
-                                   f"<name>{name}</name></request>")
+            edit = config_xml(services=f'<request xmlns:nc="{NC}" nc:operation="delete">'
+                                       f"<name>{name}</name></request>")
             touched = {name}
         else:                                   # policy: nothing a service uses changes
             if rng.random() < 0.5:
                 objective = rng.choice(["sum", "proportional-fair"])
-                edit = (f'<config xmlns="{NC}"><controller xmlns="{CTL}"><optimiser>'
-                        f"<objective>{objective}</objective></optimiser></controller>"
-                        "</config>")
+                edit = config_xml(controller=f"<optimiser><objective>{objective}"
+                                             "</objective></optimiser>")
                 kind = f"policy (objective {objective})"
             else:
                 name = rng.choice(names)
-                edit = services_config(f"<request><name>{name}</name><live-move>"
-                                       f"{self.policy}</live-move></request>")
+                edit = config_xml(services=f"<request><name>{name}</name><live-move>"
+                                           f"{self.policy}</live-move></request>")
                 kind = f"policy ({name} live-move)"
             touched = set()
         self.client.m.edit_config(target="candidate", config=edit)

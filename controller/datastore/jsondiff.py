@@ -7,7 +7,8 @@ has no schema loaded here, and a history record is text).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 
@@ -55,3 +56,14 @@ def _key_member(entries: Sequence[dict[str, Any]], n_old: int, n_new: int) -> st
 
 def _keyed(entries: Sequence[dict[str, Any]], key: str) -> dict[str, Any]:
     return {f"[{key}={entry[key]}]": entry for entry in entries}
+
+
+def change_members(change: Mapping[str, Any]) -> dict[str, Any]:
+    """A `json_diff` entry as the members of a YANG change entry (sdqn-controller's
+    change-list and impact device changes): values and previous values as RFC 7951 JSON
+    text, absent when there is none."""
+    members = {"operation": change["operation"], "path": change["path"]}
+    for name in ("value", "previous"):
+        if change[name] is not None:
+            members[name] = json.dumps(change[name], sort_keys=True)
+    return members

@@ -11,11 +11,9 @@ user and host name the change.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from lxml import etree
 
+from controller.datastore.jsondiff import change_members
 from controller.datastore.nmda import Datastore
 from controller.errors import ErrorTag
 from controller.netconf.commits import (
@@ -23,12 +21,11 @@ from controller.netconf.commits import (
     MAX_LIMIT,
     NAMESPACE,
     CommitHistory,
-    change_members,
     record_members,
 )
 from controller.netconf.core import RpcHandler, SessionContext
 from controller.netconf.operations import Operations, Params
-from controller.netconf.xml import bad_element, text_of
+from controller.netconf.xml import bad_element, json_elements, text_of
 
 Output = list[etree._Element]
 
@@ -51,20 +48,20 @@ class _CommitRpcs:
     def list_commits(self, _session: SessionContext, op: etree._Element) -> Output:
         params = Params(op, {"limit": NAMESPACE})
         limit = _limit(params.text("limit"))
-        return [_element("commit", record_members(r))
-                for r in self.commits.list_commits(limit)]
+        return json_elements({"commit": [record_members(r) for r in
+                                         self.commits.list_commits(limit)]}, NAMESPACE)
 
     def show_commit(self, session: SessionContext, op: etree._Element) -> Output:
         params = Params(op, {"id": NAMESPACE})
         record, changes = self.commits.show_commit(session.username, _id(params, "id"))
-        return [*_leaves(record_members(record)),
-                *(_element("change", change_members(c)) for c in changes)]
+        return json_elements({**record_members(record),
+                              "change": [change_members(c) for c in changes]}, NAMESPACE)
 
     def diff_commits(self, session: SessionContext, op: etree._Element) -> Output:
         params = Params(op, {"from": NAMESPACE, "to": NAMESPACE})
         newer = _id(params, "to") if params.get("to") is not None else None
         changes = self.commits.diff_commits(session.username, _id(params, "from"), newer)
-        return [_element("change", change_members(c)) for c in changes]
+        return json_elements({"change": [change_members(c) for c in changes]}, NAMESPACE)
 
     def rollback_to(self, session: SessionContext, op: etree._Element) -> Output:
         params = Params(op, dict.fromkeys(("id", "label", "comment"), NAMESPACE))
@@ -75,8 +72,9 @@ class _CommitRpcs:
         done = self.commits.rollback_to(_id(params, "id"), replace,
                                         label=params.text("label") or "",
                                         comment=params.text("comment") or "")
-        changed = _leaf("changed", "true" if done is not None else "false")
-        return [changed, *(_leaves(record_members(done)) if done is not None else [])]
+        return json_elements({"changed": done is not None,
+                              **(record_members(done) if done is not None else {})},
+                             NAMESPACE)
 
 
 def _id(params: Params, name: str) -> str:
@@ -95,20 +93,3 @@ def _limit(text: str | None) -> int:
         raise bad_element("limit", f"limit must be 1..{MAX_LIMIT}, not {text!r}",
                           ErrorTag.INVALID_VALUE)
     return int(text)
-
-
-def _leaf(name: str, text: str) -> etree._Element:
-    el = etree.Element(f"{{{NAMESPACE}}}{name}", nsmap={None: NAMESPACE})
-    el.text = text
-    return el
-
-
-def _leaves(members: Mapping[str, Any]) -> Output:
-    return [_leaf(name, str(value)) for name, value in members.items()]
-
-
-def _element(name: str, members: Mapping[str, Any]) -> etree._Element:
-    el = etree.Element(f"{{{NAMESPACE}}}{name}", nsmap={None: NAMESPACE})
-    for child, value in members.items():
-        etree.SubElement(el, f"{{{NAMESPACE}}}{child}").text = str(value)
-    return el

@@ -92,12 +92,3 @@ def record_members(record: Record) -> dict[str, Any]:
     members["timestamp"] = record.time
     members["kind"] = record.kind
     return members
-
-
-def change_members(change: dict[str, Any]) -> dict[str, Any]:
-    """A json_diff entry as sdqn-controller's change-list entry (values as JSON text)."""
-    members = {"operation": change["operation"], "path": change["path"]}
-    for name in ("value", "previous"):
-        if change[name] is not None:
-            members[name] = json.dumps(change[name])
-    return members

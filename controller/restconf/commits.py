@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from controller.datastore.jsondiff import change_members
 from controller.datastore.nmda import Datastore
 from controller.errors import ErrorTag
 from controller.netconf.commits import (
@@ -20,7 +21,6 @@ from controller.netconf.commits import (
     MAX_LIMIT,
     MODULE,
     CommitHistory,
-    change_members,
     record_members,
 )
 from controller.restconf.access import DataAccess

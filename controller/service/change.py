@@ -11,6 +11,7 @@ whose live-move policy allows it may move (controller/service/live_move.py).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -62,9 +63,14 @@ class ChangeControl:
         return impact
 
 
-def optimise_interval(running: dict[str, Any]) -> float:
-    """policies/live-move/optimise-interval in seconds (0: never)."""
-    policies = running.get("sdqn-controller:controller", {}).get("policies", {})
+LIVE_MOVE = "/sdqn-controller:controller/policies/live-move"
+
+
+def optimise_interval(store: NmdaStore) -> float:
+    """policies/live-move/optimise-interval in seconds (0: never), read from running's
+    subtree only (this runs every few seconds)."""
+    data = json.loads(store.get(Datastore.RUNNING, xpath=LIVE_MOVE) or "{}")
+    policies = data.get("sdqn-controller:controller", {}).get("policies", {})
     return float(policies.get("live-move", {}).get("optimise-interval", 0))
 
 
@@ -83,8 +89,7 @@ class ScheduledOptimise:
         self._loop = PeriodicTask("scheduled-optimise", self.run_once, check_s)
 
     def run_once(self) -> Impact | None:
-        with self.change.store.atomic():
-            interval = optimise_interval(self.change.store.forest(Datastore.RUNNING).to_dict())
+        interval = optimise_interval(self.change.store)
         now = self.clock()
         if interval <= 0:
             self.last = now              # the schedule starts when it is switched on

@@ -240,7 +240,8 @@ class QnumExpander:
                                                   if self.committed.plan else [])
                          if policy.get(a.request.name, live_move.DEFAULT)
                          == live_move.MBB_ONLY}
-            expansion = self._solve_and_render(running, reoptimise=reoptimise, hold=hold)
+            expansion = self._solve_and_render(running, policy, reoptimise=reoptimise,
+                                               hold=hold)
             xml: dict[str, str] = {}
             for node, doc in sorted(expansion.docs.items()):
                 try:  # parsing with the device's own schema validates the rendering
@@ -282,12 +283,9 @@ class QnumExpander:
                         or set(a.candidate.route.links) & unusable
                         or set(a.candidate.route.nodes) & expansion.health.failed_nodes):
                     continue
-                route = a.candidate.route
-                gone = [f"node {n} is {expansion.excluded[n].value}" for n in route.nodes
-                         if n in expansion.excluded]
-                gone += [f"node {n} is removed" for n in route.nodes if n not in network.nodes]
-                gone += [f"link {lk} is removed" for lk in route.links
-                         if lk not in network.links]
+                gone = live_move.lost_elements(
+                    a.candidate.route, network,
+                    {n: why.value for n, why in expansion.excluded.items()})
                 out.append((name, f"{kind} service {name} would lose its path "
                                   f"({'; '.join(gone) or b.reason}) and no other path is "
                                   "left; set its live-move to free to allow it"))
@@ -395,8 +393,9 @@ class QnumExpander:
                           before=committed.excluded, reachability=self.reachability)
 
     # -- internals ------------------------------------------------------------------------
-    def _solve_and_render(self, running: Mapping[str, Any], *, reoptimise: bool = False,
-                          hold: Collection[str] = ()) -> Expansion:
+    def _solve_and_render(self, running: Mapping[str, Any], policy: Mapping[str, str], *,
+                          reoptimise: bool = False, hold: Collection[str] = ()
+                          ) -> Expansion:
         if not _has_quantum_network(running):
             return Expansion(plan=None, network=None)   # nothing quantum to optimise
         try:
@@ -426,7 +425,6 @@ class QnumExpander:
             keep, protected = self.keep, frozenset[str]()
             movable = touched = frozenset[str]()
         else:                   # the live-move policy decides
-            policy = live_move.policies(running)
             decision = live_move.decide(previous, requests, policy, reoptimise=reoptimise,
                                         hold=hold)
             problems = live_move.blocked(previous, network, decision.keep, policy,

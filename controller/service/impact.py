@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from controller.datastore.jsondiff import json_diff
+from controller.datastore.jsondiff import change_members, json_diff
 from controller.service.live_move import DEFAULT
 from controller.service.mbb import Move, MoveKind
 from qnum.plan import Assignment, Plan
@@ -112,23 +112,19 @@ def service_changes(before: Plan | None, after: Plan | None,
 
 def device_changes(before: Mapping[str, str], after: Mapping[str, str]
                    ) -> list[dict[str, Any]]:
-    """node → leaf-level diff of its configuration (canonical JSON documents)."""
+    """node → leaf-level diff of its configuration (canonical JSON documents). Equal
+    canonical texts are equal documents: only the devices a change touches are parsed
+    and walked (a healing round's impact must not cost a walk of every device)."""
     out = []
     for node in sorted(set(before) | set(after)):
+        if before.get(node) == after.get(node):
+            continue
         old = json.loads(before[node]) if node in before else {}
         new = json.loads(after[node]) if node in after else {}
         changes = json_diff(old, new)
         if changes:
-            out.append({"node-id": node, "change": [_change(c) for c in changes]})
+            out.append({"node-id": node, "change": [change_members(c) for c in changes]})
     return out
-
-
-def _change(c: Mapping[str, Any]) -> dict[str, Any]:
-    entry = {"path": c["path"] or "/", "operation": c["operation"]}
-    for key in ("value", "previous"):
-        if c[key] is not None:
-            entry[key] = json.dumps(c[key], sort_keys=True)
-    return entry
 
 
 def impact(before_plan: Plan | None, before_docs: Mapping[str, str],

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from qnum.candidates import Route
 from qnum.io import Network, Request
 from qnum.plan import Plan
 
@@ -87,16 +88,16 @@ def blocked(previous: Plan | None, network: Network, keep: Iterable[str],
         a = previous.assignments.get(name)
         if a is None or a.candidate is None or policy.get(name, DEFAULT) != PINNED:
             continue
-        route = a.candidate.route
-        for link in route.links:
-            if link not in network.links:
-                out.append(f"pinned service {name} uses link {link}, which the change "
-                           "removes")
-        for node in route.nodes:
-            if node not in network.nodes:
-                out.append(f"pinned service {name} uses node {node}, which the change "
-                           "removes")
-            elif node in excluded:
-                out.append(f"pinned service {name} uses node {node}, which is "
-                           f"{excluded[node]}")
+        gone = lost_elements(a.candidate.route, network, excluded)
+        if gone:
+            out.append(f"pinned service {name} would lose its path: {'; '.join(gone)}")
     return out
+
+
+def lost_elements(route: Route, network: Network, excluded: Mapping[str, str]
+                  ) -> list[str]:
+    """What of a committed route the configuration no longer offers: nodes excluded
+    (locked, unreachable) or removed, fibres removed."""
+    return ([f"node {n} is {excluded[n]}" for n in route.nodes if n in excluded]
+            + [f"node {n} is removed" for n in route.nodes if n not in network.nodes]
+            + [f"link {lk} is removed" for lk in route.links if lk not in network.links])

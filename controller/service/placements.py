@@ -17,7 +17,7 @@ from typing import Any
 
 import structlog
 
-from qnum.candidates import restore_candidate
+from qnum.candidates import build_graph, restore_candidate
 from qnum.io import InputError, Network, parse_requests
 from qnum.plan import Assignment, Plan
 
@@ -60,10 +60,11 @@ def restore_plan(intended: Mapping[str, Any], running: Mapping[str, Any],
         return None
     assignments = {name: Assignment(request, reason="not admitted")
                    for name, request in requests.items()}
+    graph = build_graph(network)
     for entry in stored:
         request = requests.get(entry["request"])
         cand = None if request is None else restore_candidate(
-            network, request, entry.get("node", []), entry.get("link", []),
+            network, graph, request, entry.get("node", []), entry.get("link", []),
             int(entry.get("purification-rounds", 0)), str(entry.get("cutoff-kind", "")),
             float(entry.get("min-share", 0)))
         if request is None or cand is None:
