@@ -13,21 +13,16 @@ import pytest
 from typer.testing import CliRunner
 
 from controller.cli import app
-from controller.datastore.history import CommitLog, RunningHistory
 from controller.datastore.nmda import NmdaStore
-from controller.grpc_api.auth import TokenAuth
-from controller.grpc_api.server import GrpcServer
-from controller.grpc_api.service import ControllerService
 from controller.restconf.access import DataAccess
 from controller.restconf.events import Event, EventHub
 from controller.service.expansion import QnumExpander
-from controller.settings import GrpcToken
 from tests.controller.grpc_api.conftest import (  # noqa: F401 (fixtures)
-    USERS,
     access,
     hub,
     netconf,
     schema,
+    serving,
     store,
 )
 
@@ -44,25 +39,16 @@ def sdqn(access: DataAccess, hub: EventHub) -> Iterator[Any]:  # noqa: F811
     with access.store.atomic():
         access.store.expander = expander
         access.store.reexpand()
-    hub.start()
-    history = RunningHistory(access.store, CommitLog(None))
-    service = ControllerService(access, hub=hub,
-                                auth=TokenAuth([GrpcToken(user=u, token=f"{u}-token")
-                                                for u in USERS]),
-                                history=history,
-                                expander=expander, solve_time_limit_s=2.0)
-    grpc_server = GrpcServer(service, max_message_size=64 * 1024, max_workers=8)
-    grpc_server.start()
 
     def run(*args: str, user: str = "admin", code: int = 0) -> str:
-        result = runner.invoke(app, [*args, "--target", grpc_server.target],
+        result = runner.invoke(app, [*args, "--target", target],
                                env={"SDQN_TOKEN": f"{user}-token", "COLUMNS": "250"})
         assert result.exit_code == code, result.output
         return result.output
 
-    yield run
-    grpc_server.stop(grace=0.1)
-    history.close()
+    with serving(access, hub, expander) as server:
+        target = server.target
+        yield run
 
 
 def test_json_output_of_every_command(sdqn: Any, store: NmdaStore,  # noqa: F811

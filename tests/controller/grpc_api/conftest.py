@@ -5,6 +5,7 @@ Skipped where grpcio-reflection is not installed."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from controller.paths import yang_search_dirs
 from controller.restconf import RESTCONF_MODULES
 from controller.restconf.access import DataAccess
 from controller.restconf.events import EventHub
+from controller.service.expansion import QnumExpander
 from controller.settings import PRODUCT_MODULES, GrpcToken
 from tests.controller.restconf.conftest import (  # noqa: F401 (fixtures)
     access,
@@ -51,19 +53,31 @@ def pb() -> Any:
     return load()[0]
 
 
-@pytest.fixture
-def grpc_server(access: DataAccess, hub: EventHub) -> Iterator[GrpcServer]:  # noqa: F811
+@contextmanager
+def serving(access: DataAccess, hub: EventHub,  # noqa: F811
+            expander: QnumExpander | None = None
+            ) -> Iterator[GrpcServer]:
+    """A gRPC server on a free port over the test store, a token "<user>-token" per user
+    (with `expander`: what-if, dry-run and optimise against that Q-NUM expansion)."""
     hub.start()
     service = ControllerService(access, hub=hub,
                                 auth=TokenAuth([GrpcToken(user=u, token=f"{u}-token")
                                                 for u in USERS]),
                                 history=RunningHistory(access.store, CommitLog(None)),
-                                solve_time_limit_s=2.0)
+                                expander=expander, solve_time_limit_s=2.0)
     server = GrpcServer(service, max_message_size=64 * 1024, max_workers=8)
     server.start()
-    yield server
-    server.stop(grace=0.1)
-    service.history.close()
+    try:
+        yield server
+    finally:
+        server.stop(grace=0.1)
+        service.history.close()
+
+
+@pytest.fixture
+def grpc_server(access: DataAccess, hub: EventHub) -> Iterator[GrpcServer]:  # noqa: F811
+    with serving(access, hub) as server:
+        yield server
 
 
 @pytest.fixture

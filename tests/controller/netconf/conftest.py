@@ -14,6 +14,7 @@ import pytest
 from lxml import etree
 from ncclient import manager
 
+from controller.datastore.history import CommitLog, RunningHistory
 from controller.datastore.nmda import Datastore, NmdaStore
 from controller.datastore.schema import Schema
 from controller.netconf.core import Limits
@@ -62,6 +63,14 @@ def make_store(schema: Schema) -> NmdaStore:
 @pytest.fixture
 def store(schema: Schema) -> NmdaStore:
     return make_store(schema)
+
+
+@pytest.fixture
+def history(store: NmdaStore) -> Iterator[RunningHistory]:
+    """Every change of the test store's running, recorded in memory."""
+    recorder = RunningHistory(store, CommitLog(None))
+    yield recorder
+    recorder.close()
 
 
 @pytest.fixture

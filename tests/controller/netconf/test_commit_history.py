@@ -15,7 +15,7 @@ from ncclient import manager
 from ncclient.operations.rpc import RPCError
 
 from controller.daemon import build_server
-from controller.datastore.history import CommitLog, RunningHistory
+from controller.datastore.history import RunningHistory
 from controller.datastore.nmda import NmdaStore
 from controller.netconf.server import NetconfServer
 from controller.paths import CONFIG_DIR
@@ -25,13 +25,6 @@ from tests.controller.netconf.conftest import AUTH, NACM, NC, Connect, leaf_edit
 CTL = "urn:sdqn:sdqn-controller"
 ALICE_T2 = ("/ietf-network:networks/network/[network-id=metro]/node/[node-id=alice]"
             "/sdqn-topology:quantum-node/coherence-time")
-
-
-@pytest.fixture
-def history(store: NmdaStore) -> Iterator[RunningHistory]:
-    recorder = RunningHistory(store, CommitLog(None))
-    yield recorder
-    recorder.close()
 
 
 @pytest.fixture

@@ -12,13 +12,13 @@ import httpx
 import pytest
 
 from controller.app.restconf import build_restconf
-from controller.datastore.history import CommitLog, RunningHistory
+from controller.datastore.history import RunningHistory
 from controller.datastore.nmda import NmdaStore
 from controller.restconf.access import DataAccess
 from controller.restconf.events import EventHub
 from controller.restconf.server import RestconfServer
 from controller.settings import ControllerSettings, RestconfSettings
-from tests.controller.netconf.conftest import t2
+from tests.controller.netconf.conftest import history, t2  # noqa: F401 (fixture)
 from tests.controller.restconf.conftest import JSON, XML, Client
 
 OPS = "/restconf/operations"
@@ -30,14 +30,7 @@ ALICE_T2 = ("/ietf-network:networks/network/[network-id=metro]/node/[node-id=ali
 
 
 @pytest.fixture
-def history(store: NmdaStore) -> Iterator[RunningHistory]:
-    recorder = RunningHistory(store, CommitLog(None))
-    yield recorder
-    recorder.close()
-
-
-@pytest.fixture
-def restconf(access: DataAccess, hub: EventHub, history: RunningHistory
+def restconf(access: DataAccess, hub: EventHub, history: RunningHistory,  # noqa: F811
              ) -> Iterator[RestconfServer]:
     """The daemon's RESTCONF server (commit-history rpcs included) on a free port."""
     settings = ControllerSettings(restconf=RestconfSettings(port=0, metrics=False))

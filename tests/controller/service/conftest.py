@@ -14,6 +14,7 @@ import pytest
 from controller.datastore.nmda import Datastore, NmdaStore
 from controller.datastore.schema import Schema
 from controller.paths import CONFIG_DIR
+from controller.service.alarms import AlarmManager
 from controller.service.manager import ServiceManager
 from controller.settings import PRODUCT_MODULES
 from simulators.clock import ManualClock
@@ -68,6 +69,18 @@ def metro_world(*, prepare: Callable[[Network], None] | None = None,
     finally:
         manager.close()
         net.stop()
+
+
+@pytest.fixture(scope="module")
+def schema() -> Schema:
+    """The product's YANG modules (loading them costs about a second: once per module)."""
+    return Schema(list(PRODUCT_MODULES))
+
+
+@pytest.fixture
+def alarms(schema: Schema) -> AlarmManager:
+    """An alarm manager over an empty store."""
+    return AlarmManager(NmdaStore(schema))
 
 
 def started(world: World) -> World:

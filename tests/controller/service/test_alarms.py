@@ -31,7 +31,6 @@ from controller.service.alarms import (
     node_resource,
     service_resource,
 )
-from controller.settings import PRODUCT_MODULES
 from tests.controller.grpc_api.conftest import access, grpc_server, hub  # noqa: F401
 from tests.controller.netconf.conftest import (  # noqa: F401 (fixtures)
     Connect,
@@ -48,11 +47,6 @@ FIBRE_CUT = "sdqn-alarms:fibre-cut"
 CUT = AlarmKey(link_resource("metro", "alice-r1"), FIBRE_CUT)
 MANDATORY = ("time-created", "is-cleared", "last-raised", "last-changed",
              "perceived-severity", "alarm-text")
-
-
-@pytest.fixture(scope="module")
-def schema() -> Schema:
-    return Schema(list(PRODUCT_MODULES))
 
 
 @pytest.fixture

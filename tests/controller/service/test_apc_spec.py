@@ -30,7 +30,6 @@ from controller.service.calibration import CalibrationScheduler
 from controller.service.expansion import QnumExpander
 from controller.service.heal import SelfHealer
 from controller.service.service_state import Assurance
-from controller.settings import PRODUCT_MODULES
 from southbound.pool import SessionPool
 from tests.controller.service.test_calibration import (
     STARTED,
@@ -43,16 +42,6 @@ APC = "urn:sdqn:sdqn-apc"
 LINK = "r1-r2"
 ROOT = node_resource("metro", "apc-1")
 SETTINGS = Assurance(stale_after_rounds=3)
-
-
-@pytest.fixture(scope="module")
-def schema() -> Schema:
-    return Schema(list(PRODUCT_MODULES))
-
-
-@pytest.fixture
-def alarms(schema: Schema) -> AlarmManager:
-    return AlarmManager(NmdaStore(schema))
 
 
 def state(spec: str = "in-spec", *, error: float = 0.01, down: bool = False,

@@ -13,7 +13,6 @@ from controller.service.device_restart import (
     back_in_service,
     boot_datetime,
 )
-from controller.settings import PRODUCT_MODULES
 from tests.controller.netconf.conftest import make_store
 
 REP = "urn:sdqn:sdqn-repeater"
@@ -27,11 +26,6 @@ def state(boot: str, oper: str = "up", stable: bool = True) -> str:
             f"<stable>{str(stable).lower()}</stable>"
             f"<last-change>{boot}</last-change><boot-datetime>{boot}</boot-datetime>"
             "</status></repeater>")
-
-
-@pytest.fixture(scope="module")
-def schema() -> Schema:
-    return Schema(list(PRODUCT_MODULES))
 
 
 @pytest.fixture

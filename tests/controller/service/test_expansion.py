@@ -14,7 +14,6 @@ from controller.datastore.schema import Schema
 from controller.errors import NetconfError
 from controller.paths import CONFIG_DIR
 from controller.service.manager import ServiceManager
-from controller.settings import PRODUCT_MODULES
 from qnum.io import Network
 from qnum.plan import Plan
 
@@ -43,11 +42,6 @@ class Recorder:
                 users[node].append(a.request.name)
         return {n: {"t:dev": {"node-id": n, "serves": " ".join(sorted(u))}}
                 for n, u in users.items()}
-
-
-@pytest.fixture(scope="module")
-def schema() -> Schema:
-    return Schema(list(PRODUCT_MODULES))
 
 
 @pytest.fixture

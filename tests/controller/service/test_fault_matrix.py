@@ -236,6 +236,15 @@ def across(manager: ServiceManager, link: str) -> set[str]:
             if r.admitted and link in r.route_links}
 
 
+def settled_on_apc_1(world: WorldT) -> str:
+    """The world settled, calibrations on the devices' clock: apc-1's fibre."""
+    _store, manager, _net, clock = world
+    settled_world(world)
+    manager.calibration.clock = device_epoch(clock)
+    (link,) = compensators(manager.expander.committed.network)["apc-1"]
+    return link
+
+
 def device_epoch(clock: ManualClock) -> Callable[[], float]:
     """The devices' time line as epoch seconds (what their timestamps say)."""
     start = datetime.fromisoformat(clock.iso(0.0).replace("Z", "+00:00")).timestamp()
@@ -259,9 +268,7 @@ def test_a_drifting_fibre_is_not_hammered_and_its_calibrations_are_explained() -
     it, and calibration-ineffective does not add a second root cause."""
     with metro_world() as world:
         _store, manager, net, clock = world
-        settled_world(world)
-        manager.calibration.clock = device_epoch(clock)
-        (link,) = compensators(manager.expander.committed.network)["apc-1"]
+        link = settled_on_apc_1(world)
         seen = len(manager.calibration.events)
         net.faults.apply(FaultRequest(kind=FaultKind.DRIFT_SURGE, target="apc-1",
                                       factor=1000.0))
@@ -318,9 +325,7 @@ def test_a_failing_apc_is_the_one_root_cause_of_what_its_fibre_measures() -> Non
     calibrations that cannot help."""
     with metro_world() as world:
         _store, manager, net, clock = world
-        settled_world(world)
-        manager.calibration.clock = device_epoch(clock)
-        (link,) = compensators(manager.expander.committed.network)["apc-1"]
+        link = settled_on_apc_1(world)
         (service,) = across(manager, link)
         seen = len(manager.calibration.events)
         fault = FaultRequest(kind=FaultKind.APC_OUT_OF_SPEC, target="apc-1", offset=0.8)
@@ -348,9 +353,7 @@ def test_a_drift_too_fast_to_track_has_one_root_alarm() -> None:
     polarisation-drift alarm stays the one root cause, before and after the repair."""
     with metro_world() as world:
         _store, manager, net, clock = world
-        settled_world(world)
-        manager.calibration.clock = device_epoch(clock)
-        (link,) = compensators(manager.expander.committed.network)["apc-1"]
+        link = settled_on_apc_1(world)
         (service,) = across(manager, link)
         surge = FaultRequest(kind=FaultKind.DRIFT_SURGE, target="apc-1", factor=5000.0)
         net.faults.apply(surge)

@@ -19,7 +19,6 @@ from controller.service.change import ScheduledOptimise
 from controller.service.expansion import QnumExpander
 from controller.service.health import NetworkHealth
 from controller.service.manager import ServiceManager
-from controller.settings import PRODUCT_MODULES
 from qnum.plan import Plan
 
 TOPOLOGY = json.loads((CONFIG_DIR / "topologies" / "metro.json").read_text())
@@ -36,11 +35,6 @@ def request(name: str, src: str, dst: str, *, policy: str | None = None,
     if policy is not None:
         entry["live-move"] = policy
     return entry
-
-
-@pytest.fixture(scope="module")
-def schema() -> Schema:
-    return Schema(list(PRODUCT_MODULES))
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from controller.service.calibration_watch import ALARM as INEFFECTIVE
 from controller.service.calibration_watch import CalibrationWatch
 from controller.service.polarisation_drift import DRIFT, DriftMonitor, drift_rate
 from controller.service.service_state import DEGRADED, UP, Assurance
-from controller.settings import PRODUCT_MODULES
 from southbound.pool import SessionPool
 from tests.controller.service.test_calibration import STARTED, FakePool, apc_state
 from tests.controller.service.test_service_state import ENDS, SETTINGS, ok, up_and_running
@@ -29,16 +28,6 @@ LINK = "r1-r2"
 ROOT = link_resource("metro", LINK)
 THRESHOLDS = Assurance(drift_alarm_threshold=0.002, drift_clear_threshold=0.001,
                        stale_after_rounds=3)
-
-
-@pytest.fixture(scope="module")
-def schema() -> Schema:
-    return Schema(list(PRODUCT_MODULES))
-
-
-@pytest.fixture
-def alarms(schema: Schema) -> AlarmManager:
-    return AlarmManager(NmdaStore(schema))
 
 
 def apc(rate: float) -> str:
