@@ -6,6 +6,10 @@ expansion, the SQLite journal on restart):
   ("replace", path, json_fragment)  the node at path becomes the fragment's node
   ("delete", path, None)            the node at path disappears
   ("reset", None, json_document)    the whole datastore becomes the document
+  ("move", path, anchor_path|None)  the ordered-by-user entry at path (just written by
+                                    the op before) goes right after the entry at
+                                    anchor_path, or first among its list's entries
+                                    (RFC 7950 §7.8.6: an entry's position is content)
 """
 
 from __future__ import annotations
@@ -269,15 +273,17 @@ class EditApplier:
                 return
             self.forest.unlink(target)
             ly.insert_before(first, target)
-            return
-        anchor = self._anchor(node, parent, parent_module)
-        if anchor == target:
-            return
-        self.forest.unlink(target)
-        if node.insert is Insert.BEFORE:
-            ly.insert_before(anchor, target)
         else:
-            ly.insert_after(anchor, target)
+            anchor = self._anchor(node, parent, parent_module)
+            if anchor == target:
+                return
+            self.forest.unlink(target)
+            if node.insert is Insert.BEFORE:
+                ly.insert_before(anchor, target)
+            else:
+                ly.insert_after(anchor, target)
+        if parent == NULL:   # a top-level entry may now come first
+            self.forest.first = lib.lyd_first_sibling(target)
 
     def _move(self, node: EditNode, existing: NodePtr, parent: NodePtr,
               parent_module: str | None) -> None:
@@ -313,8 +319,21 @@ def journal_ops(forest: Forest, changes: Changes, undo: UndoLog) -> list[Journal
             continue
         if not _attached(rec.node, removed):
             continue
-        ops.append(("replace", node_path(rec.node), fragment_with_parents(rec.node)))
+        path = node_path(rec.node)
+        ops.append(("replace", path, fragment_with_parents(rec.node)))
+        if rec.node.schema.flags & lib.LYS_ORDBY_USER:
+            ops.append(("move", path, _previous_entry_path(rec.node)))
     return ops
+
+
+def _previous_entry_path(node: NodePtr) -> str | None:
+    """The entry of the same list (or leaf-list) right before `node`, None when it is the
+    first (libyang keeps a list's entries together; `prev` of a first sibling is the
+    last sibling)."""
+    prev = node.prev
+    if prev in (NULL, node) or prev.next == NULL or prev.schema != node.schema:
+        return None
+    return node_path(prev)
 
 
 def _attached(node: NodePtr, removed: set[int]) -> bool:
@@ -337,6 +356,9 @@ def replay(forest: Forest, ops: Iterable[JournalOp], undo: UndoLog, changes: Cha
             changes.reset = True
             continue
         assert path is not None
+        if kind == "move":
+            _move_entry(forest, path, payload, undo, changes)
+            continue
         existing = forest.find(path)
         if kind == "replace" and existing != NULL and _set_leaf_from(forest, existing,
                                                                       path, payload, undo,
@@ -349,6 +371,41 @@ def replay(forest: Forest, ops: Iterable[JournalOp], undo: UndoLog, changes: Cha
         if kind == "delete":
             continue
         _graft(forest, path, payload or "{}", undo, changes)
+
+
+def _move_entry(forest: Forest, path: str, anchor_path: str | None, undo: UndoLog,
+                changes: Changes) -> None:
+    """Put the entry at `path` right after `anchor_path` (None: first of its list), as a
+    removal and re-insertion so that the undo log can put it back."""
+    node = forest.find(path)
+    anchor = forest.find(anchor_path) if anchor_path is not None else NULL
+    if node == NULL or (anchor_path is not None and anchor == NULL):
+        raise NetconfError.of(ErrorTag.OPERATION_FAILED,
+                              f"journal move of {path} after {anchor_path}: not found")
+    first = NULL
+    if anchor == NULL:
+        first = lib.lyd_first_sibling(node)
+        while first != NULL and first.schema != node.schema:
+            first = first.next
+        if first == node:
+            return
+    elif node.prev == anchor:
+        return
+    copy = ffi.new("struct lyd_node **")
+    if lib.lyd_dup_single(node, ffi.NULL, lib.LYD_DUP_RECURSIVE | lib.LYD_DUP_WITH_FLAGS,
+                          copy) != LY_SUCCESS:
+        raise NetconfError(collect_ly_errors(forest.schema))
+    changes.touched(node)
+    undo.remove(node)
+    moved = copy[0]
+    if anchor == NULL:
+        ly.insert_before(first, moved)
+        if forest.first == first:
+            forest.first = moved
+    else:
+        ly.insert_after(anchor, moved)
+    undo.created(moved)
+    changes.records.append(_Record("create", moved))
 
 
 def _set_leaf_from(forest: Forest, existing: NodePtr, path: str, payload: str | None,

@@ -167,10 +167,16 @@ class Forest:
         return out[0]
 
     def find_xpath(self, xpath: str) -> list[NodePtr]:
-        if self.first == NULL:
-            return []
         nset = ffi.new("struct ly_set **")
-        rc = lib.lyd_find_xpath(self.first, xpath.encode(), nset)
+        if self.first == NULL:
+            # Nothing to select, but a malformed expression is still an error: check it
+            # against the schema.
+            rc = lib.lys_find_xpath(self.schema.ctx.cdata, ffi.NULL, xpath.encode(), 0, nset)
+            if rc == LY_SUCCESS:
+                lib.ly_set_free(nset[0], ffi.NULL)
+                return []
+        else:
+            rc = lib.lyd_find_xpath(self.first, xpath.encode(), nset)
         if rc != LY_SUCCESS:
             errors = collect_ly_errors(self.schema, default_tag=ErrorTag.INVALID_VALUE,
                                        fallback=f"invalid XPath {xpath!r}")
@@ -203,14 +209,14 @@ class Forest:
         old, self.first = self.first, first
         return old
 
-    def add_implicit_defaults(self) -> None:
+    def add_implicit_defaults(self, *, config_only: bool = False) -> None:
         """Create the default nodes libyang adds during validation, without validating
         (for views of datastores that are not validated: intended, operational, a
         candidate edited with test-option set)."""
-        if self.first == NULL:
-            return
-        tree = ffi.new("struct lyd_node **", self.first)
-        if lib.lyd_new_implicit_all(tree, self.schema.ctx.cdata, 0, ffi.NULL) != LY_SUCCESS:
+        tree = ffi.new("struct lyd_node **", self.first)   # NULL: an empty datastore
+        options = lib.LYD_IMPLICIT_NO_STATE if config_only else 0
+        if lib.lyd_new_implicit_all(tree, self.schema.ctx.cdata, options,
+                                    ffi.NULL) != LY_SUCCESS:
             clear_ly_errors(self.schema)
             return
         self.first = lib.lyd_first_sibling(tree[0])
