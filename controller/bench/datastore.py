@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import statistics
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -53,7 +54,8 @@ def _median_ms(fn: Callable[[int], object], repeat: int) -> tuple[float, float]:
     return statistics.median(samples), samples[int(0.99 * (len(samples) - 1))]
 
 
-def in_process_rows(tree: Tree, repeat: int) -> list[tuple[str, str, str]]:
+def in_process_rows(tree: Tree, repeat: int, readers: int = 10
+                    ) -> list[tuple[str, str, str]]:
     """The engine alone: the store's own calls, no protocol, no NACM."""
     schema = Schema(list(PRODUCT_MODULES))
     rows: list[tuple[str, str, str]] = []
@@ -99,12 +101,43 @@ def in_process_rows(tree: Tree, repeat: int) -> list[tuple[str, str, str]]:
                 ("read one request (published copy)", read_one)):
             p50, p99 = _median_ms(fn, repeat)
             rows.append((label, f"{p50:.3f}", f"{p99:.3f}"))
+        for label, xpath in (("one request", rate.rsplit("/", 1)[0]),
+                             ("every request", "/sdqn-services:entanglement-services")):
+            one = _reads_per_second(store, xpath, 1)
+            many = _reads_per_second(store, xpath, readers)
+            rows.append((f"read {label}: {readers} threads vs 1 (reads/s)",
+                         f"{many:,.0f} vs {one:,.0f}", f"{many / one:.2f}×"))
         set_leaf(Datastore.CANDIDATE, rate, "99.9")
         diff, _ = _median_ms(lambda _: store.diff(Datastore.CANDIDATE, Datastore.RUNNING), 15)
         rows.append(("diff candidate vs running (full trees)", f"{diff:.2f}", ""))
         store.discard_changes()
         store.close()
     return rows
+
+
+def _reads_per_second(store: NmdaStore, xpath: str, threads: int,
+                      seconds: float = 1.0) -> float:
+    """Reads of `xpath` from running per second by `threads` threads together (each read
+    selects from the published copy and prints the selection)."""
+    counts = [0] * threads
+    start = threading.Barrier(threads + 1)
+    deadline = [0.0]
+
+    def loop(index: int) -> None:
+        start.wait()
+        while time.perf_counter() < deadline[0]:
+            store.get(Datastore.RUNNING, xpath=xpath)
+            counts[index] += 1
+
+    workers = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    began = time.perf_counter()
+    deadline[0] = began + seconds
+    start.wait()
+    for worker in workers:
+        worker.join()
+    return sum(counts) / (time.perf_counter() - began)
 
 
 def _leaf_edit(path: str, value: str) -> dict[str, object]:
@@ -195,7 +228,7 @@ def main(nodes: Annotated[int, typer.Option(help="topology nodes")] = 1000,
     for tree in trees:
         _print_table(console, f"sdqn bench datastore — in-process (engine only, no "
                      f"protocol) — {tree.name}, SQLite WAL synchronous=FULL",
-                     ("operation", "p50 ms", "p99 ms"), in_process_rows(tree, repeat))
+                     ("operation", "p50 ms", "p99 ms"), in_process_rows(tree, repeat, readers))
         _print_table(console, f"sdqn bench datastore — through the interfaces — {tree.name}"
                      f"; clients in their own process; {seconds:.0f} s per row",
                      _HEADER, interface_rows(tree, seconds, readers))
