@@ -15,7 +15,10 @@ running); `edit_ops` gives the RPC bodies of one edit either way, so the two edi
 figures come from two peers. `cpu_seconds()` is the CPU of every process serving the
 peer, from /proc: netconfd, sshd with its per-connection processes and their
 subsystem relays (exited ones count through their parents' reaped-children times), or,
-with the relay transport, the relays alive at the time of reading.
+with the relay transport, the relays alive at the time of reading (a relay's CPU leaves
+the account when its session closes: read both ends of a window with sessions open);
+`cpu_breakdown()` splits it into netconfd and transport. /proc counts in clock ticks
+(10 ms), so a window needs many operations.
 
 Usage:
 
@@ -309,15 +312,21 @@ class NetconfdPeer:
 
     def cpu_seconds(self) -> float:
         """User + system CPU seconds of every process serving this peer so far."""
+        return sum(self.cpu_breakdown().values())
+
+    def cpu_breakdown(self) -> dict[str, float]:
+        """CPU seconds so far of netconfd itself and of the transport in front of it
+        (sshd and its session processes with their relays, or the live relays)."""
         table = process_table()
-        total = sum(tree_cpu_seconds(pid, table) for pid in self.pids)
+        netconfd = (tree_cpu_seconds(self._netconfd.pid, table)
+                    if self._netconfd is not None else 0.0)
+        transport = tree_cpu_seconds(self._sshd.pid, table) if self._sshd is not None else 0.0
         if self.transport == "relay" and self._endpoint is not None:
             # Relays are children of their clients: found by the socket they name.
             needle = f"@{self._endpoint.socket_path}".encode()
-            for stat in table.values():
-                if _cmdline_has(stat.pid, needle):
-                    total += stat.own
-        return total
+            transport += sum(stat.own for stat in table.values()
+                             if _cmdline_has(stat.pid, needle))
+        return {"netconfd": netconfd, "transport": transport}
 
 
 def _sshd_config(port: int, host_key: Path, authorized: Path, user: str,

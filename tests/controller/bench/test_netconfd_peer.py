@@ -113,6 +113,8 @@ def test_cpu_seconds_grows_with_work_and_every_process_stops(peer: NetconfdPeer)
         for _ in range(200):
             assert rpc_ok(client.rpc(EMPTY_GET))
     assert peer.cpu_seconds() > before
+    assert set(peer.cpu_breakdown()) == {"netconfd", "transport"}
+    assert peer.cpu_breakdown()["netconfd"] > 0
     client.close()
     relays = [pid for pid in process_table() if _runs(pid, netconfd_peer.NETCONF_SUBSYSTEM)]
 
