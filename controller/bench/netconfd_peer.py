@@ -7,7 +7,8 @@ OpenSSH's `sshd` on a free 127.0.0.1 port runs yuma's `netconf-subsystem` relay 
 `netconf` subsystem (RFC 6242), public-key authentication of the current user with a
 generated key. Where `/usr/sbin/sshd` is missing the transport is "relay": each client
 starts `netconf-subsystem` itself and speaks NETCONF over its stdin/stdout; a bench
-labels such rows with `transport`.
+labels such rows with `transport`. The current user is netconfd's superuser, so its
+NACM (RFC 8341) is not evaluated.
 
 A netconfd runs with one writable target: `target="running"` (:writable-running, every
 edit-config persists running) or `target="candidate"` (:candidate, <commit> persists

@@ -7,6 +7,7 @@ cutime/cstime hold the CPU of children the process has waited for, so summing
 utime+stime+cutime+cstime over a live process tree also counts the helpers that have
 already exited (an sshd session that ended, its subsystem), as long as each was reaped
 by a process still in the tree. Times of a process's threads are included in its own.
+psutil would read the same fields; it is not a dependency for these four numbers.
 """
 
 from __future__ import annotations
