@@ -1,4 +1,4 @@
-# One-command setup: every target bootstraps .venv (and Debian's libyang2-dev and promtool) itself.
+# One-command setup: every target bootstraps .venv (and the Debian packages below) itself.
 # libyang (python) 2.7.x builds its CFFI module against libyang2-dev 2.1.x headers;
 # 2.8.1+ would need libyang C >= 2.1.55, which Debian does not ship.
 PYTHON ?= python3
@@ -12,16 +12,19 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 setup: $(STAMP)
 
 # Debian packages: libyang2-dev (the headers libyang's CFFI module builds against) with
-# libyang2-tools, and prometheus for its promtool (the tests lint /metrics with
-# `promtool check metrics`; Debian ships promtool only in that package).
+# libyang2-tools, prometheus for its promtool (the tests lint /metrics with
+# `promtool check metrics`; Debian ships promtool only in that package), and netconfd with
+# openssh-server (yuma123's NETCONF server reached over sshd: the datastore bench's peer).
 system-deps:
 	@missing=""; \
 	[ -f /usr/include/libyang/libyang.h ] || missing="$$missing libyang2-dev libyang2-tools"; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
+	[ -x /usr/sbin/netconfd ] || missing="$$missing netconfd"; \
+	[ -x /usr/sbin/sshd ] || missing="$$missing openssh-server"; \
 	if [ -n "$$missing" ]; then \
 	  if ! command -v apt-get >/dev/null 2>&1; then \
 	    echo "sdqn: Debian packages$$missing are missing and apt-get is unavailable;" >&2; \
-	    echo "sdqn: install them (libyang 2.1.x development files, promtool) by hand." >&2; \
+	    echo "sdqn: install them (libyang 2.1.x development files, promtool, netconfd, sshd) by hand." >&2; \
 	    exit 1; \
 	  fi; \
 	  echo "sdqn: installing Debian$$missing"; \

@@ -94,6 +94,7 @@ def test_the_wheel_carries_yang_config_and_the_generated_grpc_code(
     assert {f"{data}config/{name}" for name in shipped} <= set(names)
     assert {"controller/grpc_api/sdqn_pb2.py", "controller/grpc_api/sdqn_pb2.pyi",
             "controller/grpc_api/sdqn_pb2_grpc.py"} <= set(names)
+    assert "controller/bench/peer_yang/sdqn-bench-peer.yang" in names  # the bench's peer
 
 
 def test_the_installed_code_runs_from_the_venv_not_the_checkout(installed: Installed) -> None:
