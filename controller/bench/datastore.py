@@ -17,6 +17,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -30,9 +31,11 @@ from controller.bench.interfaces import (
     measure_netconf,
     measure_restconf,
     netconf_works,
+    peer_works,
     restconf_works,
     serving,
 )
+from controller.bench.netconfd_peer import NetconfdPeer, netconfd_available
 from controller.datastore.apply import validate_forest
 from controller.datastore.nmda import Datastore, NmdaStore
 from controller.datastore.persistence import Persistence
@@ -41,7 +44,7 @@ from controller.logs import configure_logging
 from controller.settings import PRODUCT_MODULES
 
 _HEADER = ("interface", "workload", "sessions", "ops/s", "p50 ms", "p99 ms",
-           "server CPU ms/op", "CPU vs floor", "CPU vs netconfd")
+           "server CPU ms/op", "CPU ÷ floor", "CPU ÷ netconfd", "ops/s ÷ 1 session")
 
 
 def _median_ms(fn: Callable[[int], object], repeat: int) -> tuple[float, float]:
@@ -164,42 +167,110 @@ def _leaf_edit(path: str, value: str) -> dict[str, object]:
     return doc
 
 
-def interface_rows(tree: Tree, seconds: float, readers: int) -> list[tuple[str, ...]]:
+@dataclass(frozen=True)
+class Row:
+    """One measured workload on one server."""
+
+    interface: str
+    key: str
+    workload: str
+    sessions: int
+    measured: Measured
+
+
+SDQN_NETCONF = "NETCONF/SSH (sdqn)"
+SDQN_RESTCONF = "RESTCONF/HTTP (sdqn)"
+
+
+def sdqn_rows(tree: Tree, seconds: float, readers: int) -> list[Row]:
     """Our NETCONF and RESTCONF servers over `tree`, one row per workload."""
-    rows: list[tuple[str, ...]] = []
+    rows: list[Row] = []
     with serving(tree) as servers:
         connect = servers.netconf_connector()
-        floor: Measured | None = None
-        single_read: Measured | None = None
         for work in netconf_works(tree, readers):
-            measured = measure_netconf(connect, work, seconds)
-            floor = floor or measured
-            if work.name.startswith("get-config") and work.sessions == 1:
-                single_read = measured
-            rows.append(_row("NETCONF/SSH (sdqn)", work.name, work.sessions, measured, floor,
-                             single_read if work.sessions > 1 else None))
-        http_floor: Measured | None = None
-        single_get: Measured | None = None
+            rows.append(Row(SDQN_NETCONF, work.key, work.name, work.total_sessions,
+                            measure_netconf(connect, work, seconds)))
         for rwork in restconf_works(tree, readers):
-            measured = measure_restconf(servers.restconf_url, rwork, seconds)
-            http_floor = http_floor or measured
-            if rwork.name == "GET one request" and rwork.sessions == 1:
-                single_get = measured
-            rows.append(_row("RESTCONF/HTTP (sdqn)", rwork.name, rwork.sessions, measured,
-                             http_floor, single_get if rwork.sessions > 1 else None))
+            rows.append(Row(SDQN_RESTCONF, rwork.key, rwork.name, rwork.total_sessions,
+                            measure_restconf(servers.restconf_url, rwork, seconds)))
     return rows
 
 
-def _row(interface: str, workload: str, sessions: int, measured: Measured,
-         floor: Measured | None, one_session: Measured | None) -> tuple[str, ...]:
-    """`one_session`: the same workload with one session, for a throughput ratio."""
-    versus_floor = (f"{measured.cpu_ms_per_op / floor.cpu_ms_per_op:.2f}×"
-                    if floor is not None and floor is not measured else "")
-    if one_session is not None and one_session.rate:
-        versus_floor = f"{measured.rate / one_session.rate:.2f}× 1-session ops/s"
-    return (interface, workload, str(sessions), f"{measured.rate:,.0f}",
-            f"{measured.p50_ms:.2f}", f"{measured.p99_ms:.2f}",
-            f"{measured.cpu_ms_per_op:.3f}", versus_floor, "")
+def peer_rows(entries: int, seconds: float, readers: int) -> list[Row]:
+    """Debian's yuma123 netconfd over `entries` list entries (two runs: netconfd serves
+    one writable target at a time); none when netconfd is not installed."""
+    if not netconfd_available():
+        return []
+    rows: list[Row] = []
+    for target, works in zip(("running", "candidate"), peer_works(readers), strict=True):
+        with NetconfdPeer(entries, target=target) as peer:   # type: ignore[arg-type]
+            interface = f"NETCONF/{peer.transport.upper()} (netconfd)"
+            for work in works:
+                rows.append(Row(interface, work.key, work.name, work.total_sessions,
+                                measure_netconf(peer.endpoint.connect, work, seconds,
+                                                peer.cpu_seconds)))
+    return rows
+
+
+def render(rows: Sequence[Row]) -> list[tuple[str, ...]]:
+    """Table rows with the ratios: CPU per operation to the same server's floor and to
+    netconfd's same operation, many sessions' throughput to one session's."""
+    by_key = {(row.interface, row.key): row for row in rows}
+    peer = next((row.interface for row in rows if "netconfd" in row.interface), None)
+    out: list[tuple[str, ...]] = []
+    for row in rows:
+        m = row.measured
+        floor = by_key.get((row.interface, "floor"))
+        versus_floor = (f"{m.cpu_ms_per_op / floor.measured.cpu_ms_per_op:.2f}"
+                        if floor is not None and floor is not row else "")
+        twin = by_key.get((peer, row.key)) if peer and row.interface == SDQN_NETCONF \
+            else None
+        versus_peer = (f"{m.cpu_ms_per_op / twin.measured.cpu_ms_per_op:.2f}"
+                       if twin is not None else "")
+        single = by_key.get((row.interface, "get")) if row.key == "get-many" else None
+        scaling = (f"{m.rate / single.measured.rate:.2f}"
+                   if single is not None and single.measured.rate else "")
+        out.append((row.interface, row.workload, str(row.sessions), f"{m.rate:,.0f}",
+                    f"{m.p50_ms:.2f}", f"{m.p99_ms:.2f}", f"{m.cpu_ms_per_op:.3f}",
+                    versus_floor, versus_peer, scaling))
+    return out
+
+
+#: (operation key on our NETCONF server, limit on server CPU ms per operation)
+_CPU_TARGETS = (("edit", 1.4), ("commit", 2.0), ("must", 3.0))
+
+
+def targets(rows: Sequence[Row]) -> list[str]:
+    """The datastore's targets, each with its measured figure and verdict."""
+    by_key = {(row.interface, row.key): row.measured for row in rows}
+    lines = []
+
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "MISSED"
+
+    for key, limit in _CPU_TARGETS:
+        m = by_key.get((SDQN_NETCONF, key))
+        if m is not None:
+            lines.append(f"NETCONF {key}: {m.cpu_ms_per_op:.3f} ms CPU/op (target ≤ {limit}) "
+                         f"— {verdict(m.cpu_ms_per_op <= limit)}")
+    get, floor = by_key.get((SDQN_NETCONF, "get")), by_key.get((SDQN_NETCONF, "floor"))
+    peer = next((m for (interface, key), m in by_key.items()
+                 if "netconfd" in interface and key == "get"), None)
+    if get is not None and peer is not None:
+        ratio = get.cpu_ms_per_op / peer.cpu_ms_per_op
+        lines.append(f"get-config CPU vs netconfd: {ratio:.2f}× (target ≤ 2×) — "
+                     f"{verdict(ratio <= 2)}")
+    if get is not None and floor is not None:
+        ratio = get.rate / floor.rate
+        lines.append(f"get-config throughput vs floor: {ratio:.2f}× (target ≥ 0.9×) — "
+                     f"{verdict(ratio >= 0.9)}")
+    for interface in (SDQN_NETCONF, SDQN_RESTCONF):
+        one, many = by_key.get((interface, "get")), by_key.get((interface, "get-many"))
+        if one is not None and many is not None and one.rate:
+            ratio = many.rate / one.rate
+            lines.append(f"{interface} many readers vs one: {ratio:.2f}× throughput "
+                         f"(target ≥ 1.8×) — {verdict(ratio >= 1.8)}")
+    return lines
 
 
 def _print_table(console: Console, title: str, header: Sequence[str],
@@ -223,12 +294,16 @@ def main(nodes: Annotated[int, typer.Option(help="topology nodes")] = 1000,
          ) -> None:
     """Print the datastore's figures in-process and through NETCONF and RESTCONF."""
     configure_logging("warning")
-    console = Console(width=160)
-    trees = [large_tree(nodes, links, requests)] + ([metro_tree()] if metro else [])
-    for tree in trees:
+    console = Console(width=170)
+    trees = [(large_tree(nodes, links, requests), nodes)] + ([(metro_tree(), 20)]
+                                                             if metro else [])
+    for tree, entries in trees:
         _print_table(console, f"sdqn bench datastore — in-process (engine only, no "
                      f"protocol) — {tree.name}, SQLite WAL synchronous=FULL",
                      ("operation", "p50 ms", "p99 ms"), in_process_rows(tree, repeat, readers))
+        rows = sdqn_rows(tree, seconds, readers) + peer_rows(entries, seconds, readers)
         _print_table(console, f"sdqn bench datastore — through the interfaces — {tree.name}"
-                     f"; clients in their own process; {seconds:.0f} s per row",
-                     _HEADER, interface_rows(tree, seconds, readers))
+                     f" (netconfd: {entries} list entries); clients in their own processes; "
+                     f"{seconds:.0f} s per row", _HEADER, render(rows))
+        for line in targets(rows):
+            console.print(f"  {line}")

@@ -11,6 +11,7 @@ and `sdqn bench southbound` measure.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import logging
@@ -33,6 +34,9 @@ from controller.bench.clients import (
     own_cpu_seconds,
 )
 from controller.bench.datastore_tree import Tree
+from controller.bench.netconfd_peer import COMMIT as PEER_COMMIT
+from controller.bench.netconfd_peer import EMPTY_GET as PEER_EMPTY_GET
+from controller.bench.netconfd_peer import edit_config, entry_name, get_config_entry
 from controller.daemon import build_server, controller_schema
 from controller.datastore.nmda import Datastore
 from controller.netconf.client import RawNetconfClient
@@ -57,10 +61,15 @@ class NetconfWork:
     """One operation: the rpcs a session sends in turn. `{n}` (an integer) and `{d}` (a
     decimal) in them change every repetition, so every edit changes a value."""
 
+    key: str                    # the same operation on another server has the same key
     name: str
     rpcs: tuple[str, ...]
     sessions: int = 1           # per client process
     processes: int = 1
+
+    @property
+    def total_sessions(self) -> int:
+        return self.sessions * self.processes
 
 
 def netconf_works(tree: Tree, readers: int) -> list[NetconfWork]:
@@ -75,14 +84,42 @@ def netconf_works(tree: Tree, readers: int) -> list[NetconfWork]:
                  "<coherence-time>{d}</coherence-time></quantum-node></node></network>"
                  "</networks>")
     return [
-        NetconfWork("<get>, empty filter (protocol floor)", (FLOOR,)),
-        NetconfWork("get-config one request", (get_config,)),
-        NetconfWork("get-config one request", (get_config,), readers),
-        NetconfWork("edit-config running: one leaf", (_edit("running", rate),)),
-        NetconfWork("edit-config candidate: one leaf + <commit>",
+        NetconfWork("floor", "<get>, empty filter (protocol floor)", (FLOOR,)),
+        NetconfWork("get", "get-config one request", (get_config,)),
+        _readers(NetconfWork("get-many", "get-config one request", (get_config,)), readers),
+        NetconfWork("edit", "edit-config running: one leaf", (_edit("running", rate),)),
+        NetconfWork("commit", "edit-config candidate: one leaf + <commit>",
                     (_edit("candidate", rate), COMMIT)),
-        NetconfWork("edit-config running: leaf under a must", (_edit("running", coherence),)),
+        NetconfWork("must", "edit-config running: leaf under a must",
+                    (_edit("running", coherence),)),
     ]
+
+
+def peer_works(readers: int) -> tuple[list[NetconfWork], list[NetconfWork]]:
+    """The same operations on the netconfd peer's list: (with running as its target,
+    with candidate as its target — netconfd serves one writable target per run)."""
+    entry = entry_name(7)
+    get_config = get_config_entry(entry)
+    running = [
+        NetconfWork("floor", "<get>, empty filter (protocol floor)", (PEER_EMPTY_GET,)),
+        NetconfWork("get", "get-config one entry", (get_config,)),
+        _readers(NetconfWork("get-many", "get-config one entry", (get_config,)), readers),
+        NetconfWork("edit", "edit-config running: one leaf",
+                    (edit_config("running", entry, "rate", "{d}"),)),
+        NetconfWork("must", "edit-config running: leaf under a must",
+                    (edit_config("running", entry, "coherence-time", "{d}"),)),
+    ]
+    candidate = [NetconfWork("commit", "edit-config candidate: one leaf + <commit>",
+                             (edit_config("candidate", entry, "rate", "{d}"), PEER_COMMIT))]
+    return running, candidate
+
+
+def _readers(work: NetconfWork, readers: int) -> NetconfWork:
+    """`readers` sessions spread over client processes of five sessions at most, so that
+    no client interpreter is what limits them."""
+    processes = max(1, -(-readers // 5))
+    return dataclasses.replace(work, sessions=max(1, readers // processes),
+                               processes=processes)
 
 
 def _edit(target: str, config: str) -> str:
@@ -92,6 +129,7 @@ def _edit(target: str, config: str) -> str:
 
 @dataclass(frozen=True)
 class RestconfWork:
+    key: str
     name: str
     method: str
     path: str
@@ -99,17 +137,24 @@ class RestconfWork:
     sessions: int = 1           # per client process
     processes: int = 1
 
+    @property
+    def total_sessions(self) -> int:
+        return self.sessions * self.processes
+
 
 def restconf_works(tree: Tree, readers: int) -> list[RestconfWork]:
     request = f"/restconf/data/sdqn-services:entanglement-services/request={tree.request}"
     running = ("/restconf/ds/ietf-datastores:running/sdqn-services:entanglement-services/"
                f"request={tree.request}/demanded-rate")
+    get = RestconfWork("get", "GET one request", "GET", request)
+    processes = max(1, -(-readers // 5))
     return [
-        RestconfWork("GET yang-library-version (HTTP floor)", "GET",
+        RestconfWork("floor", "GET yang-library-version (HTTP floor)", "GET",
                      "/restconf/yang-library-version"),
-        RestconfWork("GET one request", "GET", request),
-        RestconfWork("GET one request", "GET", request, sessions=readers),
-        RestconfWork("PATCH running: one leaf", "PATCH", running,
+        get,
+        dataclasses.replace(get, key="get-many", sessions=max(1, readers // processes),
+                            processes=processes),
+        RestconfWork("edit", "PATCH running: one leaf", "PATCH", running,
                      '{{"sdqn-services:demanded-rate": "{d}"}}'),
     ]
 
