@@ -6,6 +6,11 @@ expansion, the SQLite journal on restart):
   ("replace", path, json_fragment)  the node at path becomes the fragment's node
   ("delete", path, None)            the node at path disappears
   ("reset", None, json_document)    the whole datastore becomes the document
+  ("set", path, value)              the leaf at path takes the value (created with its
+                                    parents when absent): a leaf change without a fragment
+  ("before", path, anchor_path)     the node at path moves right before its sibling at
+                                    anchor_path (the commit history's inverse ops put
+                                    re-inserted list entries back in place with it)
 """
 
 from __future__ import annotations
@@ -313,6 +318,9 @@ def journal_ops(forest: Forest, changes: Changes, undo: UndoLog) -> list[Journal
             continue
         if not _attached(rec.node, removed):
             continue
+        if rec.kind == "leaf" and rec.node.schema.nodetype == lib.LYS_LEAF:
+            ops.append(("set", node_path(rec.node), term_value(rec.node) or ""))
+            continue
         ops.append(("replace", node_path(rec.node), fragment_with_parents(rec.node)))
     return ops
 
@@ -337,6 +345,12 @@ def replay(forest: Forest, ops: Iterable[JournalOp], undo: UndoLog, changes: Cha
             changes.reset = True
             continue
         assert path is not None
+        if kind == "set":
+            _set_leaf(forest, path, payload or "", undo, changes)
+            continue
+        if kind == "before":
+            _place_before(forest, path, payload or "")
+            continue
         existing = forest.find(path)
         if kind == "replace" and existing != NULL and _set_leaf_from(forest, existing,
                                                                       path, payload, undo,
@@ -368,6 +382,56 @@ def _set_leaf_from(forest: Forest, existing: NodePtr, path: str, payload: str | 
         changes.records.append(_Record("leaf", existing))
         changes.touched(existing)
     return True
+
+
+def _set_leaf(forest: Forest, path: str, value: str, undo: UndoLog, changes: Changes) -> None:
+    """Replay a "set": change the leaf in place, or create it with its missing parents."""
+    existing = forest.find(path)
+    if existing != NULL:
+        if undo.change_leaf(existing, value):
+            changes.records.append(_Record("leaf", existing))
+            changes.touched(existing)
+        return
+    out = ffi.new("struct lyd_node **")
+    val = ffi.new("char[]", value.encode())
+    empty = forest.first == NULL
+    rc = lib.lyd_new_path(ffi.NULL if empty else forest.first,
+                          forest.schema.ctx.cdata if empty else ffi.NULL,
+                          path.encode(), val, 0, out)
+    if rc != LY_SUCCESS or out[0] == NULL:
+        raise NetconfError(collect_ly_errors(forest.schema, default_tag=ErrorTag.INVALID_VALUE,
+                                             fallback=f"cannot set {path}"))
+    created = out[0]    # the first node created: the leaf or its topmost new ancestor
+    forest.first = created if empty else lib.lyd_first_sibling(forest.first)
+    undo.created(created)
+    changes.records.append(_Record("create", created))
+    changes.touched(created)
+
+
+def _place_before(forest: Forest, path: str, anchor_path: str) -> None:
+    """Replay a "before": libyang 2.1 moves only user-ordered entries before a sibling,
+    so the anchor and the siblings after it (of its list, or every top-level tree after
+    it) are taken out and put back after the node, each appended where libyang puts it.
+    A pure reordering: content is unchanged, so nothing is recorded for undo. A node or
+    anchor that is not there (a journal replayed elsewhere) leaves the order as it is."""
+    node, anchor = forest.find(path), forest.find(anchor_path)
+    if NULL in (node, anchor) or node == anchor or node.parent != anchor.parent:
+        return
+    parent = ffi.cast("struct lyd_node *", node.parent) if node.parent != NULL else NULL
+    tail: list[NodePtr] = []
+    sibling = anchor
+    while sibling != NULL and (parent == NULL or sibling.schema == anchor.schema):
+        if sibling != node:
+            tail.append(sibling)
+        sibling = sibling.next
+    for moved in tail:
+        forest.unlink(moved)
+    for moved in tail:
+        if parent == NULL:
+            forest.insert_top(moved)
+        elif lib.lyd_insert_child(parent, moved) != LY_SUCCESS:
+            raise NetconfError(collect_ly_errors(forest.schema,
+                                                 fallback=f"cannot move {anchor_path}"))
 
 
 def _graft(forest: Forest, path: str, fragment: str, undo: UndoLog, changes: Changes) -> None:

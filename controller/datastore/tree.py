@@ -275,17 +275,19 @@ def _check_json_syntax(text: str) -> None:
 
 
 def print_nodes(node: NodePtr, fmt: str, *, with_siblings: bool,
-                with_defaults: WithDefaults = WithDefaults.EXPLICIT, shrink: bool = True) -> str:
+                with_defaults: WithDefaults = WithDefaults.EXPLICIT, shrink: bool = True,
+                keep_empty: bool = False) -> str:
+    """`keep_empty`: print empty non-presence containers too (a fragment that must hold
+    its node even when nothing below it is printed)."""
     flags = _WD_FLAGS[with_defaults]
     if with_siblings:
         flags |= lib.LYD_PRINT_WITHSIBLINGS
     if shrink:
         flags |= lib.LYD_PRINT_SHRINK
+    if keep_empty:
+        flags |= lib.LYD_PRINT_KEEPEMPTYCONT
     buf = ffi.new("char **")
-    if with_siblings:
-        rc = lib.lyd_print_mem(buf, node, _FORMATS[fmt], flags)
-    else:
-        rc = lib.lyd_print_mem(buf, node, _FORMATS[fmt], flags)
+    rc = lib.lyd_print_mem(buf, node, _FORMATS[fmt], flags)
     if rc != LY_SUCCESS or buf[0] == NULL:
         return ""
     try:
@@ -313,10 +315,14 @@ def fragment_with_parents(node: NodePtr) -> str:
 # ----------------------------------------------------------------------------------------
 # Undo log
 
+#: an op of the inverse of a change, in the journal's vocabulary (apply.py `JournalOp`)
+InverseOp = tuple[str, str | None, str | None]
+
 
 @dataclass
 class _Created:
     node: NodePtr
+    path: str = ""      # recorded when the log tracks paths: the node may be detached later
 
 
 @dataclass
@@ -325,6 +331,7 @@ class _Removed:
     parent: NodePtr
     next: NodePtr
     path: str
+    anchor: str | None = None   # the sibling it stood before (tracked logs only)
 
 
 @dataclass
@@ -332,6 +339,7 @@ class _Changed:
     node: NodePtr
     old_value: str
     was_default: bool
+    path: str = ""
 
 
 @dataclass
@@ -341,18 +349,25 @@ class _Reset:
 
 @dataclass
 class UndoLog:
-    """Reversible record of the structural changes made to one forest."""
+    """Reversible record of the structural changes made to one forest.
+
+    `track_paths`: record every touched node's path when it is touched, so that
+    `inverse()` can describe the change backwards even for nodes the same change detached
+    afterwards (a leaf changed, then its list entry deleted). Only running's log needs
+    it (its inverse is what the commit history keeps)."""
 
     forest: Forest
     entries: list[_Created | _Removed | _Changed | _Reset] = field(default_factory=list)
+    track_paths: bool = False
 
     def created(self, node: NodePtr) -> None:
-        self.entries.append(_Created(node))
+        self.entries.append(_Created(node, node_path(node) if self.track_paths else ""))
 
     def remove(self, node: NodePtr) -> None:
         """Unlink `node` (keep it alive for rollback)."""
         parent = ffi.cast("struct lyd_node *", node.parent) if node.parent != NULL else NULL
-        entry = _Removed(node, parent, node.next if node.next != NULL else NULL, node_path(node))
+        entry = _Removed(node, parent, node.next if node.next != NULL else NULL, node_path(node),
+                         _anchor_path(node) if self.track_paths else None)
         self.forest.unlink(node)
         self.entries.append(entry)
 
@@ -362,7 +377,9 @@ class UndoLog:
         was_default = is_default(node)
         rc = ly.change_term(node, value)
         if rc in (LY_SUCCESS, LY_EEXIST):
-            self.entries.append(_Changed(node, old, was_default))
+            # after the change: a leaf-list instance's path names its (new) value
+            self.entries.append(_Changed(node, old, was_default,
+                                         node_path(node) if self.track_paths else ""))
             return True
         if rc == LY_ENOT:  # same value, explicitly set already
             return False
@@ -372,6 +389,37 @@ class UndoLog:
 
     def reset(self, new_first: NodePtr) -> None:
         self.entries.append(_Reset(self.forest.replace_content(new_first)))
+
+    def inverse(self) -> list[InverseOp]:
+        """Journal ops that take the forest from its content now back to its content
+        before the logged changes (call before `release`, while removed nodes are alive;
+        the log must track paths).
+
+        The entries are walked backwards, as `rollback` does in memory: a created node is
+        deleted, a removed one comes back (its subtree wrapped in its ancestors, then put
+        before the sibling it stood before: libyang appends re-inserted list entries, and
+        orders top-level trees of different modules by arrival), a changed leaf gets its
+        old value (or goes, when it was a default: validation brings the default back), a
+        reset is undone by the whole old document, which makes every later op moot."""
+        assert self.track_paths, "inverse() needs a log that tracks paths"
+        schema = self.forest.schema
+        ops: list[InverseOp] = []
+        for entry in reversed(self.entries):
+            if isinstance(entry, _Created):
+                ops.append(("delete", entry.path, None))
+            elif isinstance(entry, _Removed):
+                if is_default(entry.node):
+                    continue   # an implicit default is not content (validation adds it)
+                ops.append(("replace", entry.path, _wrapped(schema, entry.node, entry.path)))
+                if entry.anchor is not None:
+                    ops.append(("before", entry.path, entry.anchor))
+            elif isinstance(entry, _Changed):
+                ops.append(("delete", entry.path, None) if entry.was_default
+                           else ("set", entry.path, entry.old_value))
+            else:
+                old = Forest(schema, entry.old_first).print("json")
+                ops = [("reset", None, old)]
+        return ops
 
     def rollback(self) -> None:
         forest = self.forest
@@ -403,6 +451,70 @@ class UndoLog:
     def removed_nodes(self) -> set[int]:
         return {int(ffi.cast("uintptr_t", e.node)) for e in self.entries
                 if isinstance(e, _Removed)}
+
+
+def _anchor_path(node: NodePtr) -> str | None:
+    """The path of the sibling `node` stands before, where re-inserting it would not put
+    it back by itself: the next instance of the same list or leaf-list, or (at the top
+    level, where libyang orders the trees of different modules by arrival) the next tree
+    that is not an implicit default."""
+    top = node.parent == NULL
+    sibling = node.next
+    while sibling != NULL:
+        if not top:
+            return node_path(sibling) if sibling.schema == node.schema else None
+        if not is_default(sibling):
+            return node_path(sibling)
+        sibling = sibling.next
+    return None
+
+
+def parent_path(path: str) -> str | None:
+    """The path of a data path's parent (None for a top-level node): the path up to its
+    last step, with slashes inside predicates' quoted key values left alone."""
+    depth, quote, cut = 0, "", -1
+    for index, char in enumerate(path):
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char == "[":
+            depth += 1
+        elif char == "]":
+            depth -= 1
+        elif char == "/" and depth == 0:
+            cut = index
+    return path[:cut] if cut > 0 else None
+
+
+def _wrapped(schema: Schema, node: NodePtr, path: str) -> str:
+    """JSON of a detached `node`'s subtree inside the ancestors named by its `path` (keys
+    only): the replayable fragment that puts it back."""
+    copy = ffi.new("struct lyd_node **")
+    if lib.lyd_dup_single(node, ffi.NULL, lib.LYD_DUP_RECURSIVE | lib.LYD_DUP_WITH_FLAGS,
+                          copy) != LY_SUCCESS:
+        raise NetconfError(collect_ly_errors(schema, fallback=f"cannot copy {path}"))
+    root = copy[0]
+    above = parent_path(path)
+    if above is not None:
+        chain = ffi.new("struct lyd_node **")
+        if lib.lyd_new_path(ffi.NULL, schema.ctx.cdata, above.encode(), ffi.NULL, 0,
+                            chain) != LY_SUCCESS:
+            lib.lyd_free_tree(root)
+            raise NetconfError(collect_ly_errors(schema, fallback=f"cannot create {above}"))
+        top = chain[0]
+        parent = ffi.new("struct lyd_node **")
+        if lib.lyd_find_path(top, above.encode(), 0, parent) != LY_SUCCESS \
+                or lib.lyd_insert_child(parent[0], root) != LY_SUCCESS:
+            lib.lyd_free_tree(root)
+            lib.lyd_free_tree(top)
+            raise NetconfError(collect_ly_errors(schema, fallback=f"cannot wrap {path}"))
+        root = top
+    try:
+        return print_nodes(root, "json", with_siblings=False, keep_empty=True)
+    finally:
+        lib.lyd_free_tree(root)
 
 
 def _drop_implicit_twin(forest: Forest, entry: _Removed) -> None:
