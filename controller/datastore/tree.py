@@ -297,7 +297,9 @@ def print_nodes(node: NodePtr, fmt: str, *, with_siblings: bool,
 
 
 def fragment_with_parents(node: NodePtr) -> str:
-    """JSON of `node`'s subtree wrapped in its ancestors (keys only): a replayable fragment."""
+    """JSON of `node`'s subtree wrapped in its ancestors (keys only): a replayable fragment
+    (holding the node even when it is an empty non-presence container, which a plain
+    print leaves out)."""
     out = ffi.new("struct lyd_node **")
     rc = lib.lyd_dup_single(node, ffi.NULL,
                             lib.LYD_DUP_RECURSIVE | lib.LYD_DUP_WITH_PARENTS, out)
@@ -307,7 +309,7 @@ def fragment_with_parents(node: NodePtr) -> str:
     while root.parent != NULL:
         root = ffi.cast("struct lyd_node *", root.parent)
     try:
-        return print_nodes(root, "json", with_siblings=False)
+        return print_nodes(root, "json", with_siblings=False, keep_empty=True)
     finally:
         lib.lyd_free_tree(root)
 
