@@ -6,11 +6,16 @@ expansion, the SQLite journal on restart):
   ("replace", path, json_fragment)  the node at path becomes the fragment's node
   ("delete", path, None)            the node at path disappears
   ("reset", None, json_document)    the whole datastore becomes the document
+  ("move", path, anchor_path|None)  the ordered-by-user entry at path (just written by
+                                    the op before) goes right after the entry at
+                                    anchor_path, or first among its list's entries
+                                    (RFC 7950 §7.8.6: an entry's position is content)
   ("set", path, value)              the leaf at path takes the value (created with its
                                     parents when absent): a leaf change without a fragment
-  ("before", path, anchor_path)     the node at path moves right before its sibling at
-                                    anchor_path (the commit history's inverse ops put
-                                    re-inserted list entries back in place with it)
+  ("before", path, anchor_path)     the node at path (just written by the op before) goes
+                                    right before its sibling at anchor_path, whatever its
+                                    list's ordering: the commit history's inverse ops put
+                                    a removed node back exactly where it stood with it
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from controller.datastore.tree import (
     fragment_with_parents,
     is_default,
     node_path,
+    place_before,
     schema_module,
     term_value,
 )
@@ -138,8 +144,8 @@ class EditApplier:
             return
         if existing == NULL:
             existing = self._create(node, parent, parent_module, None)
-        elif node.insert is not None:
-            self._move(node, existing, parent, parent_module)
+        elif node.insert is not None:   # the edit's children go to the moved entry
+            existing = self._move(node, existing, parent, parent_module)
         child_default = Operation.MERGE if op in CREATING_OPS else op
         for child in node.children:
             self._guarded(child, existing, node.module, child_default)
@@ -274,19 +280,22 @@ class EditApplier:
                 return
             self.forest.unlink(target)
             ly.insert_before(first, target)
-            return
-        anchor = self._anchor(node, parent, parent_module)
-        if anchor == target:
-            return
-        self.forest.unlink(target)
-        if node.insert is Insert.BEFORE:
-            ly.insert_before(anchor, target)
         else:
-            ly.insert_after(anchor, target)
+            anchor = self._anchor(node, parent, parent_module)
+            if anchor == target:
+                return
+            self.forest.unlink(target)
+            if node.insert is Insert.BEFORE:
+                ly.insert_before(anchor, target)
+            else:
+                ly.insert_after(anchor, target)
+        if parent == NULL:   # a top-level entry may now come first
+            self.forest.first = lib.lyd_first_sibling(target)
 
     def _move(self, node: EditNode, existing: NodePtr, parent: NodePtr,
-              parent_module: str | None) -> None:
-        """Move an existing user-ordered entry: remove + re-create keeps undo exact."""
+              parent_module: str | None) -> NodePtr:
+        """Move an existing user-ordered entry: remove + re-create keeps undo exact.
+        Returns the entry in its new place (the old one is detached)."""
         copy = ffi.new("struct lyd_node **")
         if lib.lyd_dup_single(existing, ffi.NULL, lib.LYD_DUP_RECURSIVE, copy) != LY_SUCCESS:
             raise NetconfError.of(ErrorTag.OPERATION_FAILED, f"cannot move {node.path}")
@@ -300,6 +309,7 @@ class EditApplier:
         self.undo.created(moved)
         self._position(node, moved, parent, parent_module)
         self.changes.records.append(_Record("create", moved))
+        return moved
 
 
 # ----------------------------------------------------------------------------------------
@@ -318,11 +328,24 @@ def journal_ops(forest: Forest, changes: Changes, undo: UndoLog) -> list[Journal
             continue
         if not _attached(rec.node, removed):
             continue
+        path = node_path(rec.node)
         if rec.kind == "leaf" and rec.node.schema.nodetype == lib.LYS_LEAF:
-            ops.append(("set", node_path(rec.node), term_value(rec.node) or ""))
+            ops.append(("set", path, term_value(rec.node) or ""))
             continue
-        ops.append(("replace", node_path(rec.node), fragment_with_parents(rec.node)))
+        ops.append(("replace", path, fragment_with_parents(rec.node)))
+        if rec.node.schema.flags & lib.LYS_ORDBY_USER:
+            ops.append(("move", path, _previous_entry_path(rec.node)))
     return ops
+
+
+def _previous_entry_path(node: NodePtr) -> str | None:
+    """The entry of the same list (or leaf-list) right before `node`, None when it is the
+    first (libyang keeps a list's entries together; `prev` of a first sibling is the
+    last sibling)."""
+    prev = node.prev
+    if prev in (NULL, node) or prev.next == NULL or prev.schema != node.schema:
+        return None
+    return node_path(prev)
 
 
 def _attached(node: NodePtr, removed: set[int]) -> bool:
@@ -345,6 +368,9 @@ def replay(forest: Forest, ops: Iterable[JournalOp], undo: UndoLog, changes: Cha
             changes.reset = True
             continue
         assert path is not None
+        if kind == "move":
+            _move_entry(forest, path, payload, undo, changes)
+            continue
         if kind == "set":
             _set_leaf(forest, path, payload or "", undo, changes)
             continue
@@ -363,6 +389,41 @@ def replay(forest: Forest, ops: Iterable[JournalOp], undo: UndoLog, changes: Cha
         if kind == "delete":
             continue
         _graft(forest, path, payload or "{}", undo, changes)
+
+
+def _move_entry(forest: Forest, path: str, anchor_path: str | None, undo: UndoLog,
+                changes: Changes) -> None:
+    """Put the entry at `path` right after `anchor_path` (None: first of its list), as a
+    removal and re-insertion so that the undo log can put it back."""
+    node = forest.find(path)
+    anchor = forest.find(anchor_path) if anchor_path is not None else NULL
+    if node == NULL or (anchor_path is not None and anchor == NULL):
+        raise NetconfError.of(ErrorTag.OPERATION_FAILED,
+                              f"journal move of {path} after {anchor_path}: not found")
+    first = NULL
+    if anchor == NULL:
+        first = lib.lyd_first_sibling(node)
+        while first != NULL and first.schema != node.schema:
+            first = first.next
+        if first == node:
+            return
+    elif node.prev == anchor:
+        return
+    copy = ffi.new("struct lyd_node **")
+    if lib.lyd_dup_single(node, ffi.NULL, lib.LYD_DUP_RECURSIVE | lib.LYD_DUP_WITH_FLAGS,
+                          copy) != LY_SUCCESS:
+        raise NetconfError(collect_ly_errors(forest.schema))
+    changes.touched(node)
+    undo.remove(node)
+    moved = copy[0]
+    if anchor == NULL:
+        ly.insert_before(first, moved)
+        if forest.first == first:
+            forest.first = moved
+    else:
+        ly.insert_after(anchor, moved)
+    undo.created(moved)
+    changes.records.append(_Record("create", moved))
 
 
 def _set_leaf_from(forest: Forest, existing: NodePtr, path: str, payload: str | None,
@@ -409,29 +470,11 @@ def _set_leaf(forest: Forest, path: str, value: str, undo: UndoLog, changes: Cha
 
 
 def _place_before(forest: Forest, path: str, anchor_path: str) -> None:
-    """Replay a "before": libyang 2.1 moves only user-ordered entries before a sibling,
-    so the anchor and the siblings after it (of its list, or every top-level tree after
-    it) are taken out and put back after the node, each appended where libyang puts it.
-    A pure reordering: content is unchanged, so nothing is recorded for undo. A node or
-    anchor that is not there (a journal replayed elsewhere) leaves the order as it is."""
+    """Replay a "before" (a pure reordering, so nothing is recorded for undo). A node or
+    anchor that is not there (ops replayed onto another forest) leaves the order as is."""
     node, anchor = forest.find(path), forest.find(anchor_path)
-    if NULL in (node, anchor) or node == anchor or node.parent != anchor.parent:
-        return
-    parent = ffi.cast("struct lyd_node *", node.parent) if node.parent != NULL else NULL
-    tail: list[NodePtr] = []
-    sibling = anchor
-    while sibling != NULL and (parent == NULL or sibling.schema == anchor.schema):
-        if sibling != node:
-            tail.append(sibling)
-        sibling = sibling.next
-    for moved in tail:
-        forest.unlink(moved)
-    for moved in tail:
-        if parent == NULL:
-            forest.insert_top(moved)
-        elif lib.lyd_insert_child(parent, moved) != LY_SUCCESS:
-            raise NetconfError(collect_ly_errors(forest.schema,
-                                                 fallback=f"cannot move {anchor_path}"))
+    if NULL not in (node, anchor):
+        place_before(forest, node, anchor)
 
 
 def _graft(forest: Forest, path: str, fragment: str, undo: UndoLog, changes: Changes) -> None:

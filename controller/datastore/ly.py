@@ -24,6 +24,9 @@ _abi.cdef(
     LY_ERR lyd_insert_after(void *sibling, void *node);
     LY_ERR lyd_validate_module(void **tree, const void *module, uint32_t val_opts, void **diff);
     LY_ERR lyd_change_term(void *term, const char *val_str);
+    LY_ERR lyd_new_implicit_tree(void *tree, uint32_t implicit_options, void **diff);
+    LY_ERR lyd_new_implicit_module(void **tree, const void *module, uint32_t implicit_options,
+                                   void **diff);
     struct ly_set_abi { uint32_t size; uint32_t count; void **objs; };
     LY_ERR lys_find_expr_atoms(const void *ctx_node, const void *cur_mod, const void *expr,
                                const void *prefixes, uint32_t options,
@@ -71,6 +74,22 @@ def change_term(node: NodePtr, value: str) -> int:
     """Change a leaf's value in place; LY_SUCCESS changed it, LY_EEXIST only cleared
     its default flag, LY_ENOT means it already had that value explicitly."""
     return int(_extra.lyd_change_term(_as_void(node), value.encode()))
+
+
+def new_implicit_tree(node: NodePtr) -> int:
+    """Create the configuration default nodes (RFC 7950 §7.6.1, §7.5.7) missing in
+    `node`'s subtree."""
+    return int(_extra.lyd_new_implicit_tree(_as_void(node), lib.LYD_IMPLICIT_NO_STATE,
+                                            _abi.NULL))
+
+
+def new_implicit_module(first: NodePtr, module: Any) -> tuple[int, NodePtr]:
+    """Create the top-level configuration default nodes of `module` missing among the
+    siblings of `first`; returns (rc, possibly new first sibling)."""
+    tree = _abi.new("void **", _as_void(first) if first != ffi.NULL else _abi.NULL)
+    rc = _extra.lyd_new_implicit_module(tree, _ptr(module), lib.LYD_IMPLICIT_NO_STATE,
+                                        _abi.NULL)
+    return int(rc), (_from_void(tree[0]) if tree[0] != _abi.NULL else ffi.NULL)
 
 
 def validate_module(first: NodePtr, module: Any, options: int) -> tuple[int, NodePtr]:

@@ -57,6 +57,7 @@ from controller.datastore.pipeline import (
     IdentityExpander,
     Participant,
 )
+from controller.datastore.published import PublishedCopies
 from controller.datastore.readers import compose_operational, datastore_diff, merge_into, select
 from controller.datastore.schema import Schema
 from controller.datastore.sessions import ChangedBy, SessionDirectory
@@ -152,6 +153,7 @@ class NmdaStore:
         self.confirm_listeners: list[ConfirmListener] = []
         self._forests: dict[Datastore, Forest] = {ds: Forest(schema) for ds in CONFIG_DATASTORES}
         self.state = Forest(schema)  # learned/system state for operational
+        self.published = PublishedCopies(schema)   # what readers read (published.py)
         self.versions: dict[Datastore, int] = dict.fromkeys(Datastore, 0)
         self.modified: dict[Datastore, float] = dict.fromkeys(Datastore, time.time())
         self._candidate_base = 0
@@ -191,23 +193,35 @@ class NmdaStore:
             with_defaults: WithDefaults = WithDefaults.EXPLICIT, with_origin: bool = False
             ) -> str:
         """Serialised content of a datastore (optionally only what `xpath` selects)."""
-        with self._lock:
-            view = self.view(ds, xpath=xpath, with_origin=with_origin)
-            try:
-                if with_defaults is not WithDefaults.EXPLICIT:
-                    view.add_implicit_defaults()  # unvalidated copies lack them (RFC 6243)
-                return view.print(fmt, with_defaults=with_defaults)
-            finally:
-                view.free()
+        view = self.view(ds, xpath=xpath, with_origin=with_origin)
+        try:
+            if with_defaults is not WithDefaults.EXPLICIT:
+                # unvalidated copies lack them (RFC 6243)
+                view.add_implicit_defaults(config_only=ds is not Datastore.OPERATIONAL)
+            return view.print(fmt, with_defaults=with_defaults)
+        finally:
+            view.free()
 
     def view(self, ds: Datastore, *, xpath: str | None = None, with_origin: bool = False
              ) -> Forest:
-        """A private copy of (part of) a datastore; the caller frees it."""
-        with self._lock:
-            if ds is Datastore.OPERATIONAL:
-                return compose_operational(self.forest(Datastore.INTENDED), self.state,
-                                           xpath=xpath, with_origin=with_origin)
-            return select(self.forest(ds), xpath)
+        """A private copy of (part of) a datastore; the caller frees it.
+
+        Outside the store's lock it is cut from the published copies: what was last
+        committed, without waiting for a change in progress or for other readers. A
+        caller holding the lock (inside `atomic()` or a transaction) sees the live
+        datastore, its own changes included."""
+        if self._lock._is_owned():  # type: ignore[attr-defined]  # RLock's own test
+            return self._cut(self.forest, self.state, ds, xpath, with_origin)
+        with self.published.reading() as copies:
+            return self._cut(copies.forest, copies.state, ds, xpath, with_origin)
+
+    @staticmethod
+    def _cut(forests: Callable[[Datastore], Forest], state: Forest, ds: Datastore,
+             xpath: str | None, with_origin: bool) -> Forest:
+        if ds is Datastore.OPERATIONAL:
+            return compose_operational(forests(Datastore.INTENDED), state, xpath=xpath,
+                                       with_origin=with_origin)
+        return select(forests(ds), xpath)
 
     def diff(self, source: Datastore, target: Datastore) -> list[dict[str, Any]]:
         """What would change if `target` became `source` (one entry per changed node)."""
@@ -466,7 +480,8 @@ class NmdaStore:
 
     @property
     def confirm_pending(self) -> bool:
-        return self._pending is not None
+        with self._lock:  # a revert in progress has cleared it, but not yet published
+            return self._pending is not None
 
     @property
     def confirm_owner(self) -> int | None:
@@ -480,28 +495,34 @@ class NmdaStore:
     def merge_state(self, content: str, fmt: str = "json") -> None:
         """Merge learned state (config false nodes, with their keys) into operational."""
         with self._lock:
-            parsed = Forest.parse(self.schema, content, fmt, config_only=False, validate=False)
-            merge_into(self.state, parsed)
-            self._bump(Datastore.OPERATIONAL)
+            self._update_state(None, content, fmt)
 
     def replace_state(self, path: str, content: str, fmt: str = "json") -> None:
         """Replace the learned subtree at `path` with `content` in one step: readers never
         see it half replaced, and what `content` no longer holds is gone (a merge alone
         would keep it)."""
         with self._lock:
-            self.delete_state(path)
-            self.merge_state(content, fmt)
+            self._update_state(path, content, fmt)
 
     def delete_state(self, path: str) -> bool:
         with self._lock:
-            node = self.state.find(path)
-            if node == NULL:
+            if self.state.find(path) == NULL:
                 return False
+            self._update_state(path, None, "json")
+            return True
+
+    def _update_state(self, delete: str | None, content: str | None, fmt: str) -> None:
+        parsed = (Forest.parse(self.schema, content, fmt, config_only=False, validate=False)
+                  if content is not None else None)
+        node = self.state.find(delete) if delete is not None else NULL
+        if node != NULL:
             undo = UndoLog(self.state)
             undo.remove(node)
             undo.release()
-            self._bump(Datastore.OPERATIONAL)
-            return True
+        self.published.update_state(delete=delete, merge=parsed)
+        if parsed is not None:
+            merge_into(self.state, parsed)
+        self._bump(Datastore.OPERATIONAL)
 
     # ------------------------------------------------------------------------------------
     # internals
@@ -523,6 +544,7 @@ class NmdaStore:
         """Phase 7: the change is durable; make it visible."""
         txn.release()
         for changed, changed_ops in txn.ops.items():
+            self.published.apply(changed, changed_ops, self.forest(changed))
             if changed_ops or changed is ds:
                 self._bump(changed)
         if ds is Datastore.RUNNING:
@@ -553,12 +575,14 @@ class NmdaStore:
             self._resync_candidate()
             return
         undo.release()
+        self.published.apply(Datastore.CANDIDATE, ops, self.forest(Datastore.CANDIDATE))
         self._candidate_base = self.versions[Datastore.RUNNING]
 
     def _resync_candidate(self) -> None:
         old = self._forests[Datastore.CANDIDATE]
         self._forests[Datastore.CANDIDATE] = self.forest(Datastore.RUNNING).dup()
         old.free()
+        self.published.replace(Datastore.CANDIDATE, self._forests[Datastore.CANDIDATE])
         self.candidate_dirty = False
         self._candidate_ops = []
         self._candidate_base = self.versions[Datastore.RUNNING]
@@ -713,6 +737,7 @@ class NmdaStore:
                 undo.release()
             self._forests[ds].free()
             self._forests[ds] = forest
+            self.published.replace(ds, forest)
             errors = validate_forest(forest, forest.top_modules() | set(self.schema.trees))
             if errors:
                 raise NetconfError([RpcError(tag=e.tag, path=e.path,

@@ -167,10 +167,16 @@ class Forest:
         return out[0]
 
     def find_xpath(self, xpath: str) -> list[NodePtr]:
-        if self.first == NULL:
-            return []
         nset = ffi.new("struct ly_set **")
-        rc = lib.lyd_find_xpath(self.first, xpath.encode(), nset)
+        if self.first == NULL:
+            # Nothing to select, but a malformed expression is still an error: check it
+            # against the schema.
+            rc = lib.lys_find_xpath(self.schema.ctx.cdata, ffi.NULL, xpath.encode(), 0, nset)
+            if rc == LY_SUCCESS:
+                lib.ly_set_free(nset[0], ffi.NULL)
+                return []
+        else:
+            rc = lib.lyd_find_xpath(self.first, xpath.encode(), nset)
         if rc != LY_SUCCESS:
             errors = collect_ly_errors(self.schema, default_tag=ErrorTag.INVALID_VALUE,
                                        fallback=f"invalid XPath {xpath!r}")
@@ -203,14 +209,14 @@ class Forest:
         old, self.first = self.first, first
         return old
 
-    def add_implicit_defaults(self) -> None:
+    def add_implicit_defaults(self, *, config_only: bool = False) -> None:
         """Create the default nodes libyang adds during validation, without validating
         (for views of datastores that are not validated: intended, operational, a
         candidate edited with test-option set)."""
-        if self.first == NULL:
-            return
-        tree = ffi.new("struct lyd_node **", self.first)
-        if lib.lyd_new_implicit_all(tree, self.schema.ctx.cdata, 0, ffi.NULL) != LY_SUCCESS:
+        tree = ffi.new("struct lyd_node **", self.first)   # NULL: an empty datastore
+        options = lib.LYD_IMPLICIT_NO_STATE if config_only else 0
+        if lib.lyd_new_implicit_all(tree, self.schema.ctx.cdata, options,
+                                    ffi.NULL) != LY_SUCCESS:
             clear_ly_errors(self.schema)
             return
         self.first = lib.lyd_first_sibling(tree[0])
@@ -333,7 +339,8 @@ class _Removed:
     parent: NodePtr
     next: NodePtr
     path: str
-    anchor: str | None = None   # the sibling it stood before (tracked logs only)
+    anchor: NodePtr = NULL          # the sibling re-inserting it must put it before again
+    anchor_path: str | None = None  # its path (tracked logs only)
 
 
 @dataclass
@@ -368,8 +375,10 @@ class UndoLog:
     def remove(self, node: NodePtr) -> None:
         """Unlink `node` (keep it alive for rollback)."""
         parent = ffi.cast("struct lyd_node *", node.parent) if node.parent != NULL else NULL
+        anchor = _anchor(node)
         entry = _Removed(node, parent, node.next if node.next != NULL else NULL, node_path(node),
-                         _anchor_path(node) if self.track_paths else None)
+                         anchor, node_path(anchor) if self.track_paths and anchor != NULL
+                         else None)
         self.forest.unlink(node)
         self.entries.append(entry)
 
@@ -413,8 +422,8 @@ class UndoLog:
                 if is_default(entry.node):
                     continue   # an implicit default is not content (validation adds it)
                 ops.append(("replace", entry.path, _wrapped(schema, entry.node, entry.path)))
-                if entry.anchor is not None:
-                    ops.append(("before", entry.path, entry.anchor))
+                if entry.anchor_path is not None:
+                    ops.append(("before", entry.path, entry.anchor_path))
             elif isinstance(entry, _Changed):
                 ops.append(("delete", entry.path, None) if entry.was_default
                            else ("set", entry.path, entry.old_value))
@@ -455,20 +464,42 @@ class UndoLog:
                 if isinstance(e, _Removed)}
 
 
-def _anchor_path(node: NodePtr) -> str | None:
-    """The path of the sibling `node` stands before, where re-inserting it would not put
-    it back by itself: the next instance of the same list or leaf-list, or (at the top
-    level, where libyang orders the trees of different modules by arrival) the next tree
-    that is not an implicit default."""
-    top = node.parent == NULL
+def _anchor(node: NodePtr) -> NodePtr:
+    """The sibling `node` stands before where re-inserting it would not put it back by
+    itself (NULL: none): the next entry of the same list or leaf-list (libyang 2.1 appends
+    a re-inserted entry, whatever the list's ordering), or at the top level, where libyang
+    orders the trees of different modules by arrival, the next tree that is not an
+    implicit default. Never an implicit default: validation may free those."""
     sibling = node.next
-    while sibling != NULL:
-        if not top:
-            return node_path(sibling) if sibling.schema == node.schema else None
-        if not is_default(sibling):
-            return node_path(sibling)
+    if node.parent != NULL:
+        return sibling if sibling != NULL and sibling.schema == node.schema \
+            and not is_default(sibling) else NULL
+    while sibling != NULL and is_default(sibling):
         sibling = sibling.next
-    return None
+    return sibling if sibling != NULL else NULL
+
+
+def place_before(forest: Forest, node: NodePtr, anchor: NodePtr) -> None:
+    """Put `node` right before its sibling `anchor`. libyang 2.1 moves only user-ordered
+    entries before a sibling, so the anchor and the siblings after it (the rest of its
+    list, or every top-level tree after it) are taken out and put back, each where
+    libyang appends it: after `node`. A pure reordering, recorded in no undo log."""
+    if node == anchor or node.parent != anchor.parent:
+        return
+    parent = ffi.cast("struct lyd_node *", node.parent) if node.parent != NULL else NULL
+    tail: list[NodePtr] = []
+    sibling = anchor
+    while sibling != NULL and (parent == NULL or sibling.schema == anchor.schema):
+        if sibling != node:
+            tail.append(sibling)
+        sibling = sibling.next
+    for moved in tail:
+        forest.unlink(moved)
+    for moved in tail:
+        if parent == NULL:
+            forest.insert_top(moved)
+        elif lib.lyd_insert_child(parent, moved) != LY_SUCCESS:
+            raise RuntimeError(f"cannot put {node_path(moved)} back")
 
 
 def parent_path(path: str) -> str | None:
@@ -536,7 +567,6 @@ def _drop_implicit_twin(forest: Forest, entry: _Removed) -> None:
 
 def _reinsert(forest: Forest, entry: _Removed) -> None:
     _drop_implicit_twin(forest, entry)
-    # libyang places system-ordered nodes itself; only user-ordered ones need a position.
     user_ordered = entry.node.schema != NULL and bool(entry.node.schema.flags
                                                       & lib.LYS_ORDBY_USER)
     if user_ordered and entry.next != NULL:
@@ -551,3 +581,5 @@ def _reinsert(forest: Forest, entry: _Removed) -> None:
             raise RuntimeError(f"undo: cannot re-insert {entry.path}")
     else:
         forest.insert_top(entry.node)
+    if entry.anchor != NULL:    # appended: back before the sibling it stood before
+        place_before(forest, entry.node, entry.anchor)
