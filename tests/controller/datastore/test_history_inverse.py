@@ -67,7 +67,7 @@ def quoted(value: str) -> str:
     return f"'{value}'"
 
 
-def to_xml(op: tuple[Any, ...]) -> str:  # noqa: C901 (one branch per kind of edit)
+def to_xml(op: tuple[Any, ...]) -> str:
     kind = op[0]
     if kind == "hostname":
         return f"<system {NS}><hostname>{op[1]}</hostname></system>"
