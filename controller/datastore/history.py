@@ -75,8 +75,10 @@ class RunningHistory:
     # -- rebuilding a record's sides (commitlog.Reader) ------------------------------------
 
     def sides(self, record: Record) -> tuple[str, str]:
-        """Running right before and right after `record`, under the store's lock (no
-        change may slip between running and the records read)."""
+        """Running right before and right after `record`. The records and the copy of
+        running they start from are taken together under the store's lock (no change
+        may slip between them); the replay on that private copy and the prints run after
+        it, so that writers wait for a copy, not for a rebuild."""
         with self.store.atomic():
             rows = self.log.since(record.seq)
             if not rows or rows[-1].seq != record.seq:
@@ -85,43 +87,40 @@ class RunningHistory:
             after, before = _whole(own.forward), _whole(own.inverse)
             if after is not None and before is not None:
                 return before, after
-            forest = (Forest.parse(self.store.schema, after, validate=False)
-                      if after is not None else self._after(newer))
-            try:
-                if after is None:
-                    after = forest.print("json")
-                if before is None:
-                    _replay(forest, own.inverse)
-                    before = forest.print("json")
-            finally:
-                forest.free()
-        return before, after
-
-    def _after(self, newer: Sequence[HistoryRow]) -> Forest:
-        """Running right after the change older than `newer` (newest first): running now,
-        or the oldest whole document among their inverses, with the inverses older than
-        that replayed."""
-        base: str | None = None
-        todo: list[Sequence[JournalOp]] = []
-        for row in newer:
-            whole = _whole(row.inverse)
-            if whole is not None:     # everything newer is moot
-                base, todo = whole, []
-            else:
-                todo.append(row.inverse)
-        forest = (Forest.parse(self.store.schema, base, validate=False) if base is not None
-                  else self.store.forest(Datastore.RUNNING).dup())
+            base, todo = (after, []) if after is not None else _start(newer)
+            forest = (Forest.parse(self.store.schema, base, validate=False)
+                      if base is not None
+                      else self.store.forest(Datastore.RUNNING).dup())
         try:
             for ops in todo:
                 _replay(forest, ops)
-        except BaseException:
+            if after is None:
+                after = forest.print("json")
+            if before is None:
+                _replay(forest, own.inverse)
+                before = forest.print("json")
+        finally:
             forest.free()
-            raise
-        return forest
+        return before, after
 
     def _on_change(self, ds: Datastore, _ops: Sequence[JournalOp], _session_id: int) -> None:
         if ds is Datastore.RUNNING:
             self.last = self.log.last_added
+
+
+def _start(newer: Sequence[HistoryRow]) -> tuple[str | None, list[Sequence[JournalOp]]]:
+    """Where rebuilding running right after the change older than `newer` (newest
+    first) starts: the oldest whole document among their inverses (None: running now),
+    and the inverses older than it, to replay in order."""
+    base: str | None = None
+    todo: list[Sequence[JournalOp]] = []
+    for row in newer:
+        whole = _whole(row.inverse)
+        if whole is not None:     # everything newer is moot
+            base, todo = whole, []
+        else:
+            todo.append(row.inverse)
+    return base, todo
 
 
 def _whole(ops: Sequence[JournalOp]) -> str | None:
