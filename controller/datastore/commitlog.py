@@ -21,7 +21,7 @@ from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import structlog
 
@@ -199,15 +199,14 @@ def import_old_history(persistence: Persistence, path: Path) -> int:
     stored. Returns how many records were imported."""
     if not path.exists():
         return 0
-    db = sqlite3.connect(str(path))
     try:
-        columns = {row[1] for row in db.execute("PRAGMA table_info(commits)")}
-        optional = [c if c in columns else "''" for c in ("source_host", "comment")]
-        rows = db.execute(f"SELECT seq, id, label, user, ts, kind, before, after, "
-                          f"{optional[0]}, {optional[1]} FROM commits ORDER BY seq"
-                          ).fetchall() if columns else []
-    finally:
-        db.close()
+        rows = _old_rows(path)
+    except sqlite3.DatabaseError as exc:   # not ours, or damaged: keep it, start without
+        aside = path.with_name(path.name + ".unreadable")
+        path.replace(aside)
+        log.warning("commit history of an earlier version unreadable, not imported",
+                    error=str(exc), moved_to=str(aside))
+        return 0
     imported = persistence.history_import([
         HistoryRow(commit_id=commit_id, label=label, user=user, timestamp=ts, kind=kind,
                    source_host=source_host, comment=comment,
@@ -220,5 +219,20 @@ def import_old_history(persistence: Persistence, path: Path) -> int:
     log.info("commit history of an earlier version imported", records=imported,
              moved_to=str(aside))
     return imported
+
+
+def _old_rows(path: Path) -> list[tuple[Any, ...]]:
+    """The records of an earlier version's file, oldest first (the first layout lacks
+    source_host and comment)."""
+    db = sqlite3.connect(str(path))   # read-write: it rolls back a hot journal first
+    try:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(commits)")}
+        if not columns:
+            return []
+        optional = [c if c in columns else "''" for c in ("source_host", "comment")]
+        return list(db.execute(f"SELECT seq, id, label, user, ts, kind, before, after, "
+                               f"{optional[0]}, {optional[1]} FROM commits ORDER BY seq"))
+    finally:
+        db.close()
 
 

@@ -68,9 +68,10 @@ class RunningHistory:
             yield
 
     def running(self) -> str:
-        """Running now (RFC 7951 JSON), printed when asked."""
-        with self.store.atomic():
-            return self.store.forest(Datastore.RUNNING).print("json")
+        """Running now (RFC 7951 JSON), printed when asked: the last committed running
+        (the store's published copy, read without its lock), or, for a caller holding
+        the lock (`recording`), running as it is."""
+        return self.store.get(Datastore.RUNNING)
 
     # -- rebuilding a record's sides (commitlog.Reader) ------------------------------------
 

@@ -232,3 +232,14 @@ def test_a_change_undone_after_its_confirm_failed_is_not_in_the_history(
         reopened.close()
     finally:
         again.close()
+
+
+def test_an_unreadable_older_history_is_set_aside(store: NmdaStore, tmp_path: Path) -> None:
+    path = tmp_path / "running-history.sqlite"
+    path.write_bytes(b"not a database, not even close" * 100)
+    assert store.persistence is not None
+    assert import_old_history(store.persistence, path) == 0
+    assert not path.exists() and path.with_name(path.name + ".unreadable").exists()
+    history = RunningHistory(store)
+    assert history.log.recent(5) == []
+    history.close()
