@@ -30,7 +30,8 @@ app = lazy_app("sdqn: software-defined quantum networking controller", {
                                       "changes (all three by default)."),
     "bench": lazy_app("Benchmarks that print figures (not tests).", {
         "datastore": Lazy("controller.bench.datastore:main",
-                          "Print datastore figures (medians) for a large running datastore."),
+                          "Print the datastore's figures in-process and through NETCONF and "
+                          "RESTCONF."),
         "qnum": Lazy("controller.bench.qnum:main",
                      "Benchmark Q-NUM against the baselines on random and real topologies."),
         "netconf": Lazy("controller.bench.netconf:main",

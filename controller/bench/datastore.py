@@ -1,24 +1,38 @@
-"""`sdqn bench datastore`: validation, one-leaf edit+commit and diff on a large running.
+"""`sdqn bench datastore`: the datastore's write and read path, in-process and through
+the interfaces users take (NETCONF over SSH, RESTCONF over HTTP, each client in its own
+process), beside Debian's yuma123 `netconfd` measured with the same client in the same
+run, with the server's CPU per operation.
 
-The instance is the issue's reference size (1,000 nodes, 3,000 links, 500 requests) in
-the product's own YANG modules, persisted with the production settings (SQLite WAL,
-synchronous=FULL) in a temporary directory. Figures are medians over repeated runs.
+Why CPU per operation: on a shared machine throughput and latency move with whatever
+else runs; the CPU a server spends per request does not, and the ratios to the protocol
+floor (an empty <get>) and to netconfd stay meaningful. The in-process rows are the
+engine alone (no protocol), labelled as such.
 """
 
 from __future__ import annotations
 
-import random
+import json
 import statistics
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from controller.bench.clients import Measured
+from controller.bench.datastore_tree import Tree, large_tree, metro_tree
+from controller.bench.interfaces import (
+    measure_netconf,
+    measure_restconf,
+    netconf_works,
+    restconf_works,
+    serving,
+)
 from controller.datastore.apply import validate_forest
 from controller.datastore.nmda import Datastore, NmdaStore
 from controller.datastore.persistence import Persistence
@@ -26,42 +40,8 @@ from controller.datastore.schema import Schema
 from controller.logs import configure_logging
 from controller.settings import PRODUCT_MODULES
 
-
-def build_running(n_nodes: int, n_links: int, n_requests: int, seed: int = 1) -> dict[str, Any]:
-    """A random quantum network and request set as RFC 7951 JSON (the contract's names)."""
-    rng = random.Random(seed)
-    nodes = []
-    for i in range(n_nodes):
-        kind = "sdqn-types:end-node" if i % 10 == 0 else "sdqn-types:repeater"
-        nodes.append({"node-id": f"n{i}", "sdqn-topology:quantum-node": {
-            "device-kind": kind, "memory-qubits": rng.randint(4, 64),
-            "coherence-time": f"{rng.uniform(0.1, 10):.3f}",
-            "initial-fidelity": f"{rng.uniform(0.95, 0.995):.4f}",
-            "bsm-fidelity": "0.99", "swap-success-probability": "0.5",
-            "management": {"address": "127.0.0.1", "port": 20000 + i}}})
-    links = []
-    for k in range(n_links):
-        a, b = rng.sample(range(n_nodes), 2)
-        links.append({"link-id": f"l{k}", "source": {"source-node": f"n{a}"},
-                      "destination": {"dest-node": f"n{b}"},
-                      "sdqn-topology:quantum-link": {
-                          "fibre-length": f"{rng.uniform(2, 80):.2f}",
-                          "source-rate": "10000000", "link-fidelity": "0.97",
-                          "wavelength": "1550.12"}})
-    ends = [f"n{i}" for i in range(0, n_nodes, 10)]
-    requests = []
-    for r in range(n_requests):
-        src, dst = rng.sample(ends, 2)
-        requests.append({"name": f"req{r}", "source-node": src, "destination-node": dst,
-                         "application": rng.choice(["sdqn-types:qkd", "sdqn-types:dqc"]),
-                         "min-fidelity": "0.9", "demanded-rate": f"{rng.uniform(1, 100):.1f}",
-                         "weight": "1.0"})
-    return {
-        "ietf-network:networks": {"network": [{
-            "network-id": "bench", "network-types": {"sdqn-topology:quantum-network": {}},
-            "node": nodes, "ietf-network-topology:link": links}]},
-        "sdqn-services:entanglement-services": {"request": requests},
-    }
+_HEADER = ("interface", "workload", "sessions", "ops/s", "p50 ms", "p99 ms",
+           "server CPU ms/op", "CPU vs floor", "CPU vs netconfd")
 
 
 def _median_ms(fn: Callable[[int], object], repeat: int) -> tuple[float, float]:
@@ -74,99 +54,181 @@ def _median_ms(fn: Callable[[int], object], repeat: int) -> tuple[float, float]:
     return statistics.median(samples), samples[int(0.99 * (len(samples) - 1))]
 
 
-def main(nodes: int = typer.Option(1000, help="topology nodes"),
-         links: int = typer.Option(3000, help="topology links"),
-         requests: int = typer.Option(500, help="service requests"),
-         repeat: int = typer.Option(200, help="samples per edit figure")) -> None:
-    """Print datastore figures (medians) for a large running datastore."""
-    import json
-
-    configure_logging("warning")
+def in_process_rows(tree: Tree, repeat: int, readers: int = 10
+                    ) -> list[tuple[str, str, str]]:
+    """The engine alone: the store's own calls, no protocol, no NACM."""
     schema = Schema(list(PRODUCT_MODULES))
+    rows: list[tuple[str, str, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         store = NmdaStore(schema, persistence=Persistence(Path(tmp) / "bench.sqlite"))
         t0 = time.perf_counter()
-        store.copy(Datastore.RUNNING, content=json.dumps(build_running(nodes, links, requests)))
-        load_ms = (time.perf_counter() - t0) * 1000
+        store.copy(Datastore.RUNNING, content=json.dumps(tree.content))
+        rows.append(("initial load (copy-config, parse+validate+persist)",
+                     f"{(time.perf_counter() - t0) * 1000:.1f}", ""))
         running = store.forest(Datastore.RUNNING)
         every_tree = set(schema.trees)
-        full_p50, _ = _median_ms(lambda _: validate_forest(running, every_tree), 15)
-
-        svc = "/sdqn-services:entanglement-services/request[name='req7']/demanded-rate"
-        link = ("/ietf-network:networks/network[network-id='bench']/"
-                "ietf-network-topology:link[link-id='l7']/sdqn-topology:quantum-link/"
-                "fibre-length")
+        full, _ = _median_ms(lambda _: validate_forest(running, every_tree), 15)
+        rows.append(("full validation (all trees)", f"{full:.2f}", ""))
+        rate = (f"/sdqn-services:entanglement-services/request[name='{tree.request}']/"
+                "demanded-rate")
+        node = (f"/ietf-network:networks/network[network-id='{tree.network}']/"
+                f"node[node-id='{tree.node}']/sdqn-topology:quantum-node/coherence-time")
 
         def set_leaf(ds: Datastore, path: str, value: str) -> None:
             store.edit_json(ds, _leaf_edit(path, value))
 
-        svc_p50, svc_p99 = _median_ms(
-            lambda i: set_leaf(Datastore.RUNNING, svc, f"{10 + i % 50}.5"), repeat)
-        link_p50, link_p99 = _median_ms(
-            lambda i: set_leaf(Datastore.RUNNING, link, f"{20 + i % 50}.25"), repeat)
-
         def candidate_commit(i: int) -> None:
-            set_leaf(Datastore.CANDIDATE, svc, f"{60 + i % 30}.5")
+            set_leaf(Datastore.CANDIDATE, rate, f"{60 + i % 30}.5")
             store.commit()
-
-        cand_p50, cand_p99 = _median_ms(candidate_commit, repeat)
-        node_t2 = ("/ietf-network:networks/network[network-id='bench']/node[node-id='n7']/"
-                   "sdqn-topology:quantum-node/coherence-time")
-        slow = max(5, repeat // 20)
-        t2_p50, t2_p99 = _median_ms(
-            lambda i: set_leaf(Datastore.RUNNING, node_t2, f"{1 + i % 5}.5"), slow)
 
         def create_request(i: int) -> None:
             store.edit_json(Datastore.RUNNING, {"sdqn-services:entanglement-services": {
-                "request": [{"name": f"extra{i}", "source-node": "n0", "destination-node": "n10",
+                "request": [{"name": f"extra{i}", "source-node": tree.request_source,
+                             "destination-node": tree.request_destination,
                              "application": "sdqn-types:qkd", "min-fidelity": "0.9",
                              "demanded-rate": "5.0"}]}})
 
-        create_p50, create_p99 = _median_ms(create_request, slow)
-        set_leaf(Datastore.CANDIDATE, svc, "99.9")
-        diff_p50, _ = _median_ms(lambda _: store.diff(Datastore.CANDIDATE, Datastore.RUNNING),
-                                 15)
+        def read_one(_: int) -> None:
+            store.get(Datastore.RUNNING, xpath=rate.rsplit("/", 1)[0])
+
+        for label, fn in (
+                ("edit running: 1 unconstrained leaf", lambda i: set_leaf(
+                    Datastore.RUNNING, rate, f"{10 + i % 50}.5")),
+                ("edit candidate: 1 leaf + commit", candidate_commit),
+                ("edit running: 1 leaf under a must", lambda i: set_leaf(
+                    Datastore.RUNNING, node, f"{1 + i % 5}.5")),
+                ("edit running: create 1 request", create_request),
+                ("read one request (published copy)", read_one)):
+            p50, p99 = _median_ms(fn, repeat)
+            rows.append((label, f"{p50:.3f}", f"{p99:.3f}"))
+        for label, xpath in (("one request", rate.rsplit("/", 1)[0]),
+                             ("every request", "/sdqn-services:entanglement-services")):
+            one = _reads_per_second(store, xpath, 1)
+            many = _reads_per_second(store, xpath, readers)
+            rows.append((f"read {label}: {readers} threads vs 1 (reads/s)",
+                         f"{many:,.0f} vs {one:,.0f}", f"{many / one:.2f}×"))
+        set_leaf(Datastore.CANDIDATE, rate, "99.9")
+        diff, _ = _median_ms(lambda _: store.diff(Datastore.CANDIDATE, Datastore.RUNNING), 15)
+        rows.append(("diff candidate vs running (full trees)", f"{diff:.2f}", ""))
         store.discard_changes()
-
-    table = Table(title=f"sdqn bench datastore — {nodes} nodes / {links} links / "
-                        f"{requests} requests (SQLite WAL, synchronous=FULL)")
-    table.add_column("operation")
-    table.add_column("p50 ms", justify="right")
-    table.add_column("p99 ms", justify="right")
-    table.add_row("initial load (copy-config, parse+validate+persist)", f"{load_ms:.1f}", "")
-    table.add_row("full validation (all trees)", f"{full_p50:.2f}", "")
-    table.add_row("edit running: 1 request leaf + validate + commit", f"{svc_p50:.2f}",
-                  f"{svc_p99:.2f}")
-    table.add_row("edit running: 1 link leaf + validate + commit", f"{link_p50:.2f}",
-                  f"{link_p99:.2f}")
-    table.add_row("edit candidate 1 leaf + <commit> to running", f"{cand_p50:.2f}",
-                  f"{cand_p99:.2f}")
-    table.add_row("edit running: constrained leaf (T2, under a must) + commit",
-                  f"{t2_p50:.2f}", f"{t2_p99:.2f}")
-    table.add_row("edit running: create 1 request + commit", f"{create_p50:.2f}",
-                  f"{create_p99:.2f}")
-    table.add_row("diff candidate vs running (full trees)", f"{diff_p50:.2f}", "")
-    Console().print(table)
+        store.close()
+    return rows
 
 
-def _leaf_edit(path: str, value: str) -> dict[str, Any]:
-    """Turn a simple keyed path into a nested RFC 7951 edit document."""
+def _reads_per_second(store: NmdaStore, xpath: str, threads: int,
+                      seconds: float = 1.0) -> float:
+    """Reads of `xpath` from running per second by `threads` threads together (each read
+    selects from the published copy and prints the selection)."""
+    counts = [0] * threads
+    start = threading.Barrier(threads + 1)
+    deadline = [0.0]
+
+    def loop(index: int) -> None:
+        start.wait()
+        while time.perf_counter() < deadline[0]:
+            store.get(Datastore.RUNNING, xpath=xpath)
+            counts[index] += 1
+
+    workers = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
+    for worker in workers:
+        worker.start()
+    began = time.perf_counter()
+    deadline[0] = began + seconds
+    start.wait()
+    for worker in workers:
+        worker.join()
+    return sum(counts) / (time.perf_counter() - began)
+
+
+def _leaf_edit(path: str, value: str) -> dict[str, object]:
+    """A merge of one leaf as RFC 7951 JSON, from a simple absolute path."""
     import re
 
-    steps = [s for s in path.split("/") if s]
-    doc: dict[str, Any] = {}
-    cursor: dict[str, Any] = doc
-    for idx, step in enumerate(steps):
-        name, _, preds = step.partition("[")
-        keys = dict(re.findall(r"([\w:-]+)='([^']*)'", "[" + preds)) if preds else {}
-        if idx == len(steps) - 1:
+    steps = [s for s in re.split(r"/(?![^\[]*\])", path) if s]
+    doc: dict[str, object] = {}
+    cursor: dict[str, object] = doc
+    for i, step in enumerate(steps):
+        match = re.match(r"([^\[]+)(?:\[([^=]+)='([^']*)'\])?", step)
+        assert match
+        name, key, keyval = match.groups()
+        if i == len(steps) - 1:
             cursor[name] = value
-        elif keys:
-            entry: dict[str, Any] = dict(keys)
+        elif key:
+            entry: dict[str, object] = {key: keyval}
             cursor[name] = [entry]
             cursor = entry
         else:
-            child: dict[str, Any] = {}
+            child: dict[str, object] = {}
             cursor[name] = child
             cursor = child
     return doc
+
+
+def interface_rows(tree: Tree, seconds: float, readers: int) -> list[tuple[str, ...]]:
+    """Our NETCONF and RESTCONF servers over `tree`, one row per workload."""
+    rows: list[tuple[str, ...]] = []
+    with serving(tree) as servers:
+        connect = servers.netconf_connector()
+        floor: Measured | None = None
+        single_read: Measured | None = None
+        for work in netconf_works(tree, readers):
+            measured = measure_netconf(connect, work, seconds)
+            floor = floor or measured
+            if work.name.startswith("get-config") and work.sessions == 1:
+                single_read = measured
+            rows.append(_row("NETCONF/SSH (sdqn)", work.name, work.sessions, measured, floor,
+                             single_read if work.sessions > 1 else None))
+        http_floor: Measured | None = None
+        single_get: Measured | None = None
+        for rwork in restconf_works(tree, readers):
+            measured = measure_restconf(servers.restconf_url, rwork, seconds)
+            http_floor = http_floor or measured
+            if rwork.name == "GET one request" and rwork.sessions == 1:
+                single_get = measured
+            rows.append(_row("RESTCONF/HTTP (sdqn)", rwork.name, rwork.sessions, measured,
+                             http_floor, single_get if rwork.sessions > 1 else None))
+    return rows
+
+
+def _row(interface: str, workload: str, sessions: int, measured: Measured,
+         floor: Measured | None, one_session: Measured | None) -> tuple[str, ...]:
+    """`one_session`: the same workload with one session, for a throughput ratio."""
+    versus_floor = (f"{measured.cpu_ms_per_op / floor.cpu_ms_per_op:.2f}×"
+                    if floor is not None and floor is not measured else "")
+    if one_session is not None and one_session.rate:
+        versus_floor = f"{measured.rate / one_session.rate:.2f}× 1-session ops/s"
+    return (interface, workload, str(sessions), f"{measured.rate:,.0f}",
+            f"{measured.p50_ms:.2f}", f"{measured.p99_ms:.2f}",
+            f"{measured.cpu_ms_per_op:.3f}", versus_floor, "")
+
+
+def _print_table(console: Console, title: str, header: Sequence[str],
+                 rows: Sequence[Sequence[str]]) -> None:
+    table = Table(title=title)
+    for index, column in enumerate(header):
+        table.add_column(column, justify="left" if index < 2 else "right")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+
+
+def main(nodes: Annotated[int, typer.Option(help="topology nodes")] = 1000,
+         links: Annotated[int, typer.Option(help="topology links")] = 3000,
+         requests: Annotated[int, typer.Option(help="service requests")] = 500,
+         repeat: Annotated[int, typer.Option(help="samples per in-process figure")] = 200,
+         seconds: Annotated[float, typer.Option(help="measuring time per interface row")
+                            ] = 3.0,
+         readers: Annotated[int, typer.Option(help="concurrent reader sessions")] = 10,
+         metro: Annotated[bool, typer.Option(help="also measure the metro tree")] = True
+         ) -> None:
+    """Print the datastore's figures in-process and through NETCONF and RESTCONF."""
+    configure_logging("warning")
+    console = Console(width=160)
+    trees = [large_tree(nodes, links, requests)] + ([metro_tree()] if metro else [])
+    for tree in trees:
+        _print_table(console, f"sdqn bench datastore — in-process (engine only, no "
+                     f"protocol) — {tree.name}, SQLite WAL synchronous=FULL",
+                     ("operation", "p50 ms", "p99 ms"), in_process_rows(tree, repeat, readers))
+        _print_table(console, f"sdqn bench datastore — through the interfaces — {tree.name}"
+                     f"; clients in their own process; {seconds:.0f} s per row",
+                     _HEADER, interface_rows(tree, seconds, readers))

@@ -13,6 +13,7 @@ import socket
 import paramiko
 from lxml import etree
 
+import controller.netconf.ssh_mac  # noqa: F401  (paramiko's MAC check in C)
 from controller.netconf.framing import FrameReader, frame
 
 NC_NS = "urn:ietf:params:xml:ns:netconf:base:1.0"

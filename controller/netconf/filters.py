@@ -19,6 +19,9 @@ Notification filters work on the notification's XML directly (`match_notificatio
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 import libyang
 from lxml import etree
 
@@ -28,15 +31,33 @@ from controller.netconf.xml import children, qname
 
 
 class SubtreeCompiler:
+    """Compiles subtree filters; a filter seen before (same serialised XML, namespace
+    declarations included) is not compiled again: clients repeat their filters, and
+    compiling costs more than selecting a small subtree."""
+
+    CACHE_SIZE = 512
+
     def __init__(self, index: SchemaIndex) -> None:
         self.index = index
+        self._compiled: OrderedDict[bytes, tuple[str, ...]] = OrderedDict()
+        self._lock = threading.Lock()
 
     def compile(self, filter_el: etree._Element) -> list[str]:
         """XPath expressions selecting what the filter's children select (may be empty)."""
+        key = etree.tostring(filter_el)
+        with self._lock:
+            found = self._compiled.get(key)
+            if found is not None:
+                self._compiled.move_to_end(key)
+                return list(found)
         paths: list[str] = []
         for top in children(filter_el):
             for module, snode in self._top_candidates(top):
                 paths.extend(self._walk(top, snode, module, "", None))
+        with self._lock:
+            self._compiled[key] = tuple(paths)
+            if len(self._compiled) > self.CACHE_SIZE:
+                self._compiled.popitem(last=False)
         return paths
 
     def _top_candidates(self, el: etree._Element) -> list[tuple[str, libyang.SNode]]:

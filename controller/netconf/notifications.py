@@ -224,6 +224,8 @@ class Notifier:
         event.append(changed_by_element(self.core.store.sessions.changed_by(session_id)))
         _leaf(event, "datastore", ds.value)
         for kind, path, _payload in ops:
+            if kind == "move":   # positions the entry its preceding op wrote: one edit
+                continue
             edit = etree.SubElement(event, f"{{{NCN_NS}}}edit")
             if path is not None:
                 text, nsmap = to_xml_path(path, self.core.namespace_of)

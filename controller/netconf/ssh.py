@@ -17,6 +17,7 @@ from pathlib import Path
 import paramiko
 import structlog
 
+import controller.netconf.ssh_mac  # noqa: F401  (paramiko's MAC check in C)
 from controller.netconf.credentials import AuthSettings, NetconfUser
 
 log = structlog.get_logger(__name__)

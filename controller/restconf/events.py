@@ -163,7 +163,7 @@ class EventHub:
         if ds not in (Datastore.RUNNING, Datastore.STARTUP) or not self.subscribers:
             return
         edits = [{"target": path, "operation": "delete" if kind == "delete" else "replace"}
-                 for kind, path, _ in ops if path is not None]
+                 for kind, path, _ in ops if path is not None and kind != "move"]
         self.publish(Event(*CONFIG_EVENT, {"changed-by": changed_by_json(
                                                self.store.sessions.changed_by(session_id)),
                                            "datastore": ds.value,
