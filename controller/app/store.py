@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from controller.datastore.history import CommitLog, RunningHistory
+from controller.datastore.commitlog import import_old_history
+from controller.datastore.history import RunningHistory
 from controller.datastore.nmda import Expander, NmdaStore
 from controller.datastore.persistence import Persistence
 from controller.datastore.schema import Schema
 from controller.settings import ControllerSettings
+
+#: where versions before the history moved into the datastores' file kept it
+OLD_HISTORY_FILE = "running-history.sqlite"
 
 
 def build_schema(settings: ControllerSettings) -> Schema:
@@ -16,17 +20,22 @@ def build_schema(settings: ControllerSettings) -> Schema:
 def open_store(settings: ControllerSettings, *, expander: Expander | None = None,
                schema: Schema | None = None, defer_restart_revert: bool = False) -> NmdaStore:
     """`defer_restart_revert`: a confirmed commit left pending by the last run is reverted
-    by the service layer's start-up recovery (ServiceManager.recover), not at opening."""
+    by the service layer's start-up recovery (ServiceManager.recover), not at opening.
+
+    The commit history lives in the datastores' file; one an earlier version kept beside
+    it is imported first (before the store records anything at opening)."""
     ds = settings.datastore
     persistence = Persistence(ds.database, snapshot_every=ds.snapshot_every,
                               synchronous=ds.synchronous)
+    import_old_history(persistence, ds.data_dir / OLD_HISTORY_FILE)
     return NmdaStore(schema or build_schema(settings), persistence=persistence,
                      expander=expander, boot_from_startup=ds.boot_from_startup,
                      defer_restart_revert=defer_restart_revert)
 
 
 def open_history(settings: ControllerSettings, store: NmdaStore) -> RunningHistory:
-    """Every change of running from now on, kept beside the datastores; every northbound
-    serves this one history (the caller closes it after the servers stopped)."""
-    return RunningHistory(store, CommitLog(settings.datastore.data_dir
-                                           / "running-history.sqlite"))
+    """The store's commit history (every change of running, kept in the datastores'
+    file), as every northbound serves it (the caller closes it after the servers
+    stopped)."""
+    del settings   # the store's persistence decides where the history lives
+    return RunningHistory(store)

@@ -10,6 +10,12 @@ expansion, the SQLite journal on restart):
                                     the op before) goes right after the entry at
                                     anchor_path, or first among its list's entries
                                     (RFC 7950 §7.8.6: an entry's position is content)
+  ("set", path, value)              the leaf at path takes the value (created with its
+                                    parents when absent): a leaf change without a fragment
+  ("before", path, anchor_path)     the node at path (just written by the op before) goes
+                                    right before its sibling at anchor_path, whatever its
+                                    list's ordering: the commit history's inverse ops put
+                                    a removed node back exactly where it stood with it
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from controller.datastore.tree import (
     fragment_with_parents,
     is_default,
     node_path,
+    place_before,
     schema_module,
     term_value,
 )
@@ -137,8 +144,8 @@ class EditApplier:
             return
         if existing == NULL:
             existing = self._create(node, parent, parent_module, None)
-        elif node.insert is not None:
-            self._move(node, existing, parent, parent_module)
+        elif node.insert is not None:   # the edit's children go to the moved entry
+            existing = self._move(node, existing, parent, parent_module)
         child_default = Operation.MERGE if op in CREATING_OPS else op
         for child in node.children:
             self._guarded(child, existing, node.module, child_default)
@@ -286,8 +293,9 @@ class EditApplier:
             self.forest.first = lib.lyd_first_sibling(target)
 
     def _move(self, node: EditNode, existing: NodePtr, parent: NodePtr,
-              parent_module: str | None) -> None:
-        """Move an existing user-ordered entry: remove + re-create keeps undo exact."""
+              parent_module: str | None) -> NodePtr:
+        """Move an existing user-ordered entry: remove + re-create keeps undo exact.
+        Returns the entry in its new place (the old one is detached)."""
         copy = ffi.new("struct lyd_node **")
         if lib.lyd_dup_single(existing, ffi.NULL, lib.LYD_DUP_RECURSIVE, copy) != LY_SUCCESS:
             raise NetconfError.of(ErrorTag.OPERATION_FAILED, f"cannot move {node.path}")
@@ -301,6 +309,7 @@ class EditApplier:
         self.undo.created(moved)
         self._position(node, moved, parent, parent_module)
         self.changes.records.append(_Record("create", moved))
+        return moved
 
 
 # ----------------------------------------------------------------------------------------
@@ -320,6 +329,9 @@ def journal_ops(forest: Forest, changes: Changes, undo: UndoLog) -> list[Journal
         if not _attached(rec.node, removed):
             continue
         path = node_path(rec.node)
+        if rec.kind == "leaf" and rec.node.schema.nodetype == lib.LYS_LEAF:
+            ops.append(("set", path, term_value(rec.node) or ""))
+            continue
         ops.append(("replace", path, fragment_with_parents(rec.node)))
         if rec.node.schema.flags & lib.LYS_ORDBY_USER:
             ops.append(("move", path, _previous_entry_path(rec.node)))
@@ -358,6 +370,12 @@ def replay(forest: Forest, ops: Iterable[JournalOp], undo: UndoLog, changes: Cha
         assert path is not None
         if kind == "move":
             _move_entry(forest, path, payload, undo, changes)
+            continue
+        if kind == "set":
+            _set_leaf(forest, path, payload or "", undo, changes)
+            continue
+        if kind == "before":
+            _place_before(forest, path, payload or "")
             continue
         existing = forest.find(path)
         if kind == "replace" and existing != NULL and _set_leaf_from(forest, existing,
@@ -425,6 +443,38 @@ def _set_leaf_from(forest: Forest, existing: NodePtr, path: str, payload: str | 
         changes.records.append(_Record("leaf", existing))
         changes.touched(existing)
     return True
+
+
+def _set_leaf(forest: Forest, path: str, value: str, undo: UndoLog, changes: Changes) -> None:
+    """Replay a "set": change the leaf in place, or create it with its missing parents."""
+    existing = forest.find(path)
+    if existing != NULL:
+        if undo.change_leaf(existing, value):
+            changes.records.append(_Record("leaf", existing))
+            changes.touched(existing)
+        return
+    out = ffi.new("struct lyd_node **")
+    val = ffi.new("char[]", value.encode())
+    empty = forest.first == NULL
+    rc = lib.lyd_new_path(ffi.NULL if empty else forest.first,
+                          forest.schema.ctx.cdata if empty else ffi.NULL,
+                          path.encode(), val, 0, out)
+    if rc != LY_SUCCESS or out[0] == NULL:
+        raise NetconfError(collect_ly_errors(forest.schema, default_tag=ErrorTag.INVALID_VALUE,
+                                             fallback=f"cannot set {path}"))
+    created = out[0]    # the first node created: the leaf or its topmost new ancestor
+    forest.first = created if empty else lib.lyd_first_sibling(forest.first)
+    undo.created(created)
+    changes.records.append(_Record("create", created))
+    changes.touched(created)
+
+
+def _place_before(forest: Forest, path: str, anchor_path: str) -> None:
+    """Replay a "before" (a pure reordering, so nothing is recorded for undo). A node or
+    anchor that is not there (ops replayed onto another forest) leaves the order as is."""
+    node, anchor = forest.find(path), forest.find(anchor_path)
+    if NULL not in (node, anchor):
+        place_before(forest, node, anchor)
 
 
 def _graft(forest: Forest, path: str, fragment: str, undo: UndoLog, changes: Changes) -> None:

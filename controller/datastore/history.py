@@ -1,7 +1,13 @@
-"""Every change of <running>, with running before and after it, so that a rollback can
-put running back as it was before any of them (like `rollback N` on a router), and a
-diff can show what any of them changed, whichever northbound made it. Stored in SQLite
-beside the datastores; the newest `keep` records are kept.
+"""Every change of <running>, so that a rollback can put running back as it was before
+any of them (like `rollback N` on a router), and a diff can show what any of them
+changed, whichever northbound made it. The newest `keep` records are kept.
+
+A record holds the change, not running: its journal ops forward and inverse, written by
+the commit pipeline in the change's own durable transaction (controller/datastore/
+commitlog.py). Running right after record k is running now with the inverse ops of every
+newer record replayed, newest first; right before it, one replay more. That costs a copy
+of running when someone asks (show-commit, diff-commits, rollback-to), instead of a
+print of running on every change.
 
 Each record names its author (RFC 6470 §2.1 changed-by, resolved through the store's
 session directory): the user and the host the change came from, or "server" with what
@@ -12,130 +18,46 @@ comes from the `ChangeNote` the northbound set while making it.
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-import time
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from pathlib import Path
 
-from controller.datastore.apply import JournalOp
+from controller.datastore.apply import Changes, JournalOp, replay
+from controller.datastore.commitlog import CommitLog, Record, unknown_commit
 from controller.datastore.nmda import Datastore, NmdaStore
-from controller.errors import ErrorTag, NetconfError
+from controller.datastore.persistence import HistoryRow
+from controller.datastore.tree import Forest, UndoLog
 
-
-@dataclass(frozen=True)
-class Record:
-    commit_id: str
-    seq: int
-    label: str
-    user: str
-    timestamp: float
-    kind: str           # commit | rollback | edit (any other change of running)
-    before: str         # running (RFC 7951 JSON) before the commit
-    after: str
-    source_host: str = ""   # where the user's session came from, if known
-    comment: str = ""       # why, in the author's words
-
-    @property
-    def time(self) -> str:
-        """The timestamp as yang:date-and-time (RFC 3339, UTC)."""
-        return (datetime.fromtimestamp(self.timestamp, UTC)
-                .isoformat(timespec="microseconds").replace("+00:00", "Z"))
-
-
-def unknown_commit(commit_id: str) -> NetconfError:
-    """RFC 6241 Appendix A data-missing: the history holds no such change (never made,
-    or older than the records kept)."""
-    return NetconfError.of(ErrorTag.DATA_MISSING, f"no commit {commit_id!r} in the history")
-
-
-class CommitLog:
-    def __init__(self, path: Path | None, keep: int = 200) -> None:
-        """`path` None: in memory (tests, a daemon without a data directory)."""
-        if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path) if path else ":memory:",
-                                   check_same_thread=False, isolation_level=None)
-        self._db.execute("CREATE TABLE IF NOT EXISTS commits (seq INTEGER PRIMARY KEY "
-                         "AUTOINCREMENT, id TEXT UNIQUE NOT NULL, label TEXT NOT NULL, "
-                         "user TEXT NOT NULL, ts REAL NOT NULL, kind TEXT NOT NULL, "
-                         "before TEXT NOT NULL, after TEXT NOT NULL, "
-                         "source_host TEXT NOT NULL DEFAULT '', "
-                         "comment TEXT NOT NULL DEFAULT '')")
-        columns = {row[1] for row in self._db.execute("PRAGMA table_info(commits)")}
-        # A history written by an older version lacks the columns added since.
-        for column in ("source_host", "comment"):
-            if column not in columns:
-                self._db.execute(f"ALTER TABLE commits ADD COLUMN {column} TEXT NOT NULL "
-                                 "DEFAULT ''")
-        self.keep = keep
-        self._lock = threading.Lock()
-
-    def record(self, *, label: str, user: str, kind: str, before: str, after: str,
-               source_host: str = "", comment: str = "") -> Record:
-        commit_id = uuid.uuid4().hex[:12]
-        now = time.time()
-        with self._lock:
-            cur = self._db.execute(
-                "INSERT INTO commits (id, label, user, ts, kind, before, after, source_host, "
-                "comment) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (commit_id, label, user, now, kind, before, after, source_host, comment))
-            seq = int(cur.lastrowid or 0)
-            self._db.execute("DELETE FROM commits WHERE seq <= ?", (seq - self.keep,))
-        return Record(commit_id, seq, label, user, now, kind, before, after, source_host,
-                      comment)
-
-    def get(self, commit_id: str) -> Record | None:
-        with self._lock:
-            row = self._db.execute(f"SELECT {_COLUMNS} FROM commits WHERE id = ?",
-                                   (commit_id,)).fetchone()
-        return None if row is None else Record(*row)
-
-    def require(self, commit_id: str) -> Record:
-        """The record of `commit_id`, or the error that names it."""
-        found = self.get(commit_id)
-        if found is None:
-            raise unknown_commit(commit_id)
-        return found
-
-    def recent(self, limit: int) -> list[Record]:
-        with self._lock:
-            rows = self._db.execute(f"SELECT {_COLUMNS} FROM commits ORDER BY seq DESC "
-                                    "LIMIT ?", (limit,)).fetchall()
-        return [Record(*row) for row in rows]
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-
-_COLUMNS = "id, seq, label, user, ts, kind, before, after, source_host, comment"
+__all__ = ["CommitLog", "Record", "RunningHistory", "unknown_commit"]
 
 
 class RunningHistory:
-    """Store listener that records each committed change of <running> in a `CommitLog`.
+    """The commit history of one store, as every northbound reads it.
 
-    Listeners run inside the store's transaction lock, in the thread that made the
-    change, so the note the northbound set in that thread (`SessionDirectory.noted`) is
-    the note of exactly that change, and a caller holding the lock (`recording`) finds
-    the record of its own change in `last`."""
+    A store with persistence records every change of running from its first start, in
+    its own SQLite file; a store without records from when a `RunningHistory` attaches
+    `log` (default: a new one in memory) until it closes. `last` is the record of the
+    change made inside `recording()`: it is set by a store listener, which runs inside the
+    store's lock in the thread that made the change."""
 
-    def __init__(self, store: NmdaStore, log: CommitLog) -> None:
+    def __init__(self, store: NmdaStore, log: CommitLog | None = None) -> None:
         self.store = store
-        self.log = log
         self.last: Record | None = None
         with store.atomic():
-            self._running = store.forest(Datastore.RUNNING).print("json")
+            pipeline = store.pipeline
+            self._attached = pipeline.history is None
+            if pipeline.history is None:
+                pipeline.history = log if log is not None else CommitLog()
+            self.log: CommitLog = pipeline.history
+            self.log.reader = self
             store.listeners.append(self._on_change)
 
     def close(self) -> None:
-        if self._on_change in self.store.listeners:
-            self.store.listeners.remove(self._on_change)
-        self.log.close()
+        with self.store.atomic():
+            if self._on_change in self.store.listeners:
+                self.store.listeners.remove(self._on_change)
+            if self._attached and self.store.pipeline.history is self.log:
+                self.store.pipeline.history = None
+                self.log.close()
 
     @contextmanager
     def recording(self) -> Iterator[None]:
@@ -146,19 +68,70 @@ class RunningHistory:
             yield
 
     def running(self) -> str:
-        """Running now (RFC 7951 JSON): the `after` of the newest change."""
-        with self.store.atomic():
-            return self._running
+        """Running now (RFC 7951 JSON), printed when asked: the last committed running
+        (the store's published copy, read without its lock), or, for a caller holding
+        the lock (`recording`), running as it is."""
+        return self.store.get(Datastore.RUNNING)
 
-    def _on_change(self, ds: Datastore, _ops: Sequence[JournalOp], session_id: int) -> None:
-        if ds is not Datastore.RUNNING:
-            return
-        after = self.store.forest(Datastore.RUNNING).print("json")
-        who = self.store.sessions.changed_by(session_id)
-        note = self.store.sessions.note()
-        kind, label, comment = ((note.kind, note.label, note.comment) if note is not None
-                                else ("edit", who.reason or "", ""))
-        self.last = self.log.record(label=label, user=who.user, kind=kind,
-                                    before=self._running, after=after,
-                                    source_host=who.source_host or "", comment=comment)
-        self._running = after
+    # -- rebuilding a record's sides (commitlog.Reader) ------------------------------------
+
+    def sides(self, record: Record) -> tuple[str, str]:
+        """Running right before and right after `record`. The records and the copy of
+        running they start from are taken together under the store's lock (no change
+        may slip between them); the replay on that private copy and the prints run after
+        it, so that writers wait for a copy, not for a rebuild."""
+        with self.store.atomic():
+            rows = self.log.since(record.seq)
+            if not rows or rows[-1].seq != record.seq:
+                raise unknown_commit(record.commit_id)     # dropped beyond `keep` meanwhile
+            own, newer = rows[-1], rows[:-1]
+            after, before = _whole(own.forward), _whole(own.inverse)
+            if after is not None and before is not None:
+                return before, after
+            base, todo = (after, []) if after is not None else _start(newer)
+            forest = (Forest.parse(self.store.schema, base, validate=False)
+                      if base is not None
+                      else self.store.forest(Datastore.RUNNING).dup())
+        try:
+            for ops in todo:
+                _replay(forest, ops)
+            if after is None:
+                after = forest.print("json")
+            if before is None:
+                _replay(forest, own.inverse)
+                before = forest.print("json")
+        finally:
+            forest.free()
+        return before, after
+
+    def _on_change(self, ds: Datastore, _ops: Sequence[JournalOp], _session_id: int) -> None:
+        if ds is Datastore.RUNNING:
+            self.last = self.log.last_added
+
+
+def _start(newer: Sequence[HistoryRow]) -> tuple[str | None, list[Sequence[JournalOp]]]:
+    """Where rebuilding running right after the change older than `newer` (newest
+    first) starts: the oldest whole document among their inverses (None: running now),
+    and the inverses older than it, to replay in order."""
+    base: str | None = None
+    todo: list[Sequence[JournalOp]] = []
+    for row in newer:
+        whole = _whole(row.inverse)
+        if whole is not None:     # everything newer is moot
+            base, todo = whole, []
+        else:
+            todo.append(row.inverse)
+    return base, todo
+
+
+def _whole(ops: Sequence[JournalOp]) -> str | None:
+    """The document of ops that replace the whole datastore, else None."""
+    if len(ops) == 1 and ops[0][0] == "reset":
+        return ops[0][2] or "{}"
+    return None
+
+
+def _replay(forest: Forest, ops: Sequence[JournalOp]) -> None:
+    undo = UndoLog(forest)
+    replay(forest, ops, undo, Changes())
+    undo.release()

@@ -535,6 +535,7 @@ class NmdaStore:
                 meta: Mapping[str, str | None] | None = None) -> None:
         """Phases 2–7 of one sealed change to `ds` (the operation did phase 1)."""
         txn.changed_by = self.sessions.changed_by(session_id)
+        txn.note = self.sessions.note()
         expanded = self.pipeline.run(ds, txn, ops, meta)
         self._publish(ds, txn, ops, session_id, expanded)
 

@@ -10,7 +10,9 @@ A reader follows a commit of running top to bottom in `CommitPipeline.run`:
 4. **prepare participants** — `Participant.prepare`: whatever must change with the
    datastores gets ready without becoming final (the devices hold a pending confirmed
    commit, RFC 6241 §8.4; controller/service/device_push.py).
-5. **durable write** — one SQLite transaction for every datastore the change touched.
+5. **durable write** — one SQLite transaction for every datastore the change touched,
+   with the change's commit-history record (controller/datastore/commitlog.py) when it
+   changed running: one fsync per commit, and a history that always matches running.
 6. **confirm participants** — `Participant.confirm`: final. A crash between 5 and 6 is
    recovered by confirming, a crash before 5 by cancelling (southbound/inflight.py).
 7. **publish** — `NmdaStore._publish`: versions, the candidate follows running,
@@ -32,6 +34,9 @@ after it confirms the devices, before it cancels them (southbound/inflight.py) �
 confirm that follows the durable write keeps that rule with no window in which devices
 run a change the datastores never recorded. A crash between the two writes is recovered
 like a crash after phase 5 (the devices end up running what the first write says).
+The compensating write also removes the change's history record, in the same
+transaction: the change failed, so the history never shows it (every record's inverse
+ops must lead from running as it is to running as it was).
 """
 
 from __future__ import annotations
@@ -43,6 +48,7 @@ from typing import Any, Protocol
 import structlog
 
 from controller.datastore.apply import JournalOp, replay, validate_forest
+from controller.datastore.commitlog import CommitLog, Record
 from controller.datastore.persistence import Persistence
 from controller.datastore.txn import PERSISTENT, Datastore, Transaction
 from controller.errors import ErrorTag, NetconfError
@@ -116,6 +122,11 @@ class CommitPipeline:
         self.persistence = persistence
         self.expander: Expander = expander or IdentityExpander()
         self.participants: list[Participant] = []
+        #: where phase 5 records each change of running. With persistence, always (a
+        #: change the history missed would make every older record rebuild wrongly);
+        #: without, from when a commit history attaches one (history.py).
+        self.history: CommitLog | None = (CommitLog(persistence) if persistence is not None
+                                          else None)
 
     def run(self, ds: Datastore, txn: Transaction, ops: list[JournalOp],
             meta: Mapping[str, str | None] | None = None) -> Expanded | None:
@@ -129,14 +140,14 @@ class CommitPipeline:
         prepared = self.prepare(txn, expanded)
         meta_before = self.meta_before(meta)
         try:
-            self.durable_write(ds, txn, meta)
+            recorded = self.durable_write(ds, txn, meta)
         except BaseException:
             self.abort(prepared)
             raise
         try:
             self.confirm(prepared)
         except NetconfError:
-            self.compensating_write(txn, meta_before)
+            self.compensating_write(txn, meta_before, recorded)
             raise
         return expanded
 
@@ -170,17 +181,24 @@ class CommitPipeline:
         return prepared
 
     def durable_write(self, ds: Datastore, txn: Transaction,
-                      meta: Mapping[str, str | None] | None) -> None:
-        """Every persistent datastore the change touched, and the meta keys, in one
-        SQLite transaction: a process killed at any instant leaves all or none."""
+                      meta: Mapping[str, str | None] | None) -> Record | None:
+        """Every persistent datastore the change touched, the meta keys and the history
+        record of a change of running, in one SQLite transaction: a process killed at any
+        instant leaves all or none. Returns that record (None: running did not change,
+        or no history is kept)."""
         persisted = {d.value: txn.ops.get(d, []) for d in PERSISTENT if d in txn.ops}
-        if self.persistence is None or not (any(persisted.values()) or meta):
-            return
-        try:
-            self.persistence.append(persisted, meta)
-        except Exception as exc:  # disk full, I/O error: nothing may change
-            raise NetconfError.of(ErrorTag.OPERATION_FAILED,
-                                  f"could not persist {ds}: {exc}") from exc
+        row = self.history.row_of(txn) if self.history is not None else None
+        seq = 0
+        if self.persistence is not None and (any(persisted.values()) or meta):
+            stored = row if self.history is not None and self.history.persistence else None
+            try:
+                seq = self.persistence.append(persisted, meta, history=stored)
+            except Exception as exc:  # disk full, I/O error: nothing may change
+                raise NetconfError.of(ErrorTag.OPERATION_FAILED,
+                                      f"could not persist {ds}: {exc}") from exc
+        if row is None or self.history is None:
+            return None
+        return self.history.added(row, seq)
 
     @classmethod
     def confirm(cls, prepared: list[tuple[Participant, Any]]) -> None:
@@ -210,23 +228,31 @@ class CommitPipeline:
             return {}
         return {key: self.persistence.get_meta(key) for key in meta}
 
-    def compensating_write(self, txn: Transaction,
-                           meta_before: Mapping[str, str | None]) -> None:
+    def compensating_write(self, txn: Transaction, meta_before: Mapping[str, str | None],
+                           recorded: Record | None = None) -> None:
         """Phase 6 failed after phase 5: roll the forests back and make that durable, as
         one more SQLite transaction holding each touched datastore's whole content from
-        before the change (a journal reset) and the meta keys' old values."""
+        before the change (a journal reset), the meta keys' old values and the removal of
+        the change's history record (`recorded`)."""
         txn.rollback()
-        if self.persistence is None:
-            return
-        persisted = {d.value: [("reset", None, txn.forest(d).print("json"))]
-                     for d in PERSISTENT if txn.ops.get(d)}
         try:
-            self.persistence.append(persisted, meta_before)
-        except Exception as exc:  # the store's disk says "after"; restart recovery follows it
-            log.critical("could not write the datastores back after a failed confirm",
-                         error=str(exc))
-        else:
-            log.warning("change undone after its confirm failed", datastores=sorted(persisted))
+            if self.persistence is None:
+                return
+            persisted = {d.value: [("reset", None, txn.forest(d).print("json"))]
+                         for d in PERSISTENT if txn.ops.get(d)}
+            stored = recorded.seq if recorded is not None and self.history is not None \
+                and self.history.persistence else None
+            try:
+                self.persistence.append(persisted, meta_before, forget=stored)
+            except Exception as exc:  # the disk says "after"; restart recovery follows it
+                log.critical("could not write the datastores back after a failed confirm",
+                             error=str(exc))
+            else:
+                log.warning("change undone after its confirm failed",
+                            datastores=sorted(persisted))
+        finally:
+            if recorded is not None and self.history is not None:
+                self.history.forget(recorded.seq)
 
     @staticmethod
     def abort(prepared: list[tuple[Participant, Any]]) -> None:

@@ -281,17 +281,19 @@ def _check_json_syntax(text: str) -> None:
 
 
 def print_nodes(node: NodePtr, fmt: str, *, with_siblings: bool,
-                with_defaults: WithDefaults = WithDefaults.EXPLICIT, shrink: bool = True) -> str:
+                with_defaults: WithDefaults = WithDefaults.EXPLICIT, shrink: bool = True,
+                keep_empty: bool = False) -> str:
+    """`keep_empty`: print empty non-presence containers too (a fragment that must hold
+    its node even when nothing below it is printed)."""
     flags = _WD_FLAGS[with_defaults]
     if with_siblings:
         flags |= lib.LYD_PRINT_WITHSIBLINGS
     if shrink:
         flags |= lib.LYD_PRINT_SHRINK
+    if keep_empty:
+        flags |= lib.LYD_PRINT_KEEPEMPTYCONT
     buf = ffi.new("char **")
-    if with_siblings:
-        rc = lib.lyd_print_mem(buf, node, _FORMATS[fmt], flags)
-    else:
-        rc = lib.lyd_print_mem(buf, node, _FORMATS[fmt], flags)
+    rc = lib.lyd_print_mem(buf, node, _FORMATS[fmt], flags)
     if rc != LY_SUCCESS or buf[0] == NULL:
         return ""
     try:
@@ -301,7 +303,9 @@ def print_nodes(node: NodePtr, fmt: str, *, with_siblings: bool,
 
 
 def fragment_with_parents(node: NodePtr) -> str:
-    """JSON of `node`'s subtree wrapped in its ancestors (keys only): a replayable fragment."""
+    """JSON of `node`'s subtree wrapped in its ancestors (keys only): a replayable fragment
+    (holding the node even when it is an empty non-presence container, which a plain
+    print leaves out)."""
     out = ffi.new("struct lyd_node **")
     rc = lib.lyd_dup_single(node, ffi.NULL,
                             lib.LYD_DUP_RECURSIVE | lib.LYD_DUP_WITH_PARENTS, out)
@@ -311,7 +315,7 @@ def fragment_with_parents(node: NodePtr) -> str:
     while root.parent != NULL:
         root = ffi.cast("struct lyd_node *", root.parent)
     try:
-        return print_nodes(root, "json", with_siblings=False)
+        return print_nodes(root, "json", with_siblings=False, keep_empty=True)
     finally:
         lib.lyd_free_tree(root)
 
@@ -319,10 +323,14 @@ def fragment_with_parents(node: NodePtr) -> str:
 # ----------------------------------------------------------------------------------------
 # Undo log
 
+#: an op of the inverse of a change, in the journal's vocabulary (apply.py `JournalOp`)
+InverseOp = tuple[str, str | None, str | None]
+
 
 @dataclass
 class _Created:
     node: NodePtr
+    path: str = ""      # recorded when the log tracks paths: the node may be detached later
 
 
 @dataclass
@@ -331,6 +339,8 @@ class _Removed:
     parent: NodePtr
     next: NodePtr
     path: str
+    anchor: NodePtr = NULL          # the sibling re-inserting it must put it before again
+    anchor_path: str | None = None  # its path (tracked logs only)
 
 
 @dataclass
@@ -338,6 +348,7 @@ class _Changed:
     node: NodePtr
     old_value: str
     was_default: bool
+    path: str = ""
 
 
 @dataclass
@@ -347,18 +358,27 @@ class _Reset:
 
 @dataclass
 class UndoLog:
-    """Reversible record of the structural changes made to one forest."""
+    """Reversible record of the structural changes made to one forest.
+
+    `track_paths`: record every touched node's path when it is touched, so that
+    `inverse()` can describe the change backwards even for nodes the same change detached
+    afterwards (a leaf changed, then its list entry deleted). Only running's log needs
+    it (its inverse is what the commit history keeps)."""
 
     forest: Forest
     entries: list[_Created | _Removed | _Changed | _Reset] = field(default_factory=list)
+    track_paths: bool = False
 
     def created(self, node: NodePtr) -> None:
-        self.entries.append(_Created(node))
+        self.entries.append(_Created(node, node_path(node) if self.track_paths else ""))
 
     def remove(self, node: NodePtr) -> None:
         """Unlink `node` (keep it alive for rollback)."""
         parent = ffi.cast("struct lyd_node *", node.parent) if node.parent != NULL else NULL
-        entry = _Removed(node, parent, node.next if node.next != NULL else NULL, node_path(node))
+        anchor = _anchor(node)
+        entry = _Removed(node, parent, node.next if node.next != NULL else NULL, node_path(node),
+                         anchor, node_path(anchor) if self.track_paths and anchor != NULL
+                         else None)
         self.forest.unlink(node)
         self.entries.append(entry)
 
@@ -368,7 +388,9 @@ class UndoLog:
         was_default = is_default(node)
         rc = ly.change_term(node, value)
         if rc in (LY_SUCCESS, LY_EEXIST):
-            self.entries.append(_Changed(node, old, was_default))
+            # after the change: a leaf-list instance's path names its (new) value
+            self.entries.append(_Changed(node, old, was_default,
+                                         node_path(node) if self.track_paths else ""))
             return True
         if rc == LY_ENOT:  # same value, explicitly set already
             return False
@@ -378,6 +400,37 @@ class UndoLog:
 
     def reset(self, new_first: NodePtr) -> None:
         self.entries.append(_Reset(self.forest.replace_content(new_first)))
+
+    def inverse(self) -> list[InverseOp]:
+        """Journal ops that take the forest from its content now back to its content
+        before the logged changes (call before `release`, while removed nodes are alive;
+        the log must track paths).
+
+        The entries are walked backwards, as `rollback` does in memory: a created node is
+        deleted, a removed one comes back (its subtree wrapped in its ancestors, then put
+        before the sibling it stood before: libyang appends re-inserted list entries, and
+        orders top-level trees of different modules by arrival), a changed leaf gets its
+        old value (or goes, when it was a default: validation brings the default back), a
+        reset is undone by the whole old document, which makes every later op moot."""
+        assert self.track_paths, "inverse() needs a log that tracks paths"
+        schema = self.forest.schema
+        ops: list[InverseOp] = []
+        for entry in reversed(self.entries):
+            if isinstance(entry, _Created):
+                ops.append(("delete", entry.path, None))
+            elif isinstance(entry, _Removed):
+                if is_default(entry.node):
+                    continue   # an implicit default is not content (validation adds it)
+                ops.append(("replace", entry.path, _wrapped(schema, entry.node, entry.path)))
+                if entry.anchor_path is not None:
+                    ops.append(("before", entry.path, entry.anchor_path))
+            elif isinstance(entry, _Changed):
+                ops.append(("delete", entry.path, None) if entry.was_default
+                           else ("set", entry.path, entry.old_value))
+            else:
+                old = Forest(schema, entry.old_first).print("json")
+                ops = [("reset", None, old)]
+        return ops
 
     def rollback(self) -> None:
         forest = self.forest
@@ -411,6 +464,92 @@ class UndoLog:
                 if isinstance(e, _Removed)}
 
 
+def _anchor(node: NodePtr) -> NodePtr:
+    """The sibling `node` stands before where re-inserting it would not put it back by
+    itself (NULL: none): the next entry of the same list or leaf-list (libyang 2.1 appends
+    a re-inserted entry, whatever the list's ordering), or at the top level, where libyang
+    orders the trees of different modules by arrival, the next tree that is not an
+    implicit default. Never an implicit default: validation may free those."""
+    sibling = node.next
+    if node.parent != NULL:
+        return sibling if sibling != NULL and sibling.schema == node.schema \
+            and not is_default(sibling) else NULL
+    while sibling != NULL and is_default(sibling):
+        sibling = sibling.next
+    return sibling if sibling != NULL else NULL
+
+
+def place_before(forest: Forest, node: NodePtr, anchor: NodePtr) -> None:
+    """Put `node` right before its sibling `anchor`. libyang 2.1 moves only user-ordered
+    entries before a sibling, so the anchor and the siblings after it (the rest of its
+    list, or every top-level tree after it) are taken out and put back, each where
+    libyang appends it: after `node`. A pure reordering, recorded in no undo log."""
+    if node == anchor or node.parent != anchor.parent:
+        return
+    parent = ffi.cast("struct lyd_node *", node.parent) if node.parent != NULL else NULL
+    tail: list[NodePtr] = []
+    sibling = anchor
+    while sibling != NULL and (parent == NULL or sibling.schema == anchor.schema):
+        if sibling != node:
+            tail.append(sibling)
+        sibling = sibling.next
+    for moved in tail:
+        forest.unlink(moved)
+    for moved in tail:
+        if parent == NULL:
+            forest.insert_top(moved)
+        elif lib.lyd_insert_child(parent, moved) != LY_SUCCESS:
+            raise RuntimeError(f"cannot put {node_path(moved)} back")
+
+
+def parent_path(path: str) -> str | None:
+    """The path of a data path's parent (None for a top-level node): the path up to its
+    last step, with slashes inside predicates' quoted key values left alone."""
+    depth, quote, cut = 0, "", -1
+    for index, char in enumerate(path):
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"":
+            quote = char
+        elif char == "[":
+            depth += 1
+        elif char == "]":
+            depth -= 1
+        elif char == "/" and depth == 0:
+            cut = index
+    return path[:cut] if cut > 0 else None
+
+
+def _wrapped(schema: Schema, node: NodePtr, path: str) -> str:
+    """JSON of a detached `node`'s subtree inside the ancestors named by its `path` (keys
+    only): the replayable fragment that puts it back."""
+    copy = ffi.new("struct lyd_node **")
+    if lib.lyd_dup_single(node, ffi.NULL, lib.LYD_DUP_RECURSIVE | lib.LYD_DUP_WITH_FLAGS,
+                          copy) != LY_SUCCESS:
+        raise NetconfError(collect_ly_errors(schema, fallback=f"cannot copy {path}"))
+    root = copy[0]
+    above = parent_path(path)
+    if above is not None:
+        chain = ffi.new("struct lyd_node **")
+        if lib.lyd_new_path(ffi.NULL, schema.ctx.cdata, above.encode(), ffi.NULL, 0,
+                            chain) != LY_SUCCESS:
+            lib.lyd_free_tree(root)
+            raise NetconfError(collect_ly_errors(schema, fallback=f"cannot create {above}"))
+        top = chain[0]
+        parent = ffi.new("struct lyd_node **")
+        if lib.lyd_find_path(top, above.encode(), 0, parent) != LY_SUCCESS \
+                or lib.lyd_insert_child(parent[0], root) != LY_SUCCESS:
+            lib.lyd_free_tree(root)
+            lib.lyd_free_tree(top)
+            raise NetconfError(collect_ly_errors(schema, fallback=f"cannot wrap {path}"))
+        root = top
+    try:
+        return print_nodes(root, "json", with_siblings=False, keep_empty=True)
+    finally:
+        lib.lyd_free_tree(root)
+
+
 def _drop_implicit_twin(forest: Forest, entry: _Removed) -> None:
     """While a node was detached, validation may have created an implicit default
     instance of it (NP container, defaulted leaf); re-inserting would make two."""
@@ -428,7 +567,6 @@ def _drop_implicit_twin(forest: Forest, entry: _Removed) -> None:
 
 def _reinsert(forest: Forest, entry: _Removed) -> None:
     _drop_implicit_twin(forest, entry)
-    # libyang places system-ordered nodes itself; only user-ordered ones need a position.
     user_ordered = entry.node.schema != NULL and bool(entry.node.schema.flags
                                                       & lib.LYS_ORDBY_USER)
     if user_ordered and entry.next != NULL:
@@ -443,3 +581,5 @@ def _reinsert(forest: Forest, entry: _Removed) -> None:
             raise RuntimeError(f"undo: cannot re-insert {entry.path}")
     else:
         forest.insert_top(entry.node)
+    if entry.anchor != NULL:    # appended: back before the sibling it stood before
+        place_before(forest, entry.node, entry.anchor)

@@ -2,7 +2,8 @@
 
 A `Transaction` collects, per forest it touches, the undo log (to roll back) and the
 change record (which top-level trees changed, for scoped validation); `seal` freezes the
-journal ops that persistence stores and listeners receive.
+journal ops that persistence stores and listeners receive, and for running also their
+inverse (from the undo log, before it is released), which the commit history keeps.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from collections.abc import Callable
 from enum import StrEnum
 
 from controller.datastore.apply import Changes, JournalOp, journal_ops, refresh
-from controller.datastore.sessions import ChangedBy
+from controller.datastore.sessions import ChangedBy, ChangeNote
 from controller.datastore.tree import Forest, UndoLog
 
 
@@ -31,19 +32,22 @@ PERSISTENT = (Datastore.RUNNING, Datastore.STARTUP, Datastore.INTENDED)
 
 class Transaction:
     """Undo logs and change records of the forests one operation touches, and who made
-    the change (set by the store before the commit pipeline runs, so that participants
-    can record it)."""
+    the change and what they said about it (set by the store before the commit pipeline
+    runs, so that participants and the commit history can record it)."""
 
     def __init__(self, forests: Callable[[Datastore], Forest]) -> None:
         self.forest = forests
         self.changed_by: ChangedBy | None = None
+        self.note: ChangeNote | None = None
         self.undos: dict[Datastore, UndoLog] = {}
         self.changes: dict[Datastore, Changes] = {}
         self.ops: dict[Datastore, list[JournalOp]] = {}
+        self.inverse: dict[Datastore, list[JournalOp]] = {}
 
     def undo(self, ds: Datastore) -> UndoLog:
         if ds not in self.undos:
-            self.undos[ds] = UndoLog(self.forest(ds))
+            # running's log tracks paths: its inverse is generated at seal
+            self.undos[ds] = UndoLog(self.forest(ds), track_paths=ds is Datastore.RUNNING)
             self.changes[ds] = Changes()
         return self.undos[ds]
 
@@ -52,9 +56,12 @@ class Transaction:
         return self.changes[ds]
 
     def seal(self, ds: Datastore) -> list[JournalOp]:
-        """Freeze the journal ops of `ds` (before release)."""
+        """Freeze the journal ops of `ds` (before release); for running also the ops
+        that undo them (`inverse`), while what the change removed is still alive."""
         ops = journal_ops(self.forest(ds), self.changes[ds], self.undos[ds])
         self.ops[ds] = ops
+        if ds is Datastore.RUNNING:
+            self.inverse[ds] = self.undos[ds].inverse() if ops else []
         return ops
 
     def rollback(self) -> None:
