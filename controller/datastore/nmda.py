@@ -61,6 +61,7 @@ from controller.datastore.published import PublishedCopies
 from controller.datastore.readers import compose_operational, datastore_diff, merge_into, select
 from controller.datastore.schema import Schema
 from controller.datastore.sessions import ChangedBy, SessionDirectory
+from controller.datastore.snapshots import SnapshotWriter
 from controller.datastore.tree import NULL, Forest, UndoLog, WithDefaults
 from controller.datastore.txn import (
     CONFIG_DATASTORES,
@@ -154,6 +155,8 @@ class NmdaStore:
         self._forests: dict[Datastore, Forest] = {ds: Forest(schema) for ds in CONFIG_DATASTORES}
         self.state = Forest(schema)  # learned/system state for operational
         self.published = PublishedCopies(schema)   # what readers read (published.py)
+        self._snapshots = (SnapshotWriter(persistence, self.published)
+                           if persistence is not None else None)
         self.versions: dict[Datastore, int] = dict.fromkeys(Datastore, 0)
         self.modified: dict[Datastore, float] = dict.fromkeys(Datastore, time.time())
         self._candidate_base = 0
@@ -454,6 +457,8 @@ class NmdaStore:
             self._closed = True
             if self._pending is not None and self._pending.timer is not None:
                 self._pending.timer.cancel()
+            if self._snapshots is not None:
+                self._snapshots.close()
             if self.persistence is not None:
                 self.persistence.close()
 
@@ -544,7 +549,8 @@ class NmdaStore:
         """Phase 7: the change is durable; make it visible."""
         txn.release()
         for changed, changed_ops in txn.ops.items():
-            self.published.apply(changed, changed_ops, self.forest(changed))
+            self.published.apply(changed, changed_ops, self.forest(changed),
+                                 self._journal_seq(changed))
             if changed_ops or changed is ds:
                 self._bump(changed)
         if ds is Datastore.RUNNING:
@@ -718,12 +724,16 @@ class NmdaStore:
             except Exception:  # a listener's failure must not undo a decided step
                 log.exception("confirm listener failed", confirm_event=event)
 
+    def _journal_seq(self, ds: Datastore) -> int | None:
+        if self.persistence is None or ds not in PERSISTENT:
+            return None
+        return self.persistence.journal_seq(ds.value)
+
     def _maybe_snapshot(self) -> None:
-        if self.persistence is None:
-            return
-        for ds in PERSISTENT:
-            if self.persistence.needs_snapshot(ds.value):
-                self.persistence.snapshot(ds.value, self.forest(ds).print("json"))
+        """Wake the snapshot writer when a snapshot is due (snapshots.py: never on the
+        commit path)."""
+        if self._snapshots is not None and self._snapshots.due():
+            self._snapshots.request()
 
     def _load(self, boot_from_startup: bool, defer_restart_revert: bool) -> None:
         assert self.persistence is not None
@@ -737,12 +747,12 @@ class NmdaStore:
                 undo.release()
             self._forests[ds].free()
             self._forests[ds] = forest
-            self.published.replace(ds, forest)
             errors = validate_forest(forest, forest.top_modules() | set(self.schema.trees))
             if errors:
                 raise NetconfError([RpcError(tag=e.tag, path=e.path,
                                              message=f"stored {ds} is invalid: {e.message}")
                                     for e in errors])
+            self.published.replace(ds, forest, stored.seq)   # with validation's defaults
         rollback = self.persistence.get_meta(_CONFIRM_META)
         if rollback is not None and defer_restart_revert:
             log.warning("a confirmed commit was left pending by a restart: revert due")

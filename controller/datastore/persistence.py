@@ -211,13 +211,24 @@ class Persistence:
     def needs_snapshot(self, ds: str) -> bool:
         return self._since_snapshot.get(ds, 0) >= self.snapshot_every
 
-    def snapshot(self, ds: str, content: str) -> None:
-        """Replace the snapshot and drop the journal it covers, atomically."""
+    def journal_seq(self, ds: str) -> int:
+        """The sequence number of the newest journal entry of `ds`."""
+        return self._seq.get(ds, 0)
+
+    def snapshot(self, ds: str, content: str, seq: int | None = None) -> None:
+        """Store `content` as `ds` right after journal entry `seq` (default: the newest)
+        and drop the journal entries it covers, atomically. A snapshot older than the
+        stored one is ignored."""
         with self._lock:
-            seq = self._seq.get(ds, 0)
+            newest = self._seq.get(ds, 0)
+            seq = newest if seq is None else min(seq, newest)
             cur = self._db.cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
+                row = cur.execute("SELECT seq FROM snapshot WHERE ds=?", (ds,)).fetchone()
+                if row is not None and row[0] >= seq:
+                    cur.execute("ROLLBACK")
+                    return
                 cur.execute("INSERT OR REPLACE INTO snapshot (ds, seq, content) VALUES (?, ?, ?)",
                             (ds, seq, content))
                 cur.execute("DELETE FROM journal WHERE ds=? AND seq<=?", (ds, seq))
@@ -225,7 +236,7 @@ class Persistence:
             except BaseException:
                 cur.execute("ROLLBACK")
                 raise
-            self._since_snapshot[ds] = 0
+            self._since_snapshot[ds] = newest - seq
         log.debug("datastore snapshot written", datastore=ds, seq=seq)
 
     def get_meta(self, key: str) -> str | None:

@@ -83,6 +83,8 @@ class PublishedCopies:
         self._forests: dict[Datastore, Forest] = {ds: Forest(schema)
                                                   for ds in CONFIG_DATASTORES}
         self._state = Forest(schema)
+        #: the journal entry each persistent copy's content is right after
+        self._seq: dict[Datastore, int] = {}
 
     @contextmanager
     def reading(self) -> Iterator[PublishedCopies]:
@@ -98,13 +100,22 @@ class PublishedCopies:
     def state(self) -> Forest:
         return self._state
 
+    def seq(self, ds: Datastore) -> int | None:
+        """The journal sequence number `ds`'s copy corresponds to (None: not recorded,
+        the datastore is not persisted)."""
+        return self._seq.get(ds)
+
     # -- the publish step (the store holds its own lock while it calls these) ---------------
 
-    def apply(self, ds: Datastore, ops: Sequence[JournalOp], live: Forest) -> None:
-        """Replay a committed change of `ds`; `live` is the store's forest after it."""
+    def apply(self, ds: Datastore, ops: Sequence[JournalOp], live: Forest,
+              seq: int | None = None) -> None:
+        """Replay a committed change of `ds`; `live` is the store's forest after it and
+        `seq` the journal entry that made it durable (persistent datastores)."""
         if not ops:
             return
         with self._lock.writing():
+            if seq is not None:
+                self._seq[ds] = seq
             copy = self._forests[ds]
             undo = UndoLog(copy)
             try:
@@ -118,9 +129,11 @@ class PublishedCopies:
             undo.release()
             _add_defaults(copy, ops)
 
-    def replace(self, ds: Datastore, live: Forest) -> None:
+    def replace(self, ds: Datastore, live: Forest, seq: int | None = None) -> None:
         """The whole of `ds` changed (a start-up load, a candidate reset to running)."""
         with self._lock.writing():
+            if seq is not None:
+                self._seq[ds] = seq
             self._replace(ds, live)
 
     def _replace(self, ds: Datastore, live: Forest) -> None:

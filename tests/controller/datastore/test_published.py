@@ -6,6 +6,7 @@ and never waits for a change in progress."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 import time
 from collections.abc import Sequence
@@ -24,6 +25,7 @@ from controller.datastore.nmda import (
     NmdaStore,
     Transaction,
 )
+from controller.datastore.persistence import Persistence
 from controller.datastore.published import parent_path
 from controller.datastore.schema import Schema
 from controller.datastore.tree import WithDefaults
@@ -203,5 +205,29 @@ def test_a_restart_keeps_user_ordered_positions(store: NmdaStore, schema: Schema
         assert [r["prefix"] for r in json.loads(again.get(R))["sdqn-test:route"]] == \
             ["p0", "p2", "p1"]
         assert json.loads(again.get(R))["sdqn-test:system"]["dns"] == ["b", "a"]
+    finally:
+        again.close()
+
+
+def test_snapshots_are_written_from_the_published_copy(schema: Schema, db_path: Path) -> None:
+    """A snapshot falls due every `snapshot_every` journal entries; the writer stores it
+    off the commit path, and a restart from snapshot + journal gives the same content."""
+    store = NmdaStore(schema, persistence=Persistence(db_path, snapshot_every=3))
+    for i in range(10):
+        store.edit_xml(R, cfg(f"<device {NS}><name>d{i}</name><address>a{i}</address>"
+                              "</device>"))
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with sqlite3.connect(db_path) as db:
+            row = db.execute("SELECT seq FROM snapshot WHERE ds='running'").fetchone()
+        if row is not None and row[0] >= 3:
+            break
+        time.sleep(0.05)
+    assert row is not None and row[0] >= 3
+    before = store.get(R)
+    store.close()
+    again = reopen(schema, db_path)
+    try:
+        assert again.get(R) == before
     finally:
         again.close()
