@@ -434,6 +434,22 @@ def needs_validation(forest: Forest, changes: Changes) -> bool:
     return False
 
 
+def validate_changes(forest: Forest, changes: Changes, *,
+                     was_valid: bool = True) -> list[RpcError]:
+    """Validation of one edit of `forest`: nothing when no constraint can observe what
+    changed (`needs_validation`); when every change sets an existing leaf's value of a
+    forest that was valid before (`was_valid`), only the constraint instances that can
+    observe those leaves (controller/datastore/constraints.py); else the affected trees
+    whole (`validate_forest`), which also reports every error of a refused edit."""
+    if not needs_validation(forest, changes):
+        return []
+    if was_valid and all(rec.kind == "leaf" for rec in changes.records) \
+            and forest.schema.constraints.holds(forest.first,
+                                                [rec.node for rec in changes.records]):
+        return []
+    return validate_forest(forest, changes.top_modules)
+
+
 def validate_forest(forest: Forest, top_modules: Iterable[str], *,
                     max_errors: int = 20) -> list[RpcError]:
     """Validate the given trees (and their dependents); collect up to `max_errors`.

@@ -20,6 +20,7 @@ import libyang
 import structlog
 
 from controller.datastore import ly
+from controller.datastore.constraints import ConstraintIndex
 from controller.datastore.ly import c2s, ffi, lib
 from controller.paths import yang_search_dirs
 
@@ -68,6 +69,7 @@ class Schema:
             self.module_names.append(name)
         self.trees = self._analyse_trees()
         self.constrained = ConstraintAnalysis(self.ctx).constrained
+        self.constraints = ConstraintIndex(self.ctx)
         log.debug("schema loaded", modules=self.module_names, trees=sorted(self.trees))
 
     # -- dependency analysis -------------------------------------------------------------
