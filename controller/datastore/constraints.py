@@ -207,25 +207,33 @@ class ConstraintIndex:
         changed in the forest starting at `first`, valid before the change) still holds.
         False when one does not, or when that is not decided here: the caller then
         validates the affected trees whole."""
+        work = self.plan(first, leaves)
+        if work is None:
+            return False
+        try:
+            return all(self._check(constraint, node, first) for constraint, node in work)
+        finally:
+            lib.ly_err_clean(self.ctx, NULL)  # a failed check must not leak into errors
+
+    def plan(self, first: NodePtr, leaves: Sequence[NodePtr]
+             ) -> list[tuple[Constraint, NodePtr]] | None:
+        """The constraint instances that can observe `leaves`, each once: (constraint,
+        the instance of its target). None when the change is not decided here."""
         work: dict[tuple[int, int], tuple[Constraint, NodePtr]] = {}
         for leaf in leaves:
             snode = leaf.schema
             address = _address(snode)
             if snode.nodetype != lib.LYS_LEAF or address in self.uncovered:
-                return False
+                return None
             own = self.own_leafref.get(address)
             if own is not None:
                 work[(id(own), _address(leaf))] = (own, leaf)
             for constraint in self.observers.get(address, ()):
                 if not self._plan(constraint, leaf, first, work):
-                    return False
+                    return None
                 if len(work) > MAX_EVALUATIONS:
-                    return False
-        try:
-            return all(self._check(constraint, node, first)
-                       for constraint, node in work.values())
-        finally:
-            lib.ly_err_clean(self.ctx, NULL)  # a failed check must not leak into errors
+                    return None
+        return list(work.values())
 
     def _plan(self, constraint: Constraint, leaf: NodePtr, first: NodePtr,
               work: dict[tuple[int, int], tuple[Constraint, NodePtr]]) -> bool:

@@ -431,9 +431,33 @@ def _reinsert(forest: Forest, entry: _Removed) -> None:
             if entry.next == forest.first:
                 forest.first = entry.node
             return
-    if entry.parent != NULL:
-        rc = lib.lyd_insert_child(entry.parent, entry.node)
-        if rc != LY_SUCCESS:
-            raise RuntimeError(f"undo: cannot re-insert {entry.path}")
+    _append(forest, entry.parent, entry.node, entry.path)
+    if not user_ordered:
+        _restore_position(forest, entry)
+
+
+def _append(forest: Forest, parent: NodePtr, node: NodePtr, path: str) -> None:
+    if parent != NULL:
+        if lib.lyd_insert_child(parent, node) != LY_SUCCESS:
+            raise RuntimeError(f"undo: cannot re-insert {path}")
     else:
-        forest.insert_top(entry.node)
+        forest.insert_top(node)
+
+
+def _restore_position(forest: Forest, entry: _Removed) -> None:
+    """libyang puts a re-inserted list entry (or leaf-list value) after the other
+    instances of its schema node: move the ones that followed it before back behind it,
+    so that a rolled-back datastore is the same, order included, as before the edit."""
+    node, follower = entry.node, entry.next
+    if follower == NULL or follower.schema != node.schema or follower.parent != node.parent:
+        return
+    tail = []
+    current = follower
+    while current != NULL and current != node and current.schema == node.schema:
+        tail.append(current)
+        current = current.next
+    if current != node:
+        return
+    for moved in tail:
+        forest.unlink(moved)
+        _append(forest, entry.parent, moved, entry.path)
