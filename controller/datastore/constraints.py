@@ -137,8 +137,12 @@ class ConstraintIndex:
         the scope its instances visited from `target` can see."""
         atoms = frozenset(ly.expr_atoms(context, owner.module, cond, prefixes))
         expr = lib.lyxp_get_expr(cond)
-        scope = NULL if reaches_anywhere(c2s(expr) or "") else \
+        text = c2s(expr) or ""
+        scope = NULL if reaches_anywhere(text) else \
             _common_ancestor([target, context, *(_node(a) for a in atoms)])
+        if scope != NULL and data_parent(scope) == NULL \
+                and scope.nodetype & (lib.LYS_LIST | lib.LYS_LEAFLIST) and climbs(text):
+            scope = NULL  # `..` from a top-level entry reaches its siblings via the root
         constraint = Constraint(kind, owner, target=target, scope=scope,
                                 chain=_chain(scope, target), expr=expr, module=owner.module,
                                 prefixes=ffi.cast("void *", prefixes), atoms=atoms, **extra)
@@ -424,6 +428,13 @@ _LOCAL_FUNCTIONS = {
     "position", "local-name", "name", "namespace-uri", "re-match", "derived-from",
     "derived-from-or-self", "enum-value", "bit-is-set", "node", "text",
 }
+
+
+def climbs(expr: str) -> bool:
+    """Whether the expression has a parent step (the root, above a top-level node, is
+    no schema node: libyang lists no atom for it)."""
+    return any(match.group() == ".." for match in _TOKENS.finditer(expr)
+               if match.lastgroup == "op")
 
 
 def reaches_anywhere(expr: str) -> bool:
