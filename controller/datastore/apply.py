@@ -423,7 +423,7 @@ def _create_path(forest: Forest, path: str, undo: UndoLog, orphan: NodePtr) -> N
 
 def needs_validation(forest: Forest, changes: Changes) -> bool:
     """False only when every change sets the value of an existing leaf that no constraint
-    can observe (see ConstraintAnalysis): then the type check done while setting it is
+    can observe (controller/datastore/constraints.py): then the type check done while setting it is
     the whole of validation. Creates, deletes and resets always validate."""
     if changes.reset:
         return True

@@ -84,6 +84,7 @@ class Constraint:
     implicit: bool = False
     unique_leaves: tuple[tuple[Any, ...], ...] = ()
     atoms: frozenset[int] = field(default_factory=frozenset)
+    observed: frozenset[int] = field(default_factory=frozenset)
 
 
 class ConstraintIndex:
@@ -104,8 +105,8 @@ class ConstraintIndex:
                 self._visit(node)
                 node = lib.lys_getnext(node, NULL, compiled, lib.LYS_GETNEXT_WITHCHOICE)
         for constraint in self.constraints:
-            for atom in constraint.atoms:
-                self.observers.setdefault(atom, []).append(constraint)
+            for address in constraint.observed:
+                self.observers.setdefault(address, []).append(constraint)
 
     # -- building ------------------------------------------------------------------------
 
@@ -143,9 +144,13 @@ class ConstraintIndex:
         if scope != NULL and data_parent(scope) == NULL \
                 and scope.nodetype & (lib.LYS_LIST | lib.LYS_LEAFLIST) and climbs(text):
             scope = NULL  # `..` from a top-level entry reaches its siblings via the root
+        observed = _observed(atoms, context, text)
+        if kind is Kind.MUST:
+            observed |= {_address(owner)}  # `.` or an argument-less string() may read it
         constraint = Constraint(kind, owner, target=target, scope=scope,
                                 chain=_chain(scope, target), expr=expr, module=owner.module,
-                                prefixes=ffi.cast("void *", prefixes), atoms=atoms, **extra)
+                                prefixes=ffi.cast("void *", prefixes), atoms=atoms,
+                                observed=frozenset(observed), **extra)
         self.constraints.append(constraint)
         return constraint
 
@@ -154,14 +159,15 @@ class ConstraintIndex:
         on_owner = when.context == owner
         if owner.nodetype & _SCHEMA_ONLY or base == NULL \
                 or not (on_owner or when.context == base):
-            self._add_opaque(owner, ly.expr_atoms(when.context, owner.module, when.cond,
-                                                  when.prefixes))
+            atoms = ly.expr_atoms(when.context, owner.module, when.cond, when.prefixes)
+            self._add_opaque(owner, _observed(frozenset(atoms), when.context,
+                                              c2s(lib.lyxp_get_expr(when.cond)) or ""))
             return
         self._add_expr(Kind.WHEN, owner, when.context, base, when.cond, when.prefixes,
                        when_on_owner=on_owner, implicit=_implicit(owner))
 
-    def _add_opaque(self, owner: Any, atoms: Iterable[int]) -> None:
-        self.constraints.append(Constraint(Kind.OPAQUE, owner, atoms=frozenset(atoms)))
+    def _add_opaque(self, owner: Any, observed: Iterable[int]) -> None:
+        self.constraints.append(Constraint(Kind.OPAQUE, owner, observed=frozenset(observed)))
 
     def _visit_type(self, node: Any) -> None:
         """Leafrefs with require-instance are checked here; other types whose validation
@@ -176,6 +182,7 @@ class ConstraintIndex:
                 self.own_leafref[_address(node)] = self._add_expr(
                     Kind.LEAFREF, node, node, node, lref.path, lref.prefixes, leafref=lref)
             else:
+                self.uncovered.add(_address(node))
                 self._add_opaque(node, ly.expr_atoms(node, node.module, lref.path,
                                                      lref.prefixes))
             return
@@ -201,8 +208,15 @@ class ConstraintIndex:
         leaves = [unique[j] for j in range(_count(unique))]
         paths = tuple(_chain(lst, ffi.cast("struct lysc_node *", leaf)) for leaf in leaves)
         atoms = frozenset(_address(leaf) for leaf in leaves)
-        self.constraints.append(Constraint(Kind.UNIQUE, lst, target=lst,
-                                           unique_leaves=paths, atoms=atoms))
+        self.constraints.append(Constraint(Kind.UNIQUE, lst, target=lst, unique_leaves=paths,
+                                           atoms=atoms, observed=atoms))
+
+    def observes(self, snode: Any) -> bool:
+        """Whether a change of this leaf's value can matter to any constraint (its type
+        aside, which libyang checks when the value is set)."""
+        address = _address(snode)
+        return address in self.observers or address in self.own_leafref \
+            or address in self.uncovered
 
     # -- evaluation ----------------------------------------------------------------------
 
@@ -393,6 +407,41 @@ def _implicit(snode: Any) -> bool:
     return False
 
 
+def _observed(atoms: frozenset[int], context: Any, expr: str) -> set[int]:
+    """The leaves whose value an expression can read: its atoms, and every leaf below a
+    container or list whose string value it may take (XPath 1.0 §5.2: the concatenated
+    text of all descendants), which libyang's atoms do not list."""
+    observed = set(atoms)
+    names = value_steps(expr)
+    if not names:
+        return observed
+    for address in atoms:
+        node = _node(address)
+        if node.nodetype & (lib.LYS_CONTAINER | lib.LYS_LIST) \
+                and (".." in names or c2s(node.name) in names):
+            observed |= _leaves_below(node)
+    if context != NULL and context.nodetype & (lib.LYS_CONTAINER | lib.LYS_LIST) \
+            and "." in names:
+        observed |= _leaves_below(context)
+    return observed
+
+
+def _leaves_below(snode: Any) -> set[int]:
+    found: set[int] = set()
+    pending = [snode]
+    while pending:
+        node = pending.pop()
+        if node.flags & lib.LYS_CONFIG_R:
+            continue
+        if node.nodetype & (lib.LYS_LEAF | lib.LYS_LEAFLIST):
+            found.add(_address(node))
+        child = lib.lysc_node_child(node)
+        while child != NULL:
+            pending.append(child)
+            child = child.next
+    return found
+
+
 def _count(array: Any) -> int:
     """libyang sized arrays keep their length just before the first item."""
     if array == NULL:
@@ -430,6 +479,104 @@ _LOCAL_FUNCTIONS = {
 }
 
 
+def _tokens(expr: str) -> list[tuple[str, str]] | None:
+    """(kind, text) of each XPath token; None if the expression has a stray character."""
+    tokens: list[tuple[str, str]] = []
+    for match in _TOKENS.finditer(expr):
+        kind = match.lastgroup
+        if kind is None:
+            continue
+        if kind == "other":
+            return None
+        tokens.append((kind, match.group()))
+    return tokens
+
+
+_IMPLICIT_CONTEXT = {"string", "string-length", "normalize-space", "number"}
+_EXISTENCE_FUNCTIONS = {"not", "boolean", "count"}  # read which nodes exist, no value
+
+
+def value_steps(expr: str) -> set[str]:
+    """Local names of the nodes where a location path of the expression ends ("." for the
+    context node, ".." for a parent) and whose value it may take: not where a step only
+    leads on (`/` follows), nor where the path is only tested for existence (an operand
+    of and / or, the whole expression, the argument of not(), boolean() or count()). An
+    argument-less string() and the like read the context node. An unreadable expression
+    yields ".." (then every container or list atom counts)."""
+    tokens = _tokens(expr)
+    if tokens is None:
+        return {".."}
+    names: set[str] = set()
+    size = len(tokens)
+    for i, (kind, text) in enumerate(tokens):
+        following = tokens[i + 1][1] if i + 1 < size else ""
+        if kind == "name" and following == "(":
+            if text in _IMPLICIT_CONTEXT and i + 2 < size and tokens[i + 2][1] == ")":
+                names.add(".")
+            if text != "current":
+                continue
+            step, end = ".", i + 3
+        elif kind == "name":
+            previous = tokens[i - 1] if i else ("", "")
+            if text in _OPERATOR_NAMES and (previous[1] in _STEP_ENDS
+                                            or previous[0] in ("name", "literal", "number")):
+                continue  # and / or / div / mod between operands
+            step, end = text.rsplit(":", 1)[-1], i + 1
+        elif text in (".", ".."):
+            step, end = text, i + 1
+        else:
+            continue
+        depth = 0
+        while end < size and (tokens[end][1] == "[" or depth):
+            depth += {"[": 1, "]": -1}.get(tokens[end][1], 0)
+            end += 1
+        if end < size and tokens[end][1] in ("/", "//"):
+            continue
+        if not _existence_only(tokens, _path_start(tokens, i), end):
+            names.add(step)
+    return names
+
+
+def _path_start(tokens: list[tuple[str, str]], last: int) -> int:
+    """Index of the first token of the location path whose last step starts at `last`."""
+    start = last
+    while start >= 1 and tokens[start - 1][1] in ("/", "//"):
+        before = start - 2
+        if before < 0:
+            return start - 1
+        closing = tokens[before][1]
+        if closing in ("]", ")"):
+            opening = "[" if closing == "]" else "("
+            depth = 0
+            while before >= 0:
+                depth += {closing: 1, opening: -1}.get(tokens[before][1], 0)
+                if depth == 0:
+                    break
+                before -= 1
+            before -= 1  # the step or function name before the bracket
+        if before < 0 or not (tokens[before][1] in (".", "..")
+                              or (tokens[before][0] == "name"
+                                  and tokens[before][1] not in _OPERATOR_NAMES)):
+            return start - 1  # an absolute path after an operator
+        start = before
+    return start
+
+
+def _existence_only(tokens: list[tuple[str, str]], start: int, end: int) -> bool:
+    """Whether the path between `start` and `end` is only converted to a boolean: an
+    operand of and / or (they bind loosest), a whole expression or predicate, or the
+    argument of not(), boolean() or count()."""
+    before = tokens[start - 1][1] if start >= 1 else ""
+    after = tokens[end][1] if end < len(tokens) else ""
+    left_operator, right_operator = before in ("and", "or"), after in ("and", "or")
+    if (left_operator or before in ("", "(", ",", "[")) \
+            and (right_operator or after in ("", ")", ",", "]")) \
+            and (left_operator or right_operator or (before, after) in (("", ""), ("[", "]"))):
+        return True
+    function = tokens[start - 2][1] if start >= 2 else ""
+    return before == "(" and after == ")" and function in _EXISTENCE_FUNCTIONS
+
+
 def climbs(expr: str) -> bool:
     """Whether the expression has a parent step (the root, above a top-level node, is
     no schema node: libyang lists no atom for it)."""
@@ -440,14 +587,9 @@ def climbs(expr: str) -> bool:
 def reaches_anywhere(expr: str) -> bool:
     """True when the XPath expression can leave the subtree of its atoms' common
     ancestor (see the comment above)."""
-    tokens: list[tuple[str, str]] = []
-    for match in _TOKENS.finditer(expr):
-        kind = match.lastgroup
-        if kind is None:
-            continue
-        if kind == "other":
-            return True
-        tokens.append((kind, match.group()))
+    tokens = _tokens(expr)
+    if tokens is None:
+        return True
     for i, (kind, text) in enumerate(tokens):
         following = tokens[i + 1][1] if i + 1 < len(tokens) else ""
         if kind == "name" and following == "(" and text not in _LOCAL_FUNCTIONS:

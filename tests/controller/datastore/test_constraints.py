@@ -32,7 +32,7 @@ from lxml import etree
 from controller.bench.datastore import build_running
 from controller.datastore import ly
 from controller.datastore.apply import validate_forest
-from controller.datastore.constraints import Kind, reaches_anywhere
+from controller.datastore.constraints import Kind, reaches_anywhere, value_steps
 from controller.datastore.ly import NodePtr, c2s, ffi, lib
 from controller.datastore.nmda import Datastore, NmdaStore, TestOption
 from controller.datastore.schema import Schema
@@ -50,11 +50,15 @@ INSTANCES = ROOT / "tests" / "yang" / "instances"
 GENERIC_VALUES = ("0", "1", "2", "3", "4", "5", "8", "10", "40", "100", "0.5", "1.5",
                   "0.000001", "0.0001", "1550.12", "1549.32", "1310.0", "true", "false",
                   "ghost", "circuit", "packet", "severity-level", "all-state-changes", "import",
-                  "revert", "raise-and-clear", "minor", "critical")
+                  "revert", "raise-and-clear", "minor", "critical", "forbidden")
 
 
 class FullValidationOnly:
-    """Stands in for the constraint index of the reference store: never decides."""
+    """Stands in for the constraint index of the reference store: every leaf may matter
+    and nothing is decided, so every edit is validated whole."""
+
+    def observes(self, snode: object) -> bool:
+        return True
 
     def holds(self, first: NodePtr, leaves: Sequence[NodePtr]) -> bool:
         return False
@@ -126,7 +130,8 @@ def _probe_content() -> str:
              "target": "/sdqn-test-constraints:box/open"},
             {"name": "b", "value": 5, "link": "a"},
         ],
-        "sdqn-test-constraints:box": {"open": True, "lid-colour": "red"},
+        "sdqn-test-constraints:box": {"open": True, "lid-colour": "red",
+                                      "label": {"first": "a", "last": "c"}},
     })
 
 
@@ -513,6 +518,38 @@ def test_whens_on_cases_unions_and_instance_identifiers_are_not_decided(
         (Kind.WHEN, "/sdqn-test-constraints:item[name='a']")]
     assert _decides(store, marked.format("b"), "true")  # b has no tag (and no default)
     assert not _decides(store, marked.format("a"), "false")  # libyang would delete a's tag
+
+
+def test_the_string_value_of_a_container_is_read_from_its_leaves() -> None:
+    """libyang lists `label` as the atom; its leaves make up its value (XPath 1.0 §5.2;
+    libyang renders it as indented lines of the leaves' values)."""
+    store, _ = world("probe").stores()
+    last = "/sdqn-test-constraints:box/label/last"
+    assert _planned(store, last) == [(Kind.MUST, "/sdqn-test-constraints:box")]
+    assert _decides(store, last, "fine")
+    assert not _decides(store, last, "forbidden")
+    errors = _outcome(store, edit_config(store.schema, [(last, "forbidden")]))
+    assert errors[0][1:] == ("must-violation", "/sdqn-test-constraints:box",
+                             "The label must not say forbidden.")
+
+
+@pytest.mark.parametrize(("expr", "steps"), [
+    ("memory-qubits = 0 or coherence-time", {"memory-qubits"}),
+    ("count(channel) <= wavelength-channels", {"wavelength-channels"}),
+    ("../nw:network-types/sdqn-topo:quantum-network", set()),
+    ("not(../item[name = 'anchor']) or ../item[name = 'anchor']/value >= value",
+     {"name", "value"}),
+    (". != ../../wavelength", {".", "wavelength"}),
+    ("string-length() > 2", {"."}),
+    ("current()/../x = 1", {"x"}),
+    ("not(contains(label, 'forbidden'))", {"label"}),
+    ("a or b = c", {"b", "c"}),
+    ("x[a or b]", set()),
+    ("(a) = 1", {"a"}),
+    ("'unterminated", {".."}),
+])
+def test_which_nodes_an_expression_takes_the_value_of(expr: str, steps: set[str]) -> None:
+    assert value_steps(expr) == steps
 
 
 @pytest.mark.parametrize(("expr", "anywhere"), [
