@@ -32,11 +32,12 @@ from lxml import etree
 from controller.bench.datastore import build_running
 from controller.datastore import ly
 from controller.datastore.apply import validate_forest
-from controller.datastore.constraints import Kind, reaches_anywhere, value_steps
+from controller.datastore.constraints import Kind
 from controller.datastore.ly import NodePtr, c2s, ffi, lib
 from controller.datastore.nmda import Datastore, NmdaStore, TestOption
 from controller.datastore.schema import Schema
 from controller.datastore.tree import NULL, Forest, WithDefaults, node_path
+from controller.datastore.xpath_reach import reaches_anywhere, value_steps
 from controller.errors import NetconfError
 from controller.netconf import NETCONF_MODULES
 from controller.paths import yang_search_dirs
@@ -547,6 +548,7 @@ def test_the_string_value_of_a_container_is_read_from_its_leaves() -> None:
     ("x[a or b]", set()),
     ("(a) = 1", {"a"}),
     ("'unterminated", {".."}),
+    ("../* = 'x'", {".."}),
 ])
 def test_which_nodes_an_expression_takes_the_value_of(expr: str, steps: set[str]) -> None:
     assert value_steps(expr) == steps
