@@ -2,7 +2,7 @@
 whole trees does: same verdict, same errors, same datastore content afterwards.
 
 Each world is a valid datastore of real modules (the product's, each device module's,
-the engine's test module). Two stores hold it: one validates edits the way the product
+the engine's test modules). Two stores hold it: one validates edits the way the product
 does (targeted where it can), the reference always validates the affected trees whole.
 Random sequences of edits set existing leaves to values drawn from what the datastore
 holds (so they hit unique tuples, leafref targets and the other operands of musts and
@@ -19,17 +19,18 @@ leave the datastore as it was; both stores must still agree.
 from __future__ import annotations
 
 import json
+import random
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from controller.bench.datastore import build_running
 from controller.datastore import ly
 from controller.datastore.apply import validate_forest
 from controller.datastore.constraints import Kind
@@ -109,6 +110,36 @@ def _product_content() -> str:
     return json.dumps(doc)
 
 
+def _random_topology(rng: random.Random, nodes: int, links: int, requests: int
+                     ) -> dict[str, Any]:
+    """A random quantum network with service requests (end nodes and repeaters)."""
+    node_list = [{"node-id": f"n{i}", "sdqn-topology:quantum-node": {
+        "device-kind": "sdqn-types:end-node" if i % 4 == 0 else "sdqn-types:repeater",
+        "memory-qubits": rng.randint(0, 64), "coherence-time": f"{rng.uniform(0.1, 10):.3f}",
+        "management": {"address": "127.0.0.1", "port": 20000 + i}}} for i in range(nodes)]
+    link_list = []
+    for k in range(links):
+        a, b = rng.sample(range(nodes), 2)
+        link_list.append({"link-id": f"l{k}", "source": {"source-node": f"n{a}"},
+                          "destination": {"dest-node": f"n{b}"},
+                          "sdqn-topology:quantum-link": {
+                              "fibre-length": f"{rng.uniform(2, 80):.2f}",
+                              "source-rate": "10000000", "link-fidelity": "0.97"}})
+    ends = [f"n{i}" for i in range(0, nodes, 4)]
+    request_list = []
+    for r in range(requests):
+        src, dst = rng.sample(ends, 2)
+        request_list.append({"name": f"req{r}", "source-node": src, "destination-node": dst,
+                             "application": "sdqn-types:qkd", "min-fidelity": "0.9",
+                             "demanded-rate": f"{rng.uniform(1, 100):.1f}"})
+    return {
+        "ietf-network:networks": {"network": [{
+            "network-id": "bench", "network-types": {"sdqn-topology:quantum-network": {}},
+            "node": node_list, "ietf-network-topology:link": link_list}]},
+        "sdqn-services:entanglement-services": {"request": request_list},
+    }
+
+
 def _test_module_content() -> str:
     return json.dumps({
         "sdqn-test:system": {"hostname": "h", "limits": {"min": 2, "max": 5}},
@@ -146,9 +177,9 @@ def world(name: str) -> World:
     if name == "product":
         schema, reference = _schemas(PRODUCT_MODULES)
         content = _product_content()
-    elif name == "bench":
+    elif name == "random":
         schema, reference = _schemas(PRODUCT_MODULES)
-        content = json.dumps(build_running(24, 40, 12, seed=7))
+        content = json.dumps(_random_topology(random.Random(7), 24, 40, 12))
     elif name == "test":
         schema, reference = _schemas(["sdqn-test"], search=[TEST_YANG])
         content = _test_module_content()
@@ -162,8 +193,8 @@ def world(name: str) -> World:
     return _WORLDS[name]
 
 
-WORLD_NAMES = ("product", "bench", "test", "probe", "sdqn-qroadm", "sdqn-repeater", "sdqn-end-node",
-               "sdqn-apc")
+WORLD_NAMES = ("product", "random", "test", "probe", "sdqn-qroadm", "sdqn-repeater",
+               "sdqn-end-node", "sdqn-apc")
 
 # ----------------------------------------------------------------------------------------
 # data helpers
