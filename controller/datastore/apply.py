@@ -530,7 +530,7 @@ def _create_path(forest: Forest, path: str, undo: UndoLog, orphan: NodePtr) -> N
 
 def needs_validation(forest: Forest, changes: Changes) -> bool:
     """False only when every change sets the value of an existing leaf that no constraint
-    can observe (see ConstraintAnalysis): then the type check done while setting it is
+    can observe (controller/datastore/constraints.py): then the type check done while setting it is
     the whole of validation. Creates, deletes and resets always validate."""
     if changes.reset:
         return True
@@ -539,6 +539,22 @@ def needs_validation(forest: Forest, changes: Changes) -> bool:
         if rec.kind != "leaf" or not schema.leaf_is_free(rec.node.schema):
             return True
     return False
+
+
+def validate_changes(forest: Forest, changes: Changes, *,
+                     was_valid: bool = True) -> list[RpcError]:
+    """Validation of one edit of `forest`: nothing when no constraint can observe what
+    changed (`needs_validation`); when every change sets an existing leaf's value of a
+    forest that was valid before (`was_valid`), only the constraint instances that can
+    observe those leaves (controller/datastore/constraints.py); else the affected trees
+    whole (`validate_forest`), which also reports every error of a refused edit."""
+    if not needs_validation(forest, changes):
+        return []
+    if was_valid and all(rec.kind == "leaf" for rec in changes.records) \
+            and forest.schema.constraints.holds(forest.first,
+                                                [rec.node for rec in changes.records]):
+        return []
+    return validate_forest(forest, changes.top_modules)
 
 
 def validate_forest(forest: Forest, top_modules: Iterable[str], *,

@@ -32,9 +32,38 @@ _abi.cdef(
                                const void *prefixes, uint32_t options,
                                struct ly_set_abi **set);
     void ly_set_free(struct ly_set_abi *set, void *destructor);
+    LY_ERR lyd_eval_xpath3(const void *ctx_node, const void *cur_mod, const char *xpath,
+                           int format, void *prefix_data, const void *vars, uint8_t *result);
+    LY_ERR lyd_find_sibling_val(const void *siblings, const void *schema,
+                                const char *key_or_value, size_t val_len, void **match);
+    LY_ERR lyplg_type_resolve_leafref(const void *lref, const void *node, void *value,
+                                      const void *tree, void **target, char **errmsg);
     """
 )
 _extra = _abi.dlopen("libyang.so.2")
+
+
+def _typed(name: str, signature: str) -> Any:
+    """An ABI-mode function re-typed with the binding's own structs, so that hot paths
+    pass the binding's cdata straight through (no pointer conversion per call)."""
+    return ffi.cast(signature, int(_abi.cast("uintptr_t", getattr(_extra, name))))
+
+
+#: lyd_eval_xpath3: an XPath 1.0 expression's boolean value at a data node
+eval_xpath_bool = _typed(
+    "lyd_eval_xpath3",
+    "LY_ERR (*)(const struct lyd_node *, const struct lys_module *, const char *, "
+    "LY_VALUE_FORMAT, void *, void *, ly_bool *)")
+#: lyd_find_sibling_val: the first instance of a schema node among siblings (hashed)
+find_sibling = _typed(
+    "lyd_find_sibling_val",
+    "LY_ERR (*)(const struct lyd_node *, const struct lysc_node *, const char *, size_t, "
+    "struct lyd_node **)")
+#: lyplg_type_resolve_leafref: libyang's own require-instance check of one leafref value
+resolve_leafref = _typed(
+    "lyplg_type_resolve_leafref",
+    "LY_ERR (*)(const struct lysc_type_leafref *, const struct lyd_node *, "
+    "struct lyd_value *, const struct lyd_node *, struct lyd_node **, char **)")
 
 NodePtr = Any  # "struct lyd_node *" cdata of the binding's ffi (or NULL)
 

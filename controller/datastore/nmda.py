@@ -41,8 +41,8 @@ from controller.datastore.apply import (
     Changes,
     EditApplier,
     JournalOp,
-    needs_validation,
     replay,
+    validate_changes,
     validate_forest,
 )
 from controller.datastore.editnode import EditNode, Operation
@@ -269,8 +269,9 @@ class NmdaStore:
             try:
                 applier.apply(nodes, default_operation)
                 validate = test_option is not TestOption.SET or ds is not Datastore.CANDIDATE
-                if validate and needs_validation(self.forest(ds), txn.changes[ds]):
-                    errors = validate_forest(self.forest(ds), txn.changes[ds].top_modules)
+                if validate:  # a candidate edited with test-option set may be invalid
+                    errors = validate_changes(self.forest(ds), txn.changes[ds],
+                                              was_valid=ds is not Datastore.CANDIDATE)
                     if errors:
                         raise NetconfError(errors)
                 if test_option is TestOption.TEST_ONLY:
@@ -626,11 +627,9 @@ class NmdaStore:
                 running = self.forest(Datastore.RUNNING)
                 replay(running, self._candidate_ops, txn.undo(Datastore.RUNNING),
                        txn.record(Datastore.RUNNING))
-                changes = txn.changes[Datastore.RUNNING]
-                if needs_validation(running, changes):
-                    errors = validate_forest(running, changes.top_modules)
-                    if errors:
-                        raise NetconfError(errors)
+                errors = validate_changes(running, txn.changes[Datastore.RUNNING])
+                if errors:
+                    raise NetconfError(errors)
                 ops = txn.seal(Datastore.RUNNING)
                 self._finish(Datastore.RUNNING, txn, ops, session_id, meta)
             except BaseException:

@@ -19,7 +19,7 @@ from typing import Any
 import libyang
 import structlog
 
-from controller.datastore import ly
+from controller.datastore.constraints import ConstraintIndex
 from controller.datastore.ly import c2s, ffi, lib
 from controller.paths import yang_search_dirs
 
@@ -67,7 +67,7 @@ class Schema:
             _set_features(mod, features.get(name, ["*"]))
             self.module_names.append(name)
         self.trees = self._analyse_trees()
-        self.constrained = ConstraintAnalysis(self.ctx).constrained
+        self.constraints = ConstraintIndex(self.ctx)
         log.debug("schema loaded", modules=self.module_names, trees=sorted(self.trees))
 
     # -- dependency analysis -------------------------------------------------------------
@@ -125,7 +125,7 @@ class Schema:
         Then changing the value of an existing instance needs no validation beyond its
         type, which libyang checks when the value is set.
         """
-        return int(ffi.cast("uintptr_t", snode)) not in self.constrained
+        return not self.constraints.observes(snode)
 
     def notification_xml(self, content: Mapping[str, Any]) -> str:
         """A YANG notification given as RFC 7951 JSON ({"module:name": {...}}), validated
@@ -164,76 +164,3 @@ def _set_features(mod: libyang.Module, names: Sequence[str]) -> None:
     if lib.lys_set_implemented(mod.cdata, array) != 0:
         lib.ly_err_clean(mod.context.cdata, ffi.NULL)
         raise ValueError(f"{mod.name()}: cannot enable features {list(names)}")
-
-
-class ConstraintAnalysis:
-    """Every schema node that some must/when/leafref/unique/key can observe.
-
-    Built once per schema from libyang's compiled tree and `lys_find_expr_atoms`, so it
-    follows augments, groupings and prefixes exactly as libyang evaluates them.
-    """
-
-    def __init__(self, ctx: libyang.Context) -> None:
-        self.constrained: set[int] = set()
-        for mod in ctx:
-            if not mod.implemented():
-                continue
-            compiled = mod.cdata.compiled
-            if compiled == ffi.NULL:
-                continue
-            node = lib.lys_getnext(ffi.NULL, ffi.NULL, compiled, lib.LYS_GETNEXT_WITHCHOICE)
-            while node != ffi.NULL:
-                self._visit(node)
-                node = lib.lys_getnext(node, ffi.NULL, compiled, lib.LYS_GETNEXT_WITHCHOICE)
-
-    def _mark(self, addresses: Iterable[int]) -> None:
-        self.constrained.update(addresses)
-
-    def _visit(self, node: Any) -> None:
-        address = int(ffi.cast("uintptr_t", node))
-        musts = lib.lysc_node_musts(node)
-        for i in range(_array_count(musts)):
-            must = musts[i]
-            self._mark(ly.expr_atoms(node, node.module, must.cond, must.prefixes))
-            self.constrained.add(address)
-        whens = lib.lysc_node_when(node)
-        for i in range(_array_count(whens)):
-            when = whens[i]
-            self._mark(ly.expr_atoms(when.context, node.module, when.cond, when.prefixes))
-            self.constrained.add(address)
-        if node.flags & lib.LYS_KEY:
-            self.constrained.add(address)
-        if node.nodetype & (lib.LYS_LEAF | lib.LYS_LEAFLIST):
-            self._visit_type(node, address)
-        if node.nodetype == lib.LYS_LIST:
-            lst = ffi.cast("struct lysc_node_list *", node)
-            for i in range(_array_count(lst.uniques)):
-                unique = lst.uniques[i]
-                for j in range(_array_count(unique)):
-                    self.constrained.add(int(ffi.cast("uintptr_t", unique[j])))
-        child = lib.lysc_node_child(node)
-        while child != ffi.NULL:
-            self._visit(child)
-            child = child.next
-
-    def _visit_type(self, node: Any, address: int) -> None:
-        leaf = ffi.cast("struct lysc_node_leaf *", node)
-        types = [leaf.type]
-        while types:
-            typ = types.pop()
-            if typ.basetype == lib.LY_TYPE_LEAFREF:
-                lref = ffi.cast("struct lysc_type_leafref *", typ)
-                self._mark(ly.expr_atoms(node, node.module, lref.path, lref.prefixes))
-                self.constrained.add(address)
-            elif typ.basetype == lib.LY_TYPE_INST:
-                self.constrained.add(address)
-            elif typ.basetype == lib.LY_TYPE_UNION:
-                union = ffi.cast("struct lysc_type_union *", typ)
-                types.extend(union.types[i] for i in range(_array_count(union.types)))
-
-
-def _array_count(array: Any) -> int:
-    """libyang sized arrays keep their length just before the first item."""
-    if array == ffi.NULL:
-        return 0
-    return int(ffi.cast("uint64_t *", array)[-1])
