@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from controller.datastore import ly
 from controller.datastore.editnode import CREATING_OPS, EditNode, Insert, Operation, quote
@@ -554,7 +555,26 @@ def validate_changes(forest: Forest, changes: Changes, *,
             and forest.schema.constraints.holds(forest.first,
                                                 [rec.node for rec in changes.records]):
         return []
+    guard = forest.schema.whens
+    if changes.reset or guard.affects(change_schemas(forest, changes.records)):
+        guard.arm(forest.find_xpath, forest.schema.validation_set(changes.top_modules))
     return validate_forest(forest, changes.top_modules)
+
+
+def change_schemas(forest: Forest, records: Iterable[_Record]) -> list[Any]:
+    """The schema node of each change record (a deleted node's from its path; NULL when
+    it cannot be found, which `WhenGuard.affects` takes as "may affect")."""
+    out = []
+    for rec in records:
+        if rec.node != NULL:
+            out.append(rec.node.schema)
+            continue
+        bare = re.sub(r"\[[^\]]*\]", "", rec.path)
+        found = lib.lys_find_path(forest.schema.ctx.cdata, ffi.NULL, bare.encode(), 0)
+        if found == ffi.NULL:
+            clear_ly_errors(forest.schema)
+        out.append(found)
+    return out
 
 
 def validate_forest(forest: Forest, top_modules: Iterable[str], *,

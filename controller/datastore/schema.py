@@ -21,6 +21,7 @@ import structlog
 
 from controller.datastore.constraints import ConstraintIndex
 from controller.datastore.ly import c2s, ffi, lib
+from controller.datastore.whens import WhenGuard
 from controller.paths import yang_search_dirs
 
 log = structlog.get_logger(__name__)
@@ -68,6 +69,7 @@ class Schema:
             self.module_names.append(name)
         self.trees = self._analyse_trees()
         self.constraints = ConstraintIndex(self.ctx)
+        self.whens = WhenGuard(self.ctx)
         log.debug("schema loaded", modules=self.module_names, trees=sorted(self.trees))
 
     # -- dependency analysis -------------------------------------------------------------
