@@ -3,6 +3,7 @@ server's CPU over exactly the window they measured, and percentiles."""
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import statistics
@@ -11,7 +12,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, Protocol, TypeVar
+
+
+class _Closable(Protocol):
+    def close(self) -> None: ...
+
+
+S = TypeVar("S", bound=_Closable)
 
 
 def run_clients(target: Callable[..., None], *args: Any) -> list[float]:
@@ -108,11 +116,10 @@ def measure(target: Callable[..., None], args: Sequence[Any],
     return Measured(samples=samples, seconds=seconds, server_cpu_s=after - before)
 
 
-def client_window(operations: Sequence[Callable[[int], None]], seconds: float,
-                  conn: Connection) -> None:
-    """The client side of `measure`: one thread per operation (one per session, each
-    connected and warmed up by the caller), all started together, each repeating its
-    operation for `seconds`. Sends the latencies, then returns (the caller closes)."""
+def run_together(operations: Sequence[Callable[[int], None]], seconds: float
+                 ) -> tuple[list[float], float, list[str]]:
+    """One thread per operation, all started together, each repeating its operation (with
+    the repetition number) for `seconds`: (every latency, the elapsed time, failures)."""
     latencies: list[list[float]] = [[] for _ in operations]
     failures: list[str] = []
     start = threading.Barrier(len(operations) + 1)
@@ -125,15 +132,12 @@ def client_window(operations: Sequence[Callable[[int], None]], seconds: float,
             began = time.perf_counter()
             try:
                 operations[index](i)
-            except Exception as exc:  # reported to the parent, which raises it
+            except Exception as exc:  # reported to the caller
                 failures.append(repr(exc))
                 return
             latencies[index].append(time.perf_counter() - began)
             i += 1
 
-    conn.send("ready")
-    if conn.recv() != "go":
-        return
     threads = [threading.Thread(target=loop, args=(i,)) for i in range(len(operations))]
     for thread in threads:
         thread.start()
@@ -142,12 +146,39 @@ def client_window(operations: Sequence[Callable[[int], None]], seconds: float,
     start.wait()
     for thread in threads:
         thread.join()
-    elapsed = time.perf_counter() - began
-    if failures:
-        conn.send(failures[0])
+    return [s for samples in latencies for s in samples], time.perf_counter() - began, failures
+
+
+def client_window(operations: Sequence[Callable[[int], None]], seconds: float,
+                  conn: Connection) -> None:
+    """The client side of `measure`: `run_together` once the parent says go, then the
+    latencies (or the first failure) back to it."""
+    conn.send("ready")
+    if conn.recv() != "go":
         return
-    conn.send(([s for samples in latencies for s in samples], elapsed))
+    samples, elapsed, failures = run_together(operations, seconds)
+    conn.send(failures[0] if failures else (samples, elapsed))
+
+
+def session_window(open_session: Callable[[], S], operation: Callable[[S, int], None],
+                   sessions: int, seconds: float, conn: Connection) -> None:
+    """A client process's body: `sessions` sessions, each warmed up by one operation,
+    then `client_window`; a failure to connect is the row's error; all closed at the
+    end (`S` has a close())."""
+    opened: list[S] = []
+    try:
+        for _ in range(sessions):
+            opened.append(open_session())
+        operations = [functools.partial(operation, session) for session in opened]
+        for warm_up in operations:
+            warm_up(0)
+        client_window(operations, seconds, conn)
+    except Exception as exc:  # the parent raises it with the row's name
+        conn.send(repr(exc))
+    finally:
+        for session in opened:
+            session.close()
 
 
 __all__ = ["Connection", "Measured", "client_window", "measure", "own_cpu_seconds",
-           "percentile_ms", "run_clients"]
+           "percentile_ms", "run_clients", "run_together", "session_window"]

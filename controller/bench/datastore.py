@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import statistics
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from controller.bench.clients import Measured
+from controller.bench.clients import Measured, run_together
 from controller.bench.datastore_tree import Tree, large_tree, metro_tree
 from controller.bench.interfaces import (
     measure_netconf,
@@ -122,25 +121,11 @@ def _reads_per_second(store: NmdaStore, xpath: str, threads: int,
                       seconds: float = 1.0) -> float:
     """Reads of `xpath` from running per second by `threads` threads together (each read
     selects from the published copy and prints the selection)."""
-    counts = [0] * threads
-    start = threading.Barrier(threads + 1)
-    deadline = [0.0]
+    def read(_: int) -> None:
+        store.get(Datastore.RUNNING, xpath=xpath)
 
-    def loop(index: int) -> None:
-        start.wait()
-        while time.perf_counter() < deadline[0]:
-            store.get(Datastore.RUNNING, xpath=xpath)
-            counts[index] += 1
-
-    workers = [threading.Thread(target=loop, args=(i,)) for i in range(threads)]
-    for worker in workers:
-        worker.start()
-    began = time.perf_counter()
-    deadline[0] = began + seconds
-    start.wait()
-    for worker in workers:
-        worker.join()
-    return sum(counts) / (time.perf_counter() - began)
+    samples, elapsed, _failures = run_together([read] * threads, seconds)
+    return len(samples) / elapsed
 
 
 def _leaf_edit(path: str, value: str) -> dict[str, object]:

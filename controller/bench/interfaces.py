@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from lxml import etree
 
@@ -29,9 +29,9 @@ from controller.app.store import open_history, open_store
 from controller.bench.clients import (
     Connection,
     Measured,
-    client_window,
     measure,
     own_cpu_seconds,
+    session_window,
 )
 from controller.bench.datastore_tree import Tree
 from controller.bench.netconfd_peer import COMMIT as PEER_COMMIT
@@ -67,9 +67,7 @@ class NetconfWork:
     sessions: int = 1           # per client process
     processes: int = 1
 
-    @property
-    def total_sessions(self) -> int:
-        return self.sessions * self.processes
+    total_sessions = property(lambda self: self.sessions * self.processes)
 
 
 def netconf_works(tree: Tree, readers: int) -> list[NetconfWork]:
@@ -114,7 +112,7 @@ def peer_works(readers: int) -> tuple[list[NetconfWork], list[NetconfWork]]:
     return running, candidate
 
 
-def _readers(work: NetconfWork, readers: int) -> NetconfWork:
+def _readers(work: W, readers: int) -> W:
     """`readers` sessions spread over client processes of five sessions at most, so that
     no client interpreter is what limits them."""
     processes = max(1, -(-readers // 5))
@@ -137,9 +135,10 @@ class RestconfWork:
     sessions: int = 1           # per client process
     processes: int = 1
 
-    @property
-    def total_sessions(self) -> int:
-        return self.sessions * self.processes
+    total_sessions = property(lambda self: self.sessions * self.processes)
+
+
+W = TypeVar("W", NetconfWork, RestconfWork)
 
 
 def restconf_works(tree: Tree, readers: int) -> list[RestconfWork]:
@@ -147,13 +146,11 @@ def restconf_works(tree: Tree, readers: int) -> list[RestconfWork]:
     running = ("/restconf/ds/ietf-datastores:running/sdqn-services:entanglement-services/"
                f"request={tree.request}/demanded-rate")
     get = RestconfWork("get", "GET one request", "GET", request)
-    processes = max(1, -(-readers // 5))
     return [
         RestconfWork("floor", "GET yang-library-version (HTTP floor)", "GET",
                      "/restconf/yang-library-version"),
         get,
-        dataclasses.replace(get, key="get-many", sessions=max(1, readers // processes),
-                            processes=processes),
+        _readers(dataclasses.replace(get, key="get-many"), readers),
         RestconfWork("edit", "PATCH running: one leaf", "PATCH", running,
                      '{{"sdqn-services:demanded-rate": "{d}"}}'),
     ]
@@ -165,7 +162,7 @@ def _values(i: int) -> dict[str, str]:
     return {"n": str(1 + i % 50), "d": f"{1 + i % 50}.5"}
 
 
-def _netconf_op(client: Any, rpcs: Sequence[str], i: int) -> None:
+def _netconf_op(client: Any, i: int, *, rpcs: Sequence[str]) -> None:
     for template in rpcs:
         reply = client.rpc(template.format(**_values(i)))
         if reply.find(f"{{{NC}}}rpc-error") is not None:
@@ -174,24 +171,13 @@ def _netconf_op(client: Any, rpcs: Sequence[str], i: int) -> None:
 
 def netconf_client(connect: Callable[[], Any], work: NetconfWork, seconds: float,
                    conn: Connection) -> None:
-    """Client process: `work.sessions` sessions, each warmed up by one operation."""
+    """Client process: `work.sessions` NETCONF sessions."""
     logging.getLogger("paramiko").setLevel(logging.CRITICAL)
-    try:
-        clients = [connect() for _ in range(work.sessions)]
-        operations = [functools.partial(_netconf_op, c, work.rpcs) for c in clients]
-        for operation in operations:
-            operation(0)
-    except Exception as exc:  # the parent raises it with the row's name
-        conn.send(repr(exc))
-        return
-    try:
-        client_window(operations, seconds, conn)
-    finally:
-        for client in clients:
-            client.close()
+    session_window(connect, functools.partial(_netconf_op, rpcs=work.rpcs), work.sessions,
+                   seconds, conn)
 
 
-def _restconf_op(client: Any, work: RestconfWork, i: int) -> None:
+def _restconf_op(client: Any, i: int, *, work: RestconfWork) -> None:
     body = work.body.format(**_values(i)) if work.body is not None else None
     reply = client.request(work.method, work.path, content=body,
                            headers={"Content-Type": "application/yang-data+json",
@@ -204,20 +190,9 @@ def restconf_client(url: str, work: RestconfWork, seconds: float, conn: Connecti
     """Client process: httpx keep-alive connections, one per session."""
     import httpx  # the bench's client only (extra `bench`)
 
-    try:
-        clients = [httpx.Client(base_url=url, auth=(USER, USER), timeout=30)
-                   for _ in range(work.sessions)]
-        operations = [functools.partial(_restconf_op, c, work) for c in clients]
-        for operation in operations:
-            operation(0)
-    except Exception as exc:
-        conn.send(repr(exc))
-        return
-    try:
-        client_window(operations, seconds, conn)
-    finally:
-        for client in clients:
-            client.close()
+    session_window(functools.partial(httpx.Client, base_url=url, auth=(USER, USER),
+                                     timeout=30),
+                   functools.partial(_restconf_op, work=work), work.sessions, seconds, conn)
 
 
 # -- the servers ---------------------------------------------------------------------------

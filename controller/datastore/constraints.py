@@ -115,10 +115,10 @@ class ConstraintIndex:
         if node.nodetype & _OPERATIONS or node.flags & lib.LYS_CONFIG_R:
             return  # never in a configuration datastore (RFC 8342 §5.1)
         musts = lib.lysc_node_musts(node)
-        for i in range(_count(musts)):
+        for i in range(ly.array_count(musts)):
             self._add_expr(Kind.MUST, node, node, node, musts[i].cond, musts[i].prefixes)
         whens = lib.lysc_node_when(node)
-        for i in range(_count(whens)):
+        for i in range(ly.array_count(whens)):
             self._add_when(node, whens[i])
         if node.nodetype & (lib.LYS_LEAF | lib.LYS_LEAFLIST):
             self._visit_type(node)
@@ -126,7 +126,7 @@ class ConstraintIndex:
                 self.uncovered.add(_address(node))
         if node.nodetype == lib.LYS_LIST:
             lst = ffi.cast("struct lysc_node_list *", node)
-            for i in range(_count(lst.uniques)):
+            for i in range(ly.array_count(lst.uniques)):
                 self._add_unique(node, lst.uniques[i])
         child = lib.lysc_node_child(node)
         while child != NULL:
@@ -200,13 +200,13 @@ class ConstraintIndex:
                 hidden.update(ly.expr_atoms(node, node.module, lref.path, lref.prefixes))
             elif current.basetype == lib.LY_TYPE_UNION:
                 union = ffi.cast("struct lysc_type_union *", current)
-                pending.extend(union.types[i] for i in range(_count(union.types)))
+                pending.extend(union.types[i] for i in range(ly.array_count(union.types)))
         if opaque:
             self.uncovered.add(_address(node))
             self._add_opaque(node, hidden)
 
     def _add_unique(self, lst: Any, unique: Any) -> None:
-        leaves = [unique[j] for j in range(_count(unique))]
+        leaves = [unique[j] for j in range(ly.array_count(unique))]
         paths = tuple(_chain(lst, ffi.cast("struct lysc_node *", leaf)) for leaf in leaves)
         atoms = frozenset(_address(leaf) for leaf in leaves)
         self.constraints.append(Constraint(Kind.UNIQUE, lst, target=lst, unique_leaves=paths,
@@ -344,7 +344,7 @@ def has_when(snode: Any) -> bool:
     """libyang's lysc_has_when: a when on the node or on its choice/case parents."""
     node = snode
     while node != NULL:
-        if _count(lib.lysc_node_when(node)):
+        if ly.array_count(lib.lysc_node_when(node)):
             return True
         node = node.parent
         if node == NULL or not node.nodetype & _SCHEMA_ONLY:
@@ -404,7 +404,7 @@ def _implicit(snode: Any) -> bool:
     if snode.nodetype == lib.LYS_LEAF:
         return bool(ffi.cast("struct lysc_node_leaf *", snode).dflt != NULL)
     if snode.nodetype == lib.LYS_LEAFLIST:
-        return _count(ffi.cast("struct lysc_node_leaflist *", snode).dflts) > 0
+        return ly.array_count(ffi.cast("struct lysc_node_leaflist *", snode).dflts) > 0
     return False
 
 
@@ -441,13 +441,6 @@ def _leaves_below(snode: Any) -> set[int]:
             pending.append(child)
             child = child.next
     return found
-
-
-def _count(array: Any) -> int:
-    """libyang sized arrays keep their length just before the first item."""
-    if array == NULL:
-        return 0
-    return int(ffi.cast("uint64_t *", array)[-1])
 
 
 def _address(cdata: Any) -> int:

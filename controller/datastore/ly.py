@@ -155,6 +155,13 @@ def validate_all(first: NodePtr, ctx: Any, options: int) -> tuple[int, NodePtr]:
     return int(rc), tree[0]
 
 
+def array_count(array: Any) -> int:
+    """The length of a libyang sized array (kept just before its first item)."""
+    if array == ffi.NULL:
+        return 0
+    return int(ffi.cast("uint64_t *", array)[-1])
+
+
 def c2s(value: Any) -> str | None:
     if value == ffi.NULL:
         return None

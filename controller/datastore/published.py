@@ -26,7 +26,7 @@ from controller.datastore.apply import Changes, JournalOp, replay
 from controller.datastore.ly import lib
 from controller.datastore.readers import merge_into
 from controller.datastore.schema import Schema
-from controller.datastore.tree import NULL, Forest, UndoLog
+from controller.datastore.tree import NULL, Forest, UndoLog, parent_path
 from controller.datastore.txn import CONFIG_DATASTORES, Datastore
 from controller.errors import NetconfError
 
@@ -168,7 +168,8 @@ def _add_defaults(forest: Forest, ops: Sequence[JournalOp]) -> None:
             if node != NULL:
                 ly.new_implicit_tree(node)
         elif kind == "delete" and path is not None:
-            parent = forest.find(parent_path(path)) if parent_path(path) else NULL
+            above = parent_path(path)
+            parent = forest.find(above) if above is not None else NULL
             if parent != NULL:
                 ly.new_implicit_tree(parent)
             else:
@@ -178,21 +179,3 @@ def _add_defaults(forest: Forest, ops: Sequence[JournalOp]) -> None:
     if forest.first != NULL:
         forest.first = lib.lyd_first_sibling(forest.first)
 
-
-def parent_path(path: str) -> str:
-    """The data path of the parent of the node at `path` ("" for a top-level node): the
-    last step ends at the last "/" outside a predicate's brackets and quotes."""
-    depth, quote, cut = 0, "", 0
-    for index, char in enumerate(path):
-        if quote:
-            if char == quote:
-                quote = ""
-        elif char in "'\"":
-            quote = char
-        elif char == "[":
-            depth += 1
-        elif char == "]":
-            depth -= 1
-        elif char == "/" and depth == 0:
-            cut = index
-    return path[:cut]

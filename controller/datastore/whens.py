@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from controller.datastore import ly
+from controller.datastore.constraints import has_when
 from controller.datastore.ly import NodePtr, c2s, ffi, lib
 
 _SCHEMA_ONLY = lib.LYS_CHOICE | lib.LYS_CASE
@@ -50,11 +51,11 @@ class WhenGuard:
 
     def _visit(self, node: Any) -> None:
         whens = lib.lysc_node_when(node)
-        for i in range(_count(whens)):
+        for i in range(ly.array_count(whens)):
             when = whens[i]
             for atom in ly.expr_atoms(when.context, node.module, when.cond, when.prefixes):
                 self._observe(atom)
-        if not node.nodetype & _SCHEMA_ONLY and _has_when(node):
+        if not node.nodetype & _SCHEMA_ONLY and has_when(node):
             path = _data_path(node)
             self.paths[path.lstrip("/").split(":", 1)[0]].append(path)
         child = lib.lysc_node_child(node)
@@ -99,26 +100,9 @@ def _below_observed(snode: Any, observed: set[int]) -> bool:
     return False
 
 
-def _has_when(snode: Any) -> bool:
-    node = snode
-    while node != ffi.NULL:
-        if _count(lib.lysc_node_when(node)):
-            return True
-        node = node.parent
-        if node == ffi.NULL or not node.nodetype & _SCHEMA_ONLY:
-            return False
-    return False
-
-
 def _data_path(snode: Any) -> str:
     raw = lib.lysc_path(snode, lib.LYSC_PATH_DATA, ffi.NULL, 0)
     try:
         return c2s(raw) or ""
     finally:
         lib.free(raw)
-
-
-def _count(array: Any) -> int:
-    if array == ffi.NULL:
-        return 0
-    return int(ffi.cast("uint64_t *", array)[-1])
