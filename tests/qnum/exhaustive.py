@@ -43,6 +43,7 @@ import math
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 from ortools.linear_solver import pywraplp
 
@@ -163,7 +164,8 @@ def simple_paths(
     def relays(n: str) -> bool:
         return network.nodes[n].kind is not DeviceKind.END_NODE
 
-    nodes, fibres = [source], []
+    nodes: list[str] = [source]
+    fibres: list[str] = []
 
     def walk() -> Iterator[tuple[tuple[str, ...], tuple[str, ...]]]:
         here = nodes[-1]
@@ -555,6 +557,10 @@ class _Search:
             self.best_value, self.best, self.best_shares = got[0], list(chosen), got[1]
 
 
+def _neg_standalone(r: Request, c: Config) -> float:
+    return -_Search.standalone(r, c)
+
+
 def exhaustive_optimum(
     network: Network, requests: Sequence[Request], space: Space | None = None
 ) -> Result:
@@ -563,13 +569,10 @@ def exhaustive_optimum(
     full = {r.name: request_configurations(network, r, space) for r in requests}
     live = [r for r in requests if full[r.name]]
     pairs = priority_pairs(live, full)
-    options = {
-        r.name: sorted(
-            prune_dominated(full[r.name], r.demanded_rate_hz),
-            key=lambda c, r=r: -_Search.standalone(r, c),
-        )
-        for r in live
-    }
+    options: dict[str, list[Config]] = {}
+    for r in live:
+        kept = prune_dominated(full[r.name], r.demanded_rate_hz)
+        options[r.name] = sorted(kept, key=partial(_neg_standalone, r))
     search = _Search(network, live, options, pairs)
     search.run()
     chosen = {r.name: (c, s) for (r, c), s in zip(search.best, search.best_shares, strict=True)}

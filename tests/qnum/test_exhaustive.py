@@ -43,7 +43,9 @@ def random_instance(seed: int) -> tuple[Network, list[Request]]:
 
     for a, b in edges:
         parent[root(a)] = root(b)
-    for a, b in sorted(itertools.combinations(names, 2), key=lambda e: math.dist(*map(pos.get, e))):
+    for a, b in sorted(
+        itertools.combinations(names, 2), key=lambda e: math.dist(pos[e[0]], pos[e[1]])
+    ):
         if root(a) != root(b):
             edges.add((a, b))
             parent[root(a)] = root(b)
