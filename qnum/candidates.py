@@ -427,7 +427,15 @@ def enumerate_routes(
                 return False
         return True
 
-    return found if visit(source, 1.0, 1.0) else None
+    if not visit(source, 1.0, 1.0):
+        return None
+
+    def surrogate(route: tuple[str, ...]) -> tuple[float, float, float, tuple[str, ...]]:
+        edges = [view.edges[u, v] for u, v in itertools.pairwise(route)]
+        return (math.fsum(e["rate"] for e in edges), math.fsum(e["fidelity"] for e in edges),
+                math.fsum(e["length"] for e in edges), route)
+
+    return sorted(found, key=surrogate)  # best rate surrogate first, as k-shortest lists them
 
 
 def build_route(network: Network, graph: nx.Graph, path: Sequence[str]) -> Route | None:
