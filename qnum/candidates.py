@@ -396,11 +396,11 @@ def enumerate_routes(
         if budget[0] < 0:
             return False
         for nb in view.neighbors(node):
-            if nb in on_path or len(path) + hops_left.get(nb, options.max_hops + 1) > options.max_hops:
+            too_far = len(path) + hops_left.get(nb, options.max_hops + 1) > options.max_hops
+            if nb in on_path or too_far:
                 continue
-            if nb != destination and network.nodes[nb].kind is DeviceKind.END_NODE:
-                continue
-            w_fibre = werner_from_fidelity(network.links[view.edges[node, nb]["link"]].link_fidelity)
+            fibre = network.links[view.edges[node, nb]["link"]]
+            w_fibre = werner_from_fidelity(fibre.link_fidelity)
             seg = min(open_min, w_fibre)
             if network.nodes[nb].is_memory_node:
                 bsm = 1.0 if nb == destination else network.nodes[nb].bsm_fidelity
@@ -781,7 +781,7 @@ def _connected(network: Network, graph: nx.Graph, request: Request) -> bool:
     allowed = {n for n, node in network.nodes.items() if _may_transit(node)}
     allowed |= {request.source, request.destination}
     view = nx.subgraph_view(graph, filter_node=lambda n: n in allowed)
-    return nx.has_path(view, request.source, request.destination)
+    return bool(nx.has_path(view, request.source, request.destination))
 
 
 def generate_candidates(
