@@ -109,6 +109,7 @@ class CandidateOptions:
     paths_per_metric: int = 3
     max_routes: int = 6
     max_candidates: int | None = None
+    fallback_candidates: int = 24
 
     def __post_init__(self) -> None:
         if not 0 <= self.max_purification_rounds <= MAX_PURIFICATION_ROUNDS:
@@ -119,7 +120,7 @@ class CandidateOptions:
             raise ValueError(f"cutoff kinds must be a non-empty subset of {CUTOFF_KINDS}")
         if self.max_hops < 1 or self.route_limit < 1:
             raise ValueError("max_hops and route_limit must be >= 1")
-        if self.paths_per_metric < 1 or self.max_routes < 1 or (
+        if self.paths_per_metric < 1 or self.max_routes < 1 or self.fallback_candidates < 1 or (
             self.max_candidates is not None and self.max_candidates < 1
         ):
             raise ValueError("path and candidate limits must be >= 1")
@@ -671,14 +672,16 @@ def pareto_prune(cands: Sequence[Candidate], demand_hz: float = math.inf) -> lis
     return kept
 
 
-def _diverse_top(cands: Sequence[Candidate], limit: int) -> list[Candidate]:
-    """The best ``limit`` candidates, taken round-robin over routes (best utility first).
+def _diverse_top(cands: Sequence[Candidate], limit: int, demand_hz: float) -> list[Candidate]:
+    """The best ``limit`` candidates, taken round-robin over routes, best demand-capped
+    utility q·min(r, D) first (ranking by r·q alone would drop a slower, purer candidate
+    that meets a small demand with better quality).
 
     A plain top-k by utility would keep only variants of the single best route and leave
     the solver nothing to reroute onto when that route's fibres are contended.
     """
     by_route: dict[tuple[str, ...], list[Candidate]] = {}
-    for cand in sorted(cands, key=lambda c: -c.utility_per_share):
+    for cand in sorted(cands, key=lambda c: -c.quality * min(c.rate_per_share_hz, demand_hz)):
         by_route.setdefault(cand.route.links, []).append(cand)
     ranked = [
         c for tier in itertools.zip_longest(*by_route.values()) for c in tier if c is not None
@@ -766,8 +769,9 @@ def request_candidates(
             break
         found.extend(_RouteEvaluator(network, request, route, options, diag).candidates())
     kept = pareto_prune(found, request.demanded_rate_hz)
-    if options.max_candidates is not None and len(kept) > options.max_candidates:
-        kept, complete = _diverse_top(kept, options.max_candidates), False
+    limit = options.max_candidates if complete else options.fallback_candidates
+    if limit is not None and len(kept) > limit:
+        kept, complete = _diverse_top(kept, limit, request.demanded_rate_hz), False
     if not kept:
         reason = _reason(request, diag, options.max_purification_rounds)
         if not paths and complete and not diag.counts["bound"]:
