@@ -7,17 +7,43 @@ q-ROADM channel/port usage and latency are computed **exactly** with
 :func:`qnum.physics.chain_performance`; the solver then only picks one candidate and a
 share s ∈ [σ, 1] per admitted request.
 
-Why routes come from k-shortest simple paths over log-transformed metrics
------------------------------------------------------------------------------
+Declared configuration space
+----------------------------
+"Optimal" is only meaningful over a stated space.  For each request the space
+(:class:`CandidateOptions`) is every combination of
+
+* a simple route of at most ``max_hops`` fibres (default 5) whose inner nodes may relay
+  (repeaters with two qubits, transparent devices; of parallel fibres the least lossy);
+* 0 to ``max_purification_rounds`` end-to-end rounds (default 2) of ``protocol``;
+* a cut-off kind from ``cutoff_kinds``: "budget" (the whole coherence budget) and "tight"
+  (``tight_cutoff_factor`` × the mean wait, offered where decoherence costs at least
+  ``TIGHT_CUTOFF_MIN_GAIN`` of fidelity and the window fits the budget);
+* a share floor from ``share_levels``.
+
+A request's candidates are *complete* when every configuration of its space is listed or
+dominated by a listed one; the solver reports "optimal" only when every request's set is.
+
+Why routes are enumerated, not found by a shortest-path search
+---------------------------------------------------------------
 Path quality is multiplicative (success Π p_i·Π p_swap, Werner parameter Π w_i·Π λ) and
 not isotonic once memories decohere and purification is applied: the best path to a node
 is not a prefix of the best path through it, so Dijkstra on any additive weight can miss
-the optimum.  We therefore use additive weights only as a *generator*: Yen's k shortest
-simple paths (networkx ``shortest_simple_paths``) under three log metrics — −ln(success)
-(rate), −ln(Werner parameter) (fidelity) and fibre length — give a small, diverse set of
-routes per request.  Each route is then pruned by a valid fidelity upper bound (no memory
-decoherence, maximal purification: decoherence only lowers F and recurrence purification
-is monotone in F) and evaluated exactly.  The surrogate never enters the model.
+the optimum.  Routes are therefore listed by depth-first search (:func:`enumerate_routes`)
+with two exact prunes: a hop bound (fewest remaining hops to the destination) and a
+fidelity bound (the ideal Werner parameter of a prefix, with no memory decoherence and
+the best purification, only falls as the route grows; decoherence only lowers F and
+recurrence purification is monotone in F).  Every route is evaluated exactly.  When a
+request has more than ``route_limit`` routes, additive weights serve as a *generator*
+instead: Yen's k shortest simple paths (networkx ``shortest_simple_paths``) under three log
+metrics — −ln(success) (rate), −ln(Werner parameter) (fidelity) and fibre length — give a
+small, diverse set, and the request's set is marked incomplete.
+
+Exact pruning
+-------------
+A configuration is dropped only when another one of the same request is at least as good
+in every respect the model uses (:func:`dominates`): the same fibres, no more memory, a
+share floor no higher, quality no lower and, at every share, a demand-capped rate
+min(r·s, D) no lower.  No other trim applies to a complete set.
 
 Physics mapping choices (documented because they shape every candidate)
 ------------------------------------------------------------------------
