@@ -364,18 +364,18 @@ def _purified_bound(w: float, options: CandidateOptions) -> float:
 
 
 def _werner_floor(request: Request, options: CandidateOptions) -> float:
-    """Largest Werner parameter w known to miss the request's fidelity floor even with no
-    decoherence and the best of 0..max rounds of purification (0 when none is known).
+    """A Werner parameter w known to miss the request's fidelity floor even with no
+    decoherence and the best of 0..max rounds of purification.
 
     Purification output fidelity is monotone in its input, so every route whose ideal
     Werner parameter is at most this value is infeasible; bisection keeps the invariant
-    that the lower end fails.
+    that the lower end fails (−1 when every value reaches the floor).
     """
     def best(w: float) -> float:
         return _purified_bound(w, options)
 
     if best(0.0) >= request.min_fidelity:
-        return 0.0
+        return -1.0  # no Werner parameter misses the floor: prune nothing
     if best(1.0) < request.min_fidelity:
         return 1.0
     lo, hi = 0.0, 1.0
