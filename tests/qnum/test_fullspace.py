@@ -179,3 +179,15 @@ def test_fidelity_prune_drops_only_routes_that_cannot_reach_the_floor() -> None:
         route = build_route(net, graph, path)
         assert route is not None
         assert fidelity_upper_bound(net, route, 1, "dejmps") < 0.9
+
+
+@pytest.mark.parametrize("route_limit", [1, 32])
+def test_reused_candidates_keep_their_completeness(route_limit: int) -> None:
+    net = small_network([("A", "R", 10.0), ("R", "B", 10.0), ("A", "S", 10.0),
+                         ("S", "B", 10.0)], kinds={"A": END, "B": END})
+    options = CandidateOptions(route_limit=route_limit)
+    reqs = [request("r", "A", "B")]
+    before = Problem.build(net, reqs, options)
+    cut = replace(net, links={k: v for k, v in net.links.items() if {v.a, v.b} != {"S", "B"}})
+    after = Problem.build(cut, reqs, options, previous=before)
+    assert after.covers_space is before.covers_space is (route_limit > 1)
