@@ -42,7 +42,7 @@ Exact pruning
 -------------
 A configuration is dropped only when another one of the same request is at least as good
 in every respect the model uses (:func:`dominates`): the same fibres, no more memory, a
-share floor no higher, quality no lower and, at every share, a demand-capped rate
+share floor no higher, quality and fidelity no lower and, at every share, a demand-capped rate
 min(r·s, D) no lower.  No other trim applies to a complete set.
 
 Physics mapping choices (documented because they shape every candidate)
@@ -668,7 +668,10 @@ def dominates(a: Candidate, b: Candidate, demand_hz: float = math.inf) -> bool:
     last holds for all such s exactly when min(r_a·σ_b, D) ≥ min(r_b·σ_b, D): either a is
     no slower, or a already meets the demand D at b's floor.  Swapping b for a in any
     plan therefore keeps it feasible and loses no utility, so dropping b is exact (up to
-    the 1e-9 relative tolerance).  Without the demand (D = ∞) a lower-rate, higher-quality
+    the 1e-9 relative tolerance).  Fidelity must not drop either: a step utility (q = 1
+    above a threshold) cannot tell two fidelities apart, but the plan reports the chosen
+    configuration's fidelity as its prediction, and a lower-floor twin would understate
+    what the granted share delivers.  Without the demand (D = ∞) a lower-rate, higher-quality
     candidate is never dominated: with a cap it can be the better choice.
     """
     if a.route.links != b.route.links:
@@ -677,6 +680,7 @@ def dominates(a: Candidate, b: Candidate, demand_hz: float = math.inf) -> bool:
     return (
         a.min_share <= floor
         and a.quality >= b.quality * (1 - _REL_TOL)
+        and a.fidelity >= b.fidelity - _REL_TOL
         and min(a.rate_per_share_hz * floor, demand_hz)
         >= min(b.rate_per_share_hz * floor, demand_hz) * (1 - _REL_TOL)
         and all(a.memory[n] <= b.memory[n] for n in b.memory)
