@@ -7,17 +7,43 @@ q-ROADM channel/port usage and latency are computed **exactly** with
 :func:`qnum.physics.chain_performance`; the solver then only picks one candidate and a
 share s ∈ [σ, 1] per admitted request.
 
-Why routes come from k-shortest simple paths over log-transformed metrics
------------------------------------------------------------------------------
+Declared configuration space
+----------------------------
+"Optimal" is only meaningful over a stated space.  For each request the space
+(:class:`CandidateOptions`) is every combination of
+
+* a simple route of at most ``max_hops`` fibres (default 5) whose inner nodes may relay
+  (repeaters with two qubits, transparent devices; of parallel fibres the least lossy);
+* 0 to ``max_purification_rounds`` end-to-end rounds (default 2) of ``protocol``;
+* a cut-off kind from ``cutoff_kinds``: "budget" (the whole coherence budget) and "tight"
+  (``tight_cutoff_factor`` × the mean wait, offered where decoherence costs at least
+  ``TIGHT_CUTOFF_MIN_GAIN`` of fidelity and the window fits the budget);
+* a share floor from ``share_levels``.
+
+A request's candidates are *complete* when every configuration of its space is listed or
+dominated by a listed one; the solver reports "optimal" only when every request's set is.
+
+Why routes are enumerated, not found by a shortest-path search
+---------------------------------------------------------------
 Path quality is multiplicative (success Π p_i·Π p_swap, Werner parameter Π w_i·Π λ) and
 not isotonic once memories decohere and purification is applied: the best path to a node
 is not a prefix of the best path through it, so Dijkstra on any additive weight can miss
-the optimum.  We therefore use additive weights only as a *generator*: Yen's k shortest
-simple paths (networkx ``shortest_simple_paths``) under three log metrics — −ln(success)
-(rate), −ln(Werner parameter) (fidelity) and fibre length — give a small, diverse set of
-routes per request.  Each route is then pruned by a valid fidelity upper bound (no memory
-decoherence, maximal purification: decoherence only lowers F and recurrence purification
-is monotone in F) and evaluated exactly.  The surrogate never enters the model.
+the optimum.  Routes are therefore listed by depth-first search (:func:`enumerate_routes`)
+with two exact prunes: a hop bound (fewest remaining hops to the destination) and a
+fidelity bound (the ideal Werner parameter of a prefix, with no memory decoherence and
+the best purification, only falls as the route grows; decoherence only lowers F and
+recurrence purification is monotone in F).  Every route is evaluated exactly.  When a
+request has more than ``route_limit`` routes, additive weights serve as a *generator*
+instead: Yen's k shortest simple paths (networkx ``shortest_simple_paths``) under three log
+metrics — −ln(success) (rate), −ln(Werner parameter) (fidelity) and fibre length — give a
+small, diverse set, and the request's set is marked incomplete.
+
+Exact pruning
+-------------
+A configuration is dropped only when another one of the same request is at least as good
+in every respect the model uses (:func:`dominates`): the same fibres, no more memory, a
+share floor no higher, quality and fidelity no lower and, at every share, a demand-capped rate
+min(r·s, D) no lower.  No other trim applies to a complete set.
 
 Physics mapping choices (documented because they shape every candidate)
 ------------------------------------------------------------------------
@@ -82,25 +108,53 @@ _REL_TOL = 1e-9
 TIGHT_CUTOFF_MIN_GAIN = 0.01
 
 
+#: The cut-off kinds of the declared space (module docstring, "Declared configuration space").
+CUTOFF_KINDS: tuple[str, ...] = ("budget", "tight")
+
+
 @dataclass(frozen=True)
 class CandidateOptions:
-    """Knobs of candidate generation (defaults sized for ≤ ~500 requests)."""
+    """The declared configuration space of a request, and the limits of its search.
 
-    paths_per_metric: int = 3
-    max_routes: int = 6
+    The space (module docstring): simple routes of at most ``max_hops`` fibres, 0 to
+    ``max_purification_rounds`` rounds of ``protocol``, the cut-off kinds in
+    ``cutoff_kinds`` and the share floors in ``share_levels``.  ``route_limit`` bounds the
+    exhaustive route search per request; beyond it the routes come from k shortest paths
+    (``paths_per_metric`` per metric, at most ``max_routes``) and the request's candidate
+    set is marked incomplete.  ``max_candidates`` (off by default) keeps only the best few
+    candidates per request, which also marks the set incomplete.
+    """
+
+    max_hops: int = 5
     max_purification_rounds: int = 2
     protocol: str = "dejmps"
+    cutoff_kinds: tuple[str, ...] = CUTOFF_KINDS
     share_levels: tuple[float, ...] = (1.0, 0.3, 0.1, 0.03)
     tight_cutoff_factor: float | None = 2.0
-    max_candidates: int = 24
+    route_limit: int = 32
+    paths_per_metric: int = 3
+    max_routes: int = 6
+    max_candidates: int | None = None
+    fallback_candidates: int = 24
 
     def __post_init__(self) -> None:
         if not 0 <= self.max_purification_rounds <= MAX_PURIFICATION_ROUNDS:
             raise ValueError(f"max_purification_rounds must lie in 0..{MAX_PURIFICATION_ROUNDS}")
         if not self.share_levels or any(not 0.0 < s <= 1.0 for s in self.share_levels):
             raise ValueError("share levels must lie in (0, 1]")
-        if self.paths_per_metric < 1 or self.max_routes < 1 or self.max_candidates < 1:
+        if not self.cutoff_kinds or not set(self.cutoff_kinds) <= set(CUTOFF_KINDS):
+            raise ValueError(f"cutoff kinds must be a non-empty subset of {CUTOFF_KINDS}")
+        if self.max_hops < 1 or self.route_limit < 1:
+            raise ValueError("max_hops and route_limit must be >= 1")
+        if self.paths_per_metric < 1 or self.max_routes < 1 or self.fallback_candidates < 1 or (
+            self.max_candidates is not None and self.max_candidates < 1
+        ):
             raise ValueError("path and candidate limits must be >= 1")
+
+    @property
+    def tight_cutoff(self) -> float | None:
+        """The tight window's multiple of the mean wait, None when the kind is not declared."""
+        return self.tight_cutoff_factor if "tight" in self.cutoff_kinds else None
 
 
 @dataclass(frozen=True)
@@ -177,9 +231,17 @@ class Candidate:
 
 @dataclass(frozen=True)
 class RequestCandidates:
+    """A request's candidates; ``complete`` when they cover its whole declared space.
+
+    Complete means every configuration of the space is either listed or dominated by a
+    listed one (:func:`dominates`), so an optimum over the list is an optimum over the
+    space.  A hand-built set declares its own space and is complete by default.
+    """
+
     request: Request
     candidates: tuple[Candidate, ...]
     reason: str | None = None
+    complete: bool = True
 
 
 # ----------------------------------------------------------------------------- graph
@@ -290,6 +352,117 @@ def candidate_routes(
         for path in itertools.islice(paths, options.paths_per_metric):
             seen.setdefault(tuple(path), None)
     return list(seen)
+
+
+def _purified_bound(w: float, options: CandidateOptions) -> float:
+    """Best fidelity from an ideal Werner parameter w after 0..max purification rounds."""
+    f0 = fidelity_from_werner(w)
+    if f0 <= PAIR_CLASSICAL_LIMIT:
+        return f0
+    return max(iterate(options.protocol, f0, r)[0]
+               for r in range(options.max_purification_rounds + 1))
+
+
+def _werner_floor(request: Request, options: CandidateOptions) -> float:
+    """A Werner parameter w known to miss the request's fidelity floor even with no
+    decoherence and the best of 0..max rounds of purification.
+
+    Purification output fidelity is monotone in its input, so every route whose ideal
+    Werner parameter is at most this value is infeasible; bisection keeps the invariant
+    that the lower end fails (−1 when every value reaches the floor).
+    """
+    def best(w: float) -> float:
+        return _purified_bound(w, options)
+
+    if best(0.0) >= request.min_fidelity:
+        return -1.0  # no Werner parameter misses the floor: prune nothing
+    if best(1.0) < request.min_fidelity:
+        return 1.0
+    lo, hi = 0.0, 1.0
+    for _ in range(50):
+        mid = (lo + hi) / 2.0
+        if best(mid) < request.min_fidelity:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+def enumerate_routes(
+    network: Network,
+    graph: nx.Graph,
+    request: Request,
+    options: CandidateOptions,
+    diag: _Diagnosis | None = None,
+) -> list[tuple[str, ...]] | None:
+    """Every simple route of at most ``max_hops`` fibres that may reach the fidelity floor,
+    by depth-first search; None when there are more than ``route_limit``.
+
+    Two exact prunes keep the search small.  Hops: a prefix is dropped when even the
+    fewest remaining hops to the destination exceed the limit.  Fidelity: the ideal
+    Werner parameter of a prefix (closed elementary links times the swap factors, times
+    the worst fibre of the open link) only falls as the route grows — elementary links
+    take their worst fibre and every factor is at most 1 — so a prefix at or below
+    :func:`_werner_floor` cannot lead to a feasible route.
+    """
+    source, destination = request.source, request.destination
+    allowed = {n for n, node in network.nodes.items() if _may_transit(node)}
+    allowed |= {source, destination}
+    view = nx.subgraph_view(graph, filter_node=lambda n: n in allowed)
+    if source not in view or destination not in view:
+        return []
+    hops_left = nx.single_source_shortest_path_length(view, destination, cutoff=options.max_hops)
+    floor = _werner_floor(request, options)
+    found: list[tuple[str, ...]] = []
+    path = [source]
+    on_path = {source}
+    budget = [options.route_limit * 200]  # node expansions before giving up
+
+    def visit(node: str, closed: float, open_min: float) -> bool:
+        budget[0] -= 1
+        if budget[0] < 0:
+            return False
+        for nb in view.neighbors(node):
+            too_far = len(path) + hops_left.get(nb, options.max_hops + 1) > options.max_hops
+            if nb in on_path or too_far:
+                continue
+            fibre = network.links[view.edges[node, nb]["link"]]
+            w_fibre = werner_from_fidelity(fibre.link_fidelity)
+            seg = min(open_min, w_fibre)
+            if network.nodes[nb].is_memory_node:
+                bsm = 1.0 if nb == destination else network.nodes[nb].bsm_fidelity
+                closed_nb, open_nb = closed * seg * bsm, 1.0
+            else:
+                closed_nb, open_nb = closed, seg
+            if closed_nb * open_nb <= floor:
+                if diag is not None:
+                    diag.counts["bound"] += 1
+                    diag.best_bound = max(
+                        diag.best_bound, _purified_bound(closed_nb * open_nb, options))
+                continue
+            path.append(nb)
+            on_path.add(nb)
+            if nb == destination:
+                if network.nodes[nb].is_memory_node:
+                    found.append(tuple(path))
+                ok = len(found) <= options.route_limit
+            else:
+                ok = visit(nb, closed_nb, open_nb)
+            path.pop()
+            on_path.discard(nb)
+            if not ok:
+                return False
+        return True
+
+    if not visit(source, 1.0, 1.0):
+        return None
+
+    def surrogate(route: tuple[str, ...]) -> tuple[float, float, float, tuple[str, ...]]:
+        edges = [view.edges[u, v] for u, v in itertools.pairwise(route)]
+        return (math.fsum(e["rate"] for e in edges), math.fsum(e["fidelity"] for e in edges),
+                math.fsum(e["length"] for e in edges), route)
+
+    return sorted(found, key=surrogate)  # best rate surrogate first, as k-shortest lists them
 
 
 def build_route(network: Network, graph: nx.Graph, path: Sequence[str]) -> Route | None:
@@ -421,8 +594,8 @@ class _RouteEvaluator:
         if budget <= 0.0:
             self.diag.counts["coherence"] += 1
             return
-        cutoffs = {"budget": budget}
-        factor = self.options.tight_cutoff_factor
+        cutoffs = {"budget": budget} if "budget" in self.options.cutoff_kinds else {}
+        factor = self.options.tight_cutoff
         decoherence_loss = self.ideal_fidelity - base.raw_fidelity
         if (
             factor is not None
@@ -486,24 +659,41 @@ def _count(items: Iterable[str]) -> dict[str, int]:
     return dict(Counter(items))
 
 
-def _dominates(a: Candidate, b: Candidate) -> bool:
-    """a is at least as good as b in every respect on the same fibres (ties: keep a)."""
+def dominates(a: Candidate, b: Candidate, demand_hz: float = math.inf) -> bool:
+    """a serves its request at least as well as b in every solution of the model.
+
+    Same fibres (so the same TDMA frames, memory nodes, q-ROADM channels and ports), no
+    more memory, a share floor no higher (a can run at any share b can) and, at every
+    share s ≥ σ_b, no less utility: q_a ≥ q_b and min(r_a·s, D) ≥ min(r_b·s, D).  The
+    last holds for all such s exactly when min(r_a·σ_b, D) ≥ min(r_b·σ_b, D): either a is
+    no slower, or a already meets the demand D at b's floor.  Swapping b for a in any
+    plan therefore keeps it feasible and loses no utility, so dropping b is exact (up to
+    the 1e-9 relative tolerance).  Fidelity must not drop either: a step utility (q = 1
+    above a threshold) cannot tell two fidelities apart, but the plan reports the chosen
+    configuration's fidelity as its prediction, and a lower-floor twin would understate
+    what the granted share delivers.  Without the demand (D = ∞) a lower-rate, higher-quality
+    candidate is never dominated: with a cap it can be the better choice.
+    """
     if a.route.links != b.route.links:
         return False
+    floor = b.min_share
     return (
-        a.min_share <= b.min_share
-        and a.rate_per_share_hz >= b.rate_per_share_hz * (1 - _REL_TOL)
+        a.min_share <= floor
         and a.quality >= b.quality * (1 - _REL_TOL)
+        and a.fidelity >= b.fidelity - _REL_TOL
+        and min(a.rate_per_share_hz * floor, demand_hz)
+        >= min(b.rate_per_share_hz * floor, demand_hz) * (1 - _REL_TOL)
         and all(a.memory[n] <= b.memory[n] for n in b.memory)
     )
 
 
-def pareto_prune(cands: Sequence[Candidate]) -> list[Candidate]:
-    """Drop candidates another candidate on the same fibres dominates (first one wins ties)."""
+def pareto_prune(cands: Sequence[Candidate], demand_hz: float = math.inf) -> list[Candidate]:
+    """Drop candidates another candidate dominates (:func:`dominates`; first one wins ties)."""
     kept: list[Candidate] = []
     for i, cand in enumerate(cands):
         dominated = any(
-            _dominates(other, cand) and (not _dominates(cand, other) or j < i)
+            dominates(other, cand, demand_hz)
+            and (not dominates(cand, other, demand_hz) or j < i)
             for j, other in enumerate(cands)
             if j != i
         )
@@ -512,14 +702,16 @@ def pareto_prune(cands: Sequence[Candidate]) -> list[Candidate]:
     return kept
 
 
-def _diverse_top(cands: Sequence[Candidate], limit: int) -> list[Candidate]:
-    """The best ``limit`` candidates, taken round-robin over routes (best utility first).
+def _diverse_top(cands: Sequence[Candidate], limit: int, demand_hz: float) -> list[Candidate]:
+    """The best ``limit`` candidates, taken round-robin over routes, best demand-capped
+    utility q·min(r, D) first (ranking by r·q alone would drop a slower, purer candidate
+    that meets a small demand with better quality).
 
     A plain top-k by utility would keep only variants of the single best route and leave
     the solver nothing to reroute onto when that route's fibres are contended.
     """
     by_route: dict[tuple[str, ...], list[Candidate]] = {}
-    for cand in sorted(cands, key=lambda c: -c.utility_per_share):
+    for cand in sorted(cands, key=lambda c: -c.quality * min(c.rate_per_share_hz, demand_hz)):
         by_route.setdefault(cand.route.links, []).append(cand)
     ranked = [
         c for tier in itertools.zip_longest(*by_route.values()) for c in tier if c is not None
@@ -576,13 +768,18 @@ def request_candidates(
     problem = _endpoint_problem(network, request)
     if problem is not None:
         return RequestCandidates(request, (), problem)
-    try:
-        paths = candidate_routes(network, graph, request.source, request.destination, options)
-    except nx.NetworkXNoPath:
+    diag = _Diagnosis()
+    paths = enumerate_routes(network, graph, request, options, diag)
+    complete = paths is not None
+    if paths is None:  # too many routes to list: fall back to k shortest, marked incomplete
+        diag = _Diagnosis()
+        paths = [p for p in candidate_routes(
+            network, graph, request.source, request.destination, options)
+            if len(p) - 1 <= options.max_hops]
+    elif not paths and not _connected(network, graph, request):
         return RequestCandidates(
             request, (), "endpoints disconnected (fibres with zero capacity are ignored)"
         )
-    diag = _Diagnosis()
     found: list[Candidate] = []
     routes = 0
     for path in paths:
@@ -598,15 +795,27 @@ def request_candidates(
             diag.counts["bound"] += 1
             continue
         routes += 1
-        if routes > options.max_routes:
+        if not complete and routes > options.max_routes:
             break
         found.extend(_RouteEvaluator(network, request, route, options, diag).candidates())
-    kept = _diverse_top(pareto_prune(found), options.max_candidates)
+    kept = pareto_prune(found, request.demanded_rate_hz)
+    limit = options.max_candidates if complete else options.fallback_candidates
+    if limit is not None and len(kept) > limit:
+        kept, complete = _diverse_top(kept, limit, request.demanded_rate_hz), False
     if not kept:
-        return RequestCandidates(
-            request, (), _reason(request, diag, options.max_purification_rounds)
-        )
-    return RequestCandidates(request, tuple(kept))
+        reason = _reason(request, diag, options.max_purification_rounds)
+        if not paths and complete and not diag.counts["bound"]:
+            reason = f"no route of at most {options.max_hops} fibres between the endpoints"
+        return RequestCandidates(request, (), reason, complete)
+    return RequestCandidates(request, tuple(kept), complete=complete)
+
+
+def _connected(network: Network, graph: nx.Graph, request: Request) -> bool:
+    """Whether usable fibres join the endpoints through nodes that may relay."""
+    allowed = {n for n, node in network.nodes.items() if _may_transit(node)}
+    allowed |= {request.source, request.destination}
+    view = nx.subgraph_view(graph, filter_node=lambda n: n in allowed)
+    return bool(nx.has_path(view, request.source, request.destination))
 
 
 def generate_candidates(

@@ -252,14 +252,20 @@ class Problem:
             if old is not None and old.request == req and req.name not in recompute:
                 kept = tuple(c for c in old.candidates
                              if all(lid in network.links for lid in c.route.links))
-                if kept:
-                    out[req.name] = RequestCandidates(req, kept)
+                if kept:  # a shrunk network's routes are a subset: completeness carries over
+                    out[req.name] = RequestCandidates(req, kept, complete=old.complete)
                     continue
             out[req.name] = request_candidates(network, graph, req, options)
         return cls(network, reqs, _retained(network, out, retain or {}))
 
     def options(self, name: str) -> tuple[Candidate, ...]:
         return self.candidates[name].candidates
+
+    @property
+    def covers_space(self) -> bool:
+        """Every request's candidates cover its declared space (so an optimum over the
+        candidates is an optimum over the space)."""
+        return all(self.candidates[r.name].complete for r in self.requests)
 
     def memory_capacity(self, node: str) -> int:
         return self.network.nodes[node].memory_qubits
@@ -369,5 +375,5 @@ def _retained(network: Network, found: Mapping[str, RequestCandidates],
             continue
         if not set(cand.island_channels) <= islands:
             continue
-        out[name] = RequestCandidates(rc.request, (*rc.candidates, cand))
+        out[name] = RequestCandidates(rc.request, (*rc.candidates, cand), complete=rc.complete)
     return out

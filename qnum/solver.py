@@ -459,8 +459,43 @@ def solve(
     plan.status = status if status is not SolveStatus.INFEASIBLE else SolveStatus.ERROR
     bound = result.termination.objective_bounds.dual_bound
     plan.bound = bound * built.scale + built.offset if math.isfinite(bound) else math.nan
+    if not problem.covers_space:
+        _uncovered(problem, plan, options)
     plan = _best_of(problem, plan, [previous] if fixed else starts, options)  # type: ignore[list-item]
     return _finish(problem, plan, start, options)
+
+
+def _uncovered(problem: Problem, plan: Plan, options: SolverOptions) -> None:
+    """The candidates are a subset of the declared space: the solve proves nothing about
+    the rest, so the plan is at best feasible and the MILP's dual bound (valid for the
+    subset only) gives way to one valid for the whole space."""
+    if plan.status is SolveStatus.OPTIMAL:
+        plan.status = SolveStatus.FEASIBLE
+    plan.bound = space_bound(problem, options)
+    short = [r.name for r in problem.requests if not problem.candidates[r.name].complete]
+    plan.notes.append(
+        f"candidates cover only part of the declared space for {len(short)} request(s) "
+        f"(first: {short[0]}): bound is the per-request utility cap")
+
+
+def space_bound(problem: Problem, options: SolverOptions) -> float:
+    """An upper bound on the sum objective over the whole declared space, NaN otherwise.
+
+    Capacities only lower utilities, so Σ_j w_j·(best U_j alone) bounds the optimum: for
+    a request whose candidates cover its space that is its best candidate's cap q·min(r, D);
+    for one whose do not, D_j (q ≤ 1 and R ≤ D).
+    """
+    if options.objective is not Objective.SUM:
+        return math.nan
+    total = 0.0
+    for req in problem.requests:
+        rc = problem.candidates[req.name]
+        if rc.complete:
+            best = max((utility_cap(req, c) for c in rc.candidates), default=0.0)
+        else:
+            best = req.demanded_rate_hz
+        total += req.weight * best
+    return total
 
 
 def project(problem: Problem, plan: Plan) -> Plan:
