@@ -16,8 +16,8 @@ Declared configuration space
   (repeaters with two qubits, transparent devices; of parallel fibres the least lossy);
 * 0 to ``max_purification_rounds`` end-to-end rounds (default 2) of ``protocol``;
 * a cut-off kind from ``cutoff_kinds``: "budget" (the whole coherence budget) and "tight"
-  (``tight_cutoff_factor`` × the mean wait, offered where decoherence costs at least
-  ``TIGHT_CUTOFF_MIN_GAIN`` of fidelity and the window fits the budget);
+  (``tight_cutoff_factor`` × the mean wait, offered wherever that window is shorter than
+  the budget);
 * a share floor from ``share_levels``.
 
 A request's candidates are *complete* when every configuration of its space is listed or
@@ -103,9 +103,6 @@ from qnum.utility import quality
 
 _LN10_OVER_10 = math.log(10.0) / 10.0
 _REL_TOL = 1e-9
-#: A tight cut-off window is only tried when memory decoherence costs at least this much
-#: fidelity: below it the window changes F by less than it costs in discarded rounds.
-TIGHT_CUTOFF_MIN_GAIN = 0.01
 
 
 #: The cut-off kinds of the declared space (module docstring, "Declared configuration space").
@@ -596,12 +593,7 @@ class _RouteEvaluator:
             return
         cutoffs = {"budget": budget} if "budget" in self.options.cutoff_kinds else {}
         factor = self.options.tight_cutoff
-        decoherence_loss = self.ideal_fidelity - base.raw_fidelity
-        if (
-            factor is not None
-            and decoherence_loss >= TIGHT_CUTOFF_MIN_GAIN
-            and factor * base.waiting_time_s < budget
-        ):
+        if factor is not None and factor * base.waiting_time_s < budget:
             cutoffs["tight"] = factor * base.waiting_time_s
         for (kind, cutoff), rounds in itertools.product(
             cutoffs.items(), range(self.options.max_purification_rounds + 1)
