@@ -38,8 +38,18 @@ def world() -> Iterator[World]:
         yield started(w)
 
 
+def r1_out_of_reach(topology: dict[str, Any]) -> None:
+    """A long r1–qr1 fibre: with only these two services, the optimum over every route
+    would otherwise take DQC through r1; the scenarios start it on r2's route."""
+    for link in topology["ietf-network:networks"]["network"][0][
+            "ietf-network-topology:link"]:
+        if link["link-id"] == "r1-qr1":
+            link["sdqn-topology:quantum-link"]["fibre-length"] = "80.0"
+
+
 def without_spare_ports(topology: dict[str, Any]) -> None:
     """qr1 has just the four add/drop ports the two services through it use."""
+    r1_out_of_reach(topology)
     for node in topology["ietf-network:networks"]["network"][0]["node"]:
         q = node["sdqn-topology:quantum-node"]
         if "q-roadm" in q:
@@ -217,8 +227,8 @@ def test_without_a_spare_add_drop_port_the_move_is_a_reported_hard_switch(
 
 @pytest.fixture(scope="module")
 def lone_world() -> Iterator[World]:
-    with metro_world(services=lambda rs: [r for r in rs if r["name"] in (
-            DQC, "teleport-bob-charlie")]) as w:
+    with metro_world(topology=r1_out_of_reach, services=lambda rs: [r for r in rs if r[
+            "name"] in (DQC, "teleport-bob-charlie")]) as w:
         yield started(w)
 
 
