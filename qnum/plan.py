@@ -214,6 +214,9 @@ class Problem:
     network: Network
     requests: tuple[Request, ...]
     candidates: Mapping[str, RequestCandidates]
+    #: The declared configuration space the candidates were generated from; column
+    #: generation prices over it when a request's set does not cover it.
+    space: CandidateOptions | None = None
 
     @classmethod
     def build(
@@ -244,7 +247,8 @@ class Problem:
         reusable = previous is not None and _shrunk_from(previous.network, network)
         if not reusable or previous is None:
             fresh = generate_candidates(network, reqs, options)
-            return cls(network, reqs, _retained(network, fresh, retain or {}))
+            return cls(network, reqs, _retained(network, fresh, retain or {}),
+                       options or CandidateOptions())
         graph = build_graph(network)
         out: dict[str, RequestCandidates] = {}
         for req in reqs:
@@ -256,7 +260,8 @@ class Problem:
                     out[req.name] = RequestCandidates(req, kept, complete=old.complete)
                     continue
             out[req.name] = request_candidates(network, graph, req, options)
-        return cls(network, reqs, _retained(network, out, retain or {}))
+        return cls(network, reqs, _retained(network, out, retain or {}),
+                   options or CandidateOptions())
 
     def options(self, name: str) -> tuple[Candidate, ...]:
         return self.candidates[name].candidates

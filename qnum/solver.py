@@ -72,8 +72,10 @@ import structlog
 from ortools.math_opt.python import mathopt
 
 from qnum.candidates import Candidate
+from qnum.colgen import ColumnGeneration, Relaxation, generate_columns
 from qnum.io import Objective, Request
 from qnum.plan import Assignment, Plan, Problem, SolveStatus, violations
+from qnum.pricing import Prices
 from qnum.utility import log_tangent_cuts
 
 log = structlog.get_logger(__name__)
@@ -94,6 +96,10 @@ class SolverOptions:
     fairness_cuts: int = 16
     fairness_floor: float = 1e-4
     threads: int = 1
+    #: Price columns over the declared space when candidate sets do not cover it
+    #: (qnum.colgen), spending at most this fraction of the time limit on it.
+    column_generation: bool = True
+    pricing_share: float = 0.5
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "objective", Objective(self.objective))
@@ -121,6 +127,10 @@ class _Model:
     phi: dict[str, mathopt.Variable] = field(default_factory=dict)
     scale: float = 1.0
     offset: float = 0.0
+    #: Rows whose duals price resources in column generation (qnum.pricing).
+    convexity: dict[str, mathopt.LinearConstraint] = field(default_factory=dict)
+    frame_rows: dict[str, mathopt.LinearConstraint] = field(default_factory=dict)
+    resource_rows: dict[tuple[str, str], mathopt.LinearConstraint] = field(default_factory=dict)
 
 
 def utility_cap(req: Request, cand: Candidate) -> float:
@@ -146,8 +156,8 @@ def plan_objective(problem: Problem, plan: Plan, options: SolverOptions) -> floa
 
 class _Builder:
     def __init__(self, problem: Problem, options: SolverOptions,
-                 protected: Collection[str] = ()) -> None:
-        self.problem, self.options = problem, options
+                 protected: Collection[str] = (), relaxed: bool = False) -> None:
+        self.problem, self.options, self.relaxed = problem, options, relaxed
         self.protected = frozenset(protected)
         self.m = _Model(mathopt.Model(name="qnum"))
         self.live = [r for r in problem.requests if problem.options(r.name)]
@@ -159,7 +169,7 @@ class _Builder:
         for req in self.live:
             self._request(req)
         self._capacities()
-        for hi, lo in self.problem.priority_pairs:
+        for hi, lo in () if self.relaxed else self.problem.priority_pairs:
             if lo not in self.protected:    # a protected service is never pre-empted
                 model.add_linear_constraint(self.admitted(lo) <= self.admitted(hi))
         return self.m
@@ -173,7 +183,8 @@ class _Builder:
         for i, cand in enumerate(self.problem.options(req.name)):
             tag = f"{req.name}#{i}"
             v = _Vars(
-                model.add_binary_variable(name=f"x[{tag}]"),
+                model.add_variable(lb=0.0, ub=1.0, name=f"x[{tag}]") if self.relaxed
+                else model.add_binary_variable(name=f"x[{tag}]"),
                 model.add_variable(lb=0.0, ub=1.0, name=f"s[{tag}]"),
                 model.add_variable(lb=0.0, ub=1.0, name=f"z[{tag}]"),
             )
@@ -185,7 +196,8 @@ class _Builder:
                 model.add_linear_constraint(v.z <= ratio * v.s)
             handles.append(v)
         self.m.vars[req.name] = handles
-        model.add_linear_constraint(mathopt.fast_sum(v.x for v in handles) <= 1.0)
+        self.m.convexity[req.name] = model.add_linear_constraint(
+            mathopt.fast_sum(v.x for v in handles) <= 1.0)
 
     def _capacities(self) -> None:
         model = self.m.model
@@ -202,8 +214,9 @@ class _Builder:
                 ):
                     for node, amount in amounts.items():
                         usage.setdefault((kind, node), []).append((amount, v.x))
-        for shares in links.values():
-            model.add_linear_constraint(mathopt.fast_sum(shares) <= 1.0)
+        for frame, shares in links.items():
+            self.m.frame_rows[frame] = model.add_linear_constraint(
+                mathopt.fast_sum(shares) <= 1.0)
         capacity = {
             "memory": self.problem.memory_capacity,
             "channels": self.problem.channel_capacity,
@@ -211,8 +224,8 @@ class _Builder:
         }
         for (kind, node), terms in usage.items():
             cap = capacity[kind](node)
-            if sum(a for a, _ in terms) > cap:
-                model.add_linear_constraint(
+            if self.relaxed or sum(a for a, _ in terms) > cap:
+                self.m.resource_rows[kind, node] = model.add_linear_constraint(
                     mathopt.fast_sum(a * x for a, x in terms) <= cap, name=f"{kind}[{node}]"
                 )
 
@@ -412,6 +425,9 @@ def solve(
     (the caller refuses the change rather than move what it promised to keep)."""
     options = options or SolverOptions()
     start = time.perf_counter()
+    columns = _price_columns(problem, options, start) if not keep else None
+    remaining = max(options.time_limit_s - (time.perf_counter() - start),
+                    0.1 * options.time_limit_s)
     builder = _Builder(problem, options, protected=set(protected) & set(keep))
     built = builder.build()
     builder.objective(previous)
@@ -421,7 +437,7 @@ def solve(
         solution_hints=[_hint(problem, built, p) for p in starts]
     )
     params = mathopt.SolveParameters(
-        time_limit=timedelta(seconds=options.time_limit_s),
+        time_limit=timedelta(seconds=remaining),
         relative_gap_tolerance=options.relative_gap,
         # HiGHS takes its thread count only from process-wide globals (MathOpt rejects it).
         threads=options.threads if options.solver != "highs" else None,
@@ -459,23 +475,71 @@ def solve(
     plan.status = status if status is not SolveStatus.INFEASIBLE else SolveStatus.ERROR
     bound = result.termination.objective_bounds.dual_bound
     plan.bound = bound * built.scale + built.offset if math.isfinite(bound) else math.nan
-    if not problem.covers_space:
-        _uncovered(problem, plan, options)
     plan = _best_of(problem, plan, [previous] if fixed else starts, options)  # type: ignore[list-item]
+    if not problem.covers_space:
+        _uncovered(problem, plan, options, columns)
     return _finish(problem, plan, start, options)
 
 
-def _uncovered(problem: Problem, plan: Plan, options: SolverOptions) -> None:
-    """The candidates are a subset of the declared space: the solve proves nothing about
-    the rest, so the plan is at best feasible and the MILP's dual bound (valid for the
-    subset only) gives way to one valid for the whole space."""
-    if plan.status is SolveStatus.OPTIMAL:
-        plan.status = SolveStatus.FEASIBLE
-    plan.bound = space_bound(problem, options)
+def _price_columns(problem: Problem, options: SolverOptions,
+                   start: float) -> ColumnGeneration | None:
+    """Column generation (qnum.colgen) when some candidate set does not cover its space
+    and the objective is the sum (the Lagrangian bound is linear in the utilities)."""
+    if (problem.covers_space or problem.space is None or not options.column_generation
+            or options.objective is not Objective.SUM):
+        return None
+    deadline = start + options.pricing_share * options.time_limit_s
+    return generate_columns(problem, problem.space, lambda p: _relaxation(p, options),
+                            deadline)
+
+
+def _relaxation(problem: Problem, options: SolverOptions) -> Relaxation:
+    """LP relaxation over the current columns (no priority rule) and its duals as prices."""
+    builder = _Builder(problem, options, relaxed=True)
+    built = builder.build()
+    builder.objective(None)
+    result = mathopt.solve(built.model, mathopt.SolverType.GLOP, remove_names=True)
+    if result.termination.reason is not mathopt.TerminationReason.OPTIMAL:
+        raise RuntimeError(f"LP relaxation not solved: {result.termination}")
+    duals = result.dual_values()
+
+    def price(row: mathopt.LinearConstraint) -> float:
+        # A ≤ row of a maximisation has a non-negative dual; clip solver round-off.
+        return float(max(0.0, duals[row])) * built.scale
+
+    return Relaxation(
+        value=float(result.objective_value()) * built.scale,
+        prices=Prices({f: price(r) for f, r in built.frame_rows.items()},
+                      {k: price(r) for k, r in built.resource_rows.items()}),
+        convexity={name: price(r) for name, r in built.convexity.items()},
+    )
+
+
+def _uncovered(problem: Problem, plan: Plan, options: SolverOptions,
+               columns: ColumnGeneration | None) -> None:
+    """The candidates are a subset of the declared space: the MILP's dual bound is valid
+    for the subset only and gives way to one valid for the whole space — the column
+    generation bound when it ran, else the per-request utility cap.  The plan is optimal
+    only if it reaches that bound within the gap tolerance."""
     short = [r.name for r in problem.requests if not problem.candidates[r.name].complete]
+    cap = space_bound(problem, options)
+    if columns is not None and math.isfinite(columns.bound):
+        restricted = plan.bound if not math.isnan(plan.bound) else math.inf
+        plan.bound = columns.space_bound(restricted)
+        if not math.isnan(cap):
+            plan.bound = min(plan.bound, cap)
+        how = (f"column generation bound ({columns.rounds} round(s), {columns.columns} "
+               f"column(s) added, {'converged' if columns.converged else 'not converged'})")
+    else:
+        plan.bound, how = cap, "the per-request utility cap"
+    value = plan_objective(problem, plan, options)
+    proven = (not math.isnan(plan.bound)
+              and plan.bound - value <= options.relative_gap * max(abs(value), 1e-12))
+    if plan.status is SolveStatus.OPTIMAL and not proven:
+        plan.status = SolveStatus.FEASIBLE
     plan.notes.append(
-        f"candidates cover only part of the declared space for {len(short)} request(s) "
-        f"(first: {short[0]}): bound is the per-request utility cap")
+        f"candidates list only part of the declared space for {len(short)} request(s) "
+        f"(first: {short[0]}); bound over the whole space: {how}")
 
 
 def space_bound(problem: Problem, options: SolverOptions) -> float:

@@ -1,0 +1,174 @@
+"""Column generation: grow incomplete candidate sets by pricing and bound the optimum over
+the whole declared space.
+
+A request whose routes are too many to list gets a starting set from k shortest paths
+(qnum.candidates).  Each round here solves the LP relaxation of the model over the
+current columns (without the priority rule, a relaxation), reads its duals as resource
+prices, and asks :func:`qnum.pricing.price_request` for the best configuration of every
+incomplete request over its whole space.  Configurations worth more than the request's
+convexity dual join its candidate set; the Lagrangian value
+
+    L = Σ_f π_f·1 + Σ_k μ_k·cap_k + Σ_j max(0, best v_j)
+
+is an upper bound on every plan over the space at any prices (qnum.pricing), so the
+smallest L seen is the bound the solver reports.  When no column prices out, L equals the
+LP relaxation over the whole space.  The loop stops at convergence, after
+``max_rounds`` or at the deadline; the MILP then runs over the enlarged sets, and its
+plan is "optimal" only if it reaches the bound within the gap tolerance.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import networkx as nx
+import structlog
+
+from qnum.candidates import Candidate, CandidateOptions, RequestCandidates, build_graph
+from qnum.plan import Problem
+from qnum.pricing import Prices, column_value, price_request
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Relaxation:
+    """The LP relaxation's value and duals, in objective units."""
+
+    value: float
+    prices: Prices
+    convexity: Mapping[str, float]
+
+
+@dataclass
+class ColumnGeneration:
+    """What column generation did: the bound it proved and the work it took."""
+
+    bound: float = math.inf
+    rounds: int = 0
+    columns: int = 0
+    converged: bool = False
+    exact_pricing: bool = True
+    lp_value: float = math.nan
+    seconds: float = 0.0
+    #: L at the last prices, and the smallest margin Δ_j by which any configuration not
+    #: among the columns falls short of its request's best (``exclusion_margin``).
+    last_bound: float = math.inf
+    margin: float = 0.0
+
+    def space_bound(self, restricted_bound: float) -> float:
+        """A bound over the whole space from one valid over the columns only.
+
+        A plan that uses an unlisted configuration of request j is worth at most
+        L − Δ_j (its v falls Δ_j short of the best, and L charges every request its
+        best), so every plan over the space is worth at most
+        max(restricted bound, L − min_j Δ_j); L itself bounds everything.
+        """
+        via_margin = max(restricted_bound, self.last_bound - self.margin)
+        return min(self.bound, via_margin)
+
+
+def lagrangian_bound(problem: Problem, prices: Prices, best: Mapping[str, float]) -> float:
+    """L(π, μ) for the given per-request best values (module docstring)."""
+    capacity = {
+        "memory": problem.memory_capacity,
+        "channels": problem.channel_capacity,
+        "ports": problem.port_capacity,
+    }
+    total = math.fsum(prices.frames.values())
+    total += math.fsum(p * capacity[kind](node) for (kind, node), p in prices.resources.items())
+    return total + math.fsum(max(0.0, v) for v in best.values())
+
+
+def generate_columns(
+    problem: Problem,
+    space: CandidateOptions,
+    relax: Callable[[Problem], Relaxation],
+    deadline: float,
+    max_rounds: int = 8,
+) -> ColumnGeneration:
+    """Price out columns for ``problem``'s incomplete requests, in place (their candidate
+    sets grow, so the caller's problem and the plan solved on it stay consistent)."""
+    start = time.perf_counter()
+    out = ColumnGeneration()
+    graph = build_graph(problem.network)
+    open_requests = [r for r in problem.requests
+                     if not problem.candidates[r.name].complete and r.enabled]
+    candidates = problem.candidates
+    if not isinstance(candidates, dict):
+        raise TypeError("column generation needs the problem's candidate sets in a dict")
+    for round_no in range(1, max_rounds + 1):
+        relaxation = relax(problem)
+        out.rounds, out.lp_value = round_no, relaxation.value
+        best: dict[str, float] = {}
+        added = 0
+        exact = True
+        for req in problem.requests:
+            rc = candidates[req.name]
+            own = max((column_value(req, c, relaxation.prices) for c in rc.candidates),
+                      default=-math.inf)
+            if rc.complete or not req.enabled:
+                best[req.name] = own
+                continue
+            if time.perf_counter() > deadline:
+                best[req.name] = req.weight * req.demanded_rate_hz  # q ≤ 1, R ≤ D
+                exact = False
+                continue
+            threshold = relaxation.convexity.get(req.name, 0.0) * (1 + 1e-9) + 1e-12
+            priced = price_request(problem.network, graph, req, space, relaxation.prices,
+                                   threshold)
+            best[req.name] = max(own, priced.value)
+            exact &= priced.exact
+            fresh = _new_columns(rc.candidates, priced.columns)
+            if fresh:
+                candidates[req.name] = RequestCandidates(req, (*rc.candidates, *fresh),
+                                                         complete=False)
+                added += len(fresh)
+        bound = lagrangian_bound(problem, relaxation.prices, best)
+        out.bound = min(out.bound, bound)
+        out.last_bound, last_prices, last_best = bound, relaxation.prices, best
+        out.columns += added
+        out.exact_pricing = exact
+        log.info("qnum.colgen_round", round=round_no, lp=relaxation.value, bound=bound,
+                 columns=added, exact=exact)
+        if not added:
+            out.converged = exact
+            break
+        if time.perf_counter() > deadline:
+            break
+    if out.rounds:
+        out.margin = exclusion_margin(problem, space, graph, last_prices, last_best, deadline)
+    out.seconds = time.perf_counter() - start
+    if not open_requests:
+        out.converged = True
+    return out
+
+
+def exclusion_margin(problem: Problem, space: CandidateOptions, graph: nx.Graph,
+                     prices: Prices, best: Mapping[str, float], deadline: float) -> float:
+    """min over incomplete requests j of Δ_j = max(0, best_j) − (best v over j's
+    configurations that are not columns), at ``prices``; 0 when out of time (no claim)."""
+    margin = math.inf
+    for req in problem.requests:
+        rc = problem.candidates[req.name]
+        if rc.complete or not req.enabled:
+            continue
+        if time.perf_counter() > deadline:
+            return 0.0
+        unlisted = price_request(problem.network, graph, req, space, prices, math.inf,
+                                 exclude={c.key for c in rc.candidates})
+        margin = min(margin, max(0.0, best[req.name]) - max(0.0, unlisted.value))
+    return max(margin, 0.0)
+
+
+def _new_columns(existing: tuple[Candidate, ...], priced: list[Candidate]) -> list[Candidate]:
+    keys = {c.key for c in existing}
+    fresh: list[Candidate] = []
+    for cand in priced:
+        if cand.key not in keys:
+            keys.add(cand.key)
+            fresh.append(cand)
+    return fresh
