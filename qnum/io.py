@@ -169,6 +169,8 @@ class Request:
 class OptimiserSettings:
     time_limit_s: float = 10.0
     objective: Objective = Objective.SUM
+    relative_gap: float = 0.01
+    max_route_hops: int = 5
 
 
 # ----------------------------------------------------------------------------- leaf readers
@@ -456,6 +458,8 @@ def parse_settings(data: Any) -> OptimiserSettings:
     return OptimiserSettings(
         time_limit_s=opt.decimal("time-limit", 10.0, low=0.0, low_open=True),
         objective=opt.enum("objective", Objective, "sum"),
+        relative_gap=opt.decimal("relative-gap-limit", 0.01, low=0.0, high=1.0),
+        max_route_hops=opt.integer("max-route-hops", 5, low=1, high=32),
     )
 
 

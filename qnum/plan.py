@@ -244,11 +244,12 @@ class Problem:
         service a change did not hit can always stay where it is.
         """
         reqs = tuple(requests)
-        reusable = previous is not None and _shrunk_from(previous.network, network)
+        options = options or CandidateOptions()
+        reusable = (previous is not None and previous.space == options
+                    and _shrunk_from(previous.network, network))
         if not reusable or previous is None:
             fresh = generate_candidates(network, reqs, options)
-            return cls(network, reqs, _retained(network, fresh, retain or {}),
-                       options or CandidateOptions())
+            return cls(network, reqs, _retained(network, fresh, retain or {}), options)
         graph = build_graph(network)
         out: dict[str, RequestCandidates] = {}
         for req in reqs:
@@ -260,8 +261,7 @@ class Problem:
                     out[req.name] = RequestCandidates(req, kept, complete=old.complete)
                     continue
             out[req.name] = request_candidates(network, graph, req, options)
-        return cls(network, reqs, _retained(network, out, retain or {}),
-                   options or CandidateOptions())
+        return cls(network, reqs, _retained(network, out, retain or {}), options)
 
     def options(self, name: str) -> tuple[Candidate, ...]:
         return self.candidates[name].candidates

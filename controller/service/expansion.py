@@ -46,6 +46,7 @@ from controller.service.mbb import (
 from controller.service.placements import PATH as PLACEMENTS
 from controller.service.placements import placements_json, restore_plan
 from qnum.baselines import all_baselines
+from qnum.candidates import CandidateOptions
 from qnum.io import (
     InputError,
     Network,
@@ -413,7 +414,9 @@ class QnumExpander:
             raise _failed(f"requests cannot be optimised: {exc}") from exc
         defaults = settings or OptimiserSettings()
         options = SolverOptions(time_limit_s=self.time_limit_s or defaults.time_limit_s,
-                                objective=defaults.objective)
+                                objective=defaults.objective,
+                                relative_gap=defaults.relative_gap)
+        space = CandidateOptions(max_hops=defaults.max_route_hops)
         kinds = self._kinds(network)
         endpoints = self._endpoints(running, kinds)
         excluded = self._exclusions(running, endpoints)
@@ -438,7 +441,7 @@ class QnumExpander:
                 and any(lid not in usable.links for lid in a.candidate.route.links)}
         retain = {a.request.name: a.candidate for a in (previous.admitted if previous else [])
                   if a.candidate is not None and a.request.name in keep}
-        problem = Problem.build(usable, requests, previous=self.committed.problem,
+        problem = Problem.build(usable, requests, space, previous=self.committed.problem,
                                 recompute=lost, retain=retain)
         solved = problem                       # the next solve reuses the full `problem`
         if self.scope is not None:
