@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import networkx as nx
 import structlog
@@ -58,6 +58,8 @@ class ColumnGeneration:
     #: among the columns falls short of its request's best (``exclusion_margin``).
     last_bound: float = math.inf
     margin: float = 0.0
+    last_prices: Prices = field(default_factory=Prices)
+    last_best: dict[str, float] = field(default_factory=dict)
 
     def space_bound(self, restricted_bound: float) -> float:
         """A bound over the whole space from one valid over the columns only.
@@ -129,7 +131,7 @@ def generate_columns(
                 added += len(fresh)
         bound = lagrangian_bound(problem, relaxation.prices, best)
         out.bound = min(out.bound, bound)
-        out.last_bound, last_prices, last_best = bound, relaxation.prices, best
+        out.last_bound, out.last_prices, out.last_best = bound, relaxation.prices, best
         out.columns += added
         out.exact_pricing = exact
         log.info("qnum.colgen_round", round=round_no, lp=relaxation.value, bound=bound,
@@ -140,7 +142,8 @@ def generate_columns(
         if time.perf_counter() > deadline:
             break
     if out.rounds:
-        out.margin = exclusion_margin(problem, space, graph, last_prices, last_best, deadline)
+        out.margin = exclusion_margin(problem, space, graph, out.last_prices, out.last_best,
+                                      deadline)
     out.seconds = time.perf_counter() - start
     if not open_requests:
         out.converged = True
@@ -150,7 +153,11 @@ def generate_columns(
 def exclusion_margin(problem: Problem, space: CandidateOptions, graph: nx.Graph,
                      prices: Prices, best: Mapping[str, float], deadline: float) -> float:
     """min over incomplete requests j of Δ_j = max(0, best_j) − (best v over j's
-    configurations that are not columns), at ``prices``; 0 when out of time (no claim)."""
+    configurations that are not columns), at ``prices``; 0 when out of time (no claim).
+
+    The unlisted value is not clipped at 0: a plan that admits j on an unlisted
+    configuration with v < 0 is worth L − max(0, best_j) + v, below L by more than
+    max(0, best_j)."""
     margin = math.inf
     for req in problem.requests:
         rc = problem.candidates[req.name]
@@ -160,7 +167,7 @@ def exclusion_margin(problem: Problem, space: CandidateOptions, graph: nx.Graph,
             return 0.0
         unlisted = price_request(problem.network, graph, req, space, prices, math.inf,
                                  exclude={c.key for c in rc.candidates})
-        margin = min(margin, max(0.0, best[req.name]) - max(0.0, unlisted.value))
+        margin = min(margin, max(0.0, best[req.name]) - unlisted.value)
     return max(margin, 0.0)
 
 
@@ -172,3 +179,44 @@ def _new_columns(existing: tuple[Candidate, ...], priced: list[Candidate]) -> li
             keys.add(cand.key)
             fresh.append(cand)
     return fresh
+
+
+def close_gap(problem: Problem, space: CandidateOptions, columns: ColumnGeneration,
+              value: float, deadline: float, per_request: int = 64) -> int:
+    """After a MILP over the columns found a plan worth ``value``: list every unlisted
+    configuration that could still be part of a better plan, and return how many.
+
+    At the last prices a plan using configuration c of request j is worth at most
+    L − (max(0, best_j) − v_c), so only configurations with
+    v_c > max(0, best_j) − (L − value) can beat the plan.  Once they are all listed, the
+    margin Δ of what stays unlisted is at least L − value, and the next MILP's own bound
+    holds for the whole space (``ColumnGeneration.space_bound``).  Up to ``per_request``
+    per request are added; the margin is recomputed either way.
+    """
+    gap = columns.last_bound - value
+    if not columns.rounds or gap <= columns.margin or time.perf_counter() > deadline:
+        return 0
+    graph = build_graph(problem.network)
+    candidates = problem.candidates
+    assert isinstance(candidates, dict)
+    added = 0
+    for req in problem.requests:
+        rc = candidates[req.name]
+        if rc.complete or not req.enabled:
+            continue
+        if time.perf_counter() > deadline:
+            break
+        floor = max(0.0, columns.last_best.get(req.name, 0.0)) - gap
+        near = price_request(problem.network, graph, req, space, columns.last_prices, floor,
+                             stop_below=floor, max_columns=per_request,
+                             exclude={c.key for c in rc.candidates})
+        fresh = _new_columns(rc.candidates, near.columns)
+        if fresh:
+            candidates[req.name] = RequestCandidates(req, (*rc.candidates, *fresh),
+                                                     complete=False)
+            added += len(fresh)
+    columns.columns += added
+    columns.margin = exclusion_margin(problem, space, graph, columns.last_prices,
+                                      columns.last_best, deadline)
+    log.info("qnum.colgen_close", gap=gap, columns=added, margin=columns.margin)
+    return added

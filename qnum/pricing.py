@@ -245,6 +245,7 @@ def price_request(
     max_expansions: int = 20_000,
     max_columns: int = 8,
     exclude: Collection[object] = (),
+    stop_below: float | None = None,
 ) -> PricingResult:
     """Best v_c over the request's declared space at ``prices`` (module docstring).
 
@@ -252,6 +253,8 @@ def price_request(
     convexity dual); columns are the best few exactly evaluated configurations above it.
     Configurations whose key is in ``exclude`` are left out of the search (the best
     configuration *not yet* among the columns bounds what the unlisted rest can add).
+    With ``stop_below`` the search goes on past the best until no open prefix can reach
+    that value, so every configuration above it is found (up to ``max_columns``).
     """
     search = _Search(network, graph, request, options, prices)
     root = search.start()
@@ -261,7 +264,7 @@ def price_request(
     best = -math.inf
     found: list[tuple[float, Candidate]] = []
     expansions = routes = 0
-    while heap and -heap[0].key > best:
+    while heap and -heap[0].key > (best if stop_below is None else min(best, stop_below)):
         if expansions >= max_expansions:
             return PricingResult(max(best, -heap[0].key), False, _top(found, threshold,
                                  max_columns), routes, expansions)

@@ -71,8 +71,8 @@ from datetime import timedelta
 import structlog
 from ortools.math_opt.python import mathopt
 
-from qnum.candidates import Candidate
-from qnum.colgen import ColumnGeneration, Relaxation, generate_columns
+from qnum.candidates import Candidate, CandidateOptions
+from qnum.colgen import ColumnGeneration, Relaxation, close_gap, generate_columns
 from qnum.io import Objective, Request
 from qnum.plan import Assignment, Plan, Problem, SolveStatus, violations
 from qnum.pricing import Prices
@@ -426,6 +426,29 @@ def solve(
     options = options or SolverOptions()
     start = time.perf_counter()
     columns = _price_columns(problem, options, start) if not keep else None
+    plan = _solve_listed(problem, options, start, previous, hints, keep, protected, strict_keep)
+    if columns is not None and plan.status is not SolveStatus.ERROR:
+        deadline = start + options.time_limit_s
+        value = plan_objective(problem, plan, options)
+        if close_gap(problem, problem.space or CandidateOptions(), columns, value, deadline):
+            plan = _solve_listed(problem, options, start, previous, [plan, *hints], keep,
+                                 protected, strict_keep)
+    if not problem.covers_space:
+        _uncovered(problem, plan, options, columns)
+    return _finish(problem, plan, start, options)
+
+
+def _solve_listed(
+    problem: Problem,
+    options: SolverOptions,
+    start: float,
+    previous: Plan | None,
+    hints: Sequence[Plan],
+    keep: Collection[str],
+    protected: Collection[str],
+    strict_keep: bool,
+) -> Plan:
+    """The MILP over the listed candidates, within what is left of the time limit."""
     remaining = max(options.time_limit_s - (time.perf_counter() - start),
                     0.1 * options.time_limit_s)
     builder = _Builder(problem, options, protected=set(protected) & set(keep))
@@ -456,7 +479,7 @@ def solve(
         log.error("qnum.solve_failed", error=str(cause))
         plan = _rejected_plan(problem)
         plan.status, plan.notes = SolveStatus.ERROR, [f"solver error: {cause}"]
-        return _finish(problem, plan, start, options)
+        return plan
     status = _status(result)
     if fixed and status is SolveStatus.INFEASIBLE:
         log.warning("qnum.keep_infeasible", kept=fixed, strict=strict_keep)
@@ -464,8 +487,8 @@ def solve(
             plan = _rejected_plan(problem)
             plan.status, plan.notes = SolveStatus.INFEASIBLE, [
                 "the kept services do not fit together any more"]
-            return _finish(problem, plan, start, options)
-        return solve(problem, options, previous=previous, hints=hints)
+            return plan
+        return _solve_listed(problem, options, start, previous, hints, (), (), False)
     if result.has_primal_feasible_solution():
         plan = _extract(problem, built, result)
         if fixed:
@@ -475,10 +498,7 @@ def solve(
     plan.status = status if status is not SolveStatus.INFEASIBLE else SolveStatus.ERROR
     bound = result.termination.objective_bounds.dual_bound
     plan.bound = bound * built.scale + built.offset if math.isfinite(bound) else math.nan
-    plan = _best_of(problem, plan, [previous] if fixed else starts, options)  # type: ignore[list-item]
-    if not problem.covers_space:
-        _uncovered(problem, plan, options, columns)
-    return _finish(problem, plan, start, options)
+    return _best_of(problem, plan, [previous] if fixed else starts, options)  # type: ignore[list-item]
 
 
 def _price_columns(problem: Problem, options: SolverOptions,
