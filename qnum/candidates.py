@@ -85,7 +85,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-from qnum.io import DeviceKind, Link, Network, Node, Request, SwitchingMode
+from qnum.io import DeviceKind, InputError, Link, Network, Node, Request, SwitchingMode
 from qnum.physics import (
     MAX_PURIFICATION_ROUNDS,
     PAIR_CLASSICAL_LIMIT,
@@ -808,6 +808,34 @@ def _connected(network: Network, graph: nx.Graph, request: Request) -> bool:
     allowed |= {request.source, request.destination}
     view = nx.subgraph_view(graph, filter_node=lambda n: n in allowed)
     return bool(nx.has_path(view, request.source, request.destination))
+
+
+def check_route_length(network: Network, requests: Sequence[Request], max_hops: int) -> None:
+    """Refuse a request whose endpoints are joined only by routes longer than the declared
+    space allows (``max_hops`` fibres): the model cannot represent its service, so it is
+    an input error naming the request, not a silent rejection.  Every configured fibre
+    counts (a fibre that is down now may come back); disconnected endpoints are left to
+    the solve, which reports them per request."""
+    graph = nx.Graph()
+    graph.add_nodes_from(network.nodes)
+    graph.add_edges_from((lk.a, lk.b) for lk in network.links.values())
+    relays = {n for n, node in network.nodes.items() if _may_transit(node)}
+    for req in requests:
+        if not req.enabled or req.source not in graph or req.destination not in graph:
+            continue
+        ends = {req.source, req.destination}
+        view = nx.subgraph_view(
+            graph, filter_node=lambda n, ends=ends: n in relays or n in ends)
+        try:
+            hops = nx.shortest_path_length(view, req.source, req.destination)
+        except nx.NetworkXNoPath:
+            continue
+        if hops > max_hops:
+            raise InputError(
+                f"/sdqn-services:entanglement-services/request[name='{req.name}']"
+                "/destination-node",
+                f"the shortest route from {req.source} to {req.destination} has {hops} "
+                f"fibres, more than optimiser/max-route-hops ({max_hops})")
 
 
 def generate_candidates(

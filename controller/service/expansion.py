@@ -46,7 +46,7 @@ from controller.service.mbb import (
 from controller.service.placements import PATH as PLACEMENTS
 from controller.service.placements import placements_json, restore_plan
 from qnum.baselines import all_baselines
-from qnum.candidates import CandidateOptions
+from qnum.candidates import CandidateOptions, check_route_length
 from qnum.io import (
     InputError,
     Network,
@@ -417,6 +417,10 @@ class QnumExpander:
                                 objective=defaults.objective,
                                 relative_gap=defaults.relative_gap)
         space = CandidateOptions(max_hops=defaults.max_route_hops)
+        try:
+            check_route_length(network, requests, space.max_hops)
+        except InputError as exc:
+            raise _failed(f"requests cannot be optimised: {exc}") from exc
         kinds = self._kinds(network)
         endpoints = self._endpoints(running, kinds)
         excluded = self._exclusions(running, endpoints)

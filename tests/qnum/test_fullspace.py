@@ -17,13 +17,14 @@ from qnum.candidates import (
     _RouteEvaluator,
     build_graph,
     build_route,
+    check_route_length,
     dominates,
     enumerate_routes,
     fidelity_upper_bound,
     request_candidates,
 )
 from qnum.instances import random_requests, request, small_network, waxman_network
-from qnum.io import DeviceKind, Network, Request
+from qnum.io import DeviceKind, InputError, Network, Request
 from qnum.plan import Problem, SolveStatus, violations
 from qnum.solver import SolverOptions, solve
 
@@ -197,3 +198,12 @@ def test_reused_candidates_keep_their_completeness(route_limit: int) -> None:
     cut = replace(net, links={k: v for k, v in net.links.items() if {v.a, v.b} != {"S", "B"}})
     after = Problem.build(cut, reqs, options, previous=before)
     assert after.covers_space is before.covers_space is (route_limit > 1)
+
+
+def test_a_request_beyond_the_hop_limit_is_an_input_error() -> None:
+    edges = [(f"N{i}", f"N{i + 1}", 5.0) for i in range(6)]
+    net = small_network(edges, kinds={"N0": END, "N6": END})
+    far = request("far", "N0", "N6")
+    check_route_length(net, [far], 6)  # six fibres fit a limit of six
+    with pytest.raises(InputError, match=r"request\[name='far'\]/destination-node.*6 fibres"):
+        check_route_length(net, [far], 5)

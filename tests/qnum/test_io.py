@@ -210,3 +210,16 @@ def test_writers_produce_instance_data_the_yang_models_accept() -> None:
     store.edit_json(Datastore.RUNNING, topology_to_json(net))   # raises if the YANG refuses
     store.edit_json(Datastore.RUNNING, requests_to_json(requests))
     assert parse_requests(requests_to_json(requests), net) == requests
+
+
+def test_optimiser_space_and_gap_settings() -> None:
+    data = {"sdqn-controller:controller": {"optimiser": {
+        "relative-gap-limit": "0.001", "max-route-hops": 8}}}
+    settings = parse_settings(data)
+    assert settings.relative_gap == 0.001 and settings.max_route_hops == 8
+    assert parse_settings({}).max_route_hops == 5 and parse_settings({}).relative_gap == 0.01
+    with pytest.raises(InputError, match="max-route-hops"):
+        parse_settings({"sdqn-controller:controller": {"optimiser": {"max-route-hops": 0}}})
+    with pytest.raises(InputError, match="relative-gap-limit"):
+        parse_settings({"sdqn-controller:controller": {"optimiser": {
+            "relative-gap-limit": "1.5"}}})

@@ -161,3 +161,21 @@ def test_entries_on_a_failed_fibre_stay_configured_even_before_they_report(
     assert plan is not None
     assert all("r1-r2" not in a.candidate.route.links for a in plan.admitted if a.candidate)
     assert "r1-r2" in entries("r1") and "r1-r2" in entries("r2")   # nobody had reported
+
+
+def test_a_request_beyond_the_declared_route_length_is_refused(
+        service: tuple[NmdaStore, ServiceManager, Recorder]) -> None:
+    """The optimiser's space holds routes of at most max-route-hops fibres: lowering it
+    below what a configured request needs is refused with the request named, and nothing
+    changes."""
+    store, _, _ = service
+    store.edit_json(Datastore.RUNNING, TOPOLOGY)
+    store.edit_json(Datastore.RUNNING, SERVICES)
+    running, intended = store.get(Datastore.RUNNING), store.get(Datastore.INTENDED)
+    with pytest.raises(NetconfError) as info:
+        store.edit_json(Datastore.RUNNING, {"sdqn-controller:controller": {
+            "optimiser": {"max-route-hops": 1}}})
+    message = info.value.first.message
+    assert "max-route-hops (1)" in message and "request[name='" in message
+    assert store.get(Datastore.RUNNING) == running
+    assert store.get(Datastore.INTENDED) == intended
