@@ -53,7 +53,7 @@ from rich.console import Console
 from rich.table import Table
 
 from controller.bench.faults import TIME_FACTOR, cpu_seconds, process
-from controller.bench.heal import bench_network
+from controller.bench.heal import ROUTE_HOPS, bench_network
 
 POLICIES = ("pinned", "make-before-break-only", "free")
 NC = "urn:ietf:params:xml:ns:netconf:base:1.0"
@@ -219,7 +219,8 @@ class Run:
         self.client.m.edit_config(target="candidate", config=config_xml(
             services="".join(request_xml(r) for r in requests),
             controller=f"<policies><live-move><default>{policy}</default></live-move>"
-                       "</policies>"))
+                       f"</policies><optimiser><max-route-hops>{ROUTE_HOPS}</max-route-hops>"
+                       "</optimiser>"))
         self.client.m.commit()
 
     def change(self, i: int, kind: str, rng: random.Random, spare: Iterator[Any]
@@ -384,7 +385,7 @@ def main(devices: Annotated[int, typer.Option(help="managed devices")] = 100,
     ends = sorted(n for n, node in network.nodes.items() if node.kind is DeviceKind.END_NODE)
     pool = [replace(r, demanded_rate_hz=1.0, min_fidelity=0.6)
             for r in random_requests(network, offered + changes, seed, endpoints=ends,
-                                     max_hops=8)]
+                                     max_hops=ROUTE_HOPS)]
     table = Table(title=f"sdqn bench change — {devices} devices, {offered} requests offered, "
                         f"{changes} random changes per live-move default (every 10th: "
                         "optimise), NETCONF client in its own process, emulators ×"

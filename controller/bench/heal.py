@@ -33,6 +33,9 @@ from qnum.instances import random_requests, waxman_network
 from qnum.io import DeviceKind, Link, Network, Node, requests_to_json, topology_to_json
 
 END_NODES = 36
+#: Requests join end nodes up to this many fibres apart; the optimiser's declared space
+#: (optimiser/max-route-hops) must hold their routes.
+ROUTE_HOPS = 8
 APCS = 10
 
 
@@ -117,11 +120,13 @@ def main(devices: Annotated[int, typer.Option(help="managed devices")] = 100,
     manager = ServiceManager(store, time_limit_s=20, device_timeout_s=30)
     try:
         store.edit_json(Datastore.RUNNING, topology_json(network, ports))
+        store.edit_json(Datastore.RUNNING, {"sdqn-controller:controller": {
+            "optimiser": {"max-route-hops": ROUTE_HOPS}}})
         ends = sorted(n for n, node in network.nodes.items()
                       if node.kind is DeviceKind.END_NODE)
         offered_requests = [replace(r, demanded_rate_hz=1.0, min_fidelity=0.6)
                             for r in random_requests(network, offered, seed, endpoints=ends,
-                                                     max_hops=8)]
+                                                     max_hops=ROUTE_HOPS)]
         store.edit_json(Datastore.RUNNING, requests_to_json(offered_requests))
         plan = manager.expander.committed.plan
         live = len(plan.admitted) if plan is not None else 0
