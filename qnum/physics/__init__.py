@@ -42,6 +42,7 @@ from qnum.physics.decoherence import (
     z_decay_rate,
 )
 from qnum.physics.fibre import loss_db, plob_capacity, transmissivity, transmissivity_from_db
+from qnum.physics.hashing import hashing_bound, shannon_entropy, werner_hashing_bound
 from qnum.physics.link import (
     HERALDING_SCHEMES,
     LINEAR_OPTICS_BSM_EFFICIENCY,
@@ -140,6 +141,7 @@ __all__ = [
     "entanglement_lifetime",
     "fidelity_from_werner",
     "generation_rate_hz",
+    "hashing_bound",
     "heralding_latency_s",
     "iterate",
     "iterate_bell_diagonal",
@@ -158,6 +160,7 @@ __all__ = [
     "round_statistics",
     "secret_fraction",
     "secret_key_rate",
+    "shannon_entropy",
     "single_mode_success_probability",
     "slot_period_s",
     "swap_success",
@@ -166,5 +169,6 @@ __all__ = [
     "transmissivity_from_db",
     "werner_bell_diagonal",
     "werner_from_fidelity",
+    "werner_hashing_bound",
     "z_decay_rate",
 ]

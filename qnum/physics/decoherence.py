@@ -21,10 +21,15 @@ three by e^(−t/T), a dephasing one only λ_X and λ_Y.  Starting from Werner p
 from __future__ import annotations
 
 import math
-from typing import Final, Literal
+from typing import Final, Literal, TypeVar
+
+import numpy as np
+import numpy.typing as npt
 
 from qnum.physics.constants import MEMORY_CLASSICAL_LIMIT
-from qnum.physics.states import BellDiagonal
+
+#: The eigenvalue maps serve scalars (the chain model) and numpy arrays (the simulator).
+Num = TypeVar("Num", float, npt.NDArray[np.float64])
 
 DecoherenceModel = Literal["depolarising", "dephasing"]
 DECOHERENCE_MODELS: Final[tuple[str, ...]] = ("depolarising", "dephasing")
@@ -88,19 +93,20 @@ def z_decay_rate(rate: float, model: str) -> float:
     return rate if model == "depolarising" else 0.0
 
 
-def pauli_fidelity(lambda_xy: float, lambda_z: float) -> float:
+def pauli_fidelity(lambda_xy: Num, lambda_z: Num) -> Num:
     """F = (1 + 2λ_xy + λ_z)/4 of the Bell-diagonal pair with eigenvalues (λ_xy, λ_xy, λ_z)."""
     return (1.0 + 2.0 * lambda_xy + lambda_z) / 4.0
 
 
-def pauli_bell_diagonal(lambda_xy: float, lambda_z: float) -> BellDiagonal:
+def pauli_bell_diagonal(lambda_xy: Num, lambda_z: Num) -> tuple[Num, Num, Num, Num]:
     """Coefficients (A, B, C, D) on (Φ+, Ψ−, Ψ+, Φ−) of eigenvalues (λ_xy, λ_xy, λ_z).
 
     Errors I, Y, X, Z on one half of Φ+ give Φ+, Ψ−, Ψ+, Φ−; inverting
     λ_X = A − B + C − D, λ_Y = A + B − C − D, λ_Z = A − B − C + D gives these weights.
     """
     a = pauli_fidelity(lambda_xy, lambda_z)
-    b = c = (1.0 - lambda_z) / 4.0
+    b = (1.0 - lambda_z) / 4.0
+    c = (1.0 - lambda_z) / 4.0
     d = (1.0 - 2.0 * lambda_xy + lambda_z) / 4.0
     return (a, b, c, d)
 
