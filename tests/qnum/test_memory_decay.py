@@ -101,7 +101,10 @@ def test_pauli_eigenvalue_form_matches_density_matrix() -> None:
 
 
 def test_initial_fidelity_is_a_depolarising_write_at_each_end() -> None:
-    ends = (NodeParams(math.inf, initial_fidelity=0.99), NodeParams(math.inf, initial_fidelity=0.98))
+    ends = (
+        NodeParams(math.inf, initial_fidelity=0.99),
+        NodeParams(math.inf, initial_fidelity=0.98),
+    )
     perf = chain_performance([LINK], [], end_nodes=ends)
     rho = dm.werner(LINK.link_fidelity)
     for qubit, f_write in ((0, 0.99), (1, 0.98)):
