@@ -117,3 +117,14 @@ def test_unknown_model_and_bad_write_fidelity_are_refused() -> None:
         NodeParams(1.0, decoherence_model="amplitude-damping")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="initial_fidelity"):
         NodeParams(1.0, initial_fidelity=0.2)
+
+
+@pytest.mark.parametrize("w", [0.7, 0.8, 0.9, 0.96, 0.99])
+def test_dephasing_never_helps_dejmps_so_the_no_decoherence_bound_stays_valid(w: float) -> None:
+    # The candidate pruning bound purifies the undecayed Werner pair; a dephased pair is
+    # Bell-diagonal (not Werner), so check that its purified fidelity is never higher.
+    for rounds in (1, 2, 3):
+        undecayed = iterate_bell_diagonal("dejmps", pauli_bell_diagonal(w, w), rounds)[0]
+        for keep in (0.3, 0.5, 0.8, 0.95, 0.99, 0.999):
+            dephased = pauli_bell_diagonal(w * keep, w)
+            assert iterate_bell_diagonal("dejmps", dephased, rounds)[0] <= undecayed + 1e-12
