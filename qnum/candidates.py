@@ -258,12 +258,24 @@ def link_params(link: Link, extra_loss_db: float = 0.0) -> LinkParams:
 
 
 def node_params(node: Node) -> NodeParams:
+    """The chain model's node: ``bsm-fidelity`` is a fidelity, its depolarising factor is
+    (4F − 1)/3 (qnum/README.md, "Entanglement swapping")."""
     return NodeParams(
         node.coherence_time_s,
-        bsm_lambda=node.bsm_fidelity,
+        bsm_lambda=werner_from_fidelity(node.bsm_fidelity),
         swap_success_probability=node.swap_success_probability,
         memory_efficiency=node.memory_efficiency,
+        decoherence_model=node.decoherence_model,
+        initial_fidelity=node.initial_fidelity,
     )
+
+
+def node_werner_factor(node: Node) -> float:
+    """What a node multiplies a route's Werner parameter by, decoherence aside: its write
+    into memory on both of its links (each link pair stores one half here) and, between
+    two links, its swap.  End nodes of a route write once and do not swap."""
+    write = werner_from_fidelity(node.initial_fidelity)
+    return werner_from_fidelity(node.bsm_fidelity) * write**2
 
 
 def usable_link(link: Link) -> bool:
@@ -279,7 +291,7 @@ def _node_costs(node: Node) -> tuple[float, float]:
     """(−ln success, −ln Werner) a node adds when a route passes through it."""
     if node.is_memory_node:
         p = node.swap_success_probability * node.memory_efficiency**2
-        return (-math.log(p) if p > 0 else math.inf), -math.log(node.bsm_fidelity)
+        return (-math.log(p) if p > 0 else math.inf), -math.log(node_werner_factor(node))
     if node.roadm is not None:
         return node.roadm.insertion_loss_db * _LN10_OVER_10, 0.0
     return 0.0, 0.0
@@ -513,7 +525,16 @@ def _segment(
         source_rate_hz=min(f.source_rate_hz for f in fibres),
         attenuation_db_per_km=loss / length if length > 0 else fibres[0].attenuation_db_per_km,
         detector_efficiency=min(f.detector_efficiency for f in fibres),
-        modes=min(f.modes for f in fibres),
+        # each attempt stores one mode per memory: the ends' multimode capacity caps it
+        modes=min(
+            [f.modes for f in fibres]
+            + [
+                cap
+                for cap in (network.nodes[nodes[0]].multimode_capacity,
+                            network.nodes[nodes[-1]].multimode_capacity)
+                if cap is not None
+            ]
+        ),
         link_fidelity=min(f.link_fidelity for f in fibres),
         heralding=fibres[0].heralding.value,
         extra_loss_db=extra_db,
@@ -538,7 +559,11 @@ class _Diagnosis:
 def fidelity_upper_bound(network: Network, route: Route, rounds: int, protocol: str) -> float:
     """F with no memory decoherence after the best of 0..rounds purification rounds."""
     w = math.prod(werner_from_fidelity(seg.params.link_fidelity) for seg in route.segments)
-    w *= math.prod(network.nodes[n].bsm_fidelity for n in route.memory_nodes[1:-1])
+    w *= math.prod(node_werner_factor(network.nodes[n]) for n in route.memory_nodes[1:-1])
+    w *= math.prod(
+        werner_from_fidelity(network.nodes[n].initial_fidelity)
+        for n in (route.memory_nodes[0], route.memory_nodes[-1])
+    )
     f0 = fidelity_from_werner(w)
     if f0 <= PAIR_CLASSICAL_LIMIT:
         return f0

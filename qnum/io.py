@@ -17,15 +17,16 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from pydantic import ValidationError
 
+from qnum.physics.decoherence import DECOHERENCE_MODELS, DecoherenceModel
 from qnum.utility import DEFAULT_PARAMS, UtilityParams
 
 TOPOLOGY_NS = "sdqn-topology"
@@ -63,6 +64,7 @@ class AppClass(StrEnum):
     DQC = "dqc"
     DQS = "dqs"
     TELEPORTATION = "teleportation"
+    DISTILLATION = "distillation"
 
 
 class Heralding(StrEnum):
@@ -110,7 +112,9 @@ class Node:
     initial_fidelity: float = 1.0
     bsm_fidelity: float = 0.99
     swap_success_probability: float = 0.5
-    multimode_capacity: int = 1
+    #: None: the memory does not limit the links' multiplexing-modes.
+    multimode_capacity: int | None = None
+    decoherence_model: DecoherenceModel = "depolarising"
     roadm: QRoadm | None = None
 
     @property
@@ -266,6 +270,13 @@ class _Obj:
             raise InputError(where, f"expected a non-empty string, got {raw!r}")
         return raw
 
+    def choice(self, key: str, allowed: Sequence[str], default: Any = None) -> str:
+        """A YANG enumeration leaf whose values are a fixed tuple of names."""
+        raw = self.string(key, default)
+        if raw not in allowed:
+            raise InputError(f"{self.path}/{key}", f"{raw!r} is not one of: {', '.join(allowed)}")
+        return raw
+
     def enum(self, key: str, kind: type[_E], default: Any = None) -> _E:
         raw = self.string(key, default)
         try:
@@ -344,9 +355,15 @@ def _parse_node(ident: str, obj: _Obj) -> Node:
         ),
         memory_efficiency=q.probability("memory-efficiency", 1.0, positive=True),
         initial_fidelity=q.decimal("initial-fidelity", 1.0, low=0.25, high=1.0),
-        bsm_fidelity=q.probability("bsm-fidelity", 0.99, positive=True),
+        # a fidelity: (4F − 1)/3 > 0 is the swap's depolarising factor, so F > 1/4
+        bsm_fidelity=q.decimal("bsm-fidelity", 0.99, low=0.25, high=1.0, low_open=True),
         swap_success_probability=q.probability("swap-success-probability", 0.5),
-        multimode_capacity=q.integer("multimode-capacity", 1, low=1),
+        multimode_capacity=(
+            q.integer("multimode-capacity", low=1) if q.has("multimode-capacity") else None
+        ),
+        decoherence_model=cast(
+            DecoherenceModel, q.choice("decoherence-model", DECOHERENCE_MODELS, "depolarising")
+        ),
         roadm=roadm,
     )
 
@@ -499,8 +516,10 @@ def topology_to_json(network: Network) -> dict[str, Any]:
             "initial-fidelity": _num(node.initial_fidelity),
             "bsm-fidelity": _num(node.bsm_fidelity),
             "swap-success-probability": _num(node.swap_success_probability),
-            "multimode-capacity": node.multimode_capacity,
+            "decoherence-model": node.decoherence_model,
         }
+        if node.multimode_capacity is not None:
+            q["multimode-capacity"] = node.multimode_capacity
         if node.roadm is not None:
             r = node.roadm
             q["q-roadm"] = {

@@ -18,7 +18,16 @@ Shapes (documented choices):
   f_tel = (2F+1)/3 (Horodecki, Horodecki & Horodecki, PRA 60, 1888 (1999)); only the excess
   over the classical (measure-and-prepare) limit 2/3 is useful, normalised:
   q = (f_tel − 2/3)/(1/3) = max(0, 2F − 1), zero at the pair limit F = ½.
+* ``distillation`` — pairs consumed by entanglement distillation (error-corrected
+  entanglement, Vardoyan & Wehner, arXiv:2210.10752): q(F) = max(0, D_H), the hashing
+  bound 1 − h2(F) − (1−F)·log2 3 of a Werner pair (``qnum.physics.hashing``): 1 at F = 1,
+  0 at and below F ≈ 0.8107.  U is then distillable ebits/s.
 * ``custom`` — piecewise-linear through user breakpoints (F, q), 0 below the first.
+
+Utilities are evaluated on the pair's fidelity as if it were a Werner pair.  A delivered
+pair that is Bell-diagonal but not Werner (dephasing memories) can be twirled into the
+Werner pair of the same fidelity by local random bilateral rotations, so the value is
+always achievable (a lower bound for hashing, which only gains from the asymmetry).
 
 Every class additionally honours an optional hard ``min_fidelity`` (the request's
 min-fidelity leaf): q = 0 below it.
@@ -28,20 +37,23 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from qnum.physics.constants import PAIR_CLASSICAL_LIMIT
+from qnum.physics.hashing import werner_hashing_bound
 from qnum.physics.qkd import (
     DEFAULT_RECONCILIATION_EFFICIENCY,
     bb84_secret_fraction,
     qber_from_fidelity,
 )
 
-AppClass = Literal["qkd", "dqc", "dqs", "teleportation", "custom"]
-APP_CLASSES: Final[tuple[str, ...]] = ("qkd", "dqc", "dqs", "teleportation", "custom")
+AppClass = Literal["qkd", "dqc", "dqs", "teleportation", "distillation", "custom"]
+APP_CLASSES: Final[tuple[str, ...]] = (
+    "qkd", "dqc", "dqs", "teleportation", "distillation", "custom",
+)
 DEFAULT_THRESHOLDS: Final[dict[str, float]] = {"dqc": 0.95, "dqs": 0.99}
 DEFAULT_STEEPNESS: Final[float] = 50.0
 DEFAULT_LOG_FLOOR: Final[float] = 1e-9
@@ -130,6 +142,11 @@ def q_teleportation(fidelity: float) -> float:
     return max(0.0, 2.0 * fidelity - 1.0)
 
 
+def q_distillation(fidelity: float) -> float:
+    """Hashing bound of a Werner pair with fidelity F, clamped at 0 (ebits per pair)."""
+    return max(0.0, werner_hashing_bound(fidelity))
+
+
 def q_custom(fidelity: float, points: Sequence[tuple[float, float]]) -> float:
     """Linear interpolation through (F, q) points; 0 below the first, last value above."""
     if not points:
@@ -156,6 +173,8 @@ def quality(app_class: str, fidelity: float, params: UtilityParams | None = None
         return q_dqs(fidelity, _threshold(name, p), p.steepness)
     if name == "teleportation":
         return q_teleportation(fidelity)
+    if name == "distillation":
+        return q_distillation(fidelity)
     return q_custom(fidelity, p.points)
 
 
@@ -178,10 +197,20 @@ def qkd_zero_fidelity(
     reconciliation_efficiency: float = DEFAULT_RECONCILIATION_EFFICIENCY,
 ) -> float:
     """Fidelity where the BB84 secret fraction reaches 0 (bisection on the monotone q)."""
+    return _zero_crossing(lambda f: q_qkd(f, reconciliation_efficiency))
+
+
+def distillation_zero_fidelity() -> float:
+    """Fidelity where the Werner hashing bound reaches 0 (≈ 0.8107)."""
+    return _zero_crossing(q_distillation)
+
+
+def _zero_crossing(q: Callable[[float], float]) -> float:
+    """Infimum of F in [½, 1] with q(F) > 0, for q nondecreasing there (bisection)."""
     lo, hi = PAIR_CLASSICAL_LIMIT, 1.0
     for _ in range(_BISECTION_STEPS):
         mid = (lo + hi) / 2.0
-        if q_qkd(mid, reconciliation_efficiency) > 0.0:
+        if q(mid) > 0.0:
             hi = mid
         else:
             lo = mid
@@ -198,6 +227,8 @@ def min_useful_fidelity(app_class: str, params: UtilityParams | None = None) -> 
         floor = _threshold(name, p)
     elif name == "teleportation":
         floor = PAIR_CLASSICAL_LIMIT
+    elif name == "distillation":
+        floor = distillation_zero_fidelity()
     else:
         floor = next((f for f, q in p.points if q > 0.0), 1.0)
     return max(floor, p.min_fidelity or 0.0)

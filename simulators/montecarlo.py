@@ -5,8 +5,9 @@ expectations, so that the optimiser's figures can be checked independently:
 
 * per round and link, the number of attempts until a herald is drawn from a geometric
   distribution (numpy ``Generator.geometric``); herald time T_i = K_i·τ_i;
-* every stored half is put through the depolarising-memory Werner map of its own node for
-  its actual storage time M − T_i + h_i (and the end halves for the signalling time);
+* every stored half is put through its own node's memory map (depolarising or dephasing)
+  for its actual storage time M − T_i + h_i (and the end halves for the signalling time),
+  acting on the pair's Pauli eigenvalues (λ_xy, λ_z) (qnum.physics.decoherence);
 * each repeater's swap (and each end-node read-out) succeeds by a Bernoulli draw;
 * the cut-off window rejects rounds with M > c, which then last c;
 * purification pairs successive delivered pairs, draws success with the probability of
@@ -28,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from qnum.physics.chain import ChainSetup, NodeParams, chain_setup, check_chain_options
+from qnum.physics.decoherence import pauli_bell_diagonal, pauli_fidelity
 from qnum.physics.link import LinkParams
 from qnum.physics.purification import bbpssw_pair, dejmps_pair
 
@@ -71,7 +73,8 @@ class RoundSamples:
     accepted: BoolArray  # M ≤ c
     delivered: BoolArray  # accepted and every swap / read-out succeeded
     storage_times: FloatArray  # (rounds, links): M − T_i + h_i
-    werner: FloatArray  # end-to-end Werner parameter (meaningful where delivered)
+    werner: FloatArray  # end-to-end λ_xy: the Werner parameter when every memory depolarises
+    lambda_z: FloatArray  # end-to-end λ_z (equal to ``werner`` with depolarising memories)
 
 
 @dataclass(frozen=True)
@@ -90,8 +93,28 @@ class MonteCarloResult:
 
 
 def _store(w: FloatArray, storage_s: FloatArray, decay_rate: float) -> FloatArray:
-    """Werner map of one depolarising memory: w → w·e^(−γt)."""
+    """One memory's map on a Pauli eigenvalue: λ → λ·e^(−γt) (γ = 0 where it is kept)."""
     return w * np.exp(-decay_rate * storage_s)
+
+
+def _decayed(
+    setup: ChainSetup, storage: FloatArray, gamma: Sequence[float], n_rounds: int
+) -> FloatArray:
+    """One Pauli eigenvalue of the end-to-end pair: each link's, stored in both holders'
+    memories, swapped (product with the BSM factors), then stored during signalling."""
+    link_w = [
+        _store(
+            _store(np.full(n_rounds, setup.link_werner[i]), storage[:, i], gamma[i]),
+            storage[:, i],
+            gamma[i + 1],
+        )
+        for i in range(setup.n_links)
+    ]
+    w = link_w[0]
+    for j, lam in enumerate(setup.bsm_lambdas):
+        w = w * link_w[j + 1] * lam
+    signalling = np.full(n_rounds, setup.signalling_s)
+    return _store(_store(w, signalling, gamma[0]), signalling, gamma[-1])
 
 
 def sample_rounds(
@@ -112,39 +135,27 @@ def sample_rounds(
         accepted = swap_time <= cutoff_s * (1.0 + _CUTOFF_SLACK)
         cycle = np.where(accepted, swap_time, cutoff_s)
     storage = swap_time[:, None] - herald + np.asarray(setup.herald_s)
-    gamma = setup.node_decay_rate
     # Link i is held by nodes i and i+1; each half decoheres in its own memory.
-    link_w = [
-        _store(
-            _store(np.full(n_rounds, setup.link_werner[i]), storage[:, i], gamma[i]),
-            storage[:, i],
-            gamma[i + 1],
-        )
-        for i in range(n)
-    ]
-    w = link_w[0]
+    w = _decayed(setup, storage, setup.node_decay_rate, n_rounds)
+    w_z = _decayed(setup, storage, setup.node_z_decay_rate, n_rounds)
     delivered = accepted.copy()
-    for j, lam in enumerate(setup.bsm_lambdas):
-        w = w * link_w[j + 1] * lam
+    for j in range(n - 1):
         delivered &= rng.random(n_rounds) < setup.swap_probability[j]
-    signalling = np.full(n_rounds, setup.signalling_s)
-    w = _store(_store(w, signalling, gamma[0]), signalling, gamma[-1])
     for eta in setup.node_readout_probability:
         delivered &= rng.random(n_rounds) < eta
-    return RoundSamples(herald, swap_time, cycle, accepted, delivered, storage, w)
+    return RoundSamples(herald, swap_time, cycle, accepted, delivered, storage, w, w_z)
 
 
 def _purify(
     werner: FloatArray,
+    lambda_z: FloatArray,
     batch: IntArray,
     protocol: str,
     rounds: int,
     rng: np.random.Generator,
 ) -> tuple[FloatArray, IntArray]:
     """Pair successive pairs round by round; return output fidelities and their batches."""
-    fid = (1.0 + 3.0 * werner) / 4.0
-    rest = (1.0 - fid) / 3.0
-    bell = (fid, rest, rest.copy(), rest.copy())  # (Φ+, Ψ−, Ψ+, Φ−)
+    bell = pauli_bell_diagonal(werner, lambda_z)  # (Φ+, Ψ−, Ψ+, Φ−)
     for _ in range(rounds):
         m = bell[0].size // 2
         first = tuple(c[0 : 2 * m : 2] for c in bell)
@@ -208,8 +219,9 @@ def simulate_chain(
         dtype=np.float64,
     )
     raw_w = samples.werner[samples.delivered]
+    raw_z = samples.lambda_z[samples.delivered]
     fidelities, out_batch = _purify(
-        raw_w, round_batch[samples.delivered], protocol, purification_rounds, rng
+        raw_w, raw_z, round_batch[samples.delivered], protocol, purification_rounds, rng
     )
     outputs = np.bincount(out_batch, minlength=N_BATCHES).astype(np.int64)
     total_time = float(samples.cycle_time.sum())
@@ -217,7 +229,9 @@ def simulate_chain(
         rate_hz=_batch_rate(outputs, batch_time),
         fidelity=_mean_estimate(fidelities),
         raw_rate_hz=raw_w.size / total_time,
-        raw_fidelity=float((1.0 + 3.0 * raw_w.mean()) / 4.0) if raw_w.size else math.nan,
+        raw_fidelity=(
+            float(pauli_fidelity(raw_w.mean(), raw_z.mean())) if raw_w.size else math.nan
+        ),
         n_rounds=n_rounds,
         n_delivered=int(raw_w.size),
         n_output=int(fidelities.size),

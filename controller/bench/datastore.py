@@ -39,6 +39,7 @@ from controller.datastore.apply import validate_forest
 from controller.datastore.nmda import Datastore, NmdaStore
 from controller.datastore.persistence import Persistence
 from controller.datastore.schema import Schema
+from controller.datastore.tree import path_steps
 from controller.logs import configure_logging
 from controller.settings import PRODUCT_MODULES
 
@@ -132,7 +133,7 @@ def _leaf_edit(path: str, value: str) -> dict[str, object]:
     """A merge of one leaf as RFC 7951 JSON, from a simple absolute path."""
     import re
 
-    steps = [s for s in re.split(r"/(?![^\[]*\])", path) if s]
+    steps = path_steps(path)
     doc: dict[str, object] = {}
     cursor: dict[str, object] = doc
     for i, step in enumerate(steps):

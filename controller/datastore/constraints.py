@@ -97,6 +97,8 @@ class ConstraintIndex:
         self.observers: dict[int, list[Constraint]] = {}
         self.own_leafref: dict[int, Constraint] = {}  # leafref leaf → its own check
         self.uncovered: set[int] = set()  # leaves whose value change is not decided here
+        self.when_atoms: set[int] = set()   # what any config `when` reads
+        self.when_nodes: list[Any] = []     # config data nodes carrying a `when`
         for mod in ctx:
             if not mod.implemented() or mod.cdata.compiled == NULL:
                 continue
@@ -120,10 +122,12 @@ class ConstraintIndex:
         whens = lib.lysc_node_when(node)
         for i in range(ly.array_count(whens)):
             self._add_when(node, whens[i])
+        if not node.nodetype & _SCHEMA_ONLY and has_when(node):
+            self.when_nodes.append(node)
         if node.nodetype & (lib.LYS_LEAF | lib.LYS_LEAFLIST):
             self._visit_type(node)
             if node.flags & lib.LYS_KEY or has_when(node):
-                self.uncovered.add(_address(node))
+                self.uncovered.add(ly.address(node))
         if node.nodetype == lib.LYS_LIST:
             lst = ffi.cast("struct lysc_node_list *", node)
             for i in range(ly.array_count(lst.uniques)):
@@ -147,7 +151,7 @@ class ConstraintIndex:
             scope = NULL  # `..` from a top-level entry reaches its siblings via the root
         observed = _observed(atoms, context, text)
         if kind is Kind.MUST:
-            observed |= {_address(owner)}  # `.` or an argument-less string() may read it
+            observed |= {ly.address(owner)}  # `.` or an argument-less string() may read it
         constraint = Constraint(kind, owner, target=target, scope=scope,
                                 chain=_chain(scope, target), expr=expr, module=owner.module,
                                 prefixes=ffi.cast("void *", prefixes), atoms=atoms,
@@ -161,11 +165,13 @@ class ConstraintIndex:
         if owner.nodetype & _SCHEMA_ONLY or base == NULL \
                 or not (on_owner or when.context == base):
             atoms = ly.expr_atoms(when.context, owner.module, when.cond, when.prefixes)
+            self.when_atoms.update(atoms)
             self._add_opaque(owner, _observed(frozenset(atoms), when.context,
                                               c2s(lib.lyxp_get_expr(when.cond)) or ""))
             return
-        self._add_expr(Kind.WHEN, owner, when.context, base, when.cond, when.prefixes,
-                       when_on_owner=on_owner, implicit=_implicit(owner))
+        self.when_atoms |= self._add_expr(
+            Kind.WHEN, owner, when.context, base, when.cond, when.prefixes,
+            when_on_owner=on_owner, implicit=_implicit(owner)).atoms
 
     def _add_opaque(self, owner: Any, observed: Iterable[int]) -> None:
         self.constraints.append(Constraint(Kind.OPAQUE, owner, observed=frozenset(observed)))
@@ -180,10 +186,10 @@ class ConstraintIndex:
             if not lref.require_instance:
                 return  # nothing to resolve (RFC 7950 §9.9.3)
             if node.nodetype == lib.LYS_LEAF:
-                self.own_leafref[_address(node)] = self._add_expr(
+                self.own_leafref[ly.address(node)] = self._add_expr(
                     Kind.LEAFREF, node, node, node, lref.path, lref.prefixes, leafref=lref)
             else:
-                self.uncovered.add(_address(node))
+                self.uncovered.add(ly.address(node))
                 self._add_opaque(node, ly.expr_atoms(node, node.module, lref.path,
                                                      lref.prefixes))
             return
@@ -202,20 +208,20 @@ class ConstraintIndex:
                 union = ffi.cast("struct lysc_type_union *", current)
                 pending.extend(union.types[i] for i in range(ly.array_count(union.types)))
         if opaque:
-            self.uncovered.add(_address(node))
+            self.uncovered.add(ly.address(node))
             self._add_opaque(node, hidden)
 
     def _add_unique(self, lst: Any, unique: Any) -> None:
         leaves = [unique[j] for j in range(ly.array_count(unique))]
         paths = tuple(_chain(lst, ffi.cast("struct lysc_node *", leaf)) for leaf in leaves)
-        atoms = frozenset(_address(leaf) for leaf in leaves)
+        atoms = frozenset(ly.address(leaf) for leaf in leaves)
         self.constraints.append(Constraint(Kind.UNIQUE, lst, target=lst, unique_leaves=paths,
                                            atoms=atoms, observed=atoms))
 
     def observes(self, snode: Any) -> bool:
         """Whether a change of this leaf's value can matter to any constraint (its type
         aside, which libyang checks when the value is set)."""
-        address = _address(snode)
+        address = ly.address(snode)
         return address in self.observers or address in self.own_leafref \
             or address in self.uncovered
 
@@ -241,12 +247,12 @@ class ConstraintIndex:
         work: dict[tuple[int, int], tuple[Constraint, NodePtr]] = {}
         for leaf in leaves:
             snode = leaf.schema
-            address = _address(snode)
+            address = ly.address(snode)
             if snode.nodetype != lib.LYS_LEAF or address in self.uncovered:
                 return None
             own = self.own_leafref.get(address)
             if own is not None:
-                work[(id(own), _address(leaf))] = (own, leaf)
+                work[(id(own), ly.address(leaf))] = (own, leaf)
             for constraint in self.observers.get(address, ()):
                 if not self._plan(constraint, leaf, first, work):
                     return None
@@ -262,7 +268,7 @@ class ConstraintIndex:
             entry = _ancestor(leaf, constraint.target)
             if entry == NULL:
                 return False
-            work[(id(constraint), _address(entry))] = (constraint, entry)
+            work[(id(constraint), ly.address(entry))] = (constraint, entry)
             return True
         start = NULL
         if constraint.scope != NULL:
@@ -273,7 +279,7 @@ class ConstraintIndex:
         if found is None:
             return False
         for node in found:
-            work[(id(constraint), _address(node))] = (constraint, node)
+            work[(id(constraint), ly.address(node))] = (constraint, node)
         return True
 
     def _check(self, constraint: Constraint, node: NodePtr, first: NodePtr) -> bool:
@@ -435,16 +441,12 @@ def _leaves_below(snode: Any) -> set[int]:
         if node.flags & lib.LYS_CONFIG_R:
             continue
         if node.nodetype & (lib.LYS_LEAF | lib.LYS_LEAFLIST):
-            found.add(_address(node))
+            found.add(ly.address(node))
         child = lib.lysc_node_child(node)
         while child != NULL:
             pending.append(child)
             child = child.next
     return found
-
-
-def _address(cdata: Any) -> int:
-    return int(ffi.cast("uintptr_t", cdata))
 
 
 def _node(address: int) -> Any:

@@ -155,6 +155,11 @@ def validate_all(first: NodePtr, ctx: Any, options: int) -> tuple[int, NodePtr]:
     return int(rc), tree[0]
 
 
+def address(cdata: Any) -> int:
+    """A libyang pointer as an int (a key for sets and dicts of schema or data nodes)."""
+    return int(ffi.cast("uintptr_t", cdata))
+
+
 def array_count(array: Any) -> int:
     """The length of a libyang sized array (kept just before its first item)."""
     if array == ffi.NULL:

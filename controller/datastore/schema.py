@@ -69,7 +69,7 @@ class Schema:
             self.module_names.append(name)
         self.trees = self._analyse_trees()
         self.constraints = ConstraintIndex(self.ctx)
-        self.whens = WhenGuard(self.ctx)
+        self.whens = WhenGuard(self.constraints)
         log.debug("schema loaded", modules=self.module_names, trees=sorted(self.trees))
 
     # -- dependency analysis -------------------------------------------------------------

@@ -502,10 +502,10 @@ def place_before(forest: Forest, node: NodePtr, anchor: NodePtr) -> None:
             raise RuntimeError(f"cannot put {node_path(moved)} back")
 
 
-def parent_path(path: str) -> str | None:
-    """The path of a data path's parent (None for a top-level node): the path up to its
-    last step, with slashes inside predicates' quoted key values left alone."""
-    depth, quote, cut = 0, "", -1
+def path_steps(path: str) -> list[str]:
+    """The steps of an absolute data path: split at each "/" outside predicates'
+    brackets and quoted key values (which may hold "/" and "]")."""
+    steps, depth, quote, start = [], 0, "", 1
     for index, char in enumerate(path):
         if quote:
             if char == quote:
@@ -516,9 +516,17 @@ def parent_path(path: str) -> str | None:
             depth += 1
         elif char == "]":
             depth -= 1
-        elif char == "/" and depth == 0:
-            cut = index
-    return path[:cut] if cut > 0 else None
+        elif char == "/" and depth == 0 and index > 0:
+            steps.append(path[start:index])
+            start = index + 1
+    steps.append(path[start:])
+    return steps
+
+
+def parent_path(path: str) -> str | None:
+    """The path of a data path's parent (None for a top-level node)."""
+    steps = path_steps(path)
+    return "/" + "/".join(steps[:-1]) if len(steps) > 1 else None
 
 
 def _wrapped(schema: Schema, node: NodePtr, path: str) -> str:

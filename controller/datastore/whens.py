@@ -24,56 +24,35 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from controller.datastore import ly
-from controller.datastore.constraints import has_when
+from controller.datastore.constraints import ConstraintIndex
 from controller.datastore.ly import NodePtr, c2s, ffi, lib
-
-_SCHEMA_ONLY = lib.LYS_CHOICE | lib.LYS_CASE
 
 
 class WhenGuard:
-    """Which schema nodes a `when` reads, and where the nodes carrying one are."""
+    """Which schema nodes a `when` reads, and where the nodes carrying one are: both
+    from the schema's constraint index, which has already walked every `when`."""
 
-    def __init__(self, ctx: Any) -> None:
+    def __init__(self, index: ConstraintIndex) -> None:
         #: schema nodes some when reads, and every ancestor of one (a create or delete
         #: of an ancestor can change what the expression sees)
         self.observed: set[int] = set()
+        for atom in index.when_atoms:
+            node = ffi.cast("struct lysc_node *", atom)
+            while node != ffi.NULL:
+                self.observed.add(ly.address(node))
+                node = node.parent
         #: per top-level module: data paths (no predicates) of the nodes with a when
         self.paths: dict[str, list[str]] = defaultdict(list)
-        for mod in ctx:
-            if not mod.implemented() or mod.cdata.compiled == ffi.NULL:
-                continue
-            node = lib.lys_getnext(ffi.NULL, ffi.NULL, mod.cdata.compiled,
-                                   lib.LYS_GETNEXT_WITHCHOICE)
-            while node != ffi.NULL:
-                self._visit(node)
-                node = lib.lys_getnext(node, ffi.NULL, mod.cdata.compiled,
-                                       lib.LYS_GETNEXT_WITHCHOICE)
-
-    def _visit(self, node: Any) -> None:
-        whens = lib.lysc_node_when(node)
-        for i in range(ly.array_count(whens)):
-            when = whens[i]
-            for atom in ly.expr_atoms(when.context, node.module, when.cond, when.prefixes):
-                self._observe(atom)
-        if not node.nodetype & _SCHEMA_ONLY and has_when(node):
+        for node in index.when_nodes:
             path = _data_path(node)
             self.paths[path.lstrip("/").split(":", 1)[0]].append(path)
-        child = lib.lysc_node_child(node)
-        while child != ffi.NULL:
-            self._visit(child)
-            child = child.next
-
-    def _observe(self, address: int) -> None:
-        node = ffi.cast("struct lysc_node *", address)
-        while node != ffi.NULL:
-            self.observed.add(int(ffi.cast("uintptr_t", node)))
-            node = node.parent
 
     def affects(self, schema_nodes: Iterable[Any]) -> bool:
         """Whether a change of these schema nodes (a value set, a node created or
-        deleted: then its subtree too) can change what some `when` reads."""
-        return any(snode == ffi.NULL or int(ffi.cast("uintptr_t", snode)) in self.observed
-                   or _below_observed(snode, self.observed) for snode in schema_nodes)
+        deleted, its subtree with it) can change what some `when` reads: every
+        ancestor of what a `when` reads is in `observed`."""
+        return any(snode == ffi.NULL or ly.address(snode) in self.observed
+                   for snode in schema_nodes)
 
     def arm(self, find_xpath: Callable[[str], list[NodePtr]], modules: Iterable[str]
             ) -> None:
@@ -85,19 +64,6 @@ class WhenGuard:
                     if node.flags & lib.LYD_DEFAULT:
                         continue   # implicit: libyang removes it silently, as it should
                     node.flags = (node.flags | lib.LYD_NEW) & ~lib.LYD_WHEN_TRUE
-
-
-def _below_observed(snode: Any, observed: set[int]) -> bool:
-    """A created or deleted node whose subtree holds something a when reads."""
-    stack = [lib.lysc_node_child(snode)]
-    while stack:
-        child = stack.pop()
-        while child != ffi.NULL:
-            if int(ffi.cast("uintptr_t", child)) in observed:
-                return True
-            stack.append(lib.lysc_node_child(child))
-            child = child.next
-    return False
 
 
 def _data_path(snode: Any) -> str:

@@ -30,11 +30,11 @@ import structlog
 
 from controller.datastore.editnode import EditNode, Operation
 from controller.datastore.editparse import SchemaIndex
-from controller.datastore.ly import NodePtr, lib
+from controller.datastore.ly import NodePtr, address, lib
 from controller.datastore.nmda import Datastore, NmdaStore
 from controller.datastore.tree import NULL, Forest, WithDefaults, node_path, term_value
 from controller.errors import ErrorTag, ErrorType, NetconfError, RpcError
-from controller.netconf.nodes import address, children, is_key, module_of
+from controller.netconf.nodes import children, is_key, module_of
 from controller.netconf.paths import PathSyntaxError, Step, parse_path
 
 log = structlog.get_logger(__name__)

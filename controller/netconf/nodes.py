@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from controller.datastore.ly import NodePtr, ffi, lib
 from controller.datastore.tree import NULL
 
@@ -20,10 +18,6 @@ def children(node: NodePtr) -> list[NodePtr]:
 
 def is_key(node: NodePtr) -> bool:
     return bool(node.schema != NULL and node.schema.flags & lib.LYS_KEY)
-
-
-def address(cdata: Any) -> int:
-    return int(ffi.cast("uintptr_t", cdata))
 
 
 def module_of(node: NodePtr) -> str:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from controller.datastore.ly import NodePtr, c2s, ffi, lib
+from controller.datastore.ly import NodePtr, address, c2s, ffi, lib
 from controller.datastore.tree import NULL, Forest, WithDefaults
-from controller.netconf.nodes import address, children, is_key
+from controller.netconf.nodes import children, is_key
 
 ORIGIN_BASE = "ietf-origin:origin"
 

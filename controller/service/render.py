@@ -578,6 +578,7 @@ def _memory(node: Node) -> Json:
                     "efficiency": dec(node.memory_efficiency, 6)}
     if node.memory_qubits:
         memory["coherence-time"] = dec(node.coherence_time_s, 9)
+        memory["decoherence-model"] = node.decoherence_model
     return memory
 
 

@@ -26,14 +26,23 @@ from qnum.physics.constants import (
     PAIR_CLASSICAL_LIMIT,
 )
 from qnum.physics.decoherence import (
+    DECOHERENCE_MODELS,
+    DecoherenceModel,
+    check_decoherence_model,
     decay_factor,
     dephasing_fidelity_phase_flip,
     dephasing_fidelity_werner,
     dephasing_flip_probability,
     depolarising_werner,
     entanglement_lifetime,
+    pair_fidelity,
+    pair_lifetime,
+    pauli_bell_diagonal,
+    pauli_fidelity,
+    z_decay_rate,
 )
 from qnum.physics.fibre import loss_db, plob_capacity, transmissivity, transmissivity_from_db
+from qnum.physics.hashing import hashing_bound, shannon_entropy, werner_hashing_bound
 from qnum.physics.link import (
     HERALDING_SCHEMES,
     LINEAR_OPTICS_BSM_EFFICIENCY,
@@ -58,6 +67,7 @@ from qnum.physics.purification import (
     dejmps,
     dejmps_pair,
     iterate,
+    iterate_bell_diagonal,
 )
 from qnum.physics.qkd import (
     DEFAULT_RECONCILIATION_EFFICIENCY,
@@ -85,6 +95,7 @@ from qnum.physics.swap import (
 
 __all__ = [
     "C_FIBRE_KM_PER_S",
+    "DECOHERENCE_MODELS",
     "DEFAULT_ATTENUATION_DB_PER_KM",
     "DEFAULT_RECONCILIATION_EFFICIENCY",
     "HERALDING_SCHEMES",
@@ -98,6 +109,7 @@ __all__ = [
     "BellDiagonal",
     "ChainPerformance",
     "ChainSetup",
+    "DecoherenceModel",
     "HeraldingScheme",
     "LinkParams",
     "NodeParams",
@@ -116,6 +128,7 @@ __all__ = [
     "channel_loss_db",
     "channel_transmissivity",
     "check_chain_options",
+    "check_decoherence_model",
     "check_protocol",
     "decay_factor",
     "dejmps",
@@ -128,19 +141,26 @@ __all__ = [
     "entanglement_lifetime",
     "fidelity_from_werner",
     "generation_rate_hz",
+    "hashing_bound",
     "heralding_latency_s",
     "iterate",
+    "iterate_bell_diagonal",
     "loss_db",
     "memory_slots",
     "packet_switch_keep_fraction",
     "packet_switched_key_rate",
+    "pair_fidelity",
+    "pair_lifetime",
     "path_success",
+    "pauli_bell_diagonal",
+    "pauli_fidelity",
     "plob_bound_rate",
     "plob_capacity",
     "qber_from_fidelity",
     "round_statistics",
     "secret_fraction",
     "secret_key_rate",
+    "shannon_entropy",
     "single_mode_success_probability",
     "slot_period_s",
     "swap_success",
@@ -149,4 +169,6 @@ __all__ = [
     "transmissivity_from_db",
     "werner_bell_diagonal",
     "werner_from_fidelity",
+    "werner_hashing_bound",
+    "z_decay_rate",
 ]

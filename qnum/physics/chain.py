@@ -9,15 +9,20 @@ the same protocol by sampling, so the two must agree):
    K_i ~ Geometric(p_i), independent across links.  Its qubits have already been in memory
    for the heralding latency h_i at that moment.
 2. Heralded pairs wait in memory until every link holds one, i.e. until M = max_i T_i.
-   Each stored half decoheres in a depolarising memory (rate γ_k = 1/T_k of its node), so
-   link i's Werner parameter is multiplied by e^(−(γ_{i−1}+γ_i)(M − T_i + h_i)).
+   Each stored half decoheres in its node's memory (rate γ_k = 1/T_k; model depolarising
+   or dephasing per node, ``qnum.physics.decoherence``).  A pair is tracked by its Pauli
+   eigenvalues (λ_xy, λ_z), starting at the link's Werner parameter (link fidelity and
+   both nodes' write fidelities): λ_xy is multiplied by e^(−(γ_{i−1}+γ_i)(M − T_i + h_i)),
+   λ_z by the same with only the depolarising nodes' rates.  With depolarising memories
+   everywhere λ_xy = λ_z and the pair is the Werner pair w.
 3. At M all repeaters swap at once.  Repeater j succeeds with probability
    p_swap,j·η_mem,j² (both stored qubits must be read out); the delivered pair is also read
    out of the two end memories (η_mem,0·η_mem,n).  Any failure discards the round.
-   The swapped pair has w = Π w_i(M) · Π λ_j (``swap.chain_werner``).
+   The swapped pair has λ = Π λ_i(M) · Π λ_j for both eigenvalues (``swap.chain_werner``;
+   λ_j the BSM's depolarising factor).
 4. The Pauli frame travels to the end nodes over the chain (signalling latency s = ΣL/c_f
-   for n ≥ 2 links, 0 for a single link); meanwhile the end halves decohere:
-   w ← w·e^(−(γ_0+γ_n)s).
+   for n ≥ 2 links, 0 for a single link); meanwhile the end halves decohere in their
+   memories (same rule as item 2).
 5. The next round starts at M (links restart immediately; repeater memories are free).
 6. Optional window cut-off c: if M > c the round is abandoned at time c and all stored
    pairs are discarded, so no pair is ever stored longer than c after its herald.  (This is
@@ -27,11 +32,13 @@ the same protocol by sampling, so the two must agree):
    successive delivered pairs; each round consumes two pairs for at most one.
 
 Exactness.  By renewal–reward the delivered rate is P(accept)·P(swaps)/E[min(M, c)].
-Because Werner states are linear in w, the ensemble of delivered pairs is the Werner
-state with w̄ = E[w | accepted]; since one purification round is bilinear in its two
-independent inputs, purifying that ensemble state gives exactly the success probability and
-the mean output fidelity of purifying individually sampled pairs.  (Simplification: a pair
-waiting at the end nodes for its purification partner does not decohere further.)
+Because Bell-diagonal states are linear in (λ_xy, λ_z), the ensemble of delivered pairs is
+the Bell-diagonal state with the conditional means of both; since one purification round
+is bilinear in its two independent inputs, purifying that ensemble state gives exactly the
+success probability and the mean output fidelity of purifying individually sampled pairs.
+(DEJMPS acts on the Bell-diagonal coefficients; BBPSSW twirls its inputs to Werner form.)
+(Simplification: a pair waiting at the end nodes for its purification partner does not
+decohere further.)
 
 E[M] and E[e^(−Σβ_i(M−T_i))] are Stieltjes sums over the distribution of M:
 with H̃_i(t) = E[e^(−β_i(t−T_i)) 1{T_i ≤ t}] (closed form, a geometric series),
@@ -54,14 +61,21 @@ import numpy as np
 import numpy.typing as npt
 
 from qnum.physics.constants import C_FIBRE_KM_PER_S, MAXIMALLY_MIXED_FIDELITY
-from qnum.physics.decoherence import entanglement_lifetime
+from qnum.physics.decoherence import (
+    DecoherenceModel,
+    check_decoherence_model,
+    pair_lifetime,
+    pauli_bell_diagonal,
+    pauli_fidelity,
+    z_decay_rate,
+)
 from qnum.physics.link import (
     LinkParams,
     attempt_success_probability,
     heralding_latency_s,
     slot_period_s,
 )
-from qnum.physics.purification import check_protocol, iterate
+from qnum.physics.purification import check_protocol, iterate_bell_diagonal
 from qnum.physics.states import fidelity_from_werner, werner_from_fidelity
 from qnum.physics.swap import chain_werner
 
@@ -76,9 +90,12 @@ _LATTICE_SLACK: Final[float] = 1e-9
 
 @dataclass(frozen=True)
 class NodeParams:
-    """Memory node: depolarising coherence time T (s) and swap hardware.
+    """Memory node: coherence time T (s), memory model and swap hardware.
 
     ``coherence_time_s`` may be ``math.inf`` (ideal memory).  Only it is positional.
+    ``bsm_lambda`` is the depolarising factor of the swap (from a BSM fidelity F:
+    (4F−1)/3); ``initial_fidelity`` the fidelity a perfect half keeps when written into
+    this node's memory (a depolarising write with factor (4F−1)/3 on each pair it stores).
     """
 
     coherence_time_s: float
@@ -86,6 +103,8 @@ class NodeParams:
     bsm_lambda: float = 0.99
     swap_success_probability: float = 0.5
     memory_efficiency: float = 1.0
+    decoherence_model: DecoherenceModel = "depolarising"
+    initial_fidelity: float = 1.0
 
     def __post_init__(self) -> None:
         if not self.coherence_time_s > 0:
@@ -96,11 +115,24 @@ class NodeParams:
             raise ValueError("swap_success_probability must lie in [0, 1]")
         if not 0.0 <= self.memory_efficiency <= 1.0:
             raise ValueError("memory_efficiency must lie in [0, 1]")
+        check_decoherence_model(self.decoherence_model)
+        if not 0.25 <= self.initial_fidelity <= 1.0:
+            raise ValueError("initial_fidelity must lie in [0.25, 1]")
 
     @property
     def decay_rate(self) -> float:
         """γ = 1/T in 1/s (0 for an ideal memory)."""
         return 0.0 if math.isinf(self.coherence_time_s) else 1.0 / self.coherence_time_s
+
+    @property
+    def z_decay_rate(self) -> float:
+        """Decay rate of λ_Z: γ for a depolarising memory, 0 for a dephasing one."""
+        return z_decay_rate(self.decay_rate, self.decoherence_model)
+
+    @property
+    def write_werner(self) -> float:
+        """Depolarising factor (4F_init − 1)/3 of writing one half into this memory."""
+        return werner_from_fidelity(self.initial_fidelity)
 
 
 #: End node with an ideal, loss-free memory: the default when ``end_nodes`` is omitted.
@@ -119,6 +151,7 @@ class ChainSetup:
     link_werner: tuple[float, ...]
     link_fidelity: tuple[float, ...]
     node_decay_rate: tuple[float, ...]
+    node_z_decay_rate: tuple[float, ...]
     node_readout_probability: tuple[float, ...]
     bsm_lambdas: tuple[float, ...]
     swap_probability: tuple[float, ...]
@@ -132,6 +165,12 @@ class ChainSetup:
     def pair_decay_rate(self) -> tuple[float, ...]:
         """β_i = γ_{i−1} + γ_i: decay rate of link i's pair (both halves stored)."""
         g = self.node_decay_rate
+        return tuple(g[i] + g[i + 1] for i in range(self.n_links))
+
+    @property
+    def pair_z_decay_rate(self) -> tuple[float, ...]:
+        """Decay rate of link i's λ_Z: the depolarising holders' γ only."""
+        g = self.node_z_decay_rate
         return tuple(g[i] + g[i + 1] for i in range(self.n_links))
 
     @property
@@ -193,13 +232,18 @@ def chain_setup(
     if len(ends) != 2:
         raise ValueError("end_nodes must hold exactly two nodes")
     nodes = [ends[0], *repeaters, ends[1]]
+    link_werner = tuple(
+        werner_from_fidelity(lk.link_fidelity) * nodes[i].write_werner * nodes[i + 1].write_werner
+        for i, lk in enumerate(links)
+    )
     return ChainSetup(
         slot_s=tuple(slot_period_s(lk, s) for lk, s in zip(links, shares, strict=True)),
         attempt_probability=tuple(attempt_success_probability(lk) for lk in links),
         herald_s=tuple(heralding_latency_s(lk) for lk in links),
-        link_werner=tuple(werner_from_fidelity(lk.link_fidelity) for lk in links),
-        link_fidelity=tuple(lk.link_fidelity for lk in links),
+        link_werner=link_werner,
+        link_fidelity=tuple(fidelity_from_werner(w) for w in link_werner),
         node_decay_rate=tuple(nd.decay_rate for nd in nodes),
+        node_z_decay_rate=tuple(nd.z_decay_rate for nd in nodes),
         node_readout_probability=(ends[0].memory_efficiency, ends[1].memory_efficiency),
         bsm_lambdas=tuple(r.bsm_lambda for r in repeaters),
         swap_probability=tuple(
@@ -307,16 +351,42 @@ def round_statistics(
 
 
 def chain_t_ent(setup: ChainSetup) -> float:
-    """min over links of T_ent(F_i, T_pair,i) with T_pair = 1/(γ_{i−1}+γ_i).
+    """min over links of the time link i's pair, as modelled, stays at F ≥ 2/3.
 
-    The pair-level decay constant generalises the single-memory T2 of T_ent (qnum/README.md,
-    "Memory decoherence") to a pair whose two halves both sit in memories.
+    Each pair starts at its link's Werner parameter and decays in its two holders'
+    memories under their own models (``decoherence.pair_lifetime``; qnum/README.md,
+    "Memory decoherence"), exactly as item 2 of the module docstring stores it.
     """
     lifetimes = [
-        entanglement_lifetime(f, math.inf if beta == 0 else 1.0 / beta)
-        for f, beta in zip(setup.link_fidelity, setup.pair_decay_rate, strict=True)
+        pair_lifetime(w, beta, beta_z)
+        for w, beta, beta_z in zip(
+            setup.link_werner, setup.pair_decay_rate, setup.pair_z_decay_rate, strict=True
+        )
     ]
     return min(lifetimes)
+
+
+def _stored_decay(
+    setup: ChainSetup, betas: Sequence[float], node_rates: Sequence[float], mean_wait: float
+) -> float:
+    """Decay of one Pauli eigenvalue over a round: heralding latency, waiting for the
+    swaps (``mean_wait`` = its E[e^(−Σβ_i(M−T_i)) | accepted]) and Pauli-frame signalling."""
+    herald = math.exp(-sum(b * h for b, h in zip(betas, setup.herald_s, strict=True)))
+    end = math.exp(-(node_rates[0] + node_rates[-1]) * setup.signalling_s)
+    return herald * end * mean_wait
+
+
+def _z_mean_decay(setup: ChainSetup, stats: RoundStatistics, cutoff_s: float | None) -> float:
+    """E[e^(−Σβ^z_i(M−T_i)) | accepted]: the λ_z twin of ``stats.mean_decay_accepted``
+    (the same statistic when every memory depolarises, 1 when none does)."""
+    betas_z = setup.pair_z_decay_rate
+    if betas_z == setup.pair_decay_rate:
+        return stats.mean_decay_accepted
+    if not any(betas_z):
+        return 1.0
+    return round_statistics(
+        setup.slot_s, setup.attempt_probability, betas_z, cutoff_s
+    ).mean_decay_accepted
 
 
 def memory_slots(n_links: int, purification_rounds: int) -> tuple[int, ...]:
@@ -365,19 +435,18 @@ def chain_performance(
             0.0, MAXIMALLY_MIXED_FIDELITY, latency, math.inf, slots, 0.0, False, t_ent,
             0.0, MAXIMALLY_MIXED_FIDELITY, math.inf,
         )
-    herald_decay = math.exp(-sum(b * h for b, h in zip(betas, setup.herald_s, strict=True)))
-    end_decay = math.exp(
-        -(setup.node_decay_rate[0] + setup.node_decay_rate[-1]) * setup.signalling_s
+    w_swapped = chain_werner(setup.link_werner, setup.bsm_lambdas)
+    lambda_xy = w_swapped * _stored_decay(setup, betas, setup.node_decay_rate,
+                                          stats.mean_decay_accepted)
+    lambda_z = w_swapped * _stored_decay(
+        setup, setup.pair_z_decay_rate, setup.node_z_decay_rate,
+        _z_mean_decay(setup, stats, cutoff_s),
     )
-    w_raw = (
-        chain_werner(setup.link_werner, setup.bsm_lambdas)
-        * herald_decay
-        * end_decay
-        * stats.mean_decay_accepted
-    )
-    raw_fidelity = fidelity_from_werner(w_raw)
+    raw_fidelity = pauli_fidelity(lambda_xy, lambda_z)
     raw_rate = success / stats.mean_cycle_s
-    fidelity, cost, _ = iterate(protocol, raw_fidelity, purification_rounds)
+    fidelity, cost, _ = iterate_bell_diagonal(
+        protocol, pauli_bell_diagonal(lambda_xy, lambda_z), purification_rounds
+    )
     coherence_ok = stats.mean_wait_accepted_s + latency <= t_ent
     return ChainPerformance(
         rate_hz=raw_rate / cost if coherence_ok else 0.0,

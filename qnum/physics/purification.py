@@ -23,7 +23,7 @@ from typing import Final, Literal, TypeVar
 import numpy as np
 import numpy.typing as npt
 
-from qnum.physics.states import werner_bell_diagonal
+from qnum.physics.states import BellDiagonal, werner_bell_diagonal
 
 #: The pairwise maps are written once for scalars and reused elementwise on numpy arrays
 #: by the Monte-Carlo simulator (one array entry per sampled pair).
@@ -81,10 +81,20 @@ def iterate(protocol: str, fidelity: float, rounds: int) -> tuple[float, float, 
     costs Π_k 2/p_k inputs on average.  Rounds are assumed to be fed by independent pairs
     of identical state (the pumping-free recurrence scheme).
     """
+    return iterate_bell_diagonal(protocol, werner_bell_diagonal(fidelity), rounds)
+
+
+def iterate_bell_diagonal(
+    protocol: str, state: BellDiagonal, rounds: int
+) -> tuple[float, float, float]:
+    """:func:`iterate` for any Bell-diagonal input (A, B, C, D).
+
+    DEJMPS acts on the coefficients as they are; BBPSSW twirls its inputs to the Werner
+    state of the same fidelity A first (its protocol does, so only A matters to it).
+    """
     check_protocol(protocol)
     if rounds < 0:
         raise ValueError("rounds must be >= 0")
-    state = werner_bell_diagonal(fidelity)
     cost, success = 1.0, 1.0
     for _ in range(rounds):
         if protocol == "bbpssw":

@@ -318,7 +318,8 @@ class EndNode(DeviceModel):
         ends = (node(spans[0].ends[0]), node(spans[-1].ends[1]))
         links = tuple(i for s in spans for i in s.link_ids)
         try:
-            perf = chain_performance([s.params() for s in spans], inner, settings.rounds,
+            params = [s.params(modes=self.world.topology.span_modes(s)) for s in spans]
+            perf = chain_performance(params, inner, settings.rounds,
                                      settings.protocol, shares=[settings.share] * len(spans),
                                      cutoff_s=settings.cutoff_s, end_nodes=ends)
         except ValueError as exc:   # settings the chain model cannot run

@@ -5,8 +5,9 @@ their magnetic shielding: it measures it.  The emulated node does what such a de
 between uses of a spare register: every PROBE_PERIOD_S it runs a spin-echo Ramsey sequence
 — prepare |+⟩, wait τ, refocus, measure in the X basis — at delays from 1/32 to 2 times
 the expected T2 (its last measurement; at first the configured one), SHOTS shots each.
-Under the depolarising memory model qnum uses (qnum/README.md, "Memory decoherence") the
-Bloch vector shrinks as e^(−τ/T2), so P(+) = (1 + e^(−τ/T2))/2 and the fringe contrast
+Under either memory model qnum uses (qnum/README.md, "Memory decoherence": depolarising or
+dephasing, both shrink the equatorial Bloch component as e^(−τ/T2)) the fringe decays
+alike, so P(+) = (1 + e^(−τ/T2))/2 and the fringe contrast
 c = 2P(+) − 1 = e^(−τ/T2).  The estimate is the weighted least-squares slope of −ln ĉ
 against τ through the origin, weights the inverse variance of ln ĉ (binomial:
 Var ĉ = (1 − c²)/N), over the delays whose contrast is measurable (MIN_CONTRAST < ĉ <

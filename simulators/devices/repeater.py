@@ -21,18 +21,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from qnum.physics import (
     IDEAL_END_NODE,
     ChainPerformance,
+    DecoherenceModel,
     LinkParams,
     NodeParams,
     attempt_period_s,
     attempt_success_probability,
     chain_performance,
-    fidelity_from_werner,
     iterate,
+    pair_fidelity,
     qber_from_fidelity,
     werner_from_fidelity,
 )
@@ -183,9 +184,13 @@ class Repeater(DeviceModel):
         t2 = memory.get("coherence-time")
         return NodeParams(   # a degraded memory (fault memory-degradation) decoheres faster
             math.inf if t2 is None else float(t2) / self.world.degradation(self.node_id),
-            bsm_lambda=float(self.config.get("bsm-fidelity", 1.0)),
+            # bsm-fidelity is a fidelity F: the swap's depolarising factor is (4F − 1)/3
+            bsm_lambda=werner_from_fidelity(float(self.config.get("bsm-fidelity", 1.0))),
             swap_success_probability=float(self.config.get("swap-success-probability", 0.5)),
             memory_efficiency=float(memory.get("efficiency", 1.0)),
+            decoherence_model=cast(DecoherenceModel,
+                                   str(memory.get("decoherence-model", "depolarising"))),
+            initial_fidelity=self.node.initial_fidelity,   # the plant's write fidelity
         )
 
     def _purified_side(self, run: LinkRun, flow: Json) -> Side:
@@ -267,7 +272,7 @@ class Repeater(DeviceModel):
             return []
         cycle = perf.waiting_time_s
         per_side = int(flow["memory-slots"]) // 2
-        decay = self._node().decay_rate
+        node = self._node()
         pairs: list[Json] = []
         for side, link_id in zip(purified, links, strict=True):
             params = side.params
@@ -279,10 +284,12 @@ class Repeater(DeviceModel):
             partner = run.span.ends[1] if run.span is not None else ""
             for _ in range(occupied):
                 age = float(self.rng.uniform(0.0, hold)) if hold > 0 else 0.0
-                w = werner_from_fidelity(params.link_fidelity) * math.exp(-2.0 * decay * age)
+                # both halves aged here, under this node's memory model
+                w = werner_from_fidelity(params.link_fidelity)
+                estimate = pair_fidelity(w, age, 2.0 * node.decay_rate, 2.0 * node.z_decay_rate)
                 pairs.append({"flow-id": flow["flow-id"], "link-id": link_id,
                               "partner-node": partner, "age": seconds(age),
-                              "fidelity-estimate": prob(fidelity_from_werner(w))})
+                              "fidelity-estimate": prob(estimate)})
         return pairs
 
     # -- the tick ------------------------------------------------------------------------

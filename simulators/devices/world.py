@@ -28,7 +28,7 @@ from typing import Any, cast
 import networkx as nx
 import numpy as np
 
-from qnum.physics import LinkParams, NodeParams
+from qnum.physics import DecoherenceModel, LinkParams, NodeParams, werner_from_fidelity
 from qnum.physics.link import HeraldingScheme
 from simulators.devices.pairs import JointDelivery
 from southbound.kinds import DEVICE_KINDS, PlantRole, kind_spec
@@ -68,7 +68,8 @@ class PhysNode:
     initial_fidelity: float = 1.0
     bsm_fidelity: float = 1.0
     swap_success_probability: float = 0.5
-    multimode_capacity: int = 1
+    multimode_capacity: int | None = None
+    decoherence_model: str = "depolarising"
     qroadm: Mapping[str, Any] = field(default_factory=dict)
     address: str = "127.0.0.1"
     port: int = 0
@@ -89,7 +90,9 @@ class PhysNode:
             initial_fidelity=_f(q, "initial-fidelity", 1.0),
             bsm_fidelity=_f(q, "bsm-fidelity", 1.0),
             swap_success_probability=_f(q, "swap-success-probability", 0.5),
-            multimode_capacity=int(q.get("multimode-capacity", 1)),
+            multimode_capacity=(None if q.get("multimode-capacity") is None
+                                else int(q["multimode-capacity"])),
+            decoherence_model=str(q.get("decoherence-model", "depolarising")),
             qroadm=dict(q.get("q-roadm", {})),
             address=str(mgmt.get("address", "127.0.0.1")),
             port=int(mgmt.get("port", 0)),
@@ -97,12 +100,15 @@ class PhysNode:
         )
 
     def node_params(self) -> NodeParams:
-        """The memory/swap model of qnum for this node (T2 absent = ideal memory)."""
+        """The memory/swap model of qnum for this node (T2 absent = ideal memory); the BSM
+        fidelity F acts as the depolarising factor (4F − 1)/3."""
         return NodeParams(
             self.coherence_time or math.inf,
-            bsm_lambda=self.bsm_fidelity,
+            bsm_lambda=werner_from_fidelity(self.bsm_fidelity),
             swap_success_probability=self.swap_success_probability,
             memory_efficiency=self.memory_efficiency,
+            decoherence_model=cast(DecoherenceModel, self.decoherence_model),
+            initial_fidelity=self.initial_fidelity,
         )
 
     @property
@@ -221,6 +227,12 @@ class Topology:
     @classmethod
     def load(cls, path: Path, network_id: str | None = None) -> Topology:
         return cls.from_json(json.loads(path.read_text()), network_id)
+
+    def span_modes(self, span: Span) -> int:
+        """Modes per attempt on a span: its fibres' multiplexing, capped by both end
+        memories' multimode capacity (one mode stored per memory and attempt)."""
+        caps = [self.nodes[end].multimode_capacity for end in span.ends]
+        return min([f.modes for f in span.fibres] + [c for c in caps if c is not None])
 
     def links_of(self, node_id: str) -> list[PhysLink]:
         return list(self._by_node.get(node_id, []))

@@ -102,7 +102,9 @@ def test_fidelity_bound_is_a_valid_upper_bound() -> None:
     net = small_network([("A", "R", 10.0), ("R", "B", 10.0)], kinds={"A": END, "B": END})
     route = build_route(net, build_graph(net), ["A", "R", "B"])
     assert route is not None
-    w = werner_from_fidelity(0.97) ** 2 * 0.99
+    # The repeater's bsm-fidelity 0.99 is a fidelity: its swap multiplies w by the
+    # depolarising factor (4·0.99 − 1)/3 ≈ 0.9867, not by 0.99 (the former reading).
+    w = werner_from_fidelity(0.97) ** 2 * werner_from_fidelity(0.99)
     assert fidelity_upper_bound(net, route, 0, "dejmps") == pytest.approx(fidelity_from_werner(w))
     rc = request_candidates(net, build_graph(net), request("t", "A", "B"))
     for cand in rc.candidates:

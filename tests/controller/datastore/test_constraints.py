@@ -37,7 +37,7 @@ from controller.datastore.constraints import Kind
 from controller.datastore.ly import NodePtr, c2s, ffi, lib
 from controller.datastore.nmda import Datastore, NmdaStore, TestOption
 from controller.datastore.schema import Schema
-from controller.datastore.tree import NULL, Forest, WithDefaults, node_path
+from controller.datastore.tree import NULL, Forest, WithDefaults, node_path, path_steps
 from controller.datastore.xpath_reach import reaches_anywhere, value_steps
 from controller.errors import NetconfError
 from controller.netconf import NETCONF_MODULES
@@ -235,24 +235,8 @@ _PREDICATE = re.compile(r"\[([\w.-]+)='([^']*)'\]")
 
 
 def _steps(path: str) -> list[tuple[str | None, str, dict[str, str]]]:
-    parts, depth, current, quote = [], 0, "", ""
-    for char in path[1:]:
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "'\"":
-            quote = char
-        elif char == "[":
-            depth += 1
-        elif char == "]":
-            depth -= 1
-        elif char == "/" and depth == 0:
-            parts.append(current)
-            current = ""
-            continue
-        current += char
-    parts.append(current)
     steps = []
-    for part in parts:
+    for part in path_steps(path):
         match = _STEP.match(part)
         assert match, part
         keys = dict(_PREDICATE.findall(match["predicates"]))

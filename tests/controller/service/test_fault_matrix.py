@@ -419,11 +419,11 @@ def test_a_lost_management_session_raises_only_device_unreachable() -> None:
         for name in live:
             state = service_state(store, name)
             assert state["oper-state"] == "up" and state["stale"] is False, (name, state)
-        # A floor above what the service's configuration through r2 delivers (F ≈ 0.995):
-        # the commit has to change r2.
+        # Disabling a service whose flow r2 carries must remove that flow from r2, whatever
+        # the physics model predicts (a tighter min-fidelity may already be met by the plan).
         with pytest.raises(NetconfError, match="r2"):
             store.edit_json(Datastore.RUNNING, {"sdqn-services:entanglement-services": {
-                "request": [{"name": "teleport-bob-charlie", "min-fidelity": "0.996"}]}})
+                "request": [{"name": "teleport-bob-charlie", "admin-state": "disabled"}]}})
         intended = device_running(net, "r2")
         net.faults.apply(FaultRequest(kind=FaultKind.OOB_EDIT, target="r2"))
         assert device_running(net, "r2") != intended
