@@ -222,7 +222,12 @@ def _elementary(
         source_rate_hz=min(lk.source_rate_hz for lk in links),
         attenuation_db_per_km=loss_db / length if length > 0 else links[0].attenuation_db_per_km,
         detector_efficiency=min(lk.detector_efficiency for lk in links),
-        modes=min(lk.modes for lk in links),
+        # One mode per attempt is stored at each end: an end memory's multimode capacity
+        # (when given) caps the link's modes.
+        modes=min([lk.modes for lk in links] + [
+            network.nodes[end].multimode_capacity or lk_max
+            for end in (nodes[0], nodes[-1])
+            for lk_max in [max(lk.modes for lk in links)]]),
         link_fidelity=min(lk.link_fidelity for lk in links),
         heralding=links[0].heralding.value,
         extra_loss_db=extra_db,
@@ -246,11 +251,15 @@ def _elementary(
 
 
 def _node_params(node: Node) -> NodeParams:
+    """bsm-fidelity and initial-fidelity are fidelities F of a depolarising step; the chain
+    model takes the factor (4F − 1)/3 for the swap and the fidelity itself for the write."""
     return NodeParams(
         node.coherence_time_s,
-        bsm_lambda=node.bsm_fidelity,
+        bsm_lambda=(4.0 * node.bsm_fidelity - 1.0) / 3.0,
         swap_success_probability=node.swap_success_probability,
         memory_efficiency=node.memory_efficiency,
+        decoherence_model=node.decoherence_model,
+        initial_fidelity=node.initial_fidelity,
     )
 
 
@@ -293,7 +302,7 @@ def request_configurations(network: Network, request: Request, space: Space) -> 
         )
         ports = _sorted_counts([p for h in hops if h is not None for p in h.ports])
         ideal_w = math.prod((4 * lp.link_fidelity - 1) / 3 for lp in links) * math.prod(
-            network.nodes[n].bsm_fidelity for n in memory_nodes[1:-1]
+            (4 * network.nodes[n].bsm_fidelity - 1) / 3 for n in memory_nodes[1:-1]
         )
         ideal_fidelity = (1 + 3 * ideal_w) / 4
         for share in sorted(set(space.share_levels), reverse=True):
