@@ -14,6 +14,7 @@ class Application(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     DQC: _ClassVar[Application]
     DQS: _ClassVar[Application]
     TELEPORTATION: _ClassVar[Application]
+    DISTILLATION: _ClassVar[Application]
 
 class Target(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -24,6 +25,7 @@ QKD: Application
 DQC: Application
 DQS: Application
 TELEPORTATION: Application
+DISTILLATION: Application
 CANDIDATE: Target
 RUNNING: Target
 
