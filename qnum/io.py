@@ -133,6 +133,8 @@ class Link:
     detector_efficiency: float = 0.9
     modes: int = 1
     link_fidelity: float = 0.97
+    handshake_round_trips: float = 0.0
+    herald_rounds: int = 1
     wavelength_nm: float | None = None
     compensator: str | None = None
 
@@ -389,6 +391,8 @@ def _parse_link(ident: str, obj: _Obj, nodes: Mapping[str, Node]) -> Link:
         detector_efficiency=q.probability("detector-efficiency", 0.9),
         modes=q.integer("multiplexing-modes", 1, low=1),
         link_fidelity=q.decimal("link-fidelity", 0.97, low=0.25, high=1.0),
+        handshake_round_trips=q.decimal("handshake-round-trips", 0.0, low=0.0),
+        herald_rounds=q.integer("herald-rounds", 1, low=1, high=255),
         wavelength_nm=q.decimal("wavelength", math.nan, low=0.0, low_open=True)
         if q.has("wavelength")
         else None,
@@ -520,6 +524,8 @@ def topology_to_json(network: Network) -> dict[str, Any]:
             "detector-efficiency": _num(link.detector_efficiency),
             "multiplexing-modes": link.modes,
             "link-fidelity": _num(link.link_fidelity),
+            "handshake-round-trips": _num(link.handshake_round_trips),
+            "herald-rounds": link.herald_rounds,
         }
         if link.wavelength_nm is not None:
             ql["wavelength"] = _num(link.wavelength_nm)

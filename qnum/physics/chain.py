@@ -53,13 +53,14 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from qnum.physics.constants import C_FIBRE_KM_PER_S, MAXIMALLY_MIXED_FIDELITY
+from qnum.physics.constants import MAXIMALLY_MIXED_FIDELITY
 from qnum.physics.decoherence import entanglement_lifetime
 from qnum.physics.link import (
     LinkParams,
     attempt_success_probability,
     heralding_latency_s,
     slot_period_s,
+    swap_outcome_delay_s,
 )
 from qnum.physics.purification import check_protocol, iterate
 from qnum.physics.states import fidelity_from_werner, werner_from_fidelity
@@ -205,7 +206,7 @@ def chain_setup(
         swap_probability=tuple(
             r.swap_success_probability * r.memory_efficiency**2 for r in repeaters
         ),
-        signalling_s=(sum(lk.length_km for lk in links) / C_FIBRE_KM_PER_S if n > 1 else 0.0),
+        signalling_s=swap_outcome_delay_s(links),
     )
 
 
