@@ -70,7 +70,7 @@ def _row(c: Comparison) -> list[str]:
 
 def main(
     pairs: Annotated[int, typer.Option(help="pairs aimed for per chain (sets sim time)")] = 1500,
-    max_sim_time: Annotated[float, typer.Option(help="cap on simulated seconds per chain")] = 4.0,
+    max_sim_time: Annotated[float, typer.Option(help="cap on simulated seconds per chain")] = 20.0,
     seed: Annotated[int, typer.Option(help="SeQUeNCe seed")] = 1,
 ) -> None:
     """Predicted (chain model) vs SeQUeNCe rate and fidelity of 1-, 2- and 3-link chains
