@@ -11,22 +11,30 @@ the same protocol by sampling, so the two must agree):
 2. Heralded pairs wait in memory until every link holds one, i.e. until M = max_i T_i.
    Each stored half decoheres in a depolarising memory (rate γ_k = 1/T_k of its node), so
    link i's Werner parameter is multiplied by e^(−(γ_{i−1}+γ_i)(M − T_i + h_i)).
-3. At M all repeaters swap at once.  Repeater j succeeds with probability
+3. Repeater j swaps at M + d_j, d_j its swap-pairing delay (``qnum.physics.swap_timing``;
+   0 by default: a scheduled chain swaps at once); its two halves decohere until then.
+   Repeater j succeeds with probability
    p_swap,j·η_mem,j² (both stored qubits must be read out); the delivered pair is also read
    out of the two end memories (η_mem,0·η_mem,n).  Any failure discards the round.
-   The swapped pair has w = Π w_i(M) · Π λ_j (``swap.chain_werner``).
-4. The Pauli frame travels to the end nodes over the chain (signalling latency s = ΣL/c_f
-   for n ≥ 2 links, 0 for a single link); meanwhile the end halves decohere:
-   w ← w·e^(−(γ_0+γ_n)s).
-5. The next round starts at M (links restart immediately; repeater memories are free).
+   The swapped pair has w = Π w_i(M) · Π λ_j (``swap.chain_werner``) times the decay of
+   the waits after M.
+4. The Pauli frame travels to the end nodes (by default over the whole chain: end k knows
+   it s_k = max_j d_j + ΣL/c_f after M for n ≥ 2 links, 0 for a single link; with the
+   ``direct`` route max_j (d_j + distance_jk/c_f)); meanwhile end half k decoheres:
+   w ← w·e^(−γ_k s_k).  All waits after M are deterministic, so their decay multiplies the
+   expectation exactly.
+5. The next round starts at M + max_j d_j (links restart once every repeater memory is
+   free; M itself without pairing delays).
 6. Optional window cut-off c: if M > c the round is abandoned at time c and all stored
-   pairs are discarded, so no pair is ever stored longer than c after its herald.  (This is
+   pairs are discarded, so no pair waits longer than c after its herald for its partners
+   (plus the deterministic swap and frame delays, which the coherence budget counts).  (This is
    the "global" cut-off policy of e.g. Li, Coopmans et al., npj Quantum Inf. 7, 2021; unlike
    a per-pair age cut-off it keeps the model exactly computable.)
 7. r rounds of end-to-end recurrence purification (``purification.iterate``) combine
    successive delivered pairs; each round consumes two pairs for at most one.
 
-Exactness.  By renewal–reward the delivered rate is P(accept)·P(swaps)/E[min(M, c)].
+Exactness.  By renewal–reward the delivered rate is
+P(accept)·P(swaps)/(E[min(M, c)] + P(accept)·max_j d_j).
 Because Werner states are linear in w, the ensemble of delivered pairs is the Werner
 state with w̄ = E[w | accepted]; since one purification round is bilinear in its two
 independent inputs, purifying that ensemble state gives exactly the success probability and
@@ -65,6 +73,12 @@ from qnum.physics.link import (
 from qnum.physics.purification import check_protocol, iterate
 from qnum.physics.states import fidelity_from_werner, werner_from_fidelity
 from qnum.physics.swap import chain_werner
+from qnum.physics.swap_timing import (
+    SwapOutcomeRoute,
+    SwapTiming,
+    check_swap_options,
+    parallel_swap_timing,
+)
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -87,8 +101,11 @@ class NodeParams:
     bsm_lambda: float = 0.99
     swap_success_probability: float = 0.5
     memory_efficiency: float = 1.0
+    swap_pairing_round_trips: float = 0.0
+    swap_outcome_route: SwapOutcomeRoute = "along-chain"
 
     def __post_init__(self) -> None:
+        check_swap_options(self.swap_pairing_round_trips, self.swap_outcome_route)
         if not self.coherence_time_s > 0:
             raise ValueError("coherence_time_s must be > 0")
         if not 0.0 < self.bsm_lambda <= 1.0:
@@ -124,6 +141,7 @@ class ChainSetup:
     bsm_lambdas: tuple[float, ...]
     swap_probability: tuple[float, ...]
     signalling_s: float
+    swap_timing: SwapTiming
 
     @property
     def n_links(self) -> int:
@@ -207,6 +225,11 @@ def chain_setup(
             r.swap_success_probability * r.memory_efficiency**2 for r in repeaters
         ),
         signalling_s=swap_outcome_delay_s(links),
+        swap_timing=parallel_swap_timing(
+            links,
+            [r.swap_pairing_round_trips for r in repeaters],
+            [r.swap_outcome_route for r in repeaters],
+        ),
     )
 
 
@@ -307,6 +330,19 @@ def round_statistics(
     )
 
 
+def swap_timing_decay(setup: ChainSetup) -> float:
+    """Werner factor of the waits after M: each repeater's two halves until its swap
+    (e^(−2γ_j·d_j)), each end half until that end knows the frame (e^(−γ_k·s_k)).
+
+    The waits are deterministic, so the factor multiplies the round's expectation exactly.
+    """
+    g = setup.node_decay_rate
+    timing = setup.swap_timing
+    exponent = g[0] * timing.end_wait_s[0] + g[-1] * timing.end_wait_s[1]
+    exponent += sum(2.0 * g[j + 1] * d for j, d in enumerate(timing.swap_delay_s))
+    return math.exp(-exponent)
+
+
 def chain_t_ent(setup: ChainSetup) -> float:
     """min over links of T_ent(F_i, T_pair,i) with T_pair = 1/(γ_{i−1}+γ_i).
 
@@ -357,7 +393,8 @@ def chain_performance(
         stats = round_statistics(setup.slot_s, setup.attempt_probability, betas, cutoff_s)
     else:  # a link so lossy that p underflows to 0 never heralds
         stats = RoundStatistics(0.0, math.inf, math.nan, math.nan)
-    latency = max(setup.herald_s) + setup.signalling_s
+    timing = setup.swap_timing
+    latency = max(setup.herald_s) + timing.outcome_s
     t_ent = chain_t_ent(setup)
     slots = memory_slots(setup.n_links, purification_rounds)
     success = stats.accept_probability * setup.delivery_probability
@@ -367,17 +404,15 @@ def chain_performance(
             0.0, MAXIMALLY_MIXED_FIDELITY, math.inf,
         )
     herald_decay = math.exp(-sum(b * h for b, h in zip(betas, setup.herald_s, strict=True)))
-    end_decay = math.exp(
-        -(setup.node_decay_rate[0] + setup.node_decay_rate[-1]) * setup.signalling_s
-    )
     w_raw = (
         chain_werner(setup.link_werner, setup.bsm_lambdas)
         * herald_decay
-        * end_decay
+        * swap_timing_decay(setup)
         * stats.mean_decay_accepted
     )
     raw_fidelity = fidelity_from_werner(w_raw)
-    raw_rate = success / stats.mean_cycle_s
+    # The repeater memories are freed busy_s after M: accepted rounds last that much longer.
+    raw_rate = success / (stats.mean_cycle_s + stats.accept_probability * timing.busy_s)
     fidelity, cost, _ = iterate(protocol, raw_fidelity, purification_rounds)
     coherence_ok = stats.mean_wait_accepted_s + latency <= t_ent
     return ChainPerformance(
