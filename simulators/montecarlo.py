@@ -30,13 +30,8 @@ import numpy.typing as npt
 from qnum.physics.chain import ChainSetup, NodeParams, chain_setup, check_chain_options
 from qnum.physics.link import LinkParams
 from qnum.physics.purification import bbpssw_pair, dejmps_pair
-from qnum.physics.swap_timing import (
-    SWAP_ORDERS,
-    SwapOrder,
-    outcome_delivery_s,
-    pairing_delay_s,
-    sequence_swap_plan,
-)
+from qnum.physics.swap_timing import SWAP_ORDERS, SwapOrder
+from simulators.sequential import sample_sequential
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -102,10 +97,7 @@ def _store(w: FloatArray, storage_s: FloatArray, decay_rate: float) -> FloatArra
 
 
 def _event_times(
-    setup: ChainSetup,
-    herald: FloatArray,
-    swap_time: FloatArray,
-    swap_order: str,
+    setup: ChainSetup, herald: FloatArray, swap_time: FloatArray
 ) -> tuple[FloatArray, FloatArray]:
     """(rounds, nodes) times at which each node's stored halves stop decaying — a
     repeater's at its swap, an end node's when it knows the whole Pauli frame — and the
@@ -113,35 +105,11 @@ def _event_times(
     n = setup.n_links
     timing = setup.swap_timing
     release = np.empty((herald.shape[0], n + 1))
-    if swap_order == "parallel" or n < 3:
-        for j, d in enumerate(timing.swap_delay_s, start=1):
-            release[:, j] = swap_time + d
-        release[:, 0] = swap_time + timing.end_wait_s[0]
-        release[:, n] = swap_time + timing.end_wait_s[1]
-        return release, swap_time + timing.busy_s
-    x = timing.positions_s
-    # known[(a, b)]: when node a and when node b learn that they share a pair (a < b).
-    known: dict[tuple[int, int], tuple[FloatArray, FloatArray]] = {
-        (i, i + 1): (herald[:, i], herald[:, i]) for i in range(n)
-    }
-    end_learns = [np.zeros_like(swap_time), np.zeros_like(swap_time)]
-    for step in sequence_swap_plan(n):
-        ready = np.maximum(known[(step.left, step.node)][1], known[(step.node, step.right)][0])
-        rts = timing.pairing_round_trips[step.node - 1]
-        swap = ready + pairing_delay_s(x, step.node, step.left, step.right, rts)
-        release[:, step.node] = swap
-        # The swapping node tells both ends of the new pair directly.
-        known[(step.left, step.right)] = (
-            swap + (x[step.node] - x[step.left]),
-            swap + (x[step.right] - x[step.node]),
-        )
-        route = timing.routes[step.node - 1]
-        for k, end in enumerate((0, n)):
-            end_learns[k] = np.maximum(
-                end_learns[k], swap + outcome_delivery_s(x, step.node, end, route)
-            )
-    release[:, 0], release[:, n] = end_learns
-    return release, release[:, 1:n].max(axis=1)
+    for j, d in enumerate(timing.swap_delay_s, start=1):
+        release[:, j] = swap_time + d
+    release[:, 0] = swap_time + timing.end_wait_s[0]
+    release[:, n] = swap_time + timing.end_wait_s[1]
+    return release, swap_time + timing.busy_s
 
 
 def sample_rounds(
@@ -149,16 +117,13 @@ def sample_rounds(
     n_rounds: int,
     rng: np.random.Generator,
     cutoff_s: float | None = None,
-    swap_order: str = "parallel",
 ) -> RoundSamples:
     """Sample ``n_rounds`` independent rounds of the chain protocol."""
-    if swap_order not in SWAP_ORDERS:
-        raise ValueError(f"swap_order must be one of {SWAP_ORDERS}")
     n = setup.n_links
     counts = np.column_stack([rng.geometric(p, size=n_rounds) for p in setup.attempt_probability])
     herald = counts * np.asarray(setup.slot_s)
     swap_time = herald.max(axis=1)
-    release, freed = _event_times(setup, herald, swap_time, swap_order)
+    release, freed = _event_times(setup, herald, swap_time)
     if cutoff_s is None:
         accepted = np.ones(n_rounds, dtype=np.bool_)
         cycle = freed
@@ -249,9 +214,10 @@ def simulate_chain(
     """Simulate ``n_rounds`` rounds of the chain protocol (same arguments as
     ``qnum.physics.chain_performance``) and estimate rate and mean fidelity with 95 % CIs.
 
-    ``swap_order="sequential"`` swaps in SeQUeNCe's order (``sequence_swap_plan``) instead
-    of all at once: a protocol the analytic model does not cover (for ≤ 2 links the two
-    coincide).
+    ``swap_order="sequential"`` runs the protocol of ``simulators.sequential`` instead
+    (SeQUeNCe's swap order, pairs kept across failed swaps, no synchronous rounds; no
+    cut-off): the analytic model does not cover it.  ``n_rounds`` is then the number of
+    end-to-end pairs sampled.
     """
     check_chain_options(purification_rounds, protocol, cutoff_s)
     if not N_BATCHES <= n_rounds <= MAX_ROUNDS:
@@ -260,7 +226,13 @@ def simulate_chain(
     if min(setup.attempt_probability) <= 0.0:
         raise ValueError("every link needs a positive attempt success probability")
     rng = np.random.default_rng(seed)
-    samples = sample_rounds(setup, n_rounds, rng, cutoff_s, swap_order)
+    if swap_order not in SWAP_ORDERS:
+        raise ValueError(f"swap_order must be one of {SWAP_ORDERS}")
+    if swap_order == "sequential":
+        if cutoff_s is not None:
+            raise ValueError("the sequential protocol has no cut-off window")
+        return _simulate_sequential(setup, n_rounds, rng, protocol, purification_rounds, seed)
+    samples = sample_rounds(setup, n_rounds, rng, cutoff_s)
     round_batch = (np.arange(n_rounds, dtype=np.int64) * N_BATCHES) // n_rounds
     batch_time = np.asarray(
         np.bincount(round_batch, weights=samples.cycle_time, minlength=N_BATCHES),
@@ -278,6 +250,43 @@ def simulate_chain(
         raw_rate_hz=raw_w.size / total_time,
         raw_fidelity=float((1.0 + 3.0 * raw_w.mean()) / 4.0) if raw_w.size else math.nan,
         n_rounds=n_rounds,
+        n_delivered=int(raw_w.size),
+        n_output=int(fidelities.size),
+        simulated_time_s=total_time,
+        seed=seed,
+    )
+
+
+def _simulate_sequential(
+    setup: ChainSetup,
+    n_pairs: int,
+    rng: np.random.Generator,
+    protocol: str,
+    purification_rounds: int,
+    seed: int,
+) -> MonteCarloResult:
+    """Rate and fidelity of ``simulators.sequential``'s protocol, batch means over pairs."""
+    times, werner = sample_sequential(setup, n_pairs, rng)
+    delivered = np.ones(n_pairs, dtype=np.bool_)
+    for eta in setup.node_readout_probability:
+        delivered &= rng.random(n_pairs) < eta
+    cycle = np.diff(times, prepend=0.0)
+    pair_batch = (np.arange(n_pairs, dtype=np.int64) * N_BATCHES) // n_pairs
+    batch_time = np.asarray(
+        np.bincount(pair_batch, weights=cycle, minlength=N_BATCHES), dtype=np.float64
+    )
+    raw_w = werner[delivered]
+    fidelities, out_batch = _purify(
+        raw_w, pair_batch[delivered], protocol, purification_rounds, rng
+    )
+    outputs = np.bincount(out_batch, minlength=N_BATCHES).astype(np.int64)
+    total_time = float(times[-1])
+    return MonteCarloResult(
+        rate_hz=_batch_rate(outputs, batch_time),
+        fidelity=_mean_estimate(fidelities),
+        raw_rate_hz=raw_w.size / total_time,
+        raw_fidelity=float((1.0 + 3.0 * raw_w.mean()) / 4.0) if raw_w.size else math.nan,
+        n_rounds=n_pairs,
         n_delivered=int(raw_w.size),
         n_output=int(fidelities.size),
         simulated_time_s=total_time,
