@@ -206,6 +206,8 @@ def node_params(node: Node) -> NodeParams:
         bsm_lambda=node.bsm_fidelity,
         swap_success_probability=node.swap_success_probability,
         memory_efficiency=node.memory_efficiency,
+        swap_pairing_round_trips=node.swap_pairing_round_trips,
+        swap_outcome_route=node.swap_outcome_route.value,
     )
 
 

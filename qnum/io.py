@@ -71,6 +71,11 @@ class Heralding(StrEnum):
     MEET_IN_THE_MIDDLE = "meet-in-the-middle"
 
 
+class SwapOutcomeRoute(StrEnum):
+    ALONG_CHAIN = "along-chain"
+    DIRECT = "direct"
+
+
 class SwitchingMode(StrEnum):
     CIRCUIT = "circuit"
     PACKET = "packet"
@@ -111,6 +116,8 @@ class Node:
     bsm_fidelity: float = 0.99
     swap_success_probability: float = 0.5
     multimode_capacity: int = 1
+    swap_pairing_round_trips: float = 0.0
+    swap_outcome_route: SwapOutcomeRoute = SwapOutcomeRoute.ALONG_CHAIN
     roadm: QRoadm | None = None
 
     @property
@@ -347,6 +354,10 @@ def _parse_node(ident: str, obj: _Obj) -> Node:
         bsm_fidelity=q.probability("bsm-fidelity", 0.99, positive=True),
         swap_success_probability=q.probability("swap-success-probability", 0.5),
         multimode_capacity=q.integer("multimode-capacity", 1, low=1),
+        swap_pairing_round_trips=q.decimal(
+            "swap-pairing-round-trips", 0.0, low=0.0, high=1000.0
+        ),
+        swap_outcome_route=q.enum("swap-outcome-route", SwapOutcomeRoute, "along-chain"),
         roadm=roadm,
     )
 
@@ -500,6 +511,8 @@ def topology_to_json(network: Network) -> dict[str, Any]:
             "bsm-fidelity": _num(node.bsm_fidelity),
             "swap-success-probability": _num(node.swap_success_probability),
             "multimode-capacity": node.multimode_capacity,
+            "swap-pairing-round-trips": _num(node.swap_pairing_round_trips),
+            "swap-outcome-route": node.swap_outcome_route.value,
         }
         if node.roadm is not None:
             r = node.roadm
