@@ -6,7 +6,8 @@ expectations, so that the optimiser's figures can be checked independently:
 * per round and link, the number of attempts until a herald is drawn from a geometric
   distribution (numpy ``Generator.geometric``); herald time T_i = K_i·τ_i;
 * every stored half is put through the depolarising-memory Werner map of its own node for
-  its actual storage time M − T_i + h_i (and the end halves for the signalling time);
+  its actual storage time: from its emission (T_i − h_i) until its node swaps (M + d_j) or,
+  at an end node, until that end knows the Pauli frame (M + s_k);
 * each repeater's swap (and each end-node read-out) succeeds by a Bernoulli draw;
 * the cut-off window rejects rounds with M > c, which then last c;
 * purification pairs successive delivered pairs, draws success with the probability of

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from controller.bench.physics_compare import T_975_19, compare
+from controller.bench.physics_compare import T_975_19, Z_975, compare
 from controller.bench.sequence_chain import (
     SEQUENCE_COHERENCE_FACTOR,
     SequenceChain,
@@ -61,3 +61,15 @@ def test_mapping_of_memory_and_channels() -> None:
     assert [c["attenuation"] for c in config["qconnections"]] == [0.0002] * 3
     delays = {(c["node1"], c["node2"]): c["delay"] for c in config["cconnections"]}
     assert delays[("r0", "r3")] == 3 * delays[("r0", "r1")] == 3 * 10**8
+
+
+def test_two_link_chain_agrees_with_sequence_under_its_swap_timing() -> None:
+    """Two links: SeQUeNCe's repeater pairs with both ends (one round trip) before it swaps
+    and sends the outcome straight to them; with that timing mapped the analytic model
+    predicts its rate and fidelity (memories decay 2 L/c and 3 L/c after the last herald)."""
+    result = compare(_chain(2), duration_s=3.0, seed=3)
+    assert result.pairs > 150
+    rate_sigma = result.rate_half_width / T_975_19
+    assert abs(result.rate_hz - result.prediction.rate_hz) <= Z_9995 * rate_sigma
+    fidelity_sigma = result.fidelity_half_width / Z_975
+    assert abs(result.fidelity_difference) <= Z_9995 * fidelity_sigma
