@@ -254,6 +254,8 @@ def link_params(link: Link, extra_loss_db: float = 0.0) -> LinkParams:
         link_fidelity=link.link_fidelity,
         heralding=link.heralding.value,
         extra_loss_db=extra_loss_db,
+        handshake_round_trips=link.handshake_round_trips,
+        herald_rounds=link.herald_rounds,
     )
 
 
@@ -267,6 +269,8 @@ def node_params(node: Node) -> NodeParams:
         memory_efficiency=node.memory_efficiency,
         decoherence_model=node.decoherence_model,
         initial_fidelity=node.initial_fidelity,
+        swap_pairing_round_trips=node.swap_pairing_round_trips,
+        swap_outcome_route=node.swap_outcome_route.value,
     )
 
 
@@ -538,6 +542,8 @@ def _segment(
         link_fidelity=min(f.link_fidelity for f in fibres),
         heralding=fibres[0].heralding.value,
         extra_loss_db=extra_db,
+        handshake_round_trips=fibres[0].handshake_round_trips,
+        herald_rounds=fibres[0].herald_rounds,
     )
     island = islands[nodes[1]] if len(nodes) > 2 else None
     return Segment(tuple(nodes), tuple(links), params, tuple(circuit), tuple(ports), island)

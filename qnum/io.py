@@ -73,6 +73,11 @@ class Heralding(StrEnum):
     MEET_IN_THE_MIDDLE = "meet-in-the-middle"
 
 
+class SwapOutcomeRoute(StrEnum):
+    ALONG_CHAIN = "along-chain"
+    DIRECT = "direct"
+
+
 class SwitchingMode(StrEnum):
     CIRCUIT = "circuit"
     PACKET = "packet"
@@ -115,6 +120,8 @@ class Node:
     #: None: the memory does not limit the links' multiplexing-modes.
     multimode_capacity: int | None = None
     decoherence_model: DecoherenceModel = "depolarising"
+    swap_pairing_round_trips: float = 0.0
+    swap_outcome_route: SwapOutcomeRoute = SwapOutcomeRoute.ALONG_CHAIN
     roadm: QRoadm | None = None
 
     @property
@@ -137,6 +144,8 @@ class Link:
     detector_efficiency: float = 0.9
     modes: int = 1
     link_fidelity: float = 0.97
+    handshake_round_trips: float = 0.0
+    herald_rounds: int = 1
     wavelength_nm: float | None = None
     compensator: str | None = None
 
@@ -364,6 +373,10 @@ def _parse_node(ident: str, obj: _Obj) -> Node:
         decoherence_model=cast(
             DecoherenceModel, q.choice("decoherence-model", DECOHERENCE_MODELS, "depolarising")
         ),
+        swap_pairing_round_trips=q.decimal(
+            "swap-pairing-round-trips", 0.0, low=0.0, high=1000.0
+        ),
+        swap_outcome_route=q.enum("swap-outcome-route", SwapOutcomeRoute, "along-chain"),
         roadm=roadm,
     )
 
@@ -408,6 +421,8 @@ def _parse_link(ident: str, obj: _Obj, nodes: Mapping[str, Node]) -> Link:
         detector_efficiency=q.probability("detector-efficiency", 0.9),
         modes=q.integer("multiplexing-modes", 1, low=1),
         link_fidelity=q.decimal("link-fidelity", 0.97, low=0.25, high=1.0),
+        handshake_round_trips=q.decimal("handshake-round-trips", 0.0, low=0.0),
+        herald_rounds=q.integer("herald-rounds", 1, low=1, high=255),
         wavelength_nm=q.decimal("wavelength", math.nan, low=0.0, low_open=True)
         if q.has("wavelength")
         else None,
@@ -517,6 +532,8 @@ def topology_to_json(network: Network) -> dict[str, Any]:
             "bsm-fidelity": _num(node.bsm_fidelity),
             "swap-success-probability": _num(node.swap_success_probability),
             "decoherence-model": node.decoherence_model,
+            "swap-pairing-round-trips": _num(node.swap_pairing_round_trips),
+            "swap-outcome-route": node.swap_outcome_route.value,
         }
         if node.multimode_capacity is not None:
             q["multimode-capacity"] = node.multimode_capacity
@@ -543,6 +560,8 @@ def topology_to_json(network: Network) -> dict[str, Any]:
             "detector-efficiency": _num(link.detector_efficiency),
             "multiplexing-modes": link.modes,
             "link-fidelity": _num(link.link_fidelity),
+            "handshake-round-trips": _num(link.handshake_round_trips),
+            "herald-rounds": link.herald_rounds,
         }
         if link.wavelength_nm is not None:
             ql["wavelength"] = _num(link.wavelength_nm)

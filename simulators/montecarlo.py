@@ -5,9 +5,10 @@ expectations, so that the optimiser's figures can be checked independently:
 
 * per round and link, the number of attempts until a herald is drawn from a geometric
   distribution (numpy ``Generator.geometric``); herald time T_i = K_i·τ_i;
-* every stored half is put through its own node's memory map (depolarising or dephasing)
-  for its actual storage time M − T_i + h_i (and the end halves for the signalling time),
-  acting on the pair's Pauli eigenvalues (λ_xy, λ_z) (qnum.physics.decoherence);
+* every stored half is put through its own node's memory map (depolarising or dephasing),
+  acting on the pair's Pauli eigenvalues (λ_xy, λ_z) (qnum.physics.decoherence), for its
+  actual storage time: from its emission (T_i − h_i) until its node swaps (M + d_j) or, at
+  an end node, until that end knows the Pauli frame (M + s_k);
 * each repeater's swap (and each end-node read-out) succeeds by a Bernoulli draw;
 * the cut-off window rejects rounds with M > c, which then last c;
 * purification pairs successive delivered pairs, draws success with the probability of
@@ -32,6 +33,8 @@ from qnum.physics.chain import ChainSetup, NodeParams, chain_setup, check_chain_
 from qnum.physics.decoherence import pauli_bell_diagonal, pauli_fidelity
 from qnum.physics.link import LinkParams
 from qnum.physics.purification import bbpssw_pair, dejmps_pair
+from qnum.physics.swap_timing import SWAP_ORDERS, SwapOrder
+from simulators.sequential import sample_sequential
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -98,14 +101,17 @@ def _store(w: FloatArray, storage_s: FloatArray, decay_rate: float) -> FloatArra
 
 
 def _decayed(
-    setup: ChainSetup, storage: FloatArray, gamma: Sequence[float], n_rounds: int
+    setup: ChainSetup, born: FloatArray, release: FloatArray, gamma: Sequence[float],
+    n_rounds: int,
 ) -> FloatArray:
-    """One Pauli eigenvalue of the end-to-end pair: each link's, stored in both holders'
-    memories, swapped (product with the BSM factors), then stored during signalling."""
+    """One Pauli eigenvalue of the end-to-end pair: link i's, stored in both holders'
+    memories from its emission until each holder releases it (swap, or frame known at an
+    end node), then swapped (product with the BSM factors)."""
     link_w = [
         _store(
-            _store(np.full(n_rounds, setup.link_werner[i]), storage[:, i], gamma[i]),
-            storage[:, i],
+            _store(np.full(n_rounds, setup.link_werner[i]), release[:, i] - born[:, i],
+                   gamma[i]),
+            release[:, i + 1] - born[:, i],
             gamma[i + 1],
         )
         for i in range(setup.n_links)
@@ -113,8 +119,23 @@ def _decayed(
     w = link_w[0]
     for j, lam in enumerate(setup.bsm_lambdas):
         w = w * link_w[j + 1] * lam
-    signalling = np.full(n_rounds, setup.signalling_s)
-    return _store(_store(w, signalling, gamma[0]), signalling, gamma[-1])
+    return w
+
+
+def _event_times(
+    setup: ChainSetup, herald: FloatArray, swap_time: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """(rounds, nodes) times at which each node's stored halves stop decaying — a
+    repeater's at its swap, an end node's when it knows the whole Pauli frame — and the
+    time the last repeater memory is freed."""
+    n = setup.n_links
+    timing = setup.swap_timing
+    release = np.empty((herald.shape[0], n + 1))
+    for j, d in enumerate(timing.swap_delay_s, start=1):
+        release[:, j] = swap_time + d
+    release[:, 0] = swap_time + timing.end_wait_s[0]
+    release[:, n] = swap_time + timing.end_wait_s[1]
+    return release, swap_time + timing.busy_s
 
 
 def sample_rounds(
@@ -128,16 +149,19 @@ def sample_rounds(
     counts = np.column_stack([rng.geometric(p, size=n_rounds) for p in setup.attempt_probability])
     herald = counts * np.asarray(setup.slot_s)
     swap_time = herald.max(axis=1)
+    release, freed = _event_times(setup, herald, swap_time)
     if cutoff_s is None:
         accepted = np.ones(n_rounds, dtype=np.bool_)
-        cycle = swap_time
+        cycle = freed
     else:
         accepted = swap_time <= cutoff_s * (1.0 + _CUTOFF_SLACK)
-        cycle = np.where(accepted, swap_time, cutoff_s)
+        cycle = np.where(accepted, freed, cutoff_s)
     storage = swap_time[:, None] - herald + np.asarray(setup.herald_s)
-    # Link i is held by nodes i and i+1; each half decoheres in its own memory.
-    w = _decayed(setup, storage, setup.node_decay_rate, n_rounds)
-    w_z = _decayed(setup, storage, setup.node_z_decay_rate, n_rounds)
+    born = herald - np.asarray(setup.herald_s)
+    # Link i is held by nodes i and i+1; each half decoheres in its own memory until
+    # that node releases it.
+    w = _decayed(setup, born, release, setup.node_decay_rate, n_rounds)
+    w_z = _decayed(setup, born, release, setup.node_z_decay_rate, n_rounds)
     delivered = accepted.copy()
     for j in range(n - 1):
         delivered &= rng.random(n_rounds) < setup.swap_probability[j]
@@ -201,9 +225,15 @@ def simulate_chain(
     end_nodes: Sequence[NodeParams] | None = None,
     n_rounds: int = DEFAULT_ROUNDS,
     seed: int = 0,
+    swap_order: SwapOrder = "parallel",
 ) -> MonteCarloResult:
     """Simulate ``n_rounds`` rounds of the chain protocol (same arguments as
     ``qnum.physics.chain_performance``) and estimate rate and mean fidelity with 95 % CIs.
+
+    ``swap_order="sequential"`` runs the protocol of ``simulators.sequential`` instead
+    (SeQUeNCe's swap order, pairs kept across failed swaps, no synchronous rounds; no
+    cut-off): the analytic model does not cover it.  ``n_rounds`` is then the number of
+    end-to-end pairs sampled.
     """
     check_chain_options(purification_rounds, protocol, cutoff_s)
     if not N_BATCHES <= n_rounds <= MAX_ROUNDS:
@@ -212,6 +242,15 @@ def simulate_chain(
     if min(setup.attempt_probability) <= 0.0:
         raise ValueError("every link needs a positive attempt success probability")
     rng = np.random.default_rng(seed)
+    if swap_order not in SWAP_ORDERS:
+        raise ValueError(f"swap_order must be one of {SWAP_ORDERS}")
+    if swap_order == "sequential":
+        if cutoff_s is not None:
+            raise ValueError("the sequential protocol has no cut-off window")
+        if tuple(setup.node_z_decay_rate) != tuple(setup.node_decay_rate):
+            raise ValueError("the sequential protocol tracks Werner pairs: depolarising "
+                             "memories only")
+        return _simulate_sequential(setup, n_rounds, rng, protocol, purification_rounds, seed)
     samples = sample_rounds(setup, n_rounds, rng, cutoff_s)
     round_batch = (np.arange(n_rounds, dtype=np.int64) * N_BATCHES) // n_rounds
     batch_time = np.asarray(
@@ -233,6 +272,43 @@ def simulate_chain(
             float(pauli_fidelity(raw_w.mean(), raw_z.mean())) if raw_w.size else math.nan
         ),
         n_rounds=n_rounds,
+        n_delivered=int(raw_w.size),
+        n_output=int(fidelities.size),
+        simulated_time_s=total_time,
+        seed=seed,
+    )
+
+
+def _simulate_sequential(
+    setup: ChainSetup,
+    n_pairs: int,
+    rng: np.random.Generator,
+    protocol: str,
+    purification_rounds: int,
+    seed: int,
+) -> MonteCarloResult:
+    """Rate and fidelity of ``simulators.sequential``'s protocol, batch means over pairs."""
+    times, werner = sample_sequential(setup, n_pairs, rng)
+    delivered = np.ones(n_pairs, dtype=np.bool_)
+    for eta in setup.node_readout_probability:
+        delivered &= rng.random(n_pairs) < eta
+    cycle = np.diff(times, prepend=0.0)
+    pair_batch = (np.arange(n_pairs, dtype=np.int64) * N_BATCHES) // n_pairs
+    batch_time = np.asarray(
+        np.bincount(pair_batch, weights=cycle, minlength=N_BATCHES), dtype=np.float64
+    )
+    raw_w = werner[delivered]
+    fidelities, out_batch = _purify(  # Werner pairs: λ_z = λ_xy
+        raw_w, raw_w, pair_batch[delivered], protocol, purification_rounds, rng
+    )
+    outputs = np.bincount(out_batch, minlength=N_BATCHES).astype(np.int64)
+    total_time = float(times[-1])
+    return MonteCarloResult(
+        rate_hz=_batch_rate(outputs, batch_time),
+        fidelity=_mean_estimate(fidelities),
+        raw_rate_hz=raw_w.size / total_time,
+        raw_fidelity=float((1.0 + 3.0 * raw_w.mean()) / 4.0) if raw_w.size else math.nan,
+        n_rounds=n_pairs,
         n_delivered=int(raw_w.size),
         n_output=int(fidelities.size),
         simulated_time_s=total_time,

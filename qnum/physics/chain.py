@@ -15,23 +15,30 @@ the same protocol by sampling, so the two must agree):
    both nodes' write fidelities): λ_xy is multiplied by e^(−(γ_{i−1}+γ_i)(M − T_i + h_i)),
    λ_z by the same with only the depolarising nodes' rates.  With depolarising memories
    everywhere λ_xy = λ_z and the pair is the Werner pair w.
-3. At M all repeaters swap at once.  Repeater j succeeds with probability
+3. Repeater j swaps at M + d_j, d_j its swap-pairing delay (``qnum.physics.swap_timing``;
+   0 by default: a scheduled chain swaps at once); its two halves decohere until then.
+   Repeater j succeeds with probability
    p_swap,j·η_mem,j² (both stored qubits must be read out); the delivered pair is also read
    out of the two end memories (η_mem,0·η_mem,n).  Any failure discards the round.
    The swapped pair has λ = Π λ_i(M) · Π λ_j for both eigenvalues (``swap.chain_werner``;
-   λ_j the BSM's depolarising factor).
-4. The Pauli frame travels to the end nodes over the chain (signalling latency s = ΣL/c_f
-   for n ≥ 2 links, 0 for a single link); meanwhile the end halves decohere in their
-   memories (same rule as item 2).
-5. The next round starts at M (links restart immediately; repeater memories are free).
+   λ_j the BSM's depolarising factor) times the decay of the waits after M.
+4. The Pauli frame travels to the end nodes (by default over the whole chain: end k knows
+   it s_k = max_j d_j + ΣL/c_f after M for n ≥ 2 links, 0 for a single link; with the
+   ``direct`` route max_j (d_j + distance_jk/c_f)); meanwhile end half k decoheres in its
+   memory (same rule as item 2).  All waits after M are deterministic, so their decay
+   multiplies the expectation exactly.
+5. The next round starts at M + max_j d_j (links restart once every repeater memory is
+   free; M itself without pairing delays).
 6. Optional window cut-off c: if M > c the round is abandoned at time c and all stored
-   pairs are discarded, so no pair is ever stored longer than c after its herald.  (This is
+   pairs are discarded, so no pair waits longer than c after its herald for its partners
+   (plus the deterministic swap and frame delays, which the coherence budget counts).  (This is
    the "global" cut-off policy of e.g. Li, Coopmans et al., npj Quantum Inf. 7, 2021; unlike
    a per-pair age cut-off it keeps the model exactly computable.)
 7. r rounds of end-to-end recurrence purification (``purification.iterate``) combine
    successive delivered pairs; each round consumes two pairs for at most one.
 
-Exactness.  By renewal–reward the delivered rate is P(accept)·P(swaps)/E[min(M, c)].
+Exactness.  By renewal–reward the delivered rate is
+P(accept)·P(swaps)/(E[min(M, c)] + P(accept)·max_j d_j).
 Because Bell-diagonal states are linear in (λ_xy, λ_z), the ensemble of delivered pairs is
 the Bell-diagonal state with the conditional means of both; since one purification round
 is bilinear in its two independent inputs, purifying that ensemble state gives exactly the
@@ -60,7 +67,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from qnum.physics.constants import C_FIBRE_KM_PER_S, MAXIMALLY_MIXED_FIDELITY
+from qnum.physics.constants import MAXIMALLY_MIXED_FIDELITY
 from qnum.physics.decoherence import (
     DecoherenceModel,
     check_decoherence_model,
@@ -74,10 +81,17 @@ from qnum.physics.link import (
     attempt_success_probability,
     heralding_latency_s,
     slot_period_s,
+    swap_outcome_delay_s,
 )
 from qnum.physics.purification import check_protocol, iterate_bell_diagonal
 from qnum.physics.states import fidelity_from_werner, werner_from_fidelity
 from qnum.physics.swap import chain_werner
+from qnum.physics.swap_timing import (
+    SwapOutcomeRoute,
+    SwapTiming,
+    check_swap_options,
+    parallel_swap_timing,
+)
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -105,8 +119,11 @@ class NodeParams:
     memory_efficiency: float = 1.0
     decoherence_model: DecoherenceModel = "depolarising"
     initial_fidelity: float = 1.0
+    swap_pairing_round_trips: float = 0.0
+    swap_outcome_route: SwapOutcomeRoute = "along-chain"
 
     def __post_init__(self) -> None:
+        check_swap_options(self.swap_pairing_round_trips, self.swap_outcome_route)
         if not self.coherence_time_s > 0:
             raise ValueError("coherence_time_s must be > 0")
         if not 0.0 < self.bsm_lambda <= 1.0:
@@ -156,6 +173,7 @@ class ChainSetup:
     bsm_lambdas: tuple[float, ...]
     swap_probability: tuple[float, ...]
     signalling_s: float
+    swap_timing: SwapTiming
 
     @property
     def n_links(self) -> int:
@@ -249,7 +267,12 @@ def chain_setup(
         swap_probability=tuple(
             r.swap_success_probability * r.memory_efficiency**2 for r in repeaters
         ),
-        signalling_s=(sum(lk.length_km for lk in links) / C_FIBRE_KM_PER_S if n > 1 else 0.0),
+        signalling_s=swap_outcome_delay_s(links),
+        swap_timing=parallel_swap_timing(
+            links,
+            [r.swap_pairing_round_trips for r in repeaters],
+            [r.swap_outcome_route for r in repeaters],
+        ),
     )
 
 
@@ -350,6 +373,21 @@ def round_statistics(
     )
 
 
+def swap_timing_decay(setup: ChainSetup, node_rates: Sequence[float] | None = None) -> float:
+    """Factor of the waits after M on one Pauli eigenvalue (λ_xy with the nodes' decay
+    rates, the default; λ_z with their depolarising rates only): each repeater's two
+    halves until its swap (e^(−2γ_j·d_j)), each end half until that end knows the frame
+    (e^(−γ_k·s_k)).
+
+    The waits are deterministic, so the factor multiplies the round's expectation exactly.
+    """
+    g = setup.node_decay_rate if node_rates is None else node_rates
+    timing = setup.swap_timing
+    exponent = g[0] * timing.end_wait_s[0] + g[-1] * timing.end_wait_s[1]
+    exponent += sum(2.0 * g[j + 1] * d for j, d in enumerate(timing.swap_delay_s))
+    return math.exp(-exponent)
+
+
 def chain_t_ent(setup: ChainSetup) -> float:
     """min over links of the time link i's pair, as modelled, stays at F ≥ 2/3.
 
@@ -370,10 +408,10 @@ def _stored_decay(
     setup: ChainSetup, betas: Sequence[float], node_rates: Sequence[float], mean_wait: float
 ) -> float:
     """Decay of one Pauli eigenvalue over a round: heralding latency, waiting for the
-    swaps (``mean_wait`` = its E[e^(−Σβ_i(M−T_i)) | accepted]) and Pauli-frame signalling."""
+    swaps (``mean_wait`` = its E[e^(−Σβ_i(M−T_i)) | accepted]), the swap-pairing delays
+    and Pauli-frame signalling (``swap_timing_decay``)."""
     herald = math.exp(-sum(b * h for b, h in zip(betas, setup.herald_s, strict=True)))
-    end = math.exp(-(node_rates[0] + node_rates[-1]) * setup.signalling_s)
-    return herald * end * mean_wait
+    return herald * swap_timing_decay(setup, node_rates) * mean_wait
 
 
 def _z_mean_decay(setup: ChainSetup, stats: RoundStatistics, cutoff_s: float | None) -> float:
@@ -426,7 +464,8 @@ def chain_performance(
         stats = round_statistics(setup.slot_s, setup.attempt_probability, betas, cutoff_s)
     else:  # a link so lossy that p underflows to 0 never heralds
         stats = RoundStatistics(0.0, math.inf, math.nan, math.nan)
-    latency = max(setup.herald_s) + setup.signalling_s
+    timing = setup.swap_timing
+    latency = max(setup.herald_s) + timing.outcome_s
     t_ent = chain_t_ent(setup)
     slots = memory_slots(setup.n_links, purification_rounds)
     success = stats.accept_probability * setup.delivery_probability
@@ -443,7 +482,8 @@ def chain_performance(
         _z_mean_decay(setup, stats, cutoff_s),
     )
     raw_fidelity = pauli_fidelity(lambda_xy, lambda_z)
-    raw_rate = success / stats.mean_cycle_s
+    # The repeater memories are freed busy_s after M: accepted rounds last that much longer.
+    raw_rate = success / (stats.mean_cycle_s + stats.accept_probability * timing.busy_s)
     fidelity, cost, _ = iterate_bell_diagonal(
         protocol, pauli_bell_diagonal(lambda_xy, lambda_z), purification_rounds
     )

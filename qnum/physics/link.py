@@ -17,7 +17,18 @@ New J. Phys. 18, 083015 (2016).  Choices made here (L = fibre length, η = η(L)
   herald: p = η·η_d, round trip 2L/c_f.
 
 The textbook "attempt period ≥ max(1/f_rep, 2L/c_f)" is the SR case; MS and MM need only
-one fibre-length of signalling (qnum/README.md, "Heralded elementary links").  Multiplexing
+one fibre-length of signalling (qnum/README.md, "Heralded elementary links").
+
+Timing of one attempt (qnum/README.md, "Attempt timing").  Real link layers spend classical
+round trips between the two nodes on top of the heralding signal: agreeing on an emission
+time (SeQUeNCe's NEGOTIATE / NEGOTIATE_ACK), pairing memories, or a second emission round
+(Barrett–Kok needs two heralded rounds).  An attempt here is ``herald_rounds`` rounds, each
+``handshake_round_trips`` node-to-node round trips (2L/c_f each) followed by one emission and
+its heralding signal h, so the attempt period is
+max(herald_rounds/f_rep, herald_rounds·(handshake_round_trips·2L/c_f + h)).
+The defaults (one round, no handshake) are the ideal pipelined link layer the optimiser has
+always assumed; SeQUeNCe 0.8.5's single-heralded protocol is MM with 1.5 round trips
+(4 L/c_f per attempt, measured by ``sdqn bench physics``).  Multiplexing
 over m modes turns p into 1 − (1 − p)^m (each mode an independent trial inside the same
 attempt slot).
 """
@@ -25,6 +36,7 @@ attempt slot).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import KW_ONLY, dataclass
 from typing import Final, Literal
 
@@ -58,6 +70,8 @@ class LinkParams:
     link_fidelity: float = 0.97
     heralding: HeraldingScheme = "midpoint-source"
     extra_loss_db: float = 0.0
+    handshake_round_trips: float = 0.0
+    herald_rounds: int = 1
 
     def __post_init__(self) -> None:
         if self.length_km < 0:
@@ -74,6 +88,10 @@ class LinkParams:
             raise ValueError("link_fidelity must lie in [0.25, 1]")
         if self.heralding not in HERALDING_SCHEMES:
             raise ValueError(f"heralding must be one of {HERALDING_SCHEMES}")
+        if not 0.0 <= self.handshake_round_trips < math.inf:
+            raise ValueError("handshake_round_trips must be a finite number >= 0")
+        if self.herald_rounds < 1:
+            raise ValueError("herald_rounds must be >= 1")
 
 
 def channel_transmissivity(link: LinkParams) -> float:
@@ -135,15 +153,50 @@ def channel_loss_db(
     return -10.0 * math.log10(eta)
 
 
-def heralding_latency_s(link: LinkParams) -> float:
-    """Time a memory waits after an attempt before it knows the outcome."""
-    one_way = link.length_km / C_FIBRE_KM_PER_S
+def classical_one_way_s(link: LinkParams) -> float:
+    """L/c_f: one classical message from one end of the link to the other."""
+    return link.length_km / C_FIBRE_KM_PER_S
+
+
+def herald_signal_s(link: LinkParams) -> float:
+    """h: from one emission to both nodes knowing its outcome (2L/c_f for SR, else L/c_f)."""
+    one_way = classical_one_way_s(link)
     return 2.0 * one_way if link.heralding == "sender-receiver" else one_way
 
 
+def round_duration_s(link: LinkParams) -> float:
+    """One emission round: its handshake round trips, then the emission and its herald."""
+    return link.handshake_round_trips * 2.0 * classical_one_way_s(link) + herald_signal_s(link)
+
+
+def heralding_latency_s(link: LinkParams) -> float:
+    """Time the stored qubits have spent in memory when the attempt is heralded.
+
+    The memory is initialised at the first emission; later rounds (with their handshakes)
+    add their full duration.  One round: just the heralding signal h.
+    """
+    return herald_signal_s(link) + (link.herald_rounds - 1) * round_duration_s(link)
+
+
 def attempt_period_s(link: LinkParams) -> float:
-    """Attempt slot: max(1/f_rep, heralding latency) — the memory is blocked until heralded."""
-    return max(1.0 / link.source_rate_hz, heralding_latency_s(link))
+    """Attempt slot: max(rounds/f_rep, rounds·(handshakes·2L/c_f + h)) — the memory is
+    blocked until heralded, and the source cannot fire faster than f_rep."""
+    return max(
+        link.herald_rounds / link.source_rate_hz,
+        link.herald_rounds * round_duration_s(link),
+    )
+
+
+def swap_outcome_delay_s(links: Sequence[LinkParams]) -> float:
+    """Classical delay of the swap outcomes (Pauli frame) of a chain: ΣL/c_f for n ≥ 2.
+
+    The end nodes may use the delivered pair only once they know the frame; it is sent over
+    the chain, so the far end learns the last outcome one chain length after the swaps
+    (a conservative bound: repeaters near the middle reach both ends sooner).
+    """
+    if len(links) < 2:
+        return 0.0
+    return sum(classical_one_way_s(lk) for lk in links)
 
 
 def _check_share(share: float) -> None:
