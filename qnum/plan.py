@@ -261,6 +261,10 @@ class Problem:
     def options(self, name: str) -> tuple[Candidate, ...]:
         return self.candidates[name].candidates
 
+    def frame_capacity(self, frame: str) -> float:
+        """Share of a TDMA frame (fibre or transparent island) the requests may use."""
+        return 1.0
+
     def memory_capacity(self, node: str) -> int:
         return self.network.nodes[node].memory_qubits
 
@@ -323,7 +327,7 @@ def violations(problem: Problem, plan: Plan, tol: float = CAPACITY_TOL) -> list[
         if not cand.min_share - tol <= a.share <= 1.0 + tol:
             out.append(f"{a.request.name}: share {a.share} outside [{cand.min_share}, 1]")
     checks = (
-        (plan.frame_load(), lambda _k: 1.0, "frame {} carries share {:.6g} > {}"),
+        (plan.frame_load(), problem.frame_capacity, "frame {} carries share {:.6g} > {}"),
         (plan.memory_use(), problem.memory_capacity, "node {} uses {:g} qubits > {}"),
         (plan.island_channels(), problem.channel_capacity, "{} uses {:g} channels > {}"),
         (plan.add_drop_ports(), problem.port_capacity, "q-ROADM {} uses {:g} ports > {}"),

@@ -202,8 +202,9 @@ class _Builder:
                 ):
                     for node, amount in amounts.items():
                         usage.setdefault((kind, node), []).append((amount, v.x))
-        for shares in links.values():
-            model.add_linear_constraint(mathopt.fast_sum(shares) <= 1.0)
+        for frame, shares in links.items():
+            model.add_linear_constraint(
+                mathopt.fast_sum(shares) <= self.problem.frame_capacity(frame))
         capacity = {
             "memory": self.problem.memory_capacity,
             "channels": self.problem.channel_capacity,
@@ -551,10 +552,10 @@ class RejectionExplainer:
     def _exhausted(self, best: Candidate) -> list[str]:
         pb = self.problem
         full = [
-            f"{_frame_name(f)} has {max(0.0, 1 - self.load.get(f, 0.0)):.3g} share left "
-            f"(needs {k * best.min_share:g})"
+            f"{_frame_name(f)} has {max(0.0, pb.frame_capacity(f) - self.load.get(f, 0.0)):.3g}"
+            f" share left (needs {k * best.min_share:g})"
             for f, k in best.frames.items()
-            if 1 - self.load.get(f, 0.0) < k * best.min_share - 1e-9
+            if pb.frame_capacity(f) - self.load.get(f, 0.0) < k * best.min_share - 1e-9
         ]
         full += [
             f"node {n} has {pb.memory_capacity(n) - self.memory.get(n, 0):g} free qubits "
