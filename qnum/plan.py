@@ -32,6 +32,8 @@ from qnum.io import Network, Request, SwitchingMode
 
 #: Numerical slack when checking a plan against its capacities (solver tolerances).
 CAPACITY_TOL = 1e-6
+#: Why an idle request (``Problem.build``) has no candidates for now.
+IDLE = "kept rejected while the failure is handled; no configuration avoids it yet"
 
 
 class SolveStatus(StrEnum):
@@ -225,6 +227,7 @@ class Problem:
         previous: Problem | None = None,
         recompute: Collection[str] = (),
         retain: Mapping[str, Candidate] | None = None,
+        idle: Collection[str] = (),
     ) -> Problem:
         """Candidates for every request; with ``previous``, reused where still exact.
 
@@ -239,6 +242,10 @@ class Problem:
         candidate among its options whenever its route is intact, even when fresh
         generation would not list it (k-shortest sets change when links go), so a
         service a change did not hit can always stay where it is.
+
+        ``idle`` requests will not be placed by the coming solve (self-healing keeps them
+        rejected): their old candidates that avoid what was lost are reused even when
+        none is left, rather than generating new ones nobody uses now.
         """
         reqs = tuple(requests)
         reusable = previous is not None and _shrunk_from(previous.network, network)
@@ -252,8 +259,8 @@ class Problem:
             if old is not None and old.request == req and req.name not in recompute:
                 kept = tuple(c for c in old.candidates
                              if all(lid in network.links for lid in c.route.links))
-                if kept:
-                    out[req.name] = RequestCandidates(req, kept)
+                if kept or req.name in idle:
+                    out[req.name] = RequestCandidates(req, kept, None if kept else IDLE)
                     continue
             out[req.name] = request_candidates(network, graph, req, options)
         return cls(network, reqs, _retained(network, out, retain or {}))

@@ -445,9 +445,14 @@ class QnumExpander:
                   if a.candidate is not None and a.request.name in keep}
         before = self.committed.problem
         stale = self.committed.survivors | lost
+        # Healing re-places only what the failure hit: a service it keeps rejected needs
+        # no new candidates now, nor does a hit one while some of its old ones avoid the
+        # failure (the next commit that is not a healing round generates both afresh).
+        idle = {a.request.name for a in (previous.assignments.values() if previous else ())
+                if a.request.name in keep and not a.admitted} if self._server_round else ()
         problem = Problem.build(usable, requests, previous=before,
                                 recompute=() if self._server_round else stale,
-                                retain=retain)
+                                retain=retain, idle=idle)
         survivors = (_survivors(problem, before, stale) if self._server_round
                      else frozenset[str]())
         solved = problem                       # the next solve reuses the full `problem`
