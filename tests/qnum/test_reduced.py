@@ -12,7 +12,7 @@ import pytest
 from qnum.candidates import CandidateOptions
 from qnum.instances import random_requests, request, small_network, waxman_network
 from qnum.io import DeviceKind, Network
-from qnum.plan import Assignment, Plan, Problem, SolveStatus, violations
+from qnum.plan import IDLE, Assignment, Plan, Problem, SolveStatus, violations
 from qnum.reduced import PinnedUsage, reduce, solve_reduced
 from qnum.solver import SolverOptions, solve
 
@@ -140,3 +140,16 @@ def test_pins_that_no_longer_fit_fall_back_to_the_full_solve() -> None:
     plan = solve_reduced(pb, previous=running, keep=["r1", "r2"])
     assert violations(pb, plan) == []
     assert plan.assignments["r1"].admitted and plan.assignments["r2"].admitted
+
+
+def test_idle_requests_get_no_new_candidates_during_a_healing_round() -> None:
+    edges = [("A", "B", 20.0), ("A", "R", 15.0), ("R", "B", 15.0)]
+    net = small_network(edges, kinds={"A": END, "B": END})
+    reqs = [request("idle", "A", "B"), request("hit", "A", "B")]
+    direct = CandidateOptions(share_levels=(0.05,), max_purification_rounds=0,
+                              tight_cutoff_factor=None, max_routes=1)
+    before = Problem.build(net, reqs, direct)
+    assert all(c.route.links == ("A-B",) for r in reqs for c in before.options(r.name))
+    after = Problem.build(_cut(net, "A-B"), reqs, direct, previous=before, idle=["idle"])
+    assert after.options("idle") == () and after.candidates["idle"].reason == IDLE
+    assert [c.route.links for c in after.options("hit")] == [("A-R", "R-B")]
