@@ -54,8 +54,8 @@ hint itself is returned if the solver did not improve on it within the time limi
 
 Self-healing goes further: ``keep`` names requests whose previous state is fixed (admitted:
 x = 1 on the same candidate, s = s_prev; rejected: x = 0), so re-routing the services a
-failure hit cannot move a service it did not hit, whatever the gap tolerance; the model
-also shrinks to the affected requests.  Should the
+failure hit cannot move a service it did not hit, whatever the gap tolerance (self-healing
+solves the smaller model of :mod:`qnum.reduced`, where kept requests are constants).  Should the
 fixed choices be infeasible together (they were feasible before, so only if capacities
 shrank), the solve is repeated without them rather than rejecting everything.
 """
