@@ -80,7 +80,7 @@ def lagrangian_bound(problem: Problem, prices: Prices, best: Mapping[str, float]
         "channels": problem.channel_capacity,
         "ports": problem.port_capacity,
     }
-    total = math.fsum(prices.frames.values())
+    total = math.fsum(p * problem.frame_capacity(f) for f, p in prices.frames.items())
     total += math.fsum(p * capacity[kind](node) for (kind, node), p in prices.resources.items())
     return total + math.fsum(max(0.0, v) for v in best.values())
 

@@ -32,6 +32,8 @@ from qnum.io import Network, Request, SwitchingMode
 
 #: Numerical slack when checking a plan against its capacities (solver tolerances).
 CAPACITY_TOL = 1e-6
+#: Why an idle request (``Problem.build``) has no candidates for now.
+IDLE = "kept rejected while the failure is handled; no configuration avoids it yet"
 
 
 class SolveStatus(StrEnum):
@@ -228,6 +230,7 @@ class Problem:
         previous: Problem | None = None,
         recompute: Collection[str] = (),
         retain: Mapping[str, Candidate] | None = None,
+        idle: Collection[str] = (),
     ) -> Problem:
         """Candidates for every request; with ``previous``, reused where still exact.
 
@@ -242,6 +245,10 @@ class Problem:
         candidate among its options whenever its route is intact, even when fresh
         generation would not list it (k-shortest sets change when links go), so a
         service a change did not hit can always stay where it is.
+
+        ``idle`` requests will not be placed by the coming solve (self-healing keeps them
+        rejected): their old candidates that avoid what was lost are reused even when
+        none is left, rather than generating new ones nobody uses now.
         """
         reqs = tuple(requests)
         options = options or CandidateOptions()
@@ -257,8 +264,9 @@ class Problem:
             if old is not None and old.request == req and req.name not in recompute:
                 kept = tuple(c for c in old.candidates
                              if all(lid in network.links for lid in c.route.links))
-                if kept:  # a shrunk network's routes are a subset: completeness carries over
-                    out[req.name] = RequestCandidates(req, kept, complete=old.complete)
+                if kept or req.name in idle:  # a shrunk network's routes are a subset:
+                    out[req.name] = RequestCandidates(  # completeness carries over
+                        req, kept, None if kept else IDLE, complete=old.complete)
                     continue
             out[req.name] = request_candidates(network, graph, req, options)
         return cls(network, reqs, _retained(network, out, retain or {}), options)
@@ -271,6 +279,10 @@ class Problem:
         """Every request's candidates cover its declared space (so an optimum over the
         candidates is an optimum over the space)."""
         return all(self.candidates[r.name].complete for r in self.requests)
+
+    def frame_capacity(self, frame: str) -> float:
+        """Share of a TDMA frame (fibre or transparent island) the requests may use."""
+        return 1.0
 
     def memory_capacity(self, node: str) -> int:
         return self.network.nodes[node].memory_qubits
@@ -334,7 +346,7 @@ def violations(problem: Problem, plan: Plan, tol: float = CAPACITY_TOL) -> list[
         if not cand.min_share - tol <= a.share <= 1.0 + tol:
             out.append(f"{a.request.name}: share {a.share} outside [{cand.min_share}, 1]")
     checks = (
-        (plan.frame_load(), lambda _k: 1.0, "frame {} carries share {:.6g} > {}"),
+        (plan.frame_load(), problem.frame_capacity, "frame {} carries share {:.6g} > {}"),
         (plan.memory_use(), problem.memory_capacity, "node {} uses {:g} qubits > {}"),
         (plan.island_channels(), problem.channel_capacity, "{} uses {:g} channels > {}"),
         (plan.add_drop_ports(), problem.port_capacity, "q-ROADM {} uses {:g} ports > {}"),

@@ -54,8 +54,8 @@ hint itself is returned if the solver did not improve on it within the time limi
 
 Self-healing goes further: ``keep`` names requests whose previous state is fixed (admitted:
 x = 1 on the same candidate, s = s_prev; rejected: x = 0), so re-routing the services a
-failure hit cannot move a service it did not hit, whatever the gap tolerance; the model
-also shrinks to the affected requests.  Should the
+failure hit cannot move a service it did not hit, whatever the gap tolerance (self-healing
+solves the smaller model of :mod:`qnum.reduced`, where kept requests are constants).  Should the
 fixed choices be infeasible together (they were feasible before, so only if capacities
 shrank), the solve is repeated without them rather than rejecting everything.
 """
@@ -216,7 +216,7 @@ class _Builder:
                         usage.setdefault((kind, node), []).append((amount, v.x))
         for frame, shares in links.items():
             self.m.frame_rows[frame] = model.add_linear_constraint(
-                mathopt.fast_sum(shares) <= 1.0)
+                mathopt.fast_sum(shares) <= self.problem.frame_capacity(frame))
         capacity = {
             "memory": self.problem.memory_capacity,
             "channels": self.problem.channel_capacity,
@@ -670,10 +670,10 @@ class RejectionExplainer:
     def _exhausted(self, best: Candidate) -> list[str]:
         pb = self.problem
         full = [
-            f"{_frame_name(f)} has {max(0.0, 1 - self.load.get(f, 0.0)):.3g} share left "
-            f"(needs {k * best.min_share:g})"
+            f"{_frame_name(f)} has {max(0.0, pb.frame_capacity(f) - self.load.get(f, 0.0)):.3g}"
+            f" share left (needs {k * best.min_share:g})"
             for f, k in best.frames.items()
-            if 1 - self.load.get(f, 0.0) < k * best.min_share - 1e-9
+            if pb.frame_capacity(f) - self.load.get(f, 0.0) < k * best.min_share - 1e-9
         ]
         full += [
             f"node {n} has {pb.memory_capacity(n) - self.memory.get(n, 0):g} free qubits "

@@ -56,6 +56,7 @@ from qnum.io import (
     parse_topology,
 )
 from qnum.plan import Plan, Problem, SolveStatus, violations
+from qnum.reduced import solve_reduced
 from qnum.solver import SolverOptions, project, solve
 from southbound.kinds import DEVICE_KINDS
 from southbound.model import DeviceChange, DeviceEndpoint, Exclusion
@@ -116,6 +117,10 @@ class Expansion:
     #: managed devices out of service: no service on or through them, nothing pushed
     #: (controller/service/admin_state.py)
     excluded: dict[str, Exclusion] = field(default_factory=dict)
+    #: requests whose candidates are only those that survived a failure: self-healing
+    #: reuses them instead of generating routes around it (that takes seconds); the next
+    #: expansion that is not a healing round generates them afresh
+    survivors: frozenset[str] = frozenset()
 
     @property
     def in_service(self) -> set[str]:
@@ -445,14 +450,29 @@ class QnumExpander:
                 and any(lid not in usable.links for lid in a.candidate.route.links)}
         retain = {a.request.name: a.candidate for a in (previous.admitted if previous else [])
                   if a.candidate is not None and a.request.name in keep}
-        problem = Problem.build(usable, requests, space, previous=self.committed.problem,
-                                recompute=lost, retain=retain)
+        before = self.committed.problem
+        stale = self.committed.survivors | lost
+        # Healing re-places only what the failure hit: a service it keeps rejected needs
+        # no new candidates now, nor does a hit one while some of its old ones avoid the
+        # failure (the next commit that is not a healing round generates both afresh).
+        idle = {a.request.name for a in (previous.assignments.values() if previous else ())
+                if a.request.name in keep and not a.admitted} if self._server_round else ()
+        problem = Problem.build(usable, requests, space, previous=before,
+                                recompute=() if self._server_round else stale,
+                                retain=retain, idle=idle)
+        survivors = (_survivors(problem, before, stale) if self._server_round
+                     else frozenset[str]())
         solved = problem                       # the next solve reuses the full `problem`
         if self.scope is not None:
             solved, previous, keep = self.scope.before_solve(problem, previous, keep)
-        hints = [] if keep else list(all_baselines(solved).values())
-        plan = solve(solved, options, previous=previous, hints=hints, keep=keep,
-                     protected=protected, strict_keep=not self._server_round)
+        if self._server_round and keep and previous is not None:
+            # Healing: only what the failure hit is re-placed, on the reduced model.
+            plan = solve_reduced(solved, options, previous=previous, keep=keep,
+                                 protected=protected)
+        else:
+            hints = [] if keep else list(all_baselines(solved).values())
+            plan = solve(solved, options, previous=previous, hints=hints, keep=keep,
+                         protected=protected, strict_keep=not self._server_round)
         if plan.status is SolveStatus.INFEASIBLE and not self._server_round \
                 and previous is not None:
             kept = Plan.from_assignments("kept", [a for a in previous.assignments.values()
@@ -480,7 +500,7 @@ class QnumExpander:
         return Expansion(plan=plan, network=network, docs=docs, endpoints=endpoints,
                          solve_s=solve_s, health=health, pinned=frozenset(pins),
                          problem=problem, movable=movable, touched=touched,
-                         excluded=excluded)
+                         excluded=excluded, survivors=survivors)
 
     def _keep_watching(self, docs: dict[str, str], health: NetworkHealth) -> None:
         """Keep configured every link-generation entry that watches a failure (see
@@ -566,6 +586,22 @@ def _rerouted(before: Plan | None, after: Plan | None,
                 and broken(a.candidate.route.links, a.candidate.route.nodes)):
             out.append(a.request.name)
     return out
+
+
+def _survivors(problem: Problem, before: Problem | None, names: Collection[str]
+               ) -> frozenset[str]:
+    """Those of `names` whose candidates `problem` took over from `before` (the ones that
+    avoid what failed) rather than generated afresh."""
+    if before is None:
+        return frozenset()
+    out = set()
+    for name in names:
+        old = before.candidates.get(name)
+        new = problem.candidates.get(name)
+        if old is not None and new is not None and new.candidates and all(
+                any(c is o for o in old.candidates) for c in new.candidates):
+            out.add(name)
+    return frozenset(out)
 
 
 def expansion_of(expanded: Expanded) -> Expansion | None:

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from qnum.candidates import RequestCandidates
-from qnum.plan import Assignment, Plan
+from qnum.plan import IDLE, Assignment, Plan
 
 PROVISIONING = "provisioning"
 STABILISING = "stabilising"
@@ -390,8 +390,10 @@ class ServiceStates:
 
 def no_candidates(problem_candidates: Mapping[str, RequestCandidates] | None,
                   names: Iterable[str]) -> set[str]:
-    """Requests for which candidate generation found no configuration at all."""
+    """Requests for which candidate generation found no configuration at all (not those
+    self-healing left without candidates for now: `qnum.plan.IDLE`)."""
     if problem_candidates is None:
         return set()
     return {name for name in names
-            if (rc := problem_candidates.get(name)) is not None and not rc.candidates}
+            if (rc := problem_candidates.get(name)) is not None and not rc.candidates
+            and rc.reason != IDLE}
