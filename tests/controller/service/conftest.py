@@ -15,10 +15,12 @@ from controller.datastore.nmda import Datastore, NmdaStore
 from controller.datastore.schema import Schema
 from controller.paths import CONFIG_DIR
 from controller.service.alarms import AlarmManager
+from controller.service.heal import HealReport
 from controller.service.manager import ServiceManager
 from controller.settings import PRODUCT_MODULES
 from simulators.clock import ManualClock
 from simulators.devices.world import Topology
+from simulators.faults import FaultKind, FaultRequest
 from simulators.launcher import DEFAULT_TOPOLOGY, Network, SchemaCache
 
 World = tuple[NmdaStore, ServiceManager, Network, ManualClock]
@@ -94,6 +96,19 @@ def started(world: World) -> World:
     assert len(manager.events.subscribed) == len(net.devices)
     advance(net, clock, 400)
     return world
+
+
+def cut_fibre(world: World, link: str, *, clear: bool = False) -> HealReport:
+    """Cut (or repair) a fibre through the emulators and wait for the one healing round
+    the devices' notifications trigger."""
+    _store, manager, net, clock = world
+    done = len(manager.healer.reports)
+    net.faults.apply(FaultRequest(kind=FaultKind.FIBRE_CUT, target=link, clear=clear))
+    advance(net, clock, 1.0, step=1.0)
+    rounds = manager.healer.wait_rounds(done, 30)
+    assert manager.healer.wait_idle(30)
+    assert len(rounds) == 1, "exactly one healing round per event"
+    return rounds[0]
 
 
 @pytest.fixture

@@ -13,10 +13,9 @@ import pytest
 from controller.datastore.nmda import Datastore, NmdaStore
 from controller.service.alarms import AlarmKey
 from controller.service.apc_spec import OUT_OF_SPEC
-from controller.service.heal import HealReport
 from simulators.faults import FaultKind, FaultRequest
 from simulators.launcher import Network
-from tests.controller.service.conftest import World, advance, metro_world, started
+from tests.controller.service.conftest import World, advance, cut_fibre, metro_world, started
 
 
 @pytest.fixture(scope="module")
@@ -25,15 +24,6 @@ def world() -> Iterator[World]:
         yield started(w)
 
 
-def fault(world: World, link: str, *, clear: bool = False) -> HealReport:
-    _store, manager, net, clock = world
-    done = len(manager.healer.reports)
-    net.faults.apply(FaultRequest(kind=FaultKind.FIBRE_CUT, target=link, clear=clear))
-    advance(net, clock, 1.0, step=1.0)
-    rounds = manager.healer.wait_rounds(done, 30)
-    assert manager.healer.wait_idle(30)
-    assert len(rounds) == 1, "exactly one healing round per event"
-    return rounds[0]
 
 
 def path(store: NmdaStore, name: str) -> list[str]:
@@ -94,7 +84,7 @@ def test_core_cut_reroutes_only_what_it_hit_with_one_root_alarm(world: World) ->
     assert before["qkd-alice-bob"] == ["alice", "r1", "r2", "bob"]
     untouched = {n: device_config(net, n) for n in ("r3", "dave", "charlie")}
     others_on_qr1 = roadm_parts(net, "qr1", exclude="qkd-alice-bob")
-    report = fault(world, "r1-r2")
+    report = cut_fibre(world, "r1-r2")
     assert report.error is None
     assert report.roots.failed_links == frozenset({"r1-r2"})
     assert set(report.roots.reported_by("r1-r2")) == {"r1", "r2"}   # two reports, one root
@@ -118,7 +108,7 @@ def test_core_cut_reroutes_only_what_it_hit_with_one_root_alarm(world: World) ->
     assert "qkd-alice-bob" in derived["resource"]
     assert derived.get("root-cause-resource") == [root["resource"]]
 
-    report = fault(world, "r1-r2", clear=True)
+    report = cut_fibre(world, "r1-r2", clear=True)
     assert report.error is None and report.affected == []
     assert report.touched_unaffected == []                 # a repair moves no live service
     assert all(a["is-cleared"] for a in alarm_list(store))
@@ -126,12 +116,12 @@ def test_core_cut_reroutes_only_what_it_hit_with_one_root_alarm(world: World) ->
 
 def test_access_cut_takes_its_service_down_with_a_derived_alarm(world: World) -> None:
     store, _manager, _net, _clock = world
-    report = fault(world, "alice-r1")
+    report = cut_fibre(world, "alice-r1")
     assert report.affected == ["qkd-alice-bob"] and report.dropped == ["qkd-alice-bob"]
     active = {a["alarm-type-id"].split(":")[-1] for a in alarm_list(store)
               if not a["is-cleared"]}
     assert active == {"fibre-cut", "service-down"}
-    report = fault(world, "alice-r1", clear=True)
+    report = cut_fibre(world, "alice-r1", clear=True)
     assert report.restored == ["qkd-alice-bob"]
     assert all(a["is-cleared"] for a in alarm_list(store))
 

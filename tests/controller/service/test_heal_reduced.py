@@ -13,10 +13,8 @@ from typing import Any
 import pytest
 
 from controller.datastore.nmda import Datastore, NmdaStore
-from controller.service.heal import HealReport
 from qnum.plan import SolveStatus, violations
-from simulators.faults import FaultKind, FaultRequest
-from tests.controller.service.conftest import World, advance, metro_world, started
+from tests.controller.service.conftest import World, cut_fibre, metro_world, started
 
 
 @pytest.fixture(scope="module")
@@ -25,15 +23,6 @@ def world() -> Iterator[World]:
         yield started(w)
 
 
-def fault(world: World, link: str, *, clear: bool = False) -> HealReport:
-    _store, manager, net, clock = world
-    done = len(manager.healer.reports)
-    net.faults.apply(FaultRequest(kind=FaultKind.FIBRE_CUT, target=link, clear=clear))
-    advance(net, clock, 1.0, step=1.0)
-    rounds = manager.healer.wait_rounds(done, 30)
-    assert manager.healer.wait_idle(30)
-    assert len(rounds) == 1
-    return rounds[0]
 
 
 def last_solve(store: NmdaStore) -> dict[str, Any]:
@@ -49,7 +38,7 @@ def test_cut_is_healed_on_the_reduced_model_and_reported_truthfully(world: World
     assert last_solve(store)["status"] == "optimal"          # the operator's full solve
     configs = {n: d.store.get(Datastore.RUNNING) for n, d in net.devices.items()}
 
-    report = fault(world, "r1-r2")
+    report = cut_fibre(world, "r1-r2")
 
     assert report.error is None and report.affected == ["qkd-alice-bob"]
     assert report.rerouted == ["qkd-alice-bob"] and report.touched_unaffected == []
@@ -83,7 +72,7 @@ def test_cut_is_healed_on_the_reduced_model_and_reported_truthfully(world: World
     for node in sorted(set(net.devices) - serving):
         assert net.devices[node].store.get(Datastore.RUNNING) == configs[node], node
 
-    fault(world, "r1-r2", clear=True)
+    cut_fibre(world, "r1-r2", clear=True)
     committed = manager.expander.committed
     assert committed.survivors == frozenset()        # generated afresh on the whole network
     assert committed.problem is not None and committed.plan is not None
