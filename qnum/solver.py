@@ -427,12 +427,16 @@ def solve(
     start = time.perf_counter()
     columns = _price_columns(problem, options, start) if not keep else None
     plan = _solve_listed(problem, options, start, previous, hints, keep, protected, strict_keep)
-    if columns is not None and plan.status is not SolveStatus.ERROR:
-        deadline = start + options.time_limit_s
+    deadline = start + options.time_limit_s
+    # The enlarged MILP is only worth starting with a tenth of the limit left; it gets
+    # what remains, so the solve stays within its limit.
+    if (columns is not None and plan.status is not SolveStatus.ERROR
+            and deadline - time.perf_counter() > 0.1 * options.time_limit_s):
         value = plan_objective(problem, plan, options)
-        if close_gap(problem, problem.space or CandidateOptions(), columns, value, deadline):
+        if close_gap(problem, problem.space or CandidateOptions(), columns, value,
+                     deadline - 0.1 * options.time_limit_s):
             plan = _solve_listed(problem, options, start, previous, [plan, *hints], keep,
-                                 protected, strict_keep)
+                                 protected, strict_keep, floor=0.02)
     if not problem.covers_space:
         _uncovered(problem, plan, options, columns)
     return _finish(problem, plan, start, options)
@@ -447,10 +451,12 @@ def _solve_listed(
     keep: Collection[str],
     protected: Collection[str],
     strict_keep: bool,
+    floor: float = 0.1,
 ) -> Plan:
-    """The MILP over the listed candidates, within what is left of the time limit."""
+    """The MILP over the listed candidates, within what is left of the time limit (at
+    least ``floor`` of it, so a solve that priced columns still gets a MILP)."""
     remaining = max(options.time_limit_s - (time.perf_counter() - start),
-                    0.1 * options.time_limit_s)
+                    floor * options.time_limit_s)
     builder = _Builder(problem, options, protected=set(protected) & set(keep))
     built = builder.build()
     builder.objective(previous)
