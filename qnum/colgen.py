@@ -3,10 +3,10 @@ the whole declared space.
 
 A request whose routes are too many to list gets a starting set from k shortest paths
 (qnum.candidates).  Each round here solves the LP relaxation of the model over the
-current columns (without the priority rule, a relaxation), reads its duals as resource
-prices, and asks :func:`qnum.pricing.price_request` for the best configuration of every
-incomplete request over its whole space.  Configurations worth more than the request's
-convexity dual join its candidate set; the Lagrangian value
+current columns (with the priority rows between listed requests, a relaxation), reads
+its duals as resource prices, and asks :func:`qnum.pricing.price_request` for the best
+configuration of every incomplete request over its whole space.  Configurations worth
+more than the request's convexity dual join its candidate set; the Lagrangian value
 
     L = Σ_f π_f·1 + Σ_k μ_k·cap_k + Σ_j max(0, best v_j)
 
@@ -182,7 +182,7 @@ def _new_columns(existing: tuple[Candidate, ...], priced: list[Candidate]) -> li
 
 
 def close_gap(problem: Problem, space: CandidateOptions, columns: ColumnGeneration,
-              value: float, deadline: float, per_request: int = 64) -> int:
+              value: float, deadline: float, per_request: int = 256) -> int:
     """After a MILP over the columns found a plan worth ``value``: list every unlisted
     configuration that could still be part of a better plan, and return how many.
 

@@ -12,9 +12,12 @@ duals of the restricted model),
     L(π, μ) = Σ_f π_f + Σ_k μ_k·cap_k + Σ_j max(0, max_{c ∈ space_j} v_c(π, μ)),
     v_c = max_{s ∈ [σ_c, 1]} w_j·q_c·min(r_c·s, D_j) − s·Σ_f π_f·n_cf − Σ_k μ_k·a_ck,
 
-is at least the optimum of every plan over the space (weak duality; the priority rule is
-dropped, which only relaxes).  The per-request subproblem is linear in x, so L at the
-optimal prices equals the LP relaxation over the whole space.  ``max v_c`` needs a search
+is at least the optimum of every plan over the space (weak duality).  The priority rows
+"admitted(lo) ≤ admitted(hi)" between the listed candidates' requests (a subset of the
+space's: more configurations only add competitors, so keeping fewer rows relaxes) add
+their duals ρ as an admission credit per request (``Prices.admission``).  The
+per-request subproblem is linear in x, so L at the optimal prices equals the LP
+relaxation over the whole space.  ``max v_c`` needs a search
 over routes; route quality is multiplicative and not isotonic (qnum.candidates), so no
 shortest-path algorithm applies.  :func:`price_request` is a best-first branch and bound
 over route prefixes with an *optimistic value* that only falls as a prefix grows:
@@ -70,16 +73,24 @@ ResourceKey = tuple[str, str]
 
 @dataclass(frozen=True)
 class Prices:
-    """Non-negative prices per unit of each resource, in objective units (Σ w·U)."""
+    """Non-negative prices per unit of each resource, in objective units (Σ w·U), and
+    the priority rule's per-request admission credit (see ``admission``)."""
 
     frames: Mapping[str, float] = field(default_factory=dict)
     resources: Mapping[ResourceKey, float] = field(default_factory=dict)
+    #: Σ ρ over the priority rows where the request is the higher-priority side minus Σ ρ
+    #: where it is the lower (row "admitted(lo) ≤ admitted(hi)", dual ρ ≥ 0): admitting
+    #: it earns (or costs) that much in the Lagrangian.
+    admission: Mapping[str, float] = field(default_factory=dict)
 
     def frame(self, frame: str) -> float:
         return self.frames.get(frame, 0.0)
 
     def resource(self, kind: str, node: str) -> float:
         return self.resources.get((kind, node), 0.0)
+
+    def credit(self, request: str) -> float:
+        return self.admission.get(request, 0.0)
 
 
 def best_over_share(
@@ -113,7 +124,7 @@ def column_value(request: Request, cand: Candidate, prices: Prices) -> float:
     )
     return best_over_share(
         request.weight, cand.quality, cand.rate_per_share_hz, request.demanded_rate_hz,
-        cand.min_share, share_price, fixed,
+        cand.min_share, share_price, fixed - prices.credit(request.name),
     )
 
 
@@ -166,7 +177,8 @@ class _Search:
             nx.single_source_shortest_path_length(
                 self.view, request.destination, cutoff=options.max_hops)
             if request.destination in self.view else {})
-        self.end_price = prices.resource("memory", request.destination)
+        self.end_price = (prices.resource("memory", request.destination)
+                          - prices.credit(request.name))
 
     def optimistic(self, w: float, rate: float, share_price: float, fixed_price: float) -> float:
         best_f = _purified_bound(w, self.options)

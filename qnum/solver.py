@@ -131,6 +131,7 @@ class _Model:
     convexity: dict[str, mathopt.LinearConstraint] = field(default_factory=dict)
     frame_rows: dict[str, mathopt.LinearConstraint] = field(default_factory=dict)
     resource_rows: dict[tuple[str, str], mathopt.LinearConstraint] = field(default_factory=dict)
+    priority_rows: dict[tuple[str, str], mathopt.LinearConstraint] = field(default_factory=dict)
 
 
 def utility_cap(req: Request, cand: Candidate) -> float:
@@ -169,9 +170,10 @@ class _Builder:
         for req in self.live:
             self._request(req)
         self._capacities()
-        for hi, lo in () if self.relaxed else self.problem.priority_pairs:
+        for hi, lo in self.problem.priority_pairs:
             if lo not in self.protected:    # a protected service is never pre-empted
-                model.add_linear_constraint(self.admitted(lo) <= self.admitted(hi))
+                self.m.priority_rows[hi, lo] = model.add_linear_constraint(
+                    self.admitted(lo) <= self.admitted(hi))
         return self.m
 
     def admitted(self, name: str) -> mathopt.LinearExpression:
@@ -520,7 +522,8 @@ def _price_columns(problem: Problem, options: SolverOptions,
 
 
 def _relaxation(problem: Problem, options: SolverOptions) -> Relaxation:
-    """LP relaxation over the current columns (no priority rule) and its duals as prices."""
+    """LP relaxation over the current columns and its duals as prices (the priority rows'
+    duals become each request's admission credit, qnum.pricing)."""
     builder = _Builder(problem, options, relaxed=True)
     built = builder.build()
     builder.objective(None)
@@ -533,10 +536,15 @@ def _relaxation(problem: Problem, options: SolverOptions) -> Relaxation:
         # A ≤ row of a maximisation has a non-negative dual; clip solver round-off.
         return float(max(0.0, duals[row])) * built.scale
 
+    credit: dict[str, float] = {}
+    for (hi, lo), row in built.priority_rows.items():
+        rho = price(row)
+        credit[hi] = credit.get(hi, 0.0) + rho
+        credit[lo] = credit.get(lo, 0.0) - rho
     return Relaxation(
         value=float(result.objective_value()) * built.scale,
         prices=Prices({f: price(r) for f, r in built.frame_rows.items()},
-                      {k: price(r) for k, r in built.resource_rows.items()}),
+                      {k: price(r) for k, r in built.resource_rows.items()}, credit),
         convexity={name: price(r) for name, r in built.convexity.items()},
     )
 
