@@ -350,7 +350,14 @@ def _previous_choice(problem: Problem, plan: Plan, name: str) -> tuple[int, floa
     old = plan.assignments.get(name)
     if old is None or not old.admitted or old.candidate is None:
         return None
-    for i, cand in enumerate(problem.options(name)):
+    options = problem.options(name)
+    # The same candidate first: two candidates can share a key (same fibres, rounds,
+    # cut-off kind and floor) yet differ (another network's evaluation), and a hint
+    # restated on the wrong one would lose the utility it promised.
+    for i, cand in enumerate(options):
+        if cand == old.candidate:
+            return i, old.share
+    for i, cand in enumerate(options):
         if cand.key == old.candidate.key:
             return i, old.share
     return None
@@ -456,9 +463,11 @@ def _solve_listed(
     floor: float = 0.1,
 ) -> Plan:
     """The MILP over the listed candidates, within what is left of the time limit (at
-    least ``floor`` of it, so a solve that priced columns still gets a MILP)."""
-    remaining = max(options.time_limit_s - (time.perf_counter() - start),
-                    floor * options.time_limit_s)
+    least ``floor`` of it, so a solve that priced columns still gets a MILP).
+
+    The solver's clock starts after the model is built and leaves a twentieth of the
+    limit for handing the model over and reading the plan back, which its clock does not
+    count either."""
     builder = _Builder(problem, options, protected=set(protected) & set(keep))
     built = builder.build()
     builder.objective(previous)
@@ -467,6 +476,8 @@ def _solve_listed(
     model_params = mathopt.ModelSolveParameters(
         solution_hints=[_hint(problem, built, p) for p in starts]
     )
+    remaining = max(0.95 * options.time_limit_s - (time.perf_counter() - start),
+                    floor * options.time_limit_s)
     params = mathopt.SolveParameters(
         time_limit=timedelta(seconds=remaining),
         relative_gap_tolerance=options.relative_gap,
