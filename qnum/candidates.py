@@ -211,6 +211,14 @@ class Candidate:
         return self.route.links
 
     @property
+    def resource_use(self) -> tuple[tuple[str, Mapping[str, int]], ...]:
+        """Every resource row but the TDMA frames, as (kind, amount per key): memory
+        qubits per node, lightpaths per transparent island, add/drop ports per q-ROADM
+        (the kinds ``Problem.capacity`` knows)."""
+        return (("memory", self.memory), ("channels", self.island_channels),
+                ("ports", self.add_drop_ports))
+
+    @property
     def frames(self) -> dict[str, int]:
         """TDMA frames used (with multiplicity): Σ count·share ≤ 1 per frame."""
         return _count(seg.frame for seg in self.route.segments)
@@ -350,15 +358,19 @@ def _may_transit(node: Node) -> bool:
     return not node.is_memory_node or node.memory_qubits >= 2
 
 
+def relay_view(network: Network, graph: nx.Graph, source: str, destination: str) -> nx.Graph:
+    """``graph`` restricted to the nodes a route between the endpoints may use: the
+    endpoints and the nodes that may relay (``_may_transit``)."""
+    allowed = {n for n, node in network.nodes.items() if _may_transit(node)}
+    allowed |= {source, destination}
+    return nx.subgraph_view(graph, filter_node=lambda n: n in allowed)
+
+
 def candidate_routes(
     network: Network, graph: nx.Graph, source: str, destination: str, options: CandidateOptions
 ) -> list[tuple[str, ...]]:
     """Union of the k shortest simple paths under each surrogate metric, in first-seen order."""
-    allowed = {n for n, node in network.nodes.items() if _may_transit(node)} | {
-        source,
-        destination,
-    }
-    view = nx.subgraph_view(graph, filter_node=lambda n: n in allowed)
+    view = relay_view(network, graph, source, destination)
     seen: dict[tuple[str, ...], None] = {}
     for metric in ("rate", "fidelity", "length"):
         paths = nx.shortest_simple_paths(view, source, destination, weight=metric)
@@ -419,9 +431,7 @@ def enumerate_routes(
     :func:`_werner_floor` cannot lead to a feasible route.
     """
     source, destination = request.source, request.destination
-    allowed = {n for n, node in network.nodes.items() if _may_transit(node)}
-    allowed |= {source, destination}
-    view = nx.subgraph_view(graph, filter_node=lambda n: n in allowed)
+    view = relay_view(network, graph, source, destination)
     if source not in view or destination not in view:
         return []
     hops_left = nx.single_source_shortest_path_length(view, destination, cutoff=options.max_hops)
@@ -835,9 +845,7 @@ def request_candidates(
 
 def _connected(network: Network, graph: nx.Graph, request: Request) -> bool:
     """Whether usable fibres join the endpoints through nodes that may relay."""
-    allowed = {n for n, node in network.nodes.items() if _may_transit(node)}
-    allowed |= {request.source, request.destination}
-    view = nx.subgraph_view(graph, filter_node=lambda n: n in allowed)
+    view = relay_view(network, graph, request.source, request.destination)
     return bool(nx.has_path(view, request.source, request.destination))
 
 
@@ -850,13 +858,10 @@ def check_route_length(network: Network, requests: Sequence[Request], max_hops: 
     graph = nx.Graph()
     graph.add_nodes_from(network.nodes)
     graph.add_edges_from((lk.a, lk.b) for lk in network.links.values())
-    relays = {n for n, node in network.nodes.items() if _may_transit(node)}
     for req in requests:
         if not req.enabled or req.source not in graph or req.destination not in graph:
             continue
-        ends = {req.source, req.destination}
-        view = nx.subgraph_view(
-            graph, filter_node=lambda n, ends=ends: n in relays or n in ends)
+        view = relay_view(network, graph, req.source, req.destination)
         try:
             hops = nx.shortest_path_length(view, req.source, req.destination)
         except nx.NetworkXNoPath:

@@ -28,6 +28,7 @@ import networkx as nx
 import structlog
 
 from qnum.candidates import Candidate, CandidateOptions, RequestCandidates, build_graph
+from qnum.io import Request
 from qnum.plan import Problem
 from qnum.pricing import Prices, column_value, price_request
 
@@ -51,9 +52,6 @@ class ColumnGeneration:
     rounds: int = 0
     columns: int = 0
     converged: bool = False
-    exact_pricing: bool = True
-    lp_value: float = math.nan
-    seconds: float = 0.0
     #: L at the last prices, and the smallest margin Δ_j by which any configuration not
     #: among the columns falls short of its request's best (``exclusion_margin``).
     last_bound: float = math.inf
@@ -75,13 +73,9 @@ class ColumnGeneration:
 
 def lagrangian_bound(problem: Problem, prices: Prices, best: Mapping[str, float]) -> float:
     """L(π, μ) for the given per-request best values (module docstring)."""
-    capacity = {
-        "memory": problem.memory_capacity,
-        "channels": problem.channel_capacity,
-        "ports": problem.port_capacity,
-    }
     total = math.fsum(p * problem.frame_capacity(f) for f, p in prices.frames.items())
-    total += math.fsum(p * capacity[kind](node) for (kind, node), p in prices.resources.items())
+    total += math.fsum(p * problem.capacity(kind, key)
+                       for (kind, key), p in prices.resources.items())
     return total + math.fsum(max(0.0, v) for v in best.values())
 
 
@@ -94,17 +88,14 @@ def generate_columns(
 ) -> ColumnGeneration:
     """Price out columns for ``problem``'s incomplete requests, in place (their candidate
     sets grow, so the caller's problem and the plan solved on it stay consistent)."""
-    start = time.perf_counter()
     out = ColumnGeneration()
     graph = build_graph(problem.network)
-    open_requests = [r for r in problem.requests
-                     if not problem.candidates[r.name].complete and r.enabled]
     candidates = problem.candidates
     if not isinstance(candidates, dict):
         raise TypeError("column generation needs the problem's candidate sets in a dict")
     for round_no in range(1, max_rounds + 1):
         relaxation = relax(problem)
-        out.rounds, out.lp_value = round_no, relaxation.value
+        out.rounds = round_no
         best: dict[str, float] = {}
         added = 0
         exact = True
@@ -124,16 +115,11 @@ def generate_columns(
                                    threshold)
             best[req.name] = max(own, priced.value)
             exact &= priced.exact
-            fresh = _new_columns(rc.candidates, priced.columns)
-            if fresh:
-                candidates[req.name] = RequestCandidates(req, (*rc.candidates, *fresh),
-                                                         complete=False)
-                added += len(fresh)
+            added += _add_columns(candidates, req, priced.columns)
         bound = lagrangian_bound(problem, relaxation.prices, best)
         out.bound = min(out.bound, bound)
         out.last_bound, out.last_prices, out.last_best = bound, relaxation.prices, best
         out.columns += added
-        out.exact_pricing = exact
         log.info("qnum.colgen_round", round=round_no, lp=relaxation.value, bound=bound,
                  columns=added, exact=exact)
         if not added:
@@ -144,9 +130,6 @@ def generate_columns(
     if out.rounds:
         out.margin = exclusion_margin(problem, space, graph, out.last_prices, out.last_best,
                                       deadline)
-    out.seconds = time.perf_counter() - start
-    if not open_requests:
-        out.converged = True
     return out
 
 
@@ -171,14 +154,20 @@ def exclusion_margin(problem: Problem, space: CandidateOptions, graph: nx.Graph,
     return max(margin, 0.0)
 
 
-def _new_columns(existing: tuple[Candidate, ...], priced: list[Candidate]) -> list[Candidate]:
-    keys = {c.key for c in existing}
+def _add_columns(candidates: dict[str, RequestCandidates], req: Request,
+                 priced: list[Candidate]) -> int:
+    """Append the priced configurations not yet among ``req``'s candidates (by key); the
+    set stays incomplete.  Returns how many were added."""
+    rc = candidates[req.name]
+    keys = {c.key for c in rc.candidates}
     fresh: list[Candidate] = []
     for cand in priced:
         if cand.key not in keys:
             keys.add(cand.key)
             fresh.append(cand)
-    return fresh
+    if fresh:
+        candidates[req.name] = RequestCandidates(req, (*rc.candidates, *fresh), complete=False)
+    return len(fresh)
 
 
 def close_gap(problem: Problem, space: CandidateOptions, columns: ColumnGeneration,
@@ -210,11 +199,7 @@ def close_gap(problem: Problem, space: CandidateOptions, columns: ColumnGenerati
         near = price_request(problem.network, graph, req, space, columns.last_prices, floor,
                              stop_below=floor, max_columns=per_request,
                              exclude={c.key for c in rc.candidates})
-        fresh = _new_columns(rc.candidates, near.columns)
-        if fresh:
-            candidates[req.name] = RequestCandidates(req, (*rc.candidates, *fresh),
-                                                     complete=False)
-            added += len(fresh)
+        added += _add_columns(candidates, req, near.columns)
     columns.columns += added
     columns.margin = exclusion_margin(problem, space, graph, columns.last_prices,
                                       columns.last_best, deadline)

@@ -284,6 +284,13 @@ class Problem:
         """Share of a TDMA frame (fibre or transparent island) the requests may use."""
         return 1.0
 
+    def capacity(self, kind: str, key: str) -> float:
+        """Capacity of one resource row other than a TDMA frame (``Candidate.resource_use``
+        kinds: "memory", "channels", "ports")."""
+        by_kind = {"memory": self.memory_capacity, "channels": self.channel_capacity,
+                   "ports": self.port_capacity}
+        return by_kind[kind](key)
+
     def memory_capacity(self, node: str) -> int:
         return self.network.nodes[node].memory_qubits
 

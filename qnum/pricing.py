@@ -53,13 +53,13 @@ from qnum.candidates import (
     CandidateOptions,
     Segment,
     _Diagnosis,
-    _may_transit,
     _purified_bound,
     _RouteEvaluator,
     _segment,
     build_route,
     node_params,
     pareto_prune,
+    relay_view,
 )
 from qnum.io import Network, Request
 from qnum.physics import attempt_success_probability, werner_from_fidelity
@@ -113,15 +113,8 @@ def best_over_share(
 def column_value(request: Request, cand: Candidate, prices: Prices) -> float:
     """v_c: the candidate's best utility at these prices (module docstring)."""
     share_price = math.fsum(prices.frame(f) * n for f, n in cand.frames.items())
-    fixed = math.fsum(
-        prices.resource(kind, node) * amount
-        for kind, amounts in (
-            ("memory", cand.memory),
-            ("channels", cand.island_channels),
-            ("ports", cand.add_drop_ports),
-        )
-        for node, amount in amounts.items()
-    )
+    fixed = math.fsum(prices.resource(kind, node) * amount
+                      for kind, amounts in cand.resource_use for node, amount in amounts.items())
     return best_over_share(
         request.weight, cand.quality, cand.rate_per_share_hz, request.demanded_rate_hz,
         cand.min_share, share_price, fixed - prices.credit(request.name),
@@ -167,9 +160,7 @@ class _Search:
     def __init__(self, network: Network, graph: nx.Graph, request: Request,
                  options: CandidateOptions, prices: Prices) -> None:
         self.network, self.request, self.options, self.prices = network, request, options, prices
-        allowed = {n for n, node in network.nodes.items() if _may_transit(node)}
-        allowed |= {request.source, request.destination}
-        self.view = nx.subgraph_view(graph, filter_node=lambda n: n in allowed)
+        self.view = relay_view(network, graph, request.source, request.destination)
         self.islands: Mapping[str, str] = graph.graph["islands"]
         self.floor = min(options.share_levels)
         self.order = itertools.count()

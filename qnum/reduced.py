@@ -62,11 +62,10 @@ class PinnedUsage:
         elements that remain)."""
         out = [f"frame {f} carries share {v:.6g} > {problem.frame_capacity(f)}"
                for f, v in self.frames.items() if v > problem.frame_capacity(f) + CAPACITY_TOL]
-        for kind, usage, capacity in (("memory", self.memory, problem.memory_capacity),
-                                      ("channels", self.channels, problem.channel_capacity),
-                                      ("ports", self.ports, problem.port_capacity)):
-            out += [f"{kind} of {key}: {v:g} > {capacity(key)}"
-                    for key, v in usage.items() if v > capacity(key) + CAPACITY_TOL]
+        for kind, usage in (("memory", self.memory), ("channels", self.channels),
+                            ("ports", self.ports)):
+            out += [f"{kind} of {key}: {v:g} > {problem.capacity(kind, key)}"
+                    for key, v in usage.items() if v > problem.capacity(kind, key) + CAPACITY_TOL]
         return out
 
 

@@ -209,23 +209,14 @@ class _Builder:
             for cand, v in zip(self.problem.options(req.name), self.m.vars[req.name], strict=True):
                 for frame, count in cand.frames.items():
                     links.setdefault(frame, []).append(count * v.s)
-                for kind, amounts in (
-                    ("memory", cand.memory),
-                    ("channels", cand.island_channels),
-                    ("ports", cand.add_drop_ports),
-                ):
+                for kind, amounts in cand.resource_use:
                     for node, amount in amounts.items():
                         usage.setdefault((kind, node), []).append((amount, v.x))
         for frame, shares in links.items():
             self.m.frame_rows[frame] = model.add_linear_constraint(
                 mathopt.fast_sum(shares) <= self.problem.frame_capacity(frame))
-        capacity = {
-            "memory": self.problem.memory_capacity,
-            "channels": self.problem.channel_capacity,
-            "ports": self.problem.port_capacity,
-        }
         for (kind, node), terms in usage.items():
-            cap = capacity[kind](node)
+            cap = self.problem.capacity(kind, node)
             if self.relaxed or sum(a for a, _ in terms) > cap:
                 self.m.resource_rows[kind, node] = model.add_linear_constraint(
                     mathopt.fast_sum(a * x for a, x in terms) <= cap, name=f"{kind}[{node}]"
