@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Iterator
 
+import networkx as nx
 import pytest
 
 from qnum.candidates import CandidateOptions, build_graph, enumerate_routes
@@ -49,46 +51,49 @@ def test_best_over_share_is_the_maximum_over_a_fine_grid() -> None:
         assert brute - 1e-9 <= exact <= brute + (w * q * r + price) * step + 1e-9
 
 
-@pytest.mark.parametrize("scale", [0.0, 1.0, 100.0])
-def test_optimistic_value_bounds_every_configuration_of_a_route(scale: float) -> None:
-    rng = random.Random(int(scale) + 7)
-    options = CandidateOptions()
+def _priced_requests(seed: int, scale: float
+                     ) -> Iterator[tuple[Network, nx.Graph, Request, Prices]]:
+    """Every request of the instances, with random prices drawn once per network."""
+    rng = random.Random(seed)
     for net, reqs in _instances():
         graph = build_graph(net)
         prices = _random_prices(net, rng, scale)
         for req in reqs:
-            routes = enumerate_routes(net, graph, req, CandidateOptions(route_limit=10_000))
-            search = _Search(net, graph, req, options, prices)
-            for path in routes or []:
-                prefix = search.start()
-                assert prefix is not None
-                for nb in path[1:]:
-                    optimistic = -prefix.key
-                    nxt = search.extend(prefix, nb)
-                    assert nxt is not None
-                    assert -nxt.key <= optimistic + 1e-9  # only falls as the prefix grows
-                    prefix = nxt
-                for cand in _evaluate(net, graph, req, options, path):
-                    assert column_value(req, cand, prices) <= -prefix.key + 1e-9 * max(
-                        1.0, abs(prefix.key))
+            yield net, graph, req, prices
+
+
+@pytest.mark.parametrize("scale", [0.0, 1.0, 100.0])
+def test_optimistic_value_bounds_every_configuration_of_a_route(scale: float) -> None:
+    options = CandidateOptions()
+    for net, graph, req, prices in _priced_requests(int(scale) + 7, scale):
+        routes = enumerate_routes(net, graph, req, CandidateOptions(route_limit=10_000))
+        search = _Search(net, graph, req, options, prices)
+        for path in routes or []:
+            prefix = search.start()
+            assert prefix is not None
+            for nb in path[1:]:
+                optimistic = -prefix.key
+                nxt = search.extend(prefix, nb)
+                assert nxt is not None
+                assert -nxt.key <= optimistic + 1e-9  # only falls as the prefix grows
+                prefix = nxt
+            for cand in _evaluate(net, graph, req, options, path):
+                assert column_value(req, cand, prices) <= -prefix.key + 1e-9 * max(
+                    1.0, abs(prefix.key))
 
 
 @pytest.mark.parametrize("scale", [0.0, 1.0, 100.0])
 def test_pricing_finds_the_best_configuration_of_the_unpruned_space(scale: float) -> None:
-    rng = random.Random(int(scale) + 11)
     options = CandidateOptions()
-    for net, reqs in _instances():
-        graph = build_graph(net)
-        prices = _random_prices(net, rng, scale)
-        for req in reqs:
-            every = _every_configuration(net, req, options)
-            brute = max((column_value(req, c, prices) for c in every), default=-math.inf)
-            priced = price_request(net, graph, req, options, prices, threshold=-math.inf)
-            assert priced.exact
-            assert priced.value == pytest.approx(brute, rel=1e-9, abs=1e-9)
-            if priced.columns:
-                assert column_value(req, priced.columns[0], prices) == pytest.approx(
-                    priced.value, rel=1e-9, abs=1e-9)
+    for net, graph, req, prices in _priced_requests(int(scale) + 11, scale):
+        every = _every_configuration(net, req, options)
+        brute = max((column_value(req, c, prices) for c in every), default=-math.inf)
+        priced = price_request(net, graph, req, options, prices, threshold=-math.inf)
+        assert priced.exact
+        assert priced.value == pytest.approx(brute, rel=1e-9, abs=1e-9)
+        if priced.columns:
+            assert column_value(req, priced.columns[0], prices) == pytest.approx(
+                priced.value, rel=1e-9, abs=1e-9)
 
 
 def test_excluded_configurations_are_left_out() -> None:
