@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import statistics
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -38,8 +38,8 @@ from qnum.instances import (
     topohub_network,
     waxman_network,
 )
-from qnum.io import Network
-from qnum.plan import Plan, Problem, SolveStatus, violations
+from qnum.io import Network, Request
+from qnum.plan import Problem, SolveStatus, violations
 from qnum.solver import SolverOptions, solve
 
 
@@ -91,29 +91,25 @@ def run_instance(
     max_hops: int = 5,
 ) -> Run:
     reqs = random_requests(network, n_requests, seed, endpoints=endpoints, max_hops=max_hops)
-    start = time.perf_counter()
-    problem = Problem.build(network, reqs, CandidateOptions(max_hops=max_hops))
-    cand_s = time.perf_counter() - start
-    baselines = all_baselines(problem)
-    plan = solve(problem, options, hints=list(baselines.values()))
-    return _run(problem, plan, cand_s, baselines, None)
+    return _run(network, reqs, CandidateOptions(max_hops=max_hops), options)
 
 
 def run_small(seed: int, space: CandidateOptions, options: SolverOptions) -> Run:
     """One small random instance against the independent exhaustive optimum."""
     network, reqs = random_instance(seed)
-    exact = exhaustive_optimum(network, reqs).objective
+    return _run(network, reqs, space, options, exhaustive_optimum(network, reqs).objective)
+
+
+def _run(network: Network, reqs: Sequence[Request], space: CandidateOptions,
+         options: SolverOptions, exact: float | None = None) -> Run:
+    """Candidates, baselines and a solve warm-started from them; with ``exact`` (the
+    independent exhaustive optimum) the solver's ratio to it."""
     start = time.perf_counter()
     problem = Problem.build(network, reqs, space)
     cand_s = time.perf_counter() - start
     baselines = all_baselines(problem)
     plan = solve(problem, options, hints=list(baselines.values()))
-    return _run(problem, plan, cand_s, baselines, _ratio(plan.objective, exact))
-
-
-def _run(problem: Problem, plan: Plan, cand_s: float, baselines: Mapping[str, Plan],
-         exhaustive: float | None) -> Run:
-    network, reqs = problem.network, problem.requests
+    exhaustive = _ratio(plan.objective, exact) if exact is not None else None
     utility = plan.total_utility
     return Run(
         nodes=len(network.nodes),

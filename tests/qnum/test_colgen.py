@@ -7,13 +7,10 @@ from __future__ import annotations
 import pytest
 
 from controller.bench.exhaustive_space import exhaustive_optimum, random_instance
-from qnum.candidates import CandidateOptions
+from controller.bench.qnum import NARROW
 from qnum.plan import Problem, SolveStatus, violations
 from qnum.solver import SolverOptions, solve
 from tests.qnum.test_exhaustive import SEEDS
-
-#: One route per request from k shortest paths: every set is incomplete.
-NARROW = CandidateOptions(route_limit=1, max_routes=1, fallback_candidates=2)
 
 
 @pytest.mark.parametrize("seed", SEEDS)
