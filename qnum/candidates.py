@@ -413,6 +413,22 @@ def _werner_floor(request: Request, options: CandidateOptions) -> float:
     return lo
 
 
+def extend_prefix_werner(network: Network, destination: str, nb: str, closed: float,
+                         open_w: float, fibre: Link) -> tuple[float, float]:
+    """Ideal Werner parameter of a route prefix extended by ``fibre`` to ``nb``, as
+    (closed part, open elementary link's worst fibre): reaching a memory node closes the
+    open link and, short of the destination, multiplies in that node's swap and writes
+    (``node_werner_factor``).  Every factor is at most 1 and a link takes its worst fibre,
+    so the product only falls as a route grows and bounds every completion (no memory
+    decoherence, the end nodes' writes left out)."""
+    seg = min(open_w, werner_from_fidelity(fibre.link_fidelity))
+    node = network.nodes[nb]
+    if not node.is_memory_node:
+        return closed, seg
+    factor = 1.0 if nb == destination else node_werner_factor(node)
+    return closed * seg * factor, 1.0
+
+
 def enumerate_routes(
     network: Network,
     graph: nx.Graph,
@@ -450,13 +466,8 @@ def enumerate_routes(
             if nb in on_path or too_far:
                 continue
             fibre = network.links[view.edges[node, nb]["link"]]
-            w_fibre = werner_from_fidelity(fibre.link_fidelity)
-            seg = min(open_min, w_fibre)
-            if network.nodes[nb].is_memory_node:
-                bsm = 1.0 if nb == destination else network.nodes[nb].bsm_fidelity
-                closed_nb, open_nb = closed * seg * bsm, 1.0
-            else:
-                closed_nb, open_nb = closed, seg
+            closed_nb, open_nb = extend_prefix_werner(network, destination, nb, closed,
+                                                      open_min, fibre)
             if closed_nb * open_nb <= floor:
                 if diag is not None:
                     diag.counts["bound"] += 1

@@ -22,9 +22,10 @@ over routes; route quality is multiplicative and not isotonic (qnum.candidates),
 shortest-path algorithm applies.  :func:`price_request` is a best-first branch and bound
 over route prefixes with an *optimistic value* that only falls as a prefix grows:
 
-* fidelity: the ideal Werner parameter of the prefix (closed elementary links and swap
-  factors, the open link's worst fibre), after the best 0..max purification rounds —
-  decoherence and longer routes only lower it, purification is monotone;
+* fidelity: the ideal Werner parameter of the prefix
+  (:func:`qnum.candidates.extend_prefix_werner`, the same bound the route enumeration
+  prunes with), after the best 0..max purification rounds — decoherence and longer
+  routes only lower it, purification is monotone;
 * quality: the largest q over fidelities up to that value (q need not be monotone);
 * rate per unit share: min over closed elementary links of p_i/τ_i, times the swap
   success of the closed inner nodes — a round needs one success of every link, and a
@@ -57,12 +58,13 @@ from qnum.candidates import (
     _RouteEvaluator,
     _segment,
     build_route,
+    extend_prefix_werner,
     node_params,
     pareto_prune,
     relay_view,
 )
 from qnum.io import Network, Request
-from qnum.physics import attempt_success_probability, werner_from_fidelity
+from qnum.physics import attempt_success_probability
 from qnum.physics.link import attempt_period_s
 from qnum.utility import quality
 
@@ -194,8 +196,9 @@ class _Search:
     def extend(self, prefix: _Prefix, nb: str) -> _Prefix | None:
         path = (*prefix.path, nb)
         fibre = self.network.links[self.view.edges[prefix.path[-1], nb]["link"]]
-        open_w = min(prefix.open_w, werner_from_fidelity(fibre.link_fidelity))
-        closed_w, rate = prefix.closed_w, prefix.rate
+        closed_w, open_w = extend_prefix_werner(self.network, self.request.destination, nb,
+                                                prefix.closed_w, prefix.open_w, fibre)
+        rate = prefix.rate
         share_price, fixed_price = prefix.share_price, prefix.fixed_price
         seg_start = prefix.seg_start
         node = self.network.nodes[nb]
@@ -209,11 +212,9 @@ class _Search:
             fixed_price += math.fsum(self.prices.resource("channels", n) for n in
                                      ([seg.island] if seg.island and seg.roadm_channels else []))
             fixed_price += math.fsum(self.prices.resource("ports", n) for n in seg.add_drop_ports)
-            closed_w *= open_w
-            open_w, seg_start = 1.0, len(path) - 1
+            seg_start = len(path) - 1
             if nb != self.request.destination:
                 params = node_params(node)
-                closed_w *= params.bsm_lambda
                 rate *= params.swap_success_probability * params.memory_efficiency**2
                 fixed_price += 2.0 * self.prices.resource("memory", nb)
         value = self.optimistic(closed_w * open_w, rate, share_price, fixed_price)
