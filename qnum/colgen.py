@@ -42,6 +42,8 @@ class Relaxation:
     value: float
     prices: Prices
     convexity: Mapping[str, float]
+    #: Per request, the indices of the candidates the LP solution uses (x > 0).
+    support: Mapping[str, frozenset[int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -58,6 +60,8 @@ class ColumnGeneration:
     margin: float = 0.0
     last_prices: Prices = field(default_factory=Prices)
     last_best: dict[str, float] = field(default_factory=dict)
+    #: The last LP relaxation solved (its support guides a first restricted MILP).
+    relaxation: Relaxation | None = None
 
     def space_bound(self, restricted_bound: float) -> float:
         """A bound over the whole space from one valid over the columns only.
@@ -93,9 +97,13 @@ def generate_columns(
     candidates = problem.candidates
     if not isinstance(candidates, dict):
         raise TypeError("column generation needs the problem's candidate sets in a dict")
+    last_round = 0.0
     for round_no in range(1, max_rounds + 1):
+        begun = time.perf_counter()
+        if round_no > 1 and begun + last_round > deadline:
+            break               # another round would overrun: its LP cannot be interrupted
         relaxation = relax(problem)
-        out.rounds = round_no
+        out.rounds, out.relaxation = round_no, relaxation
         best: dict[str, float] = {}
         added = 0
         exact = True
@@ -125,6 +133,7 @@ def generate_columns(
         if not added:
             out.converged = exact
             break
+        last_round = time.perf_counter() - begun
         if time.perf_counter() > deadline:
             break
     if out.rounds:

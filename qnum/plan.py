@@ -219,6 +219,9 @@ class Problem:
     #: The declared configuration space the candidates were generated from; column
     #: generation prices over it when a request's set does not cover it.
     space: CandidateOptions | None = None
+    #: Priority pairs given rather than derived from the candidates: a problem restricted
+    #: to some of another's candidates (qnum.neighbourhood) keeps the full problem's rule.
+    pairs: tuple[tuple[str, str], ...] | None = None
 
     @classmethod
     def build(
@@ -332,6 +335,8 @@ class Problem:
         "a lower-priority request is admitted only if every higher-priority request it
         competes with is admitted" (requests without any candidate are exempt).
         """
+        if self.pairs is not None:
+            return list(self.pairs)
         live = [r for r in self.requests if self.options(r.name)]
         res = {r.name: self.resources(r.name) for r in live}
         return [

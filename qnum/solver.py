@@ -65,7 +65,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 
 import structlog
@@ -74,6 +74,7 @@ from ortools.math_opt.python import mathopt
 from qnum.candidates import Candidate, CandidateOptions
 from qnum.colgen import ColumnGeneration, Relaxation, close_gap, generate_columns
 from qnum.io import Objective, Request
+from qnum.neighbourhood import neighbourhood, restricted, worth_guiding
 from qnum.plan import Assignment, Plan, Problem, SolveStatus, violations
 from qnum.pricing import Prices
 from qnum.utility import log_tangent_cuts
@@ -100,6 +101,9 @@ class SolverOptions:
     #: (qnum.colgen), spending at most this fraction of the time limit on it.
     column_generation: bool = True
     pricing_share: float = 0.5
+    #: Share of the time limit a large instance's first, restricted MILP may use
+    #: (qnum.neighbourhood); it ends sooner when it proves its small model optimal.
+    guide_share: float = 0.2
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "objective", Objective(self.objective))
@@ -426,6 +430,9 @@ def solve(
     options = options or SolverOptions()
     start = time.perf_counter()
     columns = _price_columns(problem, options, start) if not keep else None
+    if not keep:
+        guide = _guide(problem, options, columns, [p for p in (previous, *hints) if p])
+        hints = [guide, *hints] if guide is not None else hints
     plan = _solve_listed(problem, options, start, previous, hints, keep, protected, strict_keep)
     deadline = start + options.time_limit_s
     # The enlarged MILP is only worth starting with a tenth of the limit left; it gets
@@ -523,6 +530,27 @@ def _price_columns(problem: Problem, options: SolverOptions,
                             deadline)
 
 
+def _guide(problem: Problem, options: SolverOptions, columns: ColumnGeneration | None,
+           starts: Sequence[Plan]) -> Plan | None:
+    """A first plan from the MILP restricted to the LP relaxation's neighbourhood
+    (qnum.neighbourhood), within ``guide_share`` of the time limit; None on a small
+    instance, for the fairness objective (whose LP prices are not utility prices) or
+    when the restricted solve finds nothing."""
+    if options.objective is not Objective.SUM or not worth_guiding(problem):
+        return None
+    begin = time.perf_counter()
+    relaxation = columns.relaxation if columns is not None else None
+    if relaxation is None:
+        relaxation = _relaxation(problem, options)
+    sub = restricted(problem, neighbourhood(problem, relaxation, starts))
+    budget = replace(options, time_limit_s=options.guide_share * options.time_limit_s)
+    plan = _solve_listed(sub, budget, time.perf_counter(), None, starts, (), (), False)
+    log.info("qnum.guide", objective=plan.total_utility, status=plan.status.value,
+             candidates=sum(len(sub.options(r.name)) for r in sub.requests),
+             seconds=round(time.perf_counter() - begin, 3))
+    return plan if plan.admitted else None
+
+
 def _relaxation(problem: Problem, options: SolverOptions) -> Relaxation:
     """LP relaxation over the current columns and its duals as prices (the priority rows'
     duals become each request's admission credit, qnum.pricing)."""
@@ -538,6 +566,9 @@ def _relaxation(problem: Problem, options: SolverOptions) -> Relaxation:
         # A ≤ row of a maximisation has a non-negative dual; clip solver round-off.
         return float(max(0.0, duals[row])) * built.scale
 
+    values = result.variable_values()
+    support = {name: frozenset(i for i, v in enumerate(handles) if values[v.x] > 1e-6)
+               for name, handles in built.vars.items()}
     credit: dict[str, float] = {}
     for (hi, lo), row in built.priority_rows.items():
         rho = price(row)
@@ -548,6 +579,7 @@ def _relaxation(problem: Problem, options: SolverOptions) -> Relaxation:
         prices=Prices({f: price(r) for f, r in built.frame_rows.items()},
                       {k: price(r) for k, r in built.resource_rows.items()}, credit),
         convexity={name: price(r) for name, r in built.convexity.items()},
+        support=support,
     )
 
 
