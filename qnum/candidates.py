@@ -128,7 +128,7 @@ class CandidateOptions:
     cutoff_kinds: tuple[str, ...] = CUTOFF_KINDS
     share_levels: tuple[float, ...] = (1.0, 0.3, 0.1, 0.03)
     tight_cutoff_factor: float | None = 2.0
-    route_limit: int = 32
+    route_limit: int = 256
     paths_per_metric: int = 3
     max_routes: int = 6
     max_candidates: int | None = None

@@ -29,7 +29,7 @@ from qnum.plan import Plan, Problem
 from qnum.pricing import column_value
 
 #: Requests' configurations with the best value at the LP prices kept beside the LP's own.
-BEST_PRICED = 3
+BEST_PRICED = 5
 #: Below this many listed configurations the full MILP finds good plans by itself.
 MIN_CANDIDATES = 2000
 

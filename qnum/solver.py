@@ -103,7 +103,10 @@ class SolverOptions:
     pricing_share: float = 0.5
     #: Share of the time limit a large instance's first, restricted MILP may use
     #: (qnum.neighbourhood); it ends sooner when it proves its small model optimal.
-    guide_share: float = 0.2
+    guide_share: float = 0.25
+    #: Listing what could beat the guide's plan (qnum.colgen.close_gap) ends by this
+    #: fraction of the time limit, leaving the rest to the full MILP.
+    guide_close_by: float = 0.6
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "objective", Objective(self.objective))
@@ -430,9 +433,18 @@ def solve(
     options = options or SolverOptions()
     start = time.perf_counter()
     columns = _price_columns(problem, options, start) if not keep else None
+    space = problem.space or CandidateOptions()
+    lp_bound = math.inf
     if not keep:
-        guide = _guide(problem, options, columns, [p for p in (previous, *hints) if p])
-        hints = [guide, *hints] if guide is not None else hints
+        guide, lp_bound = _guide(problem, options, columns,
+                                 [p for p in (previous, *hints) if p])
+        if guide is not None:
+            hints = [guide, *hints]
+            if columns is not None:
+                # List what could still beat the guide's plan before the full MILP, so
+                # that MILP's own bound already holds for the whole space.
+                close_gap(problem, space, columns, plan_objective(problem, guide, options),
+                          start + options.guide_close_by * options.time_limit_s)
     plan = _solve_listed(problem, options, start, previous, hints, keep, protected, strict_keep)
     deadline = start + options.time_limit_s
     # The enlarged MILP is only worth starting with a tenth of the limit left; it gets
@@ -440,10 +452,14 @@ def solve(
     if (columns is not None and plan.status is not SolveStatus.ERROR
             and deadline - time.perf_counter() > 0.1 * options.time_limit_s):
         value = plan_objective(problem, plan, options)
-        if close_gap(problem, problem.space or CandidateOptions(), columns, value,
+        if close_gap(problem, space, columns, value,
                      deadline - 0.1 * options.time_limit_s):
             plan = _solve_listed(problem, options, start, previous, [plan, *hints], keep,
                                  protected, strict_keep, floor=0.02)
+    if problem.covers_space and math.isfinite(lp_bound):
+        # The LP relaxation bounds every plan over the listed (here: all) configurations;
+        # it stands in when the MILP ran out of time before its own root bound.
+        plan.bound = lp_bound if math.isnan(plan.bound) else min(plan.bound, lp_bound)
     if not problem.covers_space:
         _uncovered(problem, plan, options, columns)
     return _finish(problem, plan, start, options)
@@ -531,24 +547,27 @@ def _price_columns(problem: Problem, options: SolverOptions,
 
 
 def _guide(problem: Problem, options: SolverOptions, columns: ColumnGeneration | None,
-           starts: Sequence[Plan]) -> Plan | None:
+           starts: Sequence[Plan]) -> tuple[Plan | None, float]:
     """A first plan from the MILP restricted to the LP relaxation's neighbourhood
-    (qnum.neighbourhood), within ``guide_share`` of the time limit; None on a small
-    instance, for the fairness objective (whose LP prices are not utility prices) or
-    when the restricted solve finds nothing."""
+    (qnum.neighbourhood), within ``guide_share`` of the time limit, and the LP
+    relaxation's value over the listed candidates (inf when none was solved).  No plan on
+    a small instance, for the fairness objective (whose LP prices are not utility prices)
+    or when the restricted solve finds nothing."""
     if options.objective is not Objective.SUM or not worth_guiding(problem):
-        return None
+        return None, math.inf
     begin = time.perf_counter()
     relaxation = columns.relaxation if columns is not None else None
+    lp_bound = math.inf
     if relaxation is None:
         relaxation = _relaxation(problem, options)
+        lp_bound = relaxation.value
     sub = restricted(problem, neighbourhood(problem, relaxation, starts))
     budget = replace(options, time_limit_s=options.guide_share * options.time_limit_s)
     plan = _solve_listed(sub, budget, time.perf_counter(), None, starts, (), (), False)
     log.info("qnum.guide", objective=plan.total_utility, status=plan.status.value,
              candidates=sum(len(sub.options(r.name)) for r in sub.requests),
              seconds=round(time.perf_counter() - begin, 3))
-    return plan if plan.admitted else None
+    return (plan if plan.admitted else None), lp_bound
 
 
 def _relaxation(problem: Problem, options: SolverOptions) -> Relaxation:
