@@ -6,11 +6,13 @@ swap counters grow."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import Any
 
 import pytest
 from lxml import etree
 
+from controller.service.mbb import bridge_documents
 from controller.service.render import RenderError, device_config_xml, render_devices
 from qnum.io import AppClass, Network, Request, parse_topology
 from qnum.plan import Plan, Problem
@@ -147,3 +149,21 @@ def test_service_through_a_relaying_end_node_delivers_pairs_over_netconf() -> No
     finally:
         pool.close()
         sim.stop()
+
+
+def test_make_before_break_keeps_the_old_relay_flow_beside_the_new_configuration() -> None:
+    """A service moving off the relay: its old swap flow (and the link entries it uses)
+    stays on the end node beside the new configuration until the new path delivers."""
+    net = parse_topology(topology(relay=True))
+    plan = planned(net)
+    old = render_devices(net, plan, kinds=kinds(net))
+    gone = dataclasses.replace(plan, assignments={
+        n: a for n, a in plan.assignments.items() if n != "across"})
+    new = render_devices(net, gone, kinds=kinds(net))
+    assert "relay" not in new[SITE]["sdqn-end-node:end-node"]
+    bridges = bridge_documents({SITE: json.dumps(new[SITE])}, {SITE: json.dumps(old[SITE])},
+                               ["across"])
+    relay = json.loads(bridges[SITE])["sdqn-end-node:end-node"]["relay"]
+    assert [f["flow-id"] for f in relay["flow"]] == ["across"]
+    assert relay["bsm-fidelity"] == "0.99"
+    device_config_xml(json.loads(bridges[SITE]))
