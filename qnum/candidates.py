@@ -352,8 +352,9 @@ def build_graph(network: Network) -> nx.Graph:
 
 
 def _may_transit(node: Node) -> bool:
-    """Repeaters with two free qubits and transparent devices can be inner hops."""
-    if node.kind is DeviceKind.END_NODE:
+    """Repeaters and relaying end nodes with two qubits, and transparent devices, can be
+    inner hops (an inner memory node swaps, one half from each side)."""
+    if node.kind is DeviceKind.END_NODE and not node.relay:
         return False
     return not node.is_memory_node or node.memory_qubits >= 2
 

@@ -122,6 +122,8 @@ class Node:
     decoherence_model: DecoherenceModel = "depolarising"
     swap_pairing_round_trips: float = 0.0
     swap_outcome_route: SwapOutcomeRoute = SwapOutcomeRoute.ALONG_CHAIN
+    #: An end node that also swaps for routes through it (sdqn-topology ``relay``).
+    relay: bool = False
     roadm: QRoadm | None = None
 
     @property
@@ -271,6 +273,13 @@ class _Obj:
             raise InputError(where, f"{raw} outside [{low}, {high}]")
         return raw
 
+    def boolean(self, key: str, default: bool) -> bool:
+        """A boolean leaf: RFC 7951 §6.3 encodes it as a JSON literal."""
+        raw, where = self._raw(key, default)
+        if not isinstance(raw, bool):
+            raise InputError(where, f"expected a JSON boolean, got {raw!r}")
+        return raw
+
     def string(self, key: str, default: Any = None) -> str:
         raw, where = self._raw(key, default)
         if key not in self.data:
@@ -377,8 +386,18 @@ def _parse_node(ident: str, obj: _Obj) -> Node:
             "swap-pairing-round-trips", 0.0, low=0.0, high=1000.0
         ),
         swap_outcome_route=q.enum("swap-outcome-route", SwapOutcomeRoute, "along-chain"),
+        relay=_relay(q, kind, memory),
         roadm=roadm,
     )
+
+
+def _relay(q: _Obj, kind: DeviceKind, memory: int) -> bool:
+    """sdqn-topology ``relay``: only an end node with two memory qubits can swap (one
+    half from each side), which the module's ``must`` also says."""
+    relay = q.boolean("relay", False)
+    if relay and (kind is not DeviceKind.END_NODE or memory < 2):
+        raise InputError(f"{q.path}/relay", "relay needs an end node with memory-qubits >= 2")
+    return relay
 
 
 def _parse_roadm(obj: _Obj) -> QRoadm:
@@ -535,6 +554,8 @@ def topology_to_json(network: Network) -> dict[str, Any]:
             "swap-pairing-round-trips": _num(node.swap_pairing_round_trips),
             "swap-outcome-route": node.swap_outcome_route.value,
         }
+        if node.relay:
+            q["relay"] = True
         if node.multimode_capacity is not None:
             q["multimode-capacity"] = node.multimode_capacity
         if node.roadm is not None:

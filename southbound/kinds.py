@@ -64,6 +64,11 @@ class Capabilities:
     #: the most rounds it can run (registers aside, which its YANG ``must``s check).
     purification_protocols: tuple[str, ...] = ()
     max_purification_rounds: int = 0
+    #: Whether devices of the kind can swap for flows crossing them (be an inner hop of a
+    #: route). A repeater always does; an end node only with its module's ``relay`` feature,
+    #: which the kind's devices have, and only where the topology sets the node's ``relay``
+    #: (the operator's statement that this node has the registers and the BSM for it).
+    relays: bool = False
 
 
 @dataclass(frozen=True)
@@ -97,8 +102,10 @@ _ROWS = (
     DeviceKindSpec("end-node", "sdqn-end-node", "end-node", PlantRole.MEMORY,
                    capabilities=Capabilities(detectors=("d1", "d2"),
                                              purification_protocols=("bbpssw", "dejmps"),
-                                             max_purification_rounds=3)),
-    DeviceKindSpec("repeater", "sdqn-repeater", "repeater", PlantRole.MEMORY),
+                                             max_purification_rounds=3,
+                                             relays=True)),
+    DeviceKindSpec("repeater", "sdqn-repeater", "repeater", PlantRole.MEMORY,
+                   capabilities=Capabilities(relays=True)),
     DeviceKindSpec("apc", "sdqn-apc", "apc", PlantRole.INLINE),
     DeviceKindSpec("q-roadm", "sdqn-qroadm", "q-roadm", PlantRole.TRANSPARENT),
 )

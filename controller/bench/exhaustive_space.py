@@ -7,7 +7,9 @@ documented semantics (``qnum/README.md`` and the docstring of
 
 * **Routes**: every simple path (no node or fibre twice) of at most ``max_hops`` fibres
   between the request's end nodes.  Inner nodes are repeaters (memory nodes that swap) or
-  transparent devices (q-ROADM, APC, source, detector); end nodes never relay.  Fibres that
+  transparent devices (q-ROADM, APC, source, detector); an end node relays only when its
+  topology entry sets ``relay`` (it then swaps like a repeater: its own swap and memory
+  facts, two slots of its memory, which the memory check enforces).  Fibres that
   cannot carry entanglement (no source, a dead detector, link fidelity ≤ ½) are skipped.
 * **Elementary links**: the route splits at memory nodes.  Consecutive fibres through
   transparent nodes form one link: lengths and dB losses add, every q-ROADM adds its
@@ -42,7 +44,7 @@ import math
 import random
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 
 from ortools.linear_solver import pywraplp
@@ -163,7 +165,8 @@ def simple_paths(
             adjacency[link.b].append((lid, link.a))
 
     def relays(n: str) -> bool:
-        return network.nodes[n].kind is not DeviceKind.END_NODE
+        node = network.nodes[n]
+        return node.kind is not DeviceKind.END_NODE or node.relay
 
     nodes: list[str] = [source]
     fibres: list[str] = []
@@ -594,6 +597,18 @@ def exhaustive_optimum(
 _APPS = (AppClass.QKD, AppClass.TELEPORTATION, AppClass.DQC, AppClass.DQS)
 
 
+def _end_nodes(nodes: dict[str, Node], memories: list[str], seed: int) -> None:
+    """Even seeds turn one memory node into an end node that relays, and every fourth
+    seed another into one that does not (routes must avoid it).  A stream of its own, so
+    the rest of the instance is drawn as before."""
+    if seed % 2:
+        return
+    rng = random.Random(f"end-nodes-{seed}")
+    picked = rng.sample(memories, 2 if seed % 4 == 0 else 1)
+    for v, relay in zip(picked, (True, False), strict=False):
+        nodes[v] = replace(nodes[v], kind=DeviceKind.END_NODE, relay=relay)
+
+
 def random_instance(seed: int) -> tuple[Network, list[Request]]:
     """A random geometric network of 4–8 nodes and 2–4 requests (module docstring)."""
     rng = random.Random(seed)
@@ -649,8 +664,9 @@ def random_instance(seed: int) -> tuple[Network, list[Request]]:
         )
         for a, b in sorted(edges)
     }
-    net = Network(network_id=f"exhaustive-{seed}", nodes=nodes, links=links)
     memories = [v for v in names if v != roadm]
+    _end_nodes(nodes, memories, seed)
+    net = Network(network_id=f"exhaustive-{seed}", nodes=nodes, links=links)
     large = seed % 2 == 1
     reqs = []
     for j in range(2 + seed % 3):

@@ -330,7 +330,17 @@ def _keep_channels(node: str, new: Json, old: Json, keep: Iterable[Json]) -> Non
 
 def _merge_end_node(node: str, new: Json, old: Json, moving: set[str]) -> bool:
     """Hold the moving services' old endpoints beside the new ones (renamed when the
-    name is taken); refused when the one source changes its wavelength."""
+    name is taken); refused when the one source changes its wavelength.  The old relay
+    flows of a relaying end node are kept as a repeater keeps its flows."""
+    relay, was = dict(new.get("relay") or {}), dict(old.get("relay") or {})
+    relayed = _merge_repeater(node, relay, was, moving)
+    if relayed:   # swap physics as the old flows ran with, unless the new config has it
+        new["relay"] = {**{k: v for k, v in was.items() if k not in ("flow", "link-generation")},
+                        **relay}
+    return _merge_endpoints(node, new, old, moving) or relayed
+
+
+def _merge_endpoints(node: str, new: Json, old: Json, moving: set[str]) -> bool:
     old_eps = [e for e in old.get("application-endpoint", [])
                if e.get("service", e.get("name")) in moving]
     if not old_eps:

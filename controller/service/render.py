@@ -22,6 +22,11 @@ Mapping (why each choice, where the device models leave room):
   several), at the fibre's full source rate (the TDMA share is a slot
   schedule the module has no leaf for), a herald timeout no shorter than the heralding
   latency, and at most the registers its flows reserve on that side.
+* End node that relays (topology ``relay``; its kind's ``Capabilities.relays``): for each
+  admitted request whose route crosses it, the repeater's flow and link-generation entries
+  above, under its ``relay`` container (sdqn-end-node feature ``relay``), with its swap
+  physics; absent when no route crosses it.  A plan relaying through a node whose kind
+  cannot, or through an end node the topology does not let relay, is refused.
 * End node: source pump on while it terminates an admitted request, at the repetition
   rate of its elementary links and on the wavelength its lightpaths use; its detector
   inventory (the kind's factory detectors, ``southbound.kinds``) always, so a replace never
@@ -244,14 +249,23 @@ class _Devices:
         self.registers[(node, name)] = self.registers.get((node, name), 0) + slots // 2
         return name
 
-    def repeater_flow(self, a: Assignment, node: str, pos: int) -> None:
+    def relay_flow(self, a: Assignment, node: str, pos: int) -> None:
+        """The swap flow of an inner memory node of ``a``'s route: a repeater, or an end
+        node whose kind can relay and whose topology entry sets ``relay``."""
         cand = a.candidate
         assert cand is not None
+        facts = self.network.nodes[node]
+        if not _capabilities(facts.kind).relays:
+            raise RenderError(f"flow {a.request.name} relays through {facts.kind.value} "
+                              f"{node}, whose device cannot swap")
+        if facts.kind is DeviceKind.END_NODE and not facts.relay:
+            raise RenderError(f"flow {a.request.name} relays through end node {node}, whose "
+                              "topology entry does not set relay")
         segs = cand.route.segments
         slots = cand.memory.get(node, 0)
         if slots < 2:
-            raise RenderError(f"repeater {node}: flow {a.request.name} reserves {slots} memory "
-                              "slots; a swap needs one per side (sdqn-repeater: at least 2)")
+            raise RenderError(f"{facts.kind.value} {node}: flow {a.request.name} reserves "
+                              f"{slots} memory slots; a swap needs one per side (at least 2)")
         up = self.link(node, segs[pos - 1], -1, a.request.name, slots)
         down = self.link(node, segs[pos], 0, a.request.name, slots)
         self.flows.setdefault(node, []).append({
@@ -582,11 +596,9 @@ def _memory(node: Node) -> Json:
     return memory
 
 
-@renders("repeater")
-def _repeater(d: _Devices, node: Node) -> Json:
-    body: Json = {"node-id": node.node_id, "memory": _memory(node),
-                  "bsm-fidelity": dec(node.bsm_fidelity, 6),
-                  "swap-success-probability": dec(node.swap_success_probability, 6)}
+def _swapping(d: _Devices, node: Node) -> Json:
+    """What a node that swaps is configured with (sdqn-device-common swap-physics,
+    link-generation and swap-flows): empty when no flow crosses it."""
     links = []
     for link_id, (neighbour, seg, fibre) in sorted(d.generation.get(node.node_id, {}).items()):
         entry: Json = {"link-id": link_id, "neighbour": neighbour, "enabled": True,
@@ -599,12 +611,24 @@ def _repeater(d: _Devices, node: Node) -> Json:
         if fibre != link_id:
             entry["fibre"] = fibre
         links.append(entry)
+    body: Json = {}
     if links:
         body["link-generation"] = {"link": links}
     flows = sorted(d.flows.get(node.node_id, []), key=lambda f: str(f["flow-id"]))
     if flows:
         body["flow"] = flows
     return body
+
+
+def _swap_physics(node: Node) -> Json:
+    return {"bsm-fidelity": dec(node.bsm_fidelity, 6),
+            "swap-success-probability": dec(node.swap_success_probability, 6)}
+
+
+@renders("repeater")
+def _repeater(d: _Devices, node: Node) -> Json:
+    return {"node-id": node.node_id, "memory": _memory(node), **_swap_physics(node),
+            **_swapping(d, node)}
 
 
 @renders("end-node")
@@ -619,6 +643,9 @@ def _end_node(d: _Devices, node: Node) -> Json:
     detectors = _capabilities(node.kind).detectors
     if detectors:
         body["detector"] = [{"detector-id": d, "enabled": True} for d in detectors]
+    relay = _swapping(d, node)
+    if relay:   # only a node some route crosses: others need not have the relay feature
+        body["relay"] = {**_swap_physics(node), **relay}
     if endpoints:
         body["application-endpoint"] = endpoints
     return body
@@ -760,7 +787,7 @@ def _collect(network: Network, plan: Plan,
         d.endpoint(a, mem[0], mem[-1], segs[0], "source")
         d.endpoint(a, mem[-1], mem[0], segs[-1], "destination")
         for pos in range(1, len(mem) - 1):
-            d.repeater_flow(a, mem[pos], pos)
+            d.relay_flow(a, mem[pos], pos)
         for seg in segs:
             d.through_roadms(a, seg)
         d.compensated(a)

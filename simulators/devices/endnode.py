@@ -34,6 +34,12 @@ Physics:
   them — errors/pairs over the last ESTIMATE_WINDOW_S of delivery (reaching further back
   until it holds MIN_ESTIMATE_PAIRS pairs) — with the Werner fidelity of that QBER as
   ``fidelity-estimate``.  Every random draw is seeded.
+* Relay (feature ``relay``): the flows of the ``relay`` container are swapped exactly as
+  a repeater swaps them (:mod:`simulators.devices.swapping`, the same code): link
+  generation on their two fibres, swap and purification counters, stored pairs; they
+  count in the memory occupancy, and chains through this node deliver only while it
+  swaps for them.  Its link and flow problems show in its health (sdqn-end-node has no
+  repeater notifications).
 * Memory: the node's periodic T2 probe (`simulators.devices.memory`) reports a measured
   coherence time, an estimate with shot noise.
 """
@@ -53,7 +59,6 @@ from simulators.devices.base import (
     QBER_ALARM,
     UP,
     AlarmLatch,
-    DeviceModel,
     Health,
     Json,
     Notification,
@@ -65,6 +70,7 @@ from simulators.devices.base import (
 )
 from simulators.devices.memory import CoherenceProbe
 from simulators.devices.pairs import FlowOffer, JointDraw
+from simulators.devices.swapping import Swapping
 from simulators.devices.world import Span, xor_error
 
 #: Convergence time constant of the pair rate after warm-up (simulated seconds).
@@ -163,8 +169,9 @@ class EndpointRun:
         return errors / pairs if pairs >= MIN_ESTIMATE_PAIRS else None
 
 
-class EndNode(DeviceModel):
+class EndNode(Swapping):
     kind: ClassVar[str] = "end-node"
+    swap_notifications: ClassVar[bool] = False
     supervises_fibres: ClassVar[bool] = True
     craft_edit: ClassVar[Json] = {"source": {"stabilisation-tolerance": "0.1"}}
     settle_time: ClassVar[float] = 1.0
@@ -188,6 +195,11 @@ class EndNode(DeviceModel):
         self._alarms = AlarmLatch()
         self._cache: dict[str, tuple[Any, Delivery]] = {}
         self.world.sources_stable.discard(self.node_id)
+        self.reset_swapping()
+
+    @property
+    def swap_config(self) -> Json:
+        return dict(self.config.get("relay") or {})
 
     def factory_body(self) -> Json:
         detectors = [{"detector-id": d} for d in self.spec.capabilities.detectors]
@@ -212,6 +224,7 @@ class EndNode(DeviceModel):
             self._retarget_at = now
             self._dev0 = min(INITIAL_DEVIATION, abs(new - float(was["pair-rate"])) / new)
         self._cache.clear()
+        self._perf_cache.clear()
         return []
 
     # -- source --------------------------------------------------------------------------
@@ -437,12 +450,13 @@ class EndNode(DeviceModel):
         notes = self._step_source(now)
         notes.extend(self._step_detectors())
         notes.extend(self._step_endpoints(now, dt))
+        notes.extend(self.step_swapping(dt))
         return notes
 
     def health(self, now: float) -> Health:
         if self._source_state == "fault":
             return Health(DOWN, False, "source fault")
-        problems = sorted(a for a in self._alarms.active)
+        problems = sorted(a for a in self._alarms.active) + self.swap_problems()
         pump = bool(self.source.get("pump-enabled", False))
         stable = not pump or self._source_state == "stable"
         reason = f"source {self._source_state}"
@@ -461,9 +475,10 @@ class EndNode(DeviceModel):
                                            "measured-dark-count-rate": freq(d["dark"])}}
             for did, d in self._detectors.items()]
         registers = int((self.config.get("memory") or {}).get("register-count", 0))
+        in_use = self._in_use + len(self.pairs)
         body["memory"] = {"occupancy": {
-            "registers-in-use": self._in_use,
-            "utilisation": prob(self._in_use / registers if registers else 0.0)},
+            "registers-in-use": in_use,
+            "utilisation": prob(in_use / registers if registers else 0.0)},
             **self.probe.leaves(self.clock.iso)}
         endpoints = []
         for name in self._deliveries:
@@ -480,6 +495,8 @@ class EndNode(DeviceModel):
                        "purification-successes": counter(run.purification_successes)})
             endpoints.append({"name": name, "state": st})
         body["application-endpoint"] = endpoints
+        if "relay" in self.config:
+            body["relay"] = self.swap_state()
         return body
 
     # -- faults --------------------------------------------------------------------------

@@ -307,6 +307,12 @@ TOPOLOGY_MUTATIONS: dict[str, tuple[Mutation, str]] = {
     "q-roadm-block-on-end-node": (
         lambda d: _node(d, "alice").update({"q-roadm": {"degrees": 2}}), "When condition"),
     "memory-without-t2": (lambda d: _node(d, "alice").pop("coherence-time"), "coherence-time"),
+    "relay-with-one-qubit": (
+        lambda d: _node(d, "alice").update({"memory-qubits": 1, "relay": True}),
+        "relay needs an end node with memory-qubits >= 2"),
+    "relay-on-repeater": (
+        lambda d: _node(d, "r1").update({"relay": True}),
+        "relay needs an end node with memory-qubits >= 2"),
     "timing-on-quantum-wavelength": (
         lambda d: _link_q(d)["timing-channel"].update({"wavelength": _link_q(d)["wavelength"]}),
         "timing channel"),
@@ -320,6 +326,17 @@ TOPOLOGY_MUTATIONS: dict[str, tuple[Mutation, str]] = {
     "state-in-config": (
         lambda d: _node(d, "bob").update({"state": {"stable": True}}), "state node"),
 }
+
+
+def test_relay_end_node_topology_and_device_are_valid(ctx: libyang.Context, metro: Doc) -> None:
+    """The valid counterparts of the relay mutations: an end node with enough qubits may
+    relay, and its device takes a relay flow within its registers."""
+    doc = copy.deepcopy(metro)
+    _node(doc, "alice").update({"relay": True})
+    validate(ctx, doc)
+    device = _device_doc("sdqn-end-node")
+    _top(device).update({"relay": _relay_flow(slots=2)})
+    validate(ctx, device, state=True)
 
 
 @pytest.mark.parametrize("case", sorted(TOPOLOGY_MUTATIONS))
@@ -448,6 +465,15 @@ def _endpoint(doc: Doc, name: str) -> Doc:
     return next(e for e in _top(doc)["application-endpoint"] if e["name"] == name)
 
 
+def _relay_flow(slots: int, links: tuple[str, ...] | list[str] = ("a-x", "b-x")) -> Doc:
+    """An end node's relay container swapping fibres a-x and b-x for one flow."""
+    generation = [{"link-id": lid, "neighbour": lid.split("-")[0], "attempt-rate": "1000.0"}
+                  for lid in ("a-x", "b-x")]
+    return {"link-generation": {"link": generation},
+            "flow": [{"flow-id": "through", "memory-slots": slots,
+                      "neighbour-links": list(links)}]}
+
+
 DEVICE_MUTATIONS: dict[str, dict[str, tuple[Mutation, str]]] = {
     "sdqn-repeater": {
         "slots-exceed-registers": (
@@ -506,6 +532,12 @@ DEVICE_MUTATIONS: dict[str, dict[str, tuple[Mutation, str]]] = {
             lambda d: _xc(d, "c-r1-r3").update({"destination": {"degree": 9}}), "leafref"),
     },
     "sdqn-end-node": {
+        "relay-slots-exceed-registers": (
+            lambda d: _top(d).update({"relay": _relay_flow(slots=4)}),
+            "Relay flows and application endpoints allocate more"),
+        "relay-flow-unknown-link": (
+            lambda d: _top(d).update({"relay": _relay_flow(slots=2, links=["a-x", "x-b"])}),
+            "leafref"),
         "dqc-without-memory": (
             lambda d: _endpoint(d, "dqc-1").update({"memory-slots": 0}), "needs memory"),
         "slots-exceed-registers": (
