@@ -129,10 +129,8 @@ class Flows:
 
 def _emulators(stack: ExitStack, tmp: Path, network: Network, seed: int
                ) -> tuple[dict[str, int], tuple[str, int, str]]:
-    """`sdqn sim run` in its own process, as an operator starts it: the device ports and
-    the control channel. Physics ticks only when a fault is injected (as with the manual
-    clock before): the controller shares the machine with the emulators, not their
-    background work."""
+    """`sdqn sim run` in its own process, as an operator starts it (real time, a physics
+    tick a second and one at each fault): the device ports and the control channel."""
     from controller.bench.faults import process
 
     topology = tmp / "topology.json"
@@ -140,7 +138,7 @@ def _emulators(stack: ExitStack, tmp: Path, network: Network, seed: int
     inventory = tmp / "inventory.json"
     sim = stack.enter_context(process(
         [sys.executable, "-m", "controller.cli", "sim", "run", "--topology", str(topology),
-         "--any-port", "--inventory", str(inventory), "--tick", "3600", "--seed", str(seed),
+         "--any-port", "--inventory", str(inventory), "--seed", str(seed),
          "--duration", "86400"], tmp / "sim.log"))
     deadline = time.monotonic() + 300
     while not inventory.exists():
