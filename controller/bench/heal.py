@@ -44,6 +44,8 @@ END_NODES = 36
 #: (optimiser/max-route-hops) must hold their routes.
 ROUTE_HOPS = 8
 APCS = 10
+HEAL_LIMIT_S = 20.0      # the optimiser's time limit while healing
+SETUP_LIMIT_S = 120.0    # and for the first placement of the offered requests
 
 
 def bench_network(devices: int, seed: int) -> Network:
@@ -185,7 +187,7 @@ def main(devices: Annotated[int, typer.Option(help="managed devices")] = 100,
         flows = Flows({n: ports[n] for n in repeaters})
         stack.callback(flows.close)
         store = NmdaStore(Schema(list(PRODUCT_MODULES)))
-        manager = ServiceManager(store, time_limit_s=20, device_timeout_s=30)
+        manager = ServiceManager(store, time_limit_s=HEAL_LIMIT_S, device_timeout_s=30)
         stack.callback(manager.close)
         store.edit_json(Datastore.RUNNING, topology_json(network, ports))
         store.edit_json(Datastore.RUNNING, {"sdqn-controller:controller": {
@@ -195,7 +197,12 @@ def main(devices: Annotated[int, typer.Option(help="managed devices")] = 100,
         offered_requests = [replace(r, demanded_rate_hz=1.0, min_fidelity=0.6)
                             for r in random_requests(network, offered, seed, endpoints=ends,
                                                      max_hops=ROUTE_HOPS)]
+        # The first placement may take longer than a heal may (on a busy machine a
+        # 20 s limit can stop it at a poor incumbent, and every round would then heal a
+        # handful of services): what the rounds measure is the healing, not the setup.
+        manager.expander.time_limit_s = SETUP_LIMIT_S
         store.edit_json(Datastore.RUNNING, requests_to_json(offered_requests))
+        manager.expander.time_limit_s = HEAL_LIMIT_S
         plan = manager.expander.committed.plan
         live = len(plan.admitted) if plan is not None else 0
         setup_s = time.perf_counter() - t0
@@ -270,4 +277,5 @@ def main(devices: Annotated[int, typer.Option(help="managed devices")] = 100,
 
 
 def _service(flow_xml: bytes) -> str | None:
-    return etree.fromstring(flow_xml).findtext(f"{{{REPEATER_NS}}}service")
+    service = etree.fromstring(flow_xml).findtext(f"{{{REPEATER_NS}}}service")
+    return None if service is None else str(service)

@@ -101,6 +101,8 @@ class HealReport:
     touched_unaffected: list[str] = field(default_factory=list)   # moved (target: none)
     #: 'service on device': an unaffected service whose part of a device changed anyway
     touched_parts: list[str] = field(default_factory=list)
+    #: generation entries unaffected services share with moved ones, resized (HealScope)
+    resized_entries: list[str] = field(default_factory=list)
     reverted: list[str] = field(default_factory=list)    # back on their original path
     not_reverted: list[str] = field(default_factory=list)   # revert refused (see error)
     preempted: list[str] = field(default_factory=list)   # dropped for a higher priority
@@ -502,6 +504,7 @@ class SelfHealer:
             exp.keep, exp.scope = frozenset(), None
         after = exp.committed.plan
         report.touched_parts = list(scope.touched)
+        report.resized_entries = list(scope.resized)
         if self.alarms is not None:
             self.alarms.clear_alarm(
                 AlarmKey(self._network_resource(), "sdqn-alarms:commit-failed", "heal"))
@@ -657,7 +660,8 @@ class SelfHealer:
                  rerouted=report.rerouted, dropped=report.dropped, restored=report.restored,
                  preempted=report.preempted, reverted=report.reverted,
                  touched_unaffected=report.touched_unaffected,
-                 touched_parts=report.touched_parts, error=report.error,
+                 touched_parts=report.touched_parts,
+                 resized_entries=len(report.resized_entries), error=report.error,
                  detect_s=round(report.detect_s, 3), solve_s=round(report.solve_s, 3),
                  render_s=round(report.render_s, 3), push_s=round(report.push_s, 3),
                  other_s=round(report.other_s, 3))
