@@ -99,13 +99,9 @@ class NetworkCommit:
     # -- phases ----------------------------------------------------------------------------
     def _prepare(self, adapter: DeviceAdapter, change: DeviceChange, before: dict[str, str],
                  locked: set[str]) -> None:
-        adapter.lock()
-        locked.add(change.node_id)
-        before[change.node_id] = adapter.get_config("running")
-        if not change.replace:   # a replacing stage overwrites the whole candidate anyway
-            adapter.discard()
-        adapter.stage(change.config_xml, replace=change.replace)
-        adapter.validate()
+        before[change.node_id] = adapter.prepare_change(
+            change.config_xml, replace=change.replace,
+            locked=lambda: locked.add(change.node_id))
 
     def _commit(self, adapter: DeviceAdapter, change: DeviceChange, commit_id: str,
                 committed: set[str]) -> None:
