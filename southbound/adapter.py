@@ -103,6 +103,21 @@ class DeviceAdapter(ABC):
     def discard(self) -> None:
         """Drop whatever is staged in the candidate."""
 
+    def prepare_change(self, config_xml: str, *, replace: bool,
+                       locked: Callable[[], None]) -> str:
+        """The prepare phase of a network commit on this device: lock the candidate (then
+        call `locked`), read running (returned: what to put back), stage `config_xml`
+        and validate it. Nothing is written before the lock is granted. Adapters whose
+        protocol lets requests overlap override this (adapters/netconf pipelines them)."""
+        self.lock()
+        locked()
+        before = self.get_config("running")
+        if not replace:   # a replacing stage overwrites the whole candidate anyway
+            self.discard()
+        self.stage(config_xml, replace=replace)
+        self.validate()
+        return before
+
     def replace_running(self, config_xml: str) -> None:
         """Make running equal `config_xml` now (used by sync-to and compensation)."""
         self.stage(config_xml, replace=True)

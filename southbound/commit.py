@@ -2,7 +2,8 @@
 
 Every device is changed in three phases, each run on all devices in parallel:
 
-  prepare  lock candidate → remember running → discard → stage config → validate
+  prepare  lock candidate → remember running → stage config (a replace overwrites the
+           whole candidate; a merge discards what was staged first) → validate
   commit   <commit><confirmed/><persist>TXID</persist> (RFC 6241 §8.4): active, but it
            reverts by itself after `confirm_timeout_s` unless confirmed — on any session
   confirm  <commit><persist-id>TXID</persist-id>: final
@@ -98,12 +99,9 @@ class NetworkCommit:
     # -- phases ----------------------------------------------------------------------------
     def _prepare(self, adapter: DeviceAdapter, change: DeviceChange, before: dict[str, str],
                  locked: set[str]) -> None:
-        adapter.lock()
-        locked.add(change.node_id)
-        before[change.node_id] = adapter.get_config("running")
-        adapter.discard()
-        adapter.stage(change.config_xml, replace=change.replace)
-        adapter.validate()
+        before[change.node_id] = adapter.prepare_change(
+            change.config_xml, replace=change.replace,
+            locked=lambda: locked.add(change.node_id))
 
     def _commit(self, adapter: DeviceAdapter, change: DeviceChange, commit_id: str,
                 committed: set[str]) -> None:
@@ -298,7 +296,8 @@ class StagedCommit:
             c._fail(result, "prepare", {exc.node_id or self.nodes[0]: exc})
             self._end({})
             return
-        errors = self._run(lambda a, ch: c._prepare(a, ch, self.before, self.locked))
+        errors = self._timed("prepare", lambda a, ch: c._prepare(a, ch, self.before,
+                                                                  self.locked))
         if errors:
             c._fail(result, "prepare", errors)
             c._undo_prepare(self.adapters, self._holding())
@@ -311,7 +310,8 @@ class StagedCommit:
             return
         if c.inflight is not None:
             c.inflight.begin(self.commit_id, self.nodes)
-        errors = self._run(lambda a, ch: c._commit(a, ch, self.commit_id, self.committed))
+        errors = self._timed("commit", lambda a, ch: c._commit(a, ch, self.commit_id,
+                                                                self.committed))
         if errors:
             c._fail(result, "commit", errors)
             c._cancel(self.adapters, self.committed, self.commit_id)
@@ -334,6 +334,7 @@ class StagedCommit:
         if c.pause_before_confirm_s:   # the window a crash test kills us in
             time.sleep(c.pause_before_confirm_s)
         confirmed: set[str] = set()
+        started = time.perf_counter()
         errors = self._run(lambda a, _ch: c._confirm(a, self.commit_id, confirmed))
         for node in sorted(errors):
             if self._second_chance(node):
@@ -348,6 +349,7 @@ class StagedCommit:
             c._end_inflight()
             return self._end({})
         c._unlock(self.adapters, self._holding())
+        result.phase_s["confirm"] = time.perf_counter() - started
         c._end_inflight()
         c._mark(result, set(self.nodes), "committed")
         for node in self.nodes:  # devices now run exactly what we pushed
@@ -460,6 +462,13 @@ class StagedCommit:
 
     def _run(self, step: Step) -> dict[str, AdapterError]:
         return self.committer._run(self.nodes, self.adapters, self.by_node, step)
+
+    def _timed(self, phase: str, step: Step) -> dict[str, AdapterError]:
+        started = time.perf_counter()
+        try:
+            return self._run(step)
+        finally:
+            self.result.phase_s[phase] = time.perf_counter() - started
 
     def _end(self, after: dict[str, str]) -> CommitResult:
         self._sessions.close()

@@ -73,4 +73,7 @@ class CommitResult(BaseModel):
     dry_run: bool = False
     phase_failed: str | None = None  # prepare | commit | confirm | cancelled
     duration_s: float = 0.0
+    #: wall seconds of each phase run on every device (prepare, commit, confirm): where a
+    #: push spends its time, apart from what the caller does between prepare and confirm
+    phase_s: dict[str, float] = Field(default_factory=dict)
     devices: dict[str, DeviceOutcome] = Field(default_factory=dict)

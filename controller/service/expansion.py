@@ -102,6 +102,7 @@ class Expansion:
     changes: list[DeviceChange] = field(default_factory=list)   # devices to push
     endpoints: list[DeviceEndpoint] = field(default_factory=list)
     solve_s: float = 0.0
+    expand_s: float = 0.0       # the whole expansion: the solve, rendering and diffing
     health: NetworkHealth = field(default_factory=NetworkHealth)
     pinned: frozenset[str] = frozenset()                        # devices under operator pin
     problem: Problem | None = None          # its candidates are reused by the next solve
@@ -162,6 +163,7 @@ class QnumExpander:
     def expand(self, txn: Transaction, running_ops: Sequence[JournalOp]) -> Expanded:
         """intended := running + each managed device's rendered configuration; the
         pipeline validates the result as a whole (phase 3)."""
+        started = time.perf_counter()
         intended = txn.forest(Datastore.INTENDED)
         undo, changes = txn.undo(Datastore.INTENDED), txn.record(Datastore.INTENDED)
         replay(intended, running_ops, undo, changes)          # intended ⊇ running
@@ -188,6 +190,7 @@ class QnumExpander:
             target = expansion.bridges.get(node, doc)
             if previous.get(node) != target or node in joining:
                 expansion.changes.append(DeviceChange(node_id=node, config_xml=xml[node]))
+        expansion.expand_s = time.perf_counter() - started
         return Expanded(derived=True, detail=expansion)
 
     @property

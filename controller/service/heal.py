@@ -14,9 +14,11 @@ the correlated root causes change, one worker thread:
 4. raises one root alarm per failed element and one derived alarm per affected service
    (`service-rerouted` or `service-down`), clearing them when the root clears.
 
-A short settle window (default 50 ms) lets the reports of one cut from both ends of the
-fibre arrive before the solve, so one cut causes one re-route. A repair re-expands too,
-keeping every live service where it is: only services that had been dropped come back.
+A short settle window (at most 50 ms by default) lets the reports of one cut from both
+ends of the fibre arrive before the solve, so one cut causes one re-route; it ends as
+soon as every newly failed element has been reported by two devices. A repair
+re-expands too, keeping every live service where it is: only services that had been
+dropped come back.
 Every round is limited by a `HealScope` (controller/service/heal_scope.py): settings
 shared between services (generation entries, sources, APCs) that only unaffected services
 use afterwards keep their committed values, and the services it places prefer candidates
@@ -99,19 +101,31 @@ class HealReport:
     touched_unaffected: list[str] = field(default_factory=list)   # moved (target: none)
     #: 'service on device': an unaffected service whose part of a device changed anyway
     touched_parts: list[str] = field(default_factory=list)
+    #: generation entries unaffected services share with moved ones, resized (HealScope)
+    resized_entries: list[str] = field(default_factory=list)
     reverted: list[str] = field(default_factory=list)    # back on their original path
     not_reverted: list[str] = field(default_factory=list)   # revert refused (see error)
     preempted: list[str] = field(default_factory=list)   # dropped for a higher priority
     pushed: list[str] = field(default_factory=list)
     degraded: list[str] = field(default_factory=list)   # links planned at measured fidelity
     solve_s: float = 0.0                 # candidates + Q-NUM solve inside the expansion
-    push_s: float = 0.0                  # the network-wide device commit
+    push_s: float = 0.0                  # the network-wide device commit (its device phases)
+    #: from `started` to the re-expansion's start: the settle window, correlation
+    detect_s: float = 0.0
+    render_s: float = 0.0                # the rest of the expansion: render, validate, diff
     finished: float = 0.0
     error: str | None = None
 
     @property
     def seconds(self) -> float:
         return self.finished - self.started
+
+    @property
+    def other_s(self) -> float:
+        """What is neither detection, expansion nor push: validating intended, the
+        durable write, publishing (alarms, operational state, service states)."""
+        return max(0.0, self.seconds - self.detect_s - self.solve_s - self.render_s
+                   - self.push_s)
 
 
 def _choice(plan: Plan | None, name: str) -> tuple[Any, float] | None:
@@ -147,6 +161,7 @@ class SelfHealer:
         self._idle.set()
         #: the worker: no interval, woken by every change (and a failed round's retry)
         self._worker = PeriodicTask("self-healer", self._round, None, join_timeout_s=30)
+        self._news = threading.Condition()     # a report arrived (ends the settle early)
         self._since: float | None = None
         self._trigger = ""
         self._measured: dict[str, float] = {}
@@ -361,6 +376,8 @@ class SelfHealer:
                 self._since, self._trigger = time.monotonic(), why
             self._idle.clear()
         self._worker.trigger()
+        with self._news:
+            self._news.notify_all()
 
     def _round(self) -> None:
         """The worker's round, after a change or a hold-off's end. Changes that arrive
@@ -371,7 +388,7 @@ class SelfHealer:
             due = self._since is not None
             reverting, self._revert_due = self._revert_due, False
             committed, self._commit_seen = self._commit_seen, False
-        if due and not self._worker.wait(self.settle_s):  # let the other end's report arrive
+        if due and not self._settle():  # let the other end's report arrive
             with self._lock:
                 since, trigger = self._since, self._trigger
                 self._since = None
@@ -392,6 +409,28 @@ class SelfHealer:
         with self._lock:
             if self._since is None and not self._revert_due and not self._worker.pending:
                 self._idle.set()
+
+    def _settle(self) -> bool:
+        """Wait for the rest of a failure's reports, at most `settle_s`: over as soon as
+        every element newly reported failed has been reported by two devices (a fibre's
+        two ends; a node's neighbours), so a complete picture costs no fixed delay.
+        True when the healer is stopping."""
+        deadline = time.monotonic() + self.settle_s
+        with self._news:   # held from the check to the wait: no report slips in between
+            while not self._reported_twice():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._news.wait(left)
+        return self._worker.stopping
+
+    def _reported_twice(self) -> bool:
+        """Every element failed since the plan was made is reported by two devices (a
+        repair, or a fidelity crossing, has nothing left to wait for)."""
+        roots = self.correlator.roots()
+        old = self.expander.health
+        new = (roots.failed_links - old.failed_links) | (roots.failed_nodes - old.failed_nodes)
+        return all(len(roots.reported_by(e)) >= 2 for e in new)
 
     def _retry(self, since: float | None, trigger: str) -> None:
         if self._worker.wait(self.retry_s):
@@ -446,6 +485,7 @@ class SelfHealer:
             return self._finish(report)
         scope = HealScope(committed=dict(exp.committed.docs))
         exp.health, exp.keep, exp.scope = new, keep, scope
+        report.detect_s = time.monotonic() - report.started
         try:
             with self.store.sessions.server_change(f"self-healing after {trigger}"):
                 self.store.reexpand()
@@ -464,11 +504,13 @@ class SelfHealer:
             exp.keep, exp.scope = frozenset(), None
         after = exp.committed.plan
         report.touched_parts = list(scope.touched)
+        report.resized_entries = list(scope.resized)
         if self.alarms is not None:
             self.alarms.clear_alarm(
                 AlarmKey(self._network_resource(), "sdqn-alarms:commit-failed", "heal"))
         report.pushed = self.pushed()
         report.solve_s = exp.committed.solve_s
+        report.render_s = max(0.0, exp.committed.expand_s - exp.committed.solve_s)
         report.push_s = self.push_seconds() if report.pushed else 0.0
         report.rerouted = [n for n in report.affected if _choice(after, n) is not None]
         report.dropped = [n for n in report.affected if _choice(after, n) is None]
@@ -618,7 +660,11 @@ class SelfHealer:
                  rerouted=report.rerouted, dropped=report.dropped, restored=report.restored,
                  preempted=report.preempted, reverted=report.reverted,
                  touched_unaffected=report.touched_unaffected,
-                 touched_parts=report.touched_parts, error=report.error)
+                 touched_parts=report.touched_parts,
+                 resized_entries=len(report.resized_entries), error=report.error,
+                 detect_s=round(report.detect_s, 3), solve_s=round(report.solve_s, 3),
+                 render_s=round(report.render_s, 3), push_s=round(report.push_s, 3),
+                 other_s=round(report.other_s, 3))
         return report
 
     def _enabled(self, trigger: str) -> bool:

@@ -18,8 +18,12 @@ under every other service relying on it. A round therefore
   serving a kept service as it is (only when none is left may one tighten it: serving
   the re-routed service matters more than an untouched threshold).
 
-What still changes a kept service's part (a re-routed service joining its generation
-entry) is logged and reported (`touched`).
+What still changes a kept service's part is split in two. A generation entry it shares
+with a service the round re-routed, dropped or pre-empted (that service joined or left
+the entry, so its registers — the sum of its flows' — change) is resized: the kept
+service's flow is the same, and the entry changes by exactly the departed or arrived
+share; it is logged at info level and reported (`resized`). Anything else is logged as
+a warning and reported (`touched`): a kept service whose own part changed.
 
 A revertive round (the hold-off after a repair expired) goes further: it puts the
 reverting service back on its pre-failure candidate and share, and refuses — with a
@@ -77,6 +81,9 @@ class HealScope:
     kept: frozenset[str] = frozenset()                # filled by before_solve
     #: 'service on device' for each kept service whose part the round changed anyway
     touched: list[str] = field(default_factory=list)
+    #: 'device link-id: leaf old→new (with the moved services)': generation entries a
+    #: kept service shares with services the round moved, dropped or pre-empted
+    resized: list[str] = field(default_factory=list)
     _pinned: Plan | None = None
 
     # -- before the solve ------------------------------------------------------------------
@@ -176,8 +183,14 @@ class HealScope:
             if restored is not None:
                 docs[node] = json.dumps(restored, sort_keys=True, separators=(",", ":"))
         if self._pinned is None:
-            self.touched = untouched_violations(network, plan, self.kept, self.committed,
-                                                docs)
+            touched = untouched_violations(network, plan, self.kept, self.committed, docs)
+            staying = {n for n in self.kept if (a := plan.assignments.get(n)) is not None
+                       and a.admitted}
+            self.touched, self.resized = split_shared(touched, staying, self.committed, docs)
+            if self.resized:
+                log.info("self-healing resizes generation entries that kept services share "
+                         "with services it moved, dropped or pre-empted (their flows are "
+                         "unchanged)", resized=self.resized)
             if self.touched:
                 log.warning("self-healing changes services it did not move",
                             touched=self.touched)
@@ -298,4 +311,65 @@ def untouched_violations(network: Network, plan: Plan, names: Iterable[str],
                 continue
             if service_parts(json.loads(old), name) != service_parts(json.loads(new), name):
                 out.append(f"{name} on {node}")
+    return out
+
+
+def split_shared(touched: Iterable[str], staying: Collection[str],
+                 committed: Mapping[str, str], docs: Mapping[str, str]
+                 ) -> tuple[list[str], list[str]]:
+    """`untouched_violations` apart: ('service on device' whose own part changed, the
+    generation entries resized because a service not `staying` — re-routed, dropped,
+    pre-empted — joined or left them). A kept service's repeater part counts as resized
+    only when its flows are identical and every changed entry it uses has such a user
+    before or after the round."""
+    real: list[str] = []
+    resized: dict[tuple[str, str], str] = {}
+    for item in touched:
+        name, _, node = item.partition(" on ")
+        entries = _shared_changes(name, json.loads(committed[node]), json.loads(docs[node]),
+                                  set(staying))
+        if entries is None:
+            real.append(item)
+            continue
+        for link_id, text in entries:
+            resized.setdefault((node, link_id), f"{node} {link_id}: {text}")
+    return real, [resized[k] for k in sorted(resized)]
+
+
+def _shared_changes(name: str, old: Json, new: Json, staying: set[str]
+                    ) -> list[tuple[str, str]] | None:
+    """The changed generation entries `name` uses on a repeater, each with what changed
+    and the non-staying services sharing it; None if anything else of its part changed
+    or an entry changed that no such service explains."""
+    if set(old) != {REPEATER} or set(new) != {REPEATER}:
+        return None
+    before, after = old[REPEATER], new[REPEATER]
+
+    def flows(body: Json) -> list[Json]:
+        return [f for f in body.get("flow", []) if name in (f.get("flow-id"), f.get("service"))]
+
+    def users(body: Json) -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for flow in body.get("flow", []):
+            for entry in flow.get("neighbour-links", []):
+                out.setdefault(entry, set()).add(str(flow.get("service", flow["flow-id"])))
+        return out
+
+    if flows(before) != flows(after):
+        return None
+    used = {e for f in flows(after) for e in f.get("neighbour-links", [])}
+    was = {e["link-id"]: e for e in before.get("link-generation", {}).get("link", [])}
+    now = {e["link-id"]: e for e in after.get("link-generation", {}).get("link", [])}
+    users_before, users_after = users(before), users(after)
+    out = []
+    for link_id in sorted(used):
+        a, b = was.get(link_id), now.get(link_id)
+        if a == b:
+            continue
+        others = (users_before.get(link_id, set()) | users_after.get(link_id, set())) - staying
+        if a is None or b is None or not others:
+            return None
+        leaves = ", ".join(f"{k} {a.get(k)}→{b.get(k)}" for k in sorted(set(a) | set(b))
+                           if a.get(k) != b.get(k))
+        out.append((link_id, f"{leaves} (shared with {', '.join(sorted(others))})"))
     return out

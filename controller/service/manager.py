@@ -124,8 +124,7 @@ class ServiceManager:
         self._push_suspended = False
         self.healer = SelfHealer(store, self.expander, alarms=self.alarms,
                                  pushed=lambda: list(self.last_pushed),
-                                 push_seconds=lambda: (self.push.last_result.duration_s
-                                                       if self.push.last_result else 0.0))
+                                 push_seconds=self._push_seconds)
         self.provisioning = ProvisioningWatch(store, self.expander, self.pool,
                                               alarms=self.alarms,
                                               node_resource=self.healer.node_resource,
@@ -198,6 +197,13 @@ class ServiceManager:
         self._stop = threading.Event()
         self.oob.sync.intended = lambda node: (self.bridging.get(node)
                                                or self.oob.intended_xml(node))
+
+    def _push_seconds(self) -> float:
+        """The last push's device phases (prepare, commit, confirm) in wall seconds."""
+        result = self.push.last_result
+        if result is None:
+            return 0.0
+        return sum(result.phase_s.values()) if result.phase_s else result.duration_s
 
     def recover(self) -> dict[str, list[str]]:
         """At start-up: finish what a dead controller left half done, then make every

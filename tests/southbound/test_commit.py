@@ -273,3 +273,34 @@ def test_device_that_never_confirms_has_every_device_put_back(three: list[Device
         assert {d.running_interval() for d in three} == {300}
     finally:
         pool.close()
+
+
+def test_a_candidate_locked_by_another_session_is_left_as_it_is(three: list[Device]
+                                                                ) -> None:
+    """The prepare phase pipelines its requests but writes nothing before its lock is
+    granted: an operator's session holding apc-1's candidate keeps its staged edit, and
+    the commit fails in prepare naming apc-1, every device unchanged."""
+    from southbound.transport import connect
+
+    pool = pool_of(three)
+    operator = connect(host="127.0.0.1", port=three[1].endpoint.port, username="admin",
+                       password="admin", timeout=10)
+    try:
+        committer = NetworkCommit(pool)
+        assert committer.apply(changes(three, 1200)).success
+        operator.lock(target="candidate")
+        operator.edit_config(target="candidate", config=(
+            '<config xmlns="urn:ietf:params:xml:ns:netconf:base:1.0">'
+            f"{apc_config('apc-1', 450)}</config>"))
+        result = committer.apply(changes(three, 600))
+        assert not result.success and result.phase_failed == "prepare"
+        assert result.devices["apc-1"].status == "failed"
+        assert {d.running_interval() for d in three} == {1200}
+        staged = etree.fromstring(operator.get_config(source="candidate").data_xml.encode())
+        assert float(staged.findtext(".//{*}calibration-interval") or 0) == 450
+        operator.discard_changes()
+        operator.unlock(target="candidate")
+        assert committer.apply(changes(three, 600)).success   # nothing of ours was left
+    finally:
+        operator.close_session()
+        pool.close()

@@ -19,6 +19,7 @@ from controller.service.heal_scope import (
     restore_shared,
     retuned,
     serving_apcs,
+    split_shared,
     tolerance_of,
 )
 from controller.service.health import NetworkHealth
@@ -198,3 +199,34 @@ def test_shared_elements_only_kept_services_use_keep_their_committed_settings() 
     apc_new = {"sdqn-apc:apc": {"tracking-tolerance": "0.1"}}
     assert restore_shared(apc_new, apc_old, {"kept"}, {"kept"}) == apc_old
     assert restore_shared(apc_new, apc_old, {"kept"}, {"kept", "moved"}) is None
+
+
+def _repeater(flows: list[tuple[str, list[str]]], registers: dict[str, int]) -> str:
+    doc = {"sdqn-repeater:repeater": {
+        "flow": [{"flow-id": name, "service": name, "neighbour-links": links}
+                 for name, links in flows],
+        "link-generation": {"link": [{"link-id": lk, "max-registers": n}
+                                     for lk, n in sorted(registers.items())]}}}
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"))
+
+
+def test_an_entry_shared_with_a_moved_service_is_resized_not_touched() -> None:
+    """A re-routed service leaves a generation entry a kept one swaps on: the entry's
+    registers (the sum of its flows') shrink, the kept service's flow stays; that is a
+    resize naming the entry, the leaf and the service that left — not a touched service."""
+    committed = {"r1": _repeater([("kept", ["a", "b"]), ("moved", ["a", "c"])],
+                                 {"a": 8, "b": 4, "c": 4})}
+    docs = {"r1": _repeater([("kept", ["a", "b"])], {"a": 4, "b": 4})}
+    real, resized = split_shared(["kept on r1"], {"kept"}, committed, docs)
+    assert real == []
+    assert resized == ["r1 a: max-registers 8→4 (shared with moved)"]
+
+
+def test_a_kept_service_whose_flow_or_unshared_entry_changed_is_touched() -> None:
+    committed = {"r1": _repeater([("kept", ["a"])], {"a": 4}),
+                 "r2": _repeater([("kept", ["a"]), ("other", ["a"])], {"a": 8})}
+    docs = {"r1": _repeater([("kept", ["a"])], {"a": 3}),     # nobody else on it
+            "r2": _repeater([("kept", ["b"]), ("other", ["a"])], {"a": 4, "b": 4})}
+    real, resized = split_shared(["kept on r1", "kept on r2"], {"kept", "other"},
+                                 committed, docs)
+    assert real == ["kept on r1", "kept on r2"] and resized == []
