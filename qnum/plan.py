@@ -234,6 +234,7 @@ class Problem:
         recompute: Collection[str] = (),
         retain: Mapping[str, Candidate] | None = None,
         idle: Collection[str] = (),
+        quick: CandidateOptions | None = None,
     ) -> Problem:
         """Candidates for every request; with ``previous``, reused where still exact.
 
@@ -252,6 +253,12 @@ class Problem:
         ``idle`` requests will not be placed by the coming solve (self-healing keeps them
         rejected): their old candidates that avoid what was lost are reused even when
         none is left, rather than generating new ones nobody uses now.
+
+        ``quick`` (self-healing) lists the candidates of a reused problem's requests that
+        must be generated afresh with these search limits instead, typically a route
+        limit small enough that the set comes from k shortest paths: a hit service is
+        re-placed in a fraction of the time, its set marked incomplete when it does not
+        cover the space (so a later full solve prices the rest by column generation).
         """
         reqs = tuple(requests)
         options = options or CandidateOptions()
@@ -271,7 +278,7 @@ class Problem:
                     out[req.name] = RequestCandidates(  # completeness carries over
                         req, kept, None if kept else IDLE, complete=old.complete)
                     continue
-            out[req.name] = request_candidates(network, graph, req, options)
+            out[req.name] = request_candidates(network, graph, req, quick or options)
         return cls(network, reqs, _retained(network, out, retain or {}), options)
 
     def options(self, name: str) -> tuple[Candidate, ...]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import structlog
@@ -62,6 +62,11 @@ from southbound.kinds import DEVICE_KINDS
 from southbound.model import DeviceChange, DeviceEndpoint, Exclusion
 
 log = structlog.get_logger(__name__)
+
+#: Routes a self-healing round lists exhaustively for a hit service left with no candidate;
+#: beyond it the service gets a quick k-shortest set (Problem.build ``quick``): a healing
+#: round reports a feasible plan anyway, and a later full solve prices the rest.
+HEAL_ROUTE_LIMIT = 8
 
 DEVICES_PATH = "/sdqn-controller:controller/devices"
 REPEATER = "sdqn-repeater:repeater"
@@ -462,7 +467,9 @@ class QnumExpander:
                 if a.request.name in keep and not a.admitted} if self._server_round else ()
         problem = Problem.build(usable, requests, space, previous=before,
                                 recompute=() if self._server_round else stale,
-                                retain=retain, idle=idle)
+                                retain=retain, idle=idle,
+                                quick=replace(space, route_limit=HEAL_ROUTE_LIMIT)
+                                if self._server_round else None)
         survivors = (_survivors(problem, before, stale) if self._server_round
                      else frozenset[str]())
         solved = problem                       # the next solve reuses the full `problem`
