@@ -64,6 +64,9 @@ class Capabilities:
     #: the most rounds it can run (registers aside, which its YANG ``must``s check).
     purification_protocols: tuple[str, ...] = ()
     max_purification_rounds: int = 0
+    #: The most per-link purification rounds the kind runs with its neighbour on the
+    #: elementary link attached to it (same protocols).
+    max_link_purification_rounds: int = 0
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,8 @@ _ROWS = (
     DeviceKindSpec("end-node", "sdqn-end-node", "end-node", PlantRole.MEMORY,
                    capabilities=Capabilities(detectors=("d1", "d2"),
                                              purification_protocols=("bbpssw", "dejmps"),
-                                             max_purification_rounds=3)),
+                                             max_purification_rounds=3,
+                                             max_link_purification_rounds=3)),
     DeviceKindSpec("repeater", "sdqn-repeater", "repeater", PlantRole.MEMORY),
     DeviceKindSpec("apc", "sdqn-apc", "apc", PlantRole.INLINE),
     DeviceKindSpec("q-roadm", "sdqn-qroadm", "q-roadm", PlantRole.TRANSPARENT),

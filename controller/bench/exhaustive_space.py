@@ -23,7 +23,8 @@ documented semantics (``qnum/README.md`` and the docstring of
 * **Configurations** per route: share floor σ from the share levels, 0..max end-to-end
   purification rounds, 0..max per-link rounds r_L (every elementary link purified r_L
   rounds by its two nodes before any swap; the chain model's ``link_purification_rounds``;
-  the cut-off windows below come from the chain purified that way), and each cut-off kind: "budget" (window T_ent − latency at σ) and "tight"
+  the cut-off windows below come from the chain purified that way), and each cut-off
+  kind: "budget" (window T_ent − latency at σ) and "tight"
   (``tight_cutoff_factor`` × the mean wait at σ, whenever that is shorter than the budget
   window).  Each is evaluated with :func:`qnum.physics.chain_performance` at share σ; it
   is feasible when the coherence check holds, the rate is positive, F ≥ min-fidelity,
@@ -328,7 +329,8 @@ def request_configurations(network: Network, request: Request, space: Space) -> 
                 factor is not None
                 and factor * base.waiting_time_s < budget
                 and factor * base.waiting_time_s > 0.0
-                and ideal_fidelity - base.raw_fidelity >= space.tight_cutoff_min_gain
+                and (space.tight_cutoff_min_gain <= 0.0
+                     or ideal_fidelity - base.raw_fidelity >= space.tight_cutoff_min_gain)
             ):
                 windows["tight"] = factor * base.waiting_time_s
             for kind, window in windows.items():
