@@ -192,6 +192,10 @@ class ChainSetup:
     #: time that pair has spent in memory when ready.  None without link rounds.
     link_purification_rounds: int = 0
     link_pauli: tuple[PauliEigenvalues, ...] | None = None
+    #: With link rounds: each link's raw attempt success p and its rounds' p_k (the
+    #: simulator redraws the purification process from them).
+    raw_attempt_probability: tuple[float, ...] | None = None
+    link_round_success: tuple[tuple[float, ...], ...] | None = None
 
     @property
     def decayed_herald_s(self) -> tuple[float, ...]:
@@ -289,7 +293,7 @@ def chain_setup(
     attempt = tuple(attempt_success_probability(lk) for lk in links)
     herald = tuple(heralding_latency_s(lk) for lk in links)
     link_fidelity = tuple(fidelity_from_werner(w) for w in link_werner)
-    link_pauli = None
+    link_pauli = raw_attempt = round_success = None
     if link_purification_rounds > 0:
         purified = [
             purify_link(
@@ -298,6 +302,8 @@ def chain_setup(
                 herald[i], 2.0 * classical_one_way_s(lk), link_purification_rounds, protocol)
             for i, (lk, w) in enumerate(zip(links, link_werner, strict=True))
         ]
+        raw_attempt = attempt
+        round_success = tuple(pl.round_success for pl in purified)
         attempt = tuple(p * pl.success_probability / 2.0**link_purification_rounds
                         for p, pl in zip(attempt, purified, strict=True))
         herald = tuple(pl.ready_s for pl in purified)
@@ -324,6 +330,8 @@ def chain_setup(
         ),
         link_purification_rounds=link_purification_rounds,
         link_pauli=link_pauli,
+        raw_attempt_probability=raw_attempt,
+        link_round_success=round_success,
     )
 
 

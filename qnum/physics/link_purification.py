@@ -81,6 +81,8 @@ class PurifiedLink:
     success_probability: float
     ready_s: float
     rounds: int = 0
+    #: p_k of each round on the actual pair (their product is ``success_probability``)
+    round_success: tuple[float, ...] = ()
 
     @property
     def pairs_per_output(self) -> float:
@@ -103,11 +105,13 @@ def purify_link(
         raise ValueError("rounds must be >= 0")
     lam = decay((werner, werner, werner), rate_xy, rate_z, herald_s)
     success = 1.0
+    steps = []
     for _ in range(rounds):
         p, lam = purify_once(protocol, lam)
         success *= p
+        steps.append(p)
         lam = decay(lam, rate_xy, rate_z, round_trip_s)
-    return PurifiedLink(lam, success, herald_s + rounds * round_trip_s, rounds)
+    return PurifiedLink(lam, success, herald_s + rounds * round_trip_s, rounds, tuple(steps))
 
 
 def pauli_lifetime(lam: PauliEigenvalues, rate_xy: float, rate_z: float) -> float:
