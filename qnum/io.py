@@ -184,7 +184,9 @@ class OptimiserSettings:
     objective: Objective = Objective.SUM
     relative_gap: float = 0.01
     max_route_hops: int = 5
-    max_link_purification_rounds: int = 1
+    #: The controller's default keeps running plans unchanged (YANG description);
+    #: ``CandidateOptions`` itself declares 1.
+    max_link_purification_rounds: int = 0
 
 
 # ----------------------------------------------------------------------------- leaf readers
@@ -493,7 +495,7 @@ def parse_settings(data: Any) -> OptimiserSettings:
         objective=opt.enum("objective", Objective, "sum"),
         relative_gap=opt.decimal("relative-gap-limit", 0.01, low=0.0, high=1.0),
         max_route_hops=opt.integer("max-route-hops", 5, low=1, high=32),
-        max_link_purification_rounds=opt.integer("max-link-purification-rounds", 1,
+        max_link_purification_rounds=opt.integer("max-link-purification-rounds", 0,
                                                  low=0, high=2),
     )
 

@@ -64,6 +64,7 @@ for pairs decohered to F ≈ 0.26; a 10-link call then takes a few ms).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import KW_ONLY, dataclass
@@ -272,17 +273,33 @@ def chain_setup(
     With ``link_purification_rounds`` r > 0 every link is purified r rounds of
     ``protocol`` by its two nodes (``qnum.physics.link_purification``): its attempt
     succeeds with p·Π p_k/2^r, its pair is ready h + r·2L/c_f after the attempt and is
-    the purified state.
+    the purified state.  Memoised on its (immutable) arguments: a configuration space
+    sets up the same chain for every window and purification depth.
     """
+    return _chain_setup(tuple(links), tuple(repeaters),
+                        None if shares is None else tuple(shares),
+                        None if end_nodes is None else tuple(end_nodes),
+                        link_purification_rounds, protocol)
+
+
+@functools.lru_cache(maxsize=4096)
+def _chain_setup(
+    links: tuple[LinkParams, ...],
+    repeaters: tuple[NodeParams, ...],
+    shares: tuple[float, ...] | None,
+    end_nodes: tuple[NodeParams, ...] | None,
+    link_purification_rounds: int,
+    protocol: str,
+) -> ChainSetup:
     n = len(links)
     if n == 0:
         raise ValueError("a chain needs at least one link")
     if len(repeaters) != n - 1:
         raise ValueError("need exactly len(links) - 1 repeaters")
-    shares = [1.0] * n if shares is None else list(shares)
-    if len(shares) != n:
+    share_list = [1.0] * n if shares is None else list(shares)
+    if len(share_list) != n:
         raise ValueError("need one share per link")
-    ends = (IDEAL_END_NODE, IDEAL_END_NODE) if end_nodes is None else tuple(end_nodes)
+    ends = (IDEAL_END_NODE, IDEAL_END_NODE) if end_nodes is None else end_nodes
     if len(ends) != 2:
         raise ValueError("end_nodes must hold exactly two nodes")
     nodes = [ends[0], *repeaters, ends[1]]
@@ -310,7 +327,7 @@ def chain_setup(
         link_pauli = tuple(pl.eigenvalues for pl in purified)
         link_fidelity = tuple(pauli_state_fidelity(pl.eigenvalues) for pl in purified)
     return ChainSetup(
-        slot_s=tuple(slot_period_s(lk, s) for lk, s in zip(links, shares, strict=True)),
+        slot_s=tuple(slot_period_s(lk, s) for lk, s in zip(links, share_list, strict=True)),
         attempt_probability=attempt,
         herald_s=herald,
         link_werner=link_werner,
@@ -398,7 +415,21 @@ def round_statistics(
     betas: Sequence[float],
     cutoff_s: float | None = None,
 ) -> RoundStatistics:
-    """Acceptance probability, E[min(M,c)], E[M|acc] and E[e^(−Σβ_i(M−T_i)) | acc]."""
+    """Acceptance probability, E[min(M,c)], E[M|acc] and E[e^(−Σβ_i(M−T_i)) | acc].
+
+    Memoised: a configuration space evaluates the same round (same links, share and
+    window) once per end-to-end purification depth, and only the last step differs.
+    """
+    return _round_statistics(tuple(slots), tuple(probs), tuple(betas), cutoff_s)
+
+
+@functools.lru_cache(maxsize=4096)
+def _round_statistics(
+    slots: tuple[float, ...],
+    probs: tuple[float, ...],
+    betas: tuple[float, ...],
+    cutoff_s: float | None,
+) -> RoundStatistics:
     if min(probs) <= 0.0 or max(probs) > 1.0:
         raise ValueError("attempt success probabilities must lie in (0, 1]")
     t, exact = _time_points(slots, probs, cutoff_s)

@@ -124,6 +124,12 @@ def pauli_lifetime(lam: PauliEigenvalues, rate_xy: float, rate_z: float) -> floa
         return 0.0
     if rate_xy == 0.0 and rate_z == 0.0:
         return math.inf
+    x, y, z = lam
+    limit = 4.0 * MEMORY_CLASSICAL_LIMIT - 1.0   # F = 2/3 ⇔ Σ decayed λ = 5/3
+    if rate_xy == rate_z:    # (x + y + z)·e^(−βt) = 5/3
+        return math.log((x + y + z) / limit) / rate_xy
+    if rate_z == 0.0:        # (x + y)·e^(−βt) + z = 5/3 (z ≤ 1 < 5/3)
+        return math.log((x + y) / (limit - z)) / rate_xy
     hi = 1.0 / max(rate_xy, rate_z)
     while fidelity(hi) > MEMORY_CLASSICAL_LIMIT:
         hi *= 2.0

@@ -63,10 +63,15 @@ def _priced_requests(seed: int, scale: float
 
 
 @pytest.mark.parametrize("scale", [0.0, 1.0, 100.0])
-def test_optimistic_value_bounds_every_configuration_of_a_route(scale: float) -> None:
-    options = CandidateOptions()
+@pytest.mark.parametrize("link_rounds", [1, 2])
+def test_optimistic_value_bounds_every_configuration_of_a_route(scale: float,
+                                                                link_rounds: int) -> None:
+    """Also over the per-link rounds: a link that may still be purified raises the prefix's
+    optimistic fidelity, and every exact configuration stays below it."""
+    options = CandidateOptions(max_link_purification_rounds=link_rounds)
     for net, graph, req, prices in _priced_requests(int(scale) + 7, scale):
-        routes = enumerate_routes(net, graph, req, CandidateOptions(route_limit=10_000))
+        routes = enumerate_routes(net, graph, req, CandidateOptions(
+            route_limit=10_000, max_link_purification_rounds=link_rounds))
         search = _Search(net, graph, req, options, prices)
         for path in routes or []:
             prefix = search.start()
@@ -83,8 +88,10 @@ def test_optimistic_value_bounds_every_configuration_of_a_route(scale: float) ->
 
 
 @pytest.mark.parametrize("scale", [0.0, 1.0, 100.0])
-def test_pricing_finds_the_best_configuration_of_the_unpruned_space(scale: float) -> None:
-    options = CandidateOptions()
+@pytest.mark.parametrize("link_rounds", [0, 1, 2])
+def test_pricing_finds_the_best_configuration_of_the_unpruned_space(scale: float,
+                                                                    link_rounds: int) -> None:
+    options = CandidateOptions(max_link_purification_rounds=link_rounds)
     for net, graph, req, prices in _priced_requests(int(scale) + 11, scale):
         every = _every_configuration(net, req, options)
         brute = max((column_value(req, c, prices) for c in every), default=-math.inf)
