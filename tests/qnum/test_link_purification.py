@@ -22,9 +22,11 @@ from qnum.physics import (
     eigenvalues_of,
     heralding_latency_s,
     iterate,
+    iterate_bell_diagonal,
     link_bound,
     memory_slots,
     purify_link,
+    purify_once,
     slot_period_s,
 )
 from tests.qnum import physics_dm as dm
@@ -132,3 +134,40 @@ def test_link_bound_dominates_every_reachable_link_pair() -> None:
             d_xy = d_z if rng.random() < 0.5 else rng.uniform(0.5, d_z)
             lam = (x * d_xy, y * d_xy, zz * d_z)
         assert max(abs(v) for v in lam) <= link_bound(w, rounds, "dejmps") + 1e-12
+
+
+def _decays(rng: random.Random, low: float) -> tuple[float, float]:
+    """(xy, z) decay factors of one storage: dephasing spares λ_Z, so z ≥ xy."""
+    d_z = rng.uniform(low, 1.0)
+    return (d_z if rng.random() < 0.5 else rng.uniform(low, d_z)), d_z
+
+
+def test_end_to_end_rounds_on_chain_pairs_stay_below_the_werner_bound() -> None:
+    """The end-to-end half of the bound: a chain pair as the model makes it (links at
+    their Werner parameter w_i, decayed, purified 0..r_L rounds with decay between rounds,
+    swapped, decayed again) never reaches, after the best of 0..R end-to-end rounds, a
+    higher fidelity than the Werner pair W = Π link_bound(w_i)·Π λ_BSM does.  (For
+    arbitrary Bell-diagonal pairs with |λ| ≤ W this fails, by up to 0.03 when λ_Y is much
+    smaller than λ_X and λ_Z: the bound rests on the states the model produces.)"""
+    rng = random.Random(3)
+    for _ in range(30_000):
+        n, max_link, rounds = rng.randint(1, 3), rng.randint(0, 2), rng.randint(0, 2)
+        lam, bound = (1.0, 1.0, 1.0), 1.0
+        for _ in range(n):
+            w = rng.uniform(0.5, 1.0)
+            bound *= link_bound(w, max_link, "dejmps")
+            d_xy, d_z = _decays(rng, 0.7)
+            link = (w * d_xy, w * d_xy, w * d_z)
+            for _ in range(rng.randint(0, max_link)):
+                _, link = purify_once("dejmps", link)
+                d_xy, d_z = _decays(rng, 0.8)
+                link = (link[0] * d_xy, link[1] * d_xy, link[2] * d_z)
+            lam = (lam[0] * link[0], lam[1] * link[1], lam[2] * link[2])
+        bsm = rng.uniform(0.9, 1.0) ** (n - 1)
+        d_xy, d_z = _decays(rng, 0.7)
+        lam = (lam[0] * bsm * d_xy, lam[1] * bsm * d_xy, lam[2] * bsm * d_z)
+        bound *= bsm
+        got = max(iterate_bell_diagonal("dejmps", bell_diagonal_of(lam), r)[0]
+                  for r in range(rounds + 1))
+        assert got <= max(iterate("dejmps", (1 + 3 * bound) / 4, r)[0]
+                          for r in range(rounds + 1)) + 1e-12
