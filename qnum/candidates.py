@@ -105,6 +105,7 @@ from qnum.physics import (
     iterate,
     link_bound,
     packet_switch_keep_fraction,
+    purification_ceiling,
     werner_from_fidelity,
 )
 from qnum.utility import quality
@@ -401,12 +402,27 @@ def prefix_werner_bound(closed: float, open_w: float, options: CandidateOptions)
 
 
 def _purified_bound(w: float, options: CandidateOptions) -> float:
-    """Best fidelity from an ideal Werner parameter w after 0..max purification rounds."""
-    f0 = fidelity_from_werner(w)
+    """Best fidelity from an ideal Werner parameter w after 0..max purification rounds
+    (``end_to_end_bound``)."""
+    return end_to_end_bound(fidelity_from_werner(w), options.max_purification_rounds,
+                            options.protocol, options.max_link_purification_rounds)
+
+
+def end_to_end_bound(f0: float, rounds: int, protocol: str, link_rounds: int) -> float:
+    """Best fidelity after 0..``rounds`` end-to-end rounds of a chain pair whose fidelity
+    is at most ``f0``.
+
+    Without per-link rounds the pair is Bell-diagonal with λ_X = λ_Y ≤ λ_Z, and the
+    rounds on the Werner pair of fidelity f0 bound it (purification is monotone in F on
+    that family).  Per-link DEJMPS makes asymmetric pairs that end-to-end DEJMPS purifies
+    better than that Werner pair, so those spaces use ``purification_ceiling``, valid for
+    every pair with non-negative eigenvalues.
+    """
+    if link_rounds > 0:
+        return purification_ceiling(f0, rounds)
     if f0 <= PAIR_CLASSICAL_LIMIT:
         return f0
-    return max(iterate(options.protocol, f0, r)[0]
-               for r in range(options.max_purification_rounds + 1))
+    return max(iterate(protocol, f0, r)[0] for r in range(rounds + 1))
 
 
 def _werner_floor(request: Request, options: CandidateOptions) -> float:
@@ -620,10 +636,7 @@ def fidelity_upper_bound(network: Network, route: Route, rounds: int, protocol: 
         werner_from_fidelity(network.nodes[n].initial_fidelity)
         for n in (route.memory_nodes[0], route.memory_nodes[-1])
     )
-    f0 = fidelity_from_werner(w)
-    if f0 <= PAIR_CLASSICAL_LIMIT:
-        return f0
-    return max(iterate(protocol, f0, r)[0] for r in range(rounds + 1))
+    return end_to_end_bound(fidelity_from_werner(w), rounds, protocol, link_rounds)
 
 
 class _RouteEvaluator:

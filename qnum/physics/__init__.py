@@ -70,6 +70,7 @@ from qnum.physics.link_purification import (
     link_bound,
     pauli_lifetime,
     pauli_state_fidelity,
+    purification_ceiling,
     purify_link,
     purify_once,
 )
@@ -180,6 +181,7 @@ __all__ = [
     "pauli_state_fidelity",
     "plob_bound_rate",
     "plob_capacity",
+    "purification_ceiling",
     "purify_link",
     "purify_once",
     "qber_from_fidelity",

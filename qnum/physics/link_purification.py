@@ -162,3 +162,37 @@ def link_bound(werner: float, max_rounds: int, protocol: str) -> float:
         _, lam = purify_once(protocol, lam)
         best = max(best, max(abs(v) for v in lam))
     return best
+
+
+def _best_round(fidelity: float) -> float:
+    """g(F) = F²/(F² + (1 − F)²): the most one recurrence round can make of any pair of
+    fidelity F ≥ ½ (see :func:`purification_ceiling`)."""
+    return fidelity * fidelity / (fidelity * fidelity + (1.0 - fidelity) ** 2)
+
+
+def purification_ceiling(fidelity: float, rounds: int) -> float:
+    """An upper bound on the fidelity after the best of 0..``rounds`` recurrence rounds
+    (DEJMPS or BBPSSW) on two copies of *any* Bell-diagonal pair with non-negative Pauli
+    eigenvalues and fidelity at most ``fidelity``.
+
+    Why not the rounds on the Werner pair of that fidelity: DEJMPS does better on
+    asymmetric pairs, and link-purified chains make such pairs (two 0.9 links purified
+    twice give λ = (0.977, 0.957, 0.977): one end-to-end round reaches 0.9978, the Werner
+    pair of the same bound 0.9897).  One round on (A, B, C, D) gives
+    A' = (A² + B²)/((A + B)² + (C + D)²); for A ≥ ½ this is largest at B = 0, where it is
+    g(A) = A²/(A² + (1 − A)²), non-decreasing in A, and A ≥ ½ stays ≥ ½
+    (2A' − 1 ∝ (2A − 1)(1 − 2B), B ≤ A).  Below ½ with non-negative eigenvalues
+    (B ≤ A < ½) the output stays below ½.  So the bound is max(F, g(F), g(g(F)), …) from
+    F ≥ ½, and ½ below it.  BBPSSW twirls to a Werner pair first, which one round of
+    DEJMPS matches, so the bound covers it too.  Checked on random pairs in
+    tests/qnum/test_link_purification.py.
+    """
+    if rounds <= 0:
+        return fidelity
+    if fidelity < 0.5:
+        return 0.5
+    best = current = fidelity
+    for _ in range(rounds):
+        current = _best_round(current)
+        best = max(best, current)
+    return best

@@ -4,12 +4,23 @@ pricing rely on (``link_bound``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 import random
 
 import pytest
 
+from qnum.candidates import (
+    CandidateOptions,
+    build_graph,
+    build_route,
+    fidelity_upper_bound,
+    node_params,
+    request_candidates,
+)
+from qnum.instances import request, small_network
+from qnum.io import DeviceKind
 from qnum.physics import (
     LinkParams,
     NodeParams,
@@ -25,6 +36,7 @@ from qnum.physics import (
     iterate_bell_diagonal,
     link_bound,
     memory_slots,
+    purification_ceiling,
     purify_link,
     purify_once,
     slot_period_s,
@@ -32,6 +44,7 @@ from qnum.physics import (
 from tests.qnum import physics_dm as dm
 
 DEPH = "dephasing"
+END = DeviceKind.END_NODE
 
 
 def _store(rho: dm.Matrix, qubit: int, gamma: float, model: str, t: float) -> dm.Matrix:
@@ -136,38 +149,77 @@ def test_link_bound_dominates_every_reachable_link_pair() -> None:
         assert max(abs(v) for v in lam) <= link_bound(w, rounds, "dejmps") + 1e-12
 
 
-def _decays(rng: random.Random, low: float) -> tuple[float, float]:
-    """(xy, z) decay factors of one storage: dephasing spares λ_Z, so z ≥ xy."""
-    d_z = rng.uniform(low, 1.0)
-    return (d_z if rng.random() < 0.5 else rng.uniform(low, d_z)), d_z
+def test_end_to_end_rounds_never_beat_the_purification_ceiling() -> None:
+    """The end-to-end half of the bound: r rounds on any Bell-diagonal pair with
+    non-negative eigenvalues (every pair the chain model makes) and fidelity F never
+    exceed ``purification_ceiling(F, r)``, and the ceiling is non-decreasing in F."""
+    rng = random.Random(7)
+    checked = 0
+    while checked < 50_000:
+        lam = tuple(rng.random() ** rng.choice((0.2, 1.0, 3.0)) for _ in range(3))
+        state = bell_diagonal_of((lam[0], lam[1], lam[2]))
+        if min(state) < 0.0:
+            continue
+        checked += 1
+        for rounds in (1, 2, 3):
+            for protocol in ("dejmps", "bbpssw"):
+                got = iterate_bell_diagonal(protocol, state, rounds)[0]
+                assert got <= purification_ceiling(state[0], rounds) + 1e-12
+    values = [purification_ceiling(k / 1000, 2) for k in range(1001)]
+    assert all(b >= a for a, b in itertools.pairwise(values))
 
 
-def test_end_to_end_rounds_on_chain_pairs_stay_below_the_werner_bound() -> None:
-    """The end-to-end half of the bound: a chain pair as the model makes it (links at
-    their Werner parameter w_i, decayed, purified 0..r_L rounds with decay between rounds,
-    swapped, decayed again) never reaches, after the best of 0..R end-to-end rounds, a
-    higher fidelity than the Werner pair W = Π link_bound(w_i)·Π λ_BSM does.  (For
-    arbitrary Bell-diagonal pairs with |λ| ≤ W this fails, by up to 0.03 when λ_Y is much
-    smaller than λ_X and λ_Z: the bound rests on the states the model produces.)"""
-    rng = random.Random(3)
-    for _ in range(30_000):
-        n, max_link, rounds = rng.randint(1, 3), rng.randint(0, 2), rng.randint(0, 2)
-        lam, bound = (1.0, 1.0, 1.0), 1.0
-        for _ in range(n):
-            w = rng.uniform(0.5, 1.0)
-            bound *= link_bound(w, max_link, "dejmps")
-            d_xy, d_z = _decays(rng, 0.7)
-            link = (w * d_xy, w * d_xy, w * d_z)
-            for _ in range(rng.randint(0, max_link)):
-                _, link = purify_once("dejmps", link)
-                d_xy, d_z = _decays(rng, 0.8)
-                link = (link[0] * d_xy, link[1] * d_xy, link[2] * d_z)
-            lam = (lam[0] * link[0], lam[1] * link[1], lam[2] * link[2])
-        bsm = rng.uniform(0.9, 1.0) ** (n - 1)
-        d_xy, d_z = _decays(rng, 0.7)
-        lam = (lam[0] * bsm * d_xy, lam[1] * bsm * d_xy, lam[2] * bsm * d_z)
-        bound *= bsm
-        got = max(iterate_bell_diagonal("dejmps", bell_diagonal_of(lam), r)[0]
-                  for r in range(rounds + 1))
-        assert got <= max(iterate("dejmps", (1 + 3 * bound) / 4, r)[0]
-                          for r in range(rounds + 1)) + 1e-12
+def test_link_purified_pairs_beat_the_werner_pair_of_their_bound() -> None:
+    """Why the ceiling and not the rounds on a Werner pair: two 0.9 links purified twice
+    and swapped make an asymmetric pair that one DEJMPS round lifts far above what the
+    Werner pair of the same eigenvalue bound reaches."""
+    w = (4 * 0.9 - 1) / 3
+    link = (w, w, w)
+    for _ in range(2):
+        _, link = purify_once("dejmps", link)
+    pair = tuple(v * v for v in link)
+    bound = link_bound(w, 2, "dejmps") ** 2
+    got = iterate_bell_diagonal("dejmps", bell_diagonal_of((pair[0], pair[1], pair[2])), 1)[0]
+    werner_rounds = iterate("dejmps", (1 + 3 * bound) / 4, 1)[0]
+    assert got > werner_rounds + 0.005
+    assert got <= purification_ceiling((1 + 3 * bound) / 4, 1)
+
+
+def test_link_purified_candidates_come_from_chain_performance() -> None:
+    """Candidates with per-link rounds: numbers from the chain model with those rounds,
+    memory by the documented rule, fidelity below the route's bound over the space."""
+    net = small_network(
+        [("A", "R", 25.0), ("R", "B", 30.0)], kinds={"A": END, "B": END}, link_fidelity=0.9
+    )
+    graph = build_graph(net)
+    options = CandidateOptions(max_link_purification_rounds=2)
+    rc = request_candidates(net, graph, request("t", "A", "B"), options)
+    route = build_route(net, graph, ["A", "R", "B"])
+    assert route is not None
+    assert {c.link_purification_rounds for c in rc.candidates} >= {1, 2}, rc.reason
+    for cand in rc.candidates:
+        rl, r = cand.link_purification_rounds, cand.purification_rounds
+        perf = chain_performance(
+            [seg.params for seg in cand.route.segments], [node_params(net.nodes["R"])], r,
+            cand.protocol, shares=[cand.min_share] * 2, cutoff_s=cand.cutoff_s,
+            end_nodes=[node_params(net.nodes["A"]), node_params(net.nodes["B"])],
+            link_purification_rounds=rl)
+        assert cand.fidelity == perf.fidelity
+        assert cand.rate_per_share_hz == pytest.approx(perf.rate_hz / cand.min_share)
+        assert cand.memory == {"A": 1 + r + rl, "R": 2 * (1 + rl), "B": 1 + r + rl}
+        assert cand.cutoff_s <= cand.t_ent_s - cand.latency_s
+        assert cand.key[-1] == rl
+        assert cand.fidelity <= fidelity_upper_bound(net, route, r, "dejmps", rl) + 1e-12
+
+
+def test_a_repeater_without_the_memory_rules_link_rounds_out() -> None:
+    net = small_network(
+        [("A", "R", 25.0), ("R", "B", 30.0)], kinds={"A": END, "B": END}, link_fidelity=0.9
+    )
+    nodes = dict(net.nodes)
+    nodes["R"] = dataclasses.replace(nodes["R"], memory_qubits=3)
+    net = dataclasses.replace(net, nodes=nodes)
+    rc = request_candidates(net, build_graph(net), request("t", "A", "B"),
+                            CandidateOptions(max_link_purification_rounds=2))
+    assert rc.candidates
+    assert {c.link_purification_rounds for c in rc.candidates} == {0}
