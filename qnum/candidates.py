@@ -297,12 +297,20 @@ def node_params(node: Node) -> NodeParams:
     )
 
 
-def node_werner_factor(node: Node) -> float:
+def node_werner_factor(node: Node, link_rounds: int = 0) -> float:
     """What a node multiplies a route's Werner parameter by, decoherence aside: its write
     into memory on both of its links (each link pair stores one half here) and, between
-    two links, its swap.  End nodes of a route write once and do not swap."""
+    two links, its swap.  End nodes of a route write once and do not swap.
+
+    With per-link rounds (``link_rounds`` > 0) the writes happen *before* purification,
+    which wins part of them back, so a bound may not charge them after the link's
+    ``link_bound``: only the swap remains (the writes lower the raw pair, and
+    ``link_bound`` is non-decreasing, so leaving them out keeps it an upper bound)."""
+    swap = werner_from_fidelity(node.bsm_fidelity)
+    if link_rounds > 0:
+        return swap
     write = werner_from_fidelity(node.initial_fidelity)
-    return werner_from_fidelity(node.bsm_fidelity) * write**2
+    return swap * write**2
 
 
 def usable_link(link: Link) -> bool:
@@ -466,8 +474,9 @@ def extend_prefix_werner(network: Network, destination: str, nb: str, closed: fl
     node = network.nodes[nb]
     if not node.is_memory_node:
         return closed, seg
-    factor = 1.0 if nb == destination else node_werner_factor(node)
-    seg = link_bound(seg, options.max_link_purification_rounds, options.protocol)
+    link_rounds = options.max_link_purification_rounds
+    factor = 1.0 if nb == destination else node_werner_factor(node, link_rounds)
+    seg = link_bound(seg, link_rounds, options.protocol)
     return closed * seg * factor, 1.0
 
 
@@ -631,11 +640,13 @@ def fidelity_upper_bound(network: Network, route: Route, rounds: int, protocol: 
     rounds and 0..link_rounds per-link rounds (each link at its ``link_bound``)."""
     w = math.prod(link_bound(werner_from_fidelity(seg.params.link_fidelity), link_rounds,
                              protocol) for seg in route.segments)
-    w *= math.prod(node_werner_factor(network.nodes[n]) for n in route.memory_nodes[1:-1])
-    w *= math.prod(
-        werner_from_fidelity(network.nodes[n].initial_fidelity)
-        for n in (route.memory_nodes[0], route.memory_nodes[-1])
-    )
+    w *= math.prod(node_werner_factor(network.nodes[n], link_rounds)
+                   for n in route.memory_nodes[1:-1])
+    if link_rounds == 0:   # purified links win back their writes (``node_werner_factor``)
+        w *= math.prod(
+            werner_from_fidelity(network.nodes[n].initial_fidelity)
+            for n in (route.memory_nodes[0], route.memory_nodes[-1])
+        )
     return end_to_end_bound(fidelity_from_werner(w), rounds, protocol, link_rounds)
 
 

@@ -246,3 +246,23 @@ def test_fidelity_prune_with_link_rounds_drops_only_hopeless_routes() -> None:
         route = build_route(net, graph, path)
         assert route is not None
         assert fidelity_upper_bound(net, route, 1, "dejmps", 1) < 0.97
+
+
+def test_the_route_bound_holds_when_purification_wins_back_memory_writes() -> None:
+    """Writes into memory (initial-fidelity < 1) happen before per-link purification,
+    which recovers part of them: the route's bound must not charge them after it."""
+    net = small_network([("A", "R", 5.0), ("R", "B", 5.0)], kinds={"A": END, "B": END},
+                        link_fidelity=0.985)
+    nodes = {k: dataclasses.replace(v, initial_fidelity=0.98, coherence_time_s=100.0)
+             for k, v in net.nodes.items()}
+    net = dataclasses.replace(net, nodes=nodes)
+    graph = build_graph(net)
+    rc = request_candidates(net, graph, request("t", "A", "B"),
+                            CandidateOptions(max_link_purification_rounds=2))
+    route = build_route(net, graph, ["A", "R", "B"])
+    assert route is not None
+    assert {c.link_purification_rounds for c in rc.candidates} == {0, 1, 2}
+    for cand in rc.candidates:
+        bound = fidelity_upper_bound(net, route, cand.purification_rounds, "dejmps",
+                                     cand.link_purification_rounds)
+        assert cand.fidelity <= bound + 1e-12
