@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator
+from dataclasses import replace
 
 import networkx as nx
 import pytest
@@ -127,3 +128,27 @@ def test_a_budget_cut_search_reports_a_valid_bound() -> None:
         assert cut.value >= full.value - 1e-9
         if not cut.exact:
             assert cut.expansions == 2
+
+
+@pytest.mark.parametrize("link_rounds", [1, 2])
+def test_optimistic_value_bounds_link_purified_configurations_with_memory_writes(
+        link_rounds: int) -> None:
+    """Memory writes (initial-fidelity < 1) precede per-link purification, which wins
+    part of them back: the optimistic value must still bound every configuration."""
+    options = CandidateOptions(max_link_purification_rounds=link_rounds)
+    for net, graph, req, prices in _priced_requests(5, 1.0):
+        nodes = {k: replace(v, initial_fidelity=0.98) for k, v in net.nodes.items()}
+        net = replace(net, nodes=nodes)
+        graph = build_graph(net)
+        search = _Search(net, graph, req, options, prices)
+        routes = enumerate_routes(net, graph, req, replace(options, route_limit=10_000))
+        for path in routes or []:
+            prefix = search.start()
+            assert prefix is not None
+            for nb in path[1:]:
+                nxt = search.extend(prefix, nb)
+                assert nxt is not None
+                prefix = nxt
+            for cand in _evaluate(net, graph, req, options, path):
+                assert column_value(req, cand, prices) <= -prefix.key + 1e-9 * max(
+                    1.0, abs(prefix.key))
