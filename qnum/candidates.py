@@ -15,7 +15,7 @@ Declared configuration space
 * a simple route of at most ``max_hops`` fibres (default 5) whose inner nodes may relay
   (repeaters with two qubits, transparent devices; of parallel fibres the least lossy);
 * 0 to ``max_purification_rounds`` end-to-end rounds (default 2) of ``protocol``;
-* 0 to ``max_link_purification_rounds`` per-link rounds r_L (default 1) of ``protocol``:
+* 0 to ``max_link_purification_rounds`` per-link rounds r_L (default 0) of ``protocol``:
   every elementary link of the route is purified r_L rounds by its two nodes before any
   swap (``qnum.physics.link_purification``).  r_L is uniform along a route: the space
   grows by a factor (max + 1), not (max + 1)^links, and a uniform value is what one
@@ -133,7 +133,9 @@ class CandidateOptions:
 
     max_hops: int = 5
     max_purification_rounds: int = 2
-    max_link_purification_rounds: int = 1
+    #: Off by default, like the controller's leaf: plans stay what they were until an
+    #: operator declares link rounds (the exhaustive check and its bench declare 1).
+    max_link_purification_rounds: int = 0
     protocol: str = "dejmps"
     cutoff_kinds: tuple[str, ...] = CUTOFF_KINDS
     share_levels: tuple[float, ...] = (1.0, 0.3, 0.1, 0.03)

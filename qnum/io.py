@@ -184,8 +184,7 @@ class OptimiserSettings:
     objective: Objective = Objective.SUM
     relative_gap: float = 0.01
     max_route_hops: int = 5
-    #: The controller's default keeps running plans unchanged (YANG description);
-    #: ``CandidateOptions`` itself declares 1.
+    #: The default keeps running plans unchanged (YANG description).
     max_link_purification_rounds: int = 0
 
 

@@ -68,7 +68,8 @@ class Space:
 
     max_hops: int = 5
     max_purification_rounds: int = CandidateOptions().max_purification_rounds
-    max_link_purification_rounds: int = CandidateOptions().max_link_purification_rounds
+    #: The check declares per-link rounds (the library and the controller default to none).
+    max_link_purification_rounds: int = 1
     protocol: str = CandidateOptions().protocol
     share_levels: tuple[float, ...] = CandidateOptions().share_levels
     tight_cutoff_factor: float | None = CandidateOptions().tight_cutoff_factor
