@@ -64,6 +64,8 @@ _REQUEST_FIGURES = (
     ("utility", "utility", "Utility R q(F) of the request at the predicted operating point"),
     ("purification-rounds", "purification_rounds", "End-to-end purification rounds of the "
      "plan"),
+    ("link-purification-rounds", "link_purification_rounds", "Per-link purification rounds "
+     "of the plan"),
 )
 _LINK_FIGURES = (
     ("measured-fidelity", "measured_fidelity_ratio", "Fidelity of heralded pairs, measured"),

@@ -15,6 +15,11 @@ Declared configuration space
 * a simple route of at most ``max_hops`` fibres (default 5) whose inner nodes may relay
   (repeaters with two qubits, transparent devices; of parallel fibres the least lossy);
 * 0 to ``max_purification_rounds`` end-to-end rounds (default 2) of ``protocol``;
+* 0 to ``max_link_purification_rounds`` per-link rounds r_L (default 0) of ``protocol``:
+  every elementary link of the route is purified r_L rounds by its two nodes before any
+  swap (``qnum.physics.link_purification``).  r_L is uniform along a route: the space
+  grows by a factor (max + 1), not (max + 1)^links, and a uniform value is what one
+  device setting per flow expresses; per-link vectors are a possible refinement;
 * a cut-off kind from ``cutoff_kinds``: "budget" (the whole coherence budget) and "tight"
   (``tight_cutoff_factor`` × the mean wait, offered wherever that window is shorter than
   the budget);
@@ -32,11 +37,13 @@ the optimum.  Routes are therefore listed by depth-first search (:func:`enumerat
 with two exact prunes: a hop bound (fewest remaining hops to the destination) and a
 fidelity bound (the ideal Werner parameter of a prefix, with no memory decoherence and
 the best purification, only falls as the route grows; decoherence only lowers F and
-recurrence purification is monotone in F).  Every route is evaluated exactly.  When a
-request has more than ``route_limit`` routes, additive weights serve as a *generator*
-instead: Yen's k shortest simple paths (networkx ``shortest_simple_paths``) under three log
-metrics — −ln(success) (rate), −ln(Werner parameter) (fidelity) and fibre length — give a
-small, diverse set, and the request's set is marked incomplete.
+recurrence purification is monotone in F; a link that may be purified counts with the
+largest |Pauli eigenvalue| its purified pair can reach, ``link_bound``).  Every route is
+evaluated exactly.  When a request has more than ``route_limit`` routes, additive weights
+serve as a *generator* instead: Yen's k shortest simple paths (networkx
+``shortest_simple_paths``) under three log metrics — −ln(success) (rate), −ln(Werner
+parameter) (fidelity) and fibre length — give a small, diverse set, and the request's set
+is marked incomplete.
 
 Exact pruning
 -------------
@@ -96,7 +103,9 @@ from qnum.physics import (
     chain_performance,
     fidelity_from_werner,
     iterate,
+    link_bound,
     packet_switch_keep_fraction,
+    purification_ceiling,
     werner_from_fidelity,
 )
 from qnum.utility import quality
@@ -124,6 +133,9 @@ class CandidateOptions:
 
     max_hops: int = 5
     max_purification_rounds: int = 2
+    #: Off by default, like the controller's leaf: plans stay what they were until an
+    #: operator declares link rounds (the exhaustive check and its bench declare 1).
+    max_link_purification_rounds: int = 0
     protocol: str = "dejmps"
     cutoff_kinds: tuple[str, ...] = CUTOFF_KINDS
     share_levels: tuple[float, ...] = (1.0, 0.3, 0.1, 0.03)
@@ -137,6 +149,9 @@ class CandidateOptions:
     def __post_init__(self) -> None:
         if not 0 <= self.max_purification_rounds <= MAX_PURIFICATION_ROUNDS:
             raise ValueError(f"max_purification_rounds must lie in 0..{MAX_PURIFICATION_ROUNDS}")
+        if not 0 <= self.max_link_purification_rounds <= MAX_PURIFICATION_ROUNDS:
+            raise ValueError(
+                f"max_link_purification_rounds must lie in 0..{MAX_PURIFICATION_ROUNDS}")
         if not self.share_levels or any(not 0.0 < s <= 1.0 for s in self.share_levels):
             raise ValueError("share levels must lie in (0, 1]")
         if not self.cutoff_kinds or not set(self.cutoff_kinds) <= set(CUTOFF_KINDS):
@@ -205,6 +220,7 @@ class Candidate:
     roadm_channels: Mapping[str, int] = field(default_factory=dict)
     add_drop_ports: Mapping[str, int] = field(default_factory=dict)
     island_channels: Mapping[str, int] = field(default_factory=dict)
+    link_purification_rounds: int = 0
 
     @property
     def links(self) -> tuple[str, ...]:
@@ -231,7 +247,8 @@ class Candidate:
     @property
     def key(self) -> tuple[object, ...]:
         """Identity across re-solves (same fibres and configuration → same key)."""
-        return (self.route.links, self.purification_rounds, self.cutoff_kind, self.min_share)
+        return (self.route.links, self.purification_rounds, self.cutoff_kind, self.min_share,
+                self.link_purification_rounds)
 
 
 @dataclass(frozen=True)
@@ -282,12 +299,20 @@ def node_params(node: Node) -> NodeParams:
     )
 
 
-def node_werner_factor(node: Node) -> float:
+def node_werner_factor(node: Node, link_rounds: int = 0) -> float:
     """What a node multiplies a route's Werner parameter by, decoherence aside: its write
     into memory on both of its links (each link pair stores one half here) and, between
-    two links, its swap.  End nodes of a route write once and do not swap."""
+    two links, its swap.  End nodes of a route write once and do not swap.
+
+    With per-link rounds (``link_rounds`` > 0) the writes happen *before* purification,
+    which wins part of them back, so a bound may not charge them after the link's
+    ``link_bound``: only the swap remains (the writes lower the raw pair, and
+    ``link_bound`` is non-decreasing, so leaving them out keeps it an upper bound)."""
+    swap = werner_from_fidelity(node.bsm_fidelity)
+    if link_rounds > 0:
+        return swap
     write = werner_from_fidelity(node.initial_fidelity)
-    return werner_from_fidelity(node.bsm_fidelity) * write**2
+    return swap * write**2
 
 
 def usable_link(link: Link) -> bool:
@@ -380,13 +405,35 @@ def candidate_routes(
     return list(seen)
 
 
+def prefix_werner_bound(closed: float, open_w: float, options: CandidateOptions) -> float:
+    """Optimistic Werner parameter of a prefix from :func:`extend_prefix_werner`'s pair:
+    the open link may still be purified, so it counts with its ``link_bound`` (which is
+    non-decreasing in the link's Werner parameter, so it bounds every completion)."""
+    return closed * link_bound(open_w, options.max_link_purification_rounds, options.protocol)
+
+
 def _purified_bound(w: float, options: CandidateOptions) -> float:
-    """Best fidelity from an ideal Werner parameter w after 0..max purification rounds."""
-    f0 = fidelity_from_werner(w)
+    """Best fidelity from an ideal Werner parameter w after 0..max purification rounds
+    (``end_to_end_bound``)."""
+    return end_to_end_bound(fidelity_from_werner(w), options.max_purification_rounds,
+                            options.protocol, options.max_link_purification_rounds)
+
+
+def end_to_end_bound(f0: float, rounds: int, protocol: str, link_rounds: int) -> float:
+    """Best fidelity after 0..``rounds`` end-to-end rounds of a chain pair whose fidelity
+    is at most ``f0``.
+
+    Without per-link rounds the pair is Bell-diagonal with λ_X = λ_Y ≤ λ_Z, and the
+    rounds on the Werner pair of fidelity f0 bound it (purification is monotone in F on
+    that family).  Per-link DEJMPS makes asymmetric pairs that end-to-end DEJMPS purifies
+    better than that Werner pair, so those spaces use ``purification_ceiling``, valid for
+    every pair with non-negative eigenvalues.
+    """
+    if link_rounds > 0:
+        return purification_ceiling(f0, rounds)
     if f0 <= PAIR_CLASSICAL_LIMIT:
         return f0
-    return max(iterate(options.protocol, f0, r)[0]
-               for r in range(options.max_purification_rounds + 1))
+    return max(iterate(protocol, f0, r)[0] for r in range(rounds + 1))
 
 
 def _werner_floor(request: Request, options: CandidateOptions) -> float:
@@ -415,18 +462,24 @@ def _werner_floor(request: Request, options: CandidateOptions) -> float:
 
 
 def extend_prefix_werner(network: Network, destination: str, nb: str, closed: float,
-                         open_w: float, fibre: Link) -> tuple[float, float]:
+                         open_w: float, fibre: Link,
+                         options: CandidateOptions | None = None) -> tuple[float, float]:
     """Ideal Werner parameter of a route prefix extended by ``fibre`` to ``nb``, as
     (closed part, open elementary link's worst fibre): reaching a memory node closes the
     open link and, short of the destination, multiplies in that node's swap and writes
     (``node_werner_factor``).  Every factor is at most 1 and a link takes its worst fibre,
     so the product only falls as a route grows and bounds every completion (no memory
-    decoherence, the end nodes' writes left out)."""
+    decoherence, the end nodes' writes left out).  A closed link enters with the largest
+    |Pauli eigenvalue| it can reach under 0..max per-link rounds (``link_bound``: at least
+    its Werner parameter); the open one is left raw (``prefix_werner_bound`` adds it)."""
+    options = options or CandidateOptions()
     seg = min(open_w, werner_from_fidelity(fibre.link_fidelity))
     node = network.nodes[nb]
     if not node.is_memory_node:
         return closed, seg
-    factor = 1.0 if nb == destination else node_werner_factor(node)
+    link_rounds = options.max_link_purification_rounds
+    factor = 1.0 if nb == destination else node_werner_factor(node, link_rounds)
+    seg = link_bound(seg, link_rounds, options.protocol)
     return closed * seg * factor, 1.0
 
 
@@ -468,12 +521,12 @@ def enumerate_routes(
                 continue
             fibre = network.links[view.edges[node, nb]["link"]]
             closed_nb, open_nb = extend_prefix_werner(network, destination, nb, closed,
-                                                      open_min, fibre)
-            if closed_nb * open_nb <= floor:
+                                                      open_min, fibre, options)
+            prefix_w = prefix_werner_bound(closed_nb, open_nb, options)
+            if prefix_w <= floor:
                 if diag is not None:
                     diag.counts["bound"] += 1
-                    diag.best_bound = max(
-                        diag.best_bound, _purified_bound(closed_nb * open_nb, options))
+                    diag.best_bound = max(diag.best_bound, _purified_bound(prefix_w, options))
                 continue
             path.append(nb)
             on_path.add(nb)
@@ -584,18 +637,20 @@ class _Diagnosis:
     memory: str = ""
 
 
-def fidelity_upper_bound(network: Network, route: Route, rounds: int, protocol: str) -> float:
-    """F with no memory decoherence after the best of 0..rounds purification rounds."""
-    w = math.prod(werner_from_fidelity(seg.params.link_fidelity) for seg in route.segments)
-    w *= math.prod(node_werner_factor(network.nodes[n]) for n in route.memory_nodes[1:-1])
-    w *= math.prod(
-        werner_from_fidelity(network.nodes[n].initial_fidelity)
-        for n in (route.memory_nodes[0], route.memory_nodes[-1])
-    )
-    f0 = fidelity_from_werner(w)
-    if f0 <= PAIR_CLASSICAL_LIMIT:
-        return f0
-    return max(iterate(protocol, f0, r)[0] for r in range(rounds + 1))
+def fidelity_upper_bound(network: Network, route: Route, rounds: int, protocol: str,
+                         link_rounds: int = 0) -> float:
+    """F with no memory decoherence after the best of 0..rounds end-to-end purification
+    rounds and 0..link_rounds per-link rounds (each link at its ``link_bound``)."""
+    w = math.prod(link_bound(werner_from_fidelity(seg.params.link_fidelity), link_rounds,
+                             protocol) for seg in route.segments)
+    w *= math.prod(node_werner_factor(network.nodes[n], link_rounds)
+                   for n in route.memory_nodes[1:-1])
+    if link_rounds == 0:   # purified links win back their writes (``node_werner_factor``)
+        w *= math.prod(
+            werner_from_fidelity(network.nodes[n].initial_fidelity)
+            for n in (route.memory_nodes[0], route.memory_nodes[-1])
+        )
+    return end_to_end_bound(fidelity_from_werner(w), rounds, protocol, link_rounds)
 
 
 class _RouteEvaluator:
@@ -620,7 +675,8 @@ class _RouteEvaluator:
         )
         self.ideal_fidelity = fidelity_upper_bound(network, route, 0, options.protocol)
 
-    def perf(self, share: float, rounds: int, cutoff: float | None) -> ChainPerformance:
+    def perf(self, share: float, rounds: int, cutoff: float | None,
+             link_rounds: int = 0) -> ChainPerformance:
         return chain_performance(
             self.links,
             self.repeaters,
@@ -629,6 +685,7 @@ class _RouteEvaluator:
             shares=[share] * len(self.links),
             cutoff_s=cutoff,
             end_nodes=self.ends,
+            link_purification_rounds=link_rounds,
         )
 
     def candidates(self) -> Iterator[Candidate]:
@@ -639,7 +696,13 @@ class _RouteEvaluator:
                 return  # fidelity and waiting only get worse at lower shares
 
     def _at_share(self, share: float) -> Iterator[Candidate]:
-        base = self.perf(share, 0, None)
+        for link_rounds in range(self.options.max_link_purification_rounds + 1):
+            yield from self._at_link_rounds(share, link_rounds)
+
+    def _at_link_rounds(self, share: float, link_rounds: int) -> Iterator[Candidate]:
+        """The cut-off windows follow from the chain as purified per link: its own
+        coherence budget and mean wait."""
+        base = self.perf(share, 0, None, link_rounds)
         budget = base.t_ent_s - base.latency_s
         if budget <= 0.0:
             self.diag.counts["coherence"] += 1
@@ -651,12 +714,13 @@ class _RouteEvaluator:
         for (kind, cutoff), rounds in itertools.product(
             cutoffs.items(), range(self.options.max_purification_rounds + 1)
         ):
-            cand = self._candidate(share, rounds, kind, cutoff)
+            cand = self._candidate(share, rounds, kind, cutoff, link_rounds)
             if cand is not None:
                 yield cand
 
-    def _candidate(self, share: float, rounds: int, kind: str, cutoff: float) -> Candidate | None:
-        perf = self.perf(share, rounds, cutoff)
+    def _candidate(self, share: float, rounds: int, kind: str, cutoff: float,
+                   link_rounds: int = 0) -> Candidate | None:
+        perf = self.perf(share, rounds, cutoff, link_rounds)
         if not perf.coherence_ok or perf.rate_hz <= 0.0:
             self.diag.counts["coherence"] += 1
             return None
@@ -697,6 +761,7 @@ class _RouteEvaluator:
             island_channels=_count(
                 seg.island for seg in self.route.segments if seg.island and seg.roadm_channels
             ),
+            link_purification_rounds=link_rounds,
         )
 
 
@@ -833,7 +898,8 @@ def request_candidates(
             diag.counts["dead"] += 1
             continue
         bound = fidelity_upper_bound(
-            network, route, options.max_purification_rounds, options.protocol
+            network, route, options.max_purification_rounds, options.protocol,
+            options.max_link_purification_rounds,
         )
         diag.best_bound = max(diag.best_bound, bound)
         if bound < request.min_fidelity:
@@ -897,7 +963,8 @@ def generate_candidates(
 def restore_candidate(network: Network, graph: nx.Graph, request: Request,
                       nodes: Sequence[str], links: Sequence[str], rounds: int,
                       cutoff_kind: str, min_share: float,
-                      options: CandidateOptions | None = None) -> Candidate | None:
+                      options: CandidateOptions | None = None,
+                      link_rounds: int = 0) -> Candidate | None:
     """The candidate a committed plan chose, evaluated again on `network` (whose
     `build_graph` is `graph`: a controller restarting, its plan not in memory, and a fresh
     candidate list may no longer hold it); None when that route or configuration is not
@@ -910,7 +977,7 @@ def restore_candidate(network: Network, graph: nx.Graph, request: Request,
     if route is None or route.links != tuple(links):
         return None
     evaluator = _RouteEvaluator(network, request, route, options, _Diagnosis())
-    for cand in evaluator._at_share(min_share):
+    for cand in evaluator._at_link_rounds(min_share, link_rounds):
         if cand.purification_rounds == rounds and cand.cutoff_kind == cutoff_kind:
             return cand
     return None

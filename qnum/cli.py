@@ -99,8 +99,10 @@ def solve_command(
 def _print_table(plan: Plan, baselines: dict[str, Plan]) -> None:
     console = Console()
     table = Table(title=f"Q-NUM plan ({plan.objective_kind})")
-    for col in ("request", "admitted", "path", "rounds", "share", "rate /s", "fidelity", "utility"):
-        numeric = col in ("rounds", "share", "rate /s", "fidelity", "utility")
+    columns = ("request", "admitted", "path", "rounds", "link rounds", "share", "rate /s",
+               "fidelity", "utility")
+    for col in columns:
+        numeric = col not in ("request", "admitted", "path")
         table.add_column(col, justify="right" if numeric else "left", no_wrap=not numeric)
     rejected = []
     for a in plan.assignments.values():
@@ -111,13 +113,14 @@ def _print_table(plan: Plan, baselines: dict[str, Plan]) -> None:
                 "yes",
                 "–".join(c.route.nodes),
                 str(c.purification_rounds),
+                str(c.link_purification_rounds),
                 f"{a.share:.3f}",
                 f"{a.rate_hz:.4g}",
                 f"{c.fidelity:.4f}",
                 f"{a.utility:.4g}",
             )
         else:
-            table.add_row(a.request.name, "no", "–", "", "", "", "", "0")
+            table.add_row(a.request.name, "no", "–", "", "", "", "", "", "0")
             rejected.append(f"  {a.request.name}: {a.reason or 'not admitted'}")
     console.print(table)
     if rejected:

@@ -186,6 +186,8 @@ class OptimiserSettings:
     objective: Objective = Objective.SUM
     relative_gap: float = 0.01
     max_route_hops: int = 5
+    #: The default keeps running plans unchanged (YANG description).
+    max_link_purification_rounds: int = 0
 
 
 # ----------------------------------------------------------------------------- leaf readers
@@ -511,6 +513,8 @@ def parse_settings(data: Any) -> OptimiserSettings:
         objective=opt.enum("objective", Objective, "sum"),
         relative_gap=opt.decimal("relative-gap-limit", 0.01, low=0.0, high=1.0),
         max_route_hops=opt.integer("max-route-hops", 5, low=1, high=32),
+        max_link_purification_rounds=opt.integer("max-link-purification-rounds", 0,
+                                                 low=0, high=2),
     )
 
 

@@ -173,6 +173,7 @@ def _assignment_json(a: Assignment) -> dict[str, Any]:
             "path": list(c.route.nodes),
             "purification-rounds": c.purification_rounds,
             "purification-protocol": c.protocol,
+            "link-purification-rounds": c.link_purification_rounds,
             "share": _dec(a.share),
             "share-floor": _dec(c.min_share),
             "cutoff": _dec(c.cutoff_s),

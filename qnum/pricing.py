@@ -24,8 +24,11 @@ over route prefixes with an *optimistic value* that only falls as a prefix grows
 
 * fidelity: the ideal Werner parameter of the prefix
   (:func:`qnum.candidates.extend_prefix_werner`, the same bound the route enumeration
-  prunes with), after the best 0..max purification rounds — decoherence and longer
-  routes only lower it, purification is monotone;
+  prunes with; a link that may be purified per link counts with the largest |Pauli
+  eigenvalue| its purified pair can reach), after the best 0..max end-to-end rounds —
+  decoherence and longer routes only lower it, purification is monotone;
+* rate: per-link rounds only lower a link's success per slot (p·Π p_k/2^r ≤ p), and
+  memory only grows with them, so both bounds below hold over the enlarged space;
 * quality: the largest q over fidelities up to that value (q need not be monotone);
 * rate per unit share: min over closed elementary links of p_i/τ_i, times the swap
   success of the closed inner nodes — a round needs one success of every link, and a
@@ -61,6 +64,7 @@ from qnum.candidates import (
     extend_prefix_werner,
     node_params,
     pareto_prune,
+    prefix_werner_bound,
     relay_view,
 )
 from qnum.io import Network, Request
@@ -197,7 +201,8 @@ class _Search:
         path = (*prefix.path, nb)
         fibre = self.network.links[self.view.edges[prefix.path[-1], nb]["link"]]
         closed_w, open_w = extend_prefix_werner(self.network, self.request.destination, nb,
-                                                prefix.closed_w, prefix.open_w, fibre)
+                                                prefix.closed_w, prefix.open_w, fibre,
+                                                self.options)
         rate = prefix.rate
         share_price, fixed_price = prefix.share_price, prefix.fixed_price
         seg_start = prefix.seg_start
@@ -217,7 +222,8 @@ class _Search:
                 params = node_params(node)
                 rate *= params.swap_success_probability * params.memory_efficiency**2
                 fixed_price += 2.0 * self.prices.resource("memory", nb)
-        value = self.optimistic(closed_w * open_w, rate, share_price, fixed_price)
+        value = self.optimistic(prefix_werner_bound(closed_w, open_w, self.options), rate,
+                                share_price, fixed_price)
         return _Prefix(-value, next(self.order), path, seg_start, closed_w, open_w, rate,
                        share_price, fixed_price)
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 
 import structlog
@@ -218,7 +218,10 @@ def solve_reduced(problem: Problem, options: SolverOptions | None = None, *,
     over = reduction.problem.pinned.exceeded(problem)
     if not over:
         kept = set(keep) & {r.name for r in reduction.problem.requests}
-        reduced_plan = solve(reduction.problem, options, previous=previous, keep=kept,
+        # The reduced model is small: a restricted first solve (qnum.neighbourhood)
+        # would only add an LP to the healing round.
+        reduced_plan = solve(reduction.problem, replace(options, guide=False),
+                             previous=previous, keep=kept,
                              protected=protected, strict_keep=strict_keep)
         if reduced_plan.status not in (SolveStatus.ERROR, SolveStatus.INFEASIBLE):
             plan = merge(problem, reduction, reduced_plan, options, started)

@@ -16,6 +16,7 @@ map them onto device models later without this library knowing those models:
   transparent island, :mod:`qnum.candidates`), whose load the solver keeps ≤ 1.  The
   realised share k/N is reported (below the planned share by less than 1/N; predicted rates
   refer to the planned share).
+* Every memory node of a flow: its per-link purification rounds.
 * End nodes: role, peer, memory qubits, purification rounds/protocol, cut-off window and
   the predicted rate/fidelity per flow.
 * Repeaters: memory qubits and swap order per flow.  The chain protocol swaps at every
@@ -208,7 +209,8 @@ def _memory_nodes(b: _Builder, a: Assignment, cand: Candidate, k: int) -> None:
     name = a.request.name
     mem = cand.route.memory_nodes
     segs = cand.route.segments
-    common = {"flow": name, "cutoff": cand.cutoff_s}
+    common = {"flow": name, "cutoff": cand.cutoff_s,
+              "link-purification-rounds": cand.link_purification_rounds}
     for pos, node in enumerate(mem):
         entry: dict[str, Any] = {**common, "qubits": b.qubits(node, cand.memory[node])}
         if pos in (0, len(mem) - 1):

@@ -101,8 +101,9 @@ class SolverOptions:
     #: (qnum.colgen), spending at most this fraction of the time limit on it.
     column_generation: bool = True
     pricing_share: float = 0.5
-    #: Share of the time limit a large instance's first, restricted MILP may use
-    #: (qnum.neighbourhood); it ends sooner when it proves its small model optimal.
+    #: A large instance's first, restricted MILP (qnum.neighbourhood) may use this share
+    #: of the time limit; it ends sooner when it proves its small model optimal.
+    guide: bool = True
     guide_share: float = 0.25
     #: Listing what could beat the guide's plan (qnum.colgen.close_gap) ends by this
     #: fraction of the time limit, leaving the rest to the full MILP.
@@ -553,7 +554,8 @@ def _guide(problem: Problem, options: SolverOptions, columns: ColumnGeneration |
     relaxation's value over the listed candidates (inf when none was solved).  No plan on
     a small instance, for the fairness objective (whose LP prices are not utility prices)
     or when the restricted solve finds nothing."""
-    if options.objective is not Objective.SUM or not worth_guiding(problem):
+    if (not options.guide or options.objective is not Objective.SUM
+            or not worth_guiding(problem)):
         return None, math.inf
     begin = time.perf_counter()
     relaxation = columns.relaxation if columns is not None else None

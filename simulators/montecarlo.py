@@ -12,7 +12,15 @@ expectations, so that the optimiser's figures can be checked independently:
 * each repeater's swap (and each end-node read-out) succeeds by a Bernoulli draw;
 * the cut-off window rejects rounds with M > c, which then last c;
 * purification pairs successive delivered pairs, draws success with the probability of
-  the actual two input states and keeps the actual output state.
+  the actual two input states and keeps the actual output state;
+* per-link purification (``link_purification_rounds`` r_L): a link's pair is its purified
+  pair (``qnum.physics.link_purification``), tracked as three Pauli eigenvalues from the
+  moment it is ready.  How long it takes is drawn in one of two ways: ``"model"`` (the
+  analytic model's protocol: each attempt slot yields a purified pair with probability
+  p·Π p_k/2^r_L) or ``"recursive"`` (what a link does: raw attempts until 2^r_L raw pairs
+  are heralded, each round's success drawn, a failed round re-making both of its inputs
+  from scratch, depth first).  Both have the same mean; the recursive time varies less,
+  so on chains of several links the model's E[max] — and its rate — is conservative.
 
 Rates come with a 95 % confidence interval from batch means (Student t over
 ``N_BATCHES`` contiguous batches); mean fidelity with a normal-theory interval over the
@@ -48,6 +56,8 @@ DEFAULT_ROUNDS: Final[int] = 200_000
 MAX_ROUNDS: Final[int] = 5_000_000
 #: Relative slack on the cut-off comparison: K·τ computed in floating point.
 _CUTOFF_SLACK: Final[float] = 1e-9
+#: How a purified link's time is drawn (module docstring).
+LINK_ATTEMPTS: Final[tuple[str, ...]] = ("model", "recursive")
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,8 @@ class RoundSamples:
     storage_times: FloatArray  # (rounds, links): M − T_i + h_i
     werner: FloatArray  # end-to-end λ_xy: the Werner parameter when every memory depolarises
     lambda_z: FloatArray  # end-to-end λ_z (equal to ``werner`` with depolarising memories)
+    #: end-to-end λ_Y when it differs from λ_X (per-link purification); ``werner`` is λ_X then
+    lambda_y: FloatArray | None = None
 
 
 @dataclass(frozen=True)
@@ -102,14 +114,16 @@ def _store(w: FloatArray, storage_s: FloatArray, decay_rate: float) -> FloatArra
 
 def _decayed(
     setup: ChainSetup, born: FloatArray, release: FloatArray, gamma: Sequence[float],
-    n_rounds: int,
+    n_rounds: int, start: Sequence[float] | None = None,
 ) -> FloatArray:
-    """One Pauli eigenvalue of the end-to-end pair: link i's, stored in both holders'
-    memories from its emission until each holder releases it (swap, or frame known at an
-    end node), then swapped (product with the BSM factors)."""
+    """One Pauli eigenvalue of the end-to-end pair: link i's (``start[i]``, by default its
+    Werner parameter), stored in both holders' memories from ``born`` (its emission, or
+    when a purified pair is ready) until each holder releases it (swap, or frame known at
+    an end node), then swapped (product with the BSM factors)."""
+    first = setup.link_werner if start is None else start
     link_w = [
         _store(
-            _store(np.full(n_rounds, setup.link_werner[i]), release[:, i] - born[:, i],
+            _store(np.full(n_rounds, first[i]), release[:, i] - born[:, i],
                    gamma[i]),
             release[:, i + 1] - born[:, i],
             gamma[i + 1],
@@ -138,15 +152,45 @@ def _event_times(
     return release, swap_time + timing.busy_s
 
 
+def _recursive_attempts(
+    p: float, round_success: Sequence[float], n_rounds: int, rng: np.random.Generator
+) -> IntArray:
+    """Raw attempt slots a link spends on one pair purified len(round_success) rounds,
+    depth first: a level-k pair needs two level-(k−1) pairs and round k's success;
+    a failure discards both and the level starts over."""
+    if not round_success:
+        return rng.geometric(p, size=n_rounds).astype(np.int64)
+    below = list(round_success[:-1])
+    total = np.zeros(n_rounds, dtype=np.int64)
+    pending = np.arange(n_rounds)
+    while pending.size:
+        spent = (_recursive_attempts(p, below, pending.size, rng)
+                 + _recursive_attempts(p, below, pending.size, rng))
+        total[pending] += spent
+        pending = pending[rng.random(pending.size) >= round_success[-1]]
+    return total
+
+
 def sample_rounds(
     setup: ChainSetup,
     n_rounds: int,
     rng: np.random.Generator,
     cutoff_s: float | None = None,
+    link_attempts: str = "model",
 ) -> RoundSamples:
     """Sample ``n_rounds`` independent rounds of the chain protocol."""
     n = setup.n_links
-    counts = np.column_stack([rng.geometric(p, size=n_rounds) for p in setup.attempt_probability])
+    if link_attempts not in LINK_ATTEMPTS:
+        raise ValueError(f"link_attempts must be one of {LINK_ATTEMPTS}")
+    if (setup.link_pauli is not None and link_attempts == "recursive"
+            and setup.raw_attempt_probability is not None
+            and setup.link_round_success is not None):
+        raw_p, steps = setup.raw_attempt_probability, setup.link_round_success
+        counts = np.column_stack([
+            _recursive_attempts(raw_p[i], steps[i], n_rounds, rng) for i in range(n)])
+    else:
+        counts = np.column_stack(
+            [rng.geometric(p, size=n_rounds) for p in setup.attempt_probability])
     herald = counts * np.asarray(setup.slot_s)
     swap_time = herald.max(axis=1)
     release, freed = _event_times(setup, herald, swap_time)
@@ -157,17 +201,25 @@ def sample_rounds(
         accepted = swap_time <= cutoff_s * (1.0 + _CUTOFF_SLACK)
         cycle = np.where(accepted, freed, cutoff_s)
     storage = swap_time[:, None] - herald + np.asarray(setup.herald_s)
-    born = herald - np.asarray(setup.herald_s)
+    born = herald - np.asarray(setup.decayed_herald_s)
     # Link i is held by nodes i and i+1; each half decoheres in its own memory until
     # that node releases it.
-    w = _decayed(setup, born, release, setup.node_decay_rate, n_rounds)
-    w_z = _decayed(setup, born, release, setup.node_z_decay_rate, n_rounds)
+    lambda_y = None
+    if setup.link_pauli is None:
+        w = _decayed(setup, born, release, setup.node_decay_rate, n_rounds)
+        w_z = _decayed(setup, born, release, setup.node_z_decay_rate, n_rounds)
+    else:  # purified links: their pairs as ready, one eigenvalue at a time
+        x, y, z = (tuple(lam[a] for lam in setup.link_pauli) for a in range(3))
+        w = _decayed(setup, born, release, setup.node_decay_rate, n_rounds, x)
+        lambda_y = _decayed(setup, born, release, setup.node_decay_rate, n_rounds, y)
+        w_z = _decayed(setup, born, release, setup.node_z_decay_rate, n_rounds, z)
     delivered = accepted.copy()
     for j in range(n - 1):
         delivered &= rng.random(n_rounds) < setup.swap_probability[j]
     for eta in setup.node_readout_probability:
         delivered &= rng.random(n_rounds) < eta
-    return RoundSamples(herald, swap_time, cycle, accepted, delivered, storage, w, w_z)
+    return RoundSamples(herald, swap_time, cycle, accepted, delivered, storage, w, w_z,
+                        lambda_y)
 
 
 def _purify(
@@ -177,9 +229,16 @@ def _purify(
     protocol: str,
     rounds: int,
     rng: np.random.Generator,
+    lambda_y: FloatArray | None = None,
 ) -> tuple[FloatArray, IntArray]:
-    """Pair successive pairs round by round; return output fidelities and their batches."""
-    bell = pauli_bell_diagonal(werner, lambda_z)  # (Φ+, Ψ−, Ψ+, Φ−)
+    """Pair successive pairs round by round; return output fidelities and their batches.
+    ``werner`` is λ_X (and λ_Y unless ``lambda_y`` is given)."""
+    if lambda_y is None:
+        bell = pauli_bell_diagonal(werner, lambda_z)  # (Φ+, Ψ−, Ψ+, Φ−)
+    else:
+        x, y, z = werner, lambda_y, lambda_z
+        bell = ((1 + x + y + z) / 4, (1 - x + y - z) / 4, (1 + x - y - z) / 4,
+                (1 - x - y + z) / 4)
     for _ in range(rounds):
         m = bell[0].size // 2
         first = tuple(c[0 : 2 * m : 2] for c in bell)
@@ -226,6 +285,8 @@ def simulate_chain(
     n_rounds: int = DEFAULT_ROUNDS,
     seed: int = 0,
     swap_order: SwapOrder = "parallel",
+    link_purification_rounds: int = 0,
+    link_attempts: str = "model",
 ) -> MonteCarloResult:
     """Simulate ``n_rounds`` rounds of the chain protocol (same arguments as
     ``qnum.physics.chain_performance``) and estimate rate and mean fidelity with 95 % CIs.
@@ -233,25 +294,28 @@ def simulate_chain(
     ``swap_order="sequential"`` runs the protocol of ``simulators.sequential`` instead
     (SeQUeNCe's swap order, pairs kept across failed swaps, no synchronous rounds; no
     cut-off): the analytic model does not cover it.  ``n_rounds`` is then the number of
-    end-to-end pairs sampled.
+    end-to-end pairs sampled.  ``link_attempts`` chooses how a purified link's time is
+    drawn (module docstring).
     """
-    check_chain_options(purification_rounds, protocol, cutoff_s)
+    check_chain_options(purification_rounds, protocol, cutoff_s, link_purification_rounds)
     if not N_BATCHES <= n_rounds <= MAX_ROUNDS:
         raise ValueError(f"n_rounds must lie in {N_BATCHES}..{MAX_ROUNDS}")
-    setup = chain_setup(links, repeaters, shares, end_nodes)
+    setup = chain_setup(links, repeaters, shares, end_nodes, link_purification_rounds,
+                        protocol)
     if min(setup.attempt_probability) <= 0.0:
         raise ValueError("every link needs a positive attempt success probability")
     rng = np.random.default_rng(seed)
     if swap_order not in SWAP_ORDERS:
         raise ValueError(f"swap_order must be one of {SWAP_ORDERS}")
     if swap_order == "sequential":
-        if cutoff_s is not None:
-            raise ValueError("the sequential protocol has no cut-off window")
+        if cutoff_s is not None or link_purification_rounds:
+            raise ValueError("the sequential protocol has no cut-off window and no "
+                             "per-link purification")
         if tuple(setup.node_z_decay_rate) != tuple(setup.node_decay_rate):
             raise ValueError("the sequential protocol tracks Werner pairs: depolarising "
                              "memories only")
         return _simulate_sequential(setup, n_rounds, rng, protocol, purification_rounds, seed)
-    samples = sample_rounds(setup, n_rounds, rng, cutoff_s)
+    samples = sample_rounds(setup, n_rounds, rng, cutoff_s, link_attempts)
     round_batch = (np.arange(n_rounds, dtype=np.int64) * N_BATCHES) // n_rounds
     batch_time = np.asarray(
         np.bincount(round_batch, weights=samples.cycle_time, minlength=N_BATCHES),
@@ -259,8 +323,10 @@ def simulate_chain(
     )
     raw_w = samples.werner[samples.delivered]
     raw_z = samples.lambda_z[samples.delivered]
+    raw_y = None if samples.lambda_y is None else samples.lambda_y[samples.delivered]
     fidelities, out_batch = _purify(
-        raw_w, raw_z, round_batch[samples.delivered], protocol, purification_rounds, rng
+        raw_w, raw_z, round_batch[samples.delivered], protocol, purification_rounds, rng,
+        raw_y,
     )
     outputs = np.bincount(out_batch, minlength=N_BATCHES).astype(np.int64)
     total_time = float(samples.cycle_time.sum())
@@ -269,7 +335,9 @@ def simulate_chain(
         fidelity=_mean_estimate(fidelities),
         raw_rate_hz=raw_w.size / total_time,
         raw_fidelity=(
-            float(pauli_fidelity(raw_w.mean(), raw_z.mean())) if raw_w.size else math.nan
+            math.nan if not raw_w.size
+            else float(pauli_fidelity(raw_w.mean(), raw_z.mean())) if raw_y is None
+            else float((1.0 + raw_w.mean() + raw_y.mean() + raw_z.mean()) / 4.0)
         ),
         n_rounds=n_rounds,
         n_delivered=int(raw_w.size),

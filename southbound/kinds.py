@@ -69,6 +69,9 @@ class Capabilities:
     #: which the kind's devices have, and only where the topology sets the node's ``relay``
     #: (the operator's statement that this node has the registers and the BSM for it).
     relays: bool = False
+    #: The most per-link purification rounds the kind runs with its neighbour on the
+    #: elementary link attached to it (same protocols).
+    max_link_purification_rounds: int = 0
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,7 @@ _ROWS = (
                    capabilities=Capabilities(detectors=("d1", "d2"),
                                              purification_protocols=("bbpssw", "dejmps"),
                                              max_purification_rounds=3,
+                                             max_link_purification_rounds=3,
                                              relays=True)),
     DeviceKindSpec("repeater", "sdqn-repeater", "repeater", PlantRole.MEMORY,
                    capabilities=Capabilities(relays=True)),

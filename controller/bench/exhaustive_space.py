@@ -22,12 +22,17 @@ documented semantics (``qnum/README.md`` and the docstring of
   channel of its island (capacity: the island's smallest circuit q-ROADM) and one add/drop
   port at each such q-ROADM per side that faces a non-ROADM node.  Memory per node comes
   from the chain model.
-* **Configurations** per route: share floor σ from the share levels, 0..max purification
-  rounds, and each cut-off kind: "budget" (window T_ent − latency at σ) and "tight"
+* **Configurations** per route: share floor σ from the share levels, 0..max end-to-end
+  purification rounds, 0..max per-link rounds r_L (every elementary link purified r_L
+  rounds by its two nodes before any swap; the chain model's ``link_purification_rounds``;
+  the cut-off windows below come from the chain purified that way), and each cut-off
+  kind: "budget" (window T_ent − latency at σ) and "tight"
   (``tight_cutoff_factor`` × the mean wait at σ, whenever that is shorter than the budget
   window).  Each is evaluated with :func:`qnum.physics.chain_performance` at share σ; it
   is feasible when the coherence check holds, the rate is positive, F ≥ min-fidelity,
-  q(F) > 0 and every node has the memory it needs.  Granted a share s ∈ [σ, 1] it delivers
+  q(F) > 0 and every node has the memory it needs, by the documented rule (recurrence
+  purification done depth first holds r_L + 1 qubits per link side): an end node
+  1 + r + r_L, a repeater 2·(r_L + 1).  Granted a share s ∈ [σ, 1] it delivers
   min(r·s/σ, D) at fidelity F(σ).
 
 The optimum is then found by depth-first search over "one configuration or not admitted"
@@ -65,6 +70,8 @@ class Space:
 
     max_hops: int = 5
     max_purification_rounds: int = CandidateOptions().max_purification_rounds
+    #: The check declares per-link rounds (the library and the controller default to none).
+    max_link_purification_rounds: int = 1
     protocol: str = CandidateOptions().protocol
     share_levels: tuple[float, ...] = CandidateOptions().share_levels
     tight_cutoff_factor: float | None = CandidateOptions().tight_cutoff_factor
@@ -91,6 +98,7 @@ class Config:
     memory: tuple[tuple[str, int], ...]
     channels: tuple[tuple[str, int], ...]
     ports: tuple[tuple[str, int], ...]
+    link_rounds: int = 0
 
     @property
     def footprint(self) -> tuple[object, ...]:
@@ -308,9 +316,13 @@ def request_configurations(network: Network, request: Request, space: Space) -> 
             (4 * network.nodes[n].bsm_fidelity - 1) / 3 for n in memory_nodes[1:-1]
         )
         ideal_fidelity = (1 + 3 * ideal_w) / 4
-        for share in sorted(set(space.share_levels), reverse=True):
+        for share, link_rounds in itertools.product(
+            sorted(set(space.share_levels), reverse=True),
+            range(space.max_link_purification_rounds + 1),
+        ):
             base = chain_performance(
-                links, repeaters, 0, space.protocol, shares=[share] * len(links), end_nodes=ends
+                links, repeaters, 0, space.protocol, shares=[share] * len(links), end_nodes=ends,
+                link_purification_rounds=link_rounds,
             )
             budget = base.t_ent_s - base.latency_s
             if not budget > 0.0:
@@ -321,7 +333,8 @@ def request_configurations(network: Network, request: Request, space: Space) -> 
                 factor is not None
                 and factor * base.waiting_time_s < budget
                 and factor * base.waiting_time_s > 0.0
-                and ideal_fidelity - base.raw_fidelity >= space.tight_cutoff_min_gain
+                and (space.tight_cutoff_min_gain <= 0.0
+                     or ideal_fidelity - base.raw_fidelity >= space.tight_cutoff_min_gain)
             ):
                 windows["tight"] = factor * base.waiting_time_s
             for kind, window in windows.items():
@@ -334,6 +347,7 @@ def request_configurations(network: Network, request: Request, space: Space) -> 
                         shares=[share] * len(links),
                         cutoff_s=window,
                         end_nodes=ends,
+                        link_purification_rounds=link_rounds,
                     )
                     if not p.coherence_ok or not p.rate_hz > 0.0:
                         continue
@@ -342,7 +356,9 @@ def request_configurations(network: Network, request: Request, space: Space) -> 
                     q = quality(request.application, p.fidelity, params)
                     if not q > 0.0:
                         continue
-                    need = dict(zip(memory_nodes, p.memory_slots_per_node, strict=True))
+                    need = {n: 2 * (1 + link_rounds) for n in memory_nodes[1:-1]}
+                    for end in (memory_nodes[0], memory_nodes[-1]):
+                        need[end] = 1 + rounds + link_rounds
                     if any(k > network.nodes[n].memory_qubits for n, k in need.items()):
                         continue
                     out.append(
@@ -361,6 +377,7 @@ def request_configurations(network: Network, request: Request, space: Space) -> 
                             memory=tuple(sorted(need.items())),
                             channels=channels,
                             ports=ports,
+                            link_rounds=link_rounds,
                         )
                     )
     return out

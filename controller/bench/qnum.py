@@ -28,7 +28,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from controller.bench.exhaustive_space import exhaustive_optimum, random_instance
+from controller.bench.exhaustive_space import Space, exhaustive_optimum, random_instance
 from qnum.baselines import BASELINES, all_baselines
 from qnum.candidates import CandidateOptions
 from qnum.cli import quiet_logging
@@ -79,7 +79,10 @@ def _p95(values: Sequence[float]) -> float:
 
 #: One k-shortest route per request: the small instances' sets are left incomplete on
 #: purpose, so column generation has to find the optimum.
-NARROW = CandidateOptions(route_limit=1, max_routes=1, fallback_candidates=2)
+NARROW = CandidateOptions(route_limit=1, max_routes=1, fallback_candidates=2,
+                          max_link_purification_rounds=Space().max_link_purification_rounds)
+#: The small instances' full space: the exhaustive check's, per-link rounds included.
+SMALL = CandidateOptions(max_link_purification_rounds=Space().max_link_purification_rounds)
 
 
 def run_instance(
@@ -97,7 +100,9 @@ def run_instance(
 def run_small(seed: int, space: CandidateOptions, options: SolverOptions) -> Run:
     """One small random instance against the independent exhaustive optimum."""
     network, reqs = random_instance(seed)
-    return _run(network, reqs, space, options, exhaustive_optimum(network, reqs).objective)
+    checked = Space(max_link_purification_rounds=space.max_link_purification_rounds)
+    return _run(network, reqs, space, options,
+                exhaustive_optimum(network, reqs, checked).objective)
 
 
 def _run(network: Network, reqs: Sequence[Request], space: CandidateOptions,
@@ -232,7 +237,7 @@ def main(
             group.runs.append(run)
             _log(console, group.name, seed, run)
         groups.append(group)
-    for name, space in (("small (full lists)", CandidateOptions()),
+    for name, space in (("small (full lists)", SMALL),
                         ("small (1 route, priced)", NARROW)):
         group = Group(name)
         for seed in range(small):

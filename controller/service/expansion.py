@@ -429,7 +429,9 @@ class QnumExpander:
         options = SolverOptions(time_limit_s=self.time_limit_s or defaults.time_limit_s,
                                 objective=defaults.objective,
                                 relative_gap=defaults.relative_gap)
-        space = CandidateOptions(max_hops=defaults.max_route_hops)
+        space = CandidateOptions(
+            max_hops=defaults.max_route_hops,
+            max_link_purification_rounds=defaults.max_link_purification_rounds)
         try:
             check_route_length(network, requests, space.max_hops)
         except InputError as exc:

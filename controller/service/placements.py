@@ -3,7 +3,7 @@
 The live-move policy keeps every live service where the committed plan put it, but the
 plan lives in memory: a controller that restarts would otherwise solve from scratch and
 could place live services elsewhere. The expansion writes each admitted request's choice
-(path, purification rounds, cut-off kind, share floor, share) under
+(path, purification rounds, per-link rounds, cut-off kind, share floor, share) under
 /sdqn-controller:controller/placements in <intended>, in the same transaction as the
 device configuration it explains; at start-up the candidates are evaluated again on the
 stored topology (qnum.candidates.restore_candidate) and become the committed plan the
@@ -36,6 +36,7 @@ def placements_json(plan: Plan | None) -> dict[str, Any] | None:
         entries.append({"request": a.request.name, "node": list(cand.route.nodes),
                          "link": list(cand.route.links),
                          "purification-rounds": cand.purification_rounds,
+                         "link-purification-rounds": cand.link_purification_rounds,
                          "cutoff-kind": cand.cutoff_kind,
                          "min-share": f"{cand.min_share:.9f}", "share": f"{a.share:.9f}"})
     if not entries:
@@ -66,7 +67,8 @@ def restore_plan(intended: Mapping[str, Any], running: Mapping[str, Any],
         cand = None if request is None else restore_candidate(
             network, graph, request, entry.get("node", []), entry.get("link", []),
             int(entry.get("purification-rounds", 0)), str(entry.get("cutoff-kind", "")),
-            float(entry.get("min-share", 0)))
+            float(entry.get("min-share", 0)),
+            link_rounds=int(entry.get("link-purification-rounds", 0)))
         if request is None or cand is None:
             log.warning("committed placement not restored", request=entry["request"])
             continue

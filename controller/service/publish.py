@@ -37,7 +37,8 @@ def plan_entries(store: NmdaStore, plan: Plan) -> dict[str, dict[str, Any]]:
         admitted = item["admission"] == "admitted"
         state: dict[str, Any] = {"admission": item["admission"]}
         if admitted:
-            for key in ("path", "purification-rounds", "purification-protocol"):
+            for key in ("path", "purification-rounds", "purification-protocol",
+                        "link-purification-rounds"):
                 if item.get(key) is not None:
                     state[key] = item[key]
             for key in ("predicted-rate", "predicted-fidelity", "utility"):

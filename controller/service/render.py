@@ -15,9 +15,11 @@ Mapping (why each choice, where the device models leave room):
   fibres of the route attached to it (``neighbour-links``), with the plan's memory slots
   and cut-off (rounded down: it bounds storage).  The plan swaps when every elementary link
   holds a pair; ``swap-asap`` measures the repeater's halves no later, so they decohere
-  no more and the delivered fidelity is at least the plan's.  Q-NUM's purification is
-  *end to end* (:mod:`qnum.candidates`), so the repeater flow purifies nothing
-  (``purification-rounds`` 0).  ``link-generation`` has one entry per attached fibre and
+  no more and the delivered fidelity is at least the plan's.  The flow's
+  ``purification-rounds`` and ``purification-protocol`` are the plan's *per-link* rounds
+  (each side's link purified before the swap; end-to-end rounds are the end nodes'), and
+  its memory slots 2·(r_L + 1), r_L + 1 per side (the sdqn-repeater ``must`` asks for at
+  least 4 when it purifies).  ``link-generation`` has one entry per attached fibre and
   far-end memory node a flow uses (through transparent q-ROADMs one fibre may serve
   several), at the fibre's full source rate (the TDMA share is a slot
   schedule the module has no leaf for), a herald timeout no shorter than the heralding
@@ -32,7 +34,8 @@ Mapping (why each choice, where the device models leave room):
   inventory (the kind's factory detectors, ``southbound.kinds``) always, so a replace never
   deletes hardware; one ``application-endpoint`` per request end with what the plan
   configures for the flow: its role (source or destination end of the request), memory
-  slots, the end-to-end purification (rounds, protocol),
+  slots, the end-to-end purification (rounds, protocol), the per-link rounds it runs on
+  its attached link (``link-purification-rounds``),
   the granted time share s of the path's attempt slots, the planned rate as
   ``target-rate`` (the plan's rate is min(r_c·s, demand), so the endpoints stop at it),
   the round cut-off, and the detectors it measures with (all of the node's).  A plan that
@@ -271,7 +274,8 @@ class _Devices:
         self.flows.setdefault(node, []).append({
             "flow-id": a.request.name, "service": a.request.name, "memory-slots": slots,
             "neighbour-links": [up, down], "swap-policy": "swap-asap",
-            "purification-rounds": 0, "cutoff-time": _cutoff(a),
+            "purification-rounds": cand.link_purification_rounds,
+            "purification-protocol": cand.protocol, "cutoff-time": _cutoff(a),
         })
 
     # End node ------------------------------------------------------------------------------
@@ -295,6 +299,7 @@ class _Devices:
             "min-fidelity": dec(a.request.min_fidelity, 6),
             "purification-rounds": cand.purification_rounds,
             "purification-protocol": cand.protocol,
+            "link-purification-rounds": cand.link_purification_rounds,
             "time-share": _time_share(a),
             "target-rate": dec(a.rate_hz, 6),
             "cutoff-time": _cutoff(a),
@@ -527,6 +532,12 @@ def _check_purification(a: Assignment, node: str, kind: DeviceKind, caps: Capabi
     end to end, :mod:`qnum.candidates`): refuse what its kind cannot run."""
     assert a.candidate is not None
     rounds, protocol = a.candidate.purification_rounds, a.candidate.protocol
+    link_rounds = a.candidate.link_purification_rounds
+    if link_rounds > caps.max_link_purification_rounds or (
+            link_rounds and protocol not in caps.purification_protocols):
+        raise RenderError(f"flow {a.request.name}: the plan purifies each link {link_rounds} "
+                          f"rounds of {protocol}, but {kind.value} devices run at most "
+                          f"{caps.max_link_purification_rounds} per-link rounds")
     if rounds == 0:
         return
     if rounds > caps.max_purification_rounds or protocol not in caps.purification_protocols:

@@ -3,6 +3,11 @@
 Protocol (one *round*; the Monte-Carlo simulator in ``simulators.montecarlo`` runs exactly
 the same protocol by sampling, so the two must agree):
 
+0. Optional per-link purification (``link_purification``): with r_L rounds a link's
+   "attempt" is one purified pair: it succeeds with p_i·Π p_k/2^r_L per slot, its pair is
+   ready h_i + r_L·2L_i/c_f after the attempt (that is its heralding latency below), and
+   it is the purified Bell-diagonal pair, decayed over that time (tracked as three Pauli
+   eigenvalues; λ_X ≠ λ_Y after DEJMPS).  Each repeater then holds 2·(r_L + 1) qubits.
 1. At round start every elementary link i attempts in parallel, one attempt per slot of
    length τ_i = attempt_period/share_i, each attempt succeeding with probability p_i
    (``link.attempt_success_probability``).  Link i's pair is heralded at T_i = K_i·τ_i with
@@ -59,6 +64,7 @@ for pairs decohered to F ≈ 0.26; a 10-link call then takes a few ms).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import KW_ONLY, dataclass
@@ -79,9 +85,17 @@ from qnum.physics.decoherence import (
 from qnum.physics.link import (
     LinkParams,
     attempt_success_probability,
+    classical_one_way_s,
     heralding_latency_s,
     slot_period_s,
     swap_outcome_delay_s,
+)
+from qnum.physics.link_purification import (
+    PauliEigenvalues,
+    bell_diagonal_of,
+    pauli_lifetime,
+    pauli_state_fidelity,
+    purify_link,
 )
 from qnum.physics.purification import check_protocol, iterate_bell_diagonal
 from qnum.physics.states import fidelity_from_werner, werner_from_fidelity
@@ -174,6 +188,21 @@ class ChainSetup:
     swap_probability: tuple[float, ...]
     signalling_s: float
     swap_timing: SwapTiming
+    #: Per-link purification (``link_purification``): rounds, each link's pair when ready
+    #: as Pauli eigenvalues (heralding-latency and round-trip decay included), and the
+    #: time that pair has spent in memory when ready.  None without link rounds.
+    link_purification_rounds: int = 0
+    link_pauli: tuple[PauliEigenvalues, ...] | None = None
+    #: With link rounds: each link's raw attempt success p and its rounds' p_k (the
+    #: simulator redraws the purification process from them).
+    raw_attempt_probability: tuple[float, ...] | None = None
+    link_round_success: tuple[tuple[float, ...], ...] | None = None
+
+    @property
+    def decayed_herald_s(self) -> tuple[float, ...]:
+        """Latency still to be charged as decay to each link's pair in the round (the
+        purified pair carries its own decay already)."""
+        return self.herald_s if self.link_pauli is None else (0.0,) * self.n_links
 
     @property
     def n_links(self) -> int:
@@ -236,17 +265,41 @@ def chain_setup(
     repeaters: Sequence[NodeParams],
     shares: Sequence[float] | None = None,
     end_nodes: Sequence[NodeParams] | None = None,
+    link_purification_rounds: int = 0,
+    protocol: str = "dejmps",
 ) -> ChainSetup:
-    """Validate a chain description and derive its per-link / per-node numbers."""
+    """Validate a chain description and derive its per-link / per-node numbers.
+
+    With ``link_purification_rounds`` r > 0 every link is purified r rounds of
+    ``protocol`` by its two nodes (``qnum.physics.link_purification``): its attempt
+    succeeds with p·Π p_k/2^r, its pair is ready h + r·2L/c_f after the attempt and is
+    the purified state.  Memoised on its (immutable) arguments: a configuration space
+    sets up the same chain for every window and purification depth.
+    """
+    return _chain_setup(tuple(links), tuple(repeaters),
+                        None if shares is None else tuple(shares),
+                        None if end_nodes is None else tuple(end_nodes),
+                        link_purification_rounds, protocol)
+
+
+@functools.lru_cache(maxsize=4096)
+def _chain_setup(
+    links: tuple[LinkParams, ...],
+    repeaters: tuple[NodeParams, ...],
+    shares: tuple[float, ...] | None,
+    end_nodes: tuple[NodeParams, ...] | None,
+    link_purification_rounds: int,
+    protocol: str,
+) -> ChainSetup:
     n = len(links)
     if n == 0:
         raise ValueError("a chain needs at least one link")
     if len(repeaters) != n - 1:
         raise ValueError("need exactly len(links) - 1 repeaters")
-    shares = [1.0] * n if shares is None else list(shares)
-    if len(shares) != n:
+    share_list = [1.0] * n if shares is None else list(shares)
+    if len(share_list) != n:
         raise ValueError("need one share per link")
-    ends = (IDEAL_END_NODE, IDEAL_END_NODE) if end_nodes is None else tuple(end_nodes)
+    ends = (IDEAL_END_NODE, IDEAL_END_NODE) if end_nodes is None else end_nodes
     if len(ends) != 2:
         raise ValueError("end_nodes must hold exactly two nodes")
     nodes = [ends[0], *repeaters, ends[1]]
@@ -254,12 +307,31 @@ def chain_setup(
         werner_from_fidelity(lk.link_fidelity) * nodes[i].write_werner * nodes[i + 1].write_werner
         for i, lk in enumerate(links)
     )
+    attempt = tuple(attempt_success_probability(lk) for lk in links)
+    herald = tuple(heralding_latency_s(lk) for lk in links)
+    link_fidelity = tuple(fidelity_from_werner(w) for w in link_werner)
+    link_pauli = raw_attempt = round_success = None
+    if link_purification_rounds > 0:
+        purified = [
+            purify_link(
+                w, nodes[i].decay_rate + nodes[i + 1].decay_rate,
+                nodes[i].z_decay_rate + nodes[i + 1].z_decay_rate,
+                herald[i], 2.0 * classical_one_way_s(lk), link_purification_rounds, protocol)
+            for i, (lk, w) in enumerate(zip(links, link_werner, strict=True))
+        ]
+        raw_attempt = attempt
+        round_success = tuple(pl.round_success for pl in purified)
+        attempt = tuple(p * pl.success_probability / 2.0**link_purification_rounds
+                        for p, pl in zip(attempt, purified, strict=True))
+        herald = tuple(pl.ready_s for pl in purified)
+        link_pauli = tuple(pl.eigenvalues for pl in purified)
+        link_fidelity = tuple(pauli_state_fidelity(pl.eigenvalues) for pl in purified)
     return ChainSetup(
-        slot_s=tuple(slot_period_s(lk, s) for lk, s in zip(links, shares, strict=True)),
-        attempt_probability=tuple(attempt_success_probability(lk) for lk in links),
-        herald_s=tuple(heralding_latency_s(lk) for lk in links),
+        slot_s=tuple(slot_period_s(lk, s) for lk, s in zip(links, share_list, strict=True)),
+        attempt_probability=attempt,
+        herald_s=herald,
         link_werner=link_werner,
-        link_fidelity=tuple(fidelity_from_werner(w) for w in link_werner),
+        link_fidelity=link_fidelity,
         node_decay_rate=tuple(nd.decay_rate for nd in nodes),
         node_z_decay_rate=tuple(nd.z_decay_rate for nd in nodes),
         node_readout_probability=(ends[0].memory_efficiency, ends[1].memory_efficiency),
@@ -273,6 +345,10 @@ def chain_setup(
             [r.swap_pairing_round_trips for r in repeaters],
             [r.swap_outcome_route for r in repeaters],
         ),
+        link_purification_rounds=link_purification_rounds,
+        link_pauli=link_pauli,
+        raw_attempt_probability=raw_attempt,
+        link_round_success=round_success,
     )
 
 
@@ -339,7 +415,21 @@ def round_statistics(
     betas: Sequence[float],
     cutoff_s: float | None = None,
 ) -> RoundStatistics:
-    """Acceptance probability, E[min(M,c)], E[M|acc] and E[e^(−Σβ_i(M−T_i)) | acc]."""
+    """Acceptance probability, E[min(M,c)], E[M|acc] and E[e^(−Σβ_i(M−T_i)) | acc].
+
+    Memoised: a configuration space evaluates the same round (same links, share and
+    window) once per end-to-end purification depth, and only the last step differs.
+    """
+    return _round_statistics(tuple(slots), tuple(probs), tuple(betas), cutoff_s)
+
+
+@functools.lru_cache(maxsize=4096)
+def _round_statistics(
+    slots: tuple[float, ...],
+    probs: tuple[float, ...],
+    betas: tuple[float, ...],
+    cutoff_s: float | None,
+) -> RoundStatistics:
     if min(probs) <= 0.0 or max(probs) > 1.0:
         raise ValueError("attempt success probabilities must lie in (0, 1]")
     t, exact = _time_points(slots, probs, cutoff_s)
@@ -394,7 +484,17 @@ def chain_t_ent(setup: ChainSetup) -> float:
     Each pair starts at its link's Werner parameter and decays in its two holders'
     memories under their own models (``decoherence.pair_lifetime``; qnum/README.md,
     "Memory decoherence"), exactly as item 2 of the module docstring stores it.
+    With link purification a link's budget is the time its purified pair is ready plus
+    the time that pair, as delivered, stays at F ≥ 2/3: both count from the raw pair's
+    creation, as the unpurified budget does.
     """
+    if setup.link_pauli is not None:
+        return min(
+            ready + pauli_lifetime(lam, beta, beta_z)
+            for lam, ready, beta, beta_z in zip(
+                setup.link_pauli, setup.herald_s, setup.pair_decay_rate,
+                setup.pair_z_decay_rate, strict=True)
+        )
     lifetimes = [
         pair_lifetime(w, beta, beta_z)
         for w, beta, beta_z in zip(
@@ -410,7 +510,7 @@ def _stored_decay(
     """Decay of one Pauli eigenvalue over a round: heralding latency, waiting for the
     swaps (``mean_wait`` = its E[e^(−Σβ_i(M−T_i)) | accepted]), the swap-pairing delays
     and Pauli-frame signalling (``swap_timing_decay``)."""
-    herald = math.exp(-sum(b * h for b, h in zip(betas, setup.herald_s, strict=True)))
+    herald = math.exp(-sum(b * h for b, h in zip(betas, setup.decayed_herald_s, strict=True)))
     return herald * swap_timing_decay(setup, node_rates) * mean_wait
 
 
@@ -427,17 +527,30 @@ def _z_mean_decay(setup: ChainSetup, stats: RoundStatistics, cutoff_s: float | N
     ).mean_decay_accepted
 
 
-def memory_slots(n_links: int, purification_rounds: int) -> tuple[int, ...]:
-    """Qubit slots per node: 2 per repeater, 1 + r per end node (r pairs buffered)."""
-    end = 1 + purification_rounds
-    return (end, *([2] * (n_links - 1)), end)
+def memory_slots(
+    n_links: int, purification_rounds: int, link_purification_rounds: int = 0
+) -> tuple[int, ...]:
+    """Qubit slots per node for r end-to-end and r_L per-link rounds.
+
+    Recurrence purification of 2^r_L pairs, done depth first, holds at most one pair per
+    level below the top plus the one being made: r_L + 1 qubits on each side of a link.
+    A repeater serves two links: 2·(r_L + 1) (2 without link rounds; the repeater model
+    asks for at least 4 when it purifies).  An end node buffers r end-to-end pairs while
+    its link makes the next one: 1 + r + r_L.
+    """
+    end = 1 + purification_rounds + link_purification_rounds
+    return (end, *([2 * (1 + link_purification_rounds)] * (n_links - 1)), end)
 
 
-def check_chain_options(purification_rounds: int, protocol: str, cutoff_s: float | None) -> None:
+def check_chain_options(purification_rounds: int, protocol: str, cutoff_s: float | None,
+                        link_purification_rounds: int = 0) -> None:
     """Validate the protocol options shared by the model and the simulator."""
     check_protocol(protocol)
     if not 0 <= purification_rounds <= MAX_PURIFICATION_ROUNDS:
         raise ValueError(f"purification_rounds must lie in 0..{MAX_PURIFICATION_ROUNDS}")
+    if not 0 <= link_purification_rounds <= MAX_PURIFICATION_ROUNDS:
+        raise ValueError(
+            f"link_purification_rounds must lie in 0..{MAX_PURIFICATION_ROUNDS}")
     if cutoff_s is not None and not cutoff_s > 0:
         raise ValueError("cutoff_s must be > 0")
 
@@ -450,15 +563,18 @@ def chain_performance(
     shares: Sequence[float] | None = None,
     cutoff_s: float | None = None,
     end_nodes: Sequence[NodeParams] | None = None,
+    link_purification_rounds: int = 0,
 ) -> ChainPerformance:
     """Expected rate/fidelity/latency of a chain under the protocol in the module docstring.
 
     ``repeaters`` are the n−1 inner nodes in path order; ``end_nodes`` (source, destination)
     default to ideal memories.  ``shares[i]`` ∈ (0, 1] is the fraction of link i's attempt
     slots given to this chain.  ``cutoff_s`` is the round window (module docstring, item 6).
+    ``link_purification_rounds`` r_L purifies every link r_L rounds of ``protocol`` before
+    the swaps (item 0 of the module docstring).
     """
-    check_chain_options(purification_rounds, protocol, cutoff_s)
-    setup = chain_setup(links, repeaters, shares, end_nodes)
+    check_chain_options(purification_rounds, protocol, cutoff_s, link_purification_rounds)
+    setup = chain_setup(links, repeaters, shares, end_nodes, link_purification_rounds, protocol)
     betas = setup.pair_decay_rate
     if min(setup.attempt_probability) > 0.0:
         stats = round_statistics(setup.slot_s, setup.attempt_probability, betas, cutoff_s)
@@ -467,26 +583,32 @@ def chain_performance(
     timing = setup.swap_timing
     latency = max(setup.herald_s) + timing.outcome_s
     t_ent = chain_t_ent(setup)
-    slots = memory_slots(setup.n_links, purification_rounds)
+    slots = memory_slots(setup.n_links, purification_rounds, link_purification_rounds)
     success = stats.accept_probability * setup.delivery_probability
     if stats.accept_probability <= 0.0:
         return ChainPerformance(
             0.0, MAXIMALLY_MIXED_FIDELITY, latency, math.inf, slots, 0.0, False, t_ent,
             0.0, MAXIMALLY_MIXED_FIDELITY, math.inf,
         )
-    w_swapped = chain_werner(setup.link_werner, setup.bsm_lambdas)
-    lambda_xy = w_swapped * _stored_decay(setup, betas, setup.node_decay_rate,
-                                          stats.mean_decay_accepted)
-    lambda_z = w_swapped * _stored_decay(
+    decay_xy = _stored_decay(setup, betas, setup.node_decay_rate, stats.mean_decay_accepted)
+    decay_z = _stored_decay(
         setup, setup.pair_z_decay_rate, setup.node_z_decay_rate,
         _z_mean_decay(setup, stats, cutoff_s),
     )
-    raw_fidelity = pauli_fidelity(lambda_xy, lambda_z)
+    if setup.link_pauli is None:
+        w_swapped = chain_werner(setup.link_werner, setup.bsm_lambdas)
+        lambda_xy, lambda_z = w_swapped * decay_xy, w_swapped * decay_z
+        raw_fidelity = pauli_fidelity(lambda_xy, lambda_z)
+        delivered = pauli_bell_diagonal(lambda_xy, lambda_z)
+    else:  # the Pauli errors of the links compose: each eigenvalue multiplies
+        bsm = math.prod(setup.bsm_lambdas)
+        lam = tuple(math.prod(link[a] for link in setup.link_pauli) * bsm for a in range(3))
+        eig = (lam[0] * decay_xy, lam[1] * decay_xy, lam[2] * decay_z)
+        raw_fidelity = pauli_state_fidelity(eig)
+        delivered = bell_diagonal_of(eig)
     # The repeater memories are freed busy_s after M: accepted rounds last that much longer.
     raw_rate = success / (stats.mean_cycle_s + stats.accept_probability * timing.busy_s)
-    fidelity, cost, _ = iterate_bell_diagonal(
-        protocol, pauli_bell_diagonal(lambda_xy, lambda_z), purification_rounds
-    )
+    fidelity, cost, _ = iterate_bell_diagonal(protocol, delivered, purification_rounds)
     coherence_ok = stats.mean_wait_accepted_s + latency <= t_ent
     return ChainPerformance(
         rate_hz=raw_rate / cost if coherence_ok else 0.0,

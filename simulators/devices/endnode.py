@@ -19,7 +19,9 @@ Physics:
   as end memories (every memory on the path with its coherence time as the hardware has
   it now: the fault ``memory-degradation`` shortens it), the ``time-share`` of every
   elementary link's attempt slots, the ``cutoff-time`` round window and
-  ``purification-rounds`` of ``purification-protocol``.
+  ``purification-rounds`` of ``purification-protocol``, every elementary link purified
+  ``link-purification-rounds`` rounds by its two nodes before the swaps (this node on
+  its attached link, the repeaters' flows on theirs).
   The endpoints start no more rounds than ``target-rate`` needs (the rate is
   min(chain rate, target-rate); the fidelity that of the share).  The pairs themselves are
   drawn once per tick for both ends of the flow (`simulators.devices.pairs`): raw pairs
@@ -112,6 +114,7 @@ class FlowSettings:
     target_rate: float | None = None
     cutoff_s: float | None = None
     destination: bool = False     # this end is the request's destination
+    link_rounds: int = 0          # per-link purification along the flow's path
 
     @classmethod
     def of(cls, ep: Json) -> FlowSettings:
@@ -121,7 +124,8 @@ class FlowSettings:
                    float(ep.get("time-share", 1.0)),
                    None if target is None else float(target),
                    None if cutoff is None else float(cutoff),
-                   ep.get("role", "source") == "destination")
+                   ep.get("role", "source") == "destination",
+                   int(ep.get("link-purification-rounds", 0)))
 
 
 @dataclass(frozen=True)
@@ -334,7 +338,8 @@ class EndNode(Swapping):
             params = [s.params(modes=self.world.topology.span_modes(s)) for s in spans]
             perf = chain_performance(params, inner, settings.rounds,
                                      settings.protocol, shares=[settings.share] * len(spans),
-                                     cutoff_s=settings.cutoff_s, end_nodes=ends)
+                                     cutoff_s=settings.cutoff_s, end_nodes=ends,
+                                     link_purification_rounds=settings.link_rounds)
         except ValueError as exc:   # settings the chain model cannot run
             return Delivery(reason=f"flow cannot run: {exc}", links=links)
         if perf.rate_hz <= 0:

@@ -145,6 +145,7 @@ SERVICE_LEAVES = {
     "measured-qber": "sdqn_service_measured_qber_ratio",
     "utility": "sdqn_service_utility",
     "purification-rounds": "sdqn_service_purification_rounds",
+    "link-purification-rounds": "sdqn_service_link_purification_rounds",
     "oper-state": "sdqn_service_state",
     "last-updated": "sdqn_service_last_updated_timestamp_seconds",
     "last-change": "sdqn_service_last_change_timestamp_seconds",

@@ -69,7 +69,9 @@ def test_candidate_numbers_come_from_chain_performance() -> None:
     net = small_network(
         [("A", "R", 25.0), ("R", "B", 30.0)], kinds={"A": END, "B": END}, link_fidelity=0.98
     )
-    rc = request_candidates(net, build_graph(net), request("t", "A", "B"))
+    # the end-to-end space alone (per-link rounds: tests/qnum/test_link_purification.py)
+    rc = request_candidates(net, build_graph(net), request("t", "A", "B"),
+                            CandidateOptions(max_link_purification_rounds=0))
     assert rc.candidates, rc.reason
     for cand in rc.candidates:
         perf = chain_performance(
@@ -91,7 +93,8 @@ def test_candidate_numbers_come_from_chain_performance() -> None:
 
 def test_lower_share_floor_never_raises_fidelity() -> None:
     net = small_network([("A", "R", 40.0), ("R", "B", 40.0)], kinds={"A": END, "B": END})
-    options = CandidateOptions(tight_cutoff_factor=None, max_purification_rounds=0)
+    options = CandidateOptions(tight_cutoff_factor=None, max_purification_rounds=0,
+                               max_link_purification_rounds=0)
     rc = request_candidates(net, build_graph(net), request("t", "A", "B"), options)
     by_share = sorted(rc.candidates, key=lambda c: -c.min_share)
     fids = [c.fidelity for c in by_share]
@@ -106,7 +109,9 @@ def test_fidelity_bound_is_a_valid_upper_bound() -> None:
     # depolarising factor (4·0.99 − 1)/3 ≈ 0.9867, not by 0.99 (the former reading).
     w = werner_from_fidelity(0.97) ** 2 * werner_from_fidelity(0.99)
     assert fidelity_upper_bound(net, route, 0, "dejmps") == pytest.approx(fidelity_from_werner(w))
-    rc = request_candidates(net, build_graph(net), request("t", "A", "B"))
+    # the end-to-end space alone (per-link rounds: tests/qnum/test_link_purification.py)
+    rc = request_candidates(net, build_graph(net), request("t", "A", "B"),
+                            CandidateOptions(max_link_purification_rounds=0))
     for cand in rc.candidates:
         bound = fidelity_upper_bound(net, route, cand.purification_rounds, "dejmps")
         assert cand.fidelity <= bound + 1e-12

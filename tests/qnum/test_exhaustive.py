@@ -17,6 +17,7 @@ from controller.bench.exhaustive_space import (
     random_instance,
     request_configurations,
 )
+from controller.bench.qnum import SMALL
 from qnum.io import DeviceKind
 from qnum.plan import Problem
 from qnum.solver import solve
@@ -28,7 +29,7 @@ SEEDS = range(20)
 def test_solver_is_optimal_over_the_whole_space(seed: int) -> None:
     net, reqs = random_instance(seed)
     best = exhaustive_optimum(net, reqs)
-    plan = solve(Problem.build(net, reqs))
+    plan = solve(Problem.build(net, reqs, SMALL))   # the exhaustive Space, link rounds too
     assert plan.objective == pytest.approx(best.objective, rel=1e-6, abs=1e-9)
     assert plan.bound >= best.objective * (1 - 1e-6) - 1e-9
 

@@ -175,7 +175,9 @@ def test_fidelity_prune_drops_only_routes_that_cannot_reach_the_floor() -> None:
     edges = [(u, v, 8.0) for u, v in itertools.combinations(names, 2) if {u, v} != {"A", "B"}]
     net = small_network(edges, kinds={"A": END, "B": END}, link_fidelity=0.95)
     graph = build_graph(net)
-    options = CandidateOptions(max_hops=5, route_limit=10_000, max_purification_rounds=1)
+    # the end-to-end space (with per-link rounds: tests/qnum/test_link_purification.py)
+    options = CandidateOptions(max_hops=5, route_limit=10_000, max_purification_rounds=1,
+                               max_link_purification_rounds=0)
     req = request("r", "A", "B", min_fidelity=0.9)
     routes = enumerate_routes(net, graph, req, options)
     assert routes is not None

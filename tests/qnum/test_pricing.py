@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import random
 from collections.abc import Iterator
+from dataclasses import replace
 
 import networkx as nx
 import pytest
@@ -63,10 +64,15 @@ def _priced_requests(seed: int, scale: float
 
 
 @pytest.mark.parametrize("scale", [0.0, 1.0, 100.0])
-def test_optimistic_value_bounds_every_configuration_of_a_route(scale: float) -> None:
-    options = CandidateOptions()
+@pytest.mark.parametrize("link_rounds", [1, 2])
+def test_optimistic_value_bounds_every_configuration_of_a_route(scale: float,
+                                                                link_rounds: int) -> None:
+    """Also over the per-link rounds: a link that may still be purified raises the prefix's
+    optimistic fidelity, and every exact configuration stays below it."""
+    options = CandidateOptions(max_link_purification_rounds=link_rounds)
     for net, graph, req, prices in _priced_requests(int(scale) + 7, scale):
-        routes = enumerate_routes(net, graph, req, CandidateOptions(route_limit=10_000))
+        routes = enumerate_routes(net, graph, req, CandidateOptions(
+            route_limit=10_000, max_link_purification_rounds=link_rounds))
         search = _Search(net, graph, req, options, prices)
         for path in routes or []:
             prefix = search.start()
@@ -83,8 +89,10 @@ def test_optimistic_value_bounds_every_configuration_of_a_route(scale: float) ->
 
 
 @pytest.mark.parametrize("scale", [0.0, 1.0, 100.0])
-def test_pricing_finds_the_best_configuration_of_the_unpruned_space(scale: float) -> None:
-    options = CandidateOptions()
+@pytest.mark.parametrize("link_rounds", [0, 1, 2])
+def test_pricing_finds_the_best_configuration_of_the_unpruned_space(scale: float,
+                                                                    link_rounds: int) -> None:
+    options = CandidateOptions(max_link_purification_rounds=link_rounds)
     for net, graph, req, prices in _priced_requests(int(scale) + 11, scale):
         every = _every_configuration(net, req, options)
         brute = max((column_value(req, c, prices) for c in every), default=-math.inf)
@@ -120,3 +128,27 @@ def test_a_budget_cut_search_reports_a_valid_bound() -> None:
         assert cut.value >= full.value - 1e-9
         if not cut.exact:
             assert cut.expansions == 2
+
+
+@pytest.mark.parametrize("link_rounds", [1, 2])
+def test_optimistic_value_bounds_link_purified_configurations_with_memory_writes(
+        link_rounds: int) -> None:
+    """Memory writes (initial-fidelity < 1) precede per-link purification, which wins
+    part of them back: the optimistic value must still bound every configuration."""
+    options = CandidateOptions(max_link_purification_rounds=link_rounds)
+    for net, graph, req, prices in _priced_requests(5, 1.0):
+        nodes = {k: replace(v, initial_fidelity=0.98) for k, v in net.nodes.items()}
+        net = replace(net, nodes=nodes)
+        graph = build_graph(net)
+        search = _Search(net, graph, req, options, prices)
+        routes = enumerate_routes(net, graph, req, replace(options, route_limit=10_000))
+        for path in routes or []:
+            prefix = search.start()
+            assert prefix is not None
+            for nb in path[1:]:
+                nxt = search.extend(prefix, nb)
+                assert nxt is not None
+                prefix = nxt
+            for cand in _evaluate(net, graph, req, options, path):
+                assert column_value(req, cand, prices) <= -prefix.key + 1e-9 * max(
+                    1.0, abs(prefix.key))

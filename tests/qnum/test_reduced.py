@@ -160,6 +160,7 @@ def test_idle_requests_get_no_new_candidates_during_a_healing_round() -> None:
     # one route (the direct fibre): the space has two, so only the k-shortest fallback
     # with a single route lists just the direct one
     direct = CandidateOptions(share_levels=(0.05,), max_purification_rounds=0,
+                              max_link_purification_rounds=0,
                               tight_cutoff_factor=None, route_limit=1, max_routes=1)
     before = Problem.build(net, reqs, direct)
     assert all(c.route.links == ("A-B",) for r in reqs for c in before.options(r.name))
