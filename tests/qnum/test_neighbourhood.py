@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from controller.bench.exhaustive_space import exhaustive_optimum, random_instance
+from controller.bench.qnum import SMALL
 from qnum import neighbourhood as nbh
 from qnum.baselines import all_baselines
 from qnum.candidates import CandidateOptions
@@ -28,7 +29,7 @@ def always_guide(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_guided_solve_still_reaches_the_independent_optimum(seed: int) -> None:
     net, reqs = random_instance(seed)
     best = exhaustive_optimum(net, reqs).objective
-    problem = Problem.build(net, reqs, CandidateOptions())
+    problem = Problem.build(net, reqs, SMALL)     # the exhaustive check's space
     plan = solve(problem, SolverOptions(time_limit_s=30.0))
     assert not violations(problem, plan)
     assert plan.status is SolveStatus.OPTIMAL
