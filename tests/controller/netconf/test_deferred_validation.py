@@ -118,7 +118,7 @@ def test_invalid_candidate_is_refused_at_validate_and_commit(connect: Connect,
     mgr.edit_config(target="candidate", config=services(
         request("ghost", "", "", operation="delete"), request("loop", "", "",
                                                               operation="delete"),
-        f"<request><name>short</name><demanded-rate>2.0</demanded-rate></request>"))
+        "<request><name>short</name><demanded-rate>2.0</demanded-rate></request>"))
     mgr.commit()
     assert "short" in request_names(store, Datastore.RUNNING)
 
