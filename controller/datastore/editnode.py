@@ -129,15 +129,18 @@ def check_operation_nesting(node: EditNode, inherited: Operation | None) -> None
 
 def reject_duplicates(nodes: list[EditNode], tag: ErrorTag,
                       inherited: Operation | None = None) -> None:
-    """One edit names each data node once: a list entry (by its keys), a leaf-list value,
-    a leaf or a container twice among the same siblings is refused rather than merged
-    (RFC 7950 §7.8.2: the keys identify an entry uniquely; §7.7: a configuration
-    leaf-list's values are unique; §7.5 and §7.6: a container or leaf has one instance).
+    """One edit names each data node once: a list entry (by its keys), a leaf or a
+    container twice among the same siblings is refused rather than merged, since the
+    two may say different things (RFC 7950 §7.8.2: the keys identify an entry uniquely;
+    §7.5 and §7.6: a container or leaf has one instance). A leaf-list value repeated is
+    left to merge: its value is all it carries, so the two cannot disagree.
     `tag` is the encoding's error-tag (operation-failed over NETCONF, RFC 6241 App. A;
     invalid-value over RESTCONF, RFC 8040 §7); two `create`s of one node are data-exists
     (RFC 6241 §7.2 create). The error-path names the duplicate."""
     seen: dict[tuple[str, ...], Operation | None] = {}
     for node in nodes:
+        if node.kind == "leaf-list":
+            continue
         effective = node.operation or inherited
         identity = _identity(node)
         if identity in seen:
@@ -153,6 +156,4 @@ def reject_duplicates(nodes: list[EditNode], tag: ErrorTag,
 def _identity(node: EditNode) -> tuple[str, ...]:
     if node.kind == "list":
         return (node.module, node.name, *(value for _, value in node.keys))
-    if node.kind == "leaf-list":
-        return (node.module, node.name, node.value or "")
     return (node.module, node.name)

@@ -73,7 +73,6 @@ def test_only_startup_can_be_deleted(store: NmdaStore) -> None:
 @pytest.mark.parametrize("body", [
     f'<device {NS}><name>a</name><address>x</address></device>'
     f'<device {NS}><name>a</name><address>y</address></device>',
-    f'<system {NS}><dns>1.1.1.1</dns><dns>1.1.1.1</dns></system>',
     f'<system {NS}><hostname>p</hostname><hostname>q</hostname></system>',
     f'<system {NS}><hostname>p</hostname></system><system {NS}><mtu>1500</mtu></system>',
 ])
@@ -83,6 +82,11 @@ def test_a_node_named_twice_in_one_edit_is_refused(store: NmdaStore, body: str) 
             store.edit_xml(ds, cfg(body))
         assert info.value.first.tag is ErrorTag.OPERATION_FAILED
     assert store.get(R) == "{}" == store.get(C) and not store.candidate_dirty
+
+
+def test_a_repeated_leaf_list_value_merges(store: NmdaStore) -> None:
+    store.edit_xml(R, cfg(f'<system {NS}><dns>1.1.1.1</dns><dns>1.1.1.1</dns></system>'))
+    assert json.loads(store.get(R))["sdqn-test:system"]["dns"] == ["1.1.1.1"]
 
 
 def test_json_duplicates_are_invalid_values_and_two_creates_data_exists(
