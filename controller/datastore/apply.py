@@ -20,6 +20,7 @@ expansion, the SQLite journal on restart):
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -584,32 +585,119 @@ def validate_forest(forest: Forest, top_modules: Iterable[str], *,
     libyang 2.1 stops at the first error. To report every independent error, the failing
     node is detached (recorded in a throw-away undo log) and validation re-run, skipping
     follow-on errors at or above a detached node; the forest is restored afterwards.
+    A detached node can also falsify a must or a leafref elsewhere that reads it (a
+    request whose source-node names a missing node would then fail "source and
+    destination differ"): such an error found after a detach is kept only if the
+    forest as it is violates it too (RFC 7950 §8.3.3: report what the data violates).
     """
     schema = forest.schema
     modules = sorted(schema.validation_set(top_modules))
     scratch = UndoLog(forest)
     errors: list[RpcError] = []
+    after_detach: list[RpcError] = []
     detached: list[str] = []
     try:
-        while len(errors) < max_errors:
+        for _ in range(4 * max_errors):   # each round detaches a node: it ends
+            if len(errors) >= max_errors:
+                break
             failure = _validate_once(forest, modules)
             if failure is None:
                 break
+            failure = [_instance_path(forest, e) for e in failure]
             new = [e for e in failure if not any(_related(e.path, d) for d in detached)]
-            if not new:
-                break  # only consequences of what we detached remain
             errors.extend(new)
-            culprit = failure[0].path
-            node = forest.find(culprit) if culprit else NULL
-            if node == NULL or culprit in detached:
+            if detached:
+                after_detach.extend(new)
+            # Detach the culprit, or the nearest ancestor present when the culprit is
+            # missing (a mandatory leaf, or a follow-on of a detached node), so that
+            # the next round gets past it.
+            culprit = _present(forest, failure[0].path or "")
+            if culprit is None or culprit[0] in detached:
                 break
-            detached.append(culprit or "")
-            scratch.remove(node)
+            detached.append(culprit[0])
+            scratch.remove(culprit[1])
     finally:
         scratch.rollback()
         if detached:
             refresh(forest, modules)
-    return errors
+    return [e for e in errors if not any(e is a for a in after_detach)
+            or not _holds(forest, e)]
+
+
+def _instance_path(forest: Forest, error: RpcError) -> RpcError:
+    """libyang 2.1 names a missing mandatory leaf by its schema path; the error-path is
+    the instance's (RFC 6241 §4.3): the first parent instance lacking it, in document
+    order, the one libyang's validation stopped at."""
+    path = error.path
+    if error.tag is not ErrorTag.DATA_MISSING or error.app_tag or not path or "[" in path \
+            or forest.find(path) != NULL:
+        return error
+    parent, _, leaf = path.rpartition("/")
+    if not parent:
+        return error
+    try:
+        found = forest.find_xpath(f"{parent}[not({leaf})]")
+    except NetconfError:
+        return error
+    finally:
+        clear_ly_errors(forest.schema)
+    if not found:
+        return error
+    return dataclasses.replace(error, path=f"{node_path(found[0])}/{leaf}")
+
+
+def _present(forest: Forest, path: str) -> tuple[str, NodePtr] | None:
+    """The node at `path`, or its nearest ancestor in the forest (None: neither)."""
+    while path:
+        node = forest.find(path)
+        if node != NULL:
+            return path, node
+        path = _LAST_STEP.sub("", path)
+    return None
+
+
+#: the last step of a data path, with its predicates (quoted values may hold / and ])
+_LAST_STEP = re.compile(r"""/[^/\[]+(?:\[(?:[^\]'"]|'[^']*'|"[^"]*")*\])*$""")
+
+
+def _holds(forest: Forest, error: RpcError) -> bool:
+    """The forest, as it is, satisfies the constraint `error` names (a follow-on of a
+    detach): a must of the node, or the node's leafref (require-instance)."""
+    if error.app_tag not in ("must-violation", "instance-required") or not error.path:
+        return False
+    node = forest.find(error.path)
+    if node == NULL:
+        return False
+    try:
+        if error.app_tag == "instance-required":
+            return _leafref_resolves(node, forest.first)
+        musts = lib.lysc_node_musts(node.schema)
+        result = ffi.new("ly_bool *")
+        for i in range(ly.array_count(musts)):
+            rc = ly.eval_xpath_bool(node, node.schema.module, lib.lyxp_get_expr(musts[i].cond),
+                                    lib.LY_VALUE_SCHEMA_RESOLVED,
+                                    ffi.cast("void *", musts[i].prefixes), NULL, result)
+            if rc != LY_SUCCESS or not result[0]:
+                return False
+        return ly.array_count(musts) > 0
+    finally:
+        clear_ly_errors(forest.schema)
+
+
+def _leafref_resolves(node: NodePtr, first: NodePtr) -> bool:
+    """libyang's own require-instance check of a leafref leaf (RFC 7950 §9.9)."""
+    if not node.schema.nodetype & (lib.LYS_LEAF | lib.LYS_LEAFLIST):
+        return False
+    typ = ffi.cast("struct lysc_node_leaf *", node.schema).type
+    if typ.basetype != lib.LY_TYPE_LEAFREF:
+        return False
+    term = ffi.cast("struct lyd_node_term *", node)
+    errmsg = ffi.new("char **")
+    rc = int(ly.resolve_leafref(ffi.cast("struct lysc_type_leafref *", typ), node,
+                                ffi.addressof(term, "value"), first, NULL, errmsg))
+    if errmsg[0] != NULL:
+        lib.free(errmsg[0])
+    return rc == LY_SUCCESS
 
 
 def _schema_path(path: str) -> str:
@@ -617,12 +705,21 @@ def _schema_path(path: str) -> str:
 
 
 def _related(error_path: str | None, detached: str) -> bool:
-    """A follow-on error of detaching `detached`: at, above or below it (by schema path,
-    since libyang reports some errors, e.g. missing mandatory nodes, by schema path)."""
+    """A follow-on error of detaching `detached`: at, above or below it. By data path
+    when the error names an instance (another entry of the same list is independent);
+    by schema path when libyang named only the schema node (a missing mandatory node
+    whose instance `_instance_path` could not tell)."""
     if not error_path:
         return False
+    if "[" in error_path:
+        return _within(error_path, detached) or _within(detached, error_path)
     err, det = _schema_path(error_path), _schema_path(detached)
-    return err.startswith(det) or det.startswith(err)
+    return _within(err, det) or _within(det, err)
+
+
+def _within(path: str, prefix: str) -> bool:
+    """`path` is `prefix` or lies below it (a whole step: not /a/bc under /a/b)."""
+    return path.startswith(prefix) and path[len(prefix):len(prefix) + 1] in ("", "/", "[")
 
 
 def refresh(forest: Forest, modules: Iterable[str]) -> None:

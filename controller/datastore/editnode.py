@@ -125,3 +125,35 @@ def check_operation_nesting(node: EditNode, inherited: Operation | None) -> None
     effective = node.operation or inherited
     for child in node.children:
         check_operation_nesting(child, effective)
+
+
+def reject_duplicates(nodes: list[EditNode], tag: ErrorTag,
+                      inherited: Operation | None = None) -> None:
+    """One edit names each data node once: a list entry (by its keys), a leaf or a
+    container twice among the same siblings is refused rather than merged, since the
+    two may say different things (RFC 7950 §7.8.2: the keys identify an entry uniquely;
+    §7.5 and §7.6: a container or leaf has one instance). A leaf-list value repeated is
+    left to merge: its value is all it carries, so the two cannot disagree.
+    `tag` is the encoding's error-tag (operation-failed over NETCONF, RFC 6241 App. A;
+    invalid-value over RESTCONF, RFC 8040 §7); two `create`s of one node are data-exists
+    (RFC 6241 §7.2 create). The error-path names the duplicate."""
+    seen: dict[tuple[str, ...], Operation | None] = {}
+    for node in nodes:
+        if node.kind == "leaf-list":
+            continue
+        effective = node.operation or inherited
+        identity = _identity(node)
+        if identity in seen:
+            both_create = effective is Operation.CREATE and seen[identity] is Operation.CREATE
+            raise NetconfError(RpcError(
+                tag=ErrorTag.DATA_EXISTS if both_create else tag,
+                message=f"{node.path} appears more than once in one edit",
+                path=node.path, info=(("bad-element", node.name),)))
+        seen[identity] = effective
+        reject_duplicates(node.children, tag, effective)
+
+
+def _identity(node: EditNode) -> tuple[str, ...]:
+    if node.kind == "list":
+        return (node.module, node.name, *(value for _, value in node.keys))
+    return (node.module, node.name)

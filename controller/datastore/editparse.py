@@ -14,6 +14,7 @@ from controller.datastore.editnode import (
     check_operation_nesting,
     parse_insert,
     parse_operation,
+    reject_duplicates,
     unknown_element,
 )
 from controller.datastore.editnode import bad_attribute as _bad_attribute
@@ -118,6 +119,7 @@ def parse_xml_config(index: SchemaIndex, config: etree._Element) -> list[EditNod
              if isinstance(el.tag, str)]
     for node in nodes:
         check_operation_nesting(node, None)
+    reject_duplicates(nodes, ErrorTag.OPERATION_FAILED)
     return nodes
 
 
@@ -251,6 +253,7 @@ def parse_json_config(index: SchemaIndex, data: Mapping[str, Any]) -> list[EditN
                                   data.get(f"@{member}")))
     for node in nodes:
         check_operation_nesting(node, None)
+    reject_duplicates(nodes, ErrorTag.INVALID_VALUE)
     return nodes
 
 

@@ -255,8 +255,16 @@ class NmdaStore:
         stop-on-error and rollback-on-error both leave the datastore untouched on any
         error (RFC 6241 §7.2 allows it for stop-on-error). continue-on-error applies the
         nodes that succeed, reports the others, but still refuses to store content that
-        fails validation: running is never invalid. test-option `set` skips validation
-        only on the candidate; running and startup are always validated.
+        fails validation: running is never invalid.
+
+        Running and startup are validated as a whole at the end of every edit (RFC 7950
+        §8.3.3; RFC 6241 §8.2 :writable-running). The candidate gets only the syntax
+        checks done while the edit is parsed and applied (unknown node, key presence,
+        type, range, pattern: RFC 6241 §7.2); its constraints (must, leafref
+        require-instance, mandatory, min/max-elements, unique) wait for <validate> and
+        <commit> (RFC 7950 §8.3.3), so an engineer may add a node after one that refers
+        to it. test-option `test-only` on the candidate is the explicit question "would
+        this candidate be valid?", so it validates the result whole and applies nothing.
         """
         if ds not in WRITABLE:
             raise NetconfError.of(ErrorTag.INVALID_VALUE, f"datastore {ds} is not writable",
@@ -268,10 +276,11 @@ class NmdaStore:
                                   continue_on_error=error_option is ErrorOption.CONTINUE_ON_ERROR)
             try:
                 applier.apply(nodes, default_operation)
-                validate = test_option is not TestOption.SET or ds is not Datastore.CANDIDATE
-                if validate:  # a candidate edited with test-option set may be invalid
-                    errors = validate_changes(self.forest(ds), txn.changes[ds],
-                                              was_valid=ds is not Datastore.CANDIDATE)
+                if ds is Datastore.CANDIDATE:
+                    if test_option is TestOption.TEST_ONLY:
+                        self._validate_whole(self.forest(ds))
+                else:
+                    errors = validate_changes(self.forest(ds), txn.changes[ds])
                     if errors:
                         raise NetconfError(errors)
                 if test_option is TestOption.TEST_ONLY:
@@ -310,16 +319,23 @@ class NmdaStore:
                     return
                 payload = self.get(source, fmt="json")
             else:
-                parsed = Forest.parse(self.schema, content or "", fmt)  # full validation
+                # Syntax always; constraints now for running and startup, at <validate>
+                # or <commit> for the candidate (RFC 7950 §8.3.3).
+                parsed = Forest.parse(self.schema, content or "", fmt,
+                                      validate=target is not Datastore.CANDIDATE)
                 payload = parsed.print("json")
                 parsed.free()
             self._reset(target, payload, session_id)
 
     def delete(self, target: Datastore, *, session_id: int = SYSTEM_SESSION) -> None:
-        """delete-config (RFC 6241 §7.4): startup (and candidate) only, never running."""
-        if target not in (Datastore.STARTUP, Datastore.CANDIDATE):
+        """delete-config (RFC 6241 §7.4): ietf-netconf's target is startup (or a url,
+        not supported) only. Running cannot be deleted; the candidate is not a target
+        either (discard-changes, or copy-config of empty content, empties it)."""
+        if target is not Datastore.STARTUP:
             raise NetconfError.of(ErrorTag.OPERATION_NOT_SUPPORTED,
-                                  f"{target} cannot be deleted", type=ErrorType.PROTOCOL)
+                                  f"{target} cannot be deleted: delete-config's target is "
+                                  "startup", type=ErrorType.PROTOCOL,
+                                  info=[("bad-element", target.value)])
         with self._lock:
             self.locks.check_write(target, session_id)
             self._reset(target, "{}", session_id)
@@ -335,10 +351,14 @@ class NmdaStore:
             if target is Datastore.OPERATIONAL:
                 raise NetconfError.of(ErrorTag.INVALID_VALUE, "operational is not validated "
                                       "as configuration", type=ErrorType.PROTOCOL)
-            forest = self.forest(target)
-            errors = validate_forest(forest, forest.top_modules() | set(self.schema.trees))
-            if errors:
-                raise NetconfError(errors)
+            self._validate_whole(self.forest(target))
+
+    def _validate_whole(self, forest: Forest) -> None:
+        """Every constraint of every module, each violation reported with its error-path
+        and RFC 7950 §15 error-app-tag; the content stays as it was."""
+        errors = validate_forest(forest, forest.top_modules() | set(self.schema.trees))
+        if errors:
+            raise NetconfError(errors)
 
     # ------------------------------------------------------------------------------------
     # candidate (RFC 6241 §8.3) and confirmed commit (§8.4)

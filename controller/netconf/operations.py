@@ -453,7 +453,7 @@ class Operations:
         params = Params(op, _nc("target"))
         target = _datastore(params.require("target"), tuple(Datastore))
         with self.store.atomic():
-            if target in (Datastore.STARTUP, Datastore.CANDIDATE):
+            if target is Datastore.STARTUP:   # the store refuses any other (RFC 6241 §7.4)
                 self._check_replace(self.core.access(session.username), target,
                                     lambda: Forest(self.store.schema))
             self.store.delete(target, session_id=session.session_id)
