@@ -16,10 +16,11 @@ NACM and the store behave exactly as for NETCONF.
 
 from __future__ import annotations
 
+import datetime
 import json
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote as url_quote
@@ -42,6 +43,12 @@ from controller.restconf.events import EventHub
 from controller.restconf.operations import NetconfOperations, RpcHandler, xml_input
 from controller.restconf.paths import Target, invalid, not_found, resolve
 from controller.restconf.query import Query, field_xpaths, parse_query
+from controller.restconf.streamfilter import (
+    EventFilter,
+    StreamQuery,
+    event_time,
+    parse_stream_query,
+)
 from controller.restconf.yangpatch import YangPatch, anchor_meta, status_xml
 
 YANG_LIBRARY_VERSION = "2019-01-04"   # RFC 8525
@@ -556,29 +563,63 @@ class Restconf:
         if media.EVENT_STREAM not in accept and "*/*" not in accept:
             raise http_error(406, ErrorTag.INVALID_VALUE,
                              f"an event stream is {media.EVENT_STREAM} (RFC 8040 §6.3)")
-        parse_query(req.query, "GET")
+        stream_query = parse_stream_query(req.query)
         access = self.access.access(req.username)
+        matches = (EventFilter(stream_query.filter, self._module_namespaces()).matches
+                   if stream_query.filter else None)
+        stop = stream_query.stop
 
         def allowed(event: Any) -> bool:
-            return access is None or access.notification_allowed(event.module, event.name)
+            if access is not None and not access.notification_allowed(event.module,
+                                                                       event.name):
+                return False
+            if stop is not None and event_time(event.event_time) > stop:
+                return False
+            return matches is None or matches({event.qualified: event.body})
 
-        subscription = self.hub.subscribe(allowed)
+        replay = self._replay(req.headers.get("last-event-id"), stream_query)
+        subscription = self.hub.subscribe(allowed, replay=replay)
         return Response(200, content_type=media.EVENT_STREAM,
                         headers={"Cache-Control": "no-cache"},
-                        stream=self._sse(subscription))
+                        stream=self._sse(subscription, stop))
 
-    def _sse(self, subscription: Any) -> Iterator[bytes]:
-        """text/event-stream: one `data:` line per notification, a comment line as
-        heartbeat (so a vanished client is noticed), ended by server stop."""
+    def _replay(self, last_event_id: str | None, query: StreamQuery
+                ) -> Callable[[Any], bool] | None:
+        """SSE resumption (Last-Event-ID: the retained events after it) and RFC 8040
+        §4.8.7 start-time (the retained events from then on)."""
+        if last_event_id is not None and last_event_id.strip():
+            text = last_event_id.strip()
+            if not text.isdigit():
+                raise invalid(f"Last-Event-ID {text!r} is not an event id of this stream")
+            after = int(text)
+            return lambda event: event.event_id > after
+        start = query.start
+        if start is not None:
+            return lambda event: event_time(event.event_time) >= start
+        return None
+
+    def _module_namespaces(self) -> dict[str, str]:
+        found = ((m.name(), self.namespace_of(m.name())) for m in self.store.schema.ctx)
+        return {name: ns for name, ns in found if ns is not None}
+
+    def _sse(self, subscription: Any, stop: datetime.datetime | None = None
+             ) -> Iterator[bytes]:
+        """text/event-stream: one event per notification, its hub id as the SSE id (for
+        Last-Event-ID), a comment line as heartbeat (so a vanished client is noticed);
+        ended by server stop, or once stop-time has passed (RFC 8040 §4.8.8)."""
         self.streams_open += 1
         try:
             yield b": sdqn event stream\n\n"
             quiet_since = time.monotonic()
             while not self.stopping.is_set():
+                if stop is not None and datetime.datetime.now(datetime.UTC) > stop \
+                        and subscription.empty():
+                    return
                 event = subscription.get(min(0.5, self.sse_heartbeat_s))
                 if event is not None:
                     quiet_since = time.monotonic()
-                    yield b"data: " + json.dumps(event.to_restconf()).encode() + b"\n\n"
+                    yield (f"id: {event.event_id}\n".encode() + b"data: "
+                           + json.dumps(event.to_restconf()).encode() + b"\n\n")
                 elif time.monotonic() - quiet_since >= self.sse_heartbeat_s:
                     quiet_since = time.monotonic()
                     yield b": keep-alive\n\n"
