@@ -177,3 +177,18 @@ def test_yang_patch_names_the_failing_edit_only(admin: httpx.Client,
         assert running_request(store, "yp1") is None
         assert running_request(store, "qkd-alice-bob")["weight"] == "1.0"  # type: ignore[index]
     assert _patch(admin, good).status_code == 200
+
+
+# -- event stream (RFC 8040 §4.8.4, §4.8.7-8, §6.4) --------------------------------------
+
+STREAM = "/restconf/streams/NETCONF/json"
+
+
+def test_stream_query_errors(admin: httpx.Client) -> None:
+    for query in ("?filter=%5B%5B", "?filter=/nope:x", "?stop-time=2030-01-01T00:00:00Z",
+                  "?start-time=yesterday", "?depth=1"):
+        bad = admin.get(STREAM + query, headers={"Accept": "text/event-stream"})
+        assert bad.status_code == 400, query
+        assert bad.json()["ietf-restconf:errors"]["error"][0]["error-tag"] == "invalid-value"
+    bad = admin.get(STREAM, headers={"Accept": "text/event-stream", "Last-Event-ID": "x"})
+    assert bad.status_code == 400
