@@ -17,8 +17,9 @@ from __future__ import annotations
 import json
 import queue
 import threading
+from collections import deque
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from controller.datastore.apply import JournalOp
@@ -41,6 +42,7 @@ class Event:
     body: dict[str, Any]          # the notification's content (its child nodes)
     event_time: str
     stream: str = STREAM
+    event_id: int = 0             # the hub's sequence number (SSE id, RFC 8040 §6.4)
 
     @property
     def qualified(self) -> str:
@@ -83,6 +85,9 @@ class Subscription:
         except queue.Empty:
             return None
 
+    def empty(self) -> bool:
+        return self._queue.empty()
+
     def close(self) -> None:
         self.hub.unsubscribe(self)
 
@@ -94,8 +99,14 @@ class Subscription:
 
 
 class EventHub:
-    def __init__(self, store: NmdaStore, *, poll_s: float = 0.25) -> None:
+    """Fans events out to subscriptions and retains the last `retain` of them, so a
+    client that reconnects with Last-Event-ID, or asks for a start-time, gets what it
+    missed (RFC 8040 §6.4, SSE resumption) while the hub runs."""
+
+    def __init__(self, store: NmdaStore, *, poll_s: float = 0.25, retain: int = 1024) -> None:
         self.store = store
+        self._retained: deque[Event] = deque(maxlen=retain)
+        self._next_id = 1
         self._subs: list[Subscription] = []
         self._lock = threading.Lock()
         self._poller = PeriodicTask("event-hub", self._poll, poll_s)
@@ -134,11 +145,23 @@ class EventHub:
     # -- subscribers ---------------------------------------------------------------------
 
     def subscribe(self, accept: Callable[[Event], bool] | None = None,
-                  maxsize: int = 1024) -> Subscription:
+                  maxsize: int = 1024, *,
+                  replay: Callable[[Event], bool] | None = None) -> Subscription:
+        """`replay` picks retained events to deliver first (those after a Last-Event-ID,
+        or since a start-time); they and the live ones come in order, none twice."""
         sub = Subscription(self, maxsize, accept)
         with self._lock:
+            if replay is not None:
+                for event in self._retained:
+                    if replay(event):
+                        sub.offer(event)
             self._subs.append(sub)
         return sub
+
+    @property
+    def oldest_retained(self) -> Event | None:
+        with self._lock:
+            return self._retained[0] if self._retained else None
 
     def unsubscribe(self, sub: Subscription) -> None:
         with self._lock:
@@ -151,16 +174,20 @@ class EventHub:
             return len(self._subs)
 
     def publish(self, event: Event) -> None:
+        """Numbered, retained and offered under one lock: a subscription being set up
+        with a replay sees each event once (offers never block)."""
         with self._lock:
-            subs = list(self._subs)
-        for sub in subs:
-            sub.offer(event)
+            event = replace(event, event_id=self._next_id)
+            self._next_id += 1
+            self._retained.append(event)
+            for sub in self._subs:
+                sub.offer(event)
 
     # -- sources ---------------------------------------------------------------------------
 
     def _on_change(self, ds: Datastore, ops: Sequence[JournalOp], session_id: int) -> None:
         """RFC 6470 §2.2 netconf-config-change for committed running/startup changes."""
-        if ds not in (Datastore.RUNNING, Datastore.STARTUP) or not self.subscribers:
+        if ds not in (Datastore.RUNNING, Datastore.STARTUP):
             return
         edits = [{"target": path, "operation": "delete" if kind == "delete" else "replace"}
                  for kind, path, _ in ops if path is not None and kind != "move"]

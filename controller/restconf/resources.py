@@ -16,11 +16,11 @@ NACM and the store behave exactly as for NETCONF.
 
 from __future__ import annotations
 
-import email.utils
+import datetime
 import json
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote as url_quote
@@ -35,11 +35,20 @@ from controller.errors import ErrorTag, ErrorType, NetconfError, RpcError
 from controller.netconf import views
 from controller.restconf import bodies, media
 from controller.restconf.access import DataAccess
+from controller.restconf.clock import ResourceClock
+from controller.restconf.conditions import Validators, evaluate, precondition_failed
+from controller.restconf.entity import EntityTags, datastore_of
 from controller.restconf.errors import RESTCONF_NS, http_error
 from controller.restconf.events import EventHub
 from controller.restconf.operations import NetconfOperations, RpcHandler, xml_input
 from controller.restconf.paths import Target, invalid, not_found, resolve
 from controller.restconf.query import Query, field_xpaths, parse_query
+from controller.restconf.streamfilter import (
+    EventFilter,
+    StreamQuery,
+    event_time,
+    parse_stream_query,
+)
 from controller.restconf.yangpatch import YangPatch, anchor_meta, status_xml
 
 YANG_LIBRARY_VERSION = "2019-01-04"   # RFC 8525
@@ -47,6 +56,7 @@ DS_PREFIX = "ietf-datastores:"
 _ORIGIN_META = "ietf-origin:origin"
 _DATA_ALLOW = "OPTIONS, HEAD, GET, POST, PUT, PATCH, DELETE"
 _READ_ALLOW = "OPTIONS, HEAD, GET"
+_CONDITIONS = ("if-match", "if-none-match", "if-modified-since", "if-unmodified-since")
 _ACCEPT_PATCH = ", ".join((media.YANG_JSON, media.YANG_XML, media.PATCH_JSON, media.PATCH_XML))
 
 
@@ -86,10 +96,6 @@ class View:
 UNIFIED = View(Datastore.OPERATIONAL, Datastore.RUNNING, unified=True)
 
 
-def http_date(epoch: float) -> str:
-    return email.utils.formatdate(epoch, usegmt=True)
-
-
 class Restconf:
     def __init__(self, access: DataAccess, *, hub: EventHub | None = None,
                  extra_rpcs: Mapping[str, RpcHandler] | None = None,
@@ -101,9 +107,14 @@ class Restconf:
         self.rpcs: dict[str, RpcHandler] = {**NetconfOperations(access).table(),
                                             **(extra_rpcs or {})}
         self.patcher = YangPatch(access)
+        self.tags = EntityTags(access)
+        self.clock = ResourceClock(access.store)
         self.sse_heartbeat_s = sse_heartbeat_s
         self.streams_open = 0
         self.stopping = threading.Event()
+
+    def close(self) -> None:
+        self.clock.close()
 
     def namespace_of(self, module: str) -> str | None:
         return self.access.core.namespace_of(module)
@@ -182,39 +193,56 @@ class Restconf:
             return response
         if view.write is None or method not in allow.split(", "):
             raise method_not_allowed(method, allow)
-        self._check_preconditions(req, view.write)
-        if method == "PUT":
-            response = self._put(req, view.write, target, query)
-        elif method == "POST":
-            response = self._post(req, view.write, target, query)
-        elif method == "PATCH":
-            response = self._patch(req, view.write, target)
-        else:
-            response = self._delete(req, view.write, target)
-        response.headers.update(self._validators(view.write))
+        # The preconditions and the edit are one step: nothing changes in between.
+        with self.store.atomic():
+            self._check_preconditions(req, view, target)
+            if method == "PUT":
+                response = self._put(req, view.write, target, query)
+            elif method == "POST":
+                response = self._post(req, view.write, target, query)
+            elif method == "PATCH":
+                response = self._patch(req, view.write, target)
+            else:
+                response = self._delete(req, view.write, target)
         return response
 
-    def _validators(self, ds: Datastore) -> dict[str, str]:
-        """RFC 8040 §3.4.1.2-3: entity-tag and timestamp of the datastore's content."""
-        return {"ETag": f'"{ds.value}-{self.store.versions[ds]}"',
-                "Last-Modified": http_date(self.store.modified[ds])}
+    def _validators(self, ds: Datastore, target: Target, user: str) -> Validators:
+        """RFC 8040 §3.4.1.2-3, §3.5.1-2: the entity-tag and last-modified time of the
+        resource itself, not of its datastore (entity.py, clock.py)."""
+        tag = self.tags.tag(ds, target, user, lambda: self._exists_in(ds, target))
+        return Validators(tag, None if tag is None else self.clock.modified(ds, target.path))
 
-    def _check_preconditions(self, req: Request, ds: Datastore) -> None:
-        """If-Match / If-None-Match / If-Unmodified-Since on edits (RFC 8040 §3.4.1)."""
-        etag = self._validators(ds)["ETag"]
-        if_match = req.headers.get("if-match")
-        if if_match is not None and if_match.strip() != "*" \
-                and etag not in _etags(if_match):
-            raise http_error(412, ErrorTag.OPERATION_FAILED,
-                             f"entity-tag {etag} does not match If-Match")
-        if_none = req.headers.get("if-none-match")
-        if if_none is not None and (if_none.strip() == "*" or etag in _etags(if_none)):
-            raise http_error(412, ErrorTag.OPERATION_FAILED,
-                             f"entity-tag {etag} matches If-None-Match")
-        since = _parse_date(req.headers.get("if-unmodified-since"))
-        if since is not None and int(self.store.modified[ds]) > since:
-            raise http_error(412, ErrorTag.OPERATION_FAILED,
-                             "the datastore changed since If-Unmodified-Since")
+    def _written(self, response: Response, ds: Datastore, target: Target, user: str
+                 ) -> Response:
+        """A successful edit answers with the resource's new validators (RFC 8040
+        §4.4.1, §4.5, §4.6: the client can go on editing with If-Match)."""
+        if 200 <= response.status < 300:
+            response.headers.update(self._validators(ds, target, user).headers())
+        return response
+
+    def _check_preconditions(self, req: Request, view: View, target: Target) -> None:
+        """If-Match / If-None-Match / If-Unmodified-Since on an edit (RFC 8040 §3.4.1.1,
+        RFC 7232 §6), against the target resource in the datastore edited. A tag taken
+        from <operational> through {+restconf}/data is compared with the resource's
+        current <operational> tag."""
+        if not any(h in req.headers for h in _CONDITIONS):
+            return
+        assert view.write is not None
+        ds = view.write
+        current = self._validators(ds, target, req.username)
+
+        def is_current(tag: str) -> bool:
+            source = datastore_of(tag)
+            if source is ds:
+                return tag == current.etag
+            if view.unified and source is Datastore.OPERATIONAL:
+                return tag == self.tags.tag(source, target, req.username,
+                                            lambda: self._exists_in(source, target))
+            return False
+
+        if evaluate(req.method, req.headers, exists=current.etag is not None,
+                    current=is_current, modified=current.modified) is not None:
+            raise precondition_failed(req.method, target.path)
 
     # -- GET -------------------------------------------------------------------------------
 
@@ -223,17 +251,24 @@ class Restconf:
         if query.with_origin and (view.unified or ds is not Datastore.OPERATIONAL):
             raise invalid("with-origin applies to {+restconf}/ds/ietf-datastores:operational "
                           "only (RFC 8527 §3.2.2)")
-        validators = self._validators(ds)
-        if_none = req.headers.get("if-none-match")
-        since = _parse_date(req.headers.get("if-modified-since"))
-        if (if_none is not None and validators["ETag"] in _etags(if_none)) or \
-                (if_none is None and since is not None
-                 and int(self.store.modified[ds]) <= since):
-            return Response(304, headers=validators)
+        # RFC 8040 §3.4.1.2: the tag of {+restconf}/data is running's (what PUT and PATCH
+        # change); a resource below it carries the tag of the datastore it is read from.
+        source = Datastore.RUNNING if view.unified and target.is_datastore else ds
+        validators = self._validators(source, target, req.username)
+        if validators.etag is not None and any(h in req.headers for h in _CONDITIONS):
+            # RFC 7232 §5: a resource that does not exist is a 404, whatever the conditions.
+            status = evaluate(req.method, req.headers, exists=True,
+                              current=lambda tag: tag == validators.etag,
+                              modified=validators.modified,
+                              may_not_modify=source is ds)
+            if status == 304:
+                return Response(304, headers=validators.headers())
+            if status is not None:
+                raise precondition_failed(req.method, target.path)
         xml = media.response_xml(req.headers.get("accept"))
         body = self._read(ds, target, query, req.username, xml)
         return Response(200, body, media.YANG_XML if xml else media.YANG_JSON,
-                        headers=validators)
+                        headers=validators.headers())
 
     def _read(self, ds: Datastore, target: Target, query: Query, user: str, xml: bool
               ) -> bytes:
@@ -337,6 +372,11 @@ class Restconf:
         with self.store.atomic():
             return any(not is_default(n) for n in self.store.forest(ds).find_xpath(target.path))
 
+    def _exists_in(self, ds: Datastore, target: Target) -> bool:
+        """`_exists` for any datastore: <operational> has no forest of its own here, and a
+        resource it shows no node of is not there."""
+        return ds is not Datastore.OPERATIONAL and self._exists(ds, target)
+
     def _insert_meta(self, target: Target, query: Query) -> dict[str, str]:
         """RFC 8040 §4.8.5-6 insert/point for ordered-by user lists and leaf-lists."""
         if query.insert is None:
@@ -361,7 +401,7 @@ class Restconf:
         if target.is_datastore:
             members = self._body_members(req, target, datastore_body=True)
             self.access.replace(ds, json.dumps(members), "json", req.username)
-            return Response(204)
+            return self._written(Response(204), ds, target, req.username)
         self._instance(target, "PUT")
         members = self._body_members(req, target.parent, datastore_body=False)
         value = bodies.target_body(target, members)
@@ -369,7 +409,7 @@ class Restconf:
         doc = bodies.edit_document(target, Operation.REPLACE, value,
                                    self._insert_meta(target, query))
         self._edit(ds, doc, req.username)
-        return Response(204 if existed else 201)
+        return self._written(Response(204 if existed else 201), ds, target, req.username)
 
     def _post(self, req: Request, ds: Datastore, target: Target, query: Query) -> Response:
         """RFC 8040 §4.4.1: create one child resource of the target."""
@@ -387,7 +427,8 @@ class Restconf:
         self._edit(ds, doc, req.username)
         base = "/restconf/data" if ds is Datastore.RUNNING and req.path.startswith(
             "/restconf/data") else f"/restconf/ds/{DS_PREFIX}{ds.value}"
-        return Response(201, headers={"Location": f"{base}/{child.api_path()}"})
+        return self._written(Response(201, headers={"Location": f"{base}/{child.api_path()}"}),
+                             ds, child, req.username)
 
     def _child_target(self, target: Target, members: dict[str, Any]) -> Target:
         names = [k for k in members if not k.startswith("@")]
@@ -426,7 +467,7 @@ class Restconf:
         if target.is_datastore:  # RFC 8040 §4.6.1 on the datastore: merge the whole body
             members = self._body_members(req, target, datastore_body=True)
             self._edit(ds, members, req.username, Operation.MERGE)
-            return Response(204)
+            return self._written(Response(204), ds, target, req.username)
         self._instance(target, "PATCH")
         if not self._exists(ds, target):
             # RFC 8040 §4.6.1: a plain patch must not create the target resource.
@@ -436,7 +477,7 @@ class Restconf:
         members = self._body_members(req, target.parent, datastore_body=False)
         value = bodies.target_body(target, members)
         self._edit(ds, bodies.edit_document(target, Operation.MERGE, value), req.username)
-        return Response(204)
+        return self._written(Response(204), ds, target, req.username)
 
     def _yang_patch(self, req: Request, ds: Datastore, target: Target, kind: str
                     ) -> Response:
@@ -449,9 +490,12 @@ class Restconf:
             patch = self.patcher.parse_xml(target, bodies.parse_xml(req.body))
         result = self.patcher.apply(ds, target, patch, req.username)
         if media.response_xml(req.headers.get("accept"), kind):
-            return Response(result.status, status_xml(result.body, self.namespace_of),
-                            media.YANG_XML)
-        return Response(result.status, json.dumps(result.body).encode(), media.YANG_JSON)
+            response = Response(result.status, status_xml(result.body, self.namespace_of),
+                                media.YANG_XML)
+        else:
+            response = Response(result.status, json.dumps(result.body).encode(),
+                                media.YANG_JSON)
+        return self._written(response, ds, target, req.username)
 
     def _delete(self, req: Request, ds: Datastore, target: Target) -> Response:
         """RFC 8040 §4.7 (a missing resource is data-missing, RFC 6241 §7.2 delete)."""
@@ -519,29 +563,63 @@ class Restconf:
         if media.EVENT_STREAM not in accept and "*/*" not in accept:
             raise http_error(406, ErrorTag.INVALID_VALUE,
                              f"an event stream is {media.EVENT_STREAM} (RFC 8040 §6.3)")
-        parse_query(req.query, "GET")
+        stream_query = parse_stream_query(req.query)
         access = self.access.access(req.username)
+        matches = (EventFilter(stream_query.filter, self._module_namespaces()).matches
+                   if stream_query.filter else None)
+        stop = stream_query.stop
 
         def allowed(event: Any) -> bool:
-            return access is None or access.notification_allowed(event.module, event.name)
+            if access is not None and not access.notification_allowed(event.module,
+                                                                       event.name):
+                return False
+            if stop is not None and event_time(event.event_time) > stop:
+                return False
+            return matches is None or matches({event.qualified: event.body})
 
-        subscription = self.hub.subscribe(allowed)
+        replay = self._replay(req.headers.get("last-event-id"), stream_query)
+        subscription = self.hub.subscribe(allowed, replay=replay)
         return Response(200, content_type=media.EVENT_STREAM,
                         headers={"Cache-Control": "no-cache"},
-                        stream=self._sse(subscription))
+                        stream=self._sse(subscription, stop))
 
-    def _sse(self, subscription: Any) -> Iterator[bytes]:
-        """text/event-stream: one `data:` line per notification, a comment line as
-        heartbeat (so a vanished client is noticed), ended by server stop."""
+    def _replay(self, last_event_id: str | None, query: StreamQuery
+                ) -> Callable[[Any], bool] | None:
+        """SSE resumption (Last-Event-ID: the retained events after it) and RFC 8040
+        §4.8.7 start-time (the retained events from then on)."""
+        if last_event_id is not None and last_event_id.strip():
+            text = last_event_id.strip()
+            if not text.isdigit():
+                raise invalid(f"Last-Event-ID {text!r} is not an event id of this stream")
+            after = int(text)
+            return lambda event: event.event_id > after
+        start = query.start
+        if start is not None:
+            return lambda event: event_time(event.event_time) >= start
+        return None
+
+    def _module_namespaces(self) -> dict[str, str]:
+        found = ((m.name(), self.namespace_of(m.name())) for m in self.store.schema.ctx)
+        return {name: ns for name, ns in found if ns is not None}
+
+    def _sse(self, subscription: Any, stop: datetime.datetime | None = None
+             ) -> Iterator[bytes]:
+        """text/event-stream: one event per notification, its hub id as the SSE id (for
+        Last-Event-ID), a comment line as heartbeat (so a vanished client is noticed);
+        ended by server stop, or once stop-time has passed (RFC 8040 §4.8.8)."""
         self.streams_open += 1
         try:
             yield b": sdqn event stream\n\n"
             quiet_since = time.monotonic()
             while not self.stopping.is_set():
+                if stop is not None and datetime.datetime.now(datetime.UTC) > stop \
+                        and subscription.empty():
+                    return
                 event = subscription.get(min(0.5, self.sse_heartbeat_s))
                 if event is not None:
                     quiet_since = time.monotonic()
-                    yield b"data: " + json.dumps(event.to_restconf()).encode() + b"\n\n"
+                    yield (f"id: {event.event_id}\n".encode() + b"data: "
+                           + json.dumps(event.to_restconf()).encode() + b"\n\n")
                 elif time.monotonic() - quiet_since >= self.sse_heartbeat_s:
                     quiet_since = time.monotonic()
                     yield b": keep-alive\n\n"
@@ -555,20 +633,6 @@ def method_not_allowed(method: str, allow: str) -> NetconfError:
     return http_error(405, ErrorTag.OPERATION_NOT_SUPPORTED,
                       f"{method} is not allowed on this resource (allowed: {allow})",
                       headers={"Allow": allow})
-
-
-def _etags(header: str) -> set[str]:
-    return {tag.strip().removeprefix("W/") for tag in header.split(",")}
-
-
-def _parse_date(value: str | None) -> int | None:
-    if not value:
-        return None
-    try:
-        parsed = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return int(parsed.timestamp())
 
 
 _WD = {WithDefaults.EXPLICIT: lib.LYD_PRINT_WD_EXPLICIT, WithDefaults.TRIM: lib.LYD_PRINT_WD_TRIM,

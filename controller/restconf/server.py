@@ -334,6 +334,7 @@ class RestconfServer:
                 conn.shutdown(socket.SHUT_RDWR)
         if self._thread is not None:
             self._thread.join(timeout=5)
+        self.app.close()
         if self._state_published:
             self.access.store.delete_state(MONITORING_XPATH)
         log.info("restconf server stopped")

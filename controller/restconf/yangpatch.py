@@ -170,16 +170,31 @@ def anchor_meta(target: Target, point: Target) -> dict[str, str]:
 
 
 def _culprit(edits: list[Edit], error: RpcError) -> str | None:
+    """The edit an error belongs to (RFC 8072 §2.3 edit-status): the one whose target
+    holds the error's node most closely (an edit of the patch's whole target contains
+    every other's), the later one on a tie, as it was applied over the earlier; else
+    one whose target lies below the error's node (a parent it changed)."""
     if error.path is None:
         return None
-    for edit in edits:
-        if error.path.startswith(edit.target.path):
-            return edit.edit_id
-    return None
+    inside = [(len(e.target.path), i) for i, e in enumerate(edits)
+              if _within(error.path, e.target.path)]
+    if inside:
+        return edits[max(inside)[1]].edit_id
+    below = [e for e in edits if _within(e.target.path, error.path)]
+    return below[-1].edit_id if below else None
+
+
+def _within(path: str, ancestor: str) -> bool:
+    return path == ancestor or ancestor == "/" or (
+        path.startswith(ancestor) and path[len(ancestor)] in "/[")
 
 
 def _failed(patch_id: str, err: NetconfError, edit_id: str | None) -> PatchResult:
-    errors = {"error": [e.to_restconf() for e in err.errors]}
+    """The patch stopped at its first error (RFC 8072 §2.3: the whole patch fails, as
+    RFC 6241 §7.2 stop-on-error); what validation found after it is a consequence (a
+    must over a dangling leafref), not a further fault of the client's, so the report
+    names that one error and its edit."""
+    errors = {"error": [err.first.to_restconf()]}
     status: dict[str, Any] = {"patch-id": patch_id}
     if edit_id is None:
         status["errors"] = errors
