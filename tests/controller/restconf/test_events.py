@@ -134,3 +134,74 @@ def test_config_change_event_names_who_changed_what(listener: Listener, admin: h
          "source-host": "127.0.0.1"},
         {"username": "admin", "session-id": int(netconf_session), "source-host": "127.0.0.1"},
         {"server": [None]}]
+
+
+def read_events(base: str, count: int, headers: dict[str, str] | None = None,
+                params: dict[str, str] | None = None) -> list[tuple[int, dict[str, Any]]]:
+    """The first `count` events of a fresh stream (SSE id, notification); a stream that
+    stays silent for 5 s fails the read instead of hanging the test."""
+    out: list[tuple[int, dict[str, Any]]] = []
+    with httpx.Client(base_url=base, auth=("operator", "operator"),
+                      timeout=httpx.Timeout(5.0)) as client, \
+            client.stream("GET", STREAM, params=params,
+                          headers={"Accept": "text/event-stream", **(headers or {})}) as r:
+        assert r.status_code == 200
+        event_id = -1
+        for line in r.iter_lines():
+            if line.startswith("id: "):
+                event_id = int(line[4:])
+            elif line.startswith("data: "):
+                out.append((event_id, json.loads(line[6:])["ietf-restconf:notification"]))
+                if len(out) >= count:
+                    break
+    return out
+
+
+def _three_weight_changes(admin: httpx.Client, listener: Listener) -> None:
+    for weight in ("3.0", "3.5", "4.0"):
+        r = admin.patch(REQUEST.format("qkd-alice-bob"), headers={"Content-Type": JSON},
+                        content=json.dumps({"sdqn-services:request": [
+                            {"name": "qkd-alice-bob", "weight": weight}]}))
+        assert r.status_code == 204
+    listener.wait_all("ietf-netconf-notifications:netconf-config-change", 3)
+
+
+CHANGE = "ietf-netconf-notifications:netconf-config-change"
+
+
+def test_start_time_replays_retained_events_in_order(listener: Listener, admin: httpx.Client,
+                                                     restconf: RestconfServer) -> None:
+    """RFC 8040 §4.8.7: start-time replays the retained events from then on."""
+    _three_weight_changes(admin, listener)
+    replayed = read_events(restconf.url, 3, params={"start-time": "2000-01-01T00:00:00Z"})
+    assert [CHANGE in body for _, body in replayed] == [True, True, True]
+    ids = [event_id for event_id, _ in replayed]
+    assert ids == sorted(ids) and len(set(ids)) == 3
+
+
+def test_last_event_id_resumes_after_that_event(listener: Listener, admin: httpx.Client,
+                                                restconf: RestconfServer,
+                                                hub: EventHub) -> None:
+    """SSE resumption (RFC 8040 §6.4 uses SSE): a client reconnecting with Last-Event-ID
+    gets exactly the retained events after it, then live ones."""
+    _three_weight_changes(admin, listener)
+    first = read_events(restconf.url, 3, params={"start-time": "2000-01-01T00:00:00Z"})
+    resumed = read_events(restconf.url, 2, headers={"Last-Event-ID": str(first[0][0])})
+    assert [event_id for event_id, _ in resumed] == [first[1][0], first[2][0]]
+    bad = httpx.get(restconf.url + STREAM, auth=("operator", "operator"),
+                    headers={"Accept": "text/event-stream", "Last-Event-ID": "x1"}, timeout=5)
+    assert bad.status_code == 400
+
+
+def test_filter_passes_only_matching_notifications(listener: Listener, admin: httpx.Client,
+                                                   restconf: RestconfServer,
+                                                   hub: EventHub) -> None:
+    """RFC 8040 §4.8.4: the filter is an XPath over the notification's content."""
+    hub.publish(Event("ietf-alarms", "alarm-notification",
+                      {"resource": "alice", "perceived-severity": "major"},
+                      "2026-01-01T00:00:00Z"))
+    _three_weight_changes(admin, listener)
+    only = read_events(restconf.url, 3, params={
+        "start-time": "2000-01-01T00:00:00Z",
+        "filter": "/ietf-netconf-notifications:netconf-config-change"})
+    assert all(CHANGE in body for _, body in only)
