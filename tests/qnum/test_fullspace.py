@@ -170,15 +170,19 @@ def test_no_route_within_the_hop_limit_is_explained() -> None:
     assert rc.reason is not None and "at most 5 fibres" in rc.reason
 
 
-def test_fidelity_prune_drops_only_routes_that_cannot_reach_the_floor() -> None:
+@pytest.mark.parametrize(("link_fidelity", "floor", "link_rounds"),
+                         [(0.95, 0.9, 0), (0.8, 0.97, 1)])
+def test_fidelity_prune_drops_only_routes_that_cannot_reach_the_floor(
+        link_fidelity: float, floor: float, link_rounds: int) -> None:
+    """The route enumeration's prune, over the end-to-end space and over one with per-link
+    rounds: a dropped route cannot reach the floor even with the best rounds of both."""
     names = ["A", "B", "R1", "R2", "R3", "R4"]
     edges = [(u, v, 8.0) for u, v in itertools.combinations(names, 2) if {u, v} != {"A", "B"}]
-    net = small_network(edges, kinds={"A": END, "B": END}, link_fidelity=0.95)
+    net = small_network(edges, kinds={"A": END, "B": END}, link_fidelity=link_fidelity)
     graph = build_graph(net)
-    # the end-to-end space (with per-link rounds: tests/qnum/test_link_purification.py)
     options = CandidateOptions(max_hops=5, route_limit=10_000, max_purification_rounds=1,
-                               max_link_purification_rounds=0)
-    req = request("r", "A", "B", min_fidelity=0.9)
+                               max_link_purification_rounds=link_rounds)
+    req = request("r", "A", "B", min_fidelity=floor)
     routes = enumerate_routes(net, graph, req, options)
     assert routes is not None
     every = {tuple(p) for p in nx.all_simple_paths(graph, "A", "B", cutoff=5)}
@@ -187,7 +191,7 @@ def test_fidelity_prune_drops_only_routes_that_cannot_reach_the_floor() -> None:
     for path in dropped:
         route = build_route(net, graph, path)
         assert route is not None
-        assert fidelity_upper_bound(net, route, 1, "dejmps") < 0.9
+        assert fidelity_upper_bound(net, route, 1, "dejmps", link_rounds) < floor
 
 
 @pytest.mark.parametrize("route_limit", [1, 32])

@@ -9,14 +9,12 @@ import itertools
 import math
 import random
 
-import networkx as nx
 import pytest
 
 from qnum.candidates import (
     CandidateOptions,
     build_graph,
     build_route,
-    enumerate_routes,
     fidelity_upper_bound,
     node_params,
     request_candidates,
@@ -225,27 +223,6 @@ def test_a_repeater_without_the_memory_rules_link_rounds_out() -> None:
                             CandidateOptions(max_link_purification_rounds=2))
     assert rc.candidates
     assert {c.link_purification_rounds for c in rc.candidates} == {0}
-
-
-def test_fidelity_prune_with_link_rounds_drops_only_hopeless_routes() -> None:
-    """The route enumeration's prune over a space with per-link rounds: a dropped route
-    cannot reach the floor even with the best link and end-to-end rounds."""
-    names = ["A", "B", "R1", "R2", "R3", "R4"]
-    edges = [(u, v, 8.0) for u, v in itertools.combinations(names, 2) if {u, v} != {"A", "B"}]
-    net = small_network(edges, kinds={"A": END, "B": END}, link_fidelity=0.8)
-    graph = build_graph(net)
-    options = CandidateOptions(max_hops=5, route_limit=10_000, max_purification_rounds=1,
-                               max_link_purification_rounds=1)
-    req = request("r", "A", "B", min_fidelity=0.97)
-    routes = enumerate_routes(net, graph, req, options)
-    assert routes is not None
-    every = {tuple(p) for p in nx.all_simple_paths(graph, "A", "B", cutoff=5)}
-    dropped = every - set(routes)
-    assert dropped and routes
-    for path in dropped:
-        route = build_route(net, graph, path)
-        assert route is not None
-        assert fidelity_upper_bound(net, route, 1, "dejmps", 1) < 0.97
 
 
 def test_the_route_bound_holds_when_purification_wins_back_memory_writes() -> None:
