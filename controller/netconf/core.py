@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 from lxml import etree
@@ -69,6 +70,8 @@ class Limits:
     max_sessions: int = 64
     #: notifications kept for RFC 5277 replay (<startTime>); 0: no replay
     replay_events: int = 0
+    #: where they are kept across restarts (controller.netconf.eventlog); None: memory only
+    replay_log: Path | None = None
 
 
 @dataclass

@@ -9,9 +9,11 @@ Replay (RFC 5277 §3.3). With `Limits.replay_events` > 0 the server keeps that m
 its latest events, subscribers or not, and a <create-subscription> with <startTime>
 gets those since then, a <replayComplete>, and the live ones after. This is how an event
 of the server's own start-up — a confirmed commit a restart reverted, published before
-anyone could be connected — reaches a client. Every event gets a sequence number under
-one lock with its queueing; a subscription starts live at the next number and its replay
-runs in the dispatcher's queue at that very position, so no event is sent twice or lost.
+anyone could be connected — reaches a client. With `Limits.replay_log` the log is also on
+disk (controller.netconf.eventlog), so events from before a restart can be replayed too.
+Every event gets a sequence number under one lock with its queueing; a subscription starts
+live at the next number and its replay runs in the dispatcher's queue at that very
+position, so no event is sent twice or lost.
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ from controller.datastore.apply import JournalOp
 from controller.datastore.nmda import ChangedBy, ConfirmEvent, Datastore
 from controller.netconf.contracts import NetconfSession, Subscription
 from controller.netconf.core import ServerCore, now_iso
+from controller.netconf.eventlog import EventLog, LoggedEvent
 from controller.netconf.paths import to_xml_path
 from controller.netconf.xml import NCN_NS, NOTIF_NS
+from controller.xmlutil import parse_xml
 
 log = structlog.get_logger(__name__)
 
@@ -81,6 +85,13 @@ class Notifier:
         self._seq = 0
         self._log: deque[_Event] = deque(maxlen=core.limits.replay_events or 1)
         self._timers: list[threading.Timer] = []
+        self._disk: EventLog | None = None
+        if self.replay and core.limits.replay_log is not None:
+            self._disk = EventLog(core.limits.replay_log, core.limits.replay_events)
+            for old in self._disk.loaded():
+                self._log.append(_Event(old.stream, parse_xml(old.content), old.event_time,
+                                        old.seq, _parse_time(old.event_time)))
+                self._seq = max(self._seq, old.seq)
 
     @property
     def replay(self) -> bool:
@@ -97,6 +108,9 @@ class Notifier:
             event = _Event(stream, content, stamp, self._seq, _parse_time(stamp))
             if self.replay:
                 self._log.append(event)
+                if self._disk is not None:
+                    self._disk.append(_logged(event),
+                                      lambda: [_logged(e) for e in self._log])
             if not self._has_subscribers(stream):
                 return
             self._ensure_thread()
@@ -250,6 +264,11 @@ class Notifier:
         if event.timeout_s is not None and event.event in ("start", "extend"):
             _leaf(note, "timeout", str(max(0, round(event.timeout_s))))
         self.publish(note)
+
+
+def _logged(event: _Event) -> LoggedEvent:
+    return LoggedEvent(event.seq, event.stream, event.event_time,
+                       bytes(etree.tostring(event.content)))
 
 
 def _parse_time(stamp: str) -> datetime | None:

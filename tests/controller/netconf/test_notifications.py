@@ -14,6 +14,7 @@ from ncclient import manager
 
 from controller.datastore.editnode import Operation
 from controller.datastore.nmda import Datastore, NmdaStore
+from controller.netconf.eventlog import EventLog, LoggedEvent
 from controller.netconf.server import NetconfServer
 from controller.restconf.access import DataAccess
 from tests.controller.netconf.conftest import (
@@ -283,3 +284,51 @@ def test_replay_window_is_checked(replaying: NetconfServer, start: timedelta | N
         assert refused.value.tag == tag
     finally:
         m.close_session()
+
+
+def test_replay_survives_a_restart_from_the_persistent_log(store: NmdaStore,
+                                                           tmp_path: Path) -> None:
+    """RFC 5277 §3.3 replay from the bounded log on disk: events published before a
+    restart are replayed by the next server on the same file, in order, once."""
+    path = tmp_path / "notifications.jsonl"
+    limits = replace(LIMITS, replay_events=16, replay_log=path)
+    since = datetime.now(UTC)
+    first = NetconfServer(store, users=AUTH, host_key=tmp_path / "host_key", limits=limits,
+                          name="before")
+    first.start()
+    try:
+        first.publish(_event("before-restart"))
+    finally:
+        first.stop()
+    assert path.stat().st_mode & 0o777 == 0o600
+    with path.open("a", encoding="utf-8") as torn:   # a write the kill cut short
+        torn.write('{"seq": 99, "stream": "NET')
+    second = NetconfServer(store, users=AUTH, host_key=tmp_path / "host_key", limits=limits,
+                           name="after")
+    second.start()
+    m = _session(second)
+    try:
+        m.create_subscription(start_time=_stamp(since))
+        second.publish(_event("after-restart"))
+        names: list[str] = []
+        while not names or names[-1] != "after-restart":
+            note = m.take_notification(block=True, timeout=5)
+            assert note is not None, names
+            content = etree.fromstring(note.notification_xml.encode())[1]
+            if etree.QName(content).namespace != NCN:
+                names.append(etree.QName(content).localname)
+        assert names == ["before-restart", "replayComplete", "after-restart"]
+    finally:
+        m.close_session()
+        second.stop()
+
+
+def test_persistent_log_keeps_only_the_latest_events(tmp_path: Path) -> None:
+    path = tmp_path / "log.jsonl"
+    log = EventLog(path, capacity=3)
+    events = [LoggedEvent(i, "NETCONF", "2026-01-01T00:00:00Z", b"<e/>") for i in range(1, 9)]
+    for n, event in enumerate(events, 1):
+        log.append(event, lambda n=n: events[:n])
+    assert len(path.read_text().splitlines()) <= 6
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert [e.seq for e in EventLog(path, capacity=3).loaded()] == [6, 7, 8]
