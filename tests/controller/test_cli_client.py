@@ -65,7 +65,7 @@ def test_json_output_of_every_command(sdqn: Any, store: NmdaStore,  # noqa: F811
     assert "cli-req" in {r["request"]["name"] for r in listed["requests"]}
     shown = json.loads(sdqn("request", "show", "cli-req", "--json"))
     assert shown["request"]["demanded_rate"] == 25.0
-    assert shown["request"]["application"] == "QKD"
+    assert shown["request"]["application"] == "APPLICATION_QKD"
     modified = json.loads(sdqn("request", "modify", "cli-req", "--weight", "2", "--running",
                                "--json"))
     assert modified["datastore"] == "running"
