@@ -337,7 +337,8 @@ def rollback(to: Annotated[str, typer.Option("--to", help="commit id: running as
     """Put running back as it was before a commit made through the API."""
     _run(_endpoint(target, token, tls_ca, tls_cert, tls_key), as_json,
          lambda c: c.call("Rollback", c.pb.RollbackRequest(
-             commit_id=to, steps=steps, label=label, comment=comment)), _render_commit)
+             commit_id=to, steps=0 if to else steps, label=label, comment=comment)),
+         _render_commit)
 
 
 def _render_commit(result: Any) -> None:

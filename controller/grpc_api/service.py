@@ -217,12 +217,19 @@ class ControllerService:
     # -- transactions ----------------------------------------------------------------------------
 
     def WhatIf(self, req: Any, context: Any) -> Any:
-        self.user(context)
+        """A dry run with hypothetical requests: the same NACM exec check as
+        sdqn-controller:dry-run (RFC 8341 §3.4.4), since it reads the whole candidate."""
+        self.access.require_rpc(self.user(context), "sdqn-controller", "dry-run")
         limit = req.time_limit_s or self.solve_time_limit_s
         if not math.isfinite(limit) or limit <= 0:
             raise convert.bad("time_limit_s must be a positive number")
         config = configuration(self.store)
         known = {r["name"]: r for r in convert.requests_from(config)}
+        names = [msg.name for msg in req.upsert]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:   # one list key twice in one edit is ambiguous (RFC 7950 §7.8.2)
+            raise convert.bad("upsert names a request more than once: " + ", ".join(
+                f"request[name={quote(name)}]" for name in twice))
         upserts = []
         for msg in req.upsert:
             partial = convert.request_to_yang(self.store.schema, msg,
@@ -260,6 +267,8 @@ class ControllerService:
         """Running as it was before a change (by id, or `steps` changes back)."""
         user = self.user(context)
         self.access.require_rpc(user, "ietf-netconf", "copy-config")
+        if req.commit_id and req.steps:
+            raise convert.bad("give commit_id or steps, not both")
         if req.commit_id:
             commit_id = req.commit_id
         else:
@@ -314,7 +323,8 @@ class ControllerService:
         return convert.impact_from(self.pb, impact.to_json(), self.pb.OptimiseResponse)
 
     def ListCommits(self, req: Any, context: Any) -> Any:
-        self.user(context)
+        # The history rpcs carry NETCONF's NACM exec checks (RFC 8341 §3.4.4).
+        self.access.require_rpc(self.user(context), "sdqn-controller", "list-commits")
         return self.pb.ListCommitsResponse(commits=[
             self._record(r) for r in self.commits.list_commits(min(req.limit or 20,
                                                                    MAX_LIMIT))])
@@ -323,6 +333,7 @@ class ControllerService:
         user = self.user(context)
         if not req.commit_id:
             raise convert.bad("commit_id is empty")
+        self.access.require_rpc(user, "sdqn-controller", "show-commit")
         record, changes = self.commits.show_commit(user, req.commit_id)
         return self.pb.ShowCommitResponse(commit=self._record(record), changes=[
             convert.leaf_change(self.pb, c) for c in changes])
@@ -331,6 +342,7 @@ class ControllerService:
         user = self.user(context)
         if not req.from_commit_id:
             raise convert.bad("from_commit_id is empty")
+        self.access.require_rpc(user, "sdqn-controller", "diff-commits")
         changes = self.commits.diff_commits(user, req.from_commit_id,
                                             req.to_commit_id or None)
         return self.pb.DiffCommitsResponse(changes=[convert.leaf_change(self.pb, c)

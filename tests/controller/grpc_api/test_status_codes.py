@@ -1,4 +1,5 @@
-"""Names that match nothing are NOT_FOUND and bad enum values INVALID_ARGUMENT
+"""Precise gRPC status codes. Names that match nothing are NOT_FOUND and bad enum values
+INVALID_ARGUMENT
 (https://grpc.github.io/grpc/core/md_doc_statuscode.html), each with a message that
 names what was not found, and none of them changes anything.
 
@@ -17,17 +18,17 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase,
 )
 
-from controller.datastore.nmda import NmdaStore
+from controller.datastore.nmda import Datastore, NmdaStore
 
 SERVICE = "sdqn.v1.ControllerService"
-METADATA = (("authorization", "Bearer admin-token"),)
 
 
 class ReflectedClient:
     """Request and response classes from reflection; calls by method path."""
 
-    def __init__(self, channel: grpc.Channel) -> None:
+    def __init__(self, channel: grpc.Channel, user: str = "admin") -> None:
         self.channel = channel
+        self.metadata = (("authorization", f"Bearer {user}-token"),)
         self.pool = descriptor_pool.DescriptorPool(ProtoReflectionDescriptorDatabase(channel))
         self.service = self.pool.FindServiceByName(SERVICE)
 
@@ -39,7 +40,7 @@ class ReflectedClient:
         unary = self.channel.unary_unary(f"/{SERVICE}/{method}",
                                          request_serializer=lambda m: m.SerializeToString(),
                                          response_deserializer=reply.FromString)
-        return unary(request, metadata=METADATA, timeout=10)
+        return unary(request, metadata=self.metadata, timeout=10)
 
     def enum(self, name: str) -> int:
         value: int = self.pool.FindEnumTypeByName("sdqn.v1.Target").values_by_name[name].number
@@ -95,3 +96,35 @@ def test_unknown_target_is_invalid(reflected: ReflectedClient, store: NmdaStore)
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and "target 7" in err.details()
     assert store.versions == before
     assert reflected.call("GetRequest", name="qkd-alice-bob").request.name == "qkd-alice-bob"
+
+
+@pytest.mark.parametrize(("method", "fields", "said"), [
+    ("WhatIf", {"upsert": [{"name": "qkd-alice-bob", "weight": 2.0},
+                           {"name": "qkd-alice-bob", "weight": 3.0}]},
+     "request[name='qkd-alice-bob']"),
+    ("Rollback", {"commit_id": "c-any", "steps": 2}, "not both"),
+])
+def test_ambiguous_input_is_invalid(reflected: ReflectedClient, store: NmdaStore,
+                                    method: str, fields: dict[str, Any], said: str) -> None:
+    """Input that could mean two things is refused rather than resolved silently."""
+    before = dict(store.versions)
+    err = failure(reflected, method, **fields)
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and said in err.details()
+    assert store.versions == before
+
+
+def test_history_and_what_if_follow_nacm_exec_rules(
+        channel: grpc.Channel, store: NmdaStore) -> None:
+    """With exec-default deny, a user no rule permits sdqn-controller:dry-run or
+    list-commits over NETCONF is denied WhatIf and ListCommits over gRPC too
+    (RFC 8341 §3.4.4)."""
+    store.edit_json(Datastore.RUNNING, {"ietf-netconf-acm:nacm": {"exec-default": "deny"}})
+    before = dict(store.versions)
+    nobody = ReflectedClient(channel, user="nobody")
+    for method, fields in (("WhatIf", {}), ("ListCommits", {"limit": 1}),
+                           ("ShowCommit", {"commit_id": "c-any"}),
+                           ("DiffCommits", {"from_commit_id": "c-any"})):
+        err = failure(nobody, method, **fields)
+        assert err.code() == grpc.StatusCode.PERMISSION_DENIED, (method, err.details())
+    assert store.versions == before
+    ReflectedClient(channel, user="operator").call("ListCommits", limit=1)  # a rule permits
