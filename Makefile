@@ -45,6 +45,7 @@ test: setup system-deps
 
 lint: setup
 	$(VENV)/bin/ruff check controller southbound adapters qnum simulators tests
+	cd controller/grpc_api/proto && $(CURDIR)/$(VENV)/bin/buf lint
 	$(VENV)/bin/mypy
 
 typecheck: setup

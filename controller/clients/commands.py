@@ -94,7 +94,9 @@ def _fail(err: ClientError, as_json: bool) -> NoReturn:
     if as_json:
         print(json.dumps({"error": {"code": err.code, "message": err.message}}))
     else:
-        _out(stderr=True).print(f"[red]error[/red] {err.code}: {err.message}")
+        # The message is the server's text, not markup: an XPath key predicate such as
+        # request[name='x'] would otherwise be read as a rich style tag and vanish.
+        _out(stderr=True).print(f"[red]error[/red] {_escape(err.code)}: {_escape(err.message)}")
     raise typer.Exit(1)
 
 
@@ -105,7 +107,7 @@ def _endpoint(target: str, token: str | None, ca: Any, cert: Any, key: Any) -> E
 def _table(title: str, columns: Iterable[str], rows: Iterable[Iterable[Any]]) -> Table:
     from rich.table import Table
 
-    table = Table(title=title)
+    table = Table(title=_escape(title))
     for column in columns:
         table.add_column(column)
     for row in rows:
@@ -118,6 +120,11 @@ def _num(message: Any, field: str, fmt: str = "{:.4g}") -> str:
 
 
 # -- requests -----------------------------------------------------------------------------
+
+
+def _target(pb: Any, running: bool) -> int:
+    """--running: the running datastore; otherwise the candidate, said explicitly."""
+    return int(pb.TARGET_RUNNING if running else pb.TARGET_CANDIDATE)
 
 
 def _application(name: str) -> int:
@@ -152,7 +159,7 @@ def request_add(
         if priority is not None:
             fields["priority"] = priority
         return client.call("SubmitRequest", pb.SubmitRequestRequest(
-            request=pb.EntanglementRequest(**fields), target=pb.RUNNING if running else 0))
+            request=pb.EntanglementRequest(**fields), target=_target(pb, running)))
 
     _run(_endpoint(target, token, tls_ca, tls_cert, tls_key), as_json, action, _edited)
 
@@ -176,7 +183,7 @@ def request_modify(
                                     ("enabled", enabled)) if v is not None}
         return client.call("ModifyRequest", pb.ModifyRequestRequest(
             request=pb.EntanglementRequest(name=name, **fields),
-            target=pb.RUNNING if running else 0))
+            target=_target(pb, running)))
 
     _run(_endpoint(target, token, tls_ca, tls_cert, tls_key), as_json, action, _edited)
 
@@ -191,7 +198,7 @@ def request_withdraw(
     def action(client: Client) -> Any:
         pb = client.pb
         return client.call("WithdrawRequest", pb.WithdrawRequestRequest(
-            name=name, target=pb.RUNNING if running else 0))
+            name=name, target=_target(pb, running)))
 
     _run(_endpoint(target, token, tls_ca, tls_cert, tls_key), as_json, action, _edited)
 
@@ -199,7 +206,7 @@ def request_withdraw(
 def _edited(result: Any) -> None:
     hint = " — run `sdqn commit` to apply" if result.candidate_dirty \
         and result.datastore == "candidate" else ""
-    _out().print(f"{result.datastore} updated (version {result.version}){hint}")
+    _out().print(f"{_escape(result.datastore)} updated (version {result.version}){hint}")
 
 
 @request_app.command("list")
@@ -330,7 +337,8 @@ def rollback(to: Annotated[str, typer.Option("--to", help="commit id: running as
     """Put running back as it was before a commit made through the API."""
     _run(_endpoint(target, token, tls_ca, tls_cert, tls_key), as_json,
          lambda c: c.call("Rollback", c.pb.RollbackRequest(
-             commit_id=to, steps=steps, label=label, comment=comment)), _render_commit)
+             commit_id=to, steps=0 if to else steps, label=label, comment=comment)),
+         _render_commit)
 
 
 def _render_commit(result: Any) -> None:
@@ -427,7 +435,7 @@ def _render_changes(changes: Any, title: str) -> None:
 
 def _render_solve(solve: Any) -> None:
     if solve.status:
-        _out().print(f"solve: {solve.status}, objective {_num(solve, 'objective')}, gap "
+        _out().print(f"solve: {_escape(solve.status)}, objective {_num(solve, 'objective')}, gap "
                      f"{_num(solve, 'gap')}, {solve.admitted} admitted / {solve.rejected} "
                      f"rejected, {_num(solve, 'solve_time_s', '{:.3f}')} s")
 
@@ -446,7 +454,7 @@ def _render_impact(impact: Any, heading: str) -> None:
                                       "F", "reason"), (
             (s.name, s.change, s.live_move, " → ".join(s.old_path), " → ".join(s.new_path),
              s.switch_kind, _num(s, "expected_interruption_s", "{:.3f}"),
-             _before_after(s, "rate"), _before_after(s, "fidelity"), _escape(s.reason))
+             _before_after(s, "rate"), _before_after(s, "fidelity"), s.reason)
             for s in impact.services)))
     if impact.devices:
         out.print(_table("per-device changes", ("device", "operation", "path", "value"), (

@@ -28,12 +28,12 @@ def open_channel(endpoint: Endpoint) -> grpc.Channel:
 
 
 class Client:
-    """The Controller stub with the caller's credentials on every call."""
+    """The ControllerService stub with the caller's credentials on every call."""
 
     def __init__(self, endpoint: Endpoint) -> None:
         self.pb, grpc_module = load()
         self._channel = open_channel(endpoint)
-        self._stub = grpc_module.ControllerStub(self._channel)
+        self._stub = grpc_module.ControllerServiceStub(self._channel)
         self._metadata = ((("authorization", f"Bearer {endpoint.token}"),)
                           if endpoint.token else ())
 

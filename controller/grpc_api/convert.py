@@ -119,9 +119,11 @@ def state_from_yang(pb: Any, state: Mapping[str, Any]) -> Any:
     return msg
 
 
-def status_from_yang(pb: Any, entry: Mapping[str, Any]) -> Any:
-    return pb.RequestStatus(request=request_from_yang(pb, entry),
-                            state=state_from_yang(pb, entry.get("state", {})))
+def status_from_yang(pb: Any, entry: Mapping[str, Any], cls: Any = None) -> Any:
+    """A request with its state: a RequestStatus, or `cls` (GetRequestResponse has the
+    same fields)."""
+    return (cls or pb.RequestStatus)(request=request_from_yang(pb, entry),
+                                     state=state_from_yang(pb, entry.get("state", {})))
 
 
 def requests_from(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -130,8 +132,13 @@ def requests_from(doc: Mapping[str, Any]) -> list[dict[str, Any]]:
     return entries
 
 
+def network_ids(doc: Mapping[str, Any]) -> list[str]:
+    return [str(net.get("network-id")) for net in
+            doc.get("ietf-network:networks", {}).get("network", [])]
+
+
 def topology_from(pb: Any, doc: Mapping[str, Any], network_id: str = "") -> Any:
-    topo = pb.Topology()
+    topo = pb.GetTopologyResponse()
     for net in doc.get("ietf-network:networks", {}).get("network", []):
         if network_id and net.get("network-id") != network_id:
             continue
@@ -219,8 +226,9 @@ def alarm_from_yang(pb: Any, alarm: Mapping[str, Any]) -> Any:
                     last_changed=str(alarm.get("last-changed", "")))
 
 
-def impact_from(pb: Any, impact: Mapping[str, Any]) -> Any:
-    """The `impact` container (controller/service/impact.py) as an sdqn.v1.Impact."""
+def impact_from(pb: Any, impact: Mapping[str, Any], cls: Any) -> Any:
+    """The `impact` container (controller/service/impact.py) as `cls`: DryRunResponse or
+    OptimiseResponse (the same fields)."""
     def figures(entry: Mapping[str, Any] | None) -> Any:
         if entry is None:
             return None
@@ -228,7 +236,7 @@ def impact_from(pb: Any, impact: Mapping[str, Any]) -> Any:
                                                                  "utility")})
 
     body = impact["impact"]
-    out = pb.Impact()
+    out = cls()
     for s in body.get("service", []):
         msg = out.services.add(name=s["name"], change=s["change"], live_move=s["live-move"],
                                old_path=s.get("old-path", "").split(),

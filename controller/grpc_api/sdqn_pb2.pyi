@@ -10,24 +10,26 @@ DESCRIPTOR: _descriptor.FileDescriptor
 class Application(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     APPLICATION_UNSPECIFIED: _ClassVar[Application]
-    QKD: _ClassVar[Application]
-    DQC: _ClassVar[Application]
-    DQS: _ClassVar[Application]
-    TELEPORTATION: _ClassVar[Application]
-    DISTILLATION: _ClassVar[Application]
+    APPLICATION_QKD: _ClassVar[Application]
+    APPLICATION_DQC: _ClassVar[Application]
+    APPLICATION_DQS: _ClassVar[Application]
+    APPLICATION_TELEPORTATION: _ClassVar[Application]
+    APPLICATION_DISTILLATION: _ClassVar[Application]
 
 class Target(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
-    CANDIDATE: _ClassVar[Target]
-    RUNNING: _ClassVar[Target]
+    TARGET_UNSPECIFIED: _ClassVar[Target]
+    TARGET_RUNNING: _ClassVar[Target]
+    TARGET_CANDIDATE: _ClassVar[Target]
 APPLICATION_UNSPECIFIED: Application
-QKD: Application
-DQC: Application
-DQS: Application
-TELEPORTATION: Application
-DISTILLATION: Application
-CANDIDATE: Target
-RUNNING: Target
+APPLICATION_QKD: Application
+APPLICATION_DQC: Application
+APPLICATION_DQS: Application
+APPLICATION_TELEPORTATION: Application
+APPLICATION_DISTILLATION: Application
+TARGET_UNSPECIFIED: Target
+TARGET_RUNNING: Target
+TARGET_CANDIDATE: Target
 
 class EntanglementRequest(_message.Message):
     __slots__ = ("name", "source_node", "destination_node", "application", "min_fidelity", "demanded_rate", "weight", "priority", "enabled", "threshold_fidelity", "steepness")
@@ -99,6 +101,16 @@ class SubmitRequestRequest(_message.Message):
     target: Target
     def __init__(self, request: _Optional[_Union[EntanglementRequest, _Mapping]] = ..., target: _Optional[_Union[Target, str]] = ...) -> None: ...
 
+class SubmitRequestResponse(_message.Message):
+    __slots__ = ("datastore", "version", "candidate_dirty")
+    DATASTORE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATE_DIRTY_FIELD_NUMBER: _ClassVar[int]
+    datastore: str
+    version: int
+    candidate_dirty: bool
+    def __init__(self, datastore: _Optional[str] = ..., version: _Optional[int] = ..., candidate_dirty: _Optional[bool] = ...) -> None: ...
+
 class ModifyRequestRequest(_message.Message):
     __slots__ = ("request", "target")
     REQUEST_FIELD_NUMBER: _ClassVar[int]
@@ -106,6 +118,16 @@ class ModifyRequestRequest(_message.Message):
     request: EntanglementRequest
     target: Target
     def __init__(self, request: _Optional[_Union[EntanglementRequest, _Mapping]] = ..., target: _Optional[_Union[Target, str]] = ...) -> None: ...
+
+class ModifyRequestResponse(_message.Message):
+    __slots__ = ("datastore", "version", "candidate_dirty")
+    DATASTORE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    CANDIDATE_DIRTY_FIELD_NUMBER: _ClassVar[int]
+    datastore: str
+    version: int
+    candidate_dirty: bool
+    def __init__(self, datastore: _Optional[str] = ..., version: _Optional[int] = ..., candidate_dirty: _Optional[bool] = ...) -> None: ...
 
 class WithdrawRequestRequest(_message.Message):
     __slots__ = ("name", "target")
@@ -115,7 +137,7 @@ class WithdrawRequestRequest(_message.Message):
     target: Target
     def __init__(self, name: _Optional[str] = ..., target: _Optional[_Union[Target, str]] = ...) -> None: ...
 
-class EditResponse(_message.Message):
+class WithdrawRequestResponse(_message.Message):
     __slots__ = ("datastore", "version", "candidate_dirty")
     DATASTORE_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -140,6 +162,14 @@ class GetRequestRequest(_message.Message):
     NAME_FIELD_NUMBER: _ClassVar[int]
     name: str
     def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class GetRequestResponse(_message.Message):
+    __slots__ = ("request", "state")
+    REQUEST_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    request: EntanglementRequest
+    state: RequestState
+    def __init__(self, request: _Optional[_Union[EntanglementRequest, _Mapping]] = ..., state: _Optional[_Union[RequestState, _Mapping]] = ...) -> None: ...
 
 class GetTopologyRequest(_message.Message):
     __slots__ = ("network_id",)
@@ -187,7 +217,7 @@ class Link(_message.Message):
     oper_status: str
     def __init__(self, network_id: _Optional[str] = ..., link_id: _Optional[str] = ..., source: _Optional[str] = ..., destination: _Optional[str] = ..., fibre_length_km: _Optional[float] = ..., link_fidelity: _Optional[float] = ..., measured_fidelity: _Optional[float] = ..., qber: _Optional[float] = ..., generation_rate: _Optional[float] = ..., oper_status: _Optional[str] = ...) -> None: ...
 
-class Topology(_message.Message):
+class GetTopologyResponse(_message.Message):
     __slots__ = ("nodes", "links")
     NODES_FIELD_NUMBER: _ClassVar[int]
     LINKS_FIELD_NUMBER: _ClassVar[int]
@@ -233,7 +263,7 @@ class GetMetricsRequest(_message.Message):
     __slots__ = ()
     def __init__(self) -> None: ...
 
-class OperationalMetrics(_message.Message):
+class GetMetricsResponse(_message.Message):
     __slots__ = ("last_solve", "requests", "links", "devices", "running_version", "operational_version")
     LAST_SOLVE_FIELD_NUMBER: _ClassVar[int]
     REQUESTS_FIELD_NUMBER: _ClassVar[int]
@@ -381,6 +411,22 @@ class RollbackRequest(_message.Message):
     comment: str
     def __init__(self, commit_id: _Optional[str] = ..., steps: _Optional[int] = ..., label: _Optional[str] = ..., comment: _Optional[str] = ...) -> None: ...
 
+class RollbackResponse(_message.Message):
+    __slots__ = ("commit_id", "seq", "label", "changed", "solve", "comment")
+    COMMIT_ID_FIELD_NUMBER: _ClassVar[int]
+    SEQ_FIELD_NUMBER: _ClassVar[int]
+    LABEL_FIELD_NUMBER: _ClassVar[int]
+    CHANGED_FIELD_NUMBER: _ClassVar[int]
+    SOLVE_FIELD_NUMBER: _ClassVar[int]
+    COMMENT_FIELD_NUMBER: _ClassVar[int]
+    commit_id: str
+    seq: int
+    label: str
+    changed: bool
+    solve: SolveSummary
+    comment: str
+    def __init__(self, commit_id: _Optional[str] = ..., seq: _Optional[int] = ..., label: _Optional[str] = ..., changed: _Optional[bool] = ..., solve: _Optional[_Union[SolveSummary, _Mapping]] = ..., comment: _Optional[str] = ...) -> None: ...
+
 class CommitRecord(_message.Message):
     __slots__ = ("commit_id", "seq", "label", "user", "timestamp", "kind", "source_host", "comment")
     COMMIT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -485,7 +531,7 @@ class ConfigChange(_message.Message):
     source_host: str
     def __init__(self, datastore: _Optional[str] = ..., paths: _Optional[_Iterable[str]] = ..., user: _Optional[str] = ..., source_host: _Optional[str] = ...) -> None: ...
 
-class WatchEvent(_message.Message):
+class WatchResponse(_message.Message):
     __slots__ = ("event_time", "service", "alarm", "config", "dropped")
     EVENT_TIME_FIELD_NUMBER: _ClassVar[int]
     SERVICE_FIELD_NUMBER: _ClassVar[int]
@@ -567,7 +613,17 @@ class ImpactTotals(_message.Message):
     utility_after: float
     def __init__(self, added: _Optional[int] = ..., removed: _Optional[int] = ..., moved: _Optional[int] = ..., hard_switches: _Optional[int] = ..., retuned: _Optional[int] = ..., rejected: _Optional[int] = ..., devices: _Optional[int] = ..., utility_before: _Optional[float] = ..., utility_after: _Optional[float] = ...) -> None: ...
 
-class Impact(_message.Message):
+class DryRunResponse(_message.Message):
+    __slots__ = ("services", "devices", "totals")
+    SERVICES_FIELD_NUMBER: _ClassVar[int]
+    DEVICES_FIELD_NUMBER: _ClassVar[int]
+    TOTALS_FIELD_NUMBER: _ClassVar[int]
+    services: _containers.RepeatedCompositeFieldContainer[ServiceImpact]
+    devices: _containers.RepeatedCompositeFieldContainer[DeviceDiff]
+    totals: ImpactTotals
+    def __init__(self, services: _Optional[_Iterable[_Union[ServiceImpact, _Mapping]]] = ..., devices: _Optional[_Iterable[_Union[DeviceDiff, _Mapping]]] = ..., totals: _Optional[_Union[ImpactTotals, _Mapping]] = ...) -> None: ...
+
+class OptimiseResponse(_message.Message):
     __slots__ = ("services", "devices", "totals")
     SERVICES_FIELD_NUMBER: _ClassVar[int]
     DEVICES_FIELD_NUMBER: _ClassVar[int]

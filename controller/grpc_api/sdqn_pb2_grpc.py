@@ -25,8 +25,9 @@ if _version_not_supported:
     )
 
 
-class ControllerStub:
-    """Missing associated documentation comment in .proto file."""
+class ControllerServiceStub:
+    """The controller: requests, network view, transactions and events.
+    """
 
     def __init__(self, channel):
         """Constructor.
@@ -35,141 +36,152 @@ class ControllerStub:
             channel: A grpc.Channel.
         """
         self.SubmitRequest = channel.unary_unary(
-                '/sdqn.v1.Controller/SubmitRequest',
+                '/sdqn.v1.ControllerService/SubmitRequest',
                 request_serializer=sdqn_dot_v1_dot_sdqn__pb2.SubmitRequestRequest.SerializeToString,
-                response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.EditResponse.FromString,
+                response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.SubmitRequestResponse.FromString,
                 _registered_method=True)
         self.ModifyRequest = channel.unary_unary(
-                '/sdqn.v1.Controller/ModifyRequest',
+                '/sdqn.v1.ControllerService/ModifyRequest',
                 request_serializer=sdqn_dot_v1_dot_sdqn__pb2.ModifyRequestRequest.SerializeToString,
-                response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.EditResponse.FromString,
+                response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.ModifyRequestResponse.FromString,
                 _registered_method=True)
         self.WithdrawRequest = channel.unary_unary(
-                '/sdqn.v1.Controller/WithdrawRequest',
+                '/sdqn.v1.ControllerService/WithdrawRequest',
                 request_serializer=sdqn_dot_v1_dot_sdqn__pb2.WithdrawRequestRequest.SerializeToString,
-                response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.EditResponse.FromString,
+                response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.WithdrawRequestResponse.FromString,
                 _registered_method=True)
         self.ListRequests = channel.unary_unary(
-                '/sdqn.v1.Controller/ListRequests',
+                '/sdqn.v1.ControllerService/ListRequests',
                 request_serializer=sdqn_dot_v1_dot_sdqn__pb2.ListRequestsRequest.SerializeToString,
                 response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.ListRequestsResponse.FromString,
                 _registered_method=True)
         self.GetRequest = channel.unary_unary(
-                '/sdqn.v1.Controller/GetRequest',
+                '/sdqn.v1.ControllerService/GetRequest',
                 request_serializer=sdqn_dot_v1_dot_sdqn__pb2.GetRequestRequest.SerializeToString,
-                response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.RequestStatus.FromString,
+                response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.GetRequestResponse.FromString,
                 _registered_method=True)
         self.GetTopology = channel.unary_unary(
-                '/sdqn.v1.Controller/GetTopology',
+                '/sdqn.v1.ControllerService/GetTopology',
                 request_serializer=sdqn_dot_v1_dot_sdqn__pb2.GetTopologyRequest.SerializeToString,
-                response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.Topology.FromString,
+                response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.GetTopologyResponse.FromString,
                 _registered_method=True)
         self.GetMetrics = channel.unary_unary(
-                '/sdqn.v1.Controller/GetMetrics',
+                '/sdqn.v1.ControllerService/GetMetrics',
                 request_serializer=sdqn_dot_v1_dot_sdqn__pb2.GetMetricsRequest.SerializeToString,
-                response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.OperationalMetrics.FromString,
+                response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.GetMetricsResponse.FromString,
                 _registered_method=True)
         self.ListAlarms = channel.unary_unary(
-                '/sdqn.v1.Controller/ListAlarms',
+                '/sdqn.v1.ControllerService/ListAlarms',
                 request_serializer=sdqn_dot_v1_dot_sdqn__pb2.ListAlarmsRequest.SerializeToString,
                 response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.ListAlarmsResponse.FromString,
                 _registered_method=True)
         self.WhatIf = channel.unary_unary(
-                '/sdqn.v1.Controller/WhatIf',
+                '/sdqn.v1.ControllerService/WhatIf',
                 request_serializer=sdqn_dot_v1_dot_sdqn__pb2.WhatIfRequest.SerializeToString,
                 response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.WhatIfResponse.FromString,
                 _registered_method=True)
         self.Commit = channel.unary_unary(
-                '/sdqn.v1.Controller/Commit',
+                '/sdqn.v1.ControllerService/Commit',
                 request_serializer=sdqn_dot_v1_dot_sdqn__pb2.CommitRequest.SerializeToString,
                 response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.CommitResponse.FromString,
                 _registered_method=True)
         self.Rollback = channel.unary_unary(
-                '/sdqn.v1.Controller/Rollback',
+                '/sdqn.v1.ControllerService/Rollback',
                 request_serializer=sdqn_dot_v1_dot_sdqn__pb2.RollbackRequest.SerializeToString,
-                response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.CommitResponse.FromString,
+                response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.RollbackResponse.FromString,
                 _registered_method=True)
         self.ListCommits = channel.unary_unary(
-                '/sdqn.v1.Controller/ListCommits',
+                '/sdqn.v1.ControllerService/ListCommits',
                 request_serializer=sdqn_dot_v1_dot_sdqn__pb2.ListCommitsRequest.SerializeToString,
                 response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.ListCommitsResponse.FromString,
                 _registered_method=True)
         self.ShowCommit = channel.unary_unary(
-                '/sdqn.v1.Controller/ShowCommit',
+                '/sdqn.v1.ControllerService/ShowCommit',
                 request_serializer=sdqn_dot_v1_dot_sdqn__pb2.ShowCommitRequest.SerializeToString,
                 response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.ShowCommitResponse.FromString,
                 _registered_method=True)
         self.DiffCommits = channel.unary_unary(
-                '/sdqn.v1.Controller/DiffCommits',
+                '/sdqn.v1.ControllerService/DiffCommits',
                 request_serializer=sdqn_dot_v1_dot_sdqn__pb2.DiffCommitsRequest.SerializeToString,
                 response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.DiffCommitsResponse.FromString,
                 _registered_method=True)
         self.DryRun = channel.unary_unary(
-                '/sdqn.v1.Controller/DryRun',
+                '/sdqn.v1.ControllerService/DryRun',
                 request_serializer=sdqn_dot_v1_dot_sdqn__pb2.DryRunRequest.SerializeToString,
-                response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.Impact.FromString,
+                response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.DryRunResponse.FromString,
                 _registered_method=True)
         self.Optimise = channel.unary_unary(
-                '/sdqn.v1.Controller/Optimise',
+                '/sdqn.v1.ControllerService/Optimise',
                 request_serializer=sdqn_dot_v1_dot_sdqn__pb2.OptimiseRequest.SerializeToString,
-                response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.Impact.FromString,
+                response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.OptimiseResponse.FromString,
                 _registered_method=True)
         self.Watch = channel.unary_stream(
-                '/sdqn.v1.Controller/Watch',
+                '/sdqn.v1.ControllerService/Watch',
                 request_serializer=sdqn_dot_v1_dot_sdqn__pb2.WatchRequest.SerializeToString,
-                response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.WatchEvent.FromString,
+                response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.WatchResponse.FromString,
                 _registered_method=True)
 
 
-class ControllerServicer:
-    """Missing associated documentation comment in .proto file."""
+class ControllerServiceServicer:
+    """The controller: requests, network view, transactions and events.
+    """
 
     def SubmitRequest(self, request, context):
         """Entanglement service requests (sdqn-services).
+
+        Adds a new request (ALREADY_EXISTS when the name is taken).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ModifyRequest(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Changes the set fields of an existing request (NOT_FOUND when there is none).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def WithdrawRequest(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Deletes a request (NOT_FOUND when there is none).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListRequests(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Every request with its operational state.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetRequest(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """One request with its operational state (NOT_FOUND when there is none).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetTopology(self, request, context):
         """Network view and operational figures.
+
+        Nodes and links of one network or of all (NOT_FOUND for an unknown network).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetMetrics(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The last solve, every request, link and device connection, datastore versions.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListAlarms(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The alarm list (RFC 8632).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -179,25 +191,30 @@ class ControllerServicer:
         history holds every change of running, whichever interface made it (NETCONF and
         RESTCONF see it as the sdqn-controller rpcs list-commits, show-commit,
         diff-commits and rollback-to).
+
+        Solves the candidate with hypothetical request changes on top: nothing changes.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Commit(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Applies the candidate to running (Q-NUM expansion and device push).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def Rollback(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """Puts running back as it was before a change (NOT_FOUND for an unknown change).
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def ListCommits(self, request, context):
-        """Missing associated documentation comment in .proto file."""
+        """The most recent changes of running, newest first.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -238,22 +255,22 @@ class ControllerServicer:
         raise NotImplementedError('Method not implemented!')
 
 
-def add_ControllerServicer_to_server(servicer, server):
+def add_ControllerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'SubmitRequest': grpc.unary_unary_rpc_method_handler(
                     servicer.SubmitRequest,
                     request_deserializer=sdqn_dot_v1_dot_sdqn__pb2.SubmitRequestRequest.FromString,
-                    response_serializer=sdqn_dot_v1_dot_sdqn__pb2.EditResponse.SerializeToString,
+                    response_serializer=sdqn_dot_v1_dot_sdqn__pb2.SubmitRequestResponse.SerializeToString,
             ),
             'ModifyRequest': grpc.unary_unary_rpc_method_handler(
                     servicer.ModifyRequest,
                     request_deserializer=sdqn_dot_v1_dot_sdqn__pb2.ModifyRequestRequest.FromString,
-                    response_serializer=sdqn_dot_v1_dot_sdqn__pb2.EditResponse.SerializeToString,
+                    response_serializer=sdqn_dot_v1_dot_sdqn__pb2.ModifyRequestResponse.SerializeToString,
             ),
             'WithdrawRequest': grpc.unary_unary_rpc_method_handler(
                     servicer.WithdrawRequest,
                     request_deserializer=sdqn_dot_v1_dot_sdqn__pb2.WithdrawRequestRequest.FromString,
-                    response_serializer=sdqn_dot_v1_dot_sdqn__pb2.EditResponse.SerializeToString,
+                    response_serializer=sdqn_dot_v1_dot_sdqn__pb2.WithdrawRequestResponse.SerializeToString,
             ),
             'ListRequests': grpc.unary_unary_rpc_method_handler(
                     servicer.ListRequests,
@@ -263,17 +280,17 @@ def add_ControllerServicer_to_server(servicer, server):
             'GetRequest': grpc.unary_unary_rpc_method_handler(
                     servicer.GetRequest,
                     request_deserializer=sdqn_dot_v1_dot_sdqn__pb2.GetRequestRequest.FromString,
-                    response_serializer=sdqn_dot_v1_dot_sdqn__pb2.RequestStatus.SerializeToString,
+                    response_serializer=sdqn_dot_v1_dot_sdqn__pb2.GetRequestResponse.SerializeToString,
             ),
             'GetTopology': grpc.unary_unary_rpc_method_handler(
                     servicer.GetTopology,
                     request_deserializer=sdqn_dot_v1_dot_sdqn__pb2.GetTopologyRequest.FromString,
-                    response_serializer=sdqn_dot_v1_dot_sdqn__pb2.Topology.SerializeToString,
+                    response_serializer=sdqn_dot_v1_dot_sdqn__pb2.GetTopologyResponse.SerializeToString,
             ),
             'GetMetrics': grpc.unary_unary_rpc_method_handler(
                     servicer.GetMetrics,
                     request_deserializer=sdqn_dot_v1_dot_sdqn__pb2.GetMetricsRequest.FromString,
-                    response_serializer=sdqn_dot_v1_dot_sdqn__pb2.OperationalMetrics.SerializeToString,
+                    response_serializer=sdqn_dot_v1_dot_sdqn__pb2.GetMetricsResponse.SerializeToString,
             ),
             'ListAlarms': grpc.unary_unary_rpc_method_handler(
                     servicer.ListAlarms,
@@ -293,7 +310,7 @@ def add_ControllerServicer_to_server(servicer, server):
             'Rollback': grpc.unary_unary_rpc_method_handler(
                     servicer.Rollback,
                     request_deserializer=sdqn_dot_v1_dot_sdqn__pb2.RollbackRequest.FromString,
-                    response_serializer=sdqn_dot_v1_dot_sdqn__pb2.CommitResponse.SerializeToString,
+                    response_serializer=sdqn_dot_v1_dot_sdqn__pb2.RollbackResponse.SerializeToString,
             ),
             'ListCommits': grpc.unary_unary_rpc_method_handler(
                     servicer.ListCommits,
@@ -313,28 +330,29 @@ def add_ControllerServicer_to_server(servicer, server):
             'DryRun': grpc.unary_unary_rpc_method_handler(
                     servicer.DryRun,
                     request_deserializer=sdqn_dot_v1_dot_sdqn__pb2.DryRunRequest.FromString,
-                    response_serializer=sdqn_dot_v1_dot_sdqn__pb2.Impact.SerializeToString,
+                    response_serializer=sdqn_dot_v1_dot_sdqn__pb2.DryRunResponse.SerializeToString,
             ),
             'Optimise': grpc.unary_unary_rpc_method_handler(
                     servicer.Optimise,
                     request_deserializer=sdqn_dot_v1_dot_sdqn__pb2.OptimiseRequest.FromString,
-                    response_serializer=sdqn_dot_v1_dot_sdqn__pb2.Impact.SerializeToString,
+                    response_serializer=sdqn_dot_v1_dot_sdqn__pb2.OptimiseResponse.SerializeToString,
             ),
             'Watch': grpc.unary_stream_rpc_method_handler(
                     servicer.Watch,
                     request_deserializer=sdqn_dot_v1_dot_sdqn__pb2.WatchRequest.FromString,
-                    response_serializer=sdqn_dot_v1_dot_sdqn__pb2.WatchEvent.SerializeToString,
+                    response_serializer=sdqn_dot_v1_dot_sdqn__pb2.WatchResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
-            'sdqn.v1.Controller', rpc_method_handlers)
+            'sdqn.v1.ControllerService', rpc_method_handlers)
     server.add_generic_rpc_handlers((generic_handler,))
-    server.add_registered_method_handlers('sdqn.v1.Controller', rpc_method_handlers)
+    server.add_registered_method_handlers('sdqn.v1.ControllerService', rpc_method_handlers)
 
 
  # This class is part of an EXPERIMENTAL API.
-class Controller:
-    """Missing associated documentation comment in .proto file."""
+class ControllerService:
+    """The controller: requests, network view, transactions and events.
+    """
 
     @staticmethod
     def SubmitRequest(request,
@@ -350,9 +368,9 @@ class Controller:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/sdqn.v1.Controller/SubmitRequest',
+            '/sdqn.v1.ControllerService/SubmitRequest',
             sdqn_dot_v1_dot_sdqn__pb2.SubmitRequestRequest.SerializeToString,
-            sdqn_dot_v1_dot_sdqn__pb2.EditResponse.FromString,
+            sdqn_dot_v1_dot_sdqn__pb2.SubmitRequestResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -377,9 +395,9 @@ class Controller:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/sdqn.v1.Controller/ModifyRequest',
+            '/sdqn.v1.ControllerService/ModifyRequest',
             sdqn_dot_v1_dot_sdqn__pb2.ModifyRequestRequest.SerializeToString,
-            sdqn_dot_v1_dot_sdqn__pb2.EditResponse.FromString,
+            sdqn_dot_v1_dot_sdqn__pb2.ModifyRequestResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -404,9 +422,9 @@ class Controller:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/sdqn.v1.Controller/WithdrawRequest',
+            '/sdqn.v1.ControllerService/WithdrawRequest',
             sdqn_dot_v1_dot_sdqn__pb2.WithdrawRequestRequest.SerializeToString,
-            sdqn_dot_v1_dot_sdqn__pb2.EditResponse.FromString,
+            sdqn_dot_v1_dot_sdqn__pb2.WithdrawRequestResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -431,7 +449,7 @@ class Controller:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/sdqn.v1.Controller/ListRequests',
+            '/sdqn.v1.ControllerService/ListRequests',
             sdqn_dot_v1_dot_sdqn__pb2.ListRequestsRequest.SerializeToString,
             sdqn_dot_v1_dot_sdqn__pb2.ListRequestsResponse.FromString,
             options,
@@ -458,9 +476,9 @@ class Controller:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/sdqn.v1.Controller/GetRequest',
+            '/sdqn.v1.ControllerService/GetRequest',
             sdqn_dot_v1_dot_sdqn__pb2.GetRequestRequest.SerializeToString,
-            sdqn_dot_v1_dot_sdqn__pb2.RequestStatus.FromString,
+            sdqn_dot_v1_dot_sdqn__pb2.GetRequestResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -485,9 +503,9 @@ class Controller:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/sdqn.v1.Controller/GetTopology',
+            '/sdqn.v1.ControllerService/GetTopology',
             sdqn_dot_v1_dot_sdqn__pb2.GetTopologyRequest.SerializeToString,
-            sdqn_dot_v1_dot_sdqn__pb2.Topology.FromString,
+            sdqn_dot_v1_dot_sdqn__pb2.GetTopologyResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -512,9 +530,9 @@ class Controller:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/sdqn.v1.Controller/GetMetrics',
+            '/sdqn.v1.ControllerService/GetMetrics',
             sdqn_dot_v1_dot_sdqn__pb2.GetMetricsRequest.SerializeToString,
-            sdqn_dot_v1_dot_sdqn__pb2.OperationalMetrics.FromString,
+            sdqn_dot_v1_dot_sdqn__pb2.GetMetricsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -539,7 +557,7 @@ class Controller:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/sdqn.v1.Controller/ListAlarms',
+            '/sdqn.v1.ControllerService/ListAlarms',
             sdqn_dot_v1_dot_sdqn__pb2.ListAlarmsRequest.SerializeToString,
             sdqn_dot_v1_dot_sdqn__pb2.ListAlarmsResponse.FromString,
             options,
@@ -566,7 +584,7 @@ class Controller:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/sdqn.v1.Controller/WhatIf',
+            '/sdqn.v1.ControllerService/WhatIf',
             sdqn_dot_v1_dot_sdqn__pb2.WhatIfRequest.SerializeToString,
             sdqn_dot_v1_dot_sdqn__pb2.WhatIfResponse.FromString,
             options,
@@ -593,7 +611,7 @@ class Controller:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/sdqn.v1.Controller/Commit',
+            '/sdqn.v1.ControllerService/Commit',
             sdqn_dot_v1_dot_sdqn__pb2.CommitRequest.SerializeToString,
             sdqn_dot_v1_dot_sdqn__pb2.CommitResponse.FromString,
             options,
@@ -620,9 +638,9 @@ class Controller:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/sdqn.v1.Controller/Rollback',
+            '/sdqn.v1.ControllerService/Rollback',
             sdqn_dot_v1_dot_sdqn__pb2.RollbackRequest.SerializeToString,
-            sdqn_dot_v1_dot_sdqn__pb2.CommitResponse.FromString,
+            sdqn_dot_v1_dot_sdqn__pb2.RollbackResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -647,7 +665,7 @@ class Controller:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/sdqn.v1.Controller/ListCommits',
+            '/sdqn.v1.ControllerService/ListCommits',
             sdqn_dot_v1_dot_sdqn__pb2.ListCommitsRequest.SerializeToString,
             sdqn_dot_v1_dot_sdqn__pb2.ListCommitsResponse.FromString,
             options,
@@ -674,7 +692,7 @@ class Controller:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/sdqn.v1.Controller/ShowCommit',
+            '/sdqn.v1.ControllerService/ShowCommit',
             sdqn_dot_v1_dot_sdqn__pb2.ShowCommitRequest.SerializeToString,
             sdqn_dot_v1_dot_sdqn__pb2.ShowCommitResponse.FromString,
             options,
@@ -701,7 +719,7 @@ class Controller:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/sdqn.v1.Controller/DiffCommits',
+            '/sdqn.v1.ControllerService/DiffCommits',
             sdqn_dot_v1_dot_sdqn__pb2.DiffCommitsRequest.SerializeToString,
             sdqn_dot_v1_dot_sdqn__pb2.DiffCommitsResponse.FromString,
             options,
@@ -728,9 +746,9 @@ class Controller:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/sdqn.v1.Controller/DryRun',
+            '/sdqn.v1.ControllerService/DryRun',
             sdqn_dot_v1_dot_sdqn__pb2.DryRunRequest.SerializeToString,
-            sdqn_dot_v1_dot_sdqn__pb2.Impact.FromString,
+            sdqn_dot_v1_dot_sdqn__pb2.DryRunResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -755,9 +773,9 @@ class Controller:
         return grpc.experimental.unary_unary(
             request,
             target,
-            '/sdqn.v1.Controller/Optimise',
+            '/sdqn.v1.ControllerService/Optimise',
             sdqn_dot_v1_dot_sdqn__pb2.OptimiseRequest.SerializeToString,
-            sdqn_dot_v1_dot_sdqn__pb2.Impact.FromString,
+            sdqn_dot_v1_dot_sdqn__pb2.OptimiseResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -782,9 +800,9 @@ class Controller:
         return grpc.experimental.unary_stream(
             request,
             target,
-            '/sdqn.v1.Controller/Watch',
+            '/sdqn.v1.ControllerService/Watch',
             sdqn_dot_v1_dot_sdqn__pb2.WatchRequest.SerializeToString,
-            sdqn_dot_v1_dot_sdqn__pb2.WatchEvent.FromString,
+            sdqn_dot_v1_dot_sdqn__pb2.WatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,4 +1,4 @@
-"""`GrpcServer`: the sdqn.v1.Controller service on a grpcio server, reflection on.
+"""`GrpcServer`: the sdqn.v1.ControllerService service on a grpcio server, reflection on.
 
 Handlers receive the raw request bytes and parse them here, so that a body that is not
 a valid protobuf message is INVALID_ARGUMENT (grpcio's own deserialisation failure would
@@ -18,7 +18,7 @@ from google.protobuf.message import DecodeError
 
 from controller.errors import NetconfError
 from controller.grpc_api.service import ControllerService, describe, status_of
-from controller.grpc_api.stubs import SERVICE, load
+from controller.grpc_api.stubs import SERVICE, SERVICE_NAME, load
 from controller.restconf.access import DataAccess
 
 log = structlog.get_logger(__name__)
@@ -71,7 +71,7 @@ class GrpcServer:
 
     def _handlers(self) -> grpc.GenericRpcHandler:
         pb = load()[0]
-        methods = pb.DESCRIPTOR.services_by_name["Controller"].methods
+        methods = pb.DESCRIPTOR.services_by_name[SERVICE_NAME].methods
         handlers: dict[str, grpc.RpcMethodHandler] = {}
         for method in methods:
             request_class = getattr(pb, method.input_type.name)

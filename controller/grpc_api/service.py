@@ -1,4 +1,4 @@
-"""The sdqn.v1.Controller service: each rpc is a NACM-checked operation on the store.
+"""The sdqn.v1.ControllerService service: each rpc is a NACM-checked operation on the store.
 
 Edits go through `DataAccess.edit` (NACM write check, then one atomic store edit), reads
 through `DataAccess.read` (NACM-pruned <operational>), Commit through `DataAccess.commit`
@@ -6,7 +6,10 @@ after the same exec check NETCONF applies to ietf-netconf:commit, Rollback throu
 NACM-checked replacement of running (copy-config). The commit history (ListCommits,
 ShowCommit, DiffCommits, Rollback) is the one NETCONF and RESTCONF serve as
 sdqn-controller rpcs (`CommitHistory`). Engine errors keep their RFC 6241 error-tag and
-map to the gRPC status that means the same (`STATUS_OF`).
+map to the gRPC status that means the same (`STATUS_OF`). Bad input never passes
+silently: a name that matches nothing (request, network, what-if withdrawal, commit) is
+NOT_FOUND with a message that names it, an unknown enum value is INVALID_ARGUMENT
+(https://grpc.github.io/grpc/core/md_doc_statuscode.html), and either changes nothing.
 """
 
 from __future__ import annotations
@@ -108,17 +111,24 @@ class ControllerService:
         finally:
             forest.free()
 
-    @staticmethod
-    def _ds(target: int) -> Datastore:
-        return Datastore.RUNNING if target == 1 else Datastore.CANDIDATE
+    def _ds(self, target: int) -> Datastore:
+        """Target as a datastore; proto3 enums are open, so a number the proto does not
+        define arrives here and is refused rather than taken as the candidate."""
+        if target == self.pb.TARGET_RUNNING:
+            return Datastore.RUNNING
+        if target in (self.pb.TARGET_CANDIDATE, self.pb.TARGET_UNSPECIFIED):
+            return Datastore.CANDIDATE
+        raise convert.bad(f"unknown target {target}: TARGET_CANDIDATE or TARGET_RUNNING")
 
-    def _edit_request(self, ds: Datastore, entry: dict[str, Any], op: Operation, user: str
-                      ) -> Any:
+    def _edit_request(self, ds: Datastore, entry: dict[str, Any], op: Operation, user: str,
+                      response: Any) -> Any:
+        """One edit of the request list; `response` is the rpc's response class (each
+        rpc has its own, with the same three fields)."""
         doc = {"sdqn-services:entanglement-services": {"request": [
             {**entry, "@": {OP: op.value}}]}}
         self.access.edit(ds, self.store.parse_json(doc), user)
-        return self.pb.EditResponse(datastore=ds.value, version=self.store.versions[ds],
-                                    candidate_dirty=self.store.candidate_dirty)
+        return response(datastore=ds.value, version=self.store.versions[ds],
+                        candidate_dirty=self.store.candidate_dirty)
 
     def _last_solve(self, user: str) -> Any:
         doc = self._read(Datastore.OPERATIONAL, LAST_SOLVE, user)
@@ -132,7 +142,8 @@ class ControllerService:
     def SubmitRequest(self, req: Any, context: Any) -> Any:
         user = self.user(context)
         entry = convert.request_to_yang(self.store.schema, req.request, full=True)
-        return self._edit_request(self._ds(req.target), entry, Operation.CREATE, user)
+        return self._edit_request(self._ds(req.target), entry, Operation.CREATE, user,
+                                  self.pb.SubmitRequestResponse)
 
     def ModifyRequest(self, req: Any, context: Any) -> Any:
         user = self.user(context)
@@ -143,14 +154,15 @@ class ControllerService:
             if not self.store.forest(ds).find_xpath(path):
                 raise NetconfError.of(ErrorTag.DATA_MISSING,
                                       f"no request {entry['name']!r} in {ds.value}", path=path)
-            return self._edit_request(ds, entry, Operation.MERGE, user)
+            return self._edit_request(ds, entry, Operation.MERGE, user,
+                                      self.pb.ModifyRequestResponse)
 
     def WithdrawRequest(self, req: Any, context: Any) -> Any:
         user = self.user(context)
         if not req.name:
             raise convert.bad("request name is empty")
         return self._edit_request(self._ds(req.target), {"name": req.name}, Operation.DELETE,
-                                  user)
+                                  user, self.pb.WithdrawRequestResponse)
 
     def ListRequests(self, req: Any, context: Any) -> Any:
         doc = self._read(Datastore.OPERATIONAL, SERVICES, self.user(context))
@@ -165,12 +177,16 @@ class ControllerService:
         found = convert.requests_from(self._read(Datastore.OPERATIONAL, path, user))
         if not found:
             raise NetconfError.of(ErrorTag.DATA_MISSING, f"no request {req.name!r}", path=path)
-        return convert.status_from_yang(self.pb, found[0])
+        return convert.status_from_yang(self.pb, found[0], self.pb.GetRequestResponse)
 
     # -- network view ---------------------------------------------------------------------------
 
     def GetTopology(self, req: Any, context: Any) -> Any:
         doc = self._read(Datastore.OPERATIONAL, NETWORKS, self.user(context))
+        if req.network_id and req.network_id not in convert.network_ids(doc):
+            raise NetconfError.of(ErrorTag.DATA_MISSING, f"no network {req.network_id!r}",
+                                  path=f"{NETWORKS}/network[network-id="
+                                       f"{quote(req.network_id)}]")
         return convert.topology_from(self.pb, doc, req.network_id)
 
     def GetMetrics(self, req: Any, context: Any) -> Any:
@@ -180,7 +196,7 @@ class ControllerService:
                                                              user))
         devices = self._read(Datastore.OPERATIONAL, SOUTHBOUND, user).get(
             "sdqn-controller:controller", {}).get("southbound", {}).get("device", [])
-        return self.pb.OperationalMetrics(
+        return self.pb.GetMetricsResponse(
             last_solve=self._last_solve(user),
             requests=[convert.status_from_yang(self.pb, e) for e in requests],
             links=topology.links,
@@ -201,17 +217,30 @@ class ControllerService:
     # -- transactions ----------------------------------------------------------------------------
 
     def WhatIf(self, req: Any, context: Any) -> Any:
-        self.user(context)
+        """A dry run with hypothetical requests: the same NACM exec check as
+        sdqn-controller:dry-run (RFC 8341 §3.4.4), since it reads the whole candidate."""
+        self.access.require_rpc(self.user(context), "sdqn-controller", "dry-run")
         limit = req.time_limit_s or self.solve_time_limit_s
         if not math.isfinite(limit) or limit <= 0:
             raise convert.bad("time_limit_s must be a positive number")
         config = configuration(self.store)
         known = {r["name"]: r for r in convert.requests_from(config)}
+        names = [msg.name for msg in req.upsert]
+        twice = sorted({name for name in names if names.count(name) > 1})
+        if twice:   # one list key twice in one edit is ambiguous (RFC 7950 §7.8.2)
+            raise convert.bad("upsert names a request more than once: " + ", ".join(
+                f"request[name={quote(name)}]" for name in twice))
         upserts = []
         for msg in req.upsert:
             partial = convert.request_to_yang(self.store.schema, msg,
                                               full=msg.name not in known)
             upserts.append({**known.get(msg.name, {}), **partial})
+        hypothetical = set(known) | {u["name"] for u in upserts}
+        unknown = [name for name in req.withdraw if name not in hypothetical]
+        if unknown:   # a withdrawal that matches nothing is a typo, not a no-op
+            raise NetconfError.of(ErrorTag.DATA_MISSING, "cannot withdraw " + ", ".join(
+                f"{SERVICES}/request[name={quote(name)}]" for name in unknown)
+                + ": no such request", path=f"{SERVICES}/request[name={quote(unknown[0])}]")
         result = what_if(apply_hypothesis(config, upserts, req.withdraw),
                          time_limit_s=min(limit, self.solve_time_limit_s),
                          expander=self.expander)
@@ -232,12 +261,14 @@ class ControllerService:
         with self.history.recording():
             self.access.commit(user, note=note)
             record = self.history.last
-        return self._commit_response(record, note, user)
+        return self._commit_response(record, note, user, self.pb.CommitResponse)
 
     def Rollback(self, req: Any, context: Any) -> Any:
         """Running as it was before a change (by id, or `steps` changes back)."""
         user = self.user(context)
         self.access.require_rpc(user, "ietf-netconf", "copy-config")
+        if req.commit_id and req.steps:
+            raise convert.bad("give commit_id or steps, not both")
         if req.commit_id:
             commit_id = req.commit_id
         else:
@@ -255,12 +286,13 @@ class ControllerService:
 
         done = self.commits.rollback_to(commit_id, replace, label=note.label,
                                         comment=note.comment)
-        return self._commit_response(done, note, user)
+        return self._commit_response(done, note, user, self.pb.RollbackResponse)
 
-    def _commit_response(self, record: Record | None, note: ChangeNote, user: str) -> Any:
-        response = self.pb.CommitResponse(label=note.label, comment=note.comment,
-                                          changed=record is not None,
-                                          solve=self._last_solve(user))
+    def _commit_response(self, record: Record | None, note: ChangeNote, user: str,
+                         cls: Any) -> Any:
+        """CommitResponse or RollbackResponse (the same fields)."""
+        response = cls(label=note.label, comment=note.comment, changed=record is not None,
+                       solve=self._last_solve(user))
         if record is not None:
             response.commit_id, response.seq = record.commit_id, record.seq
         return response
@@ -278,7 +310,8 @@ class ControllerService:
         if action not in ("commit", "optimise"):
             raise convert.bad(f"action must be commit or optimise, not {action!r}")
         self.access.require_rpc(user, "sdqn-controller", "dry-run")
-        return convert.impact_from(self.pb, self._change().dry_run(action).to_json())
+        return convert.impact_from(self.pb, self._change().dry_run(action).to_json(),
+                                   self.pb.DryRunResponse)
 
     def Optimise(self, req: Any, context: Any) -> Any:
         """sdqn-controller:optimise (exec-checked like NETCONF's)."""
@@ -287,10 +320,11 @@ class ControllerService:
         change = self._change()
         impact = (change.dry_run("optimise") if req.dry_run
                   else change.optimise(session_id=self.access.session_id(user)))
-        return convert.impact_from(self.pb, impact.to_json())
+        return convert.impact_from(self.pb, impact.to_json(), self.pb.OptimiseResponse)
 
     def ListCommits(self, req: Any, context: Any) -> Any:
-        self.user(context)
+        # The history rpcs carry NETCONF's NACM exec checks (RFC 8341 §3.4.4).
+        self.access.require_rpc(self.user(context), "sdqn-controller", "list-commits")
         return self.pb.ListCommitsResponse(commits=[
             self._record(r) for r in self.commits.list_commits(min(req.limit or 20,
                                                                    MAX_LIMIT))])
@@ -299,6 +333,7 @@ class ControllerService:
         user = self.user(context)
         if not req.commit_id:
             raise convert.bad("commit_id is empty")
+        self.access.require_rpc(user, "sdqn-controller", "show-commit")
         record, changes = self.commits.show_commit(user, req.commit_id)
         return self.pb.ShowCommitResponse(commit=self._record(record), changes=[
             convert.leaf_change(self.pb, c) for c in changes])
@@ -307,6 +342,7 @@ class ControllerService:
         user = self.user(context)
         if not req.from_commit_id:
             raise convert.bad("from_commit_id is empty")
+        self.access.require_rpc(user, "sdqn-controller", "diff-commits")
         changes = self.commits.diff_commits(user, req.from_commit_id,
                                             req.to_commit_id or None)
         return self.pb.DiffCommitsResponse(changes=[convert.leaf_change(self.pb, c)
@@ -339,7 +375,7 @@ class ControllerService:
                     yield self._event(event, subscription.dropped)
 
     def _event(self, event: Event, dropped: int) -> Any:
-        msg = self.pb.WatchEvent(event_time=event.event_time, dropped=dropped)
+        msg = self.pb.WatchResponse(event_time=event.event_time, dropped=dropped)
         body = event.body
         if (event.module, event.name) == SERVICE_EVENT:
             msg.service.CopyFrom(self.pb.ServiceStateChange(

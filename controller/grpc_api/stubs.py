@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from types import ModuleType
 
-SERVICE = "sdqn.v1.Controller"
+SERVICE = "sdqn.v1.ControllerService"
+SERVICE_NAME = SERVICE.rpartition(".")[2]
 
 
 def load() -> tuple[ModuleType, ModuleType]:

@@ -65,7 +65,7 @@ def test_json_output_of_every_command(sdqn: Any, store: NmdaStore,  # noqa: F811
     assert "cli-req" in {r["request"]["name"] for r in listed["requests"]}
     shown = json.loads(sdqn("request", "show", "cli-req", "--json"))
     assert shown["request"]["demanded_rate"] == 25.0
-    assert shown["request"]["application"] == "QKD"
+    assert shown["request"]["application"] == "APPLICATION_QKD"
     modified = json.loads(sdqn("request", "modify", "cli-req", "--weight", "2", "--running",
                                "--json"))
     assert modified["datastore"] == "running"
@@ -108,3 +108,16 @@ def test_tables_and_errors(sdqn: Any) -> None:
     assert "application must be one of" in bad
     unauthenticated = json.loads(sdqn("request", "list", "--json", user="stranger", code=1))
     assert unauthenticated["error"]["code"] == "UNAUTHENTICATED"
+
+
+def test_error_messages_keep_key_predicates(sdqn: Any, store: NmdaStore) -> None:  # noqa: F811
+    """A server error names the node by its XPath key predicate; the table output prints
+    it as text (rich markup would take `[name='ghost']` for a style tag and drop it)."""
+    before = dict(store.versions)
+    shown = sdqn("request", "show", "ghost", code=1)
+    assert "NOT_FOUND" in shown and "request[name='ghost']" in shown, shown
+    withdrawn = sdqn("request", "withdraw", "ghost", "--running", code=1)
+    assert "NOT_FOUND" in withdrawn and "request[name='ghost']" in withdrawn, withdrawn
+    odd = sdqn("request", "show", "[bold]x[/bold]", code=1)   # markup in a name, as text
+    assert "'[bold]x[/bold]'" in odd, odd
+    assert store.versions == before

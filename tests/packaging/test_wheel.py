@@ -134,7 +134,7 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
     ProtoReflectionDescriptorDatabase)
 with grpc.insecure_channel(sys.argv[1]) as channel:
     database = ProtoReflectionDescriptorDatabase(channel)
-    service = database.FindFileContainingSymbol("sdqn.v1.Controller").service[0]
+    service = database.FindFileContainingSymbol("sdqn.v1.ControllerService").service[0]
     print(json.dumps({"services": sorted(database.get_services()),
                       "methods": sorted(m.name for m in service.method)}))
 """
@@ -168,7 +168,7 @@ def test_daemon_from_etc_style_config_serves_grpc_with_reflection(
         target = lines[2].rsplit(" ", 1)[1].strip()
         reflected = json.loads(_run([str(installed.venv / "bin" / "python"), "-c", _REFLECT,
                                      target], installed.workdir, env, 60))
-        assert "sdqn.v1.Controller" in reflected["services"]
+        assert "sdqn.v1.ControllerService" in reflected["services"]
         assert {"SubmitRequest", "WhatIf", "Commit", "Watch"} <= set(reflected["methods"])
         listed = installed.sdqn("request", "list", "--target", target, "--token", "admin",
                                 "--json", timeout=60)

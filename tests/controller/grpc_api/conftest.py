@@ -90,7 +90,7 @@ class Stub:
     """The generated stub with one user's bearer token on every call."""
 
     def __init__(self, channel: grpc.Channel, user: str | None) -> None:
-        self._stub = load()[1].ControllerStub(channel)
+        self._stub = load()[1].ControllerServiceStub(channel)
         self._metadata = (("authorization", f"Bearer {user}-token"),) if user else ()
 
     def __getattr__(self, name: str) -> Callable[..., Any]:

@@ -15,7 +15,7 @@ from tests.controller.grpc_api.conftest import Stub
 
 NEW = {"name": "bad-req", "source_node": "alice", "destination_node": "bob",
        "application": 1, "min_fidelity": 0.8, "demanded_rate": 10.0}
-SUBMIT = "/sdqn.v1.Controller/SubmitRequest"
+SUBMIT = "/sdqn.v1.ControllerService/SubmitRequest"
 
 
 def status(call: Callable[[], Any]) -> grpc.StatusCode:
@@ -42,12 +42,12 @@ def test_nacm(stub: Callable[..., Stub], pb: Any, store: NmdaStore) -> None:
     assert operator.ListRequests(pb.ListRequestsRequest()).requests   # reads permitted
     denied = operator.SubmitRequest
     assert status(lambda: denied(pb.SubmitRequestRequest(
-        request=pb.EntanglementRequest(**NEW), target=pb.RUNNING))) \
+        request=pb.EntanglementRequest(**NEW), target=pb.TARGET_RUNNING))) \
         == grpc.StatusCode.PERMISSION_DENIED
     assert status(lambda: operator.Commit(pb.CommitRequest(label="x"))) \
         == grpc.StatusCode.PERMISSION_DENIED
     assert status(lambda: stub("nobody").WithdrawRequest(pb.WithdrawRequestRequest(
-        name="qkd-alice-bob", target=pb.RUNNING))) == grpc.StatusCode.PERMISSION_DENIED
+        name="qkd-alice-bob", target=pb.TARGET_RUNNING))) == grpc.StatusCode.PERMISSION_DENIED
     assert store.versions == before
 
 
@@ -69,7 +69,7 @@ def test_invalid_request_fields(stub: Callable[..., Stub], pb: Any, store: NmdaS
     before = dict(store.versions)
     request = pb.EntanglementRequest(**{**NEW, **fields})
     got = status(lambda: stub().SubmitRequest(pb.SubmitRequestRequest(request=request,
-                                                                       target=pb.RUNNING)))
+                                                                       target=pb.TARGET_RUNNING)))
     assert got == grpc.StatusCode.INVALID_ARGUMENT
     assert store.versions == before
     still_serving(stub, pb)

@@ -61,5 +61,5 @@ def test_generated_modules_import_from_the_package() -> None:
 
     pb, grpc_module = load()
     assert pb.DESCRIPTOR.name == "sdqn/v1/sdqn.proto"
-    assert "Controller" in pb.DESCRIPTOR.services_by_name
-    assert hasattr(grpc_module, "ControllerStub")
+    assert "ControllerService" in pb.DESCRIPTOR.services_by_name
+    assert hasattr(grpc_module, "ControllerServiceStub")

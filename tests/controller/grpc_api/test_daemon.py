@@ -19,7 +19,7 @@ def test_daemon_serves_grpc(tmp_path: Path) -> None:
     try:
         pb, grpc_mod = load()
         with grpc.insecure_channel(daemon.address("grpc")) as channel:
-            stub = grpc_mod.ControllerStub(channel)
+            stub = grpc_mod.ControllerServiceStub(channel)
             listed = stub.ListRequests(pb.ListRequestsRequest(), timeout=10,
                                        metadata=(("authorization", "Bearer s3cret"),))
             assert list(listed.requests) == []

@@ -20,9 +20,9 @@ from tests.controller.grpc_api.conftest import Stub
 def test_reflection_lists_the_service(channel: grpc.Channel) -> None:
     database = ProtoReflectionDescriptorDatabase(channel)
     services = database.get_services()
-    assert "sdqn.v1.Controller" in services
+    assert "sdqn.v1.ControllerService" in services
     assert "grpc.reflection.v1alpha.ServerReflection" in services
-    service = database.FindFileContainingSymbol("sdqn.v1.Controller")
+    service = database.FindFileContainingSymbol("sdqn.v1.ControllerService")
     methods = {m.name for m in service.service[0].method}
     assert {"SubmitRequest", "WhatIf", "Commit", "Rollback", "Watch"} <= methods
 
@@ -61,7 +61,7 @@ def test_watch_streams_service_alarm_and_config_events(
                       {"resource": "link-1", "perceived-severity": "critical"}, "t"))
     assert wait_for("alarm").alarm.perceived_severity == "critical"
     stub().ModifyRequest(pb.ModifyRequestRequest(request=pb.EntanglementRequest(
-        name="qkd-alice-bob", weight=3.0), target=pb.RUNNING))
+        name="qkd-alice-bob", weight=3.0), target=pb.TARGET_RUNNING))
     change = wait_for("config").config
     assert change.datastore == "running" and any("qkd-alice-bob" in p for p in change.paths)
     assert (change.user, change.source_host) == ("admin", "127.0.0.1")   # RFC 6470 changed-by

@@ -54,7 +54,7 @@ def test_request_life_cycle_with_commit_and_rollback(
     second = s.Commit(pb.CommitRequest(label="reweigh"))
     got = s.GetRequest(pb.GetRequestRequest(name="grpc-req")).request
     assert got.weight == 2.5 and got.priority == 4 and got.min_fidelity == 0.8
-    assert got.application == pb.QKD and got.destination_node == "dave"
+    assert got.application == pb.APPLICATION_QKD and got.destination_node == "dave"
     nothing = s.Commit(pb.CommitRequest(label="empty"))
     assert not nothing.changed and not nothing.commit_id
     history = s.ListCommits(pb.ListCommitsRequest()).commits
@@ -65,7 +65,7 @@ def test_request_life_cycle_with_commit_and_rollback(
     again = s.Rollback(pb.RollbackRequest(steps=1))        # undo the rollback itself
     assert again.changed and "grpc-req" in running_names(store)
     assert s.GetRequest(pb.GetRequestRequest(name="grpc-req")).request.weight == 2.5
-    s.WithdrawRequest(pb.WithdrawRequestRequest(name="grpc-req", target=pb.RUNNING))
+    s.WithdrawRequest(pb.WithdrawRequestRequest(name="grpc-req", target=pb.TARGET_RUNNING))
     assert "grpc-req" not in running_names(store)
     history = s.ListCommits(pb.ListCommitsRequest(limit=3)).commits
     assert [(c.kind, c.user) for c in history] == [
@@ -122,7 +122,7 @@ def test_grpc_and_restconf_see_each_other(stub: Callable[..., Stub], pb: Any,
                                           admin: httpx.Client) -> None:
     s = stub()
     s.SubmitRequest(pb.SubmitRequestRequest(request=pb.EntanglementRequest(**NEW),
-                                            target=pb.RUNNING))
+                                            target=pb.TARGET_RUNNING))
     seen = admin.get(REST.format("grpc-req") + "/demanded-rate").json()
     assert seen == {"sdqn-services:demanded-rate": "50.0"}
     r = admin.patch(REST.format("grpc-req"), headers={"Content-Type":
@@ -139,14 +139,14 @@ def test_edit_errors_keep_their_meaning(stub: Callable[..., Stub], pb: Any,
     before = dict(store.versions)
     with pytest.raises(grpc.RpcError) as exists:
         s.SubmitRequest(pb.SubmitRequestRequest(request=pb.EntanglementRequest(
-            **{**NEW, "name": "qkd-alice-bob"}), target=pb.RUNNING))
+            **{**NEW, "name": "qkd-alice-bob"}), target=pb.TARGET_RUNNING))
     assert code(exists) == grpc.StatusCode.ALREADY_EXISTS
     with pytest.raises(grpc.RpcError) as missing:
         s.ModifyRequest(pb.ModifyRequestRequest(request=pb.EntanglementRequest(
             name="ghost", weight=1.0)))
     assert code(missing) == grpc.StatusCode.NOT_FOUND
     with pytest.raises(grpc.RpcError) as gone:
-        s.WithdrawRequest(pb.WithdrawRequestRequest(name="ghost", target=pb.RUNNING))
+        s.WithdrawRequest(pb.WithdrawRequestRequest(name="ghost", target=pb.TARGET_RUNNING))
     assert code(gone) == grpc.StatusCode.NOT_FOUND
     with pytest.raises(grpc.RpcError) as unknown:
         s.GetRequest(pb.GetRequestRequest(name="ghost"))
@@ -163,7 +163,7 @@ def test_grpc_change_seen_over_netconf_and_back(stub: Callable[..., Stub], pb: A
     monkeypatch.setattr(ncclient.transport.session, "TICK", 0.002)
     s = stub()
     s.SubmitRequest(pb.SubmitRequestRequest(request=pb.EntanglementRequest(**NEW),
-                                            target=pb.RUNNING))
+                                            target=pb.TARGET_RUNNING))
     with manager.connect(host="127.0.0.1", port=netconf.port, username="admin",
                          password="admin", hostkey_verify=False, look_for_keys=False,
                          allow_agent=False, timeout=10) as nc:

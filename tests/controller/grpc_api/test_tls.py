@@ -84,16 +84,16 @@ def test_grpc_mutual_tls_maps_the_certificate_to_a_user(
         creds = grpc.ssl_channel_credentials(ca.read_bytes(), key.read_bytes(),
                                              cert.read_bytes())
         with grpc.secure_channel(f"localhost:{server.port}", creds) as channel:
-            stub = load()[1].ControllerStub(channel)
+            stub = load()[1].ControllerServiceStub(channel)
             assert stub.ListRequests(pb.ListRequestsRequest(), timeout=10).requests
             with pytest.raises(grpc.RpcError) as denied:   # NACM: operator is read-only
-                stub.WithdrawRequest(pb.WithdrawRequestRequest(name="qkd-alice-bob",
-                                                               target=pb.RUNNING), timeout=10)
+                stub.WithdrawRequest(pb.WithdrawRequestRequest(
+                    name="qkd-alice-bob", target=pb.TARGET_RUNNING), timeout=10)
             assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
         anonymous = grpc.ssl_channel_credentials(ca.read_bytes())
         with grpc.secure_channel(f"localhost:{server.port}", anonymous) as channel:
             with pytest.raises(grpc.RpcError) as refused:     # no client certificate
-                load()[1].ControllerStub(channel).ListRequests(pb.ListRequestsRequest(),
+                load()[1].ControllerServiceStub(channel).ListRequests(pb.ListRequestsRequest(),
                                                                timeout=10)
             assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
     finally:
