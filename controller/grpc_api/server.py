@@ -18,7 +18,7 @@ from google.protobuf.message import DecodeError
 
 from controller.errors import NetconfError
 from controller.grpc_api.service import ControllerService, describe, status_of
-from controller.grpc_api.stubs import SERVICE, SERVICE_NAME, load
+from controller.grpc_api.stubs import LEGACY_SERVICE, SERVICE, SERVICE_NAME, load
 from controller.restconf.access import DataAccess
 
 log = structlog.get_logger(__name__)
@@ -48,7 +48,7 @@ class GrpcServer:
                              options=[("grpc.so_reuseport", 0),
                                       ("grpc.max_receive_message_length", self.max_message_size),
                                       ("grpc.max_send_message_length", self.max_message_size)])
-        server.add_generic_rpc_handlers((self._handlers(),))
+        server.add_generic_rpc_handlers(self._handlers())
         if self.reflection:
             from grpc_reflection.v1alpha import reflection
 
@@ -69,7 +69,8 @@ class GrpcServer:
             self._server = None
             log.info("grpc server stopped")
 
-    def _handlers(self) -> grpc.GenericRpcHandler:
+    def _handlers(self) -> tuple[grpc.GenericRpcHandler, ...]:
+        """The service's methods, under its name and its deprecated former name."""
         pb = load()[0]
         methods = pb.DESCRIPTOR.services_by_name[SERVICE_NAME].methods
         handlers: dict[str, grpc.RpcMethodHandler] = {}
@@ -84,7 +85,8 @@ class GrpcServer:
             else:
                 handlers[method.name] = grpc.unary_unary_rpc_method_handler(
                     _unary(behaviour, request_class, access), response_serializer=_serialize)
-        return grpc.method_handlers_generic_handler(SERVICE, handlers)
+        return (grpc.method_handlers_generic_handler(SERVICE, handlers),
+                grpc.method_handlers_generic_handler(LEGACY_SERVICE, handlers))
 
 
 def _serialize(message: Any) -> bytes:

@@ -9,6 +9,10 @@ from __future__ import annotations
 from types import ModuleType
 
 SERVICE = "sdqn.v1.ControllerService"
+#: The service's name before buf's STANDARD lint (SERVICE_SUFFIX) renamed it: still served,
+#: with the same methods and messages (only message names changed, which the wire does not
+#: carry), so scripts and stubs generated from the old proto keep working; deprecated.
+LEGACY_SERVICE = "sdqn.v1.Controller"
 SERVICE_NAME = SERVICE.rpartition(".")[2]
 
 

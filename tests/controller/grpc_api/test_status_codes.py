@@ -128,3 +128,17 @@ def test_history_and_what_if_follow_nacm_exec_rules(
         assert err.code() == grpc.StatusCode.PERMISSION_DENIED, (method, err.details())
     assert store.versions == before
     ReflectedClient(channel, user="operator").call("ListCommits", limit=1)  # a rule permits
+
+
+def test_the_former_service_name_still_answers(reflected: ReflectedClient,
+                                               channel: grpc.Channel) -> None:
+    """Stubs generated from the proto before the lint rename call /sdqn.v1.Controller/…:
+    the same methods answer there, byte for byte the same messages."""
+    rpc = reflected.service.FindMethodByName("GetRequest")
+    request = message_factory.GetMessageClass(rpc.input_type)(name="qkd-alice-bob")
+    reply = message_factory.GetMessageClass(rpc.output_type)
+    legacy = channel.unary_unary("/sdqn.v1.Controller/GetRequest",
+                                 request_serializer=lambda m: m.SerializeToString(),
+                                 response_deserializer=reply.FromString)
+    answer = legacy(request, metadata=reflected.metadata, timeout=10)
+    assert answer == reflected.call("GetRequest", name="qkd-alice-bob")
