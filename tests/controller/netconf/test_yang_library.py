@@ -11,7 +11,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from lxml import etree
 from ncclient.operations.rpc import RPCError
 
 from controller.netconf.server import NetconfServer
