@@ -21,6 +21,7 @@ import structlog
 
 from controller.datastore.constraints import ConstraintIndex
 from controller.datastore.ly import c2s, ffi, lib
+from controller.datastore.sources import ModuleKey, module_sources
 from controller.datastore.whens import WhenGuard
 from controller.paths import yang_search_dirs
 
@@ -68,6 +69,8 @@ class Schema:
             _set_features(mod, features.get(name, ["*"]))
             self.module_names.append(name)
         self.trees = self._analyse_trees()
+        # Original module texts, for <get-schema> (RFC 6022 §3.1).
+        self.sources: dict[ModuleKey, Path] = module_sources(self.ctx, dirs)
         self.constraints = ConstraintIndex(self.ctx)
         self.whens = WhenGuard(self.constraints)
         log.debug("schema loaded", modules=self.module_names, trees=sorted(self.trees))

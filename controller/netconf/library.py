@@ -4,6 +4,11 @@
 The content-id is a digest of the module set (names, revisions, features, conformance),
 so it changes exactly when the schema does and survives restarts (RFC 8526 §2 requires
 the yang-library:1.1 capability to carry the same content-id as /yang-library).
+
+Clients written before NMDA (yuma123 yangcli, older ncclient users) only know YANG
+library 1.0 (RFC 7895): they look for its capability in <hello> and read the deprecated
+/modules-state that ietf-yang-library 2019-01-04 still defines. Both are served, with the
+same digest as module-set-id, so every generation of client finds the modules.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from controller.datastore.tree import Forest
 from controller.errors import ErrorTag, ErrorType, NetconfError, RpcError
 
 YANG_LIBRARY_REVISION = "2019-01-04"
+# RFC 7950 §5.6.4 / RFC 7895 §2: the YANG library 1.0 capability names this revision.
+LEGACY_YANG_LIBRARY_REVISION = "2016-06-21"
 NMDA_DATASTORES = ("running", "candidate", "startup", "intended", "operational")
 
 BASE_CAPABILITIES = (
@@ -94,6 +101,10 @@ class Library:
         caps = list(BASE_CAPABILITIES)
         caps.append(f"urn:ietf:params:netconf:capability:yang-library:1.1"
                     f"?revision={YANG_LIBRARY_REVISION}&content-id={self.content_id}")
+        # RFC 7950 §5.6.4: the 1.0 capability carries the module-set-id of /modules-state.
+        caps.append(f"urn:ietf:params:netconf:capability:yang-library:1.0"
+                    f"?revision={LEGACY_YANG_LIBRARY_REVISION}"
+                    f"&module-set-id={self.content_id}")
         # RFC 7950 §5.6.4: YANG 1.0 modules are still announced as module capabilities;
         # YANG 1.1 modules only through the YANG library.
         for info in self.modules:
@@ -153,6 +164,13 @@ class Library:
             raise NetconfError(RpcError(tag=ErrorTag.OPERATION_FAILED,
                                         type=ErrorType.APPLICATION, app_tag="data-not-unique",
                                         message=f"several revisions of {identifier!r}"))
+        # RFC 6022 §3.1 returns "the schema": for YANG that is the module as written, so
+        # the source file wins over libyang's re-printed text (which drops comments).
+        # Modules libyang carries without a file (and YIN, which has no source here) are
+        # printed by libyang.
+        source = self.schema.sources.get((identifier, matches[0].revision))
+        if fmt == "yang" and source is not None:
+            return source.read_text(encoding="utf-8")
         module: libyang.Module = self.schema.ctx.get_module(identifier)
         text = module.print_mem(fmt)
         return text.decode() if isinstance(text, bytes) else str(text)

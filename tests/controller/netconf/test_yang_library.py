@@ -1,0 +1,111 @@
+"""Schema discovery for every generation of client: YANG library 1.1 (RFC 8525/8526) and
+1.0 (RFC 7895, RFC 7950 §5.6.4) side by side, and <get-schema> (RFC 6022 §3.1) returning
+the modules as written; driven by ncclient and by yuma123's yangcli, which only knows
+YANG library 1.0."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from ncclient.operations.rpc import RPCError
+
+from controller.netconf.server import NetconfServer
+from controller.paths import YANG_DIR
+from tests.controller.netconf.conftest import Connect, xml
+
+YANGLIB = "urn:ietf:params:xml:ns:yang:ietf-yang-library"
+LEGACY_CAP = "urn:ietf:params:netconf:capability:yang-library:1.0"
+SDQN_MODULES = ("sdqn-types", "sdqn-services")
+
+
+def _capability(mgr: object, prefix: str) -> str:
+    caps = [c for c in mgr.server_capabilities if c.startswith(prefix)]  # type: ignore[attr-defined]
+    assert len(caps) == 1, caps
+    return caps[0]
+
+
+def test_hello_announces_both_yang_library_versions(connect: Connect,
+                                                    server: NetconfServer) -> None:
+    mgr = connect()
+    content_id = server.core.library.content_id
+    legacy = _capability(mgr, LEGACY_CAP)
+    assert legacy == f"{LEGACY_CAP}?revision=2016-06-21&module-set-id={content_id}"
+    current = _capability(mgr, "urn:ietf:params:netconf:capability:yang-library:1.1")
+    assert current.endswith(f"&content-id={content_id}")
+
+
+def test_modules_state_lists_the_module_set(connect: Connect, server: NetconfServer) -> None:
+    mgr = connect()
+    reply = xml(mgr.get(filter=("subtree", f'<modules-state xmlns="{YANGLIB}"/>')))
+    state = reply.find(f".//{{{YANGLIB}}}modules-state")
+    assert state is not None
+    ns = {"y": YANGLIB}
+    assert state.findtext("y:module-set-id", namespaces=ns) == server.core.library.content_id
+    listed = {m.findtext("y:name", namespaces=ns): m for m in state.findall("y:module", ns)}
+    for info in server.core.library.modules:
+        entry = listed[info.name]
+        assert entry.findtext("y:revision", namespaces=ns) == (info.revision or "")
+        assert entry.findtext("y:namespace", namespaces=ns) == info.namespace
+        assert entry.findtext("y:conformance-type", namespaces=ns) == (
+            "implement" if info.implemented else "import")
+    netconf = listed["ietf-netconf"]
+    features = {f.text for f in netconf.findall("y:feature", ns)}
+    assert "candidate" in features and "url" not in features
+
+
+def test_get_schema_returns_the_source_text(connect: Connect, server: NetconfServer) -> None:
+    mgr = connect()
+    for name in ("sdqn-services", "ietf-yang-library", "ietf-netconf"):
+        info = next(m for m in server.core.library.modules if m.name == name)
+        source = server.core.library.schema.sources[(name, info.revision)]
+        assert mgr.get_schema(name, info.revision).data == source.read_text()
+    yin = mgr.get_schema("sdqn-services", format="yin").data
+    assert "<module" in yin
+    with pytest.raises(RPCError) as exc:
+        mgr.get_schema("sdqn-services", "1999-01-01")
+    assert exc.value.tag == "invalid-value"
+
+
+def test_decimal_ranges_are_spaced_for_yuma123() -> None:
+    """yuma123 misreads a range whose lower bound has a fraction directly followed by
+    "..": "0.25..1" fails, "0.25 .. 1" (same range, RFC 7950 §9.2.4 optsep) loads."""
+    crowded = re.compile(r'range\s+"[^"]*\d\.\d+\.\.')
+    offenders = [p.name for p in YANG_DIR.glob("*.yang") if crowded.search(p.read_text())]
+    assert offenders == []
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.skipif(shutil.which("yangcli") is None,
+                    reason="yuma123 yangcli is not installed (make system-deps installs it)")
+def test_yangcli_discovers_the_modules_and_reads_services(server: NetconfServer,
+                                                          tmp_path: Path) -> None:
+    """yangcli finds the module set through YANG library 1.0, fetches each module with
+    <get-schema> and uses it to build and print an <sget>.
+
+    yuma123 2.13 cannot compile some valid YANG 1.1 (ietf-alarms' notification inside a
+    list, a range restricting a derived decimal64 type): those modules (ietf-alarms,
+    sdqn-alarms, sdqn-topology, sdqn-controller) fail in its parser, not in discovery."""
+    script = tmp_path / "script"
+    script.write_text("show modules\nsget /entanglement-services\n")
+    home = tmp_path / "home"
+    home.mkdir()
+    run = subprocess.run(
+        ["yangcli", "--config=/dev/null", f"--home={home}", "--server=127.0.0.1",
+         f"--ncport={server.port}", "--user=admin", "--password=admin", "--batch-mode",
+         f"--run-script={script}"],
+        capture_output=True, text=True, timeout=90, stdin=subprocess.DEVNULL,
+        env={"HOME": str(home), "PATH": "/usr/bin:/bin"}, cwd=tmp_path)
+    out = run.stdout + run.stderr
+    assert "Getting yang-library module set" in out, out
+    assert f"module-set-id: {server.core.library.content_id}" in out, out
+    for name in SDQN_MODULES:
+        assert re.search(rf"^\s*{name}@\d{{4}}-\d\d-\d\d\s*$", out, re.MULTILINE), out
+        assert f"Auto-load for module '{name}' failed" not in out, out
+    assert "module not found" not in out.lower(), out
+    reply = out.split("RPC Data Reply", 1)[1]
+    assert "entanglement-services" in reply
+    assert "request qkd-alice-bob" in reply and "source-node alice" in reply
