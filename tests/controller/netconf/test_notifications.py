@@ -214,6 +214,19 @@ def _event(name: str) -> etree._Element:
     return etree.fromstring(f'<{name} xmlns="urn:sdqn:test"><name>x</name></{name}>')
 
 
+def _names_until(m: manager.Manager, last: str) -> list[str]:
+    """The names of the notifications received up to `last`, leaving out the base events
+    (RFC 6470: this session's own start among them)."""
+    names: list[str] = []
+    while not names or names[-1] != last:
+        note = m.take_notification(block=True, timeout=5)
+        assert note is not None, names
+        content = etree.fromstring(note.notification_xml.encode())[1]
+        if etree.QName(content).namespace != NCN:
+            names.append(etree.QName(content).localname)
+    return names
+
+
 def test_replay_of_events_published_before_the_subscription(replaying: NetconfServer
                                                               ) -> None:
     """RFC 5277 §3.3: the logged events since startTime, replayComplete, then live events;
@@ -227,14 +240,7 @@ def test_replay_of_events_published_before_the_subscription(replaying: NetconfSe
     try:
         m.create_subscription(start_time=_stamp(since))
         replaying.publish(_event("third"))
-        names: list[str] = []
-        while not names or names[-1] != "third":
-            note = m.take_notification(block=True, timeout=5)
-            assert note is not None, names
-            content = etree.fromstring(note.notification_xml.encode())[1]
-            if etree.QName(content).namespace != NCN:     # not this session's own start
-                names.append(etree.QName(content).localname)
-        assert names == ["first", "second", "replayComplete", "third"]
+        assert _names_until(m, "third") == ["first", "second", "replayComplete", "third"]
         assert m.take_notification(block=False) is None
     finally:
         m.close_session()
@@ -310,14 +316,8 @@ def test_replay_survives_a_restart_from_the_persistent_log(store: NmdaStore,
     try:
         m.create_subscription(start_time=_stamp(since))
         second.publish(_event("after-restart"))
-        names: list[str] = []
-        while not names or names[-1] != "after-restart":
-            note = m.take_notification(block=True, timeout=5)
-            assert note is not None, names
-            content = etree.fromstring(note.notification_xml.encode())[1]
-            if etree.QName(content).namespace != NCN:
-                names.append(etree.QName(content).localname)
-        assert names == ["before-restart", "replayComplete", "after-restart"]
+        assert _names_until(m, "after-restart") == [
+            "before-restart", "replayComplete", "after-restart"]
     finally:
         m.close_session()
         second.stop()
