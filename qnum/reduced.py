@@ -29,7 +29,6 @@ import math
 import time
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from functools import cached_property
 
 import structlog
 
@@ -76,7 +75,6 @@ class ReducedProblem(Problem):
     the reduced candidate sets would find fewer competitors)."""
 
     pinned: PinnedUsage = field(default_factory=PinnedUsage)
-    pairs: tuple[tuple[str, str], ...] = ()
 
     def frame_capacity(self, frame: str) -> float:
         return max(0.0, super().frame_capacity(frame) - self.pinned.frames.get(frame, 0.0))
@@ -89,10 +87,6 @@ class ReducedProblem(Problem):
 
     def port_capacity(self, node: str) -> int:
         return super().port_capacity(node) - round(self.pinned.ports.get(node, 0.0))
-
-    @cached_property
-    def priority_pairs(self) -> list[tuple[str, str]]:
-        return list(self.pairs)
 
 
 @dataclass(frozen=True)
