@@ -223,6 +223,9 @@ class ControllerService:
         limit = req.time_limit_s or self.solve_time_limit_s
         if not math.isfinite(limit) or limit <= 0:
             raise convert.bad("time_limit_s must be a positive number")
+        if limit > self.solve_time_limit_s:   # refused, not silently cut to the cap
+            raise convert.bad(f"time_limit_s {limit:g} is above the server's cap of "
+                              f"{self.solve_time_limit_s:g} s")
         config = configuration(self.store)
         known = {r["name"]: r for r in convert.requests_from(config)}
         names = [msg.name for msg in req.upsert]
@@ -242,7 +245,7 @@ class ControllerService:
                 f"{SERVICES}/request[name={quote(name)}]" for name in unknown)
                 + ": no such request", path=f"{SERVICES}/request[name={quote(unknown[0])}]")
         result = what_if(apply_hypothesis(config, upserts, req.withdraw),
-                         time_limit_s=min(limit, self.solve_time_limit_s),
+                         time_limit_s=limit,
                          expander=self.expander)
         response = self.pb.WhatIfResponse(device_diff_available=result.device_diff_available,
                                           notes=result.notes, pushed=False)
@@ -325,9 +328,10 @@ class ControllerService:
     def ListCommits(self, req: Any, context: Any) -> Any:
         # The history rpcs carry NETCONF's NACM exec checks (RFC 8341 §3.4.4).
         self.access.require_rpc(self.user(context), "sdqn-controller", "list-commits")
+        if req.limit > MAX_LIMIT:   # the YANG rpc's range 1..1000, as NETCONF refuses it
+            raise convert.bad(f"limit must be at most {MAX_LIMIT}, not {req.limit}")
         return self.pb.ListCommitsResponse(commits=[
-            self._record(r) for r in self.commits.list_commits(min(req.limit or 20,
-                                                                   MAX_LIMIT))])
+            self._record(r) for r in self.commits.list_commits(req.limit or 20)])
 
     def ShowCommit(self, req: Any, context: Any) -> Any:
         user = self.user(context)

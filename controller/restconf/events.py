@@ -114,6 +114,7 @@ class EventHub:
         self._services: dict[str, tuple[str, str]] = {}
         self._alarms: dict[tuple[str, str, str], tuple[str, bool]] = {}
         self._started = False
+        self.created = ""        # when the retained-event log began (RFC 8040 §9.3)
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -131,6 +132,7 @@ class EventHub:
             if self._started:
                 return
             self._started = True
+            self.created = self.created or now_iso()
         self.store.listeners.append(self._on_change)
         self._snapshot(emit=False)
         self._poller.start()

@@ -91,10 +91,9 @@ def _apply(query: Query, name: str, value: str) -> None:
     elif name == "point":
         query.point = value
     elif name == "filter":
-        raise invalid("filter is not supported: streams deliver every event the user may "
-                      "read (RFC 8040 §4.8.4 makes it optional)")
-    else:  # start-time / stop-time: no replay buffer (RFC 8040 §4.8.7)
-        raise invalid(f"{name} is not supported: the server keeps no event replay buffer")
+        raise invalid("filter applies only to event stream resources (RFC 8040 §4.8.4)")
+    else:  # start-time / stop-time (RFC 8040 §4.8.7-8)
+        raise invalid(f"{name} applies only to event stream resources (RFC 8040 §4.8.7)")
 
 
 # -- fields (RFC 8040 §4.8.3) ---------------------------------------------------------------

@@ -346,8 +346,11 @@ class RestconfServer:
             return
         state: dict[str, Any] = {"capabilities": {"capability": CAPABILITIES}}
         if self.hub is not None:
+            # RFC 8040 §9.3: replay-support true because start-time/stop-time are served
+            # for this stream, from the hub's retained events since it started.
             state["streams"] = {"stream": [{
-                "name": "NETCONF", "replay-support": False,
+                "name": "NETCONF", "replay-support": True,
+                "replay-log-creation-time": self.hub.created,
                 "description": "controller events: configuration changes, service state, "
                                "alarms",
                 "access": [{"encoding": "json",

@@ -113,6 +113,21 @@ def test_ambiguous_input_is_invalid(reflected: ReflectedClient, store: NmdaStore
     assert store.versions == before
 
 
+@pytest.mark.parametrize(("method", "fields", "said"), [
+    ("WhatIf", {"time_limit_s": 1e6}, "above the server's cap"),
+    ("ListCommits", {"limit": 1001}, "at most 1000"),
+])
+def test_limits_above_the_cap_are_refused_not_cut(reflected: ReflectedClient, store: NmdaStore,
+                                                  method: str, fields: dict[str, Any],
+                                                  said: str) -> None:
+    """A limit the server will not honour is an error, so the caller never believes a
+    solve ran for as long as asked or that the history holds no more than it got."""
+    before = dict(store.versions)
+    err = failure(reflected, method, **fields)
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT and said in err.details()
+    assert store.versions == before
+
+
 def test_history_and_what_if_follow_nacm_exec_rules(
         channel: grpc.Channel, store: NmdaStore) -> None:
     """With exec-default deny, a user no rule permits sdqn-controller:dry-run or

@@ -42,10 +42,22 @@ def test_discovery(admin: httpx.Client) -> None:
     state = admin.get("/restconf/data/ietf-restconf-monitoring:restconf-state").json()
     streams = state["ietf-restconf-monitoring:restconf-state"]["streams"]["stream"]
     assert streams[0]["access"][0]["location"].endswith("/restconf/streams/NETCONF/json")
+    # RFC 8040 §9.3: the stream serves start-time, so it must say it supports replay.
+    assert streams[0]["replay-support"] is True and streams[0]["replay-log-creation-time"]
     assert any("yang-patch" in c for c in
                state["ietf-restconf-monitoring:restconf-state"]["capabilities"]["capability"])
     library = admin.get("/restconf/data/ietf-yang-library:yang-library?depth=1")
     assert library.status_code == 200
+
+
+def test_stream_parameters_on_a_data_resource_are_refused(admin: httpx.Client) -> None:
+    """RFC 8040 §4.8.4/§4.8.7: filter and start-time belong to event streams only."""
+    for query in ("filter=/x", "start-time=2026-01-01T00:00:00Z"):
+        r = admin.get("/restconf/data/sdqn-services:entanglement-services?" + query)
+        assert r.status_code == 400, query
+        error = r.json()["ietf-restconf:errors"]["error"][0]
+        assert error["error-tag"] == "invalid-value"
+        assert "only to event stream resources" in error["error-message"]
 
 
 def test_get_list_entry_json_and_xml(admin: httpx.Client) -> None:
