@@ -90,6 +90,9 @@ def what_if(config: Mapping[str, Any], *, time_limit_s: float,
     plan = solve(problem, options, previous=previous,
                  hints=list(all_baselines(problem).values()))
     result = WhatIf(plan=plan, solve_s=time.perf_counter() - start)
+    if options.time_limit_s < time_limit_s:   # say so: the caller asked for longer
+        result.notes.append(f"solved with the configured optimiser time limit of "
+                            f"{options.time_limit_s:g} s, not the {time_limit_s:g} s asked")
     if expander is None:
         result.notes.append("per-device diff unavailable: the service layer (the controller "
                             "expansion into device configuration) is not running")

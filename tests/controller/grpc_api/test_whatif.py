@@ -50,3 +50,14 @@ def test_nothing_to_solve_without_quantum_network() -> None:
     result = what_if({"ietf-network:networks": {"network": [{"network-id": "lab"}]}},
                      time_limit_s=1.0)
     assert result.plan is None and "no quantum network" in result.notes[0]
+
+
+def test_a_limit_cut_by_the_configured_optimiser_limit_is_said(store: NmdaStore) -> None:
+    config = configuration(store)
+    config.setdefault("sdqn-controller:controller", {}).setdefault(
+        "optimiser", {})["time-limit"] = "0.5"
+    result = what_if(config, time_limit_s=5.0)
+    assert any("configured optimiser time limit of 0.5 s, not the 5 s asked" in note
+               for note in result.notes)
+    honoured = what_if(configuration(store), time_limit_s=2.0)
+    assert not any("time limit" in note for note in honoured.notes)
