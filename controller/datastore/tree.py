@@ -265,7 +265,33 @@ class Forest:
                 lib.lyd_free_all(out[0])
             raise NetconfError(collect_ly_errors(schema, default_tag=ErrorTag.INVALID_VALUE,
                                                  fallback="content does not parse"))
+        twice = None if validate else first_duplicate(out[0])
+        if twice is not None:
+            # Keys identify one entry (RFC 7950 §7.8.2) whatever waits for <validate>:
+            # without validation libyang keeps both instances, so refuse them here.
+            lib.lyd_free_all(out[0])
+            raise NetconfError(RpcError(tag=ErrorTag.DATA_EXISTS, type=ErrorType.APPLICATION,
+                                        message=f"{twice} appears more than once in the "
+                                                "content", path=twice))
         return cls(schema, out[0])
+
+
+def first_duplicate(first: NodePtr) -> str | None:
+    """The path of the first node that has a sibling with the same path (one list entry,
+    leaf-list value or single node given twice), or None."""
+    chains = [first]
+    while chains:
+        node, seen = chains.pop(), set()
+        while node != NULL:
+            path = node_path(node)
+            if path in seen:
+                return path
+            seen.add(path)
+            child = lib.lyd_child(node)
+            if child != NULL:
+                chains.append(child)
+            node = node.next
+    return None
 
 
 def _check_json_syntax(text: str) -> None:

@@ -218,3 +218,21 @@ def test_netconf_console2_adds_a_request_before_its_node(server: NetconfServer,
     step = console("--commit")
     assert "<ok" in step.stdout, step.stdout + step.stderr
     assert "late" in request_names(store, Datastore.RUNNING)
+
+
+@pytest.mark.parametrize("target", ["running", "candidate", "startup"])
+def test_duplicate_list_entry_in_copied_content_is_refused(connect: Connect, store: NmdaStore,
+                                                           target: str) -> None:
+    """copy-config's inline <config> is one edit of the whole datastore: a list entry
+    twice in it is as ambiguous as in edit-config (RFC 7950 §7.8.2 keys are unique)."""
+    mgr = connect()
+    before = {ds: store.get(ds) for ds in (Datastore.RUNNING, Datastore.CANDIDATE,
+                                           Datastore.STARTUP)}
+    twice = services(request("dup", "alice", "bob"), request("dup", "bob", "charlie"))
+    rpc = etree.fromstring(f'<copy-config xmlns="{NC}"><target><{target}/></target>'
+                           f"<source>{twice}</source></copy-config>")
+    with pytest.raises(RPCError) as exc:
+        mgr.dispatch(rpc)
+    tag, _, path = errors_of(exc)[0]
+    assert tag in ("operation-failed", "data-exists") and path == error_path("dup")
+    assert {ds: store.get(ds) for ds in before} == before
