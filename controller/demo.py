@@ -26,7 +26,9 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console, Group
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from controller.app.intent import load_intent, point_at_emulators
 from controller.app.store import open_store
@@ -63,7 +65,7 @@ def services_table(store: NmdaStore, plan: Plan) -> Table:
         "sdqn-services:entanglement-services"]["request"]}
     for req in oper["sdqn-services:entanglement-services"]["request"]:
         st = req.get("state", {})
-        table.add_row(req["name"], running[req["name"]]["application"].split(":")[-1],
+        _row(table, req["name"], running[req["name"]]["application"].split(":")[-1],
                       st.get("admission", "?"), st.get("oper-state", ""),
                       " → ".join(st.get("path", [])) or
                       st.get("rejection-reason", "")[:60], str(st.get("purification-rounds",
@@ -81,11 +83,17 @@ def alarms_table(store: NmdaStore) -> Table:
     for col in ("type", "resource", "severity", "cleared", "text", "root cause"):
         table.add_column(col)
     for alarm in sorted(alarms, key=lambda a: str(a.get("last-changed", "")), reverse=True):
-        table.add_row(str(alarm["alarm-type-id"]).split(":")[-1],
+        _row(table, str(alarm["alarm-type-id"]).split(":")[-1],
                       _short(alarm["resource"]), alarm.get("perceived-severity", ""),
                       str(alarm.get("is-cleared", "")).lower(), alarm.get("alarm-text", "")[:60],
                       ", ".join(_short(r) for r in alarm.get("root-cause-resource", [])))
     return table
+
+
+def _row(table: Table, *cells: str) -> None:
+    """Cells are device and server text, never markup: a reason naming
+    request[name='x'] would otherwise be read as a rich style tag and vanish."""
+    table.add_row(*(Text(cell) for cell in cells))
 
 
 def _short(resource: str) -> str:
@@ -106,15 +114,15 @@ def cut_fibre(console: Console, service: Any, emulated: Any, link: str) -> None:
     from simulators.faults import FaultKind, FaultRequest
 
     done = len(service.healer.reports)
-    console.print(f"[bold red]injecting a fibre cut on {link}[/] (emulator fault API)")
+    console.print(f"[bold red]injecting a fibre cut on {escape(link)}[/] (emulator fault API)")
     emulated.faults.apply(FaultRequest(kind=FaultKind.FIBRE_CUT, target=link))
     for report in service.healer.wait_rounds(done, 30):
-        console.print(f"controller: root cause {sorted(report.roots.failed_links)} "
-                      f"(reported by {', '.join(report.roots.reported_by(link))}); "
-                      f"re-routed {report.rerouted or 'nothing'}, dropped "
-                      f"{report.dropped or 'nothing'}, unaffected services touched "
-                      f"{len(report.touched_unaffected)}; committed {report.seconds:.2f} s "
-                      "after the first notification")
+        console.print(Text(f"controller: root cause {sorted(report.roots.failed_links)} "
+                           f"(reported by {', '.join(report.roots.reported_by(link))}); "
+                           f"re-routed {report.rerouted or 'nothing'}, dropped "
+                           f"{report.dropped or 'nothing'}, unaffected services touched "
+                           f"{len(report.touched_unaffected)}; committed "
+                           f"{report.seconds:.2f} s after the first notification"))
 
 
 def live_view(console: Console, store: NmdaStore, service: Any, stop: threading.Event,
@@ -151,7 +159,7 @@ def render_devices_table(console: Console, store: NmdaStore) -> None:
         table.add_column(col)
     devices = data.get("sdqn-controller:controller", {}).get("southbound", {}).get("device", [])
     for dev in sorted(devices, key=lambda d: str(d["node-id"])):
-        table.add_row(dev["node-id"], dev.get("adapter", ""), dev.get("connection-state", ""),
+        _row(table, dev["node-id"], dev.get("adapter", ""), dev.get("connection-state", ""),
                       dev.get("sync-state", ""), dev.get("last-error", "")[:50])
     console.print(table)
 

@@ -79,3 +79,18 @@ def test_demo_serves_decisions_over_netconf() -> None:
         demo.terminate()
         demo.wait(timeout=15)
     assert demo.returncode == 0
+
+
+def test_demo_tables_print_key_predicates_as_text() -> None:
+    """A reason such as request[name='x'] is server text, not rich markup."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from controller.demo import _row
+
+    table = Table()
+    table.add_column("reason")
+    _row(table, "no path for request[name='qkd-a'] [bold]")
+    console = Console(record=True, width=200)
+    console.print(table)
+    assert "request[name='qkd-a'] [bold]" in console.export_text()
