@@ -11,8 +11,6 @@ SSE streaming, 401 challenges) visible in this file. One thread serves one conne
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import json
 import socket
@@ -30,6 +28,7 @@ import structlog
 from controller.errors import ErrorTag, ErrorType, NetconfError, RpcError
 from controller.restconf import media
 from controller.restconf.access import DataAccess
+from controller.restconf.authn import authenticate
 from controller.restconf.errors import HttpError, http_error, render_errors, status_of
 from controller.restconf.events import EventHub
 from controller.restconf.operations import RpcHandler
@@ -164,7 +163,8 @@ class _Handler(BaseHTTPRequestHandler):
             return Response(200, HOST_META, media.XRD_XML)
         if request.path == "/metrics" and owner.metrics is not None and not owner.metrics_auth:
             return self._metrics(owner, request)
-        request.username = self._authenticate(owner)
+        request.username = authenticate(owner.access, self.headers.get("Authorization", ""),
+                                        self.client_address[0])
         if request.path == "/metrics" and owner.metrics is not None:
             return self._metrics(owner, request)
         request.body = self._read_body(owner)
@@ -180,23 +180,6 @@ class _Handler(BaseHTTPRequestHandler):
         body = owner.metrics()
         return Response(200, b"" if request.method == "HEAD" else body,
                         "text/plain; version=0.0.4; charset=utf-8")
-
-    def _authenticate(self, owner: RestconfServer) -> str:
-        """HTTP basic (RFC 7617) against the NETCONF accounts; 401 with a challenge."""
-        header = self.headers.get("Authorization", "")
-        scheme, _, encoded = header.partition(" ")
-        if scheme.lower() == "basic":
-            try:
-                user, sep, password = base64.b64decode(encoded.strip(), validate=True) \
-                    .decode("utf-8").partition(":")
-            except (binascii.Error, UnicodeDecodeError):
-                user, sep, password = "", "", ""
-            if sep and owner.access.check_password(user, password):
-                return user
-            log.info("restconf authentication failed", user=user or None,
-                     peer=self.client_address[0])
-        raise http_error(401, ErrorTag.ACCESS_DENIED, "authentication required",
-                         headers={"WWW-Authenticate": 'Basic realm="restconf", charset="UTF-8"'})
 
     def _read_body(self, owner: RestconfServer) -> bytes:
         if self.headers.get("Transfer-Encoding"):
