@@ -44,6 +44,7 @@ from controller.netconf.nodes import children
 from controller.netconf.notifications import Notifier, notification_message
 from controller.netconf.paths import PathSyntaxError, parse_path, xpath_to_json
 from controller.netconf.xml import DS_NS, text_of
+from controller.netconf.xml import children as elements
 
 log = structlog.get_logger(__name__)
 
@@ -301,7 +302,11 @@ class PushSubscriptions:
             except etree.XPathError as exc:
                 raise refusal("filter-unsupported", f"invalid XPath: {exc}") from None
             sub.event_filter = lambda c: bool(compiled(c))
-            sub.stream_xpath = text_of(xpath)
+            try:   # kept with module names as prefixes (RFC 7951 §6.11), for the state
+                sub.stream_xpath = xpath_to_json(text_of(xpath), xpath.nsmap,
+                                                 self.core.index.by_namespace)
+            except (KeyError, ValueError):
+                sub.stream_xpath = None
         elif not keep:
             sub.event_filter = sub.stream_xpath = None
 
@@ -325,7 +330,7 @@ class PushSubscriptions:
                                             self.core.index.by_namespace)]
             except (KeyError, ValueError) as exc:
                 raise refusal("filter-unsupported", f"bad XPath: {exc}") from None
-            sub.datastore_xpath = text_of(xpath)
+            sub.datastore_xpath = sub.xpaths[0]
         elif not keep:
             sub.xpaths = sub.datastore_xpath = None
 
@@ -456,12 +461,13 @@ class PushSubscriptions:
         out: list[etree._Element] = []
         if sub.stream is not None:
             if sub.stream_xpath is not None:
-                out.append(_leaf(SN_NS, "stream-xpath-filter", sub.stream_xpath))
+                out.append(self._xpath_leaf(SN_NS, "stream-xpath-filter", sub.stream_xpath))
             out.append(_leaf(SN_NS, "stream", sub.stream))
         else:
             out.append(_leaf(YP_NS, "datastore", "ds:operational", ds=True))
             if sub.datastore_xpath is not None:
-                out.append(_leaf(YP_NS, "datastore-xpath-filter", sub.datastore_xpath))
+                out.append(self._xpath_leaf(YP_NS, "datastore-xpath-filter",
+                                            sub.datastore_xpath))
         if sub.stop is not None:
             out.append(_leaf(SN_NS, "stop-time", _stamp(sub.stop)))
         if sub.period_cs is not None:
@@ -473,6 +479,16 @@ class PushSubscriptions:
             change.append(_leaf(YP_NS, "dampening-period", str(sub.dampening_cs)))
             out.append(change)
         return out
+
+    def _xpath_leaf(self, ns: str, name: str, xpath: str) -> etree._Element:
+        """An XPath kept with module names as prefixes, in XML: each module name is
+        declared as the prefix of its namespace (RFC 7950 §9.13.1 xpath1.0 in XML)."""
+        nsmap: dict[str | None, str] = {None: ns}
+        nsmap.update((module, namespace) for namespace, module in
+                     self.core.index.by_namespace.items() if f"{module}:" in xpath)
+        wrapper = etree.Element(f"{{{ns}}}{name}", nsmap=nsmap)
+        wrapper.text = xpath
+        return wrapper
 
     def _remove(self, sub: Dynamic) -> None:
         with self._lock:
@@ -656,7 +672,7 @@ class _Args:
 
     def __init__(self, op: etree._Element) -> None:
         self.items: dict[tuple[str, str], etree._Element] = {}
-        for child in children(op):
+        for child in elements(op):
             name = etree.QName(child)
             if name.namespace not in (SN_NS, YP_NS):
                 raise NetconfError.of(ErrorTag.UNKNOWN_ELEMENT,
