@@ -102,6 +102,7 @@ class Dynamic:
     dirty: bool = False
     patches: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     active: bool = True
+    resync: bool = False
 
 
 class PushSubscriptions:
@@ -133,7 +134,8 @@ class PushSubscriptions:
         return {(SN_NS, "establish-subscription"): self.establish,
                 (SN_NS, "modify-subscription"): self.modify,
                 (SN_NS, "delete-subscription"): self.delete,
-                (SN_NS, "kill-subscription"): self.kill}
+                (SN_NS, "kill-subscription"): self.kill,
+                (YP_NS, "resync-subscription"): self.resync}
 
     def stop(self) -> None:
         self._stopping.set()
@@ -201,6 +203,8 @@ class PushSubscriptions:
             raise refusal("encoding-unsupported", "NETCONF carries encode-xml only")
         if sub.stream is None:
             self._first_read(sub)   # a bad selection fails here, before anything exists
+            sub.dirty = sub.on_change   # a change while it is being registered counts
+        self._current()   # subscriptions of ended sessions no longer count
         with self._lock:
             mine = sum(1 for s in self._subs.values() if s.session is session)
             if mine >= self.limits.per_session or len(self._subs) >= self.limits.total:
@@ -213,8 +217,6 @@ class PushSubscriptions:
                                  lambda logged: self._replay(sub, logged))
         else:
             sub.due = time.monotonic() + self._first_delay(sub)
-            if sub.on_change and sub.sync_on_start:
-                sub.due = time.monotonic()
             self._start_worker()
         if sub.stop is not None:
             self._start_worker()
@@ -246,6 +248,7 @@ class PushSubscriptions:
             sub.xpaths, sub.datastore_xpath = changed.xpaths, changed.datastore_xpath
             sub.period_cs, sub.anchor = changed.period_cs, changed.anchor
             sub.dampening_cs, sub.stop = changed.dampening_cs, changed.stop
+            sub.sync_on_start, sub.excluded = changed.sync_on_start, changed.excluded
             if changed.snapshot is not None:
                 sub.snapshot = changed.snapshot
             if sub.stream is None:
@@ -273,6 +276,20 @@ class PushSubscriptions:
         self._lifecycle(sub, "subscription-terminated",
                         [_leaf(SN_NS, "reason", f"{SN}:no-such-subscription", sn=True)],
                         force=True)
+        return b"<ok/>"
+
+    def resync(self, session: NetconfSession, op: etree._Element) -> bytes:
+        """RFC 8641 §4.4.3: the next push of an on-change subscription is a full
+        push-update, after which change updates continue from it."""
+        args = _Args(op, YP_NS)
+        sub_id = _id(args, YP_NS)
+        with self._lock:
+            sub = self._subs.get(sub_id)
+        if sub is None or sub.session is not session or not sub.on_change:
+            raise refusal("no-such-subscription-resync", f"no on-change subscription "
+                          f"{sub_id} of this session", module=YP)
+        sub.resync = True
+        self._kick.set()
         return b"<ok/>"
 
     # -- parameters --------------------------------------------------------------------------
@@ -339,8 +356,8 @@ class PushSubscriptions:
         or on-change (dampening-period, sync-on-start, excluded-change)."""
         periodic, on_change = args.get(YP_NS, "periodic"), args.get(YP_NS, "on-change")
         if periodic is not None and on_change is not None:
-            raise refusal("period-unsupported", "periodic and on-change exclude each other",
-                          module=YP)
+            raise NetconfError.of(ErrorTag.INVALID_VALUE, "periodic and on-change exclude "
+                                  "each other", info=(("bad-element", "on-change"),))
         if periodic is None and on_change is None:
             if modify:
                 return
@@ -400,10 +417,8 @@ class PushSubscriptions:
 
     def _first_delay(self, sub: Dynamic) -> float:
         """Seconds to the first periodic push: at the next anchor-aligned instant
-        (RFC 8641 §3.1), else right away; an on-change one waits for a change."""
-        if sub.period_cs is None:
-            return 0.0 if sub.sync_on_start else _MAX_WAIT_S
-        if sub.anchor is None:
+        (RFC 8641 §3.1), else right away; an on-change one starts with its sync or first change."""
+        if sub.period_cs is None or sub.anchor is None:
             return 0.0
         period = sub.period_cs / 100
         since = (datetime.now(UTC) - sub.anchor).total_seconds()
@@ -553,7 +568,8 @@ class PushSubscriptions:
             sub.dirty |= changed
             if now < sub.due:
                 return min(stop_in, sub.due - now)
-            if sub.snapshot is not None and sub.sync_on_start and not sub.sent:
+            if sub.resync or (sub.sync_on_start and not sub.sent):
+                sub.resync = sub.dirty = False
                 self._push_update(sub)
                 sub.due = now + sub.dampening_cs / 100
             elif sub.dirty:
@@ -670,11 +686,11 @@ class _Args:
     """The input of one subscription rpc, by (namespace, name) anywhere in the input's
     top level (choices and augments put leaves of both modules side by side)."""
 
-    def __init__(self, op: etree._Element) -> None:
+    def __init__(self, op: etree._Element, *namespaces: str) -> None:
         self.items: dict[tuple[str, str], etree._Element] = {}
         for child in elements(op):
             name = etree.QName(child)
-            if name.namespace not in (SN_NS, YP_NS):
+            if name.namespace not in (namespaces or (SN_NS, YP_NS)):
                 raise NetconfError.of(ErrorTag.UNKNOWN_ELEMENT,
                                       f"unexpected element <{name.localname}>",
                                       info=(("bad-element", name.localname),))
@@ -691,8 +707,8 @@ class _Args:
         return text_of(el) if el is not None else None
 
 
-def _id(args: _Args) -> int:
-    text = args.text(SN_NS, "id")
+def _id(args: _Args, namespace: str = SN_NS) -> int:
+    text = args.text(namespace, "id")
     if text is None:
         raise NetconfError.of(ErrorTag.MISSING_ELEMENT, "<id> is mandatory",
                               info=(("bad-element", "id"),))

@@ -279,6 +279,12 @@ def test_on_change_service_state_yang_patch(connect: Connect, store: NmdaStore) 
                        "/state")
     change = _next(mgr, "push-change-update", sub_id)
     assert _edits(change) == [("delete", f"{base}/state")]
+    _rpc(mgr, f'<resync-subscription xmlns="{YP}"><id>{sub_id}</id></resync-subscription>')
+    resynced = _next(mgr, "push-update", sub_id)   # RFC 8641 §4.4.3
+    assert resynced.find(f".//{{{SVC}}}entanglement-services") is not None
+    err = _refused(mgr, f'<resync-subscription xmlns="{YP}"><id>{sub_id + 99}</id>'
+                        "</resync-subscription>")
+    assert err.app_tag == "ietf-yang-push:no-such-subscription-resync"
 
 
 def test_on_change_alarm_raised_and_cleared(connect: Connect, store: NmdaStore) -> None:
