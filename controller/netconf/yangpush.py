@@ -24,7 +24,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -131,11 +131,50 @@ class PushSubscriptions:
 
     def handlers(self) -> dict[tuple[str, str], Callable[[NetconfSession, etree._Element],
                                                          bytes]]:
-        return {(SN_NS, "establish-subscription"): self.establish,
-                (SN_NS, "modify-subscription"): self.modify,
-                (SN_NS, "delete-subscription"): self.delete,
-                (SN_NS, "kill-subscription"): self.kill,
-                (YP_NS, "resync-subscription"): self.resync}
+        return {(SN_NS, "establish-subscription"): self._explained(self.establish),
+                (SN_NS, "modify-subscription"): self._explained(self.modify),
+                (SN_NS, "delete-subscription"): self._explained(self.delete),
+                (SN_NS, "kill-subscription"): self._explained(self.kill),
+                (YP_NS, "resync-subscription"): self._explained(self.resync)}
+
+    def _explained(self, handler: Callable[[NetconfSession, etree._Element], bytes]
+                   ) -> Callable[[NetconfSession, etree._Element], bytes]:
+        """A refusal also names its reason in the rpc's error-info structure (RFC 8639
+        §2.4.6, RFC 8641 §4.4, carried in <error-info> by RFC 8640 §2.4)."""
+        def run(session: NetconfSession, op: etree._Element) -> bytes:
+            try:
+                return handler(session, op)
+            except NetconfError as err:
+                first = err.first
+                if first.app_tag is None or first.info_xml is not None:
+                    raise
+                module, _, _ = first.app_tag.partition(":")
+                if module not in (SN, YP):
+                    raise
+                ns, name = self._error_info(op)
+                info = etree.Element(f"{{{ns}}}{name}", nsmap={None: ns})
+                info.append(_leaf(ns, "reason", first.app_tag, sn=module == SN,
+                                  yp=module == YP))
+                raise NetconfError([replace(first, info_xml=etree.tostring(info)),
+                                    *err.errors[1:]]) from None
+        return run
+
+    def _error_info(self, op: etree._Element) -> tuple[str, str]:
+        """The error-info structure of the rpc `op` for its kind of subscription."""
+        rpc = etree.QName(op).localname
+        if rpc == "resync-subscription":
+            return YP_NS, "resync-subscription-error"
+        if rpc in ("delete-subscription", "kill-subscription"):
+            return SN_NS, "delete-subscription-error-info"
+        datastore = op.find(f"{{{YP_NS}}}datastore") is not None
+        if rpc == "modify-subscription":
+            found = op.findtext(f"{{{SN_NS}}}id") or ""
+            with self._lock:
+                sub = self._subs.get(int(found)) if found.isdigit() else None
+            datastore = sub is not None and sub.stream is None
+        if datastore:
+            return YP_NS, f"{rpc}-datastore-error-info"
+        return SN_NS, f"{rpc}-stream-error-info"
 
     def stop(self) -> None:
         self._stopping.set()
@@ -761,11 +800,13 @@ def _stamp(value: datetime) -> str:
     return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _leaf(ns: str, name: str, text: str, *, sn: bool = False, ds: bool = False
-          ) -> etree._Element:
+def _leaf(ns: str, name: str, text: str, *, sn: bool = False, ds: bool = False,
+          yp: bool = False) -> etree._Element:
     nsmap: dict[str | None, str] = {None: ns}
     if sn:
         nsmap[SN] = SN_NS
+    if yp:
+        nsmap[YP] = YP_NS
     if ds:
         nsmap["ds"] = DS_NS
     el = etree.Element(f"{{{ns}}}{name}", nsmap=nsmap)

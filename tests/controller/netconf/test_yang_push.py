@@ -17,7 +17,7 @@ from ncclient.operations.rpc import RPCError
 
 from controller.datastore.nmda import Datastore, NmdaStore
 from controller.netconf.server import NetconfServer
-from tests.controller.netconf.conftest import AUTH, LIMITS, NC, SVC, Connect, xml
+from tests.controller.netconf.conftest import AUTH, LIMITS, SVC, Connect, xml
 
 SN = "urn:ietf:params:xml:ns:yang:ietf-subscribed-notifications"
 YP = "urn:ietf:params:xml:ns:yang:ietf-yang-push"
@@ -73,7 +73,7 @@ def _next(mgr: manager.Manager, name: str, sub_id: int | None = None,
         content = next(c for c in root if etree.QName(c).localname != "eventTime")
         if etree.QName(content).localname != name:
             continue
-        if sub_id is None or content.findtext(f"{{*}}id") == str(sub_id):
+        if sub_id is None or content.findtext("{*}id") == str(sub_id):
             return content
 
 
@@ -328,7 +328,7 @@ def test_nacm_denied_subtree_is_never_pushed(connect: Connect, store: NmdaStore)
     assert later.find(f".//{{{SVC}}}state") is None
 
 
-# -- bad input -----------------------------------------------------------------------------------------
+# -- bad input ----------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("inner", "app_tag"), [
@@ -350,6 +350,11 @@ def test_bad_establish_changes_nothing(connect: Connect, inner: str, app_tag: st
     err = _refused(mgr, f'<establish-subscription xmlns="{SN}" xmlns:yp="{YP}" '
                         f'xmlns:ds="{DS}">{inner}</establish-subscription>')
     assert err.app_tag == app_tag
+    # RFC 8640 §2.4: the reason is also in the rpc's error-info structure
+    assert err.info is not None
+    info = etree.fromstring(err.info.encode())[0]
+    assert etree.QName(info).localname.startswith("establish-subscription-")
+    assert info.findtext("{*}reason") == app_tag
     assert _subscriptions(mgr) == []
     assert xml(mgr.get(filter=("subtree", f'<streams xmlns="{SN}"/>'))) is not None
 
@@ -370,6 +375,5 @@ def test_bad_ids_and_limits(connect: Connect, server: NetconfServer) -> None:
     assert err.app_tag == "ietf-subscribed-notifications:insufficient-resources"
     assert len(_subscriptions(mgr)) == server.push.limits.per_session
     assert xml(mgr.get_config(source="running", filter=(
-        "subtree", f'<nacm xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-acm"/>'))) \
+        "subtree", '<nacm xmlns="urn:ietf:params:xml:ns:yang:ietf-netconf-acm"/>'))) \
         is not None   # the session still serves
-    assert NC
