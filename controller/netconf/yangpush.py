@@ -27,32 +27,39 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
 
 import structlog
 from lxml import etree
 
-from controller.datastore.ly import lib
 from controller.datastore.nmda import Datastore
-from controller.datastore.tree import Forest, WithDefaults, node_path, print_nodes, term_value
+from controller.datastore.tree import Forest, WithDefaults
 from controller.errors import ErrorTag, NetconfError
 from controller.netconf import views
 from controller.netconf.contracts import NetconfSession
 from controller.netconf.core import ServerCore, now_iso
 from controller.netconf.filters import match_notification
-from controller.netconf.nodes import children
 from controller.netconf.notifications import Notifier, notification_message
-from controller.netconf.paths import PathSyntaxError, parse_path, xpath_to_json
+from controller.netconf.paths import xpath_to_json
+from controller.netconf.push_diff import PATCH_NS, Snapshot, changes, flatten
+from controller.netconf.push_params import (
+    SN,
+    SN_NS,
+    YP,
+    YP_NS,
+    Args,
+    centiseconds,
+    datastore_identity,
+    leaf,
+    parse_time,
+    refusal,
+    stamp,
+    subscription_id,
+    time_param,
+)
 from controller.netconf.xml import DS_NS, text_of
-from controller.netconf.xml import children as elements
 
 log = structlog.get_logger(__name__)
 
-SN = "ietf-subscribed-notifications"
-YP = "ietf-yang-push"
-SN_NS = "urn:ietf:params:xml:ns:yang:ietf-subscribed-notifications"
-YP_NS = "urn:ietf:params:xml:ns:yang:ietf-yang-push"
-PATCH_NS = "urn:ietf:params:xml:ns:yang:ietf-yang-patch"
 #: server state composed per read rather than kept in the store: no change hook sees it,
 #: so on-change to it is refused (RFC 8641 §3.10) rather than silently never firing
 UNWATCHED_MODULES = ("ietf-yang-library", "ietf-netconf-monitoring", SN)
@@ -68,12 +75,6 @@ class PushLimits:
     total: int = 64
     #: the smallest period in centiseconds (RFC 8641 §3.1: refused with period-unsupported)
     min_period_cs: int = 100
-
-
-def refusal(reason: str, message: str, *, module: str = SN,
-            tag: ErrorTag = ErrorTag.INVALID_VALUE) -> NetconfError:
-    """RFC 8640 §2.3-2.4: the rpc-error's error-app-tag is the identity naming why."""
-    return NetconfError.of(tag, message, app_tag=f"{module}:{reason}")
 
 
 @dataclass(eq=False)
@@ -97,7 +98,7 @@ class Dynamic:
     live_from: int = 0
     sent: int = 0
     excluded_records: int = 0
-    snapshot: dict[str, tuple[str, str | None]] | None = None
+    snapshot: Snapshot | None = None
     due: float = 0.0
     dirty: bool = False
     patches: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -153,7 +154,7 @@ class PushSubscriptions:
                     raise
                 ns, name = self._error_info(op)
                 info = etree.Element(f"{{{ns}}}{name}", nsmap={None: ns})
-                info.append(_leaf(ns, "reason", first.app_tag, sn=module == SN,
+                info.append(leaf(ns, "reason", first.app_tag, sn=module == SN,
                                   yp=module == YP))
                 raise NetconfError([replace(first, info_xml=etree.tostring(info)),
                                     *err.errors[1:]]) from None
@@ -208,7 +209,7 @@ class PushSubscriptions:
             # RFC 8640 §3: one session never mixes RFC 5277 and RFC 8639 subscriptions.
             raise NetconfError.of(ErrorTag.OPERATION_NOT_SUPPORTED,
                                   "this session has an RFC 5277 subscription")
-        args = _Args(op)
+        args = Args(op)
         sub = Dynamic(id=0, session=session)
         stream, datastore = args.text(SN_NS, "stream"), args.get(YP_NS, "datastore")
         if stream is None and datastore is None:
@@ -217,7 +218,7 @@ class PushSubscriptions:
         if stream is not None and datastore is not None:
             raise NetconfError.of(ErrorTag.INVALID_VALUE, "<stream> and <datastore> exclude "
                                   "each other", info=(("bad-element", "datastore"),))
-        sub.stop = _time(args, "stop-time")
+        sub.stop = time_param(args, "stop-time")
         if sub.stop is not None and sub.stop <= datetime.now(UTC):
             raise NetconfError.of(ErrorTag.INVALID_VALUE, "stop-time is in the past")
         start: datetime | None = None
@@ -226,12 +227,12 @@ class PushSubscriptions:
                 raise refusal("stream-unavailable", f"no event stream {stream!r}")
             sub.stream = stream
             self._stream_filter(sub, args)
-            start = _time(args, "replay-start-time")
+            start = time_param(args, "replay-start-time")
             if start is not None and not self.notifier.replay:
                 raise refusal("replay-unsupported", "this server keeps no replay log")
         else:
             assert datastore is not None
-            if _identity(datastore, DS_NS) != "operational":
+            if datastore_identity(datastore, DS_NS) != "operational":
                 # RFC 8641 §3.1: only <operational> is subscribable here
                 raise refusal("datastore-not-subscribable", "only ds:operational may be "
                               "subscribed to", module=YP)
@@ -266,7 +267,7 @@ class PushSubscriptions:
     def modify(self, session: NetconfSession, op: etree._Element) -> bytes:
         """RFC 8639 §2.4.3 / RFC 8641 §4.4.2: new filter, stop-time or period of one's
         own subscription; a subscription-modified notification follows the reply."""
-        args = _Args(op)
+        args = Args(op)
         sub = self._own(session, args)
         changed = Dynamic(id=sub.id, session=session, stream=sub.stream,
                           event_filter=sub.event_filter, stream_xpath=sub.stream_xpath,
@@ -275,7 +276,7 @@ class PushSubscriptions:
                           dampening_cs=sub.dampening_cs, sync_on_start=sub.sync_on_start,
                           excluded=sub.excluded, stop=sub.stop)
         if args.has(SN_NS, "stop-time"):
-            changed.stop = _time(args, "stop-time")
+            changed.stop = time_param(args, "stop-time")
         if sub.stream is not None:
             self._stream_filter(changed, args, keep=True)
         else:
@@ -299,29 +300,29 @@ class PushSubscriptions:
     def delete(self, session: NetconfSession, op: etree._Element) -> bytes:
         """RFC 8639 §2.4.4: one's own subscription only; the reply confirms it, no
         subscription-terminated follows."""
-        sub = self._own(session, _Args(op))
+        sub = self._own(session, Args(op))
         self._remove(sub)
         return b"<ok/>"
 
     def kill(self, session: NetconfSession, op: etree._Element) -> bytes:
         """RFC 8639 §2.4.5: any session's subscription (NACM default-deny-all); its
         receiver gets subscription-terminated."""
-        sub_id = _id(_Args(op))
+        sub_id = subscription_id(Args(op))
         with self._lock:
             sub = self._subs.get(sub_id)
         if sub is None:
             raise refusal("no-such-subscription", f"no dynamic subscription {sub_id}")
         self._remove(sub)
         self._lifecycle(sub, "subscription-terminated",
-                        [_leaf(SN_NS, "reason", f"{SN}:no-such-subscription", sn=True)],
+                        [leaf(SN_NS, "reason", f"{SN}:no-such-subscription", sn=True)],
                         force=True)
         return b"<ok/>"
 
     def resync(self, session: NetconfSession, op: etree._Element) -> bytes:
         """RFC 8641 §4.4.3: the next push of an on-change subscription is a full
         push-update, after which change updates continue from it."""
-        args = _Args(op, YP_NS)
-        sub_id = _id(args, YP_NS)
+        args = Args(op, YP_NS)
+        sub_id = subscription_id(args, YP_NS)
         with self._lock:
             sub = self._subs.get(sub_id)
         if sub is None or sub.session is not session or not sub.on_change:
@@ -333,8 +334,8 @@ class PushSubscriptions:
 
     # -- parameters --------------------------------------------------------------------------
 
-    def _own(self, session: NetconfSession, args: _Args) -> Dynamic:
-        sub_id = _id(args)
+    def _own(self, session: NetconfSession, args: Args) -> Dynamic:
+        sub_id = subscription_id(args)
         with self._lock:
             sub = self._subs.get(sub_id)
         if sub is None or sub.session is not session:
@@ -342,7 +343,7 @@ class PushSubscriptions:
             raise refusal("no-such-subscription", f"no subscription {sub_id} of this session")
         return sub
 
-    def _stream_filter(self, sub: Dynamic, args: _Args, *, keep: bool = False) -> None:
+    def _stream_filter(self, sub: Dynamic, args: Args, *, keep: bool = False) -> None:
         if args.has(SN_NS, "stream-filter-name"):
             raise refusal("filter-unavailable", "no stream filters are configured")
         subtree, xpath = args.get(SN_NS, "stream-subtree-filter"), \
@@ -366,7 +367,7 @@ class PushSubscriptions:
         elif not keep:
             sub.event_filter = sub.stream_xpath = None
 
-    def _selection(self, sub: Dynamic, args: _Args, *, keep: bool = False) -> None:
+    def _selection(self, sub: Dynamic, args: Args, *, keep: bool = False) -> None:
         """RFC 8641 §3.6 selection filter, as the XPaths a <get> would read."""
         if args.has(YP_NS, "selection-filter-ref"):
             raise refusal("filter-unavailable", "no selection filters are configured")
@@ -390,7 +391,7 @@ class PushSubscriptions:
         elif not keep:
             sub.xpaths = sub.datastore_xpath = None
 
-    def _trigger(self, sub: Dynamic, args: _Args, *, modify: bool = False) -> None:
+    def _trigger(self, sub: Dynamic, args: Args, *, modify: bool = False) -> None:
         """RFC 8641 §4.4.1 update-trigger: periodic (period in centiseconds, anchor-time)
         or on-change (dampening-period, sync-on-start, excluded-change)."""
         periodic, on_change = args.get(YP_NS, "periodic"), args.get(YP_NS, "on-change")
@@ -407,7 +408,7 @@ class PushSubscriptions:
             if modify and sub.on_change:
                 raise refusal("period-unsupported", "an on-change subscription stays "
                               "on-change", module=YP)
-            period = _number(periodic, "period", None if modify else 0)
+            period = centiseconds(periodic, "period", None if modify else 0)
             if period is not None:
                 if period < self.limits.min_period_cs:
                     raise refusal("period-unsupported", f"period must be at least "
@@ -415,7 +416,7 @@ class PushSubscriptions:
                 sub.period_cs = period
             anchor = periodic.find(f"{{{YP_NS}}}anchor-time")
             if anchor is not None:
-                sub.anchor = _parse_time(text_of(anchor), "anchor-time")
+                sub.anchor = parse_time(text_of(anchor), "anchor-time")
             return
         assert on_change is not None
         if modify and not sub.on_change:
@@ -428,7 +429,7 @@ class PushSubscriptions:
                           "data (not the YANG library, monitoring or subscription state)",
                           module=YP)
         sub.on_change = True
-        damp = _number(on_change, "dampening-period", sub.dampening_cs)
+        damp = centiseconds(on_change, "dampening-period", sub.dampening_cs)
         sub.dampening_cs = damp if damp is not None else 0
         sync = on_change.find(f"{{{YP_NS}}}sync-on-start")
         if sync is not None:
@@ -450,7 +451,7 @@ class PushSubscriptions:
             raise refusal("filter-unsupported", err.first.message) from None
         try:
             if sub.on_change:
-                sub.snapshot = _flatten(forest)
+                sub.snapshot = flatten(forest)
         finally:
             forest.free()
 
@@ -478,8 +479,8 @@ class PushSubscriptions:
 
     def _replay(self, sub: Dynamic, logged: list[tuple[str, etree._Element]]) -> None:
         """RFC 8639 §2.4.2.1: the logged events, then replay-completed."""
-        for stamp, content in logged:
-            self._send_event(sub, content, notification_message(stamp, content))
+        for event_time, content in logged:
+            self._send_event(sub, content, notification_message(event_time, content))
         self._lifecycle(sub, "replay-completed", [])
 
     def _send_event(self, sub: Dynamic, content: etree._Element, message: bytes) -> None:
@@ -516,21 +517,21 @@ class PushSubscriptions:
         if sub.stream is not None:
             if sub.stream_xpath is not None:
                 out.append(self._xpath_leaf(SN_NS, "stream-xpath-filter", sub.stream_xpath))
-            out.append(_leaf(SN_NS, "stream", sub.stream))
+            out.append(leaf(SN_NS, "stream", sub.stream))
         else:
-            out.append(_leaf(YP_NS, "datastore", "ds:operational", ds=True))
+            out.append(leaf(YP_NS, "datastore", "ds:operational", ds=True))
             if sub.datastore_xpath is not None:
                 out.append(self._xpath_leaf(YP_NS, "datastore-xpath-filter",
                                             sub.datastore_xpath))
         if sub.stop is not None:
-            out.append(_leaf(SN_NS, "stop-time", _stamp(sub.stop)))
+            out.append(leaf(SN_NS, "stop-time", stamp(sub.stop)))
         if sub.period_cs is not None:
             periodic = etree.Element(f"{{{YP_NS}}}periodic", nsmap={None: YP_NS})
-            periodic.append(_leaf(YP_NS, "period", str(sub.period_cs)))
+            periodic.append(leaf(YP_NS, "period", str(sub.period_cs)))
             out.append(periodic)
         elif sub.on_change:
             change = etree.Element(f"{{{YP_NS}}}on-change", nsmap={None: YP_NS})
-            change.append(_leaf(YP_NS, "dampening-period", str(sub.dampening_cs)))
+            change.append(leaf(YP_NS, "dampening-period", str(sub.dampening_cs)))
             out.append(change)
         return out
 
@@ -631,7 +632,7 @@ class PushSubscriptions:
         try:
             body = views.print_xml(forest, WithDefaults.EXPLICIT, keep_empty=False)
             if sub.on_change:
-                sub.snapshot = _flatten(forest)
+                sub.snapshot = flatten(forest)
         finally:
             forest.free()
         note = etree.Element(f"{{{YP_NS}}}push-update", nsmap={None: YP_NS})
@@ -646,8 +647,8 @@ class PushSubscriptions:
         node created, replaced or deleted since the last push."""
         forest = self._read(sub)
         try:
-            now = _flatten(forest)
-            edits = _changes(sub.snapshot or {}, now, forest, sub.excluded)
+            now = flatten(forest)
+            edits = changes(sub.snapshot or {}, now, forest, sub.excluded)
         finally:
             forest.free()
         sub.snapshot = now
@@ -709,192 +710,10 @@ class PushSubscriptions:
                 entry[f"{YP}:on-change"] = {"dampening-period": sub.dampening_cs,
                                             "sync-on-start": sub.sync_on_start}
         if sub.stop is not None:
-            entry["stop-time"] = _stamp(sub.stop)
+            entry["stop-time"] = stamp(sub.stop)
         # RFC 8640 §2: a dynamic subscription's one receiver is its NETCONF session
         entry["receivers"] = {"receiver": [{
             "name": f"netconf-session-{sub.session.session_id}",
             "sent-event-records": str(sub.sent),
             "excluded-event-records": str(sub.excluded_records), "state": "active"}]}
         return entry
-
-
-# -- helpers ----------------------------------------------------------------------------------
-
-
-class _Args:
-    """The input of one subscription rpc, by (namespace, name) anywhere in the input's
-    top level (choices and augments put leaves of both modules side by side)."""
-
-    def __init__(self, op: etree._Element, *namespaces: str) -> None:
-        self.items: dict[tuple[str, str], etree._Element] = {}
-        for child in elements(op):
-            name = etree.QName(child)
-            if name.namespace not in (namespaces or (SN_NS, YP_NS)):
-                raise NetconfError.of(ErrorTag.UNKNOWN_ELEMENT,
-                                      f"unexpected element <{name.localname}>",
-                                      info=(("bad-element", name.localname),))
-            self.items[(name.namespace, name.localname)] = child
-
-    def get(self, ns: str, name: str) -> etree._Element | None:
-        return self.items.get((ns, name))
-
-    def has(self, ns: str, name: str) -> bool:
-        return (ns, name) in self.items
-
-    def text(self, ns: str, name: str) -> str | None:
-        el = self.get(ns, name)
-        return text_of(el) if el is not None else None
-
-
-def _id(args: _Args, namespace: str = SN_NS) -> int:
-    text = args.text(namespace, "id")
-    if text is None:
-        raise NetconfError.of(ErrorTag.MISSING_ELEMENT, "<id> is mandatory",
-                              info=(("bad-element", "id"),))
-    if not text.isdigit():
-        raise NetconfError.of(ErrorTag.INVALID_VALUE, f"invalid id {text!r}",
-                              info=(("bad-element", "id"),))
-    return int(text)
-
-
-def _number(parent: etree._Element, name: str, default: int | None) -> int | None:
-    el = parent.find(f"{{{YP_NS}}}{name}")
-    if el is None:
-        if default == 0 and name == "period":
-            raise NetconfError.of(ErrorTag.MISSING_ELEMENT, "<periodic> needs <period>",
-                                  info=(("bad-element", "period"),))
-        return default
-    text = text_of(el)
-    if not text.isdigit() or int(text) > 0xFFFFFFFF:
-        raise NetconfError.of(ErrorTag.INVALID_VALUE, f"{name} is a uint32 of centiseconds",
-                              info=(("bad-element", name),))
-    return int(text)
-
-
-def _identity(el: etree._Element, namespace: str) -> str:
-    prefix, sep, local = text_of(el).rpartition(":")
-    ns = el.nsmap.get(prefix or None) if sep else None
-    if ns != namespace and not (sep and prefix == "ietf-datastores"):
-        raise refusal("datastore-not-subscribable", f"unknown datastore {text_of(el)!r}",
-                      module=YP)
-    return local
-
-
-def _time(args: _Args, name: str) -> datetime | None:
-    text = args.text(SN_NS, name)
-    return _parse_time(text, name) if text is not None else None
-
-
-def _parse_time(text: str, name: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text.strip())
-    except ValueError:
-        value = None
-    if value is None or value.tzinfo is None:
-        raise NetconfError.of(ErrorTag.INVALID_VALUE, f"{name} is not an RFC 3339 "
-                              f"date-and-time: {text!r}", info=(("bad-element", name),))
-    return value
-
-
-def _stamp(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _leaf(ns: str, name: str, text: str, *, sn: bool = False, ds: bool = False,
-          yp: bool = False) -> etree._Element:
-    nsmap: dict[str | None, str] = {None: ns}
-    if sn:
-        nsmap[SN] = SN_NS
-    if yp:
-        nsmap[YP] = YP_NS
-    if ds:
-        nsmap["ds"] = DS_NS
-    el = etree.Element(f"{{{ns}}}{name}", nsmap=nsmap)
-    el.text = text
-    return el
-
-
-def _flatten(forest: Forest) -> dict[str, tuple[str, str | None]]:
-    """Every data node of `forest` by its path: (kind, value), the value of terminal
-    nodes only. Two of these say what was created, replaced or deleted."""
-    flat: dict[str, tuple[str, str | None]] = {}
-    stack = list(forest.tops())
-    while stack:
-        node = stack.pop()
-        inner = list(children(node))
-        flat[node_path(node)] = ("inner", None) if inner or _is_inner(node) \
-            else ("leaf", term_value(node))
-        stack.extend(inner)
-    return flat
-
-
-def _is_inner(node: Any) -> bool:
-    return bool(node.schema.nodetype & (lib.LYS_CONTAINER | lib.LYS_LIST))
-
-
-def _changes(old: dict[str, tuple[str, str | None]], new: dict[str, tuple[str, str | None]],
-             forest: Forest, excluded: frozenset[str]
-             ) -> list[tuple[str, str, etree._Element | None]]:
-    """YANG Patch edits from `old` to `new`: a created or deleted subtree is one edit at
-    its top node, a changed leaf one replace (RFC 8641 §3.7)."""
-    edits: list[tuple[str, str, etree._Element | None]] = []
-
-    def parent(path: str) -> str | None:
-        steps = _split(path)
-        return "/" + "/".join(steps[:-1]) if len(steps) > 1 else None
-
-    for path in sorted(new):
-        kind, value = new[path]
-        up = parent(path)
-        if path not in old:
-            if (up is None or up in old) and "create" not in excluded:
-                edits.append(("create", _api_path(path), _value(forest, path)))
-        elif kind == "leaf" and old[path][1] != value and "replace" not in excluded:
-            edits.append(("replace", _api_path(path), _value(forest, path)))
-    for path in sorted(old):
-        up = parent(path)
-        if path not in new and (up is None or up in new) and "delete" not in excluded:
-            edits.append(("delete", _api_path(path), None))
-    return edits
-
-
-def _value(forest: Forest, path: str) -> etree._Element | None:
-    """RFC 8072 §2.5 edit value: the target node itself."""
-    text = print_nodes(forest.find(path), "xml", with_siblings=False)
-    return etree.fromstring(text.encode()) if text else None
-
-
-def _split(path: str) -> list[str]:
-    """Steps of a libyang node path, not splitting inside key predicates."""
-    steps, depth, quote_char, current = [], 0, "", ""
-    for ch in path[1:]:
-        if quote_char:
-            quote_char = "" if ch == quote_char else quote_char
-        elif ch in "'\"":
-            quote_char = ch
-        elif ch == "[":
-            depth += 1
-        elif ch == "]":
-            depth -= 1
-        elif ch == "/" and depth == 0:
-            steps.append(current)
-            current = ""
-            continue
-        current += ch
-    steps.append(current)
-    return steps
-
-
-def _api_path(path: str) -> str:
-    """A node path as RFC 8040 §3.5.3 data resource identifier (RFC 8072 edit target)."""
-    try:
-        steps = parse_path(path)
-    except PathSyntaxError:
-        return path
-    out, module = [], None
-    for step in steps:
-        name = step.name if step.module in (None, module) else f"{step.module}:{step.name}"
-        module = step.module or module
-        keys = [quote(v, safe="") for k, v in step.predicates if k not in ("#",)]
-        out.append(name + ("=" + ",".join(keys) if keys else ""))
-    return "/" + "/".join(out)
