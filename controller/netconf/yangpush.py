@@ -262,7 +262,13 @@ class PushSubscriptions:
             self._start_worker()
         log.info("dynamic subscription established", server=self.core.name, id=sub.id,
                  session=session.session_id, stream=sub.stream)
-        return f'<id xmlns="{SN_NS}">{sub.id}</id>'.encode()
+        reply = f'<id xmlns="{SN_NS}">{sub.id}</id>'
+        aged = self.notifier.replay_log_aged() if start is not None else None
+        if start is not None and aged is not None and start < parse_time(aged, "aged"):
+            # RFC 8639 §2.4.2.1: the replay starts later than asked, at the oldest kept
+            reply += (f'<replay-start-time-revision xmlns="{SN_NS}">{aged}'
+                      "</replay-start-time-revision>")
+        return reply.encode()
 
     def modify(self, session: NetconfSession, op: etree._Element) -> bytes:
         """RFC 8639 §2.4.3 / RFC 8641 §4.4.2: new filter, stop-time or period of one's

@@ -136,18 +136,23 @@ def _manager(server: NetconfServer, user: str = "admin") -> manager.Manager:
 
 
 def test_replay_support_and_stream_replay(replay_server: NetconfServer) -> None:
-    alarm = etree.fromstring(f'<alarm-notification xmlns="{ALARMS}"><resource>alice'
-                             "</resource></alarm-notification>")
-    replay_server.publish(alarm)
+    for number in range(20):   # more than the log keeps (16)
+        replay_server.publish(etree.fromstring(
+            f'<alarm-notification xmlns="{ALARMS}"><resource>r{number}</resource>'
+            "</alarm-notification>"))
     with _manager(replay_server) as mgr:
         data = xml(mgr.get(filter=("subtree", f'<streams xmlns="{SN}"/>')))
         stream = data.find(f".//{{{SN}}}stream")
         assert stream is not None and stream.find(f"{{{SN}}}replay-support") is not None
         assert stream.findtext(f"{{{SN}}}replay-log-creation-time")
-        sub_id = _establish(mgr, "<stream>NETCONF</stream><replay-start-time>"
-                                 "2000-01-01T00:00:00Z</replay-start-time>")
+        assert stream.findtext(f"{{{SN}}}replay-log-aged-time")
+        reply = _rpc(mgr, f'<establish-subscription xmlns="{SN}"><stream>NETCONF</stream>'
+                          "<replay-start-time>2000-01-01T00:00:00Z</replay-start-time>"
+                          "</establish-subscription>")
+        sub_id = int(reply.findtext(f".//{{{SN}}}id") or "0")
+        assert reply.findtext(f".//{{{SN}}}replay-start-time-revision")   # §2.4.2.1
         replayed = _next(mgr, "alarm-notification")
-        assert replayed.findtext(f"{{{ALARMS}}}resource") == "alice"
+        assert replayed.findtext(f"{{{ALARMS}}}resource") not in ("r0", "r1", "r2", "r3")
         _next(mgr, "replay-completed", sub_id)
 
 
