@@ -83,6 +83,9 @@ class RpcError:
     app_tag: str | None = None
     severity: str = "error"
     info: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+    #: more error-info content in a module's own namespace, as serialised XML elements
+    #: (an error-info structure a YANG module defines, e.g. RFC 8639 §2.4.6)
+    info_xml: bytes | None = None
 
     def to_xml(self) -> etree._Element:
         """Render as <rpc-error>, children in the order RFC 6241 §4.3 lists them."""
@@ -97,10 +100,12 @@ class RpcError:
         msg = etree.SubElement(err, f"{{{NC_NS}}}error-message")
         msg.text = self.message
         msg.set("{http://www.w3.org/XML/1998/namespace}lang", "en")
-        if self.info:
+        if self.info or self.info_xml:
             info = etree.SubElement(err, f"{{{NC_NS}}}error-info")
             for name, value in self.info:
                 etree.SubElement(info, f"{{{NC_NS}}}{name}").text = value
+            if self.info_xml:
+                info.extend(etree.fromstring(b"<x>" + self.info_xml + b"</x>"))
         return err
 
     def to_restconf(self) -> dict[str, object]:

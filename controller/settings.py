@@ -34,6 +34,9 @@ PRODUCT_MODULES: tuple[str, ...] = (
     "ietf-netconf-acm",
     "ietf-netconf-monitoring",
     "ietf-netconf-notifications",
+    # Dynamic subscriptions and YANG-Push (RFC 8639, RFC 8641) over NETCONF (RFC 8640).
+    "ietf-subscribed-notifications",
+    "ietf-yang-push",
 )
 
 

@@ -152,6 +152,10 @@ class NmdaStore:
         self.sessions = SessionDirectory()   # who each session id is (RFC 6470 changed-by)
         self.listeners: list[ChangeListener] = []
         self.confirm_listeners: list[ConfirmListener] = []
+        #: called (under the store's lock, so they must only note it and return) each
+        #: time <operational> may have changed: learned state or running (RFC 8641
+        #: on-change subscriptions wake on it and read the published copy later)
+        self.operational_watchers: list[Callable[[], None]] = []
         self._forests: dict[Datastore, Forest] = {ds: Forest(schema) for ds in CONFIG_DATASTORES}
         self.state = Forest(schema)  # learned/system state for operational
         self.published = PublishedCopies(schema)   # what readers read (published.py)
@@ -556,6 +560,9 @@ class NmdaStore:
     def _bump(self, ds: Datastore) -> None:
         self.versions[ds] += 1
         self.modified[ds] = time.time()
+        if ds is Datastore.OPERATIONAL:
+            for watcher in self.operational_watchers:
+                watcher()
 
     def _finish(self, ds: Datastore, txn: Transaction, ops: list[JournalOp], session_id: int,
                 meta: Mapping[str, str | None] | None = None) -> None:

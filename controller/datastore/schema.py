@@ -38,6 +38,16 @@ BASE_MODULES: tuple[str, ...] = (
     "ietf-netconf-nmda",
 )
 
+# Features enabled when a caller names none for a module (default: all). Subscribed
+# notifications and YANG-Push get only what the NETCONF server implements (RFC 8639 §3,
+# RFC 8641 §4): dynamic subscriptions with XML encoding, subtree/XPath filters, replay,
+# on-change. Configured subscriptions, DSCP/QoS and VRF/interface binding stay off, so
+# the library never announces them and running cannot hold configured subscriptions.
+DEFAULT_FEATURES: dict[str, tuple[str, ...]] = {
+    "ietf-subscribed-notifications": ("encode-xml", "replay", "subtree", "xpath"),
+    "ietf-yang-push": ("on-change",),
+}
+
 
 @dataclass
 class TreeInfo:
@@ -66,7 +76,7 @@ class Schema:
             if name in self.module_names:
                 continue
             mod = self.ctx.load_module(name)
-            _set_features(mod, features.get(name, ["*"]))
+            _set_features(mod, features.get(name, DEFAULT_FEATURES.get(name, ["*"])))
             self.module_names.append(name)
         self.trees = self._analyse_trees()
         # Original module texts, for <get-schema> (RFC 6022 §3.1).

@@ -110,6 +110,9 @@ class ServerCore:
         #: it runs; the embedding process may hold it there (an emulated device whose
         #: management plane stalls, simulators/devices/runtime.py)
         self.rpc_gate: Callable[[etree._Element], None] | None = None
+        #: more server state for <operational>: module name -> RFC 7951 members of it
+        #: (the subscribed-notifications streams and subscriptions, yangpush.py)
+        self.state_providers: dict[str, Callable[[], dict[str, Any]]] = {}
         self._yanglib = self.library.yanglib_forest()
         self._system_lock = threading.Lock()
         self._namespaces = {name: ns for ns, name in self.index.by_namespace.items()}
@@ -169,6 +172,9 @@ class ServerCore:
             state["ietf-netconf-monitoring:netconf-state"] = self.monitoring_state()
         if self.nacm is not None and wanted("ietf-netconf-acm"):
             state["ietf-netconf-acm:nacm"] = self.nacm.state()
+        for module, provider in self.state_providers.items():
+            if wanted(module):
+                state.update(provider())
         if state:
             built = Forest.parse(self.store.schema, json.dumps(state), "json",
                                  config_only=False, validate=False)

@@ -20,6 +20,7 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
@@ -44,8 +45,20 @@ class EventLog:
         self.path, self.capacity = path, capacity
         self._lock = threading.Lock()
         self._loaded = list(self._read())[-capacity:]
+        self.created = self._creation_time()
         self._lines = len(self._loaded)
         self._rewrite(self._loaded)
+
+    def _creation_time(self) -> str:
+        """When this log was first created (RFC 8639 §2.1 replay-log-creation-time): kept
+        beside it, since compaction replaces the log file itself."""
+        stamp = self.path.with_name(self.path.name + ".created")
+        try:
+            return stamp.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            now = datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+            stamp.write_text(now + "\n", encoding="utf-8")
+            return now
 
     def loaded(self) -> list[LoggedEvent]:
         """The events found on disk at start, oldest first."""

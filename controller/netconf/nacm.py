@@ -49,7 +49,9 @@ ALL_OPS = frozenset({READ, CREATE, UPDATE, DELETE, EXEC})
 # loaded here predates that import), so only an explicit permit rule opens them (RFC 8341
 # §3.4.4); close-session is always permitted (§3.4.4).
 DEFAULT_DENY_RPCS = frozenset({("ietf-netconf", "kill-session"),
-                               ("ietf-netconf", "delete-config")})
+                               ("ietf-netconf", "delete-config"),
+                               # RFC 8639 §2.4.5 (its YANG marks it default-deny-all)
+                               ("ietf-subscribed-notifications", "kill-subscription")})
 ALWAYS_PERMITTED_RPCS = frozenset({("ietf-netconf", "close-session")})
 
 

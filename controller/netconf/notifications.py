@@ -21,9 +21,10 @@ from __future__ import annotations
 import queue
 import threading
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 import structlog
 from lxml import etree
@@ -39,7 +40,7 @@ from controller.xmlutil import parse_xml
 
 log = structlog.get_logger(__name__)
 
-__all__ = ["NETCONF_STREAM", "Notifier", "Subscription"]
+__all__ = ["NETCONF_STREAM", "EventTap", "Notifier", "Subscription", "notification_message"]
 
 NETCONF_STREAM = "NETCONF"  # RFC 5277 §3.2.3: the default stream
 #: RFC 5277 §4 (nc-notifications): replayComplete, notificationComplete
@@ -67,6 +68,22 @@ class _Replay:
 
 
 @dataclass(frozen=True)
+class _Call:
+    """Run in the dispatcher, in queue order (a dynamic subscription's replay)."""
+
+    run: Callable[[], None]
+
+
+class EventTap(Protocol):
+    """Another kind of subscriber to the streams (RFC 8639 dynamic subscriptions)."""
+
+    def wants(self, stream: str) -> bool: ...
+
+    def deliver(self, stream: str, content: etree._Element, message: bytes, seq: int) -> None:
+        ...
+
+
+@dataclass(frozen=True)
 class _Complete:
     """A subscription's stopTime came: notificationComplete, then it ends."""
 
@@ -86,8 +103,12 @@ class Notifier:
         self._log: deque[_Event] = deque(maxlen=core.limits.replay_events or 1)
         self._timers: list[threading.Timer] = []
         self._disk: EventLog | None = None
+        self.taps: list[EventTap] = []
+        #: RFC 8639 §2.1 replay-log-creation-time (the disk log's, which outlives us)
+        self.log_created = now_iso()
         if self.replay and core.limits.replay_log is not None:
             self._disk = EventLog(core.limits.replay_log, core.limits.replay_events)
+            self.log_created = self._disk.created
             for old in self._disk.loaded():
                 self._log.append(_Event(old.stream, parse_xml(old.content), old.event_time,
                                         old.seq, _parse_time(old.event_time)))
@@ -135,9 +156,30 @@ class Notifier:
             self._timers.append(timer)
             timer.start()
 
+    def attach(self, stream: str, start: datetime | None, live_from: Callable[[int], None],
+               replay: Callable[[list[tuple[str, etree._Element]]], None]) -> None:
+        """Start a tap's subscriber live from the next event (`live_from` gets its number)
+        and hand `replay` the logged events of `stream` since `start`, in the dispatcher
+        before any live one (RFC 8639 §2.4.2.1: no event sent twice or lost)."""
+        with self._order:
+            live_from(self._seq + 1)
+            if start is None:
+                return
+            logged = [(e.event_time, e.content) for e in self._log
+                      if e.stream == stream and e.at is not None and e.at >= start]
+            self._ensure_thread()
+            self._queue.put(_Call(lambda: replay(logged)))
+
+    def replay_log_aged(self) -> str | None:
+        """RFC 8639 §2.1 replay-log-aged-time: the oldest event kept once the bounded log
+        has dropped older ones."""
+        with self._order:
+            full = self._log.maxlen is not None and len(self._log) >= self._log.maxlen
+            return self._log[0].event_time if full and self._log else None
+
     def _has_subscribers(self, stream: str) -> bool:
         return any(s.subscription is not None and s.subscription.stream == stream
-                   for s in self.core.all_sessions())
+                   for s in self.core.all_sessions()) or any(t.wants(stream) for t in self.taps)
 
     def _ensure_thread(self) -> None:
         with self._lock:
@@ -166,13 +208,15 @@ class Notifier:
                     self._deliver(item)
                 elif isinstance(item, _Replay):
                     self._replay(item)
+                elif isinstance(item, _Call):
+                    item.run()
                 elif isinstance(item, _Complete):
                     self._complete(item.session, item.subscription)
             except Exception:  # never let one bad event stop the stream
                 log.exception("notification delivery failed", server=self.core.name)
 
     def _deliver(self, event: _Event) -> None:
-        message = _message(event.event_time, event.content)
+        message = notification_message(event.event_time, event.content)
         for session in self.core.all_sessions():
             sub = session.subscription
             if sub is None or sub.stream != event.stream or event.seq < sub.live_from:
@@ -181,6 +225,8 @@ class Notifier:
                 continue
             if self._allowed(session, sub, event.content):
                 session.send_notification(message)
+        for tap in self.taps:
+            tap.deliver(event.stream, event.content, message, event.seq)
 
     def _replay(self, item: _Replay) -> None:
         """RFC 5277 §3.3: the logged events from startTime (to stopTime), then
@@ -192,15 +238,15 @@ class Notifier:
                       and (item.stop is None or e.at <= item.stop)]
         for event in logged:
             if session.subscription is sub and self._allowed(session, sub, event.content):
-                session.send_notification(_message(event.event_time, event.content))
+                session.send_notification(notification_message(event.event_time, event.content))
         if session.subscription is sub:
-            session.send_notification(_message(now_iso(), etree.Element(
+            session.send_notification(notification_message(now_iso(), etree.Element(
                 f"{{{MANAGE_EVENT_NS}}}replayComplete", nsmap={None: MANAGE_EVENT_NS})))
 
     def _complete(self, session: NetconfSession, sub: Subscription) -> None:
         if session.subscription is not sub:
             return
-        session.send_notification(_message(now_iso(), etree.Element(
+        session.send_notification(notification_message(now_iso(), etree.Element(
             f"{{{MANAGE_EVENT_NS}}}notificationComplete", nsmap={None: MANAGE_EVENT_NS})))
         session.subscription = None
 
@@ -278,7 +324,7 @@ def _parse_time(stamp: str) -> datetime | None:
         return None
 
 
-def _message(event_time: str, content: etree._Element) -> bytes:
+def notification_message(event_time: str, content: etree._Element) -> bytes:
     return (f'<?xml version="1.0" encoding="UTF-8"?><notification xmlns="{NOTIF_NS}">'
             f"<eventTime>{event_time}</eventTime>").encode() \
         + bytes(etree.tostring(content)) + b"</notification>"

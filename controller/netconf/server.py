@@ -37,6 +37,8 @@ from controller.netconf.notifications import NETCONF_STREAM, Notifier
 from controller.netconf.operations import Operations
 from controller.netconf.session import Session
 from controller.netconf.ssh import Authenticator, ServerInterface, load_host_key
+from controller.netconf.xml import NOTIF_NS
+from controller.netconf.yangpush import PushLimits, PushSubscriptions
 
 log = structlog.get_logger(__name__)
 _STEP_S = 0.1  # polling step while a connection authenticates and opens its channel
@@ -48,7 +50,8 @@ class NetconfServer:
                  nacm: bool = True, extra_rpcs: Mapping[str, RpcHandler] | None = None,
                  capabilities: Iterable[str] = (), name: str = "sdqn",
                  limits: Limits | None = None, streams: Sequence[str] = (NETCONF_STREAM,),
-                 recovery_users: Iterable[str] | None = None) -> None:
+                 recovery_users: Iterable[str] | None = None,
+                 push_limits: PushLimits | None = None) -> None:
         """`extra_rpcs` maps "{namespace}name" to handler(session, operation element);
         `nacm=True` needs ietf-netconf-acm in the store's schema (rules read from
         running); recovery users (default: AuthSettings.recovery_users) bypass NACM."""
@@ -68,6 +71,14 @@ class NetconfServer:
         # §8.4.1), before the server listens, is then in the replay log.
         store.confirm_listeners.append(self.core.notifier.confirmed_commit)
         self._operations = Operations(self.core)
+        # RFC 8639/8641 dynamic subscriptions, when the schema has their modules
+        self.push: PushSubscriptions | None = None
+        if PushSubscriptions.available(self.core):
+            self.push = PushSubscriptions(self.core, self.core.notifier, push_limits)
+            table = self._operations.table
+            table.update(self.push.handlers())
+            create = (NOTIF_NS, "create-subscription")
+            table[create] = self.push.guard_create(table[create])
         self._host_key = load_host_key(host_key)
         self._sock: socket.socket | None = None
         self._accept_thread: threading.Thread | None = None
@@ -114,6 +125,8 @@ class NetconfServer:
             thread.join(timeout=5)
         if self._on_change in self.store.listeners:
             self.store.listeners.remove(self._on_change)
+        if self.push is not None:
+            self.push.stop()
         if self.core.notifier is not None:
             with contextlib.suppress(ValueError):
                 self.store.confirm_listeners.remove(self.core.notifier.confirmed_commit)
