@@ -79,6 +79,15 @@ def test_decimal_ranges_are_spaced_for_yuma123() -> None:
     assert offenders == []
 
 
+def test_no_fractional_range_narrows_a_derived_decimal64() -> None:
+    """yuma123 reports "decimal64 fraction precision overflow" for a range with a fractional
+    bound on a derived type (`type sdqn-types:frequency { range "0.001 .. max"; }`); a
+    typedef on decimal64 itself gives the same value space (RFC 7950 §9.3.4)."""
+    narrowed = re.compile(r'type\s+(?!decimal64\b)[\w:-]+\s*\{\s*range\s+"[^"]*\d\.\d')
+    offenders = [p.name for p in YANG_DIR.glob("*.yang") if narrowed.search(p.read_text())]
+    assert offenders == []
+
+
 #: Valid YANG 1.1 that yuma123 2.13 cannot compile, with the reason yangcli reports.
 #: ietf-alarms (RFC 8632) declares `notification operator-action` inside the alarm list;
 #: RFC 7950 §7.8.1 lists "notification" among a list's substatements (§7.16: a notification
