@@ -96,6 +96,8 @@ def test_no_fractional_range_narrows_a_derived_decimal64() -> None:
 #: (/usr/share/yuma/modules/ietf, same revision) to <get-schema> and that copy fails the
 #: same way, and a parse error comes before any deviation or feature could apply.
 #: sdqn-alarms is only collateral: it imports ietf-alarms for the alarm identities.
+#: yuma123 fixed its parser after 2.13 (upstream commit 4ede28d): a yangcli with the fix
+#: loads both, and this set and the /alarms expectation below then go.
 YUMA_CANNOT_COMPILE = {"ietf-alarms": "wrong token value",
                        "sdqn-alarms": "imported module has errors"}
 #: yangcli keeps its own yuma123-netconf in place of ietf-netconf for the session and loads
