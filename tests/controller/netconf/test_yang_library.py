@@ -98,8 +98,14 @@ def test_no_fractional_range_narrows_a_derived_decimal64() -> None:
 #: sdqn-alarms is only collateral: it imports ietf-alarms for the alarm identities.
 #: yuma123 fixed its parser after 2.13 (upstream commit 4ede28d): a yangcli with the fix
 #: loads both, and this set and the /alarms expectation below then go.
+#: ietf-subscribed-notifications (RFC 8639) narrows its `stream-ref` leafref typedef with
+#: `require-instance false`, which RFC 7950 §9.9.3 allows in a derived leafref type, but
+#: yuma 2.13 expects only range, length or pattern there ("Got 'require-instance'"), and its
+#: refines of that grouping then miss their target; ietf-yang-push (RFC 8641) imports it.
 YUMA_CANNOT_COMPILE = {"ietf-alarms": "wrong token value",
-                       "sdqn-alarms": "imported module has errors"}
+                       "sdqn-alarms": "imported module has errors",
+                       "ietf-subscribed-notifications": "missing refine target",
+                       "ietf-yang-push": "imported module has errors"}
 #: yangcli keeps its own yuma123-netconf in place of ietf-netconf for the session and loads
 #: ietf-netconf from its local modules when asked.
 YUMA_OWN_COPY = {"ietf-netconf"}
@@ -161,6 +167,7 @@ def test_yangcli_compiles_every_listed_module_and_reads_with_it(
     failed = dict(re.findall(r"Auto-load for module '([\w.-]+)' failed \(([^)]*)\)", out))
     assert failed == YUMA_CANNOT_COMPILE, out
     assert "'notification' token not allowed here" in out, out
+    assert "Got 'require-instance', Expected: range, length, or pattern keyword" in out, out
     for name in compiled:
         loaded = rf"Module '{name}' revision '[^']*' already loaded"
         if name in YUMA_OWN_COPY:
