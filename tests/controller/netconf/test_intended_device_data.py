@@ -24,6 +24,7 @@ import libyang
 import pytest
 from lxml import etree
 from ncclient import manager as nc_manager
+from ncclient.operations.rpc import RPCError
 
 from controller.paths import YANG_DIR
 from southbound.kinds import DEVICE_KINDS, TYPES_MODULE
@@ -39,6 +40,7 @@ from tests.controller.e2e import (
     wait_devices_run_intended,
     write_config,
 )
+from tests.controller.netconf.conftest import Connect
 
 YANGLIB = "urn:ietf:params:xml:ns:yang:ietf-yang-library"
 #: device module → its kind (one per kind)
@@ -165,14 +167,16 @@ def test_intended_device_data_parses_with_the_device_schema(
 
 
 def test_get_data_subtree_of_one_device(controller: Controller, tmp_path: Path) -> None:
-    """A subtree filter naming one device keeps the device data intact."""
+    """A subtree filter selecting one device's configuration keeps the device data
+    intact."""
     node = next(n for n, d in controller.devices.items() if d["kind"] == "end-node")
     m = controller.daemon.manager()
     try:
         reply = m.dispatch(etree.fromstring(
             f'<get-data xmlns="{NMDA}" xmlns:ds="urn:ietf:params:xml:ns:yang:ietf-datastores">'
             f"<datastore>ds:intended</datastore><subtree-filter><controller xmlns=\"{CTL}\">"
-            f"<devices><device><node-id>{node}</node-id></device></devices></controller>"
+            f"<devices><device><node-id>{node}</node-id><configuration/></device></devices>"
+            "</controller>"
             "</subtree-filter></get-data>"))
     finally:
         m.close_session()
@@ -208,11 +212,19 @@ def test_restconf_xml_is_device_data_and_json_keeps_module_names(
     check_device_data(controller, configurations(etree.fromstring(xml.content)), tmp_path)
 
     node = next(n for n, d in controller.devices.items() if d["kind"] == "repeater")
-    one = httpx.get(f"{base}/sdqn-controller:controller/devices/device={node}", auth=auth,
-                    timeout=30, headers={"Accept": "application/yang-data+xml"})
-    assert one.status_code == 200, one.text
-    found = configurations(etree.fromstring(one.content))
+    entry = httpx.get(f"{base}/sdqn-controller:controller/devices/device={node}",
+                      auth=auth, timeout=30, headers={"Accept": "application/yang-data+xml"})
+    assert entry.status_code == 200, entry.text
+    found = configurations(etree.fromstring(entry.content))
     assert canonical(device_json(etree.tostring(found[node]).decode())) \
+        == canonical(controller.device_running(node))
+    # RFC 8040 §3.5: the anydata is a data resource of its own.
+    one = httpx.get(f"{base}/sdqn-controller:controller/devices/device={node}/configuration",
+                    auth=auth, timeout=30, headers={"Accept": "application/yang-data+xml"})
+    assert one.status_code == 200, one.text
+    configuration = etree.fromstring(one.content)
+    assert etree.QName(configuration).localname == "configuration"
+    assert canonical(device_json(etree.tostring(configuration[0]).decode())) \
         == canonical(controller.device_running(node))
 
     as_json = httpx.get(f"{base}/sdqn-controller:controller/devices/device={node}",
@@ -261,3 +273,19 @@ def test_yang_library_lists_and_get_schema_serves_the_device_modules(
             assert data is not None and len(data) == 0
     finally:
         m.close_session()
+
+
+def test_editing_device_data_through_the_anydata_is_refused(connect: Connect) -> None:
+    """The expansion owns intended's device data; an edit naming the anydata gets
+    operation-not-supported (RFC 6241 Appendix A) and changes nothing."""
+    mgr = connect()
+    before = mgr.get_config(source="running").xml
+    with pytest.raises(RPCError) as exc:
+        mgr.edit_config(target="running", config=(
+            f'<config xmlns="{NC}"><controller xmlns="{CTL}"><devices><device>'
+            "<node-id>r1</node-id><configuration><repeater xmlns='urn:sdqn:sdqn-repeater'>"
+            "<node-id>r1</node-id></repeater></configuration></device></devices>"
+            "</controller></config>"))
+    assert exc.value.tag == "operation-not-supported"
+    assert mgr.get_config(source="running").xml.split("<data", 1)[1] \
+        == before.split("<data", 1)[1]
