@@ -12,13 +12,15 @@ SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 setup: $(STAMP)
 
 # Debian packages: libyang2-dev (the headers libyang's CFFI module builds against) with
-# libyang2-tools, prometheus for its promtool (the tests lint /metrics with
+# libyang2-tools (yanglint: the tests parse intended's device data with it), prometheus
+# for its promtool (the tests lint /metrics with
 # `promtool check metrics`; Debian ships promtool only in that package), and netconfd with
 # openssh-server (yuma123's NETCONF server reached over sshd: the datastore bench's peer),
 # and yangcli (yuma123's client: the interop test for YANG library 1.0 and <get-schema>).
 system-deps:
 	@missing=""; \
-	[ -f /usr/include/libyang/libyang.h ] || missing="$$missing libyang2-dev libyang2-tools"; \
+	[ -f /usr/include/libyang/libyang.h ] || missing="$$missing libyang2-dev"; \
+	command -v yanglint >/dev/null 2>&1 || missing="$$missing libyang2-tools"; \
 	command -v promtool >/dev/null 2>&1 || missing="$$missing prometheus"; \
 	[ -x /usr/sbin/netconfd ] || missing="$$missing netconfd"; \
 	[ -x /usr/sbin/sshd ] || missing="$$missing openssh-server"; \

@@ -24,7 +24,7 @@ from controller.app.change_rpcs import netconf_change_rpcs, restconf_change_rpcs
 from controller.app.grpc import start_grpc
 from controller.app.intent import inventory_credentials, inventory_topology, load_intent
 from controller.app.restconf import build_restconf, start_optional
-from controller.app.store import open_history, open_store
+from controller.app.store import device_modules, open_history, open_store
 from controller.datastore.history import RunningHistory
 from controller.datastore.nmda import NmdaStore
 from controller.datastore.schema import Schema
@@ -51,7 +51,7 @@ def controller_schema(settings: ControllerSettings) -> Schema:
     """The configured modules plus what the NETCONF server needs (same order as the
     defaults, so a store written by the daemon opens with the default schema too)."""
     return Schema(list(dict.fromkeys([*settings.modules, *NETCONF_MODULES,
-                                      *RESTCONF_MODULES])))
+                                      *RESTCONF_MODULES])), mounted_modules=device_modules())
 
 
 def build_server(settings: ControllerSettings, store: NmdaStore,

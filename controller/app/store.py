@@ -8,13 +8,21 @@ from controller.datastore.nmda import Expander, NmdaStore
 from controller.datastore.persistence import Persistence
 from controller.datastore.schema import Schema
 from controller.settings import ControllerSettings
+from southbound.kinds import DEVICE_KINDS, TYPES_MODULE
 
 #: where versions before the history moved into the datastores' file kept it
 OLD_HISTORY_FILE = "running-history.sqlite"
 
 
+def device_modules() -> tuple[str, ...]:
+    """The managed devices' own modules, whose instance data intended carries in
+    /sdqn-controller:controller/devices/device/configuration (with sdqn-types, whose
+    identities their values use): mounted beside the controller's schema."""
+    return (TYPES_MODULE, *dict.fromkeys(kind.module for kind in DEVICE_KINDS.values()))
+
+
 def build_schema(settings: ControllerSettings) -> Schema:
-    return Schema(settings.modules)
+    return Schema(settings.modules, mounted_modules=device_modules())
 
 
 def open_store(settings: ControllerSettings, *, expander: Expander | None = None,

@@ -18,7 +18,7 @@ from controller.datastore.editnode import (
     unknown_element,
 )
 from controller.datastore.editnode import bad_attribute as _bad_attribute
-from controller.datastore.ly import c2s, ffi
+from controller.datastore.ly import c2s, ffi, lib
 from controller.datastore.schema import Schema
 from controller.errors import ErrorTag, ErrorType, NetconfError, RpcError
 
@@ -33,6 +33,10 @@ _KIND = {
     libyang.SNode.ANYDATA: "anydata",
     libyang.SNode.ANYXML: "anydata",
 }
+
+
+_CHILD_TYPES = (lib.LYS_CONTAINER, lib.LYS_LIST, lib.LYS_LEAF, lib.LYS_LEAFLIST,
+                lib.LYS_ANYDATA, lib.LYS_ANYXML, lib.LYS_ACTION, lib.LYS_RPC, lib.LYS_NOTIF)
 
 
 class SchemaIndex:
@@ -63,7 +67,9 @@ class SchemaIndex:
         if table is None:
             table = {}
             if isinstance(parent, libyang.SContainer | libyang.SList):
-                for snode in parent.children():
+                # anydata/anyxml too (libyang-python leaves them out by default): they are
+                # data nodes a path, filter or RESTCONF resource may name (RFC 8040 §3.5).
+                for snode in parent.children(types=_CHILD_TYPES):
                     table[(snode.module().name(), snode.name())] = snode
             self._children[key] = table
         return table.get((module, name))

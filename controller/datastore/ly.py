@@ -38,6 +38,7 @@ _abi.cdef(
                                 const char *key_or_value, size_t val_len, void **match);
     LY_ERR lyplg_type_resolve_leafref(const void *lref, const void *node, void *value,
                                       const void *tree, void **target, char **errmsg);
+    LY_ERR lyd_any_copy_value(void *trg, const void *value, int value_type);
     """
 )
 _extra = _abi.dlopen("libyang.so.2")
@@ -64,6 +65,11 @@ resolve_leafref = _typed(
     "lyplg_type_resolve_leafref",
     "LY_ERR (*)(const struct lysc_type_leafref *, const struct lyd_node *, "
     "struct lyd_value *, const struct lyd_node *, struct lyd_node **, char **)")
+
+#: lyd_any_copy_value: replace an anydata node's value (libyang copies it)
+any_copy_value = _typed(
+    "lyd_any_copy_value",
+    "LY_ERR (*)(struct lyd_node *, const union lyd_any_value *, LYD_ANYDATA_VALUETYPE)")
 
 NodePtr = Any  # "struct lyd_node *" cdata of the binding's ffi (or NULL)
 

@@ -11,6 +11,7 @@ could fail.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,8 @@ from controller.paths import yang_search_dirs
 
 log = structlog.get_logger(__name__)
 
+#: key predicate templates in libyang's data paths ("[node-id='%s']")
+_PREDICATES = re.compile(r"\[[^\]]*\]")
 _OPERATION_NODES = (libyang.schema.SRpc, libyang.schema.SNotif)
 
 # Modules every controller schema carries (RFC 8342 NMDA and friends).
@@ -67,7 +70,13 @@ class Schema:
         *,
         search_dirs: Iterable[Path] | None = None,
         features: dict[str, Sequence[str]] | None = None,
+        mounted_modules: Sequence[str] = (),
     ) -> None:
+        """`mounted_modules`: modules whose instance data the datastores carry inside
+        anydata nodes (a controller's devices' own modules). They get a context of their
+        own (`mounted`), so their top-level nodes never join these datastores; the YANG
+        library lists them and <get-schema> serves them (controller/datastore/anydata.py).
+        """
         dirs = list(search_dirs) if search_dirs is not None else yang_search_dirs()
         self.ctx = libyang.Context(":".join(str(d) for d in dirs), disable_searchdir_cwd=True)
         self.module_names: list[str] = []
@@ -83,6 +92,10 @@ class Schema:
         self.sources: dict[ModuleKey, Path] = module_sources(self.ctx, dirs)
         self.constraints = ConstraintIndex(self.ctx)
         self.whens = WhenGuard(self.constraints)
+        self.anydata_paths = _anydata_paths(self.ctx)
+        self.mounted: Schema | None = (
+            Schema(mounted_modules, search_dirs=dirs, features=features)
+            if mounted_modules else None)
         log.debug("schema loaded", modules=self.module_names, trees=sorted(self.trees))
 
     # -- dependency analysis -------------------------------------------------------------
@@ -169,6 +182,22 @@ class Schema:
 
     def module_cdata(self, name: str) -> Any:
         return self.ctx.get_module(name).cdata
+
+
+def _anydata_paths(ctx: libyang.Context) -> tuple[str, ...]:
+    """Data paths (without predicates) of every anydata/anyxml node of the implemented
+    modules' data trees, for `Forest.find_xpath`."""
+    inner, anys = (lib.LYS_CONTAINER, lib.LYS_LIST), (lib.LYS_ANYDATA, lib.LYS_ANYXML)
+    paths: list[str] = []
+    stack: list[Any] = [top for mod in ctx if mod.implemented()
+                        for top in mod.children(types=(*inner, *anys))]
+    while stack:
+        snode = stack.pop()
+        if snode.nodetype() in anys:
+            paths.append(_PREDICATES.sub("", snode.data_path()))
+        else:
+            stack.extend(snode.children(types=(*inner, *anys)))
+    return tuple(sorted(set(paths)))
 
 
 def _set_features(mod: libyang.Module, names: Sequence[str]) -> None:

@@ -13,6 +13,7 @@ same digest as module-set-id, so every generation of client finds the modules.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable
@@ -80,6 +81,18 @@ def modules(schema: Schema) -> list[ModuleInfo]:
     return result
 
 
+def mounted_modules(schema: Schema) -> list[ModuleInfo]:
+    """The modules of instance data carried in anydata (`Schema.mounted`) that the
+    controller's own context lacks, as import-only modules: RFC 8525 §3 lists there the
+    modules a server uses definitions of without implementing their protocol-accessible
+    objects, which is what these are (their nodes are no top-level data of this server)."""
+    if schema.mounted is None:
+        return []
+    own = {mod.name() for mod in schema.ctx}
+    return [dataclasses.replace(info, implemented=False, features=())
+            for info in modules(schema.mounted) if info.name not in own]
+
+
 def content_id(infos: Iterable[ModuleInfo]) -> str:
     digest = hashlib.sha256()
     for info in sorted(infos, key=lambda i: i.name):
@@ -94,6 +107,8 @@ class Library:
     def __init__(self, schema: Schema) -> None:
         self.schema = schema
         self.modules = modules(schema)
+        self.mounted = mounted_modules(schema)
+        self.modules.extend(self.mounted)
         self.content_id = content_id(self.modules)
         self._yanglib_json = self._build_yanglib()
 
@@ -138,6 +153,17 @@ class Library:
             if hidden and "feature" in entry:
                 entry["feature"] = [f for f in entry["feature"] if f not in hidden]
         library = data["ietf-yang-library:yang-library"]
+        if self.mounted:
+            # RFC 8525 §3 import-only-module and RFC 7895 §2.2 conformance-type import: the
+            # device modules, so a client can fetch them (<get-schema>) and parse the
+            # device data in intended with them.
+            library["module-set"][0].setdefault("import-only-module", []).extend(
+                {"name": m.name, "revision": m.revision or "", "namespace": m.namespace}
+                for m in self.mounted)
+            data.setdefault("ietf-yang-library:modules-state", {}).setdefault(
+                "module", []).extend(
+                {"name": m.name, "revision": m.revision or "", "namespace": m.namespace,
+                 "conformance-type": "import"} for m in self.mounted)
         library["datastore"] = [{"name": f"ietf-datastores:{ds}", "schema": "complete"}
                                 for ds in NMDA_DATASTORES]
         return json.dumps(data)
@@ -168,10 +194,13 @@ class Library:
         # the source file wins over libyang's re-printed text (which drops comments).
         # Modules libyang carries without a file (and YIN, which has no source here) are
         # printed by libyang.
-        source = self.schema.sources.get((identifier, matches[0].revision))
+        schema = self.schema
+        if matches[0] in self.mounted and schema.mounted is not None:
+            schema = schema.mounted
+        source = schema.sources.get((identifier, matches[0].revision))
         if fmt == "yang" and source is not None:
             return source.read_text(encoding="utf-8")
-        module: libyang.Module = self.schema.ctx.get_module(identifier)
+        module: libyang.Module = schema.ctx.get_module(identifier)
         text = module.print_mem(fmt)
         return text.decode() if isinstance(text, bytes) else str(text)
 

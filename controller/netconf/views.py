@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from controller.datastore.anydata import encode_for_xml
 from controller.datastore.ly import NodePtr, address, c2s, ffi, lib
 from controller.datastore.tree import NULL, Forest, WithDefaults
 from controller.netconf.nodes import children, is_key
@@ -151,6 +152,7 @@ def print_xml(forest: Forest, with_defaults: WithDefaults, *, keep_empty: bool) 
     children (max-depth cuts them on purpose, and they must still show)."""
     if forest.first == NULL:
         return b""
+    encode_for_xml(forest)  # device data in anydata: in the device modules' own XML
     flags = _WD[with_defaults] | lib.LYD_PRINT_WITHSIBLINGS | lib.LYD_PRINT_SHRINK
     if keep_empty:
         flags |= lib.LYD_PRINT_KEEPEMPTYCONT

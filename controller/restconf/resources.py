@@ -27,6 +27,7 @@ from urllib.parse import quote as url_quote
 
 import libyang
 
+from controller.datastore.anydata import encode_for_xml
 from controller.datastore.editnode import Operation
 from controller.datastore.ly import ffi, lib
 from controller.datastore.nmda import WRITABLE, Datastore
@@ -302,6 +303,8 @@ class Restconf:
             if query.with_origin:
                 for node in nodes:
                     _pin_origin(forest, node)
+            if xml:  # device data in anydata: in the device modules' own XML
+                encode_for_xml(forest)
             return self._print_nodes(nodes, target, query.with_defaults, xml, keep_empty)
         finally:
             forest.free()

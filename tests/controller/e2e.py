@@ -15,12 +15,10 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from copy import deepcopy
 from pathlib import Path
 from typing import Any, TypeVar
 
 import libyang
-from libyang.util import c2str
 from lxml import etree
 from ncclient import manager as nc_manager
 
@@ -195,23 +193,12 @@ def datastores(daemon: Daemon) -> dict[str, bytes]:
 def _xml_to_rfc7951(configuration: etree._Element | None) -> Any:
     """The anydata's content through the device's own module (libyang), as RFC 7951 JSON.
 
-    Over NETCONF the controller prints the anydata content without the device module's
-    namespace (its elements inherit sdqn-controller's, and identity values keep JSON
-    module-name prefixes): put the device module's namespace back on every element and
-    declare each module name as an XML prefix, so libyang reads it as the device would."""
+    The controller prints it as the device module's own XML (its namespace, identity
+    prefixes declared), so it parses as it is."""
     assert configuration is not None and len(configuration) == 1
     module = DEVICE_MODULES[etree.QName(configuration[0]).localname]
     ctx = _DEVICE_SCHEMAS.get(module).ctx
-    namespaces: dict[str, str] = {m.name(): c2str(m.cdata.ns) for m in ctx}
-    nsmap: dict[str | None, str] = {name: ns for name, ns in namespaces.items()
-                                    if name != module}
-    nsmap[None] = namespaces[module]
-    root = etree.Element(f"{{{namespaces[module]}}}{etree.QName(configuration[0]).localname}",
-                         nsmap=nsmap)
-    root.extend(deepcopy(list(configuration[0])))
-    for element in root.iter():
-        element.tag = f"{{{namespaces[module]}}}{etree.QName(element).localname}"
-    return json.loads(convert(ctx, etree.tostring(root).decode(), "xml", "json"))
+    return json.loads(convert(ctx, etree.tostring(configuration[0]).decode(), "xml", "json"))
 
 
 def convert(ctx: libyang.Context, text: str, source: str, target: str) -> str:

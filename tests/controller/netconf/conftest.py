@@ -14,6 +14,7 @@ import pytest
 from lxml import etree
 from ncclient import manager
 
+from controller.app.store import device_modules
 from controller.datastore.history import CommitLog, RunningHistory
 from controller.datastore.nmda import Datastore, NmdaStore
 from controller.datastore.schema import Schema
@@ -49,7 +50,8 @@ def fast_ncclient(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def schema() -> Schema:
-    return Schema(list(PRODUCT_MODULES))
+    """The product's modules, with the device modules mounted as the daemon has them."""
+    return Schema(list(PRODUCT_MODULES), mounted_modules=device_modules())
 
 
 def make_store(schema: Schema) -> NmdaStore:
