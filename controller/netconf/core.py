@@ -113,6 +113,9 @@ class ServerCore:
         #: more server state for <operational>: module name -> RFC 7951 members of it
         #: (the subscribed-notifications streams and subscriptions, yangpush.py)
         self.state_providers: dict[str, Callable[[], dict[str, Any]]] = {}
+        #: session or connection threads that ended on an unexpected exception (each is
+        #: logged); a robust server keeps this at 0 whatever the peers send
+        self.thread_deaths = 0
         self._yanglib = self.library.yanglib_forest()
         self._system_lock = threading.Lock()
         self._namespaces = {name: ns for ns, name in self.index.by_namespace.items()}
@@ -127,6 +130,10 @@ class ServerCore:
 
     def access(self, username: str) -> UserAccess | None:
         return self.nacm.access(username) if self.nacm is not None else None
+
+    def count_thread_death(self) -> None:
+        with self.sessions_lock:
+            self.thread_deaths += 1
 
     def session(self, session_id: int) -> NetconfSession | None:
         with self.sessions_lock:

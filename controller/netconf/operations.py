@@ -17,7 +17,7 @@ import libyang
 from lxml import etree
 
 from controller.datastore.editnode import EditNode, Operation
-from controller.datastore.nmda import Datastore, ErrorOption, TestOption
+from controller.datastore.nmda import MAX_CONFIRM_TIMEOUT_S, Datastore, ErrorOption, TestOption
 from controller.datastore.readers import datastore_diff
 from controller.datastore.sessions import ChangeNote
 from controller.datastore.tree import Forest, WithDefaults
@@ -490,9 +490,13 @@ class Operations:
         timeout_text = params.text("confirm-timeout")
         timeout = 600
         if timeout_text is not None:
-            if not timeout_text.isdigit() or int(timeout_text) < 1:
-                raise bad_element("confirm-timeout", "confirm-timeout is a positive number "
-                                  "of seconds", ErrorTag.INVALID_VALUE)
+            # RFC 6241 §8.4.5.1: uint32 seconds; ASCII digits only (str.isdigit also
+            # accepts other scripts' digits, which int() may reject)
+            if not (timeout_text.isascii() and timeout_text.isdigit()) \
+                    or not 1 <= int(timeout_text) <= MAX_CONFIRM_TIMEOUT_S:
+                raise bad_element("confirm-timeout", "confirm-timeout is a number of "
+                                  f"seconds, 1..{MAX_CONFIRM_TIMEOUT_S} (uint32)",
+                                  ErrorTag.INVALID_VALUE)
             timeout = int(timeout_text)
         access = self.core.access(session.username)
         with self.store.atomic(), self.store.sessions.noted(note):

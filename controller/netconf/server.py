@@ -156,6 +156,11 @@ class NetconfServer:
         with self._lock:
             return len(self._threads)
 
+    @property
+    def session_thread_deaths(self) -> int:
+        """Session or connection threads that ended on an unexpected exception."""
+        return self.core.thread_deaths
+
     def session_ids(self) -> list[int]:
         return sorted(s.session_id for s in self.core.all_sessions())
 
@@ -212,6 +217,9 @@ class NetconfServer:
                     addr[0]).run()
         except (paramiko.SSHException, OSError, EOFError) as exc:
             self._log.info("ssh connection failed", peer=addr[0], error=str(exc))
+        except Exception:
+            self.core.count_thread_death()
+            self._log.exception("ssh connection thread failed", peer=addr[0])
         finally:
             transport.close()
             with self._lock:
