@@ -65,6 +65,7 @@ def build_server(settings: ControllerSettings, store: NmdaStore,
         nacm=nc.nacm, name="controller",
         limits=Limits(max_message_size=nc.max_message_size, hello_timeout=nc.hello_timeout,
                       send_timeout=nc.send_timeout, max_sessions=nc.max_sessions,
+                      sessions=nc.limits,
                       replay_events=nc.replay_events,
                       replay_log=settings.datastore.data_dir / "notifications.jsonl"))
     if history is not None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from controller.netconf.admission import SessionLimits
 from controller.netconf.credentials import AuthSettings, GrpcToken, NetconfUser, TlsSettings
 from controller.paths import CONFIG_DIR
 from controller.paths import data_dir as default_data_dir
@@ -72,6 +73,9 @@ class NetconfSettings(BaseModel):
                                               "(made on first start)")
     max_message_size: int = Field(default=16 * 1024 * 1024, ge=4096)
     max_sessions: int = Field(default=64, ge=1)
+    limits: SessionLimits = Field(default_factory=SessionLimits,
+                                  description="pre-authentication pools, per-user and "
+                                              "per-address sessions, recovery reserve")
     hello_timeout: float = Field(default=30.0, gt=0)
     send_timeout: float = Field(default=60.0, gt=0)
     replay_events: int = Field(default=1024, ge=0,

@@ -13,7 +13,7 @@ import itertools
 import json
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,6 +29,7 @@ from controller.datastore.readers import (
     select,
 )
 from controller.datastore.tree import Forest
+from controller.netconf.admission import SessionLimits
 from controller.netconf.contracts import NetconfSession, SessionEvents
 from controller.netconf.filters import SubtreeCompiler
 from controller.netconf.library import Library
@@ -72,6 +73,8 @@ class Limits:
     replay_events: int = 0
     #: where they are kept across restarts (controller.netconf.eventlog); None: memory only
     replay_log: Path | None = None
+    #: pre-authentication pools, per-user/per-address limits, recovery reserve
+    sessions: SessionLimits = field(default_factory=SessionLimits)
 
 
 @dataclass
