@@ -220,7 +220,10 @@ class NetconfServer:
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             transport.add_server_key(self._host_key)
             iface = ServerInterface(self._auth, lambda user: self._admit(connection, user))
-            transport.start_server(server=iface)
+            # With an event, start_server returns at once instead of blocking through key
+            # exchange (up to paramiko's 15 s banner timeout): the wait below then bounds
+            # the whole login by auth_timeout.
+            transport.start_server(event=threading.Event(), server=iface)
             channel = self._wait_channel(transport, iface, connection)
             if channel is None or iface.username is None:
                 return
