@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from controller.netconf.admission import SessionLimits
 from controller.netconf.credentials import AuthSettings, GrpcToken, NetconfUser, TlsSettings
+from controller.netconf.ratelimit import RateLimit
 from controller.paths import CONFIG_DIR
 from controller.paths import data_dir as default_data_dir
 
@@ -76,6 +77,9 @@ class NetconfSettings(BaseModel):
     limits: SessionLimits = Field(default_factory=SessionLimits,
                                   description="pre-authentication pools, per-user and "
                                               "per-address sessions, recovery reserve")
+    what_if: RateLimit = Field(default_factory=RateLimit,
+                               description="what-if solves (dry-run on NETCONF/RESTCONF, "
+                                           "gRPC WhatIf/DryRun) per user, all northbounds")
     hello_timeout: float = Field(default=30.0, gt=0)
     send_timeout: float = Field(default=60.0, gt=0)
     replay_events: int = Field(default=1024, ge=0,

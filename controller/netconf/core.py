@@ -34,6 +34,7 @@ from controller.netconf.contracts import NetconfSession, SessionEvents
 from controller.netconf.filters import SubtreeCompiler
 from controller.netconf.library import Library
 from controller.netconf.nacm import Nacm, UserAccess
+from controller.netconf.ratelimit import RateLimit, TokenBuckets
 
 _session_ids = itertools.count(1)
 _ids_lock = threading.Lock()
@@ -75,6 +76,8 @@ class Limits:
     replay_log: Path | None = None
     #: pre-authentication pools, per-user/per-address limits, recovery reserve
     sessions: SessionLimits = field(default_factory=SessionLimits)
+    #: what-if solves (dry-run, gRPC WhatIf) per user, on every northbound sharing the core
+    what_if: RateLimit = field(default_factory=RateLimit)
 
 
 @dataclass
@@ -119,6 +122,8 @@ class ServerCore:
         #: session or connection threads that ended on an unexpected exception (each is
         #: logged); a robust server keeps this at 0 whatever the peers send
         self.thread_deaths = 0
+        #: one budget of what-if solves per user, whichever northbound asks
+        self.what_if = TokenBuckets(limits.what_if, "what-if")
         self._yanglib = self.library.yanglib_forest()
         self._system_lock = threading.Lock()
         self._namespaces = {name: ns for ns, name in self.index.by_namespace.items()}

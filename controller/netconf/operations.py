@@ -18,7 +18,6 @@ from lxml import etree
 
 from controller.datastore.editnode import EditNode, Operation
 from controller.datastore.nmda import MAX_CONFIRM_TIMEOUT_S, Datastore, ErrorOption, TestOption
-from controller.datastore.readers import datastore_diff
 from controller.datastore.sessions import ChangeNote
 from controller.datastore.tree import Forest, WithDefaults
 from controller.errors import ErrorTag, ErrorType, NetconfError, RpcError
@@ -419,11 +418,10 @@ class Operations:
             return
         old, fresh = self.store.view(target), new()
         try:
-            changes = datastore_diff(old, fresh)
+            self._guard(lambda a: a.check_replace(old, fresh), access)
         finally:
             old.free()
             fresh.free()
-        self._guard(lambda a: a.check_changes(changes), access)
 
     def copy_config(self, session: NetconfSession, op: etree._Element) -> bytes:
         params = Params(op, {**_nc("target", "source"), "with-defaults": WD_NS})
