@@ -66,6 +66,8 @@ def build_server(settings: ControllerSettings, store: NmdaStore,
         limits=Limits(max_message_size=nc.max_message_size, hello_timeout=nc.hello_timeout,
                       send_timeout=nc.send_timeout, max_sessions=nc.max_sessions,
                       sessions=nc.limits, what_if=nc.what_if,
+                      xpath_max_scans=nc.xpath_max_scans,
+                      max_result_nodes=nc.max_result_nodes,
                       replay_events=nc.replay_events,
                       replay_log=settings.datastore.data_dir / "notifications.jsonl"))
     if history is not None:

@@ -77,6 +77,11 @@ class NetconfSettings(BaseModel):
     limits: SessionLimits = Field(default_factory=SessionLimits,
                                   description="pre-authentication pools, per-user and "
                                               "per-address sessions, recovery reserve")
+    xpath_max_scans: int = Field(default=2, ge=1,
+                                 description="whole-tree scans a client's XPath may nest "
+                                             "(2: quadratic at worst); more: resource-denied")
+    max_result_nodes: int = Field(default=1_000_000, ge=1,
+                                  description="data nodes one read may return; more: too-big")
     what_if: RateLimit = Field(default_factory=RateLimit,
                                description="what-if solves (dry-run on NETCONF/RESTCONF, "
                                            "gRPC WhatIf/DryRun) per user, all northbounds")

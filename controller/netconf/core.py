@@ -29,12 +29,14 @@ from controller.datastore.readers import (
     select,
 )
 from controller.datastore.tree import Forest
+from controller.errors import ErrorTag, ErrorType, NetconfError
 from controller.netconf.admission import SessionLimits
 from controller.netconf.contracts import NetconfSession, SessionEvents
 from controller.netconf.filters import SubtreeCompiler
 from controller.netconf.library import Library
 from controller.netconf.nacm import Nacm, UserAccess
 from controller.netconf.ratelimit import RateLimit, TokenBuckets
+from controller.netconf.xpath_cost import check_xpath_cost
 
 _session_ids = itertools.count(1)
 _ids_lock = threading.Lock()
@@ -78,6 +80,10 @@ class Limits:
     sessions: SessionLimits = field(default_factory=SessionLimits)
     #: what-if solves (dry-run, gRPC WhatIf) per user, on every northbound sharing the core
     what_if: RateLimit = field(default_factory=RateLimit)
+    #: whole-tree scans a client's XPath may nest (2: quadratic at worst; xpath_cost.py)
+    xpath_max_scans: int = 2
+    #: data nodes a read may return; more is refused with too-big before printing
+    max_result_nodes: int = 1_000_000
 
 
 @dataclass
@@ -162,6 +168,9 @@ class ServerCore:
         if xpaths is not None and not xpaths:
             return Forest(self.store.schema)
         xpath = None if xpaths is None else " | ".join(xpaths)
+        if xpath is not None:
+            # refused before libyang starts an evaluation it could not stop
+            check_xpath_cost(xpath, self.limits.xpath_max_scans)
         forest = self.store.view(ds, xpath=xpath, with_origin=with_origin)
         try:
             if ds is Datastore.OPERATIONAL:
@@ -169,6 +178,11 @@ class ServerCore:
             access = self.access(username)
             if access is not None:
                 access.prune_read(forest)
+            if forest.more_nodes_than(self.limits.max_result_nodes):
+                # RFC 6241 Appendix A too-big: the response would be too large
+                raise NetconfError.of(
+                    ErrorTag.TOO_BIG, f"the result has more than {self.limits.max_result_nodes}"
+                    " data nodes; narrow the filter", type=ErrorType.APPLICATION)
         except BaseException:
             forest.free()
             raise
