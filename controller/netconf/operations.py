@@ -28,6 +28,7 @@ from controller.netconf.filters import match_notification
 from controller.netconf.nacm import UserAccess, access_denied
 from controller.netconf.notifications import NETCONF_STREAM, Subscription
 from controller.netconf.paths import xpath_to_json
+from controller.netconf.xpath_cost import check_xpath_cost
 from controller.netconf.xml import (
     DS_NS,
     MONITORING_NS,
@@ -577,6 +578,7 @@ class Operations:
         flt = params.get("filter")
         if flt is not None and (flt.get("type") or "subtree") == "xpath":
             select = flt.get("select") or ""
+            check_xpath_cost(select, self.core.limits.xpath_max_scans)  # run per event
             try:
                 compiled = etree.XPath(select, namespaces={k: v for k, v in flt.nsmap.items()
                                                            if k})
