@@ -28,7 +28,6 @@ from controller.netconf.filters import match_notification
 from controller.netconf.nacm import UserAccess, access_denied
 from controller.netconf.notifications import NETCONF_STREAM, Subscription
 from controller.netconf.paths import xpath_to_json
-from controller.netconf.xpath_cost import check_xpath_cost
 from controller.netconf.xml import (
     DS_NS,
     MONITORING_NS,
@@ -46,6 +45,7 @@ from controller.netconf.xml import (
     text_of,
     unknown_element,
 )
+from controller.netconf.xpath_cost import check_xpath_cost
 
 Handler = Callable[[NetconfSession, etree._Element], bytes]
 
