@@ -62,3 +62,17 @@ def test_confirm_timeout_above_uint32(server: NetconfServer, store: NmdaStore,
     assert mgr.dispatch(etree.fromstring(f'<cancel-commit xmlns="{NC}"/>')).ok
     assert store.get(Datastore.RUNNING) == before
     assert server.session_thread_deaths == 0
+
+
+def test_non_ascii_attribute_name_is_echoed_well_formed(server: NetconfServer) -> None:
+    """RFC 6241 §4.2 echoes every <rpc> attribute; a name outside ASCII must still make
+    a well-formed reply (found by the fuzz run)."""
+    client = raw(server)
+    try:
+        client.send(f'<rpc xmlns="{NC}" message-id="5" x\u00e9\U0001f600="v">'
+                    f"{GET_CONFIG}</rpc>".encode())
+        reply = etree.fromstring(client.receive())
+        assert reply.get("message-id") == "5" and reply.get("x\u00e9\U0001f600") == "v"
+        assert reply.find(f"{{{NC}}}data") is not None
+    finally:
+        client.close()
