@@ -228,3 +228,20 @@ def test_what_if_budget_is_shared_by_every_interface(
     assert ifs.grpc_call("dry-run", "operator") == "resource-denied"
     assert store.versions == versions
     assert ifs.grpc_call("dry-run", "admin") == OK  # a budget per user
+
+
+def test_what_if_needs_exec_permission_everywhere(
+        interfaces: Callable[[RateLimit], Interfaces], store: NmdaStore, pb: Any) -> None:
+    """A rule denying exec on sdqn-controller:dry-run (RFC 8341 §3.4.4) denies every
+    what-if: the rpc on NETCONF and RESTCONF, gRPC DryRun and WhatIf; admin unaffected."""
+    ifs = interfaces(RateLimit(per_minute=600, burst=100))
+    store.edit_json(Datastore.RUNNING, {"ietf-netconf-acm:nacm": {"rule-list": [{
+        "name": "no-what-if", "group": ["operator"], "rule": [{
+            "name": "no-dry-run", "module-name": "sdqn-controller", "rpc-name": "dry-run",
+            "access-operations": "exec", "action": "deny"}]}]}})
+    assert [ifs.netconf_call("dry-run", "operator"), ifs.restconf_call("dry-run", "operator"),
+            ifs.grpc_call("dry-run", "operator")] == [DENIED] * 3
+    with pytest.raises(grpc.RpcError) as exc:
+        ifs.grpc("operator").WhatIf(pb.WhatIfRequest())
+    assert exc.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert ifs.grpc_call("dry-run", "admin") == OK
