@@ -339,21 +339,34 @@ class UserAccess:
             if not is_key(child):
                 self._check_subtree(op, child)
 
+    @property
+    def may_write_somewhere(self) -> bool:
+        """Whether any rule (before one denying every write everywhere) or the
+        write-default lets this user write some node."""
+        if self.writes_unrestricted:
+            return True
+        write_ops = {CREATE, UPDATE, DELETE}
+        for rule in self.data_rules:
+            if rule.permit and rule.ops & write_ops:
+                return True
+            if not rule.permit and rule.kind == "any" and rule.module == "*" \
+                    and write_ops <= rule.ops:
+                return False
+        return self.policy.write_default
+
     def check_replace(self, old: Forest, new: Forest) -> None:
         """Deny replacing `old` by `new` (copy-config, commit, PUT of a datastore) when
-        the diff touches a node the user may not write, or, when nothing would change,
-        when the user may not update what the request names (its top-level nodes):
-        RFC 8341 §3.4.5 authorises the request, not its effect."""
+        the diff touches a node the user may not write. RFC 8341 §3.4.5 authorises the
+        request, not its effect, so a replace that would change nothing is still refused
+        to a user who may write nothing at all."""
         if self.writes_unrestricted:
             return
         changes = datastore_diff(old, new)
         if changes:
             self.check_changes(changes)
             return
-        for top in new.tops():
-            if not self._node_allowed(UPDATE, top):
-                path = node_path(top)
-                raise access_denied(f"{UPDATE} access to {path} denied", path)
+        if not self.may_write_somewhere:
+            raise access_denied("write access denied: the user may not write any data")
 
     def check_changes(self, changes: Iterable[Mapping[str, Any]]) -> None:
         """Deny a whole-datastore write whose diff touches a node the user may not write."""

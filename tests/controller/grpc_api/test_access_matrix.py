@@ -245,3 +245,22 @@ def test_what_if_needs_exec_permission_everywhere(
         ifs.grpc("operator").WhatIf(pb.WhatIfRequest())
     assert exc.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert ifs.grpc_call("dry-run", "admin") == OK
+
+
+def test_no_op_datastore_replace_by_read_only_user(
+        interfaces: Callable[[RateLimit], Interfaces], store: NmdaStore) -> None:
+    """PUT of running's own content (RFC 8040 §4.5 on the datastore resource) changes
+    nothing, yet a read-only user asked to write it all: access-denied, no version bump;
+    admin's identical PUT is allowed."""
+    ifs = interfaces(RateLimit())
+    running = "/restconf/ds/ietf-datastores:running"
+    content = ifs.rc("admin").get(running, headers={"Accept": "application/yang-data+json"})
+    assert content.status_code == 200
+    versions = dict(store.versions)
+    denied = ifs.rc("operator").put(running, content=content.content,
+                                    headers={"Content-Type": "application/yang-data+json"})
+    assert denied.status_code == 403
+    assert denied.json()["ietf-restconf:errors"]["error"][0]["error-tag"] == DENIED
+    assert store.versions == versions
+    assert ifs.rc("admin").put(running, content=content.content, headers={
+        "Content-Type": "application/yang-data+json"}).is_success
