@@ -371,11 +371,11 @@ class NmdaStore:
     def commit(self, *, session_id: int = SYSTEM_SESSION, confirmed: bool = False,
                confirm_timeout: float = DEFAULT_CONFIRM_TIMEOUT_S, persist: str | None = None,
                persist_id: str | None = None) -> list[JournalOp]:
-        if confirmed and not 1 <= confirm_timeout <= MAX_CONFIRM_TIMEOUT_S:
+        if confirmed and not 0 < confirm_timeout <= MAX_CONFIRM_TIMEOUT_S:
             # Checked before anything changes: a timer of more than uint32 seconds
             # would fail (OverflowError) in the revert thread, after the commit.
             raise NetconfError.of(ErrorTag.INVALID_VALUE,
-                                  f"confirm-timeout must be 1..{MAX_CONFIRM_TIMEOUT_S}",
+                                  f"confirm-timeout must be at most {MAX_CONFIRM_TIMEOUT_S}",
                                   type=ErrorType.PROTOCOL,
                                   info=[("bad-element", "confirm-timeout")])
         with self._lock:
