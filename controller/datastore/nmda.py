@@ -375,7 +375,7 @@ class NmdaStore:
             # Checked before anything changes: a timer of more than uint32 seconds
             # would fail (OverflowError) in the revert thread, after the commit.
             raise NetconfError.of(ErrorTag.INVALID_VALUE,
-                                  f"confirm-timeout must be at most {MAX_CONFIRM_TIMEOUT_S}",
+                                  f"confirm-timeout must be > 0 and <= {MAX_CONFIRM_TIMEOUT_S}",
                                   type=ErrorType.PROTOCOL,
                                   info=[("bad-element", "confirm-timeout")])
         with self._lock:
