@@ -65,6 +65,9 @@ def build_server(settings: ControllerSettings, store: NmdaStore,
         nacm=nc.nacm, name="controller",
         limits=Limits(max_message_size=nc.max_message_size, hello_timeout=nc.hello_timeout,
                       send_timeout=nc.send_timeout, max_sessions=nc.max_sessions,
+                      sessions=nc.limits, what_if=nc.what_if,
+                      xpath_max_scans=nc.xpath_max_scans,
+                      max_result_nodes=nc.max_result_nodes,
                       replay_events=nc.replay_events,
                       replay_log=settings.datastore.data_dir / "notifications.jsonl"))
     if history is not None:
@@ -141,7 +144,8 @@ def run(config: Annotated[Path | None,
     service = build_service(settings, store,
                             notify=server.publish if server is not None else None)
     if server is not None and service is not None:
-        server.core.extra_rpcs.update(netconf_change_rpcs(service.change))
+        server.core.extra_rpcs.update(netconf_change_rpcs(service.change,
+                                                          server.core.what_if))
     # RESTCONF and gRPC share the store, the accounts and NACM (the NETCONF core's).
     access = DataAccess(store, users=settings.netconf.auth, nacm=settings.netconf.nacm,
                         core=server.core if server is not None else None)

@@ -13,7 +13,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from controller.netconf.admission import SessionLimits
 from controller.netconf.credentials import AuthSettings, GrpcToken, NetconfUser, TlsSettings
+from controller.netconf.ratelimit import RateLimit
 from controller.paths import CONFIG_DIR
 from controller.paths import data_dir as default_data_dir
 
@@ -72,6 +74,17 @@ class NetconfSettings(BaseModel):
                                               "(made on first start)")
     max_message_size: int = Field(default=16 * 1024 * 1024, ge=4096)
     max_sessions: int = Field(default=64, ge=1)
+    limits: SessionLimits = Field(default_factory=SessionLimits,
+                                  description="pre-authentication pools, per-user and "
+                                              "per-address sessions, recovery reserve")
+    xpath_max_scans: int = Field(default=2, ge=1,
+                                 description="whole-tree scans a client's XPath may nest "
+                                             "(2: quadratic at worst); more: resource-denied")
+    max_result_nodes: int = Field(default=1_000_000, ge=1,
+                                  description="data nodes one read may return; more: too-big")
+    what_if: RateLimit = Field(default_factory=RateLimit,
+                               description="what-if solves (dry-run on NETCONF/RESTCONF, "
+                                           "gRPC WhatIf/DryRun) per user, all northbounds")
     hello_timeout: float = Field(default=30.0, gt=0)
     send_timeout: float = Field(default=60.0, gt=0)
     replay_events: int = Field(default=1024, ge=0,

@@ -20,6 +20,7 @@ from controller.errors import ErrorTag
 from controller.netconf.core import RpcHandler as NetconfRpc
 from controller.netconf.core import SessionContext
 from controller.netconf.operations import Params
+from controller.netconf.ratelimit import TokenBuckets
 from controller.netconf.xml import bad_element, json_elements
 from controller.restconf.access import DataAccess
 from controller.restconf.operations import RpcHandler as RestconfRpc
@@ -39,13 +40,17 @@ def _action(value: object, bad: Callable[[str], Exception]) -> str:
     return str(action)
 
 
-def netconf_change_rpcs(change: ChangeControl) -> dict[str, NetconfRpc]:
-    """Handlers keyed "{namespace}name", as `NetconfServer(extra_rpcs=...)` wants."""
+def netconf_change_rpcs(change: ChangeControl, what_if: TokenBuckets
+                        ) -> dict[str, NetconfRpc]:
+    """Handlers keyed "{namespace}name", as `NetconfServer(extra_rpcs=...)` wants; every
+    dry-run spends a token of the user's what-if budget (`what_if`, shared with RESTCONF
+    and gRPC through the core)."""
 
-    def dry_run(_session: SessionContext, op: etree._Element) -> list[etree._Element]:
+    def dry_run(session: SessionContext, op: etree._Element) -> list[etree._Element]:
         params = Params(op, {"action": NAMESPACE})
         action = _action(params.text("action"), lambda message: bad_element(
             "action", message, ErrorTag.INVALID_VALUE))
+        what_if.take(session.username)
         return json_elements(change.dry_run(action).to_json(), NAMESPACE)
 
     def optimise(session: SessionContext, op: etree._Element) -> list[etree._Element]:
@@ -53,6 +58,8 @@ def netconf_change_rpcs(change: ChangeControl) -> dict[str, NetconfRpc]:
         flag = params.get("dry-run")
         if flag is not None and (flag.text or "").strip():
             raise bad_element("dry-run", "dry-run is an empty leaf", ErrorTag.INVALID_VALUE)
+        if flag is not None:
+            what_if.take(session.username)
         impact = (change.dry_run("optimise") if flag is not None
                   else change.optimise(session_id=session.session_id))
         return json_elements(impact.to_json(), NAMESPACE)
@@ -64,15 +71,18 @@ def restconf_change_rpcs(change: ChangeControl, access: DataAccess
                          ) -> dict[str, RestconfRpc]:
     """Handlers keyed "module:name" (RFC 8040 §3.6), output members or None."""
 
-    def dry_run(_user: str, args: dict[str, Any]) -> dict[str, Any]:
+    def dry_run(user: str, args: dict[str, Any]) -> dict[str, Any]:
         check_members(args, {"action"}, "dry-run")
-        return change.dry_run(_action(args.get("action"), invalid)).to_json()
+        action = _action(args.get("action"), invalid)
+        access.core.what_if.take(user)
+        return change.dry_run(action).to_json()
 
     def optimise(user: str, args: dict[str, Any]) -> dict[str, Any]:
         check_members(args, {"dry-run"}, "optimise")
         if "dry-run" in args:
             if args["dry-run"] != [None]:
                 raise invalid("dry-run is an empty leaf: [null] (RFC 7951 §6.9)")
+            access.core.what_if.take(user)
             return change.dry_run("optimise").to_json()
         return change.optimise(session_id=access.session_id(user)).to_json()
 

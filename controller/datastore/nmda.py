@@ -82,6 +82,7 @@ __all__ = ["CONFIG_DATASTORES", "PERSISTENT", "WRITABLE", "ChangeListener", "Cha
 log = structlog.get_logger(__name__)
 
 DEFAULT_CONFIRM_TIMEOUT_S = 600  # RFC 6241 §8.4.5.1
+MAX_CONFIRM_TIMEOUT_S = 4294967295  # RFC 6241 §8.4.5.1: confirm-timeout is a uint32
 CONFIRM_RETRY_S = 10.0  # a revert on timeout that failed (a device refused) is retried
 _CONFIRM_META = "confirmed-commit-rollback"
 
@@ -370,6 +371,13 @@ class NmdaStore:
     def commit(self, *, session_id: int = SYSTEM_SESSION, confirmed: bool = False,
                confirm_timeout: float = DEFAULT_CONFIRM_TIMEOUT_S, persist: str | None = None,
                persist_id: str | None = None) -> list[JournalOp]:
+        if confirmed and not 0 < confirm_timeout <= MAX_CONFIRM_TIMEOUT_S:
+            # Checked before anything changes: a timer of more than uint32 seconds
+            # would fail (OverflowError) in the revert thread, after the commit.
+            raise NetconfError.of(ErrorTag.INVALID_VALUE,
+                                  f"confirm-timeout must be > 0 and <= {MAX_CONFIRM_TIMEOUT_S}",
+                                  type=ErrorType.PROTOCOL,
+                                  info=[("bad-element", "confirm-timeout")])
         with self._lock:
             self.locks.check_write(Datastore.RUNNING, session_id)
             self.locks.check_write(Datastore.CANDIDATE, session_id)

@@ -186,6 +186,17 @@ class Forest:
         finally:
             lib.ly_set_free(nset[0], ffi.NULL)
 
+    def more_nodes_than(self, limit: int) -> bool:
+        """Whether the forest holds more than `limit` data nodes, counted by libyang
+        (one XPath count, no list of nodes built): a cheap size check before printing."""
+        if self.first == NULL:
+            return False
+        result = ffi.new("ly_bool *")
+        rc = ly.eval_xpath_bool(self.first, self.first.schema.module,
+                                f"count(//*) > {int(limit)}".encode(), lib.LY_VALUE_JSON,
+                                ffi.NULL, ffi.NULL, result)
+        return rc == 0 and bool(result[0])
+
     def top_modules(self) -> set[str]:
         return {schema_module(n) for n in self.tops()}
 

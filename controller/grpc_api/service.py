@@ -219,7 +219,8 @@ class ControllerService:
     def WhatIf(self, req: Any, context: Any) -> Any:
         """A dry run with hypothetical requests: the same NACM exec check as
         sdqn-controller:dry-run (RFC 8341 §3.4.4), since it reads the whole candidate."""
-        self.access.require_rpc(self.user(context), "sdqn-controller", "dry-run")
+        user = self.user(context)
+        self.access.require_rpc(user, "sdqn-controller", "dry-run")
         limit = req.time_limit_s or self.solve_time_limit_s
         if not math.isfinite(limit) or limit <= 0:
             raise convert.bad("time_limit_s must be a positive number")
@@ -244,6 +245,7 @@ class ControllerService:
             raise NetconfError.of(ErrorTag.DATA_MISSING, "cannot withdraw " + ", ".join(
                 f"{SERVICES}/request[name={quote(name)}]" for name in unknown)
                 + ": no such request", path=f"{SERVICES}/request[name={quote(unknown[0])}]")
+        self.access.core.what_if.take(user)  # after the input checks: bad input is free
         result = what_if(apply_hypothesis(config, upserts, req.withdraw),
                          time_limit_s=limit,
                          expander=self.expander)
@@ -313,7 +315,9 @@ class ControllerService:
         if action not in ("commit", "optimise"):
             raise convert.bad(f"action must be commit or optimise, not {action!r}")
         self.access.require_rpc(user, "sdqn-controller", "dry-run")
-        return convert.impact_from(self.pb, self._change().dry_run(action).to_json(),
+        change = self._change()
+        self.access.core.what_if.take(user)
+        return convert.impact_from(self.pb, change.dry_run(action).to_json(),
                                    self.pb.DryRunResponse)
 
     def Optimise(self, req: Any, context: Any) -> Any:
@@ -321,6 +325,8 @@ class ControllerService:
         user = self.user(context)
         self.access.require_rpc(user, "sdqn-controller", "optimise")
         change = self._change()
+        if req.dry_run:
+            self.access.core.what_if.take(user)
         impact = (change.dry_run("optimise") if req.dry_run
                   else change.optimise(session_id=self.access.session_id(user)))
         return convert.impact_from(self.pb, impact.to_json(), self.pb.OptimiseResponse)

@@ -13,7 +13,7 @@ import itertools
 import json
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,10 +29,14 @@ from controller.datastore.readers import (
     select,
 )
 from controller.datastore.tree import Forest
+from controller.errors import ErrorTag, ErrorType, NetconfError
+from controller.netconf.admission import SessionLimits
 from controller.netconf.contracts import NetconfSession, SessionEvents
 from controller.netconf.filters import SubtreeCompiler
 from controller.netconf.library import Library
 from controller.netconf.nacm import Nacm, UserAccess
+from controller.netconf.ratelimit import RateLimit, TokenBuckets
+from controller.netconf.xpath_cost import check_xpath_cost
 
 _session_ids = itertools.count(1)
 _ids_lock = threading.Lock()
@@ -72,6 +76,14 @@ class Limits:
     replay_events: int = 0
     #: where they are kept across restarts (controller.netconf.eventlog); None: memory only
     replay_log: Path | None = None
+    #: pre-authentication pools, per-user/per-address limits, recovery reserve
+    sessions: SessionLimits = field(default_factory=SessionLimits)
+    #: what-if solves (dry-run, gRPC WhatIf) per user, on every northbound sharing the core
+    what_if: RateLimit = field(default_factory=RateLimit)
+    #: whole-tree scans a client's XPath may nest (2: quadratic at worst; xpath_cost.py)
+    xpath_max_scans: int = 2
+    #: data nodes a read may return; more is refused with too-big before printing
+    max_result_nodes: int = 1_000_000
 
 
 @dataclass
@@ -113,6 +125,11 @@ class ServerCore:
         #: more server state for <operational>: module name -> RFC 7951 members of it
         #: (the subscribed-notifications streams and subscriptions, yangpush.py)
         self.state_providers: dict[str, Callable[[], dict[str, Any]]] = {}
+        #: session or connection threads that ended on an unexpected exception (each is
+        #: logged); a robust server keeps this at 0 whatever the peers send
+        self.thread_deaths = 0
+        #: one budget of what-if solves per user, whichever northbound asks
+        self.what_if = TokenBuckets(limits.what_if, "what-if")
         self._yanglib = self.library.yanglib_forest()
         self._system_lock = threading.Lock()
         self._namespaces = {name: ns for ns, name in self.index.by_namespace.items()}
@@ -127,6 +144,10 @@ class ServerCore:
 
     def access(self, username: str) -> UserAccess | None:
         return self.nacm.access(username) if self.nacm is not None else None
+
+    def count_thread_death(self) -> None:
+        with self.sessions_lock:
+            self.thread_deaths += 1
 
     def session(self, session_id: int) -> NetconfSession | None:
         with self.sessions_lock:
@@ -147,6 +168,9 @@ class ServerCore:
         if xpaths is not None and not xpaths:
             return Forest(self.store.schema)
         xpath = None if xpaths is None else " | ".join(xpaths)
+        if xpath is not None:
+            # refused before libyang starts an evaluation it could not stop
+            check_xpath_cost(xpath, self.limits.xpath_max_scans)
         forest = self.store.view(ds, xpath=xpath, with_origin=with_origin)
         try:
             if ds is Datastore.OPERATIONAL:
@@ -154,6 +178,11 @@ class ServerCore:
             access = self.access(username)
             if access is not None:
                 access.prune_read(forest)
+            if forest.more_nodes_than(self.limits.max_result_nodes):
+                # RFC 6241 Appendix A too-big: the response would be too large
+                raise NetconfError.of(
+                    ErrorTag.TOO_BIG, f"the result has more than {self.limits.max_result_nodes}"
+                    " data nodes; narrow the filter", type=ErrorType.APPLICATION)
         except BaseException:
             forest.free()
             raise

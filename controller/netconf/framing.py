@@ -174,6 +174,13 @@ def message_id_of(head: bytes) -> str | None:
         return None
     raw = match.group(1) if match.group(1) is not None else match.group(2)
     try:
-        return raw.decode()
+        text = raw.decode()
     except UnicodeDecodeError:
         return None
+    # Echoed into an XML attribute: a value XML 1.0 cannot carry (a control character,
+    # XML 1.0 §2.2 Char; or markup) is not quoted at all rather than failing the reply.
+    return text if _ATTRIBUTE_SAFE.fullmatch(text) else None
+
+
+_ATTRIBUTE_SAFE = re.compile("[\t\n\r\x20-\x25\x27-\x3b\x3d\x3f-\ud7ff\ue000-\ufffd"
+                             "\U00010000-\U0010ffff]*")

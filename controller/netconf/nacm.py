@@ -32,7 +32,8 @@ from controller.datastore.editnode import EditNode, Operation
 from controller.datastore.editparse import SchemaIndex
 from controller.datastore.ly import NodePtr, address, lib
 from controller.datastore.nmda import Datastore, NmdaStore
-from controller.datastore.tree import NULL, Forest, WithDefaults, node_path, term_value
+from controller.datastore.readers import datastore_diff
+from controller.datastore.tree import NULL, Forest, WithDefaults, node_path
 from controller.errors import ErrorTag, ErrorType, NetconfError, RpcError
 from controller.netconf.nodes import children, is_key, module_of
 from controller.netconf.paths import PathSyntaxError, Step, parse_path
@@ -308,10 +309,14 @@ class UserAccess:
             for child in node.children:
                 self._check_edit_node(forest, child, op, False)
             return
-        if node.kind in ("leaf", "leaf-list"):
-            if node.kind == "leaf" and term_value(existing) != node.value:
-                self._require(UPDATE, node)
-            return
+        if node.kind in ("leaf", "leaf-list") or not node.children:
+            # RFC 8341 §3.4.5: a write is authorised on each node it asks to write, not on
+            # the resulting change, so rewriting a leaf with its current value (or naming
+            # an existing node with nothing below it) still needs "update": a no-op write
+            # by a read-only user is access-denied like any other.
+            self._require(UPDATE, node)
+            if node.kind in ("leaf", "leaf-list"):
+                return
         if op is Operation.REPLACE:
             self._require(UPDATE, node)
             mentioned = {child.path for child in node.children}
@@ -333,6 +338,35 @@ class UserAccess:
         for child in children(node):
             if not is_key(child):
                 self._check_subtree(op, child)
+
+    @property
+    def may_write_somewhere(self) -> bool:
+        """Whether any rule (before one denying every write everywhere) or the
+        write-default lets this user write some node."""
+        if self.writes_unrestricted:
+            return True
+        write_ops = {CREATE, UPDATE, DELETE}
+        for rule in self.data_rules:
+            if rule.permit and rule.ops & write_ops:
+                return True
+            if not rule.permit and rule.kind == "any" and rule.module == "*" \
+                    and write_ops <= rule.ops:
+                return False
+        return self.policy.write_default
+
+    def check_replace(self, old: Forest, new: Forest) -> None:
+        """Deny replacing `old` by `new` (copy-config, commit, PUT of a datastore) when
+        the diff touches a node the user may not write. RFC 8341 §3.4.5 authorises the
+        request, not its effect, so a replace that would change nothing is still refused
+        to a user who may write nothing at all."""
+        if self.writes_unrestricted:
+            return
+        changes = datastore_diff(old, new)
+        if changes:
+            self.check_changes(changes)
+            return
+        if not self.may_write_somewhere:
+            raise access_denied("write access denied: the user may not write any data")
 
     def check_changes(self, changes: Iterable[Mapping[str, Any]]) -> None:
         """Deny a whole-datastore write whose diff touches a node the user may not write."""

@@ -17,8 +17,7 @@ import libyang
 from lxml import etree
 
 from controller.datastore.editnode import EditNode, Operation
-from controller.datastore.nmda import Datastore, ErrorOption, TestOption
-from controller.datastore.readers import datastore_diff
+from controller.datastore.nmda import MAX_CONFIRM_TIMEOUT_S, Datastore, ErrorOption, TestOption
 from controller.datastore.sessions import ChangeNote
 from controller.datastore.tree import Forest, WithDefaults
 from controller.errors import ErrorTag, ErrorType, NetconfError, RpcError
@@ -46,6 +45,7 @@ from controller.netconf.xml import (
     text_of,
     unknown_element,
 )
+from controller.netconf.xpath_cost import check_xpath_cost
 
 Handler = Callable[[NetconfSession, etree._Element], bytes]
 
@@ -419,11 +419,10 @@ class Operations:
             return
         old, fresh = self.store.view(target), new()
         try:
-            changes = datastore_diff(old, fresh)
+            self._guard(lambda a: a.check_replace(old, fresh), access)
         finally:
             old.free()
             fresh.free()
-        self._guard(lambda a: a.check_changes(changes), access)
 
     def copy_config(self, session: NetconfSession, op: etree._Element) -> bytes:
         params = Params(op, {**_nc("target", "source"), "with-defaults": WD_NS})
@@ -490,9 +489,13 @@ class Operations:
         timeout_text = params.text("confirm-timeout")
         timeout = 600
         if timeout_text is not None:
-            if not timeout_text.isdigit() or int(timeout_text) < 1:
-                raise bad_element("confirm-timeout", "confirm-timeout is a positive number "
-                                  "of seconds", ErrorTag.INVALID_VALUE)
+            # RFC 6241 §8.4.5.1: uint32 seconds; ASCII digits only (str.isdigit also
+            # accepts other scripts' digits, which int() may reject)
+            if not (timeout_text.isascii() and timeout_text.isdigit()) \
+                    or not 1 <= int(timeout_text) <= MAX_CONFIRM_TIMEOUT_S:
+                raise bad_element("confirm-timeout", "confirm-timeout is a number of "
+                                  f"seconds, 1..{MAX_CONFIRM_TIMEOUT_S} (uint32)",
+                                  ErrorTag.INVALID_VALUE)
             timeout = int(timeout_text)
         access = self.core.access(session.username)
         with self.store.atomic(), self.store.sessions.noted(note):
@@ -575,6 +578,7 @@ class Operations:
         flt = params.get("filter")
         if flt is not None and (flt.get("type") or "subtree") == "xpath":
             select = flt.get("select") or ""
+            check_xpath_cost(select, self.core.limits.xpath_max_scans)  # run per event
             try:
                 compiled = etree.XPath(select, namespaces={k: v for k, v in flt.nsmap.items()
                                                            if k})

@@ -30,6 +30,7 @@ from lxml import etree
 
 from controller.datastore.apply import JournalOp
 from controller.datastore.nmda import Datastore, NmdaStore
+from controller.netconf.admission import Admission, Connection
 from controller.netconf.core import Limits, RpcHandler, ServerCore
 from controller.netconf.credentials import AuthSettings
 from controller.netconf.nacm import NACM_XPATH, Nacm
@@ -71,6 +72,8 @@ class NetconfServer:
         # §8.4.1), before the server listens, is then in the replay log.
         store.confirm_listeners.append(self.core.notifier.confirmed_commit)
         self._operations = Operations(self.core)
+        self.admission = Admission(self.core.limits.sessions, self.core.limits.max_sessions,
+                                   recovery)
         # RFC 8639/8641 dynamic subscriptions, when the schema has their modules
         self.push: PushSubscriptions | None = None
         if PushSubscriptions.available(self.core):
@@ -156,6 +159,11 @@ class NetconfServer:
         with self._lock:
             return len(self._threads)
 
+    @property
+    def session_thread_deaths(self) -> int:
+        """Session or connection threads that ended on an unexpected exception."""
+        return self.core.thread_deaths
+
     def session_ids(self) -> list[int]:
         return sorted(s.session_id for s in self.core.all_sessions())
 
@@ -180,56 +188,94 @@ class NetconfServer:
                 conn, addr = self._sock.accept()
             except OSError:
                 break
-            with self._lock:
-                busy = len(self._threads) >= self.core.limits.max_sessions
-            if busy or self._stopping.is_set():
-                self._log.warning("refusing connection: session limit reached", peer=addr[0])
+            if self._stopping.is_set():
+                conn.close()
+                break
+            try:
+                transport = paramiko.Transport(conn)
+            except (paramiko.SSHException, OSError) as exc:
+                self._log.info("ssh connection failed", peer=addr[0], error=str(exc))
                 conn.close()
                 continue
-            thread = threading.Thread(target=self._serve, args=(conn, addr), daemon=True,
-                                      name=f"netconf-session-{self.name}")
+            connection = Connection(peer=addr[0], close=transport.close)
+            for old in self.admission.arrive(connection):
+                # sshd MaxStartups: the oldest login in a full pool gives way.
+                self._log.warning("dropping unauthenticated connection: pre-auth pool full",
+                                  peer=old.peer)
+                old.close()
+            thread = threading.Thread(target=self._serve, args=(conn, transport, connection),
+                                      daemon=True, name=f"netconf-session-{self.name}")
             with self._lock:
                 self._threads.add(thread)
+                self._transports.add(transport)
             thread.start()
 
-    def _serve(self, conn: socket.socket, addr: tuple[str, int]) -> None:
-        # An rpc-reply often leaves as several SSH packets; with Nagle the last one waits
-        # for the peer's delayed ACK (~40 ms on Linux), which would cap a session at
-        # ~25 replies/s.
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        transport = paramiko.Transport(conn)
-        with self._lock:
-            self._transports.add(transport)
+    def _serve(self, conn: socket.socket, transport: paramiko.Transport,
+               connection: Connection) -> None:
+        peer = connection.peer
         try:
+            # An rpc-reply often leaves as several SSH packets; with Nagle the last one
+            # waits for the peer's delayed ACK (~40 ms on Linux), which would cap a session
+            # at ~25 replies/s.
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             transport.add_server_key(self._host_key)
-            iface = ServerInterface(self._auth)
-            transport.start_server(server=iface)
-            channel = self._wait_channel(transport, iface)
+            iface = ServerInterface(self._auth, lambda user: self._admit(connection, user))
+            # With an event, start_server returns at once instead of blocking through key
+            # exchange (up to paramiko's 15 s banner timeout): the wait below then bounds
+            # the whole login by auth_timeout.
+            transport.start_server(event=threading.Event(), server=iface)
+            channel = self._wait_channel(transport, iface, connection)
             if channel is None or iface.username is None:
-                self._log.info("ssh connection without a netconf channel", peer=addr[0])
                 return
             Session(self.core, self._operations, channel, transport, iface.username,
-                    addr[0]).run()
+                    peer).run()
         except (paramiko.SSHException, OSError, EOFError) as exc:
-            self._log.info("ssh connection failed", peer=addr[0], error=str(exc))
+            self._log.info("ssh connection failed", peer=peer, error=str(exc))
+        except Exception:
+            self.core.count_thread_death()
+            self._log.exception("ssh connection thread failed", peer=peer)
         finally:
             transport.close()
+            self.admission.leave(connection)
             with self._lock:
                 self._transports.discard(transport)
                 self._threads.discard(threading.current_thread())
 
-    def _wait_channel(self, transport: paramiko.Transport, iface: ServerInterface
-                      ) -> paramiko.Channel | None:
-        """The authenticated netconf channel, or None (peer gone, timeout, server stop).
+    def _admit(self, connection: Connection, user: str) -> str | None:
+        if connection.user is not None:
+            return None  # already a session (another channel on the same connection)
+        reason = self.admission.authenticated(connection, user)
+        if reason is not None:
+            self._log.warning("refusing session", peer=connection.peer, user=user,
+                              reason=reason)
+        return reason
+
+    def _wait_channel(self, transport: paramiko.Transport, iface: ServerInterface,
+                      connection: Connection) -> paramiko.Channel | None:
+        """The authenticated, admitted netconf channel, or None (peer gone, timeout,
+        refused by the session limits, server stop); every refusal is logged.
 
         paramiko's accept() is not woken by a closing transport, so wait in short steps.
         """
-        deadline = time.monotonic() + self.core.limits.hello_timeout
+        start = time.monotonic()
+        auth_deadline = start + self.core.limits.sessions.auth_timeout
+        deadline = start + self.core.limits.hello_timeout
         channel = None
-        while time.monotonic() < deadline and transport.is_active() \
-                and not self._stopping.is_set():
+        while transport.is_active() and not self._stopping.is_set():
+            now = time.monotonic()
+            if iface.refusal is not None:
+                time.sleep(_STEP_S)  # lets the channel-open failure reach the peer
+                return None
+            if iface.username is None and now >= auth_deadline:
+                self._log.warning("refusing connection: not authenticated in time",
+                                  peer=connection.peer)
+                return None
+            if now >= deadline:
+                self._log.info("ssh connection without a netconf channel",
+                               peer=connection.peer)
+                return None
             if channel is None:
                 channel = transport.accept(timeout=_STEP_S)
             elif iface.subsystem.wait(_STEP_S):
-                return channel if iface.username is not None else None
+                return channel if connection.user is not None else None
         return None

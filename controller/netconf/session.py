@@ -102,6 +102,12 @@ class Session:
         except (PeerClosed, EOFError, OSError, paramiko.SSHException) as exc:
             if not self._closed.is_set():
                 self._log.info("netconf session dropped", reason=str(exc) or type(exc).__name__)
+        except Exception:
+            # Never a silent death: logged and counted (ServerCore.thread_deaths), the
+            # session's locks and pending confirmed commit released as on any close.
+            self.core.count_thread_death()
+            self._log.exception("netconf session thread failed")
+            self.termination_reason = "other"
         finally:
             self._finish(registered)
 
@@ -209,6 +215,17 @@ class Session:
                 self._handle(data)
             except SessionClosing:
                 return
+            except (OSError, EOFError, paramiko.SSHException):
+                raise  # the channel is gone: run() ends the session
+            except Exception as exc:
+                # Outside an operation (parsing, the reply envelope): the rpc still gets
+                # an answer (RFC 6241 App. A operation-failed) and the session lives on.
+                self._log.exception("rpc failed outside its handler")
+                self.core.stats.in_bad_rpcs += 1
+                self._send_errors(None, [RpcError(tag=ErrorTag.OPERATION_FAILED,
+                                                  type=ErrorType.RPC,
+                                                  message=f"internal error: {exc}")],
+                                  message_id_of(data[:4096]))
 
     def _too_big(self, exc: MessageTooBig) -> None:
         self.in_bad_rpcs += 1

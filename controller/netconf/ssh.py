@@ -10,7 +10,7 @@ import hmac
 import os
 import secrets
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +28,7 @@ AUTH_OK: int = paramiko.AUTH_SUCCESSFUL
 AUTH_FAILED: int = paramiko.AUTH_FAILED
 OPEN_OK: int = paramiko.OPEN_SUCCEEDED
 OPEN_REFUSED: int = paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+OPEN_NO_RESOURCES: int = paramiko.OPEN_FAILED_RESOURCE_SHORTAGE
 _key_lock = threading.Lock()
 _ephemeral: paramiko.PKey | None = None
 
@@ -111,10 +112,15 @@ def _account(user: NetconfUser) -> Account:
 class ServerInterface(paramiko.ServerInterface):  # type: ignore[misc]
     """paramiko callbacks for one connection: auth, one session channel, netconf only."""
 
-    def __init__(self, auth: Authenticator) -> None:
+    def __init__(self, auth: Authenticator,
+                 admit: Callable[[str], str | None] | None = None) -> None:
+        """`admit(user)` decides whether an authenticated user may open its session
+        channel: None, or the reason for refusing (session limits, admission.py)."""
         self.auth = auth
         self.username: str | None = None
         self.subsystem = threading.Event()
+        self.admit = admit
+        self.refusal: str | None = None
 
     def get_allowed_auths(self, username: str) -> str:
         return "publickey,password"
@@ -133,9 +139,16 @@ class ServerInterface(paramiko.ServerInterface):  # type: ignore[misc]
         return AUTH_FAILED
 
     def check_channel_request(self, kind: str, chanid: int) -> int:
-        if kind == "session":
-            return OPEN_OK
-        return OPEN_REFUSED
+        if kind != "session":
+            return OPEN_REFUSED
+        if self.admit is not None:
+            # RFC 4254 §5.1: a session over the limits is refused as resource shortage
+            if self.username is None:
+                return OPEN_REFUSED
+            self.refusal = self.admit(self.username)
+            if self.refusal is not None:
+                return OPEN_NO_RESOURCES
+        return OPEN_OK
 
     def check_channel_subsystem_request(self, channel: paramiko.Channel, name: str) -> bool:
         if name != "netconf":  # RFC 6242 §3: the "netconf" subsystem only

@@ -79,7 +79,9 @@ def reply_envelope(rpc: etree._Element | None, message_id: str | None = None
             reply.set(name, value)
     elif message_id is not None:
         reply.set("message-id", message_id)
-    start = etree.tostring(reply)
+    # UTF-8, not lxml's default ASCII: ASCII output writes a non-ASCII character of an
+    # attribute *name* as a character reference, which is not well-formed XML.
+    start = etree.tostring(reply, encoding="UTF-8")
     assert start.endswith(b"/>")
     return start[:-2] + b">", b"</rpc-reply>"
 

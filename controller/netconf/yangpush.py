@@ -57,6 +57,7 @@ from controller.netconf.push_params import (
     time_param,
 )
 from controller.netconf.xml import DS_NS, text_of
+from controller.netconf.xpath_cost import check_xpath_cost
 
 log = structlog.get_logger(__name__)
 
@@ -394,7 +395,13 @@ class PushSubscriptions:
             except (KeyError, ValueError) as exc:
                 raise refusal("filter-unsupported", f"bad XPath: {exc}") from None
             sub.datastore_xpath = sub.xpaths[0]
-        elif not keep:
+        if sub.datastore_xpath is not None and (subtree is not None or xpath is not None):
+            try:  # read again at every update: refused now rather than failing each time
+                check_xpath_cost(sub.datastore_xpath, self.core.limits.xpath_max_scans)
+            except NetconfError as err:
+                raise refusal("insufficient-resources", err.first.message,
+                              tag=ErrorTag.RESOURCE_DENIED) from None
+        if subtree is None and xpath is None and not keep:
             sub.xpaths = sub.datastore_xpath = None
 
     def _trigger(self, sub: Dynamic, args: Args, *, modify: bool = False) -> None:

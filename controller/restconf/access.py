@@ -29,7 +29,6 @@ from contextvars import ContextVar
 from controller.datastore.apply import JournalOp
 from controller.datastore.editnode import EditNode, Operation
 from controller.datastore.nmda import Datastore, EditResult, NmdaStore
-from controller.datastore.readers import datastore_diff
 from controller.datastore.sessions import ChangeNote
 from controller.datastore.tree import Forest
 from controller.errors import ErrorTag, ErrorType, NetconfError
@@ -195,11 +194,10 @@ class DataAccess:
             return
         old, fresh = self.store.view(target), new()
         try:
-            changes = datastore_diff(old, fresh)
+            self._guard(lambda a: a.check_replace(old, fresh), username)
         finally:
             old.free()
             fresh.free()
-        self._guard(lambda a: a.check_changes(changes), username)
 
     def commit(self, username: str, *, confirmed: bool = False, confirm_timeout: int = 600,
                persist: str | None = None, persist_id: str | None = None,

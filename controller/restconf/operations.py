@@ -13,7 +13,7 @@ from typing import Any
 
 from lxml import etree
 
-from controller.datastore.nmda import Datastore
+from controller.datastore.nmda import MAX_CONFIRM_TIMEOUT_S, Datastore
 from controller.datastore.sessions import ChangeNote
 from controller.errors import ErrorTag, ErrorType, NetconfError, RpcError
 from controller.netconf.operations import COMMIT_NOTES, augmented_input
@@ -67,8 +67,10 @@ class NetconfOperations:
         if confirmed is not None and not _empty(confirmed):
             raise invalid("confirmed is an empty leaf: [null]")
         timeout = args.get("confirm-timeout", 600)
-        if isinstance(timeout, bool) or not str(timeout).isdigit() or int(timeout) < 1:
-            raise invalid("confirm-timeout is a positive number of seconds")
+        # RFC 6241 §8.4.5.1: uint32 seconds (RFC 7951 §6.1: a JSON number for uint32)
+        if isinstance(timeout, bool) or not (str(timeout).isascii() and str(timeout).isdigit()) \
+                or not 1 <= int(timeout) <= MAX_CONFIRM_TIMEOUT_S:
+            raise invalid(f"confirm-timeout is a number of seconds, 1..{MAX_CONFIRM_TIMEOUT_S}")
         self.access.commit(user, confirmed=confirmed is not None, confirm_timeout=int(timeout),
                            persist=_text(args, "persist"), persist_id=_text(args, "persist-id"),
                            note=ChangeNote("commit", notes.get("label", ""),
