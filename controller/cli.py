@@ -55,6 +55,10 @@ app = lazy_app("sdqn: software-defined quantum networking controller", {
                        "controller\ndaemon in their own processes) and report detection, "
                        "correlation, service states,\nclear latency, spurious alarms and the "
                        "daemon's CPU."),
+        "attack": Lazy("controller.bench.attack:main",
+                       "Normal-client RESTCONF/NETCONF latency and admin login while the "
+                       "daemon is attacked\n(slowloris, raw TCP, held sessions, wrong "
+                       "logins; targets: admin always in, p99 ≤ 100 ms)."),
         "physics": Lazy("controller.bench.physics:main",
                         "Predicted (chain model) vs SeQUeNCe rate and fidelity of 1-, 2- and "
                         "3-link chains\n(targets: rate within 10 %, fidelity within 0.01)."),
