@@ -37,6 +37,7 @@ from controller.bench.attack_load import (
     admin_ssh,
     normal_client,
     p50_p99,
+    quiet_clients,
     run_attack,
 )
 from controller.bench.proc_cpu import process_cpu_seconds
@@ -114,6 +115,10 @@ def _load_metro(target: Target) -> None:
 def measure(proc: subprocess.Popen[str], target: Target, attack: str | None, count: int,
             seconds: float) -> Row:
     ctx = multiprocessing.get_context("spawn")
+    client_pipe, client_end = ctx.Pipe()
+    client = ctx.Process(target=normal_client, args=(target, seconds, INTERVAL_S, client_end))
+    client.start()
+    client_pipe.recv()   # its session and connection are open
     attacker = None
     attack_out = None
     if attack is not None:
@@ -123,15 +128,12 @@ def measure(proc: subprocess.Popen[str], target: Target, attack: str | None, cou
                                args=(attack, target, count, seconds + 5, ready, attack_in))
         attacker.start()
         ready.wait(timeout=seconds + 60)   # the attack is in place before we measure
-    client_out, client_in = ctx.Pipe(duplex=False)
-    client = ctx.Process(target=normal_client, args=(target, seconds, INTERVAL_S, client_in))
-    client.start()
-    client_out.recv()   # connected
+    client_pipe.send("go")
     cpu0 = process_cpu_seconds(proc.pid)
     time.sleep(seconds / 2)
     ssh = admin_ssh(target)
     restconf = admin_restconf(target)
-    rest, nc, errors = client_out.recv()
+    rest, nc, errors = client_pipe.recv()
     cpu = process_cpu_seconds(proc.pid) - cpu0
     client.join()
     counts: Counter[str] = Counter()
@@ -150,6 +152,7 @@ def main(seconds: Annotated[float, typer.Option(help="measuring time per attack"
     """Normal-client RESTCONF/NETCONF latency and admin login while the daemon is attacked
     (slowloris, raw TCP, held sessions, wrong logins; targets: admin always in, p99 ≤ 100 ms)."""
     configure_logging("warning")
+    quiet_clients()
     plan: list[tuple[str | None, str, int]] = [
         (None, "baseline (no attack)", 0),
         ("slowloris", f"(a) slowloris: {slowloris} slow-header RESTCONF connections",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import logging
 import socket
 import statistics
 import threading
@@ -28,6 +29,13 @@ RESTCONF_GET = "/restconf/data/ietf-network:networks/network=metro/node=alice"
 NETCONF_FILTER = (f'<networks xmlns="{NW}"><network><network-id>metro</network-id>'
                   "<node><node-id>alice</node-id></node></network></networks>")
 TRICKLE_S = 2.0     # slowloris: one header byte per connection this often
+
+
+def quiet_clients() -> None:
+    """Refused and dropped sessions are the expected outcome here: paramiko and ncclient
+    would print a traceback for each; the counters report them."""
+    for name in ("paramiko", "ncclient"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 @dataclass(frozen=True)
@@ -55,14 +63,14 @@ class AttackReport:
 
 def run_attack(kind: str, target: Target, count: int, seconds: float, ready: Event,
                out: Connection) -> None:
-    """Process entry: run one attack until `seconds` pass, report its counters."""
+    """Process entry: set up one attack, then run it for `seconds`; report its counters."""
+    quiet_clients()
     report = AttackReport()
-    deadline = time.monotonic() + seconds
     attacks: dict[str, Callable[[Target, int, float, Event, AttackReport], None]] = {
         "slowloris": _slowloris, "raw-tcp": _raw_tcp, "sessions": _sessions,
         "wrong-logins": _wrong_logins}
     try:
-        attacks[kind](target, count, deadline, ready, report)
+        attacks[kind](target, count, seconds, ready, report)
     finally:
         ready.set()
         out.send(report.counts)
@@ -80,7 +88,7 @@ def _attacker_socket(port: int, timeout: float = 5.0) -> socket.socket:
     return sock
 
 
-def _hold(port: int, count: int, deadline: float, ready: Event, report: AttackReport,
+def _hold(port: int, count: int, seconds: float, ready: Event, report: AttackReport,
           first: bytes, trickle: bytes) -> None:
     """Keep `count` connections open, sending `first` then `trickle` every TRICKLE_S;
     every connection the server closes is opened again (a persistent attacker)."""
@@ -100,6 +108,7 @@ def _hold(port: int, count: int, deadline: float, ready: Event, report: AttackRe
     for i in range(count):
         reopen(i)
     ready.set()
+    deadline = time.monotonic() + seconds
     try:
         while time.monotonic() < deadline:
             time.sleep(min(TRICKLE_S, max(0.0, deadline - time.monotonic())))
@@ -125,18 +134,18 @@ def _hold(port: int, count: int, deadline: float, ready: Event, report: AttackRe
                 sock.close()
 
 
-def _slowloris(target: Target, count: int, deadline: float, ready: Event,
+def _slowloris(target: Target, count: int, seconds: float, ready: Event,
                report: AttackReport) -> None:
-    _hold(target.restconf_port, count, deadline, ready, report,
+    _hold(target.restconf_port, count, seconds, ready, report,
           b"GET /restconf HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ", b"a")
 
 
-def _raw_tcp(target: Target, count: int, deadline: float, ready: Event,
+def _raw_tcp(target: Target, count: int, seconds: float, ready: Event,
              report: AttackReport) -> None:
-    _hold(target.netconf_port, count, deadline, ready, report, b"", b"")
+    _hold(target.netconf_port, count, seconds, ready, report, b"", b"")
 
 
-def _sessions(target: Target, count: int, deadline: float, ready: Event,
+def _sessions(target: Target, count: int, seconds: float, ready: Event,
               report: AttackReport) -> None:
     """`count` operator NETCONF sessions, opened 8 at a time and held to the end."""
     from ncclient import manager
@@ -160,6 +169,7 @@ def _sessions(target: Target, count: int, deadline: float, ready: Event,
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(open_one, range(count)))
     ready.set()
+    deadline = time.monotonic() + seconds
     try:
         while time.monotonic() < deadline:
             time.sleep(0.2)
@@ -169,7 +179,7 @@ def _sessions(target: Target, count: int, deadline: float, ready: Event,
                 m.close_session()
 
 
-def _wrong_logins(target: Target, count: int, deadline: float, ready: Event,
+def _wrong_logins(target: Target, count: int, seconds: float, ready: Event,
                   report: AttackReport) -> None:
     """A mix of wrong passwords and tokens for admin and operator: 1 in 10 over SSH
     (a new connection each, as a password guesser must), the rest RESTCONF basic and gRPC
@@ -177,6 +187,7 @@ def _wrong_logins(target: Target, count: int, deadline: float, ready: Event,
     import httpx
 
     ready.set()
+    deadline = time.monotonic() + seconds
     attempt = iter(range(count))
     lock = threading.Lock()
 
@@ -249,9 +260,13 @@ def _guess(kind: str, user: str, secret: str, target: Target, http: Any, stub: A
 
 # -- normal client process -------------------------------------------------------------------
 
-def normal_client(target: Target, seconds: float, interval: float, out: Connection) -> None:
-    """Process entry: a keep-alive RESTCONF client and an open ncclient session, each
-    reading one node every `interval` s for `seconds`; latencies (s) and errors back."""
+def normal_client(target: Target, seconds: float, interval: float, pipe: Connection) -> None:
+    """Process entry: a keep-alive RESTCONF client and an ncclient session, opened before
+    the attack starts ("ready"; the bench answers "go" once the attack is in place), each
+    reading one node every `interval` s for `seconds`. Latencies (s) of the operations
+    that succeeded and the count of those that failed go back: a failed one (refused,
+    dropped session) is an error, not a latency."""
+    quiet_clients()
     import httpx
     from ncclient import manager
     from ncclient.transport import session as ncclient_session
@@ -273,34 +288,38 @@ def normal_client(target: Target, seconds: float, interval: float, out: Connecti
                       timeout=10) as http:
         with contextlib.suppress(Exception):
             session = connect()
-        out.send("ready")
+        http.get(RESTCONF_GET)   # the keep-alive connection is open before the attack
+        pipe.send("ready")
+        pipe.recv()              # "go"
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
-            t0 = time.perf_counter()
+            start = t0 = time.perf_counter()
             try:
                 ok = http.get(RESTCONF_GET).status_code == 200
             except httpx.HTTPError:
                 ok = False
-            rest.append(time.perf_counter() - t0)
-            if not ok:
+            if ok:
+                rest.append(time.perf_counter() - t0)
+            else:
                 errors["restconf"] += 1
             t0 = time.perf_counter()
             try:
                 if session is None:
                     session = connect()
+                    t0 = time.perf_counter()   # a reconnect is counted, not timed
                 session.get(filter=("subtree", NETCONF_FILTER))
+                nc.append(time.perf_counter() - t0)
             except Exception:
                 errors["netconf"] += 1
                 with contextlib.suppress(Exception):
                     if session is not None:
                         session.close_session()
                 session = None
-            nc.append(time.perf_counter() - t0)
-            time.sleep(max(0.0, interval - (time.perf_counter() - t0)))
+            time.sleep(max(0.0, interval - (time.perf_counter() - start)))
         if session is not None:
             with contextlib.suppress(Exception):
                 session.close_session()
-    out.send((rest, nc, errors))
+    pipe.send((rest, nc, errors))
 
 
 # -- admin probe (bench process) -------------------------------------------------------------
