@@ -5,6 +5,7 @@ the operator from 127.0.0.1, so per-address limits can tell them apart."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import socket
 import ssl
@@ -122,3 +123,19 @@ def test_tls_client_certificate_reaches_authentication(
     subject = dict(item for rdn in seen[0]["subject"] for item in rdn)
     assert subject["commonName"] == "operator"
     assert seen[1] is None
+
+
+def test_body_timeout_answers_408_and_changes_nothing(access: DataAccess) -> None:
+    with serving(access, body_timeout=0.5) as server, attacker_socket(server.port) as slow:
+        slow.settimeout(10)
+        auth = base64.b64encode(b"admin:admin")
+        slow.sendall(b"PATCH " + TARGET.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                     b"Authorization: Basic " + auth + b"\r\n"
+                     b"Content-Type: application/yang-data+json\r\n"
+                     b"Content-Length: 100\r\n\r\n{\"half")     # and then nothing
+        reply = b""
+        while chunk := slow.recv(4096):
+            reply += chunk
+        assert reply.startswith(b"HTTP/1.1 408 ")
+        assert b"connection: close" in reply.lower()
+        assert operator_get(server).json() == {"sdqn-services:min-fidelity": "0.9"}
