@@ -105,13 +105,25 @@ class RestconfAsgi:
             return Response(200, HOST_META, media.XRD_XML)
         if request.path == "/metrics" and owner.metrics is not None and not owner.metrics_auth:
             return await self._call(self._metrics, request)
-        request.username = await self._call(
-            authenticate, owner.access, request.headers.get("authorization", ""), peer,
-            peer_cert=peer_cert)
+        if "content-length" not in request.headers and \
+                "transfer-encoding" not in request.headers:
+            # No body: authentication and the engine in one thread hop.
+            return await self._call(self._authenticated, request, peer, peer_cert)
+        request.username = await self._call(self._authenticate, request, peer, peer_cert)
         if request.path == "/metrics" and owner.metrics is not None:
             return await self._call(self._metrics, request)
-        request.body = await self._read_body(request, receive)
+        request.body = await self._read_body(request, receive)   # only once authenticated
         return await self._call(self._handle, request, peer)
+
+    def _authenticate(self, request: Request, peer: str, peer_cert: Any) -> str:
+        return authenticate(self.owner.access, request.headers.get("authorization", ""),
+                            peer, peer_cert=peer_cert)
+
+    def _authenticated(self, request: Request, peer: str, peer_cert: Any) -> Response:
+        request.username = self._authenticate(request, peer, peer_cert)
+        if request.path == "/metrics" and self.owner.metrics is not None:
+            return self._metrics(request)
+        return self._handle(request, peer)
 
     def _handle(self, request: Request, peer: str) -> Response:
         with self.owner.access.from_host(peer):   # RFC 6470 source-host
