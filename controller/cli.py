@@ -58,6 +58,10 @@ app = lazy_app("sdqn: software-defined quantum networking controller", {
         "physics": Lazy("controller.bench.physics:main",
                         "Predicted (chain model) vs SeQUeNCe rate and fidelity of 1-, 2- and "
                         "3-link chains\n(targets: rate within 10 %, fidelity within 0.01)."),
+        "attack": Lazy("controller.bench.attack:main",
+                       "Normal-client RESTCONF/NETCONF latency and admin login while the "
+                       "daemon is attacked\n(slowloris, raw TCP, held sessions, wrong "
+                       "logins; targets: admin always in, p99 ≤ 100 ms)."),
     }),
     "controller": lazy_app("The controller daemon.", {
         "run": Lazy("controller.daemon:run", "Run the controller daemon until interrupted."),

@@ -130,8 +130,20 @@ class RestconfSettings(BaseModel):
     port: int = Field(default=8080, ge=0, le=65535)
     tls: TlsSettings | None = None
     max_body_size: int = Field(default=16 * 1024 * 1024, ge=1024)
-    max_connections: int = Field(default=128, ge=1)
+    max_connections: int = Field(default=128, ge=1, description="open connections in all; "
+                                 "more are refused with 503")
+    max_connections_per_address: int = Field(
+        default=32, ge=1, description="open connections from one source address, so one "
+        "client cannot take the pool from the operators")
     idle_timeout: float = Field(default=30.0, gt=0, description="keep-alive idle seconds")
+    header_timeout: float = Field(default=10.0, gt=0, description="seconds for a request's "
+                                  "line and headers to arrive (slowloris defence); 408")
+    body_timeout: float = Field(default=30.0, gt=0, description="seconds for a request "
+                                "body to arrive; 408")
+    max_header_bytes: int = Field(default=64 * 1024, ge=4096,
+                                  description="request line plus headers; larger is 431")
+    worker_threads: int = Field(default=8, ge=1, le=256,
+                                description="RESTCONF engine calls run at once")
     metrics: bool = Field(default=True, description="Prometheus text at /metrics")
     metrics_auth: bool = Field(default=False, description="require basic auth for /metrics")
 

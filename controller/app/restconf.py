@@ -56,7 +56,10 @@ def build_restconf(settings: ControllerSettings, access: DataAccess, hub: EventH
     return RestconfServer(access, host=rc.host, port=rc.port, hub=hub, extra_rpcs=rpcs,
                           tls=tls_context(rc.tls),
                           max_body=rc.max_body_size, max_connections=rc.max_connections,
-                          idle_timeout=rc.idle_timeout,
+                          max_connections_per_address=rc.max_connections_per_address,
+                          idle_timeout=rc.idle_timeout, header_timeout=rc.header_timeout,
+                          body_timeout=rc.body_timeout, max_header_bytes=rc.max_header_bytes,
+                          worker_threads=rc.worker_threads,
                           metrics=build_metrics(access) if rc.metrics else None,
                           metrics_auth=rc.metrics_auth)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from typing import Any
 
 import structlog
 
@@ -21,8 +22,12 @@ log = structlog.get_logger(__name__)
 CHALLENGE = {"WWW-Authenticate": 'Basic realm="restconf", charset="UTF-8"'}
 
 
-def authenticate(access: DataAccess, authorization: str, peer: str) -> str:
-    """HTTP basic (RFC 7617) against the NETCONF accounts; 401 with a challenge."""
+def authenticate(access: DataAccess, authorization: str, peer: str, *,
+                 peer_cert: dict[str, Any] | bytes | None = None) -> str:
+    """HTTP basic (RFC 7617) against the NETCONF accounts; 401 with a challenge.
+
+    `peer_cert` is the TLS client certificate (ssl getpeercert() dict or DER), when the
+    client presented one: the basis for certificate-to-name mapping."""
     scheme, _, encoded = authorization.partition(" ")
     if scheme.lower() == "basic":
         try:

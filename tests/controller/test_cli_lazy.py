@@ -24,7 +24,7 @@ COMMANDS = {
          "bench",
          "controller", "sim", "request", "topology"],
     "bench": ["datastore", "qnum", "netconf", "southbound", "sim", "restconf", "heal", "change",
-              "faults", "physics"],
+              "faults", "physics", "attack"],
     "controller": ["run"],
     "sim": ["run", "fault"],
     "request": ["add", "modify", "withdraw", "list", "show"],
