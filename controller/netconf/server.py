@@ -30,6 +30,7 @@ from lxml import etree
 
 from controller.datastore.apply import JournalOp
 from controller.datastore.nmda import Datastore, NmdaStore
+from controller.netconf.authguard import AuthGuard
 from controller.netconf.core import Limits, RpcHandler, ServerCore
 from controller.netconf.credentials import AuthSettings
 from controller.netconf.nacm import NACM_XPATH, Nacm
@@ -51,7 +52,8 @@ class NetconfServer:
                  capabilities: Iterable[str] = (), name: str = "sdqn",
                  limits: Limits | None = None, streams: Sequence[str] = (NETCONF_STREAM,),
                  recovery_users: Iterable[str] | None = None,
-                 push_limits: PushLimits | None = None) -> None:
+                 push_limits: PushLimits | None = None,
+                 guard: AuthGuard | None = None) -> None:
         """`extra_rpcs` maps "{namespace}name" to handler(session, operation element);
         `nacm=True` needs ietf-netconf-acm in the store's schema (rules read from
         running); recovery users (default: AuthSettings.recovery_users) bypass NACM."""
@@ -59,7 +61,11 @@ class NetconfServer:
         self.host = host
         self.port = port
         self.name = name
-        self._auth = Authenticator(users)
+        # One brute-force guard for the process (the daemon shares it with RESTCONF and
+        # gRPC); by default one of our own when the accounts come from settings.
+        self._auth = Authenticator(users, guard=guard if guard is not None else (
+            AuthGuard(users.lockout) if isinstance(users, AuthSettings) else None))
+        self.guard = self._auth.guard
         recovery = self._auth.recovery_users if recovery_users is None else recovery_users
         self.core = ServerCore(store, name=name,
                                nacm=Nacm(store, recovery_users=recovery) if nacm else None,
@@ -202,7 +208,7 @@ class NetconfServer:
             self._transports.add(transport)
         try:
             transport.add_server_key(self._host_key)
-            iface = ServerInterface(self._auth)
+            iface = ServerInterface(self._auth, peer=addr[0])
             transport.start_server(server=iface)
             channel = self._wait_channel(transport, iface)
             if channel is None or iface.username is None:
