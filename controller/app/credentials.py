@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from controller.app.files import write_private
 from controller.netconf.credentials import GrpcToken, NetconfUser
-from controller.netconf.ssh import verify_password_hash
+from controller.netconf.ssh import hash_password, verify_password_hash
 from controller.settings import ControllerSettings
 
 log = structlog.get_logger(__name__)
@@ -66,7 +66,11 @@ def ensure_credentials(settings: ControllerSettings) -> Path | None:
         generated = _generate()
         write_private(path, generated.model_dump_json(indent=2, exclude_defaults=True) + "\n")
         _show_once(generated, path)
-    settings.netconf.auth.users = list(generated.users)
+    # Kept as hashes in memory: a plaintext account answers faster than the KDF run an
+    # unknown user costs, which would tell which names exist.
+    settings.netconf.auth.users = [
+        NetconfUser(name=u.name, password_hash=hash_password(u.password))
+        if u.password else u for u in generated.users]
     if not settings.grpc.tokens:
         settings.grpc.tokens = list(generated.grpc_tokens)
     log.info("northbound credentials from the data directory", path=str(path))

@@ -25,7 +25,7 @@ from controller.app.credentials import (
     warn_default_credentials,
 )
 from controller.app.keystore import Keystore, KeystoreCredential, device_login
-from controller.netconf.ssh import hash_password
+from controller.netconf.ssh import Authenticator, hash_password
 from controller.paths import CONFIG_DIR, REPO_ROOT
 from controller.settings import ControllerSettings, GrpcToken, NetconfUser
 
@@ -54,11 +54,16 @@ def test_first_start_generates_private_credentials_once(tmp_path: Path,
     assert None not in passwords and not passwords & {"admin", "operator"}
     shown = capsys.readouterr().err
     assert str(path) in shown and all(p in shown for p in passwords if p)
-    assert settings.netconf.auth.users == saved.users and settings.grpc.tokens
+    assert [u.name for u in settings.netconf.auth.users] == ["admin", "operator"]
+    assert all(u.password is None and u.password_hash for u in settings.netconf.auth.users)
+    assert settings.grpc.tokens
     again = ControllerSettings()
     again.datastore.data_dir = tmp_path / "data"
     assert ensure_credentials(again) == path
-    assert again.netconf.auth.users == saved.users             # same, not regenerated
+    assert GeneratedCredentials.model_validate_json(path.read_text()) == saved  # kept
+    admin = next(u for u in saved.users if u.name == "admin")
+    assert admin.password and Authenticator(again.netconf.auth).check_password(
+        "admin", admin.password)
     assert capsys.readouterr().err == ""                       # shown once only
     assert not warn_default_credentials(again)
 
