@@ -45,11 +45,14 @@ class GeneratedCredentials(BaseModel):
 
 
 def use_demo_credentials(settings: ControllerSettings) -> None:
-    """admin/admin, operator/operator and tokens "admin"/"operator": for `sdqn demo`,
-    benchmarks and tests on loopback only, never a management network."""
+    """admin/admin, operator/operator, tokens "admin"/"operator" and devices logged in
+    to as admin/admin: for `sdqn demo`, benchmarks and tests on loopback only, never a
+    management network."""
     settings.netconf.auth.users = [NetconfUser(name=n, password=p)
                                    for n, p in KNOWN_DEFAULTS.items()]
     settings.grpc.tokens = [GrpcToken(user=n, token=p) for n, p in KNOWN_DEFAULTS.items()]
+    # the emulated devices' account (`sdqn sim run`), unless an inventory names another
+    settings.service.device_username, settings.service.device_password = "admin", "admin"
 
 
 def ensure_credentials(settings: ControllerSettings) -> Path | None:

@@ -80,8 +80,8 @@ def test_configured_accounts_are_kept_and_defaults_warned(tmp_path: Path) -> Non
     with capture_logs() as logs:
         found = warn_default_credentials(settings)
     assert found == ["user admin", "user operator", "user ops", "grpc token of admin",
-                     "grpc token of operator"]
-    assert [e["log_level"] for e in logs] == ["warning"] * 5
+                     "grpc token of operator", "service.device_password"]
+    assert [e["log_level"] for e in logs] == ["warning"] * 6
 
 
 def test_device_credentials_from_the_keystore(tmp_path: Path) -> None:
