@@ -72,6 +72,10 @@ app = lazy_app("sdqn: software-defined quantum networking controller", {
         "fault": Lazy("controller.app.sim:fault_command", "Inject a fault into a running "
                       "`sdqn sim run` (through its control channel)."),
     }),
+    "tls": lazy_app("Certificates for TLS on RESTCONF and gRPC.", {
+        "self-signed": Lazy("controller.app.tls:self_signed", "Create a lab CA, a server "
+                            "and a client certificate (PEM, keys 0600) in OUT."),
+    }),
     "request": Lazy(f"{_CLIENT}:request_app", "Entanglement service requests."),
     "topology": Lazy(f"{_CLIENT}:topology_app", "The configured network."),
 })

@@ -9,6 +9,7 @@ merged into running before the northbound servers open.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -20,9 +21,13 @@ import structlog
 import typer
 from lxml import etree
 
+from controller.app.authalarm import raise_lockout_alarms
 from controller.app.change_rpcs import netconf_change_rpcs, restconf_change_rpcs
+from controller.app.credentials import ensure_credentials, warn_default_credentials
+from controller.app.files import PRIVATE_UMASK, private_data_dir
 from controller.app.grpc import start_grpc
 from controller.app.intent import inventory_credentials, inventory_topology, load_intent
+from controller.app.keystore import device_login
 from controller.app.restconf import build_restconf, start_optional
 from controller.app.store import device_modules, open_history, open_store
 from controller.datastore.history import RunningHistory
@@ -31,6 +36,8 @@ from controller.datastore.schema import Schema
 from controller.errors import NetconfError
 from controller.logs import configure_logging
 from controller.netconf import NETCONF_MODULES
+from controller.netconf.authguard import AuthGuard
+from controller.netconf.certname import CertNameMapper
 from controller.netconf.commit_rpcs import commit_history_rpcs
 from controller.netconf.commits import CommitHistory
 from controller.netconf.core import Limits
@@ -40,6 +47,7 @@ from controller.netconf.server import NetconfServer
 from controller.restconf import RESTCONF_MODULES
 from controller.restconf.access import DataAccess
 from controller.restconf.events import EventHub
+from controller.service.alarms import AlarmManager
 from controller.service.manager import ServiceManager
 from controller.settings import ControllerSettings
 from simulators.launcher import load_inventory
@@ -125,9 +133,21 @@ def run(config: Annotated[Path | None,
             help="service requests (RFC 7951 JSON) to merge into running")] = None) -> None:
     """Run the controller daemon until interrupted."""
     configure_logging(log_level, log_format)
+    # Everything the daemon creates (datastores, logs, notification replay, keys) is
+    # readable by its user only.
+    os.umask(PRIVATE_UMASK)
     settings = ControllerSettings.load(config)
     if port is not None:
         settings.netconf.port = port
+    try:
+        private_data_dir(settings.datastore.data_dir)
+        ensure_credentials(settings)
+        (settings.service.device_username,
+         settings.service.device_password) = device_login(settings)
+    except (OSError, ValueError, KeyError) as exc:
+        log.error("cannot set up the credentials", error=str(exc))
+        raise typer.Exit(1) from exc
+    warn_default_credentials(settings)
     try:
         emulated = load_inventory(inventory) if inventory is not None else None
         topology = inventory_topology(emulated) if emulated is not None else None
@@ -146,9 +166,21 @@ def run(config: Annotated[Path | None,
     if server is not None and service is not None:
         server.core.extra_rpcs.update(netconf_change_rpcs(service.change,
                                                           server.core.what_if))
-    # RESTCONF and gRPC share the store, the accounts and NACM (the NETCONF core's).
+    # RESTCONF and gRPC share the store, the accounts, NACM (the NETCONF core's) and the
+    # brute-force guard, whose lockouts are alarms.
+    guard = (server.guard if server is not None and server.guard is not None
+             else AuthGuard(settings.netconf.auth.lockout))
+    alarms = (service.alarms if service is not None
+              else AlarmManager(store, notify=server.publish if server is not None else None)
+              if "sdqn-alarms" in settings.modules else None)
+    if alarms is not None:
+        raise_lockout_alarms(guard, alarms)
+    rc_tls = settings.restconf.tls
     access = DataAccess(store, users=settings.netconf.auth, nacm=settings.netconf.nacm,
-                        core=server.core if server is not None else None)
+                        core=server.core if server is not None else None, guard=guard,
+                        cert_names=CertNameMapper.from_files(
+                            settings.netconf.auth.cert_to_name, [rc_tls.client_ca_file])
+                        if rc_tls is not None and rc_tls.client_ca_file is not None else None)
     hub = EventHub(store)
     rpcs = restconf_change_rpcs(service.change, access) if service is not None else {}
     restconf = (build_restconf(settings, access, hub, history, extra_rpcs=rpcs)
@@ -184,6 +216,7 @@ def run(config: Annotated[Path | None,
         if restconf is not None:
             restconf.stop()
         hub.stop()
+        guard.close()
         access.close()
         if server is not None:
             server.stop()

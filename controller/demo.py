@@ -30,7 +30,8 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from controller.app.intent import load_intent, point_at_emulators
+from controller.app.credentials import use_demo_credentials
+from controller.app.intent import inventory_credentials, load_intent, point_at_emulators
 from controller.app.store import open_store
 from controller.daemon import build_server, build_service, controller_schema
 from controller.datastore.nmda import Datastore, NmdaStore
@@ -105,7 +106,9 @@ def render(console: Console, store: NmdaStore, plan: Plan, host: str, port: int)
     console.print(services_table(store, plan))
     console.print(f"NETCONF: ssh admin@{host} -p {port} -s netconf   (password admin)\n"
                   f"  e.g. .venv/bin/netconf-console2 --host {host} --port {port} -u admin "
-                  f"-p admin --get-data operational")
+                  f"-p admin --get-data operational\n"
+                  "  admin/admin and operator/operator are demo-only credentials: "
+                  "`sdqn controller run` never ships them")
 
 
 def cut_fibre(console: Console, service: Any, emulated: Any, link: str) -> None:
@@ -189,12 +192,15 @@ def main(duration: Annotated[float, typer.Option(help="seconds to serve; 0 = unt
     console = Console()
     workdir = tempfile.TemporaryDirectory(prefix="sdqn-demo-") if data_dir is None else None
     settings = ControllerSettings.load()
+    use_demo_credentials(settings)  # loopback demo only; said on screen
     settings.datastore.data_dir = data_dir or Path(workdir.name)  # type: ignore[union-attr]
     settings.netconf.port = port if port == 0 or _port_free(port) else 0
     settings.service.time_limit_s = time_limit
     emulated = Network(Topology.load(topology), clock=ScaledClock(time_factor),
                        use_topology_ports=False, tick=0.2)
     emulated.start(control=False)
+    (settings.service.device_username,
+     settings.service.device_password) = inventory_credentials(emulated.inventory())
     store = open_store(settings, schema=controller_schema(settings),
                        defer_restart_revert=settings.service.enabled)
     settings.service.telemetry_interval_s = 0.5

@@ -103,7 +103,14 @@ class ServiceSettings(BaseModel):
 
     enabled: bool = True
     device_username: str = "admin"
-    device_password: str | None = "admin"
+    device_password: str | None = Field(
+        default=None, description="deprecated: plain text in the config; name a keystore "
+                                  "entry in device_credentials instead")
+    device_credentials: str | None = Field(
+        default=None, description="name of the keystore entry (username, password) the "
+                                  "controller logs in to devices with")
+    keystore_file: Path | None = Field(default=None,
+                                       description="default: <data_dir>/keystore.json (0600)")
     confirm_timeout_s: float = Field(default=120.0, gt=0,
                                      description="devices revert unconfirmed commits after")
     device_timeout_s: float = Field(default=10.0, gt=0, description="per-device RPC timeout")
@@ -145,7 +152,8 @@ class RestconfSettings(BaseModel):
     worker_threads: int = Field(default=8, ge=1, le=256,
                                 description="RESTCONF engine calls run at once")
     metrics: bool = Field(default=True, description="Prometheus text at /metrics")
-    metrics_auth: bool = Field(default=False, description="require basic auth for /metrics")
+    metrics_auth: bool = Field(default=False, description="require basic auth for /metrics "
+                                                          "(off: scrapers on loopback)")
 
 
 
@@ -161,6 +169,10 @@ class GrpcSettings(BaseModel):
     tls: TlsSettings | None = None
     tokens: list[GrpcToken] = Field(default_factory=list)
     reflection: bool = True
+    reflection_auth: bool = Field(default=False,
+                                  description="require a token or mapped client certificate "
+                                              "for server reflection (off: tools such as "
+                                              "grpcurl discover the API unauthenticated)")
     max_message_size: int = Field(default=4 * 1024 * 1024, ge=1024)
     max_workers: int = Field(default=16, ge=1)
     solve_time_limit_s: float = Field(default=10.0, gt=0,
@@ -196,12 +208,18 @@ class ControllerSettings(BaseModel):
         self.netconf.nacm_file = under(self.netconf.nacm_file)
         if self.netconf.host_key is not None:
             self.netconf.host_key = under(self.netconf.host_key)
+        if self.service.keystore_file is not None:
+            self.service.keystore_file = under(self.service.keystore_file)
         for tls in (self.restconf.tls, self.grpc.tls):
             if tls is not None:
                 tls.cert_file = under(tls.cert_file)
                 tls.key_file = under(tls.key_file)
                 if tls.client_ca_file is not None:
                     tls.client_ca_file = under(tls.client_ca_file)
+
+    @property
+    def keystore_path(self) -> Path:
+        return self.service.keystore_file or self.datastore.data_dir / "keystore.json"
 
     @property
     def host_key_path(self) -> Path:

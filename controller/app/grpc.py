@@ -9,6 +9,7 @@ from controller.datastore.history import RunningHistory
 from controller.grpc_api.auth import TokenAuth
 from controller.grpc_api.server import GrpcServer
 from controller.grpc_api.service import ControllerService
+from controller.netconf.certname import CertNameMapper
 from controller.restconf.access import DataAccess
 from controller.restconf.events import EventHub
 from controller.service.expansion import QnumExpander
@@ -32,12 +33,19 @@ def build_grpc(settings: ControllerSettings, access: DataAccess, hub: EventHub,
                history: RunningHistory, expander: QnumExpander | None = None) -> GrpcServer:
     cfg = settings.grpc
     client_certs = cfg.tls is not None and cfg.tls.client_ca_file is not None
-    service = ControllerService(access, hub=hub,
-                                auth=TokenAuth(cfg.tokens, client_certs=client_certs),
+    # A client certificate names a user only through the cert-to-name list (RFC 7407):
+    # any other certificate signed by the CA is refused.
+    names = (CertNameMapper.from_files(settings.netconf.auth.cert_to_name,
+                                       [cfg.tls.client_ca_file])
+             if cfg.tls is not None and client_certs else None)
+    auth = TokenAuth(cfg.tokens, client_certs=client_certs, cert_names=names,
+                     guard=access.authenticator.guard)
+    service = ControllerService(access, hub=hub, auth=auth,
                                 history=history,
                                 expander=expander, solve_time_limit_s=cfg.solve_time_limit_s)
     return GrpcServer(service, host=cfg.host, port=cfg.port,
                       credentials=credentials(cfg.tls), reflection=cfg.reflection,
+                      reflection_auth=cfg.reflection_auth,
                       max_workers=cfg.max_workers, max_message_size=cfg.max_message_size)
 
 

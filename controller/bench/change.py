@@ -173,6 +173,7 @@ class Run:
 
     def __init__(self, tmp: Path, stack: ExitStack, network: Any, requests: list[Any],
                  policy: str, seed: int) -> None:
+        from controller.app.credentials import use_demo_credentials
         from controller.bench.heal import topology_json
         from controller.settings import ControllerSettings
 
@@ -193,6 +194,7 @@ class Run:
         time.sleep(0.5)                          # the inventory is written, then closed
         devices = json.loads(inventory.read_text())["devices"]
         settings = ControllerSettings.load()
+        use_demo_credentials(settings)  # loopback benchmark
         settings.datastore.data_dir = tmp / "data"
         settings.netconf.port = 0
         settings.restconf.enabled = settings.grpc.enabled = False

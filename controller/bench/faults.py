@@ -131,6 +131,7 @@ class Plant:
     each in its own process, bound to 127.0.0.1 on free ports; stopped on exit."""
 
     def __init__(self, tmp: Path, stack: ExitStack, seed: int) -> None:
+        from controller.app.credentials import use_demo_credentials
         from controller.paths import CONFIG_DIR
         from controller.settings import ControllerSettings
 
@@ -149,6 +150,7 @@ class Plant:
         control = json.loads(inventory.read_text())["control"]
         self.control = (str(control["address"]), int(control["port"]), str(control["token"]))
         settings = ControllerSettings.load()
+        use_demo_credentials(settings)  # loopback benchmark
         settings.datastore.data_dir = tmp / "data"
         settings.netconf.port = settings.restconf.port = 0
         settings.grpc.enabled = False

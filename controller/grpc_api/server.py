@@ -27,8 +27,12 @@ log = structlog.get_logger(__name__)
 class GrpcServer:
     def __init__(self, service: ControllerService, *, host: str = "127.0.0.1", port: int = 0,
                  credentials: grpc.ServerCredentials | None = None, reflection: bool = True,
-                 max_workers: int = 16, max_message_size: int = 4 * 1024 * 1024) -> None:
+                 max_workers: int = 16, max_message_size: int = 4 * 1024 * 1024,
+                 reflection_auth: bool = False) -> None:
+        """`reflection_auth`: reflection calls need the same credentials as the API
+        (off by default, so tools discover the API before they hold a token)."""
         self.service = service
+        self.reflection_auth = reflection_auth
         self.host = host
         self.port = port
         self.credentials = credentials
@@ -43,8 +47,11 @@ class GrpcServer:
         return f"{host}:{self.port}"
 
     def start(self) -> None:
+        interceptors = ([_ReflectionAuth(self.service)]
+                        if self.reflection and self.reflection_auth else [])
         server = grpc.server(ThreadPoolExecutor(max_workers=self.max_workers,
                                                 thread_name_prefix="grpc"),
+                             interceptors=interceptors,
                              options=[("grpc.so_reuseport", 0),
                                       ("grpc.max_receive_message_length", self.max_message_size),
                                       ("grpc.max_send_message_length", self.max_message_size)])
@@ -139,3 +146,25 @@ def _streaming(behaviour: Callable[[Any, Any], Iterator[Any]], request_class: An
         except NetconfError as err:
             _fail(context, err)
     return handle
+
+
+class _ReflectionAuth(grpc.ServerInterceptor):  # type: ignore[misc]
+    """Server reflection behind the service's authentication (UNAUTHENTICATED without a
+    valid token or a mapped client certificate)."""
+
+    def __init__(self, service: ControllerService) -> None:
+        self.service = service
+
+    def intercept_service(self, continuation: Any, details: Any) -> Any:
+        handler = continuation(details)
+        if handler is None or not str(details.method).startswith("/grpc.reflection."):
+            return handler
+        inner = handler.stream_stream
+
+        def guarded(requests: Iterator[Any], context: Any) -> Iterator[Any]:
+            self.service.user(context)  # aborts the call when nobody is authenticated
+            yield from inner(requests, context)
+
+        return grpc.stream_stream_rpc_method_handler(
+            guarded, request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer)

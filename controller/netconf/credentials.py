@@ -10,6 +10,9 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from controller.netconf.authguard import LockoutSettings
+from controller.netconf.certname import CertToName
+
 
 class NetconfUser(BaseModel):
     """One SSH account of the NETCONF server (its NACM groups live in /nacm)."""
@@ -31,6 +34,12 @@ class AuthSettings(BaseModel):
     recovery_users: list[str] = Field(
         default_factory=lambda: ["admin"],
         description="RFC 8341 §3.4 recovery sessions: never subject to NACM")
+    lockout: LockoutSettings = Field(default_factory=LockoutSettings,
+                                     description="brute-force limits of every northbound")
+    cert_to_name: list[CertToName] = Field(
+        default_factory=list,
+        description="client certificate -> user (RFC 7407 cert-to-name) for RESTCONF and "
+                    "gRPC mutual TLS; a certificate no entry maps is refused")
 
 
 class TlsSettings(BaseModel):
@@ -44,7 +53,8 @@ class TlsSettings(BaseModel):
     client_ca_file: Path | None = Field(default=None,
                                         description="PEM CAs of accepted client certificates")
     require_client_cert: bool = Field(default=False,
-                                      description="mTLS: the certificate's CN is the user")
+                                      description="mTLS: netconf.auth.cert_to_name maps the "
+                                                  "certificate to a user")
 
 
 class GrpcToken(BaseModel):
@@ -54,4 +64,9 @@ class GrpcToken(BaseModel):
 
     user: str = Field(min_length=1)
     token: str | None = Field(default=None, description="plaintext (tests, development)")
-    token_sha256: str | None = Field(default=None, description="hex SHA-256 of the token")
+    token_hash: str | None = Field(
+        default=None, description="pbkdf2_sha256$<iterations>$<salt b64>$<hash b64> "
+                                  "(controller.netconf.ssh.hash_password)")
+    token_sha256: str | None = Field(default=None,
+                                     description="deprecated: unsalted hex SHA-256 of the "
+                                                 "token (weak; use token_hash)")

@@ -31,6 +31,7 @@ from lxml import etree
 from controller.datastore.apply import JournalOp
 from controller.datastore.nmda import Datastore, NmdaStore
 from controller.netconf.admission import Admission, Connection
+from controller.netconf.authguard import AuthGuard
 from controller.netconf.core import Limits, RpcHandler, ServerCore
 from controller.netconf.credentials import AuthSettings
 from controller.netconf.nacm import NACM_XPATH, Nacm
@@ -52,7 +53,8 @@ class NetconfServer:
                  capabilities: Iterable[str] = (), name: str = "sdqn",
                  limits: Limits | None = None, streams: Sequence[str] = (NETCONF_STREAM,),
                  recovery_users: Iterable[str] | None = None,
-                 push_limits: PushLimits | None = None) -> None:
+                 push_limits: PushLimits | None = None,
+                 guard: AuthGuard | None = None) -> None:
         """`extra_rpcs` maps "{namespace}name" to handler(session, operation element);
         `nacm=True` needs ietf-netconf-acm in the store's schema (rules read from
         running); recovery users (default: AuthSettings.recovery_users) bypass NACM."""
@@ -60,7 +62,11 @@ class NetconfServer:
         self.host = host
         self.port = port
         self.name = name
-        self._auth = Authenticator(users)
+        # One brute-force guard for the process (the daemon shares it with RESTCONF and
+        # gRPC); by default one of our own when the accounts come from settings.
+        self._auth = Authenticator(users, guard=guard if guard is not None else (
+            AuthGuard(users.lockout) if isinstance(users, AuthSettings) else None))
+        self.guard = self._auth.guard
         recovery = self._auth.recovery_users if recovery_users is None else recovery_users
         self.core = ServerCore(store, name=name,
                                nacm=Nacm(store, recovery_users=recovery) if nacm else None,
@@ -219,7 +225,8 @@ class NetconfServer:
             # at ~25 replies/s.
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             transport.add_server_key(self._host_key)
-            iface = ServerInterface(self._auth, lambda user: self._admit(connection, user))
+            iface = ServerInterface(self._auth, peer,
+                                    lambda user: self._admit(connection, user))
             # With an event, start_server returns at once instead of blocking through key
             # exchange (up to paramiko's 15 s banner timeout): the wait below then bounds
             # the whole login by auth_timeout.

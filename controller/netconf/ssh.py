@@ -18,6 +18,7 @@ import paramiko
 import structlog
 
 import controller.netconf.ssh_mac  # noqa: F401  (paramiko's MAC check in C)
+from controller.netconf.authguard import AuthGuard
 from controller.netconf.credentials import AuthSettings, NetconfUser
 
 log = structlog.get_logger(__name__)
@@ -72,8 +73,11 @@ class Account:
 class Authenticator:
     """Checks SSH credentials against the configured accounts."""
 
-    def __init__(self, users: Mapping[str, str] | AuthSettings) -> None:
+    def __init__(self, users: Mapping[str, str] | AuthSettings, *,
+                 guard: AuthGuard | None = None) -> None:
         self.accounts: dict[str, Account] = {}
+        #: brute-force limits; None (emulated devices, unit tests) counts nothing
+        self.guard = guard
         if isinstance(users, AuthSettings):
             for user in users.users:
                 self.accounts[user.name] = _account(user)
@@ -84,8 +88,11 @@ class Authenticator:
             self.recovery_users = frozenset(AuthSettings().recovery_users)
 
     def check_password(self, username: str, password: str) -> bool:
+        """Constant time in what matters: an unknown user costs the same KDF run as a
+        known one, so response times do not reveal which accounts exist."""
         account = self.accounts.get(username)
         if account is None or not password:
+            verify_password_hash(password or "-", _dummy_hash())
             return False
         if account.password_hash:
             return verify_password_hash(password, account.password_hash)
@@ -96,6 +103,31 @@ class Authenticator:
     def check_key(self, username: str, key: paramiko.PKey) -> bool:
         account = self.accounts.get(username)
         return account is not None and key.asbytes() in account.keys
+
+    def guarded(self, username: str, peer: str, interface: str,
+                check: Callable[[], bool]) -> bool:
+        """`check()` under the brute-force guard: refused unchecked while (user, peer)
+        is locked out, failures counted, a success resets the count."""
+        guard = self.guard
+        if guard is None:
+            return check()
+        if guard.locked(username, peer, interface):
+            return False
+        if check():
+            guard.success(username, peer)
+            return True
+        guard.failure(username, peer, interface)
+        return False
+
+
+_dummy: list[str] = []
+
+
+def _dummy_hash() -> str:
+    """A hash of a random password, verified for unknown users (same cost, never true)."""
+    if not _dummy:
+        _dummy.append(hash_password(secrets.token_urlsafe(16)))
+    return _dummy[0]
 
 
 def _account(user: NetconfUser) -> Account:
@@ -112,11 +144,14 @@ def _account(user: NetconfUser) -> Account:
 class ServerInterface(paramiko.ServerInterface):  # type: ignore[misc]
     """paramiko callbacks for one connection: auth, one session channel, netconf only."""
 
-    def __init__(self, auth: Authenticator,
+    def __init__(self, auth: Authenticator, peer: str = "",
                  admit: Callable[[str], str | None] | None = None) -> None:
-        """`admit(user)` decides whether an authenticated user may open its session
+        """`peer` is the client's address (failures are counted per user and address);
+        `admit(user)` decides whether an authenticated user may open its session
         channel: None, or the reason for refusing (session limits, admission.py)."""
         self.auth = auth
+        self.peer = peer
+        self._key_failure_counted = False
         self.username: str | None = None
         self.subsystem = threading.Event()
         self.admit = admit
@@ -126,16 +161,28 @@ class ServerInterface(paramiko.ServerInterface):  # type: ignore[misc]
         return "publickey,password"
 
     def check_auth_password(self, username: str, password: str) -> int:
-        if self.auth.check_password(username, password):
+        if self.auth.guarded(username, self.peer, "ssh",
+                             lambda: self.auth.check_password(username, password)):
             self.username = username
             return AUTH_OK
         log.info("ssh password rejected", user=username)
         return AUTH_FAILED
 
     def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
+        guard = self.auth.guard
+        if guard is not None and guard.locked(username, self.peer, "ssh"):
+            return AUTH_FAILED
         if self.auth.check_key(username, key):
+            if guard is not None:
+                guard.success(username, self.peer)
             self.username = username
             return AUTH_OK
+        # Clients offer every key they hold before trying a password (and paramiko asks
+        # about each key before its signature), so a refused key counts once per
+        # connection: a key-guessing attacker still pays a failure per connection.
+        if guard is not None and not self._key_failure_counted:
+            self._key_failure_counted = True
+            guard.failure(username, self.peer, "ssh")
         return AUTH_FAILED
 
     def check_channel_request(self, kind: str, chanid: int) -> int:

@@ -32,6 +32,8 @@ from controller.datastore.nmda import Datastore, EditResult, NmdaStore
 from controller.datastore.sessions import ChangeNote
 from controller.datastore.tree import Forest
 from controller.errors import ErrorTag, ErrorType, NetconfError
+from controller.netconf.authguard import AuthGuard
+from controller.netconf.certname import CertNameMapper
 from controller.netconf.core import Limits, ServerCore, next_session_id
 from controller.netconf.credentials import AuthSettings
 from controller.netconf.nacm import NACM_XPATH, Nacm, UserAccess, access_denied
@@ -76,9 +78,16 @@ class DataAccess:
 
     def __init__(self, store: NmdaStore, *, users: Mapping[str, str] | AuthSettings,
                  core: ServerCore | None = None, nacm: bool = True,
-                 recovery_users: Sequence[str] | None = None) -> None:
+                 recovery_users: Sequence[str] | None = None,
+                 guard: AuthGuard | None = None,
+                 cert_names: CertNameMapper | None = None) -> None:
+        """`guard`: the brute-force guard to share (the NETCONF server's); by default one
+        of our own when `users` are settings. `cert_names`: client certificate -> user
+        for HTTPS with client certificates (none: certificates identify nobody)."""
         self.store = store
-        self.authenticator = Authenticator(users)
+        self.authenticator = Authenticator(users, guard=guard if guard is not None else (
+            AuthGuard(users.lockout) if isinstance(users, AuthSettings) else None))
+        self.cert_names = cert_names
         self.credentials = CredentialCache(self.authenticator)
         self._own_core = core is None
         if core is None:
@@ -115,6 +124,12 @@ class DataAccess:
 
     def check_password(self, username: str, password: str) -> bool:
         return self.credentials.check(username, password)
+
+    def authenticate_password(self, username: str, password: str, peer: str,
+                              interface: str = "restconf") -> bool:
+        """`check_password` under the brute-force guard (per user and client address)."""
+        return self.authenticator.guarded(
+            username, peer, interface, lambda: self.credentials.check(username, password))
 
     @staticmethod
     @contextmanager

@@ -130,7 +130,10 @@ class GuardedH11Protocol(H11Protocol):
             transport.close()
             return
         self._address = address
-        cert = transport.get_extra_info("peercert")
+        ssl_object = transport.get_extra_info("ssl_object")
+        # The leaf certificate's DER: cert-to-name fingerprints it (RFC 7407 §2); the
+        # parsed dict form carries no bytes to fingerprint.
+        cert = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
         if cert:
             # uvicorn copies app_state into every request's scope["state"]
             self.app_state = {**self.app_state, PEER_CERT: cert}

@@ -22,6 +22,7 @@ import libyang
 from lxml import etree
 from ncclient import manager as nc_manager
 
+from controller.app.credentials import use_demo_credentials
 from controller.datastore.nmda import Datastore
 from controller.datastore.schema import Schema
 from controller.paths import CONFIG_DIR, REPO_ROOT
@@ -62,6 +63,7 @@ def write_config(directory: Path, name: str, **service: Any) -> Path:
     """A controller.json for a test: data in `directory`/data, NETCONF on a free port,
     RESTCONF and gRPC off, fast telemetry; `service` overrides ServiceSettings fields."""
     settings = ControllerSettings.load()
+    use_demo_credentials(settings)  # the shipped config has no accounts
     settings.datastore.data_dir = directory / "data"
     settings.netconf.port = 0
     settings.restconf.enabled = False

@@ -22,11 +22,12 @@ from controller.paths import REPO_ROOT
 COMMANDS = {
     "": ["solve", "demo", "alarms", "commit", "optimise", "rollback", "commits", "watch",
          "bench",
-         "controller", "sim", "request", "topology"],
+         "controller", "sim", "tls", "request", "topology"],
     "bench": ["datastore", "qnum", "netconf", "southbound", "sim", "restconf", "heal", "change",
               "faults", "physics", "attack"],
     "controller": ["run"],
     "sim": ["run", "fault"],
+    "tls": ["self-signed"],
     "request": ["add", "modify", "withdraw", "list", "show"],
     "topology": ["show"],
     "commits": ["list", "show", "diff", "rollback"],

@@ -21,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from controller.app.credentials import use_demo_credentials
 from controller.paths import CONFIG_DIR, REPO_ROOT
 from controller.settings import ControllerSettings
 
@@ -52,6 +53,7 @@ def process(argv: list[str], log: Path, **kwargs: object) -> Iterator[subprocess
 def controller_config(tmp_path: Path) -> Path:
     """The shipped config with every server on a free port and the data in tmp_path."""
     settings = ControllerSettings.load()
+    use_demo_credentials(settings)  # the shipped config has no accounts
     settings.datastore.data_dir = tmp_path / "data"
     settings.datastore.synchronous = "NORMAL"
     settings.netconf.port = settings.restconf.port = settings.grpc.port = 0

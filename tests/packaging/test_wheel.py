@@ -152,6 +152,8 @@ def test_daemon_from_etc_style_config_serves_grpc_with_reflection(
     config = json.loads((packaged / "controller.json").read_text())
     for section in ("netconf", "restconf", "grpc"):
         config[section]["port"] = 0
+    # the shipped config names no account; the walkthrough's demo token for the CLI call
+    config["grpc"]["tokens"] = [{"user": "admin", "token": "admin"}]
     (etc / "controller.json").write_text(json.dumps(config))
     data = tmp_path / "data"
     env = {**installed.env, "SDQN_DATA_DIR": str(data)}

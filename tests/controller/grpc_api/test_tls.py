@@ -24,6 +24,7 @@ from controller.grpc_api.auth import TokenAuth
 from controller.grpc_api.server import GrpcServer
 from controller.grpc_api.service import ControllerService
 from controller.grpc_api.stubs import load
+from controller.netconf.certname import CertNameMapper, CertToName, MapType, fingerprint
 from controller.restconf.access import DataAccess
 from controller.restconf.server import RestconfServer
 from controller.settings import TlsSettings
@@ -75,7 +76,12 @@ def test_grpc_mutual_tls_maps_the_certificate_to_a_user(
     server_cert, server_key = issue("localhost", True)
     tls = TlsSettings(cert_file=server_cert, key_file=server_key, client_ca_file=ca,
                       require_client_cert=True)
-    service = ControllerService(access, hub=None, auth=TokenAuth([], client_certs=True),
+    # cert-to-name (RFC 7407): certificates this CA signed map to their common name
+    ca_cert = x509.load_pem_x509_certificate(ca.read_bytes())
+    names = CertNameMapper([CertToName(id=1, fingerprint=fingerprint(ca_cert),
+                                       map_type=MapType.COMMON_NAME)], [ca_cert])
+    service = ControllerService(access, hub=None,
+                                auth=TokenAuth([], client_certs=True, cert_names=names),
                                 history=RunningHistory(access.store, CommitLog(None)))
     server = GrpcServer(service, host="localhost", credentials=credentials(tls))
     server.start()
