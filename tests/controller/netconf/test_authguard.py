@@ -83,6 +83,30 @@ def test_guard_counts_per_user_and_address_and_doubles() -> None:
         guard.close()
 
 
+def test_spraying_user_names_locks_the_address_and_costs_no_threads() -> None:
+    """One guess each for many user names adds up per address: the address is locked for
+    every user, other addresses are not, and no thread is started per lockout."""
+    import threading
+
+    guard = AuthGuard(LockoutSettings(max_failures=3, max_address_failures=10,
+                                      backoff_s=30))
+    try:
+        before = threading.active_count()
+        with capture_logs() as logs:
+            for n in range(10):
+                guard.failure(f"user{n}", "10.0.0.9", "restconf")
+        assert guard.locked("admin", "10.0.0.9", "ssh")          # any user, that address
+        assert not guard.locked("admin", "10.0.0.1", "ssh")
+        locks = [e for e in logs if e["event"] == "authentication locked out"]
+        assert [(e["user"], e["peer"]) for e in locks] == [("*", "10.0.0.9")]
+        for n in range(200):                                      # 200 pairs locked
+            for _ in range(3):
+                guard.failure(f"other{n}", f"10.1.{n}.1", "ssh")
+        assert threading.active_count() <= before + 1             # the one sweeper
+    finally:
+        guard.close()
+
+
 def test_ssh_lockout_refuses_the_right_password_from_that_address_only(
         store: NmdaStore, tmp_path: Path) -> None:
     auth = AuthSettings(users=[NetconfUser(name="admin", password="s3cret")],
