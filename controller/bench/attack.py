@@ -29,6 +29,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from controller.app.credentials import use_demo_credentials
 from controller.bench.attack_load import (
     OPERATOR,
     Probe,
@@ -69,6 +70,7 @@ def daemon(tmp: Path) -> Iterator[tuple[subprocess.Popen[str], Target]]:
     settings.datastore.data_dir = tmp / "data"
     settings.netconf.port = settings.restconf.port = settings.grpc.port = 0
     settings.service.enabled = False
+    use_demo_credentials(settings)   # loopback benchmark: the accounts the clients know
     config = tmp / "controller.json"
     config.write_text(settings.model_dump_json())
     log = (tmp / "daemon.log").open("w")
