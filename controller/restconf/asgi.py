@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +42,20 @@ METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
 _END = object()
 P = ParamSpec("P")
 T = TypeVar("T")
+
+
+#: bodies up to this size are read before authentication (one worker hop per request);
+#: larger ones only once the client is authenticated
+SMALL_BODY = 64 * 1024
+
+
+def _declared_length(request: Request) -> int:
+    """The Content-Length if it is a plain number, else infinity (the checks in
+    `_read_body` then answer 400/411 after authentication, as before)."""
+    raw = request.headers.get("content-length", "")
+    if request.headers.get("transfer-encoding") or not raw.strip().isdigit():
+        return sys.maxsize
+    return int(raw)
 
 
 class Owner(Protocol):
@@ -108,6 +123,12 @@ class RestconfAsgi:
         if "content-length" not in request.headers and \
                 "transfer-encoding" not in request.headers:
             # No body: authentication and the engine in one thread hop.
+            return await self._call(self._authenticated, request, peer, peer_cert)
+        if _declared_length(request) <= SMALL_BODY:
+            # A small body is read first, so authentication and the engine take one thread
+            # hop: an unauthenticated client can make the server hold at most SMALL_BODY
+            # per connection (and connections are limited per address).
+            request.body = await self._read_body(request, receive)
             return await self._call(self._authenticated, request, peer, peer_cert)
         request.username = await self._call(self._authenticate, request, peer, peer_cert)
         if request.path == "/metrics" and owner.metrics is not None:
