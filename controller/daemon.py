@@ -70,7 +70,7 @@ def build_server(settings: ControllerSettings, store: NmdaStore,
         seed_nacm(store, nc.nacm_file)
     server = NetconfServer(
         store, host=nc.host, port=nc.port, users=nc.auth, host_key=settings.host_key_path,
-        nacm=nc.nacm, name="controller",
+        nacm=nc.nacm, name="controller", push_limits=nc.push,
         limits=Limits(max_message_size=nc.max_message_size, hello_timeout=nc.hello_timeout,
                       send_timeout=nc.send_timeout, max_sessions=nc.max_sessions,
                       sessions=nc.limits, what_if=nc.what_if,

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from controller.netconf.admission import SessionLimits
 from controller.netconf.credentials import AuthSettings, GrpcToken, NetconfUser, TlsSettings
 from controller.netconf.ratelimit import RateLimit
+from controller.netconf.yangpush import PushLimits
 from controller.paths import CONFIG_DIR
 from controller.paths import data_dir as default_data_dir
 
@@ -85,6 +86,8 @@ class NetconfSettings(BaseModel):
     what_if: RateLimit = Field(default_factory=RateLimit,
                                description="what-if solves (dry-run on NETCONF/RESTCONF, "
                                            "gRPC WhatIf/DryRun) per user, all northbounds")
+    push: PushLimits = Field(default_factory=PushLimits,
+                             description="YANG-Push dynamic subscriptions (RFC 8639/8641)")
     hello_timeout: float = Field(default=30.0, gt=0)
     send_timeout: float = Field(default=60.0, gt=0)
     replay_events: int = Field(default=1024, ge=0,

@@ -30,6 +30,7 @@ from typing import Any
 
 import structlog
 from lxml import etree
+from pydantic import BaseModel, ConfigDict, Field
 
 from controller.datastore.nmda import Datastore
 from controller.datastore.tree import Forest, WithDefaults
@@ -68,14 +69,17 @@ CHANGE_KINDS = frozenset({"create", "delete", "insert", "move", "replace"})
 _MAX_WAIT_S = 1.0
 
 
-@dataclass(frozen=True)
-class PushLimits:
-    """Bounds on what subscribers may ask (RFC 8639 §2.4.2: insufficient-resources)."""
+class PushLimits(BaseModel):
+    """Bounds on what subscribers may ask (RFC 8639 §2.4.2: insufficient-resources);
+    config: netconf.push."""
 
-    per_session: int = 8
-    total: int = 64
-    #: the smallest period in centiseconds (RFC 8641 §3.1: refused with period-unsupported)
-    min_period_cs: int = 100
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    per_session: int = Field(default=8, ge=1, description="dynamic subscriptions per session")
+    total: int = Field(default=64, ge=1, description="dynamic subscriptions per server")
+    min_period_cs: int = Field(default=100, ge=1,
+                               description="smallest periodic push period, centiseconds "
+                                           "(RFC 8641 §3.1: smaller is period-unsupported)")
 
 
 @dataclass(eq=False)
