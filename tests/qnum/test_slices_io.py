@@ -93,7 +93,7 @@ def _set_node(doc: Doc, slice_name: str, node: str, qubits: int) -> None:
             entry["memory-qubits"] = qubits
 
 
-def _set_link(doc: Doc, slice_name: str, link: str, share: str) -> None:
+def _set_link(doc: Doc, slice_name: str, link: str, share: object) -> None:
     for entry in _slice(doc, slice_name)["reservation"]["link"]:
         if entry["link-id"] == link:
             entry["time-share"] = share
