@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,11 @@ CASES: dict[str, tuple[Callable[[Doc], None], tuple[str, ...], tuple[str, ...]]]
 }
 
 
+def _bare(path: str) -> str:
+    """An instance path without module prefixes (values here hold no colon)."""
+    return re.sub(r"[A-Za-z][\w.-]*:", "", path)
+
+
 def _xml(doc: Doc) -> str:
     return convert(Schema(list(PRODUCT_MODULES)).ctx, json.dumps(doc), "json", "xml")
 
@@ -119,8 +125,8 @@ def test_slices_commit_and_bad_slicing_is_refused_naming_the_leaf(tmp_path: Path
                 edit_running(daemon, _xml(bad))
             error = refused.value
             assert error.path is not None, case
-            for word in path_words:
-                assert word in error.path, (case, error.path)
+            for word in path_words:  # the server qualifies every step with its module
+                assert _bare(word) in _bare(error.path), (case, error.path)
             for word in message_words:
                 assert word in str(error.message), (case, error.message)
             assert error.tag in {"invalid-value", "data-missing", "operation-failed"}, case
