@@ -29,6 +29,7 @@ PRODUCT_MODULES: tuple[str, ...] = (
     "sdqn-types",
     "sdqn-topology",
     "sdqn-services",
+    "sdqn-slices",
     "sdqn-controller",
     "sdqn-alarms",
     # NETCONF server: access control rules (NACM, RFC 8341) live in running, get-schema and the

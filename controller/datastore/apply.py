@@ -647,10 +647,12 @@ def _instance_path(forest: Forest, error: RpcError) -> RpcError:
 
 
 def _present(forest: Forest, path: str) -> tuple[str, NodePtr] | None:
-    """The node at `path`, or its nearest ancestor in the forest (None: neither)."""
+    """The node at `path`, or its nearest ancestor in the forest (None: neither). A list
+    key stands for its entry: libyang cannot re-insert a detached key (a leafref key,
+    such as a reservation's node-id, is a culprit of its own)."""
     while path:
         node = forest.find(path)
-        if node != NULL:
+        if node != NULL and not (node.schema != NULL and node.schema.flags & lib.LYS_KEY):
             return path, node
         path = _LAST_STEP.sub("", path)
     return None

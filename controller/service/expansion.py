@@ -57,6 +57,7 @@ from qnum.io import (
 )
 from qnum.plan import Plan, Problem, SolveStatus, violations
 from qnum.reduced import solve_reduced
+from qnum.slices_io import check_slicing, parse_slicing
 from qnum.solver import SolverOptions, project, solve
 from southbound.kinds import DEVICE_KINDS
 from southbound.model import DeviceChange, DeviceEndpoint, Exclusion
@@ -425,6 +426,7 @@ class QnumExpander:
                 else None
         except InputError as exc:
             raise _failed(f"requests cannot be optimised: {exc}") from exc
+        _check_slicing(running, network)
         defaults = settings or OptimiserSettings()
         options = SolverOptions(time_limit_s=self.time_limit_s or defaults.time_limit_s,
                                 objective=defaults.objective,
@@ -636,6 +638,18 @@ def _pins(running: Mapping[str, Any]) -> dict[str, str]:
 
 def _canonical(doc: Mapping[str, Any]) -> str:
     return json.dumps(doc, sort_keys=True, separators=(",", ":"))
+
+
+def _check_slicing(running: Mapping[str, Any], network: Network) -> None:
+    """Refuse slices no plan can honour (over-subscribed dedicated reservations, requests
+    beyond their slice's quota) before solving: what YANG cannot state with a useful
+    message, named by its leaf. RFC 6241 Appendix A: an unacceptable value is
+    invalid-value, error-type application, with the offending leaf as error-path."""
+    try:
+        check_slicing(parse_slicing(running), network, running)
+    except InputError as exc:
+        raise NetconfError(RpcError(tag=ErrorTag.INVALID_VALUE, path=exc.path,
+                                    message=f"slicing refused: {exc}")) from exc
 
 
 def _failed(message: str) -> NetconfError:
