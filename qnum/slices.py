@@ -41,7 +41,7 @@ class Slice:
     slo: SliceSlo = SliceSlo()
     isolation: Isolation = Isolation.SHARED
     reserved_memory: Mapping[str, int] = field(default_factory=dict)     # node-id -> qubits
-    reserved_share: Mapping[str, float] = field(default_factory=dict)    # link-id -> 0..1 time share
+    reserved_share: Mapping[str, float] = field(default_factory=dict)  # link-id -> 0..1 time share
     borrowing: bool = False
     max_requests: int | None = None                 # quota
     max_rate_hz: float | None = None                # quota: sum of demanded rates
