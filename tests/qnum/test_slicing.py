@@ -1,5 +1,5 @@
 """Slices in Q-NUM: guarantees, isolation, borrowing, slice objectives, infeasible SLOs,
-and the MILP against brute-force enumeration (choices enumerated, shares by an LP)."""
+and the MILP against brute-force enumeration (choices enumerated, shares by a separate LP)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ import random
 from collections.abc import Mapping, Sequence
 
 import pytest
-from scipy.optimize import linprog
+from ortools.math_opt.python import mathopt
 
 from qnum.candidates import Candidate, RequestCandidates, Route, Segment
 from qnum.instances import request, small_network
 from qnum.io import Network
 from qnum.physics import LinkParams
 from qnum.plan import Plan, Problem, SolveStatus, violations
+from qnum.reduced import solve_reduced
 from qnum.slices import Isolation, Slice, SliceObjective, SliceSlo, Slicing
 from qnum.slicing import SloInfeasible, check_slos, slice_violations, without_guarantees
-from qnum.reduced import solve_reduced
 from qnum.solver import SolverOptions, solve
 
 EDGES = [("A", "B", 10.0), ("B", "C", 10.0), ("A", "C", 10.0)]
@@ -369,10 +369,23 @@ def _share_lp(pb: Problem, slicing: Slicing, chosen: Mapping[str, Candidate],
             row[h_ix[("frame", frame), k]] = 1.0
         a_ub.append(row)
         b_ub.append(1.0)
-    result = linprog(c, A_ub=a_ub, b_ub=b_ub, bounds=bounds, method="highs")
-    if result.status != 0 or result.fun is None:
+    return _lp_min(c, a_ub, b_ub, bounds)
+
+
+def _lp_min(c: Sequence[float], a_ub: Sequence[Sequence[float]], b_ub: Sequence[float],
+            bounds: Sequence[tuple[float, float | None]]) -> float | None:
+    """-min c·v s.t. A v ≤ b within bounds, by GLOP (a simplex code, not the MILP's HiGHS);
+    None when infeasible."""
+    model = mathopt.Model()
+    v = [model.add_variable(lb=lo, ub=math.inf if hi is None else hi) for lo, hi in bounds]
+    for row, rhs in zip(a_ub, b_ub, strict=True):
+        model.add_linear_constraint(
+            mathopt.fast_sum(a * x for a, x in zip(row, v, strict=True) if a) <= rhs)
+    model.minimize(mathopt.fast_sum(a * x for a, x in zip(c, v, strict=True) if a))
+    result = mathopt.solve(model, mathopt.SolverType.GLOP)
+    if result.termination.reason is not mathopt.TerminationReason.OPTIMAL:
         return None
-    return -float(result.fun)
+    return -float(result.objective_value())
 
 
 def _random_instance(seed: int) -> tuple[Problem, Slicing]:
