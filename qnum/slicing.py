@@ -442,15 +442,18 @@ class SloInfeasible(ValueError):
 
     ``proven``: the feasibility MILP (or arithmetic) proves no plan meets them all."""
 
-    def __init__(self, shortfalls: Sequence[Shortfall], problems: Sequence[str] = (),
+    def __init__(self, shortfalls: Sequence[Shortfall], problems: Sequence[tuple[str, str]] = (),
                  proven: bool = True) -> None:
-        self.shortfalls, self.problems, self.proven = tuple(shortfalls), tuple(problems), proven
-        super().__init__("; ".join([*problems, *(str(s) for s in shortfalls)]))
+        """``problems``: (slice, message) for what is wrong without a resource amount."""
+        self.shortfalls, self.proven = tuple(shortfalls), proven
+        self.problems = tuple(message for _, message in problems)
+        self._named = {name for name, _ in problems if name}
+        super().__init__("; ".join([*self.problems, *(str(s) for s in shortfalls)]))
 
     @property
     def slices(self) -> set[str]:
-        named = {name for s in self.shortfalls for name in s.slices}
-        return named | {p.split()[1].rstrip(":") for p in self.problems if p.startswith("slice ")}
+        """Every slice the error names (to drop or alarm on after a failure)."""
+        return self._named | {name for s in self.shortfalls for name in s.slices}
 
 
 def without_guarantees(slicing: Slicing, names: Iterable[str]) -> Slicing:
@@ -497,8 +500,9 @@ def check_slos(problem: Problem, slicing: Slicing, time_limit_s: float = 10.0) -
         relative_gap_tolerance=1e-9))
     bound = result.termination.objective_bounds.dual_bound
     if not result.has_primal_feasible_solution():
-        raise SloInfeasible([], ["the slice guarantees admit no plan (feasibility MILP "
-                                 f"ended {result.termination.reason.name})"], proven=False)
+        raise SloInfeasible([], [("", "the slice guarantees admit no plan (feasibility "
+                                       f"MILP ended {result.termination.reason.name})")],
+                            proven=False)
     if result.objective_value() <= 1e-7:
         return
     proven = math.isfinite(bound) and bound > 1e-7
@@ -575,15 +579,15 @@ def _explain(problem: Problem, slicing: Slicing, rows: SliceRows,
 
 
 def _static_check(problem: Problem, slicing: Slicing) -> SloInfeasible | None:
-    problems: list[str] = []
+    problems: list[tuple[str, str]] = []
     shortfalls: list[Shortfall] = []
     known = {r.name for r in problem.requests}
     for sl in slicing.slices:
-        problems += [f"slice {sl.name}: reserved-memory names unknown node {n}"
+        problems += [(sl.name, f"slice {sl.name}: reserved-memory names unknown node {n}")
                      for n in sl.reserved_memory if n not in problem.network.nodes]
-        problems += [f"slice {sl.name}: reserved-share names unknown link {lk}"
+        problems += [(sl.name, f"slice {sl.name}: reserved-share names unknown link {lk}")
                      for lk in sl.reserved_share if lk not in problem.network.links]
-        problems += [f"slice {sl.name}: unknown request {r}" for r in sl.requests
+        problems += [(sl.name, f"slice {sl.name}: unknown request {r}") for r in sl.requests
                      if r not in known]
     if problems:
         return SloInfeasible([], problems)
@@ -604,8 +608,9 @@ def _static_check(problem: Problem, slicing: Slicing) -> SloInfeasible | None:
                 continue
             ok = [c for c in problem.options(req.name) if eligible(sl, c)]
             if not ok:
-                problems.append(f"slice {sl.name}: request {req.name} has no configuration "
-                                f"meeting its objectives ({_objectives(sl, problem, req.name)})")
+                problems.append((sl.name, f"slice {sl.name}: request {req.name} has no "
+                                 "configuration meeting its objectives "
+                                 f"({_objectives(sl, problem, req.name)})"))
                 continue
             best = max(min(c.rate_per_share_hz, req.demanded_rate_hz) for c in ok)
             if best < guaranteed[req.name] * (1 - TOL):
@@ -623,8 +628,8 @@ def _static_check(problem: Problem, slicing: Slicing) -> SloInfeasible | None:
                                             best_total, "Hz"))
         forced = [r for r in members if r.name in guaranteed]
         if sl.max_requests is not None and len(forced) > sl.max_requests:
-            problems.append(f"slice {sl.name}: {len(forced)} guaranteed members exceed the "
-                            f"quota of {sl.max_requests} requests")
+            problems.append((sl.name, f"slice {sl.name}: {len(forced)} guaranteed members "
+                             f"exceed the quota of {sl.max_requests} requests"))
     if problems or shortfalls:
         return SloInfeasible(shortfalls, problems)
     return None

@@ -721,7 +721,8 @@ def _best_of(problem: Problem, plan: Plan, starts: Sequence[Plan], options: Solv
 
 def _finish(problem: Problem, plan: Plan, start: float, options: SolverOptions) -> Plan:
     plan.objective = plan_objective(problem, plan, options)
-    plan.objective_kind = options.objective.value
+    plan.objective_kind = (options.objective.value if options.slicing is None
+                           else f"slices-{options.slicing.objective.value}")
     if not math.isnan(plan.bound) and plan.bound < plan.objective:
         plan.bound = plan.objective  # solver tolerance: a bound cannot be below a feasible value
     explain = RejectionExplainer(problem, plan)

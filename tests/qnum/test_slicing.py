@@ -176,6 +176,7 @@ def test_proportional_fairness_is_across_slices_not_requests() -> None:
     assert plan.assignments["b1"].share == pytest.approx(1.0 - a, abs=1e-6)
     assert plan.objective >= 2 * math.log(0.5 * 100.0 * 0.95) - 0.01
     assert plan.bound >= plan.objective - 1e-9
+    assert plan.objective_kind == "slices-proportional-fairness"
 
 
 @pytest.mark.parametrize(("wa", "wb", "winner"), [(1.0, 3.0, "b1"), (3.0, 1.0, "a1")])
@@ -242,8 +243,9 @@ def test_no_eligible_configuration_and_unknown_references() -> None:
     gold = Slice("gold", "t", slo=SliceSlo(guaranteed_rate_hz=1.0, min_fidelity=0.9),
                  requests=("g1",))
     with pytest.raises(SloInfeasible, match=r"request g1 has no configuration meeting its "
-                                            r"objectives \(fidelity ≥ 0.9\)"):
+                                            r"objectives \(fidelity ≥ 0.9\)") as err:
         check_slos(pb, Slicing((gold,)))
+    assert err.value.slices == {"gold"}
     bad = Slice("gold", "t", isolation=Isolation.DEDICATED, reserved_memory={"Z": 1})
     with pytest.raises(SloInfeasible, match="unknown node Z"):
         check_slos(pb, Slicing((bad,)))
