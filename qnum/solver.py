@@ -77,7 +77,7 @@ from qnum.io import Objective, Request
 from qnum.neighbourhood import neighbourhood, restricted, worth_guiding
 from qnum.plan import Assignment, Plan, Problem, SolveStatus, violations
 from qnum.pricing import Prices
-from qnum.slices import Slicing
+from qnum.slices import SliceObjective, Slicing
 from qnum.slicing import (
     add_constraints,
     check_slos,
@@ -303,10 +303,15 @@ class _Builder:
             index, share = hit
             cand = self.problem.options(req.name)[index]
             v = self.m.vars[req.name][index]
-            if self.options.objective is Objective.SUM:
-                value = req.weight * utility_cap(req, cand) / self.m.scale
-            else:
-                value = req.weight
+            slicing = self.options.slicing
+            group = slicing.slice_of(req.name) if slicing is not None else None
+            linear = (self.options.objective is Objective.SUM if slicing is None
+                      else slicing.objective is SliceObjective.WEIGHTED_SUM)
+            if linear:
+                scale = group.weight if group is not None else 1.0
+                value = scale * req.weight * utility_cap(req, cand) / self.m.scale
+            else:   # its group's log term: the slice weight, or its own weight unsliced
+                value = group.weight if group is not None else req.weight
             eps = self.options.stability_weight * max(value, 1e-9)
             dev = self.m.model.add_variable(lb=0.0, ub=1.0, name=f"dev[{req.name}]")
             self.m.model.add_linear_constraint(dev >= v.s - share)

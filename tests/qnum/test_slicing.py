@@ -469,3 +469,20 @@ def test_brute_force_sees_both_outcomes() -> None:
     """The random instances exercise feasible and infeasible SLO sets alike."""
     outcomes = {_brute_force(*_random_instance(s)) is None for s in range(40)}
     assert outcomes == {True, False}
+
+
+@pytest.mark.parametrize("objective", list(SliceObjective))
+def test_resolving_from_the_previous_plan_keeps_it(objective: SliceObjective) -> None:
+    """The stability term is scaled to the slice objective: a re-solve of an unchanged
+    problem returns the same plan with the same value."""
+    pb, _ = _random_instance(1)
+    gold = Slice("gold", "t1", weight=2.0, requests=("r0", "r1"),
+                 slo=SliceSlo(guaranteed_rate_hz=10.0))
+    slicing = Slicing((gold,), objective=objective)
+    first = solve(pb, _opts(slicing))
+    again = solve(pb, _opts(slicing), previous=first)
+    assert again.objective == pytest.approx(first.objective, rel=1e-6)
+    for name, a in first.assignments.items():
+        b = again.assignments[name]
+        assert a.admitted == b.admitted
+        assert a.candidate == b.candidate
