@@ -205,9 +205,15 @@ def solve_reduced(problem: Problem, options: SolverOptions | None = None, *,
     """Re-place the requests ``keep`` does not pin, on the reduced model, warm-started
     from ``previous`` (its still-valid choices are the solver's hint and stability
     reference). Falls back to the full pinned solve (``solver.solve``) when the pins
-    alone exceed a capacity or the reduced solve fails."""
+    alone exceed a capacity or the reduced solve fails, and uses it for a sliced
+    problem."""
     options = options or SolverOptions()
     started = time.perf_counter()
+    if options.slicing is not None:
+        # Slice rows couple pinned and free members (aggregate rates, a reservation held
+        # as max(use, reserved)): they are not capacities a constant can be taken from.
+        return solve(problem, options, previous=previous, keep=keep, protected=protected,
+                     strict_keep=strict_keep)
     reduction = reduce(problem, previous, keep, protected)
     over = reduction.problem.pinned.exceeded(problem)
     if not over:

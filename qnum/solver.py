@@ -77,6 +77,15 @@ from qnum.io import Objective, Request
 from qnum.neighbourhood import neighbourhood, restricted, worth_guiding
 from qnum.plan import Assignment, Plan, Problem, SolveStatus, violations
 from qnum.pricing import Prices
+from qnum.slices import SliceObjective, Slicing
+from qnum.slicing import (
+    add_constraints,
+    check_slos,
+    guarantees,
+    objective_terms,
+    plan_value,
+    slice_violations,
+)
 from qnum.utility import log_tangent_cuts
 
 log = structlog.get_logger(__name__)
@@ -108,6 +117,10 @@ class SolverOptions:
     #: Listing what could beat the guide's plan (qnum.colgen.close_gap) ends by this
     #: fraction of the time limit, leaving the rest to the full MILP.
     guide_close_by: float = 0.6
+    #: Slice guarantees, isolation and the slice-level objective (qnum.slicing); the
+    #: slicing's objective replaces ``objective``.  Column generation and the guide are
+    #: off with it (their prices and restricted models know no slice rows).
+    slicing: Slicing | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "objective", Objective(self.objective))
@@ -149,6 +162,8 @@ def utility_cap(req: Request, cand: Candidate) -> float:
 
 def plan_objective(problem: Problem, plan: Plan, options: SolverOptions) -> float:
     """True objective of a plan (Σ w·U or Σ w·log U with the rejected-request floor)."""
+    if options.slicing is not None:
+        return plan_value(problem, options.slicing, plan, options.fairness_floor)
     if options.objective is Objective.SUM:
         return plan.total_utility
     total = 0.0
@@ -178,8 +193,14 @@ class _Builder:
         for req in self.live:
             self._request(req)
         self._capacities()
+        slicing = self.options.slicing
+        guaranteed: Collection[str] = ()
+        if slicing is not None:
+            add_constraints(model, self.problem, slicing, self.m.vars)
+            guaranteed = guarantees(self.problem, slicing).keys()
         for hi, lo in self.problem.priority_pairs:
-            if lo not in self.protected:    # a protected service is never pre-empted
+            # A protected service is never pre-empted, nor a slice's guaranteed member.
+            if lo not in self.protected and lo not in guaranteed:
                 self.m.priority_rows[hi, lo] = model.add_linear_constraint(
                     self.admitted(lo) <= self.admitted(hi))
         return self.m
@@ -232,7 +253,13 @@ class _Builder:
 
     def objective(self, previous: Plan | None) -> None:
         fair = self.options.objective is Objective.PROPORTIONAL_FAIR
-        terms = self._fair_terms() if fair else self._sum_terms()
+        if self.options.slicing is not None:
+            sliced = objective_terms(self.m.model, self.problem, self.options.slicing,
+                                     self.m.vars, self.options.fairness_floor,
+                                     self.options.fairness_cuts)
+            terms, self.m.scale, self.m.offset = sliced.terms, sliced.scale, sliced.offset
+        else:
+            terms = self._fair_terms() if fair else self._sum_terms()
         terms.extend(self._stability_terms(previous))
         self.m.model.maximize(mathopt.fast_sum(terms))
 
@@ -276,10 +303,15 @@ class _Builder:
             index, share = hit
             cand = self.problem.options(req.name)[index]
             v = self.m.vars[req.name][index]
-            if self.options.objective is Objective.SUM:
-                value = req.weight * utility_cap(req, cand) / self.m.scale
-            else:
-                value = req.weight
+            slicing = self.options.slicing
+            group = slicing.slice_of(req.name) if slicing is not None else None
+            linear = (self.options.objective is Objective.SUM if slicing is None
+                      else slicing.objective is SliceObjective.WEIGHTED_SUM)
+            if linear:
+                scale = group.weight if group is not None else 1.0
+                value = scale * req.weight * utility_cap(req, cand) / self.m.scale
+            else:   # its group's log term: the slice weight, or its own weight unsliced
+                value = group.weight if group is not None else req.weight
             eps = self.options.stability_weight * max(value, 1e-9)
             dev = self.m.model.add_variable(lb=0.0, ub=1.0, name=f"dev[{req.name}]")
             self.m.model.add_linear_constraint(dev >= v.s - share)
@@ -433,10 +465,13 @@ def solve(
     (the caller refuses the change rather than move what it promised to keep)."""
     options = options or SolverOptions()
     start = time.perf_counter()
+    if options.slicing is not None:
+        # Refuse an infeasible SLO set with the slice, resource and shortfall named.
+        check_slos(problem, options.slicing, time_limit_s=0.5 * options.time_limit_s)
     columns = _price_columns(problem, options, start) if not keep else None
     space = problem.space or CandidateOptions()
     lp_bound = math.inf
-    if not keep:
+    if not keep and options.slicing is None:
         guide, lp_bound = _guide(problem, options, columns,
                                  [p for p in (previous, *hints) if p])
         if guide is not None:
@@ -540,7 +575,7 @@ def _price_columns(problem: Problem, options: SolverOptions,
     """Column generation (qnum.colgen) when some candidate set does not cover its space
     and the objective is the sum (the Lagrangian bound is linear in the utilities)."""
     if (problem.covers_space or problem.space is None or not options.column_generation
-            or options.objective is not Objective.SUM):
+            or options.objective is not Objective.SUM or options.slicing is not None):
         return None
     deadline = start + options.pricing_share * options.time_limit_s
     return generate_columns(problem, problem.space, lambda p: _relaxation(p, options),
@@ -671,7 +706,8 @@ def _best_of(problem: Problem, plan: Plan, starts: Sequence[Plan], options: Solv
     """Never return less than a (still valid) hint: if one beats the solver's plan, adopt it."""
     best, best_value = plan, plan_objective(problem, plan, options)
     for hint in (project(problem, p) for p in starts):
-        if violations(problem, hint):
+        if violations(problem, hint) or (
+                options.slicing is not None and slice_violations(problem, options.slicing, hint)):
             continue
         value = plan_objective(problem, hint, options)
         if value > best_value + 1e-9 * max(1.0, abs(best_value)):
@@ -690,7 +726,8 @@ def _best_of(problem: Problem, plan: Plan, starts: Sequence[Plan], options: Solv
 
 def _finish(problem: Problem, plan: Plan, start: float, options: SolverOptions) -> Plan:
     plan.objective = plan_objective(problem, plan, options)
-    plan.objective_kind = options.objective.value
+    plan.objective_kind = (options.objective.value if options.slicing is None
+                           else f"slices-{options.slicing.objective.value}")
     if not math.isnan(plan.bound) and plan.bound < plan.objective:
         plan.bound = plan.objective  # solver tolerance: a bound cannot be below a feasible value
     explain = RejectionExplainer(problem, plan)
