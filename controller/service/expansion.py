@@ -27,6 +27,7 @@ from typing import Any, Protocol
 import structlog
 
 from controller.datastore.apply import JournalOp, replay
+from controller.datastore.editnode import quote
 from controller.datastore.nmda import Datastore, Expanded, NmdaStore, Transaction
 from controller.errors import ErrorTag, NetconfError, RpcError
 from controller.service import live_move
@@ -57,7 +58,9 @@ from qnum.io import (
 )
 from qnum.plan import Plan, Problem, SolveStatus, violations
 from qnum.reduced import solve_reduced
+from qnum.slices import Slicing
 from qnum.slices_io import check_slicing, parse_slicing
+from qnum.slicing import SloInfeasible, without_guarantees
 from qnum.solver import SolverOptions, project, solve
 from southbound.kinds import DEVICE_KINDS
 from southbound.model import DeviceChange, DeviceEndpoint, Exclusion
@@ -198,6 +201,16 @@ class QnumExpander:
                 expansion.changes.append(DeviceChange(node_id=node, config_xml=xml[node]))
         expansion.expand_s = time.perf_counter() - started
         return Expanded(derived=True, detail=expansion)
+
+    def _solve(self, problem: Problem, options: SolverOptions, previous: Plan | None,
+               keep: frozenset[str], protected: frozenset[str]) -> Plan:
+        if self._server_round and keep and previous is not None:
+            # Healing: only what the failure hit is re-placed, on the reduced model.
+            return solve_reduced(problem, options, previous=previous, keep=keep,
+                                 protected=protected)
+        hints = [] if keep else list(all_baselines(problem).values())
+        return solve(problem, options, previous=previous, hints=hints, keep=keep,
+                     protected=protected, strict_keep=not self._server_round)
 
     @property
     def _server_round(self) -> bool:
@@ -426,11 +439,12 @@ class QnumExpander:
                 else None
         except InputError as exc:
             raise _failed(f"requests cannot be optimised: {exc}") from exc
-        _check_slicing(running, network)
+        slicing = _check_slicing(running, network)
         defaults = settings or OptimiserSettings()
         options = SolverOptions(time_limit_s=self.time_limit_s or defaults.time_limit_s,
                                 objective=defaults.objective,
-                                relative_gap=defaults.relative_gap)
+                                relative_gap=defaults.relative_gap,
+                                slicing=slicing if slicing.slices else None)
         space = CandidateOptions(
             max_hops=defaults.max_route_hops,
             max_link_purification_rounds=defaults.max_link_purification_rounds)
@@ -479,14 +493,22 @@ class QnumExpander:
         solved = problem                       # the next solve reuses the full `problem`
         if self.scope is not None:
             solved, previous, keep = self.scope.before_solve(problem, previous, keep)
-        if self._server_round and keep and previous is not None:
-            # Healing: only what the failure hit is re-placed, on the reduced model.
-            plan = solve_reduced(solved, options, previous=previous, keep=keep,
-                                 protected=protected)
-        else:
-            hints = [] if keep else list(all_baselines(solved).values())
-            plan = solve(solved, options, previous=previous, hints=hints, keep=keep,
-                         protected=protected, strict_keep=not self._server_round)
+        try:
+            plan = self._solve(solved, options, previous, keep, protected)
+        except SloInfeasible as exc:
+            if not self._server_round or options.slicing is None:
+                # A change the slices' guarantees cannot survive is refused, naming the
+                # slice, the resource and the shortfall (RFC 6241 App. A operation-failed).
+                raise NetconfError(RpcError(
+                    tag=ErrorTag.OPERATION_FAILED, path=_slice_path(sorted(exc.slices)),
+                    message=f"the slices' guarantees cannot all hold: {exc}")) from exc
+            # A failure made them impossible: the other slices keep theirs, these lose
+            # theirs until the network allows them again (said in the log, not hidden).
+            log.warning("slice guarantees suspended: the network cannot meet them",
+                        slices=sorted(exc.slices), reason=str(exc))
+            options = replace(options, slicing=without_guarantees(options.slicing,
+                                                                  exc.slices))
+            plan = self._solve(solved, options, previous, keep, protected)
         if plan.status is SolveStatus.INFEASIBLE and not self._server_round \
                 and previous is not None:
             kept = Plan.from_assignments("kept", [a for a in previous.assignments.values()
@@ -640,13 +662,19 @@ def _canonical(doc: Mapping[str, Any]) -> str:
     return json.dumps(doc, sort_keys=True, separators=(",", ":"))
 
 
-def _check_slicing(running: Mapping[str, Any], network: Network) -> None:
+def _slice_path(names: list[str]) -> str | None:
+    return f"/sdqn-slices:slicing/slice[name={quote(names[0])}]" if names else None
+
+
+def _check_slicing(running: Mapping[str, Any], network: Network) -> Slicing:
     """Refuse slices no plan can honour (over-subscribed dedicated reservations, requests
     beyond their slice's quota) before solving: what YANG cannot state with a useful
     message, named by its leaf. RFC 6241 Appendix A: an unacceptable value is
     invalid-value, error-type application, with the offending leaf as error-path."""
     try:
-        check_slicing(parse_slicing(running), network, running)
+        slicing = parse_slicing(running)
+        check_slicing(slicing, network, running)
+        return slicing
     except InputError as exc:
         raise NetconfError(RpcError(tag=ErrorTag.INVALID_VALUE, path=exc.path,
                                     message=f"slicing refused: {exc}")) from exc

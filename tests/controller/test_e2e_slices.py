@@ -30,6 +30,7 @@ from tests.controller.e2e import (
 )
 
 SLICES_NS = "urn:sdqn:sdqn-slices"
+SVC = "urn:sdqn:sdqn-services"
 FIXTURE = Path(__file__).resolve().parents[1] / "yang" / "instances" / "sdqn-slices.json"
 Doc = dict[str, Any]
 
@@ -84,6 +85,9 @@ CASES: dict[str, tuple[Callable[[Doc], None], tuple[str, ...], tuple[str, ...]]]
         lambda d: _slice(d, "qkd-gold")["quota"].update({"max-rate": "99.5"}),
         (f"{REQ}[name='qkd-alice-bob']/sdqn-slices:slice",),
         ("request 'qkd-alice-bob'", "slice 'qkd-gold'", "0.5 more than max-rate 99.5")),
+    "guarantee-impossible": (   # Q-NUM proves no plan meets it: refused at commit
+        lambda d: _slice(d, "research")["slo"].update({"aggregate-rate": "1000000.0"}),
+        ("slice[name='research']",), ("guarantees cannot all hold", "research")),
     "reservation-on-shared-slice": (
         lambda d: _slice(d, "research").update(
             {"reservation": {"node": [{"node-id": "r3", "memory-qubits": 2}]}}),
@@ -116,6 +120,11 @@ def test_slices_commit_and_bad_slicing_is_refused_naming_the_leaf(tmp_path: Path
         committed = daemon.get_data("running", "/sl:slicing", {"sl": SLICES_NS})
         names = [e.text for e in committed.iter(f"{{{SLICES_NS}}}name")]
         assert {"qkd-operator", "research", "qkd-gold", "backup"} <= set(names)
+        # qkd-gold guarantees 50 pairs/s to each member: Q-NUM admitted its member at that
+        state = daemon.get_data("operational", "/svc:entanglement-services/svc:request"
+                                "[svc:name='qkd-alice-bob']/svc:state", {"svc": SVC})
+        assert state.findtext(f".//{{{SVC}}}admission") == "admitted"
+        assert float(state.findtext(f".//{{{SVC}}}predicted-rate") or 0) >= 50.0
 
         for case, (mutate, path_words, message_words) in sorted(CASES.items()):
             before, devices_before = _state(daemon), device_configs(net)
