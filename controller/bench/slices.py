@@ -1,0 +1,308 @@
+"""`sdqn bench slices`: SLO compliance, utility and fragmentation of network slices.
+
+Figures are measured in-process on the Q-NUM solver (qnum.solver with
+``SolverOptions.slicing``), not through the controller's datastore path.
+
+Instance (deterministic from ``--seed``): the 100-device Waxman network of
+``sdqn bench qnum`` (qnum.instances) and a mixed request set.  The same requests are
+first solved without slicing; that plan is the *witness* the slices are cut to, so every
+reservation and guarantee is feasible by construction (the bench measures slicing, not
+an infeasibility message):
+
+* dedicated slices with per-connection guarantees: members are requests the witness
+  admits; each guarantee is half the smallest rate a member gets in the witness; the
+  slice reserves the memory qubits and fibre time shares its members use in the witness,
+  plus a quarter more where the witness leaves capacity free (RFC 9543 §4 resource
+  reservation, sized by the operator's headroom);
+* dedicated slices with borrowing: the same, but idle reserved capacity may be lent out;
+* shared slices: an aggregate rate SLO (half of what their eligible members get in the
+  witness) and a minimum fidelity, competing for the unreserved capacity.
+
+Every slice reservation fits beside the others because each only takes from what the
+witness leaves free.  The sliced problem is then solved with the weighted-sum and the
+proportional-fairness slice objectives (warm-started from the witness).
+
+Printed per row: SLO compliance, counted per SLO (each member's per-connection
+guarantee, each slice's aggregate, each admitted member's fidelity floor) and checked
+here from the plan's predicted rates and fidelities independently of the solver's rows
+(``qnum.slicing.slice_violations`` is reported beside it as a cross-check); Σ w·U and its
+ratio to the unsliced plan; fragmentation = reserved-but-idle memory qubits and time
+shares as a share of what is reserved (blocking and borrowing reservations apart); solve
+time; status and gap ("optimal" only when the solver proved it).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from qnum.candidates import CandidateOptions
+from qnum.cli import quiet_logging
+from qnum.instances import random_requests, waxman_network
+from qnum.io import Network, Request
+from qnum.plan import Plan, Problem, SolveStatus
+from qnum.slices import Isolation, Slice, SliceObjective, SliceSlo, Slicing
+from qnum.slicing import resource_use, slice_violations
+from qnum.solver import SolverOptions, solve
+
+#: Share of the witness rate a guarantee or aggregate promises (headroom for re-planning).
+PROMISE = 0.5
+#: Extra reservation beyond the witness use, taken only from capacity the witness leaves free.
+HEADROOM = 0.25
+#: Minimum fidelities of the shared slices (cycled).
+SHARED_FIDELITY = (0.85, 0.9)
+
+Resource = tuple[str, str]
+
+
+class Kind(StrEnum):
+    DEDICATED = "dedicated"
+    BORROWING = "dedicated+borrowing"
+    SHARED = "shared"
+
+
+#: Kinds of ten slices; other slice counts sample this pattern evenly.
+PATTERN = (Kind.DEDICATED,) * 3 + (Kind.BORROWING,) * 3 + (Kind.SHARED,) * 4
+WEIGHT = {Kind.DEDICATED: 2.0, Kind.BORROWING: 1.5, Kind.SHARED: 1.0}
+
+
+def slice_kinds(count: int) -> list[Kind]:
+    return [PATTERN[i * len(PATTERN) // count] for i in range(count)]
+
+
+@dataclass
+class Row:
+    name: str
+    plan: Plan
+    slos_met: int
+    slos_total: int
+    solver_violations: int | None
+    idle: dict[str, tuple[float, float]] = field(default_factory=dict)  # label -> idle, reserved
+
+
+# ----------------------------------------------------------------------------- instance
+
+
+def _witness_use(problem: Problem, witness: Plan,
+                 owner: dict[str, str]) -> dict[tuple[str | None, Resource], float]:
+    groups = Slicing(tuple(Slice(name, "t", requests=tuple(r for r, o in owner.items()
+                                                           if o == name))
+                           for name in sorted(set(owner.values()))))
+    return resource_use(problem, groups, witness)
+
+
+def build_slicing(problem: Problem, witness: Plan, n_slices: int, n_tenants: int,
+                  seed: int) -> Slicing:
+    """Slices cut to the witness plan (module docstring), so all are feasible together."""
+    rng = random.Random(seed)
+    kinds = slice_kinds(n_slices)
+    names = [f"{kind.value.split('+')[0][:3]}{'b' if kind is Kind.BORROWING else ''}-{i}"
+             for i, kind in enumerate(kinds)]
+    guaranteed = [n for n, k in zip(names, kinds, strict=True) if k is not Kind.SHARED]
+    shared = [n for n, k in zip(names, kinds, strict=True) if k is Kind.SHARED]
+    admitted = [a.request.name for a in witness.admitted]
+    others = [r.name for r in problem.requests if r.name not in set(admitted)]
+    rng.shuffle(admitted)
+    owner: dict[str, str] = {}
+    # Half the admitted requests go to the guaranteed slices, the rest to the shared ones.
+    cut = len(admitted) // 2 if shared else len(admitted)
+    for i, name in enumerate(admitted[:cut]):
+        if guaranteed:
+            owner[name] = guaranteed[i % len(guaranteed)]
+    for i, name in enumerate(admitted[cut:] + others):
+        if shared:
+            owner[name] = shared[i % len(shared)]
+    use = _witness_use(problem, witness, owner)
+    total: dict[Resource, float] = {}
+    for (_, res), amount in use.items():
+        total[res] = total.get(res, 0.0) + amount
+    free = {res: _capacity(problem, res) - amount for res, amount in total.items()}
+    slices = []
+    for i, (name, kind) in enumerate(zip(names, kinds, strict=True)):
+        members = tuple(r.name for r in problem.requests if owner.get(r.name) == name)
+        tenant = f"tenant-{i % n_tenants}"
+        got = [witness.assignments[m] for m in members]
+        if kind is Kind.SHARED:
+            floor = SHARED_FIDELITY[i % len(SHARED_FIDELITY)]
+            eligible = sum(a.rate_hz for a in got if a.admitted and a.fidelity >= floor)
+            slo = SliceSlo(aggregate_rate_hz=PROMISE * eligible if eligible > 0 else None,
+                           min_fidelity=floor)
+            slices.append(Slice(name, tenant, weight=WEIGHT[kind], slo=slo, requests=members))
+            continue
+        slo = SliceSlo(guaranteed_rate_hz=PROMISE * min((a.rate_hz for a in got),
+                                                        default=0.0) or None)
+        memory: dict[str, int] = {}
+        share: dict[str, float] = {}
+        for (owner_name, (what, key)), amount in sorted(use.items(), key=str):
+            if owner_name != name or amount <= 0:
+                continue
+            res = (what, key)
+            extra = min(HEADROOM * amount, max(free.get(res, 0.0), 0.0))
+            if what == "memory":
+                qubits = math.ceil(amount - 1e-9) + math.floor(extra)
+                memory[key] = qubits
+                free[res] = free.get(res, 0.0) - (qubits - amount)
+            elif what == "frame" and key in problem.network.links:
+                # A fibre's own frame; a transparent island's frame is left unreserved.
+                share[key] = round(amount + extra, 9)
+                free[res] = free.get(res, 0.0) - extra
+        slices.append(Slice(
+            name, tenant, priority=1 if kind is Kind.DEDICATED else 0, weight=WEIGHT[kind],
+            slo=slo, isolation=Isolation.DEDICATED, reserved_memory=memory,
+            reserved_share=share, borrowing=kind is Kind.BORROWING, requests=members))
+    return Slicing(tuple(slices))
+
+
+def _capacity(problem: Problem, res: Resource) -> float:
+    kind, key = res
+    return problem.frame_capacity(key) if kind == "frame" else problem.capacity(kind, key)
+
+
+# ----------------------------------------------------------------------------- measures
+
+
+def slo_compliance(slicing: Slicing, plan: Plan) -> tuple[int, int]:
+    """(met, total) SLOs, checked from the plan's predicted figures, written without the
+    solver's rows: per-connection rate min(g, demand) ≤ r·s capped at demand; aggregate
+    Σ rates; fidelity of each admitted member."""
+    met = total = 0
+    for sl in slicing.slices:
+        rates = []
+        for name in sl.requests:
+            a = plan.assignments.get(name)
+            cand = a.candidate if a is not None else None
+            admitted = a is not None and cand is not None and a.share > 0.0
+            rate = (min(cand.rate_per_share_hz * a.share, a.request.demanded_rate_hz)
+                    if admitted and a is not None and cand is not None else 0.0)
+            rates.append(rate)
+            g = sl.slo.guaranteed_rate_hz
+            if g is not None and a is not None:
+                total += 1
+                met += admitted and rate >= min(g, a.request.demanded_rate_hz) * (1 - 1e-6)
+            if sl.slo.min_fidelity is not None and admitted and cand is not None:
+                total += 1
+                met += cand.fidelity >= sl.slo.min_fidelity - 1e-12
+        if sl.slo.aggregate_rate_hz is not None:
+            total += 1
+            met += math.fsum(rates) >= sl.slo.aggregate_rate_hz * (1 - 1e-6)
+    return met, total
+
+
+def fragmentation(problem: Problem, slicing: Slicing,
+                  plan: Plan) -> dict[str, tuple[float, float]]:
+    """Reserved-but-idle (idle, reserved) per resource kind and blocking/borrowing."""
+    use = resource_use(problem, slicing, plan)
+    out: dict[str, tuple[float, float]] = {}
+    for sl in slicing.slices:
+        if sl.isolation is not Isolation.DEDICATED:
+            continue
+        mode = "borrowing" if sl.borrowing else "blocking"
+        items = [(("memory", n), float(q)) for n, q in sl.reserved_memory.items()]
+        items += [(("frame", lk), s) for lk, s in sl.reserved_share.items()]
+        for res, reserved in items:
+            label = f"{'qubits' if res[0] == 'memory' else 'share'} {mode}"
+            idle, held = out.get(label, (0.0, 0.0))
+            out[label] = (idle + max(0.0, reserved - use.get((sl.name, res), 0.0)),
+                          held + reserved)
+    return out
+
+
+def _status(plan: Plan) -> str:
+    gap = plan.gap
+    text = plan.status.value
+    if plan.status is not SolveStatus.OPTIMAL and not math.isnan(gap):
+        text += f" gap {gap:.2%}"
+    return text
+
+
+# ----------------------------------------------------------------------------- run
+
+
+@dataclass
+class Result:
+    network: Network
+    requests: Sequence[Request]
+    slicing: Slicing
+    rows: list[Row]
+
+
+def run(seed: int, n_requests: int, n_slices: int, n_tenants: int, time_limit: float,
+        nodes: int = 100) -> Result:
+    network = waxman_network(nodes, seed)
+    reqs = random_requests(network, n_requests, seed)
+    problem = Problem.build(network, reqs, CandidateOptions())
+    base = SolverOptions(time_limit_s=time_limit, relative_gap=1e-4)
+    witness = solve(problem, base)
+    slicing = build_slicing(problem, witness, n_slices, n_tenants, seed)
+    rows = [_row("no slicing (Σ w·U)", slicing, problem, witness, None)]
+    for objective in SliceObjective:
+        sliced = replace(slicing, objective=objective)
+        plan = solve(problem, replace(base, slicing=sliced), hints=[witness])
+        rows.append(_row(f"slicing, {objective.value}", sliced, problem, plan,
+                         len(slice_violations(problem, sliced, plan))))
+    return Result(network, reqs, slicing, rows)
+
+
+def _row(name: str, slicing: Slicing, problem: Problem, plan: Plan,
+         solver_violations: int | None) -> Row:
+    met, total = slo_compliance(slicing, plan)
+    idle = fragmentation(problem, slicing, plan) if solver_violations is not None else {}
+    return Row(name, plan, met, total, solver_violations, idle)
+
+
+def _pct(part: float, whole: float) -> str:
+    return f"{part / whole:.1%}" if whole > 0 else "–"
+
+
+def table(result: Result) -> Table:
+    kinds: dict[str, int] = {}
+    for sl in result.slicing.slices:
+        kind = ("shared" if sl.isolation is Isolation.SHARED
+                else "dedicated+borrowing" if sl.borrowing else "dedicated")
+        kinds[kind] = kinds.get(kind, 0) + 1
+    tenants = len({sl.tenant for sl in result.slicing.slices})
+    title = (f"Slices, in-process on the Q-NUM solver (not the controller path): "
+             f"{len(result.network.nodes)} devices, {len(result.requests)} requests, "
+             f"{tenants} tenants, {len(result.slicing.slices)} slices "
+             f"({', '.join(f'{v} {k}' for k, v in kinds.items())})")
+    out = Table(title=title)
+    labels = ("qubits blocking", "qubits borrowing", "share blocking", "share borrowing")
+    cols = ["plan", "admitted", "SLOs met", "compliance", "slice_violations", "Σ w·U",
+            "vs no slicing", *[f"idle {x}" for x in labels], "solve s", "status"]
+    for col in cols:
+        out.add_column(col, justify="left" if col == "plan" else "right")
+    unsliced = result.rows[0].plan.total_utility
+    for row in result.rows:
+        idle = [row.idle.get(x) for x in labels]
+        out.add_row(
+            row.name, f"{len(row.plan.admitted)}/{len(row.plan.assignments)}",
+            f"{row.slos_met}/{row.slos_total}", _pct(row.slos_met, row.slos_total),
+            "–" if row.solver_violations is None else str(row.solver_violations),
+            f"{row.plan.total_utility:.4g}",
+            f"{row.plan.total_utility / unsliced:.3f}" if unsliced > 0 else "–",
+            *[f"{_pct(v[0], v[1])} of {v[1]:.3g}" if v else "–" for v in idle],
+            f"{row.plan.solve_time_s:.2f}", _status(row.plan))
+    return out
+
+
+def main(
+    seed: Annotated[int, typer.Option(help="instance seed (network, requests, slices)")] = 0,
+    time_limit: Annotated[float, typer.Option(help="solver time limit per solve, s")] = 60.0,
+    requests: Annotated[int, typer.Option(help="requests")] = 100,
+    slices: Annotated[int, typer.Option(help="slices (dedicated, borrowing, shared mix)")] = 10,
+    tenants: Annotated[int, typer.Option(help="tenants the slices belong to")] = 3,
+    nodes: Annotated[int, typer.Option(help="devices of the Waxman network")] = 100,
+) -> None:
+    """SLO compliance, utility vs no slicing, fragmentation and solve time of slices."""
+    quiet_logging()
+    console = Console(width=max(Console().width, 200))
+    result = run(seed, requests, slices, tenants, time_limit, nodes)
+    console.print(table(result))
