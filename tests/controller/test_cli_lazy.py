@@ -24,7 +24,7 @@ COMMANDS = {
          "bench",
          "controller", "sim", "tls", "request", "topology"],
     "bench": ["datastore", "qnum", "netconf", "southbound", "sim", "restconf", "heal", "change",
-              "faults", "physics", "attack"],
+              "faults", "physics", "attack", "slices"],
     "controller": ["run"],
     "sim": ["run", "fault"],
     "tls": ["self-signed"],
