@@ -90,7 +90,7 @@ class Row:
     slos_met: int
     slos_total: int
     solver_violations: int | None
-    idle: dict[str, tuple[float, float]] = field(default_factory=dict)  # label -> idle, reserved
+    idle: dict[str, Idle] = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------- instance
@@ -122,7 +122,14 @@ def build_slicing(problem: Problem, witness: Plan, n_slices: int, n_tenants: int
     for i, name in enumerate(admitted[:cut]):
         if guaranteed:
             owner[name] = guaranteed[i % len(guaranteed)]
-    for i, name in enumerate(admitted[cut:] + others):
+    floors = {name: SHARED_FIDELITY[i % len(SHARED_FIDELITY)] for i, name in enumerate(shared)}
+    for i, name in enumerate(admitted[cut:]):
+        # A member goes where its witness configuration meets the fidelity floor, so the
+        # witness stays a feasible plan of the sliced problem.
+        fidelity = witness.assignments[name].fidelity
+        fits = [sl for sl in shared if floors[sl] <= fidelity] or shared
+        owner[name] = fits[i % len(fits)]
+    for i, name in enumerate(others):
         if shared:
             owner[name] = shared[i % len(shared)]
     use = _witness_use(problem, witness, owner)
@@ -136,8 +143,10 @@ def build_slicing(problem: Problem, witness: Plan, n_slices: int, n_tenants: int
         tenant = f"tenant-{i % n_tenants}"
         got = [witness.assignments[m] for m in members]
         if kind is Kind.SHARED:
-            floor = SHARED_FIDELITY[i % len(SHARED_FIDELITY)]
-            eligible = sum(a.rate_hz for a in got if a.admitted and a.fidelity >= floor)
+            # Lowered to the witness's worst admitted member where none fits it better.
+            floor = min([floors[name], *(math.floor(a.fidelity * 1e4) / 1e4
+                                         for a in got if a.admitted)])
+            eligible = sum(a.rate_hz for a in got if a.admitted)
             slo = SliceSlo(aggregate_rate_hz=PROMISE * eligible if eligible > 0 else None,
                            min_fidelity=floor)
             slices.append(Slice(name, tenant, weight=WEIGHT[kind], slo=slo, requests=members))
@@ -163,7 +172,11 @@ def build_slicing(problem: Problem, witness: Plan, n_slices: int, n_tenants: int
             name, tenant, priority=1 if kind is Kind.DEDICATED else 0, weight=WEIGHT[kind],
             slo=slo, isolation=Isolation.DEDICATED, reserved_memory=memory,
             reserved_share=share, borrowing=kind is Kind.BORROWING, requests=members))
-    return Slicing(tuple(slices))
+    slicing = Slicing(tuple(slices))
+    broken = slice_violations(problem, slicing, witness)
+    if broken:  # a bug of this bench, not a finding
+        raise RuntimeError(f"the witness breaks the slices cut to it: {broken}")
+    return slicing
 
 
 def _capacity(problem: Problem, res: Resource) -> float:
@@ -201,22 +214,48 @@ def slo_compliance(slicing: Slicing, plan: Plan) -> tuple[int, int]:
     return met, total
 
 
-def fragmentation(problem: Problem, slicing: Slicing,
-                  plan: Plan) -> dict[str, tuple[float, float]]:
-    """Reserved-but-idle (idle, reserved) per resource kind and blocking/borrowing."""
+@dataclass
+class Idle:
+    """Reserved capacity of one kind: how much, how much its owners left idle, and how
+    much of that idle part other requests used (borrowed; only borrowing reservations)."""
+
+    reserved: float = 0.0
+    idle: float = 0.0
+    lent: float = 0.0
+
+
+def fragmentation(problem: Problem, slicing: Slicing, plan: Plan) -> dict[str, Idle]:
+    """Reserved-but-idle capacity per resource kind, blocking and borrowing apart.
+
+    A borrowing reservation's idle part is lent as far as the resource is occupied beyond
+    what is left outside it: occupied = Σ blocking max(use, reservation) + all other use."""
     use = resource_use(problem, slicing, plan)
-    out: dict[str, tuple[float, float]] = {}
+    held: dict[Resource, list[tuple[Slice, float]]] = {}
     for sl in slicing.slices:
-        if sl.isolation is not Isolation.DEDICATED:
-            continue
-        mode = "borrowing" if sl.borrowing else "blocking"
-        items = [(("memory", n), float(q)) for n, q in sl.reserved_memory.items()]
-        items += [(("frame", lk), s) for lk, s in sl.reserved_share.items()]
-        for res, reserved in items:
-            label = f"{'qubits' if res[0] == 'memory' else 'share'} {mode}"
-            idle, held = out.get(label, (0.0, 0.0))
-            out[label] = (idle + max(0.0, reserved - use.get((sl.name, res), 0.0)),
-                          held + reserved)
+        if sl.isolation is Isolation.DEDICATED:
+            items = [(("memory", n), float(q)) for n, q in sl.reserved_memory.items()]
+            items += [(("frame", lk), sh) for lk, sh in sl.reserved_share.items()]
+            for res, amount in items:
+                held.setdefault(res, []).append((sl, amount))
+    out: dict[str, Idle] = {}
+    for res, owners in held.items():
+        blocking = {sl.name: amount for sl, amount in owners if not sl.borrowing}
+        occupied = math.fsum(max(u, blocking.get(name or "", 0.0))
+                             for (name, r), u in use.items() if r == res)
+        occupied += math.fsum(amount for name, amount in blocking.items()
+                              if (name, res) not in use)
+        spare = max(0.0, _capacity(problem, res) - occupied)
+        for sl, amount in owners:
+            mode = "borrowing" if sl.borrowing else "blocking"
+            entry = out.setdefault(f"{'qubits' if res[0] == 'memory' else 'share'} {mode}",
+                                   Idle())
+            idle = max(0.0, amount - use.get((sl.name, res), 0.0))
+            entry.reserved += amount
+            entry.idle += idle
+            if sl.borrowing:
+                lent = min(idle, max(0.0, idle - spare))
+                spare = max(0.0, spare - (idle - lent))
+                entry.lent += lent
     return out
 
 
@@ -267,6 +306,13 @@ def _pct(part: float, whole: float) -> str:
     return f"{part / whole:.1%}" if whole > 0 else "–"
 
 
+def _fmt_idle(entry: Idle | None) -> str:
+    if entry is None:
+        return "–"
+    text = f"{_pct(entry.idle, entry.reserved)} of {entry.reserved:.3g}"
+    return text + (f", {_pct(entry.lent, entry.reserved)} lent" if entry.lent > 1e-9 else "")
+
+
 def table(result: Result) -> Table:
     kinds: dict[str, int] = {}
     for sl in result.slicing.slices:
@@ -293,7 +339,7 @@ def table(result: Result) -> Table:
             "–" if row.solver_violations is None else str(row.solver_violations),
             f"{row.plan.total_utility:.4g}",
             f"{row.plan.total_utility / unsliced:.3f}" if unsliced > 0 else "–",
-            *[f"{_pct(v[0], v[1])} of {v[1]:.3g}" if v else "–" for v in idle],
+            *[_fmt_idle(v) for v in idle],
             f"{row.plan.solve_time_s:.2f}", _status(row.plan))
     return out
 

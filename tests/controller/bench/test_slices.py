@@ -38,8 +38,8 @@ def test_sliced_plans_keep_every_slo() -> None:
         assert row.solver_violations == 0
         assert row.slos_total > 0
         assert row.slos_met == row.slos_total
-        for idle, reserved in row.idle.values():
-            assert 0.0 <= idle <= reserved
+        for entry in row.idle.values():
+            assert 0.0 <= entry.lent <= entry.idle <= entry.reserved
     # Deterministic from the seed.
     assert _tiny().slicing == result.slicing
 
