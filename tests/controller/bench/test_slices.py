@@ -29,8 +29,9 @@ def test_sliced_plans_keep_every_slo() -> None:
     dedicated = [sl for sl in result.slicing.slices if sl.isolation is Isolation.DEDICATED]
     assert any(sl.reserved_memory for sl in dedicated)
     assert any(sl.slo.guaranteed_rate_hz for sl in dedicated)
-    unsliced, *sliced = result.rows
-    assert unsliced.solver_violations is None
+    unsliced, witness, *sliced = result.rows
+    assert unsliced.solver_violations is None is witness.solver_violations
+    assert witness.slos_met == witness.slos_total > 0
     assert len(sliced) == 2
     for row in sliced:
         assert row.plan.status in (SolveStatus.OPTIMAL, SolveStatus.FEASIBLE,
@@ -46,7 +47,7 @@ def test_sliced_plans_keep_every_slo() -> None:
 
 def test_compliance_counts_a_broken_guarantee() -> None:
     result = _tiny()
-    plan = result.rows[1].plan
+    plan = result.rows[2].plan
     member = next(name for sl in result.slicing.slices if sl.slo.guaranteed_rate_hz
                   for name in sl.requests)
     broken = replace(plan, assignments={
