@@ -7,9 +7,11 @@ import json
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from controller.datastore.nmda import Datastore, NmdaStore
 from controller.datastore.schema import Schema
+from controller.metrics import ControllerMetrics
 from controller.service.alarms import AlarmKey, AlarmManager
 from controller.service.health import NetworkHealth
 from controller.service.service_state import ServiceRecord
@@ -123,3 +125,25 @@ def test_publisher_writes_state_raises_and_clears_the_sla_alarm(store: NmdaStore
     pub.publish({"a": record(60.0), "b": record(55.0)})
     alarm = alarms.get(key)
     assert alarm is not None and alarm.cleared
+
+
+def test_slice_metrics_follow_the_published_state(store: NmdaStore) -> None:
+    pub = SlicePublisher(store, alarms=None, health=NetworkHealth,
+                         root_causes=lambda name: [], node_resource=str, link_resource=str)
+    pub.adopt(SLICING, {}, None)
+    pub.publish({"a": record(40.0), "b": record(55.0, 0.93)})
+    text = ControllerMetrics(store).render().decode()
+    values = {(s.name, tuple(sorted(s.labels.items()))): s.value
+              for f in text_string_to_metric_families(text) for s in f.samples}
+    def at(name: str, **labels: str) -> float:
+        return values[(name, tuple(sorted({"slice": "gold", "tenant": "op",
+                                            **labels}.items())))]
+
+    assert at("sdqn_slice_compliant", slo="guaranteed-rate") == 0.0
+    assert at("sdqn_slice_compliant", slo="aggregate-rate") == 1.0
+    assert at("sdqn_slice_measured_rate_pairs_per_second", slo="guaranteed-rate") == 40.0
+    assert at("sdqn_slice_measured_fidelity_ratio", slo="min-fidelity") == pytest.approx(0.93)
+    assert at("sdqn_slice_objective", slo="guaranteed-rate") == 50.0
+    assert at("sdqn_slice_guarantee_suspended") == 0.0
+    assert at("sdqn_slice_reserved_idle_qubits", node="r1") == 4.0
+    assert at("sdqn_slice_reserved_idle_share_ratio", link="r1-r2") == 0.5
