@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from controller.service.service_state import ServiceRecord
+from controller.service.service_state import DEGRADED, UP, ServiceRecord
 from qnum.plan import Plan
 from qnum.slices import Isolation, Slice, Slicing
 
@@ -72,18 +72,27 @@ def slice_states(slicing: Slicing, plan: Plan | None, records: Mapping[str, Serv
             for sl in slicing.slices]
 
 
+def _judged(record: ServiceRecord) -> bool:
+    """Whether a member's measurement counts: once it is up or degraded. While it is
+    provisioning or stabilising a shortfall is convergence, not a violation (the service
+    state machine's rule), so the slice does not alarm on every re-configuration."""
+    return record.admitted and record.state in (UP, DEGRADED) and not record.stale
+
+
 def _compliance(sl: Slice, records: Mapping[str, ServiceRecord],
                 tolerance: float) -> tuple[SloCompliance, ...]:
     members = [records[n] for n in sl.requests if n in records]
-    measured = [r for r in members if r.admitted and r.rate is not None]
-    stamps = [r.last_updated for r in members if r.admitted and r.last_updated is not None]
+    judged = [r for r in members if _judged(r)]
+    measured = [r for r in judged if r.rate is not None]
+    stamps = [r.last_updated for r in judged if r.last_updated is not None]
     at = max(stamps) if stamps else None
     out: list[SloCompliance] = []
     slo = sl.slo
     if slo.guaranteed_rate_hz is not None:
-        # Every member is guaranteed the rate: one not admitted, or admitted but silent
-        # while others report, delivers nothing.
-        rates = [r.rate if r.admitted and r.rate is not None else 0.0 for r in members]
+        # Every member is guaranteed the rate: one the plan does not admit delivers
+        # nothing (one still converging is not judged yet).
+        rates = [r.rate for r in measured if r.rate is not None]
+        rates += [0.0 for r in members if not r.admitted]
         out.append(_judge(GUARANTEED_RATE, slo.guaranteed_rate_hz,
                           min(rates) if measured else None, at, tolerance))
     if slo.aggregate_rate_hz is not None:
@@ -91,7 +100,7 @@ def _compliance(sl: Slice, records: Mapping[str, ServiceRecord],
         out.append(_judge(AGGREGATE_RATE, slo.aggregate_rate_hz,
                           total if measured else None, at, tolerance))
     if slo.min_fidelity is not None:
-        fids = [r.fidelity for r in members if r.admitted and r.fidelity is not None]
+        fids = [r.fidelity for r in judged if r.fidelity is not None]
         out.append(_judge(MIN_FIDELITY, slo.min_fidelity, min(fids) if fids else None, at,
                           0.0))
     return tuple(out)

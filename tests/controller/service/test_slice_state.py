@@ -60,6 +60,11 @@ def test_rate_below_objective_or_a_dropped_member_violates() -> None:
     [noise] = slice_states(SLICING, None, {"a": record(46.0), "b": record(60.0)},
                            rate_tolerance=0.1)
     assert {s.objective: s.compliant for s in noise.slos}["guaranteed-rate"] is True
+    # a member still converging is not judged yet
+    stabilising = record(10.0)
+    stabilising.state = "stabilising"
+    [converging] = slice_states(SLICING, None, {"a": stabilising, "b": record(60.0)})
+    assert {s.objective: s.measured for s in converging.slos}["guaranteed-rate"] == 60.0
     # a member that is not admitted delivers nothing to its guarantee
     [dropped] = slice_states(SLICING, None, {"a": record(None, None, admitted=False),
                                              "b": record(60.0)})
