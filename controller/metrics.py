@@ -38,6 +38,7 @@ SERVICES = "/sdqn-services:entanglement-services"
 NETWORKS = "/ietf-network:networks"
 OPTIMISER = "/sdqn-controller:controller/optimiser/last-solve"
 SOUTHBOUND = "/sdqn-controller:controller/southbound"
+SLICING = "/sdqn-slices:slicing"
 _SVC, _CTL = "sdqn-services", "sdqn-controller"
 SERVICE_STATE_LEAF = f"/{_SVC}:entanglement-services/{_SVC}:request/{_SVC}:state/{_SVC}:oper-state"
 CONNECTION_LEAF = (f"/{_CTL}:controller/{_CTL}:southbound/{_CTL}:device/"
@@ -173,6 +174,7 @@ class ControllerMetrics(Collector):
         yield from self._nodes(networks)
         yield from self._solver(read_operational(self.store, OPTIMISER))
         yield from self._devices(read_operational(self.store, SOUTHBOUND))
+        yield from self._slices(read_operational(self.store, SLICING))
         versions = GaugeMetricFamily("sdqn_datastore_version",
                                      "Change counter of each NMDA datastore",
                                      labels=["datastore"])
@@ -209,6 +211,62 @@ class ControllerMetrics(Collector):
         yield admitted
         yield from figures.values()
         yield from freshness.families()
+
+    @staticmethod
+    def _slices(doc: Mapping[str, Any]) -> Iterator[Metric]:
+        """Per slice: compliance of each measured SLO, its measured value and target,
+        suspended guarantees, and reserved capacity its members leave idle. Without
+        slices configured the families are left out (a network not sliced has no slice
+        figures to expect)."""
+        slices = doc.get("sdqn-slices:slicing", {}).get("slice", [])
+        if not slices:
+            return
+        labels = ["slice", "tenant", "slo"]
+        compliant = GaugeMetricFamily("sdqn_slice_compliant", "1 while the slice meets the "
+                                      "objective by measurement, 0 when it misses it",
+                                      labels=labels)
+        rate = GaugeMetricFamily("sdqn_slice_measured_rate_pairs_per_second",
+                                 "Measured rate an SLO is judged on (lowest member for "
+                                 "guaranteed-rate, sum for aggregate-rate)", labels=labels)
+        fidelity = GaugeMetricFamily("sdqn_slice_measured_fidelity_ratio",
+                                     "Lowest measured fidelity of the slice's members",
+                                     labels=labels)
+        target = GaugeMetricFamily("sdqn_slice_objective", "The SLO's target (pairs/s or "
+                                   "fidelity)", labels=labels)
+        measured_at = GaugeMetricFamily("sdqn_slice_measured_timestamp_seconds",
+                                        "When the newest measurement an SLO is judged on "
+                                        "was read", labels=labels)
+        suspended = GaugeMetricFamily("sdqn_slice_guarantee_suspended", "1 while a failure "
+                                      "keeps the slice's guarantees suspended",
+                                      labels=["slice", "tenant"])
+        qubits = GaugeMetricFamily("sdqn_slice_reserved_idle_qubits", "Reserved memory "
+                                   "qubits the slice's members leave idle",
+                                   labels=["slice", "tenant", "node"])
+        share = GaugeMetricFamily("sdqn_slice_reserved_idle_share_ratio", "Reserved time "
+                                  "share of a link the slice's members leave idle",
+                                  labels=["slice", "tenant", "link"])
+        for sl in slices:
+            name, tenant = sl["name"], sl.get("tenant", "")
+            current = sl.get("state", {})
+            for slo in current.get("slo", []):
+                key = [name, tenant, slo["objective"]]
+                target.add_metric(key, float(slo["target"]))
+                if "compliant" in slo:
+                    compliant.add_metric(key, float(bool(slo["compliant"])))
+                if "measured" in slo:
+                    family = fidelity if slo["objective"] == "min-fidelity" else rate
+                    family.add_metric(key, float(slo["measured"]))
+                if "measured-at" in slo:
+                    measured_at.add_metric(key, timestamp(slo["measured-at"]))
+            guarantee = current.get("guarantee", {})
+            if "suspended" in guarantee:
+                suspended.add_metric([name, tenant], float(bool(guarantee["suspended"])))
+            frag = current.get("fragmentation", {})
+            for node in frag.get("node", []):
+                qubits.add_metric([name, tenant, node["node-id"]], float(node["idle-qubits"]))
+            for link in frag.get("link", []):
+                share.add_metric([name, tenant, link["link-id"]], float(link["idle-share"]))
+        yield from (compliant, rate, fidelity, target, measured_at, suspended, qubits, share)
 
     @staticmethod
     def _networks(doc: Mapping[str, Any]) -> Iterator[Mapping[str, Any]]:

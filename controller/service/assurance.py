@@ -39,6 +39,7 @@ from controller.service.service_state import (
     Transition,
     no_candidates,
 )
+from controller.service.slice_publish import SlicePublisher
 from qnum.io import Network
 from qnum.plan import Assignment
 
@@ -99,6 +100,10 @@ class ServiceAssurance:
         self.states = ServiceStates()
         self._plan: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()    # a commit and a telemetry round never interleave
+        self.slices = SlicePublisher(store, alarms=alarms, health=health,
+                                     root_causes=self._root_causes,
+                                     node_resource=node_resource,
+                                     link_resource=link_resource)
 
     def on_adopted(self, expansion: Expansion, previous: Expansion, *,
                    pushed: Collection[str], healing: bool) -> None:
@@ -131,7 +136,9 @@ class ServiceAssurance:
             self._plan = plan_entries(self.store, plan)
             publish_services(self.store, self._plan, self.states.records)
             publish_solve(self.store, plan)
+            self.slices.adopt(expansion.slicing, expansion.suspended, plan)
         self._announce(transitions)
+        self._publish_slices()
 
     def _failing_at(self, health: NetworkHealth) -> set[str]:
         """Devices that keep reporting a failed fibre: its two ends, and every device
@@ -185,7 +192,17 @@ class ServiceAssurance:
                       if r.admitted}
         self._announce(transitions)
         self._refresh_root_causes({t.name for t in transitions})
+        self._publish_slices()
         return result
+
+    def _publish_slices(self) -> None:
+        """The slices' state and SLA alarms, after the members' alarms are current (their
+        root causes are the slice alarm's)."""
+        tolerance = read_settings(self.store).rate_tolerance
+        with self.store.atomic(), self._lock:     # lock order: see on_round
+            records = dict(self.states.records)
+        with self.store.atomic():
+            self.slices.publish(records, rate_tolerance=tolerance)
 
     def _refresh_root_causes(self, announced: set[str]) -> None:
         """A degraded service's alarm keeps its root causes current (RFC 8632 §3.6: the

@@ -131,6 +131,10 @@ class Expansion:
     #: reuses them instead of generating routes around it (that takes seconds); the next
     #: expansion that is not a healing round generates them afresh
     survivors: frozenset[str] = frozenset()
+    #: the slices the plan was solved under, and those whose guarantees a failure made
+    #: impossible (slice → why): the slice state and its SLA alarm read them
+    slicing: Slicing | None = None
+    suspended: dict[str, str] = field(default_factory=dict)
 
     @property
     def in_service(self) -> set[str]:
@@ -493,6 +497,7 @@ class QnumExpander:
         solved = problem                       # the next solve reuses the full `problem`
         if self.scope is not None:
             solved, previous, keep = self.scope.before_solve(problem, previous, keep)
+        suspended: dict[str, str] = {}
         try:
             plan = self._solve(solved, options, previous, keep, protected)
         except SloInfeasible as exc:
@@ -506,6 +511,7 @@ class QnumExpander:
             # theirs until the network allows them again (said in the log, not hidden).
             log.warning("slice guarantees suspended: the network cannot meet them",
                         slices=sorted(exc.slices), reason=str(exc))
+            suspended = {name: str(exc) for name in sorted(exc.slices)}
             options = replace(options, slicing=without_guarantees(options.slicing,
                                                                   exc.slices))
             plan = self._solve(solved, options, previous, keep, protected)
@@ -536,7 +542,8 @@ class QnumExpander:
         return Expansion(plan=plan, network=network, docs=docs, endpoints=endpoints,
                          solve_s=solve_s, health=health, pinned=frozenset(pins),
                          problem=problem, movable=movable, touched=touched,
-                         excluded=excluded, survivors=survivors)
+                         excluded=excluded, survivors=survivors,
+                         slicing=slicing if slicing.slices else None, suspended=suspended)
 
     def _keep_watching(self, docs: dict[str, str], health: NetworkHealth) -> None:
         """Keep configured every link-generation entry that watches a failure (see

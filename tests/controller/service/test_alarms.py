@@ -287,7 +287,7 @@ def test_inventory_lists_every_concrete_type_of_the_module(store: NmdaStore,
                                                            manager: AlarmManager) -> None:
     source = (ROOT / "yang" / "sdqn-alarms.yang").read_text()
     declared = set(re.findall(r"^  identity ([\w-]+) \{", source, flags=re.M))
-    assert "sdqn-alarm" in declared and len(declared) == 22
+    assert "sdqn-alarm" in declared and len(declared) == 23
     inventory = alarms_doc(store)["alarm-inventory"]["alarm-type"]
     listed = {(t["alarm-type-id"], t["alarm-type-qualifier"]) for t in inventory}
     concrete = {f"sdqn-alarms:{name}" for name in declared - {"sdqn-alarm"}}
