@@ -462,6 +462,8 @@ class QnumExpander:
         start = time.perf_counter()
         health = self.health
         usable = without(health.apply(network), excluded)
+        if options.slicing is not None:   # a failed fibre or node reserves nothing now
+            options = replace(options, slicing=_within(options.slicing, usable))
         previous = self.committed.plan
         if self._server_round:  # self-healing (or a revertive round) decided what stays
             keep, protected = self.keep, frozenset[str]()
@@ -667,6 +669,18 @@ def _pins(running: Mapping[str, Any]) -> dict[str, str]:
 
 def _canonical(doc: Mapping[str, Any]) -> str:
     return json.dumps(doc, sort_keys=True, separators=(",", ":"))
+
+
+def _within(slicing: Slicing, network: Network) -> Slicing:
+    """The slicing with reservations only on nodes and fibres the solve can use: a
+    reservation on a cut fibre holds no capacity (the slice's guarantees still stand or
+    are suspended by the solve itself)."""
+    return replace(slicing, slices=tuple(
+        replace(sl, reserved_memory={n: q for n, q in sl.reserved_memory.items()
+                                     if n in network.nodes},
+                reserved_share={lk: x for lk, x in sl.reserved_share.items()
+                                if lk in network.links})
+        for sl in slicing.slices))
 
 
 def _slice_path(names: list[str]) -> str | None:
