@@ -35,6 +35,7 @@ from tests.controller.e2e import (
     NMDA,
     Daemon,
     canonical,
+    edit_running,
     emulated_network,
     intent_xml,
     wait_devices_run_intended,
@@ -83,14 +84,7 @@ def controller(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Controller]
         assert daemon.proc.stdout is not None
         line = daemon.proc.stdout.readline()
         assert line.startswith("restconf listening on "), line
-        m = daemon.manager()
-        try:
-            with m.locked("candidate"):
-                m.edit_config(target="candidate",
-                              config=f'<config xmlns="{NC}">{intent_xml(net)}</config>')
-                m.commit()
-        finally:
-            m.close_session()
+        edit_running(daemon, intent_xml(net))
         wait_devices_run_intended(daemon, net)
         yield Controller(daemon, line.split()[-1], net.inventory()["devices"])
 
