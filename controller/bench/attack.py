@@ -42,6 +42,7 @@ from controller.bench.attack_load import (
     run_attack,
 )
 from controller.bench.proc_cpu import process_cpu_seconds
+from controller.bench.processes import process
 from controller.logs import configure_logging
 from controller.paths import CONFIG_DIR
 from controller.settings import ControllerSettings
@@ -73,11 +74,9 @@ def daemon(tmp: Path) -> Iterator[tuple[subprocess.Popen[str], Target]]:
     use_demo_credentials(settings)   # loopback benchmark: the accounts the clients know
     config = tmp / "controller.json"
     config.write_text(settings.model_dump_json())
-    log = (tmp / "daemon.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "controller.cli", "controller", "run",
-                             "--config", str(config), "--log-level", "error"],
-                            stdout=subprocess.PIPE, stderr=log, text=True)
-    try:
+    argv = [sys.executable, "-m", "controller.cli", "controller", "run",
+            "--config", str(config), "--log-level", "error"]
+    with process(argv, tmp / "daemon.log", stdout=subprocess.PIPE) as proc:
         assert proc.stdout is not None
         listening: dict[str, str] = {}
         while len(listening) < 3:
@@ -91,14 +90,6 @@ def daemon(tmp: Path) -> Iterator[tuple[subprocess.Popen[str], Target]]:
                         grpc_target=listening["grpc"])
         _load_metro(target)
         yield proc, target
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 def _load_metro(target: Target) -> None:

@@ -52,8 +52,9 @@ from lxml import etree
 from rich.console import Console
 from rich.table import Table
 
-from controller.bench.faults import TIME_FACTOR, cpu_seconds, process
+from controller.bench.faults import TIME_FACTOR, cpu_seconds
 from controller.bench.heal import ROUTE_HOPS, bench_network
+from controller.bench.processes import process
 
 POLICIES = ("pinned", "make-before-break-only", "free")
 NC = "urn:ietf:params:xml:ns:netconf:base:1.0"

@@ -43,6 +43,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from controller.bench.processes import process
+
 TELEMETRY_S = 0.5
 TIME_FACTOR = 60.0
 POLL_S = 0.1
@@ -211,24 +213,6 @@ def cpu_seconds(pid: int) -> float:
     """A process's user + system CPU seconds so far (/proc/<pid>/stat, proc(5))."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-@contextmanager
-def process(argv: list[str], log: Path, stdout: int | None = None
-             ) -> Iterator[subprocess.Popen[str]]:
-    with log.open("w") as err:
-        proc = subprocess.Popen(argv, stdout=stdout if stdout is not None else err,
-                                stderr=err, text=True)
-        try:
-            yield proc
-        finally:
-            if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
 
 
 def _wait(check: Callable[[], Any], timeout: float, since: float | None = None

@@ -133,7 +133,7 @@ def _emulators(stack: ExitStack, tmp: Path, network: Network, seed: int
                ) -> tuple[dict[str, int], tuple[str, int, str]]:
     """`sdqn sim run` in its own process, as an operator starts it (real time, a physics
     tick a second and one at each fault): the device ports and the control channel."""
-    from controller.bench.faults import process
+    from controller.bench.processes import process
 
     topology = tmp / "topology.json"
     topology.write_text(json.dumps(topology_json(network, {n: 0 for n in network.nodes})))
