@@ -16,6 +16,10 @@ Semantics (RFC 9543 §5.1: an SLO is a promise of the service, not a best effort
 * ``min_fidelity`` / ``max_latency_s``: a member's configurations below the fidelity or
   above the latency are excluded (never chosen), on top of the request's own minimum.
 * ``availability`` is measured over time, not solved; it does not enter the model.
+* Priority: a slice's ``priority`` ranks before its requests' own (``ranked_requests``):
+  a request of a higher-priority slice outranks every competing request of a lower one,
+  and within one priority level the requests' own priorities decide.  The solver's
+  priority rule then rejects the lower rank first, as for request priorities.
 * Quotas: at most ``max_requests`` members admitted, Σ of their demanded rates ≤
   ``max_rate_hz`` (configuration validation refuses bigger slices; the solver re-checks).
 
@@ -454,6 +458,24 @@ class SloInfeasible(ValueError):
     def slices(self) -> set[str]:
         """Every slice the error names (to drop or alarm on after a failure)."""
         return self._named | {name for s in self.shortfalls for name in s.slices}
+
+
+#: Request priorities are uint8 (sdqn-services), so slice priority · 256 + request
+#: priority orders first by slice, then by request.
+_PRIORITY_LEVELS = 256
+
+
+def ranked_requests(requests: Iterable[Request], slicing: Slicing) -> list[Request]:
+    """The requests with the slice priority ranked before their own ("When not every
+    slice can be served, lower priorities give way first", sdqn-slices).  A request in no
+    slice ranks as a slice of priority 0."""
+    ranked = []
+    for req in requests:
+        sl = slicing.slice_of(req.name)
+        level = sl.priority if sl is not None else 0
+        ranked.append(replace(req, priority=level * _PRIORITY_LEVELS + req.priority)
+                      if level else req)
+    return ranked
 
 
 def without_guarantees(slicing: Slicing, names: Iterable[str]) -> Slicing:

@@ -408,6 +408,25 @@ def _hint(problem: Problem, built: _Model, plan: Plan) -> mathopt.SolutionHint:
     return mathopt.SolutionHint(variable_values=values)
 
 
+def hintable_starts(problem: Problem, starts: Sequence[Plan], options: SolverOptions) -> list[Plan]:
+    """The starting plans worth handing to the solver as hints.
+
+    Unsliced, every start goes (HiGHS repairs or drops an infeasible hint itself).  With
+    slicing, a start that breaks a slice rule (a guaranteed member missing, a dedicated
+    reservation used by an outsider) is not passed: such hints made HiGHS abort with an
+    internal error instead of ignoring them, and they cannot seed a feasible plan anyway."""
+    if options.slicing is None:
+        return list(starts)
+    slicing = options.slicing
+    usable = []
+    for plan in starts:
+        restated = project(problem, plan)
+        if not violations(problem, restated) and not slice_violations(problem, slicing,
+                                                                      restated):
+            usable.append(plan)
+    return usable
+
+
 def _extract(problem: Problem, built: _Model, result: mathopt.SolveResult) -> Plan:
     values = result.variable_values()
     assignments: list[Assignment] = []
@@ -524,7 +543,7 @@ def _solve_listed(
     fixed = _fix(problem, built, previous, keep, protected) if previous is not None else 0
     starts = [p for p in (previous, *hints) if p is not None]
     model_params = mathopt.ModelSolveParameters(
-        solution_hints=[_hint(problem, built, p) for p in starts]
+        solution_hints=[_hint(problem, built, p) for p in hintable_starts(problem, starts, options)]
     )
     remaining = max(0.95 * options.time_limit_s - (time.perf_counter() - start),
                     floor * options.time_limit_s)

@@ -60,7 +60,7 @@ from qnum.plan import Plan, Problem, SolveStatus, violations
 from qnum.reduced import solve_reduced
 from qnum.slices import Slicing
 from qnum.slices_io import check_slicing, parse_slicing
-from qnum.slicing import SloInfeasible, without_guarantees
+from qnum.slicing import SloInfeasible, ranked_requests, without_guarantees
 from qnum.solver import SolverOptions, project, solve
 from southbound.kinds import DEVICE_KINDS
 from southbound.model import DeviceChange, DeviceEndpoint, Exclusion
@@ -444,6 +444,7 @@ class QnumExpander:
         except InputError as exc:
             raise _failed(f"requests cannot be optimised: {exc}") from exc
         slicing = _check_slicing(running, network)
+        requests = ranked_requests(requests, slicing)   # slice priority ranks first
         defaults = settings or OptimiserSettings()
         options = SolverOptions(time_limit_s=self.time_limit_s or defaults.time_limit_s,
                                 objective=defaults.objective,

@@ -13,13 +13,19 @@ from ortools.math_opt.python import mathopt
 
 from qnum.candidates import Candidate, RequestCandidates, Route, Segment
 from qnum.instances import request, small_network
-from qnum.io import Network
+from qnum.io import Network, Request
 from qnum.physics import LinkParams
 from qnum.plan import Plan, Problem, SolveStatus, violations
 from qnum.reduced import solve_reduced
 from qnum.slices import Isolation, Slice, SliceObjective, SliceSlo, Slicing
-from qnum.slicing import SloInfeasible, check_slos, slice_violations, without_guarantees
-from qnum.solver import SolverOptions, solve
+from qnum.slicing import (
+    SloInfeasible,
+    check_slos,
+    ranked_requests,
+    slice_violations,
+    without_guarantees,
+)
+from qnum.solver import SolverOptions, hintable_starts, solve
 
 EDGES = [("A", "B", 10.0), ("B", "C", 10.0), ("A", "C", 10.0)]
 
@@ -486,3 +492,49 @@ def test_resolving_from_the_previous_plan_keeps_it(objective: SliceObjective) ->
         b = again.assignments[name]
         assert a.admitted == b.admitted
         assert a.candidate == b.candidate
+
+
+# ----------------------------------------------------------------------------- priority, hints
+
+
+def test_slice_priority_ranks_before_request_priority() -> None:
+    """Node A has one memory qubit, so only one of the two requests can run. The request
+    priorities favour `low` (9 > 0); its slice's priority (0 < 1) makes it give way."""
+    net = _net({"A": 1, "B": 4, "C": 4})
+    reqs = (request("low", "A", "B", demanded_rate_hz=10.0, priority=9),
+            request("high", "A", "B", demanded_rate_hz=10.0, priority=0))
+    cands = {"low": (_cand("low", "AB", 100.0, fidelity=0.99),),
+             "high": (_cand("high", "AB", 100.0, fidelity=0.7),)}
+    bronze = Slice("bronze", "t1", priority=0, requests=("low",))
+    silver = Slice("silver", "t2", priority=1, requests=("high",))
+    slicing = Slicing((bronze, silver))
+
+    def admitted(requests: Sequence[Request]) -> set[str]:
+        pb = Problem(net, tuple(requests), {r.name: RequestCandidates(r, cands[r.name])
+                                            for r in requests})
+        plan = solve(pb, _opts(slicing))
+        assert violations(pb, plan) == []
+        return {a.request.name for a in plan.admitted}
+
+    assert admitted(reqs) == {"low"}
+    ranked = ranked_requests(reqs, slicing)
+    assert [r.priority for r in ranked] == [9, 256]
+    assert admitted(ranked) == {"high"}
+    # A request in no slice ranks as slice priority 0, its own priority unchanged.
+    assert ranked_requests(reqs, Slicing((silver,)))[0].priority == 9
+
+
+def test_a_start_that_breaks_the_slices_is_not_a_hint() -> None:
+    """The previous plan (made without slices) leaves the gold member out; re-solving with
+    the slice from it gives a valid optimal plan, and the start is not passed as a hint."""
+    pb = _problem(_net(), [("r1", 1000.0, [_cand("r1", "AB", 100.0, fidelity=0.7)]),
+                           ("r2", 1000.0, [_cand("r2", "AB", 100.0, fidelity=0.99)])])
+    unsliced = solve(pb)
+    gold = Slicing((Slice("gold", "qkd", slo=SliceSlo(guaranteed_rate_hz=30.0),
+                          requests=("r1",)),))
+    assert hintable_starts(pb, [unsliced], _opts(gold)) == []
+    assert hintable_starts(pb, [unsliced], SolverOptions()) == [unsliced]
+    plan = solve(pb, _opts(gold), previous=unsliced, hints=[unsliced])
+    assert plan.status is SolveStatus.OPTIMAL
+    assert slice_violations(pb, gold, plan) == []
+    assert hintable_starts(pb, [plan], _opts(gold)) == [plan]
