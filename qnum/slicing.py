@@ -64,7 +64,7 @@ from ortools.math_opt.python import mathopt
 
 from qnum.candidates import Candidate
 from qnum.io import Request
-from qnum.plan import Plan, Problem
+from qnum.plan import Assignment, Plan, Problem
 from qnum.slices import Isolation, Slice, SliceObjective, Slicing
 from qnum.utility import log_tangent_cuts
 
@@ -487,8 +487,11 @@ def without_guarantees(slicing: Slicing, names: Iterable[str]) -> Slicing:
         if sl.name in drop else sl for sl in slicing.slices))
 
 
-def check_slos(problem: Problem, slicing: Slicing, time_limit_s: float = 10.0) -> None:
-    """Raise :class:`SloInfeasible` when no plan meets every slice guarantee.
+def check_slos(problem: Problem, slicing: Slicing,
+               time_limit_s: float = 10.0) -> Plan | None:
+    """Raise :class:`SloInfeasible` when no plan meets every slice guarantee; otherwise
+    return the witness plan when the MILP found one (``None`` when no slice has a rate
+    objective or the check was undecided).
 
     First arithmetic that needs no solver (unknown resources, reservations above capacity,
     a guaranteed member without an eligible configuration or too slow even with a whole
@@ -499,6 +502,10 @@ def check_slos(problem: Problem, slicing: Slicing, time_limit_s: float = 10.0) -
     bound proves them infeasible, and the optimum's slacks name which rows are short and
     by how much (one minimum-violation explanation; other explanations may exist).
     Capacity slacks are priced below rate slacks so the explanation names the resource.
+
+    The witness (the rated slices' members placed, everything else rejected) is what the
+    solver starts from on a large sliced problem: finding a plan that keeps every
+    guarantee is the hard part of such a MILP, and this smaller one already did it.
     """
     static = _static_check(problem, slicing)
     if static is not None:
@@ -506,7 +513,7 @@ def check_slos(problem: Problem, slicing: Slicing, time_limit_s: float = 10.0) -
     rated = {sl.name for sl in slicing.slices
              if sl.slo.guaranteed_rate_hz is not None or sl.slo.aggregate_rate_hz is not None}
     if not rated:
-        return
+        return None
     model = mathopt.Model(name="slo-check")
     variables = _base_variables(model, problem, slicing, rated)
     sub = replace(problem, requests=tuple(r for r in problem.requests if r.name in variables))
@@ -525,15 +532,34 @@ def check_slos(problem: Problem, slicing: Slicing, time_limit_s: float = 10.0) -
         raise SloInfeasible([], [("", "the slice guarantees admit no plan (feasibility "
                                        f"MILP ended {result.termination.reason.name})")],
                             proven=False)
-    if result.objective_value() <= 1e-7:
-        return
-    proven = math.isfinite(bound) and bound > 1e-7
     values = result.variable_values()
+    if result.objective_value() <= 1e-7:
+        return _witness(problem, variables, values)
+    proven = math.isfinite(bound) and bound > 1e-7
     shortfalls = _explain(sub, slicing, rows, values)
     if not proven:
         log.warning("qnum.slo_check_undecided", shortfalls=[str(s) for s in shortfalls])
-        return
+        return None
     raise SloInfeasible(shortfalls)
+
+
+def _witness(problem: Problem, variables: Mapping[str, Sequence[CandidateVars]],
+             values: Mapping[mathopt.Variable, float]) -> Plan:
+    """The feasibility MILP's solution as a plan: each placed member on its candidate
+    with its share (at least the candidate's floor), every other request rejected."""
+    assignments = []
+    for req in problem.requests:
+        chosen = next(((cand, values[v.s]) for cand, v in zip(
+            problem.options(req.name), variables.get(req.name, ()), strict=False)
+            if values[v.x] > 0.5), None)
+        if chosen is None:
+            assignments.append(Assignment(req, reason="not placed by the SLO check"))
+        else:
+            cand, share = chosen   # capacity beyond the demand would sit idle
+            need = req.demanded_rate_hz / cand.rate_per_share_hz
+            share = max(cand.min_share, min(share, need, 1.0))
+            assignments.append(Assignment(req, cand, share))
+    return Plan.from_assignments("slo-witness", assignments)
 
 
 def _base_variables(model: mathopt.Model, problem: Problem, slicing: Slicing,

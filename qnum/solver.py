@@ -405,7 +405,10 @@ def _hint(problem: Problem, built: _Model, plan: Plan) -> mathopt.SolutionHint:
             values[v.x] = 1.0 if share > 0.0 else 0.0
             values[v.s] = share
             values[v.z] = min(1.0, cand.rate_per_share_hz * share / req.demanded_rate_hz)
-    return mathopt.SolutionHint(variable_values=values)
+    # A value outside its variable's bounds (a kept service's fixed choice, qnum's _fix)
+    # makes HiGHS abort with an internal error rather than repair the hint: clamp it.
+    clamped = {v: min(max(value, v.lower_bound), v.upper_bound) for v, value in values.items()}
+    return mathopt.SolutionHint(variable_values=clamped)
 
 
 def hintable_starts(problem: Problem, starts: Sequence[Plan], options: SolverOptions) -> list[Plan]:
@@ -413,8 +416,8 @@ def hintable_starts(problem: Problem, starts: Sequence[Plan], options: SolverOpt
 
     Unsliced, every start goes (HiGHS repairs or drops an infeasible hint itself).  With
     slicing, a start that breaks a slice rule (a guaranteed member missing, a dedicated
-    reservation used by an outsider) is not passed: such hints made HiGHS abort with an
-    internal error instead of ignoring them, and they cannot seed a feasible plan anyway."""
+    reservation used by an outsider) is not passed: it cannot seed a feasible plan, and
+    the guarantee rows make HiGHS's repair of it slow on large problems."""
     if options.slicing is None:
         return list(starts)
     slicing = options.slicing
@@ -485,8 +488,11 @@ def solve(
     options = options or SolverOptions()
     start = time.perf_counter()
     if options.slicing is not None:
-        # Refuse an infeasible SLO set with the slice, resource and shortfall named.
-        check_slos(problem, options.slicing, time_limit_s=0.5 * options.time_limit_s)
+        # Refuse an infeasible SLO set with the slice, resource and shortfall named; its
+        # witness (every guarantee kept) is a start the MILP improves on.
+        witness = check_slos(problem, options.slicing, time_limit_s=0.5 * options.time_limit_s)
+        if witness is not None:
+            hints = [*hints, witness]
     columns = _price_columns(problem, options, start) if not keep else None
     space = problem.space or CandidateOptions()
     lp_bound = math.inf

@@ -134,7 +134,9 @@ def test_borrowing_uses_idle_reservation_and_gives_it_back() -> None:
 @pytest.mark.parametrize("reduced", [False, True])
 def test_pinned_borrower_does_not_hold_back_a_guarantee(reduced: bool) -> None:
     """Self-healing pins the services a change did not hit; a pinned borrower that would
-    keep a guarantee from holding is moved rather than the guarantee broken."""
+    keep a guarantee from holding is moved rather than the guarantee broken.  (The SLO
+    check's witness, a hint here, leaves the pinned borrower out: a hint outside the
+    pinned bounds made HiGHS abort until hints were clamped into the bounds.)"""
     pb, slicing = _reserved_share(borrowing=True)
     plan = solve(pb, _opts(slicing))
     grown = _problem(_net(), [("g1", 60.0, [_cand("g1", "AB", 100.0)]),
@@ -538,3 +540,20 @@ def test_a_start_that_breaks_the_slices_is_not_a_hint() -> None:
     assert plan.status is SolveStatus.OPTIMAL
     assert slice_violations(pb, gold, plan) == []
     assert hintable_starts(pb, [plan], _opts(gold)) == [plan]
+
+
+def test_slo_check_returns_a_witness_that_keeps_every_rule() -> None:
+    """The feasibility MILP's solution is a plan of its own: the guaranteed members placed at
+    their guarantees, checked here by the plan and slice validators (not by the MILP)."""
+    for seed in range(40):
+        pb, slicing = _random_instance(seed)
+        try:
+            witness = check_slos(pb, slicing)
+        except SloInfeasible:
+            continue
+        if witness is None:
+            continue
+        assert violations(pb, witness) == [], seed
+        assert slice_violations(pb, slicing, witness) == [], seed
+        return
+    pytest.fail("no random instance had rated slices and a witness")
