@@ -355,8 +355,10 @@ class Problem:
         ]
 
 
-def violations(problem: Problem, plan: Plan, tol: float = CAPACITY_TOL) -> list[str]:
-    """Every constraint the plan breaks (empty for a valid plan)."""
+def violations(problem: Problem, plan: Plan, tol: float = CAPACITY_TOL,
+               exempt: Collection[str] = ()) -> list[str]:
+    """Every constraint the plan breaks (empty for a valid plan).  ``exempt`` requests are
+    not held to the priority rule (a slice's guaranteed members, qnum.slicing)."""
     out: list[str] = []
     for a in plan.admitted:
         cand = a.candidate
@@ -381,7 +383,7 @@ def violations(problem: Problem, plan: Plan, tol: float = CAPACITY_TOL) -> list[
     out.extend(
         f"{lo} admitted while higher-priority competitor {hi} is rejected"
         for hi, lo in problem.priority_pairs
-        if lo in admitted and hi not in admitted
+        if lo in admitted and hi not in admitted and lo not in exempt
     )
     return out
 

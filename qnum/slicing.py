@@ -64,7 +64,7 @@ from ortools.math_opt.python import mathopt
 
 from qnum.candidates import Candidate
 from qnum.io import Request
-from qnum.plan import Assignment, Plan, Problem
+from qnum.plan import Assignment, Plan, Problem, violations
 from qnum.slices import Isolation, Slice, SliceObjective, Slicing
 from qnum.utility import log_tangent_cuts
 
@@ -154,7 +154,7 @@ def capacity(problem: Problem, res: Resource) -> float:
     return problem.frame_capacity(key) if kind == "frame" else problem.capacity(kind, key)
 
 
-def _uses(cand: Candidate) -> Iterable[tuple[Resource, float, bool]]:
+def uses(cand: Candidate) -> Iterable[tuple[Resource, float, bool]]:
     """(resource, amount, per-share?) of one candidate: frames scale with its share."""
     for frame, count in cand.frames.items():
         yield ("frame", frame), float(count), True
@@ -246,7 +246,7 @@ def _isolation(model: mathopt.Model, problem: Problem, slicing: Slicing,
     for req in problem.requests:
         sl = slicing.slice_of(req.name)
         for cand, v in zip(problem.options(req.name), variables.get(req.name, ()), strict=False):
-            for res, amount, by_share in _uses(cand):
+            for res, amount, by_share in uses(cand):
                 term = amount * (v.s if by_share else v.x)
                 if sl is not None:
                     per_slice.setdefault((sl.name, res), []).append(term)
@@ -388,6 +388,13 @@ def slice_violations(problem: Problem, slicing: Slicing, plan: Plan) -> list[str
     return out
 
 
+def sliced_violations(problem: Problem, slicing: Slicing, plan: Plan) -> list[str]:
+    """Every rule of a sliced solve the plan breaks: the network's (a guaranteed member is
+    exempt from the priority rule, as in the solver) and the slices'."""
+    exempt = guarantees(problem, slicing).keys()
+    return [*violations(problem, plan, exempt=exempt), *slice_violations(problem, slicing, plan)]
+
+
 def resource_use(problem: Problem, slicing: Slicing,
                  plan: Plan) -> dict[tuple[str | None, Resource], float]:
     """Use of every resource per slice (None: requests outside any slice)."""
@@ -395,7 +402,7 @@ def resource_use(problem: Problem, slicing: Slicing,
     for a in plan.admitted:
         assert a.candidate is not None
         sl = slicing.slice_of(a.request.name)
-        for res, amount, by_share in _uses(a.candidate):
+        for res, amount, by_share in uses(a.candidate):
             key = (sl.name if sl else None, res)
             out[key] = out.get(key, 0.0) + amount * (a.share if by_share else 1.0)
     return out

@@ -77,6 +77,7 @@ from qnum.io import Objective, Request
 from qnum.neighbourhood import neighbourhood, restricted, worth_guiding
 from qnum.plan import Assignment, Plan, Problem, SolveStatus, violations
 from qnum.pricing import Prices
+from qnum.slice_greedy import guarantee_first
 from qnum.slices import SliceObjective, Slicing
 from qnum.slicing import (
     add_constraints,
@@ -84,7 +85,7 @@ from qnum.slicing import (
     guarantees,
     objective_terms,
     plan_value,
-    slice_violations,
+    sliced_violations,
 )
 from qnum.utility import log_tangent_cuts
 
@@ -420,14 +421,14 @@ def hintable_starts(problem: Problem, starts: Sequence[Plan], options: SolverOpt
     the guarantee rows make HiGHS's repair of it slow on large problems."""
     if options.slicing is None:
         return list(starts)
-    slicing = options.slicing
-    usable = []
-    for plan in starts:
-        restated = project(problem, plan)
-        if not violations(problem, restated) and not slice_violations(problem, slicing,
-                                                                      restated):
-            usable.append(plan)
-    return usable
+    return [plan for plan in starts if not _broken(problem, project(problem, plan), options)]
+
+
+def _broken(problem: Problem, plan: Plan, options: SolverOptions) -> list[str]:
+    """Every rule of this solve the plan breaks (the slices' too, when sliced)."""
+    if options.slicing is None:
+        return violations(problem, plan)
+    return sliced_violations(problem, options.slicing, plan)
 
 
 def _extract(problem: Problem, built: _Model, result: mathopt.SolveResult) -> Plan:
@@ -491,8 +492,8 @@ def solve(
         # Refuse an infeasible SLO set with the slice, resource and shortfall named; its
         # witness (every guarantee kept) is a start the MILP improves on.
         witness = check_slos(problem, options.slicing, time_limit_s=0.5 * options.time_limit_s)
-        if witness is not None:
-            hints = [*hints, witness]
+        hints = [*hints, *([witness] if witness is not None else []),
+                 guarantee_first(problem, options.slicing)]
     columns = _price_columns(problem, options, start) if not keep else None
     space = problem.space or CandidateOptions()
     lp_bound = math.inf
@@ -731,8 +732,7 @@ def _best_of(problem: Problem, plan: Plan, starts: Sequence[Plan], options: Solv
     """Never return less than a (still valid) hint: if one beats the solver's plan, adopt it."""
     best, best_value = plan, plan_objective(problem, plan, options)
     for hint in (project(problem, p) for p in starts):
-        if violations(problem, hint) or (
-                options.slicing is not None and slice_violations(problem, options.slicing, hint)):
+        if _broken(problem, hint, options):
             continue
         value = plan_objective(problem, hint, options)
         if value > best_value + 1e-9 * max(1.0, abs(best_value)):
