@@ -22,7 +22,8 @@ row shows what the same network does to those SLOs without slicing):
 
 Every slice reservation fits beside the others because each only takes from what the
 witness leaves free.  The sliced problem is then solved with the weighted-sum and the
-proportional-fairness slice objectives (warm-started from the witness).
+proportional-fairness slice objectives (warm-started from the witness), and once more
+as a controller's first commit would: no start, the default 10 s limit.
 
 Printed per row: SLO compliance, counted per SLO (each member's per-connection
 guarantee, each slice's aggregate, each admitted member's fidelity floor) and checked
@@ -60,6 +61,8 @@ from qnum.slices import Isolation, Slice, SliceObjective, SliceSlo, Slicing
 from qnum.slicing import resource_use, slice_violations
 from qnum.solver import SolverOptions, solve
 
+#: Time limit of the "no start" row: the controller's default optimiser limit.
+COLD_LIMIT_S = 10.0
 #: Share of the witness rate a guarantee or aggregate promises (headroom for re-planning).
 PROMISE = 0.5
 #: Extra reservation beyond the witness use, taken only from capacity the witness leaves free.
@@ -294,6 +297,12 @@ def run(seed: int, n_requests: int, n_slices: int, n_tenants: int, time_limit: f
         plan = solve(problem, replace(base, slicing=sliced), hints=[witness])
         rows.append(_row(f"slicing, {objective.value}", sliced, problem, plan,
                          len(slice_violations(problem, sliced, plan))))
+    # What a first commit of this slicing gets from the controller: no witness to start
+    # from, the optimiser's default 10 s limit (the solver's own starting plans only).
+    cold_limit = min(COLD_LIMIT_S, time_limit)
+    cold = solve(problem, replace(base, time_limit_s=cold_limit, slicing=slicing))
+    rows.append(_row(f"slicing, {slicing.objective.value}, no start, {cold_limit:g} s",
+                     slicing, problem, cold, len(slice_violations(problem, slicing, cold))))
     return Result(network, reqs, slicing, rows)
 
 
