@@ -199,7 +199,8 @@ def cut_fibre(console: Console, service: Any, emulated: Any, link: str) -> None:
                            f"re-routed {report.rerouted or 'nothing'}, dropped "
                            f"{report.dropped or 'nothing'}, unaffected services touched "
                            f"{len(report.touched_unaffected)}; committed "
-                           f"{report.seconds:.2f} s after the first notification"))
+                           f"{report.seconds:.2f} s after the first notification"),
+                      soft_wrap=True)  # one line to grep in logs; the terminal wraps it
 
 
 def live_view(console: Console, store: NmdaStore, service: Any, stop: threading.Event,
