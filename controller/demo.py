@@ -123,7 +123,10 @@ def slices_table(store: NmdaStore) -> Group:
     oper = json.loads(store.get(Datastore.OPERATIONAL, xpath="/sdqn-slices:slicing") or "{}")
     lines: list[Text] = [Text("slices — SLO compliance (sdqn-slices, controller "
                               "<operational>)", style="italic")]
-    for sl in oper.get("sdqn-slices:slicing", {}).get("slice", []):
+    slices = oper.get("sdqn-slices:slicing", {}).get("slice", [])
+    if not slices:
+        lines.append(Text("no slices configured"))
+    for sl in slices:
         state = sl.get("state", {})
         guarantee = state.get("guarantee", {})
         suspended = guarantee.get("suspended") in (True, "true")
@@ -270,7 +273,7 @@ def main(duration: Annotated[float, typer.Option(help="seconds to serve; 0 = unt
                              ] = DEFAULT_SERVICES,
          slicing: Annotated[Path | None, typer.Option(
              help="tenants, slices and the requests' slice membership (RFC 7951 JSON), "
-                  "committed with the requests")] = DEFAULT_SLICING,
+                  "committed with the requests ('' = no slices)")] = DEFAULT_SLICING,
          time_limit: Annotated[float, typer.Option(help="Q-NUM time limit, seconds")] = 10.0,
          time_factor: Annotated[float, typer.Option(help="emulated seconds per wall second")
                                 ] = 60.0,
@@ -306,7 +309,7 @@ def main(duration: Annotated[float, typer.Option(help="seconds to serve; 0 = unt
     typer.echo(f"netconf listening on {server.host}:{server.port}")
     try:
         intent = point_at_emulators(json.loads(topology.read_text()), emulated.inventory())
-        load_intent(store, intent, services, slicing)
+        load_intent(store, intent, services, slicing if slicing and slicing.name else None)
         assert service is not None
         service.states.flush()
         plan = service.expander.committed.plan
