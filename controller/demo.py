@@ -71,7 +71,7 @@ def services_table(store: NmdaStore, plan: Plan) -> Group:
     column of an 80-column table."""
     oper = json.loads(store.get(Datastore.OPERATIONAL,
                                 xpath="/sdqn-services:entanglement-services"))
-    table = _compact(f"requests — Q-NUM {plan.status.value}, objective "
+    table = _compact(f"sdqn demo — Q-NUM {plan.status.value}, objective "
                      f"{plan.objective:.4g}, gap {plan.gap:.2%}")
     for col in ("request", "slice", "state"):
         table.add_column(col, no_wrap=True)
