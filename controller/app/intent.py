@@ -46,11 +46,40 @@ def inventory_credentials(inventory: dict[str, Any]) -> tuple[str, str | None]:
     return accounts.pop()
 
 
+def with_slicing(services: dict[str, Any], slicing: dict[str, Any]) -> dict[str, Any]:
+    """The service requests and a slicing file as one document, so tenants, slices and
+    the requests' slice membership commit together with the requests (a slice's
+    guarantees and quotas are checked against the very requests they govern).
+
+    The slicing file names a request by its key and adds its `sdqn-slices:slice` leaf;
+    such an entry is merged into the request of that name. An entry naming no request of
+    the services file is kept as it is, so validation refuses it (its mandatory leaves
+    are missing) instead of it being dropped silently."""
+    merged = {**services, **{k: v for k, v in slicing.items()
+                             if k != "sdqn-services:entanglement-services"}}
+    extra = slicing.get("sdqn-services:entanglement-services", {}).get("request", [])
+    if extra:
+        requests = [dict(r) for r in
+                    services.get("sdqn-services:entanglement-services", {}).get("request", [])]
+        by_name = {r["name"]: r for r in requests}
+        for entry in extra:
+            if entry["name"] in by_name:
+                by_name[entry["name"]].update(entry)
+            else:
+                requests.append(dict(entry))
+        merged["sdqn-services:entanglement-services"] = {"request": requests}
+    return merged
+
+
 def load_intent(store: NmdaStore, topology: dict[str, Any] | None,
-                services: Path | None) -> None:
+                services: Path | None, slicing: Path | None = None) -> None:
     """Operators' intent into <running>, validated like any <edit-config> (a merge: what
-    running already holds and these files do not mention stays)."""
+    running already holds and these files do not mention stays). A slicing file commits
+    in the same edit as the services (`with_slicing`)."""
     if topology is not None:
         store.edit_json(Datastore.RUNNING, topology)
-    if services is not None:
-        store.edit_json(Datastore.RUNNING, json.loads(services.read_text()))
+    if services is not None or slicing is not None:
+        doc: dict[str, Any] = json.loads(services.read_text()) if services else {}
+        if slicing is not None:
+            doc = with_slicing(doc, json.loads(slicing.read_text()))
+        store.edit_json(Datastore.RUNNING, doc)

@@ -1,6 +1,8 @@
 """`sdqn demo` runs the real controller on the emulated network: its decisions are readable
 over NETCONF, every device received its configuration, and the fibre cut it injects
-shows up as one root alarm and a re-route."""
+shows up as one root alarm and a re-route. Its two tenants' slices show their SLO
+compliance before and after the cut (the QKD guarantee holds on the detour), on an
+80-column terminal."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ def test_demo_serves_decisions_over_netconf() -> None:
     demo = subprocess.Popen(
         [sys.executable, "-m", "controller.cli", "demo", "--duration", "20", "--port", "0",
          "--time-limit", "5", "--cut-after", "1"], cwd=REPO_ROOT, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"})
+        stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "80"})
     try:
         assert demo.stdout is not None
         first = demo.stdout.readline()
@@ -32,11 +34,19 @@ def test_demo_serves_decisions_over_netconf() -> None:
             assert line, "".join(lines)
             lines.append(line)
         assert any("Q-NUM" in line for line in lines), "".join(lines)
+        _assert_slices_compliant(lines)
         while not lines[-1].startswith("controller: root cause"):
             line = demo.stdout.readline()
             assert line, "".join(lines)
             lines.append(line)
         assert "['r1-r2']" in lines[-1] and "re-routed ['qkd-alice-bob']" in lines[-1]
+        after: list[str] = []
+        while not after or not after[-1].startswith("slice-sla-violation alarms"):
+            line = demo.stdout.readline()
+            assert line, "".join(lines + after)
+            after.append(line)
+        assert "  qkd-alice-bob: alice›r1›qr1›r2›bob\n" in after, "".join(after)
+        _assert_slices_compliant(after)
         manager = connect(host="127.0.0.1", port=port, username="admin", password="admin")
         try:
             reply = manager.dispatch(etree.fromstring(
@@ -79,6 +89,26 @@ def test_demo_serves_decisions_over_netconf() -> None:
         demo.terminate()
         demo.wait(timeout=15)
     assert demo.returncode == 0
+
+
+def _assert_slices_compliant(lines: list[str]) -> None:
+    """The slice view (read from <operational>): both tenants' slices with every objective
+    measured and met, guarantees in force, no SLA alarm; nothing wider than 80 columns."""
+    text = "".join(lines)
+    assert all(len(line.rstrip("\n")) <= 80 for line in lines), text
+    assert "slice qkd-metro  tenant qkd-operator  dedicated  guarantees in force\n" in text
+    assert "slice research-dqc  tenant research-lab  shared  guarantees in force\n" in text
+    objectives = [line.split() for line in lines if line.startswith("  ") and
+                  line.split()[:1] in (["guaranteed-rate"], ["aggregate-rate"],
+                                       ["min-fidelity"])]
+    assert [o[0] for o in objectives] == ["guaranteed-rate", "min-fidelity",
+                                          "aggregate-rate", "min-fidelity"], text
+    for objective in objectives:   # name target ≥T measured M compliant yes at HH:MM:SS
+        assert objective[1:2] + objective[3:4] + objective[5:7] == \
+            ["target", "measured", "compliant", "yes"], text
+        assert float(objective[4]) >= float(objective[2].lstrip("≥")), text
+        assert objective[7] == "at" and len(objective[8].split(":")) == 3, text
+    assert "slice-sla-violation alarms: none active\n" in text
 
 
 def test_demo_tables_print_key_predicates_as_text() -> None:
