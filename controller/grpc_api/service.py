@@ -376,7 +376,9 @@ class ControllerService:
 
         def accept(event: Event) -> bool:
             return (event.module, event.name) in wanted and (
-                access is None or access.notification_allowed(event.module, event.name))
+                access is None or (
+                    access.notification_allowed(event.module, event.name)
+                    and access.notification_visible(event.module, event.name, event.body)))
 
         with self.hub.subscribe(accept) as subscription:
             while context.is_active():

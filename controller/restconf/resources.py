@@ -573,8 +573,9 @@ class Restconf:
         stop = stream_query.stop
 
         def allowed(event: Any) -> bool:
-            if access is not None and not access.notification_allowed(event.module,
-                                                                       event.name):
+            if access is not None and not (
+                    access.notification_allowed(event.module, event.name)
+                    and access.notification_visible(event.module, event.name, event.body)):
                 return False
             if stop is not None and event_time(event.event_time) > stop:
                 return False
