@@ -202,7 +202,7 @@ def tenant_rules(scope: TenantScope) -> tuple[tuple[Rule, ...], tuple[Rule, ...]
                         target=name, ops=frozenset({EXEC}))
                    for module, name in sorted(TENANT_DENIED_RPCS))
     steps = tuple(parse_path(SERVICES_XPATH))
-    permitted = (Rule(name=f"{scope.group}-requests", module="sdqn-services", kind="path",
+    permitted = (Rule(name=f"{scope.group}-requests", module="*", kind="path",
                       target=SERVICES_XPATH, steps=steps, permit=True),)
     return denied, permitted
 

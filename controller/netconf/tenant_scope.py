@@ -252,8 +252,8 @@ def outside_scope(tenant: str, path: str | None = None) -> NetconfError:
 def missing(request: str, path: str) -> NetconfError:
     """Word for word what deleting a request that does not exist returns (RFC 6241
     §7.2 delete: data-missing)."""
-    return NetconfError(RpcError(tag=ErrorTag.DATA_MISSING, type=ErrorType.APPLICATION,
-                                 path=path, message=f"data to delete does not exist: {path}"))
+    return NetconfError(RpcError(tag=ErrorTag.DATA_MISSING, message=f"{path} does not exist",
+                                 path=path))
 
 
 class EditScope:
@@ -299,9 +299,8 @@ class EditScope:
             named = self._named_slice(node)
             if named is not None and named in self.scope.slices:
                 # the key collision that cannot be hidden (RFC 7950 §7.8.2)
-                raise NetconfError(RpcError(
-                    tag=ErrorTag.DATA_EXISTS, type=ErrorType.APPLICATION, path=node.path,
-                    message=f"request name {name!r} is taken; choose another name"))
+                raise NetconfError(RpcError(tag=ErrorTag.DATA_EXISTS, path=node.path,
+                                            message=f"{node.path} already exists"))
             raise not_own_slice(tenant, name, node.path)
         if existing == NULL:
             if op in (Operation.DELETE, Operation.REMOVE):
