@@ -51,6 +51,7 @@ from controller.netconf.tenant_scope import (
     TenantScope,
     check_scoped_changes,
     prune_to_scope,
+    scope_hides,
 )
 
 log = structlog.get_logger(__name__)
@@ -276,6 +277,13 @@ class UserAccess:
         if self.scope is None:
             return True
         return self.scope.notification_visible(module, name, content)
+
+    def hides(self, forest: Forest, path: str) -> bool:
+        """Whether this user must be told that the node at `path` does not exist: it is
+        another tenant's (RFC 8341 §3.4.5: denied data is as if absent). Interfaces that
+        check existence before an edit (RESTCONF PATCH/PUT/POST targets, gRPC modify)
+        ask this so that the answer matches a node that really does not exist."""
+        return self.scope is not None and scope_hides(forest, self.tenancy, self.scope, path)
 
     # -- data nodes ----------------------------------------------------------------------
 

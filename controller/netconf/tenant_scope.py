@@ -359,6 +359,33 @@ def request_owner(forest: Forest, tenancy: Tenancy, name: str) -> str | None:
     return None
 
 
+def scope_hides(forest: Forest, tenancy: Tenancy, scope: TenantScope, path: str) -> bool:
+    """Whether the node at `path` (a data path or XPath naming keys) is out of the
+    tenant's scope in `forest`, so that "does it exist?" must be answered "no" (RFC 8341
+    §3.4.5) wherever an interface checks existence before writing."""
+    try:
+        steps = list(parse_path(path))
+    except PathSyntaxError:
+        return False
+    if not steps:
+        return False
+    top = (steps[0].module or "", steps[0].name)
+    if top in SHARED_TOPS:
+        return False
+    if top == SERVICES_TOP:
+        if len(steps) < 2 or steps[1].name != "request":
+            return False
+        name = dict(steps[1].predicates).get("name")
+        return name is not None and request_owner(forest, tenancy, name) != scope.tenant
+    if top == SLICING_TOP:
+        if len(steps) < 2:
+            return False
+        key = dict(steps[1].predicates).get("name")
+        owned = {"slice": scope.slices, "tenant": frozenset({scope.tenant})}.get(steps[1].name)
+        return owned is not None and key is not None and key not in owned
+    return top != ALARMS_TOP
+
+
 def _literal(value: str) -> str:
     return f"'{value}'" if "'" not in value else f'"{value}"'
 
