@@ -300,6 +300,18 @@ def test_writes_outside_the_tenant_are_refused_everywhere(net: Interfaces) -> No
                 net.call("ta", method, request(name))
             codes.append(exc.value.code())
         assert codes[0] == codes[1], (method, codes)
+    for slice_ in ("slice-b", "no-such-slice"):
+        with pytest.raises(grpc.RpcError) as exc:
+            net.call("ta", "SubmitRequest", pb.SubmitRequestRequest(
+                request=pb.EntanglementRequest(
+                    name="new-a", source_node="alice", destination_node="bob",
+                    application=pb.APPLICATION_QKD, min_fidelity=0.8, demanded_rate=10.0,
+                    slice=slice_), target=pb.TARGET_RUNNING))
+        assert exc.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    added = _cli(net, "ta", "request", "add", "new-a", "--src", "alice", "--dst", "bob",
+                 "--app", "qkd", "--min-fidelity", "0.8", "--rate", "10", "--slice",
+                 "slice-b", "--running")
+    assert added[0] == 1 and "PERMISSION_DENIED" in added[1], added
     withdrawn = [_cli(net, "ta", "request", "withdraw", n, "--running")
                  for n in (B_REQUEST, MISSING)]
     assert withdrawn[0][0] == withdrawn[1][0] == 1
@@ -350,7 +362,13 @@ def test_own_request_writes_work_everywhere(net: Interfaces) -> None:
     created = net.rc("ta").post(COLLECTION, json={"sdqn-services:request": [entry]},
                                 headers=JSON_TYPE)
     assert created.status_code == 201, created.text
-    assert _grpc_names(net, "ta") == {A_REQUEST, "new-a", "new-a2"}
+    code, out = _cli(net, "ta", "request", "add", "new-a3", "--src", "alice", "--dst",
+                     "bob", "--app", "qkd", "--min-fidelity", "0.8", "--rate", "10",
+                     "--slice", "slice-a", "--running", "--json")
+    assert code == 0, out
+    shown = net.call("ta", "GetRequest", net.pb.GetRequestRequest(name="new-a3"))
+    assert shown.request.slice == "slice-a"
+    assert _grpc_names(net, "ta") == {A_REQUEST, "new-a", "new-a2", "new-a3"}
     assert _grpc_names(net, "tb") == {B_REQUEST}
     net.nc("ta").edit_config(target="running", config=_request_xml("new-a", op="delete"))
     assert "new-a" not in _grpc_names(net, "operator")
