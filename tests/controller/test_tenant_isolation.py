@@ -330,8 +330,14 @@ def test_a_tenant_commit_carrying_other_edits_is_refused(net: Interfaces) -> Non
     assert net.store.get(Datastore.RUNNING) == running
     admin.discard_changes()
     ta.edit_config(target="candidate", config=_request_xml(A_REQUEST, weight="3.0"))
+    # a request created in the (shared) candidate is the tenant's at once, not the other's
+    ta.edit_config(target="candidate", config=_request_xml("draft-a", "slice-a"))
+    candidate = {t: _names(etree.fromstring(net.nc(t).get_config("candidate").xml.encode()))
+                 for t in ("ta", "tb")}
+    assert candidate == {"ta": {A_REQUEST, "draft-a"}, "tb": {B_REQUEST}}
     ta.commit()
     assert '"weight":"3.0"' in net.store.get(Datastore.RUNNING)
+    assert _grpc_names(net, "ta") == {A_REQUEST, "draft-a"}
 
 
 def test_own_request_writes_work_everywhere(net: Interfaces) -> None:
