@@ -231,7 +231,12 @@ class DataAccess:
         return ops
 
     def discard(self, username: str) -> None:
+        access = self.access(username)
         with self.store.atomic():
+            if access is not None and access.scope is not None:
+                # a tenant may drop its own edits of the shared candidate only
+                self._check_replace(Datastore.CANDIDATE,
+                                    lambda: self.store.view(Datastore.RUNNING), username)
             self.store.discard_changes(session_id=self.session_id(username))
 
     def cancel_commit(self, username: str, persist_id: str | None = None) -> None:

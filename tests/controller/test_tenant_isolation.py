@@ -328,13 +328,20 @@ def test_a_tenant_commit_carrying_other_edits_is_refused(net: Interfaces) -> Non
         ta.commit()
     assert exc.value.tag == "access-denied" and B_REQUEST not in str(exc.value.message)
     assert net.store.get(Datastore.RUNNING) == running
+    candidate = net.store.get(Datastore.CANDIDATE)
+    with pytest.raises(RPCError) as exc:      # nor may it throw the admin's edit away
+        ta.discard_changes()
+    assert exc.value.tag == "access-denied"
+    discarded = net.rc("ta").post("/restconf/operations/ietf-netconf:discard-changes")
+    assert discarded.status_code == 403, discarded.text
+    assert net.store.get(Datastore.CANDIDATE) == candidate
     admin.discard_changes()
     ta.edit_config(target="candidate", config=_request_xml(A_REQUEST, weight="3.0"))
     # a request created in the (shared) candidate is the tenant's at once, not the other's
     ta.edit_config(target="candidate", config=_request_xml("draft-a", "slice-a"))
-    candidate = {t: _names(etree.fromstring(net.nc(t).get_config("candidate").xml.encode()))
-                 for t in ("ta", "tb")}
-    assert candidate == {"ta": {A_REQUEST, "draft-a"}, "tb": {B_REQUEST}}
+    views = {t: _names(etree.fromstring(net.nc(t).get_config("candidate").xml.encode()))
+             for t in ("ta", "tb")}
+    assert views == {"ta": {A_REQUEST, "draft-a"}, "tb": {B_REQUEST}}
     ta.commit()
     assert '"weight":"3.0"' in net.store.get(Datastore.RUNNING)
     assert _grpc_names(net, "ta") == {A_REQUEST, "draft-a"}
