@@ -39,10 +39,13 @@ ALARMS_TOP = (ALARMS_MODULE, "alarms")
 SERVICES_XPATH = "/sdqn-services:entanglement-services"
 SLICING_XPATH = "/sdqn-slices:slicing"
 
-# Shared by every tenant: the physical infrastructure (sdqn-slices 'user' says so) and
-# the server's schema (a client needs it to talk to the server at all).
+# Shared by every tenant: the physical infrastructure (sdqn-slices 'user' says so), the
+# server's schema and RESTCONF capabilities and streams (RFC 8040 §9: a client needs
+# them to talk to the server at all). Sessions and subscriptions are not: they name
+# other users.
 SHARED_TOPS = frozenset({("ietf-network", "networks"), ("ietf-yang-library", "yang-library"),
-                         ("ietf-yang-library", "modules-state")})
+                         ("ietf-yang-library", "modules-state"),
+                         ("ietf-restconf-monitoring", "restconf-state")})
 
 # Notifications a tenant user may receive at all; the content decides the rest.
 SERVICE_STATE_CHANGE = (SERVICES_MODULE, "service-state-change")
@@ -52,9 +55,11 @@ CONFIG_CHANGE = ("ietf-netconf-notifications", "netconf-config-change")
 # content is read through the same pruning as any other read).
 SUBSCRIPTION_MODULES = frozenset({"ietf-subscribed-notifications", "ietf-yang-push"})
 
-# Operations a tenant may not run: the commit history shows every tenant's changes, and
-# a rollback or a re-optimisation changes every tenant's service.
+# Operations a tenant may not run: the commit history shows every tenant's changes, a
+# dry-run or what-if reports the impact on every tenant's services, and a rollback or a
+# re-optimisation changes every tenant's service.
 TENANT_DENIED_RPCS = frozenset({("sdqn-controller", "list-commits"),
+                                ("sdqn-controller", "dry-run"),
                                 ("sdqn-controller", "show-commit"),
                                 ("sdqn-controller", "diff-commits"),
                                 ("sdqn-controller", "rollback-to"),

@@ -197,6 +197,9 @@ def test_the_other_tenants_request_is_absent(net: Interfaces) -> None:
     assert other.json()["ietf-restconf:errors"]["error"][0]["error-tag"] == \
         none.json()["ietf-restconf:errors"]["error"][0]["error-tag"]
     assert rc.get(RESOURCE.format(A_REQUEST)).status_code == 200
+    # stream discovery (RFC 8040 §9.2) is everybody's
+    assert rc.get("/restconf/data/ietf-restconf-monitoring:restconf-state/streams"
+                  ).status_code == 200
     assert net.rc("operator").get(RESOURCE.format(B_REQUEST)).status_code == 200
     slice_b = rc.get("/restconf/data/sdqn-slices:slicing/slice=slice-b")
     assert slice_b.status_code == rc.get("/restconf/data/sdqn-slices:slicing/slice=nope"

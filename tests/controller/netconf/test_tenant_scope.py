@@ -140,7 +140,8 @@ def test_tenant_reads_only_its_own(nacm: Nacm) -> None:
 
 def test_tenant_operations(nacm: Nacm) -> None:
     ta = nacm.access("ta")
-    for name in ("list-commits", "show-commit", "diff-commits", "rollback-to", "optimise"):
+    for name in ("list-commits", "show-commit", "diff-commits", "rollback-to", "optimise",
+                 "dry-run"):
         assert not ta.rpc_allowed("sdqn-controller", name)
     assert ta.rpc_allowed("ietf-netconf", "edit-config")
     assert ta.rpc_allowed("ietf-netconf", "commit")
