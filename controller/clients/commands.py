@@ -144,6 +144,7 @@ def request_add(
         rate: Annotated[float, typer.Option(help="demanded pairs/s")],
         weight: Annotated[float | None, typer.Option(help="utility weight")] = None,
         priority: Annotated[int | None, typer.Option(help="0..255")] = None,
+        slice_: Annotated[str | None, typer.Option("--slice", help="network slice")] = None,
         running: RunningOpt = False, target: TargetOpt = DEFAULT_TARGET,
         token: TokenOpt = None, tls_ca: CaOpt = None, tls_cert: CertOpt = None,
         tls_key: KeyOpt = None, as_json: JsonOpt = False) -> None:
@@ -158,6 +159,8 @@ def request_add(
             fields["weight"] = weight
         if priority is not None:
             fields["priority"] = priority
+        if slice_ is not None:
+            fields["slice"] = slice_
         return client.call("SubmitRequest", pb.SubmitRequestRequest(
             request=pb.EntanglementRequest(**fields), target=_target(pb, running)))
 
@@ -172,6 +175,7 @@ def request_modify(
         weight: Annotated[float | None, typer.Option()] = None,
         priority: Annotated[int | None, typer.Option()] = None,
         enabled: Annotated[bool | None, typer.Option("--enabled/--disabled")] = None,
+        slice_: Annotated[str | None, typer.Option("--slice", help="network slice")] = None,
         running: RunningOpt = False, target: TargetOpt = DEFAULT_TARGET,
         token: TokenOpt = None, tls_ca: CaOpt = None, tls_cert: CertOpt = None,
         tls_key: KeyOpt = None, as_json: JsonOpt = False) -> None:
@@ -180,7 +184,8 @@ def request_modify(
         pb = client.pb
         fields = {k: v for k, v in (("min_fidelity", min_fidelity), ("demanded_rate", rate),
                                     ("weight", weight), ("priority", priority),
-                                    ("enabled", enabled)) if v is not None}
+                                    ("enabled", enabled), ("slice", slice_))
+                  if v is not None}
         return client.call("ModifyRequest", pb.ModifyRequestRequest(
             request=pb.EntanglementRequest(name=name, **fields),
             target=_target(pb, running)))

@@ -58,6 +58,8 @@ def request_to_yang(schema: Schema, msg: Any, *, full: bool) -> dict[str, Any]:
         entry["priority"] = msg.priority
     if msg.HasField("enabled"):
         entry["admin-state"] = "enabled" if msg.enabled else "disabled"
+    if msg.HasField("slice"):
+        entry["sdqn-slices:slice"] = msg.slice
     utility = {}
     for field, leaf in (("threshold_fidelity", "threshold-fidelity"),
                         ("steepness", "steepness")):
@@ -100,7 +102,8 @@ def request_from_yang(pb: Any, entry: Mapping[str, Any]) -> Any:
          weight=_float(entry.get("weight")), priority=entry.get("priority"),
          enabled=(entry["admin-state"] == "enabled") if "admin-state" in entry else None,
          threshold_fidelity=_float(utility.get("threshold-fidelity")),
-         steepness=_float(utility.get("steepness")))
+         steepness=_float(utility.get("steepness")),
+         slice=entry.get("sdqn-slices:slice"))
     return msg
 
 

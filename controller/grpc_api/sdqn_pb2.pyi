@@ -32,7 +32,7 @@ TARGET_RUNNING: Target
 TARGET_CANDIDATE: Target
 
 class EntanglementRequest(_message.Message):
-    __slots__ = ("name", "source_node", "destination_node", "application", "min_fidelity", "demanded_rate", "weight", "priority", "enabled", "threshold_fidelity", "steepness")
+    __slots__ = ("name", "source_node", "destination_node", "application", "min_fidelity", "demanded_rate", "weight", "priority", "enabled", "threshold_fidelity", "steepness", "slice")
     NAME_FIELD_NUMBER: _ClassVar[int]
     SOURCE_NODE_FIELD_NUMBER: _ClassVar[int]
     DESTINATION_NODE_FIELD_NUMBER: _ClassVar[int]
@@ -44,6 +44,7 @@ class EntanglementRequest(_message.Message):
     ENABLED_FIELD_NUMBER: _ClassVar[int]
     THRESHOLD_FIDELITY_FIELD_NUMBER: _ClassVar[int]
     STEEPNESS_FIELD_NUMBER: _ClassVar[int]
+    SLICE_FIELD_NUMBER: _ClassVar[int]
     name: str
     source_node: str
     destination_node: str
@@ -55,7 +56,8 @@ class EntanglementRequest(_message.Message):
     enabled: bool
     threshold_fidelity: float
     steepness: float
-    def __init__(self, name: _Optional[str] = ..., source_node: _Optional[str] = ..., destination_node: _Optional[str] = ..., application: _Optional[_Union[Application, str]] = ..., min_fidelity: _Optional[float] = ..., demanded_rate: _Optional[float] = ..., weight: _Optional[float] = ..., priority: _Optional[int] = ..., enabled: _Optional[bool] = ..., threshold_fidelity: _Optional[float] = ..., steepness: _Optional[float] = ...) -> None: ...
+    slice: str
+    def __init__(self, name: _Optional[str] = ..., source_node: _Optional[str] = ..., destination_node: _Optional[str] = ..., application: _Optional[_Union[Application, str]] = ..., min_fidelity: _Optional[float] = ..., demanded_rate: _Optional[float] = ..., weight: _Optional[float] = ..., priority: _Optional[int] = ..., enabled: _Optional[bool] = ..., threshold_fidelity: _Optional[float] = ..., steepness: _Optional[float] = ..., slice: _Optional[str] = ...) -> None: ...
 
 class RequestState(_message.Message):
     __slots__ = ("admission", "rejection_reason", "path", "purification_rounds", "purification_protocol", "predicted_rate", "predicted_fidelity", "measured_rate", "measured_fidelity", "utility", "oper_state", "last_change")

@@ -151,7 +151,10 @@ class ControllerService:
         ds = self._ds(req.target)
         with self.store.atomic():  # a modification never creates the request
             path = f"{SERVICES}/request[name={quote(entry['name'])}]"
-            if not self.store.forest(ds).find_xpath(path):
+            access = self.access.access(user)
+            forest = self.store.forest(ds)
+            if not forest.find_xpath(path) or (access is not None
+                                               and access.hides(forest, path)):
                 raise NetconfError.of(ErrorTag.DATA_MISSING,
                                       f"no request {entry['name']!r} in {ds.value}", path=path)
             return self._edit_request(ds, entry, Operation.MERGE, user,
@@ -376,7 +379,9 @@ class ControllerService:
 
         def accept(event: Event) -> bool:
             return (event.module, event.name) in wanted and (
-                access is None or access.notification_allowed(event.module, event.name))
+                access is None or (
+                    access.notification_allowed(event.module, event.name)
+                    and access.notification_visible(event.module, event.name, event.body)))
 
         with self.hub.subscribe(accept) as subscription:
             while context.is_active():

@@ -8,6 +8,11 @@ rules in order, §3.4.5) and every check is "first matching rule wins, else the 
 Sessions of a recovery user bypass NACM altogether (§3.4: the recovery session), which
 is how the admin account can never lock itself out, whatever the stored rules say.
 
+Users listed under a tenant of /sdqn-slices:slicing are confined to the tenant first
+(`tenant_scope`): what lies outside the tenant is pruned or refused before any stored
+rule is consulted, and the generated group `tenant-<name>` is added to their groups so
+stored rule-lists can name it.
+
 Data checks come in three shapes, matching how requests reach the store:
 * reads: the reply tree is pruned in place, silently (§3.4.5: denied nodes are omitted);
 * edit-config/edit-data: the parsed edit is walked against the target datastore to find
@@ -37,6 +42,17 @@ from controller.datastore.tree import NULL, Forest, WithDefaults, node_path
 from controller.errors import ErrorTag, ErrorType, NetconfError, RpcError
 from controller.netconf.nodes import children, is_key, module_of
 from controller.netconf.paths import PathSyntaxError, Step, parse_path
+from controller.netconf.tenant_scope import (
+    SERVICES_XPATH,
+    SLICING_XPATH,
+    TENANT_DENIED_RPCS,
+    EditScope,
+    Tenancy,
+    TenantScope,
+    check_scoped_changes,
+    prune_to_scope,
+    scope_hides,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -99,8 +115,8 @@ class Policy:
             policy.rule_lists.append((frozenset(rule_list.get("group", [])), rules))
         return policy
 
-    def rules_for(self, user: str) -> tuple[Rule, ...]:
-        groups = self.user_groups.get(user, set())
+    def rules_for(self, user: str, extra_groups: Iterable[str] = ()) -> tuple[Rule, ...]:
+        groups = self.user_groups.get(user, set()) | set(extra_groups)
         rules: list[Rule] = []
         for list_groups, list_rules in self.rule_lists:
             if "*" in list_groups or list_groups & groups:
@@ -175,17 +191,42 @@ class DefaultDeny:
                 self._visit(child, top, all_, write)
 
 
+def tenant_rules(scope: TenantScope) -> tuple[tuple[Rule, ...], tuple[Rule, ...]]:
+    """The generated rules of a tenant's group: (before the stored rules, after them).
+
+    Before: the operations a tenant may never run (the commit history carries every
+    tenant's changes; a rollback or a re-optimisation changes every tenant's service).
+    After: the tenant may write requests (the scope has already narrowed them to its own),
+    which write-default deny would otherwise forbid; a stored rule-list naming the group
+    can still narrow that."""
+    denied = tuple(Rule(name=f"{scope.group}-no-{name}", module=module, kind="rpc",
+                        target=name, ops=frozenset({EXEC}))
+                   for module, name in sorted(TENANT_DENIED_RPCS))
+    steps = tuple(parse_path(SERVICES_XPATH))
+    permitted = (Rule(name=f"{scope.group}-requests", module="*", kind="path",
+                      target=SERVICES_XPATH, steps=steps, permit=True),)
+    return denied, permitted
+
+
 class UserAccess:
     """Every decision for one user under one policy (immutable, cached by `Nacm`)."""
 
     def __init__(self, policy: Policy, user: str, *, unrestricted: bool,
-                 defaults: DefaultDeny, index: SchemaIndex) -> None:
+                 defaults: DefaultDeny, index: SchemaIndex,
+                 tenancy: Tenancy | None = None) -> None:
         self.user = user
         self.unrestricted = unrestricted or not policy.enabled
         self.policy = policy
         self.defaults = defaults
         self.index = index
-        rules = policy.rules_for(user)
+        self.tenancy = tenancy or Tenancy()
+        # recovery sessions bypass everything (RFC 8341 §3.4), tenant scope included
+        self.scope = None if self.unrestricted else self.tenancy.scope(user)
+        if self.scope is not None:
+            before, after = tenant_rules(self.scope)
+            rules = before + policy.rules_for(user, [self.scope.group]) + after
+        else:
+            rules = policy.rules_for(user)
         self.rpc_rules = tuple(r for r in rules if r.kind in ("any", "rpc") and EXEC in r.ops)
         self.notif_rules = tuple(r for r in rules
                                  if r.kind in ("any", "notification") and READ in r.ops)
@@ -200,7 +241,7 @@ class UserAccess:
                 continue
             if rule.permit and rule.kind == "any" and rule.module == "*" \
                     and write_ops <= rule.ops:
-                self.writes_unrestricted = True
+                self.writes_unrestricted = self.scope is None
             break
 
     # -- operations and notifications ----------------------------------------------------
@@ -226,6 +267,23 @@ class UserAccess:
                                                 or rule.target in ("*", name)):
                 return rule.permit
         return self.policy.read_default
+
+    def notification_visible(self, module: str, name: str,
+                             content: Mapping[str, Any]) -> bool:
+        """Whether the notification's content may reach this user: a tenant user gets
+        only notifications about its tenant's requests and slices (RFC 8341 §3.4.6 read
+        access, applied to what the notification is about, as §3.4.5 applies it to data
+        nodes). `content`: the notification's children as RFC 7951 JSON members."""
+        if self.scope is None:
+            return True
+        return self.scope.notification_visible(module, name, content)
+
+    def hides(self, forest: Forest, path: str) -> bool:
+        """Whether this user must be told that the node at `path` does not exist: it is
+        another tenant's (RFC 8341 §3.4.5: denied data is as if absent). Interfaces that
+        check existence before an edit (RESTCONF PATCH/PUT/POST targets, gRPC modify)
+        ask this so that the answer matches a node that really does not exist."""
+        return self.scope is not None and scope_hides(forest, self.tenancy, self.scope, path)
 
     # -- data nodes ----------------------------------------------------------------------
 
@@ -258,7 +316,7 @@ class UserAccess:
         """Remove every node the user may not read (and its subtree); returns how many."""
         if self.unrestricted:
             return 0
-        removed = 0
+        removed = prune_to_scope(forest, self.scope) if self.scope is not None else 0
         for top in list(forest.tops()):
             if not self.read_rules and self.policy.read_default \
                     and address(top.schema) not in self.defaults.tops_with_deny_all:
@@ -286,6 +344,9 @@ class UserAccess:
     def check_edit(self, forest: Forest, nodes: Iterable[EditNode],
                    default_operation: Operation) -> None:
         """Deny an edit-config/edit-data touching a node the user may not write."""
+        if self.scope is not None:
+            nodes = list(nodes)
+            EditScope(self.tenancy, self.scope, forest).check(nodes, default_operation)
         if self.writes_unrestricted:
             return
         for node in nodes:
@@ -362,6 +423,8 @@ class UserAccess:
         if self.writes_unrestricted:
             return
         changes = datastore_diff(old, new)
+        if changes and self.scope is not None:
+            check_scoped_changes(self.tenancy, self.scope, old, new, changes)
         if changes:
             self.check_changes(changes)
             return
@@ -414,10 +477,23 @@ class Nacm:
         self.defaults = DefaultDeny(store.schema.ctx)
         self._mutex = threading.Lock()
         self._policy: Policy | None = None
+        self._tenancy = Tenancy()
+        self._slicing = store.schema.ctx.get_module("sdqn-slices") is not None
         self._users: dict[str, UserAccess] = {}
         self.denied_operations = 0
         self.denied_data_writes = 0
         self.denied_notifications = 0
+
+    @staticmethod
+    def affected_by(ds: Datastore, ops: Iterable[tuple[str, str | None, Any]]) -> bool:
+        """Whether a change of `ds` can change a policy: /nacm itself, or (for the tenant
+        scope) the slice model and the requests, whose owners a tenant's view follows."""
+        if ds not in (Datastore.RUNNING, Datastore.CANDIDATE):
+            return False
+        watched = (NACM_XPATH, SLICING_XPATH, SERVICES_XPATH) if ds is Datastore.RUNNING \
+            else (SERVICES_XPATH,)
+        return any(kind == "reset" or (path or "").startswith(watched)
+                   for kind, path, _ in ops)
 
     def invalidate(self) -> None:
         with self._mutex:
@@ -433,10 +509,29 @@ class Nacm:
                 text = self.store.get(Datastore.RUNNING, xpath=NACM_XPATH, fmt="json",
                                       with_defaults=WithDefaults.REPORT_ALL)
                 self._policy = Policy.from_json(json.loads(text) if text.strip() else {})
+                self._tenancy = self._read_tenancy()
             access = UserAccess(self._policy, user, unrestricted=user in self.recovery_users,
-                                defaults=self.defaults, index=self.store.index)
+                                defaults=self.defaults, index=self.store.index,
+                                tenancy=self._tenancy)
             self._users[user] = access
             return access
+
+    def _read_tenancy(self) -> Tenancy:
+        """Owners of users, slices and requests, computed once per policy version (every
+        read then tests set membership, never the rules against each request)."""
+        if not self._slicing:
+            return Tenancy()
+
+        def doc(ds: Datastore, xpath: str) -> dict[str, Any]:
+            text = self.store.get(ds, xpath=xpath, fmt="json")
+            loaded: dict[str, Any] = json.loads(text) if text.strip() else {}
+            return loaded
+
+        slicing = doc(Datastore.RUNNING, SLICING_XPATH)
+        if not slicing:
+            return Tenancy()
+        return Tenancy.from_json(slicing, [doc(Datastore.RUNNING, SERVICES_XPATH),
+                                           doc(Datastore.CANDIDATE, SERVICES_XPATH)])
 
     def state(self) -> dict[str, Any]:
         """The config-false counters of /nacm (RFC 8341 §3.5.1)."""

@@ -35,6 +35,7 @@ from controller.netconf.contracts import NetconfSession, Subscription
 from controller.netconf.core import ServerCore, now_iso
 from controller.netconf.eventlog import EventLog, LoggedEvent
 from controller.netconf.paths import to_xml_path
+from controller.netconf.tenant_scope import notification_content
 from controller.netconf.xml import NCN_NS, NOTIF_NS
 from controller.xmlutil import parse_xml
 
@@ -261,7 +262,10 @@ class Notifier:
             if self.core.nacm is not None:
                 self.core.nacm.denied_notifications += 1
             return False
-        return True
+        # a tenant's users get notifications about their tenant's data only (absent,
+        # not counted as denied: RFC 8341 §3.4.5 hides what is out of scope)
+        return access is None or access.notification_visible(
+            module, etree.QName(content).localname, notification_content(content))
 
     # -- RFC 6470 base events ------------------------------------------------------------
 

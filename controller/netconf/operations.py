@@ -516,7 +516,14 @@ class Operations:
 
     def discard_changes(self, session: NetconfSession, op: etree._Element) -> bytes:
         Params(op, {})
-        self.store.discard_changes(session_id=session.session_id)
+        access = self.core.access(session.username)
+        with self.store.atomic():
+            if access is not None and access.scope is not None:
+                # The candidate is shared: a tenant's discard (candidate := running) may
+                # drop its own edits only, as a tenant's commit may carry only its own.
+                self._check_replace(access, Datastore.CANDIDATE,
+                                    lambda: self.store.view(Datastore.RUNNING))
+            self.store.discard_changes(session_id=session.session_id)
         return OK
 
     def close_session(self, session: NetconfSession, op: etree._Element) -> bytes:

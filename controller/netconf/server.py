@@ -34,7 +34,7 @@ from controller.netconf.admission import Admission, Connection
 from controller.netconf.authguard import AuthGuard
 from controller.netconf.core import Limits, RpcHandler, ServerCore
 from controller.netconf.credentials import AuthSettings
-from controller.netconf.nacm import NACM_XPATH, Nacm
+from controller.netconf.nacm import Nacm
 from controller.netconf.notifications import NETCONF_STREAM, Notifier
 from controller.netconf.operations import Operations
 from controller.netconf.session import Session
@@ -181,8 +181,7 @@ class NetconfServer:
 
     def _on_change(self, ds: Datastore, ops: Sequence[JournalOp], session_id: int) -> None:
         nacm = self.core.nacm
-        if nacm is not None and ds is Datastore.RUNNING and any(
-                kind == "reset" or (path or "").startswith(NACM_XPATH) for kind, path, _ in ops):
+        if nacm is not None and nacm.affected_by(ds, ops):
             nacm.invalidate()
         if self.core.notifier is not None:
             self.core.notifier.config_change(ds, ops, session_id)

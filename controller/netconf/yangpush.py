@@ -57,6 +57,7 @@ from controller.netconf.push_params import (
     subscription_id,
     time_param,
 )
+from controller.netconf.tenant_scope import notification_content
 from controller.netconf.xml import DS_NS, text_of
 from controller.netconf.xpath_cost import check_xpath_cost
 
@@ -515,8 +516,11 @@ class PushSubscriptions:
     def _notification_allowed(self, sub: Dynamic, content: etree._Element) -> bool:
         access = self.core.access(sub.session.username)
         name = etree.QName(content)
-        return access is None or access.notification_allowed(
-            self.core.module_of(name.namespace) or "", name.localname)
+        module = self.core.module_of(name.namespace) or ""
+        return access is None or (
+            access.notification_allowed(module, name.localname)
+            and access.notification_visible(module, name.localname,
+                                            notification_content(content)))
 
     def _lifecycle(self, sub: Dynamic, name: str, extra: list[etree._Element], *,
                    force: bool = False) -> None:

@@ -36,7 +36,7 @@ from controller.netconf.authguard import AuthGuard
 from controller.netconf.certname import CertNameMapper
 from controller.netconf.core import Limits, ServerCore, next_session_id
 from controller.netconf.credentials import AuthSettings
-from controller.netconf.nacm import NACM_XPATH, Nacm, UserAccess, access_denied
+from controller.netconf.nacm import Nacm, UserAccess, access_denied
 from controller.netconf.ssh import Authenticator
 
 _CACHE_TTL_S = 300.0
@@ -116,8 +116,7 @@ class DataAccess:
 
     def _on_change(self, ds: Datastore, ops: Sequence[JournalOp], _session: int) -> None:
         nacm = self.core.nacm
-        if nacm is not None and ds is Datastore.RUNNING and any(
-                kind == "reset" or (path or "").startswith(NACM_XPATH) for kind, path, _ in ops):
+        if nacm is not None and nacm.affected_by(ds, ops):
             nacm.invalidate()
 
     # -- identity ------------------------------------------------------------------------
@@ -232,7 +231,12 @@ class DataAccess:
         return ops
 
     def discard(self, username: str) -> None:
+        access = self.access(username)
         with self.store.atomic():
+            if access is not None and access.scope is not None:
+                # a tenant may drop its own edits of the shared candidate only
+                self._check_replace(Datastore.CANDIDATE,
+                                    lambda: self.store.view(Datastore.RUNNING), username)
             self.store.discard_changes(session_id=self.session_id(username))
 
     def cancel_commit(self, username: str, persist_id: str | None = None) -> None:

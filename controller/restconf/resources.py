@@ -210,7 +210,7 @@ class Restconf:
     def _validators(self, ds: Datastore, target: Target, user: str) -> Validators:
         """RFC 8040 §3.4.1.2-3, §3.5.1-2: the entity-tag and last-modified time of the
         resource itself, not of its datastore (entity.py, clock.py)."""
-        tag = self.tags.tag(ds, target, user, lambda: self._exists_in(ds, target))
+        tag = self.tags.tag(ds, target, user, lambda: self._exists_in(ds, target, user))
         return Validators(tag, None if tag is None else self.clock.modified(ds, target.path))
 
     def _written(self, response: Response, ds: Datastore, target: Target, user: str
@@ -237,8 +237,9 @@ class Restconf:
             if source is ds:
                 return tag == current.etag
             if view.unified and source is Datastore.OPERATIONAL:
-                return tag == self.tags.tag(source, target, req.username,
-                                            lambda: self._exists_in(source, target))
+                return tag == self.tags.tag(
+                    source, target, req.username,
+                    lambda: self._exists_in(source, target, req.username))
             return False
 
         if evaluate(req.method, req.headers, exists=current.etag is not None,
@@ -364,21 +365,27 @@ class Restconf:
               default: Operation = Operation.NONE) -> None:
         self.access.edit(ds, self.store.parse_json(doc), user, default_operation=default)
 
-    def _exists(self, ds: Datastore, target: Target) -> bool:
+    def _exists(self, ds: Datastore, target: Target, user: str) -> bool:
         """Instantiated (a default leaf the client never set does not count); a
-        non-presence container exists whenever its parent does (RFC 7950 §7.5.1)."""
+        non-presence container exists whenever its parent does (RFC 7950 §7.5.1). A
+        node the user's access hides (another tenant's) does not exist for the user
+        (RFC 8341 §3.4.5), so the answer is the same as for an absent one."""
         if target.is_datastore:
             return True
         snode = target.last.snode
         if isinstance(snode, libyang.SContainer) and not snode.presence():
-            return self._exists(ds, target.parent)
+            return self._exists(ds, target.parent, user)
+        access = self.access.access(user)
         with self.store.atomic():
-            return any(not is_default(n) for n in self.store.forest(ds).find_xpath(target.path))
+            forest = self.store.forest(ds)
+            if access is not None and access.hides(forest, target.path):
+                return False
+            return any(not is_default(n) for n in forest.find_xpath(target.path))
 
-    def _exists_in(self, ds: Datastore, target: Target) -> bool:
+    def _exists_in(self, ds: Datastore, target: Target, user: str) -> bool:
         """`_exists` for any datastore: <operational> has no forest of its own here, and a
         resource it shows no node of is not there."""
-        return ds is not Datastore.OPERATIONAL and self._exists(ds, target)
+        return ds is not Datastore.OPERATIONAL and self._exists(ds, target, user)
 
     def _insert_meta(self, target: Target, query: Query) -> dict[str, str]:
         """RFC 8040 §4.8.5-6 insert/point for ordered-by user lists and leaf-lists."""
@@ -408,7 +415,7 @@ class Restconf:
         self._instance(target, "PUT")
         members = self._body_members(req, target.parent, datastore_body=False)
         value = bodies.target_body(target, members)
-        existed = self._exists(ds, target)
+        existed = self._exists(ds, target, req.username)
         doc = bodies.edit_document(target, Operation.REPLACE, value,
                                    self._insert_meta(target, query))
         self._edit(ds, doc, req.username)
@@ -421,7 +428,7 @@ class Restconf:
                 raise invalid(f"{target.last.name!r} has no child resources to create",
                               path=target.path)
             self._instance(target, "POST")
-            if not self._exists(ds, target):
+            if not self._exists(ds, target, req.username):
                 raise not_found(f"{target.path} does not exist", target.path)
         members = self._body_members(req, target, datastore_body=False)
         child = self._child_target(target, members)
@@ -472,7 +479,7 @@ class Restconf:
             self._edit(ds, members, req.username, Operation.MERGE)
             return self._written(Response(204), ds, target, req.username)
         self._instance(target, "PATCH")
-        if not self._exists(ds, target):
+        if not self._exists(ds, target, req.username):
             # RFC 8040 §4.6.1: a plain patch must not create the target resource.
             raise NetconfError(RpcError(tag=ErrorTag.DATA_MISSING, type=ErrorType.APPLICATION,
                                         message=f"{target.path} does not exist",
@@ -573,8 +580,9 @@ class Restconf:
         stop = stream_query.stop
 
         def allowed(event: Any) -> bool:
-            if access is not None and not access.notification_allowed(event.module,
-                                                                       event.name):
+            if access is not None and not (
+                    access.notification_allowed(event.module, event.name)
+                    and access.notification_visible(event.module, event.name, event.body)):
                 return False
             if stop is not None and event_time(event.event_time) > stop:
                 return False
