@@ -135,3 +135,17 @@ def test_end_node_partition_violations_are_refused(schemas: dict[str, Schema],
     doc = copy.deepcopy(_end_node())
     mutate(_top(doc))
     _refused(schemas["sdqn-end-node"], doc, app_tag)
+
+
+
+def test_relay_flow_outside_partitions_cannot_take_partition_registers(
+        schemas: dict[str, Schema]) -> None:
+    doc = _end_node()
+    top = _top(doc)
+    top["relay"] = {"link-generation": {"link": [
+        {"link-id": "a-x", "neighbour": "alice", "attempt-rate": "1000"},
+        {"link-id": "x-b", "neighbour": "bob", "attempt-rate": "1000"}]},
+        "flow": [{"flow-id": "f", "memory-slots": 2, "neighbour-links": ["a-x", "x-b"]}]}
+    _check(schemas["sdqn-end-node"], doc)       # 6 gold + 2 (teleport-1) + 2 <= 10
+    top["slice-partition"][0]["register"] = list(range(7))   # 2 + 2 > 3 left
+    _refused(schemas["sdqn-end-node"], doc, "unpartitioned-registers-exhausted")
