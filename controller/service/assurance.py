@@ -136,7 +136,8 @@ class ServiceAssurance:
             self._plan = plan_entries(self.store, plan)
             publish_services(self.store, self._plan, self.states.records)
             publish_solve(self.store, plan)
-            self.slices.adopt(expansion.slicing, expansion.suspended, plan)
+            self.slices.adopt(expansion.slicing, expansion.suspended, plan,
+                              owned=expansion.owned)
         self._announce(transitions)
         self._publish_slices()
 

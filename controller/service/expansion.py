@@ -44,6 +44,7 @@ from controller.service.mbb import (
     plan_bridges,
     planned_rates,
 )
+from controller.service.partitions import OwnedResource, owned_resources
 from controller.service.placements import PATH as PLACEMENTS
 from controller.service.placements import placements_json, restore_plan
 from qnum.baselines import all_baselines
@@ -96,7 +97,8 @@ class Render(Protocol):
     is the committed configuration per device, whose numbering it keeps."""
 
     def __call__(self, network: Network, plan: Plan, *, kinds: Mapping[str, str],
-                 previous: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]: ...
+                 previous: Mapping[str, str] | None = None,
+                 slicing: Slicing | None = None) -> dict[str, dict[str, Any]]: ...
 
 
 
@@ -135,6 +137,9 @@ class Expansion:
     #: impossible (slice → why): the slice state and its SLA alarm read them
     slicing: Slicing | None = None
     suspended: dict[str, str] = field(default_factory=dict)
+    #: slice → the device resources its partitions own in `docs` (what the devices
+    #: enforce: controller/service/partitions.py); published under the slice's state
+    owned: dict[str, list[OwnedResource]] = field(default_factory=dict)
 
     @property
     def in_service(self) -> set[str]:
@@ -391,6 +396,7 @@ class QnumExpander:
         devices = data.get("sdqn-controller:controller", {}).get("devices", {})
         self.committed.docs = {d["node-id"]: _canonical(d.get("configuration", {}))
                                for d in devices.get("device", [])}
+        self.committed.owned = owned_resources(self.committed.docs)
         running = store.forest(Datastore.RUNNING).to_dict()
         if _has_quantum_network(running):
             try:
@@ -528,7 +534,8 @@ class QnumExpander:
         solve_s = time.perf_counter() - start
         try:
             docs = {n: _canonical(d) for n, d in
-                    self.render(network, plan, kinds=kinds).items()}
+                    self.render(network, plan, kinds=kinds,
+                                slicing=options.slicing).items()}
         except ValueError as exc:
             raise _failed(f"the plan cannot be expressed as device configuration: {exc}"
                           ) from exc
@@ -546,7 +553,8 @@ class QnumExpander:
                          solve_s=solve_s, health=health, pinned=frozenset(pins),
                          problem=problem, movable=movable, touched=touched,
                          excluded=excluded, survivors=survivors,
-                         slicing=slicing if slicing.slices else None, suspended=suspended)
+                         slicing=slicing if slicing.slices else None, suspended=suspended,
+                         owned=owned_resources(docs))
 
     def _keep_watching(self, docs: dict[str, str], health: NetworkHealth) -> None:
         """Keep configured every link-generation entry that watches a failure (see
@@ -570,15 +578,19 @@ class QnumExpander:
             new_body.setdefault("link-generation", {})["link"] = links
             docs[node] = _canonical({REPEATER: new_body})
 
-    def render(self, network: Network, plan: Plan, *, kinds: Mapping[str, str]
-               ) -> dict[str, dict[str, Any]]:
+    def render(self, network: Network, plan: Plan, *, kinds: Mapping[str, str],
+               slicing: Slicing | None = None) -> dict[str, dict[str, Any]]:
         """The plan as device configuration; what the committed configuration numbered
-        (q-ROADM add/drop ports) keeps its numbers."""
+        (q-ROADM add/drop ports) keeps its numbers; dedicated slices get their device
+        partitions."""
         if self._render is None:
             from controller.service.render import render_devices
 
             self._render = render_devices
-        return self._render(network, plan, kinds=kinds, previous=self.committed.docs)
+        if slicing is None:
+            return self._render(network, plan, kinds=kinds, previous=self.committed.docs)
+        return self._render(network, plan, kinds=kinds, previous=self.committed.docs,
+                            slicing=slicing)
 
     def device_xml(self, doc: str) -> str:
         """A device document (canonical JSON) as the XML its adapter pushes."""

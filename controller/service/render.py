@@ -51,6 +51,13 @@ Mapping (why each choice, where the device models leave room):
   (no wavelength conversion); an end node has one source, so every lightpath reaching it
   uses its wavelength (preferably the one the topology gives its fibre).
   Packet mode: one route per elementary-link end through it.
+* Slices (:mod:`controller.service.partitions`): on a repeater or end node where a
+  dedicated slice reserves memory or an attached fibre's time, a ``slice-partition`` with
+  concrete registers (packed from register 0 in slice-name order) and fibre time shares;
+  the slice's admitted members' flows and endpoints there name it (an endpoint also its
+  ``attached-link``), so the device keeps other flows out of its registers.  A member
+  that does not fit its partition is refused, naming slice and device.  Shared slices
+  get no partition.
 * APC: identity, the fibre it compensates, hourly calibration preferably in idle windows
   (controller/README.md, "Operational facts"), and a tracking tolerance no looser than the
   tightest service on the fibre can absorb (:func:`misalignment_budget`).
@@ -71,11 +78,13 @@ import structlog
 from controller.datastore.schema import Schema
 from controller.datastore.tree import Forest
 from controller.errors import NetconfError
+from controller.service.partitions import Partition, PartitionError, partitions
 from qnum.candidates import Segment
 from qnum.io import DeviceKind, Link, Network, Node, QRoadm, SwitchingMode
 from qnum.physics import heralding_latency_s, qber_from_fidelity
 from qnum.plan import Assignment, Plan
 from qnum.schedule import ScheduleError, build_schedule
+from qnum.slices import Slicing
 from southbound.kinds import Capabilities, PlantRole, kind_of_module, kind_spec
 
 log = structlog.get_logger(__name__)
@@ -229,6 +238,10 @@ class _Devices:
     _sides: dict[str, list[tuple[tuple[str, str, str], Json, Hop]]] = field(
         default_factory=dict)
     tolerance: dict[str, float] = field(default_factory=dict)       # APC → rad
+    #: (end node, request) → the fibre its endpoint's first elementary link leaves by
+    attached: dict[tuple[str, str], str] = field(default_factory=dict)
+    #: memory device → the slice partitions it enforces (controller/service/partitions.py)
+    partitions: dict[str, list[Partition]] = field(default_factory=dict)
 
     # Repeater ------------------------------------------------------------------------------
     def link(self, node: str, seg: Segment, near_end: int, flow: str, slots: int) -> str:
@@ -305,6 +318,7 @@ class _Devices:
             "cutoff-time": _cutoff(a),
             "detectors": list(caps.detectors),
         })
+        self.attached[(node, a.request.name)] = seg.links[0 if role == "source" else -1]
         rate = self.pair_rate.get(node, 0.0)
         self.pair_rate[node] = max(rate, seg.params.source_rate_hz)
 
@@ -312,6 +326,34 @@ class _Devices:
         """``node``'s single source must emit on ``wavelength_nm`` for ``why``."""
         if wavelength_nm is not None and self.network.nodes[node].kind is DeviceKind.END_NODE:
             self.signal.setdefault(node, {})[wavelength_text(wavelength_nm)] = why
+
+    # slices ------------------------------------------------------------------------------
+    def place_in_partitions(self, parts: dict[str, list[Partition]], slicing: Slicing
+                            ) -> None:
+        """Put each admitted member of a dedicated slice into its slice's partition on every
+        device that has one: its flows and endpoints name the slice (an endpoint also the
+        fibre whose share bounds its time-share). A member whose slots do not fit its
+        partition is a plan the device would refuse."""
+        self.partitions = parts
+        members = {r: sl.name for sl in slicing.slices for r in sl.requests}
+        for node, entries in sorted(parts.items()):
+            size = {p.slice: len(p.registers) for p in entries}
+            placed: dict[str, int] = {}
+            for flow in self.flows.get(node, []):
+                sl = members.get(str(flow["flow-id"]))
+                if sl in size:
+                    flow["slice"] = sl
+                    placed[sl] = placed.get(sl, 0) + int(flow["memory-slots"])
+            for ep in self.endpoints.get(node, []):
+                sl = members.get(str(ep["name"]))
+                if sl in size:
+                    ep["slice"] = sl
+                    ep["attached-link"] = self.attached[(node, str(ep["name"]))]
+                    placed[sl] = placed.get(sl, 0) + int(ep["memory-slots"])
+            for sl, slots in sorted(placed.items()):
+                if slots > size[sl]:
+                    raise RenderError(f"slice {sl} on device {node}: its members need {slots} "
+                                      f"memory slots, its partition owns {size[sl]} registers")
 
     # q-ROADM -------------------------------------------------------------------------------
     def side(self, roadm: str, neighbour: str, fibre: str, flow: str, hop: Hop) -> Json:
@@ -636,10 +678,15 @@ def _swap_physics(node: Node) -> Json:
             "swap-success-probability": dec(node.swap_success_probability, 6)}
 
 
+def _partitions(d: _Devices, node: Node) -> Json:
+    parts = d.partitions.get(node.node_id, [])
+    return {"slice-partition": [p.json() for p in parts]} if parts else {}
+
+
 @renders("repeater")
 def _repeater(d: _Devices, node: Node) -> Json:
     return {"node-id": node.node_id, "memory": _memory(node), **_swap_physics(node),
-            **_swapping(d, node)}
+            **_swapping(d, node), **_partitions(d, node)}
 
 
 @renders("end-node")
@@ -659,6 +706,7 @@ def _end_node(d: _Devices, node: Node) -> Json:
         body["relay"] = {**_swap_physics(node), **relay}
     if endpoints:
         body["application-endpoint"] = endpoints
+    body.update(_partitions(d, node))
     return body
 
 
@@ -809,11 +857,14 @@ def _collect(network: Network, plan: Plan,
 
 
 def render_devices(network: Network, plan: Plan, *, kinds: Mapping[str, str],
-                   previous: Mapping[str, str] | None = None) -> dict[str, dict[str, Any]]:
+                   previous: Mapping[str, str] | None = None,
+                   slicing: Slicing | None = None) -> dict[str, dict[str, Any]]:
     """Every managed device's full configuration (RFC 7951) in its own module.
 
     `previous`: the committed configuration per device (canonical JSON); the q-ROADMs'
-    add/drop ports it assigned are kept for the flows that still use them."""
+    add/drop ports it assigned are kept for the flows that still use them. `slicing`: the
+    slices the plan was solved under; each dedicated slice gets its partition on the
+    memory devices it reserves on (controller/service/partitions.py)."""
     used = {n for a in plan.admitted if a.candidate for n in a.candidate.route.nodes}
     for node_id, kind in sorted(kinds.items()):
         if node_id not in network.nodes:
@@ -824,6 +875,12 @@ def render_devices(network: Network, plan: Plan, *, kinds: Mapping[str, str],
                               f"{network.nodes[node_id].kind.value}")
     d = _collect(network, plan, previous_add_drop_ports(previous or {}),
                  committed_circuits(previous or {}))
+    if slicing is not None:
+        try:
+            parts = partitions(network, plan, slicing, kinds)
+        except PartitionError as exc:
+            raise RenderError(str(exc)) from exc
+        d.place_in_partitions(parts, slicing)
     out: dict[str, dict[str, Any]] = {}
     for node_id, kind in sorted(kinds.items()):
         spec = kind_spec(kind)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -20,6 +20,7 @@ import structlog
 from controller.datastore.nmda import NmdaStore
 from controller.service.alarms import AlarmKey, AlarmManager, Severity
 from controller.service.health import NetworkHealth
+from controller.service.partitions import OwnedResource
 from controller.service.service_state import ServiceRecord
 from controller.service.slice_state import SliceState, slice_states
 from qnum.plan import Plan
@@ -38,8 +39,10 @@ def slice_resource(name: str) -> str:
     return slice_path(name)
 
 
-def state_json(store: NmdaStore, state: SliceState) -> dict[str, Any]:
-    """A slice's `state` container (RFC 7951, decimals as the schema prints them)."""
+def state_json(store: NmdaStore, state: SliceState,
+               owned: Sequence[OwnedResource] = ()) -> dict[str, Any]:
+    """A slice's `state` container (RFC 7951, decimals as the schema prints them);
+    `owned`: the device resources its partitions own (controller/service/partitions.py)."""
     decimal = store.schema.decimal
     slos = []
     for slo in state.slos:
@@ -62,6 +65,13 @@ def state_json(store: NmdaStore, state: SliceState) -> dict[str, Any]:
               "reserved-share": decimal(f"{SLICE_STATE}/fragmentation/link/reserved-share", r),
               "idle-share": decimal(f"{SLICE_STATE}/fragmentation/link/idle-share", i)}
              for lk, (r, i) in state.idle_share.items()]
+    if owned:
+        out["owned-resource"] = [
+            {"device": r.device, "kind": r.kind,
+             "resource": "registers" if r.link is None else r.link,
+             **({"register": list(r.registers)} if r.registers else {}),
+             "amount": decimal(f"{SLICE_STATE}/owned-resource/amount", float(r.amount))}
+            for r in owned]
     if nodes or links:
         out["fragmentation"] = {**({"node": nodes} if nodes else {}),
                                 **({"link": links} if links else {})}
@@ -90,14 +100,19 @@ class SlicePublisher:
         self.suspended: dict[str, str] = {}
         self.plan: Plan | None = None
         self.states: list[SliceState] = []
+        self.owned: dict[str, list[OwnedResource]] = {}
         self._alarmed: set[str] = set()
         self._lock = threading.Lock()
 
     def adopt(self, slicing: Slicing | None, suspended: Mapping[str, str],
-              plan: Plan | None) -> None:
-        """A commit or self-healing round was adopted with this slicing and plan."""
+              plan: Plan | None,
+              owned: Mapping[str, list[OwnedResource]] | None = None) -> None:
+        """A commit or self-healing round was adopted with this slicing and plan, and
+        `owned`: slice → the device resources its partitions own in the pushed
+        configurations."""
         with self._lock:
             self.slicing, self.suspended, self.plan = slicing, dict(suspended), plan
+            self.owned = dict(owned or {})
 
     def publish(self, records: Mapping[str, ServiceRecord], *,
                 rate_tolerance: float = 0.0) -> list[SliceState]:
@@ -111,7 +126,8 @@ class SlicePublisher:
             self.states = states
             if states:
                 self.store.replace_state(SLICING, json.dumps({"sdqn-slices:slicing": {
-                    "slice": [{"name": s.name, "state": state_json(self.store, s)}
+                    "slice": [{"name": s.name,
+                               "state": state_json(self.store, s, self.owned.get(s.name, ()))}
                               for s in states]}}))
             else:
                 self.store.delete_state(SLICING)

@@ -51,6 +51,7 @@ from simulators.devices.base import (
     rate,
     seconds,
 )
+from simulators.devices.registers import allocate
 from simulators.devices.world import Span, xor_error
 
 
@@ -327,8 +328,12 @@ class Swapping(DeviceModel):
         for flow in flows:
             frun = self.flows[flow["flow-id"]]
             stored = self._step_flow(flow, frun, dt)
-            frun.stored = len(stored)
             pairs.extend(stored)
+        # registers from the flow's slice partition only (simulators/devices/registers.py)
+        held = allocate(self.config, flows, pairs)
+        for flow in flows:
+            frun = self.flows[flow["flow-id"]]
+            frun.stored = sum(1 for p in held.pairs if p["flow-id"] == flow["flow-id"])
             edge = self.swap_alarms.update(f"memory:{flow['flow-id']}",
                                        frun.problem == "memory-slots below need")
             if edge is not None:
@@ -336,7 +341,7 @@ class Swapping(DeviceModel):
                                         "flow has fewer memory slots than its purification "
                                         "needs", flow_id=flow["flow-id"],
                                         registers_in_use=len(self.pairs)))
-        self.pairs = [{"register": i, **p} for i, p in enumerate(pairs)]
+        self.pairs = held.pairs
         self.world.set_swaps(self.node_id, (
             frozenset(self._span_links(i)[0] for i in f.get("neighbour-links") or [])
             for f in flows if not self.flows[f["flow-id"]].problem))
