@@ -24,6 +24,7 @@ from lxml import etree
 from controller.app.authalarm import raise_lockout_alarms
 from controller.app.change_rpcs import netconf_change_rpcs, restconf_change_rpcs
 from controller.app.credentials import ensure_credentials, warn_default_credentials
+from controller.app.drills import EmulatorChannel, netconf_drill_rpcs, restconf_drill_rpcs
 from controller.app.files import PRIVATE_UMASK, private_data_dir
 from controller.app.grpc import start_grpc
 from controller.app.intent import inventory_credentials, inventory_topology, load_intent
@@ -48,6 +49,7 @@ from controller.restconf import RESTCONF_MODULES
 from controller.restconf.access import DataAccess
 from controller.restconf.events import EventHub
 from controller.service.alarms import AlarmManager
+from controller.service.drills import DrillService
 from controller.service.manager import ServiceManager
 from controller.settings import ControllerSettings
 from simulators.launcher import load_inventory
@@ -166,6 +168,12 @@ def run(config: Annotated[Path | None,
     if server is not None and service is not None:
         server.core.extra_rpcs.update(netconf_change_rpcs(service.change,
                                                           server.core.what_if))
+    # Training drills act on the emulated network only: through the control channel the
+    # inventory names (refused as operation-not-supported without one).
+    drills = DrillService(store, EmulatorChannel.from_inventory(emulated)
+                          if emulated is not None else None)
+    if server is not None:
+        server.core.extra_rpcs.update(netconf_drill_rpcs(drills))
     # RESTCONF and gRPC share the store, the accounts, NACM (the NETCONF core's) and the
     # brute-force guard, whose lockouts are alarms.
     guard = (server.guard if server is not None and server.guard is not None
@@ -182,7 +190,8 @@ def run(config: Annotated[Path | None,
                             settings.netconf.auth.cert_to_name, [rc_tls.client_ca_file])
                         if rc_tls is not None and rc_tls.client_ca_file is not None else None)
     hub = EventHub(store)
-    rpcs = restconf_change_rpcs(service.change, access) if service is not None else {}
+    rpcs = {**(restconf_change_rpcs(service.change, access) if service is not None else {}),
+            **restconf_drill_rpcs(drills)}
     restconf = (build_restconf(settings, access, hub, history, extra_rpcs=rpcs)
                 if settings.restconf.enabled else None)
     grpc = None
@@ -220,6 +229,7 @@ def run(config: Annotated[Path | None,
         access.close()
         if server is not None:
             server.stop()
+        drills.close()
         if service is not None:
             service.close()
         history.close()

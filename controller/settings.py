@@ -32,6 +32,7 @@ PRODUCT_MODULES: tuple[str, ...] = (
     "sdqn-slices",
     "sdqn-controller",
     "sdqn-alarms",
+    "sdqn-drills",
     # NETCONF server: access control rules (NACM, RFC 8341) live in running, get-schema and the
     # RFC 6470 notifications need their modules in the schema.
     "ietf-netconf",
