@@ -35,6 +35,8 @@ from rich.table import Table
 from rich.text import Text
 
 from controller.app.credentials import use_demo_credentials
+from controller.app.demo_serve import client_hints, start_northbounds
+from controller.app.drills import EmulatorChannel
 from controller.app.intent import inventory_credentials, load_intent, point_at_emulators
 from controller.app.store import open_store
 from controller.daemon import build_server, build_service, controller_schema
@@ -178,14 +180,11 @@ def _short(resource: str) -> str:
     return resource.rsplit("=", 1)[-1].strip("']\"") if "=" in resource else resource
 
 
-def render(console: Console, store: NmdaStore, plan: Plan, host: str, port: int) -> None:
+def render(console: Console, store: NmdaStore, plan: Plan, hints: list[str]) -> None:
     console.print(services_table(store, plan))
     console.print(slices_table(store))
-    console.print(f"NETCONF: ssh admin@{host} -p {port} -s netconf   (password admin)\n"
-                  f"  e.g. .venv/bin/netconf-console2 --host {host} --port {port} \\\n"
-                  "         -u admin -p admin --get-data operational\n"
-                  "  admin/admin and operator/operator are demo-only credentials:\n"
-                  "  `sdqn controller run` never ships them")
+    for line in hints:  # commands as typed: no markup, no wrapping
+        console.print(Text(line), soft_wrap=True)
 
 
 def cut_fibre(console: Console, service: Any, emulated: Any, link: str) -> None:
@@ -266,6 +265,10 @@ def render_devices_table(console: Console, store: NmdaStore) -> None:
 def main(duration: Annotated[float, typer.Option(help="seconds to serve; 0 = until Ctrl-C")
                              ] = 0.0,
          port: Annotated[int, typer.Option(help="NETCONF port (0 = any free port)")] = 8830,
+         restconf_port: Annotated[int, typer.Option(
+             help="RESTCONF and console port (0 = any free port)")] = 8080,
+         grpc_port: Annotated[int, typer.Option(help="gRPC port (0 = any free port)")
+                              ] = 50051,
          data_dir: Annotated[Path | None, typer.Option(help="keep datastores here")] = None,
          topology: Annotated[Path, typer.Option(help="topology (RFC 7951 JSON)")
                              ] = DEFAULT_TOPOLOGY,
@@ -294,6 +297,9 @@ def main(duration: Annotated[float, typer.Option(help="seconds to serve; 0 = unt
     use_demo_credentials(settings)  # loopback demo only; said on screen
     settings.datastore.data_dir = data_dir or Path(workdir.name)  # type: ignore[union-attr]
     settings.netconf.port = port if port == 0 or _port_free(port) else 0
+    settings.restconf.port = restconf_port if restconf_port == 0 or _port_free(
+        restconf_port) else 0
+    settings.grpc.port = grpc_port if grpc_port == 0 or _port_free(grpc_port) else 0
     settings.service.time_limit_s = time_limit
     emulated = Network(Topology.load(topology), clock=ScaledClock(time_factor),
                        use_topology_ports=False, tick=0.2)
@@ -307,6 +313,14 @@ def main(duration: Annotated[float, typer.Option(help="seconds to serve; 0 = unt
     service = build_service(settings, store, notify=server.publish)
     server.start()
     typer.echo(f"netconf listening on {server.host}:{server.port}")
+    northbounds = start_northbounds(
+        settings, store, server, service,
+        EmulatorChannel.in_process(emulated.topology, emulated.faults))
+    if northbounds.restconf is not None:
+        typer.echo(f"restconf listening on {northbounds.restconf.host}:"
+                   f"{northbounds.restconf.port}")
+    if northbounds.grpc is not None:
+        typer.echo(f"grpc listening on {northbounds.grpc.target}")
     try:
         intent = point_at_emulators(json.loads(topology.read_text()), emulated.inventory())
         load_intent(store, intent, services, slicing if slicing and slicing.name else None)
@@ -317,7 +331,7 @@ def main(duration: Annotated[float, typer.Option(help="seconds to serve; 0 = unt
         # Lasers warm up (300 emulated s); services turn up when their whole path is stable.
         wait_settled(store, 330 / time_factor + 15)
         if plan is not None:
-            render(console, store, plan, server.host, server.port)
+            render(console, store, plan, client_hints(server, northbounds))
         stop = threading.Event()
 
         def on_signal(_signum: int, _frame: FrameType | None) -> None:
@@ -337,6 +351,7 @@ def main(duration: Annotated[float, typer.Option(help="seconds to serve; 0 = unt
             console.print(alarms_table(store))
         live_view(console, store, service, stop, end)
     finally:
+        northbounds.stop()
         server.stop()
         if service is not None:
             service.close()
