@@ -124,3 +124,54 @@ def test_demo_tables_print_key_predicates_as_text() -> None:
     console = Console(record=True, width=200)
     console.print(table)
     assert "request[name='qkd-a'] [bold]" in console.export_text()
+
+
+def printed_commands(lines: list[str]) -> list[str]:
+    """The shell commands of the demo's hints: a line "  $ cmd", continued while it ends
+    with a backslash (joined as a shell joins them)."""
+    commands: list[str] = []
+    current: list[str] | None = None
+    for raw in lines:
+        line = raw.rstrip("\n")
+        if current is None and line.lstrip().startswith("$ "):
+            current = [line.lstrip()[2:]]
+        elif current is not None:
+            current.append(line)
+        if current is not None and not line.endswith("\\"):
+            commands.append("\n".join(current))
+            current = None
+    return commands
+
+
+def test_demo_every_printed_command_works() -> None:
+    """`sdqn demo` serves NETCONF, RESTCONF (console URL) and gRPC; each client command
+    it prints runs as printed, in a shell, and succeeds."""
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "controller.cli", "demo", "--duration", "300", "--port", "0",
+         "--restconf-port", "0", "--grpc-port", "0", "--time-limit", "5", "--cut-link", ""],
+        cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "COLUMNS": "80"})
+    try:
+        assert demo.stdout is not None
+        lines: list[str] = []
+        while not lines or "never ships them" not in lines[-1]:
+            line = demo.stdout.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+        hints = lines[next(i for i, ln in enumerate(lines) if ln.startswith("NETCONF:")):]
+        assert all(len(line.rstrip("\n")) <= 80 for line in hints), "".join(hints)
+        assert any(line.startswith("console: http://127.0.0.1:") and "/console" in line
+                   for line in hints), "".join(hints)
+        commands = printed_commands(hints)
+        tools = ["netconf-console2", "curl", "sdqn alarms", "sdqn request list"]
+        assert [next(t for t in tools if t in c) for c in commands] == tools, commands
+        for command in commands:
+            done = subprocess.run(["bash", "-c", command], cwd=REPO_ROOT, text=True,
+                                  capture_output=True, timeout=120)
+            assert done.returncode == 0, (command, done.stdout, done.stderr)
+            assert "qkd-alice-bob" in done.stdout or "alarms" in done.stdout, \
+                (command, done.stdout)
+    finally:
+        demo.terminate()
+        demo.wait(timeout=15)
+    assert demo.returncode == 0
