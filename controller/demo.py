@@ -12,7 +12,8 @@ slice's SLO compliance and the device sessions, cuts a fibre of the redundant co
 by default: r1–qr1–r2 is the detour, where the QKD guarantee still holds), shows the root
 alarm, the re-route and the slices again, and keeps serving NETCONF, RESTCONF (and the
 console), gRPC and the training drills with a live status view until Ctrl-C (or
---duration seconds); it prints one working client command per interface. Every table fits an 80-column terminal.
+--duration seconds); it prints one working client command per interface. Every table
+fits an 80-column terminal.
 """
 
 from __future__ import annotations
