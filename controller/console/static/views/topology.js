@@ -145,7 +145,7 @@ export async function mount(main, ctx) {
       cy.fit(undefined, 30);
     }
     linkTable.replaceChildren(
-      el("caption", {}, `Fibres, coloured by ${SCALES[scale].label.toLowerCase()}`),
+      el("caption", {}, `Fibres, coloured by ${SCALES[scale].label}`),
       el("thead", {}, el("tr", {}, ...["Fibre", "Ends", SCALES[scale].label, "Status",
                                          "Measured", "Alarm"].map((h) => el("th", { scope: "col" }, h)))),
       el("tbody", {}, ...rows));
