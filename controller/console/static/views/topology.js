@@ -53,6 +53,13 @@ export async function mount(main, ctx) {
     el("div", { class: "panel" }, el("h3", {}, "Fibres"), linkTable),
   );
 
+  // Cytoscape injects a <style> element (blocked by the CSP's style-src 'self') unless an
+  // element with this id exists; console.css carries the one rule it would add.
+  if (!document.getElementById("__________cytoscape_stylesheet")) {
+    const marker = document.createElement("meta");
+    marker.id = "__________cytoscape_stylesheet";
+    document.head.append(marker);
+  }
   const cy = cytoscape({
     container: cyBox,
     boxSelectionEnabled: false,
@@ -94,7 +101,7 @@ export async function mount(main, ctx) {
     const s = SCALES[scale];
     legend.replaceChildren(el("li", {}, el("strong", {}, `${s.label}:`)),
       ...["good", "fair", "bad"].map((g, i) => el("li", {},
-        el("span", { class: "swatch", style: "" }), s.legend[i])),
+        el("span", { class: "swatch" }), s.legend[i])),
       el("li", {}, el("span", { class: "swatch" }), "stale (greyed, dashed)"));
     // colours set through the CSSOM (a style attribute in markup is blocked by the CSP)
     const swatches = legend.querySelectorAll(".swatch");
