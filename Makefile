@@ -7,9 +7,9 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.sdqn-installed
 SUDO   := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup system-deps test lint typecheck demo grpc clean
+.PHONY: setup system-deps console-assets test lint typecheck demo grpc clean
 
-setup: $(STAMP)
+setup: $(STAMP) console-assets
 
 # Debian packages: libyang2-dev (the headers libyang's CFFI module builds against) with
 # libyang2-tools (yanglint: the tests parse intended's device data with it), prometheus
@@ -25,6 +25,9 @@ system-deps:
 	[ -x /usr/sbin/netconfd ] || missing="$$missing netconfd"; \
 	[ -x /usr/sbin/sshd ] || missing="$$missing openssh-server"; \
 	command -v yangcli >/dev/null 2>&1 || missing="$$missing yangcli"; \
+	command -v node >/dev/null 2>&1 || missing="$$missing nodejs"; \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
+	[ -x /usr/bin/chromium ] || missing="$$missing chromium"; \
 	if [ -n "$$missing" ]; then \
 	  if ! command -v apt-get >/dev/null 2>&1; then \
 	    echo "sdqn: Debian packages$$missing are missing and apt-get is unavailable;" >&2; \
@@ -36,6 +39,21 @@ system-deps:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends \
 	    $$missing >/dev/null; \
 	fi
+
+# The web console's browser libraries: npm ci from the committed lock file, then the
+# distribution files copied into the package (they ship in the wheel; nothing from a CDN).
+CONSOLE := controller/console
+console-assets: $(CONSOLE)/static/vendor/.stamp
+
+$(CONSOLE)/static/vendor/.stamp: $(CONSOLE)/package-lock.json
+	$(MAKE) system-deps
+	cd $(CONSOLE) && npm ci --no-audit --no-fund --ignore-scripts
+	mkdir -p $(CONSOLE)/static/vendor
+	cp $(CONSOLE)/node_modules/cytoscape/dist/cytoscape.esm.min.mjs \
+	  $(CONSOLE)/static/vendor/cytoscape.esm.min.js
+	cp $(CONSOLE)/node_modules/uplot/dist/uPlot.esm.js $(CONSOLE)/static/vendor/uplot.esm.js
+	cp $(CONSOLE)/node_modules/uplot/dist/uPlot.min.css $(CONSOLE)/static/vendor/uplot.min.css
+	touch $@
 
 $(STAMP): pyproject.toml
 	$(MAKE) system-deps

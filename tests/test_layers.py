@@ -37,6 +37,7 @@ LAYER_OF: dict[str, str] = {
     "controller.restconf": "northbound",
     "controller.grpc_api": "northbound",
     "controller.metrics": "northbound",
+    "controller.console": "northbound",
     "controller.settings": "application",
     "controller.logs": "application",
     "controller.daemon": "application",

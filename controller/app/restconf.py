@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 
 import structlog
 
+from controller.console.site import ConsoleSite
 from controller.datastore.history import RunningHistory
 from controller.netconf.commits import CommitHistory
 from controller.restconf.access import DataAccess
@@ -61,7 +62,7 @@ def build_restconf(settings: ControllerSettings, access: DataAccess, hub: EventH
                           body_timeout=rc.body_timeout, max_header_bytes=rc.max_header_bytes,
                           worker_threads=rc.worker_threads,
                           metrics=build_metrics(access) if rc.metrics else None,
-                          metrics_auth=rc.metrics_auth)
+                          metrics_auth=rc.metrics_auth, console=ConsoleSite(access))
 
 
 def start_optional(name: str, start: Callable[[], None]) -> bool:

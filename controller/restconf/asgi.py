@@ -38,6 +38,8 @@ Send = Callable[[dict[str, Any]], Awaitable[None]]
 HOST_META = (b"<?xml version='1.0' encoding='UTF-8'?>\n"
              b"<XRD xmlns='http://docs.oasis-open.org/ns/xri/xrd-1.0'>"
              b"<Link rel='restconf' href='/restconf'/></XRD>")
+#: the web console's paths: served by `Owner.console` after authentication
+CONSOLE = "/console"
 METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 _END = object()
 P = ParamSpec("P")
@@ -67,6 +69,7 @@ class Owner(Protocol):
     body_timeout: float
     metrics: Callable[[], bytes] | None
     metrics_auth: bool
+    console: Callable[[Request], Response] | None
 
 
 @dataclass
@@ -147,6 +150,10 @@ class RestconfAsgi:
         return self._handle(request, peer)
 
     def _handle(self, request: Request, peer: str) -> Response:
+        console = self.owner.console
+        if console is not None and (request.path == CONSOLE
+                                    or request.path.startswith(CONSOLE + "/")):
+            return console(request)
         with self.owner.access.from_host(peer):   # RFC 6470 source-host
             return self.owner.app.handle(request)
 
@@ -223,7 +230,8 @@ class RestconfAsgi:
                         "headers": headers})
             await self._stream(response.stream, send, receive)
             return
-        headers.append((b"cache-control", b"no-cache"))
+        if not any(name == b"cache-control" for name, _ in headers):
+            headers.append((b"cache-control", b"no-cache"))
         if response.status not in (204, 304):
             headers.append((b"content-length", str(len(response.body)).encode()))
         await send({"type": "http.response.start", "status": response.status,

@@ -28,11 +28,13 @@ from controller.restconf.asgi import RestconfAsgi
 from controller.restconf.connections import ConnectionLimits, protocol_for
 from controller.restconf.events import EventHub
 from controller.restconf.operations import RpcHandler
-from controller.restconf.resources import Restconf
+from controller.restconf.resources import Request, Response, Restconf
 
 log = structlog.get_logger(__name__)
 
 MetricsHook = Callable[[], bytes]
+#: answers an authenticated request under /console (the web console)
+ConsoleHook = Callable[[Request], Response]
 MONITORING_MODULE = "ietf-restconf-monitoring"
 MONITORING_XPATH = f"/{MONITORING_MODULE}:restconf-state"
 _CAP = "urn:ietf:params:restconf:capability:"
@@ -50,9 +52,10 @@ class RestconfServer:
                  max_header_bytes: int = 64 * 1024, worker_threads: int = 8,
                  extra_rpcs: Mapping[str, RpcHandler] | None = None,
                  metrics: MetricsHook | None = None, metrics_auth: bool = False,
-                 sse_heartbeat_s: float = 15.0) -> None:
+                 sse_heartbeat_s: float = 15.0, console: ConsoleHook | None = None) -> None:
         """`access` carries the store, accounts and NACM shared with NETCONF; `hub`
-        feeds the SSE stream; `metrics` renders the Prometheus page at /metrics.
+        feeds the SSE stream; `metrics` renders the Prometheus page at /metrics;
+        `console` serves /console (after authentication, like every RESTCONF request).
         Limits: `max_connections` in all and `max_connections_per_address` from one
         source address (refused with 503); `header_timeout` seconds for a request's
         headers, `body_timeout` for its body (408 and closed); `idle_timeout` for an idle
@@ -70,6 +73,7 @@ class RestconfServer:
         self.max_header_bytes = max_header_bytes
         self.metrics = metrics
         self.metrics_auth = metrics_auth
+        self.console = console
         self.app = Restconf(access, hub=hub, extra_rpcs=extra_rpcs,
                             sse_heartbeat_s=sse_heartbeat_s)
         self.limits = ConnectionLimits(max_connections=max_connections,

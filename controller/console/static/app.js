@@ -1,0 +1,118 @@
+// The console shell: who is signed in, the live event stream, the router between views.
+// Every read and action goes through the standard interfaces (RESTCONF, RFC 8040), so the
+// server's NACM decides; the shell only hides controls whoami says a user cannot use.
+
+const JSON_MEDIA = "application/yang-data+json";
+const VIEWS = ["topology", "alarms", "services", "commits", "slices", "drills"];
+const STREAM = "/restconf/streams/NETCONF/json";   // RFC 8040 §6.3 SSE
+
+export const ctx = {
+  whoami: { user: "", groups: [], may: {} },
+  listeners: new Set(),
+  // GET a resource of <operational> (RFC 8527 §3.1 datastore resource over RESTCONF)
+  async operational(path) {
+    const res = await fetch(`/restconf/ds/ietf-datastores:operational/${path}`,
+                            { headers: { Accept: JSON_MEDIA }, credentials: "same-origin" });
+    if (res.status === 404) return null;   // nothing there (yet)
+    if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+    return res.json();
+  },
+  async post(url, body) {
+    const res = await fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: { Accept: JSON_MEDIA, "Content-Type": JSON_MEDIA },
+      body: JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { ok: res.ok, status: res.status, body: text ? JSON.parse(text) : null };
+  },
+  onEvent(fn) { this.listeners.add(fn); return () => this.listeners.delete(fn); },
+};
+
+function setLive(on, text) {
+  const el = document.getElementById("live");
+  el.textContent = text;
+  el.className = `live ${on ? "live-on" : "live-off"}`;
+}
+
+// The event stream, reopened after an error with a growing delay (max 10 s); the browser
+// resumes with Last-Event-ID only within one EventSource, so views also refetch on reopen.
+function connectStream(delay = 1000) {
+  const source = new EventSource(STREAM, { withCredentials: true });
+  source.onopen = () => {
+    setLive(true, "live");
+    delay = 1000;
+    for (const fn of ctx.listeners) fn({ reconnected: true });
+  };
+  source.onmessage = (msg) => {
+    let event = null;
+    try { event = JSON.parse(msg.data); } catch { return; }
+    for (const fn of ctx.listeners) fn(event);
+  };
+  source.onerror = () => {
+    source.close();
+    setLive(false, "reconnecting…");
+    setTimeout(() => connectStream(Math.min(delay * 2, 10000)), delay);
+  };
+}
+
+let current = null;
+
+async function route() {
+  const name = (location.hash.match(/^#\/(\w[\w-]*)/) || [])[1] || "topology";
+  for (const a of document.querySelectorAll("#nav-list a")) {
+    if (a.dataset.view === name) a.setAttribute("aria-current", "page");
+    else a.removeAttribute("aria-current");
+  }
+  if (current && current.unmount) current.unmount();
+  current = null;
+  const main = document.getElementById("main");
+  main.replaceChildren();
+  main.dataset.view = name;
+  if (!VIEWS.includes(name)) {
+    main.append(paragraph(`No view “${name}”.`));
+    return;
+  }
+  let module;
+  try {
+    module = await import(`./views/${name}.js`);
+  } catch {
+    const h = document.createElement("h2");
+    h.textContent = name[0].toUpperCase() + name.slice(1);
+    main.append(h, paragraph("This view is not yet available."));
+    return;
+  }
+  current = await module.mount(main, ctx);
+}
+
+function paragraph(text) {
+  const p = document.createElement("p");
+  p.textContent = text;
+  return p;
+}
+
+// Views other parts of the console add later: their links stay, marked as unavailable.
+async function markUnavailable() {
+  for (const a of document.querySelectorAll("#nav-list a")) {
+    const res = await fetch(`views/${a.dataset.view}.js`, { method: "HEAD" });
+    if (!res.ok) {
+      a.classList.add("unavailable");
+      a.setAttribute("aria-label", `${a.textContent} (not yet available)`);
+      a.title = "not yet available";
+    }
+  }
+}
+
+async function start() {
+  const res = await fetch("api/whoami", { credentials: "same-origin" });
+  if (res.ok) ctx.whoami = await res.json();
+  const user = document.getElementById("user");
+  user.textContent = `${ctx.whoami.user} (${ctx.whoami.groups.join(", ") || "no group"})`;
+  document.body.dataset.user = ctx.whoami.user;
+  window.addEventListener("hashchange", route);
+  connectStream();
+  await route();
+  markUnavailable();
+}
+
+start();

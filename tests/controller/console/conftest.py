@@ -1,0 +1,39 @@
+"""Fixtures: the RESTCONF server of the RESTCONF tests with the console mounted, and the
+folder browser screenshots are saved to (tests/artifacts/, gitignored)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from controller.console.site import ConsoleSite
+from controller.paths import REPO_ROOT
+from controller.restconf.access import DataAccess
+from controller.restconf.events import EventHub
+from controller.restconf.server import RestconfServer
+from tests.controller.restconf import conftest as restconf_fixtures
+
+# the RESTCONF tests' store, NETCONF server (accounts, NACM), data access and event hub
+schema = restconf_fixtures.schema
+store = restconf_fixtures.store
+netconf = restconf_fixtures.netconf
+access = restconf_fixtures.access
+hub = restconf_fixtures.hub
+
+ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
+
+
+@pytest.fixture
+def console_server(access: DataAccess, hub: EventHub) -> Iterator[RestconfServer]:
+    srv = RestconfServer(access, hub=hub, sse_heartbeat_s=0.2, console=ConsoleSite(access))
+    srv.start()
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS

@@ -1,0 +1,234 @@
+"""The console in a real browser (Playwright driving Debian's headless chromium) against
+the controller daemon (`sdqn controller run`, RESTCONF on) managing the emulated metro
+network: every node and fibre drawn, a fibre cut shown red with its root alarm, a
+read-only user without action controls (and refused when forging one), every nav item
+reachable by keyboard. Screenshots go to tests/artifacts/."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from controller.console.site import STATIC
+from tests.controller.e2e import NC, Daemon, emulated_network, intent_xml, write_config
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+CHROMIUM = Path("/usr/bin/chromium")
+JSON = "application/yang-data+json"
+LINKS = "/restconf/ds/ietf-datastores:operational/ietf-network:networks"
+ALARMS = "/restconf/ds/ietf-datastores:operational/ietf-alarms:alarms/alarm-list"
+NAV = ["topology", "alarms", "services", "commits", "slices", "drills"]
+#: the shell asks which views exist (HEAD views/<name>.js) and whether alarms exist yet;
+#: the browser logs each 404 answer, which is no fault
+EXPECTED_404 = "Failed to load resource: the server responded with a status of 404"
+#: the bound of "within 5 s" the console promises from fault to screen
+SHOWN_WITHIN_MS = 5000
+
+
+class Setup:
+    def __init__(self, net: Any, daemon: Daemon, url: str) -> None:
+        self.net, self.daemon, self.url = net, daemon, url
+
+    def client(self, user: str = "admin") -> httpx.Client:
+        return httpx.Client(base_url=self.url, auth=(user, user), timeout=30,
+                            headers={"Accept": JSON})
+
+    def links(self) -> dict[str, dict[str, Any]]:
+        with self.client() as c:
+            body = c.get(LINKS).json()
+        network = body["ietf-network:networks"]["network"][0]
+        return {link["link-id"]: link for link in network["ietf-network-topology:link"]}
+
+    def alarms(self) -> list[dict[str, Any]]:
+        with self.client() as c:
+            response = c.get(ALARMS)
+        if response.status_code == 404:
+            return []
+        return list(response.json()["ietf-alarms:alarm-list"].get("alarm", []))
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    if not CHROMIUM.exists():
+        pytest.fail("the console tests need Debian's chromium (make system-deps)")
+    if not (STATIC / "vendor" / "cytoscape.esm.min.js").exists():
+        pytest.fail("the console's vendor files are missing: run make console-assets")
+    tmp = tmp_path_factory.mktemp("console")
+    config = write_config(tmp, "console")
+    settings = json.loads(config.read_text())
+    settings["restconf"].update(enabled=True, port=0)
+    config.write_text(json.dumps(settings))
+    with emulated_network() as net, Daemon(config, tmp / "daemon.log") as daemon:
+        assert daemon.proc.stdout is not None
+        line = daemon.proc.stdout.readline()
+        assert line.startswith("restconf listening on"), line
+        m = daemon.manager()
+        try:
+            with m.locked("candidate"):
+                m.edit_config(target="candidate",
+                              config=f'<config xmlns="{NC}">{intent_xml(net)}</config>')
+                m.commit()
+        finally:
+            m.close_session()
+        found = Setup(net, daemon, "http://" + line.split()[-1])
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:   # telemetry of every fibre has arrived
+            links = found.links()
+            if all("measured-fidelity" in link["sdqn-topology:quantum-link"].get("state", {})
+                   for link in links.values()):
+                break
+            time.sleep(1)
+        yield found
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with playwright_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        yield chromium
+        chromium.close()
+
+
+def open_console(browser: Any, setup: Setup, user: str, view: str = "topology") -> Any:
+    context = browser.new_context(http_credentials={"username": user, "password": user},
+                                  viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text)
+            if msg.type == "error" and not msg.text.startswith(EXPECTED_404) else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{setup.url}/console/#/{view}")
+    page.wait_for_selector(f"main[data-view='{view}'][data-ready='true']", timeout=30000)
+    page.errors = errors
+    return page
+
+
+def test_topology_draws_every_node_and_fibre(browser: Any, setup: Setup,
+                                             artifacts: Path) -> None:
+    page = open_console(browser, setup, "admin")
+    drawn = page.evaluate("""() => ({
+        nodes: window.sdqnTopology.cy.nodes().map((n) => n.id()),
+        edges: window.sdqnTopology.cy.edges().map((e) => [e.id(), e.data('grade')])})""")
+    topology = setup.net.topology
+    assert sorted(drawn["nodes"]) == sorted(topology.nodes)
+    assert sorted(e for e, _ in drawn["edges"]) == sorted(topology.links) == sorted(setup.links())
+    assert {grade for _, grade in drawn["edges"]} <= {"good", "fair", "bad", "stale"}
+    assert page.locator("#link-table tbody tr").count() == len(setup.links())
+    assert page.locator("#legend li").count() >= 4
+    page.click("#scale-toggle")
+    assert page.get_attribute("#scale-toggle", "aria-pressed") == "true"
+    assert "QBER" in page.inner_text("#link-table caption")
+    page.screenshot(path=str(artifacts / "console-topology.png"), full_page=True)
+    assert page.errors == []   # nothing blocked by the CSP, no script error
+
+
+def test_fibre_cut_turns_the_link_red_and_shows_the_root_alarm(
+        browser: Any, setup: Setup, artifacts: Path) -> None:
+    page = open_console(browser, setup, "admin")
+    link = "r2-r3"
+    setup.net.world.set_cut(link, True)
+    try:
+        page.wait_for_function(
+            "(id) => window.sdqnTopology.cy.getElementById(id).data('grade') === 'bad'",
+            arg=link, timeout=SHOWN_WITHIN_MS)
+        root = page.locator(f"#root-alarm-list li[data-alarm-type='fibre-cut']"
+                            f"[data-resource='{link}']")
+        root.wait_for(timeout=SHOWN_WITHIN_MS)
+        colour = page.evaluate(
+            "(id) => window.sdqnTopology.cy.getElementById(id).style('line-color')", link)
+        assert colour in ("rgb(180,35,24)", "rgb(180, 35, 24)", "#b42318"), colour
+        page.screenshot(path=str(artifacts / "console-fibre-cut.png"), full_page=True)
+        page.goto(f"{setup.url}/console/#/alarms")
+        page.wait_for_selector("main[data-view='alarms'][data-ready='true']")
+        page.locator(f"#active-alarms > li[data-alarm-type='fibre-cut']"
+                     f"[data-resource='{link}']").wait_for(timeout=SHOWN_WITHIN_MS)
+        assert page.locator("button.ack").count() >= 1   # admin may acknowledge
+        page.screenshot(path=str(artifacts / "console-alarms.png"), full_page=True)
+    finally:
+        setup.net.world.set_cut(link, False)
+
+
+def test_read_only_user_has_no_actions_and_a_forged_one_is_refused(
+        browser: Any, setup: Setup, artifacts: Path) -> None:
+    link = "r3-dave"
+    setup.net.world.set_cut(link, True)
+    try:
+        deadline = time.monotonic() + 60
+        while not any(not a.get("is-cleared") and link in a["resource"]
+                      for a in setup.alarms()):
+            assert time.monotonic() < deadline, "no alarm for the cut fibre"
+            time.sleep(0.5)
+        page = open_console(browser, setup, "operator", "alarms")
+        page.locator(f"#active-alarms li[data-resource='{link}']").first.wait_for()
+        whoami = page.evaluate("() => fetch('api/whoami').then((r) => r.json())")
+        assert whoami["user"] == "operator"
+        assert not any(whoami["may"][a] for a in ("commit", "rollback", "acknowledge"))
+        assert page.locator("button").count() == 0
+        page.screenshot(path=str(artifacts / "console-read-only.png"), full_page=True)
+
+        before = setup.alarms()
+        alarm = next(a for a in before if link in a["resource"] and not a.get("is-cleared"))
+        forged = page.evaluate("""async (alarm) => {
+            const { actionUrl } = await import('./views/alarms.js');
+            const res = await fetch(actionUrl(alarm), {method: 'POST',
+                headers: {'Content-Type': 'application/yang-data+json',
+                          'Accept': 'application/yang-data+json'},
+                body: JSON.stringify({'ietf-alarms:input': {state: 'ack', text: 'forged'}})});
+            return {status: res.status, body: await res.text()};
+        }""", alarm)
+        assert forged["status"] >= 400, forged
+        after = next(a for a in setup.alarms()
+                     if (a["resource"], a["alarm-type-id"]) ==
+                     (alarm["resource"], alarm["alarm-type-id"]))
+        assert after.get("operator-state-change") == alarm.get("operator-state-change")
+    finally:
+        setup.net.world.set_cut(link, False)
+
+
+def test_keyboard_reaches_every_nav_item(browser: Any, setup: Setup, artifacts: Path) -> None:
+    page = open_console(browser, setup, "admin")
+    page.keyboard.press("Tab")
+    first = page.evaluate("() => document.activeElement.className")
+    assert first == "skip-link"
+    assert page.locator(".skip-link").is_visible()   # visible when focused
+    reached = []
+    for _ in range(30):
+        page.keyboard.press("Tab")
+        view = page.evaluate("() => document.activeElement.dataset.view || null")
+        if view:
+            reached.append(view)
+            outline = page.evaluate(
+                "() => getComputedStyle(document.activeElement).outlineStyle")
+            assert outline != "none", view   # a visible focus indicator
+    assert reached[:len(NAV)] == NAV
+    page.keyboard.press("Shift+Tab")
+    page.focus("a[data-view='alarms']")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("main[data-view='alarms'][data-ready='true']")
+    assert page.get_attribute("a[data-view='alarms']", "aria-current") == "page"
+    page.screenshot(path=str(artifacts / "console-keyboard.png"))
+
+
+@pytest.mark.xfail(strict=True, reason="RESTCONF does not serve YANG actions yet (RFC 8040 "
+                   "§3.6): set-operator-state is refused as an unknown resource (400), "
+                   "before NACM's exec check could answer access-denied")
+def test_forged_acknowledge_is_access_denied(setup: Setup) -> None:
+    alarm = {"resource": "/ietf-network:networks/network[network-id='metro']"
+                         "/ietf-network-topology:link[link-id='r1-r2']",
+             "alarm-type-id": "sdqn-alarms:fibre-cut", "alarm-type-qualifier": ""}
+    path = (ALARMS.replace("/ds/ietf-datastores:operational", "/data") + "/alarm="
+            + ",".join(quote(alarm[k], safe="") for k in
+                       ("resource", "alarm-type-id", "alarm-type-qualifier"))
+            + "/set-operator-state")
+    with setup.client("operator") as c:
+        response = c.post(path, json={"ietf-alarms:input": {"state": "ack"}},
+                          headers={"Content-Type": JSON})
+    assert response.status_code == 403
+    assert "access-denied" in response.text
