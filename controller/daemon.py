@@ -216,7 +216,7 @@ def run(config: Annotated[Path | None,
         if restconf is not None and start_optional("restconf", restconf.start):
             typer.echo(f"restconf listening on {restconf.host}:{restconf.port}")
         grpc = (start_grpc(settings, access, hub, history,
-                           service.expander if service else None)
+                           service.expander if service else None, history_api)
                 if settings.grpc.enabled else None)
         if grpc is not None:
             typer.echo(f"grpc listening on {grpc.target}")
