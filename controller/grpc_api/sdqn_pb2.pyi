@@ -647,15 +647,16 @@ class GetHistoryRequest(_message.Message):
     resource: str
     def __init__(self, start: _Optional[str] = ..., end: _Optional[str] = ..., kinds: _Optional[_Iterable[str]] = ..., resource: _Optional[str] = ...) -> None: ...
 
+class HistoryValue(_message.Message):
+    __slots__ = ("name", "value")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    value: str
+    def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+
 class HistorySample(_message.Message):
     __slots__ = ("time", "kind", "resource", "event", "values", "root_cause_resources")
-    class ValuesEntry(_message.Message):
-        __slots__ = ("key", "value")
-        KEY_FIELD_NUMBER: _ClassVar[int]
-        VALUE_FIELD_NUMBER: _ClassVar[int]
-        key: str
-        value: str
-        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
     TIME_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     RESOURCE_FIELD_NUMBER: _ClassVar[int]
@@ -666,9 +667,9 @@ class HistorySample(_message.Message):
     kind: str
     resource: str
     event: str
-    values: _containers.ScalarMap[str, str]
+    values: _containers.RepeatedCompositeFieldContainer[HistoryValue]
     root_cause_resources: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, time: _Optional[str] = ..., kind: _Optional[str] = ..., resource: _Optional[str] = ..., event: _Optional[str] = ..., values: _Optional[_Mapping[str, str]] = ..., root_cause_resources: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, time: _Optional[str] = ..., kind: _Optional[str] = ..., resource: _Optional[str] = ..., event: _Optional[str] = ..., values: _Optional[_Iterable[_Union[HistoryValue, _Mapping]]] = ..., root_cause_resources: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetHistoryResponse(_message.Message):
     __slots__ = ("window_start", "window_end", "samples")

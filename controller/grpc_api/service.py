@@ -379,8 +379,9 @@ class ControllerService:
         return self.pb.HistorySample(
             time=members.get(time_key, ""), kind=members.get("kind", ""),
             resource=members.get(resource_key, ""), event=members.get("event", ""),
-            values={k: (str(v).lower() if isinstance(v, bool) else str(v))
-                    for k, v in members.items() if k not in fixed},
+            values=[self.pb.HistoryValue(
+                name=k, value=str(v).lower() if isinstance(v, bool) else str(v))
+                for k, v in members.items() if k not in fixed],
             root_cause_resources=members.get("root-cause-resource", []))
 
     def GetHistory(self, req: Any, context: Any) -> Any:
