@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Callable
 
 import pytest
 
+from controller.datastore.history import CommitLog, RunningHistory
+from controller.datastore.nmda import Datastore
+from controller.service.alarms import AlarmKey, AlarmManager, Severity, link_resource
+from controller.service.history_recorder import HistoryRecorder
 from controller.service.history_store import HistoryStore, OutOfWindow, iso, parse_time
 
 
@@ -138,3 +144,45 @@ def test_times_round_trip() -> None:
     assert parse_time(iso(1_700_000_000.25)) == 1_700_000_000.25
     with pytest.raises(ValueError):
         parse_time("2026-01-01T00:00:00")
+
+
+# -- the recorder on its own thread, woken by operational changes -------------------------
+
+def _wait_for(condition: Callable[[], bool], seconds: float = 20.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.02)
+    return condition()
+
+
+def test_recorder_follows_alarms_and_commits(alarms: AlarmManager) -> None:
+    store = alarms.store
+    commits = RunningHistory(store, CommitLog(None))
+    history = HistoryStore()
+    recorder = HistoryRecorder(store, history, commits=lambda: commits.log.recent(100))
+    recorder.start()
+    try:
+        key = AlarmKey(link_resource("metro", "alice-r1"), "sdqn-alarms:fibre-cut")
+        alarms.raise_alarm(key, Severity.CRITICAL, "no light", root_causes=(key.resource,))
+
+        def events() -> list[str]:
+            return [s.event for s in history.query(0, 2e9, kinds=["alarm"])]
+
+        assert _wait_for(lambda: events() == ["raised"])
+        alarms.clear_alarm(key)
+        assert _wait_for(lambda: events() == ["raised", "cleared"])
+        raised = history.query(0, 2e9, kinds=["alarm"])[0]
+        assert raised.resource == key.resource
+        assert raised.values["root-cause-resource"] == [key.resource]
+        store.edit_json(Datastore.RUNNING, {"sdqn-services:entanglement-services": {}})
+        store.edit_json(Datastore.RUNNING, {"ietf-network:networks": {"network": [
+            {"network-id": "metro"}]}})
+        assert _wait_for(lambda: len(history.query(0, 2e9, kinds=["commit"])) >= 1)
+        commit = history.query(0, 2e9, kinds=["commit"])[-1]
+        assert commit.event == "commit" and commit.values["commit-id"] == commit.resource
+    finally:
+        recorder.stop()
+        commits.close()
+    assert store.operational_watchers == []
