@@ -27,6 +27,7 @@ from controller.app.credentials import ensure_credentials, warn_default_credenti
 from controller.app.drills import EmulatorChannel, netconf_drill_rpcs, restconf_drill_rpcs
 from controller.app.files import PRIVATE_UMASK, private_data_dir
 from controller.app.grpc import start_grpc
+from controller.app.history_rpcs import netconf_history_rpcs, restconf_history_rpcs
 from controller.app.intent import inventory_credentials, inventory_topology, load_intent
 from controller.app.keystore import device_login
 from controller.app.restconf import build_restconf, start_optional
@@ -50,6 +51,9 @@ from controller.restconf.access import DataAccess
 from controller.restconf.events import EventHub
 from controller.service.alarms import AlarmManager
 from controller.service.drills import DrillService
+from controller.service.history_api import HistoryApi
+from controller.service.history_recorder import HistoryRecorder
+from controller.service.history_store import HistoryStore
 from controller.service.manager import ServiceManager
 from controller.settings import ControllerSettings
 from simulators.launcher import load_inventory
@@ -190,7 +194,14 @@ def run(config: Annotated[Path | None,
                             settings.netconf.auth.cert_to_name, [rc_tls.client_ca_file])
                         if rc_tls is not None and rc_tls.client_ca_file is not None else None)
     hub = EventHub(store)
+    samples = HistoryStore(retention_s=settings.history.hours * 3600,
+                           max_samples=settings.history.max_samples)
+    recorder = HistoryRecorder(store, samples, commits=lambda: history.log.recent(100))
+    history_api = HistoryApi(samples, store.schema, access.core.access)
+    if server is not None:
+        server.core.extra_rpcs.update(netconf_history_rpcs(history_api))
     rpcs = {**(restconf_change_rpcs(service.change, access) if service is not None else {}),
+            **restconf_history_rpcs(history_api),
             **restconf_drill_rpcs(drills)}
     restconf = (build_restconf(settings, access, hub, history, extra_rpcs=rpcs)
                 if settings.restconf.enabled else None)
@@ -204,6 +215,7 @@ def run(config: Annotated[Path | None,
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
+        recorder.start()
         if topology is not None or services is not None:
             _load_intent(store, topology, services)
         if server is not None:
@@ -213,7 +225,7 @@ def run(config: Annotated[Path | None,
         if restconf is not None and start_optional("restconf", restconf.start):
             typer.echo(f"restconf listening on {restconf.host}:{restconf.port}")
         grpc = (start_grpc(settings, access, hub, history,
-                           service.expander if service else None)
+                           service.expander if service else None, history_api)
                 if settings.grpc.enabled else None)
         if grpc is not None:
             typer.echo(f"grpc listening on {grpc.target}")
@@ -225,6 +237,7 @@ def run(config: Annotated[Path | None,
         if restconf is not None:
             restconf.stop()
         hub.stop()
+        recorder.stop()
         guard.close()
         access.close()
         if server is not None:

@@ -33,6 +33,7 @@ PRODUCT_MODULES: tuple[str, ...] = (
     "sdqn-controller",
     "sdqn-alarms",
     "sdqn-drills",
+    "sdqn-history",
     # NETCONF server: access control rules (NACM, RFC 8341) live in running, get-schema and the
     # RFC 6470 notifications need their modules in the schema.
     "ietf-netconf",
@@ -184,6 +185,15 @@ class GrpcSettings(BaseModel):
                                       description="cap on a what-if (dry-run) solve")
 
 
+class HistorySettings(BaseModel):
+    """The bounded time-series history (sdqn-history rpcs): kept in memory only."""
+
+    model_config = ConfigDict(extra="forbid")
+    hours: float = Field(default=24.0, gt=0, description="how long samples are retained")
+    max_samples: int = Field(default=200_000, ge=1,
+                             description="hard cap on retained samples (memory)")
+
+
 class ControllerSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -193,6 +203,7 @@ class ControllerSettings(BaseModel):
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     restconf: RestconfSettings = Field(default_factory=RestconfSettings)
     grpc: GrpcSettings = Field(default_factory=GrpcSettings)
+    history: HistorySettings = Field(default_factory=HistorySettings)
 
     @classmethod
     def load(cls, path: Path | None = None) -> ControllerSettings:

@@ -634,3 +634,71 @@ class OptimiseResponse(_message.Message):
     devices: _containers.RepeatedCompositeFieldContainer[DeviceDiff]
     totals: ImpactTotals
     def __init__(self, services: _Optional[_Iterable[_Union[ServiceImpact, _Mapping]]] = ..., devices: _Optional[_Iterable[_Union[DeviceDiff, _Mapping]]] = ..., totals: _Optional[_Union[ImpactTotals, _Mapping]] = ...) -> None: ...
+
+class GetHistoryRequest(_message.Message):
+    __slots__ = ("start", "end", "kinds", "resource")
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    KINDS_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_FIELD_NUMBER: _ClassVar[int]
+    start: str
+    end: str
+    kinds: _containers.RepeatedScalarFieldContainer[str]
+    resource: str
+    def __init__(self, start: _Optional[str] = ..., end: _Optional[str] = ..., kinds: _Optional[_Iterable[str]] = ..., resource: _Optional[str] = ...) -> None: ...
+
+class HistoryValue(_message.Message):
+    __slots__ = ("name", "value")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    value: str
+    def __init__(self, name: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+
+class HistorySample(_message.Message):
+    __slots__ = ("time", "kind", "resource", "event", "values", "root_cause_resources")
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_FIELD_NUMBER: _ClassVar[int]
+    EVENT_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    ROOT_CAUSE_RESOURCES_FIELD_NUMBER: _ClassVar[int]
+    time: str
+    kind: str
+    resource: str
+    event: str
+    values: _containers.RepeatedCompositeFieldContainer[HistoryValue]
+    root_cause_resources: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, time: _Optional[str] = ..., kind: _Optional[str] = ..., resource: _Optional[str] = ..., event: _Optional[str] = ..., values: _Optional[_Iterable[_Union[HistoryValue, _Mapping]]] = ..., root_cause_resources: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class GetHistoryResponse(_message.Message):
+    __slots__ = ("window_start", "window_end", "samples")
+    WINDOW_START_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_END_FIELD_NUMBER: _ClassVar[int]
+    SAMPLES_FIELD_NUMBER: _ClassVar[int]
+    window_start: str
+    window_end: str
+    samples: _containers.RepeatedCompositeFieldContainer[HistorySample]
+    def __init__(self, window_start: _Optional[str] = ..., window_end: _Optional[str] = ..., samples: _Optional[_Iterable[_Union[HistorySample, _Mapping]]] = ...) -> None: ...
+
+class GetSnapshotRequest(_message.Message):
+    __slots__ = ("time",)
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    time: str
+    def __init__(self, time: _Optional[str] = ...) -> None: ...
+
+class GetSnapshotResponse(_message.Message):
+    __slots__ = ("window_start", "window_end", "time", "links", "services", "alarms")
+    WINDOW_START_FIELD_NUMBER: _ClassVar[int]
+    WINDOW_END_FIELD_NUMBER: _ClassVar[int]
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    LINKS_FIELD_NUMBER: _ClassVar[int]
+    SERVICES_FIELD_NUMBER: _ClassVar[int]
+    ALARMS_FIELD_NUMBER: _ClassVar[int]
+    window_start: str
+    window_end: str
+    time: str
+    links: _containers.RepeatedCompositeFieldContainer[HistorySample]
+    services: _containers.RepeatedCompositeFieldContainer[HistorySample]
+    alarms: _containers.RepeatedCompositeFieldContainer[HistorySample]
+    def __init__(self, window_start: _Optional[str] = ..., window_end: _Optional[str] = ..., time: _Optional[str] = ..., links: _Optional[_Iterable[_Union[HistorySample, _Mapping]]] = ..., services: _Optional[_Iterable[_Union[HistorySample, _Mapping]]] = ..., alarms: _Optional[_Iterable[_Union[HistorySample, _Mapping]]] = ...) -> None: ...

@@ -115,6 +115,16 @@ class ControllerServiceStub:
                 request_serializer=sdqn_dot_v1_dot_sdqn__pb2.OptimiseRequest.SerializeToString,
                 response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.OptimiseResponse.FromString,
                 _registered_method=True)
+        self.GetHistory = channel.unary_unary(
+                '/sdqn.v1.ControllerService/GetHistory',
+                request_serializer=sdqn_dot_v1_dot_sdqn__pb2.GetHistoryRequest.SerializeToString,
+                response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.GetHistoryResponse.FromString,
+                _registered_method=True)
+        self.GetSnapshot = channel.unary_unary(
+                '/sdqn.v1.ControllerService/GetSnapshot',
+                request_serializer=sdqn_dot_v1_dot_sdqn__pb2.GetSnapshotRequest.SerializeToString,
+                response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.GetSnapshotResponse.FromString,
+                _registered_method=True)
         self.Watch = channel.unary_stream(
                 '/sdqn.v1.ControllerService/Watch',
                 request_serializer=sdqn_dot_v1_dot_sdqn__pb2.WatchRequest.SerializeToString,
@@ -247,6 +257,22 @@ class ControllerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetHistory(self, request, context):
+        """Link and service samples, alarm and commit events in a time range (sdqn-history
+        rpc get-history); only what the caller may read (NACM).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSnapshot(self, request, context):
+        """Links, services and active alarms as they were at one retained instant
+        (sdqn-history rpc get-snapshot).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Watch(self, request, context):
         """Alarms, service-state and configuration changes as they happen.
         """
@@ -336,6 +362,16 @@ def add_ControllerServiceServicer_to_server(servicer, server):
                     servicer.Optimise,
                     request_deserializer=sdqn_dot_v1_dot_sdqn__pb2.OptimiseRequest.FromString,
                     response_serializer=sdqn_dot_v1_dot_sdqn__pb2.OptimiseResponse.SerializeToString,
+            ),
+            'GetHistory': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetHistory,
+                    request_deserializer=sdqn_dot_v1_dot_sdqn__pb2.GetHistoryRequest.FromString,
+                    response_serializer=sdqn_dot_v1_dot_sdqn__pb2.GetHistoryResponse.SerializeToString,
+            ),
+            'GetSnapshot': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSnapshot,
+                    request_deserializer=sdqn_dot_v1_dot_sdqn__pb2.GetSnapshotRequest.FromString,
+                    response_serializer=sdqn_dot_v1_dot_sdqn__pb2.GetSnapshotResponse.SerializeToString,
             ),
             'Watch': grpc.unary_stream_rpc_method_handler(
                     servicer.Watch,
@@ -776,6 +812,60 @@ class ControllerService:
             '/sdqn.v1.ControllerService/Optimise',
             sdqn_dot_v1_dot_sdqn__pb2.OptimiseRequest.SerializeToString,
             sdqn_dot_v1_dot_sdqn__pb2.OptimiseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetHistory(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sdqn.v1.ControllerService/GetHistory',
+            sdqn_dot_v1_dot_sdqn__pb2.GetHistoryRequest.SerializeToString,
+            sdqn_dot_v1_dot_sdqn__pb2.GetHistoryResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSnapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sdqn.v1.ControllerService/GetSnapshot',
+            sdqn_dot_v1_dot_sdqn__pb2.GetSnapshotRequest.SerializeToString,
+            sdqn_dot_v1_dot_sdqn__pb2.GetSnapshotResponse.FromString,
             options,
             channel_credentials,
             insecure,

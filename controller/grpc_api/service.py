@@ -15,7 +15,7 @@ NOT_FOUND with a message that names it, an unknown enum value is INVALID_ARGUMEN
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import grpc
@@ -34,6 +34,7 @@ from controller.restconf.access import DataAccess
 from controller.restconf.events import ALARM_EVENT, CONFIG_EVENT, SERVICE_EVENT, Event, EventHub
 from controller.service.change import ChangeControl
 from controller.service.expansion import QnumExpander
+from controller.service.history_api import HistoryApi
 
 log = structlog.get_logger(__name__)
 
@@ -80,7 +81,8 @@ def describe(err: NetconfError) -> str:
 class ControllerService:
     def __init__(self, access: DataAccess, *, hub: EventHub | None, auth: TokenAuth,
                  history: RunningHistory, expander: QnumExpander | None = None,
-                 solve_time_limit_s: float = 10.0) -> None:
+                 solve_time_limit_s: float = 10.0,
+                 history_api: HistoryApi | None = None) -> None:
         self.access = access
         self.store = access.store
         self.hub = hub
@@ -89,6 +91,7 @@ class ControllerService:
         self.commits = CommitHistory(history, access.core)
         self.expander = expander
         self.solve_time_limit_s = solve_time_limit_s
+        self.history_api = history_api
         from controller.grpc_api.stubs import load
 
         self.pb = load()[0]
@@ -360,6 +363,49 @@ class ControllerService:
                                             req.to_commit_id or None)
         return self.pb.DiffCommitsResponse(changes=[convert.leaf_change(self.pb, c)
                                                     for c in changes])
+
+    # -- the time-series history (sdqn-history) --------------------------------------------
+
+    def _history(self, user: str, rpc: str) -> HistoryApi:
+        self.access.require_rpc(user, "sdqn-history", rpc)
+        if self.history_api is None:
+            raise NetconfError.of(ErrorTag.OPERATION_NOT_SUPPORTED,
+                                  "the history store is not running")
+        return self.history_api
+
+    def _sample(self, members: Mapping[str, Any], resource_key: str = "resource",
+                time_key: str = "time") -> Any:
+        fixed = {resource_key, time_key, "kind", "event", "root-cause-resource"}
+        return self.pb.HistorySample(
+            time=members.get(time_key, ""), kind=members.get("kind", ""),
+            resource=members.get(resource_key, ""), event=members.get("event", ""),
+            values=[self.pb.HistoryValue(
+                name=k, value=str(v).lower() if isinstance(v, bool) else str(v))
+                for k, v in members.items() if k not in fixed],
+            root_cause_resources=members.get("root-cause-resource", []))
+
+    def GetHistory(self, req: Any, context: Any) -> Any:
+        """sdqn-history:get-history, exec-checked like NETCONF's (RFC 8341 §3.4.4)."""
+        user = self.user(context)
+        out = self._history(user, "get-history").get_history(
+            user, start=req.start or None, end=req.end or None,
+            kinds=list(req.kinds) or None, resource=req.resource or None)
+        return self.pb.GetHistoryResponse(
+            window_start=out["window-start"], window_end=out["window-end"],
+            samples=[self._sample(m) for m in out["sample"]])
+
+    def GetSnapshot(self, req: Any, context: Any) -> Any:
+        """sdqn-history:get-snapshot."""
+        user = self.user(context)
+        out = self._history(user, "get-snapshot").get_snapshot(user, time=req.time or None)
+        return self.pb.GetSnapshotResponse(
+            window_start=out["window-start"], window_end=out["window-end"], time=out["time"],
+            links=[self._sample({**m, "kind": "link"}, "link-id", "sampled")
+                   for m in out["link"]],
+            services=[self._sample({**m, "kind": "service"}, "name", "sampled")
+                      for m in out["service"]],
+            alarms=[self._sample({**m, "kind": "alarm"}, time_key="sampled")
+                    for m in out["alarm"]])
 
     def _record(self, r: Record) -> Any:
         return self.pb.CommitRecord(commit_id=r.commit_id, seq=r.seq, label=r.label,

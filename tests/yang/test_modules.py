@@ -45,7 +45,8 @@ ACCEPTED_LINT_WARNINGS: tuple[str, ...] = ()
 # Initial revision of each module: the first set, and those added later.
 FIRST_REVISION = "2026-11-22"
 LATER_MODULES = {"sdqn-alarms": "2026-11-23", "sdqn-slices": "2026-12-06",
-                 "sdqn-drills": "2026-12-06"}
+                 "sdqn-drills": "2026-12-06",
+                 "sdqn-history": "2026-12-06"}
 #: Later revisions of a module, newest first (each adds to its first revision).
 REVISIONS = {name: ["2026-12-06"] for name in
              ("sdqn-types", "sdqn-services", "sdqn-topology", "sdqn-controller",

@@ -1,0 +1,173 @@
+"""Feeds the history store from what the controller publishes, without a call in any
+publisher: it watches <operational> (the store's operational watchers fire on every
+learned-state change and every change of running) and, on its own thread, reads the
+published links, services and alarms and records what changed since the last round, and
+the commit log's new records as commit events.
+
+Per link: oper-status and the qcNOC metrics the network-state publisher writes
+(sdqn-topology quantum-link state), with `measured-at` (its last-updated); per service:
+admission, oper-state and its reason, predicted vs measured rate and fidelity; per alarm
+(RFC 8632 alarm-list entry): raised (new, or active again after a clearance), changed
+(severity or text of an active alarm) and cleared events, with the root-cause resources.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import structlog
+
+from controller.datastore.commitlog import Record
+from controller.datastore.nmda import Datastore, NmdaStore
+from controller.periodic import PeriodicTask
+from controller.service.history_store import HistoryStore
+
+log = structlog.get_logger(__name__)
+
+LINK_LEAVES = ("oper-status", "measured-fidelity", "qber", "generation-rate", "loss",
+               "polarisation-drift-rate", "decoherence-time", "stale")
+SERVICE_LEAVES = ("admission", "oper-state", "oper-state-reason", "predicted-rate",
+                  "predicted-fidelity", "measured-rate", "measured-fidelity",
+                  "measured-qber", "stale")
+ALARM_LEAVES = ("alarm-type-id", "alarm-type-qualifier", "perceived-severity", "alarm-text")
+
+CommitSource = Callable[[], Sequence[Record]]
+
+
+def _pick(state: Mapping[str, Any], leaves: Iterable[str]) -> dict[str, Any]:
+    out = {key: state[key] for key in leaves if key in state}
+    if "last-updated" in state:
+        out["measured-at"] = state["last-updated"]
+    return out
+
+
+def link_states(doc: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """link-id → its recorded values, from <operational>'s ietf-network:networks."""
+    out: dict[str, dict[str, Any]] = {}
+    for network in doc.get("ietf-network:networks", {}).get("network", []):
+        for link in network.get("ietf-network-topology:link", []):
+            state = link.get("sdqn-topology:quantum-link", {}).get("state")
+            if state:
+                out[link["link-id"]] = {"network-id": network["network-id"],
+                                        **_pick(state, LINK_LEAVES)}
+    return out
+
+
+def service_states(doc: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for request in doc.get("sdqn-services:entanglement-services", {}).get("request", []):
+        state = request.get("state")
+        if state:
+            out[request["name"]] = _pick(state, SERVICE_LEAVES)
+    return out
+
+
+def alarm_states(doc: Mapping[str, Any]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    """(resource, type, qualifier) → values and whether it is cleared."""
+    out: dict[tuple[str, str, str], dict[str, Any]] = {}
+    alarms = doc.get("ietf-alarms:alarms", {}).get("alarm-list", {}).get("alarm", [])
+    for entry in alarms:
+        key = (entry["resource"], entry["alarm-type-id"], entry.get("alarm-type-qualifier", ""))
+        values = {k: entry[k] for k in ALARM_LEAVES if k in entry}
+        if entry.get("root-cause-resource"):
+            values["root-cause-resource"] = list(entry["root-cause-resource"])
+        values["is-cleared"] = bool(entry.get("is-cleared", False))
+        out[key] = values
+    return out
+
+
+class HistoryRecorder:
+    def __init__(self, store: NmdaStore, history: HistoryStore, *,
+                 commits: CommitSource | None = None) -> None:
+        self.store = store
+        self.history = history
+        self.commits = commits
+        self._links: dict[str, dict[str, Any]] = {}
+        self._services: dict[str, dict[str, Any]] = {}
+        self._alarms: dict[tuple[str, str, str], dict[str, Any]] = {}
+        self._last_seq: int | None = None
+        self._task = PeriodicTask("history-recorder", self.record_once, None)
+
+    def start(self) -> None:
+        """Record now, then on every operational change (coalesced: changes during a
+        round make one more round)."""
+        self._seen_commits()
+        self.store.operational_watchers.append(self._task.trigger)
+        self._task.start()
+        self._task.trigger()
+
+    def stop(self) -> None:
+        if self._task.trigger in self.store.operational_watchers:
+            self.store.operational_watchers.remove(self._task.trigger)
+        self._task.stop(timeout=10)
+
+    def _read(self, module: str, xpath: str) -> dict[str, Any]:
+        if module not in self.store.schema.module_names:
+            return {}
+        text = self.store.get(Datastore.OPERATIONAL, xpath=xpath)
+        doc: dict[str, Any] = json.loads(text) if text.strip() else {}
+        return doc
+
+    def record_once(self) -> None:
+        self._record_series("link", link_states(
+            self._read("ietf-network", "/ietf-network:networks")), self._links)
+        self._record_series("service", service_states(
+            self._read("sdqn-services", "/sdqn-services:entanglement-services")),
+            self._services)
+        self._record_alarms(alarm_states(self._read("ietf-alarms", "/ietf-alarms:alarms")))
+        self._record_commits()
+
+    def _record_series(self, kind: str, now: dict[str, dict[str, Any]],
+                       last: dict[str, dict[str, Any]]) -> None:
+        for name, values in now.items():
+            if last.get(name) != values:
+                self.history.add(kind, name, values)
+        for name in set(last) - set(now):
+            self.history.add(kind, name, {"removed": True})
+        last.clear()
+        last.update(now)
+
+    def _record_alarms(self, now: dict[tuple[str, str, str], dict[str, Any]]) -> None:
+        for key, values in now.items():
+            old = self._alarms.get(key)
+            cleared = values["is-cleared"]
+            was_active = old is not None and not old["is-cleared"]
+            if cleared and was_active:
+                event = "cleared"
+            elif not cleared and not was_active:
+                event = "raised"
+            elif not cleared and old != values:
+                event = "changed"
+            else:
+                continue
+            self.history.add("alarm", key[0], values, event=event, series="|".join(key))
+        for key in set(self._alarms) - set(now):
+            if not self._alarms[key]["is-cleared"]:   # purged while active
+                self.history.add("alarm", key[0], {**self._alarms[key], "is-cleared": True},
+                                 event="cleared", series="|".join(key))
+        self._alarms = now
+
+    def _seen_commits(self) -> None:
+        """Commits made before the recorder started are not events of its window."""
+        if self.commits is not None:
+            records = self.commits()
+            self._last_seq = max((r.seq for r in records), default=0)
+
+    def _record_commits(self) -> None:
+        if self.commits is None:
+            return
+        if self._last_seq is None:
+            self._seen_commits()
+            return
+        for record in sorted(self.commits(), key=lambda r: r.seq):
+            if record.seq <= self._last_seq:
+                continue
+            self._last_seq = record.seq
+            values: dict[str, Any] = {"commit-id": record.commit_id, "user": record.user,
+                                      "summary": record.label, "commit-kind": record.kind}
+            if record.comment:
+                values["comment"] = record.comment
+            self.history.add("commit", record.commit_id, values, event="commit",
+                             at=record.timestamp)

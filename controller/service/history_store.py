@@ -1,0 +1,233 @@
+"""A bounded, in-memory time series of what the network did: per-link and per-service
+samples, alarm events and commit events, for post-incident analysis (the console's time
+slider, the sdqn-history rpcs).
+
+Bounded twice: by age (`retention_s`, the `history.hours` setting) and by a hard sample
+cap (memory). Each (kind, resource) series is a list ordered by time, so a range query is
+a bisection per series (O(log n) to find the range, then the samples it returns);
+eviction removes the oldest sample of the whole store through one insertion-ordered queue.
+Times are the controller's wall clock when the sample was recorded, kept non-decreasing
+(a clock stepped back does not reorder the series); what a sample says about when the
+value was measured is one of its values (`last-updated`).
+
+`snapshot(t)` is the state at t: per resource the last sample at or before t (a link or
+service absent from every sample at or before t did not exist yet, or its samples aged
+out), the alarms whose last event at or before t is not a clearance.
+
+Samples live in memory only: a restart starts an empty series (commit events are
+re-read from the commit log, which is durable, by `HistoryRecorder`).
+"""
+
+from __future__ import annotations
+
+import bisect
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+KINDS = ("link", "service", "alarm", "commit")
+DEFAULT_RETENTION_S = 24 * 3600.0
+DEFAULT_MAX_SAMPLES = 200_000
+
+
+def iso(t: float) -> str:
+    """RFC 3339 date-and-time in UTC with microseconds (yang:date-and-time)."""
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(text: str) -> float:
+    """yang:date-and-time → epoch seconds; ValueError when it is not one."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+    if value.tzinfo is None:
+        raise ValueError(f"{text!r} has no time zone (RFC 3339 §5.6)")
+    return value.timestamp()
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One recorded value set of a resource. `event` says what happened for alarm
+    (raised, changed, cleared) and commit events; link and service samples have none."""
+
+    time: float
+    kind: str
+    resource: str
+    values: Mapping[str, Any] = field(default_factory=dict)
+    event: str = ""
+
+    def members(self) -> dict[str, Any]:
+        """RFC 7951 members of sdqn-history's sample list entry."""
+        out: dict[str, Any] = {"time": iso(self.time), "kind": self.kind,
+                               "resource": self.resource}
+        if self.event:
+            out["event"] = self.event
+        out.update(self.values)
+        return out
+
+
+class OutOfWindow(ValueError):
+    """A time outside what is retained; `leaf` names the input that asked for it."""
+
+    def __init__(self, leaf: str, message: str) -> None:
+        super().__init__(message)
+        self.leaf = leaf
+
+
+@dataclass
+class _Series:
+    resource: str
+    times: list[float] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)
+    head: int = 0     # samples before it are evicted (compacted away now and then)
+
+    def append(self, sample: Sample) -> None:
+        self.times.append(sample.time)
+        self.samples.append(sample)
+
+    def drop_oldest(self) -> None:
+        self.head += 1
+        if self.head > 64 and self.head * 2 > len(self.times):
+            del self.times[:self.head]
+            del self.samples[:self.head]
+            self.head = 0
+
+    def __len__(self) -> int:
+        return len(self.times) - self.head
+
+    def between(self, start: float, end: float) -> list[Sample]:
+        lo = bisect.bisect_left(self.times, start, self.head)
+        hi = bisect.bisect_right(self.times, end, lo)
+        return self.samples[lo:hi]
+
+    def at(self, t: float) -> Sample | None:
+        """The last sample at or before t."""
+        i = bisect.bisect_right(self.times, t, self.head)
+        return self.samples[i - 1] if i > self.head else None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    time: float
+    links: dict[str, Sample]
+    services: dict[str, Sample]
+    alarms: list[Sample]
+
+
+class HistoryStore:
+    """Thread-safe: one lock guards every series and the eviction queue."""
+
+    def __init__(self, *, retention_s: float = DEFAULT_RETENTION_S,
+                 max_samples: int = DEFAULT_MAX_SAMPLES,
+                 clock: Callable[[], float] = time.time) -> None:
+        if retention_s <= 0 or max_samples < 1:
+            raise ValueError("retention and the sample cap must be positive")
+        self.retention_s = retention_s
+        self.max_samples = max_samples
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._series: dict[tuple[str, str], _Series] = {}
+        self._order: deque[tuple[str, str]] = deque()   # one entry per retained sample
+        self._last_time = 0.0
+        #: the oldest instant whose state is fully known: start, or the newest evicted
+        self._horizon = clock()
+
+    # -- writing -------------------------------------------------------------------------
+
+    def add(self, kind: str, resource: str, values: Mapping[str, Any] | None = None, *,
+            event: str = "", at: float | None = None, series: str | None = None) -> Sample:
+        """Record a sample now (or at `at`, kept non-decreasing within the store).
+        `series` tells apart several series of one resource (an alarm-list entry is its
+        resource, type and qualifier: RFC 8632 §3.4); by default the resource is one."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown kind {kind!r}")
+        with self._lock:
+            t = max(self.clock() if at is None else at, self._last_time)
+            self._last_time = t
+            sample = Sample(t, kind, resource, dict(values or {}), event)
+            key = (kind, resource if series is None else series)
+            self._series.setdefault(key, _Series(resource)).append(sample)
+            self._order.append(key)
+            self._evict(self.clock())
+            return sample
+
+    def _evict(self, now: float) -> None:
+        cutoff = now - self.retention_s
+        while self._order:
+            key = self._order[0]
+            series = self._series[key]
+            oldest = series.times[series.head]
+            if len(self._order) <= self.max_samples and oldest >= cutoff:
+                break
+            self._order.popleft()
+            series.drop_oldest()
+            if oldest > self._horizon:
+                self._horizon = oldest
+            if not len(series):
+                del self._series[key]
+
+    # -- reading -------------------------------------------------------------------------
+
+    def window(self) -> tuple[float, float]:
+        """(oldest, newest) instant a query may ask about: the retained window."""
+        with self._lock:
+            now = self.clock()
+            self._evict(now)
+            return max(self._horizon, now - self.retention_s), now
+
+    def check_range(self, start: float | None, end: float | None) -> tuple[float, float]:
+        """The range to read, defaults filled in; OutOfWindow naming the bad leaf."""
+        first, now = self.window()
+        start = first if start is None else start
+        end = now if end is None else end
+        if start > end:
+            raise OutOfWindow("start", f"start {iso(start)} is after end {iso(end)}")
+        if start < first:
+            raise OutOfWindow("start", f"start {iso(start)} is before the retained "
+                                       f"window {iso(first)} .. {iso(now)}")
+        return start, end
+
+    def check_time(self, t: float) -> None:
+        first, now = self.window()
+        if not first <= t <= now:
+            raise OutOfWindow("time", f"time {iso(t)} is outside the retained window "
+                                      f"{iso(first)} .. {iso(now)}")
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._order)
+
+    def query(self, start: float, end: float, *, kinds: Iterable[str] = KINDS,
+              resource: str | None = None) -> list[Sample]:
+        """Samples in [start, end], oldest first."""
+        wanted = set(kinds)
+        with self._lock:
+            found: list[Sample] = []
+            for (kind, _name), series in self._series.items():
+                if kind in wanted and (resource is None or series.resource == resource):
+                    found.extend(series.between(start, end))
+        found.sort(key=lambda s: s.time)
+        return found
+
+    def snapshot(self, t: float) -> Snapshot:
+        links: dict[str, Sample] = {}
+        services: dict[str, Sample] = {}
+        alarms: list[Sample] = []
+        with self._lock:
+            for (kind, _name), series in self._series.items():
+                name = series.resource
+                if kind == "commit":
+                    continue
+                last = series.at(t)
+                if last is None:
+                    continue
+                if kind == "link":
+                    links[name] = last
+                elif kind == "service":
+                    services[name] = last
+                elif last.event != "cleared":
+                    alarms.append(last)
+        alarms.sort(key=lambda s: (s.resource, str(s.values.get("alarm-type-id", ""))))
+        return Snapshot(t, links, services, alarms)
