@@ -1,0 +1,232 @@
+// Commits: the history of running (sdqn-controller list-commits / show-commit /
+// diff-commits, RFC 8040 §3.6 operations) with each change's leaf-level differences grouped
+// by the configured resource they belong to; a change form whose "Dry-run" shows the impact
+// (services that move, devices that change) without changing running, "Commit" that edits
+// running (RFC 8040 §4.6.1 plain PATCH, or RFC 8072 YANG Patch when the body is one), and
+// "Rollback" (rollback-to) on a history entry. Controls appear only when whoami allows
+// them; the server's NACM decides anyway, and a refusal shows its RFC 8040 §7 error.
+import { PATCH_MEDIA, debounced, el, errorBox, num, operation, request, row, table,
+         useStylesheet, when } from "./viewkit.js";
+
+const CTL = "sdqn-controller";
+const CANDIDATE = "/restconf/ds/ietf-datastores:candidate";   // RFC 8527 §3.1
+const RUNNING = "/restconf/data";                             // RFC 8040 §3.3.1
+export const EXAMPLE = {
+  "sdqn-services:entanglement-services": {
+    request: [{ name: "teleport-bob-charlie", "demanded-rate": "25.0" }],
+  },
+};
+
+// The body to PATCH with, and its media type: a YANG Patch (RFC 8072 §3) or a plain
+// RFC 7951 document merged into the datastore (RFC 8040 §4.6.1).
+export function patchOf(text) {
+  const body = JSON.parse(text);
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw new Error("the change must be a JSON object (RFC 7951)");
+  }
+  const isYangPatch = "ietf-yang-patch:yang-patch" in body;
+  return { body, media: isYangPatch ? PATCH_MEDIA : undefined };
+}
+
+// "/mod:top/list/[key=value]/leaf" -> the resource it belongs to: "list key=value".
+export function resourceOf(path) {
+  const steps = path.split("/").filter(Boolean);
+  const i = steps.findIndex((s) => s.startsWith("["));
+  if (i <= 0) return steps[0] || path;
+  return `${steps[i - 1]} ${steps[i].slice(1, -1)}`;
+}
+
+function changeTable(id, caption, changes) {
+  return table(id, caption, ["Operation", "Path", "Previous", "Value"],
+    changes.map((c) => row({ class: `op-${c.operation}` }, c.operation, el("code", {}, c.path),
+                           c.previous ?? "", c.value ?? "")));
+}
+
+// show-commit / diff-commits changes, one table per configured resource (a request, a
+// device, a link ...).
+function groupedChanges(changes, prefix) {
+  if (!changes.length) return el("p", {}, "No differences you may read.");
+  const groups = new Map();
+  for (const c of changes) {
+    const key = resourceOf(c.path || "");
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key).push(c);
+  }
+  return el("div", {}, ...[...groups].map(([key, list], i) =>
+    changeTable(`${prefix}-${i}`, `${key} (${list.length})`, list)));
+}
+
+export function impactView(impact) {
+  const services = impact.service || [];
+  const devices = impact.device || [];
+  const t = impact.totals || {};
+  return el("div", { id: "impact" },
+    el("p", { id: "impact-totals" },
+      `Services: ${t.added || 0} added, ${t.removed || 0} removed, ${t.moved || 0} moved `
+      + `(${t["hard-switches"] || 0} hard switches), ${t.retuned || 0} retuned, `
+      + `${t.rejected || 0} rejected; ${t.devices || 0} devices change; utility `
+      + `${num(t["utility-before"])} → ${num(t["utility-after"])}.`),
+    table("impact-services", "Services the change affects",
+      ["Request", "Change", "Old path", "New path", "Switch", "Interruption (s)",
+       "Rate before → after", "Fidelity before → after", "Reason"],
+      services.map((s) => row({ "data-service": s.name }, el("th", { scope: "row" }, s.name),
+        s.change, s["old-path"] || "", s["new-path"] || "", s.switch || "",
+        num(s["expected-interruption"]),
+        `${num((s.before || {}).rate, 2)} → ${num((s.after || {}).rate, 2)}`,
+        `${num((s.before || {}).fidelity, 4)} → ${num((s.after || {}).fidelity, 4)}`,
+        s.reason || ""))),
+    table("impact-devices", "Devices whose configuration changes",
+      ["Device", "Changes"],
+      devices.map((d) => row({ "data-device": d["node-id"] },
+        el("th", { scope: "row" }, d["node-id"]),
+        el("ul", { class: "device-changes" }, ...(d.change || []).map((c) =>
+          el("li", {}, `${c.operation} `, el("code", {}, c.path),
+             c.value !== undefined ? ` = ${c.value}` : "",
+             c.previous !== undefined ? ` (was ${c.previous})` : "")))))));
+}
+
+export async function mount(main, ctx) {
+  useStylesheet("views.css");
+  const may = ctx.whoami.may || {};
+  const status = el("div", { id: "commit-status", "aria-live": "polite" });
+  const history = el("section", { class: "panel", "aria-labelledby": "history-h" });
+  const detail = el("section", { class: "panel", id: "commit-detail", "aria-live": "polite" });
+  main.append(el("h2", {}, "Commits"), status);
+
+  if (may["dry-run"] || may.commit) {
+    const text = el("textarea", { id: "change-body", rows: "8", cols: "80", spellcheck: "false",
+                                  "aria-describedby": "change-help" });
+    text.value = JSON.stringify(EXAMPLE, null, 2);
+    const buttons = el("div", { class: "toolbar" });
+    const impact = el("div", { id: "impact-box", "aria-live": "polite" });
+    const form = el("form", { class: "panel", id: "change-form", "aria-labelledby": "change-h" },
+      el("h3", { id: "change-h" }, "Change running"),
+      el("p", { id: "change-help" }, "RFC 7951 JSON merged into running (RFC 8040 PATCH), "
+        + "or an ietf-yang-patch:yang-patch document (RFC 8072)."),
+      el("label", { for: "change-body" }, "Change"), text,
+      buttons, impact);
+    form.addEventListener("submit", (e) => e.preventDefault());
+    if (may["dry-run"]) {
+      const dry = el("button", { type: "button", id: "dry-run" }, "Dry-run");
+      dry.addEventListener("click", () => dryRun(text.value, impact));
+      buttons.append(dry);
+    }
+    if (may.commit) {
+      const commit = el("button", { type: "button", id: "commit" }, "Commit");
+      commit.addEventListener("click", () => commitChange(text.value, impact));
+      buttons.append(commit);
+    }
+    main.append(form);
+  }
+  main.append(history, detail);
+
+  function parse(text, box) {
+    try {
+      return patchOf(text);
+    } catch (err) {
+      box.replaceChildren(el("div", { class: "error", role: "alert" },
+                             `Not a valid change: ${err.message}`));
+      return null;
+    }
+  }
+
+  // The dry-run rpc previews committing the candidate (sdqn-controller dry-run): the change
+  // goes into the candidate, the impact is computed, and the candidate is discarded again
+  // (RFC 6241 §8.3.4.2), so running, intended and the devices never change.
+  async function dryRun(text, box) {
+    const change = parse(text, box);
+    if (!change) return;
+    box.replaceChildren(el("p", {}, "Computing the impact…"));
+    const edit = await request("PATCH", CANDIDATE, change.body, change.media);
+    try {
+      if (!edit.ok) { box.replaceChildren(errorBox(edit, "Editing the candidate")); return; }
+      const res = await operation(CTL, "dry-run", { action: "commit" });
+      if (!res.ok) { box.replaceChildren(errorBox(res, "Dry-run")); return; }
+      box.replaceChildren(el("h4", {}, "Impact (dry-run: nothing changed)"),
+                          impactView(res.output.impact || {}));
+      box.dataset.result = "dry-run";
+    } finally {
+      await operation("ietf-netconf", "discard-changes");
+    }
+  }
+
+  async function commitChange(text, box) {
+    const change = parse(text, box);
+    if (!change) return;
+    const res = await request("PATCH", RUNNING, change.body, change.media);
+    if (!res.ok) { box.replaceChildren(errorBox(res, "Commit")); return; }
+    box.replaceChildren(el("p", { class: "done", role: "status" }, "Committed to running."));
+    box.dataset.result = "committed";
+    await refresh();
+  }
+
+  async function rollback(record) {
+    const res = await operation(CTL, "rollback-to",
+                                { id: record.id, label: `console rollback to ${record.id}` });
+    if (!res.ok) status.replaceChildren(errorBox(res, "Rollback"));
+    else status.replaceChildren(el("p", { role: "status", class: "done" },
+      res.output.changed ? `Rolled back to before ${record.id} (new entry `
+        + `${res.output.id}).` : "Running already was that content."));
+    await refresh();
+  }
+
+  async function show(record) {
+    const res = await operation(CTL, "show-commit", { id: record.id });
+    if (!res.ok) { detail.replaceChildren(errorBox(res, "show-commit")); return; }
+    const out = res.output;
+    detail.replaceChildren(
+      el("h3", { id: "detail-h" }, `Change ${out.id} (${out.kind})`),
+      el("p", {}, `${when(out.timestamp)} by ${out.user || "?"}`
+        + `${out["source-host"] ? ` from ${out["source-host"]}` : ""}`
+        + `${out.label ? `: ${out.label}` : ""}${out.comment ? ` — ${out.comment}` : ""}`),
+      groupedChanges(out.change || [], "commit-change"));
+    detail.dataset.commit = out.id;
+  }
+
+  async function diffToNow(record) {
+    const res = await operation(CTL, "diff-commits", { from: record.id });
+    if (!res.ok) { detail.replaceChildren(errorBox(res, "diff-commits")); return; }
+    detail.replaceChildren(el("h3", {}, `From right after ${record.id} to running now`),
+                           groupedChanges(res.output.change || [], "diff-change"));
+    detail.dataset.commit = record.id;
+  }
+
+  async function refresh() {
+    const res = await operation(CTL, "list-commits", { limit: 50 });
+    if (!res.ok) {
+      history.replaceChildren(el("h3", { id: "history-h" }, "History"),
+                              errorBox(res, "list-commits"));
+      main.dataset.ready = "true";
+      return;
+    }
+    const records = res.output.commit || [];
+    const rows = records.map((r) => {
+      const actions = el("td", { class: "actions" });
+      const showButton = el("button", { type: "button", class: "show",
+                                        "aria-label": `Show change ${r.id}` }, "Show");
+      showButton.addEventListener("click", () => show(r));
+      const diffButton = el("button", { type: "button", class: "diff",
+                                        "aria-label": `Differences from ${r.id} to now` },
+                            "Diff to now");
+      diffButton.addEventListener("click", () => diffToNow(r));
+      actions.append(showButton, " ", diffButton);
+      if (may.rollback) {
+        const back = el("button", { type: "button", class: "rollback",
+                                    "aria-label": `Roll back to before ${r.id}` }, "Rollback");
+        back.addEventListener("click", () => rollback(r));
+        actions.append(" ", back);
+      }
+      return row({ "data-commit": r.id, "data-kind": r.kind || "" },
+        r.seq, el("th", { scope: "row" }, el("code", {}, r.id)), when(r.timestamp),
+        r.user || "", r.kind || "", r.label || "", r.comment || "", actions);
+    });
+    history.replaceChildren(el("h3", { id: "history-h" }, "History"),
+      table("commit-table", `Changes of running, newest first (${records.length})`,
+            ["#", "Id", "When", "User", "Kind", "Label", "Comment", "Actions"], rows));
+    main.dataset.ready = "true";
+  }
+
+  const off = ctx.onEvent(debounced(refresh, 500));
+  await refresh();
+  return { unmount() { off(); } };
+}
