@@ -24,8 +24,9 @@ export function patchOf(text) {
   if (body === null || typeof body !== "object" || Array.isArray(body)) {
     throw new Error("the change must be a JSON object (RFC 7951)");
   }
-  const isYangPatch = "ietf-yang-patch:yang-patch" in body;
-  return { body, media: isYangPatch ? PATCH_MEDIA : undefined };
+  if ("ietf-yang-patch:yang-patch" in body) return { body, media: PATCH_MEDIA };
+  // RFC 8040 §4.6.1 on the datastore resource: the body is one "ietf-restconf:data" object
+  return { body: "ietf-restconf:data" in body ? body : { "ietf-restconf:data": body } };
 }
 
 // "/mod:top/list/[key=value]/leaf" -> the resource it belongs to: "list key=value".
@@ -93,7 +94,9 @@ export async function mount(main, ctx) {
   const detail = el("section", { class: "panel", id: "commit-detail", "aria-live": "polite" });
   main.append(el("h2", {}, "Commits"), status);
 
-  if (may["dry-run"] || may.commit) {
+  // the dry-run previews a change put into the candidate, so it needs write access too
+  const mayDryRun = Boolean(may["dry-run"] && may.commit);
+  if (mayDryRun || may.commit) {
     const text = el("textarea", { id: "change-body", rows: "8", cols: "80", spellcheck: "false",
                                   "aria-describedby": "change-help" });
     text.value = JSON.stringify(EXAMPLE, null, 2);
@@ -106,7 +109,7 @@ export async function mount(main, ctx) {
       el("label", { for: "change-body" }, "Change"), text,
       buttons, impact);
     form.addEventListener("submit", (e) => e.preventDefault());
-    if (may["dry-run"]) {
+    if (mayDryRun) {
       const dry = el("button", { type: "button", id: "dry-run" }, "Dry-run");
       dry.addEventListener("click", () => dryRun(text.value, impact));
       buttons.append(dry);
