@@ -91,7 +91,8 @@ export async function mount(main, ctx) {
   const may = ctx.whoami.may || {};
   const status = el("div", { id: "commit-status", "aria-live": "polite" });
   const history = el("section", { class: "panel", "aria-labelledby": "history-h" });
-  const detail = el("section", { class: "panel", id: "commit-detail", "aria-live": "polite" });
+  const detail = el("section", { class: "panel", id: "commit-detail", "aria-live": "polite",
+                                   hidden: true });
   main.append(el("h2", {}, "Commits"), status);
 
   // the dry-run previews a change put into the candidate, so it needs write access too
@@ -174,6 +175,7 @@ export async function mount(main, ctx) {
   }
 
   async function show(record) {
+    detail.hidden = false;
     const res = await operation(CTL, "show-commit", { id: record.id });
     if (!res.ok) { detail.replaceChildren(errorBox(res, "show-commit")); return; }
     const out = res.output;
@@ -187,6 +189,7 @@ export async function mount(main, ctx) {
   }
 
   async function diffToNow(record) {
+    detail.hidden = false;
     const res = await operation(CTL, "diff-commits", { from: record.id });
     if (!res.ok) { detail.replaceChildren(errorBox(res, "diff-commits")); return; }
     detail.replaceChildren(el("h3", {}, `From right after ${record.id} to running now`),
