@@ -172,6 +172,30 @@ def test_dry_run_shows_the_impact_and_changes_nothing(
     assert page.errors == []
 
 
+def test_dry_run_leaves_someone_elses_candidate_edits_alone(
+        browser: Any, setup: Setup) -> None:
+    """The candidate is shared: with another session's uncommitted edit in it, the
+    console refuses the dry-run rather than discard that edit."""
+    other = json.loads(json.dumps(CHANGE).replace(NEW, "someone-elses-edit"))
+    candidate = "/restconf/ds/ietf-datastores:candidate"
+    with setup.client() as c:
+        assert c.patch(candidate, json={"ietf-restconf:data": other},
+                       headers={"Content-Type": JSON}).is_success
+        held = c.get(candidate).json()
+    try:
+        page = open_console(browser, setup, "admin", "commits")
+        page.fill("#change-body", json.dumps(CHANGE))
+        page.click("#dry-run")
+        page.wait_for_selector("#impact-box .error", timeout=60000)
+        assert "uncommitted edits" in page.inner_text("#impact-box")
+        with setup.client() as c:
+            assert c.get(candidate).json() == held      # the other edit is still there
+    finally:
+        with setup.client() as c:
+            c.post("/restconf/operations/ietf-netconf:discard-changes",
+                   json={"ietf-netconf:input": {}}, headers={"Content-Type": JSON})
+
+
 def test_commit_then_rollback_round_trips(browser: Any, setup: Setup,
                                           artifacts: Path) -> None:
     before = Running(setup)

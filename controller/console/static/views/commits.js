@@ -10,6 +10,7 @@ import { PATCH_MEDIA, debounced, el, errorBox, num, operation, request, row, tab
 
 const CTL = "sdqn-controller";
 const CANDIDATE = "/restconf/ds/ietf-datastores:candidate";   // RFC 8527 §3.1
+const RUNNING_DS = "/restconf/ds/ietf-datastores:running";      // RFC 8527 §3.1
 const RUNNING = "/restconf/data";                             // RFC 8040 §3.3.1
 export const EXAMPLE = {
   "sdqn-services:entanglement-services": {
@@ -134,16 +135,31 @@ export async function mount(main, ctx) {
     }
   }
 
+  // The candidate is shared (RFC 6241 §8.3): the dry-run only uses it when it holds
+  // nobody's uncommitted edits, since it discards it afterwards.
+  async function candidateUnmodified() {
+    const [cand, run] = await Promise.all([request("GET", CANDIDATE),
+                                           request("GET", RUNNING_DS)]);
+    return cand.ok && run.ok && JSON.stringify(cand.body) === JSON.stringify(run.body);
+  }
+
   // The dry-run rpc previews committing the candidate (sdqn-controller dry-run): the change
   // goes into the candidate, the impact is computed, and the candidate is discarded again
-  // (RFC 6241 §8.3.4.2), so running, intended and the devices never change.
+  // (RFC 6241 §8.3.4.2), so running, intended and the devices never change. A candidate
+  // that already holds someone's edits is left alone: the dry-run is refused instead.
   async function dryRun(text, box) {
     const change = parse(text, box);
     if (!change) return;
+    if (!(await candidateUnmodified())) {
+      box.replaceChildren(el("div", { class: "error", role: "alert" },
+        "Dry-run refused: the candidate holds uncommitted edits (someone's NETCONF "
+        + "session); the console does not discard them. Commit or discard them first."));
+      return;
+    }
     box.replaceChildren(el("p", {}, "Computing the impact…"));
     const edit = await request("PATCH", CANDIDATE, change.body, change.media);
+    if (!edit.ok) { box.replaceChildren(errorBox(edit, "Editing the candidate")); return; }
     try {
-      if (!edit.ok) { box.replaceChildren(errorBox(edit, "Editing the candidate")); return; }
       const res = await operation(CTL, "dry-run", { action: "commit" });
       if (!res.ok) { box.replaceChildren(errorBox(res, "Dry-run")); return; }
       box.replaceChildren(el("h4", {}, "Impact (dry-run: nothing changed)"),
