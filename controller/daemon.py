@@ -48,6 +48,7 @@ from controller.netconf.server import NetconfServer
 from controller.restconf import RESTCONF_MODULES
 from controller.restconf.access import DataAccess
 from controller.restconf.events import EventHub
+from controller.service.alarm_actions import alarm_action_handlers
 from controller.service.alarms import AlarmManager
 from controller.service.drills import DrillService
 from controller.service.manager import ServiceManager
@@ -183,6 +184,9 @@ def run(config: Annotated[Path | None,
               if "sdqn-alarms" in settings.modules else None)
     if alarms is not None:
         raise_lockout_alarms(guard, alarms)
+        if server is not None:
+            # RFC 8632 set-operator-state (acknowledge) on every northbound sharing the core
+            server.core.action_handlers.update(alarm_action_handlers(alarms))
     rc_tls = settings.restconf.tls
     access = DataAccess(store, users=settings.netconf.auth, nacm=settings.netconf.nacm,
                         core=server.core if server is not None else None, guard=guard,

@@ -28,6 +28,7 @@ from controller.netconf.server import NetconfServer
 from controller.restconf.access import DataAccess
 from controller.restconf.events import EventHub
 from controller.restconf.server import RestconfServer
+from controller.service.alarm_actions import alarm_action_handlers
 from controller.service.drills import DrillService
 from controller.service.manager import ServiceManager
 from controller.settings import ControllerSettings
@@ -67,6 +68,8 @@ def start_northbounds(settings: ControllerSettings, store: NmdaStore, server: Ne
     server.core.extra_rpcs.update(netconf_drill_rpcs(drills))
     if service is not None:
         server.core.extra_rpcs.update(netconf_change_rpcs(service.change, server.core.what_if))
+        # RFC 8632 set-operator-state (acknowledge) on every northbound sharing the core
+        server.core.action_handlers.update(alarm_action_handlers(service.alarms))
     access = DataAccess(store, users=settings.netconf.auth, nacm=settings.netconf.nacm,
                         core=server.core,
                         guard=server.guard or AuthGuard(settings.netconf.auth.lockout))
