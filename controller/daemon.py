@@ -22,6 +22,11 @@ import typer
 from lxml import etree
 
 from controller.app.authalarm import raise_lockout_alarms
+from controller.app.calibrate_rpcs import (
+    calibrator,
+    netconf_calibrate_rpcs,
+    restconf_calibrate_rpcs,
+)
 from controller.app.change_rpcs import netconf_change_rpcs, restconf_change_rpcs
 from controller.app.credentials import ensure_credentials, warn_default_credentials
 from controller.app.drills import EmulatorChannel, netconf_drill_rpcs, restconf_drill_rpcs
@@ -166,9 +171,12 @@ def run(config: Annotated[Path | None,
     server = build_server(settings, store, history) if settings.netconf.enabled else None
     service = build_service(settings, store,
                             notify=server.publish if server is not None else None)
+    calibrate = calibrator(service.calibration) if service is not None else None
     if server is not None and service is not None:
         server.core.extra_rpcs.update(netconf_change_rpcs(service.change,
                                                           server.core.what_if))
+    if server is not None and calibrate is not None:
+        server.core.extra_rpcs.update(netconf_calibrate_rpcs(calibrate))
     # Training drills act on the emulated network only: through the control channel the
     # inventory names (refused as operation-not-supported without one).
     drills = DrillService(store, EmulatorChannel.from_inventory(emulated)
@@ -195,6 +203,7 @@ def run(config: Annotated[Path | None,
                         if rc_tls is not None and rc_tls.client_ca_file is not None else None)
     hub = EventHub(store)
     rpcs = {**(restconf_change_rpcs(service.change, access) if service is not None else {}),
+            **(restconf_calibrate_rpcs(calibrate) if calibrate is not None else {}),
             **restconf_drill_rpcs(drills)}
     restconf = (build_restconf(settings, access, hub, history, extra_rpcs=rpcs)
                 if settings.restconf.enabled else None)
@@ -217,7 +226,7 @@ def run(config: Annotated[Path | None,
         if restconf is not None and start_optional("restconf", restconf.start):
             typer.echo(f"restconf listening on {restconf.host}:{restconf.port}")
         grpc = (start_grpc(settings, access, hub, history,
-                           service.expander if service else None)
+                           service.expander if service else None, calibrate=calibrate)
                 if settings.grpc.enabled else None)
         if grpc is not None:
             typer.echo(f"grpc listening on {grpc.target}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 import structlog
 
+from controller.app.calibrate_rpcs import Calibrate
 from controller.datastore.history import RunningHistory
 from controller.grpc_api.auth import TokenAuth
 from controller.grpc_api.server import GrpcServer
@@ -30,7 +31,8 @@ def credentials(tls: TlsSettings | None) -> grpc.ServerCredentials | None:
 
 
 def build_grpc(settings: ControllerSettings, access: DataAccess, hub: EventHub,
-               history: RunningHistory, expander: QnumExpander | None = None) -> GrpcServer:
+               history: RunningHistory, expander: QnumExpander | None = None, *,
+               calibrate: Calibrate | None = None) -> GrpcServer:
     cfg = settings.grpc
     client_certs = cfg.tls is not None and cfg.tls.client_ca_file is not None
     # A client certificate names a user only through the cert-to-name list (RFC 7407):
@@ -42,7 +44,8 @@ def build_grpc(settings: ControllerSettings, access: DataAccess, hub: EventHub,
                      guard=access.authenticator.guard)
     service = ControllerService(access, hub=hub, auth=auth,
                                 history=history,
-                                expander=expander, solve_time_limit_s=cfg.solve_time_limit_s)
+                                expander=expander, solve_time_limit_s=cfg.solve_time_limit_s,
+                                calibrate=calibrate)
     return GrpcServer(service, host=cfg.host, port=cfg.port,
                       credentials=credentials(cfg.tls), reflection=cfg.reflection,
                       reflection_auth=cfg.reflection_auth,
@@ -50,12 +53,12 @@ def build_grpc(settings: ControllerSettings, access: DataAccess, hub: EventHub,
 
 
 def start_grpc(settings: ControllerSettings, access: DataAccess, hub: EventHub,
-               history: RunningHistory, expander: QnumExpander | None = None
-               ) -> GrpcServer | None:
+               history: RunningHistory, expander: QnumExpander | None = None, *,
+               calibrate: Calibrate | None = None) -> GrpcServer | None:
     """Build and start the gRPC server; a failure (port in use, grpcio-tools missing)
     costs the gRPC API, logged loudly, not the daemon and its other northbounds."""
     try:
-        server = build_grpc(settings, access, hub, history, expander)
+        server = build_grpc(settings, access, hub, history, expander, calibrate=calibrate)
         server.start()
     except (OSError, ImportError, RuntimeError) as exc:
         log.error("grpc server not started", error=str(exc))
