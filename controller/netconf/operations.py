@@ -205,9 +205,11 @@ class Operations:
 
     def dispatch(self, session: NetconfSession, op: etree._Element) -> bytes:
         ns, name = qname(op)
-        if (ns, name) == (YANG_NS, "action"):
-            return self.action(session, op)
         key = f"{{{ns}}}{name}"
+        if (ns, name) == (YANG_NS, "action") and key not in self.core.extra_rpcs:
+            # (a server that handles <action> itself, an emulated device, registers it
+            # as an extra rpc instead of per-action handlers)
+            return self.action(session, op)
         handler = self.table.get((ns or "", name))
         extra = self.core.extra_rpcs.get(key)
         if handler is None and extra is None:
