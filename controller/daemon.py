@@ -22,6 +22,11 @@ import typer
 from lxml import etree
 
 from controller.app.authalarm import raise_lockout_alarms
+from controller.app.calibrate_rpcs import (
+    calibrator,
+    netconf_calibrate_rpcs,
+    restconf_calibrate_rpcs,
+)
 from controller.app.change_rpcs import netconf_change_rpcs, restconf_change_rpcs
 from controller.app.credentials import ensure_credentials, warn_default_credentials
 from controller.app.drills import EmulatorChannel, netconf_drill_rpcs, restconf_drill_rpcs
@@ -49,6 +54,7 @@ from controller.netconf.server import NetconfServer
 from controller.restconf import RESTCONF_MODULES
 from controller.restconf.access import DataAccess
 from controller.restconf.events import EventHub
+from controller.service.alarm_actions import alarm_action_handlers
 from controller.service.alarms import AlarmManager
 from controller.service.drills import DrillService
 from controller.service.history_api import HistoryApi
@@ -169,9 +175,12 @@ def run(config: Annotated[Path | None,
     server = build_server(settings, store, history) if settings.netconf.enabled else None
     service = build_service(settings, store,
                             notify=server.publish if server is not None else None)
+    calibrate = calibrator(service.calibration) if service is not None else None
     if server is not None and service is not None:
         server.core.extra_rpcs.update(netconf_change_rpcs(service.change,
                                                           server.core.what_if))
+    if server is not None and calibrate is not None:
+        server.core.extra_rpcs.update(netconf_calibrate_rpcs(calibrate))
     # Training drills act on the emulated network only: through the control channel the
     # inventory names (refused as operation-not-supported without one).
     drills = DrillService(store, EmulatorChannel.from_inventory(emulated)
@@ -187,6 +196,9 @@ def run(config: Annotated[Path | None,
               if "sdqn-alarms" in settings.modules else None)
     if alarms is not None:
         raise_lockout_alarms(guard, alarms)
+        if server is not None:
+            # RFC 8632 set-operator-state (acknowledge) on every northbound sharing the core
+            server.core.action_handlers.update(alarm_action_handlers(alarms))
     rc_tls = settings.restconf.tls
     access = DataAccess(store, users=settings.netconf.auth, nacm=settings.netconf.nacm,
                         core=server.core if server is not None else None, guard=guard,
@@ -202,6 +214,7 @@ def run(config: Annotated[Path | None,
         server.core.extra_rpcs.update(netconf_history_rpcs(history_api))
     rpcs = {**(restconf_change_rpcs(service.change, access) if service is not None else {}),
             **restconf_history_rpcs(history_api),
+            **(restconf_calibrate_rpcs(calibrate) if calibrate is not None else {}),
             **restconf_drill_rpcs(drills)}
     restconf = (build_restconf(settings, access, hub, history, extra_rpcs=rpcs)
                 if settings.restconf.enabled else None)
@@ -225,7 +238,8 @@ def run(config: Annotated[Path | None,
         if restconf is not None and start_optional("restconf", restconf.start):
             typer.echo(f"restconf listening on {restconf.host}:{restconf.port}")
         grpc = (start_grpc(settings, access, hub, history,
-                           service.expander if service else None, history_api)
+                           service.expander if service else None, history_api,
+                           calibrate=calibrate)
                 if settings.grpc.enabled else None)
         if grpc is not None:
             typer.echo(f"grpc listening on {grpc.target}")

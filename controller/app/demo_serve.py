@@ -15,6 +15,11 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from controller.app.calibrate_rpcs import (
+    calibrator,
+    netconf_calibrate_rpcs,
+    restconf_calibrate_rpcs,
+)
 from controller.app.change_rpcs import netconf_change_rpcs, restconf_change_rpcs
 from controller.app.drills import EmulatorChannel, netconf_drill_rpcs, restconf_drill_rpcs
 from controller.app.grpc import start_grpc
@@ -28,6 +33,7 @@ from controller.netconf.server import NetconfServer
 from controller.restconf.access import DataAccess
 from controller.restconf.events import EventHub
 from controller.restconf.server import RestconfServer
+from controller.service.alarm_actions import alarm_action_handlers
 from controller.service.drills import DrillService
 from controller.service.manager import ServiceManager
 from controller.settings import ControllerSettings
@@ -67,11 +73,17 @@ def start_northbounds(settings: ControllerSettings, store: NmdaStore, server: Ne
     server.core.extra_rpcs.update(netconf_drill_rpcs(drills))
     if service is not None:
         server.core.extra_rpcs.update(netconf_change_rpcs(service.change, server.core.what_if))
+        # RFC 8632 set-operator-state (acknowledge) on every northbound sharing the core
+        server.core.action_handlers.update(alarm_action_handlers(service.alarms))
+    calibrate = calibrator(service.calibration) if service is not None else None
+    if calibrate is not None:
+        server.core.extra_rpcs.update(netconf_calibrate_rpcs(calibrate))
     access = DataAccess(store, users=settings.netconf.auth, nacm=settings.netconf.nacm,
                         core=server.core,
                         guard=server.guard or AuthGuard(settings.netconf.auth.lockout))
     hub = EventHub(store)
     rpcs = {**(restconf_change_rpcs(service.change, access) if service is not None else {}),
+            **(restconf_calibrate_rpcs(calibrate) if calibrate is not None else {}),
             **restconf_drill_rpcs(drills)}
     restconf: RestconfServer | None = build_restconf(settings, access, hub, history,
                                                      extra_rpcs=rpcs)
@@ -79,7 +91,7 @@ def start_northbounds(settings: ControllerSettings, store: NmdaStore, server: Ne
     if not start_optional("restconf", restconf.start):
         restconf = None
     grpc = start_grpc(settings, access, hub, history,
-                      service.expander if service is not None else None)
+                      service.expander if service is not None else None, calibrate=calibrate)
     return DemoNorthbounds(history, access, hub, drills, restconf, grpc)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 import structlog
 
+from controller.app.calibrate_rpcs import Calibrate
 from controller.datastore.history import RunningHistory
 from controller.grpc_api.auth import TokenAuth
 from controller.grpc_api.server import GrpcServer
@@ -32,7 +33,8 @@ def credentials(tls: TlsSettings | None) -> grpc.ServerCredentials | None:
 
 def build_grpc(settings: ControllerSettings, access: DataAccess, hub: EventHub,
                history: RunningHistory, expander: QnumExpander | None = None,
-               history_api: HistoryApi | None = None) -> GrpcServer:
+               history_api: HistoryApi | None = None, *,
+               calibrate: Calibrate | None = None) -> GrpcServer:
     cfg = settings.grpc
     client_certs = cfg.tls is not None and cfg.tls.client_ca_file is not None
     # A client certificate names a user only through the cert-to-name list (RFC 7407):
@@ -45,7 +47,7 @@ def build_grpc(settings: ControllerSettings, access: DataAccess, hub: EventHub,
     service = ControllerService(access, hub=hub, auth=auth,
                                 history=history,
                                 expander=expander, solve_time_limit_s=cfg.solve_time_limit_s,
-                                history_api=history_api)
+                                history_api=history_api, calibrate=calibrate)
     return GrpcServer(service, host=cfg.host, port=cfg.port,
                       credentials=credentials(cfg.tls), reflection=cfg.reflection,
                       reflection_auth=cfg.reflection_auth,
@@ -54,11 +56,13 @@ def build_grpc(settings: ControllerSettings, access: DataAccess, hub: EventHub,
 
 def start_grpc(settings: ControllerSettings, access: DataAccess, hub: EventHub,
                history: RunningHistory, expander: QnumExpander | None = None,
-               history_api: HistoryApi | None = None) -> GrpcServer | None:
+               history_api: HistoryApi | None = None, *,
+               calibrate: Calibrate | None = None) -> GrpcServer | None:
     """Build and start the gRPC server; a failure (port in use, grpcio-tools missing)
     costs the gRPC API, logged loudly, not the daemon and its other northbounds."""
     try:
-        server = build_grpc(settings, access, hub, history, expander, history_api)
+        server = build_grpc(settings, access, hub, history, expander, history_api,
+                            calibrate=calibrate)
         server.start()
     except (OSError, ImportError, RuntimeError) as exc:
         log.error("grpc server not started", error=str(exc))

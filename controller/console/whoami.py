@@ -18,14 +18,17 @@ from controller.restconf.resources import Response
 ACTIONS: dict[str, tuple[tuple[str, str], ...]] = {
     "commit": (("ietf-netconf", "commit"),),
     "rollback": (("sdqn-controller", "rollback-to"),),
-    # RFC 8632 §4 set-operator-state: an action that writes the alarm's operator state
-    "acknowledge": (("ietf-alarms", "set-operator-state"),),
-    "calibrate": (("sdqn-apc", "calibrate"),),
+    "calibrate": (("sdqn-controller", "calibrate-apc"),),
     "drill": (("sdqn-drills", "start-drill"), ("sdqn-drills", "submit-localisation")),
     "dry-run": (("sdqn-controller", "dry-run"),),
 }
+#: action control -> the YANG 1.1 action it invokes on a data node (RFC 8632 set-operator-
+#: state acknowledges an alarm), decided as the server decides it: read access to the
+#: ancestors and exec access to the action node (RFC 8341 §3.4)
+DATA_ACTIONS: dict[str, str] = {
+    "acknowledge": "/ietf-alarms:alarms/alarm-list/alarm/set-operator-state"}
 #: controls that change data, so they also need write access to this module
-WRITES: dict[str, str] = {"commit": "*", "rollback": "*", "acknowledge": "ietf-alarms"}
+WRITES: dict[str, str] = {"commit": "*", "rollback": "*"}
 
 
 def may_write(access: UserAccess, module: str) -> bool:
@@ -43,8 +46,8 @@ def may_write(access: UserAccess, module: str) -> bool:
 def permissions(access: UserAccess | None) -> dict[str, bool]:
     """Each action control: shown only if NACM would allow it."""
     if access is None:       # NACM off: every authenticated user may do everything
-        return dict.fromkeys(ACTIONS, True)
-    may = {}
+        return dict.fromkeys([*ACTIONS, *DATA_ACTIONS], True)
+    may = {control: access.action_path_allowed(path) for control, path in DATA_ACTIONS.items()}
     for control, operations in ACTIONS.items():
         allowed = all(access.rpc_allowed(module, name) for module, name in operations)
         module = WRITES.get(control)

@@ -311,6 +311,46 @@ class ListAlarmsResponse(_message.Message):
     alarms: _containers.RepeatedCompositeFieldContainer[Alarm]
     def __init__(self, alarms: _Optional[_Iterable[_Union[Alarm, _Mapping]]] = ...) -> None: ...
 
+class AcknowledgeAlarmRequest(_message.Message):
+    __slots__ = ("resource", "alarm_type_id", "alarm_type_qualifier", "state", "text")
+    RESOURCE_FIELD_NUMBER: _ClassVar[int]
+    ALARM_TYPE_ID_FIELD_NUMBER: _ClassVar[int]
+    ALARM_TYPE_QUALIFIER_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    resource: str
+    alarm_type_id: str
+    alarm_type_qualifier: str
+    state: str
+    text: str
+    def __init__(self, resource: _Optional[str] = ..., alarm_type_id: _Optional[str] = ..., alarm_type_qualifier: _Optional[str] = ..., state: _Optional[str] = ..., text: _Optional[str] = ...) -> None: ...
+
+class AcknowledgeAlarmResponse(_message.Message):
+    __slots__ = ("time", "operator", "state")
+    TIME_FIELD_NUMBER: _ClassVar[int]
+    OPERATOR_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    time: str
+    operator: str
+    state: str
+    def __init__(self, time: _Optional[str] = ..., operator: _Optional[str] = ..., state: _Optional[str] = ...) -> None: ...
+
+class CalibrateApcRequest(_message.Message):
+    __slots__ = ("node_id", "force")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
+    node_id: str
+    force: bool
+    def __init__(self, node_id: _Optional[str] = ..., force: _Optional[bool] = ...) -> None: ...
+
+class CalibrateApcResponse(_message.Message):
+    __slots__ = ("result", "expected_duration_s")
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    EXPECTED_DURATION_S_FIELD_NUMBER: _ClassVar[int]
+    result: str
+    expected_duration_s: float
+    def __init__(self, result: _Optional[str] = ..., expected_duration_s: _Optional[float] = ...) -> None: ...
+
 class WhatIfRequest(_message.Message):
     __slots__ = ("upsert", "withdraw", "time_limit_s")
     UPSERT_FIELD_NUMBER: _ClassVar[int]

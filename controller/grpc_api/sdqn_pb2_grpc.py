@@ -75,6 +75,16 @@ class ControllerServiceStub:
                 request_serializer=sdqn_dot_v1_dot_sdqn__pb2.ListAlarmsRequest.SerializeToString,
                 response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.ListAlarmsResponse.FromString,
                 _registered_method=True)
+        self.AcknowledgeAlarm = channel.unary_unary(
+                '/sdqn.v1.ControllerService/AcknowledgeAlarm',
+                request_serializer=sdqn_dot_v1_dot_sdqn__pb2.AcknowledgeAlarmRequest.SerializeToString,
+                response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.AcknowledgeAlarmResponse.FromString,
+                _registered_method=True)
+        self.CalibrateApc = channel.unary_unary(
+                '/sdqn.v1.ControllerService/CalibrateApc',
+                request_serializer=sdqn_dot_v1_dot_sdqn__pb2.CalibrateApcRequest.SerializeToString,
+                response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.CalibrateApcResponse.FromString,
+                _registered_method=True)
         self.WhatIf = channel.unary_unary(
                 '/sdqn.v1.ControllerService/WhatIf',
                 request_serializer=sdqn_dot_v1_dot_sdqn__pb2.WhatIfRequest.SerializeToString,
@@ -191,6 +201,25 @@ class ControllerServiceServicer:
 
     def ListAlarms(self, request, context):
         """The alarm list (RFC 8632).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AcknowledgeAlarm(self, request, context):
+        """Sets an alarm's operator state, as the ietf-alarms action set-operator-state over
+        NETCONF and RESTCONF (the caller is recorded as the operator). PERMISSION_DENIED
+        when NACM refuses exec on the action, whether or not the alarm exists; NOT_FOUND
+        for an alarm that is not listed.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CalibrateApc(self, request, context):
+        """Runs an APC's calibrate action now (sdqn-controller rpc calibrate-apc):
+        INVALID_ARGUMENT for a node that is not an APC, FAILED_PRECONDITION when the device
+        refuses or cannot be reached.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -322,6 +351,16 @@ def add_ControllerServiceServicer_to_server(servicer, server):
                     servicer.ListAlarms,
                     request_deserializer=sdqn_dot_v1_dot_sdqn__pb2.ListAlarmsRequest.FromString,
                     response_serializer=sdqn_dot_v1_dot_sdqn__pb2.ListAlarmsResponse.SerializeToString,
+            ),
+            'AcknowledgeAlarm': grpc.unary_unary_rpc_method_handler(
+                    servicer.AcknowledgeAlarm,
+                    request_deserializer=sdqn_dot_v1_dot_sdqn__pb2.AcknowledgeAlarmRequest.FromString,
+                    response_serializer=sdqn_dot_v1_dot_sdqn__pb2.AcknowledgeAlarmResponse.SerializeToString,
+            ),
+            'CalibrateApc': grpc.unary_unary_rpc_method_handler(
+                    servicer.CalibrateApc,
+                    request_deserializer=sdqn_dot_v1_dot_sdqn__pb2.CalibrateApcRequest.FromString,
+                    response_serializer=sdqn_dot_v1_dot_sdqn__pb2.CalibrateApcResponse.SerializeToString,
             ),
             'WhatIf': grpc.unary_unary_rpc_method_handler(
                     servicer.WhatIf,
@@ -596,6 +635,60 @@ class ControllerService:
             '/sdqn.v1.ControllerService/ListAlarms',
             sdqn_dot_v1_dot_sdqn__pb2.ListAlarmsRequest.SerializeToString,
             sdqn_dot_v1_dot_sdqn__pb2.ListAlarmsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AcknowledgeAlarm(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sdqn.v1.ControllerService/AcknowledgeAlarm',
+            sdqn_dot_v1_dot_sdqn__pb2.AcknowledgeAlarmRequest.SerializeToString,
+            sdqn_dot_v1_dot_sdqn__pb2.AcknowledgeAlarmResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CalibrateApc(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sdqn.v1.ControllerService/CalibrateApc',
+            sdqn_dot_v1_dot_sdqn__pb2.CalibrateApcRequest.SerializeToString,
+            sdqn_dot_v1_dot_sdqn__pb2.CalibrateApcResponse.FromString,
             options,
             channel_credentials,
             insecure,

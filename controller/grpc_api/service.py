@@ -15,7 +15,7 @@ NOT_FOUND with a message that names it, an unknown enum value is INVALID_ARGUMEN
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import grpc
@@ -29,6 +29,7 @@ from controller.errors import ErrorTag, NetconfError
 from controller.grpc_api import convert
 from controller.grpc_api.auth import TokenAuth
 from controller.grpc_api.whatif import apply_hypothesis, configuration, what_if
+from controller.netconf.actions import Actions
 from controller.netconf.commits import MAX_LIMIT, CommitHistory
 from controller.restconf.access import DataAccess
 from controller.restconf.events import ALARM_EVENT, CONFIG_EVENT, SERVICE_EVENT, Event, EventHub
@@ -82,7 +83,8 @@ class ControllerService:
     def __init__(self, access: DataAccess, *, hub: EventHub | None, auth: TokenAuth,
                  history: RunningHistory, expander: QnumExpander | None = None,
                  solve_time_limit_s: float = 10.0,
-                 history_api: HistoryApi | None = None) -> None:
+                 history_api: HistoryApi | None = None,
+                 calibrate: Callable[[str, bool], dict[str, Any]] | None = None) -> None:
         self.access = access
         self.store = access.store
         self.hub = hub
@@ -92,6 +94,9 @@ class ControllerService:
         self.expander = expander
         self.solve_time_limit_s = solve_time_limit_s
         self.history_api = history_api
+        #: sdqn-controller:calibrate-apc (the service layer's, None without one)
+        self.calibrate = calibrate
+        self.actions = Actions(access.core)
         from controller.grpc_api.stubs import load
 
         self.pb = load()[0]
@@ -313,6 +318,44 @@ class ControllerService:
             raise NetconfError.of(ErrorTag.OPERATION_NOT_SUPPORTED,
                                   "the service layer (Q-NUM expansion) is not running")
         return ChangeControl(self.store, self.expander)
+
+    def AcknowledgeAlarm(self, req: Any, context: Any) -> Any:
+        """RFC 8632 set-operator-state through the same action path as NETCONF's
+        <action> and RESTCONF's POST (controller.netconf.actions): NACM exec on the
+        action before the alarm is looked up."""
+        user = self.user(context)
+        entry = {"resource": req.resource, "alarm-type-id": req.alarm_type_id,
+                 "alarm-type-qualifier": req.alarm_type_qualifier,
+                 "set-operator-state": {"state": req.state or "ack",
+                                        **({"text": req.text} if req.text else {})}}
+        node = self.actions.parse_json({"ietf-alarms:alarms": {"alarm-list": {
+            "alarm": [entry]}}})
+        self.actions.invoke(user, node)
+        doc = self._read(Datastore.OPERATIONAL, ALARMS, user)
+        for alarm in doc.get("ietf-alarms:alarms", {}).get("alarm-list", {}).get("alarm", []):
+            if (alarm.get("resource"), alarm.get("alarm-type-id"),
+                    alarm.get("alarm-type-qualifier", "")) == (
+                    req.resource, req.alarm_type_id, req.alarm_type_qualifier):
+                changes = [c for c in alarm.get("operator-state-change", [])
+                           if c.get("operator") == user]
+                if changes:
+                    newest = max(changes, key=lambda c: str(c["time"]))
+                    return self.pb.AcknowledgeAlarmResponse(
+                        time=newest["time"], operator=newest["operator"],
+                        state=newest["state"])
+        return self.pb.AcknowledgeAlarmResponse(operator=user, state=req.state or "ack")
+
+    def CalibrateApc(self, req: Any, context: Any) -> Any:
+        """sdqn-controller:calibrate-apc, with NETCONF's NACM exec check."""
+        user = self.user(context)
+        self.access.require_rpc(user, "sdqn-controller", "calibrate-apc")
+        if self.calibrate is None:
+            raise NetconfError.of(ErrorTag.OPERATION_NOT_SUPPORTED,
+                                  "the service layer (APC calibration) is not running")
+        output = self.calibrate(req.node_id, req.force)
+        return self.pb.CalibrateApcResponse(
+            result=output["result"],
+            expected_duration_s=float(output.get("expected-duration", 0)))
 
     def DryRun(self, req: Any, context: Any) -> Any:
         """sdqn-controller:dry-run, with NETCONF's NACM exec check."""

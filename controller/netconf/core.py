@@ -66,6 +66,23 @@ RpcHandler = Callable[[SessionContext, etree._Element],
                       "etree._Element | Sequence[etree._Element] | None"]
 
 
+@dataclass(frozen=True)
+class ActionCall:
+    """One authorised YANG 1.1 action call (RFC 7950 §7.15), whichever northbound made it."""
+
+    username: str
+    #: data path of the node the action runs on (it exists: checked before the call)
+    instance: str
+    #: that node's list keys, canonical values
+    keys: Mapping[str, str]
+    #: the input as RFC 7951 members (validated against the schema)
+    input: Mapping[str, Any]
+
+
+#: An action's handler: output members (RFC 7951), or None when it has no output.
+ActionHandler = Callable[[ActionCall], "dict[str, Any] | None"]
+
+
 @dataclass
 class Limits:
     max_message_size: int = 16 * 1024 * 1024
@@ -108,6 +125,9 @@ class ServerCore:
         self.name = name
         self.nacm = nacm
         self.extra_rpcs = dict(extra_rpcs)
+        #: YANG 1.1 actions by schema path ("/module:top/.../action"), controller.netconf
+        #: .actions runs them for every northbound
+        self.action_handlers: dict[str, ActionHandler] = {}
         self.limits = limits
         self.library = Library(store.schema)
         self.capabilities = self.library.capabilities(capabilities)

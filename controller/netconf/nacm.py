@@ -308,6 +308,34 @@ class UserAccess:
             return False
         return self.policy.read_default if op == READ else self.policy.write_default
 
+    def action_allowed(self, schema_nodes: Sequence[libyang.SNode],
+                       steps: Sequence[Step]) -> bool:
+        """RFC 8341 §3.4 (YANG 1.1 actions): read access to every data node ancestor of
+        the action and exec access to the action node itself. `schema_nodes` and `steps`
+        run from the top-level node down to the action, one per data node."""
+        if self.unrestricted:
+            return True
+        last = len(schema_nodes) - 1
+        for depth, snode in enumerate(schema_nodes):
+            op = EXEC if depth == last else READ
+            if not self.data_allowed(op, snode.module().name(), address(snode.cdata),
+                                     _given(steps[:depth + 1])):
+                return False
+        return True
+
+    def action_path_allowed(self, schema_path: str) -> bool:
+        """`action_allowed` for any instance of the action at `schema_path`
+        ("/module:top/.../action", no keys): what a client may offer before it knows
+        the instance (a rule naming particular keys is decided at request time)."""
+        steps = parse_path(schema_path)
+        chain: list[libyang.SNode] = []
+        for depth in range(1, len(steps) + 1):
+            snode = self._snode(steps[:depth])
+            if snode is None:
+                return False
+            chain.append(snode)
+        return self.action_allowed(chain, steps)
+
     def _node_allowed(self, op: str, node: NodePtr) -> bool:
         return self.data_allowed(op, module_of(node), address(node.schema),
                                  lambda: parse_path(node_path(node)))
@@ -455,6 +483,10 @@ class UserAccess:
             if snode is None:
                 return None
         return snode
+
+
+def _given(steps: Sequence[Step]) -> Callable[[], Sequence[Step]]:
+    return lambda: steps
 
 
 def access_denied(message: str, path: str | None = None,

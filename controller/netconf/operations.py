@@ -22,6 +22,7 @@ from controller.datastore.sessions import ChangeNote
 from controller.datastore.tree import Forest, WithDefaults
 from controller.errors import ErrorTag, ErrorType, NetconfError, RpcError
 from controller.netconf import views
+from controller.netconf.actions import YANG_NS, Actions, op_root
 from controller.netconf.contracts import NetconfSession, SessionClosing
 from controller.netconf.core import ServerCore, SessionContext
 from controller.netconf.filters import match_notification
@@ -176,6 +177,7 @@ class Operations:
     def __init__(self, core: ServerCore) -> None:
         self.core = core
         self.store = core.store
+        self.actions = Actions(core)
         self._commit_notes = {name: ns for name, ns in
                               augmented_input(core, "ietf-netconf", "commit").items()
                               if name in COMMIT_NOTES}
@@ -204,6 +206,10 @@ class Operations:
     def dispatch(self, session: NetconfSession, op: etree._Element) -> bytes:
         ns, name = qname(op)
         key = f"{{{ns}}}{name}"
+        if (ns, name) == (YANG_NS, "action") and key not in self.core.extra_rpcs:
+            # (a server that handles <action> itself, an emulated device, registers it
+            # as an extra rpc instead of per-action handlers)
+            return self.action(session, op)
         handler = self.table.get((ns or "", name))
         extra = self.core.extra_rpcs.get(key)
         if handler is None and extra is None:
@@ -230,6 +236,21 @@ class Operations:
             return self._extra(session, op, extra)
         assert handler is not None
         return handler(session, op)
+
+    def action(self, session: NetconfSession, op: etree._Element) -> bytes:
+        """RFC 7950 §7.15.2 <action>: NACM is applied to the action node and its
+        ancestors (RFC 8341 §3.4) inside `Actions.invoke`, not to an "action" operation."""
+        node = self.actions.parse_xml(op)
+        gate = self.core.rpc_gate
+        if gate is not None:
+            try:
+                gate(op)
+            except BaseException:
+                op_root(node).free()
+                raise
+        module, output = self.actions.invoke(session.username, node)
+        elements = self.actions.reply_elements(module, output)
+        return OK if elements is None else b"".join(etree.tostring(el) for el in elements)
 
     def _extra(self, session: NetconfSession, op: etree._Element,
                handler: Callable[..., object]) -> bytes:

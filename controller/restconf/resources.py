@@ -34,6 +34,7 @@ from controller.datastore.nmda import WRITABLE, Datastore
 from controller.datastore.tree import Forest, WithDefaults, is_default
 from controller.errors import ErrorTag, ErrorType, NetconfError, RpcError
 from controller.netconf import views
+from controller.netconf.actions import Actions, MissingInstance
 from controller.restconf import bodies, media
 from controller.restconf.access import DataAccess
 from controller.restconf.clock import ResourceClock
@@ -108,6 +109,7 @@ class Restconf:
         self.rpcs: dict[str, RpcHandler] = {**NetconfOperations(access).table(),
                                             **(extra_rpcs or {})}
         self.patcher = YangPatch(access)
+        self.actions = Actions(access.core)
         self.tags = EntityTags(access)
         self.clock = ResourceClock(access.store)
         self.sse_heartbeat_s = sse_heartbeat_s
@@ -179,6 +181,8 @@ class Restconf:
 
     def _data(self, req: Request, view: View, raw_path: str) -> Response:
         target = resolve(self.index, raw_path)
+        if target.steps and isinstance(target.last.snode, libyang.SRpc):
+            return self._action(req, view, target)
         query = parse_query(req.query, req.method)
         method = req.method
         allow = _DATA_ALLOW if view.write is not None else _READ_ALLOW
@@ -514,6 +518,80 @@ class Restconf:
         self._instance(target, "DELETE")
         self._edit(ds, bodies.edit_document(target, Operation.DELETE, None), req.username)
         return Response(204)
+
+    # -- actions (RFC 8040 §3.6, YANG 1.1 actions) -------------------------------------------
+
+    def _action(self, req: Request, view: View, target: Target) -> Response:
+        """POST {+restconf}/data/<path to the action> with {"module:input": {...}}: 200 with
+        "module:output", 204 without. The NACM exec check comes before the instance
+        lookup (controller.netconf.actions), so a user who may not run the action gets
+        403 whether the instance exists or not, one who may gets 404 for a missing one."""
+        if not view.unified and view.read is not Datastore.OPERATIONAL:
+            # RFC 8527 §3.1: actions run on {+restconf}/data or the operational datastore
+            raise method_not_allowed(req.method, "OPTIONS")
+        if req.method == "OPTIONS":
+            return Response(200, headers={"Allow": "OPTIONS, POST"})
+        if req.method != "POST":
+            raise method_not_allowed(req.method, "OPTIONS, POST")
+        for step in target.steps[:-1]:
+            self._instance(Target((step,)), "an action")
+        module = target.last.module
+        members: dict[str, Any] = {}
+        request_media = None
+        if req.body.strip():
+            request_media = media.request_type(req.headers.get("content-type"),
+                                               (media.YANG_JSON, media.YANG_XML))
+            if request_media == media.YANG_JSON:
+                doc = bodies.parse_json(req.body)
+                wrapper = f"{module}:input"
+                if list(doc) != [wrapper] or not isinstance(doc[wrapper], dict):
+                    raise invalid(f"the input must be one {wrapper!r} object (RFC 8040 §3.6.1)")
+                members = doc[wrapper]
+            else:
+                members = xml_input(bodies.parse_xml(req.body), self.namespace_of(module) or "",
+                                    self.access.core.module_of)
+        node = self.actions.parse_json(self._action_document(target, members))
+        try:
+            module, output = self.actions.invoke(req.username, node)
+        except MissingInstance as missing:
+            raise not_found(str(missing), missing.instance) from None
+        if not output:
+            return Response(204)
+        if media.response_xml(req.headers.get("accept"), request_media):
+            raise http_error(406, ErrorTag.INVALID_VALUE,
+                             f"{target.last.name} output is available as {media.YANG_JSON} only")
+        return Response(200, json.dumps({f"{module}:output": output}).encode(),
+                        media.YANG_JSON)
+
+    def _action_document(self, target: Target, members: dict[str, Any]) -> dict[str, Any]:
+        """The RFC 7951 tree down to the action with `members` as its input; libyang
+        builds the ancestors from the path, so keys get their types' JSON encoding."""
+        try:
+            top = self.store.schema.ctx.create_data_path(target.path)
+        except libyang.LibyangError as exc:
+            raise invalid(f"cannot address {target.path}: {exc}", path=target.path) from exc
+        assert top is not None
+        try:
+            doc: dict[str, Any] = json.loads(top.print_mem("json", with_siblings=True,
+                                                           pretty=False))
+        finally:
+            top.free()
+        name = target.last.name
+        member = name if len(target.steps) > 1 and target.steps[-2].module == \
+            target.last.module else f"{target.last.module}:{name}"
+
+        def fill(obj: Any) -> bool:
+            if isinstance(obj, dict):
+                if member in obj and obj[member] == {}:
+                    obj[member] = members
+                    return True
+                return any(fill(v) for v in obj.values())
+            if isinstance(obj, list):
+                return any(fill(v) for v in obj)
+            return False
+
+        fill(doc)
+        return doc
 
     # -- operations ----------------------------------------------------------------------------
 

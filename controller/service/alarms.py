@@ -89,6 +89,21 @@ class StatusChange:
 
 
 @dataclass(frozen=True)
+class OperatorChange:
+    """One entry of an alarm's operator-state-change list (RFC 8632 §3.5.2, feature
+    operator-actions): who said what about the alarm, and when."""
+
+    time: str
+    operator: str
+    state: str  # a writable-operator-state: none, ack, closed
+    text: str = ""
+
+
+#: RFC 8632 writable-operator-state
+OPERATOR_STATES = ("none", "ack", "closed")
+
+
+@dataclass(frozen=True)
 class Alarm:
     key: AlarmKey
     severity: Severity  # the last severity, also once cleared (perceived-severity)
@@ -100,6 +115,12 @@ class Alarm:
     impacted: tuple[str, ...]
     created_at: str = ""  # time-created
     history: tuple[StatusChange, ...] = ()  # newest first (RFC 8632 status-change order)
+    #: newest first; the operator's view, independent of the resource's (RFC 8632 §3.5.2)
+    operator_changes: tuple[OperatorChange, ...] = ()
+
+    @property
+    def operator_state(self) -> str:
+        return self.operator_changes[0].state if self.operator_changes else "none"
 
 
 @dataclass(frozen=True)
@@ -338,7 +359,10 @@ class AlarmManager:
                         raised_at=stamp if old is None or old.cleared else old.raised_at,
                         changed_at=stamp, root_causes=roots, impacted=hits,
                         created_at=old.created_at if old is not None else stamp,
-                        history=self._history(change, old, control))
+                        history=self._history(change, old, control),
+                        # RFC 8632 §3.5.2: the operator state is the operator's; a
+                        # re-raise or an update of the resource state keeps it
+                        operator_changes=old.operator_changes if old is not None else ())
             self._commit(old, new, change, control)
             log.info("alarm raised" if raised else "alarm changed", resource=key.resource,
                      type=key.type_id, qualifier=key.qualifier, severity=severity.value,
@@ -365,6 +389,36 @@ class AlarmManager:
                      qualifier=key.qualifier, text=text)
         self._flush()
         return True
+
+    def set_operator_state(self, key: AlarmKey, state: str, operator: str,
+                           text: str | None = None) -> Alarm:
+        """RFC 8632 set-operator-state: add an operator-state-change entry (time, operator,
+        state, text) to an alarm; its last-changed moves, its resource state does not.
+        KeyError when no such alarm is listed, ValueError for a state that is not a
+        writable-operator-state. Sends the alarm's operator-action notification."""
+        if state not in OPERATOR_STATES:
+            raise ValueError(f"{state!r} is not one of {', '.join(OPERATOR_STATES)}")
+        if "operator-actions" not in self._features:
+            raise ValueError("the ietf-alarms feature operator-actions is not enabled")
+        operator = _check_string("operator", operator)
+        note_text = _clean_text(text) if text else ""
+        with self.store.atomic(), self._lock:
+            key = self._canonical(key, (), ())[0]
+            old = self._alarms.get(key)
+            if old is None:
+                raise KeyError(f"no alarm {key}")
+            stamp = self._tick()
+            entry = OperatorChange(stamp, operator, state, note_text)
+            new = replace(old, changed_at=stamp,
+                          operator_changes=(entry, *old.operator_changes)[:self.history])
+            note = self._operator_action(new, entry) if self.notify is not None else None
+            self._commit(old, new, None)
+            if note is not None:
+                self._outbox.append(note)
+            log.info("alarm operator state", resource=key.resource, type=key.type_id,
+                     qualifier=key.qualifier, state=state, operator=operator)
+        self._flush()
+        return new
 
     def get(self, key: AlarmKey) -> Alarm | None:
         with self.store.atomic(), self._lock:
@@ -575,19 +629,44 @@ class AlarmManager:
         if "alarm-history" in self._features:
             entry["status-change"] = [{"time": c.time, "perceived-severity": c.severity,
                                        "alarm-text": c.text} for c in alarm.history]
+        if "operator-actions" in self._features and alarm.operator_changes:
+            entry["operator-state-change"] = [_operator_json(c)
+                                              for c in alarm.operator_changes]
         return entry
 
     def _summary(self, severity: Severity, alarms: Iterable[Alarm]) -> dict[str, Any]:
-        """RFC 8632 §4.3 per-severity counts. No operator can close an alarm here (no
-        operator-state-change entries), so every alarm counts as not closed."""
+        """RFC 8632 §4.3 per-severity counts; "closed" is the operator state of the newest
+        operator-state-change entry."""
         mine = [a for a in alarms if a.severity is severity]
         cleared = sum(a.cleared for a in mine)
         row: dict[str, Any] = {"severity": severity.value, "total": len(mine),
                                "not-cleared": len(mine) - cleared, "cleared": cleared}
         if "operator-actions" in self._features:
-            row.update({"cleared-not-closed": cleared, "cleared-closed": 0,
-                        "not-cleared-closed": 0, "not-cleared-not-closed": len(mine) - cleared})
+            closed = [a for a in mine if a.operator_state == "closed"]
+            cleared_closed = sum(a.cleared for a in closed)
+            row.update({"cleared-not-closed": cleared - cleared_closed,
+                        "cleared-closed": cleared_closed,
+                        "not-cleared-closed": len(closed) - cleared_closed,
+                        "not-cleared-not-closed":
+                            len(mine) - cleared - (len(closed) - cleared_closed)})
         return row
+
+    def _operator_action(self, alarm: Alarm, change: OperatorChange) -> etree._Element:
+        """RFC 8632 operator-action, a notification nested in the alarm entry (RFC 7950
+        §7.16.2: sent with the data tree down to the alarm), validated by libyang."""
+        body = self._key_json(alarm.key, (), ())
+        body["operator-action"] = _operator_json(change)
+        doc = {"ietf-alarms:alarms": {"alarm-list": {"alarm": [body]}}}
+        ctx = self.store.schema.ctx
+        node = ctx.parse_op("json", libyang.IOType.MEMORY, json.dumps(doc),
+                            libyang.DataType.NOTIF_YANG)
+        root, parent = node, node.parent()
+        while parent is not None:
+            root, parent = parent, parent.parent()
+        try:
+            return etree.fromstring(str(root.print_mem("xml", pretty=False)))
+        finally:
+            root.free()
 
     def _notification(self, alarm: Alarm, change: StatusChange) -> etree._Element:
         """RFC 8632 alarm-notification, built and validated by libyang (which also writes
@@ -643,6 +722,13 @@ class AlarmManager:
             log.info("alarms adopted from operational", count=len(self._alarms))
 
 
+def _operator_json(change: OperatorChange) -> dict[str, Any]:
+    out = {"time": change.time, "operator": change.operator, "state": change.state}
+    if change.text:
+        out["text"] = change.text
+    return out
+
+
 def _alarm_from_json(entry: Mapping[str, Any]) -> Alarm:
     key = AlarmKey(entry["resource"], entry["alarm-type-id"],
                    entry.get("alarm-type-qualifier", ""))
@@ -653,4 +739,7 @@ def _alarm_from_json(entry: Mapping[str, Any]) -> Alarm:
                  raised_at=entry["last-raised"], changed_at=entry["last-changed"],
                  root_causes=tuple(entry.get("root-cause-resource", ())),
                  impacted=tuple(entry.get("impacted-resource", ())),
-                 created_at=entry["time-created"], history=history)
+                 created_at=entry["time-created"], history=history,
+                 operator_changes=tuple(
+                     OperatorChange(c["time"], c["operator"], c["state"], c.get("text", ""))
+                     for c in entry.get("operator-state-change", ())))

@@ -120,7 +120,8 @@ QBER_HYSTERESIS = 0.01             # a crossing ends this far under the threshol
 ASSUMED_DURATION_S = 30.0
 EVENT_HISTORY = 256
 
-Reason = Literal["periodic", "deferred-deadline", "urgent-qber", "urgent-out-of-spec"]
+Reason = Literal["periodic", "deferred-deadline", "urgent-qber", "urgent-out-of-spec",
+                 "operator"]
 Result = Literal["started", "deferred", "busy", "failed"]
 State = Literal["scheduled", "deferred", "requested", "calibrating", "unavailable"]
 _RESULTS: tuple[Result, ...] = ("started", "deferred", "busy")
@@ -332,6 +333,19 @@ class CalibrationScheduler:
                                         detail="calibrating, retry back-off or the rest "
                                                "after a forced one; not sent")
             return self._send(apc, links, reason, force=True, now=now)
+
+    def requested(self, apc: str, force: bool) -> CalibrationEvent:
+        """An operator's calibration (the sdqn-controller calibrate-apc rpc): always
+        sent, the device's own check answers it (busy while one runs, deferred without
+        `force` while services use the fibre); recorded like the scheduler's own, so
+        the hold-off and the next periodic cycle count from it. KeyError for a node
+        that is not an APC of the committed topology."""
+        with self._lock:
+            apcs = self.apcs()
+            if apc not in apcs:
+                raise KeyError(apc)
+            return self._send(apc, tuple(apcs[apc]), "operator", force=force,
+                              now=self.clock(), detail="requested by an operator")
 
     def schedule(self) -> list[ApcSchedule]:
         """Per APC: last calibration, next due, when and why it will run, state."""

@@ -216,9 +216,6 @@ def test_keyboard_reaches_every_nav_item(browser: Any, setup: Setup, artifacts: 
     page.screenshot(path=str(artifacts / "console-keyboard.png"))
 
 
-@pytest.mark.xfail(strict=True, reason="RESTCONF does not serve YANG actions yet (RFC 8040 "
-                   "§3.6): set-operator-state is refused as an unknown resource (400), "
-                   "before NACM's exec check could answer access-denied")
 def test_forged_acknowledge_is_access_denied(setup: Setup) -> None:
     alarm = {"resource": "/ietf-network:networks/network[network-id='metro']"
                          "/ietf-network-topology:link[link-id='r1-r2']",
