@@ -139,20 +139,17 @@ function setTime(iso) {
   const label = document.getElementById("time-label");
   const bar = document.getElementById("timebar");
   const slider = document.getElementById("time-slider");
-  const live = document.getElementById("time-live");
   if (iso === null) {
     label.textContent = "Showing live data";
     bar.classList.remove("travelling");
     slider.value = String(SLIDER_STEPS);
     slider.setAttribute("aria-valuetext", "live");
-    live.disabled = true;
     setLive(true, "live");
   } else {
     const text = new Date(iso).toLocaleString();
     label.textContent = `As of ${text} (history, not live)`;
     bar.classList.add("travelling");
     slider.setAttribute("aria-valuetext", `as of ${text}`);
-    live.disabled = false;
     setLive(false, "history");
   }
   for (const fn of ctx.timeListeners) fn(iso);
@@ -167,7 +164,6 @@ export function travelTo(ms) {
 
 function initSlider() {
   const slider = document.getElementById("time-slider");
-  const live = document.getElementById("time-live");
   let pending = null;
   slider.addEventListener("focus", loadWindow);
   slider.addEventListener("input", () => {
@@ -179,7 +175,6 @@ function initSlider() {
       setTime(new Date(w.start + (w.end - w.start) * v / SLIDER_STEPS).toISOString());
     }, 200);
   });
-  live.addEventListener("click", () => setTime(null));
   window.sdqnTime = { travelTo, loadWindow, ctx };
   setTime(null);
 }
