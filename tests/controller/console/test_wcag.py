@@ -91,7 +91,9 @@ def test_every_view_meets_wcag_aa_basics(console_url: str, artifacts: Path) -> N
                 page.wait_for_function(
                     "() => document.querySelector('main').children.length > 0")
                 page.wait_for_timeout(300)
-                low = [t for t in page.evaluate(CONTRAST) if t["ratio"] < t["need"]]
+                texts = page.evaluate(CONTRAST)
+                assert len(texts) > 10, (view, texts)   # the header, nav and view at least
+                low = [t for t in texts if t["ratio"] < t["need"]]
                 assert low == [], (view, low)
                 check_keyboard(page, view)
                 page.screenshot(path=str(artifacts / f"console-wcag-{view}.png"),
@@ -102,6 +104,7 @@ def test_every_view_meets_wcag_aa_basics(console_url: str, artifacts: Path) -> N
 
 def check_keyboard(page: Any, view: str) -> None:
     wanted = set(page.evaluate(INTERACTIVE))
+    assert len(wanted) >= 7, view   # the skip link, the six views, the time slider
     page.evaluate("() => { document.activeElement && document.activeElement.blur(); "
                   "window.scrollTo(0, 0); }")
     page.focus("body")
