@@ -150,10 +150,19 @@ function setTime(iso) {
     label.textContent = `As of ${text} (history, not live)`;
     bar.classList.add("travelling");
     slider.setAttribute("aria-valuetext", `as of ${text}`);
+    placeSlider(slider, Date.parse(iso));
     setLive(false, "history");
   }
   for (const fn of ctx.timeListeners) fn(iso);
   if (iso === null) for (const fn of ctx.listeners) fn({ reconnected: true });
+}
+
+// The slider's position for a moment set by code (always left of "live").
+async function placeSlider(slider, ms) {
+  const w = timeWindow || await loadWindow();
+  if (!w || w.end <= w.start) return;
+  const v = Math.round(((ms - w.start) / (w.end - w.start)) * SLIDER_STEPS);
+  slider.value = String(Math.max(0, Math.min(SLIDER_STEPS - 1, v)));
 }
 
 // Move to a moment (ms since the epoch) within the window; tests and the slider use it.
