@@ -78,9 +78,9 @@ def p90(values: list[float]) -> float:
 def write_network(tmp: Path, devices: int, services: int, seed: int) -> tuple[Path, Path]:
     """A generated network of `devices` (core, end nodes, APCs as in `sdqn bench heal`)
     and `services` requests between its end nodes, as a topology and a services file."""
-    from controller.bench.heal import bench_network
+    from controller.bench.heal import bench_network, topology_json
     from qnum.instances import random_requests
-    from qnum.io import DeviceKind, requests_to_json, topology_to_json
+    from qnum.io import DeviceKind, requests_to_json
 
     end_nodes = max(2, devices * 36 // 100)
     network = bench_network(devices, seed, end_nodes=end_nodes, apcs=max(1, devices // 10))
@@ -89,7 +89,9 @@ def write_network(tmp: Path, devices: int, services: int, seed: int) -> tuple[Pa
                 for r in random_requests(network, services, seed, endpoints=ends,
                                          max_hops=ROUTE_HOPS)]
     topology = tmp / "topology.json"
-    topology.write_text(json.dumps(topology_to_json(network)))
+    # management entries the daemon points at the emulators' actual ports (`--any-port`)
+    ports = {n: 20000 + i for i, n in enumerate(sorted(network.nodes))}
+    topology.write_text(json.dumps(topology_json(network, ports)))
     doc = {**requests_to_json(requests),
            "sdqn-controller:controller": {"optimiser": {"max-route-hops": ROUTE_HOPS}}}
     path = tmp / "services.json"
@@ -138,14 +140,16 @@ def measure(browser: Any, row: Row, tmp: Path, seed: int, repeats: int,
 
 
 def _wait_for_network(plant: Any) -> tuple[list[str], list[str]]:
-    """Node and link ids once every fibre has telemetry (the map is complete then)."""
+    """Node and link ids once every fibre has been read (the map is complete then)."""
     deadline = time.monotonic() + 300
     while True:
         data = plant._get("ietf-network:networks")
         nets = data.get("ietf-network:networks", {}).get("network", [])
         if nets:
             links = nets[0].get("ietf-network-topology:link", [])
-            if links and all("measured-fidelity" in lk.get("sdqn-topology:quantum-link", {})
+            # every fibre read from its devices at least once (idle ones carry no
+            # fidelity, their state is still drawn)
+            if links and all("last-updated" in lk.get("sdqn-topology:quantum-link", {})
                              .get("state", {}) for lk in links):
                 return ([n["node-id"] for n in nets[0].get("node", [])],
                         [lk["link-id"] for lk in links])
