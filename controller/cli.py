@@ -62,13 +62,13 @@ app = lazy_app("sdqn: software-defined quantum networking controller", {
                        "Normal-client RESTCONF/NETCONF latency and admin login while the "
                        "daemon is attacked\n(slowloris, raw TCP, held sessions, wrong "
                        "logins; targets: admin always in, p99 ≤ 100 ms)."),
+        "slices": Lazy("controller.bench.slices:main",
+                       "SLO compliance, Σ w·U vs the same requests unsliced, fragmentation "
+                       "and solve time\nof slices (in-process, on the solver)."),
         "console": Lazy("controller.bench.console:main",
                         "Web console page load and event-to-screen latency (headless "
                         "chromium) on an emulated\n100-device network with 100 services, "
                         "the metro network as peer."),
-        "slices": Lazy("controller.bench.slices:main",
-                       "SLO compliance, Σ w·U vs the same requests unsliced, fragmentation "
-                       "and solve time\nof slices (in-process, on the solver)."),
     }),
     "controller": lazy_app("The controller daemon.", {
         "run": Lazy("controller.daemon:run", "Run the controller daemon until interrupted."),
