@@ -65,6 +65,10 @@ app = lazy_app("sdqn: software-defined quantum networking controller", {
         "slices": Lazy("controller.bench.slices:main",
                        "SLO compliance, Σ w·U vs the same requests unsliced, fragmentation "
                        "and solve time\nof slices (in-process, on the solver)."),
+        "console": Lazy("controller.bench.console:main",
+                        "Web console page load and event-to-screen latency (headless "
+                        "chromium) on an emulated\n100-device network with 100 services, "
+                        "the metro network as peer."),
     }),
     "controller": lazy_app("The controller daemon.", {
         "run": Lazy("controller.daemon:run", "Run the controller daemon until interrupted."),

@@ -32,7 +32,11 @@ from controller.app.credentials import ensure_credentials, warn_default_credenti
 from controller.app.drills import EmulatorChannel, netconf_drill_rpcs, restconf_drill_rpcs
 from controller.app.files import PRIVATE_UMASK, private_data_dir
 from controller.app.grpc import start_grpc
-from controller.app.history_rpcs import netconf_history_rpcs, restconf_history_rpcs
+from controller.app.history_rpcs import (
+    netconf_history_rpcs,
+    open_time_series,
+    restconf_history_rpcs,
+)
 from controller.app.intent import inventory_credentials, inventory_topology, load_intent
 from controller.app.keystore import device_login
 from controller.app.restconf import build_restconf, start_optional
@@ -57,9 +61,6 @@ from controller.restconf.events import EventHub
 from controller.service.alarm_actions import alarm_action_handlers
 from controller.service.alarms import AlarmManager
 from controller.service.drills import DrillService
-from controller.service.history_api import HistoryApi
-from controller.service.history_recorder import HistoryRecorder
-from controller.service.history_store import HistoryStore
 from controller.service.manager import ServiceManager
 from controller.settings import ControllerSettings
 from simulators.launcher import load_inventory
@@ -206,10 +207,8 @@ def run(config: Annotated[Path | None,
                             settings.netconf.auth.cert_to_name, [rc_tls.client_ca_file])
                         if rc_tls is not None and rc_tls.client_ca_file is not None else None)
     hub = EventHub(store)
-    samples = HistoryStore(retention_s=settings.history.hours * 3600,
-                           max_samples=settings.history.max_samples)
-    recorder = HistoryRecorder(store, samples, commits=lambda: history.log.recent(100))
-    history_api = HistoryApi(samples, store.schema, access.core.access)
+    series = open_time_series(settings, store, access, history)
+    recorder, history_api = series.recorder, series.api
     if server is not None:
         server.core.extra_rpcs.update(netconf_history_rpcs(history_api))
     rpcs = {**(restconf_change_rpcs(service.change, access) if service is not None else {}),

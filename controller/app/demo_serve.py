@@ -23,6 +23,12 @@ from controller.app.calibrate_rpcs import (
 from controller.app.change_rpcs import netconf_change_rpcs, restconf_change_rpcs
 from controller.app.drills import EmulatorChannel, netconf_drill_rpcs, restconf_drill_rpcs
 from controller.app.grpc import start_grpc
+from controller.app.history_rpcs import (
+    TimeSeries,
+    netconf_history_rpcs,
+    open_time_series,
+    restconf_history_rpcs,
+)
 from controller.app.restconf import build_restconf, start_optional
 from controller.app.store import open_history
 from controller.datastore.history import RunningHistory
@@ -49,10 +55,12 @@ class DemoNorthbounds:
     access: DataAccess
     hub: EventHub
     drills: DrillService
+    series: TimeSeries
     restconf: RestconfServer | None
     grpc: GrpcServer | None
 
     def stop(self) -> None:
+        self.series.recorder.stop()
         self.drills.close()
         if self.grpc is not None:
             self.grpc.stop()
@@ -82,7 +90,12 @@ def start_northbounds(settings: ControllerSettings, store: NmdaStore, server: Ne
                         core=server.core,
                         guard=server.guard or AuthGuard(settings.netconf.auth.lockout))
     hub = EventHub(store)
+    # the bounded history the console's time slider and charts read (sdqn-history)
+    series = open_time_series(settings, store, access, history)
+    server.core.extra_rpcs.update(netconf_history_rpcs(series.api))
+    series.recorder.start()
     rpcs = {**(restconf_change_rpcs(service.change, access) if service is not None else {}),
+            **restconf_history_rpcs(series.api),
             **(restconf_calibrate_rpcs(calibrate) if calibrate is not None else {}),
             **restconf_drill_rpcs(drills)}
     restconf: RestconfServer | None = build_restconf(settings, access, hub, history,
@@ -91,8 +104,9 @@ def start_northbounds(settings: ControllerSettings, store: NmdaStore, server: Ne
     if not start_optional("restconf", restconf.start):
         restconf = None
     grpc = start_grpc(settings, access, hub, history,
-                      service.expander if service is not None else None, calibrate=calibrate)
-    return DemoNorthbounds(history, access, hub, drills, restconf, grpc)
+                      service.expander if service is not None else None, series.api,
+                      calibrate=calibrate)
+    return DemoNorthbounds(history, access, hub, drills, series, restconf, grpc)
 
 
 def _tool(name: str) -> str:

@@ -11,17 +11,24 @@ module's namespace (RFC 7950 §7.14.4), or its RFC 7951 members inside
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from lxml import etree
 
+from controller.datastore.history import RunningHistory
+from controller.datastore.nmda import NmdaStore
 from controller.netconf.core import RpcHandler as NetconfRpc
 from controller.netconf.core import SessionContext
 from controller.netconf.operations import Params
 from controller.netconf.xml import json_elements
+from controller.restconf.access import DataAccess
 from controller.restconf.operations import RpcHandler as RestconfRpc
 from controller.restconf.operations import check_members
 from controller.service.history_api import HistoryApi
+from controller.service.history_recorder import HistoryRecorder
+from controller.service.history_store import HistoryStore
+from controller.settings import ControllerSettings
 
 MODULE = "sdqn-history"
 NAMESPACE = "urn:sdqn:sdqn-history"
@@ -62,3 +69,21 @@ def restconf_history_rpcs(api: HistoryApi) -> dict[str, RestconfRpc]:
         return api.get_snapshot(user, time=args.get("time"))
 
     return {f"{MODULE}:get-history": get_history, f"{MODULE}:get-snapshot": get_snapshot}
+
+
+@dataclass
+class TimeSeries:
+    """The bounded history of the network: its recorder (started with the northbounds)
+    and the api every northbound reads it through."""
+    recorder: HistoryRecorder
+    api: HistoryApi
+
+
+def open_time_series(settings: ControllerSettings, store: NmdaStore, access: DataAccess,
+                     commits: RunningHistory) -> TimeSeries:
+    """One construction for `sdqn controller run` and `sdqn demo`: samples kept for the
+    configured hours, commit events from the commit history, NACM from `access`."""
+    samples = HistoryStore(retention_s=settings.history.hours * 3600,
+                           max_samples=settings.history.max_samples)
+    recorder = HistoryRecorder(store, samples, commits=lambda: commits.log.recent(100))
+    return TimeSeries(recorder, HistoryApi(samples, store.schema, access.core.access))

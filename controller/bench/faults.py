@@ -132,15 +132,20 @@ class Plant:
     """The emulators (`sdqn sim run`) and the controller daemon (`sdqn controller run`),
     each in its own process, bound to 127.0.0.1 on free ports; stopped on exit."""
 
-    def __init__(self, tmp: Path, stack: ExitStack, seed: int) -> None:
+    def __init__(self, tmp: Path, stack: ExitStack, seed: int, *,
+                 topology: Path | None = None, services: Path | None = None) -> None:
+        """The metro network and the demo services unless `topology` / `services` name
+        other files."""
         from controller.app.credentials import use_demo_credentials
         from controller.paths import CONFIG_DIR
         from controller.settings import ControllerSettings
 
         inventory = tmp / "inventory.json"
         sdqn = [sys.executable, "-m", "controller.cli"]
+        services = services or CONFIG_DIR / "services" / "demo.json"
         self.sim = stack.enter_context(process(
             [*sdqn, "sim", "run", "--any-port", "--inventory", str(inventory),
+             *(["--topology", str(topology)] if topology is not None else []),
              "--time-factor", f"{TIME_FACTOR:g}", "--tick", "0.2", "--seed", str(seed),
              "--duration", "3600"], tmp / "sim.log"))
         deadline = time.monotonic() + 120
@@ -163,7 +168,7 @@ class Plant:
         self.daemon = stack.enter_context(process(
             [*sdqn, "controller", "run", "--config", str(config), "--log-level", "error",
              "--inventory", str(inventory),
-             "--services", str(CONFIG_DIR / "services" / "demo.json")],
+             "--services", str(services)],
             tmp / "daemon.log", stdout=subprocess.PIPE))
         assert self.daemon.stdout is not None
         listening = {}

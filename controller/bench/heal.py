@@ -48,9 +48,10 @@ HEAL_LIMIT_S = 20.0      # the optimiser's time limit while healing
 SETUP_LIMIT_S = 120.0    # and for the first placement of the offered requests
 
 
-def bench_network(devices: int, seed: int) -> Network:
+def bench_network(devices: int, seed: int, *, end_nodes: int = END_NODES,
+                  apcs: int = APCS) -> Network:
     """`devices` managed devices: core (repeaters, q-ROADMs) + end nodes + APCs."""
-    core_size = devices - END_NODES - APCS
+    core_size = devices - end_nodes - apcs
     core = waxman_network(core_size, seed, mean_degree=4.0)
     rng = random.Random(seed)
     # Values as an operator would type them (the models' decimal64 fraction digits).
@@ -69,7 +70,7 @@ def bench_network(devices: int, seed: int) -> Network:
                              length_km=round(link.length_km, 3), modes=10,
                              link_fidelity=round(link.link_fidelity, 4))
     repeaters = sorted(n for n, node in core.nodes.items() if node.kind is DeviceKind.REPEATER)
-    for i, home in enumerate(rng.sample(repeaters, END_NODES)):
+    for i, home in enumerate(rng.sample(repeaters, end_nodes)):
         end = f"e{i}"
         nodes[end] = Node(end, DeviceKind.END_NODE, memory_qubits=30, coherence_time_s=10.0,
                           memory_efficiency=0.95, initial_fidelity=0.99)
@@ -77,7 +78,7 @@ def bench_network(devices: int, seed: int) -> Network:
                                       source_rate_hz=1e6, link_fidelity=0.99, modes=10,
                                       wavelength_nm=wavelengths[i % len(wavelengths)])
     core_links = sorted(core.links)
-    for i, lid in enumerate(rng.sample(core_links, APCS)):
+    for i, lid in enumerate(rng.sample(core_links, apcs)):
         apc = f"apc{i}"
         nodes[apc] = Node(apc, DeviceKind.APC)
         links[lid] = replace(links[lid], compensator=apc)

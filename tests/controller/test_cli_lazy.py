@@ -24,7 +24,7 @@ COMMANDS = {
          "bench",
          "controller", "sim", "tls", "request", "topology"],
     "bench": ["datastore", "qnum", "netconf", "southbound", "sim", "restconf", "heal", "change",
-              "faults", "physics", "attack", "slices"],
+              "faults", "physics", "attack", "slices", "console"],
     "controller": ["run"],
     "sim": ["run", "fault"],
     "tls": ["self-signed"],

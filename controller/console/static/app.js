@@ -5,6 +5,8 @@
 const JSON_MEDIA = "application/yang-data+json";
 const VIEWS = ["topology", "alarms", "services", "commits", "slices", "drills"];
 const STREAM = "/restconf/streams/NETCONF/json";   // RFC 8040 §6.3 SSE
+const HISTORY_OPS = "/restconf/operations/sdqn-history:";
+const SLIDER_STEPS = 1000;
 
 export const ctx = {
   whoami: { user: "", groups: [], may: {} },
@@ -27,6 +29,22 @@ export const ctx = {
     return { ok: res.ok, status: res.status, body: text ? JSON.parse(text) : null };
   },
   onEvent(fn) { this.listeners.add(fn); return () => this.listeners.delete(fn); },
+  // Time travel: null is live; else the ISO instant the views render from get-snapshot.
+  asOf: null,
+  timeListeners: new Set(),
+  onTime(fn) { this.timeListeners.add(fn); return () => this.timeListeners.delete(fn); },
+  _snap: null,
+  // sdqn-history:get-snapshot (an RFC 8040 §3.6 operation resource), one fetch per instant
+  snapshot(time) {
+    if (this._snap && this._snap.time === time) return this._snap.promise;
+    const promise = this.post(HISTORY_OPS + "get-snapshot", { "sdqn-history:input": { time } })
+      .then((res) => {
+        if (!res.ok) throw new Error(`snapshot: HTTP ${res.status}`);
+        return res.body["sdqn-history:output"] || {};
+      });
+    this._snap = { time, promise };
+    return promise;
+  },
 };
 
 function setLive(on, text) {
@@ -40,14 +58,14 @@ function setLive(on, text) {
 function connectStream(delay = 1000) {
   const source = new EventSource(STREAM, { withCredentials: true });
   source.onopen = () => {
-    setLive(true, "live");
+    if (ctx.asOf === null) setLive(true, "live");
     delay = 1000;
     for (const fn of ctx.listeners) fn({ reconnected: true });
   };
   source.onmessage = (msg) => {
     let event = null;
     try { event = JSON.parse(msg.data); } catch { return; }
-    for (const fn of ctx.listeners) fn(event);
+    if (ctx.asOf === null) for (const fn of ctx.listeners) fn(event);
   };
   source.onerror = () => {
     source.close();
@@ -103,6 +121,73 @@ async function markUnavailable() {
   }
 }
 
+// The time slider: the retained history window, "live" at its right end. Moving it sets
+// ctx.asOf and tells the views, which then render get-snapshot(asOf) marked "as of".
+let timeWindow = null;
+
+async function loadWindow() {
+  const now = new Date().toISOString();
+  const res = await ctx.post(HISTORY_OPS + "get-snapshot", { "sdqn-history:input": { time: now } });
+  if (!res.ok) return null;
+  const out = res.body["sdqn-history:output"] || {};
+  timeWindow = { start: Date.parse(out["window-start"]), end: Date.parse(out["window-end"]) };
+  return timeWindow;
+}
+
+function setTime(iso) {
+  ctx.asOf = iso;
+  const label = document.getElementById("time-label");
+  const bar = document.getElementById("timebar");
+  const slider = document.getElementById("time-slider");
+  if (iso === null) {
+    label.textContent = "Showing live data";
+    bar.classList.remove("travelling");
+    slider.value = String(SLIDER_STEPS);
+    slider.setAttribute("aria-valuetext", "live");
+    setLive(true, "live");
+  } else {
+    const text = new Date(iso).toLocaleString();
+    label.textContent = `As of ${text} (history, not live)`;
+    bar.classList.add("travelling");
+    slider.setAttribute("aria-valuetext", `as of ${text}`);
+    placeSlider(slider, Date.parse(iso));
+    setLive(false, "history");
+  }
+  for (const fn of ctx.timeListeners) fn(iso);
+  if (iso === null) for (const fn of ctx.listeners) fn({ reconnected: true });
+}
+
+// The slider's position for a moment set by code (always left of "live").
+async function placeSlider(slider, ms) {
+  const w = timeWindow || await loadWindow();
+  if (!w || w.end <= w.start) return;
+  const v = Math.round(((ms - w.start) / (w.end - w.start)) * SLIDER_STEPS);
+  slider.value = String(Math.max(0, Math.min(SLIDER_STEPS - 1, v)));
+}
+
+// Move to a moment (ms since the epoch) within the window; tests and the slider use it.
+export function travelTo(ms) {
+  if (ms === null) return setTime(null);
+  return setTime(new Date(ms).toISOString());
+}
+
+function initSlider() {
+  const slider = document.getElementById("time-slider");
+  let pending = null;
+  slider.addEventListener("focus", loadWindow);
+  slider.addEventListener("input", () => {
+    clearTimeout(pending);
+    pending = setTimeout(async () => {
+      const w = timeWindow || await loadWindow();
+      const v = Number(slider.value);
+      if (!w || v >= SLIDER_STEPS) { setTime(null); return; }
+      setTime(new Date(w.start + (w.end - w.start) * v / SLIDER_STEPS).toISOString());
+    }, 200);
+  });
+  window.sdqnTime = { travelTo, loadWindow, ctx };
+  setTime(null);
+}
+
 async function start() {
   const res = await fetch("api/whoami", { credentials: "same-origin" });
   if (res.ok) ctx.whoami = await res.json();
@@ -110,6 +195,7 @@ async function start() {
   user.textContent = `${ctx.whoami.user} (${ctx.whoami.groups.join(", ") || "no group"})`;
   document.body.dataset.user = ctx.whoami.user;
   window.addEventListener("hashchange", route);
+  initSlider();
   connectStream();
   await route();
   markUnavailable();

@@ -229,3 +229,101 @@ def test_forged_acknowledge_is_access_denied(setup: Setup) -> None:
                           headers={"Content-Type": JSON})
     assert response.status_code == 403
     assert "access-denied" in response.text
+
+
+def _grade(page: Any, link: str) -> str:
+    return str(page.evaluate("(id) => window.sdqnTopology.cy.getElementById(id).data('grade')",
+                             link))
+
+
+def test_time_slider_shows_the_link_healthy_before_a_cut_and_red_when_live(
+        browser: Any, setup: Setup, artifacts: Path) -> None:
+    link = "r1-r2"
+    page = open_console(browser, setup, "admin")
+    assert page.get_attribute("#time-slider", "type") == "range"
+    assert page.locator("label[for='time-slider']").count() == 1
+    assert _grade(page, link) != "bad"   # healthy (or stale on a busy machine), not cut
+    before_ms = time.time() * 1000
+    time.sleep(1)
+    setup.net.world.set_cut(link, True)
+    try:
+        page.wait_for_function(
+            "(id) => window.sdqnTopology.cy.getElementById(id).data('grade') === 'bad'",
+            arg=link, timeout=30000)
+        root = f"#root-alarm-list li[data-alarm-type='fibre-cut'][data-resource='{link}']"
+        page.locator(root).wait_for(timeout=30000)
+        page.evaluate("(ms) => window.sdqnTime.travelTo(ms)", before_ms)
+        page.wait_for_selector("main[data-view='topology'][data-as-of]")
+        page.wait_for_function(
+            "(id) => ['good', 'fair', 'stale'].includes("
+            "window.sdqnTopology.cy.getElementById(id).data('grade'))", arg=link)
+        assert page.locator(root).count() == 0
+        assert "As of" in page.inner_text("#time-label")
+        assert "not live" in page.inner_text("#topology-asof")
+        assert page.get_attribute("#time-label", "aria-live") == "polite"
+        page.screenshot(path=str(artifacts / "console-time-before-cut.png"), full_page=True)
+        page.click("a[data-view='alarms']")
+        page.wait_for_selector("main[data-view='alarms'][data-ready='true'][data-as-of]")
+        assert page.locator(f"li[data-alarm-type='fibre-cut'][data-resource='{link}']"
+                            ).count() == 0
+        assert page.locator("button.ack").count() == 0   # no actions on the past
+        page.click("a[data-view='topology']")
+        page.wait_for_selector("main[data-view='topology'][data-ready='true'][data-as-of]")
+        # back to live with the keyboard: the slider's right end is "live"
+        page.wait_for_function("() => document.getElementById('time-slider').value !== '1000'")
+        page.focus("#time-slider")
+        page.keyboard.press("End")
+        page.wait_for_function("() => document.getElementById('time-label').textContent"
+                               " === 'Showing live data'")
+        page.wait_for_function(
+            "(id) => window.sdqnTopology.cy.getElementById(id).data('grade') === 'bad'",
+            arg=link, timeout=30000)
+        page.locator(root).wait_for(timeout=30000)
+        assert page.get_attribute("main", "data-as-of") is None
+        page.screenshot(path=str(artifacts / "console-time-live.png"), full_page=True)
+        assert page.errors == []
+    finally:
+        setup.net.world.set_cut(link, False)
+
+
+def test_topology_node_states_apcs_on_their_fibre_and_a_service_path(
+        browser: Any, setup: Setup, artifacts: Path) -> None:
+    page = open_console(browser, setup, "admin")
+    nodes = page.evaluate("""() => window.sdqnTopology.cy.nodes().map((n) => ({
+        id: n.id(), kind: n.data('kind'), status: n.data('status'),
+        fill: n.style('background-color'), x: n.position('x'), y: n.position('y')}))""")
+    assert {n["status"] for n in nodes} <= {"up", "degraded", "down", "testing", "unknown",
+                                             "stale"}
+    assert page.locator("#node-legend li").count() == 7   # title + six states
+    attachments = dict(page.evaluate("() => window.sdqnTopology.attachments()"))
+    apcs = [n for n in nodes if n["kind"] == "apc"]
+    assert apcs and sorted(attachments) == sorted(n["id"] for n in apcs)
+    at = {n["id"]: n for n in nodes}
+    for apc in apcs:   # near the middle of its fibre
+        a, b = (at[end] for end in attachments[apc["id"]])
+        mid = ((a["x"] + b["x"]) / 2, (a["y"] + b["y"]) / 2)
+        assert abs(apc["x"] - mid[0]) + abs(apc["y"] - mid[1]) < 80, apc
+    assert page.locator("svg.apc-overlay line.apc-attachment").count() == 2 * len(apcs)
+    core = [n for n in nodes if n["kind"] != "apc"]
+    closest = min(abs(p["x"] - q["x"]) + abs(p["y"] - q["y"])
+                  for i, p in enumerate(core) for q in core[i + 1:])
+    assert closest > 30   # the core is spread, labels do not overlap
+    page.screenshot(path=str(artifacts / "console-topology-layout.png"), full_page=True)
+    # the APC's details offer a calibration to an administrator
+    page.evaluate("(id) => window.sdqnTopology.cy.getElementById(id).emit('tap')",
+                  apcs[0]["id"])
+    page.locator("#calibrate").wait_for()
+    # a service's admitted path
+    with setup.client() as c:
+        body = c.get("/restconf/ds/ietf-datastores:operational/"
+                     "sdqn-services:entanglement-services").json()
+    requests = body["sdqn-services:entanglement-services"]["request"]
+    admitted = next(r for r in requests if len(r.get("state", {}).get("path", [])) >= 2)
+    page.goto(f"{setup.url}/console/#/topology?service={admitted['name']}")
+    page.reload()
+    page.wait_for_selector("main[data-view='topology'][data-ready='true']")
+    on_path = page.evaluate("() => window.sdqnTopology.cy.nodes('.on-path').map((n) => n.id())")
+    assert sorted(on_path) == sorted(admitted["state"]["path"])
+    assert page.evaluate("() => window.sdqnTopology.cy.edges('.on-path').length") == \
+        len(admitted["state"]["path"]) - 1
+    page.screenshot(path=str(artifacts / "console-service-path.png"), full_page=True)

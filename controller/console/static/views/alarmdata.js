@@ -57,3 +57,15 @@ export function ageText(timestamp, now = Date.now()) {
   if (seconds < 7200) return `${Math.round(seconds / 60)} min ago`;
   return `${Math.round(seconds / 3600)} h ago`;
 }
+
+// The active alarms of a get-snapshot answer (sdqn-history), shaped like RFC 8632 list
+// entries so the views render them as they render live ones.
+export function snapshotAlarms(snap) {
+  return (snap.alarm || []).map((a) => ({
+    resource: a.resource, "alarm-type-id": a["alarm-type-id"] || "",
+    "alarm-type-qualifier": a["alarm-type-qualifier"] || "",
+    "perceived-severity": a["perceived-severity"] || "", "alarm-text": a["alarm-text"] || "",
+    "is-cleared": a["is-cleared"] === true, "root-cause-resource": a["root-cause-resource"] || [],
+    "last-changed": a.sampled, historical: true,
+  }));
+}

@@ -1,7 +1,8 @@
 // Alarms (RFC 8632 ietf-alarms in <operational>): active and cleared, each root cause with
 // its derived alarms as a tree, and acknowledge (RFC 8632 §4 set-operator-state action,
 // invoked as RFC 8040 §3.6 operation resource) shown only when whoami allows it.
-import { ALARMS_PATH, ageText, alarmForest, loadAlarms, resourceTarget, typeName } from "./alarmdata.js";
+import { ALARMS_PATH, ageText, alarmForest, loadAlarms, resourceTarget, snapshotAlarms,
+         typeName } from "./alarmdata.js";
 
 function el(tag, attrs = {}, ...children) {
   const e = document.createElement(tag);
@@ -24,9 +25,10 @@ function operatorState(alarm) {
 
 export async function mount(main, ctx) {
   const status = el("p", { id: "alarm-status", "aria-live": "polite" });
+  const asOf = el("p", { id: "alarms-asof", class: "asof" });
   const active = el("section", { class: "panel", "aria-labelledby": "active-h" });
   const cleared = el("section", { class: "panel", "aria-labelledby": "cleared-h" });
-  main.append(el("h2", {}, "Alarms"), status, active, cleared);
+  main.append(el("h2", {}, "Alarms"), asOf, status, active, cleared);
 
   function item(alarm) {
     const t = resourceTarget(alarm.resource);
@@ -35,7 +37,7 @@ export async function mount(main, ctx) {
       `${alarm["perceived-severity"]} — ${typeName(alarm)} on ${t.kind} ${t.id}: `
       + `${alarm["alarm-text"] || ""} (changed ${ageText(alarm["last-changed"])}`
       + `, operator: ${operatorState(alarm)})`);
-    if (ctx.whoami.may.acknowledge && !alarm["is-cleared"] && operatorState(alarm) !== "ack") {
+    if (ctx.whoami.may.acknowledge && !alarm.historical && !alarm["is-cleared"] && operatorState(alarm) !== "ack") {
       const button = el("button", { type: "button", class: "ack",
                                     "aria-label": `Acknowledge ${typeName(alarm)} on ${t.id}` },
                         "Acknowledge");
@@ -64,7 +66,13 @@ export async function mount(main, ctx) {
 
   async function refresh() {
     try {
-      const alarms = await loadAlarms(ctx);
+      const when = ctx.asOf;
+      // at a past moment: the alarms active then (sdqn-history get-snapshot)
+      const alarms = when ? snapshotAlarms(await ctx.snapshot(when)) : await loadAlarms(ctx);
+      if (when !== ctx.asOf) return;
+      asOf.textContent = when ? `As of ${new Date(when).toLocaleString()} — history, not live;`
+        + " only the alarms active then are kept" : "";
+      if (when) main.dataset.asOf = when; else delete main.dataset.asOf;
       const live = alarms.filter((a) => !a["is-cleared"]);
       const gone = alarms.filter((a) => a["is-cleared"]);
       active.replaceChildren(el("h3", { id: "active-h" }, `Active (${live.length})`),
@@ -80,6 +88,7 @@ export async function mount(main, ctx) {
   const off = ctx.onEvent(() => {
     if (!pending) pending = setTimeout(() => { pending = null; refresh(); }, 150);
   });
+  const offTime = ctx.onTime(() => refresh());
   await refresh();
-  return { unmount() { off(); } };
+  return { unmount() { off(); offTime(); } };
 }

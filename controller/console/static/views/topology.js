@@ -2,7 +2,7 @@
 // (RFC 8345 ietf-network with the sdqn-topology augments), links coloured by measured
 // fidelity or QBER, stale values greyed with their age, alarmed resources highlighted.
 import cytoscape from "../vendor/cytoscape.esm.min.js";
-import { ageText, loadAlarms, resourceTarget, typeName } from "./alarmdata.js";
+import { ageText, loadAlarms, resourceTarget, snapshotAlarms, typeName } from "./alarmdata.js";
 
 const COLOURS = { good: "#1a7f37", fair: "#9a6700", bad: "#b42318", stale: "#8c96a3" };
 // Thresholds: fidelity 0.9 is where most applications stop being served; QBER 11 % is
@@ -15,14 +15,48 @@ const SCALES = {
           grade: (v) => (v <= 0.05 ? "good" : v <= 0.11 ? "fair" : "bad"),
           legend: ["≤ 5 %", "5 – 11 %", "> 11 % or down"] },
 };
+// Node fill by the device's RFC-style operational status (sdqn-types oper-status
+// identities), each distinct; "stale" when the values were not refreshed lately.
+const NODE_COLOURS = { up: "#1a7f37", degraded: "#9a6700", down: "#b42318",
+                       testing: "#6639ba", unknown: "#5f6b7a", stale: "#c4cad1" };
+const NODE_LEGEND = ["up", "degraded", "down", "testing", "unknown", "stale"];
+const LINK_LEAVES = ["oper-status", "measured-fidelity", "qber", "generation-rate", "loss",
+                     "polarisation-drift-rate", "decoherence-time", "stale"];
 const SHAPES = { "end-node": "ellipse", repeater: "diamond", "q-roadm": "hexagon",
                  apc: "round-rectangle" };
 const STALE_AFTER_MS = 30000;
 const REFRESH_MS = 5000;
 
+// RFC 8040 §3.6 / RFC 7950 §7.15: the APC's calibrate action, on the device's data as the
+// controller mounts it.
+export function calibrateUrl(apc) {
+  return `/restconf/data/sdqn-apc:apc/calibrate?device=${encodeURIComponent(apc)}`;
+}
+
 function kindOf(node) {
   const kind = (node["sdqn-topology:quantum-node"] || {})["device-kind"] || "";
   return kind.includes(":") ? kind.split(":")[1] : kind || "node";
+}
+
+function nodeStatus(node, now) {
+  const st = (node["sdqn-topology:quantum-node"] || {}).state || {};
+  const raw = String(st["oper-status"] || "").replace(/^.*:/, "");
+  const status = NODE_COLOURS[raw] && raw !== "stale" ? raw : "unknown";
+  const age = st["last-updated"] ? now - Date.parse(st["last-updated"]) : Infinity;
+  if (raw && (st.stale === true || age > STALE_AFTER_MS)) return "stale";
+  return status;
+}
+
+// The fibres each APC compensates (sdqn-topology `compensator`).
+function compensated(links) {
+  const byApc = new Map();
+  for (const l of links) {
+    const apc = (l["sdqn-topology:quantum-link"] || {}).compensator;
+    if (!apc) continue;
+    if (!byApc.has(apc)) byApc.set(apc, []);
+    byApc.get(apc).push(l);
+  }
+  return byApc;
 }
 
 function el(tag, attrs = {}, ...children) {
@@ -37,10 +71,15 @@ export async function mount(main, ctx) {
   let network = null;
   let alarms = [];
   let selected = null;
+  let servicePath = [];
+  const service = new URLSearchParams(location.hash.split("?")[1] || "").get("service");
 
   const toggle = el("button", { type: "button", id: "scale-toggle", "aria-pressed": "false" },
                     "Colour by QBER");
   const legend = el("ul", { class: "legend", id: "legend", "aria-label": "Link colour legend" });
+  const nodeLegend = el("ul", { class: "legend", id: "node-legend",
+                                "aria-label": "Node colour legend" });
+  const asOf = el("p", { id: "topology-asof", class: "asof", "aria-live": "polite" });
   const cyBox = el("div", { id: "cy", role: "img", "aria-label": "Topology map" });
   const details = el("div", { class: "panel", id: "details", "aria-live": "polite" },
                      el("p", {}, "Select a node or fibre for details."));
@@ -48,7 +87,9 @@ export async function mount(main, ctx) {
   const linkTable = el("table", { id: "link-table" });
   main.append(
     el("h2", {}, "Topology"),
+    asOf,
     el("div", { class: "toolbar" }, toggle, legend),
+    el("div", { class: "toolbar" }, nodeLegend),
     el("div", { class: "topology-wrap" }, cyBox, el("div", {}, details, rootAlarms)),
     el("div", { class: "panel" }, el("h3", {}, "Fibres"), linkTable),
   );
@@ -64,11 +105,17 @@ export async function mount(main, ctx) {
     container: cyBox,
     boxSelectionEnabled: false,
     style: [
-      { selector: "node", style: { label: "data(id)", "background-color": "#0b5cad",
+      { selector: "node", style: { label: "data(id)", "background-color": "data(fill)",
         color: "#1b2a3a", "font-size": 12, "text-valign": "bottom", "text-margin-y": 4,
         shape: "data(shape)", width: 28, height: 28 } },
       { selector: "node[?alarmed]", style: { "border-width": 5, "border-color": "#b42318" } },
-      { selector: "node[?down]", style: { "background-color": "#b42318" } },
+      { selector: "node[status = 'stale']", style: { "border-width": 2, "border-style": "dashed",
+        "border-color": "#5f6b7a" } },
+      { selector: "node[kind = 'apc']", style: { width: 20, height: 14 } },
+      { selector: "node.on-path", style: { "underlay-color": "#0b5cad", "underlay-opacity": 0.35,
+        "underlay-padding": 8 } },
+      { selector: "edge.on-path", style: { "underlay-color": "#0b5cad", "underlay-opacity": 0.35,
+        "underlay-padding": 6 } },
       { selector: "edge", style: { width: 4, "line-color": "data(colour)",
         "curve-style": "bezier" } },
       { selector: "edge[?stale]", style: { "line-style": "dashed" } },
@@ -76,7 +123,32 @@ export async function mount(main, ctx) {
       { selector: ":selected", style: { "overlay-color": "#c2410c", "overlay-opacity": 0.25 } },
     ],
   });
-  window.sdqnTopology = { cy };
+  // Dashed lines from each APC to the ends of the fibre it compensates: drawn on an SVG
+  // over the map, not as Cytoscape edges, since they are attachments, not fibres.
+  const SVG = "http://www.w3.org/2000/svg";
+  const overlay = document.createElementNS(SVG, "svg");
+  overlay.setAttribute("class", "apc-overlay");
+  overlay.setAttribute("aria-hidden", "true");
+  cyBox.append(overlay);
+  let attachments = [];
+  function drawAttachments() {
+    overlay.replaceChildren(...attachments.flatMap(([apc, ends]) => {
+      const a = cy.getElementById(apc);
+      if (a.empty()) return [];
+      return ends.map((end) => {
+        const b = cy.getElementById(end);
+        if (b.empty()) return document.createComment("");
+        const p = a.renderedPosition(); const q = b.renderedPosition();
+        const line = document.createElementNS(SVG, "line");
+        for (const [k, v] of [["x1", p.x], ["y1", p.y], ["x2", q.x], ["y2", q.y]]) line.setAttribute(k, v);
+        line.setAttribute("class", "apc-attachment");
+        line.dataset.apc = apc;
+        return line;
+      });
+    }));
+  }
+  cy.on("render viewport", drawAttachments);
+  window.sdqnTopology = { cy, attachments: () => attachments };
   cy.on("tap", "node, edge", (evt) => { selected = evt.target.id(); showDetails(); });
 
   function alarmsOn(kind, id) {
@@ -84,9 +156,11 @@ export async function mount(main, ctx) {
       && resourceTarget(a.resource).kind === kind && resourceTarget(a.resource).id === id);
   }
 
+  function clock() { return ctx.asOf ? Date.parse(ctx.asOf) : Date.now(); }
+
   function linkState(link) {
     const state = (link["sdqn-topology:quantum-link"] || {}).state || {};
-    const now = Date.now();
+    const now = clock();
     const age = state["last-updated"] ? now - Date.parse(state["last-updated"]) : Infinity;
     const stale = state.stale === true || age > STALE_AFTER_MS;
     const down = state["oper-status"] && !String(state["oper-status"]).endsWith("up");
@@ -108,6 +182,11 @@ export async function mount(main, ctx) {
     ["good", "fair", "bad", "stale"].forEach((g, i) => {
       swatches[i].style.background = COLOURS[g];
     });
+    nodeLegend.replaceChildren(el("li", {}, el("strong", {}, "Nodes:")),
+      ...NODE_LEGEND.map((g) => el("li", {}, el("span", { class: "swatch node-swatch" }), g)));
+    nodeLegend.querySelectorAll(".swatch").forEach((sw, i) => {
+      sw.style.background = NODE_COLOURS[NODE_LEGEND[i]];
+    });
     toggle.textContent = scale === "fidelity" ? "Colour by QBER" : "Colour by fidelity";
     toggle.setAttribute("aria-pressed", String(scale === "qber"));
   }
@@ -118,12 +197,12 @@ export async function mount(main, ctx) {
     const links = network["ietf-network-topology:link"] || [];
     const known = new Set(cy.elements().map((e) => e.id()));
     const fresh = [];
+    const now = clock();
     for (const n of nodes) {
-      const q = n["sdqn-topology:quantum-node"] || {};
-      const status = (q.state || {})["oper-status"] || "";
+      const status = nodeStatus(n, now);
       const data = { id: n["node-id"], kind: kindOf(n), shape: SHAPES[kindOf(n)] || "ellipse",
                      alarmed: alarmsOn("node", n["node-id"]).length > 0,
-                     down: status !== "" && !status.endsWith("up") };
+                     status, fill: NODE_COLOURS[status], down: status === "down" };
       if (known.has(data.id)) cy.getElementById(data.id).data(data);
       else fresh.push({ group: "nodes", data });
     }
@@ -147,10 +226,9 @@ export async function mount(main, ctx) {
     }
     if (fresh.length) {
       cy.add(fresh);
-      cy.layout({ name: "cose", animate: false, randomize: false, nodeRepulsion: 9000,
-                  idealEdgeLength: 90 }).run();
-      cy.fit(undefined, 30);
+      layout(links);
     }
+    markPath();
     linkTable.replaceChildren(
       el("caption", {}, `Fibres, coloured by ${SCALES[scale].label}`),
       el("thead", {}, el("tr", {}, ...["Fibre", "Ends", SCALES[scale].label, "Status",
@@ -159,6 +237,48 @@ export async function mount(main, ctx) {
     renderRoots();
     showDetails();
     main.dataset.ready = "true";
+  }
+
+  // Deterministic: seeded on a circle in id order, then cose (no randomisation) with room
+  // between nodes; APCs leave the layout and sit on the middle of their fibre.
+  function layout(links) {
+    const byApc = compensated(links);
+    const core = cy.nodes().filter((n) => n.data("kind") !== "apc" || !byApc.has(n.id()));
+    const ids = core.map((n) => n.id()).sort();
+    ids.forEach((id, i) => {
+      const a = (2 * Math.PI * i) / ids.length;
+      cy.getElementById(id).position({ x: 400 * Math.cos(a), y: 400 * Math.sin(a) });
+    });
+    core.union(core.edgesWith(core)).layout({
+      name: "cose", animate: false, randomize: false, nodeRepulsion: 400000,
+      idealEdgeLength: 140, nodeOverlap: 40, componentSpacing: 120, gravity: 0.25,
+      numIter: 2000, fit: false }).run();
+    attachments = [];
+    for (const [apc, fibres] of byApc) {
+      const node = cy.getElementById(apc);
+      const f = fibres[0];
+      const a = cy.getElementById(f.source["source-node"]).position();
+      const b = cy.getElementById(f.destination["dest-node"]).position();
+      if (node.empty()) continue;
+      // the fibre's midpoint, nudged off the line so the fibre stays visible
+      const dx = b.x - a.x; const dy = b.y - a.y; const len = Math.hypot(dx, dy) || 1;
+      node.position({ x: (a.x + b.x) / 2 - (dy / len) * 28, y: (a.y + b.y) / 2 + (dx / len) * 28 });
+      attachments.push([apc, [f.source["source-node"], f.destination["dest-node"]]]);
+    }
+    cy.fit(undefined, 30);
+    drawAttachments();
+  }
+
+  function markPath() {
+    cy.elements().removeClass("on-path");
+    if (servicePath.length < 2) return;
+    for (const id of servicePath) cy.getElementById(id).addClass("on-path");
+    for (let i = 1; i < servicePath.length; i += 1) {
+      cy.edges().filter((e) => (e.source().id() === servicePath[i - 1]
+                                && e.target().id() === servicePath[i])
+        || (e.source().id() === servicePath[i] && e.target().id() === servicePath[i - 1]))
+        .addClass("on-path");
+    }
   }
 
   function renderRoots() {
@@ -186,9 +306,13 @@ export async function mount(main, ctx) {
       const st = q.state || {};
       add("Node", selected);
       add("Kind", kindOf(node));
-      add("Status", (st["oper-status"] || "unknown").replace(/^.*:/, ""));
+      add("Status", ctx.asOf ? "not recorded in the history" : nodeStatus(node, clock()));
       add("Last update", ageText(st["last-updated"]));
       for (const a of alarmsOn("node", selected)) add("Alarm", `${typeName(a)}: ${a["alarm-text"] || ""}`);
+      if (kindOf(node) === "apc") {
+        const fibres = compensated(network["ietf-network-topology:link"] || []).get(selected) || [];
+        add("Compensates", fibres.map((f) => f["link-id"]).join(", ") || "–");
+      }
     } else if (link) {
       const s = linkState(link);
       add("Fibre", selected);
@@ -200,16 +324,93 @@ export async function mount(main, ctx) {
       add("Measured", s.age);
       for (const a of alarmsOn("link", selected)) add("Alarm", `${typeName(a)}: ${a["alarm-text"] || ""}`);
     } else return;
-    details.replaceChildren(el("h3", {}, "Details"), dl);
+    details.replaceChildren(el("h3", {}, "Details"), dl, ...actions(node));
+  }
+
+  // Actions on the selected resource: an APC's calibration (sdqn-apc `calibrate`), and the
+  // answer of the drill running in this browser.
+  function actions(node) {
+    const out = [];
+    const drill = sessionStorage.getItem("sdqn-drill");
+    if (drill && ctx.whoami.may.drill && !ctx.asOf) {
+      const b = el("button", { type: "button", id: "drill-answer" }, `Answer the drill: ${selected}`);
+      const target = selected;
+      b.addEventListener("click", async () => {
+        const res = await ctx.post("/restconf/operations/sdqn-drills:submit-localisation",
+          { "sdqn-drills:input": { "drill-id": drill, resource: target } });
+        const o = (res.body || {})["sdqn-drills:output"] || {};
+        sessionStorage.setItem("sdqn-drill-answer", JSON.stringify({ resource: target, ...o }));
+        details.append(el("p", { id: "drill-answer-result" }, res.ok
+          ? `${o.correct ? "Correct" : "Incorrect"}: ${o["time-to-localise"]} s, score ${o.score}`
+          : `Refused (HTTP ${res.status})`));
+      });
+      out.push(b);
+    }
+    if (node && kindOf(node) === "apc" && ctx.whoami.may.calibrate && !ctx.asOf) {
+      const b = el("button", { type: "button", id: "calibrate" }, `Calibrate ${selected}`);
+      const target = selected;
+      b.addEventListener("click", async () => {
+        const res = await ctx.post(calibrateUrl(target), { "sdqn-apc:input": { force: false } });
+        details.append(el("p", { id: "calibrate-result", role: "status" }, res.ok
+          ? `Calibration: ${((res.body || {})["sdqn-apc:output"] || {}).result || "sent"}`
+          : `Calibration refused (HTTP ${res.status})`));
+      });
+      out.push(b);
+    }
+    return out;
+  }
+
+  // The network as it was at ctx.asOf: the structure of today's network, each fibre's
+  // state and the active alarms from get-snapshot (node states are not recorded).
+  async function historical(nets) {
+    const snap = await ctx.snapshot(ctx.asOf);
+    const byId = new Map((snap.link || []).map((l) => [l["link-id"], l]));
+    const net = structuredClone(nets);
+    for (const l of net["ietf-network-topology:link"] || []) {
+      const q = l["sdqn-topology:quantum-link"] || (l["sdqn-topology:quantum-link"] = {});
+      const s = byId.get(l["link-id"]);
+      const state = {};
+      if (s) {
+        for (const k of LINK_LEAVES) if (s[k] !== undefined) state[k] = s[k];
+        state["last-updated"] = s["measured-at"] || s.sampled;
+      }
+      q.state = state;
+    }
+    for (const n of net.node || []) {
+      const q = n["sdqn-topology:quantum-node"] || (n["sdqn-topology:quantum-node"] = {});
+      q.state = {};
+    }
+    return { net, alarms: snapshotAlarms(snap) };
   }
 
   let pending = null;
   async function refresh() {
     try {
+      const when = ctx.asOf;
       const [nets, list] = await Promise.all([ctx.operational("ietf-network:networks"),
-                                              loadAlarms(ctx)]);
-      network = ((nets && nets["ietf-network:networks"]) || {}).network?.[0] || null;
-      alarms = list;
+                                              when ? [] : loadAlarms(ctx)]);
+      const live = ((nets && nets["ietf-network:networks"]) || {}).network?.[0] || null;
+      if (when && live) {
+        const past = await historical(live);
+        if (when !== ctx.asOf) return;   // the slider moved on meanwhile
+        network = past.net;
+        alarms = past.alarms;
+        asOf.textContent = `As of ${new Date(when).toLocaleString()} — history, not live`;
+        main.dataset.asOf = when;
+      } else {
+        network = live;
+        alarms = list;
+        asOf.textContent = "";
+        delete main.dataset.asOf;
+      }
+      if (service) {
+        const req = await ctx.operational(
+          `sdqn-services:entanglement-services/request=${encodeURIComponent(service)}`);
+        const r = req && (req["sdqn-services:request"] || [])[0];
+        servicePath = (r && r.state && r.state.path) || [];
+        asOf.textContent += servicePath.length ? ` Path of ${service}: ${servicePath.join(" → ")}`
+          : ` Service ${service} has no admitted path.`;
+      }
       render();
     } catch (err) {
       details.replaceChildren(el("p", { class: "error" }, String(err)));
@@ -228,7 +429,10 @@ export async function mount(main, ctx) {
   });
   renderLegend();
   const off = ctx.onEvent(soon);
-  const timer = setInterval(refresh, REFRESH_MS);   // telemetry ages move without events
+  const offTime = ctx.onTime(() => refresh());
+  const timer = setInterval(() => { if (!ctx.asOf) refresh(); }, REFRESH_MS);   // ages move
   await refresh();
-  return { unmount() { off(); clearInterval(timer); cy.destroy(); delete window.sdqnTopology; } };
+  return { unmount() {
+    off(); offTime(); clearInterval(timer); cy.destroy(); delete window.sdqnTopology;
+  } };
 }
