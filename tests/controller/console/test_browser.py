@@ -313,6 +313,12 @@ def test_topology_node_states_apcs_on_their_fibre_and_a_service_path(
     page.evaluate("(id) => window.sdqnTopology.cy.getElementById(id).emit('tap')",
                   apcs[0]["id"])
     page.locator("#calibrate").wait_for()
+    page.click("#calibrate")     # sdqn-controller:calibrate-apc, run by the emulated APC
+    result = page.locator("#calibrate-result")
+    result.wait_for(timeout=30000)
+    assert result.inner_text().split(" (")[0] in (
+        "Calibration: started", "Calibration: deferred", "Calibration: busy"), \
+        result.inner_text()
     # a service's admitted path
     with setup.client() as c:
         body = c.get("/restconf/ds/ietf-datastores:operational/"

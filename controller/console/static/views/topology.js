@@ -27,11 +27,9 @@ const SHAPES = { "end-node": "ellipse", repeater: "diamond", "q-roadm": "hexagon
 const STALE_AFTER_MS = 30000;
 const REFRESH_MS = 5000;
 
-// RFC 8040 §3.6 / RFC 7950 §7.15: the APC's calibrate action, on the device's data as the
-// controller mounts it.
-export function calibrateUrl(apc) {
-  return `/restconf/data/sdqn-apc:apc/calibrate?device=${encodeURIComponent(apc)}`;
-}
+// sdqn-controller:calibrate-apc as an RFC 8040 §3.6 operation: the controller runs the APC's
+// calibrate action through its southbound session (and its scheduler counts from it).
+export const CALIBRATE_URL = "/restconf/operations/sdqn-controller:calibrate-apc";
 
 function kindOf(node) {
   const kind = (node["sdqn-topology:quantum-node"] || {})["device-kind"] || "";
@@ -350,10 +348,14 @@ export async function mount(main, ctx) {
       const b = el("button", { type: "button", id: "calibrate" }, `Calibrate ${selected}`);
       const target = selected;
       b.addEventListener("click", async () => {
-        const res = await ctx.post(calibrateUrl(target), { "sdqn-apc:input": { force: false } });
+        const res = await ctx.post(CALIBRATE_URL, { "sdqn-controller:input":
+                                                     { "node-id": target, force: false } });
+        const out = (res.body || {})["sdqn-controller:output"] || {};
+        const err = (((res.body || {})["ietf-restconf:errors"] || {}).error || [])[0] || {};
         details.append(el("p", { id: "calibrate-result", role: "status" }, res.ok
-          ? `Calibration: ${((res.body || {})["sdqn-apc:output"] || {}).result || "sent"}`
-          : `Calibration refused (HTTP ${res.status})`));
+          ? `Calibration: ${out.result}`
+            + (out["expected-duration"] ? ` (about ${out["expected-duration"]} s)` : "")
+          : `Calibration refused (HTTP ${res.status}): ${err["error-message"] || ""}`));
       });
       out.push(b);
     }
