@@ -34,24 +34,29 @@ from rich.table import Table
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROUTE_HOPS = 8
-#: how long a load or a cut may take before the repetition counts as failed
+#: how long a load, a cut or its repair may take before it counts as a failure (every
+#: in-page wait is bounded: the bench stops by itself)
 WAIT_MS = 120_000
 
-DRAWN = """([nodes, links]) => new Promise((resolve) => {
+DRAWN = """([nodes, links, waitMs]) => new Promise((resolve, reject) => {
+  const until = Date.now() + waitMs;
   const check = () => {
     const t = window.sdqnTopology;
     const main = document.querySelector("main[data-view='topology'][data-ready='true']");
     if (main && t && t.cy.nodes().length >= nodes && t.cy.edges().length >= links) resolve(true);
+    else if (Date.now() > until) reject(new Error("not drawn in time"));
     else requestAnimationFrame(check);
   };
   check();
 })"""
 
 #: resolves with Date.now() on the first animation frame the fibre has `grade` (or not)
-GRADE_SEEN = """([link, bad]) => new Promise((resolve) => {
+GRADE_SEEN = """([link, bad, waitMs]) => new Promise((resolve, reject) => {
+  const until = Date.now() + waitMs;
   const check = () => {
     const e = window.sdqnTopology && window.sdqnTopology.cy.getElementById(link);
     if (e && e.length && ((e.data('grade') === 'bad') === bad)) resolve(Date.now());
+    else if (Date.now() > until) reject(new Error("not seen in time"));
     else requestAnimationFrame(check);
   };
   check();
@@ -119,7 +124,7 @@ def measure(browser: Any, row: Row, tmp: Path, seed: int, repeats: int,
             start = time.perf_counter()
             try:
                 page.goto(f"{plant.restconf}/console/#/topology")
-                page.evaluate(DRAWN, [row.devices, row.links])
+                page.evaluate(DRAWN, [row.devices, row.links, WAIT_MS])
             except Exception:   # a failed load is counted, never measured as fast
                 row.failures += 1
                 continue
@@ -129,12 +134,15 @@ def measure(browser: Any, row: Row, tmp: Path, seed: int, repeats: int,
             injected_ms = time.time() * 1000
             plant.fault({"kind": "fibre-cut", "target": link})
             try:
-                seen_ms = page.evaluate(GRADE_SEEN, [link, True])
+                seen_ms = page.evaluate(GRADE_SEEN, [link, True, WAIT_MS])
                 row.event_s.append((float(seen_ms) - injected_ms) / 1000)
             except Exception:
                 row.failures += 1
             plant.fault({"kind": "fibre-cut", "target": link, "clear": True})
-            page.evaluate(GRADE_SEEN, [link, False])
+            try:    # the repair, seen before the next repetition (bounded like the cut)
+                page.evaluate(GRADE_SEEN, [link, False, WAIT_MS])
+            except Exception:
+                row.failures += 1
         context.close()
     return row
 
