@@ -536,20 +536,7 @@ class Restconf:
         for step in target.steps[:-1]:
             self._instance(Target((step,)), "an action")
         module = target.last.module
-        members: dict[str, Any] = {}
-        request_media = None
-        if req.body.strip():
-            request_media = media.request_type(req.headers.get("content-type"),
-                                               (media.YANG_JSON, media.YANG_XML))
-            if request_media == media.YANG_JSON:
-                doc = bodies.parse_json(req.body)
-                wrapper = f"{module}:input"
-                if list(doc) != [wrapper] or not isinstance(doc[wrapper], dict):
-                    raise invalid(f"the input must be one {wrapper!r} object (RFC 8040 §3.6.1)")
-                members = doc[wrapper]
-            else:
-                members = xml_input(bodies.parse_xml(req.body), self.namespace_of(module) or "",
-                                    self.access.core.module_of)
+        members, request_media = self._input(req, module)
         node = self.actions.parse_json(self._action_document(target, members))
         try:
             module, output = self.actions.invoke(req.username, node)
@@ -595,6 +582,23 @@ class Restconf:
 
     # -- operations ----------------------------------------------------------------------------
 
+    def _input(self, req: Request, module: str) -> tuple[dict[str, Any], str | None]:
+        """An operation's or action's input members and the request's media type (None
+        without a body): one "<module>:input" object in JSON, or the XML input element
+        (RFC 8040 §3.6.1)."""
+        if not req.body.strip():
+            return {}, None
+        request_media = media.request_type(req.headers.get("content-type"),
+                                           (media.YANG_JSON, media.YANG_XML))
+        if request_media == media.YANG_JSON:
+            doc = bodies.parse_json(req.body)
+            wrapper = f"{module}:input"
+            if list(doc) != [wrapper] or not isinstance(doc[wrapper], dict):
+                raise invalid(f"the input must be one {wrapper!r} object (RFC 8040 §3.6.1)")
+            return doc[wrapper], request_media
+        return (xml_input(bodies.parse_xml(req.body), self.namespace_of(module) or "",
+                          self.access.core.module_of), request_media)
+
     def _operations(self, req: Request, name: str) -> Response:
         if not name:
             self._only(req, _READ_ALLOW)
@@ -617,20 +621,7 @@ class Restconf:
         if req.method != "POST":
             raise method_not_allowed(req.method, "OPTIONS, POST")
         self.access.require_rpc(req.username, module, rpc)
-        args: dict[str, Any] = {}
-        request_media = None
-        if req.body.strip():
-            request_media = media.request_type(req.headers.get("content-type"),
-                                               (media.YANG_JSON, media.YANG_XML))
-            if request_media == media.YANG_JSON:
-                doc = bodies.parse_json(req.body)
-                wrapper = f"{module}:input"
-                if list(doc) != [wrapper] or not isinstance(doc[wrapper], dict):
-                    raise invalid(f"the input must be one {wrapper!r} object (RFC 8040 §3.6.1)")
-                args = doc[wrapper]
-            else:
-                args = xml_input(bodies.parse_xml(req.body), self.namespace_of(module) or "",
-                                 self.access.core.module_of)
+        args, request_media = self._input(req, module)
         output = handler(req.username, args)
         if output is None:
             return Response(204)
