@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -54,14 +55,16 @@ class Setup:
         return list(response.json()["ietf-alarms:alarm-list"].get("alarm", []))
 
 
-@pytest.fixture(scope="module")
-def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+@contextmanager
+def console_daemon(tmp: Path, intent: Callable[[Any], str]) -> Iterator[Setup]:
+    """A daemon serving RESTCONF and the console on the emulated metro network, with
+    `intent(net)` (the config XML) committed over NETCONF."""
     if not CHROMIUM.exists():
         pytest.fail("the console tests need Debian's chromium (make system-deps)")
-    if not (STATIC / "vendor" / "cytoscape.esm.min.js").exists():
-        pytest.fail("the console's vendor files are missing: run make console-assets")
-    tmp = tmp_path_factory.mktemp("console")
-    config = write_config(tmp, "console")
+    for vendored in ("cytoscape.esm.min.js", "uplot.esm.js"):
+        if not (STATIC / "vendor" / vendored).exists():
+            pytest.fail("the console's vendor files are missing: run make console-assets")
+    config = write_config(tmp, tmp.name)
     settings = json.loads(config.read_text())
     settings["restconf"].update(enabled=True, port=0)
     config.write_text(json.dumps(settings))
@@ -73,11 +76,16 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         try:
             with m.locked("candidate"):
                 m.edit_config(target="candidate",
-                              config=f'<config xmlns="{NC}">{intent_xml(net)}</config>')
+                              config=f'<config xmlns="{NC}">{intent(net)}</config>')
                 m.commit()
         finally:
             m.close_session()
-        found = Setup(net, daemon, "http://" + line.split()[-1])
+        yield Setup(net, daemon, "http://" + line.split()[-1])
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
+    with console_daemon(tmp_path_factory.mktemp("console"), intent_xml) as found:
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:   # telemetry of every fibre has arrived
             links = found.links()

@@ -18,13 +18,18 @@ import httpx
 import pytest
 
 from controller.app.intent import with_slicing
-from controller.console.site import STATIC
 from controller.datastore.schema import Schema
 from controller.paths import CONFIG_DIR
 from controller.settings import PRODUCT_MODULES
 from simulators.launcher import Network
-from tests.controller.console.test_browser import CHROMIUM, JSON, Setup, open_console
-from tests.controller.e2e import NC, Daemon, convert, emulated_network, write_config
+from tests.controller.console.test_browser import (
+    CHROMIUM,
+    JSON,
+    Setup,
+    console_daemon,
+    open_console,
+)
+from tests.controller.e2e import convert
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 SERVICES = json.loads((CONFIG_DIR / "services" / "demo.json").read_text())
@@ -64,31 +69,10 @@ def slices_compliant(setup: Setup) -> bool:
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
-    if not CHROMIUM.exists():
-        pytest.fail("the console tests need Debian's chromium (make system-deps)")
-    if not (STATIC / "vendor" / "uplot.esm.js").exists():
-        pytest.fail("the console's vendor files are missing: run make console-assets")
-    tmp = tmp_path_factory.mktemp("console-views")
-    config = write_config(tmp, "console-views")
-    settings = json.loads(config.read_text())
-    settings["restconf"].update(enabled=True, port=0)
-    config.write_text(json.dumps(settings))
-    with emulated_network() as net, Daemon(config, tmp / "daemon.log") as daemon:
-        assert daemon.proc.stdout is not None
-        line = daemon.proc.stdout.readline()
-        assert line.startswith("restconf listening on"), line
-        m = daemon.manager()
-        try:
-            with m.locked("candidate"):
-                m.edit_config(target="candidate",
-                              config=f'<config xmlns="{NC}">{intent_with_slices(net)}</config>')
-                m.commit()
-        finally:
-            m.close_session()
-        found = Setup(net, daemon, "http://" + line.split()[-1])
+    with console_daemon(tmp_path_factory.mktemp("console-views"), intent_with_slices) as found:
         deadline = time.monotonic() + 180
         while not slices_compliant(found):   # every slice objective measured and met
-            assert time.monotonic() < deadline, daemon.log_tail()
+            assert time.monotonic() < deadline, found.daemon.log_tail()
             time.sleep(1)
         yield found
 
