@@ -28,6 +28,7 @@ from controller.app.calibrate_rpcs import (
     restconf_calibrate_rpcs,
 )
 from controller.app.change_rpcs import netconf_change_rpcs, restconf_change_rpcs
+from controller.app.commit_devices import serve_commit_devices
 from controller.app.credentials import ensure_credentials, warn_default_credentials
 from controller.app.drills import EmulatorChannel, netconf_drill_rpcs, restconf_drill_rpcs
 from controller.app.files import PRIVATE_UMASK, private_data_dir
@@ -206,6 +207,7 @@ def run(config: Annotated[Path | None,
                         cert_names=CertNameMapper.from_files(
                             settings.netconf.auth.cert_to_name, [rc_tls.client_ca_file])
                         if rc_tls is not None and rc_tls.client_ca_file is not None else None)
+    serve_commit_devices(access.core, service)
     hub = EventHub(store)
     series = open_time_series(settings, store, access, history)
     recorder, history_api = series.recorder, series.api

@@ -65,22 +65,26 @@ class NetworkCommit:
 
     # -- public --------------------------------------------------------------------------
     def apply(self, changes: Sequence[DeviceChange], *, label: str | None = None,
-              dry_run: bool = False, user: str | None = None) -> CommitResult:
+              dry_run: bool = False, user: str | None = None,
+              running_commit: str | None = None) -> CommitResult:
         """Push every change or none. `dry_run` returns per-device diffs, changes nothing.
 
         Prepare and confirm at once: a device that fails to confirm has every device put
         back to its configuration before the commit (compensation).
         """
-        staged = self.prepare(changes, label=label, dry_run=dry_run, user=user)
+        staged = self.prepare(changes, label=label, dry_run=dry_run, user=user,
+                              running_commit=running_commit)
         return staged.confirm() if staged.ready else staged.result
 
     def prepare(self, changes: Sequence[DeviceChange], *, label: str | None = None,
-                dry_run: bool = False, user: str | None = None) -> StagedCommit:
+                dry_run: bool = False, user: str | None = None,
+                running_commit: str | None = None) -> StagedCommit:
         """Phases prepare and commit on every device: when the returned commit is
         `ready`, every device runs its new configuration under a pending confirmed
         commit (it reverts by itself unless confirmed). Otherwise nothing changed and
         `result` says why. The caller must `confirm` or `cancel` a ready commit."""
-        staged = StagedCommit(self, changes, label=label, dry_run=dry_run, user=user)
+        staged = StagedCommit(self, changes, label=label, dry_run=dry_run, user=user,
+                              running_commit=running_commit)
         staged.run_prepare()
         return staged
 
@@ -216,6 +220,17 @@ class NetworkCommit:
         except Exception as exc:
             log.warning("recovery step failed", device=node, step=what, error=str(exc))
 
+    def _modules(self, nodes: Iterable[str]) -> dict[str, list[str]]:
+        """The YANG modules of each device, kept with its before and after so that the
+        history can diff them by schema later, whatever the inventory then holds."""
+        out: dict[str, list[str]] = {}
+        for node in nodes:
+            try:
+                out[node] = list(self.pool.endpoint(node).modules)
+            except AdapterError:     # left the inventory meanwhile
+                out[node] = []
+        return out
+
     @staticmethod
     def _fail(result: CommitResult, phase: str, errors: dict[str, AdapterError]) -> None:
         result.phase_failed = phase
@@ -236,7 +251,8 @@ class NetworkCommit:
         result.duration_s = time.perf_counter() - start
         if self.history is not None and not result.dry_run and result.success:
             self.history.record(result.commit_id, result.label, True, before, after,
-                                user=result.user)
+                                user=result.user, running_commit=result.running_commit,
+                                modules=self._modules(after))
         log.info("network commit", commit=result.commit_id, success=result.success,
                  devices=len(result.devices), phase_failed=result.phase_failed,
                  seconds=round(result.duration_s, 3))
@@ -258,12 +274,14 @@ class StagedCommit:
     """
 
     def __init__(self, committer: NetworkCommit, changes: Sequence[DeviceChange], *,
-                 label: str | None, dry_run: bool, user: str | None = None) -> None:
+                 label: str | None, dry_run: bool, user: str | None = None,
+                 running_commit: str | None = None) -> None:
         self.committer = committer
         self.commit_id = f"c-{uuid.uuid4().hex[:12]}"
         self.start = time.perf_counter()
         self.result = CommitResult(commit_id=self.commit_id, label=label, user=user,
-                                   success=False, dry_run=dry_run)
+                                   running_commit=running_commit, success=False,
+                                   dry_run=dry_run)
         self.nodes = sorted({c.node_id for c in changes})
         if len(self.nodes) != len(changes):
             raise ValueError("one change per device")

@@ -45,6 +45,18 @@ class ConfigDiffer:
             finally:
                 old.free()
 
+    def document(self, xml: str, modules: Sequence[str]) -> dict[str, Any]:
+        """A device configuration (YANG XML) as its RFC 7951 JSON document, so that it
+        diffs like the controller's datastores and the dry-run impact
+        (controller/datastore/jsondiff.py): same paths, same value texts."""
+        schema = self.schema(modules)
+        with self._lock:
+            forest = Forest.parse(schema, xml, "xml", validate=False)
+            try:
+                return forest.to_dict()
+            finally:
+                forest.free()
+
     @staticmethod
     def readable(entries: list[dict[str, Any]]) -> str:
         return readable_diff(entries)

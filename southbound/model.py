@@ -69,6 +69,9 @@ class CommitResult(BaseModel):
     commit_id: str
     label: str | None = None
     user: str | None = None          # who asked for the commit, if the caller said
+    #: the change of the controller's <running> this network commit carries out (its
+    #: commit-history id), when it is one: show-commit then lists these devices' diffs
+    running_commit: str | None = None
     success: bool
     dry_run: bool = False
     phase_failed: str | None = None  # prepare | commit | confirm | cancelled

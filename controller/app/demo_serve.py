@@ -21,6 +21,7 @@ from controller.app.calibrate_rpcs import (
     restconf_calibrate_rpcs,
 )
 from controller.app.change_rpcs import netconf_change_rpcs, restconf_change_rpcs
+from controller.app.commit_devices import serve_commit_devices
 from controller.app.drills import EmulatorChannel, netconf_drill_rpcs, restconf_drill_rpcs
 from controller.app.grpc import start_grpc
 from controller.app.history_rpcs import (
@@ -89,6 +90,7 @@ def start_northbounds(settings: ControllerSettings, store: NmdaStore, server: Ne
     access = DataAccess(store, users=settings.netconf.auth, nacm=settings.netconf.nacm,
                         core=server.core,
                         guard=server.guard or AuthGuard(settings.netconf.auth.lockout))
+    serve_commit_devices(server.core, service)
     hub = EventHub(store)
     # the bounded history the console's time slider and charts read (sdqn-history)
     series = open_time_series(settings, store, access, history)

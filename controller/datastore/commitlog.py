@@ -16,7 +16,6 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-import uuid
 from collections import deque
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -118,7 +117,7 @@ class CommitLog:
         note = txn.note
         kind, label, comment = ((note.kind, note.label, note.comment) if note is not None
                                 else ("edit", who.reason or "", ""))
-        return HistoryRow(commit_id=uuid.uuid4().hex[:12], label=label, user=who.user,
+        return HistoryRow(commit_id=txn.commit_id, label=label, user=who.user,
                           timestamp=time.time(), kind=kind,
                           source_host=who.source_host or "", comment=comment,
                           forward=tuple(forward),

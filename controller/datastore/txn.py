@@ -8,6 +8,7 @@ inverse (from the undo log, before it is released), which the commit history kee
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from enum import StrEnum
 
@@ -37,6 +38,10 @@ class Transaction:
 
     def __init__(self, forests: Callable[[Datastore], Forest]) -> None:
         self.forest = forests
+        #: the id of this change's commit-history record, when it changes running: known
+        #: from the start so that participants (the devices' network commit) can name
+        #: the running change they are part of, before the record is written
+        self.commit_id = uuid.uuid4().hex[:12]
         self.changed_by: ChangedBy | None = None
         self.note: ChangeNote | None = None
         self.undos: dict[Datastore, UndoLog] = {}

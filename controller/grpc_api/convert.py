@@ -219,6 +219,17 @@ def leaf_change(pb: Any, change: Mapping[str, Any]) -> Any:
                          value=text(change["value"]), previous=text(change["previous"]))
 
 
+def device_diff(pb: Any, device: Mapping[str, Any]) -> Any:
+    """A device entry (impact `device`, show-commit `device`: change members whose values
+    are RFC 7951 JSON text already) as a DeviceDiff."""
+    return pb.DeviceDiff(
+        node_id=device["node-id"], network_commit=device.get("network-commit", ""),
+        network_label=device.get("network-label", ""),
+        changes=[pb.LeafChange(operation=c["operation"], path=c["path"],
+                               value=c.get("value", ""), previous=c.get("previous", ""))
+                 for c in device["change"]])
+
+
 def alarm_from_yang(pb: Any, alarm: Mapping[str, Any]) -> Any:
     return pb.Alarm(resource=str(alarm.get("resource", "")),
                     alarm_type_id=str(alarm.get("alarm-type-id", "")),
@@ -251,10 +262,7 @@ def impact_from(pb: Any, impact: Mapping[str, Any], cls: Any) -> Any:
             value = figures(s.get(name))
             if value is not None:
                 getattr(msg, name).CopyFrom(value)
-    for device in body.get("device", []):
-        out.devices.add(node_id=device["node-id"], changes=[
-            pb.LeafChange(operation=c["operation"], path=c["path"], value=c.get("value", ""),
-                          previous=c.get("previous", "")) for c in device["change"]])
+    out.devices.extend(device_diff(pb, device) for device in body.get("device", []))
     totals = body["totals"]
     out.totals.CopyFrom(pb.ImpactTotals(
         **{k.replace("-", "_"): int(totals[k]) for k in

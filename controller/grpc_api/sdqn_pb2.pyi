@@ -394,12 +394,16 @@ class LeafChange(_message.Message):
     def __init__(self, operation: _Optional[str] = ..., path: _Optional[str] = ..., value: _Optional[str] = ..., previous: _Optional[str] = ...) -> None: ...
 
 class DeviceDiff(_message.Message):
-    __slots__ = ("node_id", "changes")
+    __slots__ = ("node_id", "changes", "network_commit", "network_label")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     CHANGES_FIELD_NUMBER: _ClassVar[int]
+    NETWORK_COMMIT_FIELD_NUMBER: _ClassVar[int]
+    NETWORK_LABEL_FIELD_NUMBER: _ClassVar[int]
     node_id: str
     changes: _containers.RepeatedCompositeFieldContainer[LeafChange]
-    def __init__(self, node_id: _Optional[str] = ..., changes: _Optional[_Iterable[_Union[LeafChange, _Mapping]]] = ...) -> None: ...
+    network_commit: str
+    network_label: str
+    def __init__(self, node_id: _Optional[str] = ..., changes: _Optional[_Iterable[_Union[LeafChange, _Mapping]]] = ..., network_commit: _Optional[str] = ..., network_label: _Optional[str] = ...) -> None: ...
 
 class WhatIfResponse(_message.Message):
     __slots__ = ("solve", "requests", "device_diff_available", "devices", "notes", "pushed")
@@ -508,12 +512,14 @@ class ShowCommitRequest(_message.Message):
     def __init__(self, commit_id: _Optional[str] = ...) -> None: ...
 
 class ShowCommitResponse(_message.Message):
-    __slots__ = ("commit", "changes")
+    __slots__ = ("commit", "changes", "devices")
     COMMIT_FIELD_NUMBER: _ClassVar[int]
     CHANGES_FIELD_NUMBER: _ClassVar[int]
+    DEVICES_FIELD_NUMBER: _ClassVar[int]
     commit: CommitRecord
     changes: _containers.RepeatedCompositeFieldContainer[LeafChange]
-    def __init__(self, commit: _Optional[_Union[CommitRecord, _Mapping]] = ..., changes: _Optional[_Iterable[_Union[LeafChange, _Mapping]]] = ...) -> None: ...
+    devices: _containers.RepeatedCompositeFieldContainer[DeviceDiff]
+    def __init__(self, commit: _Optional[_Union[CommitRecord, _Mapping]] = ..., changes: _Optional[_Iterable[_Union[LeafChange, _Mapping]]] = ..., devices: _Optional[_Iterable[_Union[DeviceDiff, _Mapping]]] = ...) -> None: ...
 
 class DiffCommitsRequest(_message.Message):
     __slots__ = ("from_commit_id", "to_commit_id")

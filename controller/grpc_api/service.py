@@ -394,8 +394,10 @@ class ControllerService:
             raise convert.bad("commit_id is empty")
         self.access.require_rpc(user, "sdqn-controller", "show-commit")
         record, changes = self.commits.show_commit(user, req.commit_id)
+        devices = self.commits.device_changes(user, record.commit_id)
         return self.pb.ShowCommitResponse(commit=self._record(record), changes=[
-            convert.leaf_change(self.pb, c) for c in changes])
+            convert.leaf_change(self.pb, c) for c in changes], devices=[
+            convert.device_diff(self.pb, d) for d in devices])
 
     def DiffCommits(self, req: Any, context: Any) -> Any:
         user = self.user(context)

@@ -21,6 +21,7 @@ from controller.netconf.commits import (
     MAX_LIMIT,
     NAMESPACE,
     CommitHistory,
+    device_members,
     record_members,
 )
 from controller.netconf.core import RpcHandler, SessionContext
@@ -54,8 +55,10 @@ class _CommitRpcs:
     def show_commit(self, session: SessionContext, op: etree._Element) -> Output:
         params = Params(op, {"id": NAMESPACE})
         record, changes = self.commits.show_commit(session.username, _id(params, "id"))
+        devices = self.commits.device_changes(session.username, record.commit_id)
         return json_elements({**record_members(record),
-                              "change": [change_members(c) for c in changes]}, NAMESPACE)
+                              "change": [change_members(c) for c in changes],
+                              "device": [device_members(d) for d in devices]}, NAMESPACE)
 
     def diff_commits(self, session: SessionContext, op: etree._Element) -> Output:
         params = Params(op, {"from": NAMESPACE, "to": NAMESPACE})

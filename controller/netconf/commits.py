@@ -41,6 +41,34 @@ class CommitHistory:
         record = self.history.log.require(commit_id)
         return record, self.diff(user, record.before, record.after)
 
+    def device_changes(self, user: str, commit_id: str) -> list[dict[str, Any]]:
+        """What the change did to each device (show-commit `device`), only of the devices
+        whose entry in /sdqn-controller:controller/devices `user` may read (RFC 8341 §3.4.5: a
+        device's configuration is derived from running, so it is shown to whom its
+        intended entry is). Empty when this process pushes to no devices."""
+        source = self.core.commit_devices
+        if source is None:
+            return []
+        entries = source(self.history.log.require(commit_id).commit_id)
+        readable = self._readable_devices(user, {e["node-id"] for e in entries})
+        return [e for e in entries if e["node-id"] in readable]
+
+    def _readable_devices(self, user: str, nodes: set[str]) -> set[str]:
+        access = self.core.access(user)
+        if access is None or access.unrestricted or not nodes:
+            return nodes
+        doc = {f"{MODULE}:controller": {"devices": {
+            "device": [{"node-id": n} for n in sorted(nodes)]}}}
+        forest = Forest.parse(self.core.store.schema, json.dumps(doc), "json",
+                              validate=False)
+        try:
+            access.prune_read(forest)
+            kept = (forest.to_dict().get(f"{MODULE}:controller", {}).get("devices", {})
+                    .get("device", []))
+        finally:
+            forest.free()
+        return {entry["node-id"] for entry in kept}
+
     def diff_commits(self, user: str, from_id: str, to_id: str | None
                      ) -> list[dict[str, Any]]:
         """Running right after `from_id` → right after `to_id` (None: running now)."""
@@ -78,6 +106,16 @@ class CommitHistory:
                 return None     # a replacement would record a change that changes nothing
             replace(record.before)
             return self.history.last
+
+
+def device_members(entry: dict[str, Any]) -> dict[str, Any]:
+    """A device entry as the members of show-commit's `device` list (empty lists and
+    labels left out, RFC 7951 §5.4)."""
+    members = {"node-id": entry["node-id"], "network-commit": entry["network-commit"]}
+    if entry.get("network-label"):
+        members["network-label"] = entry["network-label"]
+    members["change"] = entry["change"]
+    return members
 
 
 def record_members(record: Record) -> dict[str, Any]:

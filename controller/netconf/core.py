@@ -150,6 +150,9 @@ class ServerCore:
         self.thread_deaths = 0
         #: one budget of what-if solves per user, whichever northbound asks
         self.what_if = TokenBuckets(limits.what_if, "what-if")
+        #: running commit id -> what it did to each device (sdqn-controller show-commit
+        #: `device` entries), set by the process that pushes to devices; None: no devices
+        self.commit_devices: Callable[[str], list[dict[str, Any]]] | None = None
         self._yanglib = self.library.yanglib_forest()
         self._system_lock = threading.Lock()
         self._namespaces = {name: ns for ns, name in self.index.by_namespace.items()}

@@ -21,6 +21,7 @@ from controller.netconf.commits import (
     MAX_LIMIT,
     MODULE,
     CommitHistory,
+    device_members,
     record_members,
 )
 from controller.restconf.access import DataAccess
@@ -50,7 +51,9 @@ class _CommitRpcs:
     def show_commit(self, user: str, args: dict[str, Any]) -> dict[str, Any]:
         check_members(args, {"id"}, "show-commit")
         record, changes = self.commits.show_commit(user, _id(args, "id"))
-        return {**record_members(record), **_changes(changes)}
+        devices = self.commits.device_changes(user, record.commit_id)
+        return {**record_members(record), **_changes(changes),
+                **({"device": [device_members(d) for d in devices]} if devices else {})}
 
     def diff_commits(self, user: str, args: dict[str, Any]) -> dict[str, Any]:
         check_members(args, {"from", "to"}, "diff-commits")

@@ -21,7 +21,7 @@ from collections.abc import Callable, Sequence
 
 import structlog
 
-from controller.datastore.nmda import Expanded, Transaction
+from controller.datastore.nmda import Datastore, Expanded, Transaction
 from controller.errors import ErrorTag, NetconfError, RpcError
 from southbound.commit import NetworkCommit, StagedCommit
 from southbound.model import CommitResult, DeviceChange
@@ -50,8 +50,12 @@ class DevicePush:
         label = self.label()
         if who is not None and who.reason:
             label = f"{label}: {who.reason}"
+        # A change of running names its commit-history record, so that show-commit can
+        # list what it did to each device (southbound/history.py).
+        running = txn.commit_id if txn.ops.get(Datastore.RUNNING) else None
         staged = self.committer.prepare(changes, label=label,
-                                        user=who.user if who is not None else None)
+                                        user=who.user if who is not None else None,
+                                        running_commit=running)
         if staged.ready:
             return staged
         self.last_result = staged.result

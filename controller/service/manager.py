@@ -506,7 +506,11 @@ class ServiceManager:
         watch = sorted({n for name in bridged if plan is not None
                         for a in [plan.assignments[name]] if a.candidate is not None
                         for n in a.candidate.route.nodes})
-        threading.Thread(target=self._release, args=(sorted(expansion.bridges), watch),
+        # the release belongs to the change of running that bridged (show-commit lists it)
+        last = self.push.last_result
+        origin = last.running_commit if last is not None else None
+        threading.Thread(target=self._release,
+                         args=(sorted(expansion.bridges), watch, origin),
                          daemon=True, name="make-before-break").start()
 
     def _stable(self, node: str) -> bool:
@@ -516,7 +520,8 @@ class ServiceManager:
         except AdapterError:
             return False
 
-    def _release(self, bridged: list[str], watch: list[str]) -> None:
+    def _release(self, bridged: list[str], watch: list[str],
+                 origin: str | None = None) -> None:
         """Break: once every device of the new paths (repeaters, q-ROADMs, end nodes)
         reports stable — or the bounded wait is over, which the log and `releases` say —
         every bridged device gets exactly its *current* intended configuration."""
@@ -537,7 +542,8 @@ class ServiceManager:
             changes = [DeviceChange(node_id=n, config_xml=self.expander.device_xml(docs[n]))
                        for n in bridged if n in docs and self.bridging.get(n) is not None]
             result = self.committer.apply(changes,
-                                          label="make-before-break: release old paths")
+                                          label="make-before-break: release old paths",
+                                          running_commit=origin)
             if result.success or self._stop.wait(10):
                 break
         for n in bridged:   # released, or left to check-sync (intended is the reference)
