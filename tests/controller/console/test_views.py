@@ -195,6 +195,16 @@ def test_commit_then_rollback_round_trips(browser: Any, setup: Setup,
     row.locator("button.show").click()
     page.wait_for_selector(f"#commit-detail[data-commit='{committed.head['id']}']")
     assert NEW in page.inner_text("#commit-detail")
+    # what the commit did to each device: the rows are the server's show-commit devices
+    with setup.client() as c:
+        shown = c.post("/restconf/operations/sdqn-controller:show-commit",
+                       json={"sdqn-controller:input": {"id": committed.head["id"]}},
+                       headers={"Content-Type": JSON}).json()["sdqn-controller:output"]
+    pushed = {d["node-id"] for d in shown["device"]}
+    assert pushed, shown            # admitting the new request configures its path
+    rows = page.locator("#commit-devices tr[data-device]")
+    assert {rows.nth(i).get_attribute("data-device") for i in range(rows.count())} == pushed
+    page.screenshot(path=str(artifacts / "console-commit-devices.png"), full_page=True)
     row.locator("button.rollback").click()
     page.wait_for_selector("#commit-status .done")
     after = Running(setup)

@@ -77,14 +77,23 @@ export function impactView(impact) {
         `${num((s.before || {}).rate, 2)} → ${num((s.after || {}).rate, 2)}`,
         `${num((s.before || {}).fidelity, 4)} → ${num((s.after || {}).fidelity, 4)}`,
         s.reason || ""))),
-    table("impact-devices", "Devices whose configuration changes",
-      ["Device", "Changes"],
-      devices.map((d) => row({ "data-device": d["node-id"] },
-        el("th", { scope: "row" }, d["node-id"]),
-        el("ul", { class: "device-changes" }, ...(d.change || []).map((c) =>
-          el("li", {}, `${c.operation} `, el("code", {}, c.path),
-             c.value !== undefined ? ` = ${c.value}` : "",
-             c.previous !== undefined ? ` (was ${c.previous})` : "")))))));
+    deviceTable("impact-devices", "Devices whose configuration changes", devices));
+}
+
+// Per-device leaf changes: a dry-run's prediction, or (with the network commit that pushed
+// them) what a past change of running did to each device (show-commit `device`).
+function deviceTable(id, caption, devices) {
+  const pushed = devices.some((d) => d["network-commit"]);
+  return table(id, caption,
+    pushed ? ["Device", "Network commit", "Changes"] : ["Device", "Changes"],
+    devices.map((d) => row({ "data-device": d["node-id"] },
+      el("th", { scope: "row" }, d["node-id"]),
+      ...(pushed ? [el("span", {}, el("code", {}, d["network-commit"] || ""),
+                       d["network-label"] ? ` ${d["network-label"]}` : "")] : []),
+      el("ul", { class: "device-changes" }, ...(d.change || []).map((c) =>
+        el("li", {}, `${c.operation} `, el("code", {}, c.path),
+           c.value !== undefined ? ` = ${c.value}` : "",
+           c.previous !== undefined ? ` (was ${c.previous})` : ""))))));
 }
 
 export async function mount(main, ctx) {
@@ -200,7 +209,12 @@ export async function mount(main, ctx) {
       el("p", {}, `${when(out.timestamp)} by ${out.user || "?"}`
         + `${out["source-host"] ? ` from ${out["source-host"]}` : ""}`
         + `${out.label ? `: ${out.label}` : ""}${out.comment ? ` — ${out.comment}` : ""}`),
-      groupedChanges(out.change || [], "commit-change"));
+      groupedChanges(out.change || [], "commit-change"),
+      (out.device || []).length
+        ? deviceTable("commit-devices", "What it did to each device "
+                      + `(${out.device.length})`, out.device)
+        : el("p", { id: "commit-devices-none" },
+             "No device configuration changed (or none you may read)."));
     detail.dataset.commit = out.id;
   }
 
