@@ -5,7 +5,8 @@ another (`sdqn controller run`, RESTCONF and the console on), as `sdqn bench fau
 them; a headless chromium (Playwright, Debian's /usr/bin/chromium) is the operator.
 
 Per network, N repetitions of:
-* page load: navigation to `/console/#/topology` until the map holds every node and fibre
+* page load: a cold navigation to `/console/#/topology` in a new browser context (no
+  cache, no page left from the last repetition) until the map holds every node and fibre
   and the view says it is drawn (polled in the page on every animation frame), with the
   daemon's CPU seconds over that load (from /proc, proc(5));
 * event to screen: a fibre cut injected through the emulators' control channel, stamped
@@ -23,7 +24,8 @@ import random
 import statistics
 import tempfile
 import time
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -107,44 +109,58 @@ def write_network(tmp: Path, devices: int, services: int, seed: int) -> tuple[Pa
 def measure(browser: Any, row: Row, tmp: Path, seed: int, repeats: int,
             topology: Path | None, services: Path | None) -> Row:
     from controller.bench.faults import Plant
-    from controller.bench.proc_cpu import process_cpu_seconds
 
     with ExitStack() as stack:
         plant = Plant(tmp, stack, seed, topology=topology, services=services)
         with_fibres = _wait_for_network(plant)
         row.devices, row.links = len(with_fibres[0]), len(with_fibres[1])
         row.services = len(plant.states())
-        context = browser.new_context(http_credentials={"username": "admin",
-                                                        "password": "admin"},
-                                      viewport={"width": 1280, "height": 900})
-        page = context.new_page()
         rng = random.Random(seed)
         for _ in range(repeats):
-            cpu = process_cpu_seconds(plant.daemon.pid)
-            start = time.perf_counter()
-            try:
-                page.goto(f"{plant.restconf}/console/#/topology")
-                page.evaluate(DRAWN, [row.devices, row.links, WAIT_MS])
-            except Exception:   # a failed load is counted, never measured as fast
-                row.failures += 1
-                continue
-            row.load_s.append(time.perf_counter() - start)
-            row.cpu_s.append(process_cpu_seconds(plant.daemon.pid) - cpu)
-            link = rng.choice(sorted(with_fibres[1]))
-            injected_ms = time.time() * 1000
-            plant.fault({"kind": "fibre-cut", "target": link})
-            try:
-                seen_ms = page.evaluate(GRADE_SEEN, [link, True, WAIT_MS])
-                row.event_s.append((float(seen_ms) - injected_ms) / 1000)
-            except Exception:
-                row.failures += 1
-            plant.fault({"kind": "fibre-cut", "target": link, "clear": True})
-            try:    # the repair, seen before the next repetition (bounded like the cut)
-                page.evaluate(GRADE_SEEN, [link, False, WAIT_MS])
-            except Exception:
-                row.failures += 1
-        context.close()
+            # A new browser context each time: a full, cold load (no page, no HTTP cache,
+            # no login left from the last repetition), as an operator opening the console.
+            with _context(browser) as context:
+                _repeat(context.new_page(), row, plant, rng, with_fibres[1])
     return row
+
+
+def _repeat(page: Any, row: Row, plant: Any, rng: random.Random, links: list[str]) -> None:
+    """One cold load, one fibre cut seen red, its repair seen healthy again."""
+    from controller.bench.proc_cpu import process_cpu_seconds
+
+    cpu = process_cpu_seconds(plant.daemon.pid)
+    start = time.perf_counter()
+    try:
+        page.goto(f"{plant.restconf}/console/#/topology")
+        page.evaluate(DRAWN, [row.devices, row.links, WAIT_MS])
+    except Exception:   # a failed load is counted, never measured as fast
+        row.failures += 1
+        return
+    row.load_s.append(time.perf_counter() - start)
+    row.cpu_s.append(process_cpu_seconds(plant.daemon.pid) - cpu)
+    link = rng.choice(sorted(links))
+    injected_ms = time.time() * 1000
+    plant.fault({"kind": "fibre-cut", "target": link})
+    try:
+        seen_ms = page.evaluate(GRADE_SEEN, [link, True, WAIT_MS])
+        row.event_s.append((float(seen_ms) - injected_ms) / 1000)
+    except Exception:
+        row.failures += 1
+    plant.fault({"kind": "fibre-cut", "target": link, "clear": True})
+    try:    # the repair, seen before the next repetition (bounded like the cut)
+        page.evaluate(GRADE_SEEN, [link, False, WAIT_MS])
+    except Exception:
+        row.failures += 1
+
+
+@contextmanager
+def _context(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(http_credentials={"username": "admin", "password": "admin"},
+                                  viewport={"width": 1280, "height": 900})
+    try:
+        yield context
+    finally:
+        context.close()
 
 
 def _wait_for_network(plant: Any) -> tuple[list[str], list[str]]:
