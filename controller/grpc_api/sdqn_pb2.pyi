@@ -734,17 +734,19 @@ class GetSnapshotRequest(_message.Message):
     def __init__(self, time: _Optional[str] = ...) -> None: ...
 
 class GetSnapshotResponse(_message.Message):
-    __slots__ = ("window_start", "window_end", "time", "links", "services", "alarms")
+    __slots__ = ("window_start", "window_end", "time", "links", "services", "alarms", "nodes")
     WINDOW_START_FIELD_NUMBER: _ClassVar[int]
     WINDOW_END_FIELD_NUMBER: _ClassVar[int]
     TIME_FIELD_NUMBER: _ClassVar[int]
     LINKS_FIELD_NUMBER: _ClassVar[int]
     SERVICES_FIELD_NUMBER: _ClassVar[int]
     ALARMS_FIELD_NUMBER: _ClassVar[int]
+    NODES_FIELD_NUMBER: _ClassVar[int]
     window_start: str
     window_end: str
     time: str
     links: _containers.RepeatedCompositeFieldContainer[HistorySample]
     services: _containers.RepeatedCompositeFieldContainer[HistorySample]
     alarms: _containers.RepeatedCompositeFieldContainer[HistorySample]
-    def __init__(self, window_start: _Optional[str] = ..., window_end: _Optional[str] = ..., time: _Optional[str] = ..., links: _Optional[_Iterable[_Union[HistorySample, _Mapping]]] = ..., services: _Optional[_Iterable[_Union[HistorySample, _Mapping]]] = ..., alarms: _Optional[_Iterable[_Union[HistorySample, _Mapping]]] = ...) -> None: ...
+    nodes: _containers.RepeatedCompositeFieldContainer[HistorySample]
+    def __init__(self, window_start: _Optional[str] = ..., window_end: _Optional[str] = ..., time: _Optional[str] = ..., links: _Optional[_Iterable[_Union[HistorySample, _Mapping]]] = ..., services: _Optional[_Iterable[_Union[HistorySample, _Mapping]]] = ..., alarms: _Optional[_Iterable[_Union[HistorySample, _Mapping]]] = ..., nodes: _Optional[_Iterable[_Union[HistorySample, _Mapping]]] = ...) -> None: ...

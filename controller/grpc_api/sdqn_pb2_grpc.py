@@ -287,15 +287,15 @@ class ControllerServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetHistory(self, request, context):
-        """Link and service samples, alarm and commit events in a time range (sdqn-history
-        rpc get-history); only what the caller may read (NACM).
+        """Link, node and service samples, alarm and commit events in a time range
+        (sdqn-history rpc get-history); only what the caller may read (NACM).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetSnapshot(self, request, context):
-        """Links, services and active alarms as they were at one retained instant
+        """Links, nodes, services and active alarms as they were at one retained instant
         (sdqn-history rpc get-snapshot).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

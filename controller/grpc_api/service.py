@@ -447,6 +447,8 @@ class ControllerService:
             window_start=out["window-start"], window_end=out["window-end"], time=out["time"],
             links=[self._sample({**m, "kind": "link"}, "link-id", "sampled")
                    for m in out["link"]],
+            nodes=[self._sample({**m, "kind": "node"}, "node-id", "sampled")
+                   for m in out["node"]],
             services=[self._sample({**m, "kind": "service"}, "name", "sampled")
                       for m in out["service"]],
             alarms=[self._sample({**m, "kind": "alarm"}, time_key="sampled")

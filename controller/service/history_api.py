@@ -4,9 +4,9 @@ into protobuf).
 
 Bad input is invalid-value naming the leaf (RFC 6241 Appendix A, bad-element in
 error-info), and nothing changes. What a user may not read is left out (RFC 8341
-§3.4.5: denied data is as if absent): a link, a service request or an alarm-list entry
-is kept only when the user may read the node it comes from, decided by pruning a copy
-of those nodes with the user's read rules — the same walk as a <get> — and commit
+§3.4.5: denied data is as if absent): a link, a network node, a service request or an
+alarm-list entry is kept only when the user may read the data node it comes from, decided
+by pruning a copy of those nodes with the user's read rules — the same walk as a <get> — and commit
 events only for a user who may run list-commits (RFC 8341 §3.4.4).
 """
 
@@ -31,6 +31,22 @@ from controller.service.history_store import (
 )
 
 AccessOf = Callable[[str], UserAccess | None]
+#: (kind, list in ietf-network's network, its key, the sdqn-topology container with `state`)
+TOPOLOGY = (("node", "node", "node-id", "sdqn-topology:quantum-node"),
+            ("link", "ietf-network-topology:link", "link-id", "sdqn-topology:quantum-link"))
+
+
+def _topology_probe(network: str, sampled: dict[str, dict[str, set[str]]]
+                    ) -> dict[str, Any]:
+    """One network of the copy NACM prunes: each sampled node and link with a state leaf,
+    so what survives the user's read rules names what the user may see."""
+    out: dict[str, Any] = {"network-id": network}
+    for kind, entries, key, container in TOPOLOGY:
+        names = sampled[kind].get(network)
+        if names:
+            out[entries] = [{key: name, container: {"state": {"stale": False}}}
+                            for name in sorted(names)]
+    return out
 
 
 def invalid_leaf(leaf: str, message: str) -> NetconfError:
@@ -87,6 +103,8 @@ class HistoryApi:
         return {**self._window(), "time": iso(t),
                 "link": [{"link-id": name, "sampled": iso(s.time), **s.values}
                          for name, s in sorted(snap.links.items())],
+                "node": [{"node-id": name, "sampled": iso(s.time), **s.values}
+                         for name, s in sorted(snap.nodes.items())],
                 "service": [{"name": name, "sampled": iso(s.time), **s.values}
                             for name, s in sorted(snap.services.items())],
                 "alarm": [{"resource": s.resource, "sampled": iso(s.time), "event": s.event,
@@ -109,22 +127,25 @@ class HistoryApi:
         access = self.access(user)
         if access is None or access.unrestricted:
             return snap
-        every = [*snap.links.values(), *snap.services.values(), *snap.alarms]
+        every = [*snap.links.values(), *snap.nodes.values(), *snap.services.values(),
+                 *snap.alarms]
         allowed = self._allowed(access, every)
         return Snapshot(snap.time,
                         {k: s for k, s in snap.links.items() if ("link", k) in allowed},
+                        {k: s for k, s in snap.nodes.items() if ("node", k) in allowed},
                         {k: s for k, s in snap.services.items() if ("service", k) in allowed},
                         [s for s in snap.alarms if ("alarm", s.resource) in allowed])
 
     def _allowed(self, access: UserAccess, samples: Iterable[Sample]) -> set[tuple[str, str]]:
         """(kind, resource) pairs whose data node the user may read."""
-        links: dict[str, set[str]] = {}
+        topology: dict[str, dict[str, set[str]]] = {"link": {}, "node": {}}  # kind→net→ids
         services: set[str] = set()
         alarms: dict[tuple[str, str, str], None] = {}
         commits: set[str] = set()
         for s in samples:
-            if s.kind == "link":
-                links.setdefault(str(s.values.get("network-id", "")), set()).add(s.resource)
+            if s.kind in topology:
+                network = str(s.values.get("network-id", ""))
+                topology[s.kind].setdefault(network, set()).add(s.resource)
             elif s.kind == "service":
                 services.add(s.resource)
             elif s.kind == "alarm":
@@ -136,12 +157,10 @@ class HistoryApi:
         if commits and access.rpc_allowed("sdqn-controller", "list-commits"):
             allowed |= {("commit", c) for c in commits}
         doc: dict[str, Any] = {}
-        if links:
+        networks = sorted({net for by_net in topology.values() for net in by_net})
+        if networks:
             doc["ietf-network:networks"] = {"network": [
-                {"network-id": net, "ietf-network-topology:link": [
-                    {"link-id": link, "sdqn-topology:quantum-link": {"state": {
-                        "stale": False}}} for link in sorted(names)]}
-                for net, names in sorted(links.items())]}
+                _topology_probe(net, topology) for net in networks]}
         if services:
             doc["sdqn-services:entanglement-services"] = {"request": [
                 {"name": name, "state": {"stale": False}} for name in sorted(services)]}
@@ -159,9 +178,10 @@ class HistoryApi:
         finally:
             forest.free()
         for network in kept.get("ietf-network:networks", {}).get("network", []):
-            for link in network.get("ietf-network-topology:link", []):
-                if link.get("sdqn-topology:quantum-link", {}).get("state"):
-                    allowed.add(("link", link["link-id"]))
+            for kind, entries, key, container in TOPOLOGY:
+                for entry in network.get(entries, []):
+                    if entry.get(container, {}).get("state"):
+                        allowed.add((kind, entry[key]))
         for request in kept.get("sdqn-services:entanglement-services", {}).get("request", []):
             if request.get("state"):
                 allowed.add(("service", request["name"]))

@@ -1,11 +1,15 @@
 """Feeds the history store from what the controller publishes, without a call in any
 publisher: it watches <operational> (the store's operational watchers fire on every
 learned-state change and every change of running) and, on its own thread, reads the
-published links, services and alarms and records what changed since the last round, and
-the commit log's new records as commit events.
+published links, nodes, services and alarms and records what changed since the last round,
+and the commit log's new records as commit events.
 
 Per link: oper-status and the qcNOC metrics the network-state publisher writes
-(sdqn-topology quantum-link state), with `measured-at` (its last-updated); per service:
+(sdqn-topology quantum-link state), with `measured-at` (its last-updated); per node: what
+the publisher writes into sdqn-topology quantum-node state (the device's oper-status, which
+the console colours nodes by, whether it is stable and when either last changed, the memory
+qubits in use, stale) with `measured-at`, and its configured device-kind, so a node removed
+since still says what it was; per service:
 admission, oper-state and its reason, predicted vs measured rate and fidelity; per alarm
 (RFC 8632 alarm-list entry): raised (new, or active again after a clearance), changed
 (severity or text of an active alarm) and cleared events, with the root-cause resources.
@@ -28,6 +32,7 @@ log = structlog.get_logger(__name__)
 
 LINK_LEAVES = ("oper-status", "measured-fidelity", "qber", "generation-rate", "loss",
                "polarisation-drift-rate", "decoherence-time", "stale")
+NODE_LEAVES = ("oper-status", "stable", "last-change", "memory-in-use", "stale")
 SERVICE_LEAVES = ("admission", "oper-state", "oper-state-reason", "predicted-rate",
                   "predicted-fidelity", "measured-rate", "measured-fidelity",
                   "measured-qber", "stale")
@@ -43,16 +48,35 @@ def _pick(state: Mapping[str, Any], leaves: Iterable[str]) -> dict[str, Any]:
     return out
 
 
-def link_states(doc: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """link-id → its recorded values, from <operational>'s ietf-network:networks."""
+def _topology_states(doc: Mapping[str, Any], entries: str, key: str, container: str,
+                     leaves: Iterable[str], config: Iterable[str] = ()
+                     ) -> dict[str, dict[str, Any]]:
+    """id → recorded values of the links or nodes of <operational>'s ietf-network:networks
+    that the network-state publisher has measured (an entry without a `state` container
+    has no sample, so a past view shows it unknown rather than guessed). `network-id`
+    rides along for NACM (history_api checks the entry in its network)."""
     out: dict[str, dict[str, Any]] = {}
     for network in doc.get("ietf-network:networks", {}).get("network", []):
-        for link in network.get("ietf-network-topology:link", []):
-            state = link.get("sdqn-topology:quantum-link", {}).get("state")
+        for entry in network.get(entries, []):
+            quantum = entry.get(container, {})
+            state = quantum.get("state")
             if state:
-                out[link["link-id"]] = {"network-id": network["network-id"],
-                                        **_pick(state, LINK_LEAVES)}
+                out[entry[key]] = {"network-id": network["network-id"],
+                                   **{k: quantum[k] for k in config if k in quantum},
+                                   **_pick(state, leaves)}
     return out
+
+
+def link_states(doc: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """link-id → its recorded values."""
+    return _topology_states(doc, "ietf-network-topology:link", "link-id",
+                            "sdqn-topology:quantum-link", LINK_LEAVES)
+
+
+def node_states(doc: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """node-id → its recorded values, with the configured device-kind."""
+    return _topology_states(doc, "node", "node-id", "sdqn-topology:quantum-node",
+                            NODE_LEAVES, config=("device-kind",))
 
 
 def service_states(doc: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
@@ -85,6 +109,7 @@ class HistoryRecorder:
         self.history = history
         self.commits = commits
         self._links: dict[str, dict[str, Any]] = {}
+        self._nodes: dict[str, dict[str, Any]] = {}
         self._services: dict[str, dict[str, Any]] = {}
         self._alarms: dict[tuple[str, str, str], dict[str, Any]] = {}
         self._last_seq: int | None = None
@@ -111,8 +136,9 @@ class HistoryRecorder:
         return doc
 
     def record_once(self) -> None:
-        self._record_series("link", link_states(
-            self._read("ietf-network", "/ietf-network:networks")), self._links)
+        networks = self._read("ietf-network", "/ietf-network:networks")
+        self._record_series("link", link_states(networks), self._links)
+        self._record_series("node", node_states(networks), self._nodes)
         self._record_series("service", service_states(
             self._read("sdqn-services", "/sdqn-services:entanglement-services")),
             self._services)

@@ -1,5 +1,5 @@
-"""A bounded, in-memory time series of what the network did: per-link and per-service
-samples, alarm events and commit events, for post-incident analysis (the console's time
+"""A bounded, in-memory time series of what the network did: per-link, per-node and
+per-service samples, alarm events and commit events, for post-incident analysis (the console's time
 slider, the sdqn-history rpcs).
 
 Bounded twice: by age (`retention_s`, the `history.hours` setting) and by a hard sample
@@ -10,8 +10,8 @@ Times are the controller's wall clock when the sample was recorded, kept non-dec
 (a clock stepped back does not reorder the series); what a sample says about when the
 value was measured is one of its values (`last-updated`).
 
-`snapshot(t)` is the state at t: per resource the last sample at or before t (a link or
-service absent from every sample at or before t did not exist yet, or its samples aged
+`snapshot(t)` is the state at t: per resource the last sample at or before t (a link, node
+or service absent from every sample at or before t did not exist yet, or its samples aged
 out), the alarms whose last event at or before t is not a clearance.
 
 Samples live in memory only: a restart starts an empty series (commit events are
@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-KINDS = ("link", "service", "alarm", "commit")
+KINDS = ("link", "node", "service", "alarm", "commit")
 DEFAULT_RETENTION_S = 24 * 3600.0
 DEFAULT_MAX_SAMPLES = 200_000
 
@@ -50,7 +50,8 @@ def parse_time(text: str) -> float:
 @dataclass(frozen=True)
 class Sample:
     """One recorded value set of a resource. `event` says what happened for alarm
-    (raised, changed, cleared) and commit events; link and service samples have none."""
+    (raised, changed, cleared) and commit events; link, node and service samples have
+    none."""
 
     time: float
     kind: str
@@ -112,6 +113,7 @@ class _Series:
 class Snapshot:
     time: float
     links: dict[str, Sample]
+    nodes: dict[str, Sample]
     services: dict[str, Sample]
     alarms: list[Sample]
 
@@ -212,8 +214,7 @@ class HistoryStore:
         return found
 
     def snapshot(self, t: float) -> Snapshot:
-        links: dict[str, Sample] = {}
-        services: dict[str, Sample] = {}
+        latest: dict[str, dict[str, Sample]] = {"link": {}, "node": {}, "service": {}}
         alarms: list[Sample] = []
         with self._lock:
             for (kind, _name), series in self._series.items():
@@ -223,11 +224,9 @@ class HistoryStore:
                 last = series.at(t)
                 if last is None:
                     continue
-                if kind == "link":
-                    links[name] = last
-                elif kind == "service":
-                    services[name] = last
+                if kind in latest:
+                    latest[kind][name] = last
                 elif last.event != "cleared":
                     alarms.append(last)
         alarms.sort(key=lambda s: (s.resource, str(s.values.get("alarm-type-id", ""))))
-        return Snapshot(t, links, services, alarms)
+        return Snapshot(t, latest["link"], latest["node"], latest["service"], alarms)

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from controller.console.site import STATIC
-from tests.controller.e2e import NC, Daemon, emulated_network, intent_xml, write_config
+from tests.controller.e2e import NC, Daemon, emulated_network, intent_xml, wait_for, write_config
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = Path("/usr/bin/chromium")
@@ -46,6 +46,16 @@ class Setup:
             body = c.get(LINKS).json()
         network = body["ietf-network:networks"]["network"][0]
         return {link["link-id"]: link for link in network["ietf-network-topology:link"]}
+
+    def recorded(self, kind: str, resource: str) -> list[dict[str, Any]]:
+        """sdqn-history get-history of one resource: what the time slider can show."""
+        with self.client() as c:
+            response = c.post("/restconf/operations/sdqn-history:get-history",
+                              json={"sdqn-history:input": {"kind": [kind],
+                                                           "resource": resource}},
+                              headers={"Content-Type": JSON})
+        assert response.status_code == 200, response.text
+        return list(response.json()["sdqn-history:output"].get("sample", []))
 
     def alarms(self) -> list[dict[str, Any]]:
         with self.client() as c:
@@ -244,13 +254,25 @@ def _grade(page: Any, link: str) -> str:
                              link))
 
 
+def _status(page: Any, node: str) -> str:
+    return str(page.evaluate(
+        "(id) => window.sdqnTopology.cy.getElementById(id).data('status')", node))
+
+
 def test_time_slider_shows_the_link_healthy_before_a_cut_and_red_when_live(
         browser: Any, setup: Setup, artifacts: Path) -> None:
     link = "r1-r2"
+    node = "r1"   # a repeater: its device reports its status, so the history holds it
     page = open_console(browser, setup, "admin")
     assert page.get_attribute("#time-slider", "type") == "range"
     assert page.locator("label[for='time-slider']").count() == 1
     assert _grade(page, link) != "bad"   # healthy (or stale on a busy machine), not cut
+    page.wait_for_function(
+        "(id) => window.sdqnTopology.cy.getElementById(id).data('status') !== 'unknown'",
+        arg=node, timeout=30000)
+    # the recorder follows <operational> on its own thread: the node's state is in the
+    # history before the instant travelled to
+    assert wait_for(lambda: setup.recorded("node", node), bool, timeout=30)
     before_ms = time.time() * 1000
     time.sleep(1)
     setup.net.world.set_cut(link, True)
@@ -266,6 +288,13 @@ def test_time_slider_shows_the_link_healthy_before_a_cut_and_red_when_live(
             "(id) => ['good', 'fair', 'stale'].includes("
             "window.sdqnTopology.cy.getElementById(id).data('grade'))", arg=link)
         assert page.locator(root).count() == 0
+        # the node coloured from its recorded state then (up, or stale on a busy machine)
+        assert _status(page, node) in ("up", "degraded", "down", "testing", "stale")
+        page.evaluate("(id) => window.sdqnTopology.cy.getElementById(id).emit('tap')", node)
+        page.locator("#details dl").wait_for()
+        details = page.inner_text("#details")
+        assert "Node" in details and "no state" not in details, details
+        assert _status(page, node) in details, details
         assert "As of" in page.inner_text("#time-label")
         assert "not live" in page.inner_text("#topology-asof")
         assert page.get_attribute("#time-label", "aria-live") == "polite"

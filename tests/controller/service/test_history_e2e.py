@@ -41,9 +41,10 @@ from tests.controller.service.conftest import cut_fibre, metro_world, started
 
 HIST = "urn:sdqn:sdqn-history"
 LINK = "r1-r2"
+NODE = "r1"        # a repeater at one end of the cut fibre: its device reports its status
 CUT = link_resource("metro", LINK)
 FIBRE_CUT = "sdqn-alarms:fibre-cut"
-#: "nobody" may not read the topology: no link samples for it (RFC 8341 §3.4.5)
+#: "nobody" may not read the topology: no link or node samples for it (RFC 8341 §3.4.5)
 BLIND = {"ietf-netconf-acm:nacm": {
     "groups": {"group": [{"name": "blind", "user-name": ["nobody"]}]},
     "rule-list": [{"name": "blind", "group": ["blind"], "rule": [
@@ -144,6 +145,8 @@ def test_netconf_snapshot_before_and_after_the_cut(served: Served) -> None:
     before = snapshot(served.before)
     links = {_values(link)["link-id"]: _values(link) for link in before.iter(f"{{{HIST}}}link")}
     assert links[LINK]["oper-status"] == "sdqn-types:up"
+    nodes = {_values(node)["node-id"]: _values(node) for node in before.iter(f"{{{HIST}}}node")}
+    assert _known_node(nodes[NODE]), nodes
     assert not [a for a in before.iter(f"{{{HIST}}}alarm")
                 if _values(a)["alarm-type-id"] == FIBRE_CUT]
     after = snapshot(served.after)
@@ -151,6 +154,21 @@ def test_netconf_snapshot_before_and_after_the_cut(served: Served) -> None:
     assert links[LINK]["oper-status"] == "sdqn-types:down"
     assert [a for a in after.iter(f"{{{HIST}}}alarm")
             if _values(a)["alarm-type-id"] == FIBRE_CUT and _values(a)["resource"] == CUT]
+
+
+def _known_node(values: dict[str, Any]) -> bool:
+    """A node sample as the recorder takes it from sdqn-topology quantum-node state."""
+    return (str(values.get("oper-status", "")).startswith("sdqn-types:")
+            and values.get("device-kind") == "sdqn-types:repeater"
+            and "measured-at" in values and values.get("network-id") == "metro")
+
+
+def test_netconf_history_of_a_node(served: Served) -> None:
+    reply = nc_call(served, f'<get-history xmlns="{HIST}"><kind>node</kind>'
+                            f'<resource>{NODE}</resource></get-history>')
+    samples = [_values(s) for s in reply.iter(f"{{{HIST}}}sample")]
+    assert samples and all(s["kind"] == "node" and s["resource"] == NODE for s in samples)
+    assert _known_node(samples[0]), samples
 
 
 def test_netconf_bad_input_is_invalid_value_naming_the_leaf(served: Served) -> None:
@@ -187,6 +205,8 @@ def test_restconf_history_and_snapshot(served: Served) -> None:
     out = snap.json()["sdqn-history:output"]
     link = next(x for x in out["link"] if x["link-id"] == LINK)
     assert link["oper-status"] == "sdqn-types:up"
+    node = next(x for x in out["node"] if x["node-id"] == NODE)
+    assert _known_node(node) and "sampled" in node, node
     assert not [a for a in out.get("alarm", []) if a["alarm-type-id"] == FIBRE_CUT]
 
 
@@ -200,7 +220,11 @@ def test_restconf_bad_input_and_nacm(served: Served) -> None:
     blind = rc_post(served, "get-history", {}, user="nobody")
     assert blind.status_code == 200, blind.text
     kinds = {s["kind"] for s in blind.json()["sdqn-history:output"].get("sample", [])}
-    assert "link" not in kinds and "service" in kinds
+    assert "link" not in kinds and "node" not in kinds and "service" in kinds
+    blind = rc_post(served, "get-snapshot", {"time": iso(served.after)}, user="nobody")
+    assert blind.status_code == 200, blind.text
+    out = blind.json()["sdqn-history:output"]
+    assert not out.get("node") and not out.get("link") and out.get("service")
 
 
 # -- gRPC ---------------------------------------------------------------------------------
@@ -224,6 +248,8 @@ def test_grpc_history_snapshot_and_errors(served: Served) -> None:
                    for a in after.alarms)
         assert {x.resource: values(x).get("oper-status") for x in after.links}[LINK] \
             == "sdqn-types:down"
+        nodes = {x.resource: x for x in after.nodes}
+        assert nodes[NODE].kind == "node" and _known_node(values(nodes[NODE]))
         with pytest.raises(grpc.RpcError) as bad:
             stub.GetSnapshot(pb.GetSnapshotRequest(time="2000-01-01T00:00:00Z"),
                              metadata=meta, timeout=30)
@@ -232,4 +258,4 @@ def test_grpc_history_snapshot_and_errors(served: Served) -> None:
         blind = stub.GetSnapshot(pb.GetSnapshotRequest(time=iso(served.after)),
                                  metadata=(("authorization", "Bearer nobody-token"),),
                                  timeout=30)
-        assert not blind.links and blind.services
+        assert not blind.links and not blind.nodes and blind.services

@@ -1,15 +1,19 @@
-"""The bounded history store: retention, the sample cap, range queries and snapshots."""
+"""The bounded history store: retention, the sample cap, range queries and snapshots; the
+recorder's link, node, service, alarm and commit samples."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
 from controller.datastore.history import CommitLog, RunningHistory
-from controller.datastore.nmda import Datastore
+from controller.datastore.nmda import Datastore, NmdaStore
+from controller.datastore.schema import Schema
 from controller.service.alarms import AlarmKey, AlarmManager, Severity, link_resource
 from controller.service.history_recorder import HistoryRecorder
 from controller.service.history_store import HistoryStore, OutOfWindow, iso, parse_time
@@ -83,9 +87,11 @@ def test_snapshot_is_the_last_sample_at_or_before_t() -> None:
     clock.t += 1
     store.add("link", "L1", {"oper-status": "sdqn-types:up"})
     store.add("service", "S1", {"oper-state": "up"})
+    store.add("node", "r1", {"oper-status": "sdqn-types:up"})
     clock.t += 10
     cut = clock.t
     store.add("link", "L1", {"oper-status": "sdqn-types:down"})
+    store.add("node", "r1", {"oper-status": "sdqn-types:down"})
     store.add("alarm", "L1res", {"alarm-type-id": "sdqn-alarms:fibre-cut"}, event="raised",
               series="L1res|fibre-cut|")
     store.add("alarm", "L1res", {"alarm-type-id": "sdqn-alarms:los"}, event="raised",
@@ -97,14 +103,16 @@ def test_snapshot_is_the_last_sample_at_or_before_t() -> None:
     before = store.snapshot(cut - 1)
     assert before.links["L1"].values["oper-status"] == "sdqn-types:up"
     assert before.services["S1"].values["oper-state"] == "up"
+    assert before.nodes["r1"].values["oper-status"] == "sdqn-types:up"
     assert before.alarms == []
     after = store.snapshot(cut)
     assert after.links["L1"].values["oper-status"] == "sdqn-types:down"
+    assert after.nodes["r1"].values["oper-status"] == "sdqn-types:down"
     assert [a.values["alarm-type-id"] for a in after.alarms] == [
         "sdqn-alarms:fibre-cut", "sdqn-alarms:los"]
     later = store.snapshot(clock.t)
     assert [a.values["alarm-type-id"] for a in later.alarms] == ["sdqn-alarms:fibre-cut"]
-    assert store.snapshot(0.0).links == {}
+    assert store.snapshot(0.0).links == {} and store.snapshot(0.0).nodes == {}
 
 
 def test_a_clock_stepped_back_keeps_each_series_ordered() -> None:
@@ -186,3 +194,60 @@ def test_recorder_follows_alarms_and_commits(alarms: AlarmManager) -> None:
         recorder.stop()
         commits.close()
     assert store.operational_watchers == []
+
+
+# -- node samples, recorded from <operational> round by round ------------------------------
+
+NODE_STATE = ("/ietf-network:networks/network[network-id='metro']/node[node-id='r1']"
+              "/sdqn-topology:quantum-node/state")
+
+
+def _publish_node(store: NmdaStore, **state: Any) -> None:
+    """What the network-state publisher merges for a node (controller/service/netstate)."""
+    store.merge_state(json.dumps({"ietf-network:networks": {"network": [
+        {"network-id": "metro", "node": [
+            {"node-id": "r1", "sdqn-topology:quantum-node": {"state": state}}]}]}}))
+
+
+def test_recorder_samples_a_node_when_its_state_changes(schema: Schema) -> None:
+    store = NmdaStore(schema)
+    store.edit_json(Datastore.RUNNING, {"ietf-network:networks": {"network": [
+        {"network-id": "metro",
+         "network-types": {"sdqn-topology:quantum-network": {}},
+         "node": [{"node-id": "r1", "sdqn-topology:quantum-node": {
+             "device-kind": "sdqn-types:repeater"}},
+                  {"node-id": "r2", "sdqn-topology:quantum-node": {
+                      "device-kind": "sdqn-types:repeater"}}]}]}})
+    clock = Clock()
+    history = HistoryStore(clock=clock)
+    recorder = HistoryRecorder(store, history)
+    recorder.record_once()
+    assert history.query(0, 2e9, kinds=["node"]) == []   # never measured: no sample
+    _publish_node(store, **{"oper-status": "sdqn-types:up", "stable": True,
+                            "memory-in-use": 2, "last-updated": "2026-12-07T10:00:00Z",
+                            "stale": False})
+    clock.t += 1
+    recorder.record_once()
+    clock.t += 1
+    recorder.record_once()                                # unchanged: no second sample
+    [up] = history.query(0, 2e9, kinds=["node"])
+    assert up.resource == "r1"
+    values = dict(up.values)
+    assert parse_time(values.pop("measured-at")) == parse_time("2026-12-07T10:00:00Z")
+    assert values == {"network-id": "metro", "device-kind": "sdqn-types:repeater",
+                      "oper-status": "sdqn-types:up", "stable": True, "memory-in-use": 2,
+                      "stale": False}
+    clock.t += 10
+    cut = clock.t
+    _publish_node(store, **{"oper-status": "sdqn-types:down",
+                            "last-updated": "2026-12-07T10:00:10Z"})
+    recorder.record_once()
+    assert [s.values["oper-status"] for s in history.query(0, 2e9, kinds=["node"])] == [
+        "sdqn-types:up", "sdqn-types:down"]
+    assert history.snapshot(cut - 1).nodes["r1"].values["oper-status"] == "sdqn-types:up"
+    assert history.snapshot(cut).nodes["r1"].values["oper-status"] == "sdqn-types:down"
+    assert "r2" not in history.snapshot(cut).nodes
+    clock.t += 1
+    assert store.delete_state(NODE_STATE)
+    recorder.record_once()
+    assert history.query(0, 2e9, kinds=["node"])[-1].values == {"removed": True}

@@ -22,6 +22,8 @@ const NODE_COLOURS = { up: "#1a7f37", degraded: "#9a6700", down: "#b42318",
 const NODE_LEGEND = ["up", "degraded", "down", "testing", "unknown", "stale"];
 const LINK_LEAVES = ["oper-status", "measured-fidelity", "qber", "generation-rate", "loss",
                      "polarisation-drift-rate", "decoherence-time", "stale"];
+// The sdqn-topology quantum-node state leaves sdqn-history records per node.
+const NODE_LEAVES = ["oper-status", "stable", "last-change", "memory-in-use", "stale"];
 const SHAPES = { "end-node": "ellipse", repeater: "diamond", "q-roadm": "hexagon",
                  apc: "round-rectangle" };
 const STALE_AFTER_MS = 30000;
@@ -70,6 +72,7 @@ export async function mount(main, ctx) {
   let alarms = [];
   let selected = null;
   let servicePath = [];
+  let unsampled = new Set();   // as of ctx.asOf: nodes the history holds no state of
   const service = new URLSearchParams(location.hash.split("?")[1] || "").get("service");
 
   const toggle = el("button", { type: "button", id: "scale-toggle", "aria-pressed": "false" },
@@ -304,8 +307,13 @@ export async function mount(main, ctx) {
       const st = q.state || {};
       add("Node", selected);
       add("Kind", kindOf(node));
-      add("Status", ctx.asOf ? "not recorded in the history" : nodeStatus(node, clock()));
-      add("Last update", ageText(st["last-updated"]));
+      add("Status", ctx.asOf && unsampled.has(selected)
+        ? "unknown: the history holds no state of this node at that time"
+        : nodeStatus(node, clock()));
+      if (st.stable !== undefined) add("Stable", st.stable ? "yes" : "no");
+      if (st["memory-in-use"] !== undefined) add("Memory in use", st["memory-in-use"]);
+      if (st["last-change"]) add("Status changed", ageText(st["last-change"], clock()));
+      add("Last update", ageText(st["last-updated"], clock()));
       for (const a of alarmsOn("node", selected)) add("Alarm", `${typeName(a)}: ${a["alarm-text"] || ""}`);
       if (kindOf(node) === "apc") {
         const fibres = compensated(network["ietf-network-topology:link"] || []).get(selected) || [];
@@ -362,27 +370,35 @@ export async function mount(main, ctx) {
     return out;
   }
 
-  // The network as it was at ctx.asOf: the structure of today's network, each fibre's
-  // state and the active alarms from get-snapshot (node states are not recorded).
+  // A get-snapshot sample as the sdqn-topology state container it was taken from.
+  function pastState(sample, leaves) {
+    const state = {};
+    if (!sample) return state;
+    for (const k of leaves) if (sample[k] !== undefined) state[k] = sample[k];
+    state["last-updated"] = sample["measured-at"] || sample.sampled;
+    return state;
+  }
+
+  // The network as it was at ctx.asOf: the structure of today's network, each node's and
+  // fibre's state and the active alarms from get-snapshot; a node without a sample then
+  // (or whose state was withdrawn by then) has no oper-status, so it is drawn unknown.
   async function historical(nets) {
     const snap = await ctx.snapshot(ctx.asOf);
-    const byId = new Map((snap.link || []).map((l) => [l["link-id"], l]));
+    const links = new Map((snap.link || []).map((l) => [l["link-id"], l]));
+    const nodes = new Map((snap.node || []).map((n) => [n["node-id"], n]));
     const net = structuredClone(nets);
     for (const l of net["ietf-network-topology:link"] || []) {
       const q = l["sdqn-topology:quantum-link"] || (l["sdqn-topology:quantum-link"] = {});
-      const s = byId.get(l["link-id"]);
-      const state = {};
-      if (s) {
-        for (const k of LINK_LEAVES) if (s[k] !== undefined) state[k] = s[k];
-        state["last-updated"] = s["measured-at"] || s.sampled;
-      }
-      q.state = state;
+      q.state = pastState(links.get(l["link-id"]), LINK_LEAVES);
     }
+    const missing = new Set();
     for (const n of net.node || []) {
       const q = n["sdqn-topology:quantum-node"] || (n["sdqn-topology:quantum-node"] = {});
-      q.state = {};
+      const s = nodes.get(n["node-id"]);
+      q.state = pastState(s, NODE_LEAVES);
+      if (!s || s.removed === true) missing.add(n["node-id"]);
     }
-    return { net, alarms: snapshotAlarms(snap) };
+    return { net, alarms: snapshotAlarms(snap), unsampled: missing };
   }
 
   let pending = null;
@@ -397,6 +413,7 @@ export async function mount(main, ctx) {
         if (when !== ctx.asOf) return;   // the slider moved on meanwhile
         network = past.net;
         alarms = past.alarms;
+        unsampled = past.unsampled;
         asOf.textContent = `As of ${new Date(when).toLocaleString()} — history, not live`;
         main.dataset.asOf = when;
       } else {
