@@ -179,8 +179,7 @@ def run(config: Annotated[Path | None,
                             notify=server.publish if server is not None else None)
     calibrate = calibrator(service.calibration) if service is not None else None
     if server is not None and service is not None:
-        server.core.extra_rpcs.update(netconf_change_rpcs(service.change,
-                                                          server.core.what_if))
+        server.core.extra_rpcs.update(netconf_change_rpcs(service.change, server.core))
     if server is not None and calibrate is not None:
         server.core.extra_rpcs.update(netconf_calibrate_rpcs(calibrate))
     # Training drills act on the emulated network only: through the control channel the

@@ -11,16 +11,17 @@ or its RFC 7951 members inside "sdqn-controller:output" (RFC 8040 §3.6.2).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from lxml import etree
 
-from controller.errors import ErrorTag
+from controller.datastore.editnode import EditNode, Operation
+from controller.datastore.tree import Forest
+from controller.errors import ErrorTag, NetconfError
 from controller.netconf.core import RpcHandler as NetconfRpc
-from controller.netconf.core import SessionContext
+from controller.netconf.core import ServerCore, SessionContext
 from controller.netconf.operations import Params
-from controller.netconf.ratelimit import TokenBuckets
 from controller.netconf.xml import bad_element, json_elements
 from controller.restconf.access import DataAccess
 from controller.restconf.operations import RpcHandler as RestconfRpc
@@ -31,6 +32,7 @@ from controller.service.change import ChangeControl
 MODULE = "sdqn-controller"
 NAMESPACE = "urn:sdqn:sdqn-controller"
 ACTIONS = ("commit", "optimise")
+EDIT_WITH_COMMIT_ONLY = "edit previews a commit: it goes with action commit only"
 
 
 def _action(value: object, bad: Callable[[str], Exception]) -> str:
@@ -40,18 +42,45 @@ def _action(value: object, bad: Callable[[str], Exception]) -> str:
     return str(action)
 
 
-def netconf_change_rpcs(change: ChangeControl, what_if: TokenBuckets
-                        ) -> dict[str, NetconfRpc]:
+def write_check(core: ServerCore, user: str, nodes: Sequence[EditNode]
+                ) -> Callable[[Forest], None]:
+    """The NACM write check (RFC 8341 §3.4.5) of merging `nodes` into a forest, as the
+    user's edit of running would get it, a refusal counted like any denied write."""
+    access = core.access(user)
+
+    def check(forest: Forest) -> None:
+        if access is None:
+            return
+        try:
+            access.check_edit(forest, nodes, Operation.MERGE)
+        except NetconfError as err:
+            if err.first.tag is ErrorTag.ACCESS_DENIED and core.nacm is not None:
+                core.nacm.denied_data_writes += 1
+            raise
+
+    return check
+
+
+def netconf_change_rpcs(change: ChangeControl, core: ServerCore) -> dict[str, NetconfRpc]:
     """Handlers keyed "{namespace}name", as `NetconfServer(extra_rpcs=...)` wants; every
-    dry-run spends a token of the user's what-if budget (`what_if`, shared with RESTCONF
-    and gRPC through the core)."""
+    dry-run spends a token of the user's what-if budget (the core's, shared with RESTCONF
+    and gRPC)."""
+    what_if = core.what_if
 
     def dry_run(session: SessionContext, op: etree._Element) -> list[etree._Element]:
-        params = Params(op, {"action": NAMESPACE})
+        params = Params(op, {"action": NAMESPACE, "edit": NAMESPACE})
         action = _action(params.text("action"), lambda message: bad_element(
             "action", message, ErrorTag.INVALID_VALUE))
+        edit = params.get("edit")
+        if edit is not None and action != "commit":
+            raise bad_element("edit", EDIT_WITH_COMMIT_ONLY, ErrorTag.INVALID_VALUE)
         what_if.take(session.username)
-        return json_elements(change.dry_run(action).to_json(), NAMESPACE)
+        if edit is None:
+            return json_elements(change.dry_run(action).to_json(), NAMESPACE)
+        nodes = change.store.parse_xml(edit)
+        impact = change.dry_run_edit(nodes, check=write_check(core, session.username, nodes),
+                                     session_id=session.session_id)
+        return json_elements(impact.to_json(), NAMESPACE)
 
     def optimise(session: SessionContext, op: etree._Element) -> list[etree._Element]:
         params = Params(op, {"dry-run": NAMESPACE})
@@ -72,10 +101,19 @@ def restconf_change_rpcs(change: ChangeControl, access: DataAccess
     """Handlers keyed "module:name" (RFC 8040 §3.6), output members or None."""
 
     def dry_run(user: str, args: dict[str, Any]) -> dict[str, Any]:
-        check_members(args, {"action"}, "dry-run")
+        check_members(args, {"action", "edit"}, "dry-run")
         action = _action(args.get("action"), invalid)
+        edit = args.get("edit")
+        if edit is not None and (action != "commit" or not isinstance(edit, dict)):
+            raise invalid(EDIT_WITH_COMMIT_ONLY if action != "commit" else
+                          "edit is anydata: an object of RFC 7951 top-level members "
+                          "(RFC 7951 §5.5)", path=f"/{MODULE}:dry-run/input/edit")
         access.core.what_if.take(user)
-        return change.dry_run(action).to_json()
+        if edit is None:
+            return change.dry_run(action).to_json()
+        nodes = change.store.parse_json(edit)
+        return change.dry_run_edit(nodes, check=write_check(access.core, user, nodes),
+                                   session_id=access.session_id(user)).to_json()
 
     def optimise(user: str, args: dict[str, Any]) -> dict[str, Any]:
         check_members(args, {"dry-run"}, "optimise")

@@ -81,7 +81,7 @@ def start_northbounds(settings: ControllerSettings, store: NmdaStore, server: Ne
     drills = DrillService(store, channel)
     server.core.extra_rpcs.update(netconf_drill_rpcs(drills))
     if service is not None:
-        server.core.extra_rpcs.update(netconf_change_rpcs(service.change, server.core.what_if))
+        server.core.extra_rpcs.update(netconf_change_rpcs(service.change, server.core))
         # RFC 8632 set-operator-state (acknowledge) on every northbound sharing the core
         server.core.action_handlers.update(alarm_action_handlers(service.alarms))
     calibrate = calibrator(service.calibration) if service is not None else None

@@ -254,7 +254,8 @@ class NmdaStore:
              default_operation: Operation = Operation.MERGE,
              error_option: ErrorOption = ErrorOption.STOP_ON_ERROR,
              test_option: TestOption = TestOption.TEST_THEN_SET,
-             session_id: int = SYSTEM_SESSION) -> EditResult:
+             session_id: int = SYSTEM_SESSION,
+             inspect: Callable[[Forest], None] | None = None) -> EditResult:
         """Apply an edit atomically.
 
         stop-on-error and rollback-on-error both leave the datastore untouched on any
@@ -270,6 +271,10 @@ class NmdaStore:
         <commit> (RFC 7950 §8.3.3), so an engineer may add a node after one that refers
         to it. test-option `test-only` on the candidate is the explicit question "would
         this candidate be valid?", so it validates the result whole and applies nothing.
+
+        `inspect`, with test-only, sees the edited and validated forest before it is put
+        back (the impact of an edit, previewed without a candidate: nothing is stored,
+        published or heard by a listener, and the lock is held throughout).
         """
         if ds not in WRITABLE:
             raise NetconfError.of(ErrorTag.INVALID_VALUE, f"datastore {ds} is not writable",
@@ -289,6 +294,8 @@ class NmdaStore:
                     if errors:
                         raise NetconfError(errors)
                 if test_option is TestOption.TEST_ONLY:
+                    if inspect is not None:
+                        inspect(self.forest(ds))
                     txn.rollback()
                     return EditResult(errors=applier.errors)
                 if applier.errors and not txn.changes[ds]:

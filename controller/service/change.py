@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
 
+from controller.datastore.editnode import EditNode, Operation
 from controller.datastore.locks import SYSTEM_SESSION
-from controller.datastore.nmda import Datastore, NmdaStore
+from controller.datastore.nmda import Datastore, NmdaStore, TestOption
+from controller.datastore.tree import Forest
 from controller.errors import NetconfError
 from controller.periodic import PeriodicTask
 from controller.service.expansion import QnumExpander
@@ -46,6 +48,30 @@ class ChangeControl:
             expansion = self.expander.preview(config, reoptimise=action == "optimise")
         assert expansion.impact is not None
         return expansion.impact
+
+    def dry_run_edit(self, nodes: Sequence[EditNode], *,
+                     check: Callable[[Forest], None] | None = None,
+                     session_id: int = SYSTEM_SESSION) -> Impact:
+        """The impact of merging `nodes` into running, without the candidate: the edit is
+        made on running as a test-only edit (RFC 6241 §7.2 test-option; the caller's
+        `check`, its NACM write check, first; then every constraint running keeps), the
+        expansion is previewed on the result, and running is put back. So the answer is
+        the commit's: its error if the edit would be refused, else its impact; and
+        another session's candidate edits are never in it nor touched."""
+        found: list[Impact] = []
+
+        def preview(forest: Forest) -> None:
+            expansion = self.expander.preview(forest.to_dict())
+            assert expansion.impact is not None
+            found.append(expansion.impact)
+
+        with self.store.atomic():
+            if check is not None:
+                check(self.store.forest(Datastore.RUNNING))
+            self.store.edit(Datastore.RUNNING, nodes, default_operation=Operation.MERGE,
+                            test_option=TestOption.TEST_ONLY, session_id=session_id,
+                            inspect=preview)
+        return found[0]
 
     def optimise(self, *, session_id: int = SYSTEM_SESSION) -> Impact:
         """Re-optimise running now: intended and the devices change, running does not."""

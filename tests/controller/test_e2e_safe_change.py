@@ -140,3 +140,80 @@ def test_bad_dry_run_input_is_refused(tmp_path: Path) -> None:
                 assert err.tag == tag, (rpc, err.tag)
             else:
                 raise AssertionError(f"{rpc} accepted")
+
+
+INNER = EDIT.removeprefix(f'<config xmlns="{NC}">').removesuffix("</config>")
+EDIT_JSON = {"sdqn-services:entanglement-services": {"request": [
+    {"name": "qkd-alice-bob", "demanded-rate": "60.0"},
+    {"name": "qkd-alice-charlie", "source-node": "alice", "destination-node": "charlie",
+     "application": "sdqn-types:qkd", "min-fidelity": "0.8", "demanded-rate": "5.0"}]}}
+#: someone else's uncommitted edit, left in the shared candidate
+OTHER = f"""<config xmlns="{NC}"><entanglement-services xmlns="urn:sdqn:sdqn-services">
+  <request><name>teleport-bob-charlie</name><demanded-rate>1.0</demanded-rate></request>
+</entanglement-services></config>"""
+
+
+def test_dry_run_of_an_inline_edit_leaves_the_candidate_alone(tmp_path: Path) -> None:
+    """dry-run with `edit`: the impact of that edit of running, computed without the
+    candidate (whose other edits are neither in it nor touched), equal over NETCONF and
+    RESTCONF, and what a commit of the edit then does to the devices; refused as the
+    edit would be (NACM, constraints), and only with action commit."""
+    config = write_config(tmp_path, "inline")
+    settings = json.loads(config.read_text())
+    settings["restconf"].update(enabled=True, port=0)
+    config.write_text(json.dumps(settings))
+    with emulated_network() as net, Daemon(config, tmp_path / "daemon.log") as daemon:
+        assert daemon.proc.stdout is not None
+        restconf = daemon.proc.stdout.readline().rsplit(":", 1)[1].strip()
+        edit_running(daemon, intent_xml(net))
+        wait_devices_run_intended(daemon, net)
+        m = daemon.manager()
+        try:
+            m.edit_config(target="candidate", config=OTHER)
+            candidate = m.get_config(source="candidate").data_xml
+            running = m.get_config(source="running").data_xml
+        finally:
+            m.close_session()
+        before = device_configs(net)
+
+        preview = dry_run_netconf(
+            daemon, f"<dry-run xmlns='{{ns}}'><edit>{INNER}</edit></dry-run>")
+        with httpx.Client(base_url=f"http://127.0.0.1:{restconf}", timeout=120,
+                          headers={"content-type": "application/yang-data+json"}) as http:
+            def post(user: str, members: dict[str, Any]) -> httpx.Response:
+                return http.post("/restconf/operations/sdqn-controller:dry-run",
+                                 auth=(user, user), json={"sdqn-controller:input": members})
+
+            answer = post("admin", {"edit": EDIT_JSON})
+            assert answer.status_code == 200, answer.text
+            over_http = answer.json()["sdqn-controller:output"]["impact"]
+            denied = post("operator", {"edit": EDIT_JSON})      # may not write services
+            optimise = post("admin", {"action": "optimise", "edit": EDIT_JSON})
+            dangling = post("admin", {"edit": {"sdqn-services:entanglement-services": {
+                "request": [{"name": "to-nowhere", "source-node": "alice",
+                             "destination-node": "no-such-node",
+                             "application": "sdqn-types:qkd", "min-fidelity": "0.8",
+                             "demanded-rate": "1.0"}]}}})
+        assert {k: str(v) for k, v in over_http["totals"].items()} == preview["totals"]
+        assert changed_paths(over_http) == changed_paths(preview)
+        touched = {s["name"] for s in preview["service"]}
+        assert "qkd-alice-charlie" in touched and "teleport-bob-charlie" not in touched
+        for response, tag in ((denied, "access-denied"), (optimise, "invalid-value"),
+                              (dangling, "data-missing")):
+            error = response.json()["ietf-restconf:errors"]["error"][0]
+            assert error["error-tag"] == tag, response.text
+
+        m = daemon.manager()
+        try:   # nothing changed: the candidate still holds the other edit, running is as it was
+            assert m.get_config(source="candidate").data_xml == candidate
+            assert m.get_config(source="running").data_xml == running
+        finally:
+            m.close_session()
+        assert device_configs(net) == before
+
+        edit_running(daemon, INNER)
+        wait_devices_run_intended(daemon, net)
+        after = device_configs(net)
+        actual = {(node, change["path"]) for node in sorted(after)
+                  for change in json_diff(canonical(before[node]), canonical(after[node]))}
+        assert actual == changed_paths(preview)        # the devices did what it said

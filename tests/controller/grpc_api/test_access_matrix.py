@@ -171,7 +171,7 @@ def interfaces(store: NmdaStore, netconf: NetconfServer, access: DataAccess, hub
 
     def build(what_if: RateLimit) -> Interfaces:
         netconf.core.what_if = TokenBuckets(what_if, "what-if")
-        netconf.core.extra_rpcs.update(netconf_change_rpcs(change, netconf.core.what_if))
+        netconf.core.extra_rpcs.update(netconf_change_rpcs(change, netconf.core))
         restconf = RestconfServer(access, hub=hub, max_body=64 * 1024,
                                   extra_rpcs=restconf_change_rpcs(change, access))
         restconf.start()
