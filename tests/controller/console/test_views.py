@@ -158,22 +158,42 @@ def test_dry_run_shows_the_impact_and_changes_nothing(
 
 def test_dry_run_leaves_someone_elses_candidate_edits_alone(
         browser: Any, setup: Setup) -> None:
-    """The candidate is shared: with another session's uncommitted edit in it, the
-    console refuses the dry-run rather than discard that edit."""
-    other = json.loads(json.dumps(CHANGE).replace(NEW, "someone-elses-edit"))
+    """The candidate is shared: with another session's uncommitted edit in it, a plain
+    change is previewed inline (the candidate neither read nor touched: the other edit
+    is not in the impact and is still there), and a YANG Patch, which would need the
+    candidate, is refused rather than discard that edit."""
+    other_name = "someone-elses-edit"
+    other = json.loads(json.dumps(CHANGE).replace(NEW, other_name))
     candidate = "/restconf/ds/ietf-datastores:candidate"
     with setup.client() as c:
         assert c.patch(candidate, json={"ietf-restconf:data": other},
                        headers={"Content-Type": JSON}).is_success
         held = c.get(candidate).json()
     try:
+        before = Running(setup)
         page = open_console(browser, setup, "admin", "commits")
         page.fill("#change-body", json.dumps(CHANGE))
+        page.click("#dry-run")
+        page.wait_for_selector("#impact-box[data-result='dry-run'], #impact-box .error",
+                               timeout=60000)
+        assert page.locator("#impact-box .error").count() == 0, page.inner_text("#impact-box")
+        assert page.locator(f"#impact-services tr[data-service='{NEW}']").count() == 1
+        assert page.locator(f"#impact-services tr[data-service='{other_name}']").count() == 0
+        with setup.client() as c:
+            assert c.get(candidate).json() == held      # the other edit is still there
+        assert Running(setup).same_as(before)
+        patch = {"ietf-yang-patch:yang-patch": {"patch-id": "p", "edit": [{
+            "edit-id": "e", "operation": "merge",
+            "target": f"/sdqn-services:entanglement-services/request={NEW}",
+            "value": {"sdqn-services:request": CHANGE["sdqn-services:entanglement-services"]
+                      ["request"]}}]}}
+        page.evaluate("() => { delete document.querySelector('#impact-box').dataset.result; }")
+        page.fill("#change-body", json.dumps(patch))
         page.click("#dry-run")
         page.wait_for_selector("#impact-box .error", timeout=60000)
         assert "uncommitted edits" in page.inner_text("#impact-box")
         with setup.client() as c:
-            assert c.get(candidate).json() == held      # the other edit is still there
+            assert c.get(candidate).json() == held
     finally:
         with setup.client() as c:
             c.post("/restconf/operations/ietf-netconf:discard-changes",

@@ -105,7 +105,7 @@ export async function mount(main, ctx) {
                                    hidden: true });
   main.append(el("h2", {}, "Commits"), status);
 
-  // the dry-run previews a change put into the candidate, so it needs write access too
+  // the dry-run previews a change of running, checked as that edit: it needs write access too
   const mayDryRun = Boolean(may["dry-run"] && may.commit);
   if (mayDryRun || may.commit) {
     const text = el("textarea", { id: "change-body", rows: "8", cols: "80", spellcheck: "false",
@@ -152,28 +152,38 @@ export async function mount(main, ctx) {
     return cand.ok && run.ok && JSON.stringify(cand.body) === JSON.stringify(run.body);
   }
 
-  // The dry-run rpc previews committing the candidate (sdqn-controller dry-run): the change
-  // goes into the candidate, the impact is computed, and the candidate is discarded again
-  // (RFC 6241 §8.3.4.2), so running, intended and the devices never change. A candidate
-  // that already holds someone's edits is left alone: the dry-run is refused instead.
+  // A plain RFC 7951 change is previewed inline (sdqn-controller dry-run `edit`): the server
+  // makes it on running as a test-only edit, previews it and puts running back, so neither
+  // the candidate nor anything else changes. A YANG Patch (RFC 8072) has no inline form: it
+  // goes into the shared candidate (RFC 6241 §8.3), is previewed as the candidate's commit
+  // and discarded again (§8.3.4.2) — only when the candidate holds nobody's edits, since
+  // the discard would drop them.
   async function dryRun(text, box) {
     const change = parse(text, box);
     if (!change) return;
+    box.replaceChildren(el("p", {}, "Computing the impact…"));
+    const res = change.media === PATCH_MEDIA ? await candidateDryRun(change, box)
+      : await operation(CTL, "dry-run", { action: "commit",
+                                          edit: change.body["ietf-restconf:data"] });
+    if (!res) return;
+    if (!res.ok) { box.replaceChildren(errorBox(res, "Dry-run")); return; }
+    box.replaceChildren(el("h4", {}, "Impact (dry-run: nothing changed)"),
+                        impactView(res.output.impact || {}));
+    box.dataset.result = "dry-run";
+  }
+
+  async function candidateDryRun(change, box) {
     if (!(await candidateUnmodified())) {
       box.replaceChildren(el("div", { class: "error", role: "alert" },
-        "Dry-run refused: the candidate holds uncommitted edits (someone's NETCONF "
-        + "session); the console does not discard them. Commit or discard them first."));
-      return;
+        "Dry-run of a YANG Patch refused: the candidate holds uncommitted edits (someone's "
+        + "NETCONF session); the console does not discard them. Commit or discard them "
+        + "first, or give the change as plain RFC 7951 JSON, which is previewed inline."));
+      return null;
     }
-    box.replaceChildren(el("p", {}, "Computing the impact…"));
     const edit = await request("PATCH", CANDIDATE, change.body, change.media);
-    if (!edit.ok) { box.replaceChildren(errorBox(edit, "Editing the candidate")); return; }
+    if (!edit.ok) { box.replaceChildren(errorBox(edit, "Editing the candidate")); return null; }
     try {
-      const res = await operation(CTL, "dry-run", { action: "commit" });
-      if (!res.ok) { box.replaceChildren(errorBox(res, "Dry-run")); return; }
-      box.replaceChildren(el("h4", {}, "Impact (dry-run: nothing changed)"),
-                          impactView(res.output.impact || {}));
-      box.dataset.result = "dry-run";
+      return await operation(CTL, "dry-run", { action: "commit" });
     } finally {
       await operation("ietf-netconf", "discard-changes");
     }
