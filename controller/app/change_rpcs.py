@@ -11,14 +11,12 @@ or its RFC 7951 members inside "sdqn-controller:output" (RFC 8040 §3.6.2).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 from lxml import etree
 
-from controller.datastore.editnode import EditNode, Operation
-from controller.datastore.tree import Forest
-from controller.errors import ErrorTag, NetconfError
+from controller.errors import ErrorTag
 from controller.netconf.core import RpcHandler as NetconfRpc
 from controller.netconf.core import ServerCore, SessionContext
 from controller.netconf.operations import Params
@@ -42,25 +40,6 @@ def _action(value: object, bad: Callable[[str], Exception]) -> str:
     return str(action)
 
 
-def write_check(core: ServerCore, user: str, nodes: Sequence[EditNode]
-                ) -> Callable[[Forest], None]:
-    """The NACM write check (RFC 8341 §3.4.5) of merging `nodes` into a forest, as the
-    user's edit of running would get it, a refusal counted like any denied write."""
-    access = core.access(user)
-
-    def check(forest: Forest) -> None:
-        if access is None:
-            return
-        try:
-            access.check_edit(forest, nodes, Operation.MERGE)
-        except NetconfError as err:
-            if err.first.tag is ErrorTag.ACCESS_DENIED and core.nacm is not None:
-                core.nacm.denied_data_writes += 1
-            raise
-
-    return check
-
-
 def netconf_change_rpcs(change: ChangeControl, core: ServerCore) -> dict[str, NetconfRpc]:
     """Handlers keyed "{namespace}name", as `NetconfServer(extra_rpcs=...)` wants; every
     dry-run spends a token of the user's what-if budget (the core's, shared with RESTCONF
@@ -78,7 +57,7 @@ def netconf_change_rpcs(change: ChangeControl, core: ServerCore) -> dict[str, Ne
         if edit is None:
             return json_elements(change.dry_run(action).to_json(), NAMESPACE)
         nodes = change.store.parse_xml(edit)
-        impact = change.dry_run_edit(nodes, check=write_check(core, session.username, nodes),
+        impact = change.dry_run_edit(nodes, check=core.merge_check(session.username, nodes),
                                      session_id=session.session_id)
         return json_elements(impact.to_json(), NAMESPACE)
 
@@ -112,7 +91,7 @@ def restconf_change_rpcs(change: ChangeControl, access: DataAccess
         if edit is None:
             return change.dry_run(action).to_json()
         nodes = change.store.parse_json(edit)
-        return change.dry_run_edit(nodes, check=write_check(access.core, user, nodes),
+        return change.dry_run_edit(nodes, check=access.core.merge_check(user, nodes),
                                    session_id=access.session_id(user)).to_json()
 
     def optimise(user: str, args: dict[str, Any]) -> dict[str, Any]:

@@ -594,10 +594,12 @@ class WatchResponse(_message.Message):
     def __init__(self, event_time: _Optional[str] = ..., service: _Optional[_Union[ServiceStateChange, _Mapping]] = ..., alarm: _Optional[_Union[AlarmEvent, _Mapping]] = ..., config: _Optional[_Union[ConfigChange, _Mapping]] = ..., dropped: _Optional[int] = ...) -> None: ...
 
 class DryRunRequest(_message.Message):
-    __slots__ = ("action",)
+    __slots__ = ("action", "edit_json")
     ACTION_FIELD_NUMBER: _ClassVar[int]
+    EDIT_JSON_FIELD_NUMBER: _ClassVar[int]
     action: str
-    def __init__(self, action: _Optional[str] = ...) -> None: ...
+    edit_json: str
+    def __init__(self, action: _Optional[str] = ..., edit_json: _Optional[str] = ...) -> None: ...
 
 class OptimiseRequest(_message.Message):
     __slots__ = ("dry_run",)

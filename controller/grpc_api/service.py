@@ -14,6 +14,7 @@ NOT_FOUND with a message that names it, an unknown enum value is INVALID_ARGUMEN
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -363,11 +364,33 @@ class ControllerService:
         action = req.action or "commit"
         if action not in ("commit", "optimise"):
             raise convert.bad(f"action must be commit or optimise, not {action!r}")
+        edit = self._edit_members(req.edit_json, action)
         self.access.require_rpc(user, "sdqn-controller", "dry-run")
         change = self._change()
         self.access.core.what_if.take(user)
-        return convert.impact_from(self.pb, change.dry_run(action).to_json(),
-                                   self.pb.DryRunResponse)
+        if edit is None:
+            impact = change.dry_run(action)
+        else:
+            nodes = change.store.parse_json(edit)
+            impact = change.dry_run_edit(nodes, check=self.access.core.merge_check(user, nodes),
+                                         session_id=self.access.session_id(user))
+        return convert.impact_from(self.pb, impact.to_json(), self.pb.DryRunResponse)
+
+    @staticmethod
+    def _edit_members(text: str, action: str) -> dict[str, Any] | None:
+        """DryRunRequest.edit_json as RFC 7951 members, None when empty."""
+        if not text:
+            return None
+        if action != "commit":
+            raise convert.bad("edit_json previews a commit: it goes with action commit only")
+        try:
+            members = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise convert.bad(f"edit_json is not JSON: {exc}") from None
+        if not isinstance(members, dict):
+            raise convert.bad("edit_json must be a JSON object of top-level members "
+                              "(RFC 7951)")
+        return members
 
     def Optimise(self, req: Any, context: Any) -> Any:
         """sdqn-controller:optimise (exec-checked like NETCONF's)."""

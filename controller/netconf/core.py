@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from lxml import etree
 
+from controller.datastore.editnode import EditNode, Operation
 from controller.datastore.editparse import SchemaIndex
 from controller.datastore.nmda import Datastore, NmdaStore
 from controller.datastore.readers import (
@@ -167,6 +168,25 @@ class ServerCore:
 
     def access(self, username: str) -> UserAccess | None:
         return self.nacm.access(username) if self.nacm is not None else None
+
+    def merge_check(self, username: str, nodes: Sequence[EditNode]
+                    ) -> Callable[[Forest], None]:
+        """The NACM write check (RFC 8341 §3.4.5) of merging `nodes` into a forest, as
+        the user's edit would get it, a refusal counted like any denied write: for a
+        change previewed rather than made (sdqn-controller dry-run `edit`)."""
+        access = self.access(username)
+
+        def check(forest: Forest) -> None:
+            if access is None:
+                return
+            try:
+                access.check_edit(forest, nodes, Operation.MERGE)
+            except NetconfError as err:
+                if err.first.tag is ErrorTag.ACCESS_DENIED and self.nacm is not None:
+                    self.nacm.denied_data_writes += 1
+                raise
+
+        return check
 
     def count_thread_death(self) -> None:
         with self.sessions_lock:

@@ -9,12 +9,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import grpc
 import httpx
 from lxml import etree
 from ncclient.operations import RPCError
 
 from controller.bench.change import members
 from controller.datastore.jsondiff import json_diff
+from controller.grpc_api.stubs import load
 from southbound.transport import connect
 from tests.controller.e2e import (
     CTL,
@@ -84,6 +86,13 @@ def test_dry_run_is_what_the_commit_does(tmp_path: Path) -> None:
         # One computation, two encodings: the same services, devices and totals.
         assert {k: str(v) for k, v in over_http["totals"].items()} == preview["totals"]
         assert changed_paths(over_http) == changed_paths(preview)
+        over_grpc, grpc_refusals = grpc_dry_runs(grpc_target)
+        assert {(d.node_id, c.path) for d in over_grpc.devices for c in d.changes} \
+            == changed_paths(preview)
+        assert str(over_grpc.totals.devices) == preview["totals"]["devices"]
+        assert grpc_refusals == [grpc.StatusCode.PERMISSION_DENIED,
+                                 grpc.StatusCode.INVALID_ARGUMENT,
+                                 grpc.StatusCode.INVALID_ARGUMENT]
         assert preview["totals"]["moved"] == "0"
         touched = {s["name"]: s["change"] for s in preview["service"]}
         assert set(touched) <= {"qkd-alice-bob", "qkd-alice-charlie"}, touched
@@ -153,18 +162,44 @@ OTHER = f"""<config xmlns="{NC}"><entanglement-services xmlns="urn:sdqn:sdqn-ser
 </entanglement-services></config>"""
 
 
+def grpc_dry_runs(target: str) -> tuple[Any, list[grpc.StatusCode]]:
+    """gRPC DryRun of the edit as admin, then the codes of: the operator (may not write
+    services), the edit with optimise, an edit that is not a JSON object."""
+    pb, grpc_module = load()[0], load()[1]
+    edit = json.dumps(EDIT_JSON)
+    with grpc.insecure_channel(target) as channel:
+        stub = grpc_module.ControllerServiceStub(channel)
+
+        def call(user: str, **fields: str) -> Any:
+            return stub.DryRun(pb.DryRunRequest(**fields), timeout=120,
+                               metadata=(("authorization", f"Bearer {user}"),))
+
+        answer = call("admin", action="commit", edit_json=edit)
+        codes = []
+        for user, fields in (("operator", {"edit_json": edit}),
+                             ("admin", {"action": "optimise", "edit_json": edit}),
+                             ("admin", {"edit_json": "[1, 2]"})):
+            try:
+                call(user, **fields)
+            except grpc.RpcError as err:
+                codes.append(err.code())
+    return answer, codes
+
+
 def test_dry_run_of_an_inline_edit_leaves_the_candidate_alone(tmp_path: Path) -> None:
     """dry-run with `edit`: the impact of that edit of running, computed without the
-    candidate (whose other edits are neither in it nor touched), equal over NETCONF and
-    RESTCONF, and what a commit of the edit then does to the devices; refused as the
+    candidate (whose other edits are neither in it nor touched), equal over NETCONF,
+    RESTCONF and gRPC, and what a commit of the edit then does to the devices; refused as the
     edit would be (NACM, constraints), and only with action commit."""
     config = write_config(tmp_path, "inline")
     settings = json.loads(config.read_text())
     settings["restconf"].update(enabled=True, port=0)
+    settings["grpc"].update(enabled=True, port=0)
     config.write_text(json.dumps(settings))
     with emulated_network() as net, Daemon(config, tmp_path / "daemon.log") as daemon:
         assert daemon.proc.stdout is not None
         restconf = daemon.proc.stdout.readline().rsplit(":", 1)[1].strip()
+        grpc_target = daemon.proc.stdout.readline().split()[-1]
         edit_running(daemon, intent_xml(net))
         wait_devices_run_intended(daemon, net)
         m = daemon.manager()
@@ -196,6 +231,13 @@ def test_dry_run_of_an_inline_edit_leaves_the_candidate_alone(tmp_path: Path) ->
                              "demanded-rate": "1.0"}]}}})
         assert {k: str(v) for k, v in over_http["totals"].items()} == preview["totals"]
         assert changed_paths(over_http) == changed_paths(preview)
+        over_grpc, grpc_refusals = grpc_dry_runs(grpc_target)
+        assert {(d.node_id, c.path) for d in over_grpc.devices for c in d.changes} \
+            == changed_paths(preview)
+        assert str(over_grpc.totals.devices) == preview["totals"]["devices"]
+        assert grpc_refusals == [grpc.StatusCode.PERMISSION_DENIED,
+                                 grpc.StatusCode.INVALID_ARGUMENT,
+                                 grpc.StatusCode.INVALID_ARGUMENT]
         touched = {s["name"] for s in preview["service"]}
         assert "qkd-alice-charlie" in touched and "teleport-bob-charlie" not in touched
         for response, tag in ((denied, "access-denied"), (optimise, "invalid-value"),
