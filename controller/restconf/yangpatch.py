@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,7 @@ from lxml import etree
 
 from controller.datastore.editnode import EditNode, Operation
 from controller.datastore.nmda import Datastore
+from controller.datastore.sessions import ChangeNote
 from controller.errors import NetconfError, RpcError
 from controller.netconf.paths import to_xml_path
 from controller.restconf import bodies
@@ -112,12 +114,25 @@ class YangPatch:
             except NetconfError as err:
                 return _failed(patch_id, err, edit_id)
         nodes = [node for edit in edits for node in edit.nodes]
+        note = self._note(ds, patch_id, patch.get("comment"))
         try:
-            self.access.edit(ds, nodes, user)
+            with self.access.store.sessions.noted(note) if note else nullcontext():
+                self.access.edit(ds, nodes, user)
         except NetconfError as err:
             return _failed(patch_id, err, _culprit(edits, err.first))
         return PatchResult(200, {f"{YP}:yang-patch-status": {"patch-id": patch_id,
                                                                "ok": [None]}})
+
+    @staticmethod
+    def _note(ds: Datastore, patch_id: str, comment: object) -> ChangeNote | None:
+        """A patch of running is recorded in the commit history with its patch-id as the
+        label and its comment (RFC 8072 §2.2: both describe the entire patch); a patch of
+        the candidate says nothing until its commit, which carries its own note."""
+        if ds is not Datastore.RUNNING:
+            return None
+        if comment is not None and not isinstance(comment, str):
+            raise invalid("the yang-patch comment is a string (RFC 8072 §2.2)")
+        return ChangeNote("edit", patch_id, comment or "")
 
     def _parse_edit(self, base: Target, edit_id: str, raw: dict[str, Any]) -> Edit:
         operation = raw.get("operation")

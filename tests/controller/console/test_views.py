@@ -205,11 +205,16 @@ def test_commit_then_rollback_round_trips(browser: Any, setup: Setup,
     before = Running(setup)
     page = open_console(browser, setup, "admin", "commits")
     page.fill("#change-body", json.dumps(CHANGE))
+    page.fill("#change-label", "add bob-dave")
+    page.fill("#change-comment", "customer trial")
     page.click("#commit")
     page.wait_for_selector("#impact-box[data-result='committed']", timeout=60000)
     committed = Running(setup)
     assert NEW in committed.requests()
     assert committed.head["id"] != before.head["id"]
+    # the label and comment are kept with the change (a YANG Patch's patch-id and comment)
+    assert (committed.head["label"], committed.head["comment"], committed.head["user"]) \
+        == ("add bob-dave", "customer trial", "admin")
     row = page.locator(f"#commit-table tr[data-commit='{committed.head['id']}']")
     row.wait_for()
     row.locator("button.show").click()
@@ -233,6 +238,24 @@ def test_commit_then_rollback_round_trips(browser: Any, setup: Setup,
     assert after.head["kind"] == "rollback"
     page.screenshot(path=str(artifacts / "console-rollback.png"), full_page=True)
     assert page.errors == []
+
+
+def test_a_refused_commit_shows_the_servers_error_and_changes_nothing(
+        browser: Any, setup: Setup) -> None:
+    """The commit is a YANG Patch: the server's refusal comes back as a yang-patch-status
+    (RFC 8072 §2.5), whose error the console shows with its tag and the edit it names."""
+    before = Running(setup)
+    dangling = json.loads(json.dumps(CHANGE).replace('"dave"', '"no-such-node"'))
+    page = open_console(browser, setup, "admin", "commits")
+    page.fill("#change-body", json.dumps(dangling))
+    page.click("#commit")
+    page.wait_for_selector("#impact-box .error", timeout=60000)
+    box = page.locator("#impact-box .error")
+    assert box.get_attribute("data-error-tag") == "data-missing", page.inner_text("#impact-box")
+    assert "edit merge-1" in box.inner_text()
+    assert Running(setup).same_as(before)
+    # the only message in the browser's console is the 409 the page was told to expect
+    assert all("409" in message for message in page.errors), page.errors
 
 
 def test_read_only_user_has_no_change_controls_and_a_forged_rollback_is_refused(

@@ -143,3 +143,36 @@ def test_rollback_to_and_its_errors(client: Client, admin: httpx.Client,
         "label": f"rollback to before {change['id']}", "comment": "T2 was right before"}
     again = output(post(admin, "sdqn-controller:rollback-to", {"id": change["id"]}))
     assert again == {"changed": False}
+
+
+def test_a_yang_patch_of_running_is_recorded_with_its_patch_id_and_comment(
+        admin: httpx.Client) -> None:
+    """RFC 8072 §2.2: patch-id and comment describe the entire patch; a patch of running
+    is a change of running, so the history keeps them (label, comment). A patch of the
+    candidate says nothing until its commit."""
+    def patch(ds: str, patch_id: str, value: str, comment: Any = None) -> httpx.Response:
+        body: dict[str, Any] = {"patch-id": patch_id, "edit": [{
+            "edit-id": "t2", "operation": "merge", "target": (
+                "/ietf-network:networks/network=metro/node=alice/"
+                "sdqn-topology:quantum-node/coherence-time"),
+            "value": {"sdqn-topology:coherence-time": value}}]}
+        if comment is not None:
+            body["comment"] = comment
+        return admin.patch(f"/restconf/ds/ietf-datastores:{ds}",
+                           headers={"Content-Type": "application/yang-patch+json"},
+                           content=json.dumps({"ietf-yang-patch:yang-patch": body}))
+
+    assert patch("running", "cryostat-swap", "4.5", "after the cryostat swap") \
+        .status_code == 200
+    record = newest(admin)
+    assert (record["kind"], record["label"], record["comment"]) == (
+        "edit", "cryostat-swap", "after the cryostat swap")
+    assert patch("running", "no-comment", "5.5").status_code == 200
+    record = newest(admin)
+    assert (record["label"], "comment" in record) == ("no-comment", False)
+    refused = patch("running", "bad-comment", "6.5", {"not": "a string"})
+    assert refused.status_code == 400 and error(refused)["error-tag"] == "invalid-value"
+    assert newest(admin)["id"] == record["id"]             # nothing recorded, nothing changed
+    assert patch("candidate", "staged", "7.5", "not yet").status_code == 200
+    assert newest(admin)["id"] == record["id"]
+    admin.post(f"{OPS}/ietf-netconf:discard-changes")

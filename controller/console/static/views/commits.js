@@ -30,6 +30,13 @@ export function patchOf(text) {
   return { body: "ietf-restconf:data" in body ? body : { "ietf-restconf:data": body } };
 }
 
+// A plain RFC 7951 change as the YANG Patch that merges the same (RFC 8072 §2.2).
+export function asPatch(data, patchId) {
+  return { "patch-id": patchId, edit: Object.keys(data).map((member, i) => ({
+    "edit-id": `merge-${i + 1}`, operation: "merge", target: `/${member}`,
+    value: { [member]: data[member] } })) };
+}
+
 // "/mod:top/list/[key=value]/leaf" -> the resource it belongs to: "list key=value".
 export function resourceOf(path) {
   const steps = path.split("/").filter(Boolean);
@@ -111,6 +118,11 @@ export async function mount(main, ctx) {
     const text = el("textarea", { id: "change-body", rows: "8", cols: "80", spellcheck: "false",
                                   "aria-describedby": "change-help" });
     text.value = JSON.stringify(EXAMPLE, null, 2);
+    // kept in the commit history with the change (RFC 8072 §2.2 patch-id and comment)
+    const label = el("input", { id: "change-label", type: "text", maxlength: "256",
+                                placeholder: "console change" });
+    const comment = el("input", { id: "change-comment", type: "text", maxlength: "4096",
+                                  size: "40" });
     const buttons = el("div", { class: "toolbar" });
     const impact = el("div", { id: "impact-box", "aria-live": "polite" });
     const form = el("form", { class: "panel", id: "change-form", "aria-labelledby": "change-h" },
@@ -118,6 +130,9 @@ export async function mount(main, ctx) {
       el("p", { id: "change-help" }, "RFC 7951 JSON merged into running (RFC 8040 PATCH), "
         + "or an ietf-yang-patch:yang-patch document (RFC 8072)."),
       el("label", { for: "change-body" }, "Change"), text,
+      el("div", { class: "toolbar" },
+        el("label", { for: "change-label" }, "Label "), label, " ",
+        el("label", { for: "change-comment" }, "Comment "), comment),
       buttons, impact);
     form.addEventListener("submit", (e) => e.preventDefault());
     if (mayDryRun) {
@@ -127,7 +142,8 @@ export async function mount(main, ctx) {
     }
     if (may.commit) {
       const commit = el("button", { type: "button", id: "commit" }, "Commit");
-      commit.addEventListener("click", () => commitChange(text.value, impact));
+      commit.addEventListener("click", () => commitChange(text.value, impact,
+                                                          label.value, comment.value));
       buttons.append(commit);
     }
     main.append(form);
@@ -189,10 +205,18 @@ export async function mount(main, ctx) {
     }
   }
 
-  async function commitChange(text, box) {
+  // Committed as one YANG Patch of running (RFC 8072): a plain change becomes one merge
+  // edit per top-level member (what RFC 8040 §4.6.1 PATCH merges), so the label and
+  // comment travel with it into the commit history; a YANG Patch keeps its own patch-id
+  // and, unless it has one, takes the comment.
+  async function commitChange(text, box, label, comment) {
     const change = parse(text, box);
     if (!change) return;
-    const res = await request("PATCH", RUNNING, change.body, change.media);
+    const patch = change.media === PATCH_MEDIA ? change.body["ietf-yang-patch:yang-patch"]
+      : asPatch(change.body["ietf-restconf:data"], label.trim() || "console change");
+    if (comment.trim() && patch.comment === undefined) patch.comment = comment.trim();
+    const res = await request("PATCH", RUNNING, { "ietf-yang-patch:yang-patch": patch },
+                              PATCH_MEDIA);
     if (!res.ok) { box.replaceChildren(errorBox(res, "Commit")); return; }
     box.replaceChildren(el("p", { class: "done", role: "status" }, "Committed to running."));
     box.dataset.result = "committed";

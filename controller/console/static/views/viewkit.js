@@ -45,8 +45,20 @@ export function when(stamp) {
 }
 
 // The RFC 8040 §7 error of a refused request: tag, path and message of each error.
+// The rpc-error entries of an answer: RFC 8040 §7 errors, or a failed YANG Patch's status
+// (RFC 8072 §2.5: global errors, or per edit, named by its edit-id).
+function errorsOf(body) {
+  const plain = ((body || {})["ietf-restconf:errors"] || {}).error;
+  if (plain) return plain;
+  const status = (body || {})["ietf-yang-patch:yang-patch-status"] || {};
+  const edits = ((status["edit-status"] || {}).edit || []).flatMap((e) =>
+    ((e.errors || {}).error || []).map((err) => ({ ...err, "error-message":
+      `edit ${e["edit-id"]}: ${err["error-message"] || ""}` })));
+  return [...((status.errors || {}).error || []), ...edits];
+}
+
 export function errorText(res) {
-  const errors = (((res.body || {})["ietf-restconf:errors"] || {}).error) || [];
+  const errors = errorsOf(res.body);
   if (!errors.length) return `HTTP ${res.status}`;
   return errors.map((e) => [`${e["error-tag"]}`, e["error-path"] ? `at ${e["error-path"]}` : "",
                             e["error-message"] || ""].filter(Boolean).join(" — ")).join("; ");
@@ -54,7 +66,7 @@ export function errorText(res) {
 
 export function errorBox(res, what) {
   return el("div", { class: "error", role: "alert", "data-error-tag":
-      ((((res.body || {})["ietf-restconf:errors"] || {}).error || [])[0] || {})["error-tag"] || "" },
+      (errorsOf(res.body)[0] || {})["error-tag"] || "" },
     `${what} refused (HTTP ${res.status}): ${errorText(res)}`);
 }
 
