@@ -165,6 +165,8 @@ def run(config: Annotated[Path | None,
     try:
         emulated = load_inventory(inventory) if inventory is not None else None
         topology = inventory_topology(emulated) if emulated is not None else None
+        # the drills' control channel reads the topology file the inventory names
+        channel = EmulatorChannel.from_inventory(emulated) if emulated is not None else None
         if emulated is not None:
             (settings.service.device_username,
              settings.service.device_password) = inventory_credentials(emulated)
@@ -184,8 +186,7 @@ def run(config: Annotated[Path | None,
         server.core.extra_rpcs.update(netconf_calibrate_rpcs(calibrate))
     # Training drills act on the emulated network only: through the control channel the
     # inventory names (refused as operation-not-supported without one).
-    drills = DrillService(store, EmulatorChannel.from_inventory(emulated)
-                          if emulated is not None else None)
+    drills = DrillService(store, channel)
     if server is not None:
         server.core.extra_rpcs.update(netconf_drill_rpcs(drills))
     # RESTCONF and gRPC share the store, the accounts, NACM (the NETCONF core's) and the
