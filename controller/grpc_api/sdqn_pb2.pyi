@@ -512,14 +512,16 @@ class ShowCommitRequest(_message.Message):
     def __init__(self, commit_id: _Optional[str] = ...) -> None: ...
 
 class ShowCommitResponse(_message.Message):
-    __slots__ = ("commit", "changes", "devices")
+    __slots__ = ("commit", "changes", "devices", "impact")
     COMMIT_FIELD_NUMBER: _ClassVar[int]
     CHANGES_FIELD_NUMBER: _ClassVar[int]
     DEVICES_FIELD_NUMBER: _ClassVar[int]
+    IMPACT_FIELD_NUMBER: _ClassVar[int]
     commit: CommitRecord
     changes: _containers.RepeatedCompositeFieldContainer[LeafChange]
     devices: _containers.RepeatedCompositeFieldContainer[DeviceDiff]
-    def __init__(self, commit: _Optional[_Union[CommitRecord, _Mapping]] = ..., changes: _Optional[_Iterable[_Union[LeafChange, _Mapping]]] = ..., devices: _Optional[_Iterable[_Union[DeviceDiff, _Mapping]]] = ...) -> None: ...
+    impact: DryRunResponse
+    def __init__(self, commit: _Optional[_Union[CommitRecord, _Mapping]] = ..., changes: _Optional[_Iterable[_Union[LeafChange, _Mapping]]] = ..., devices: _Optional[_Iterable[_Union[DeviceDiff, _Mapping]]] = ..., impact: _Optional[_Union[DryRunResponse, _Mapping]] = ...) -> None: ...
 
 class DiffCommitsRequest(_message.Message):
     __slots__ = ("from_commit_id", "to_commit_id")

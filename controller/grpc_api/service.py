@@ -418,9 +418,13 @@ class ControllerService:
         self.access.require_rpc(user, "sdqn-controller", "show-commit")
         record, changes = self.commits.show_commit(user, req.commit_id)
         devices = self.commits.device_changes(user, record.commit_id)
-        return self.pb.ShowCommitResponse(commit=self._record(record), changes=[
-            convert.leaf_change(self.pb, c) for c in changes], devices=[
-            convert.device_diff(self.pb, d) for d in devices])
+        impact = self.commits.impact(user, record.commit_id)
+        return self.pb.ShowCommitResponse(
+            commit=self._record(record),
+            changes=[convert.leaf_change(self.pb, c) for c in changes],
+            devices=[convert.device_diff(self.pb, d) for d in devices],
+            impact=(convert.impact_from(self.pb, {"impact": impact}, self.pb.DryRunResponse)
+                    if impact is not None else None))
 
     def DiffCommits(self, req: Any, context: Any) -> Any:
         user = self.user(context)

@@ -56,9 +56,12 @@ class _CommitRpcs:
         params = Params(op, {"id": NAMESPACE})
         record, changes = self.commits.show_commit(session.username, _id(params, "id"))
         devices = self.commits.device_changes(session.username, record.commit_id)
+        impact = self.commits.impact(session.username, record.commit_id)
         return json_elements({**record_members(record),
                               "change": [change_members(c) for c in changes],
-                              "device": [device_members(d) for d in devices]}, NAMESPACE)
+                              "device": [device_members(d) for d in devices],
+                              **({"impact": impact} if impact is not None else {})},
+                             NAMESPACE)
 
     def diff_commits(self, session: SessionContext, op: etree._Element) -> Output:
         params = Params(op, {"from": NAMESPACE, "to": NAMESPACE})

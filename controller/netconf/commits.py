@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from controller.datastore.history import Record, RunningHistory
@@ -43,31 +44,48 @@ class CommitHistory:
 
     def device_changes(self, user: str, commit_id: str) -> list[dict[str, Any]]:
         """What the change did to each device (show-commit `device`), only of the devices
-        whose entry in /sdqn-controller:controller/devices `user` may read (RFC 8341 §3.4.5: a
-        device's configuration is derived from running, so it is shown to whom its
-        intended entry is). Empty when this process pushes to no devices."""
-        source = self.core.commit_devices
-        if source is None:
+        whose entry in /sdqn-controller:controller/devices `user` may read (RFC 8341
+        §3.4.5: a device's configuration is derived from running, so it is shown to whom
+        its intended entry is). Empty when this process pushes to no devices."""
+        details = self.core.commit_details
+        if details is None:
             return []
-        entries = source(self.history.log.require(commit_id).commit_id)
-        readable = self._readable_devices(user, {e["node-id"] for e in entries})
+        entries = details.devices(self.history.log.require(commit_id).commit_id)
+        readable = self._readable_keys(user, _DEVICES, {e["node-id"] for e in entries})
         return [e for e in entries if e["node-id"] in readable]
 
-    def _readable_devices(self, user: str, nodes: set[str]) -> set[str]:
+    def impact(self, user: str, commit_id: str) -> dict[str, Any] | None:
+        """The impact the change had when it was committed (show-commit `impact`), its
+        services and devices pruned to what `user` may read; None when not kept (a change
+        made before impacts were kept, or by a process that pushes to no devices)."""
+        details = self.core.commit_details
+        found = (details.impact(self.history.log.require(commit_id).commit_id)
+                 if details is not None else None)
+        if found is None:
+            return None
+        services = self._readable_keys(user, _REQUESTS,
+                                  {s["name"] for s in found.get("service", [])})
+        devices = self._readable_keys(user, _DEVICES,
+                                 {d["node-id"] for d in found.get("device", [])})
+        pruned = {**found,
+                  "service": [s for s in found.get("service", []) if s["name"] in services],
+                  "device": [d for d in found.get("device", []) if d["node-id"] in devices]}
+        return {k: v for k, v in pruned.items() if v != []}   # RFC 7951: no empty lists
+
+    def _readable_keys(self, user: str, where: _ListPath, keys: set[str]) -> set[str]:
+        """The `keys` of list `where` whose entry `user` may read (RFC 8341 §3.4.5),
+        decided by pruning a copy of those entries with the user's read rules."""
         access = self.core.access(user)
-        if access is None or access.unrestricted or not nodes:
-            return nodes
-        doc = {f"{MODULE}:controller": {"devices": {
-            "device": [{"node-id": n} for n in sorted(nodes)]}}}
-        forest = Forest.parse(self.core.store.schema, json.dumps(doc), "json",
-                              validate=False)
+        if access is None or access.unrestricted or not keys:
+            return keys
+        forest = Forest.parse(self.core.store.schema, json.dumps(where.document(keys)),
+                              "json", validate=False)
         try:
             access.prune_read(forest)
-            kept = (forest.to_dict().get(f"{MODULE}:controller", {}).get("devices", {})
-                    .get("device", []))
+            kept = where.entries(forest.to_dict())
         finally:
             forest.free()
-        return {entry["node-id"] for entry in kept}
+        return {entry[where.key] for entry in kept}
 
     def diff_commits(self, user: str, from_id: str, to_id: str | None
                      ) -> list[dict[str, Any]]:
@@ -106,6 +124,31 @@ class CommitHistory:
                 return None     # a replacement would record a change that changes nothing
             replace(record.before)
             return self.history.last
+
+
+@dataclass(frozen=True)
+class _ListPath:
+    """A list of running by the containers above it (RFC 7951 member names) and its key."""
+
+    containers: tuple[str, ...]
+    name: str
+    key: str
+
+    def document(self, keys: set[str]) -> dict[str, Any]:
+        doc: dict[str, Any] = {self.name: [{self.key: k} for k in sorted(keys)]}
+        for container in reversed(self.containers):
+            doc = {container: doc}
+        return doc
+
+    def entries(self, doc: dict[str, Any]) -> list[dict[str, Any]]:
+        for container in self.containers:
+            doc = doc.get(container, {})
+        found: list[dict[str, Any]] = doc.get(self.name, [])
+        return found
+
+
+_DEVICES = _ListPath((f"{MODULE}:controller", "devices"), "device", "node-id")
+_REQUESTS = _ListPath(("sdqn-services:entanglement-services",), "request", "name")
 
 
 def device_members(entry: dict[str, Any]) -> dict[str, Any]:

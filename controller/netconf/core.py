@@ -118,6 +118,18 @@ class Statistics:
     out_notifications: int = 0
 
 
+class CommitDetails(Protocol):
+    """What a change of running did to the devices and services, by its commit id."""
+
+    def devices(self, running_commit: str) -> list[dict[str, Any]]:
+        """show-commit `device` entries: per device and network commit, its changes."""
+        ...
+
+    def impact(self, running_commit: str) -> dict[str, Any] | None:
+        """The `impact` container members computed when it was committed, if kept."""
+        ...
+
+
 class ServerCore:
     def __init__(self, store: NmdaStore, *, name: str, nacm: Nacm | None,
                  extra_rpcs: Mapping[str, RpcHandler], capabilities: Iterable[str],
@@ -151,9 +163,9 @@ class ServerCore:
         self.thread_deaths = 0
         #: one budget of what-if solves per user, whichever northbound asks
         self.what_if = TokenBuckets(limits.what_if, "what-if")
-        #: running commit id -> what it did to each device (sdqn-controller show-commit
-        #: `device` entries), set by the process that pushes to devices; None: no devices
-        self.commit_devices: Callable[[str], list[dict[str, Any]]] | None = None
+        #: what each change of running did beyond running (show-commit's `device` entries
+        #: and `impact`), set by the process that pushes to devices; None: nothing
+        self.commit_details: CommitDetails | None = None
         self._yanglib = self.library.yanglib_forest()
         self._system_lock = threading.Lock()
         self._namespaces = {name: ns for ns, name in self.index.by_namespace.items()}

@@ -52,8 +52,10 @@ class _CommitRpcs:
         check_members(args, {"id"}, "show-commit")
         record, changes = self.commits.show_commit(user, _id(args, "id"))
         devices = self.commits.device_changes(user, record.commit_id)
+        impact = self.commits.impact(user, record.commit_id)
         return {**record_members(record), **_changes(changes),
-                **({"device": [device_members(d) for d in devices]} if devices else {})}
+                **({"device": [device_members(d) for d in devices]} if devices else {}),
+                **({"impact": impact} if impact is not None else {})}
 
     def diff_commits(self, user: str, args: dict[str, Any]) -> dict[str, Any]:
         check_members(args, {"from", "to"}, "diff-commits")

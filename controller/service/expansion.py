@@ -125,6 +125,9 @@ class Expansion:
     movable: frozenset[str] = frozenset()   # live services this change was allowed to move
     touched: frozenset[str] = frozenset()   # live services whose request it changes
     impact: Impact | None = None            # what it does, against the committed expansion
+    #: the commit-history id of the change of running it expands (None: running did not
+    #: change, e.g. a self-healing round): its impact is kept under that id (impact_log.py)
+    running_commit: str | None = None
     push_estimate_s: float = DEFAULT_PUSH_ESTIMATE_S   # what its hard switches assumed
     #: managed devices out of service: no service on or through them, nothing pushed
     #: (controller/service/admin_state.py)
@@ -209,6 +212,7 @@ class QnumExpander:
             if previous.get(node) != target or node in joining:
                 expansion.changes.append(DeviceChange(node_id=node, config_xml=xml[node]))
         expansion.expand_s = time.perf_counter() - started
+        expansion.running_commit = txn.commit_id if running_ops else None
         return Expanded(derived=True, detail=expansion)
 
     def _solve(self, problem: Problem, options: SolverOptions, previous: Plan | None,

@@ -49,6 +49,7 @@ from controller.service.device_states import publish_device_states
 from controller.service.expansion import Expansion, QnumExpander, expansion_of
 from controller.service.heal import SelfHealer
 from controller.service.health import NetworkHealth
+from controller.service.impact_log import ImpactLog
 from controller.service.netstate import NetworkStatePublisher
 from controller.service.oob import OutOfBandEvent, OutOfBandGuard
 from controller.service.polarisation_drift import DriftMonitor
@@ -102,6 +103,9 @@ class ServiceManager:
         self.pool = SessionPool([], adapters=adapters, timeout=device_timeout_s)
         self.expander.reachability = self.pool.reachable
         self.history = CommitHistory(history_path) if history_path is not None else None
+        #: each change of running's impact, beside the network commits' history
+        self.impacts = ImpactLog(history_path.with_name("commit-impact.sqlite")
+                                 if history_path is not None else None)
         self.inflight = InflightRecord(inflight_path) if inflight_path is not None else None
         self.committer = NetworkCommit(self.pool, history=self.history,
                                        confirm_timeout_s=confirm_timeout_s,
@@ -449,6 +453,7 @@ class ServiceManager:
         self.states.close()
         if self.history is not None:
             self.history.close()
+        self.impacts.close()
 
     def _device_changes(self, _txn: Transaction, expanded: Expanded) -> Sequence[DeviceChange]:
         self.last_pushed = []
@@ -486,6 +491,8 @@ class ServiceManager:
         """A commit of running succeeded (pipeline phase 7): service states follow the
         plan, and make-before-break bridges are released once the new paths are stable."""
         previous, self._previous = self._previous, committed
+        if committed.running_commit is not None and committed.impact is not None:
+            self.impacts.record(committed.running_commit, committed.impact.to_json()["impact"])
         self.pool.set_excluded(committed.excluded)
         self._lost -= set(committed.excluded)     # no stream is kept to them
         self.provisioning.on_adopted(committed)

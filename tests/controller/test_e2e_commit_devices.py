@@ -1,8 +1,9 @@
-"""Per-device diffs of past commits end to end: the daemon managing the emulated metro
-network; the operator's commit of the intent pushed a configuration to every device,
-and show-commit of that change of running — asked later, over NETCONF (ncclient),
-RESTCONF (httpx) and gRPC — lists what it did to each device, the same on all three.
-A user whose NACM rules hide /sdqn-controller:controller/devices sees the change but no device."""
+"""Per-device diffs and the impact of past commits end to end: the daemon managing the
+emulated metro network; the operator's commit of the intent pushed a configuration to
+every device and admitted the services, and show-commit of that change of running —
+asked later, over NETCONF (ncclient), RESTCONF (httpx) and gRPC — lists what it did to
+each device and to each service, the same on all three. A user whose NACM rules hide
+/sdqn-controller:controller/devices sees the change but no device."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import httpx
 import pytest
 from lxml import etree
 
+from controller.bench.change import members
 from controller.grpc_api.stubs import load
 from southbound.transport import connect
 from tests.controller.e2e import NC, Daemon, emulated_network, intent_xml, write_config
@@ -83,7 +85,7 @@ def netconf_devices(setup: Setup, user: str) -> list[dict[str, Any]]:
         m.close_session()
     reply = etree.fromstring(raw.encode())
     out = []
-    for device in reply.iter(f"{{{CTL}}}device"):
+    for device in reply.findall(f"{{{CTL}}}device"):    # not the impact's devices
         entry: dict[str, Any] = {etree.QName(c).localname: c.text for c in device
                                  if etree.QName(c).localname != "change"}
         entry["change"] = [{etree.QName(leaf).localname: leaf.text for leaf in change}
@@ -124,6 +126,33 @@ def test_grpc_show_commit_carries_the_same_devices(setup: Setup) -> None:
     assert got == expected
 
 
+def test_show_commit_gives_the_impact_the_commit_had(setup: Setup) -> None:
+    impact = setup.restconf_show("admin", setup.intent_commit)["impact"]
+    added = {s["name"] for s in impact["service"] if s["change"] == "added"}
+    assert {"qkd-alice-bob", "teleport-bob-charlie"} <= added, impact["service"]
+    assert int(impact["totals"]["added"]) == len(added)
+    assert {d["node-id"] for d in impact["device"]} >= {"alice", "r1"}
+    m = connect(host="127.0.0.1", port=setup.daemon.port, username="admin",
+                password="admin", timeout=60)
+    try:
+        raw = m.dispatch(etree.fromstring(
+            f'<show-commit xmlns="{CTL}"><id>{setup.intent_commit}</id></show-commit>')).xml
+    finally:
+        m.close_session()
+    over_netconf = members(etree.fromstring(raw.encode()).find(f"{{{CTL}}}impact"))
+    assert {s["name"]: s["change"] for s in over_netconf["service"]} \
+        == {s["name"]: s["change"] for s in impact["service"]}
+    assert over_netconf["totals"] == {k: str(v) for k, v in impact["totals"].items()}
+    pb, grpc_module = load()[0], load()[1]
+    with grpc.insecure_channel(setup.grpc_target) as channel:
+        shown = grpc_module.ControllerServiceStub(channel).ShowCommit(
+            pb.ShowCommitRequest(commit_id=setup.intent_commit),
+            metadata=(("authorization", "Bearer admin"),), timeout=60)
+    assert {s.name: s.change for s in shown.impact.services} \
+        == {s["name"]: s["change"] for s in impact["service"]}
+    assert shown.impact.totals.added == int(impact["totals"]["added"])
+
+
 def test_a_user_who_may_not_read_devices_sees_none(setup: Setup) -> None:
     rule = (f'<config xmlns="{NC}"><nacm xmlns="{ACM}"><rule-list>'
             "<name>operator</name><rule><name>hide-devices</name>"
@@ -138,4 +167,5 @@ def test_a_user_who_may_not_read_devices_sees_none(setup: Setup) -> None:
     assert setup.restconf_show("admin", setup.intent_commit)["device"]
     shown = setup.restconf_show("operator", setup.intent_commit)
     assert shown["id"] == setup.intent_commit and "device" not in shown
+    assert "device" not in shown["impact"] and shown["impact"]["service"]
     assert netconf_devices(setup, "operator") == []

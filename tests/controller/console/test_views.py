@@ -229,6 +229,10 @@ def test_commit_then_rollback_round_trips(browser: Any, setup: Setup,
     assert pushed, shown            # admitting the new request configures its path
     rows = page.locator("#commit-devices tr[data-device]")
     assert {rows.nth(i).get_attribute("data-device") for i in range(rows.count())} == pushed
+    # and the impact it had when it was committed: the new request, added
+    added = page.locator(f"#commit-impact-view-services tr[data-service='{NEW}']")
+    assert added.count() == 1 and "added" in added.inner_text()
+    assert [s["change"] for s in shown["impact"]["service"] if s["name"] == NEW] == ["added"]
     page.screenshot(path=str(artifacts / "console-commit-devices.png"), full_page=True)
     row.locator("button.rollback").click()
     page.wait_for_selector("#commit-status .done")

@@ -2,7 +2,7 @@
 // diff-commits, RFC 8040 §3.6 operations) with each change's leaf-level differences grouped
 // by the configured resource they belong to; a change form whose "Dry-run" shows the impact
 // (services that move, devices that change) without changing running, "Commit" that edits
-// running (RFC 8040 §4.6.1 plain PATCH, or RFC 8072 YANG Patch when the body is one), and
+// running (one RFC 8072 YANG Patch, with the form's label and comment), and
 // "Rollback" (rollback-to) on a history entry. Controls appear only when whoami allows
 // them; the server's NACM decides anyway, and a refusal shows its RFC 8040 §7 error.
 import { PATCH_MEDIA, debounced, el, errorBox, num, operation, request, row, table,
@@ -65,17 +65,17 @@ function groupedChanges(changes, prefix) {
     changeTable(`${prefix}-${i}`, `${key} (${list.length})`, list)));
 }
 
-export function impactView(impact) {
+export function impactView(impact, prefix = "impact") {
   const services = impact.service || [];
   const devices = impact.device || [];
   const t = impact.totals || {};
-  return el("div", { id: "impact" },
-    el("p", { id: "impact-totals" },
+  return el("div", { id: prefix, class: "impact" },
+    el("p", { id: `${prefix}-totals` },
       `Services: ${t.added || 0} added, ${t.removed || 0} removed, ${t.moved || 0} moved `
       + `(${t["hard-switches"] || 0} hard switches), ${t.retuned || 0} retuned, `
       + `${t.rejected || 0} rejected; ${t.devices || 0} devices change; utility `
       + `${num(t["utility-before"])} → ${num(t["utility-after"])}.`),
-    table("impact-services", "Services the change affects",
+    table(`${prefix}-services`, "Services the change affects",
       ["Request", "Change", "Old path", "New path", "Switch", "Interruption (s)",
        "Rate before → after", "Fidelity before → after", "Reason"],
       services.map((s) => row({ "data-service": s.name }, el("th", { scope: "row" }, s.name),
@@ -84,7 +84,7 @@ export function impactView(impact) {
         `${num((s.before || {}).rate, 2)} → ${num((s.after || {}).rate, 2)}`,
         `${num((s.before || {}).fidelity, 4)} → ${num((s.after || {}).fidelity, 4)}`,
         s.reason || ""))),
-    deviceTable("impact-devices", "Devices whose configuration changes", devices));
+    deviceTable(`${prefix}-devices`, "Devices whose configuration changes", devices));
 }
 
 // Per-device leaf changes: a dry-run's prediction, or (with the network commit that pushed
@@ -127,8 +127,9 @@ export async function mount(main, ctx) {
     const impact = el("div", { id: "impact-box", "aria-live": "polite" });
     const form = el("form", { class: "panel", id: "change-form", "aria-labelledby": "change-h" },
       el("h3", { id: "change-h" }, "Change running"),
-      el("p", { id: "change-help" }, "RFC 7951 JSON merged into running (RFC 8040 PATCH), "
-        + "or an ietf-yang-patch:yang-patch document (RFC 8072)."),
+      el("p", { id: "change-help" }, "RFC 7951 JSON merged into running, or an "
+        + "ietf-yang-patch:yang-patch document (RFC 8072). A commit is one YANG Patch of "
+        + "running; the history keeps its label (the patch-id) and comment."),
       el("label", { for: "change-body" }, "Change"), text,
       el("div", { class: "toolbar" },
         el("label", { for: "change-label" }, "Label "), label, " ",
@@ -248,7 +249,12 @@ export async function mount(main, ctx) {
         ? deviceTable("commit-devices", "What it did to each device "
                       + `(${out.device.length})`, out.device)
         : el("p", { id: "commit-devices-none" },
-             "No device configuration changed (or none you may read)."));
+             "No device configuration changed (or none you may read)."),
+      out.impact
+        ? el("div", { id: "commit-impact" },
+             el("h4", {}, "Impact when it was committed"),
+             impactView(out.impact, "commit-impact-view"))
+        : el("p", { id: "commit-impact-none" }, "Its impact was not kept."));
     detail.dataset.commit = out.id;
   }
 
