@@ -252,7 +252,7 @@ def run(config: Annotated[Path | None,
         if restconf is not None:
             restconf.stop()
         hub.stop()
-        recorder.stop()
+        series.stop()
         guard.close()
         access.close()
         if server is not None:

@@ -186,12 +186,15 @@ class GrpcSettings(BaseModel):
 
 
 class HistorySettings(BaseModel):
-    """The bounded time-series history (sdqn-history rpcs): kept in memory only."""
+    """The bounded time-series history (sdqn-history rpcs): in memory for queries and,
+    unless `persist` is off, in <data_dir>/history-samples.sqlite so a restart keeps it."""
 
     model_config = ConfigDict(extra="forbid")
     hours: float = Field(default=24.0, gt=0, description="how long samples are retained")
     max_samples: int = Field(default=200_000, ge=1,
-                             description="hard cap on retained samples (memory)")
+                             description="hard cap on retained samples (memory and disk)")
+    persist: bool = Field(default=True, description="keep the samples on disk across "
+                                                     "restarts")
 
 
 class ControllerSettings(BaseModel):

@@ -61,7 +61,7 @@ class DemoNorthbounds:
     grpc: GrpcServer | None
 
     def stop(self) -> None:
-        self.series.recorder.stop()
+        self.series.stop()
         self.drills.close()
         if self.grpc is not None:
             self.grpc.stop()

@@ -26,6 +26,7 @@ from controller.restconf.access import DataAccess
 from controller.restconf.operations import RpcHandler as RestconfRpc
 from controller.restconf.operations import check_members
 from controller.service.history_api import HistoryApi
+from controller.service.history_journal import SampleJournal
 from controller.service.history_recorder import HistoryRecorder
 from controller.service.history_store import HistoryStore
 from controller.settings import ControllerSettings
@@ -78,12 +79,19 @@ class TimeSeries:
     recorder: HistoryRecorder
     api: HistoryApi
 
+    def stop(self) -> None:
+        """Stop recording, then close the samples' file."""
+        self.recorder.stop()
+        self.api.store.close()
+
 
 def open_time_series(settings: ControllerSettings, store: NmdaStore, access: DataAccess,
                      commits: RunningHistory) -> TimeSeries:
     """One construction for `sdqn controller run` and `sdqn demo`: samples kept for the
     configured hours, commit events from the commit history, NACM from `access`."""
+    journal = (SampleJournal(settings.datastore.data_dir / "history-samples.sqlite")
+               if settings.history.persist else None)
     samples = HistoryStore(retention_s=settings.history.hours * 3600,
-                           max_samples=settings.history.max_samples)
+                           max_samples=settings.history.max_samples, journal=journal)
     recorder = HistoryRecorder(store, samples, commits=lambda: commits.log.recent(100))
     return TimeSeries(recorder, HistoryApi(samples, store.schema, access.core.access))

@@ -136,6 +136,11 @@ class HistoryRecorder:
         return doc
 
     def record_once(self) -> None:
+        """One round: what changed since the last, written to disk as one batch."""
+        with self.history.batch():
+            self._record_round()
+
+    def _record_round(self) -> None:
         networks = self._read("ietf-network", "/ietf-network:networks")
         self._record_series("link", link_states(networks), self._links)
         self._record_series("node", node_states(networks), self._nodes)

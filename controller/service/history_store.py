@@ -14,8 +14,10 @@ value was measured is one of its values (`last-updated`).
 or service absent from every sample at or before t did not exist yet, or its samples aged
 out), the alarms whose last event at or before t is not a clearance.
 
-Samples live in memory only: a restart starts an empty series (commit events are
-re-read from the commit log, which is durable, by `HistoryRecorder`).
+With a `SampleJournal` (controller/service/history_journal.py) every sample is also
+written to disk, a recorder round at a time (`batch`), and a new store starts from the
+retained samples there: a restart keeps the window. Without one, samples live in memory
+only and a restart starts an empty series.
 """
 
 from __future__ import annotations
@@ -24,10 +26,13 @@ import bisect
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from controller.service.history_journal import Row, SampleJournal
 
 KINDS = ("link", "node", "service", "alarm", "commit")
 DEFAULT_RETENTION_S = 24 * 3600.0
@@ -37,6 +42,11 @@ DEFAULT_MAX_SAMPLES = 200_000
 def iso(t: float) -> str:
     """RFC 3339 date-and-time in UTC with microseconds (yang:date-and-time)."""
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def on_grid(t: float) -> float:
+    """`t` as its yang:date-and-time reads back: the instant `iso` prints, parsed."""
+    return parse_time(iso(t))
 
 
 def parse_time(text: str) -> float:
@@ -123,7 +133,8 @@ class HistoryStore:
 
     def __init__(self, *, retention_s: float = DEFAULT_RETENTION_S,
                  max_samples: int = DEFAULT_MAX_SAMPLES,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 journal: SampleJournal | None = None) -> None:
         if retention_s <= 0 or max_samples < 1:
             raise ValueError("retention and the sample cap must be positive")
         self.retention_s = retention_s
@@ -135,6 +146,50 @@ class HistoryStore:
         self._last_time = 0.0
         #: the oldest instant whose state is fully known: start, or the newest evicted
         self._horizon = clock()
+        self.journal = journal
+        self._pending: list[Row] | None = None    # a batch's rows, written at its end
+        if journal is not None:
+            self._load(journal)
+
+    def _load(self, journal: SampleJournal) -> None:
+        """The retained samples of an earlier run, as they were recorded."""
+        now = self.clock()
+        horizon, rows = journal.read(now - self.retention_s)
+        with self._lock:
+            for t, kind, resource, series, event, values in rows:
+                sample = Sample(t, kind, resource, values, event)
+                key = (kind, series)
+                self._series.setdefault(key, _Series(resource)).append(sample)
+                self._order.append(key)
+                self._last_time = max(self._last_time, t)
+            if horizon is not None:
+                self._horizon = min(self._horizon, horizon)
+            self._evict(now)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Samples added inside the block reach the journal in one transaction."""
+        with self._lock:
+            outer = self._pending is not None
+            if not outer:
+                self._pending = []
+        try:
+            yield
+        finally:
+            if not outer:
+                self._flush()
+
+    def _flush(self) -> None:
+        with self._lock:
+            rows, self._pending = self._pending or [], None
+            cutoff, horizon = self.clock() - self.retention_s, self._horizon
+        if rows and self.journal is not None:
+            self.journal.write(rows, cutoff=cutoff, max_rows=self.max_samples,
+                               horizon=horizon)
+
+    def close(self) -> None:
+        if self.journal is not None:
+            self.journal.close()
 
     # -- writing -------------------------------------------------------------------------
 
@@ -146,14 +201,25 @@ class HistoryStore:
         if kind not in KINDS:
             raise ValueError(f"unknown kind {kind!r}")
         with self._lock:
-            t = max(self.clock() if at is None else at, self._last_time)
+            # on the microsecond grid the rpcs print times in, so that a sample's printed
+            # time, asked back (get-snapshot), finds that very sample
+            t = on_grid(max(self.clock() if at is None else at, self._last_time))
             self._last_time = t
             sample = Sample(t, kind, resource, dict(values or {}), event)
             key = (kind, resource if series is None else series)
             self._series.setdefault(key, _Series(resource)).append(sample)
             self._order.append(key)
             self._evict(self.clock())
-            return sample
+            batched = self._pending is not None
+            if self.journal is not None:
+                row = (t, kind, resource, key[1], event, dict(sample.values))
+                if self._pending is not None:
+                    self._pending.append(row)
+                else:
+                    self._pending = [row]
+        if self.journal is not None and not batched:
+            self._flush()
+        return sample
 
     def _evict(self, now: float) -> None:
         cutoff = now - self.retention_s

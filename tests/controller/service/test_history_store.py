@@ -251,3 +251,15 @@ def test_recorder_samples_a_node_when_its_state_changes(schema: Schema) -> None:
     assert store.delete_state(NODE_STATE)
     recorder.record_once()
     assert history.query(0, 2e9, kinds=["node"])[-1].values == {"removed": True}
+
+
+@pytest.mark.parametrize("fraction", [0.1234564, 0.1234566, 0.9999996])
+def test_a_samples_printed_time_asked_back_finds_that_sample(fraction: float) -> None:
+    """Times are printed to the microsecond (yang:date-and-time): a snapshot at the time
+    get-history printed for a sample includes it, whichever way the instant rounds."""
+    clock = Clock(1_000_000.0 + fraction)
+    store = HistoryStore(clock=clock)
+    sample = store.add("link", "L1", {"oper-status": "up"})
+    asked = parse_time(iso(sample.time))
+    assert store.snapshot(asked).links == {"L1": sample}
+    assert store.query(asked, asked) == [sample]
