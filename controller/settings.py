@@ -195,6 +195,8 @@ class HistorySettings(BaseModel):
                              description="hard cap on retained samples (memory and disk)")
     persist: bool = Field(default=True, description="keep the samples on disk across "
                                                      "restarts")
+    heartbeat_s: float = Field(default=10.0, gt=0, description=(
+        "a value measured again unchanged is sampled again at most this often"))
 
 
 class ControllerSettings(BaseModel):

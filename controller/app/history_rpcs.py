@@ -93,5 +93,6 @@ def open_time_series(settings: ControllerSettings, store: NmdaStore, access: Dat
                if settings.history.persist else None)
     samples = HistoryStore(retention_s=settings.history.hours * 3600,
                            max_samples=settings.history.max_samples, journal=journal)
-    recorder = HistoryRecorder(store, samples, commits=lambda: commits.log.recent(100))
+    recorder = HistoryRecorder(store, samples, commits=lambda: commits.log.recent(100),
+                               heartbeat_s=settings.history.heartbeat_s)
     return TimeSeries(recorder, HistoryApi(samples, store.schema, access.core.access))

@@ -39,6 +39,8 @@ SERVICE_LEAVES = ("admission", "oper-state", "oper-state-reason", "predicted-rat
 ALARM_LEAVES = ("alarm-type-id", "alarm-type-qualifier", "perceived-severity", "alarm-text")
 
 CommitSource = Callable[[], Sequence[Record]]
+#: seconds between two samples of a value measured again unchanged (see HistoryRecorder)
+DEFAULT_HEARTBEAT_S = 10.0
 
 
 def _pick(state: Mapping[str, Any], leaves: Iterable[str]) -> dict[str, Any]:
@@ -104,10 +106,17 @@ def alarm_states(doc: Mapping[str, Any]) -> dict[tuple[str, str, str], dict[str,
 
 class HistoryRecorder:
     def __init__(self, store: NmdaStore, history: HistoryStore, *,
-                 commits: CommitSource | None = None) -> None:
+                 commits: CommitSource | None = None,
+                 heartbeat_s: float = DEFAULT_HEARTBEAT_S) -> None:
         self.store = store
         self.history = history
         self.commits = commits
+        #: a link, node or service whose values stay the same but for their measured-at
+        #: (measured again, nothing changed) is sampled again only this often: the samples
+        #: say how fresh the value was without one per telemetry round each (the cap on
+        #: retained samples would otherwise shorten the window with every device)
+        self.heartbeat_s = heartbeat_s
+        self._recorded: dict[tuple[str, str], tuple[float, dict[str, Any]]] = {}
         self._links: dict[str, dict[str, Any]] = {}
         self._nodes: dict[str, dict[str, Any]] = {}
         self._services: dict[str, dict[str, Any]] = {}
@@ -152,11 +161,18 @@ class HistoryRecorder:
 
     def _record_series(self, kind: str, now: dict[str, dict[str, Any]],
                        last: dict[str, dict[str, Any]]) -> None:
+        clock = self.history.clock()
         for name, values in now.items():
-            if last.get(name) != values:
+            if last.get(name) == values:
+                continue
+            what = {k: v for k, v in values.items() if k != "measured-at"}
+            before = self._recorded.get((kind, name))
+            if before is None or before[1] != what or clock - before[0] >= self.heartbeat_s:
                 self.history.add(kind, name, values)
+                self._recorded[(kind, name)] = (clock, what)
         for name in set(last) - set(now):
             self.history.add(kind, name, {"removed": True})
+            self._recorded.pop((kind, name), None)
         last.clear()
         last.update(now)
 

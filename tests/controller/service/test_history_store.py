@@ -263,3 +263,27 @@ def test_a_samples_printed_time_asked_back_finds_that_sample(fraction: float) ->
     asked = parse_time(iso(sample.time))
     assert store.snapshot(asked).links == {"L1": sample}
     assert store.query(asked, asked) == [sample]
+
+
+def test_a_value_measured_again_unchanged_is_sampled_once_per_heartbeat(
+        schema: Schema) -> None:
+    """Telemetry re-measures every round: only measured-at moves. One sample per
+    heartbeat says how fresh the value was; a changed value is sampled at once."""
+    store = NmdaStore(schema)
+    store.edit_json(Datastore.RUNNING, {"ietf-network:networks": {"network": [
+        {"network-id": "metro", "network-types": {"sdqn-topology:quantum-network": {}},
+         "node": [{"node-id": "r1", "sdqn-topology:quantum-node": {
+             "device-kind": "sdqn-types:repeater"}}]}]}})
+    clock = Clock()
+    history = HistoryStore(clock=clock)
+    recorder = HistoryRecorder(store, history, heartbeat_s=10)
+    for second in range(25):                        # one telemetry round a second
+        clock.t += 1
+        status = "sdqn-types:up" if second < 22 else "sdqn-types:down"
+        _publish_node(store, **{"oper-status": status,
+                                "last-updated": iso(clock.t), "stale": False})
+        recorder.record_once()
+    samples = history.query(0, 2e9, kinds=["node"])
+    offsets = [round(s.time - 1_000_000.0) for s in samples]
+    assert offsets == [1, 11, 21, 23], offsets     # every 10 s, then the change at once
+    assert [s.values["oper-status"] for s in samples][-1] == "sdqn-types:down"
