@@ -3,6 +3,7 @@ folder browser screenshots are saved to (tests/artifacts/, gitignored)."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -31,6 +32,19 @@ def console_server(access: DataAccess, hub: EventHub) -> Iterator[RestconfServer
     srv.start()
     yield srv
     srv.stop()
+
+
+@pytest.fixture(autouse=True)
+def close_browser_contexts() -> Iterator[None]:
+    """Every console page a test opened is closed when it ends, so that its connections
+    (an SSE stream, keep-alives) do not pile up against the server's per-address limit
+    over a module's tests."""
+    from tests.controller.console.test_browser import OPENED
+
+    yield
+    while OPENED:
+        with contextlib.suppress(Exception):   # the browser itself is gone already
+            OPENED.pop().close()
 
 
 @pytest.fixture

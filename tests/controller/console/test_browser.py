@@ -114,9 +114,15 @@ def browser() -> Iterator[Any]:
         chromium.close()
 
 
+#: browser contexts a test opened, closed after it (conftest `close_browser_contexts`): each
+#: holds an event stream and keep-alive connections, and the server admits 32 per address
+OPENED: list[Any] = []
+
+
 def open_console(browser: Any, setup: Setup, user: str, view: str = "topology") -> Any:
     context = browser.new_context(http_credentials={"username": user, "password": user},
                                   viewport={"width": 1280, "height": 900})
+    OPENED.append(context)
     page = context.new_page()
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text)
