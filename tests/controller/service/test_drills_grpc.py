@@ -189,12 +189,12 @@ def test_nacm_and_bad_input_change_nothing(northbounds: Northbounds,
 
 def _netconf_decision(nb: Northbounds, user: str, drill_id: str) -> str:
     """`user`'s NETCONF end-drill of `drill_id`: its error-tag (the drill must go on)."""
-    with manager.connect(host="127.0.0.1", port=nb.ctl.netconf.port, username=user,
-                         password=user, hostkey_verify=False, look_for_keys=False,
-                         allow_agent=False, timeout=30) as session:
-        with pytest.raises(RPCError) as refused:
-            session.dispatch(etree.fromstring(
-                f'<end-drill xmlns="{NS}"><drill-id>{drill_id}</drill-id></end-drill>'))
+    with (manager.connect(host="127.0.0.1", port=nb.ctl.netconf.port, username=user,
+                          password=user, hostkey_verify=False, look_for_keys=False,
+                          allow_agent=False, timeout=30) as session,
+          pytest.raises(RPCError) as refused):
+        session.dispatch(etree.fromstring(
+            f'<end-drill xmlns="{NS}"><drill-id>{drill_id}</drill-id></end-drill>'))
     return str(refused.value.tag)
 
 
