@@ -367,12 +367,18 @@ class ControllerService:
     # -- training drills (sdqn-drills) ------------------------------------------------------
 
     def _drills(self, user: str, rpc: str) -> DrillService:
-        """NETCONF's NACM exec check on sdqn-drills:<rpc> first, as its dispatcher does."""
-        self.access.require_rpc(user, "sdqn-drills", rpc)
-        if self.drills is None:
-            raise NetconfError.of(ErrorTag.OPERATION_NOT_SUPPORTED,
-                                  "training drills are not served by this controller")
-        return self.drills
+        return self._serving(user, "sdqn-drills", rpc, self.drills,
+                             "training drills are not served by this controller")
+
+    def _serving(self, user: str, module: str, rpc: str, part: _T | None,
+                 missing: str) -> _T:
+        """The part of the controller that answers module:rpc, after NETCONF's NACM exec
+        check on it (first, as NETCONF's dispatcher does); operation-not-supported
+        (UNIMPLEMENTED) when that part is not running."""
+        self.access.require_rpc(user, module, rpc)
+        if part is None:
+            raise NetconfError.of(ErrorTag.OPERATION_NOT_SUPPORTED, missing)
+        return part
 
     @staticmethod
     def _on_drill(drill_id: str, call: Callable[[str], _T]) -> _T:
@@ -501,11 +507,8 @@ class ControllerService:
     # -- the time-series history (sdqn-history) --------------------------------------------
 
     def _history(self, user: str, rpc: str) -> HistoryApi:
-        self.access.require_rpc(user, "sdqn-history", rpc)
-        if self.history_api is None:
-            raise NetconfError.of(ErrorTag.OPERATION_NOT_SUPPORTED,
-                                  "the history store is not running")
-        return self.history_api
+        return self._serving(user, "sdqn-history", rpc, self.history_api,
+                             "the history store is not running")
 
     def _sample(self, members: Mapping[str, Any], resource_key: str = "resource",
                 time_key: str = "time") -> Any:

@@ -18,9 +18,8 @@ from lxml import etree
 from ncclient import manager
 from ncclient.operations import RPCError
 
-from controller.app.drills import EmulatorChannel
 from controller.datastore.history import CommitLog, RunningHistory
-from controller.datastore.nmda import Datastore, NmdaStore
+from controller.datastore.nmda import Datastore
 from controller.datastore.schema import Schema
 from controller.grpc_api.auth import TokenAuth
 from controller.grpc_api.server import GrpcServer
@@ -34,6 +33,7 @@ from tests.controller.netconf.conftest import make_store
 from tests.controller.service.test_drills import (  # noqa: F401 (fixtures)
     NS,
     Controller,
+    controller,
     network,
     schema,
 )
@@ -50,11 +50,11 @@ class Northbounds:
     """NETCONF and RESTCONF (the drill tests' Controller) and a gRPC server beside them,
     all over one store, one NACM and one DrillService."""
 
-    def __init__(self, store: NmdaStore, drills: DrillService, tmp_path: Path) -> None:
-        self.ctl = Controller(store, drills, tmp_path)
-        self.history = RunningHistory(store, CommitLog(None))
+    def __init__(self, ctl: Controller) -> None:
+        self.ctl = ctl
+        self.history = RunningHistory(ctl.store, CommitLog(None))
         self.grpc = GrpcServer(ControllerService(
-            self.ctl.access, hub=None, history=self.history, drills=drills,
+            ctl.access, hub=None, history=self.history, drills=ctl.drills,
             auth=TokenAuth([GrpcToken(user=u, token=f"{u}-token")
                             for u in ("admin", "operator", "nobody")])))
         self.grpc.start()
@@ -68,21 +68,17 @@ class Northbounds:
         self.channel.close()
         self.grpc.stop(grace=0.1)
         self.history.close()
-        self.ctl.close()
 
 
 @pytest.fixture
-def northbounds(schema: Schema, network: Network,  # noqa: F811
-                tmp_path: Path) -> Iterator[Northbounds]:
-    store = make_store(schema)
-    store.edit_json(Datastore.RUNNING, VIEWERS)
-    drills = DrillService(store, EmulatorChannel.in_process(network.topology,
-                                                            network.faults), seed=11)
-    nb = Northbounds(store, drills, tmp_path)
+def northbounds(controller: Controller) -> Iterator[Northbounds]:  # noqa: F811
+    """The drill tests' controller (its own emulated network and DrillService), gRPC
+    beside it and a viewer who may not run drills."""
+    controller.store.edit_json(Datastore.RUNNING, VIEWERS)
+    nb = Northbounds(controller)
     try:
         yield nb
     finally:
-        drills.close()
         nb.close()
 
 
@@ -200,7 +196,7 @@ def _netconf_decision(nb: Northbounds, user: str, drill_id: str) -> str:
 
 def test_unimplemented_without_an_emulator(schema: Schema, tmp_path: Path) -> None:  # noqa: F811
     store = make_store(schema)
-    nb = Northbounds(store, DrillService(store, None), tmp_path)
+    nb = Northbounds(Controller(store, DrillService(store, None), tmp_path))
     try:
         versions = dict(store.versions)
         refused = _status(nb.stub().StartDrill, nb.pb.StartDrillRequest())
@@ -209,3 +205,4 @@ def test_unimplemented_without_an_emulator(schema: Schema, tmp_path: Path) -> No
         assert store.versions == versions
     finally:
         nb.close()
+        nb.ctl.close()
