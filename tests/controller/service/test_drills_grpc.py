@@ -7,6 +7,7 @@ INVALID_ARGUMENT naming the field, and a refused call changes nothing."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,9 @@ import pytest
 from lxml import etree
 from ncclient import manager
 from ncclient.operations import RPCError
+from typer.testing import CliRunner
 
+from controller.cli import app
 from controller.datastore.history import CommitLog, RunningHistory
 from controller.datastore.nmda import Datastore
 from controller.datastore.schema import Schema
@@ -206,3 +209,29 @@ def test_unimplemented_without_an_emulator(schema: Schema, tmp_path: Path) -> No
     finally:
         nb.close()
         nb.ctl.close()
+
+
+def test_cli_drill_commands(northbounds: Northbounds, network: Network) -> None:  # noqa: F811
+    """`sdqn drill start|submit|end|list` over gRPC: JSON for scripts, the status on
+    failure."""
+    runner = CliRunner()
+
+    def sdqn(*args: str, user: str = "operator", code: int = 0) -> Any:
+        result = runner.invoke(app, ["drill", *args, "--json",
+                                     "--target", northbounds.grpc.target],
+                               env={"SDQN_TOKEN": f"{user}-token", "COLUMNS": "200"})
+        assert result.exit_code == code, result.output
+        return json.loads(result.output)
+
+    assert sdqn("start", user="nobody", code=1)["error"]["code"] == "PERMISSION_DENIED"
+    drill_id = sdqn("start", "--kind", "crash")["drill_id"]
+    [crashed] = [n for n, d in network.devices.items() if d.crashed]
+    assert sdqn("submit", drill_id, crashed)["score"]["correct"] is True
+    assert sdqn("end", drill_id)["fault"] == {"kind": "crash", "target": crashed}
+    [listed] = sdqn("list")["drills"]
+    assert (listed["drill_id"], listed["state"]) == (drill_id, "ended")
+    assert sdqn("end", "no-such-drill", code=1)["error"]["code"] == "NOT_FOUND"
+    table = runner.invoke(app, ["drill", "list", "--target", northbounds.grpc.target],
+                          env={"SDQN_TOKEN": "operator-token", "COLUMNS": "200"})
+    assert table.exit_code == 0, table.output
+    assert drill_id in table.output and f"crash on {crashed}" in table.output
