@@ -26,6 +26,8 @@ app = lazy_app("sdqn: software-defined quantum networking controller", {
                      "Put running back as it was before a commit made through the API."),
     "commits": Lazy(f"{_CLIENT}:commits_app", "The commit history: every change of running, "
                                                "whichever interface made it."),
+    "drill": Lazy(f"{_CLIENT}:drill_app", "Training drills: a hidden fault on the emulated "
+                                          "network, localised and scored."),
     "watch": Lazy(f"{_CLIENT}:watch", "Stream alarms, service-state and configuration "
                                       "changes (all three by default)."),
     "bench": lazy_app("Benchmarks that print figures (not tests).", {

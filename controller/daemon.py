@@ -240,7 +240,7 @@ def run(config: Annotated[Path | None,
             typer.echo(f"restconf listening on {restconf.host}:{restconf.port}")
         grpc = (start_grpc(settings, access, hub, history,
                            service.expander if service else None, history_api,
-                           calibrate=calibrate)
+                           calibrate=calibrate, drills=drills)
                 if settings.grpc.enabled else None)
         if grpc is not None:
             typer.echo(f"grpc listening on {grpc.target}")

@@ -107,7 +107,7 @@ def start_northbounds(settings: ControllerSettings, store: NmdaStore, server: Ne
         restconf = None
     grpc = start_grpc(settings, access, hub, history,
                       service.expander if service is not None else None, series.api,
-                      calibrate=calibrate)
+                      calibrate=calibrate, drills=drills)
     return DemoNorthbounds(history, access, hub, drills, series, restconf, grpc)
 
 

@@ -13,6 +13,7 @@ from controller.grpc_api.service import ControllerService
 from controller.netconf.certname import CertNameMapper
 from controller.restconf.access import DataAccess
 from controller.restconf.events import EventHub
+from controller.service.drills import DrillService
 from controller.service.expansion import QnumExpander
 from controller.service.history_api import HistoryApi
 from controller.settings import ControllerSettings, TlsSettings
@@ -34,7 +35,8 @@ def credentials(tls: TlsSettings | None) -> grpc.ServerCredentials | None:
 def build_grpc(settings: ControllerSettings, access: DataAccess, hub: EventHub,
                history: RunningHistory, expander: QnumExpander | None = None,
                history_api: HistoryApi | None = None, *,
-               calibrate: Calibrate | None = None) -> GrpcServer:
+               calibrate: Calibrate | None = None,
+               drills: DrillService | None = None) -> GrpcServer:
     cfg = settings.grpc
     client_certs = cfg.tls is not None and cfg.tls.client_ca_file is not None
     # A client certificate names a user only through the cert-to-name list (RFC 7407):
@@ -47,7 +49,8 @@ def build_grpc(settings: ControllerSettings, access: DataAccess, hub: EventHub,
     service = ControllerService(access, hub=hub, auth=auth,
                                 history=history,
                                 expander=expander, solve_time_limit_s=cfg.solve_time_limit_s,
-                                history_api=history_api, calibrate=calibrate)
+                                history_api=history_api, calibrate=calibrate,
+                                drills=drills)
     return GrpcServer(service, host=cfg.host, port=cfg.port,
                       credentials=credentials(cfg.tls), reflection=cfg.reflection,
                       reflection_auth=cfg.reflection_auth,
@@ -57,12 +60,15 @@ def build_grpc(settings: ControllerSettings, access: DataAccess, hub: EventHub,
 def start_grpc(settings: ControllerSettings, access: DataAccess, hub: EventHub,
                history: RunningHistory, expander: QnumExpander | None = None,
                history_api: HistoryApi | None = None, *,
-               calibrate: Calibrate | None = None) -> GrpcServer | None:
+               calibrate: Calibrate | None = None,
+               drills: DrillService | None = None) -> GrpcServer | None:
     """Build and start the gRPC server; a failure (port in use, grpcio-tools missing)
-    costs the gRPC API, logged loudly, not the daemon and its other northbounds."""
+    costs the gRPC API, logged loudly, not the daemon and its other northbounds.
+    `drills`: the DrillService the NETCONF and RESTCONF drill rpcs use (one drill at a
+    time across every northbound)."""
     try:
         server = build_grpc(settings, access, hub, history, expander, history_api,
-                            calibrate=calibrate)
+                            calibrate=calibrate, drills=drills)
         server.start()
     except (OSError, ImportError, RuntimeError) as exc:
         log.error("grpc server not started", error=str(exc))

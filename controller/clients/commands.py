@@ -1,5 +1,5 @@
-"""`sdqn request|topology|alarms|commit|rollback|commits|watch`: the controller from a
-shell.
+"""`sdqn request|topology|alarms|commit|rollback|commits|drill|watch`: the controller from
+a shell.
 
 Every command talks gRPC (sdqn.v1) to a running controller. Output is a rich table for
 people, or with --json one JSON document (protobuf field names; `watch` prints one JSON
@@ -7,6 +7,7 @@ object per line) for scripts. Request edits go to the candidate unless --running
 given; `sdqn commit` applies the candidate, `sdqn commit --dry-run` shows what it would
 do (plan and per-device changes) without touching anything. `sdqn commits` reads the
 commit history (every change of running, whichever interface made it) and rolls back.
+`sdqn drill` runs a training drill on the emulated network (sdqn-drills).
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ request_app = typer.Typer(no_args_is_help=True, help="Entanglement service reque
 topology_app = typer.Typer(no_args_is_help=True, help="The configured network.")
 commits_app = typer.Typer(no_args_is_help=True, help="The commit history: every change of "
                           "running, whichever interface made it.")
+drill_app = typer.Typer(no_args_is_help=True, help="Training drills: a hidden fault on the "
+                        "emulated network, localised and scored.")
 RunningOpt = Annotated[bool, typer.Option("--running",
                                           help="edit running directly (default: candidate)")]
 
@@ -422,6 +425,77 @@ def commits_rollback(commit_id: Annotated[str, typer.Argument(
     _run(_endpoint(target, token, tls_ca, tls_cert, tls_key), as_json,
          lambda c: c.call("Rollback", c.pb.RollbackRequest(
              commit_id=commit_id, label=label, comment=comment)), _render_commit)
+
+
+# -- training drills -------------------------------------------------------------------------
+
+
+DrillIdArg = Annotated[str, typer.Argument(help="drill id, as `sdqn drill start` printed it")]
+
+
+@drill_app.command("start")
+def drill_start(kind: Annotated[str, typer.Option(
+                    "--kind", help="fault to inject (fibre-cut, crash, drift-surge, "
+                    "apc-out-of-spec, detector-failure, memory-degradation, timing-skew; "
+                    "default: any)")] = "",
+                target: TargetOpt = DEFAULT_TARGET, token: TokenOpt = None,
+                tls_ca: CaOpt = None, tls_cert: CertOpt = None, tls_key: KeyOpt = None,
+                as_json: JsonOpt = False) -> None:
+    """Inject a hidden fault on a random target; one drill runs at a time."""
+    _run(_endpoint(target, token, tls_ca, tls_cert, tls_key), as_json,
+         lambda c: c.call("StartDrill", c.pb.StartDrillRequest(fault_kind=kind)),
+         lambda r: _out().print(f"drill {r.drill_id} started {r.started}: find the fault"))
+
+
+@drill_app.command("submit")
+def drill_submit(drill_id: DrillIdArg,
+                 resource: Annotated[str, typer.Argument(
+                     help="node-id, link-id or instance-identifier believed faulted")],
+                 target: TargetOpt = DEFAULT_TARGET, token: TokenOpt = None,
+                 tls_ca: CaOpt = None, tls_cert: CertOpt = None, tls_key: KeyOpt = None,
+                 as_json: JsonOpt = False) -> None:
+    """Name the resource believed faulted; scored at once (one answer per drill)."""
+    _run(_endpoint(target, token, tls_ca, tls_cert, tls_key), as_json,
+         lambda c: c.call("SubmitLocalisation", c.pb.SubmitLocalisationRequest(
+             drill_id=drill_id, resource=resource)),
+         lambda r: _out().print(_score_line(r.score)))
+
+
+@drill_app.command("end")
+def drill_end(drill_id: DrillIdArg, target: TargetOpt = DEFAULT_TARGET,
+              token: TokenOpt = None, tls_ca: CaOpt = None, tls_cert: CertOpt = None,
+              tls_key: KeyOpt = None, as_json: JsonOpt = False) -> None:
+    """Clear the drill's fault and reveal it."""
+    def render(result: Any) -> None:
+        _out().print(f"fault: {_escape(result.fault.kind)} on {_escape(result.fault.target)}")
+        _out().print(_score_line(result.score) if result.HasField("score")
+                     else "not answered")
+
+    _run(_endpoint(target, token, tls_ca, tls_cert, tls_key), as_json,
+         lambda c: c.call("EndDrill", c.pb.EndDrillRequest(drill_id=drill_id)), render)
+
+
+@drill_app.command("list")
+def drill_list(target: TargetOpt = DEFAULT_TARGET, token: TokenOpt = None,
+               tls_ca: CaOpt = None, tls_cert: CertOpt = None, tls_key: KeyOpt = None,
+               as_json: JsonOpt = False) -> None:
+    """The current drill and the most recent ones, oldest first."""
+    def render(result: Any) -> None:
+        _out().print(_table("drills", ("id", "state", "started", "ended", "fault", "answer",
+                                       "correct", "score"), (
+            (d.drill_id, d.state, d.started, d.ended,
+             f"{d.fault.kind} on {d.fault.target}" if d.HasField("fault") else "",
+             d.answered_resource, d.score.correct if d.HasField("score") else "",
+             d.score.score if d.HasField("score") else "") for d in result.drills)))
+
+    _run(_endpoint(target, token, tls_ca, tls_cert, tls_key), as_json,
+         lambda c: c.call("ListDrills", c.pb.ListDrillsRequest()), render)
+
+
+def _score_line(score: Any) -> str:
+    verdict = "correct" if score.correct else "incorrect"
+    return (f"{verdict}: credit {score.credit:.2f}, {score.time_to_localise_s:.1f} s, "
+            f"score {score.score}")
 
 
 def _time(timestamp: float) -> str:

@@ -270,3 +270,30 @@ def impact_from(pb: Any, impact: Mapping[str, Any], cls: Any) -> Any:
         utility_before=float(totals["utility-before"]),
         utility_after=float(totals["utility-after"])))
     return out
+
+
+def drill_score(pb: Any, answer: Mapping[str, Any]) -> Any:
+    """The sdqn-drills answer members (a Score's JSON, or a /drills/drill entry) as a
+    DrillScore; None when the drill was not answered."""
+    if "score" not in answer:
+        return None
+    return pb.DrillScore(correct=bool(answer.get("correct", False)),
+                         credit=float(answer.get("credit", 0)),
+                         time_to_localise_s=float(answer.get("time-to-localise", 0)),
+                         score=int(answer["score"]))
+
+
+def drill_fault(pb: Any, fault: Mapping[str, Any] | None) -> Any:
+    """The revealed-fault container as a DrillFault; None while it is hidden."""
+    if fault is None:
+        return None
+    return pb.DrillFault(kind=str(fault.get("kind", "")), target=str(fault.get("target", "")))
+
+
+def drill_from_yang(pb: Any, entry: Mapping[str, Any]) -> Any:
+    """A /drills/drill entry as a Drill."""
+    return pb.Drill(drill_id=str(entry.get("id", "")), state=str(entry.get("state", "")),
+                    started=str(entry.get("started", "")), ended=str(entry.get("ended", "")),
+                    fault=drill_fault(pb, entry.get("fault")),
+                    answered_resource=str(entry.get("answered-resource", "")),
+                    score=drill_score(pb, entry))

@@ -351,6 +351,96 @@ class CalibrateApcResponse(_message.Message):
     expected_duration_s: float
     def __init__(self, result: _Optional[str] = ..., expected_duration_s: _Optional[float] = ...) -> None: ...
 
+class StartDrillRequest(_message.Message):
+    __slots__ = ("fault_kind",)
+    FAULT_KIND_FIELD_NUMBER: _ClassVar[int]
+    fault_kind: str
+    def __init__(self, fault_kind: _Optional[str] = ...) -> None: ...
+
+class StartDrillResponse(_message.Message):
+    __slots__ = ("drill_id", "started")
+    DRILL_ID_FIELD_NUMBER: _ClassVar[int]
+    STARTED_FIELD_NUMBER: _ClassVar[int]
+    drill_id: str
+    started: str
+    def __init__(self, drill_id: _Optional[str] = ..., started: _Optional[str] = ...) -> None: ...
+
+class SubmitLocalisationRequest(_message.Message):
+    __slots__ = ("drill_id", "resource")
+    DRILL_ID_FIELD_NUMBER: _ClassVar[int]
+    RESOURCE_FIELD_NUMBER: _ClassVar[int]
+    drill_id: str
+    resource: str
+    def __init__(self, drill_id: _Optional[str] = ..., resource: _Optional[str] = ...) -> None: ...
+
+class DrillScore(_message.Message):
+    __slots__ = ("correct", "credit", "time_to_localise_s", "score")
+    CORRECT_FIELD_NUMBER: _ClassVar[int]
+    CREDIT_FIELD_NUMBER: _ClassVar[int]
+    TIME_TO_LOCALISE_S_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    correct: bool
+    credit: float
+    time_to_localise_s: float
+    score: int
+    def __init__(self, correct: _Optional[bool] = ..., credit: _Optional[float] = ..., time_to_localise_s: _Optional[float] = ..., score: _Optional[int] = ...) -> None: ...
+
+class SubmitLocalisationResponse(_message.Message):
+    __slots__ = ("score",)
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    score: DrillScore
+    def __init__(self, score: _Optional[_Union[DrillScore, _Mapping]] = ...) -> None: ...
+
+class EndDrillRequest(_message.Message):
+    __slots__ = ("drill_id",)
+    DRILL_ID_FIELD_NUMBER: _ClassVar[int]
+    drill_id: str
+    def __init__(self, drill_id: _Optional[str] = ...) -> None: ...
+
+class DrillFault(_message.Message):
+    __slots__ = ("kind", "target")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    target: str
+    def __init__(self, kind: _Optional[str] = ..., target: _Optional[str] = ...) -> None: ...
+
+class EndDrillResponse(_message.Message):
+    __slots__ = ("fault", "score")
+    FAULT_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    fault: DrillFault
+    score: DrillScore
+    def __init__(self, fault: _Optional[_Union[DrillFault, _Mapping]] = ..., score: _Optional[_Union[DrillScore, _Mapping]] = ...) -> None: ...
+
+class ListDrillsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class Drill(_message.Message):
+    __slots__ = ("drill_id", "state", "started", "ended", "fault", "answered_resource", "score")
+    DRILL_ID_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    STARTED_FIELD_NUMBER: _ClassVar[int]
+    ENDED_FIELD_NUMBER: _ClassVar[int]
+    FAULT_FIELD_NUMBER: _ClassVar[int]
+    ANSWERED_RESOURCE_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    drill_id: str
+    state: str
+    started: str
+    ended: str
+    fault: DrillFault
+    answered_resource: str
+    score: DrillScore
+    def __init__(self, drill_id: _Optional[str] = ..., state: _Optional[str] = ..., started: _Optional[str] = ..., ended: _Optional[str] = ..., fault: _Optional[_Union[DrillFault, _Mapping]] = ..., answered_resource: _Optional[str] = ..., score: _Optional[_Union[DrillScore, _Mapping]] = ...) -> None: ...
+
+class ListDrillsResponse(_message.Message):
+    __slots__ = ("drills",)
+    DRILLS_FIELD_NUMBER: _ClassVar[int]
+    drills: _containers.RepeatedCompositeFieldContainer[Drill]
+    def __init__(self, drills: _Optional[_Iterable[_Union[Drill, _Mapping]]] = ...) -> None: ...
+
 class WhatIfRequest(_message.Message):
     __slots__ = ("upsert", "withdraw", "time_limit_s")
     UPSERT_FIELD_NUMBER: _ClassVar[int]

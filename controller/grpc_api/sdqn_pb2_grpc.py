@@ -85,6 +85,26 @@ class ControllerServiceStub:
                 request_serializer=sdqn_dot_v1_dot_sdqn__pb2.CalibrateApcRequest.SerializeToString,
                 response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.CalibrateApcResponse.FromString,
                 _registered_method=True)
+        self.StartDrill = channel.unary_unary(
+                '/sdqn.v1.ControllerService/StartDrill',
+                request_serializer=sdqn_dot_v1_dot_sdqn__pb2.StartDrillRequest.SerializeToString,
+                response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.StartDrillResponse.FromString,
+                _registered_method=True)
+        self.SubmitLocalisation = channel.unary_unary(
+                '/sdqn.v1.ControllerService/SubmitLocalisation',
+                request_serializer=sdqn_dot_v1_dot_sdqn__pb2.SubmitLocalisationRequest.SerializeToString,
+                response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.SubmitLocalisationResponse.FromString,
+                _registered_method=True)
+        self.EndDrill = channel.unary_unary(
+                '/sdqn.v1.ControllerService/EndDrill',
+                request_serializer=sdqn_dot_v1_dot_sdqn__pb2.EndDrillRequest.SerializeToString,
+                response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.EndDrillResponse.FromString,
+                _registered_method=True)
+        self.ListDrills = channel.unary_unary(
+                '/sdqn.v1.ControllerService/ListDrills',
+                request_serializer=sdqn_dot_v1_dot_sdqn__pb2.ListDrillsRequest.SerializeToString,
+                response_deserializer=sdqn_dot_v1_dot_sdqn__pb2.ListDrillsResponse.FromString,
+                _registered_method=True)
         self.WhatIf = channel.unary_unary(
                 '/sdqn.v1.ControllerService/WhatIf',
                 request_serializer=sdqn_dot_v1_dot_sdqn__pb2.WhatIfRequest.SerializeToString,
@@ -220,6 +240,45 @@ class ControllerServiceServicer:
         """Runs an APC's calibrate action now (sdqn-controller rpc calibrate-apc):
         INVALID_ARGUMENT for a node that is not an APC, FAILED_PRECONDITION when the device
         refuses or cannot be reached.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartDrill(self, request, context):
+        """Training drills on the emulated network (sdqn-drills rpcs start-drill,
+        submit-localisation and end-drill, and /drills/drill, as over NETCONF and RESTCONF;
+        scoring rules in yang/sdqn-drills.yang). Each needs exec on its sdqn-drills rpc
+        (PERMISSION_DENIED otherwise, before anything else is looked at); UNIMPLEMENTED when
+        the controller has no fault channel to an emulator.
+
+        Injects a hidden fault on a random target: ABORTED while another drill is active,
+        INVALID_ARGUMENT for an unknown fault kind.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubmitLocalisation(self, request, context):
+        """Names the resource believed faulted; scored at once, one answer per drill (NOT_FOUND
+        for an unknown drill, INVALID_ARGUMENT for an ended one, FAILED_PRECONDITION for a
+        second answer).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EndDrill(self, request, context):
+        """Clears the fault and reveals it (NOT_FOUND for an unknown drill, INVALID_ARGUMENT
+        for an ended one).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListDrills(self, request, context):
+        """The current drill and the most recent ones (/drills/drill in <operational>), only
+        what the caller may read (NACM).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -361,6 +420,26 @@ def add_ControllerServiceServicer_to_server(servicer, server):
                     servicer.CalibrateApc,
                     request_deserializer=sdqn_dot_v1_dot_sdqn__pb2.CalibrateApcRequest.FromString,
                     response_serializer=sdqn_dot_v1_dot_sdqn__pb2.CalibrateApcResponse.SerializeToString,
+            ),
+            'StartDrill': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartDrill,
+                    request_deserializer=sdqn_dot_v1_dot_sdqn__pb2.StartDrillRequest.FromString,
+                    response_serializer=sdqn_dot_v1_dot_sdqn__pb2.StartDrillResponse.SerializeToString,
+            ),
+            'SubmitLocalisation': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitLocalisation,
+                    request_deserializer=sdqn_dot_v1_dot_sdqn__pb2.SubmitLocalisationRequest.FromString,
+                    response_serializer=sdqn_dot_v1_dot_sdqn__pb2.SubmitLocalisationResponse.SerializeToString,
+            ),
+            'EndDrill': grpc.unary_unary_rpc_method_handler(
+                    servicer.EndDrill,
+                    request_deserializer=sdqn_dot_v1_dot_sdqn__pb2.EndDrillRequest.FromString,
+                    response_serializer=sdqn_dot_v1_dot_sdqn__pb2.EndDrillResponse.SerializeToString,
+            ),
+            'ListDrills': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListDrills,
+                    request_deserializer=sdqn_dot_v1_dot_sdqn__pb2.ListDrillsRequest.FromString,
+                    response_serializer=sdqn_dot_v1_dot_sdqn__pb2.ListDrillsResponse.SerializeToString,
             ),
             'WhatIf': grpc.unary_unary_rpc_method_handler(
                     servicer.WhatIf,
@@ -689,6 +768,114 @@ class ControllerService:
             '/sdqn.v1.ControllerService/CalibrateApc',
             sdqn_dot_v1_dot_sdqn__pb2.CalibrateApcRequest.SerializeToString,
             sdqn_dot_v1_dot_sdqn__pb2.CalibrateApcResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartDrill(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sdqn.v1.ControllerService/StartDrill',
+            sdqn_dot_v1_dot_sdqn__pb2.StartDrillRequest.SerializeToString,
+            sdqn_dot_v1_dot_sdqn__pb2.StartDrillResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitLocalisation(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sdqn.v1.ControllerService/SubmitLocalisation',
+            sdqn_dot_v1_dot_sdqn__pb2.SubmitLocalisationRequest.SerializeToString,
+            sdqn_dot_v1_dot_sdqn__pb2.SubmitLocalisationResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EndDrill(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sdqn.v1.ControllerService/EndDrill',
+            sdqn_dot_v1_dot_sdqn__pb2.EndDrillRequest.SerializeToString,
+            sdqn_dot_v1_dot_sdqn__pb2.EndDrillResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListDrills(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/sdqn.v1.ControllerService/ListDrills',
+            sdqn_dot_v1_dot_sdqn__pb2.ListDrillsRequest.SerializeToString,
+            sdqn_dot_v1_dot_sdqn__pb2.ListDrillsResponse.FromString,
             options,
             channel_credentials,
             insecure,

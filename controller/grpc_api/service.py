@@ -5,7 +5,8 @@ through `DataAccess.read` (NACM-pruned <operational>), Commit through `DataAcces
 after the same exec check NETCONF applies to ietf-netconf:commit, Rollback through a
 NACM-checked replacement of running (copy-config). The commit history (ListCommits,
 ShowCommit, DiffCommits, Rollback) is the one NETCONF and RESTCONF serve as
-sdqn-controller rpcs (`CommitHistory`). Engine errors keep their RFC 6241 error-tag and
+sdqn-controller rpcs (`CommitHistory`); the drill rpcs call the DrillService NETCONF and
+RESTCONF use for sdqn-drills. Engine errors keep their RFC 6241 error-tag and
 map to the gRPC status that means the same (`STATUS_OF`). Bad input never passes
 silently: a name that matches nothing (request, network, what-if withdrawal, commit) is
 NOT_FOUND with a message that names it, an unknown enum value is INVALID_ARGUMENT
@@ -17,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterator, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 import structlog
@@ -35,10 +36,12 @@ from controller.netconf.commits import MAX_LIMIT, CommitHistory
 from controller.restconf.access import DataAccess
 from controller.restconf.events import ALARM_EVENT, CONFIG_EVENT, SERVICE_EVENT, Event, EventHub
 from controller.service.change import ChangeControl
+from controller.service.drills import DRILL_KINDS, DRILLS, DrillService, UnknownDrill
 from controller.service.expansion import QnumExpander
 from controller.service.history_api import HistoryApi
 
 log = structlog.get_logger(__name__)
+_T = TypeVar("_T")
 
 SERVICES = "/sdqn-services:entanglement-services"
 NETWORKS = "/ietf-network:networks"
@@ -85,7 +88,8 @@ class ControllerService:
                  history: RunningHistory, expander: QnumExpander | None = None,
                  solve_time_limit_s: float = 10.0,
                  history_api: HistoryApi | None = None,
-                 calibrate: Callable[[str, bool], dict[str, Any]] | None = None) -> None:
+                 calibrate: Callable[[str, bool], dict[str, Any]] | None = None,
+                 drills: DrillService | None = None) -> None:
         self.access = access
         self.store = access.store
         self.hub = hub
@@ -97,6 +101,8 @@ class ControllerService:
         self.history_api = history_api
         #: sdqn-controller:calibrate-apc (the service layer's, None without one)
         self.calibrate = calibrate
+        #: the training drills NETCONF and RESTCONF serve too (None: not served here)
+        self.drills = drills
         self.actions = Actions(access.core)
         from controller.grpc_api.stubs import load
 
@@ -358,6 +364,68 @@ class ControllerService:
             result=output["result"],
             expected_duration_s=float(output.get("expected-duration", 0)))
 
+    # -- training drills (sdqn-drills) ------------------------------------------------------
+
+    def _drills(self, user: str, rpc: str) -> DrillService:
+        return self._serving(user, "sdqn-drills", rpc, self.drills,
+                             "training drills are not served by this controller")
+
+    def _serving(self, user: str, module: str, rpc: str, part: _T | None,
+                 missing: str) -> _T:
+        """The part of the controller that answers module:rpc, after NETCONF's NACM exec
+        check on it (first, as NETCONF's dispatcher does); operation-not-supported
+        (UNIMPLEMENTED) when that part is not running."""
+        self.access.require_rpc(user, module, rpc)
+        if part is None:
+            raise NetconfError.of(ErrorTag.OPERATION_NOT_SUPPORTED, missing)
+        return part
+
+    @staticmethod
+    def _on_drill(drill_id: str, call: Callable[[str], _T]) -> _T:
+        """`call` on a non-empty drill id; NOT_FOUND for an id no drill has (NETCONF's
+        invalid-value, told apart)."""
+        if not drill_id:
+            raise convert.bad("drill_id is empty")
+        try:
+            return call(drill_id)
+        except UnknownDrill as err:
+            raise NetconfError.of(ErrorTag.DATA_MISSING, f"{err.first.message} (drill_id)",
+                                  path=f"{DRILLS}/drill[id={quote(drill_id)}]") from None
+
+    def StartDrill(self, req: Any, context: Any) -> Any:
+        """sdqn-drills:start-drill: a fault kind the module does not define is refused
+        before the emulator is touched."""
+        drills = self._drills(self.user(context), "start-drill")
+        if req.fault_kind and req.fault_kind not in DRILL_KINDS:
+            raise convert.bad(f"fault_kind {req.fault_kind!r} is not one of "
+                              f"{', '.join(DRILL_KINDS)}")
+        drill = drills.start(req.fault_kind or None)
+        return self.pb.StartDrillResponse(drill_id=drill.drill_id, started=drill.started)
+
+    def SubmitLocalisation(self, req: Any, context: Any) -> Any:
+        """sdqn-drills:submit-localisation."""
+        drills = self._drills(self.user(context), "submit-localisation")
+        if not req.resource.strip():
+            raise convert.bad("resource is empty")
+        score = self._on_drill(req.drill_id, lambda d: drills.submit(d, req.resource))
+        return self.pb.SubmitLocalisationResponse(
+            score=convert.drill_score(self.pb, score.to_json()))
+
+    def EndDrill(self, req: Any, context: Any) -> Any:
+        """sdqn-drills:end-drill: the fault cleared and revealed."""
+        drills = self._drills(self.user(context), "end-drill")
+        drill = self._on_drill(req.drill_id, drills.end)
+        return self.pb.EndDrillResponse(
+            fault=convert.drill_fault(self.pb, drill.fault_json()),
+            score=convert.drill_score(self.pb, drill.result.to_json() if drill.result else {}))
+
+    def ListDrills(self, req: Any, context: Any) -> Any:
+        """/drills/drill from <operational>, NACM-pruned like a NETCONF get-data."""
+        doc = self._read(Datastore.OPERATIONAL, DRILLS, self.user(context))
+        return self.pb.ListDrillsResponse(drills=[
+            convert.drill_from_yang(self.pb, entry)
+            for entry in doc.get("sdqn-drills:drills", {}).get("drill", [])])
+
     def DryRun(self, req: Any, context: Any) -> Any:
         """sdqn-controller:dry-run, with NETCONF's NACM exec check."""
         user = self.user(context)
@@ -439,11 +507,8 @@ class ControllerService:
     # -- the time-series history (sdqn-history) --------------------------------------------
 
     def _history(self, user: str, rpc: str) -> HistoryApi:
-        self.access.require_rpc(user, "sdqn-history", rpc)
-        if self.history_api is None:
-            raise NetconfError.of(ErrorTag.OPERATION_NOT_SUPPORTED,
-                                  "the history store is not running")
-        return self.history_api
+        return self._serving(user, "sdqn-history", rpc, self.history_api,
+                             "the history store is not running")
 
     def _sample(self, members: Mapping[str, Any], resource_key: str = "resource",
                 time_key: str = "time") -> Any:

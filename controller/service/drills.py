@@ -127,9 +127,19 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
+def _error(tag: ErrorTag, message: str, element: str | None = None) -> RpcError:
+    return RpcError(tag=tag, type=ErrorType.APPLICATION, message=message,
+                    info=(("bad-element", element),) if element else ())
+
+
 def _failed(tag: ErrorTag, message: str, element: str | None = None) -> NetconfError:
-    return NetconfError(RpcError(tag=tag, type=ErrorType.APPLICATION, message=message,
-                                 info=(("bad-element", element),) if element else ()))
+    return NetconfError(_error(tag, message, element))
+
+
+class UnknownDrill(NetconfError):
+    """No drill has this id (never started, or gone from the bounded history). NETCONF and
+    RESTCONF answer it as the module says (invalid-value); a subclass so that gRPC, whose
+    status codes tell a missing thing apart, can answer NOT_FOUND."""
 
 
 class DrillService:
@@ -237,7 +247,8 @@ class DrillService:
     def _running(self, drill_id: str) -> Drill:
         drill = next((d for d in self.drills if d.drill_id == drill_id), None)
         if drill is None:
-            raise _failed(ErrorTag.INVALID_VALUE, f"no drill {drill_id!r}", "drill-id")
+            raise UnknownDrill(_error(ErrorTag.INVALID_VALUE, f"no drill {drill_id!r}",
+                                      "drill-id"))
         if drill.ended is not None:
             raise _failed(ErrorTag.INVALID_VALUE, f"drill {drill_id} has ended", "drill-id")
         return drill

@@ -20,7 +20,8 @@ from controller.lazy_commands import Lazy, LazyCommand, LazyGroup
 from controller.paths import REPO_ROOT
 
 COMMANDS = {
-    "": ["solve", "demo", "alarms", "commit", "optimise", "rollback", "commits", "watch",
+    "": ["solve", "demo", "alarms", "commit", "optimise", "rollback", "commits", "drill",
+         "watch",
          "bench",
          "controller", "sim", "tls", "request", "topology"],
     "bench": ["datastore", "qnum", "netconf", "southbound", "sim", "restconf", "heal", "change",
@@ -31,6 +32,7 @@ COMMANDS = {
     "request": ["add", "modify", "withdraw", "list", "show"],
     "topology": ["show"],
     "commits": ["list", "show", "diff", "rollback"],
+    "drill": ["start", "submit", "end", "list"],
 }
 HEAVY = ("ortools", "libyang", "networkx", "grpc")
 
