@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -168,6 +169,51 @@ class Daemon:
         return {str(d.findtext(f"{{{CTL}}}node-id")): _xml_to_rfc7951(
                     d.find(f"{{{CTL}}}configuration"))
                 for d in data.iter(f"{{{CTL}}}device")}
+
+
+def commit_intent(daemon: Daemon, config: str) -> None:
+    """The operator's way: `config` (XML data) into the locked candidate, then commit."""
+    m = daemon.manager()
+    try:
+        with m.locked("candidate"):
+            m.edit_config(target="candidate", config=f'<config xmlns="{NC}">{config}</config>')
+            m.commit()
+    finally:
+        m.close_session()
+
+
+@dataclass
+class Northbounds:
+    """A daemon serving RESTCONF (and gRPC) beside the emulated network."""
+
+    net: Network
+    daemon: Daemon
+    restconf: str              # host:port
+    grpc_target: str | None
+
+
+@contextlib.contextmanager
+def northbound_daemon(tmp: Path, name: str, *, grpc: bool = True,
+                      intent: Callable[[Network], str] | None = None
+                      ) -> Iterator[Northbounds]:
+    """The daemon on the emulated metro network with RESTCONF (and gRPC) on free ports,
+    `intent(net)` (default: the demo intent) committed over NETCONF."""
+    config = write_config(tmp, name)
+    settings = json.loads(config.read_text())
+    settings["restconf"].update(enabled=True, port=0)
+    settings["grpc"].update(enabled=grpc, port=0)
+    config.write_text(json.dumps(settings))
+    with emulated_network() as net, Daemon(config, tmp / f"{name}.log") as daemon:
+        assert daemon.proc.stdout is not None
+        restconf = daemon.proc.stdout.readline()
+        assert restconf.startswith("restconf listening on"), restconf
+        target = None
+        if grpc:
+            line = daemon.proc.stdout.readline()
+            assert line.startswith("grpc listening on"), line
+            target = line.split()[-1]
+        commit_intent(daemon, (intent or intent_xml)(net))
+        yield Northbounds(net, daemon, restconf.split()[-1], target)
 
 
 def edit_running(daemon: Daemon, config: str) -> None:

@@ -19,7 +19,7 @@ from lxml import etree
 from controller.bench.change import members
 from controller.grpc_api.stubs import load
 from southbound.transport import connect
-from tests.controller.e2e import NC, Daemon, emulated_network, intent_xml, write_config
+from tests.controller.e2e import NC, Daemon, northbound_daemon
 
 CTL = "urn:sdqn:sdqn-controller"
 ACM = "urn:ietf:params:xml:ns:yang:ietf-netconf-acm"
@@ -47,24 +47,11 @@ class Setup:
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     tmp = tmp_path_factory.mktemp("commit-devices")
-    config = write_config(tmp, "commit-devices")
-    settings = json.loads(config.read_text())
-    settings["restconf"].update(enabled=True, port=0)
-    settings["grpc"].update(enabled=True, port=0)
-    config.write_text(json.dumps(settings))
-    with emulated_network() as net, Daemon(config, tmp / "daemon.log") as daemon:
-        assert daemon.proc.stdout is not None
-        restconf = daemon.proc.stdout.readline()
-        assert restconf.startswith("restconf listening on"), restconf
-        grpc_line = daemon.proc.stdout.readline()
-        assert grpc_line.startswith("grpc listening on"), grpc_line
-        found = Setup(daemon, restconf.split()[-1], grpc_line.split()[-1])
-        m = daemon.manager()
+    with northbound_daemon(tmp, "commit-devices") as served:
+        assert served.grpc_target is not None
+        found = Setup(served.daemon, served.restconf, served.grpc_target)
+        m = served.daemon.manager()
         try:
-            with m.locked("candidate"):
-                m.edit_config(target="candidate",
-                              config=f'<config xmlns="{NC}">{intent_xml(net)}</config>')
-                m.commit()
             reply = etree.fromstring(m.dispatch(etree.fromstring(
                 f'<list-commits xmlns="{CTL}"><limit>1</limit></list-commits>')).xml.encode())
             found.intent_commit = reply.findtext(f".//{{{CTL}}}commit/{{{CTL}}}id") or ""

@@ -7,7 +7,6 @@ as the RFCs say."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -21,7 +20,7 @@ from ncclient.operations import RPCError
 
 from controller.grpc_api.stubs import load
 from southbound.transport import connect
-from tests.controller.e2e import Daemon, emulated_network, intent_xml, write_config
+from tests.controller.e2e import Daemon, northbound_daemon
 
 AL = "urn:ietf:params:xml:ns:yang:ietf-alarms"
 CTL = "urn:sdqn:sdqn-controller"
@@ -67,27 +66,10 @@ class Setup:
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     tmp = tmp_path_factory.mktemp("actions")
-    config = write_config(tmp, "actions")
-    settings = json.loads(config.read_text())
-    settings["restconf"].update(enabled=True, port=0)
-    settings["grpc"].update(enabled=True, port=0)
-    config.write_text(json.dumps(settings))
-    with emulated_network() as net, Daemon(config, tmp / "daemon.log") as daemon:
-        assert daemon.proc.stdout is not None
-        restconf = daemon.proc.stdout.readline()
-        assert restconf.startswith("restconf listening on"), restconf
-        grpc_line = daemon.proc.stdout.readline()
-        assert grpc_line.startswith("grpc listening on"), grpc_line
-        m = daemon.manager()
-        try:
-            with m.locked("candidate"):
-                m.edit_config(target="candidate",
-                              config=f'<config xmlns="urn:ietf:params:xml:ns:netconf:base:'
-                                     f'1.0">{intent_xml(net)}</config>')
-                m.commit()
-        finally:
-            m.close_session()
-        found = Setup(net, daemon, restconf.split()[-1], grpc_line.split()[-1])
+    with northbound_daemon(tmp, "actions") as served:
+        net, daemon = served.net, served.daemon
+        assert served.grpc_target is not None
+        found = Setup(net, daemon, served.restconf, served.grpc_target)
         net.world.set_cut(CUT_LINK, True)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:

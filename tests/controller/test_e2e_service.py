@@ -13,12 +13,12 @@ from pathlib import Path
 
 from controller.paths import CONFIG_DIR
 from tests.controller.e2e import (
-    NC,
     SERVED,
     SVC,
     Daemon,
     assert_devices_run_intended,
     assert_services_served,
+    commit_intent,
     device_configs,
     emulated_network,
     intent_xml,
@@ -30,14 +30,7 @@ def test_operator_commit_configures_devices_and_services_come_up(tmp_path: Path)
     with emulated_network() as net, \
             Daemon(write_config(tmp_path, "svc"), tmp_path / "daemon.log") as daemon:
         factory = device_configs(net)
-        m = daemon.manager()
-        try:
-            with m.locked("candidate"):
-                m.edit_config(target="candidate",
-                              config=f'<config xmlns="{NC}">{intent_xml(net)}</config>')
-                m.commit()
-        finally:
-            m.close_session()
+        commit_intent(daemon, intent_xml(net))
 
         # Every device runs exactly what the controller intends for it (and it says so).
         assert_devices_run_intended(daemon, net)

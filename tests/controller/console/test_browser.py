@@ -6,7 +6,6 @@ reachable by keyboard. Screenshots go to tests/artifacts/."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,7 +17,7 @@ import httpx
 import pytest
 
 from controller.console.site import STATIC
-from tests.controller.e2e import NC, Daemon, emulated_network, intent_xml, wait_for, write_config
+from tests.controller.e2e import Daemon, intent_xml, northbound_daemon, wait_for
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = Path("/usr/bin/chromium")
@@ -74,23 +73,9 @@ def console_daemon(tmp: Path, intent: Callable[[Any], str]) -> Iterator[Setup]:
     for vendored in ("cytoscape.esm.min.js", "uplot.esm.js"):
         if not (STATIC / "vendor" / vendored).exists():
             pytest.fail("the console's vendor files are missing: run make console-assets")
-    config = write_config(tmp, tmp.name)
-    settings = json.loads(config.read_text())
-    settings["restconf"].update(enabled=True, port=0)
-    config.write_text(json.dumps(settings))
-    with emulated_network() as net, Daemon(config, tmp / "daemon.log") as daemon:
-        assert daemon.proc.stdout is not None
-        line = daemon.proc.stdout.readline()
-        assert line.startswith("restconf listening on"), line
-        m = daemon.manager()
-        try:
-            with m.locked("candidate"):
-                m.edit_config(target="candidate",
-                              config=f'<config xmlns="{NC}">{intent(net)}</config>')
-                m.commit()
-        finally:
-            m.close_session()
-        yield Setup(net, daemon, "http://" + line.split()[-1])
+    with northbound_daemon(tmp, tmp.name, grpc=False, intent=intent) as served:
+        net, daemon, address = served.net, served.daemon, served.restconf
+        yield Setup(net, daemon, "http://" + address)
 
 
 @pytest.fixture(scope="module")
