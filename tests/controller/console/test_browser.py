@@ -164,6 +164,37 @@ def test_fibre_cut_turns_the_link_red_and_shows_the_root_alarm(
         setup.net.world.set_cut(link, False)
 
 
+#: asks the topology view for `n` refreshes at once (through its time listener, which
+#: refetches at once, no debounce) and counts the topology reads they cause
+BURST = """async (n) => {
+  const ctx = window.sdqnTime.ctx;
+  const original = window.fetch;
+  const seen = { made: 0, inFlight: 0, most: 0 };
+  window.fetch = async (...args) => {
+    if (!String(args[0]).includes("ietf-network:networks")) return original(...args);
+    seen.made += 1; seen.inFlight += 1; seen.most = Math.max(seen.most, seen.inFlight);
+    try { return await original(...args); } finally { seen.inFlight -= 1; }
+  };
+  try {
+    const asked = [];
+    for (let i = 0; i < n; i += 1) for (const fn of ctx.timeListeners) asked.push(fn(null));
+    await Promise.all(asked);
+  } finally { window.fetch = original; }
+  return seen;
+}"""
+
+
+def test_a_burst_of_refreshes_reads_the_topology_once_at_a_time(
+        browser: Any, setup: Setup) -> None:
+    """Ten refreshes asked for together: one read in flight, the rest folded into one
+    rerun after it (not ten concurrent reads of the whole topology)."""
+    page = open_console(browser, setup, "admin")
+    seen = page.evaluate(BURST, 10)
+    assert seen["most"] == 1, seen
+    assert 2 <= seen["made"] < 10, seen   # the first and the folded rerun (+ a live event)
+    assert page.errors == []
+
+
 def test_read_only_user_has_no_actions_and_a_forged_one_is_refused(
         browser: Any, setup: Setup, artifacts: Path) -> None:
     link = "r3-dave"

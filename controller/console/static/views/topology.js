@@ -401,8 +401,27 @@ export async function mount(main, ctx) {
     return { net, alarms: snapshotAlarms(snap), unsampled: missing };
   }
 
+  // One refetch of the whole topology at a time. A refresh asked for while one runs (an
+  // event, the age timer, the time slider) is folded into a single rerun after it: on a
+  // large network a burst would otherwise stack concurrent reads of the same ~100 KB
+  // document on the daemon, and the rerun still draws what changed after the request.
+  let running = null;
+  let rerun = false;
+  function refresh() {
+    if (running) rerun = true;
+    else running = drain();
+    return running;
+  }
+  async function drain() {
+    do {
+      rerun = false;
+      await load();
+    } while (rerun);
+    running = null;   // in the same turn as the last check: no request slips in between
+  }
+
   let pending = null;
-  async function refresh() {
+  async function load() {
     try {
       const when = ctx.asOf;
       const [nets, list] = await Promise.all([ctx.operational("ietf-network:networks"),
