@@ -34,6 +34,7 @@ SERVICES_MODULE = "sdqn-services"
 SLICES_MODULE = "sdqn-slices"
 ALARMS_MODULE = "ietf-alarms"
 SERVICES_TOP = (SERVICES_MODULE, "entanglement-services")
+
 SLICING_TOP = (SLICES_MODULE, "slicing")
 ALARMS_TOP = (ALARMS_MODULE, "alarms")
 SERVICES_XPATH = "/sdqn-services:entanglement-services"
@@ -49,6 +50,7 @@ SHARED_TOPS = frozenset({("ietf-network", "networks"), ("ietf-yang-library", "ya
 
 # Notifications a tenant user may receive at all; the content decides the rest.
 SERVICE_STATE_CHANGE = (SERVICES_MODULE, "service-state-change")
+LINK_STATE_CHANGE = ("sdqn-topology", "link-state-change")
 ALARM_NOTIFICATION = (ALARMS_MODULE, "alarm-notification")
 CONFIG_CHANGE = ("ietf-netconf-notifications", "netconf-config-change")
 # RFC 8639 / RFC 8641: the subscriber's own subscription and its updates (whose datastore
@@ -115,6 +117,8 @@ class TenantScope:
             return True
         if (module, name) == SERVICE_STATE_CHANGE:
             return str(content.get("name")) in self.requests
+        if (module, name) == LINK_STATE_CHANGE:
+            return True          # the shared topology is in every tenant's view
         if (module, name) == ALARM_NOTIFICATION:
             return self.owns_resource(str(content.get("resource", "")))
         if (module, name) == CONFIG_CHANGE:

@@ -30,7 +30,10 @@ from controller.periodic import PeriodicTask
 STREAM = "NETCONF"
 SERVICES_XPATH = "/sdqn-services:entanglement-services/request"
 ALARMS_XPATH = "/ietf-alarms:alarms/alarm-list/alarm"
+LINKS_XPATH = ("/ietf-network:networks/network/ietf-network-topology:link"
+               "/sdqn-topology:quantum-link/state/oper-status")
 SERVICE_EVENT = ("sdqn-services", "service-state-change")
+LINK_EVENT = ("sdqn-topology", "link-state-change")
 ALARM_EVENT = ("ietf-alarms", "alarm-notification")
 CONFIG_EVENT = ("ietf-netconf-notifications", "netconf-config-change")
 
@@ -113,6 +116,7 @@ class EventHub:
         self._version = -1
         self._services: dict[str, tuple[str, str]] = {}
         self._alarms: dict[tuple[str, str, str], tuple[str, bool]] = {}
+        self._links: dict[tuple[str, str], str] = {}
         self._started = False
         self.created = ""        # when the retained-event log began (RFC 8040 §9.3)
 
@@ -208,10 +212,16 @@ class EventHub:
         self._version = self.store.versions[Datastore.OPERATIONAL]
         services = _service_states(read_operational(self.store, SERVICES_XPATH))
         alarms = _alarm_states(read_operational(self.store, ALARMS_XPATH))
-        old_services, old_alarms = self._services, self._alarms
-        self._services, self._alarms = services, alarms
+        links = (_link_states(read_operational(self.store, LINKS_XPATH))
+                 if "sdqn-topology" in self.store.schema.module_names else {})
+        old_services, old_alarms, old_links = self._services, self._alarms, self._links
+        self._services, self._alarms, self._links = services, alarms, links
         if not emit:
             return
+        for (network, link), oper in links.items():
+            if old_links.get((network, link)) != oper:
+                self.publish(Event(*LINK_EVENT, {"network-id": network, "link-id": link,
+                                                 "oper-status": oper}, now_iso()))
         now = now_iso()
         for name, (oper, admission) in services.items():
             if old_services.get(name, ("", ""))[0] != oper and oper:
@@ -248,6 +258,15 @@ def _service_states(doc: Mapping[str, Any]) -> dict[str, tuple[str, str]]:
     requests = doc.get("sdqn-services:entanglement-services", {}).get("request", [])
     return {r["name"]: (str(r.get("state", {}).get("oper-state", "")),
                         str(r.get("state", {}).get("admission", ""))) for r in requests}
+
+
+def _link_states(doc: Mapping[str, Any]) -> dict[tuple[str, str], str]:
+    """(network-id, link-id) → the link's oper-status, of the links that have one."""
+    return {(str(n["network-id"]), str(link["link-id"])): str(state["oper-status"])
+            for n in doc.get("ietf-network:networks", {}).get("network", [])
+            for link in n.get("ietf-network-topology:link", [])
+            for state in [link.get("sdqn-topology:quantum-link", {}).get("state", {})]
+            if "oper-status" in state}
 
 
 def _alarm_states(doc: Mapping[str, Any]) -> dict[tuple[str, str, str], tuple[str, bool]]:

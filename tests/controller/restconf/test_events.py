@@ -100,6 +100,24 @@ def test_service_state_change_from_operational(listener: Listener, store: NmdaSt
                      "reason": "admission admitted"}
 
 
+def test_link_state_change_from_operational(listener: Listener, store: NmdaStore) -> None:
+    """A link's oper-status written into <operational> (the controller's telemetry) is
+    announced once per change, so that a topology view need not poll for it."""
+    def publish(status: str) -> None:
+        store.merge_state(json.dumps({"ietf-network:networks": {"network": [
+            {"network-id": "metro", "ietf-network-topology:link": [
+                {"link-id": "alice-r1", "sdqn-topology:quantum-link": {"state": {
+                    "oper-status": status}}}]}]}}))
+
+    publish("sdqn-types:down")
+    assert listener.wait_for("sdqn-topology:link-state-change") == {
+        "network-id": "metro", "link-id": "alice-r1", "oper-status": "sdqn-types:down"}
+    publish("sdqn-types:down")                     # the same again: nothing to announce
+    publish("sdqn-types:up")
+    events = listener.wait_all("sdqn-topology:link-state-change", 2)
+    assert [e["oper-status"] for e in events] == ["sdqn-types:down", "sdqn-types:up"]
+
+
 def test_published_event_and_stream_errors(listener: Listener, hub: EventHub,
                                            admin: httpx.Client) -> None:
     hub.publish(Event("ietf-alarms", "alarm-notification",
