@@ -112,15 +112,15 @@ def measure(browser: Any, row: Row, tmp: Path, seed: int, repeats: int,
 
     with ExitStack() as stack:
         plant = Plant(tmp, stack, seed, topology=topology, services=services)
-        with_fibres = _wait_for_network(plant)
-        row.devices, row.links = len(with_fibres[0]), len(with_fibres[1])
+        network = _wait_for_network(plant)
+        row.devices, row.links = len(network.nodes), len(network.links)
         row.services = len(plant.states())
         rng = random.Random(seed)
         for _ in range(repeats):
             # A new browser context each time: a full, cold load (no page, no HTTP cache,
             # no login left from the last repetition), as an operator opening the console.
             with _context(browser) as context:
-                _repeat(context.new_page(), row, plant, rng, with_fibres[1])
+                _repeat(context.new_page(), row, plant, rng, network.cuttable)
     return row
 
 
@@ -163,7 +163,17 @@ def _context(browser: Any) -> Iterator[Any]:
         context.close()
 
 
-def _wait_for_network(plant: Any) -> tuple[list[str], list[str]]:
+@dataclass
+class Network:
+    nodes: list[str]
+    links: list[str]
+    #: fibres whose state reports an oper-status: a cut of one of them turns it red. A
+    #: fibre through a q-ROADM reports none (no pairs are generated on it alone), so its
+    #: cut is drawn stale, never red: the bench does not cut those
+    cuttable: list[str]
+
+
+def _wait_for_network(plant: Any) -> Network:
     """Node and link ids once every fibre has been read (the map is complete then)."""
     deadline = time.monotonic() + 300
     while True:
@@ -175,8 +185,11 @@ def _wait_for_network(plant: Any) -> tuple[list[str], list[str]]:
             # fidelity, their state is still drawn)
             if links and all("last-updated" in lk.get("sdqn-topology:quantum-link", {})
                              .get("state", {}) for lk in links):
-                return ([n["node-id"] for n in nets[0].get("node", [])],
-                        [lk["link-id"] for lk in links])
+                return Network(
+                    [n["node-id"] for n in nets[0].get("node", [])],
+                    [lk["link-id"] for lk in links],
+                    [lk["link-id"] for lk in links if "oper-status" in
+                     lk.get("sdqn-topology:quantum-link", {}).get("state", {})])
         if time.monotonic() > deadline:
             raise RuntimeError("the network's telemetry did not arrive")
         time.sleep(0.5)
