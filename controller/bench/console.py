@@ -174,7 +174,9 @@ class Network:
 
 
 def _wait_for_network(plant: Any) -> Network:
-    """Node and link ids once every fibre has been read (the map is complete then)."""
+    """Node and link ids once every fibre has been read (the map is complete then) and
+    one at least reports an oper-status (a fibre only does once pairs are generated on
+    it: an idle one is drawn by its measured values alone)."""
     deadline = time.monotonic() + 300
     while True:
         data = plant._get("ietf-network:networks")
@@ -183,8 +185,10 @@ def _wait_for_network(plant: Any) -> Network:
             links = nets[0].get("ietf-network-topology:link", [])
             # every fibre read from its devices at least once (idle ones carry no
             # fidelity, their state is still drawn)
-            if links and all("last-updated" in lk.get("sdqn-topology:quantum-link", {})
-                             .get("state", {}) for lk in links):
+            states = [lk.get("sdqn-topology:quantum-link", {}).get("state", {})
+                      for lk in links]
+            if links and all("last-updated" in st for st in states) \
+                    and any("oper-status" in st for st in states):
                 return Network(
                     [n["node-id"] for n in nets[0].get("node", [])],
                     [lk["link-id"] for lk in links],
