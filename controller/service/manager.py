@@ -168,7 +168,7 @@ class ServiceManager:
         self.telemetry.observers.append(lambda _readings, _at: self._retry_lost())
         self.telemetry.observers.append(NetworkStatePublisher(
             store, lambda: self.expander.committed.network,
-            stale_after=lambda: read_settings(store).stale_after_rounds))
+            stale_after=lambda: read_settings(store).stale_after_rounds, notify=notify))
         self.events = DeviceEventStream(self.pool, self._on_device_notification,
                                         on_stream=self._on_stream)
         self.calibration = CalibrationScheduler(

@@ -156,10 +156,15 @@ class NetworkStatePublisher:
     refreshed for stale-after-rounds rounds: a frozen value must not look current)."""
 
     def __init__(self, store: NmdaStore, network: Any,
-                 stale_after: Callable[[], int] = lambda: 3) -> None:
+                 stale_after: Callable[[], int] = lambda: 3,
+                 notify: Callable[[etree._Element], None] | None = None) -> None:
         self.store = store
         self.network = network        # () -> qnum Network | None (the committed one)
         self.stale_after = stale_after
+        #: sends sdqn-topology link-state-change northbound (NETCONF's notification
+        #: stream) when a link's published oper-status changes
+        self.notify = notify
+        self._link_status: dict[str, str] = {}
         self.round = 0
         self._seen: dict[tuple[str, str], tuple[int, str]] = {}   # (kind, id) → round, time
         self.losses = LossEstimator()
@@ -211,3 +216,21 @@ class NetworkStatePublisher:
             self.store.merge_state(json.dumps({"ietf-network:networks": {"network": [data]}}))
         except Exception as exc:  # one bad round must not stop telemetry
             log.error("network state publish failed", error=str(exc))
+            return
+        self._announce(network.network_id, links)
+
+    def _announce(self, network_id: str, links: dict[str, dict[str, Any]]) -> None:
+        """sdqn-topology link-state-change for each link whose oper-status changed."""
+        for link_id, st in sorted(links.items()):
+            status = st.get("oper-status")
+            if status is None or self._link_status.get(link_id) == status:
+                continue
+            self._link_status[link_id] = status
+            if self.notify is None:
+                continue
+            body = {"network-id": network_id, "link-id": link_id, "oper-status": status}
+            try:
+                self.notify(etree.fromstring(self.store.schema.notification_xml(
+                    {f"{TOPO}:link-state-change": body})))
+            except Exception as exc:   # a consumer's failure must not stop telemetry
+                log.error("link-state-change notification failed", error=str(exc))

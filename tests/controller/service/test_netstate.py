@@ -136,3 +136,29 @@ def test_decoherence_time_follows_the_measured_memories(
     assert float(after["r1-r2"]["decoherence-time"]) == pytest.approx(0.5, rel=0.25)
     assert float(after["r2-bob"]["decoherence-time"]) == pytest.approx(1.5, rel=0.25)
     assert after["alice-r1"]["stale"] is False
+
+
+def link_reading(state: str, link_id: str = "ab") -> str:
+    return ('<repeater xmlns="urn:sdqn:sdqn-repeater"><link-generation><link>'
+            f"<link-id>{link_id}</link-id><state>{state}</state>"
+            "</link></link-generation></repeater>")
+
+
+def test_a_links_oper_status_change_is_announced_once(schema: Any) -> None:
+    """sdqn-topology link-state-change (NETCONF's stream): on each change of a link's
+    published oper-status, valid against the module, and not again while it holds."""
+    from lxml import etree
+
+    from controller.service.netstate import NetworkStatePublisher
+
+    sent: list[etree._Element] = []
+    publisher = NetworkStatePublisher(NmdaStore(schema), lambda: NETWORK, notify=sent.append)
+    down = link_reading("<oper-status>down</oper-status>")
+    publisher({"a": down}, 0.0)
+    publisher({"a": down}, 0.0)                                       # still down
+    publisher({"a": link_reading("<generation-rate>120.5</generation-rate>")}, 0.0)
+    bodies = [{etree.QName(c).localname: c.text for c in n} for n in sent]
+    assert bodies == [
+        {"network-id": "n", "link-id": "ab", "oper-status": "sdqn-types:down"},
+        {"network-id": "n", "link-id": "ab", "oper-status": "sdqn-types:up"}]
+    assert all(etree.QName(n).localname == "link-state-change" for n in sent)
