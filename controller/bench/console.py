@@ -75,6 +75,12 @@ class Row:
     event_s: list[float] = field(default_factory=list)
     cpu_s: list[float] = field(default_factory=list)
     failures: int = 0
+    #: what each failure was, printed under the table
+    failed: list[str] = field(default_factory=list)
+
+    def fail(self, what: str, error: Exception) -> None:
+        self.failures += 1
+        self.failed.append(f"{self.name}: {what}: {str(error).splitlines()[0][:160]}")
 
 
 def p90(values: list[float]) -> float:
@@ -120,7 +126,7 @@ def measure(browser: Any, row: Row, tmp: Path, seed: int, repeats: int,
             # A new browser context each time: a full, cold load (no page, no HTTP cache,
             # no login left from the last repetition), as an operator opening the console.
             with _context(browser) as context:
-                _repeat(context.new_page(), row, plant, rng, network.cuttable)
+                _repeat(context.new_page(), row, plant, rng, network.links)
     return row
 
 
@@ -133,8 +139,8 @@ def _repeat(page: Any, row: Row, plant: Any, rng: random.Random, links: list[str
     try:
         page.goto(f"{plant.restconf}/console/#/topology")
         page.evaluate(DRAWN, [row.devices, row.links, WAIT_MS])
-    except Exception:   # a failed load is counted, never measured as fast
-        row.failures += 1
+    except Exception as exc:   # a failed load is counted, never measured as fast
+        row.fail("page load", exc)
         return
     row.load_s.append(time.perf_counter() - start)
     row.cpu_s.append(process_cpu_seconds(plant.daemon.pid) - cpu)
@@ -144,13 +150,13 @@ def _repeat(page: Any, row: Row, plant: Any, rng: random.Random, links: list[str
     try:
         seen_ms = page.evaluate(GRADE_SEEN, [link, True, WAIT_MS])
         row.event_s.append((float(seen_ms) - injected_ms) / 1000)
-    except Exception:
-        row.failures += 1
+    except Exception as exc:
+        row.fail(f"cut of {link} not drawn red", exc)
     plant.fault({"kind": "fibre-cut", "target": link, "clear": True})
     try:    # the repair, seen before the next repetition (bounded like the cut)
         page.evaluate(GRADE_SEEN, [link, False, WAIT_MS])
-    except Exception:
-        row.failures += 1
+    except Exception as exc:
+        row.fail(f"repair of {link} not drawn", exc)
 
 
 @contextmanager
@@ -167,16 +173,10 @@ def _context(browser: Any) -> Iterator[Any]:
 class Network:
     nodes: list[str]
     links: list[str]
-    #: fibres whose state reports an oper-status: a cut of one of them turns it red. A
-    #: fibre through a q-ROADM reports none (no pairs are generated on it alone), so its
-    #: cut is drawn stale, never red: the bench does not cut those
-    cuttable: list[str]
 
 
 def _wait_for_network(plant: Any) -> Network:
-    """Node and link ids once every fibre has been read (the map is complete then) and
-    one at least reports an oper-status (a fibre only does once pairs are generated on
-    it: an idle one is drawn by its measured values alone)."""
+    """Node and link ids once every fibre has been read (the map is complete then)."""
     deadline = time.monotonic() + 300
     while True:
         data = plant._get("ietf-network:networks")
@@ -185,15 +185,10 @@ def _wait_for_network(plant: Any) -> Network:
             links = nets[0].get("ietf-network-topology:link", [])
             # every fibre read from its devices at least once (idle ones carry no
             # fidelity, their state is still drawn)
-            states = [lk.get("sdqn-topology:quantum-link", {}).get("state", {})
-                      for lk in links]
-            if links and all("last-updated" in st for st in states) \
-                    and any("oper-status" in st for st in states):
-                return Network(
-                    [n["node-id"] for n in nets[0].get("node", [])],
-                    [lk["link-id"] for lk in links],
-                    [lk["link-id"] for lk in links if "oper-status" in
-                     lk.get("sdqn-topology:quantum-link", {}).get("state", {})])
+            if links and all("last-updated" in lk.get("sdqn-topology:quantum-link", {})
+                             .get("state", {}) for lk in links):
+                return Network([n["node-id"] for n in nets[0].get("node", [])],
+                               [lk["link-id"] for lk in links])
         if time.monotonic() > deadline:
             raise RuntimeError("the network's telemetry did not arrive")
         time.sleep(0.5)
@@ -250,4 +245,7 @@ def main(devices: Annotated[int, typer.Option(help="devices of the generated net
                                     repeats, None, None))
         finally:
             browser.close()
-    Console(width=200).print(table(rows))
+    console = Console(width=200)
+    console.print(table(rows))
+    for what in (f for r in rows for f in r.failed):
+        console.print(f"failed: {what}")

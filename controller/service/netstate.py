@@ -25,6 +25,7 @@ from typing import Any
 import structlog
 from lxml import etree
 
+from controller.datastore.editnode import quote
 from controller.datastore.nmda import NmdaStore
 from controller.service.linkloss import LossEstimator
 from qnum.io import Network
@@ -165,6 +166,9 @@ class NetworkStatePublisher:
         #: stream) when a link's published oper-status changes
         self.notify = notify
         self._link_status: dict[str, str] = {}
+        #: (kind, id) → the state leaves published last round: a leaf no longer measured
+        #: must go, not linger beside a fresh last-updated (a merge alone would keep it)
+        self._published: dict[tuple[str, str], frozenset[str]] = {}
         self.round = 0
         self._seen: dict[tuple[str, str], tuple[int, str]] = {}   # (kind, id) → round, time
         self.losses = LossEstimator()
@@ -178,10 +182,12 @@ class NetworkStatePublisher:
         for link_id, loss in self.losses.update(network, readings).items():
             links.setdefault(link_id, {})["loss"] = loss
         stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        measured_now: set[tuple[str, str]] = set()
         for kind, measured in (("node", nodes), ("link", links)):
             for entity, st in measured.items():
                 if st:
                     self._seen[(kind, entity)] = (self.round, stamp)
+                    measured_now.add((kind, entity))
         limit = self.stale_after()
         for (kind, entity), (seen, when) in self._seen.items():
             if (kind == "node" and entity not in network.nodes) \
@@ -213,11 +219,41 @@ class NetworkStatePublisher:
         if len(data) == 1:
             return
         try:
+            for path, entry in self._shrunk(network.network_id, node_entries, link_entries,
+                                            measured_now):
+                self.store.replace_state(path, json.dumps(
+                    {"ietf-network:networks": {"network": [
+                        {"network-id": network.network_id, **entry}]}}))
             self.store.merge_state(json.dumps({"ietf-network:networks": {"network": [data]}}))
         except Exception as exc:  # one bad round must not stop telemetry
             log.error("network state publish failed", error=str(exc))
             return
         self._announce(network.network_id, links)
+
+    def _shrunk(self, network_id: str, nodes: list[dict[str, Any]],
+                links: list[dict[str, Any]], measured: set[tuple[str, str]]
+                ) -> list[tuple[str, dict[str, Any]]]:
+        """(state path, the entry to put there whole) of each node or link measured this
+        round without a leaf it had: a device stopped reporting it (the link left its
+        configuration when a service moved away), so its old value, beside this round's
+        last-updated, would pass for a measurement. One not measured at all keeps its
+        values with their old last-updated (and turns stale)."""
+        out = []
+        base = f"/ietf-network:networks/network[network-id={quote(network_id)}]"
+        for kind, entries, key, container, member in (
+                ("node", nodes, "node-id", f"{TOPO}:quantum-node", "node"),
+                ("link", links, "link-id", f"{TOPO}:quantum-link",
+                 "ietf-network-topology:link")):
+            for entry in entries:
+                if (kind, entry[key]) not in measured:
+                    continue
+                leaves = frozenset(entry[container]["state"])
+                before = self._published.get((kind, entry[key]), leaves)
+                self._published[(kind, entry[key])] = leaves
+                if before - leaves:
+                    path = (f"{base}/{member}[{key}={quote(entry[key])}]/{container}/state")
+                    out.append((path, {member: [entry]}))
+        return out
 
     def _announce(self, network_id: str, links: dict[str, dict[str, Any]]) -> None:
         """sdqn-topology link-state-change for each link whose oper-status changed."""

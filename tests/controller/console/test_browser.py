@@ -392,3 +392,40 @@ def test_topology_node_states_apcs_on_their_fibre_and_a_service_path(
     assert page.evaluate("() => window.sdqnTopology.cy.edges('.on-path').length") == \
         len(admitted["state"]["path"]) - 1
     page.screenshot(path=str(artifacts / "console-service-path.png"), full_page=True)
+
+
+def test_a_cut_fibre_no_device_measures_is_drawn_down_by_its_alarm(
+        browser: Any, setup: Setup) -> None:
+    """r2-r3 carries a service until a cut moves it away (self-healing is non-revertive by
+    default); repaired, no device generates on it any more, so its state loses
+    oper-status and generation-rate (not kept beside a fresh last-updated). Cut again,
+    only the devices' fibre-cut alarm (RFC 8632) says so: the map draws it down within 5 s
+    and says why."""
+    link = "r2-r3"
+
+    def measured() -> bool:
+        return "oper-status" in setup.links()[link]["sdqn-topology:quantum-link"].get(
+            "state", {})
+
+    def cut_alarm() -> bool:
+        return any(a["alarm-type-id"] == "sdqn-alarms:fibre-cut"
+                   and f"'{link}'" in a["resource"] and not a["is-cleared"]
+                   for a in setup.alarms())
+
+    setup.net.world.set_cut(link, True)
+    assert wait_for(cut_alarm, bool, 60)
+    setup.net.world.set_cut(link, False)
+    assert not wait_for(measured, lambda m: not m, 90), setup.links()[link]
+    page = open_console(browser, setup, "admin")
+    setup.net.world.set_cut(link, True)
+    try:
+        page.wait_for_function(
+            "(id) => window.sdqnTopology.cy.getElementById(id).data('grade') === 'bad'",
+            arg=link, timeout=SHOWN_WITHIN_MS)
+        page.evaluate("(id) => window.sdqnTopology.cy.getElementById(id).emit('tap')", link)
+        page.wait_for_selector("#details dd:text('down (fibre-cut alarm)')")
+    finally:
+        setup.net.world.set_cut(link, False)
+    page.wait_for_function(
+        "(id) => window.sdqnTopology.cy.getElementById(id).data('grade') !== 'bad'",
+        arg=link, timeout=60000)

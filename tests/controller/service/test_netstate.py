@@ -13,7 +13,7 @@ from controller.datastore.nmda import Datastore, NmdaStore
 from controller.paths import CONFIG_DIR
 from controller.service.linkloss import LossEstimator
 from controller.service.manager import ServiceManager
-from controller.service.netstate import link_memories, network_metrics
+from controller.service.netstate import NetworkStatePublisher, link_memories, network_metrics
 from qnum.io import DeviceKind, Heralding, Link, Network, Node
 from qnum.physics import LinkParams, attempt_success_probability
 from simulators.clock import ManualClock
@@ -149,8 +149,6 @@ def test_a_links_oper_status_change_is_announced_once(schema: Any) -> None:
     published oper-status, valid against the module, and not again while it holds."""
     from lxml import etree
 
-    from controller.service.netstate import NetworkStatePublisher
-
     sent: list[etree._Element] = []
     publisher = NetworkStatePublisher(NmdaStore(schema), lambda: NETWORK, notify=sent.append)
     down = link_reading("<oper-status>down</oper-status>")
@@ -162,3 +160,29 @@ def test_a_links_oper_status_change_is_announced_once(schema: Any) -> None:
         {"network-id": "n", "link-id": "ab", "oper-status": "sdqn-types:down"},
         {"network-id": "n", "link-id": "ab", "oper-status": "sdqn-types:up"}]
     assert all(etree.QName(n).localname == "link-state-change" for n in sent)
+
+
+def test_a_leaf_no_longer_reported_is_not_kept_beside_a_fresh_last_updated(
+        schema: Any) -> None:
+    """A link that left a device's configuration (its service moved away) is still
+    measured in part (a fidelity, a loss): its generation-rate and oper-status must go,
+    not linger as if measured now. A link not measured at all keeps its values with
+    their old last-updated."""
+    store = NmdaStore(schema)
+    publisher = NetworkStatePublisher(store, lambda: NETWORK)
+
+    def published() -> dict[str, Any]:
+        data = json.loads(store.get(Datastore.OPERATIONAL, xpath="/ietf-network:networks"))
+        link = data["ietf-network:networks"]["network"][0]["ietf-network-topology:link"][0]
+        state: dict[str, Any] = link["sdqn-topology:quantum-link"]["state"]
+        return state
+
+    publisher({"a": link_reading("<generation-rate>120.5</generation-rate>"
+                                 "<fidelity-estimate>0.97</fidelity-estimate>")}, 0.0)
+    assert published()["oper-status"] == "sdqn-types:up"
+    publisher({"a": link_reading("<fidelity-estimate>0.96</fidelity-estimate>")}, 0.0)
+    state = published()
+    assert "generation-rate" not in state and "oper-status" not in state, state
+    assert state["measured-fidelity"] == "0.96" and state["stale"] is False
+    publisher({}, 0.0)                        # not measured at all: values kept, aging
+    assert published()["measured-fidelity"] == "0.96"

@@ -164,12 +164,21 @@ export async function mount(main, ctx) {
     const now = clock();
     const age = state["last-updated"] ? now - Date.parse(state["last-updated"]) : Infinity;
     const stale = state.stale === true || age > STALE_AFTER_MS;
-    const down = state["oper-status"] && !String(state["oper-status"]).endsWith("up");
+    const reported = state["oper-status"];
+    const reportedDown = Boolean(reported) && !String(reported).endsWith("up");
+    // An active fibre-cut alarm (a device saw loss of light, RFC 8632) says the fibre is
+    // down even where no device measures it any more (a fibre no service uses).
+    const cut = alarmsOn("link", link["link-id"]).some(
+      (a) => String(a["alarm-type-id"]).endsWith(":fibre-cut"));
+    const down = reportedDown || cut;
+    const status = reportedDown ? "down" : cut ? "down (fibre-cut alarm)"
+      : reported ? "up" : "unknown (not measured)";
     const raw = state[SCALES[scale].field];
     const value = raw === undefined ? NaN : Number(raw);
     let grade = down ? "bad" : Number.isNaN(value) ? "stale" : SCALES[scale].grade(value);
     if (stale && !down) grade = "stale";
-    return { state, stale, down, value, grade, age: ageText(state["last-updated"], now) };
+    return { state, stale, down, status, value, grade,
+             age: ageText(state["last-updated"], now) };
   }
 
   function renderLegend() {
@@ -220,7 +229,7 @@ export async function mount(main, ctx) {
       const row = el("tr", { "data-link-id": data.id, "data-grade": s.grade },
         el("td", {}, data.id), el("td", {}, `${data.source} – ${data.target}`),
         el("td", { class: s.grade === "stale" ? "stale" : "" }, valueText),
-        el("td", {}, s.down ? "down" : "up"),
+        el("td", {}, s.status),
         el("td", { class: s.stale ? "stale" : "" }, s.age),
         el("td", {}, data.alarmed ? "alarm" : ""));
       rows.push(row);
@@ -326,7 +335,7 @@ export async function mount(main, ctx) {
       for (const f of ["measured-fidelity", "qber", "generation-rate", "loss", "decoherence-time"]) {
         if (s.state[f] !== undefined) add(f, `${s.state[f]}${s.stale ? " (stale)" : ""}`);
       }
-      add("Status", s.down ? "down" : "up");
+      add("Status", s.status);
       add("Measured", s.age);
       for (const a of alarmsOn("link", selected)) add("Alarm", `${typeName(a)}: ${a["alarm-text"] || ""}`);
     } else return;
