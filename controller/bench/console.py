@@ -74,12 +74,10 @@ class Row:
     load_s: list[float] = field(default_factory=list)
     event_s: list[float] = field(default_factory=list)
     cpu_s: list[float] = field(default_factory=list)
-    failures: int = 0
     #: what each failure was, printed under the table
     failed: list[str] = field(default_factory=list)
 
     def fail(self, what: str, error: Exception) -> None:
-        self.failures += 1
         self.failed.append(f"{self.name}: {what}: {str(error).splitlines()[0][:160]}")
 
 
@@ -206,7 +204,7 @@ def table(rows: list[Row]) -> Table:
         out.add_row(r.name, str(r.devices), str(r.links), str(r.services), str(len(r.load_s)),
                     fmt(r.load_s, statistics.median), fmt(r.load_s, p90),
                     fmt(r.event_s, statistics.median), fmt(r.event_s, p90),
-                    fmt(r.cpu_s, statistics.median), str(r.failures))
+                    fmt(r.cpu_s, statistics.median), str(len(r.failed)))
     return out
 
 

@@ -19,7 +19,6 @@ from typing import Any
 from controller.datastore.history import Record, RunningHistory
 from controller.datastore.jsondiff import json_diff
 from controller.datastore.sessions import ChangeNote
-from controller.datastore.tree import Forest
 from controller.netconf.core import ServerCore
 
 MODULE = "sdqn-controller"
@@ -64,9 +63,9 @@ class CommitHistory:
         if found is None:
             return None
         services = self._readable_keys(user, _REQUESTS,
-                                  {s["name"] for s in found.get("service", [])})
+                                       {s["name"] for s in found.get("service", [])})
         devices = self._readable_keys(user, _DEVICES,
-                                 {d["node-id"] for d in found.get("device", [])})
+                                      {d["node-id"] for d in found.get("device", [])})
         pruned = {**found,
                   "service": [s for s in found.get("service", []) if s["name"] in services],
                   "device": [d for d in found.get("device", []) if d["node-id"] in devices]}
@@ -78,13 +77,8 @@ class CommitHistory:
         access = self.core.access(user)
         if access is None or access.unrestricted or not keys:
             return keys
-        forest = Forest.parse(self.core.store.schema, json.dumps(where.document(keys)),
-                              "json", validate=False)
-        try:
-            access.prune_read(forest)
-            kept = where.entries(forest.to_dict())
-        finally:
-            forest.free()
+        kept = where.entries(access.readable(self.core.store.schema,
+                                             json.dumps(where.document(keys))))
         return {entry[where.key] for entry in kept}
 
     def diff_commits(self, user: str, from_id: str, to_id: str | None
@@ -104,12 +98,7 @@ class CommitHistory:
         if access is None or access.unrestricted:
             doc: dict[str, Any] = json.loads(content)
             return doc
-        forest = Forest.parse(self.core.store.schema, content, "json", validate=False)
-        try:
-            access.prune_read(forest)
-            return forest.to_dict()
-        finally:
-            forest.free()
+        return access.readable(self.core.store.schema, content)
 
     def rollback_to(self, commit_id: str, replace: Callable[[str], None], *,
                     label: str = "", comment: str = "") -> Record | None:

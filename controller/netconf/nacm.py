@@ -38,6 +38,7 @@ from controller.datastore.editparse import SchemaIndex
 from controller.datastore.ly import NodePtr, address, lib
 from controller.datastore.nmda import Datastore, NmdaStore
 from controller.datastore.readers import datastore_diff
+from controller.datastore.schema import Schema
 from controller.datastore.tree import NULL, Forest, WithDefaults, node_path
 from controller.errors import ErrorTag, ErrorType, NetconfError, RpcError
 from controller.netconf.nodes import children, is_key, module_of
@@ -339,6 +340,19 @@ class UserAccess:
     def _node_allowed(self, op: str, node: NodePtr) -> bool:
         return self.data_allowed(op, module_of(node), address(node.schema),
                                  lambda: parse_path(node_path(node)))
+
+    def readable(self, schema: Schema, content: str, *, config_only: bool = True
+                 ) -> dict[str, Any]:
+        """What of `content` (RFC 7951 JSON text) this user may read: a copy pruned with
+        the read rules (RFC 8341 §3.4.5), as RFC 7951 members. For answers built outside
+        a datastore read (a past commit's content, the entries an rpc would name)."""
+        forest = Forest.parse(schema, content, "json", config_only=config_only,
+                              validate=False)
+        try:
+            self.prune_read(forest)
+            return forest.to_dict()
+        finally:
+            forest.free()
 
     def prune_read(self, forest: Forest) -> int:
         """Remove every node the user may not read (and its subtree); returns how many."""

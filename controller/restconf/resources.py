@@ -542,13 +542,7 @@ class Restconf:
             module, output = self.actions.invoke(req.username, node)
         except MissingInstance as missing:
             raise not_found(str(missing), missing.instance) from None
-        if not output:
-            return Response(204)
-        if media.response_xml(req.headers.get("accept"), request_media):
-            raise http_error(406, ErrorTag.INVALID_VALUE,
-                             f"{target.last.name} output is available as {media.YANG_JSON} only")
-        return Response(200, json.dumps({f"{module}:output": output}).encode(),
-                        media.YANG_JSON)
+        return self._output(req, request_media, module, target.last.name, output or None)
 
     def _action_document(self, target: Target, members: dict[str, Any]) -> dict[str, Any]:
         """The RFC 7951 tree down to the action with `members` as its input; libyang
@@ -623,6 +617,13 @@ class Restconf:
         self.access.require_rpc(req.username, module, rpc)
         args, request_media = self._input(req, module)
         output = handler(req.username, args)
+        return self._output(req, request_media, module, name, output)
+
+    @staticmethod
+    def _output(req: Request, request_media: str | None, module: str, name: str,
+                output: dict[str, Any] | None) -> Response:
+        """An operation's or action's answer (RFC 8040 §3.6.2): 204 without output, else
+        "module:output" in JSON (XML output is not produced: 406 names the operation)."""
         if output is None:
             return Response(204)
         if media.response_xml(req.headers.get("accept"), request_media):

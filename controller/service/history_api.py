@@ -17,7 +17,6 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from controller.datastore.schema import Schema
-from controller.datastore.tree import Forest
 from controller.errors import ErrorTag, ErrorType, NetconfError, RpcError
 from controller.netconf.nacm import UserAccess
 from controller.service.history_store import (
@@ -170,13 +169,7 @@ class HistoryApi:
                  "alarm-text": ""} for r, t, q in alarms]}}
         if not doc:
             return allowed
-        forest = Forest.parse(self.schema, json.dumps(doc), "json", config_only=False,
-                              validate=False)
-        try:
-            access.prune_read(forest)
-            kept = forest.to_dict()
-        finally:
-            forest.free()
+        kept = access.readable(self.schema, json.dumps(doc), config_only=False)
         for network in kept.get("ietf-network:networks", {}).get("network", []):
             for kind, entries, key, container in TOPOLOGY:
                 for entry in network.get(entries, []):

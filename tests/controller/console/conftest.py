@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -34,13 +35,39 @@ def console_server(access: DataAccess, hub: EventHub) -> Iterator[RestconfServer
     srv.stop()
 
 
+CHROMIUM = Path("/usr/bin/chromium")
+#: browser contexts a test opened (`console_page`), closed after it: each holds an event
+#: stream and keep-alive connections, and the server admits 32 per address
+OPENED: list[Any] = []
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's headless chromium, driven by Playwright (no browser build is downloaded),
+    one per test module."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists():
+        pytest.fail("the console tests need Debian's chromium (make system-deps)")
+    with sync_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+        yield chromium
+        chromium.close()
+
+
+def console_page(browser: Any, user: str = "admin") -> Any:
+    """A page in a new browser context logged in as `user` (its password is its name, as
+    in the tests' accounts); the context is closed after the test."""
+    context = browser.new_context(http_credentials={"username": user, "password": user},
+                                  viewport={"width": 1280, "height": 900})
+    OPENED.append(context)
+    return context.new_page()
+
+
 @pytest.fixture(autouse=True)
 def close_browser_contexts() -> Iterator[None]:
     """Every console page a test opened is closed when it ends, so that its connections
     (an SSE stream, keep-alives) do not pile up against the server's per-address limit
     over a module's tests."""
-    from tests.controller.console.test_browser import OPENED
-
     yield
     while OPENED:
         with contextlib.suppress(Exception):   # the browser itself is gone already

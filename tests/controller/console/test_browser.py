@@ -17,10 +17,9 @@ import httpx
 import pytest
 
 from controller.console.site import STATIC
+from tests.controller.console.conftest import CHROMIUM, console_page
 from tests.controller.e2e import Daemon, intent_xml, northbound_daemon, wait_for
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = Path("/usr/bin/chromium")
 JSON = "application/yang-data+json"
 LINKS = "/restconf/ds/ietf-datastores:operational/ietf-network:networks"
 ALARMS = "/restconf/ds/ietf-datastores:operational/ietf-alarms:alarms/alarm-list"
@@ -91,24 +90,8 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         yield found
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        yield chromium
-        chromium.close()
-
-
-#: browser contexts a test opened, closed after it (conftest `close_browser_contexts`): each
-#: holds an event stream and keep-alive connections, and the server admits 32 per address
-OPENED: list[Any] = []
-
-
 def open_console(browser: Any, setup: Setup, user: str, view: str = "topology") -> Any:
-    context = browser.new_context(http_credentials={"username": user, "password": user},
-                                  viewport={"width": 1280, "height": 900})
-    OPENED.append(context)
-    page = context.new_page()
+    page = console_page(browser, user)
     errors: list[str] = []
     page.on("console", lambda msg: errors.append(msg.text)
             if msg.type == "error" and not msg.text.startswith(EXPECTED_404) else None)

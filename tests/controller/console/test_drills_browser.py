@@ -24,10 +24,8 @@ from controller.service.drills import DrillService
 from simulators.clock import ScaledClock
 from simulators.devices.world import Topology
 from simulators.launcher import Network
+from tests.controller.console.conftest import console_page
 from tests.controller.netconf.conftest import AUTH, LIMITS, make_store
-
-playwright_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture
@@ -64,43 +62,34 @@ def console_url(schema: Any, network: Network, tmp_path: Path) -> Iterator[str]:
         netconf.stop()
 
 
-def test_a_drill_scores_the_right_fibre(console_url: str, network: Network,
+def test_a_drill_scores_the_right_fibre(browser: Any, console_url: str, network: Network,
                                         artifacts: Path) -> None:
-    if not CHROMIUM.exists():
-        pytest.fail("the console tests need Debian's chromium (make system-deps)")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        try:
-            context = browser.new_context(http_credentials={"username": "admin",
-                                                            "password": "admin"},
-                                          viewport={"width": 1280, "height": 900})
-            page = context.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(f"{console_url}/console/#/drills")
-            page.wait_for_selector("main[data-view='drills'][data-ready='true']")
-            assert page.is_disabled("#drill-submit")
-            page.select_option("#drill-kind", "fibre-cut")
-            page.click("#drill-start")
-            page.wait_for_function("() => document.getElementById('drill-elapsed')"
-                                   ".textContent.startsWith('Elapsed')")
-            [cut] = network.world.cut_links     # the hidden fault, as the plant sees it
-            assert page.locator("#drill-history tbody tr td", has_text="hidden").count() == 1
-            page.select_option("#drill-resource", cut)
-            page.click("#drill-submit")
-            score = page.locator("#drill-score")
-            score.wait_for()
-            assert score.inner_text().startswith(f"{cut}: Correct")
-            assert "time to localise" in score.inner_text()
-            page.screenshot(path=str(artifacts / "console-drill-scored.png"), full_page=True)
-            page.click("#drill-end")
-            page.locator("#drill-revealed").wait_for()
-            assert f"fibre-cut on {cut}" in page.inner_text("#drill-revealed")
-            assert not network.world.cut_links
-            row = page.locator("#drill-history tbody tr").last
-            cells = row.locator("td").all_inner_texts()
-            assert cells[3] == f"fibre-cut on {cut}" and cells[4] == cut and cells[5] == "yes"
-            page.screenshot(path=str(artifacts / "console-drill-history.png"), full_page=True)
-            assert errors == []
-        finally:
-            browser.close()
+    page = console_page(browser)
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{console_url}/console/#/drills")
+    page.wait_for_selector("main[data-view='drills'][data-ready='true']")
+    assert page.is_disabled("#drill-submit")
+    page.select_option("#drill-kind", "fibre-cut")
+    page.click("#drill-start")
+    page.wait_for_function("() => document.getElementById('drill-elapsed')"
+                           ".textContent.startsWith('Elapsed')")
+    [cut] = network.world.cut_links     # the hidden fault, as the plant sees it
+    assert page.locator("#drill-history tbody tr td", has_text="hidden").count() == 1
+    page.select_option("#drill-resource", cut)
+    page.click("#drill-submit")
+    score = page.locator("#drill-score")
+    score.wait_for()
+    assert score.inner_text().startswith(f"{cut}: Correct")
+    assert "time to localise" in score.inner_text()
+    page.screenshot(path=str(artifacts / "console-drill-scored.png"), full_page=True)
+    page.click("#drill-end")
+    page.locator("#drill-revealed").wait_for()
+    assert f"fibre-cut on {cut}" in page.inner_text("#drill-revealed")
+    assert not network.world.cut_links
+    row = page.locator("#drill-history tbody tr").last
+    cells = row.locator("td").all_inner_texts()
+    assert cells[3] == f"fibre-cut on {cut}" and cells[4] == cut and cells[5] == "yes"
+    page.screenshot(path=str(artifacts / "console-drill-history.png"), full_page=True)
+    assert errors == []
+

@@ -23,7 +23,6 @@ from controller.paths import CONFIG_DIR
 from controller.settings import PRODUCT_MODULES
 from simulators.launcher import Network
 from tests.controller.console.test_browser import (
-    CHROMIUM,
     JSON,
     Setup,
     console_daemon,
@@ -31,7 +30,6 @@ from tests.controller.console.test_browser import (
 )
 from tests.controller.e2e import convert
 
-playwright_api = pytest.importorskip("playwright.sync_api")
 SERVICES = json.loads((CONFIG_DIR / "services" / "demo.json").read_text())
 SLICING = json.loads((CONFIG_DIR / "services" / "demo-slices.json").read_text())
 REQUESTS = sorted(r["name"] for r in SERVICES["sdqn-services:entanglement-services"]["request"])
@@ -75,14 +73,6 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
             assert time.monotonic() < deadline, found.daemon.log_tail()
             time.sleep(1)
         yield found
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        yield chromium
-        chromium.close()
 
 
 def operation(c: httpx.Client, rpc: str, members: dict[str, Any]) -> httpx.Response:

@@ -9,11 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pytest
+from tests.controller.console.conftest import console_page
+from tests.controller.console.test_drills_browser import console_url, network
 
-from tests.controller.console.test_drills_browser import CHROMIUM, console_url, network
-
-playwright_api = pytest.importorskip("playwright.sync_api")
 VIEWS = ["topology", "alarms", "services", "commits", "slices", "drills"]
 __all__ = ["console_url", "network"]
 
@@ -74,32 +72,23 @@ NAME = """(e) => {
 }"""
 
 
-def test_every_view_meets_wcag_aa_basics(console_url: str, artifacts: Path) -> None:
-    if not CHROMIUM.exists():
-        pytest.fail("the console tests need Debian's chromium (make system-deps)")
-    with playwright_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True)
-        try:
-            context = browser.new_context(http_credentials={"username": "admin",
-                                                            "password": "admin"},
-                                          viewport={"width": 1280, "height": 900})
-            page = context.new_page()
-            for view in VIEWS:
-                page.goto(f"{console_url}/console/#/{view}")
-                page.reload()
-                page.wait_for_selector(f"main[data-view='{view}']")
-                page.wait_for_function(
-                    "() => document.querySelector('main').children.length > 0")
-                page.wait_for_timeout(300)
-                texts = page.evaluate(CONTRAST)
-                assert len(texts) > 10, (view, texts)   # the header, nav and view at least
-                low = [t for t in texts if t["ratio"] < t["need"]]
-                assert low == [], (view, low)
-                check_keyboard(page, view)
-                page.screenshot(path=str(artifacts / f"console-wcag-{view}.png"),
-                                full_page=True)
-        finally:
-            browser.close()
+def test_every_view_meets_wcag_aa_basics(browser: Any, console_url: str,
+                                         artifacts: Path) -> None:
+    page = console_page(browser)
+    for view in VIEWS:
+        page.goto(f"{console_url}/console/#/{view}")
+        page.reload()
+        page.wait_for_selector(f"main[data-view='{view}']")
+        page.wait_for_function(
+            "() => document.querySelector('main').children.length > 0")
+        page.wait_for_timeout(300)
+        texts = page.evaluate(CONTRAST)
+        assert len(texts) > 10, (view, texts)   # the header, nav and view at least
+        low = [t for t in texts if t["ratio"] < t["need"]]
+        assert low == [], (view, low)
+        check_keyboard(page, view)
+        page.screenshot(path=str(artifacts / f"console-wcag-{view}.png"),
+                        full_page=True)
 
 
 def check_keyboard(page: Any, view: str) -> None:

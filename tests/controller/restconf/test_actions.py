@@ -6,21 +6,19 @@ and missing instances get the RFCs' errors and change nothing."""
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import quote
 
 import pytest
 from lxml import etree
-from ncclient import manager
 from ncclient.operations import RPCError
 
 from controller.datastore.nmda import Datastore, NmdaStore
 from controller.netconf.server import NetconfServer
 from controller.service.alarm_actions import alarm_action_handlers
 from controller.service.alarms import AlarmKey, AlarmManager, Severity, link_resource
+from tests.controller.netconf.conftest import Connect, connect  # noqa: F401 (fixture)
 from tests.controller.restconf.conftest import JSON, XML, Client
 
 AL = "urn:ietf:params:xml:ns:yang:ietf-alarms"
@@ -39,20 +37,10 @@ def alarms(store: NmdaStore, netconf: NetconfServer) -> AlarmManager:
 
 
 @pytest.fixture
-def nc(netconf: NetconfServer) -> Iterator[Any]:
-    sessions: list[manager.Manager] = []
-
-    def connect(user: str) -> manager.Manager:
-        m = manager.connect(host="127.0.0.1", port=netconf.port, username=user, password=user,
-                            hostkey_verify=False, look_for_keys=False, allow_agent=False,
-                            timeout=10)
-        sessions.append(m)
-        return m
-
-    yield connect
-    for m in sessions:
-        with contextlib.suppress(Exception):
-            m.close_session()
+def server(netconf: NetconfServer) -> NetconfServer:
+    """The NETCONF server the NETCONF tests' `connect` reaches: here, the one sharing its
+    core with RESTCONF."""
+    return netconf
 
 
 def action_xml(key: AlarmKey, state: str = "ack", text: str | None = "seen") -> str:
@@ -77,9 +65,10 @@ def operational(store: NmdaStore) -> dict[str, Any]:
 
 
 def test_netconf_action_acknowledges_and_records_the_operator(
-        alarms: AlarmManager, store: NmdaStore, nc: Any) -> None:
-    m = nc("admin")
-    listener = nc("admin")
+        alarms: AlarmManager, store: NmdaStore, connect: Connect  # noqa: F811
+) -> None:
+    m = connect("admin")
+    listener = connect("admin")
     listener.create_subscription()
     reply = m.dispatch(etree.fromstring(action_xml(CUT)))
     assert reply.ok
@@ -105,9 +94,10 @@ def test_netconf_action_acknowledges_and_records_the_operator(
 
 
 def test_netconf_read_only_user_is_denied_and_nothing_changes(
-        alarms: AlarmManager, store: NmdaStore, nc: Any) -> None:
+        alarms: AlarmManager, store: NmdaStore, connect: Connect  # noqa: F811
+) -> None:
     before = operational(store)
-    m = nc("operator")
+    m = connect("operator")
     for key in (CUT, AlarmKey(link_resource("metro", "nope"), CUT.type_id)):
         with pytest.raises(RPCError) as err:
             m.dispatch(etree.fromstring(action_xml(key)))
@@ -116,9 +106,10 @@ def test_netconf_read_only_user_is_denied_and_nothing_changes(
 
 
 def test_netconf_missing_instance_and_bad_input(alarms: AlarmManager, store: NmdaStore,
-                                                nc: Any) -> None:
+                                                connect: Connect  # noqa: F811
+) -> None:
     before = operational(store)
-    m = nc("admin")
+    m = connect("admin")
     with pytest.raises(RPCError) as err:
         m.dispatch(etree.fromstring(action_xml(AlarmKey(link_resource("metro", "nope"),
                                                         CUT.type_id))))
