@@ -182,6 +182,11 @@ class HistoryStore:
     def _flush(self) -> None:
         with self._lock:
             rows, self._pending = self._pending or [], None
+        self._write(rows)
+
+    def _write(self, rows: list[Row]) -> None:
+        """`rows` to the journal, with the bounds and horizon as they are now."""
+        with self._lock:
             cutoff, horizon = self.clock() - self.retention_s, self._horizon
         if rows and self.journal is not None:
             self.journal.write(rows, cutoff=cutoff, max_rows=self.max_samples,
@@ -210,15 +215,14 @@ class HistoryStore:
             self._series.setdefault(key, _Series(resource)).append(sample)
             self._order.append(key)
             self._evict(self.clock())
-            batched = self._pending is not None
+            row: Row | None = None
             if self.journal is not None:
                 row = (t, kind, resource, key[1], event, dict(sample.values))
-                if self._pending is not None:
+                if self._pending is not None:     # written when the batch ends
                     self._pending.append(row)
-                else:
-                    self._pending = [row]
-        if self.journal is not None and not batched:
-            self._flush()
+                    row = None
+        if row is not None:
+            self._write([row])
         return sample
 
     def _evict(self, now: float) -> None:
