@@ -26,7 +26,10 @@ export const ctx = {
       body: JSON.stringify(body),
     });
     const text = await res.text();
-    return { ok: res.ok, status: res.status, body: text ? JSON.parse(text) : null };
+    // an answer that is not JSON (a proxy's or an overloaded server's page) still has a status
+    let parsed = null;
+    try { parsed = text ? JSON.parse(text) : null; } catch { parsed = null; }
+    return { ok: res.ok, status: res.status, body: parsed };
   },
   onEvent(fn) { this.listeners.add(fn); return () => this.listeners.delete(fn); },
   // Time travel: null is live; else the ISO instant the views render from get-snapshot.

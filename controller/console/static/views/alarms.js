@@ -56,11 +56,15 @@ export async function mount(main, ctx) {
   }
 
   async function acknowledge(alarm) {
-    const res = await ctx.post(actionUrl(alarm), {
-      "ietf-alarms:input": { state: "ack", text: `acknowledged by ${ctx.whoami.user} in the console` },
-    });
-    status.textContent = res.ok ? "Acknowledged."
-      : `Refused (HTTP ${res.status}): ${JSON.stringify(res.body)}`;
+    try {
+      const res = await ctx.post(actionUrl(alarm), {
+        "ietf-alarms:input": { state: "ack", text: `acknowledged by ${ctx.whoami.user} in the console` },
+      });
+      status.textContent = res.ok ? "Acknowledged."
+        : `Refused (HTTP ${res.status}): ${JSON.stringify(res.body)}`;
+    } catch (err) {   // no answer came: the operator must not take silence for success
+      status.textContent = `Acknowledgement not sent: ${err}`;
+    }
     refresh();
   }
 

@@ -73,6 +73,10 @@ export async function mount(main, ctx) {
   let selected = null;
   let servicePath = [];
   let unsampled = new Set();   // as of ctx.asOf: nodes the history holds no state of
+  // The answer to the last action on each resource (element id → {id, text}): the details
+  // panel is redrawn on every live update, and an answer must outlive the redraw, or an
+  // operator could miss it (it says when it came, since it is not live).
+  const answers = new Map();
   const service = new URLSearchParams(location.hash.split("?")[1] || "").get("service");
 
   const toggle = el("button", { type: "button", id: "scale-toggle", "aria-pressed": "false" },
@@ -149,7 +153,7 @@ export async function mount(main, ctx) {
     }));
   }
   cy.on("render viewport", drawAttachments);
-  window.sdqnTopology = { cy, attachments: () => attachments };
+  window.sdqnTopology = { cy, attachments: () => attachments, refresh: () => refresh() };
   cy.on("tap", "node, edge", (evt) => { selected = evt.target.id(); showDetails(); });
 
   function alarmsOn(kind, id) {
@@ -339,7 +343,36 @@ export async function mount(main, ctx) {
       add("Measured", s.age);
       for (const a of alarmsOn("link", selected)) add("Alarm", `${typeName(a)}: ${a["alarm-text"] || ""}`);
     } else return;
-    details.replaceChildren(el("h3", {}, "Details"), dl, ...actions(node));
+    details.replaceChildren(el("h3", {}, "Details"), dl, ...actions(node),
+                            ...[...(answers.get(selected) || new Map()).values()]
+                              .map((a) => el("p", { id: a.id, role: "status" }, a.text)));
+  }
+
+  // Keeps an action's answer for `target` and shows it at once if `target` is selected.
+  function answer(target, id, text) {
+    const at = new Date().toLocaleTimeString();
+    const kept = answers.get(target) || new Map();
+    kept.set(id, { id, text: `${text} (answered at ${at})` });
+    answers.set(target, kept);
+    if (selected === target) showDetails();
+  }
+
+  // A button that POSTs an operation for the selected resource and keeps its answer
+  // (`says` turns the response and the resource into text); a request that got no answer
+  // says so.
+  function actionButton(id, label, url, body, says) {
+    const b = el("button", { type: "button", id }, label);
+    const target = selected;
+    b.addEventListener("click", async () => {
+      let text;
+      try {
+        text = says(await ctx.post(url, body(target)), target);
+      } catch (err) {
+        text = `${label}: not sent (${err})`;
+      }
+      answer(target, `${id}-result`, text);
+    });
+    return b;
   }
 
   // Actions on the selected resource: an APC's calibration (sdqn-apc `calibrate`), and the
@@ -348,33 +381,28 @@ export async function mount(main, ctx) {
     const out = [];
     const drill = sessionStorage.getItem("sdqn-drill");
     if (drill && ctx.whoami.may.drill && !ctx.asOf) {
-      const b = el("button", { type: "button", id: "drill-answer" }, `Answer the drill: ${selected}`);
-      const target = selected;
-      b.addEventListener("click", async () => {
-        const res = await ctx.post("/restconf/operations/sdqn-drills:submit-localisation",
-          { "sdqn-drills:input": { "drill-id": drill, resource: target } });
-        const o = (res.body || {})["sdqn-drills:output"] || {};
-        sessionStorage.setItem("sdqn-drill-answer", JSON.stringify({ resource: target, ...o }));
-        details.append(el("p", { id: "drill-answer-result" }, res.ok
-          ? `${o.correct ? "Correct" : "Incorrect"}: ${o["time-to-localise"]} s, score ${o.score}`
-          : `Refused (HTTP ${res.status})`));
-      });
-      out.push(b);
+      out.push(actionButton("drill-answer", `Answer the drill: ${selected}`,
+        "/restconf/operations/sdqn-drills:submit-localisation",
+        (target) => ({ "sdqn-drills:input": { "drill-id": drill, resource: target } }),
+        (res, target) => {
+          const o = (res.body || {})["sdqn-drills:output"] || {};
+          sessionStorage.setItem("sdqn-drill-answer", JSON.stringify({ resource: target, ...o }));
+          return res.ok
+            ? `${o.correct ? "Correct" : "Incorrect"}: ${o["time-to-localise"]} s, score ${o.score}`
+            : `Refused (HTTP ${res.status})`;
+        }));
     }
     if (node && kindOf(node) === "apc" && ctx.whoami.may.calibrate && !ctx.asOf) {
-      const b = el("button", { type: "button", id: "calibrate" }, `Calibrate ${selected}`);
-      const target = selected;
-      b.addEventListener("click", async () => {
-        const res = await ctx.post(CALIBRATE_URL, { "sdqn-controller:input":
-                                                     { "node-id": target, force: false } });
-        const out = (res.body || {})["sdqn-controller:output"] || {};
-        const err = (((res.body || {})["ietf-restconf:errors"] || {}).error || [])[0] || {};
-        details.append(el("p", { id: "calibrate-result", role: "status" }, res.ok
-          ? `Calibration: ${out.result}`
-            + (out["expected-duration"] ? ` (about ${out["expected-duration"]} s)` : "")
-          : `Calibration refused (HTTP ${res.status}): ${err["error-message"] || ""}`));
-      });
-      out.push(b);
+      out.push(actionButton("calibrate", `Calibrate ${selected}`, CALIBRATE_URL,
+        (target) => ({ "sdqn-controller:input": { "node-id": target, force: false } }),
+        (res) => {
+          const o = (res.body || {})["sdqn-controller:output"] || {};
+          const err = (((res.body || {})["ietf-restconf:errors"] || {}).error || [])[0] || {};
+          return res.ok
+            ? `Calibration: ${o.result}`
+              + (o["expected-duration"] ? ` (about ${o["expected-duration"]} s)` : "")
+            : `Calibration refused (HTTP ${res.status}): ${err["error-message"] || ""}`;
+        }));
     }
     return out;
   }
