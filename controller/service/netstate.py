@@ -218,27 +218,34 @@ class NetworkStatePublisher:
             data["ietf-network-topology:link"] = link_entries
         if len(data) == 1:
             return
+        shrunk, leaves = self._shrunk(network.network_id, node_entries, link_entries,
+                                      measured_now)
         try:
-            for path, entry in self._shrunk(network.network_id, node_entries, link_entries,
-                                            measured_now):
+            for path, entry in shrunk:
                 self.store.replace_state(path, json.dumps(
                     {"ietf-network:networks": {"network": [
                         {"network-id": network.network_id, **entry}]}}))
             self.store.merge_state(json.dumps({"ietf-network:networks": {"network": [data]}}))
         except Exception as exc:  # one bad round must not stop telemetry
+            # the leaves are not recorded as published: the next round compares with what
+            # <operational> still holds, and removes a leaf no longer measured then
             log.error("network state publish failed", error=str(exc))
             return
+        self._published.update(leaves)
         self._announce(network.network_id, links)
 
     def _shrunk(self, network_id: str, nodes: list[dict[str, Any]],
                 links: list[dict[str, Any]], measured: set[tuple[str, str]]
-                ) -> list[tuple[str, dict[str, Any]]]:
+                ) -> tuple[list[tuple[str, dict[str, Any]]],
+                           dict[tuple[str, str], frozenset[str]]]:
         """(state path, the entry to put there whole) of each node or link measured this
         round without a leaf it had: a device stopped reporting it (the link left its
         configuration when a service moved away), so its old value, beside this round's
         last-updated, would pass for a measurement. One not measured at all keeps its
-        values with their old last-updated (and turns stale)."""
+        values with their old last-updated (and turns stale). Also the leaves each
+        measured entry will have once written, recorded only if the write succeeds."""
         out = []
+        leaves_now: dict[tuple[str, str], frozenset[str]] = {}
         base = f"/ietf-network:networks/network[network-id={quote(network_id)}]"
         for kind, entries, key, container, member in (
                 ("node", nodes, "node-id", f"{TOPO}:quantum-node", "node"),
@@ -249,11 +256,11 @@ class NetworkStatePublisher:
                     continue
                 leaves = frozenset(entry[container]["state"])
                 before = self._published.get((kind, entry[key]), leaves)
-                self._published[(kind, entry[key])] = leaves
+                leaves_now[(kind, entry[key])] = leaves
                 if before - leaves:
                     path = (f"{base}/{member}[{key}={quote(entry[key])}]/{container}/state")
                     out.append((path, {member: [entry]}))
-        return out
+        return out, leaves_now
 
     def _announce(self, network_id: str, links: dict[str, dict[str, Any]]) -> None:
         """sdqn-topology link-state-change for each link whose oper-status changed."""

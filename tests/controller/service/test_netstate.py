@@ -186,3 +186,29 @@ def test_a_leaf_no_longer_reported_is_not_kept_beside_a_fresh_last_updated(
     assert state["measured-fidelity"] == "0.96" and state["stale"] is False
     publisher({}, 0.0)                        # not measured at all: values kept, aging
     assert published()["measured-fidelity"] == "0.96"
+
+
+def test_a_leaf_dropped_in_a_round_whose_write_failed_goes_in_the_next_round(
+        schema: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The write of the round in which a leaf stopped being reported fails (logged, not
+    raised): the next round must still see that <operational> holds the leaf and remove
+    it, not take the failed round's leaves for published."""
+    store = NmdaStore(schema)
+    publisher = NetworkStatePublisher(store, lambda: NETWORK)
+    publisher({"a": link_reading("<generation-rate>120.5</generation-rate>"
+                                 "<fidelity-estimate>0.97</fidelity-estimate>")}, 0.0)
+    fewer = {"a": link_reading("<fidelity-estimate>0.96</fidelity-estimate>")}
+
+    def refused(*_args: str) -> None:
+        raise RuntimeError("datastore busy")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(store, "replace_state", refused)
+        patched.setattr(store, "merge_state", refused)
+        publisher(fewer, 0.0)
+    assert "generation-rate" in link_states(store)["ab"]    # that round wrote nothing
+    publisher(fewer, 0.0)
+    state = link_states(store)["ab"]
+    assert "generation-rate" not in state and "oper-status" not in state, state
+    assert state["measured-fidelity"] == "0.96"
+
