@@ -28,8 +28,8 @@ app = lazy_app("sdqn: software-defined quantum networking controller", {
                                                "whichever interface made it."),
     "drill": Lazy(f"{_CLIENT}:drill_app", "Training drills: a hidden fault on the emulated "
                                           "network, localised and scored."),
-    "watch": Lazy(f"{_CLIENT}:watch", "Stream alarms, service-state and configuration "
-                                      "changes (all three by default)."),
+    "watch": Lazy(f"{_CLIENT}:watch", "Stream alarm, service-state, configuration and "
+                                      "fibre state changes (all by default)."),
     "bench": lazy_app("Benchmarks that print figures (not tests).", {
         "datastore": Lazy("controller.bench.datastore:main",
                           "Print the datastore's figures in-process and through NETCONF and "

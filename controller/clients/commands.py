@@ -558,17 +558,18 @@ def watch(alarms_only: Annotated[bool, typer.Option("--alarms", help="alarm even
                                                  help="service-state changes")] = False,
           config: Annotated[bool, typer.Option("--config", help="configuration changes")]
           = False,
+          links: Annotated[bool, typer.Option("--links", help="fibre state changes")] = False,
           count: Annotated[int, typer.Option(help="stop after N events (0: never)")] = 0,
           timeout: Annotated[float, typer.Option(help="stop after S seconds (0: never)")] = 0.0,
           target: TargetOpt = DEFAULT_TARGET, token: TokenOpt = None, tls_ca: CaOpt = None,
           tls_cert: CertOpt = None, tls_key: KeyOpt = None, as_json: JsonOpt = False) -> None:
-    """Stream alarms, service-state and configuration changes (all three by default)."""
+    """Stream alarm, service-state, configuration and fibre state changes (all by default)."""
     endpoint = _endpoint(target, token, tls_ca, tls_cert, tls_key)
     seen = 0
     try:
         with _connect(endpoint) as client:
             request = client.pb.WatchRequest(alarms=alarms_only, services=services,
-                                             config=config)
+                                             config=config, links=links)
             for event in client.stream("Watch", request, timeout or None):
                 _print_event(event, as_json)
                 seen += 1

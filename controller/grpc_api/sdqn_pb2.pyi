@@ -628,14 +628,26 @@ class DiffCommitsResponse(_message.Message):
     def __init__(self, changes: _Optional[_Iterable[_Union[LeafChange, _Mapping]]] = ...) -> None: ...
 
 class WatchRequest(_message.Message):
-    __slots__ = ("alarms", "services", "config")
+    __slots__ = ("alarms", "services", "config", "links")
     ALARMS_FIELD_NUMBER: _ClassVar[int]
     SERVICES_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
+    LINKS_FIELD_NUMBER: _ClassVar[int]
     alarms: bool
     services: bool
     config: bool
-    def __init__(self, alarms: _Optional[bool] = ..., services: _Optional[bool] = ..., config: _Optional[bool] = ...) -> None: ...
+    links: bool
+    def __init__(self, alarms: _Optional[bool] = ..., services: _Optional[bool] = ..., config: _Optional[bool] = ..., links: _Optional[bool] = ...) -> None: ...
+
+class LinkStateChange(_message.Message):
+    __slots__ = ("network_id", "link_id", "oper_status")
+    NETWORK_ID_FIELD_NUMBER: _ClassVar[int]
+    LINK_ID_FIELD_NUMBER: _ClassVar[int]
+    OPER_STATUS_FIELD_NUMBER: _ClassVar[int]
+    network_id: str
+    link_id: str
+    oper_status: str
+    def __init__(self, network_id: _Optional[str] = ..., link_id: _Optional[str] = ..., oper_status: _Optional[str] = ...) -> None: ...
 
 class ServiceStateChange(_message.Message):
     __slots__ = ("name", "oper_state", "reason")
@@ -672,18 +684,20 @@ class ConfigChange(_message.Message):
     def __init__(self, datastore: _Optional[str] = ..., paths: _Optional[_Iterable[str]] = ..., user: _Optional[str] = ..., source_host: _Optional[str] = ...) -> None: ...
 
 class WatchResponse(_message.Message):
-    __slots__ = ("event_time", "service", "alarm", "config", "dropped")
+    __slots__ = ("event_time", "service", "alarm", "config", "link", "dropped")
     EVENT_TIME_FIELD_NUMBER: _ClassVar[int]
     SERVICE_FIELD_NUMBER: _ClassVar[int]
     ALARM_FIELD_NUMBER: _ClassVar[int]
     CONFIG_FIELD_NUMBER: _ClassVar[int]
+    LINK_FIELD_NUMBER: _ClassVar[int]
     DROPPED_FIELD_NUMBER: _ClassVar[int]
     event_time: str
     service: ServiceStateChange
     alarm: AlarmEvent
     config: ConfigChange
+    link: LinkStateChange
     dropped: int
-    def __init__(self, event_time: _Optional[str] = ..., service: _Optional[_Union[ServiceStateChange, _Mapping]] = ..., alarm: _Optional[_Union[AlarmEvent, _Mapping]] = ..., config: _Optional[_Union[ConfigChange, _Mapping]] = ..., dropped: _Optional[int] = ...) -> None: ...
+    def __init__(self, event_time: _Optional[str] = ..., service: _Optional[_Union[ServiceStateChange, _Mapping]] = ..., alarm: _Optional[_Union[AlarmEvent, _Mapping]] = ..., config: _Optional[_Union[ConfigChange, _Mapping]] = ..., link: _Optional[_Union[LinkStateChange, _Mapping]] = ..., dropped: _Optional[int] = ...) -> None: ...
 
 class DryRunRequest(_message.Message):
     __slots__ = ("action", "edit_json")

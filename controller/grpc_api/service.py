@@ -34,7 +34,14 @@ from controller.grpc_api.whatif import apply_hypothesis, configuration, what_if
 from controller.netconf.actions import Actions
 from controller.netconf.commits import MAX_LIMIT, CommitHistory
 from controller.restconf.access import DataAccess
-from controller.restconf.events import ALARM_EVENT, CONFIG_EVENT, SERVICE_EVENT, Event, EventHub
+from controller.restconf.events import (
+    ALARM_EVENT,
+    CONFIG_EVENT,
+    LINK_EVENT,
+    SERVICE_EVENT,
+    Event,
+    EventHub,
+)
 from controller.service.change import ChangeControl
 from controller.service.drills import DRILL_KINDS, DRILLS, DrillService, UnknownDrill
 from controller.service.expansion import QnumExpander
@@ -557,9 +564,10 @@ class ControllerService:
         user = self.user(context)
         if self.hub is None:
             raise NetconfError.of(ErrorTag.OPERATION_NOT_SUPPORTED, "no event source")
-        everything = not (req.alarms or req.services or req.config)
+        everything = not (req.alarms or req.services or req.config or req.links)
         wanted = {key for key, on in ((ALARM_EVENT, req.alarms), (SERVICE_EVENT, req.services),
-                                      (CONFIG_EVENT, req.config)) if on or everything}
+                                      (CONFIG_EVENT, req.config), (LINK_EVENT, req.links))
+                  if on or everything}
         access = self.access.access(user)
 
         def accept(event: Event) -> bool:
@@ -587,6 +595,10 @@ class ControllerService:
                 alarm_type_id=str(body.get("alarm-type-id", "")),
                 alarm_type_qualifier=str(body.get("alarm-type-qualifier", "")),
                 perceived_severity=str(body.get("perceived-severity", ""))))
+        elif (event.module, event.name) == LINK_EVENT:
+            msg.link.CopyFrom(self.pb.LinkStateChange(
+                network_id=str(body.get("network-id", "")), link_id=str(body.get("link-id", "")),
+                oper_status=str(body.get("oper-status", ""))))
         else:
             changed_by = body.get("changed-by", {})
             msg.config.CopyFrom(self.pb.ConfigChange(

@@ -27,7 +27,7 @@ def test_reflection_lists_the_service(channel: grpc.Channel) -> None:
     assert {"SubmitRequest", "WhatIf", "Commit", "Rollback", "Watch"} <= methods
 
 
-def test_watch_streams_service_alarm_and_config_events(
+def test_watch_streams_service_alarm_config_and_link_events(
         stub: Callable[..., Stub], pb: Any, store: NmdaStore, hub: EventHub) -> None:
     events: list[Any] = []
     arrived = threading.Condition()
@@ -65,9 +65,21 @@ def test_watch_streams_service_alarm_and_config_events(
     change = wait_for("config").config
     assert change.datastore == "running" and any("qkd-alice-bob" in p for p in change.paths)
     assert (change.user, change.source_host) == ("admin", "127.0.0.1")   # RFC 6470 changed-by
+    store.merge_state(link_state("sdqn-types:down"))       # the telemetry's fibre state
+    link = wait_for("link").link
+    assert (link.network_id, link.link_id, link.oper_status) == (
+        "metro", "alice-r1", "sdqn-types:down")
     stream.cancel()
     reader.join(5)
     assert not reader.is_alive()
+
+
+def link_state(status: str) -> str:
+    """A fibre's oper-status as the network-state publisher writes it to <operational>."""
+    return json.dumps({"ietf-network:networks": {"network": [
+        {"network-id": "metro", "ietf-network-topology:link": [
+            {"link-id": "alice-r1", "sdqn-topology:quantum-link": {"state": {
+                "oper-status": status}}}]}]}})
 
 
 def test_watch_filters_by_kind(stub: Callable[..., Stub], pb: Any, hub: EventHub) -> None:
@@ -79,3 +91,17 @@ def test_watch_filters_by_kind(stub: Callable[..., Stub], pb: Any, hub: EventHub
     first = next(iter(stream))
     assert first.WhichOneof("event") == "alarm" and first.alarm.resource == "r"
     stream.cancel()
+
+
+def test_watch_of_links_only(stub: Callable[..., Stub], pb: Any, store: NmdaStore,
+                             hub: EventHub) -> None:
+    stream = stub().Watch(pb.WatchRequest(links=True))
+    while hub.subscribers == 0:
+        threading.Event().wait(0.01)
+    hub.publish(Event("ietf-alarms", "alarm-notification", {"resource": "r"}, "t"))
+    store.merge_state(link_state("sdqn-types:up"))
+    first = next(iter(stream))
+    assert first.WhichOneof("event") == "link", first
+    assert (first.link.link_id, first.link.oper_status) == ("alice-r1", "sdqn-types:up")
+    stream.cancel()
+
