@@ -66,9 +66,10 @@ class CommitHistory:
                                        {s["name"] for s in found.get("service", [])})
         devices = self._readable_keys(user, _DEVICES,
                                       {d["node-id"] for d in found.get("device", [])})
-        pruned = {**found,
-                  "service": [s for s in found.get("service", []) if s["name"] in services],
-                  "device": [d for d in found.get("device", []) if d["node-id"] in devices]}
+        shown = [s for s in found.get("service", []) if s["name"] in services]
+        nodes = [d for d in found.get("device", []) if d["node-id"] in devices]
+        pruned = {**found, "service": shown, "device": nodes,
+                  "totals": _recounted(found.get("totals", {}), found, shown, nodes)}
         return {k: v for k, v in pruned.items() if v != []}   # RFC 7951: no empty lists
 
     def _readable_keys(self, user: str, where: _ListPath, keys: set[str]) -> set[str]:
@@ -162,3 +163,25 @@ def record_members(record: Record) -> dict[str, Any]:
     members["timestamp"] = record.time
     members["kind"] = record.kind
     return members
+
+
+#: the totals counted over the impact's services, by its `change` (and `switch`)
+_SERVICE_COUNTS = {"added": ("change", "added"), "removed": ("change", "removed"),
+                   "moved": ("change", "moved"), "retuned": ("change", "retuned"),
+                   "rejected": ("change", "rejected"),
+                   "hard-switches": ("switch", "hard-switch")}
+
+
+def _recounted(totals: dict[str, Any], found: dict[str, Any], services: list[dict[str, Any]],
+               devices: list[dict[str, Any]]) -> dict[str, Any]:
+    """The totals as the caller may see them: when pruning hid a service or a device, the
+    counts are those of the entries shown (a count of hidden entries would tell what the
+    caller may not read); the predicted utilities stay the network's."""
+    out = dict(totals)
+    if len(services) != len(found.get("service", [])):
+        for total, (leaf, value) in _SERVICE_COUNTS.items():
+            out[total] = sum(1 for s in services if s.get(leaf) == value)
+    if len(devices) != len(found.get("device", [])):
+        out["devices"] = len(devices)
+    return out
+

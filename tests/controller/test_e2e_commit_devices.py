@@ -151,8 +151,12 @@ def test_a_user_who_may_not_read_devices_sees_none(setup: Setup) -> None:
         m.edit_config(target="running", config=rule)
     finally:
         m.close_session()
-    assert setup.restconf_show("admin", setup.intent_commit)["device"]
+    whole = setup.restconf_show("admin", setup.intent_commit)
+    assert whole["device"] and int(whole["impact"]["totals"]["devices"]) > 0
     shown = setup.restconf_show("operator", setup.intent_commit)
     assert shown["id"] == setup.intent_commit and "device" not in shown
     assert "device" not in shown["impact"] and shown["impact"]["service"]
+    # the totals count what is shown: no device, the services all readable
+    assert int(shown["impact"]["totals"]["devices"]) == 0
+    assert shown["impact"]["totals"]["added"] == whole["impact"]["totals"]["added"]
     assert netconf_devices(setup, "operator") == []

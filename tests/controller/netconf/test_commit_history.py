@@ -239,3 +239,19 @@ def test_a_diff_shows_only_what_the_user_may_read(connect: Connect) -> None:
     assert [c["operation"] for c in changes(rpc(admin, show))] == ["create"]
     operator_view = rpc(connect("operator"), show)
     assert leaves(operator_view)["id"] == record["id"] and changes(operator_view) == []
+
+
+def test_impact_totals_count_only_what_the_caller_may_read() -> None:
+    """show-commit's impact for a user who may read one of two moved services and no
+    device: the counts are of the entries shown, so they tell nothing of hidden ones."""
+    from controller.netconf.commits import _recounted
+
+    found = {"service": [{"name": "a", "change": "moved", "switch": "hard-switch"},
+                         {"name": "b", "change": "moved", "switch": "make-before-break"}],
+             "device": [{"node-id": "r1"}, {"node-id": "r2"}]}
+    totals = {"added": 0, "removed": 0, "moved": 2, "retuned": 0, "rejected": 0,
+              "hard-switches": 1, "devices": 2, "utility-before": "1.000000",
+              "utility-after": "1.500000"}
+    shown = _recounted(totals, found, [found["service"][1]], [])
+    assert shown == {**totals, "moved": 1, "hard-switches": 0, "devices": 0}
+    assert _recounted(totals, found, found["service"], found["device"]) == totals
