@@ -159,6 +159,9 @@ BURST = """async (n) => {
     try { return await original(...args); } finally { seen.inFlight -= 1; }
   };
   try {
+    // a live event's refresh may be reading already (its read began before the count):
+    // the burst then folds into it and costs one counted read, the rerun
+    seen.wasRunning = window.sdqnTopology.refreshing();
     const asked = [];
     for (let i = 0; i < n; i += 1) for (const fn of ctx.timeListeners) asked.push(fn(null));
     await Promise.all(asked);
@@ -174,7 +177,8 @@ def test_a_burst_of_refreshes_reads_the_topology_once_at_a_time(
     page = open_console(browser, setup, "admin")
     seen = page.evaluate(BURST, 10)
     assert seen["most"] == 1, seen
-    assert 2 <= seen["made"] < 10, seen   # the first and the folded rerun (+ a live event)
+    # the first read (unless one was under way) and the folded rerun (+ a live event's)
+    assert (1 if seen["wasRunning"] else 2) <= seen["made"] < 10, seen
     assert page.errors == []
 
 

@@ -153,7 +153,8 @@ export async function mount(main, ctx) {
     }));
   }
   cy.on("render viewport", drawAttachments);
-  window.sdqnTopology = { cy, attachments: () => attachments, refresh: () => refresh() };
+  window.sdqnTopology = { cy, attachments: () => attachments, refresh: () => refresh(),
+                          refreshing: () => running !== null };
   cy.on("tap", "node, edge", (evt) => { selected = evt.target.id(); showDetails(); });
 
   function alarmsOn(kind, id) {
