@@ -63,6 +63,10 @@ def read_device(xml: str) -> Observation:
                        degraded=degraded)
 
 
+#: a round that overruns its interval is warned of at most this often (the warning counts
+#: the overruns since the previous one); the others are debug lines
+OVERRUN_WARNING_EVERY_S = 60.0
+
 #: decide(observations of this round) → per admitted request its published state
 Decide = Callable[[dict[str, Observation]], dict[str, dict[str, Any]]]
 
@@ -77,6 +81,9 @@ class TelemetryLoop:
         self._loop = PeriodicTask("service-telemetry", self.poll_once, None)
         #: called with every round's raw device state (fault correlation, calibration)
         self.observers: list[ReadingsObserver] = []
+        #: overrun rounds since the last warning, and when that was
+        self._overruns = 0
+        self._warned_at = -OVERRUN_WARNING_EVERY_S
 
     def poll_once(self) -> dict[str, dict[str, Any]]:
         """One round; returns what `decide` published per admitted request."""
@@ -85,7 +92,9 @@ class TelemetryLoop:
         started = time.monotonic()
         raw: dict[str, str] = {}
         readings: dict[str, Observation] = {}
+        slowest = ("", 0.0)
         for node in self.pool.node_ids:
+            asked = time.monotonic()
             try:
                 with self.pool.session(node, wait_s=5) as adapter:
                     raw[node] = adapter.get_state()
@@ -93,12 +102,42 @@ class TelemetryLoop:
             except (AdapterError, etree.XMLSyntaxError) as exc:
                 raw.pop(node, None)
                 log.debug("telemetry: device not read", device=node, error=str(exc))
+            slowest = max(slowest, (node, time.monotonic() - asked), key=lambda s: s[1])
+        timings = {"read": time.monotonic() - started}
         for observer in self.observers:
+            began = time.monotonic()
             try:
                 observer(raw, started)
             except Exception as exc:  # an observer's failure must not stop telemetry
                 log.error("telemetry observer failed", error=str(exc))
-        return self.decide(readings) if self.decide is not None else {}
+            name = observer_name(observer)
+            timings[name] = timings.get(name, 0.0) + time.monotonic() - began
+        began = time.monotonic()
+        published = self.decide(readings) if self.decide is not None else {}
+        timings["decide"] = time.monotonic() - began
+        self._report(time.monotonic() - started, timings, slowest)
+        return published
+
+    def _report(self, took: float, timings: dict[str, float], slowest: tuple[str, float]
+                ) -> None:
+        """Every state reaches the northbound one round late at best, so a round that
+        overruns its interval is the operator's business: a warning with where the time
+        went (the device reads, the slowest device, each observer; at most one a minute,
+        counting the overruns since the last), else a debug line."""
+        parts = {k: round(v, 3) for k, v in timings.items()}
+        interval = self._loop.interval_s
+        now = time.monotonic()
+        if not (interval and took > interval):
+            log.debug("telemetry round", took_s=round(took, 3), **parts)
+            return
+        self._overruns += 1
+        if now - self._warned_at < OVERRUN_WARNING_EVERY_S:   # a warning a minute at most
+            log.debug("telemetry round overran its interval", took_s=round(took, 3), **parts)
+            return
+        log.warning("telemetry round overran its interval", took_s=round(took, 3),
+                    interval_s=interval, overruns=self._overruns, slowest_device=slowest[0],
+                    slowest_device_s=round(slowest[1], 3), **parts)
+        self._warned_at, self._overruns = now, 0
 
     def start(self, interval_s: float) -> None:
         """Poll every `interval_s` seconds in the background (first round one interval
@@ -109,3 +148,17 @@ class TelemetryLoop:
     def stop(self) -> None:
         self._loop.stop(timeout=10)
 
+
+def observer_name(observer: ReadingsObserver) -> str:
+    """A name for an observer in a round's timings: Class.method for a bound method, the
+    class of a callable object, a function's name, a lambda's file and line."""
+    owner = getattr(observer, "__self__", None)
+    if owner is not None:
+        return f"{type(owner).__name__}.{getattr(observer, '__name__', '?')}"
+    code = getattr(observer, "__code__", None)
+    if code is None:
+        return type(observer).__name__
+    name = str(getattr(observer, "__name__", "?"))
+    if name == "<lambda>":
+        return f"lambda@{code.co_filename.rsplit('/', 1)[-1]}:{code.co_firstlineno}"
+    return name

@@ -96,3 +96,50 @@ def test_a_commit_that_does_not_touch_a_service_leaves_its_state_alone(
     after = states(store)["qkd-alice-bob"]
     assert (after["oper-state"], after["last-change"], after["oper-state-reason"]) == (
         before["oper-state"], before["last-change"], before["oper-state-reason"])
+
+
+class SlowObserver:
+    """An observer that takes `seconds` (an observer stalled on a lock, say)."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def __call__(self, _readings: dict[str, str], _at: float) -> None:
+        import time
+
+        time.sleep(self.seconds)
+
+
+def test_a_round_that_overruns_its_interval_says_where_the_time_went(
+        world: tuple[NmdaStore, ServiceManager, Network, ManualClock]) -> None:
+    from structlog.testing import capture_logs
+
+    from controller.service.telemetry import observer_name
+
+    _, manager, _, _ = world
+    loop = manager.telemetry
+    loop.observers.append(SlowObserver(0.3))
+    loop._loop.interval_s = 0.2
+    with capture_logs() as logs:
+        loop.poll_once()
+    overran = [e for e in logs if e["event"] == "telemetry round overran its interval"]
+    assert len(overran) == 1 and overran[0]["log_level"] == "warning", logs
+    entry = overran[0]
+    assert entry["SlowObserver"] >= 0.3 and entry["took_s"] >= entry["SlowObserver"]
+    assert entry["slowest_device"] in manager.pool.node_ids and "read" in entry
+    assert entry["overruns"] == 1
+    with capture_logs() as logs:                 # again within the minute: counted only
+        loop.poll_once()
+    assert not [e for e in logs if e["log_level"] == "warning"], logs
+    loop._warned_at -= 60.0                      # a minute later: warned, with the count
+    with capture_logs() as logs:
+        loop.poll_once()
+    assert [e["overruns"] for e in logs if e["log_level"] == "warning"] == [2]
+    loop._loop.interval_s = 60.0                 # within its interval: not an overrun
+    loop._warned_at -= 60.0
+    with capture_logs() as logs:
+        loop.poll_once()
+    assert not [e for e in logs if e["log_level"] == "warning"] and loop._overruns == 0
+    assert observer_name(manager.healer.on_readings) == f"{type(manager.healer).__name__}" \
+        ".on_readings"
+    assert observer_name(lambda _r, _t: None).startswith("lambda@test_telemetry.py:")
