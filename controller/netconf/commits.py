@@ -20,6 +20,7 @@ from controller.datastore.history import Record, RunningHistory
 from controller.datastore.jsondiff import json_diff
 from controller.datastore.sessions import ChangeNote
 from controller.netconf.core import ServerCore
+from controller.netconf.impact_counts import service_counts
 
 MODULE = "sdqn-controller"
 NAMESPACE = "urn:sdqn:sdqn-controller"
@@ -165,13 +166,6 @@ def record_members(record: Record) -> dict[str, Any]:
     return members
 
 
-#: the totals counted over the impact's services, by its `change` (and `switch`)
-_SERVICE_COUNTS = {"added": ("change", "added"), "removed": ("change", "removed"),
-                   "moved": ("change", "moved"), "retuned": ("change", "retuned"),
-                   "rejected": ("change", "rejected"),
-                   "hard-switches": ("switch", "hard-switch")}
-
-
 def _recounted(totals: dict[str, Any], found: dict[str, Any], services: list[dict[str, Any]],
                devices: list[dict[str, Any]]) -> dict[str, Any]:
     """The totals as the caller may see them: when pruning hid a service or a device, the
@@ -179,9 +173,7 @@ def _recounted(totals: dict[str, Any], found: dict[str, Any], services: list[dic
     caller may not read); the predicted utilities stay the network's."""
     out = dict(totals)
     if len(services) != len(found.get("service", [])):
-        for total, (leaf, value) in _SERVICE_COUNTS.items():
-            out[total] = sum(1 for s in services if s.get(leaf) == value)
+        out.update(service_counts(services))
     if len(devices) != len(found.get("device", [])):
         out["devices"] = len(devices)
     return out
-

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from controller.datastore.jsondiff import change_members, json_diff
+from controller.netconf.impact_counts import service_counts
 from controller.service.live_move import DEFAULT
 from controller.service.mbb import Move, MoveKind
 from qnum.plan import Assignment, Plan
@@ -132,11 +133,8 @@ def impact(before_plan: Plan | None, before_docs: Mapping[str, str],
            moves: Mapping[str, Move], policy: Mapping[str, str]) -> Impact:
     services = service_changes(before_plan, after_plan, moves, policy)
     devices = device_changes(before_docs, after_docs)
-    count = {kind: sum(1 for s in services if s["change"] == kind)
-             for kind in ("added", "removed", "moved", "retuned", "rejected")}
     totals: dict[str, Any] = {
-        **count, "hard-switches": sum(1 for s in services if s.get("switch") == HARD),
-        "devices": len(devices),
+        **service_counts(services), "devices": len(devices),
         "utility-before": _dec(before_plan.total_utility if before_plan else 0.0),
         "utility-after": _dec(after_plan.total_utility if after_plan else 0.0)}
     return Impact(services, devices, totals)
