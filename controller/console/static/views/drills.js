@@ -2,6 +2,8 @@
 // emulated network; localise it by naming a node or fibre (here, or by clicking it on the
 // topology); the controller scores the answer; ending the drill reveals the fault. The
 // rpcs are RFC 8040 §3.6 operation resources, so NACM decides as on every interface.
+import { errorText } from "./viewkit.js";
+
 const OPS = "/restconf/operations/sdqn-drills:";
 const KINDS = ["fibre-cut", "crash", "drift-surge", "apc-out-of-spec", "detector-failure",
                "memory-degradation", "timing-skew"];
@@ -11,12 +13,6 @@ function el(tag, attrs = {}, ...children) {
   for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
   e.append(...children);
   return e;
-}
-
-function errorText(res) {
-  const errs = ((res.body || {})["ietf-restconf:errors"] || {}).error || [];
-  return errs.map((e) => `${e["error-tag"]}: ${e["error-message"] || ""}`).join("; ")
-    || `HTTP ${res.status}`;
 }
 
 export async function mount(main, ctx) {

@@ -3,6 +3,7 @@
 // fidelity or QBER, stale values greyed with their age, alarmed resources highlighted.
 import cytoscape from "../vendor/cytoscape.esm.min.js";
 import { ageText, loadAlarms, resourceTarget, snapshotAlarms, typeName } from "./alarmdata.js";
+import { errorText } from "./viewkit.js";
 
 const COLOURS = { good: "#1a7f37", fair: "#9a6700", bad: "#b42318", stale: "#8c96a3" };
 // Thresholds: fidelity 0.9 is where most applications stop being served; QBER 11 % is
@@ -390,7 +391,7 @@ export async function mount(main, ctx) {
           sessionStorage.setItem("sdqn-drill-answer", JSON.stringify({ resource: target, ...o }));
           return res.ok
             ? `${o.correct ? "Correct" : "Incorrect"}: ${o["time-to-localise"]} s, score ${o.score}`
-            : `Refused (HTTP ${res.status})`;
+            : `Refused (HTTP ${res.status}): ${errorText(res)}`;
         }));
     }
     if (node && kindOf(node) === "apc" && ctx.whoami.may.calibrate && !ctx.asOf) {
@@ -398,11 +399,10 @@ export async function mount(main, ctx) {
         (target) => ({ "sdqn-controller:input": { "node-id": target, force: false } }),
         (res) => {
           const o = (res.body || {})["sdqn-controller:output"] || {};
-          const err = (((res.body || {})["ietf-restconf:errors"] || {}).error || [])[0] || {};
           return res.ok
             ? `Calibration: ${o.result}`
               + (o["expected-duration"] ? ` (about ${o["expected-duration"]} s)` : "")
-            : `Calibration refused (HTTP ${res.status}): ${err["error-message"] || ""}`;
+            : `Calibration refused (HTTP ${res.status}): ${errorText(res)}`;
         }));
     }
     return out;

@@ -1,4 +1,4 @@
-// Small DOM and RESTCONF helpers shared by the services, commits and slices views.
+// Small DOM and RESTCONF helpers shared by the views.
 
 export const JSON_MEDIA = "application/yang-data+json";
 export const PATCH_MEDIA = "application/yang-patch+json";   // RFC 8072 §2.3
