@@ -218,11 +218,11 @@ class EventHub:
         self._services, self._alarms, self._links = services, alarms, links
         if not emit:
             return
+        now = now_iso()
         for (network, link), oper in links.items():
             if old_links.get((network, link)) != oper:
                 self.publish(Event(*LINK_EVENT, {"network-id": network, "link-id": link,
-                                                 "oper-status": oper}, now_iso()))
-        now = now_iso()
+                                                 "oper-status": oper}, now))
         for name, (oper, admission) in services.items():
             if old_services.get(name, ("", ""))[0] != oper and oper:
                 reason = f"admission {admission}" if admission else "state changed"
