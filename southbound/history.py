@@ -9,11 +9,12 @@ to each device, diffed by the device's own schema (southbound/device_diffs.py)."
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from controller.datastore.walfile import open_wal
 
 
 @dataclass(frozen=True)
@@ -32,9 +33,7 @@ class CommitRecord:
 
 class CommitHistory:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db = open_wal(path)
         self._db.execute("CREATE TABLE IF NOT EXISTS commits (seq INTEGER PRIMARY KEY "
                          "AUTOINCREMENT, id TEXT UNIQUE NOT NULL, label TEXT, ts REAL NOT NULL,"
                          " success INTEGER NOT NULL, before TEXT NOT NULL, after TEXT NOT NULL,"

@@ -25,6 +25,7 @@ from typing import Any
 import structlog
 
 from controller.datastore.apply import JournalOp
+from controller.datastore.walfile import open_wal
 
 log = structlog.get_logger(__name__)
 
@@ -82,14 +83,11 @@ class Persistence:
     def __init__(self, path: Path, *, snapshot_every: int = 256, synchronous: str = "FULL",
                  keep: int = DEFAULT_KEEP) -> None:
         """`keep`: how many history rows (changes of running) are kept."""
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.snapshot_every = snapshot_every
         self.keep = keep
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={synchronous}")
+        self._db = open_wal(path, synchronous=synchronous)
         self._db.executescript(_SCHEMA)
         self._seq: dict[str, int] = {}
         self._since_snapshot: dict[str, int] = {}

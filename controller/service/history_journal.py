@@ -23,6 +23,8 @@ from typing import Any
 
 import structlog
 
+from controller.datastore.walfile import open_wal
+
 log = structlog.get_logger(__name__)
 
 #: time, kind, resource, series, event, values
@@ -31,12 +33,10 @@ Row = tuple[float, str, str, str, str, dict[str, Any]]
 
 class SampleJournal:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")   # WAL: durable up to the last checkpoint
+        # WAL with synchronous NORMAL: durable up to the last checkpoint
+        self._db = open_wal(path, synchronous="NORMAL")
         self._db.execute("CREATE TABLE IF NOT EXISTS samples (seq INTEGER PRIMARY KEY "
                          "AUTOINCREMENT, t REAL NOT NULL, kind TEXT NOT NULL, resource TEXT "
                          "NOT NULL, series TEXT NOT NULL, event TEXT NOT NULL, "

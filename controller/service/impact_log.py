@@ -18,6 +18,8 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+from controller.datastore.walfile import open_wal
+
 DEFAULT_KEEP = 1000
 
 
@@ -28,10 +30,7 @@ class ImpactLog:
         self._memory: OrderedDict[str, str] = OrderedDict()
         self._db: sqlite3.Connection | None = None
         if path is not None:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(path), check_same_thread=False,
-                                       isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db = open_wal(path)
             self._db.execute("CREATE TABLE IF NOT EXISTS impacts (seq INTEGER PRIMARY KEY "
                              "AUTOINCREMENT, running_commit TEXT UNIQUE NOT NULL, "
                              "ts REAL NOT NULL, impact TEXT NOT NULL)")
